@@ -1,0 +1,126 @@
+# tamperwatch build.  `make` builds everything, `make check` runs every test
+# suite, `make bench` runs the benchmarks.  See README.md.
+#
+# Layout conventions the rules below rely on (so a new file needs no edit here):
+#   bpf/*.bpf.c          -> build/bpf/*.bpf.o and build/*.skel.h
+#   daemon/*.c           -> linked into tamperwatchd (main.c) and into every test
+#   tests/unit/test_*.c  -> build/unit/test_* under ASan+UBSan, run by `make unit`
+#   tests/bpf/test_*.c   -> build/bpftest/test_*, load the real objects, run by `make bpftest`
+#   tests/fuzz/fuzz_*.c  -> build/fuzz/fuzz_* (libFuzzer), run for FUZZ_SECONDS each
+
+BUILD     ?= build
+CC        ?= gcc
+CLANG     ?= clang
+BPFTOOL   ?= bpftool
+FUZZ_SECONDS ?= 15
+
+WARN      := -Wall -Wextra -Werror
+CFLAGS    ?= -O2 -g
+TW_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Idaemon -I$(BUILD) $(CFLAGS)
+SAN       := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LIBS      := -lbpf -lelf -lz -lpcap -lpthread
+ARCH      := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+BPF_SRCS    := $(wildcard bpf/*.bpf.c)
+BPF_OBJS    := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+SKELS       := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+HDRS        := $(wildcard include/tamperwatch/*.h) $(wildcard daemon/*.h)
+LIB_SRCS    := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+LIB_OBJS    := $(patsubst daemon/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
+SAN_OBJS    := $(patsubst daemon/%.c,$(BUILD)/san/%.o,$(LIB_SRCS))
+UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
+UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
+BPFT_SRCS   := $(wildcard tests/bpf/test_*.c)
+BPFT_BINS   := $(patsubst tests/bpf/%.c,$(BUILD)/bpftest/%,$(BPFT_SRCS))
+FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+BENCH_SRCS  := $(wildcard bench/bench_*.c)
+BENCH_BINS  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
+
+.DELETE_ON_ERROR:
+.PHONY: all check unit bpftest fuzz live lab replaytest bench demo clean deps install
+
+all: $(BUILD)/tamperwatchd
+
+deps:
+	scripts/install-deps.sh
+
+# ---- BPF: vmlinux.h -> object -> skeleton --------------------------------
+$(BUILD)/vmlinux.h:
+	@mkdir -p $(@D)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BUILD)/vmlinux.h $(HDRS) $(wildcard bpf/*.h)
+	@mkdir -p $(@D)
+	$(CLANG) -target bpf -D__TARGET_ARCH_$(ARCH) -O2 -g -Wall -Werror \
+		-Iinclude -Ibpf -I$(BUILD) -c $< -o $@.tmp.o
+	$(BPFTOOL) gen object $@ $@.tmp.o
+	@rm -f $@.tmp.o
+
+$(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
+
+# ---- daemon ---------------------------------------------------------------
+$(BUILD)/obj/%.o: daemon/%.c $(HDRS) $(SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(TW_CFLAGS) -c $< -o $@
+
+$(BUILD)/san/%.o: daemon/%.c $(HDRS) $(SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(TW_CFLAGS) $(SAN) -c $< -o $@
+
+$(BUILD)/tamperwatchd: daemon/main.c $(LIB_OBJS)
+	$(CC) $(TW_CFLAGS) $^ -o $@ $(LIBS)
+
+# ---- tests ----------------------------------------------------------------
+$(BUILD)/unit/%: tests/unit/%.c $(SAN_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(TW_CFLAGS) $(SAN) -Itests $^ -o $@ $(LIBS)
+
+$(BUILD)/bpftest/%: tests/bpf/%.c $(LIB_OBJS) $(BPF_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(TW_CFLAGS) -Itests $< $(LIB_OBJS) -o $@ $(LIBS)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HDRS) $(SKELS)
+	@mkdir -p $(@D)
+	$(CLANG) -std=gnu11 $(WARN) -Wno-unused-command-line-argument -D_GNU_SOURCE -Iinclude -Idaemon -I$(BUILD) \
+		-O1 -g -fsanitize=fuzzer,address,undefined $< $(LIB_SRCS) -o $@ $(LIBS)
+
+$(BUILD)/bench/%: bench/%.c $(LIB_OBJS) $(BPF_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(TW_CFLAGS) -Itests $< $(LIB_OBJS) -o $@ $(LIBS)
+
+unit: $(UNIT_BINS)
+	@scripts/run-suite unit $(UNIT_BINS)
+
+bpftest: $(BPFT_BINS) $(BPF_OBJS)
+	@scripts/run-suite bpf $(BPFT_BINS)
+
+fuzz: $(FUZZ_BINS)
+	@scripts/run-fuzz $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+live: all
+	@scripts/run-suite live $(sort $(wildcard tests/live/test_*.sh))
+
+replaytest: all
+	@scripts/run-suite replay $(sort $(wildcard tests/replay/test_*.sh))
+
+lab: all
+	@scripts/run-suite lab $(sort $(wildcard tests/lab/test_*.sh))
+
+# Every suite runs even when an earlier one failed; the closing line counts all.
+SUITES := unit bpftest fuzz replaytest live lab
+check: all
+	@rm -f $(BUILD)/results
+	@fail=0; for s in $(SUITES); do echo "== $$s"; $(MAKE) -s --no-print-directory $$s || fail=1; done; \
+	awk '{p+=$$2; f+=$$3; k+=$$4} END {printf "check: %d passed, %d failed, %d skipped\n", p, f, k}' $(BUILD)/results; \
+	exit $$fail
+
+bench: all $(BENCH_BINS)
+	@scripts/run-suite bench $(BENCH_BINS) $(sort $(wildcard bench/bench_*.sh))
+
+demo: all
+	scripts/demo
+
+clean:
+	rm -rf $(BUILD)

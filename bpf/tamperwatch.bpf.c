@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* tamperwatch flow tracker: one XDP program and one TC program (clsact
+ * ingress and egress) built from the same handler.  They only observe:
+ * every packet is passed untouched (XDP_PASS, TC_ACT_OK), always.
+ *
+ * Hot path for a data packet of an established flow: one per-CPU counter
+ * lookup (inlined), the shared parser, one flow lookup, a coarse clock read
+ * and the classifier core.  The precise clock is read only for packets that
+ * can cause an event (SYN/FIN/RST, first payloads, DNS), where arrival time
+ * is evidence. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <tamperwatch/classify.h>
+
+#define XDP_PASS_ 2   /* XDP_PASS */
+#define TC_ACT_OK_ 0  /* TC_ACT_OK */
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Filled by the daemon before load (rodata): dead branches are pruned. */
+const volatile __u32 tw_cfg_replay = 0;           /* clock from tw_replay_now */
+const volatile __u32 tw_api_version = TW_API_VERSION;
+
+/* .bss shared with the daemon */
+__u64 tw_replay_now = 0;     /* replay: the capture time of the packet under test */
+__u64 tw_next_flow_id = 0;   /* flow ids in order of creation */
+
+struct tw_counters {
+	__u64 c[TW_CNT_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);
+	__type(key, struct tw_flow_key);
+	__type(value, struct tw_flow);
+} tw_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} tw_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tw_counters);
+} tw_stats SEC(".maps");
+
+/* Room to build a new flow: too large for the 512-byte BPF stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tw_flow);
+} tw_scratch SEC(".maps");
+
+/* Everything an event needs from the packet's handler; on the caller's
+ * stack, handed to the emit functions by pointer. */
+struct tw_emit_req {
+	struct tw_flow_key key;
+	struct tw_pkt pkt;
+	struct tw_pkt_ctx pc;
+	__u64 now;
+	__u32 ifindex;
+	__u32 frame_len;
+	__u32 dir;
+	__u32 type;
+};
+
+/* Write one event.  Global functions (verified once, not once per call site
+ * and path), one per hook because the snippet copy helper differs. */
+static __always_inline int tw_emit(void *ctx, int is_xdp, struct tw_emit_req *r, struct tw_flow *f)
+{
+	__u32 zero = 0;
+	struct tw_counters *cnt = bpf_map_lookup_elem(&tw_stats, &zero);
+	struct tw_event *e;
+	__u32 snip = 0;
+
+	if (!r || !f || !cnt)
+		return 0;
+	if (tw_event_wants_snippet(r->type)) {
+		if (r->pkt.payload_off < r->frame_len) {
+			snip = r->frame_len - r->pkt.payload_off;
+			if (snip > r->pkt.payload_len)
+				snip = r->pkt.payload_len;
+		}
+		e = bpf_ringbuf_reserve(&tw_events, sizeof(*e) + TW_SNIPPET_MAX, 0);
+	} else {
+		e = bpf_ringbuf_reserve(&tw_events, sizeof(*e), 0);
+	}
+	if (!e) {
+		cnt->c[TW_CNT_EVENTS_LOST]++;
+		return 0;
+	}
+	tw_event_fill(e, (__u16)r->type, &r->key, f, &r->pkt, &r->pc, r->dir, r->now, r->ifindex);
+	if (snip > TW_SNIPPET_MAX)
+		snip = TW_SNIPPET_MAX;
+	if (snip > 0) {
+		/* the same value in a form the verifier can bound: [1, MAX]
+		 * (TW_SNIPPET_MAX is a power of two) */
+		snip = ((snip - 1) & (TW_SNIPPET_MAX - 1)) + 1;
+		long rc;
+		if (is_xdp)
+			rc = bpf_xdp_load_bytes(ctx, r->pkt.payload_off, e->snippet, snip);
+		else
+			rc = bpf_skb_load_bytes(ctx, r->pkt.payload_off, e->snippet, snip);
+		if (rc == 0) {
+			e->snippet_len = (__u16)snip;
+			e->len = (__u16)(sizeof(*e) + snip);
+		} else {
+			cnt->c[TW_CNT_SNIPPET_FAIL]++;
+		}
+	}
+	cnt->c[TW_CNT_EVENTS]++;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+__noinline int tw_emit_xdp(struct xdp_md *ctx, struct tw_emit_req *r, struct tw_flow *f)
+{
+	return tw_emit(ctx, 1, r, f);
+}
+
+__noinline int tw_emit_tc(struct __sk_buff *ctx, struct tw_emit_req *r, struct tw_flow *f)
+{
+	return tw_emit(ctx, 0, r, f);
+}
+
+/* TCP options of a SYN: copied out with one helper call, parsed on the
+ * stack copy (see tw_parse_tcp_opts). */
+static __always_inline void tw_syn_opts(void *ctx, int is_xdp, struct tw_pkt *p)
+{
+	__u8 buf[TW_TCP_OPT_BUF];
+	__u32 n = p->opt_len;
+	__u32 off = p->payload_off - n;
+	long rc;
+
+	if (n > 40)
+		n = 40;
+	n = ((n - 1) & 63) + 1;   /* [1, 64] for the verifier; n is already 1..40 */
+	if (n > 40)
+		return;
+	if (is_xdp)
+		rc = bpf_xdp_load_bytes(ctx, off, buf, n);
+	else
+		rc = bpf_skb_load_bytes(ctx, off, buf, n);
+	if (rc == 0)
+		tw_parse_tcp_opts(buf, n, p);
+}
+
+static __always_inline __u64 tw_now(int precise)
+{
+	if (tw_cfg_replay)
+		return tw_replay_now;
+	return precise ? bpf_ktime_get_ns() : bpf_ktime_get_coarse_ns();
+}
+
+static __always_inline int tw_handle(void *ctx, int is_xdp, void *data, void *data_end,
+				     __u32 frame_len, __u32 segs, __u32 ifindex)
+{
+	__u32 zero = 0;
+	struct tw_counters *cnt = bpf_map_lookup_elem(&tw_stats, &zero);
+	if (!cnt)
+		return 0;
+	cnt->c[TW_CNT_PACKETS] += segs;
+	cnt->c[TW_CNT_BYTES] += frame_len;
+
+	struct tw_emit_req r = {};
+	struct tw_pkt *pp = &r.pkt;
+	int rc = tw_parse(data, data_end, pp);
+	if (rc != TW_PARSE_OK) {
+		if (rc > 0 && rc < TW_PARSE_RESULT_MAX)
+			cnt->c[TW_CNT_PARSE_BASE + rc]++;
+		return 0;
+	}
+	cnt->c[TW_CNT_TRACKED]++;
+	if ((pp->tcp_flags & TW_TCP_SYN) && pp->proto == TW_PROTO_TCP && pp->opt_len)
+		tw_syn_opts(ctx, is_xdp, pp);
+
+	int src_is_b = tw_flow_key_make(pp, &r.key);
+	struct tw_flow *f = bpf_map_lookup_elem(&tw_flows, &r.key);
+	int is_new = 0;
+	if (!f) {
+		struct tw_flow *nf = bpf_map_lookup_elem(&tw_scratch, &zero);
+		if (!nf)
+			return 0;
+		tw_flow_init(nf, pp, src_is_b, __sync_fetch_and_add(&tw_next_flow_id, 1) + 1);
+		if (bpf_map_update_elem(&tw_flows, &r.key, nf, BPF_NOEXIST) == 0)
+			cnt->c[TW_CNT_FLOWS_NEW]++;
+		f = bpf_map_lookup_elem(&tw_flows, &r.key);
+		if (!f) {
+			cnt->c[TW_CNT_FLOW_INSERT_FAIL]++;
+			return 0;
+		}
+		is_new = 1;
+	}
+
+	/* Steady state (established TCP data/ACK with both sides' payload
+	 * already seen) takes the coarse clock; everything else may be
+	 * evidence and gets the precise one. */
+	int precise = is_new || pp->proto != TW_PROTO_TCP ||
+		      (pp->tcp_flags & (TW_TCP_SYN | TW_TCP_FIN | TW_TCP_RST)) ||
+		      f->state != TW_TCP_ESTABLISHED ||
+		      (f->flags & (TW_FLOW_CLIENT_DATA | TW_FLOW_SERVER_DATA)) !=
+			      (TW_FLOW_CLIENT_DATA | TW_FLOW_SERVER_DATA);
+	__u64 now = tw_now(precise);
+
+	int dir = tw_pkt_dir(f, src_is_b);
+	__u32 ev = tw_track(f, pp, dir, now, segs, frame_len, &r.pc);
+	if (!ev)
+		return 0;
+
+	r.now = now;
+	r.ifindex = tw_cfg_replay ? 0 : ifindex;   /* test runs report lo */
+	r.frame_len = frame_len;
+	r.dir = dir;
+#pragma clang loop unroll(disable)
+	for (__u32 t = 1; t < TW_EV_TYPE_MAX; t++) {
+		if (!(ev & TW_EVBIT(t)))
+			continue;
+		r.type = t;
+		if (is_xdp)
+			tw_emit_xdp(ctx, &r, f);
+		else
+			tw_emit_tc(ctx, &r, f);
+	}
+	return 0;
+}
+
+SEC("xdp.frags")
+int tw_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u32 len = bpf_xdp_get_buff_len(ctx);
+
+	tw_handle(ctx, 1, data, data_end, len, 1, ctx->ingress_ifindex);
+	return XDP_PASS_;
+}
+
+SEC("tc")
+int tw_tc(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	__u32 segs = skb->gso_segs ? skb->gso_segs : 1;
+
+	tw_handle(skb, 0, data, data_end, skb->len, segs, skb->ifindex);
+	return TC_ACT_OK_;
+}

@@ -1,0 +1,165 @@
+#include "config.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TW_CONFIG_MAX_LINE 1024
+#define TW_CONFIG_MAX_LINES 100000
+
+enum kind { K_SECONDS, K_INT, K_BOOL };
+
+struct key {
+	const char *section, *name;
+	enum kind kind;
+	long long min, max;
+	size_t off;
+};
+
+#define OFF(f) offsetof(struct tw_config, f)
+static const struct key keys[] = {
+	{ "flows", "tcp_idle", K_SECONDS, 1, 86400, OFF(timeouts.tcp_idle_ns) },
+	{ "flows", "tcp_closed", K_SECONDS, 0, 3600, OFF(timeouts.tcp_closed_ns) },
+	{ "flows", "udp_idle", K_SECONDS, 1, 86400, OFF(timeouts.udp_idle_ns) },
+	{ "flows", "max", K_INT, 1024, 16777216, OFF(max_flows) },
+	{ "privacy", "prefix_v4", K_INT, 0, 32, OFF(prefix_v4) },
+	{ "privacy", "prefix_v6", K_INT, 0, 128, OFF(prefix_v6) },
+	{ "output", "stats_interval", K_INT, 0, 86400, OFF(stats_interval) },
+	{ "output", "events_payload", K_BOOL, 0, 1, OFF(events_payload) },
+};
+
+void tw_config_default(struct tw_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	tw_timeouts_default(&c->timeouts);
+	c->prefix_v4 = 24;
+	c->prefix_v6 = 48;
+	c->max_flows = 262144;
+	c->stats_interval = 60;
+}
+
+static char *trim(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+		s[--n] = 0;
+	return s;
+}
+
+/* where: "FILE:LINE" or "--set" for messages */
+static int assign(struct tw_config *c, const char *where, const char *section, const char *name,
+		  const char *value, char *err, size_t errlen)
+{
+	const struct key *k = NULL;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (!strcmp(keys[i].section, section) && !strcmp(keys[i].name, name))
+			k = &keys[i];
+	if (!k) {
+		snprintf(err, errlen, "%s: unknown key '%s' in section [%s]", where, name, section);
+		return -1;
+	}
+	char *p = (char *)c + k->off;
+	if (k->kind == K_BOOL) {
+		int v;
+		if (!strcmp(value, "true") || !strcmp(value, "yes") || !strcmp(value, "1"))
+			v = 1;
+		else if (!strcmp(value, "false") || !strcmp(value, "no") || !strcmp(value, "0"))
+			v = 0;
+		else {
+			snprintf(err, errlen, "%s: %s.%s: expected true or false, got '%s'", where, section, name, value);
+			return -1;
+		}
+		*(int *)p = v;
+		return 0;
+	}
+	char *end;
+	errno = 0;
+	long long v = strtoll(value, &end, 10);
+	if (errno || end == value || *end || v < k->min || v > k->max) {
+		snprintf(err, errlen, "%s: %s.%s: expected a whole number from %lld to %lld%s, got '%s'", where,
+			 section, name, k->min, k->max, k->kind == K_SECONDS ? " (seconds)" : "", value);
+		return -1;
+	}
+	if (k->kind == K_SECONDS)
+		*(uint64_t *)p = (uint64_t)v * 1000000000ull;
+	else if (k->off == OFF(max_flows) || k->off == OFF(stats_interval))
+		*(uint32_t *)p = (uint32_t)v;
+	else
+		*(int *)p = (int)v;
+	return 0;
+}
+
+int tw_config_load(struct tw_config *c, const char *path, char *err, size_t errlen)
+{
+	FILE *fp = fopen(path, "r");
+	char line[TW_CONFIG_MAX_LINE + 2], section[64] = "", where[512];
+	int lineno = 0;
+
+	if (!fp) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), fp)) {
+		snprintf(where, sizeof(where), "%s:%d", path, ++lineno);
+		if (lineno > TW_CONFIG_MAX_LINES || (strlen(line) > TW_CONFIG_MAX_LINE && !strchr(line, '\n'))) {
+			snprintf(err, errlen, "%s: line too long or file too large", where);
+			goto fail;
+		}
+		char *s = trim(line);
+		if (!*s || *s == '#' || *s == ';')
+			continue;
+		if (*s == '[') {
+			char *e = strchr(s, ']');
+			if (!e || e[1] || e - s - 1 <= 0 || (size_t)(e - s - 1) >= sizeof(section)) {
+				snprintf(err, errlen, "%s: malformed section header '%s'", where, s);
+				goto fail;
+			}
+			*e = 0;
+			snprintf(section, sizeof(section), "%s", trim(s + 1));
+			continue;
+		}
+		char *eq = strchr(s, '=');
+		if (!eq) {
+			snprintf(err, errlen, "%s: expected 'key = value', got '%.60s'", where, s);
+			goto fail;
+		}
+		*eq = 0;
+		char *k = trim(s), *v = trim(eq + 1);
+		if (!*section) {
+			snprintf(err, errlen, "%s: key '%s' outside any [section]", where, k);
+			goto fail;
+		}
+		if (assign(c, where, section, k, v, err, errlen) < 0)
+			goto fail;
+	}
+	if (ferror(fp)) {
+		snprintf(err, errlen, "%s: read error", path);
+		goto fail;
+	}
+	fclose(fp);
+	return 0;
+fail:
+	fclose(fp);
+	return -1;
+}
+
+int tw_config_set(struct tw_config *c, const char *a, char *err, size_t errlen)
+{
+	char buf[512], where[600];
+	snprintf(where, sizeof(where), "--set %.500s", a);
+	if (strlen(a) >= sizeof(buf)) {
+		snprintf(err, errlen, "--set: assignment too long");
+		return -1;
+	}
+	snprintf(buf, sizeof(buf), "%s", a);
+	char *eq = strchr(buf, '='), *dot = strchr(buf, '.');
+	if (!eq || !dot || dot > eq) {
+		snprintf(err, errlen, "%s: expected section.key=value", where);
+		return -1;
+	}
+	*eq = 0;
+	*dot = 0;
+	return assign(c, where, trim(buf), trim(dot + 1), trim(eq + 1), err, errlen);
+}

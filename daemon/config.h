@@ -1,0 +1,24 @@
+/* Configuration: one INI file (-c) and --set section.key=value overrides,
+ * checked against one table of known keys; every error names the file,
+ * the line and the key. */
+#ifndef TW_CONFIG_H
+#define TW_CONFIG_H
+#include <stddef.h>
+#include <stdint.h>
+#include "sweep.h"
+
+struct tw_config {
+	struct tw_timeouts timeouts;
+	int prefix_v4;            /* privacy.prefix_v4 */
+	int prefix_v6;            /* privacy.prefix_v6 */
+	uint32_t max_flows;       /* flows.max (userspace replay table) */
+	unsigned stats_interval;  /* output.stats_interval (s, 0 = final only) */
+	int events_payload;       /* output.events_payload */
+};
+
+void tw_config_default(struct tw_config *c);
+/* 0, or -1 with "FILE:LINE: ..." in err. */
+int tw_config_load(struct tw_config *c, const char *path, char *err, size_t errlen);
+/* "section.key=value"; 0 or -1 with "--set ...: ..." in err. */
+int tw_config_set(struct tw_config *c, const char *assignment, char *err, size_t errlen);
+#endif

@@ -1,0 +1,202 @@
+#include "engine_bpf.h"
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <tamperwatch/classify.h>
+#include "tamperwatch.skel.h"
+
+#define TW_MAX_CPUS 1024
+
+struct bpf_engine {
+	struct tw_engine base;
+	struct tamperwatch *skel;
+	struct ring_buffer *rb;
+	int ncpu;
+	uint64_t user_cnt[TW_CNT_MAX]; /* frames the kernel refused to test-run (too short) */
+};
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	struct bpf_engine *b = ctx;
+	tw_pipeline_event(b->base.pl, data, len);
+	return 0;
+}
+
+int tw_bpf_preflight(char *err, size_t errlen)
+{
+	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
+		snprintf(err, errlen, "this kernel has no BTF (/sys/kernel/btf/vmlinux missing): "
+			 "the eBPF backend needs CONFIG_DEBUG_INFO_BTF; use --replay-engine user or the kernel module");
+		return -1;
+	}
+	if (geteuid() != 0) {
+		snprintf(err, errlen, "the eBPF backend needs root (CAP_BPF and CAP_NET_ADMIN); "
+			 "run as root, or replay captures with --replay-engine user");
+		return -1;
+	}
+	return 0;
+}
+
+static int bpf_process(struct tw_engine *eng, const struct tw_frame *f)
+{
+	struct bpf_engine *b = (struct bpf_engine *)eng;
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f->data, .data_size_in = f->caplen, .repeat = 1);
+
+	if (f->caplen < 14) {
+		/* BPF_PROG_TEST_RUN refuses frames shorter than Ethernet: account
+		 * them as the program would have */
+		b->user_cnt[TW_CNT_PACKETS]++;
+		b->user_cnt[TW_CNT_BYTES] += f->caplen;
+		b->user_cnt[TW_CNT_PARSE_BASE + TW_PARSE_TRUNC_L2]++;
+		return 0;
+	}
+	b->skel->bss->tw_replay_now = f->ts_ns;
+	int err = bpf_prog_test_run_opts(bpf_program__fd(b->skel->progs.tw_xdp), &opts);
+	if (err) {
+		fprintf(stderr, "tamperwatchd: BPF_PROG_TEST_RUN failed on a %u-byte frame: %s\n",
+			f->caplen, strerror(errno));
+		return -1;
+	}
+	if (opts.retval != XDP_PASS) {
+		fprintf(stderr, "tamperwatchd: BUG: XDP program returned %u, not XDP_PASS\n", opts.retval);
+		return -1;
+	}
+	ring_buffer__consume(b->rb);
+	return 0;
+}
+
+static int bpf_for_each(struct tw_engine *eng, tw_flow_cb cb, void *arg)
+{
+	struct bpf_engine *b = (struct bpf_engine *)eng;
+	int fd = bpf_map__fd(b->skel->maps.tw_flows);
+	struct tw_flow_key k, next;
+	struct tw_flow f;
+	void *prev = NULL;
+	/* bounded by the map's capacity (plus slack for concurrent inserts) */
+	uint32_t limit = bpf_map__max_entries(b->skel->maps.tw_flows) * 2;
+
+	for (uint32_t n = 0; n < limit; n++) {
+		if (bpf_map_get_next_key(fd, prev, &next) != 0)
+			break;
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(fd, &k, &f) != 0)
+			continue;    /* evicted meanwhile */
+		if (cb(arg, &k, &f))
+			return 1;
+	}
+	return 0;
+}
+
+static int bpf_remove(struct tw_engine *eng, const struct tw_flow_key *k)
+{
+	struct bpf_engine *b = (struct bpf_engine *)eng;
+	return bpf_map_delete_elem(bpf_map__fd(b->skel->maps.tw_flows), k);
+}
+
+static void bpf_counters(struct tw_engine *eng, uint64_t out[TW_CNT_MAX], uint64_t *lost, int max_cpu, int *ncpu)
+{
+	struct bpf_engine *b = (struct bpf_engine *)eng;
+	struct { uint64_t c[TW_CNT_MAX]; } *v = calloc((size_t)b->ncpu, sizeof(*v));
+	uint32_t zero = 0;
+
+	memcpy(out, b->user_cnt, sizeof(b->user_cnt));
+	if (ncpu)
+		*ncpu = b->ncpu;
+	if (!v || bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.tw_stats), &zero, v) != 0) {
+		free(v);
+		return;
+	}
+	for (int cpu = 0; cpu < b->ncpu; cpu++) {
+		for (int i = 0; i < TW_CNT_MAX; i++)
+			out[i] += v[cpu].c[i];
+		if (lost && cpu < max_cpu)
+			lost[cpu] = v[cpu].c[TW_CNT_EVENTS_LOST];
+	}
+	free(v);
+}
+
+static void bpf_destroy(struct tw_engine *eng)
+{
+	struct bpf_engine *b = (struct bpf_engine *)eng;
+	ring_buffer__free(b->rb);
+	tamperwatch__destroy(b->skel);
+	free(b);
+}
+
+int tw_engine_bpf_prog_fd(struct tw_engine *eng, int xdp)
+{
+	struct bpf_engine *b = (struct bpf_engine *)eng;
+	return bpf_program__fd(xdp ? b->skel->progs.tw_xdp : b->skel->progs.tw_tc);
+}
+
+int tw_engine_bpf_poll(struct tw_engine *eng, int timeout_ms)
+{
+	struct bpf_engine *b = (struct bpf_engine *)eng;
+	return ring_buffer__poll(b->rb, timeout_ms);
+}
+
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG || getenv("TW_LIBBPF_QUIET"))
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+struct tw_engine *tw_engine_bpf_new(struct tw_pipeline *pl, int replay, char *err, size_t errlen)
+{
+	struct bpf_engine *b;
+
+	if (tw_bpf_preflight(err, errlen) < 0)
+		return NULL;
+	libbpf_set_print(libbpf_quiet);
+	b = calloc(1, sizeof(*b));
+	if (!b) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	b->ncpu = libbpf_num_possible_cpus();
+	if (b->ncpu <= 0 || b->ncpu > TW_MAX_CPUS) {
+		snprintf(err, errlen, "cannot count possible CPUs");
+		goto fail;
+	}
+	b->skel = tamperwatch__open();
+	if (!b->skel) {
+		snprintf(err, errlen, "cannot open the BPF object: %s", strerror(errno));
+		goto fail;
+	}
+	if (b->skel->rodata->tw_api_version != TW_API_VERSION) {
+		snprintf(err, errlen, "BPF object API version %u, daemon expects %u: rebuild",
+			 b->skel->rodata->tw_api_version, TW_API_VERSION);
+		goto fail;
+	}
+	b->skel->rodata->tw_cfg_replay = replay ? 1 : 0;
+	if (tamperwatch__load(b->skel)) {
+		int e = errno;
+		snprintf(err, errlen, "cannot load the BPF programs into this kernel: %s%s", strerror(e),
+			 e == EPERM ? " (need root with CAP_BPF/CAP_SYS_ADMIN, or unprivileged BPF is off)" : "");
+		goto fail;
+	}
+	b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.tw_events), on_event, b, NULL);
+	if (!b->rb) {
+		snprintf(err, errlen, "cannot set up the event ring buffer: %s", strerror(errno));
+		goto fail;
+	}
+	b->base.name = "bpf";
+	b->base.pl = pl;
+	b->base.process = bpf_process;
+	b->base.for_each_flow = bpf_for_each;
+	b->base.remove_flow = bpf_remove;
+	b->base.counters = bpf_counters;
+	b->base.destroy = bpf_destroy;
+	return &b->base;
+fail:
+	if (b->skel)
+		tamperwatch__destroy(b->skel);
+	free(b);
+	return NULL;
+}

@@ -1,0 +1,15 @@
+/* The BPF engine: the real bpf/tamperwatch.bpf.c object, loaded into this
+ * kernel.  Live it is attached to links (attach.c) and its ring buffer is
+ * polled; on replay every frame goes through BPF_PROG_TEST_RUN with the
+ * capture's timestamp handed to the program through .bss. */
+#ifndef TW_ENGINE_BPF_H
+#define TW_ENGINE_BPF_H
+#include "engine.h"
+
+struct tw_engine *tw_engine_bpf_new(struct tw_pipeline *pl, int replay, char *err, size_t errlen);
+int tw_engine_bpf_prog_fd(struct tw_engine *e, int xdp);
+/* Live: wait up to timeout_ms for events and hand them to the pipeline. */
+int tw_engine_bpf_poll(struct tw_engine *e, int timeout_ms);
+/* One clear line for why BPF cannot be used here (root, BTF, bpf()). */
+int tw_bpf_preflight(char *err, size_t errlen);
+#endif

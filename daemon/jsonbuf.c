@@ -1,0 +1,192 @@
+#include "jsonbuf.h"
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+void tw_jb_init(struct tw_jb *b, char *buf, size_t cap)
+{
+	b->buf = buf;
+	b->cap = cap;
+	b->len = 0;
+	b->overflow = cap < 2;
+	b->need_comma = 0;
+	if (cap)
+		buf[0] = 0;
+}
+
+static void put(struct tw_jb *b, const char *s, size_t n)
+{
+	if (b->overflow)
+		return;
+	if (b->len + n + 2 > b->cap) {   /* keep room for "\n\0" */
+		b->overflow = 1;
+		return;
+	}
+	memcpy(b->buf + b->len, s, n);
+	b->len += n;
+	b->buf[b->len] = 0;
+}
+
+void tw_jb_raw(struct tw_jb *b, const char *s)
+{
+	put(b, s, strlen(s));
+}
+
+static void put_escaped(struct tw_jb *b, const char *s, size_t n)
+{
+	put(b, "\"", 1);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char tmp[8];
+		if (c == '"' || c == '\\') {
+			tmp[0] = '\\';
+			tmp[1] = (char)c;
+			put(b, tmp, 2);
+		} else if (c < 0x20 || c >= 0x7f) {
+			/* non-ASCII bytes are escaped one by one: the output stays
+			 * valid JSON whatever a hostile payload holds */
+			snprintf(tmp, sizeof(tmp), "\\u%04x", c);
+			put(b, tmp, 6);
+		} else {
+			put(b, (const char *)&c, 1);
+		}
+	}
+	put(b, "\"", 1);
+}
+
+static void key(struct tw_jb *b, const char *k)
+{
+	if (b->need_comma)
+		put(b, ",", 1);
+	b->need_comma = 1;
+	if (k) {
+		put_escaped(b, k, strlen(k));
+		put(b, ":", 1);
+	}
+}
+
+void tw_jb_obj_open(struct tw_jb *b, const char *k)
+{
+	if (b->len == 0 && !k) {
+		put(b, "{", 1);
+		b->need_comma = 0;
+		return;
+	}
+	key(b, k);
+	put(b, "{", 1);
+	b->need_comma = 0;
+}
+
+void tw_jb_obj_close(struct tw_jb *b)
+{
+	put(b, "}", 1);
+	b->need_comma = 1;
+}
+
+void tw_jb_arr_open(struct tw_jb *b, const char *k)
+{
+	key(b, k);
+	put(b, "[", 1);
+	b->need_comma = 0;
+}
+
+void tw_jb_arr_close(struct tw_jb *b)
+{
+	put(b, "]", 1);
+	b->need_comma = 1;
+}
+
+void tw_jb_str(struct tw_jb *b, const char *k, const char *v)
+{
+	if (!v) {
+		tw_jb_null(b, k);
+		return;
+	}
+	key(b, k);
+	put_escaped(b, v, strlen(v));
+}
+
+void tw_jb_strn(struct tw_jb *b, const char *k, const char *v, size_t n)
+{
+	key(b, k);
+	put_escaped(b, v, strnlen(v, n));
+}
+
+void tw_jb_u64(struct tw_jb *b, const char *k, uint64_t v)
+{
+	char tmp[32];
+	key(b, k);
+	put(b, tmp, (size_t)snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)v));
+}
+
+void tw_jb_i64(struct tw_jb *b, const char *k, int64_t v)
+{
+	char tmp[32];
+	key(b, k);
+	put(b, tmp, (size_t)snprintf(tmp, sizeof(tmp), "%lld", (long long)v));
+}
+
+void tw_jb_bool(struct tw_jb *b, const char *k, int v)
+{
+	key(b, k);
+	tw_jb_raw(b, v ? "true" : "false");
+}
+
+void tw_jb_dbl(struct tw_jb *b, const char *k, double v, int decimals)
+{
+	char tmp[64];
+	key(b, k);
+	if (v != v) {  /* NaN has no JSON form */
+		tw_jb_raw(b, "null");
+		return;
+	}
+	int n = snprintf(tmp, sizeof(tmp), "%.*f", decimals, v);
+	put(b, tmp, n > 0 && (size_t)n < sizeof(tmp) ? (size_t)n : 0);
+}
+
+void tw_jb_null(struct tw_jb *b, const char *k)
+{
+	key(b, k);
+	tw_jb_raw(b, "null");
+}
+
+void tw_jb_base64(struct tw_jb *b, const char *k, const uint8_t *p, size_t n)
+{
+	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char out[4];
+	key(b, k);
+	put(b, "\"", 1);
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16;
+		if (i + 1 < n)
+			v |= (uint32_t)p[i + 1] << 8;
+		if (i + 2 < n)
+			v |= p[i + 2];
+		out[0] = tbl[(v >> 18) & 63];
+		out[1] = tbl[(v >> 12) & 63];
+		out[2] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
+		out[3] = i + 2 < n ? tbl[v & 63] : '=';
+		put(b, out, 4);
+	}
+	put(b, "\"", 1);
+}
+
+void tw_jb_time(struct tw_jb *b, const char *k, uint64_t ns)
+{
+	char tmp[64], date[40];
+	time_t secs = (time_t)(ns / 1000000000ull);
+	struct tm tm;
+	gmtime_r(&secs, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(tmp, sizeof(tmp), "%s.%06llu+0000", date, (unsigned long long)((ns / 1000ull) % 1000000ull));
+	tw_jb_str(b, k, tmp);
+}
+
+long tw_jb_end(struct tw_jb *b)
+{
+	if (b->overflow)
+		return -1;
+	b->buf[b->len++] = '\n';
+	b->buf[b->len] = 0;
+	return (long)b->len;
+}

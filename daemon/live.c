@@ -1,0 +1,62 @@
+/* Live: the BPF programs are attached; poll the ring buffer, sweep ended
+ * flows once a second, write stats, and on SIGINT/SIGTERM take everything
+ * off the links before the last drain. */
+#include "run.h"
+#include "engine_bpf.h"
+#include <stdio.h>
+#include <time.h>
+
+volatile sig_atomic_t tw_stop;
+volatile sig_atomic_t tw_hup;
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int tw_live_run(struct tw_engine *e, struct tw_link *links, int nlinks, const struct tw_timeouts *t,
+		unsigned stats_interval_s)
+{
+	uint64_t next_sweep = mono_ns() + 1000000000ull;
+	uint64_t next_stats = stats_interval_s ? mono_ns() + stats_interval_s * 1000000000ull : UINT64_MAX;
+	char err[256];
+	int rc = 0;
+
+	while (!tw_stop) {
+		int n = tw_engine_bpf_poll(e, 200);
+		if (n < 0 && n != -4 /* EINTR */) {
+			fprintf(stderr, "tamperwatchd: ring buffer poll failed (%d)\n", n);
+			rc = 1;
+			break;
+		}
+		if (tw_hup) {
+			tw_hup = 0;
+			if (tw_output_reopen(e->pl->out, err, sizeof(err)) < 0)
+				fprintf(stderr, "tamperwatchd: SIGHUP: %s (still writing to the old file)\n", err);
+		}
+		uint64_t now = mono_ns();
+		if (now >= next_sweep) {
+			tw_sweep(e, now, t, 0);
+			next_sweep = now + 1000000000ull;
+		}
+		if (now >= next_stats) {
+			tw_stats_write(e, wall_ns(), NULL, 0);
+			next_stats = now + stats_interval_s * 1000000000ull;
+		}
+	}
+	for (int i = 0; i < nlinks; i++)
+		tw_link_detach(&links[i], tw_engine_bpf_prog_fd(e, 1));
+	tw_engine_bpf_poll(e, 0);
+	tw_sweep(e, mono_ns(), t, 1);
+	tw_stats_write(e, wall_ns(), NULL, 1);
+	return rc;
+}

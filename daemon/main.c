@@ -1,0 +1,263 @@
+/* tamperwatchd: watch links (eBPF, live) or replay captures, and write what
+ * the detector sees as JSON lines.  See README.md and --help. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "config.h"
+#include "engine_bpf.h"
+#include "run.h"
+
+#define TW_VERSION "0.1.0"
+#define TW_MAX_REPLAY 256
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+"usage: tamperwatchd -i IFACE [-i IFACE]... [--mode xdp|tc] [options]\n"
+"       tamperwatchd --replay FILE [--replay FILE]... [--replay-engine user|bpf] [options]\n"
+"\n"
+"Watches links for Internet censorship (forged resets, injected answers, blocking)\n"
+"and writes one JSON object per event, EVE style, to the alert log.\n"
+"\n"
+"Live (root):\n"
+"  -i, --interface IFACE   watch IFACE (repeatable, up to %d); packets are only\n"
+"                          observed, never changed, dropped or delayed\n"
+"      --mode xdp|tc       XDP (default; native, else generic with a message) or\n"
+"                          TC clsact ingress+egress (sees GSO super-packets)\n"
+"Replay (no root needed with the user engine):\n"
+"      --replay FILE       read a pcap or pcapng capture, plain or gzip; '-' is stdin\n"
+"                          (repeatable: files are read in order, one clock)\n"
+"      --replay-engine E   user (default): the classifier core in userspace;\n"
+"                          bpf (root): every packet through the real XDP program\n"
+"                          with BPF_PROG_TEST_RUN. Both write identical output.\n"
+"Output and configuration:\n"
+"      --alerts PATH|-     JSON-lines output (default '-': standard output); the\n"
+"                          file is appended to and reopened on SIGHUP\n"
+"  -c, --config FILE       INI configuration file (see README: Configuration)\n"
+"      --set SEC.KEY=VAL   override one configuration key (repeatable)\n"
+"      --check-config      validate the configuration and exit\n"
+"      --events-payload    include payload snippets (base64) in events: user data,\n"
+"                          for debugging only (output.events_payload)\n"
+"  -h, --help              this text\n"
+"  -V, --version           version\n"
+"\n"
+"Exit status: 0 ok; 1 an input had a fault (reported; the rest was processed);\n"
+"2 bad command line or configuration; 3 the backend could not start.\n",
+		TW_MAX_IFACES);
+}
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		tw_hup = 1;
+	else
+		tw_stop = 1;
+}
+
+static int64_t clock_offset(void)
+{
+	struct timespec r, m;
+	clock_gettime(CLOCK_REALTIME, &r);
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	return ((int64_t)r.tv_sec - m.tv_sec) * 1000000000ll + ((int64_t)r.tv_nsec - m.tv_nsec);
+}
+
+int main(int argc, char **argv)
+{
+	enum { O_MODE = 256, O_ALERTS, O_REPLAY, O_ENGINE, O_SET, O_CHECK, O_PAYLOAD };
+	static const struct option longopts[] = {
+		{ "interface", required_argument, NULL, 'i' },
+		{ "mode", required_argument, NULL, O_MODE },
+		{ "alerts", required_argument, NULL, O_ALERTS },
+		{ "replay", required_argument, NULL, O_REPLAY },
+		{ "replay-engine", required_argument, NULL, O_ENGINE },
+		{ "config", required_argument, NULL, 'c' },
+		{ "set", required_argument, NULL, O_SET },
+		{ "check-config", no_argument, NULL, O_CHECK },
+		{ "events-payload", no_argument, NULL, O_PAYLOAD },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *ifaces[TW_MAX_IFACES];
+	char *replay[TW_MAX_REPLAY];
+	const char *sets[64];
+	int nif = 0, nreplay = 0, nsets = 0, check_only = 0, payload = 0;
+	enum tw_mode mode = TW_MODE_XDP;
+	const char *alerts = "-", *config_path = NULL, *engine_name = NULL;
+	struct tw_config cfg;
+	char err[1024];
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "i:c:hV", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'i':
+			if (nif == TW_MAX_IFACES) {
+				fprintf(stderr, "tamperwatchd: at most %d interfaces\n", TW_MAX_IFACES);
+				return 2;
+			}
+			ifaces[nif++] = optarg;
+			break;
+		case O_MODE:
+			if (!strcmp(optarg, "xdp"))
+				mode = TW_MODE_XDP;
+			else if (!strcmp(optarg, "tc"))
+				mode = TW_MODE_TC;
+			else if (!strcmp(optarg, "kmod")) {
+				fprintf(stderr, "tamperwatchd: --mode kmod: the kernel module backend is not built yet\n");
+				return 2;
+			} else {
+				fprintf(stderr, "tamperwatchd: --mode: expected xdp or tc, got '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case O_ALERTS:
+			alerts = optarg;
+			break;
+		case O_REPLAY:
+			if (nreplay == TW_MAX_REPLAY) {
+				fprintf(stderr, "tamperwatchd: at most %d --replay files\n", TW_MAX_REPLAY);
+				return 2;
+			}
+			replay[nreplay++] = optarg;
+			break;
+		case O_ENGINE:
+			if (strcmp(optarg, "user") && strcmp(optarg, "bpf")) {
+				fprintf(stderr, "tamperwatchd: --replay-engine: expected user or bpf, got '%s'\n", optarg);
+				return 2;
+			}
+			engine_name = optarg;
+			break;
+		case 'c':
+			config_path = optarg;
+			break;
+		case O_SET:
+			if (nsets == 64) {
+				fprintf(stderr, "tamperwatchd: at most 64 --set options\n");
+				return 2;
+			}
+			sets[nsets++] = optarg;
+			break;
+		case O_CHECK:
+			check_only = 1;
+			break;
+		case O_PAYLOAD:
+			payload = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("tamperwatchd %s (event format %d)\n", TW_VERSION, TW_EVENT_VERSION);
+			return 0;
+		default:
+			fprintf(stderr, "tamperwatchd: try --help\n");
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "tamperwatchd: unexpected argument '%s' (try --help)\n", argv[optind]);
+		return 2;
+	}
+
+	tw_config_default(&cfg);
+	if (config_path && tw_config_load(&cfg, config_path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tamperwatchd: %s\n", err);
+		return 2;
+	}
+	for (int i = 0; i < nsets; i++)
+		if (tw_config_set(&cfg, sets[i], err, sizeof(err)) < 0) {
+			fprintf(stderr, "tamperwatchd: %s\n", err);
+			return 2;
+		}
+	if (payload)
+		cfg.events_payload = 1;
+	if (check_only) {
+		printf("tamperwatchd: configuration OK\n");
+		return 0;
+	}
+	if (nif && nreplay) {
+		fprintf(stderr, "tamperwatchd: give either -i (live) or --replay, not both\n");
+		return 2;
+	}
+	if (!nif && !nreplay) {
+		fprintf(stderr, "tamperwatchd: nothing to watch: give -i IFACE or --replay FILE (try --help)\n");
+		return 2;
+	}
+	if (engine_name && !nreplay) {
+		fprintf(stderr, "tamperwatchd: --replay-engine goes with --replay\n");
+		return 2;
+	}
+
+	struct tw_link links[TW_MAX_IFACES];
+	for (int i = 0; i < nif; i++)
+		if (tw_link_resolve(&links[i], ifaces[i], mode, err, sizeof(err)) < 0) {
+			fprintf(stderr, "tamperwatchd: %s\n", err);
+			return 2;
+		}
+
+	struct tw_output out;
+	if (tw_output_open(&out, alerts, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tamperwatchd: %s\n", err);
+		return 2;
+	}
+	struct tw_pipeline pl;
+	struct tw_pipeline_opts po = {
+		.v4_prefix = cfg.prefix_v4,
+		.v6_prefix = cfg.prefix_v6,
+		.events_payload = cfg.events_payload,
+		.clock_offset_ns = nreplay ? 0 : clock_offset(),
+	};
+	tw_pipeline_init(&pl, &out, &po);
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct tw_engine *eng;
+	int use_bpf = !nreplay || (engine_name && !strcmp(engine_name, "bpf"));
+	if (use_bpf)
+		eng = tw_engine_bpf_new(&pl, nreplay > 0, err, sizeof(err));
+	else
+		eng = tw_engine_user_new(&pl, cfg.max_flows, err, sizeof(err));
+	if (!eng) {
+		fprintf(stderr, "tamperwatchd: %s\n", err);
+		tw_output_close(&out);
+		return 3;
+	}
+
+	int rc;
+	if (nreplay) {
+		struct tw_replay_totals tot;
+		rc = tw_replay_run(eng, replay, nreplay, &cfg.timeouts, &tot);
+	} else {
+		int xdp_fd = tw_engine_bpf_prog_fd(eng, 1), tc_fd = tw_engine_bpf_prog_fd(eng, 0);
+		rc = 0;
+		for (int i = 0; i < nif; i++) {
+			if (tw_link_attach(&links[i], xdp_fd, tc_fd, err, sizeof(err)) < 0) {
+				fprintf(stderr, "tamperwatchd: %s\n", err);
+				for (int j = 0; j <= i; j++)
+					tw_link_detach(&links[j], xdp_fd);
+				eng->destroy(eng);
+				tw_output_close(&out);
+				return 3;
+			}
+			fprintf(stderr, "tamperwatchd: watching %s (%s)\n", links[i].name,
+				mode == TW_MODE_TC ? "tc clsact ingress+egress" :
+				(links[i].xdp_flags & 2 /* XDP_FLAGS_SKB_MODE */) ? "xdp generic" : "xdp native");
+		}
+		rc = tw_live_run(eng, links, nif, &cfg.timeouts, cfg.stats_interval);
+		fprintf(stderr, "tamperwatchd: stopped; detached from %d interface(s)\n", nif);
+	}
+	eng->destroy(eng);
+	tw_output_close(&out);
+	return rc ? 1 : 0;
+}

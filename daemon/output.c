@@ -1,0 +1,76 @@
+#include "output.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static int open_path(struct tw_output *o, char *err, size_t errlen)
+{
+	if (strcmp(o->path, "-") == 0) {
+		o->fd = STDOUT_FILENO;
+		o->is_stdout = 1;
+		return 0;
+	}
+	o->is_stdout = 0;
+	o->fd = open(o->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (o->fd < 0) {
+		snprintf(err, errlen, "%s: cannot open for writing: %s", o->path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int tw_output_open(struct tw_output *o, const char *path, char *err, size_t errlen)
+{
+	memset(o, 0, sizeof(*o));
+	o->fd = -1;
+	if (strlen(path) >= sizeof(o->path)) {
+		snprintf(err, errlen, "output path too long");
+		return -1;
+	}
+	snprintf(o->path, sizeof(o->path), "%s", path);
+	return open_path(o, err, errlen);
+}
+
+int tw_output_write(struct tw_output *o, const char *line, size_t len)
+{
+	size_t off = 0;
+	/* bounded: a writer that keeps making no progress gives up */
+	for (int tries = 0; off < len && tries < 64; tries++) {
+		ssize_t n = write(o->fd, line + off, len - off);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			break;
+		}
+		off += (size_t)n;
+	}
+	if (off < len) {
+		o->write_errors++;
+		return -1;
+	}
+	o->lines++;
+	return 0;
+}
+
+int tw_output_reopen(struct tw_output *o, char *err, size_t errlen)
+{
+	if (o->is_stdout)
+		return 0;
+	int old = o->fd;
+	if (open_path(o, err, errlen) < 0) {
+		o->fd = old;     /* keep writing to the old file rather than lose lines */
+		return -1;
+	}
+	if (old >= 0)
+		close(old);
+	return 0;
+}
+
+void tw_output_close(struct tw_output *o)
+{
+	if (o->fd >= 0 && !o->is_stdout)
+		close(o->fd);
+	o->fd = -1;
+}

@@ -1,0 +1,36 @@
+/* Where events go once a backend has produced them: validated, turned into
+ * JSON lines and written.  One pipeline per daemon run; every backend (live
+ * BPF, BPF test-run replay, userspace replay) feeds the same one, so their
+ * output can only differ if their events do. */
+#ifndef TW_PIPELINE_H
+#define TW_PIPELINE_H
+#include <stddef.h>
+#include <stdint.h>
+#include <tamperwatch/event.h>
+#include "output.h"
+
+struct tw_pipeline_opts {
+	int v4_prefix;           /* client addresses are written as this prefix (default 24) */
+	int v6_prefix;           /* (default 48) */
+	int events_payload;      /* write snippets as base64 (debug; user payload!) */
+	int64_t clock_offset_ns; /* added to event times: monotonic -> wall clock live, 0 on replay */
+};
+
+struct tw_pipeline {
+	struct tw_pipeline_opts opt;
+	struct tw_output *out;
+	uint64_t events[TW_EV_TYPE_MAX];
+	uint64_t malformed;      /* records that failed validation: dropped, counted */
+	uint64_t json_overflow;  /* lines too long for the buffer: dropped, counted */
+};
+
+void tw_pipeline_init(struct tw_pipeline *pl, struct tw_output *out, const struct tw_pipeline_opts *opt);
+/* len: bytes available at e (ring buffer record size) */
+void tw_pipeline_event(struct tw_pipeline *pl, const struct tw_event *e, size_t len);
+/* Write one already-built JSON line (stats and the like). */
+void tw_pipeline_line(struct tw_pipeline *pl, const char *line, size_t len);
+/* Text form of an address, and of the client prefix that replaces it. */
+void tw_addr_str(int family, const uint8_t *addr, char *out, size_t cap);
+void tw_prefix_str(int family, const uint8_t *addr, int plen, char *out, size_t cap);
+const char *tw_event_type_name(unsigned type);
+#endif

@@ -1,0 +1,202 @@
+/* DNS-over-UDP message parser for snippets (RFC 1035 wire format).
+ *
+ * Every section is walked, bounded by the counts and by len: each record
+ * consumes at least one byte, each name at most 128 labels (255 octets) and
+ * TW_DNS_MAX_HOPS compression pointers.  Running out of bytes anywhere is
+ * TRUNCATED (including a pointer beyond len, which a cut message can hold);
+ * contradictions are MALFORMED.
+ */
+#include <string.h>
+
+#include "proto.h"
+
+#define TW_DNS_HDR 12
+#define TW_DNS_NAME_WIRE_MAX 255
+/* A name has at most 127 labels; more pointer hops than that can only be
+ * a loop. */
+#define TW_DNS_MAX_HOPS 128
+
+static uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Decode the name at off.  *after = offset just past the name in place
+ * (pointer included); out gets the escaped presentation form ("." for
+ * root). */
+static enum tw_parse_rc read_name(const uint8_t *p, size_t len, size_t off, size_t *after,
+				  char *out, size_t outsz, int *cut)
+{
+	size_t pos = off, wire = 0, o = 0;
+	int jumped = 0, hops = 0, lcut = 0;
+
+	out[0] = '\0';
+	for (;;) {
+		if (pos >= len)
+			return TW_PARSE_TRUNCATED;
+		uint8_t c = p[pos];
+		if (c == 0) {
+			if (!jumped)
+				*after = pos + 1;
+			if (o == 0 && outsz > 1) {
+				out[0] = '.';
+				out[1] = '\0';
+			}
+			if (lcut)
+				*cut = 1;
+			return TW_PARSE_OK;
+		}
+		switch (c & 0xc0) {
+		case 0xc0:
+			if (pos + 1 >= len)
+				return TW_PARSE_TRUNCATED;
+			if (!jumped)
+				*after = pos + 2;
+			jumped = 1;
+			if (++hops > TW_DNS_MAX_HOPS)
+				return TW_PARSE_MALFORMED; /* pointer loop */
+			pos = (size_t)(c & 0x3f) << 8 | p[pos + 1];
+			continue;
+		case 0x40: /* extended label types (RFC 6891: deprecated) */
+		case 0x80: /* reserved */
+			return TW_PARSE_MALFORMED;
+		}
+		wire += 1u + c;
+		if (wire + 1 > TW_DNS_NAME_WIRE_MAX) /* + root label */
+			return TW_PARSE_MALFORMED;
+		if (c > len - pos - 1)
+			return TW_PARSE_TRUNCATED;
+		if (!lcut) {
+			if (o > 0) {
+				if (o + 1 >= outsz)
+					lcut = 1;
+				else
+					out[o++] = '.';
+			}
+			if (!lcut)
+				o += tw_name_escape_ex(p + pos + 1, c, 0, out + o, outsz - o, &lcut);
+			out[o] = '\0';
+		}
+		pos += 1u + c;
+	}
+}
+
+/* Question or resource-record sections; stores answers when `store`. */
+static enum tw_parse_rc walk_rrs(const uint8_t *p, size_t len, size_t *offp, unsigned count,
+				 int store, struct tw_dns_msg *m)
+{
+	size_t off = *offp;
+	char scratch[TW_NAME_MAX];
+	enum tw_parse_rc rc;
+
+	for (unsigned k = 0; k < count; k++) {
+		struct tw_dns_answer *a = NULL;
+		size_t after = 0;
+		int dummy_cut = 0;
+		if (store && m->n_answers < TW_DNS_MAX_ANS)
+			a = &m->answers[m->n_answers];
+		rc = read_name(p, len, off, &after, a ? a->name : scratch, TW_NAME_MAX,
+			       a ? &m->name_cut : &dummy_cut);
+		if (rc != TW_PARSE_OK)
+			return rc;
+		off = after;
+		if (len - off < 10)
+			return TW_PARSE_TRUNCATED;
+		uint16_t type = rd16(p + off), klass = rd16(p + off + 2);
+		uint32_t ttl = rd32(p + off + 4);
+		size_t rdlen = rd16(p + off + 8);
+		off += 10;
+		if (len - off < rdlen)
+			return TW_PARSE_TRUNCATED;
+		size_t rd = off;
+		off += rdlen;
+		if (!store || klass != 1 ||
+		    (type != TW_DNS_A && type != TW_DNS_AAAA && type != TW_DNS_CNAME)) {
+			if (a)
+				a->name[0] = '\0';
+			continue;
+		}
+		if ((type == TW_DNS_A && rdlen != 4) || (type == TW_DNS_AAAA && rdlen != 16))
+			return TW_PARSE_MALFORMED;
+		if (type == TW_DNS_CNAME) {
+			/* the name must end exactly at the end of rdata */
+			size_t cend = 0;
+			rc = read_name(p, len, rd, &cend, a ? a->cname : scratch, TW_NAME_MAX,
+				       a ? &m->name_cut : &dummy_cut);
+			if (rc != TW_PARSE_OK)
+				return rc;
+			if (cend != rd + rdlen)
+				return TW_PARSE_MALFORMED;
+		}
+		if (!a) {
+			m->answers_truncated = 1;
+			continue;
+		}
+		a->type = type;
+		a->ttl = ttl;
+		if (type == TW_DNS_A) {
+			a->family = 4;
+			memcpy(a->addr, p + rd, 4);
+		} else if (type == TW_DNS_AAAA) {
+			a->family = 6;
+			memcpy(a->addr, p + rd, 16);
+		}
+		m->n_answers++;
+	}
+	*offp = off;
+	return TW_PARSE_OK;
+}
+
+enum tw_parse_rc tw_parse_dns(const uint8_t *p, size_t len, struct tw_dns_msg *out)
+{
+	enum tw_parse_rc rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!p || len < TW_DNS_HDR)
+		return TW_PARSE_TRUNCATED;
+	out->id = rd16(p);
+	uint16_t fl = rd16(p + 2);
+	out->is_response = fl >> 15;
+	out->opcode = (fl >> 11) & 15;
+	out->aa = (fl >> 10) & 1;
+	out->tc = (fl >> 9) & 1;
+	out->rd = (fl >> 8) & 1;
+	out->ra = (fl >> 7) & 1;
+	out->rcode = fl & 15;
+	out->qdcount = rd16(p + 4);
+	out->ancount = rd16(p + 6);
+	out->nscount = rd16(p + 8);
+	out->arcount = rd16(p + 10);
+
+	size_t off = TW_DNS_HDR;
+	for (unsigned q = 0; q < out->qdcount; q++) {
+		char scratch[TW_NAME_MAX];
+		int dummy_cut = 0;
+		size_t after = 0;
+		rc = read_name(p, len, off, &after, q == 0 ? out->qname : scratch, TW_NAME_MAX,
+			       q == 0 ? &out->name_cut : &dummy_cut);
+		if (rc != TW_PARSE_OK)
+			return rc;
+		off = after;
+		if (len - off < 4)
+			return TW_PARSE_TRUNCATED;
+		if (q == 0) {
+			out->qtype = rd16(p + off);
+			out->qclass = rd16(p + off + 2);
+		}
+		off += 4;
+	}
+	if ((rc = walk_rrs(p, len, &off, out->ancount, 1, out)) != TW_PARSE_OK)
+		return rc;
+	if ((rc = walk_rrs(p, len, &off, out->nscount, 0, out)) != TW_PARSE_OK)
+		return rc;
+	if ((rc = walk_rrs(p, len, &off, out->arcount, 0, out)) != TW_PARSE_OK)
+		return rc;
+	out->trailing = len - off;
+	return TW_PARSE_OK;
+}

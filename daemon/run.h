@@ -1,0 +1,18 @@
+/* The two ways the daemon runs: live on links, or replaying captures. */
+#ifndef TW_RUN_H
+#define TW_RUN_H
+#include <signal.h>
+#include "attach.h"
+#include "engine.h"
+#include "stats.h"
+#include "sweep.h"
+
+extern volatile sig_atomic_t tw_stop;    /* SIGINT/SIGTERM */
+extern volatile sig_atomic_t tw_hup;     /* SIGHUP: reopen outputs */
+
+/* Returns 0, or 1 when some input had a fault (reported, the rest processed). */
+int tw_replay_run(struct tw_engine *e, char *const *files, int nfiles, const struct tw_timeouts *t,
+		  struct tw_replay_totals *tot);
+int tw_live_run(struct tw_engine *e, struct tw_link *links, int nlinks, const struct tw_timeouts *t,
+		unsigned stats_interval_s);
+#endif

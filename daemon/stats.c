@@ -1,0 +1,71 @@
+#include "stats.h"
+#include "jsonbuf.h"
+#include <string.h>
+#include <tamperwatch/parse.h>
+
+static const char *const parse_names[TW_PARSE_RESULT_MAX] = {
+	[TW_PARSE_NOT_IP] = "not_ip",
+	[TW_PARSE_TRUNC_L2] = "truncated_l2",
+	[TW_PARSE_TRUNC_L3] = "truncated_l3",
+	[TW_PARSE_BAD_L3] = "bad_l3",
+	[TW_PARSE_FRAGMENT] = "fragment",
+	[TW_PARSE_IPV6_EXT_LIMIT] = "ipv6_ext_limit",
+	[TW_PARSE_OTHER_L4] = "other_l4",
+	[TW_PARSE_TRUNC_L4] = "truncated_l4",
+	[TW_PARSE_BAD_L4] = "bad_l4",
+};
+
+void tw_stats_write(struct tw_engine *e, uint64_t ts_ns, const struct tw_replay_totals *r, int final)
+{
+	static char buf[8192];
+	uint64_t c[TW_CNT_MAX], lost[256];
+	int ncpu = 0;
+	struct tw_jb b;
+	struct tw_pipeline *pl = e->pl;
+
+	memset(lost, 0, sizeof(lost));
+	e->counters(e, c, lost, 256, &ncpu);
+	tw_jb_init(&b, buf, sizeof(buf));
+	tw_jb_obj_open(&b, NULL);
+	tw_jb_time(&b, "timestamp", ts_ns);
+	tw_jb_str(&b, "event_type", "stats");
+	tw_jb_bool(&b, "final", final);
+	tw_jb_obj_open(&b, "stats");
+	tw_jb_u64(&b, "packets", c[TW_CNT_PACKETS]);
+	tw_jb_u64(&b, "bytes", c[TW_CNT_BYTES]);
+	tw_jb_u64(&b, "tracked", c[TW_CNT_TRACKED]);
+	tw_jb_obj_open(&b, "untracked");
+	for (int i = 1; i < TW_PARSE_RESULT_MAX; i++)
+		tw_jb_u64(&b, parse_names[i], c[TW_CNT_PARSE_BASE + i]);
+	tw_jb_obj_close(&b);
+	tw_jb_u64(&b, "flows_new", c[TW_CNT_FLOWS_NEW]);
+	tw_jb_u64(&b, "flow_insert_failed", c[TW_CNT_FLOW_INSERT_FAIL]);
+	tw_jb_u64(&b, "events", c[TW_CNT_EVENTS]);
+	tw_jb_u64(&b, "events_lost", c[TW_CNT_EVENTS_LOST]);
+	/* per CPU only where the ring buffer is per-CPU-written (live BPF) */
+	if (!r) {
+		tw_jb_arr_open(&b, "events_lost_per_cpu");
+		for (int i = 0; i < ncpu && i < 256; i++)
+			tw_jb_u64(&b, NULL, lost[i]);
+		tw_jb_arr_close(&b);
+	}
+	tw_jb_u64(&b, "snippet_failed", c[TW_CNT_SNIPPET_FAIL]);
+	tw_jb_u64(&b, "events_malformed", pl->malformed);
+	tw_jb_u64(&b, "lines_too_long", pl->json_overflow);
+	tw_jb_u64(&b, "output_write_errors", pl->out->write_errors);
+	if (r) {
+		tw_jb_obj_open(&b, "replay");
+		tw_jb_u64(&b, "files", r->files);
+		tw_jb_u64(&b, "frames", r->frames);
+		tw_jb_u64(&b, "skipped_truncated_l2", r->skipped_truncated_l2);
+		tw_jb_u64(&b, "skipped_unsupported_l3", r->skipped_unsupported_l3);
+		tw_jb_u64(&b, "out_of_order", r->out_of_order);
+		tw_jb_u64(&b, "read_errors", r->read_errors);
+		tw_jb_obj_close(&b);
+	}
+	tw_jb_obj_close(&b);
+	tw_jb_obj_close(&b);
+	long n = tw_jb_end(&b);
+	if (n > 0)
+		tw_pipeline_line(pl, buf, (size_t)n);
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Install, from Debian's archive, every package tamperwatch needs to build,
+# run its tests, its lab and its benchmarks.  Idempotent: quiet and fast when
+# everything is present; runs `apt-get update` only when something is missing.
+set -euo pipefail
+
+PKGS=(
+  # build
+  make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libpcap-dev
+  libnl-3-dev libnl-genl-3-dev libnl-route-3-dev pkg-config libclang-rt-14-dev
+  # tests and the lab
+  iproute2 tcpdump curl python3 nginx-light unbound dnsutils nftables iptables
+  openssl procps psmisc ethtool
+  # benchmark peers
+  libndpi-bin tshark
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [ "$st" = installed ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages: ${missing[*]}; run as root to install them" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+# tshark asks whether non-root users may capture; answer no, non-interactively
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# the lab starts its own nginx/unbound in namespaces; Debian's units must not hold the ports
+for svc in nginx unbound; do
+  systemctl disable --now "$svc" >/dev/null 2>&1 || true
+done
