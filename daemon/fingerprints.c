@@ -1019,6 +1019,26 @@ static void hit(struct mctx *c, const struct fp_entry *e)
 		c->out[c->nout++] = &e->m;
 }
 
+/* regexec on a NUL-terminated copy: REG_STARTEND alone would do for glibc
+ * (and keeps embedded NULs searchable), but sanitizer interceptors strlen()
+ * the string regardless. */
+static int re_test(const struct fp_entry *e, const uint8_t *s, size_t n)
+{
+	char stack[2048], *buf = stack;
+	if (n > (1u << 30))
+		n = 1u << 30; /* regoff_t is an int */
+	if (n >= sizeof(stack) && !(buf = malloc(n + 1)))
+		return 0;
+	if (n)
+		memcpy(buf, s, n);
+	buf[n] = '\0';
+	regmatch_t m[1] = {{.rm_so = 0, .rm_eo = (regoff_t)n}};
+	int rc = regexec(&e->re, buf, 1, m, REG_STARTEND);
+	if (buf != stack)
+		free(buf);
+	return rc == 0;
+}
+
 static int test_entry(const struct fp_entry *e, const uint8_t *s, size_t n)
 {
 	switch (e->ptype) {
@@ -1031,11 +1051,7 @@ static int test_entry(const struct fp_entry *e, const uint8_t *s, size_t n)
 	default:
 		if (e->lit && !memmem(s, n, e->lit, e->litlen))
 			return 0;
-		if (n > (1u << 30))
-			n = 1u << 30; /* regoff_t is an int */
-		/* REG_STARTEND: bounded by n, no NUL terminator needed */
-		regmatch_t m[1] = {{.rm_so = 0, .rm_eo = (regoff_t)n}};
-		return regexec(&e->re, n ? (const char *)s : "", 1, m, REG_STARTEND) == 0;
+		return re_test(e, s, n);
 	}
 }
 

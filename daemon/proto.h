@@ -2,9 +2,9 @@
  *
  * Snippets are hostile and may be cut at any byte.  Every parser:
  *   - never reads p[len] or beyond, bounds every loop by len;
- *   - returns TW_PARSE_TRUNCATED when the bytes present are consistent but
- *     end before the message does, TW_PARSE_MALFORMED when they contradict
- *     the protocol, TW_PARSE_NOT_THIS when the bytes are not this protocol;
+ *   - returns TW_PAYLOAD_TRUNCATED when the bytes present are consistent but
+ *     end before the message does, TW_PAYLOAD_MALFORMED when they contradict
+ *     the protocol, TW_PAYLOAD_NOT_THIS when the bytes are not this protocol;
  *   - zeroes *out first and fills it as far as parsing got, so a TRUNCATED
  *     result still carries every field seen before the cut.
  *
@@ -22,11 +22,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Named TW_PAYLOAD_* to stay apart from <tamperwatch/parse.h>'s packet parse results. */
 enum tw_parse_rc {
-	TW_PARSE_OK = 0,
-	TW_PARSE_TRUNCATED = 1,
-	TW_PARSE_MALFORMED = 2,
-	TW_PARSE_NOT_THIS = 3, /* not this protocol */
+	TW_PAYLOAD_OK = 0,
+	TW_PAYLOAD_TRUNCATED = 1,
+	TW_PAYLOAD_MALFORMED = 2,
+	TW_PAYLOAD_NOT_THIS = 3, /* not this protocol */
 };
 
 #define TW_NAME_MAX 256
@@ -35,10 +36,10 @@ enum tw_parse_rc {
 static inline const char *tw_parse_rc_str(enum tw_parse_rc rc)
 {
 	switch (rc) {
-	case TW_PARSE_OK: return "ok";
-	case TW_PARSE_TRUNCATED: return "truncated";
-	case TW_PARSE_MALFORMED: return "malformed";
-	case TW_PARSE_NOT_THIS: return "not_this";
+	case TW_PAYLOAD_OK: return "ok";
+	case TW_PAYLOAD_TRUNCATED: return "truncated";
+	case TW_PAYLOAD_MALFORMED: return "malformed";
+	case TW_PAYLOAD_NOT_THIS: return "not_this";
 	}
 	return "?";
 }

@@ -38,7 +38,7 @@ static enum tw_parse_rc read_name(const uint8_t *p, size_t len, size_t off, size
 	out[0] = '\0';
 	for (;;) {
 		if (pos >= len)
-			return TW_PARSE_TRUNCATED;
+			return TW_PAYLOAD_TRUNCATED;
 		uint8_t c = p[pos];
 		if (c == 0) {
 			if (!jumped)
@@ -49,28 +49,28 @@ static enum tw_parse_rc read_name(const uint8_t *p, size_t len, size_t off, size
 			}
 			if (lcut)
 				*cut = 1;
-			return TW_PARSE_OK;
+			return TW_PAYLOAD_OK;
 		}
 		switch (c & 0xc0) {
 		case 0xc0:
 			if (pos + 1 >= len)
-				return TW_PARSE_TRUNCATED;
+				return TW_PAYLOAD_TRUNCATED;
 			if (!jumped)
 				*after = pos + 2;
 			jumped = 1;
 			if (++hops > TW_DNS_MAX_HOPS)
-				return TW_PARSE_MALFORMED; /* pointer loop */
+				return TW_PAYLOAD_MALFORMED; /* pointer loop */
 			pos = (size_t)(c & 0x3f) << 8 | p[pos + 1];
 			continue;
 		case 0x40: /* extended label types (RFC 6891: deprecated) */
 		case 0x80: /* reserved */
-			return TW_PARSE_MALFORMED;
+			return TW_PAYLOAD_MALFORMED;
 		}
 		wire += 1u + c;
 		if (wire + 1 > TW_DNS_NAME_WIRE_MAX) /* + root label */
-			return TW_PARSE_MALFORMED;
+			return TW_PAYLOAD_MALFORMED;
 		if (c > len - pos - 1)
-			return TW_PARSE_TRUNCATED;
+			return TW_PAYLOAD_TRUNCATED;
 		if (!lcut) {
 			if (o > 0) {
 				if (o + 1 >= outsz)
@@ -102,17 +102,17 @@ static enum tw_parse_rc walk_rrs(const uint8_t *p, size_t len, size_t *offp, uns
 			a = &m->answers[m->n_answers];
 		rc = read_name(p, len, off, &after, a ? a->name : scratch, TW_NAME_MAX,
 			       a ? &m->name_cut : &dummy_cut);
-		if (rc != TW_PARSE_OK)
+		if (rc != TW_PAYLOAD_OK)
 			return rc;
 		off = after;
 		if (len - off < 10)
-			return TW_PARSE_TRUNCATED;
+			return TW_PAYLOAD_TRUNCATED;
 		uint16_t type = rd16(p + off), klass = rd16(p + off + 2);
 		uint32_t ttl = rd32(p + off + 4);
 		size_t rdlen = rd16(p + off + 8);
 		off += 10;
 		if (len - off < rdlen)
-			return TW_PARSE_TRUNCATED;
+			return TW_PAYLOAD_TRUNCATED;
 		size_t rd = off;
 		off += rdlen;
 		if (!store || klass != 1 ||
@@ -122,16 +122,16 @@ static enum tw_parse_rc walk_rrs(const uint8_t *p, size_t len, size_t *offp, uns
 			continue;
 		}
 		if ((type == TW_DNS_A && rdlen != 4) || (type == TW_DNS_AAAA && rdlen != 16))
-			return TW_PARSE_MALFORMED;
+			return TW_PAYLOAD_MALFORMED;
 		if (type == TW_DNS_CNAME) {
 			/* the name must end exactly at the end of rdata */
 			size_t cend = 0;
 			rc = read_name(p, len, rd, &cend, a ? a->cname : scratch, TW_NAME_MAX,
 				       a ? &m->name_cut : &dummy_cut);
-			if (rc != TW_PARSE_OK)
+			if (rc != TW_PAYLOAD_OK)
 				return rc;
 			if (cend != rd + rdlen)
-				return TW_PARSE_MALFORMED;
+				return TW_PAYLOAD_MALFORMED;
 		}
 		if (!a) {
 			m->answers_truncated = 1;
@@ -149,7 +149,7 @@ static enum tw_parse_rc walk_rrs(const uint8_t *p, size_t len, size_t *offp, uns
 		m->n_answers++;
 	}
 	*offp = off;
-	return TW_PARSE_OK;
+	return TW_PAYLOAD_OK;
 }
 
 enum tw_parse_rc tw_parse_dns(const uint8_t *p, size_t len, struct tw_dns_msg *out)
@@ -158,7 +158,7 @@ enum tw_parse_rc tw_parse_dns(const uint8_t *p, size_t len, struct tw_dns_msg *o
 
 	memset(out, 0, sizeof(*out));
 	if (!p || len < TW_DNS_HDR)
-		return TW_PARSE_TRUNCATED;
+		return TW_PAYLOAD_TRUNCATED;
 	out->id = rd16(p);
 	uint16_t fl = rd16(p + 2);
 	out->is_response = fl >> 15;
@@ -180,23 +180,23 @@ enum tw_parse_rc tw_parse_dns(const uint8_t *p, size_t len, struct tw_dns_msg *o
 		size_t after = 0;
 		rc = read_name(p, len, off, &after, q == 0 ? out->qname : scratch, TW_NAME_MAX,
 			       q == 0 ? &out->name_cut : &dummy_cut);
-		if (rc != TW_PARSE_OK)
+		if (rc != TW_PAYLOAD_OK)
 			return rc;
 		off = after;
 		if (len - off < 4)
-			return TW_PARSE_TRUNCATED;
+			return TW_PAYLOAD_TRUNCATED;
 		if (q == 0) {
 			out->qtype = rd16(p + off);
 			out->qclass = rd16(p + off + 2);
 		}
 		off += 4;
 	}
-	if ((rc = walk_rrs(p, len, &off, out->ancount, 1, out)) != TW_PARSE_OK)
+	if ((rc = walk_rrs(p, len, &off, out->ancount, 1, out)) != TW_PAYLOAD_OK)
 		return rc;
-	if ((rc = walk_rrs(p, len, &off, out->nscount, 0, out)) != TW_PARSE_OK)
+	if ((rc = walk_rrs(p, len, &off, out->nscount, 0, out)) != TW_PAYLOAD_OK)
 		return rc;
-	if ((rc = walk_rrs(p, len, &off, out->arcount, 0, out)) != TW_PARSE_OK)
+	if ((rc = walk_rrs(p, len, &off, out->arcount, 0, out)) != TW_PAYLOAD_OK)
 		return rc;
 	out->trailing = len - off;
-	return TW_PARSE_OK;
+	return TW_PAYLOAD_OK;
 }

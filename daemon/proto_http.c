@@ -138,11 +138,11 @@ enum tw_parse_rc tw_parse_http_request(const uint8_t *p, size_t len, struct tw_h
 	while (i < len && i <= METHOD_MAX && is_upper_tok(p[i]))
 		i++;
 	if (i > METHOD_MAX)
-		return TW_PARSE_NOT_THIS;
+		return TW_PAYLOAD_NOT_THIS;
 	if (i == len)
-		return TW_PARSE_TRUNCATED;
+		return TW_PAYLOAD_TRUNCATED;
 	if (i == 0 || p[i] != ' ')
-		return TW_PARSE_NOT_THIS;
+		return TW_PAYLOAD_NOT_THIS;
 	memcpy(out->method, p, i);
 	out->method[i] = '\0';
 
@@ -156,10 +156,10 @@ enum tw_parse_rc tw_parse_http_request(const uint8_t *p, size_t len, struct tw_h
 			copy_printable(p + ts, tlen, out->path, sizeof(out->path) - 3, 0);
 			strcat(out->path, "...");
 		}
-		return TW_PARSE_TRUNCATED;
+		return TW_PAYLOAD_TRUNCATED;
 	}
 	if (tlen == 0)
-		return TW_PARSE_MALFORMED;
+		return TW_PAYLOAD_MALFORMED;
 	const uint8_t *auth;
 	size_t alen;
 	if (target_authority(p + ts, tlen, strcmp(out->method, "CONNECT") == 0, &auth, &alen)) {
@@ -170,29 +170,29 @@ enum tw_parse_rc tw_parse_http_request(const uint8_t *p, size_t len, struct tw_h
 	if (p[i] == '\r' || p[i] == '\n') { /* HTTP/0.9: no version, no headers */
 		out->http_minor = -1;
 		out->headers_complete = 1;
-		return TW_PARSE_OK;
+		return TW_PAYLOAD_OK;
 	}
 	if (p[i] != ' ')
-		return TW_PARSE_MALFORMED;
+		return TW_PAYLOAD_MALFORMED;
 	i++;
 	static const char ver[] = "HTTP/1.";
 	for (size_t k = 0; k < sizeof(ver) - 1; k++, i++) {
 		if (i == len)
-			return TW_PARSE_TRUNCATED;
+			return TW_PAYLOAD_TRUNCATED;
 		if (p[i] != (uint8_t)ver[k])
-			return TW_PARSE_MALFORMED;
+			return TW_PAYLOAD_MALFORMED;
 	}
 	if (i == len)
-		return TW_PARSE_TRUNCATED;
+		return TW_PAYLOAD_TRUNCATED;
 	if (!is_digit(p[i]))
-		return TW_PARSE_MALFORMED;
+		return TW_PAYLOAD_MALFORMED;
 	out->http_minor = p[i++] - '0';
 	if (i < len && p[i] == '\r')
 		i++;
 	if (i == len)
-		return TW_PARSE_TRUNCATED;
+		return TW_PAYLOAD_TRUNCATED;
 	if (p[i] != '\n')
-		return TW_PARSE_MALFORMED;
+		return TW_PAYLOAD_MALFORMED;
 	i++;
 
 	/* header lines: each iteration consumes >= 1 byte */
@@ -203,7 +203,7 @@ enum tw_parse_rc tw_parse_http_request(const uint8_t *p, size_t len, struct tw_h
 		i = next;
 		if (n == 0) {
 			out->headers_complete = 1;
-			return TW_PARSE_OK;
+			return TW_PAYLOAD_OK;
 		}
 		if (l[0] == ' ' || l[0] == '\t')
 			continue; /* obsolete folding: continuation ignored */
@@ -217,7 +217,7 @@ enum tw_parse_rc tw_parse_http_request(const uint8_t *p, size_t len, struct tw_h
 			set_host(colon + 1, (size_t)(l + n - colon - 1), out->host, sizeof(out->host),
 				 &out->host_cut);
 	}
-	return TW_PARSE_TRUNCATED;
+	return TW_PAYLOAD_TRUNCATED;
 }
 
 /* Length of a valid UTF-8 sequence at s (n bytes available), 0 if invalid. */
@@ -365,28 +365,28 @@ enum tw_parse_rc tw_parse_http_response(const uint8_t *p, size_t len, struct tw_
 		len = 0;
 	for (i = 0; i < sizeof(pfx) - 1; i++) {
 		if (i == len)
-			return TW_PARSE_TRUNCATED;
+			return TW_PAYLOAD_TRUNCATED;
 		if (p[i] != (uint8_t)pfx[i])
-			return TW_PARSE_NOT_THIS;
+			return TW_PAYLOAD_NOT_THIS;
 	}
 	/* "1.x SP NNN" then SP reason or end of line */
 	static const char shape[] = "1.d dddE";
 	for (size_t k = 0; k < sizeof(shape) - 1; k++, i++) {
 		if (i == len)
-			return TW_PARSE_TRUNCATED;
+			return TW_PAYLOAD_TRUNCATED;
 		uint8_t c = p[i];
 		switch (shape[k]) {
 		case 'd':
 			if (!is_digit(c))
-				return TW_PARSE_MALFORMED;
+				return TW_PAYLOAD_MALFORMED;
 			break;
 		case 'E':
 			if (c != ' ' && c != '\r' && c != '\n')
-				return TW_PARSE_MALFORMED;
+				return TW_PAYLOAD_MALFORMED;
 			break;
 		default:
 			if (c != (uint8_t)shape[k])
-				return TW_PARSE_MALFORMED;
+				return TW_PAYLOAD_MALFORMED;
 		}
 	}
 	out->http_minor = p[7] - '0';
@@ -397,7 +397,7 @@ enum tw_parse_rc tw_parse_http_response(const uint8_t *p, size_t len, struct tw_
 	int clen_seen = 0;
 	if (!next_line(p, len, i, &eol, &next)) {
 		copy_printable(p + i, len - i, out->reason, sizeof(out->reason), 0);
-		return TW_PARSE_TRUNCATED;
+		return TW_PAYLOAD_TRUNCATED;
 	}
 	copy_printable(p + i, eol - i, out->reason, sizeof(out->reason), 0);
 	i = next;
@@ -410,7 +410,7 @@ enum tw_parse_rc tw_parse_http_response(const uint8_t *p, size_t len, struct tw_
 			out->headers_complete = 1;
 			out->body_off = i;
 			extract_title(p + i, len - i, out->title, sizeof(out->title));
-			return TW_PARSE_OK;
+			return TW_PAYLOAD_OK;
 		}
 		if (l[0] == ' ' || l[0] == '\t')
 			continue; /* obsolete folding: continuation ignored */
@@ -440,5 +440,5 @@ enum tw_parse_rc tw_parse_http_response(const uint8_t *p, size_t len, struct tw_
 				out->connection_close = 1;
 		}
 	}
-	return TW_PARSE_TRUNCATED;
+	return TW_PAYLOAD_TRUNCATED;
 }

@@ -38,28 +38,28 @@ static uint16_t rd16(const uint8_t *p)
 static enum tw_parse_rc need(size_t off, size_t k, size_t avail, size_t end)
 {
 	if (k > end || off > end - k)
-		return TW_PARSE_MALFORMED;
+		return TW_PAYLOAD_MALFORMED;
 	if (k > avail || off > avail - k)
-		return TW_PARSE_TRUNCATED;
-	return TW_PARSE_OK;
+		return TW_PAYLOAD_TRUNCATED;
+	return TW_PAYLOAD_OK;
 }
 
 /* Check the first record's header bytes that are present. */
 static enum tw_parse_rc first_header(const uint8_t *p, size_t len, int (*ct_ok)(uint8_t))
 {
 	if (len < 1)
-		return TW_PARSE_TRUNCATED;
+		return TW_PAYLOAD_TRUNCATED;
 	if (!ct_ok(p[0]))
-		return TW_PARSE_NOT_THIS;
+		return TW_PAYLOAD_NOT_THIS;
 	if (len < 2)
-		return TW_PARSE_TRUNCATED;
+		return TW_PAYLOAD_TRUNCATED;
 	if (p[1] != 3)
-		return TW_PARSE_NOT_THIS;
+		return TW_PAYLOAD_NOT_THIS;
 	if (len < 3)
-		return TW_PARSE_TRUNCATED;
+		return TW_PAYLOAD_TRUNCATED;
 	if (p[2] > 4)
-		return TW_PARSE_MALFORMED;
-	return TW_PARSE_OK;
+		return TW_PAYLOAD_MALFORMED;
+	return TW_PAYLOAD_OK;
 }
 
 static int ct_handshake(uint8_t ct)
@@ -81,7 +81,7 @@ static enum tw_parse_rc gather(const uint8_t *p, size_t len, size_t cap, struct 
 	g->nrec = 0;
 	g->version = 0;
 	rc = first_header(p, len, ct_handshake);
-	if (rc != TW_PARSE_OK)
+	if (rc != TW_PAYLOAD_OK)
 		return rc;
 
 	/* Each pass consumes one whole record header (5 bytes) at least, so
@@ -90,27 +90,27 @@ static enum tw_parse_rc gather(const uint8_t *p, size_t len, size_t cap, struct 
 		/* cap >= 4, so need is known before n can reach cap */
 		if (g->need && g->n >= (g->need < cap ? g->need : cap)) {
 			g->cut = g->n < g->need;
-			return TW_PARSE_OK;
+			return TW_PAYLOAD_OK;
 		}
 		if (off >= len) {
 			g->cut = 1;
-			return TW_PARSE_OK;
+			return TW_PAYLOAD_OK;
 		}
 		size_t have = len - off;
 		const uint8_t *r = p + off;
 		if (r[0] != TW_TLS_CT_HANDSHAKE)
-			return TW_PARSE_MALFORMED; /* other record inside the hello */
+			return TW_PAYLOAD_MALFORMED; /* other record inside the hello */
 		if (have >= 2 && r[1] != 3)
-			return TW_PARSE_MALFORMED;
+			return TW_PAYLOAD_MALFORMED;
 		if (have >= 3 && r[2] > 4)
-			return TW_PARSE_MALFORMED;
+			return TW_PAYLOAD_MALFORMED;
 		if (have < 5) {
 			g->cut = 1;
-			return TW_PARSE_OK;
+			return TW_PAYLOAD_OK;
 		}
 		size_t rlen = rd16(r + 3);
 		if (rlen == 0 || rlen > TLS_MAX_PLAINTEXT)
-			return TW_PARSE_MALFORMED;
+			return TW_PAYLOAD_MALFORMED;
 		if (g->nrec == 0)
 			g->version = rd16(r + 1);
 		g->nrec++;
@@ -127,7 +127,7 @@ static enum tw_parse_rc gather(const uint8_t *p, size_t len, size_t cap, struct 
 			/* record itself is cut: stop, complete or not */
 			if (!g->need || g->n < g->need)
 				g->cut = 1;
-			return TW_PARSE_OK;
+			return TW_PAYLOAD_OK;
 		}
 		off += 5 + rlen;
 	}
@@ -161,23 +161,23 @@ static enum tw_parse_rc parse_sni(const uint8_t *b, size_t off, size_t end, size
 	enum tw_parse_rc rc;
 
 	if (off == end)
-		return TW_PARSE_OK; /* empty: tolerated, no name */
-	if ((rc = need(off, 2, avail, end)) != TW_PARSE_OK)
+		return TW_PAYLOAD_OK; /* empty: tolerated, no name */
+	if ((rc = need(off, 2, avail, end)) != TW_PAYLOAD_OK)
 		return rc;
 	size_t list_end = off + 2 + rd16(b + off);
 	if (list_end != end)
-		return TW_PARSE_MALFORMED;
+		return TW_PAYLOAD_MALFORMED;
 	off += 2;
 	/* each entry is >= 3 bytes: bounded by the list length */
 	while (off < list_end) {
-		if ((rc = need(off, 3, avail, list_end)) != TW_PARSE_OK)
+		if ((rc = need(off, 3, avail, list_end)) != TW_PAYLOAD_OK)
 			return rc;
 		uint8_t type = b[off];
 		size_t nlen = rd16(b + off + 1);
 		off += 3;
 		if (nlen == 0)
-			return TW_PARSE_MALFORMED;
-		if ((rc = need(off, nlen, avail, list_end)) != TW_PARSE_OK)
+			return TW_PAYLOAD_MALFORMED;
+		if ((rc = need(off, nlen, avail, list_end)) != TW_PAYLOAD_OK)
 			return rc;
 		if (type == 0 && !out->has_sni) {
 			tw_name_escape(b + off, nlen, out->sni, sizeof(out->sni), &out->sni_cut);
@@ -185,7 +185,7 @@ static enum tw_parse_rc parse_sni(const uint8_t *b, size_t off, size_t end, size
 		}
 		off += nlen;
 	}
-	return TW_PARSE_OK;
+	return TW_PAYLOAD_OK;
 }
 
 static enum tw_parse_rc parse_alpn(const uint8_t *b, size_t off, size_t end, size_t avail,
@@ -193,27 +193,27 @@ static enum tw_parse_rc parse_alpn(const uint8_t *b, size_t off, size_t end, siz
 {
 	enum tw_parse_rc rc;
 
-	if ((rc = need(off, 2, avail, end)) != TW_PARSE_OK)
+	if ((rc = need(off, 2, avail, end)) != TW_PAYLOAD_OK)
 		return rc;
 	size_t list_end = off + 2 + rd16(b + off);
 	if (list_end != end || list_end == off + 2)
-		return TW_PARSE_MALFORMED;
+		return TW_PAYLOAD_MALFORMED;
 	off += 2;
 	int first = 1;
 	while (off < list_end) {
-		if ((rc = need(off, 1, avail, list_end)) != TW_PARSE_OK)
+		if ((rc = need(off, 1, avail, list_end)) != TW_PAYLOAD_OK)
 			return rc;
 		size_t plen = b[off++];
 		if (plen == 0)
-			return TW_PARSE_MALFORMED;
-		if ((rc = need(off, plen, avail, list_end)) != TW_PARSE_OK)
+			return TW_PAYLOAD_MALFORMED;
+		if ((rc = need(off, plen, avail, list_end)) != TW_PAYLOAD_OK)
 			return rc;
 		if (first)
 			copy_alpn(b + off, plen, out->alpn_first, sizeof(out->alpn_first));
 		first = 0;
 		off += plen;
 	}
-	return TW_PARSE_OK;
+	return TW_PAYLOAD_OK;
 }
 
 enum tw_parse_rc tw_parse_tls_client_hello(const uint8_t *p, size_t len, struct tw_tls_hello *out)
@@ -225,7 +225,7 @@ enum tw_parse_rc tw_parse_tls_client_hello(const uint8_t *p, size_t len, struct 
 	if (!p)
 		len = 0;
 	rc = gather(p, len, TLS_GATHER_MAX, &g);
-	if (rc != TW_PARSE_OK)
+	if (rc != TW_PAYLOAD_OK)
 		return rc;
 	out->record_version = g.version;
 	out->n_records = g.nrec;
@@ -233,66 +233,66 @@ enum tw_parse_rc tw_parse_tls_client_hello(const uint8_t *p, size_t len, struct 
 	const uint8_t *b = g.buf;
 	size_t avail = g.n;
 	if (avail < 1)
-		return TW_PARSE_TRUNCATED;
+		return TW_PAYLOAD_TRUNCATED;
 	if (b[0] != 1)
-		return TW_PARSE_MALFORMED; /* a client's first handshake must be ClientHello */
+		return TW_PAYLOAD_MALFORMED; /* a client's first handshake must be ClientHello */
 	if (avail < 4)
-		return TW_PARSE_TRUNCATED;
+		return TW_PAYLOAD_TRUNCATED;
 	size_t end = g.need;
 	if (avail > end)
 		avail = end;
 	size_t off = 4;
 
 	/* legacy_version + random */
-	if ((rc = need(off, 34, avail, end)) != TW_PARSE_OK)
+	if ((rc = need(off, 34, avail, end)) != TW_PAYLOAD_OK)
 		return rc;
 	out->legacy_version = rd16(b + off);
 	if (b[off] != 3)
-		return TW_PARSE_MALFORMED;
+		return TW_PAYLOAD_MALFORMED;
 	off += 34;
 
-	if ((rc = need(off, 1, avail, end)) != TW_PARSE_OK)
+	if ((rc = need(off, 1, avail, end)) != TW_PAYLOAD_OK)
 		return rc;
 	size_t sid = b[off];
 	if (sid > 32)
-		return TW_PARSE_MALFORMED;
+		return TW_PAYLOAD_MALFORMED;
 	off += 1 + sid;
 
-	if ((rc = need(off, 2, avail, end)) != TW_PARSE_OK)
+	if ((rc = need(off, 2, avail, end)) != TW_PAYLOAD_OK)
 		return rc;
 	size_t cs = rd16(b + off);
 	if (cs < 2 || (cs & 1))
-		return TW_PARSE_MALFORMED;
+		return TW_PAYLOAD_MALFORMED;
 	off += 2 + cs;
 
-	if ((rc = need(off, 1, avail, end)) != TW_PARSE_OK)
+	if ((rc = need(off, 1, avail, end)) != TW_PAYLOAD_OK)
 		return rc;
 	size_t comp = b[off];
 	if (comp < 1)
-		return TW_PARSE_MALFORMED;
+		return TW_PAYLOAD_MALFORMED;
 	off += 1 + comp;
 	if (off > end)
-		return TW_PARSE_MALFORMED;
+		return TW_PAYLOAD_MALFORMED;
 	if (off == end) /* pre-extension hello */
-		return g.n >= end ? TW_PARSE_OK : TW_PARSE_TRUNCATED;
+		return g.n >= end ? TW_PAYLOAD_OK : TW_PAYLOAD_TRUNCATED;
 
-	if ((rc = need(off, 2, avail, end)) != TW_PARSE_OK)
+	if ((rc = need(off, 2, avail, end)) != TW_PAYLOAD_OK)
 		return rc;
 	size_t ext_end = off + 2 + rd16(b + off);
 	if (ext_end != end)
-		return TW_PARSE_MALFORMED;
+		return TW_PAYLOAD_MALFORMED;
 	off += 2;
 
 	/* each extension is >= 4 bytes: bounded by ext_end */
 	while (off < ext_end) {
-		if ((rc = need(off, 4, avail, ext_end)) != TW_PARSE_OK)
+		if ((rc = need(off, 4, avail, ext_end)) != TW_PAYLOAD_OK)
 			return rc;
 		uint16_t type = rd16(b + off);
 		size_t eend = off + 4 + rd16(b + off + 2);
 		if (eend > ext_end)
-			return TW_PARSE_MALFORMED;
+			return TW_PAYLOAD_MALFORMED;
 		off += 4;
-		rc = TW_PARSE_OK;
+		rc = TW_PAYLOAD_OK;
 		switch (type) {
 		case 0x0000:
 			rc = parse_sni(b, off, eend, avail, out);
@@ -309,14 +309,14 @@ enum tw_parse_rc tw_parse_tls_client_hello(const uint8_t *p, size_t len, struct 
 		default: /* GREASE and everything else: skipped by length */
 			break;
 		}
-		if (rc != TW_PARSE_OK)
+		if (rc != TW_PAYLOAD_OK)
 			return rc;
 		if (eend > avail)
-			return TW_PARSE_TRUNCATED;
+			return TW_PAYLOAD_TRUNCATED;
 		out->n_extensions++;
 		off = eend;
 	}
-	return TW_PARSE_OK;
+	return TW_PAYLOAD_OK;
 }
 
 static int ct_any(uint8_t ct)
@@ -337,66 +337,66 @@ enum tw_parse_rc tw_parse_tls_server_first(const uint8_t *p, size_t len, struct 
 	if (!p)
 		len = 0;
 	rc = first_header(p, len, ct_any);
-	if (rc != TW_PARSE_OK)
+	if (rc != TW_PAYLOAD_OK)
 		return rc;
 	out->record_type = p[0];
 	if (len < 5)
-		return TW_PARSE_TRUNCATED;
+		return TW_PAYLOAD_TRUNCATED;
 	out->record_version = rd16(p + 1);
 	size_t rlen = rd16(p + 3);
 	if (rlen == 0 || rlen > TLS_MAX_RECORD)
-		return TW_PARSE_MALFORMED;
+		return TW_PAYLOAD_MALFORMED;
 
 	if (p[0] == TW_TLS_CT_ALERT) {
 		/* a first server payload is never encrypted: a plaintext alert is
 		 * exactly level + description */
 		out->is_alert = 1;
 		if (rlen != 2)
-			return TW_PARSE_MALFORMED;
+			return TW_PAYLOAD_MALFORMED;
 		if (len < 6)
-			return TW_PARSE_TRUNCATED;
+			return TW_PAYLOAD_TRUNCATED;
 		if (p[5] != 1 && p[5] != 2)
-			return TW_PARSE_MALFORMED;
+			return TW_PAYLOAD_MALFORMED;
 		out->alert_level = p[5];
 		if (len < 7)
-			return TW_PARSE_TRUNCATED;
+			return TW_PAYLOAD_TRUNCATED;
 		out->alert_desc = p[6];
-		return TW_PARSE_OK;
+		return TW_PAYLOAD_OK;
 	}
 	if (p[0] != TW_TLS_CT_HANDSHAKE)
-		return TW_PARSE_OK; /* CCS / application data / heartbeat: caller judges */
+		return TW_PAYLOAD_OK; /* CCS / application data / heartbeat: caller judges */
 
 	/* ServerHello: we only need its first 4+2+32+1+32+2 bytes */
 	struct gather g;
 	rc = gather(p, len, 4 + 2 + 32 + 1 + 32 + 2, &g);
-	if (rc != TW_PARSE_OK)
+	if (rc != TW_PAYLOAD_OK)
 		return rc;
 	const uint8_t *b = g.buf;
 	if (g.n < 1)
-		return TW_PARSE_TRUNCATED;
+		return TW_PAYLOAD_TRUNCATED;
 	if (b[0] != 2)
-		return TW_PARSE_MALFORMED;
+		return TW_PAYLOAD_MALFORMED;
 	out->is_server_hello = 1;
 	if (g.n < 4)
-		return TW_PARSE_TRUNCATED;
+		return TW_PAYLOAD_TRUNCATED;
 	size_t end = g.need, avail = g.n < end ? g.n : end, off = 4;
 	if (end < 4 + 38)
-		return TW_PARSE_MALFORMED;
-	if ((rc = need(off, 34, avail, end)) != TW_PARSE_OK)
+		return TW_PAYLOAD_MALFORMED;
+	if ((rc = need(off, 34, avail, end)) != TW_PAYLOAD_OK)
 		return rc;
 	out->server_version = rd16(b + off);
 	if (b[off] != 3)
-		return TW_PARSE_MALFORMED;
+		return TW_PAYLOAD_MALFORMED;
 	out->is_hello_retry = memcmp(b + off + 2, hrr_random, 32) == 0;
 	off += 34;
-	if ((rc = need(off, 1, avail, end)) != TW_PARSE_OK)
+	if ((rc = need(off, 1, avail, end)) != TW_PAYLOAD_OK)
 		return rc;
 	size_t sid = b[off];
 	if (sid > 32)
-		return TW_PARSE_MALFORMED;
+		return TW_PAYLOAD_MALFORMED;
 	off += 1 + sid;
-	if ((rc = need(off, 2, avail, end)) != TW_PARSE_OK)
+	if ((rc = need(off, 2, avail, end)) != TW_PAYLOAD_OK)
 		return rc;
 	out->cipher_suite = rd16(b + off);
-	return TW_PARSE_OK;
+	return TW_PAYLOAD_OK;
 }

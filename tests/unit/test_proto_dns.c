@@ -69,7 +69,7 @@ static void all_prefixes_truncated(const struct buf *b, const char *what)
 	int bad = 0;
 	for (size_t n = 0; n < b->n; n++) {
 		enum tw_parse_rc rc = parse(b, n, &m);
-		if (rc != TW_PARSE_TRUNCATED) {
+		if (rc != TW_PAYLOAD_TRUNCATED) {
 			if (!bad)
 				printf("FAIL %s: prefix %zu -> %s\n", what, n, tw_parse_rc_str(rc));
 			bad++;
@@ -89,7 +89,7 @@ static void test_query(void)
 	put16(&b, 1);
 	put16(&b, 1);
 	enum tw_parse_rc rc = parse(&b, b.n, &m);
-	CHECK(rc == TW_PARSE_OK && !m.is_response && m.rd && m.id == 0x1234 && strcmp(m.qname, "www.example.com") == 0 &&
+	CHECK(rc == TW_PAYLOAD_OK && !m.is_response && m.rd && m.id == 0x1234 && strcmp(m.qname, "www.example.com") == 0 &&
 	      m.qtype == 1 && m.qclass == 1 && m.n_answers == 0,
 	      "query rc=%s qname=%s", tw_parse_rc_str(rc), m.qname);
 	printf("ok   A query qname=%s\n", m.qname);
@@ -100,7 +100,7 @@ static void test_query(void)
 	put16(&b, 2);
 	put16(&b, 1);
 	rc = parse(&b, b.n, &m);
-	CHECK(rc == TW_PARSE_OK && strcmp(m.qname, ".") == 0 && m.qtype == 2, "root NS query '%s'", m.qname);
+	CHECK(rc == TW_PAYLOAD_OK && strcmp(m.qname, ".") == 0 && m.qtype == 2, "root NS query '%s'", m.qname);
 
 	hdr(&b, 0x0100, 1, 0, 0, 0);
 	put8(&b, 5);
@@ -111,7 +111,7 @@ static void test_query(void)
 	put16(&b, 33);
 	put16(&b, 1);
 	rc = parse(&b, b.n, &m);
-	CHECK(rc == TW_PARSE_OK && strcmp(m.qname, "a%2eb%25z._tcp") == 0, "escaped qname '%s'", m.qname);
+	CHECK(rc == TW_PAYLOAD_OK && strcmp(m.qname, "a%2eb%25z._tcp") == 0, "escaped qname '%s'", m.qname);
 	printf("ok   root and escaped names: '.' and '%s'\n", m.qname);
 }
 
@@ -156,7 +156,7 @@ static void test_response_chain(void)
 	put16(&b, 0);
 
 	enum tw_parse_rc rc = parse(&b, b.n, &m);
-	CHECK(rc == TW_PARSE_OK && m.is_response && m.ra && m.rcode == 0 && m.n_answers == 4 && m.trailing == 0,
+	CHECK(rc == TW_PAYLOAD_OK && m.is_response && m.ra && m.rcode == 0 && m.n_answers == 4 && m.trailing == 0,
 	      "chain rc=%s n=%d", tw_parse_rc_str(rc), m.n_answers);
 	CHECK(m.answers[0].type == 5 && strcmp(m.answers[0].name, "www.blocked.test") == 0 &&
 	      strcmp(m.answers[0].cname, "edge.cdn.test") == 0 && m.answers[0].ttl == 300,
@@ -174,7 +174,7 @@ static void test_response_chain(void)
 	/* answer count larger than present */
 	b.d[7] = 9;
 	rc = parse(&b, b.n, &m);
-	CHECK(rc == TW_PARSE_TRUNCATED && m.n_answers == 4, "ancount 9 of 4(+1 OPT): rc=%s n=%d", tw_parse_rc_str(rc),
+	CHECK(rc == TW_PAYLOAD_TRUNCATED && m.n_answers == 4, "ancount 9 of 4(+1 OPT): rc=%s n=%d", tw_parse_rc_str(rc),
 	      m.n_answers);
 	printf("ok   ancount larger than present -> TRUNCATED, %d answers kept\n", m.n_answers);
 	b.d[7] = 4;
@@ -183,12 +183,12 @@ static void test_response_chain(void)
 	struct buf x = b;
 	x.d[a_rdlen + 1] = 5;
 	rc = parse(&x, x.n, &m);
-	CHECK(rc == TW_PARSE_MALFORMED, "A rdlength 5 -> %s", tw_parse_rc_str(rc));
+	CHECK(rc == TW_PAYLOAD_MALFORMED, "A rdlength 5 -> %s", tw_parse_rc_str(rc));
 	/* CNAME rdata longer than the name */
 	x = b;
 	x.d[rdl + 1]++;
 	rc = parse(&x, x.n, &m);
-	CHECK(rc == TW_PARSE_MALFORMED, "CNAME rdlength mismatch -> %s", tw_parse_rc_str(rc));
+	CHECK(rc == TW_PAYLOAD_MALFORMED, "CNAME rdlength mismatch -> %s", tw_parse_rc_str(rc));
 	printf("ok   A rdlength 5 and CNAME rdlength mismatch -> MALFORMED\n");
 }
 
@@ -207,7 +207,7 @@ static void test_nxdomain(void)
 	for (int i = 1; i <= 5; i++)
 		put32(&b, i);
 	enum tw_parse_rc rc = parse(&b, b.n, &m);
-	CHECK(rc == TW_PARSE_OK && m.rcode == TW_DNS_RCODE_NXDOMAIN && m.aa == 0 && m.n_answers == 0 &&
+	CHECK(rc == TW_PAYLOAD_OK && m.rcode == TW_DNS_RCODE_NXDOMAIN && m.aa == 0 && m.n_answers == 0 &&
 	      m.nscount == 1 && strcmp(m.qname, "nope.example") == 0,
 	      "nxdomain rc=%s rcode=%d", tw_parse_rc_str(rc), m.rcode);
 	printf("ok   NXDOMAIN rcode=%d with SOA in authority\n", m.rcode);
@@ -223,13 +223,13 @@ static void test_bad_names(void)
 	put_ptr(&b, 12);
 	put16(&b, 1); put16(&b, 1);
 	rc = parse(&b, b.n, &m);
-	CHECK(rc == TW_PARSE_MALFORMED, "self loop -> %s", tw_parse_rc_str(rc));
+	CHECK(rc == TW_PAYLOAD_MALFORMED, "self loop -> %s", tw_parse_rc_str(rc));
 	/* two-step loop with a label in between */
 	hdr(&b, 0x8180, 1, 0, 0, 0);
 	put8(&b, 1); put8(&b, 'a'); put_ptr(&b, 16);
 	put8(&b, 1); put8(&b, 'b'); put_ptr(&b, 12);
 	rc = parse(&b, b.n, &m);
-	CHECK(rc == TW_PARSE_MALFORMED, "a->b->a loop -> %s", tw_parse_rc_str(rc));
+	CHECK(rc == TW_PAYLOAD_MALFORMED, "a->b->a loop -> %s", tw_parse_rc_str(rc));
 	printf("ok   compression pointer loops -> MALFORMED\n");
 
 	/* pointer beyond the snippet: a cut message can hold one */
@@ -237,7 +237,7 @@ static void test_bad_names(void)
 	put_ptr(&b, 500);
 	put16(&b, 1); put16(&b, 1);
 	rc = parse(&b, b.n, &m);
-	CHECK(rc == TW_PARSE_TRUNCATED, "pointer past end -> %s", tw_parse_rc_str(rc));
+	CHECK(rc == TW_PAYLOAD_TRUNCATED, "pointer past end -> %s", tw_parse_rc_str(rc));
 
 	/* label of 64 (0x40: extended label type) and 0x80 */
 	hdr(&b, 0x0100, 1, 0, 0, 0);
@@ -246,10 +246,10 @@ static void test_bad_names(void)
 		put8(&b, 'x');
 	put8(&b, 0); put16(&b, 1); put16(&b, 1);
 	rc = parse(&b, b.n, &m);
-	CHECK(rc == TW_PARSE_MALFORMED, "label 64 -> %s", tw_parse_rc_str(rc));
+	CHECK(rc == TW_PAYLOAD_MALFORMED, "label 64 -> %s", tw_parse_rc_str(rc));
 	b.d[12] = 0x80;
 	rc = parse(&b, b.n, &m);
-	CHECK(rc == TW_PARSE_MALFORMED, "label type 0x80 -> %s", tw_parse_rc_str(rc));
+	CHECK(rc == TW_PAYLOAD_MALFORMED, "label type 0x80 -> %s", tw_parse_rc_str(rc));
 	printf("ok   label > 63 -> MALFORMED\n");
 
 	/* 255-octet name is the max; 257 is too long (4 x 63-byte labels) */
@@ -264,7 +264,7 @@ static void test_bad_names(void)
 		put8(&b, 'd');
 	put8(&b, 0); put16(&b, 1); put16(&b, 1);
 	rc = parse(&b, b.n, &m);
-	CHECK(rc == TW_PARSE_OK && strlen(m.qname) == 253, "255-octet name rc=%s len %zu", tw_parse_rc_str(rc),
+	CHECK(rc == TW_PAYLOAD_OK && strlen(m.qname) == 253, "255-octet name rc=%s len %zu", tw_parse_rc_str(rc),
 	      strlen(m.qname));
 	b.d[12 + 3 * 64] = 62;
 	b.n = 12 + 3 * 64;
@@ -273,7 +273,7 @@ static void test_bad_names(void)
 		put8(&b, 'd');
 	put8(&b, 0); put16(&b, 1); put16(&b, 1);
 	rc = parse(&b, b.n, &m);
-	CHECK(rc == TW_PARSE_MALFORMED, "256-octet name -> %s", tw_parse_rc_str(rc));
+	CHECK(rc == TW_PAYLOAD_MALFORMED, "256-octet name -> %s", tw_parse_rc_str(rc));
 	printf("ok   255-octet name OK, 256-octet name -> MALFORMED\n");
 
 	/* name > 255 octets made through pointers: the question points
@@ -297,7 +297,7 @@ static void test_bad_names(void)
 	b.d[qptr + 1] = (uint8_t)prev;
 	b.d[qptr] = (uint8_t)(0xc0 | prev >> 8);
 	rc = parse(&b, b.n, &m);
-	CHECK(rc == TW_PARSE_MALFORMED, "306-octet name via pointers -> %s", tw_parse_rc_str(rc));
+	CHECK(rc == TW_PAYLOAD_MALFORMED, "306-octet name via pointers -> %s", tw_parse_rc_str(rc));
 	printf("ok   name > 255 octets through compression -> MALFORMED\n");
 }
 
@@ -314,7 +314,7 @@ static void test_many_answers(void)
 		put8(&b, 192); put8(&b, 0); put8(&b, 2); put8(&b, i);
 	}
 	enum tw_parse_rc rc = parse(&b, b.n, &m);
-	CHECK(rc == TW_PARSE_OK && m.n_answers == TW_DNS_MAX_ANS && m.answers_truncated &&
+	CHECK(rc == TW_PAYLOAD_OK && m.n_answers == TW_DNS_MAX_ANS && m.answers_truncated &&
 	      m.answers[15].addr[3] == 15,
 	      "20 answers rc=%s n=%d trunc=%d", tw_parse_rc_str(rc), m.n_answers, m.answers_truncated);
 	printf("ok   20 A answers: %d kept, answers_truncated=%d\n", m.n_answers, m.answers_truncated);
@@ -330,7 +330,7 @@ static void test_many_answers(void)
 	put32(&b, 0x7f000001);
 	put8(&b, 0xee); put8(&b, 0xee);
 	rc = parse(&b, b.n, &m);
-	CHECK(rc == TW_PARSE_OK && m.n_answers == 1 && m.answers[0].family == 4 && m.trailing == 2,
+	CHECK(rc == TW_PAYLOAD_OK && m.n_answers == 1 && m.answers[0].family == 4 && m.trailing == 2,
 	      "mx skip rc=%s n=%d trailing=%zu", tw_parse_rc_str(rc), m.n_answers, m.trailing);
 	printf("ok   MX skipped by rdlength, trailing bytes=%zu\n", m.trailing);
 }
@@ -356,7 +356,7 @@ static void test_mutations(void)
 			x.d[(s >> 8) % x.n] = (uint8_t)(s >> 20);
 		}
 		enum tw_parse_rc rc = parse(&x, x.n, &m);
-		CHECK(rc <= TW_PARSE_NOT_THIS && m.n_answers <= TW_DNS_MAX_ANS, "rc %d", rc);
+		CHECK(rc <= TW_PAYLOAD_NOT_THIS && m.n_answers <= TW_DNS_MAX_ANS, "rc %d", rc);
 		counts[rc]++;
 	}
 	printf("ok   30000 mutated responses: ok=%d truncated=%d malformed=%d\n", counts[0], counts[1], counts[2]);

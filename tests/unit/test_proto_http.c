@@ -46,33 +46,33 @@ struct req_case {
 static void test_requests(void)
 {
 	static const struct req_case cases[] = {
-		{"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n", TW_PARSE_OK, "GET", "example.com", "/"},
-		{"GET /a?b=c HTTP/1.1\r\nhOsT:   WWW.Example.ORG:8080  \r\nAccept: */*\r\n\r\n", TW_PARSE_OK,
+		{"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n", TW_PAYLOAD_OK, "GET", "example.com", "/"},
+		{"GET /a?b=c HTTP/1.1\r\nhOsT:   WWW.Example.ORG:8080  \r\nAccept: */*\r\n\r\n", TW_PAYLOAD_OK,
 		 "GET", "www.example.org", "/a?b=c"},
-		{"GET / HTTP/1.1\r\nHOST:example.net\r\n\r\n", TW_PARSE_OK, "GET", "example.net", "/"},
-		{"POST /x HTTP/1.0\nUser-Agent: a\nhost: bare-lf.test\n\n", TW_PARSE_OK, "POST", "bare-lf.test", "/x"},
-		{"GET http://Proxy.Example:3128/p HTTP/1.1\r\nHost: other.test\r\n\r\n", TW_PARSE_OK, "GET",
+		{"GET / HTTP/1.1\r\nHOST:example.net\r\n\r\n", TW_PAYLOAD_OK, "GET", "example.net", "/"},
+		{"POST /x HTTP/1.0\nUser-Agent: a\nhost: bare-lf.test\n\n", TW_PAYLOAD_OK, "POST", "bare-lf.test", "/x"},
+		{"GET http://Proxy.Example:3128/p HTTP/1.1\r\nHost: other.test\r\n\r\n", TW_PAYLOAD_OK, "GET",
 		 "proxy.example", "http://Proxy.Example:3128/p"},
-		{"GET http://user:pw@abs.test/ HTTP/1.1\r\n\r\n", TW_PARSE_OK, "GET", "abs.test", "http://user:pw@abs.test/"},
-		{"CONNECT tunnel.test:443 HTTP/1.1\r\nHost: tunnel.test:443\r\n\r\n", TW_PARSE_OK, "CONNECT",
+		{"GET http://user:pw@abs.test/ HTTP/1.1\r\n\r\n", TW_PAYLOAD_OK, "GET", "abs.test", "http://user:pw@abs.test/"},
+		{"CONNECT tunnel.test:443 HTTP/1.1\r\nHost: tunnel.test:443\r\n\r\n", TW_PAYLOAD_OK, "CONNECT",
 		 "tunnel.test", "tunnel.test:443"},
-		{"GET / HTTP/1.1\r\nHost: [2001:db8::1]:80\r\n\r\n", TW_PARSE_OK, "GET", "2001%3adb8%3a%3a1", "/"},
-		{"GET / HTTP/1.1\r\nUser-Agent: x\r\n\r\n", TW_PARSE_OK, "GET", "", "/"},
-		{"GET / HTTP/1.1\r\nX-Host: no.test\r\nHost: yes.test\r\n\r\n", TW_PARSE_OK, "GET", "yes.test", "/"},
-		{"GET / HTTP/1.1\r\nHost: first.test\r\nHost: second.test\r\n\r\n", TW_PARSE_OK, "GET", "first.test", "/"},
-		{"GET / HTTP/1.1\r\nGarbage line\r\nHost: g.test\r\n\r\n", TW_PARSE_OK, "GET", "g.test", "/"},
-		{"GET / HTTP/1.1\r\nHost: cut.test\r\nCookie: abc", TW_PARSE_TRUNCATED, "GET", "cut.test", "/"},
-		{"GET /index.html HTTP/1.1\r\nHo", TW_PARSE_TRUNCATED, "GET", "", "/index.html"},
-		{"GET /very/lo", TW_PARSE_TRUNCATED, "GET", "", "/very/lo..."},
-		{"GET /\r\n", TW_PARSE_OK, "GET", "", "/"},
-		{"GE", TW_PARSE_TRUNCATED, "", "", ""},
-		{"get / HTTP/1.1\r\n\r\n", TW_PARSE_NOT_THIS, "", "", ""},
-		{"\x16\x03\x01\x02\x00", TW_PARSE_NOT_THIS, "", "", ""},
-		{"SSH-2.0-OpenSSH_9.2\r\n", TW_PARSE_NOT_THIS, "", "", ""},
-		{"GET / HTTP/2.0\r\n\r\n", TW_PARSE_MALFORMED, "GET", "", "/"},
-		{"GET / XTTP/1.1\r\n\r\n", TW_PARSE_MALFORMED, "GET", "", "/"},
-		{"GET  / HTTP/1.1\r\n\r\n", TW_PARSE_MALFORMED, "GET", "", ""},
-		{"GET /\x01 HTTP/1.1\r\n\r\n", TW_PARSE_MALFORMED, "GET", "", "/"},
+		{"GET / HTTP/1.1\r\nHost: [2001:db8::1]:80\r\n\r\n", TW_PAYLOAD_OK, "GET", "2001%3adb8%3a%3a1", "/"},
+		{"GET / HTTP/1.1\r\nUser-Agent: x\r\n\r\n", TW_PAYLOAD_OK, "GET", "", "/"},
+		{"GET / HTTP/1.1\r\nX-Host: no.test\r\nHost: yes.test\r\n\r\n", TW_PAYLOAD_OK, "GET", "yes.test", "/"},
+		{"GET / HTTP/1.1\r\nHost: first.test\r\nHost: second.test\r\n\r\n", TW_PAYLOAD_OK, "GET", "first.test", "/"},
+		{"GET / HTTP/1.1\r\nGarbage line\r\nHost: g.test\r\n\r\n", TW_PAYLOAD_OK, "GET", "g.test", "/"},
+		{"GET / HTTP/1.1\r\nHost: cut.test\r\nCookie: abc", TW_PAYLOAD_TRUNCATED, "GET", "cut.test", "/"},
+		{"GET /index.html HTTP/1.1\r\nHo", TW_PAYLOAD_TRUNCATED, "GET", "", "/index.html"},
+		{"GET /very/lo", TW_PAYLOAD_TRUNCATED, "GET", "", "/very/lo..."},
+		{"GET /\r\n", TW_PAYLOAD_OK, "GET", "", "/"},
+		{"GE", TW_PAYLOAD_TRUNCATED, "", "", ""},
+		{"get / HTTP/1.1\r\n\r\n", TW_PAYLOAD_NOT_THIS, "", "", ""},
+		{"\x16\x03\x01\x02\x00", TW_PAYLOAD_NOT_THIS, "", "", ""},
+		{"SSH-2.0-OpenSSH_9.2\r\n", TW_PAYLOAD_NOT_THIS, "", "", ""},
+		{"GET / HTTP/2.0\r\n\r\n", TW_PAYLOAD_MALFORMED, "GET", "", "/"},
+		{"GET / XTTP/1.1\r\n\r\n", TW_PAYLOAD_MALFORMED, "GET", "", "/"},
+		{"GET  / HTTP/1.1\r\n\r\n", TW_PAYLOAD_MALFORMED, "GET", "", ""},
+		{"GET /\x01 HTTP/1.1\r\n\r\n", TW_PAYLOAD_MALFORMED, "GET", "", "/"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct req_case *c = &cases[i];
@@ -96,7 +96,7 @@ static void test_requests(void)
 	memset(big + 5, 'a', 600);
 	strcpy(big + 605, " HTTP/1.1\r\nHost: long.test\r\n\r\n");
 	enum tw_parse_rc rc = req(big, &r);
-	CHECK(rc == TW_PARSE_OK && strlen(r.path) == 255 && strcmp(r.path + 252, "...") == 0 &&
+	CHECK(rc == TW_PAYLOAD_OK && strlen(r.path) == 255 && strcmp(r.path + 252, "...") == 0 &&
 	      strcmp(r.host, "long.test") == 0,
 	      "long path rc=%s len=%zu", tw_parse_rc_str(rc), strlen(r.path));
 	printf("ok   600-byte target kept as %zu bytes ending in '...'\n", strlen(r.path));
@@ -108,11 +108,11 @@ static void test_requests(void)
 		char tmp[256];
 		memcpy(tmp, full, n);
 		tmp[n] = 0;
-		if (req(tmp, &r) != TW_PARSE_TRUNCATED)
+		if (req(tmp, &r) != TW_PAYLOAD_TRUNCATED)
 			bad++;
 	}
 	CHECK(bad == 0, "%d request prefixes not TRUNCATED", bad);
-	CHECK(req(full, &r) == TW_PARSE_OK && strcmp(r.host, "prefix.example") == 0, "full");
+	CHECK(req(full, &r) == TW_PAYLOAD_OK && strcmp(r.host, "prefix.example") == 0, "full");
 	printf("ok   all %zu request prefixes TRUNCATED\n", strlen(full));
 }
 
@@ -132,7 +132,7 @@ static void test_responses(void)
 	enum tw_parse_rc rc;
 
 	rc = resp(block403, strlen(block403), &r);
-	CHECK(rc == TW_PARSE_OK && r.status == 403 && strcmp(r.reason, "Forbidden") == 0 &&
+	CHECK(rc == TW_PAYLOAD_OK && r.status == 403 && strcmp(r.reason, "Forbidden") == 0 &&
 	      strcmp(r.server, "Protected by WireFilter") == 0 && r.content_length == 142 && r.connection_close &&
 	      r.headers_complete && strncmp(block403 + r.body_off, "<html>", 6) == 0 &&
 	      strcmp(r.title, "Access to this site is blocked") == 0,
@@ -144,11 +144,11 @@ static void test_responses(void)
 	int bad = 0;
 	size_t body_off = r.body_off;
 	for (size_t n = 0; n < body_off; n++)
-		if (resp(block403, n, &r) != TW_PARSE_TRUNCATED)
+		if (resp(block403, n, &r) != TW_PAYLOAD_TRUNCATED)
 			bad++;
 	for (size_t n = 0; n <= strlen(block403); n++) {
 		rc = resp(block403, n, &r);
-		if (rc == TW_PARSE_MALFORMED || rc == TW_PARSE_NOT_THIS)
+		if (rc == TW_PAYLOAD_MALFORMED || rc == TW_PAYLOAD_NOT_THIS)
 			bad++;
 		if (memchr(r.title, 0, sizeof(r.title)) == NULL)
 			bad++;
@@ -156,32 +156,32 @@ static void test_responses(void)
 	CHECK(bad == 0, "%d bad response prefixes", bad);
 	printf("ok   every cut of the 403 page: TRUNCATED inside the head, OK after\n");
 	rc = resp(block403, (size_t)(strstr(block403, "</title>") - block403), &r);
-	CHECK(rc == TW_PARSE_OK && strcmp(r.title, "Access to this site is blocked") == 0, "cut before </title>: '%s'",
+	CHECK(rc == TW_PAYLOAD_OK && strcmp(r.title, "Access to this site is blocked") == 0, "cut before </title>: '%s'",
 	      r.title);
 	rc = resp(block403, (size_t)(strstr(block403, "site") - block403), &r);
-	CHECK(rc == TW_PARSE_OK && strcmp(r.title, "Access to this") == 0, "cut inside title: '%s'", r.title);
+	CHECK(rc == TW_PAYLOAD_OK && strcmp(r.title, "Access to this") == 0, "cut inside title: '%s'", r.title);
 	printf("ok   title from a body cut inside the title: '%s'\n", r.title);
 
 	const char *s200 = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
 	rc = resp(s200, strlen(s200), &r);
-	CHECK(rc == TW_PARSE_OK && r.status == 200 && r.content_length == 5 && !r.connection_close &&
+	CHECK(rc == TW_PAYLOAD_OK && r.status == 200 && r.content_length == 5 && !r.connection_close &&
 	      r.title[0] == 0 && r.location[0] == 0,
 	      "200");
 	const char *s451 = "HTTP/1.0 451 Unavailable For Legal Reasons\r\n\r\n<title>451</title>";
 	rc = resp(s451, strlen(s451), &r);
-	CHECK(rc == TW_PARSE_OK && r.status == 451 && r.http_minor == 0 &&
+	CHECK(rc == TW_PAYLOAD_OK && r.status == 451 && r.http_minor == 0 &&
 	      strcmp(r.reason, "Unavailable For Legal Reasons") == 0 && strcmp(r.title, "451") == 0,
 	      "451 reason '%s'", r.reason);
 	const char *s302 = "HTTP/1.1 302 Found\r\nlocation: http://warning.or.kr/\r\nContent-Length: 0\r\n\r\n";
 	rc = resp(s302, strlen(s302), &r);
-	CHECK(rc == TW_PARSE_OK && r.status == 302 && strcmp(r.location, "http://warning.or.kr/") == 0,
+	CHECK(rc == TW_PAYLOAD_OK && r.status == 302 && strcmp(r.location, "http://warning.or.kr/") == 0,
 	      "302 location '%s'", r.location);
 	printf("ok   200 / 451 / 302 (location=%s)\n", r.location);
 
 	const char *fold = "HTTP/1.1 200\r\nX-Folded: a\r\n  continued\r\nthis is garbage\r\nServer:  nginx \r\n"
 			   "Content-Length: 12\r\nContent-Length: 13\r\n\r\n";
 	rc = resp(fold, strlen(fold), &r);
-	CHECK(rc == TW_PARSE_OK && r.status == 200 && r.reason[0] == 0 && strcmp(r.server, "nginx") == 0 &&
+	CHECK(rc == TW_PAYLOAD_OK && r.status == 200 && r.reason[0] == 0 && strcmp(r.server, "nginx") == 0 &&
 	      r.n_bad_lines == 1 && r.content_length == -1,
 	      "folding/garbage: rc=%s server='%s' bad=%d clen=%ld", tw_parse_rc_str(rc), r.server, r.n_bad_lines,
 	      r.content_length);
@@ -189,7 +189,7 @@ static void test_responses(void)
 
 	const char *bin = "HTTP/1.1 200 \x01\xff\r\nServer: \x80x\r\n\r\n<title>\xd0\x91\xd0\xbb\xd0\xbe\xff\x01k</title>";
 	rc = resp(bin, strlen(bin), &r);
-	CHECK(rc == TW_PARSE_OK && strcmp(r.reason, "??") == 0 && strcmp(r.server, "?x") == 0 &&
+	CHECK(rc == TW_PAYLOAD_OK && strcmp(r.reason, "??") == 0 && strcmp(r.server, "?x") == 0 &&
 	      strcmp(r.title, "\xd0\x91\xd0\xbb\xd0\xbe? k") == 0,
 	      "sanitising: reason '%s' server '%s' title '%s'", r.reason, r.server, r.title);
 	printf("ok   non-printables replaced, UTF-8 title kept\n");
@@ -198,13 +198,13 @@ static void test_responses(void)
 		const char *in;
 		enum tw_parse_rc rc;
 	} bads[] = {
-		{"HTTP/1.1 2x0 OK\r\n\r\n", TW_PARSE_MALFORMED},
-		{"HTTP/1.1 200OK\r\n\r\n", TW_PARSE_MALFORMED},
-		{"HTTP/2 200\r\n\r\n", TW_PARSE_MALFORMED},
-		{"HTTX/1.1 200 OK\r\n\r\n", TW_PARSE_NOT_THIS},
-		{"\x15\x03\x03\x00\x02\x02\x28", TW_PARSE_NOT_THIS},
-		{"HTT", TW_PARSE_TRUNCATED},
-		{"HTTP/1.1 200 OK\r\nServer: x\r\n", TW_PARSE_TRUNCATED},
+		{"HTTP/1.1 2x0 OK\r\n\r\n", TW_PAYLOAD_MALFORMED},
+		{"HTTP/1.1 200OK\r\n\r\n", TW_PAYLOAD_MALFORMED},
+		{"HTTP/2 200\r\n\r\n", TW_PAYLOAD_MALFORMED},
+		{"HTTX/1.1 200 OK\r\n\r\n", TW_PAYLOAD_NOT_THIS},
+		{"\x15\x03\x03\x00\x02\x02\x28", TW_PAYLOAD_NOT_THIS},
+		{"HTT", TW_PAYLOAD_TRUNCATED},
+		{"HTTP/1.1 200 OK\r\nServer: x\r\n", TW_PAYLOAD_TRUNCATED},
 	};
 	for (size_t i = 0; i < sizeof(bads) / sizeof(bads[0]); i++) {
 		rc = resp(bads[i].in, strlen(bads[i].in), &r);
@@ -222,7 +222,7 @@ static void test_responses(void)
 	}
 	strcpy(big + o, "</title>");
 	rc = resp(big, strlen(big), &r);
-	CHECK(rc == TW_PARSE_OK && strlen(r.title) == 126, "long title %zu", strlen(r.title));
+	CHECK(rc == TW_PAYLOAD_OK && strlen(r.title) == 126, "long title %zu", strlen(r.title));
 	printf("ok   long UTF-8 title cut to %zu bytes on a character boundary\n", strlen(r.title));
 }
 

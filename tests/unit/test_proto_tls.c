@@ -153,14 +153,14 @@ static void check_prefixes(const struct buf *rec, const char *what)
 		memcpy(c, rec->d, cut);
 		enum tw_parse_rc rc = tw_parse_tls_client_hello(c, cut, &h);
 		free(c);
-		if (rc != TW_PARSE_TRUNCATED) {
+		if (rc != TW_PAYLOAD_TRUNCATED) {
 			if (!bad)
 				printf("FAIL %s: prefix %zu/%zu -> %s\n", what, cut, rec->n, tw_parse_rc_str(rc));
 			bad++;
 		}
 	}
 	CHECK(bad == 0, "%s: %d prefixes not TRUNCATED", what, bad);
-	CHECK(tw_parse_tls_client_hello(rec->d, rec->n, &h) == TW_PARSE_OK, "%s: full", what);
+	CHECK(tw_parse_tls_client_hello(rec->d, rec->n, &h) == TW_PAYLOAD_OK, "%s: full", what);
 	printf("ok   %s: all %zu prefixes TRUNCATED, full OK\n", what, rec->n);
 }
 
@@ -173,7 +173,7 @@ static void test_sni_early(void)
 	build_hello(&hs, &o);
 	wrap(&rec, &hs, 16384);
 	enum tw_parse_rc rc = tw_parse_tls_client_hello(rec.d, rec.n, &h);
-	CHECK(rc == TW_PARSE_OK, "rc=%s", tw_parse_rc_str(rc));
+	CHECK(rc == TW_PAYLOAD_OK, "rc=%s", tw_parse_rc_str(rc));
 	CHECK(h.has_sni && strcmp(h.sni, "example.com") == 0, "sni='%s'", h.sni);
 	CHECK(strcmp(h.alpn_first, "h2") == 0, "alpn='%s'", h.alpn_first);
 	CHECK(h.legacy_version == 0x0303 && h.record_version == 0x0301, "versions %04x %04x",
@@ -193,13 +193,13 @@ static void test_sni_late(void)
 	wrap(&rec, &hs, 16384);
 	CHECK(rec.n > 1024, "hello only %zu bytes", rec.n);
 	enum tw_parse_rc rc = tw_parse_tls_client_hello(rec.d, rec.n, &h);
-	CHECK(rc == TW_PARSE_OK && h.has_sni && strcmp(h.sni, "late.example.org") == 0,
+	CHECK(rc == TW_PAYLOAD_OK && h.has_sni && strcmp(h.sni, "late.example.org") == 0,
 	      "rc=%s sni=%s", tw_parse_rc_str(rc), h.sni);
 	CHECK(strcmp(h.alpn_first, "http%2f1.1") != 0 && strcmp(h.alpn_first, "http/1.1") == 0,
 	      "alpn '%s'", h.alpn_first);
 	/* the kernel snippet: first 1024 bytes */
 	rc = tw_parse_tls_client_hello(rec.d, 1024, &h);
-	CHECK(rc == TW_PARSE_TRUNCATED && !h.has_sni, "1024-cut rc=%s has_sni=%d", tw_parse_rc_str(rc),
+	CHECK(rc == TW_PAYLOAD_TRUNCATED && !h.has_sni, "1024-cut rc=%s has_sni=%d", tw_parse_rc_str(rc),
 	      h.has_sni);
 	CHECK(strcmp(h.alpn_first, "http/1.1") == 0, "fields before the cut kept: alpn '%s'", h.alpn_first);
 	printf("ok   late SNI after 1216-byte key share: full OK; 1024-byte snippet TRUNCATED, has_sni=0\n");
@@ -208,7 +208,7 @@ static void test_sni_late(void)
 	/* same hello split over 200-byte records */
 	wrap(&rec, &hs, 200);
 	rc = tw_parse_tls_client_hello(rec.d, rec.n, &h);
-	CHECK(rc == TW_PARSE_OK && h.has_sni && strcmp(h.sni, "late.example.org") == 0 && h.n_records == 7,
+	CHECK(rc == TW_PAYLOAD_OK && h.has_sni && strcmp(h.sni, "late.example.org") == 0 && h.n_records == 7,
 	      "split rc=%s sni=%s records=%d", tw_parse_rc_str(rc), h.sni, h.n_records);
 	printf("ok   hello split over %d records parsed\n", h.n_records);
 	check_prefixes(&rec, "split records");
@@ -221,7 +221,7 @@ static void test_no_sni_ech_grease(void)
 	build_hello(&hs, &o);
 	wrap(&rec, &hs, 16384);
 	enum tw_parse_rc rc = tw_parse_tls_client_hello(rec.d, rec.n, &h);
-	CHECK(rc == TW_PARSE_OK && !h.has_sni && h.sni[0] == 0, "no sni: rc=%s has=%d", tw_parse_rc_str(rc),
+	CHECK(rc == TW_PAYLOAD_OK && !h.has_sni && h.sni[0] == 0, "no sni: rc=%s has=%d", tw_parse_rc_str(rc),
 	      h.has_sni);
 	printf("ok   no SNI -> OK, has_sni=0\n");
 
@@ -230,7 +230,7 @@ static void test_no_sni_ech_grease(void)
 	build_hello(&hs, &e);
 	wrap(&rec, &hs, 16384);
 	rc = tw_parse_tls_client_hello(rec.d, rec.n, &h);
-	CHECK(rc == TW_PARSE_OK && h.has_ech && !h.has_esni && strcmp(h.sni, "public.cloudflare-ech.com") == 0,
+	CHECK(rc == TW_PAYLOAD_OK && h.has_ech && !h.has_esni && strcmp(h.sni, "public.cloudflare-ech.com") == 0,
 	      "ech: rc=%s ech=%d sni=%s", tw_parse_rc_str(rc), h.has_ech, h.sni);
 	printf("ok   ECH outer hello with GREASE: has_ech=1 sni=%s\n", h.sni);
 	check_prefixes(&rec, "ECH+GREASE");
@@ -239,14 +239,14 @@ static void test_no_sni_ech_grease(void)
 	build_hello(&hs, &s);
 	wrap(&rec, &hs, 16384);
 	rc = tw_parse_tls_client_hello(rec.d, rec.n, &h);
-	CHECK(rc == TW_PARSE_OK && h.has_esni && !h.has_ech, "esni: rc=%s", tw_parse_rc_str(rc));
+	CHECK(rc == TW_PAYLOAD_OK && h.has_esni && !h.has_ech, "esni: rc=%s", tw_parse_rc_str(rc));
 	printf("ok   ESNI 0xffce flagged\n");
 
 	struct hello_opts w = {.sni = "WeiRD\x01na%me.Test"};
 	build_hello(&hs, &w);
 	wrap(&rec, &hs, 16384);
 	rc = tw_parse_tls_client_hello(rec.d, rec.n, &h);
-	CHECK(rc == TW_PARSE_OK && strcmp(h.sni, "weird%01na%25me.test") == 0, "escaped sni '%s'", h.sni);
+	CHECK(rc == TW_PAYLOAD_OK && strcmp(h.sni, "weird%01na%25me.test") == 0, "escaped sni '%s'", h.sni);
 	printf("ok   SNI escaping: %s\n", h.sni);
 }
 
@@ -269,31 +269,31 @@ static void test_malformed(void)
 	size_t sid_at = 5 + 4 + 34, cs_at = sid_at + 33, ext_len_at = cs_at + 2 + 10 + 2;
 	size_t sni_ext_at = ext_len_at + 2;
 
-	bad = rec; patch16(&bad, 3, 0); expect(&bad, TW_PARSE_MALFORMED, "record length 0");
-	bad = rec; patch16(&bad, 3, 20000); expect(&bad, TW_PARSE_MALFORMED, "record length > 2^14");
-	bad = rec; bad.d[5] = 2; expect(&bad, TW_PARSE_MALFORMED, "handshake type ServerHello from client");
-	bad = rec; bad.d[sid_at] = 33; expect(&bad, TW_PARSE_MALFORMED, "session id length 33");
-	bad = rec; patch16(&bad, cs_at, 9); expect(&bad, TW_PARSE_MALFORMED, "odd cipher suites length");
+	bad = rec; patch16(&bad, 3, 0); expect(&bad, TW_PAYLOAD_MALFORMED, "record length 0");
+	bad = rec; patch16(&bad, 3, 20000); expect(&bad, TW_PAYLOAD_MALFORMED, "record length > 2^14");
+	bad = rec; bad.d[5] = 2; expect(&bad, TW_PAYLOAD_MALFORMED, "handshake type ServerHello from client");
+	bad = rec; bad.d[sid_at] = 33; expect(&bad, TW_PAYLOAD_MALFORMED, "session id length 33");
+	bad = rec; patch16(&bad, cs_at, 9); expect(&bad, TW_PAYLOAD_MALFORMED, "odd cipher suites length");
 	bad = rec; patch16(&bad, ext_len_at, (bad.d[ext_len_at] << 8 | bad.d[ext_len_at + 1]) + 1);
-	expect(&bad, TW_PARSE_MALFORMED, "extensions length past handshake end");
+	expect(&bad, TW_PAYLOAD_MALFORMED, "extensions length past handshake end");
 	bad = rec; patch16(&bad, ext_len_at, (bad.d[ext_len_at] << 8 | bad.d[ext_len_at + 1]) - 1);
-	expect(&bad, TW_PARSE_MALFORMED, "extensions length short of handshake end");
-	bad = rec; patch16(&bad, sni_ext_at + 2, 1000); expect(&bad, TW_PARSE_MALFORMED, "SNI ext length overruns block");
-	bad = rec; patch16(&bad, sni_ext_at + 4, 3); expect(&bad, TW_PARSE_MALFORMED, "SNI list length mismatch");
-	bad = rec; patch16(&bad, sni_ext_at + 7, 60); expect(&bad, TW_PARSE_MALFORMED, "SNI name length overruns list");
-	bad = rec; bad.d[9] = 2; expect(&bad, TW_PARSE_MALFORMED, "legacy_version major 2");
-	bad = rec; bad.d[2] = 9; expect(&bad, TW_PARSE_MALFORMED, "record version 3.9");
+	expect(&bad, TW_PAYLOAD_MALFORMED, "extensions length short of handshake end");
+	bad = rec; patch16(&bad, sni_ext_at + 2, 1000); expect(&bad, TW_PAYLOAD_MALFORMED, "SNI ext length overruns block");
+	bad = rec; patch16(&bad, sni_ext_at + 4, 3); expect(&bad, TW_PAYLOAD_MALFORMED, "SNI list length mismatch");
+	bad = rec; patch16(&bad, sni_ext_at + 7, 60); expect(&bad, TW_PAYLOAD_MALFORMED, "SNI name length overruns list");
+	bad = rec; bad.d[9] = 2; expect(&bad, TW_PAYLOAD_MALFORMED, "legacy_version major 2");
+	bad = rec; bad.d[2] = 9; expect(&bad, TW_PAYLOAD_MALFORMED, "record version 3.9");
 	/* second record of another content type inside a split hello */
 	wrap(&bad, &hs, 100);
 	bad.d[105] = 23;
-	expect(&bad, TW_PARSE_MALFORMED, "app-data record inside split hello");
+	expect(&bad, TW_PAYLOAD_MALFORMED, "app-data record inside split hello");
 
 	memcpy(bad.d, "GET / HTTP/1.1\r\n", 16); bad.n = 16;
-	expect(&bad, TW_PARSE_NOT_THIS, "HTTP request");
+	expect(&bad, TW_PAYLOAD_NOT_THIS, "HTTP request");
 	bad.d[0] = 22; bad.d[1] = 2; bad.n = 2;
-	expect(&bad, TW_PARSE_NOT_THIS, "0x16 0x02 (not TLS)");
+	expect(&bad, TW_PAYLOAD_NOT_THIS, "0x16 0x02 (not TLS)");
 	bad.n = 0;
-	expect(&bad, TW_PARSE_TRUNCATED, "empty");
+	expect(&bad, TW_PAYLOAD_TRUNCATED, "empty");
 }
 
 /* Deterministic mutation: never crash, never an invalid rc. */
@@ -318,7 +318,7 @@ static void test_mutations(void)
 		struct tw_tls_hello h;
 		enum tw_parse_rc rc = tw_parse_tls_client_hello(c, n, &h);
 		free(c);
-		CHECK(rc >= TW_PARSE_OK && rc <= TW_PARSE_NOT_THIS, "rc %d", rc);
+		CHECK(rc >= TW_PAYLOAD_OK && rc <= TW_PAYLOAD_NOT_THIS, "rc %d", rc);
 		CHECK(memchr(h.sni, 0, sizeof(h.sni)) != NULL, "sni not terminated");
 		counts[rc]++;
 	}
@@ -331,17 +331,17 @@ static void test_server(void)
 	struct tw_tls_server s;
 	static const uint8_t alert[] = {21, 3, 3, 0, 2, 2, 40};
 	enum tw_parse_rc rc = tw_parse_tls_server_first(alert, sizeof(alert), &s);
-	CHECK(rc == TW_PARSE_OK && s.is_alert && s.alert_level == 2 && s.alert_desc == 40 && !s.is_server_hello,
+	CHECK(rc == TW_PAYLOAD_OK && s.is_alert && s.alert_level == 2 && s.alert_desc == 40 && !s.is_server_hello,
 	      "alert rc=%s", tw_parse_rc_str(rc));
 	printf("ok   alert fatal/handshake_failure recognised\n");
 	for (size_t n = 0; n < sizeof(alert); n++) {
 		rc = tw_parse_tls_server_first(alert, n, &s);
-		CHECK(rc == TW_PARSE_TRUNCATED, "alert prefix %zu -> %s", n, tw_parse_rc_str(rc));
+		CHECK(rc == TW_PAYLOAD_TRUNCATED, "alert prefix %zu -> %s", n, tw_parse_rc_str(rc));
 	}
 	static const uint8_t alert_bad[] = {21, 3, 3, 0, 2, 7, 40};
-	CHECK(tw_parse_tls_server_first(alert_bad, 7, &s) == TW_PARSE_MALFORMED, "alert level 7");
+	CHECK(tw_parse_tls_server_first(alert_bad, 7, &s) == TW_PAYLOAD_MALFORMED, "alert level 7");
 	static const uint8_t alert_long[] = {21, 3, 3, 0, 3, 2, 40, 0};
-	CHECK(tw_parse_tls_server_first(alert_long, 8, &s) == TW_PARSE_MALFORMED, "alert len 3");
+	CHECK(tw_parse_tls_server_first(alert_long, 8, &s) == TW_PAYLOAD_MALFORMED, "alert len 3");
 
 	struct buf sh;
 	struct buf shrec;
@@ -362,7 +362,7 @@ static void test_server(void)
 	wrap(&shrec, &sh, 16384);
 	shrec.d[1] = 3; shrec.d[2] = 3;
 	rc = tw_parse_tls_server_first(shrec.d, shrec.n, &s);
-	CHECK(rc == TW_PARSE_OK && s.is_server_hello && !s.is_alert && s.cipher_suite == 0x1301 &&
+	CHECK(rc == TW_PAYLOAD_OK && s.is_server_hello && !s.is_alert && s.cipher_suite == 0x1301 &&
 	      s.server_version == 0x0303 && !s.is_hello_retry,
 	      "server hello rc=%s cs=%04x", tw_parse_rc_str(rc), s.cipher_suite);
 	printf("ok   ServerHello recognised, cipher %04x\n", s.cipher_suite);
@@ -370,7 +370,7 @@ static void test_server(void)
 	for (size_t n = 0; n < shrec.n; n++) {
 		rc = tw_parse_tls_server_first(shrec.d, n, &s);
 		/* OK is allowed once the cipher suite is in */
-		if (rc == TW_PARSE_MALFORMED || rc == TW_PARSE_NOT_THIS)
+		if (rc == TW_PAYLOAD_MALFORMED || rc == TW_PAYLOAD_NOT_THIS)
 			bad++;
 	}
 	CHECK(bad == 0, "ServerHello prefixes: %d bad", bad);
@@ -379,18 +379,18 @@ static void test_server(void)
 					0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c};
 	memcpy(shrec.d + 5 + 4 + 2, hrr, 32);
 	rc = tw_parse_tls_server_first(shrec.d, shrec.n, &s);
-	CHECK(rc == TW_PARSE_OK && s.is_server_hello && s.is_hello_retry, "HRR");
+	CHECK(rc == TW_PAYLOAD_OK && s.is_server_hello && s.is_hello_retry, "HRR");
 	printf("ok   HelloRetryRequest flagged\n");
 
 	static const char http[] = "HTTP/1.1 403 Forbidden\r\n\r\n";
 	rc = tw_parse_tls_server_first((const uint8_t *)http, strlen(http), &s);
-	CHECK(rc == TW_PARSE_NOT_THIS, "injected HTTP on 443 -> %s", tw_parse_rc_str(rc));
+	CHECK(rc == TW_PAYLOAD_NOT_THIS, "injected HTTP on 443 -> %s", tw_parse_rc_str(rc));
 	static const uint8_t appd[] = {23, 3, 3, 0, 4, 1, 2, 3, 4};
 	rc = tw_parse_tls_server_first(appd, sizeof(appd), &s);
-	CHECK(rc == TW_PARSE_OK && s.record_type == 23 && !s.is_alert && !s.is_server_hello, "app data first");
+	CHECK(rc == TW_PAYLOAD_OK && s.record_type == 23 && !s.is_alert && !s.is_server_hello, "app data first");
 	shrec.d[5] = 11; /* Certificate before ServerHello */
 	rc = tw_parse_tls_server_first(shrec.d, shrec.n, &s);
-	CHECK(rc == TW_PARSE_MALFORMED, "certificate first -> %s", tw_parse_rc_str(rc));
+	CHECK(rc == TW_PAYLOAD_MALFORMED, "certificate first -> %s", tw_parse_rc_str(rc));
 	printf("ok   server: HTTP -> NOT_THIS, app data -> OK(type 23), Certificate first -> MALFORMED\n");
 }
 
