@@ -25,6 +25,7 @@ BPF_SRCS    := $(wildcard bpf/*.bpf.c)
 BPF_OBJS    := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 SKELS       := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 HDRS        := $(wildcard include/tamperwatch/*.h) $(wildcard daemon/*.h)
+TEST_HDRS   := $(wildcard tests/*.h tests/bpf/*.h)
 LIB_SRCS    := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 LIB_OBJS    := $(patsubst daemon/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 SAN_OBJS    := $(patsubst daemon/%.c,$(BUILD)/san/%.o,$(LIB_SRCS))
@@ -38,7 +39,7 @@ BENCH_SRCS  := $(wildcard bench/bench_*.c)
 BENCH_BINS  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
 .DELETE_ON_ERROR:
-.PHONY: all check unit bpftest fuzz live lab replaytest bench demo clean deps install
+.PHONY: all check unit bpftest fuzz live lab replaytest bench demo eval clean deps install
 
 all: $(BUILD)/tamperwatchd
 
@@ -73,11 +74,11 @@ $(BUILD)/tamperwatchd: daemon/main.c $(LIB_OBJS)
 	$(CC) $(TW_CFLAGS) $^ -o $@ $(LIBS)
 
 # ---- tests ----------------------------------------------------------------
-$(BUILD)/unit/%: tests/unit/%.c $(SAN_OBJS)
+$(BUILD)/unit/%: tests/unit/%.c $(SAN_OBJS) $(TEST_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(TW_CFLAGS) $(SAN) -Itests $^ -o $@ $(LIBS)
+	$(CC) $(TW_CFLAGS) $(SAN) -Itests $< $(SAN_OBJS) -o $@ $(LIBS)
 
-$(BUILD)/bpftest/%: tests/bpf/%.c $(LIB_OBJS) $(BPF_OBJS)
+$(BUILD)/bpftest/%: tests/bpf/%.c $(LIB_OBJS) $(BPF_OBJS) $(TEST_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(TW_CFLAGS) -Itests $< $(LIB_OBJS) -o $@ $(LIBS)
 
@@ -121,6 +122,9 @@ bench: all $(BENCH_BINS)
 
 demo: all
 	scripts/demo
+
+eval: all
+	scripts/eval
 
 clean:
 	rm -rf $(BUILD)

@@ -147,7 +147,7 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, ap);
 }
 
-struct tw_engine *tw_engine_bpf_new(struct tw_pipeline *pl, int replay, char *err, size_t errlen)
+struct tw_engine *tw_engine_bpf_new(struct tw_pipeline *pl, int replay, uint32_t max_flows, char *err, size_t errlen)
 {
 	struct bpf_engine *b;
 
@@ -175,6 +175,10 @@ struct tw_engine *tw_engine_bpf_new(struct tw_pipeline *pl, int replay, char *er
 		goto fail;
 	}
 	b->skel->rodata->tw_cfg_replay = replay ? 1 : 0;
+	if (bpf_map__set_max_entries(b->skel->maps.tw_flows, max_flows)) {
+		snprintf(err, errlen, "cannot size the flow map to %u entries", max_flows);
+		goto fail;
+	}
 	if (tamperwatch__load(b->skel)) {
 		int e = errno;
 		snprintf(err, errlen, "cannot load the BPF programs into this kernel: %s%s", strerror(e),

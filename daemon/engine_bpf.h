@@ -6,7 +6,8 @@
 #define TW_ENGINE_BPF_H
 #include "engine.h"
 
-struct tw_engine *tw_engine_bpf_new(struct tw_pipeline *pl, int replay, char *err, size_t errlen);
+/* max_flows sizes the kernel's LRU flow map (flows.max). */
+struct tw_engine *tw_engine_bpf_new(struct tw_pipeline *pl, int replay, uint32_t max_flows, char *err, size_t errlen);
 int tw_engine_bpf_prog_fd(struct tw_engine *e, int xdp);
 /* Live: wait up to timeout_ms for events and hand them to the pipeline. */
 int tw_engine_bpf_poll(struct tw_engine *e, int timeout_ms);

@@ -10,17 +10,22 @@
 #include <string.h>
 #include <tamperwatch/classify.h>
 
-struct slot {
+/* Flows live in a dense array (so sweeping costs what is stored, not the
+ * table's capacity); an open-addressing index of array positions finds
+ * them.  Removal moves the last entry into the hole. */
+struct entry {
 	struct tw_flow_key key;
 	struct tw_flow flow;
-	uint8_t used;
 };
+
+#define NO_ENTRY UINT32_MAX
 
 struct user_engine {
 	struct tw_engine base;
-	struct slot *slots;
-	size_t mask;             /* capacity - 1 (power of two) */
-	size_t count;
+	uint32_t *index;         /* slot -> position in entries, NO_ENTRY if free */
+	size_t mask;             /* index capacity - 1 (power of two) */
+	struct entry *entries;
+	size_t count, cap;
 	size_t max_flows;
 	uint64_t next_flow_id;
 	uint64_t cnt[TW_CNT_MAX];
@@ -39,22 +44,22 @@ static uint64_t key_hash(const struct tw_flow_key *k)
 	return h;
 }
 
-static struct slot *find(struct user_engine *u, const struct tw_flow_key *k, int *found)
+/* The index slot holding k, or the free slot where it would go. */
+static size_t find_slot(const struct user_engine *u, const struct tw_flow_key *k, int *found)
 {
 	size_t i = key_hash(k) & u->mask;
-	for (size_t n = 0; n <= u->mask; n++, i = (i + 1) & u->mask) {
-		struct slot *s = &u->slots[i];
-		if (!s->used) {
+	/* the index is at most half full, so a free slot ends every probe */
+	for (;; i = (i + 1) & u->mask) {
+		uint32_t e = u->index[i];
+		if (e == NO_ENTRY) {
 			*found = 0;
-			return s;
+			return i;
 		}
-		if (memcmp(&s->key, k, sizeof(*k)) == 0) {
+		if (memcmp(&u->entries[e].key, k, sizeof(*k)) == 0) {
 			*found = 1;
-			return s;
+			return i;
 		}
 	}
-	*found = 0;
-	return NULL;
 }
 
 static void emit(struct user_engine *u, uint32_t type, const struct tw_flow_key *k,
@@ -91,6 +96,7 @@ static int user_process(struct tw_engine *eng, const struct tw_frame *fr)
 	u->cnt[TW_CNT_PACKETS]++;
 	u->cnt[TW_CNT_BYTES] += fr->caplen;
 	memset(&p, 0, sizeof(p));
+	memset(&pc, 0, sizeof(pc));   /* the kernel side zeroes it too: identical bytes */
 	int rc = tw_parse(data, end, &p);
 	if (rc != TW_PARSE_OK) {
 		if (rc > 0 && rc < TW_PARSE_RESULT_MAX)
@@ -105,32 +111,48 @@ static int user_process(struct tw_engine *eng, const struct tw_frame *fr)
 		tw_parse_tcp_opts(data + p.payload_off - p.opt_len, p.opt_len, &p);
 
 	int src_is_b = tw_flow_key_make(&p, &key);
-	struct slot *s = find(u, &key, &found);
-	if (!found) {
-		if (!s || u->count >= u->max_flows) {
+	size_t slot = find_slot(u, &key, &found);
+	struct entry *en;
+	if (found) {
+		en = &u->entries[u->index[slot]];
+	} else {
+		if (u->count >= u->max_flows) {
 			u->next_flow_id++;      /* the kernel burns an id on a failed insert too */
 			u->cnt[TW_CNT_FLOW_INSERT_FAIL]++;
 			return 0;
 		}
-		s->used = 1;
-		s->key = key;
-		tw_flow_init(&s->flow, &p, src_is_b, ++u->next_flow_id);
-		u->count++;
+		if (u->count == u->cap) {
+			size_t ncap = u->cap ? u->cap * 2 : 4096;
+			if (ncap > u->max_flows)
+				ncap = u->max_flows;
+			struct entry *ne = realloc(u->entries, ncap * sizeof(*ne));
+			if (!ne) {
+				u->next_flow_id++;
+				u->cnt[TW_CNT_FLOW_INSERT_FAIL]++;
+				return 0;
+			}
+			u->entries = ne;
+			u->cap = ncap;
+		}
+		en = &u->entries[u->count];
+		en->key = key;
+		tw_flow_init(&en->flow, &p, src_is_b, ++u->next_flow_id);
+		u->index[slot] = (uint32_t)u->count++;
 		u->cnt[TW_CNT_FLOWS_NEW]++;
 	}
-	int dir = tw_pkt_dir(&s->flow, src_is_b);
-	uint32_t ev = tw_track(&s->flow, &p, dir, fr->ts_ns, 1, fr->caplen, &pc);
+	int dir = tw_pkt_dir(&en->flow, src_is_b);
+	uint32_t ev = tw_track(&en->flow, &p, dir, fr->ts_ns, 1, fr->caplen, &pc);
 	for (uint32_t t = 1; t < TW_EV_TYPE_MAX; t++)
 		if (ev & TW_EVBIT(t))
-			emit(u, t, &key, &s->flow, &p, &pc, dir, fr->ts_ns, fr);
+			emit(u, t, &key, &en->flow, &p, &pc, dir, fr->ts_ns, fr);
 	return 0;
 }
 
 static int user_for_each(struct tw_engine *eng, tw_flow_cb cb, void *arg)
 {
 	struct user_engine *u = (struct user_engine *)eng;
-	for (size_t i = 0; i <= u->mask; i++)
-		if (u->slots[i].used && cb(arg, &u->slots[i].key, &u->slots[i].flow))
+	for (size_t i = 0; i < u->count; i++)
+		if (cb(arg, &u->entries[i].key, &u->entries[i].flow))
 			return 1;
 	return 0;
 }
@@ -139,24 +161,33 @@ static int user_remove(struct tw_engine *eng, const struct tw_flow_key *k)
 {
 	struct user_engine *u = (struct user_engine *)eng;
 	int found;
-	struct slot *s = find(u, k, &found);
+	size_t i = find_slot(u, k, &found);
 	if (!found)
 		return -ENOENT;
-	/* backward-shift deletion keeps probe chains intact without tombstones */
-	size_t i = (size_t)(s - u->slots), j = i;
-	for (size_t n = 0; n <= u->mask; n++) {
+	uint32_t pos = u->index[i];
+	/* backward-shift deletion in the index keeps probe chains intact */
+	size_t j = i;
+	for (;;) {
 		j = (j + 1) & u->mask;
-		if (!u->slots[j].used)
+		if (u->index[j] == NO_ENTRY)
 			break;
-		size_t home = key_hash(&u->slots[j].key) & u->mask;
-		/* move j into the hole at i unless its home lies cyclically in (i, j] */
+		size_t home = key_hash(&u->entries[u->index[j]].key) & u->mask;
 		if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
-			u->slots[i] = u->slots[j];
+			u->index[i] = u->index[j];
 			i = j;
 		}
 	}
-	u->slots[i].used = 0;
-	u->count--;
+	u->index[i] = NO_ENTRY;
+	/* move the last entry into the hole and repoint its index slot */
+	size_t last = --u->count;
+	if (pos != last) {
+		u->entries[pos] = u->entries[last];
+		/* its slot is on its probe chain and still names `last` */
+		size_t s = key_hash(&u->entries[pos].key) & u->mask;
+		while (u->index[s] != last)
+			s = (s + 1) & u->mask;
+		u->index[s] = pos;
+	}
 	return 0;
 }
 
@@ -173,7 +204,8 @@ static void user_counters(struct tw_engine *eng, uint64_t out[TW_CNT_MAX], uint6
 static void user_destroy(struct tw_engine *eng)
 {
 	struct user_engine *u = (struct user_engine *)eng;
-	free(u->slots);
+	free(u->index);
+	free(u->entries);
 	free(u);
 }
 
@@ -184,12 +216,13 @@ struct tw_engine *tw_engine_user_new(struct tw_pipeline *pl, uint32_t max_flows,
 	while (cap < (size_t)max_flows * 2)
 		cap <<= 1;
 	if (u)
-		u->slots = calloc(cap, sizeof(*u->slots));
-	if (!u || !u->slots) {
+		u->index = malloc(cap * sizeof(*u->index));
+	if (!u || !u->index) {
 		snprintf(err, errlen, "userspace engine: out of memory for %u flows", max_flows);
 		free(u);
 		return NULL;
 	}
+	memset(u->index, 0xff, cap * sizeof(*u->index));   /* all NO_ENTRY */
 	u->mask = cap - 1;
 	u->max_flows = max_flows;
 	u->base.name = "user";

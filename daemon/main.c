@@ -9,6 +9,8 @@
 #include <unistd.h>
 #include "config.h"
 #include "engine_bpf.h"
+#include "fingerprints.h"
+#include "verdict.h"
 #include "run.h"
 
 #define TW_VERSION "0.1.0"
@@ -42,6 +44,9 @@ static void usage(FILE *out)
 "      --check-config      validate the configuration and exit\n"
 "      --events-payload    include payload snippets (base64) in events: user data,\n"
 "                          for debugging only (output.events_payload)\n"
+"      --fingerprints FILE block-page / forged-DNS fingerprints in the CSV format of\n"
+"                          OONI's blocking-fingerprints (repeatable: add your own)\n"
+"      --no-verdicts       write events only, no per-flow tamper verdicts\n"
 "  -h, --help              this text\n"
 "  -V, --version           version\n"
 "\n"
@@ -68,7 +73,7 @@ static int64_t clock_offset(void)
 
 int main(int argc, char **argv)
 {
-	enum { O_MODE = 256, O_ALERTS, O_REPLAY, O_ENGINE, O_SET, O_CHECK, O_PAYLOAD };
+	enum { O_MODE = 256, O_ALERTS, O_REPLAY, O_ENGINE, O_SET, O_CHECK, O_PAYLOAD, O_FP, O_NOVERDICT };
 	static const struct option longopts[] = {
 		{ "interface", required_argument, NULL, 'i' },
 		{ "mode", required_argument, NULL, O_MODE },
@@ -79,6 +84,8 @@ int main(int argc, char **argv)
 		{ "set", required_argument, NULL, O_SET },
 		{ "check-config", no_argument, NULL, O_CHECK },
 		{ "events-payload", no_argument, NULL, O_PAYLOAD },
+		{ "fingerprints", required_argument, NULL, O_FP },
+		{ "no-verdicts", no_argument, NULL, O_NOVERDICT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -86,6 +93,8 @@ int main(int argc, char **argv)
 	const char *ifaces[TW_MAX_IFACES];
 	char *replay[TW_MAX_REPLAY];
 	const char *sets[64];
+	const char *fps[16];
+	int nfp = 0, verdicts = 1;
 	int nif = 0, nreplay = 0, nsets = 0, check_only = 0, payload = 0;
 	enum tw_mode mode = TW_MODE_XDP;
 	const char *alerts = "-", *config_path = NULL, *engine_name = NULL;
@@ -148,6 +157,16 @@ int main(int argc, char **argv)
 		case O_PAYLOAD:
 			payload = 1;
 			break;
+		case O_FP:
+			if (nfp == 16) {
+				fprintf(stderr, "tamperwatchd: at most 16 --fingerprints files\n");
+				return 2;
+			}
+			fps[nfp++] = optarg;
+			break;
+		case O_NOVERDICT:
+			verdicts = 0;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -176,7 +195,26 @@ int main(int argc, char **argv)
 		}
 	if (payload)
 		cfg.events_payload = 1;
+	struct tw_fp_db *fpdb = NULL;
+	if (nfp) {
+		fpdb = tw_fp_db_new();
+		if (!fpdb) {
+			fprintf(stderr, "tamperwatchd: out of memory\n");
+			return 2;
+		}
+		for (int i = 0; i < nfp; i++)
+			if (tw_fp_db_load(fpdb, fps[i], err, sizeof(err)) < 0) {
+				fprintf(stderr, "tamperwatchd: %s\n", err);
+				tw_fp_db_free(fpdb);
+				return 2;
+			}
+	}
 	if (check_only) {
+		if (fpdb) {
+			size_t skipped = 0, n = tw_fp_db_count(fpdb, &skipped);
+			printf("tamperwatchd: %zu fingerprints loaded, %zu skipped\n", n, skipped);
+			tw_fp_db_free(fpdb);
+		}
 		printf("tamperwatchd: configuration OK\n");
 		return 0;
 	}
@@ -213,6 +251,13 @@ int main(int argc, char **argv)
 		.clock_offset_ns = nreplay ? 0 : clock_offset(),
 	};
 	tw_pipeline_init(&pl, &out, &po);
+	if (verdicts) {
+		pl.verdict = tw_verdict_new(&pl, fpdb, cfg.max_flows);
+		if (!pl.verdict) {
+			fprintf(stderr, "tamperwatchd: out of memory for the verdict table\n");
+			return 3;
+		}
+	}
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
@@ -225,7 +270,7 @@ int main(int argc, char **argv)
 	struct tw_engine *eng;
 	int use_bpf = !nreplay || (engine_name && !strcmp(engine_name, "bpf"));
 	if (use_bpf)
-		eng = tw_engine_bpf_new(&pl, nreplay > 0, err, sizeof(err));
+		eng = tw_engine_bpf_new(&pl, nreplay > 0, cfg.max_flows, err, sizeof(err));
 	else
 		eng = tw_engine_user_new(&pl, cfg.max_flows, err, sizeof(err));
 	if (!eng) {
@@ -258,6 +303,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tamperwatchd: stopped; detached from %d interface(s)\n", nif);
 	}
 	eng->destroy(eng);
+	tw_verdict_free(pl.verdict);
+	tw_fp_db_free(fpdb);
 	tw_output_close(&out);
 	return rc ? 1 : 0;
 }

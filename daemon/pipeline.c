@@ -1,5 +1,7 @@
 #include "pipeline.h"
 #include "jsonbuf.h"
+#include "proto.h"
+#include "verdict.h"
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -108,6 +110,90 @@ static void dir_json(struct tw_jb *b, const char *key, const struct tw_dir_state
 	tw_jb_obj_close(b);
 }
 
+/* What the snippet says, parsed here rather than in the kernel: the TLS
+ * SNI and HTTP Host of a request, the status of a response, a DNS message.
+ * Request paths and bodies are user data and are not written. */
+static void payload_json(struct tw_jb *b, const struct tw_event *e)
+{
+	const uint8_t *p = e->snippet;
+	size_t n = e->snippet_len;
+
+	if (e->type == TW_EV_DNS_QUERY || e->type == TW_EV_DNS_RESPONSE) {
+		struct tw_dns_msg m;
+		enum tw_parse_rc rc = tw_parse_dns(p, n, &m);
+		tw_jb_obj_open(b, "dns");
+		tw_jb_str(b, "type", e->type == TW_EV_DNS_QUERY ? "query" : "answer");
+		if (rc == TW_PAYLOAD_MALFORMED || rc == TW_PAYLOAD_NOT_THIS) {
+			tw_jb_str(b, "parse", tw_parse_rc_str(rc));
+			tw_jb_obj_close(b);
+			return;
+		}
+		tw_jb_u64(b, "id", m.id);
+		tw_jb_str(b, "rrname", m.qname);
+		tw_jb_u64(b, "rrtype", m.qtype);
+		if (e->type == TW_EV_DNS_RESPONSE) {
+			tw_jb_u64(b, "rcode", m.rcode);
+			tw_jb_arr_open(b, "answers");
+			for (int i = 0; i < m.n_answers; i++) {
+				char a[INET6_ADDRSTRLEN];
+				const struct tw_dns_answer *x = &m.answers[i];
+				if (x->family == 4 || x->family == 6) {
+					tw_addr_str(x->family == 6 ? TW_FAMILY_IPV6 : TW_FAMILY_IPV4, x->addr, a, sizeof(a));
+					tw_jb_str(b, NULL, a);
+				} else if (x->cname[0]) {
+					tw_jb_str(b, NULL, x->cname);
+				}
+			}
+			tw_jb_arr_close(b);
+		}
+		if (rc == TW_PAYLOAD_TRUNCATED)
+			tw_jb_str(b, "parse", "truncated");
+		tw_jb_obj_close(b);
+		return;
+	}
+	if (e->proto != TW_PROTO_TCP)
+		return;
+	if (e->dir == TW_DIR_C2S) {
+		struct tw_tls_hello h;
+		struct tw_http_req r;
+		if (tw_parse_tls_client_hello(p, n, &h) <= TW_PAYLOAD_TRUNCATED) {
+			tw_jb_obj_open(b, "tls");
+			tw_jb_str(b, "sni", h.has_sni ? h.sni : NULL);
+			if (h.has_ech)
+				tw_jb_bool(b, "ech", 1);
+			if (h.has_esni)
+				tw_jb_bool(b, "esni", 1);
+			tw_jb_obj_close(b);
+		} else if (tw_parse_http_request(p, n, &r) <= TW_PAYLOAD_TRUNCATED) {
+			tw_jb_obj_open(b, "http");
+			tw_jb_str(b, "hostname", r.host[0] ? r.host : NULL);
+			tw_jb_str(b, "http_method", r.method);
+			tw_jb_obj_close(b);
+		}
+	} else {
+		struct tw_http_resp r;
+		struct tw_tls_server t;
+		if (tw_parse_http_response(p, n, &r) <= TW_PAYLOAD_TRUNCATED) {
+			tw_jb_obj_open(b, "http");
+			tw_jb_u64(b, "status", (uint64_t)r.status);
+			if (r.title[0])
+				tw_jb_str(b, "title", r.title);
+			if (r.location[0])
+				tw_jb_str(b, "redirect", r.location);
+			tw_jb_obj_close(b);
+		} else if (tw_parse_tls_server_first(p, n, &t) <= TW_PAYLOAD_TRUNCATED) {
+			tw_jb_obj_open(b, "tls");
+			if (t.is_alert) {
+				tw_jb_u64(b, "alert_level", t.alert_level);
+				tw_jb_u64(b, "alert_description", t.alert_desc);
+			} else {
+				tw_jb_bool(b, "server_hello", t.is_server_hello);
+			}
+			tw_jb_obj_close(b);
+		}
+	}
+}
+
 /* Reject what no producer of ours writes: a record from another version, a
  * length that does not add up, a type we do not know. */
 static int valid(const struct tw_event *e, size_t len)
@@ -183,6 +269,7 @@ void tw_pipeline_event(struct tw_pipeline *pl, const struct tw_event *e, size_t 
 				tw_jb_i64(&b, "seq_rel", c->seq_rel);
 				tw_jb_bool(&b, "in_window", c->in_window);
 				tw_jb_u64(&b, "sender_ttl_base", c->sender_ttl_base);
+				tw_jb_u64(&b, "sender_ttl_prev", c->sender_ttl_last);
 				if (fam == TW_FAMILY_IPV4)
 					tw_jb_u64(&b, "sender_ipid_prev", c->sender_ipid_last);
 			} else {
@@ -193,6 +280,7 @@ void tw_pipeline_event(struct tw_pipeline *pl, const struct tw_event *e, size_t 
 			tw_jb_obj_close(&b);
 		}
 		if (e->snippet_len) {
+			payload_json(&b, e);
 			tw_jb_u64(&b, "snippet_len", e->snippet_len);
 			if (pl->opt.events_payload)
 				tw_jb_base64(&b, "snippet", e->snippet, e->snippet_len);
@@ -226,9 +314,10 @@ void tw_pipeline_event(struct tw_pipeline *pl, const struct tw_event *e, size_t 
 	tw_jb_obj_close(&b);
 
 	long n = tw_jb_end(&b);
-	if (n < 0) {
+	if (n < 0)
 		pl->json_overflow++;
-		return;
-	}
-	tw_output_write(pl->out, buf, (size_t)n);
+	else
+		tw_output_write(pl->out, buf, (size_t)n);
+	if (pl->verdict)
+		tw_verdict_event(pl->verdict, e);
 }

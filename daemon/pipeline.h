@@ -16,9 +16,12 @@ struct tw_pipeline_opts {
 	int64_t clock_offset_ns; /* added to event times: monotonic -> wall clock live, 0 on replay */
 };
 
+struct tw_verdict;
+
 struct tw_pipeline {
 	struct tw_pipeline_opts opt;
 	struct tw_output *out;
+	struct tw_verdict *verdict;   /* NULL: events only */
 	uint64_t events[TW_EV_TYPE_MAX];
 	uint64_t malformed;      /* records that failed validation: dropped, counted */
 	uint64_t json_overflow;  /* lines too long for the buffer: dropped, counted */

@@ -1,5 +1,6 @@
 #include "stats.h"
 #include "jsonbuf.h"
+#include "verdict.h"
 #include <string.h>
 #include <tamperwatch/parse.h>
 
@@ -53,6 +54,15 @@ void tw_stats_write(struct tw_engine *e, uint64_t ts_ns, const struct tw_replay_
 	tw_jb_u64(&b, "events_malformed", pl->malformed);
 	tw_jb_u64(&b, "lines_too_long", pl->json_overflow);
 	tw_jb_u64(&b, "output_write_errors", pl->out->write_errors);
+	if (pl->verdict) {
+		const struct tw_verdict_stats *vs = tw_verdict_stats(pl->verdict);
+		uint64_t t = 0;
+		for (int i = 0; i < 8; i++)
+			t += vs->verdicts[i];
+		tw_jb_u64(&b, "tamper_verdicts", t);
+		tw_jb_u64(&b, "benign_rst_suppressed", vs->suppressed_benign);
+		tw_jb_u64(&b, "verdict_flows_dropped", vs->flows_dropped);
+	}
 	if (r) {
 		tw_jb_obj_open(&b, "replay");
 		tw_jb_u64(&b, "files", r->files);

@@ -60,7 +60,8 @@ struct tw_pkt_ctx {
 	__u8  sender_ttl_base;/* sender's TTL on its SYN/SYN-ACK (or first packet) */
 	__u8  sender_seen;    /* sender had sent packets before this one */
 	__u16 sender_ipid_last;/* sender's IP-ID on its previous packet */
-	__u16 reserved;
+	__u8  sender_ttl_last; /* sender's TTL on its previous packet */
+	__u8  reserved;
 	__u64 since_other_ns; /* time since the other direction's last packet */
 };
 TW_STATIC_ASSERT(sizeof(struct tw_pkt_ctx) == 32, "tw_pkt_ctx layout");

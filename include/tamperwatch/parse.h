@@ -84,22 +84,30 @@ static __always_inline void tw_copy4(__u8 *dst, const __u8 *src)
 	__builtin_memcpy(dst + 12, &z, 4);
 }
 
-struct tw_ethhdr { __u8 dst[6]; __u8 src[6]; __u16 proto; };
-struct tw_vlanhdr { __u16 tci; __u16 proto; };
+/* Wire headers.  In userspace a frame may sit at any alignment (a TCP
+ * header 2 bytes past a 4-byte boundary behind Ethernet), so the structs are
+ * packed there; BPF reads packet memory unaligned anyway and keeps word loads. */
+#if defined(__bpf__)
+#define TW_WIRE
+#else
+#define TW_WIRE __attribute__((packed))
+#endif
+struct tw_ethhdr { __u8 dst[6]; __u8 src[6]; __u16 proto; } TW_WIRE;
+struct tw_vlanhdr { __u16 tci; __u16 proto; } TW_WIRE;
 struct tw_iphdr {
 	__u8 ver_ihl; __u8 tos; __u16 tot_len; __u16 id; __u16 frag_off;
 	__u8 ttl; __u8 protocol; __u16 check; __u8 saddr[4]; __u8 daddr[4];
-};
+} TW_WIRE;
 struct tw_ipv6hdr {
 	__u32 ver_tc_flow; __u16 payload_len; __u8 nexthdr; __u8 hop_limit;
 	__u8 saddr[16]; __u8 daddr[16];
-};
-struct tw_ipv6_opt { __u8 nexthdr; __u8 hdrlen; };
+} TW_WIRE;
+struct tw_ipv6_opt { __u8 nexthdr; __u8 hdrlen; } TW_WIRE;
 struct tw_tcphdr {
 	__u16 source; __u16 dest; __u32 seq; __u32 ack_seq;
 	__u8 doff_res; __u8 flags; __u16 window; __u16 check; __u16 urg_ptr;
-};
-struct tw_udphdr { __u16 source; __u16 dest; __u16 len; __u16 check; };
+} TW_WIRE;
+struct tw_udphdr { __u16 source; __u16 dest; __u16 len; __u16 check; } TW_WIRE;
 
 #define TW_ETH_P_IP     0x0800
 #define TW_ETH_P_IPV6   0x86DD

@@ -96,6 +96,7 @@ static const struct parse_case parse_cases[] = {
 	{ "IPv4 non-first fragment", { .family = 4, .frag_off = 185 }, 0, TW_PARSE_FRAGMENT },
 	{ "IPv4 last fragment (offset, no MF)", { .family = 4, .frag_off = 1, .l4 = 17 }, 0, TW_PARSE_FRAGMENT },
 	{ "IPv6 fragment header offset 10", { .family = 6, .next = 1, .ext = { { .type = 44, .frag_off = 10, .more = 1 } } }, 0, TW_PARSE_FRAGMENT },
+	{ "IPv6 fragment header offset 1 (8 bytes)", { .family = 6, .next = 1, .ext = { { .type = 44, .frag_off = 1 } } }, 0, TW_PARSE_FRAGMENT },
 	{ "IPv6 fragment after hop-by-hop", { .family = 6, .next = 2, .ext = { { .type = 0 }, { .type = 44, .frag_off = 3 } } }, 0, TW_PARSE_FRAGMENT },
 	{ "IPv6 6 ext headers (the limit)", { .family = 6, .next = 6, .ext = { { .type = 0 }, { .type = 60 }, { .type = 43, .hdrlen = 2 }, { .type = 51, .hdrlen = 4 }, { .type = 44, .more = 1 }, { .type = 60 } } }, 0, TW_PARSE_OK },
 	{ "IPv6 7 ext headers", { .family = 6, .next = 7, .ext = { { .type = 0 }, { .type = 60 }, { .type = 60 }, { .type = 60 }, { .type = 60 }, { .type = 60 }, { .type = 60 } } }, 0, TW_PARSE_IPV6_EXT_LIMIT },
@@ -274,6 +275,18 @@ static void test_tcp_opts(void)
 		printf("ok   tcp opts %-40s -> %s %u\n", c->name, has ? "wscale" : "no wscale", p.wscale);
 	}
 
+	/* a length over 40 (the most a TCP header holds) is clamped: a WS
+	 * at offset 40 of the buffer is outside the option space */
+	{
+		uint8_t buf[TW_TCP_OPT_BUF] = { 30, 40 };
+		buf[40] = 3; buf[41] = 3; buf[42] = 6;
+		struct tw_pkt p;
+		memset(&p, 0, sizeof(p));
+		tw_parse_tcp_opts(buf, TW_TCP_OPT_BUF, &p);
+		CHECK(!(p.pflags & TW_PKT_HAS_WSCALE), "len 64: WS beyond 40 bytes parsed");
+		printf("ok   tcp opts length 64 clamped to 40: WS at offset 40 not read\n");
+	}
+
 	/* through the frame: a malformed WS in a real SYN is ignored */
 	static const uint8_t bad[] = { 3, 2 };
 	struct pb_pkt syn = { .family = 6, .flags = TW_TCP_SYN, .mss = 1440, .opt_raw = bad, .opt_raw_len = 2 };
@@ -347,6 +360,7 @@ static const struct init_case init_cases[] = {
 	{ "SYN+RST is mid-stream", { .family = 4, .src = A4(10, 0, 0, 9), .dst = A4(10, 0, 0, 1), .sport = 50000, .dport = 443, .flags = TW_TCP_SYN | TW_TCP_RST }, 1, TW_FLOW_MIDSTREAM },
 	{ "UDP to port 53", { .family = 4, .l4 = 17, .src = A4(10, 0, 0, 1), .dst = A4(10, 0, 0, 9), .sport = 33000, .dport = 53 }, 1, 0 },
 	{ "UDP from port 53", { .family = 4, .l4 = 17, .src = A4(10, 0, 0, 1), .dst = A4(10, 0, 0, 9), .sport = 53, .dport = 33000 }, 0, 0 },
+	{ "UDP from port 53 to port 123", { .family = 4, .l4 = 17, .src = A4(10, 0, 0, 1), .dst = A4(10, 0, 0, 9), .sport = 53, .dport = 123 }, 0, 0 },
 	{ "UDP 53 <-> 53", { .family = 4, .l4 = 17, .src = A4(10, 0, 0, 1), .dst = A4(10, 0, 0, 9), .sport = 53, .dport = 53 }, 1, 0 },
 	{ "UDP from well-known port", { .family = 6, .l4 = 17, .src = A6(1), .dst = A6(2), .sport = 123, .dport = 40000 }, 0, 0 },
 	{ "UDP to well-known port", { .family = 6, .l4 = 17, .src = A6(1), .dst = A6(2), .sport = 40000, .dport = 123 }, 1, 0 },
@@ -475,10 +489,11 @@ static void test_track_tcp(void)
 	CHECK(s.ctx.rcv_window == 502u << 7, "RST 1 rcv_window %u", s.ctx.rcv_window);
 	CHECK(s.f.state == TW_TCP_RESET && s.f.rst_dir == TW_DIR_S2C && s.f.rst_seq == 5001 && s.f.rst_first_ns == t, "RST 1 flow");
 	ev = sim_send(&s, S2C, TW_TCP_RST, 5001 + 1000, 0, 0, 62, 0, t += 5);
-	CHECK(ev == EV(RST) && s.ctx.seq_rel == 1000 && s.ctx.in_window == 1 && s.ctx.stage == TW_STAGE_CLIENT_DATA,
+	CHECK(ev == EV(RST) && s.ctx.seq_rel == 1000 && s.ctx.in_window == 1 && s.ctx.stage == TW_STAGE_CLIENT_DATA &&
+	      s.ctx.sender_ttl_base == 50,
 	      "RST 2: ev %#x seq_rel %d in_window %u", ev, s.ctx.seq_rel, s.ctx.in_window);
 	ev = sim_send(&s, S2C, TW_TCP_RST, 5001 + 100000, 0, 0, 63, 0, t += 5);
-	CHECK(ev == EV(RST) && s.ctx.seq_rel == 100000 && s.ctx.in_window == 0, "RST 3: ev %#x seq_rel %d in_window %u", ev, s.ctx.seq_rel, s.ctx.in_window);
+	CHECK(ev == EV(RST) && s.ctx.seq_rel == 100000 && s.ctx.in_window == 0 && s.ctx.sender_ttl_base == 50, "RST 3: ev %#x seq_rel %d in_window %u", ev, s.ctx.seq_rel, s.ctx.in_window);
 	CHECK(s.f.dir[1].rst_count == 3 && s.f.rst_seq == 5001, "rst_count %u rst_seq %u", s.f.dir[1].rst_count, s.f.rst_seq);
 	printf("ok   track: 3 RSTs from server after client data -> 3 RST events (stage CLIENT_DATA, ttl_base 50, seq_rel 0/1000/100000, in_window 1/1/0)\n");
 

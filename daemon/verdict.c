@@ -1,0 +1,633 @@
+/* Per-flow verdicts.  The kernel side gives us, per flow, the request's
+ * first bytes, every RST with where it stood against the flow (TTL and IP-ID
+ * baselines, sequence position, stage), races (payload after an RST), the
+ * server's first bytes, DNS answers, and a summary at the end.  Here the
+ * payloads are parsed and, at flow end, the evidence is weighed:
+ *
+ *   anomaly                     weight  source
+ *   ttl_mismatch                 0.60   Weaver/Sommer/Paxson NDSS 2009; Cloudflare SIGCOMM 2023
+ *   ipid_mismatch                0.40   Weaver/Sommer/Paxson NDSS 2009
+ *   race_data_after_rst          0.80   Weaver/Sommer/Paxson NDSS 2009
+ *   multiple_rst_seq             0.50   Wang et al. IMC 2017 (GFW type-2 RST bursts)
+ *   blockpage_fingerprint        0.95 / 0.70 (confidence_no_fp or not)  OONI blocking-fingerprints
+ *   dns_duplicate_differs        0.80   Hold-On (Duan et al.); GFWatch
+ *   dns_ttl_mismatch             0.50   Hold-On
+ *   dns_known_forged_address     0.90   GFWatch; OONI fingerprints_dns
+ *   syn_timeout (SYN resent)     0.40   Cloudflare SIGCOMM 2023 (SYN->timeout)
+ *   request_timeout (resent)     0.40   Cloudflare SIGCOMM 2023 (PSH->timeout)
+ *   status_451                   0.30   RFC 7725 (also used by lawful geo-blocks: weak alone)
+ *
+ * confidence = 1 - prod(1 - w) over the anomalies seen; a flow picked up
+ * mid-stream or seen one way only is capped at 0.3 and says so
+ * ("limitations").  An RST that fits the server's own TTL and IP-ID, with no
+ * race and no burst, is a server's abortive close: no verdict. */
+#include "verdict.h"
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "fingerprints.h"
+#include "jsonbuf.h"
+#include "pipeline.h"
+#include "proto.h"
+
+#define V_MAX_RST 4
+#define V_MAX_DNSQ 4
+#define V_MAX_ANOM 8
+#define V_TTL_SLACK 1           /* route changes of one hop are common */
+#define V_IPID_GAP 1024         /* a server's IP-ID moves far less within a flow */
+#define V_BASE_SLOTS 65536
+#define V_PERSIST_PKTS 8        /* server packets after which a new TTL is the path's */
+#define V_TIMEOUT_CONF 0.40     /* one unanswered flow: weak alone, aggregation decides */
+
+enum { M_RST = 0, M_BLACKHOLE, M_DNS, M_BLOCKPAGE, M_TLS, M_MAX };
+static const char *const method_names[M_MAX] = {
+	"rst_injection", "blackhole", "dns_injection", "http_blockpage", "tls_interference",
+};
+
+enum req_kind { REQ_NONE = 0, REQ_HTTP, REQ_TLS, REQ_OTHER };
+enum resp_kind { RESP_NONE = 0, RESP_HTTP, RESP_TLS_ALERT, RESP_TLS_HELLO, RESP_OTHER };
+
+struct vrst {
+	uint8_t ttl, base_ttl, last_ttl, stage, in_window, sender_seen;
+	uint16_t ipid, ipid_prev;
+	uint32_t seq;
+};
+
+struct vdnsq {
+	uint16_t id;
+	char qname[TW_NAME_MAX];
+	int nresp;
+	char ans[2][160];       /* answer sets of the first two responses, as text */
+	uint8_t ttl[2];
+	uint8_t rcode[2];
+	const struct tw_fp_match *fp;
+	char fp_addr[64];
+};
+
+struct vflow {
+	uint64_t id;
+	enum req_kind req;
+	char sni[TW_NAME_MAX];
+	char host[TW_NAME_MAX];
+	struct vrst rst[V_MAX_RST];
+	int nrst;
+	int race;
+	enum resp_kind resp;
+	int status;
+	char title[128];
+	const struct tw_fp_match *fp;
+	uint8_t resp_ttl, resp_base_ttl, resp_last_ttl;
+	uint16_t resp_ipid, resp_ipid_prev;
+	int resp_base_known;
+	struct vdnsq q[V_MAX_DNSQ];
+	int nq;
+};
+
+struct slot {
+	uint64_t id;            /* 0 = empty */
+	struct vflow *f;
+};
+
+/* What a server's packets usually carry: learnt from SYN-ACKs and DNS
+ * answers of earlier flows, used where a flow has no baseline of its own
+ * (SYN->RST, a lone forged DNS answer). */
+struct base {
+	uint8_t addr[16];
+	uint8_t family;
+	uint8_t ttl;
+	uint16_t seen;
+};
+
+struct tw_verdict {
+	struct tw_pipeline *pl;
+	const struct tw_fp_db *fp;
+	struct slot *slots;
+	size_t mask, count, max;
+	struct base *bases;
+	struct tw_verdict_stats st;
+};
+
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	return x;
+}
+
+static struct slot *slot_find(struct tw_verdict *v, uint64_t id)
+{
+	size_t i = mix(id) & v->mask;
+	for (size_t n = 0; n <= v->mask; n++, i = (i + 1) & v->mask)
+		if (v->slots[i].id == id || v->slots[i].id == 0)
+			return &v->slots[i];
+	return NULL;
+}
+
+static struct vflow *flow_get(struct tw_verdict *v, uint64_t id, int create)
+{
+	struct slot *s = slot_find(v, id);
+	if (s && s->id == id)
+		return s->f;
+	if (!create)
+		return NULL;
+	if (!s || v->count >= v->max) {
+		v->st.flows_dropped++;
+		return NULL;
+	}
+	struct vflow *f = calloc(1, sizeof(*f));
+	if (!f) {
+		v->st.flows_dropped++;
+		return NULL;
+	}
+	f->id = id;
+	s->id = id;
+	s->f = f;
+	v->count++;
+	return f;
+}
+
+static void flow_del(struct tw_verdict *v, uint64_t id)
+{
+	struct slot *s = slot_find(v, id);
+	if (!s || s->id != id)
+		return;
+	free(s->f);
+	size_t i = (size_t)(s - v->slots), j = i;
+	for (size_t n = 0; n <= v->mask; n++) {
+		j = (j + 1) & v->mask;
+		if (!v->slots[j].id)
+			break;
+		size_t home = mix(v->slots[j].id) & v->mask;
+		if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
+			v->slots[i] = v->slots[j];
+			i = j;
+		}
+	}
+	v->slots[i].id = 0;
+	v->slots[i].f = NULL;
+	v->count--;
+}
+
+static struct base *base_slot(struct tw_verdict *v, int family, const uint8_t *addr)
+{
+	uint64_t a, b;
+	memcpy(&a, addr, 8);
+	memcpy(&b, addr + 8, 8);
+	return &v->bases[mix(a ^ mix(b) ^ (uint64_t)family) & (V_BASE_SLOTS - 1)];
+}
+
+static void base_learn(struct tw_verdict *v, int family, const uint8_t *addr, uint8_t ttl)
+{
+	struct base *b = base_slot(v, family, addr);
+	if (b->family != family || memcmp(b->addr, addr, 16)) {
+		memcpy(b->addr, addr, 16);   /* direct-mapped: a collision replaces */
+		b->family = (uint8_t)family;
+		b->seen = 0;
+	}
+	b->ttl = ttl;
+	if (b->seen < 0xffff)
+		b->seen++;
+}
+
+static int base_ttl(struct tw_verdict *v, int family, const uint8_t *addr, uint8_t *ttl)
+{
+	struct base *b = base_slot(v, family, addr);
+	if (b->family != family || memcmp(b->addr, addr, 16) || !b->seen)
+		return 0;
+	*ttl = b->ttl;
+	return 1;
+}
+
+struct tw_verdict *tw_verdict_new(struct tw_pipeline *pl, const struct tw_fp_db *fp, uint32_t max_flows)
+{
+	struct tw_verdict *v = calloc(1, sizeof(*v));
+	size_t cap = 1024;
+	while (cap < (size_t)max_flows * 2)
+		cap <<= 1;
+	if (!v)
+		return NULL;
+	v->slots = calloc(cap, sizeof(*v->slots));
+	v->bases = calloc(V_BASE_SLOTS, sizeof(*v->bases));
+	if (!v->slots || !v->bases) {
+		tw_verdict_free(v);
+		return NULL;
+	}
+	v->mask = cap - 1;
+	v->max = max_flows;
+	v->pl = pl;
+	v->fp = fp;
+	return v;
+}
+
+void tw_verdict_free(struct tw_verdict *v)
+{
+	if (!v)
+		return;
+	if (v->slots)
+		for (size_t i = 0; i <= v->mask; i++)
+			free(v->slots[i].f);
+	free(v->slots);
+	free(v->bases);
+	free(v);
+}
+
+const struct tw_verdict_stats *tw_verdict_stats(const struct tw_verdict *v)
+{
+	return &v->st;
+}
+
+static void dns_answers_text(const struct tw_dns_msg *m, char *out, size_t cap)
+{
+	size_t o = 0;
+	out[0] = 0;
+	o += (size_t)snprintf(out, cap, "rcode=%u", m->rcode);
+	for (int i = 0; i < m->n_answers && o < cap; i++) {
+		char a[INET6_ADDRSTRLEN] = "";
+		const struct tw_dns_answer *x = &m->answers[i];
+		if (x->family == 4)
+			inet_ntop(AF_INET, x->addr, a, sizeof(a));
+		else if (x->family == 6)
+			inet_ntop(AF_INET6, x->addr, a, sizeof(a));
+		else
+			continue;      /* CNAMEs vary legitimately; compare addresses */
+		o += (size_t)snprintf(out + o, cap - o, " %s", a);
+	}
+}
+
+static void on_dns_response(struct tw_verdict *v, struct vflow *f, const struct tw_event *e)
+{
+	struct tw_dns_msg m;
+	if (tw_parse_dns(e->snippet, e->snippet_len, &m) == TW_PAYLOAD_MALFORMED || !m.is_response)
+		return;
+	struct vdnsq *q = NULL;
+	for (int i = 0; i < f->nq; i++)
+		if (f->q[i].id == m.id)
+			q = &f->q[i];
+	if (!q) {
+		if (f->nq == V_MAX_DNSQ)
+			return;
+		q = &f->q[f->nq++];
+		q->id = m.id;
+		snprintf(q->qname, sizeof(q->qname), "%s", m.qname);
+	}
+	if (q->nresp < 2) {
+		dns_answers_text(&m, q->ans[q->nresp], sizeof(q->ans[0]));
+		q->ttl[q->nresp] = e->ttl;
+		q->rcode[q->nresp] = m.rcode;
+	}
+	q->nresp++;
+	if (v->fp && !q->fp) {
+		for (int i = 0; i < m.n_answers; i++) {
+			char a[INET6_ADDRSTRLEN] = "";
+			const struct tw_dns_answer *x = &m.answers[i];
+			if (x->family == 4)
+				inet_ntop(AF_INET, x->addr, a, sizeof(a));
+			else if (x->family == 6)
+				inet_ntop(AF_INET6, x->addr, a, sizeof(a));
+			else
+				continue;
+			const struct tw_fp_match *fm = tw_fp_match_dns(v->fp, a);
+			if (fm && !fm->is_false_positive_scope) {
+				q->fp = fm;
+				snprintf(q->fp_addr, sizeof(q->fp_addr), "%s", a);
+				break;
+			}
+		}
+	}
+}
+
+static void on_client_data(struct vflow *f, const struct tw_event *e)
+{
+	struct tw_tls_hello h;
+	struct tw_http_req r;
+	if (tw_parse_tls_client_hello(e->snippet, e->snippet_len, &h) <= TW_PAYLOAD_TRUNCATED) {
+		f->req = REQ_TLS;
+		if (h.has_sni)
+			snprintf(f->sni, sizeof(f->sni), "%s", h.sni);
+	} else if (tw_parse_http_request(e->snippet, e->snippet_len, &r) <= TW_PAYLOAD_TRUNCATED) {
+		f->req = REQ_HTTP;
+		snprintf(f->host, sizeof(f->host), "%s", r.host);
+	} else {
+		f->req = REQ_OTHER;
+	}
+}
+
+static void on_server_data(struct tw_verdict *v, struct vflow *f, const struct tw_event *e)
+{
+	struct tw_http_resp r;
+	struct tw_tls_server t;
+	f->resp_ttl = e->ttl;
+	f->resp_ipid = e->ip_id;
+	f->resp_base_ttl = e->ctx.sender_ttl_base;
+	f->resp_last_ttl = e->ctx.sender_ttl_last;
+	f->resp_ipid_prev = e->ctx.sender_ipid_last;
+	f->resp_base_known = e->ctx.sender_seen;
+	if (tw_parse_http_response(e->snippet, e->snippet_len, &r) <= TW_PAYLOAD_TRUNCATED) {
+		f->resp = RESP_HTTP;
+		f->status = r.status;
+		snprintf(f->title, sizeof(f->title), "%s", r.title);
+		if (v->fp) {
+			const struct tw_fp_match *m = tw_fp_match_http(v->fp, e->snippet, e->snippet_len);
+			if (m && !m->is_false_positive_scope)
+				f->fp = m;
+		}
+	} else if (tw_parse_tls_server_first(e->snippet, e->snippet_len, &t) <= TW_PAYLOAD_TRUNCATED) {
+		f->resp = t.is_alert ? RESP_TLS_ALERT : RESP_TLS_HELLO;
+	} else {
+		f->resp = RESP_OTHER;
+	}
+}
+
+struct anomalies {
+	const char *name[V_MAX_ANOM];
+	double w[V_MAX_ANOM];
+	int n;
+};
+
+static void anom(struct anomalies *a, const char *name, double w)
+{
+	for (int i = 0; i < a->n; i++)
+		if (!strcmp(a->name[i], name))
+			return;
+	if (a->n < V_MAX_ANOM) {
+		a->name[a->n] = name;
+		a->w[a->n] = w;
+		a->n++;
+	}
+}
+
+static double confidence(const struct anomalies *a)
+{
+	double keep = 1.0;
+	for (int i = 0; i < a->n; i++)
+		keep *= 1.0 - a->w[i];
+	return 1.0 - keep;
+}
+
+static int ttl_differs(uint8_t a, uint8_t b)
+{
+	return a > b ? a - b > V_TTL_SLACK : b - a > V_TTL_SLACK;
+}
+
+static int ipid_jumps(uint16_t now, uint16_t prev)
+{
+	uint16_t d = (uint16_t)(now - prev);
+	if (prev == 0 && now == 0)
+		return 0;
+	/* a server that sends IP-ID 0 (DF) does so on every packet */
+	if (prev == 0 || now == 0)
+		return 1;
+	return d > V_IPID_GAP && d < (uint16_t)(65536 - V_IPID_GAP);
+}
+
+static const char *stage_name(unsigned s)
+{
+	switch (s) {
+	case TW_STAGE_SYN: return "after_syn";
+	case TW_STAGE_HANDSHAKE: return "after_handshake";
+	case TW_STAGE_CLIENT_DATA: return "after_request";
+	case TW_STAGE_SERVER_DATA: return "after_response";
+	}
+	return "midstream";
+}
+
+static void write_tamper(struct tw_verdict *v, const struct tw_event *e, const struct vflow *f, int method,
+			 const char *signature, const char *stage, struct anomalies *a, const char *dns_qname,
+			 const char *detail_key, const char *detail)
+{
+	static char buf[8192];
+	struct tw_pipeline *pl = v->pl;
+	struct tw_jb b;
+	char s[INET6_ADDRSTRLEN + 8];
+	const struct tw_flow *fl = &e->flow;
+	const char *lim[3];
+	int nlim = 0;
+	double c = confidence(a);
+
+	/* weak evidence alone (an IP-ID jump, a 451) is not a verdict; a
+	 * timeout is reported weak, since only many of them make a case */
+	if (c < 0.5 && method != M_BLACKHOLE && strcmp(signature, "PSH->timeout"))
+		return;
+	if (fl->flags & TW_FLOW_MIDSTREAM)
+		lim[nlim++] = "midstream";
+	if (e->proto == TW_PROTO_TCP && (!fl->dir[0].packets || !fl->dir[1].packets) && method != M_BLACKHOLE)
+		lim[nlim++] = "one_way";
+	if (nlim && c > 0.3)
+		c = 0.3;
+	v->st.verdicts[method]++;
+
+	tw_jb_init(&b, buf, sizeof(buf));
+	tw_jb_obj_open(&b, NULL);
+	tw_jb_time(&b, "timestamp", (uint64_t)((int64_t)e->ts_ns + pl->opt.clock_offset_ns));
+	tw_jb_str(&b, "event_type", "tamper");
+	tw_jb_u64(&b, "flow_id", e->flow_id);
+	tw_prefix_str(e->family, e->caddr, e->family == TW_FAMILY_IPV6 ? pl->opt.v6_prefix : pl->opt.v4_prefix, s, sizeof(s));
+	tw_jb_str(&b, "src_prefix", s);
+	tw_addr_str(e->family, e->saddr, s, sizeof(s));
+	tw_jb_str(&b, "dest_ip", s);
+	tw_jb_u64(&b, "dest_port", e->sport);
+	tw_jb_u64(&b, "src_port", e->cport);
+	tw_jb_str(&b, "proto", e->proto == TW_PROTO_TCP ? "TCP" : "UDP");
+	tw_jb_obj_open(&b, "tamper");
+	tw_jb_str(&b, "method", method_names[method]);
+	tw_jb_str(&b, "signature", signature);
+	tw_jb_str(&b, "stage", stage);
+	tw_jb_arr_open(&b, "anomalies");
+	for (int i = 0; i < a->n; i++)
+		tw_jb_str(&b, NULL, a->name[i]);
+	tw_jb_arr_close(&b);
+	tw_jb_dbl(&b, "confidence", c, 2);
+	tw_jb_str(&b, "sni", f && f->sni[0] ? f->sni : NULL);
+	tw_jb_str(&b, "http_host", f && f->host[0] ? f->host : NULL);
+	tw_jb_str(&b, "dns_qname", dns_qname);
+	if (detail_key)
+		tw_jb_str(&b, detail_key, detail);
+	if (nlim) {
+		tw_jb_arr_open(&b, "limitations");
+		for (int i = 0; i < nlim; i++)
+			tw_jb_str(&b, NULL, lim[i]);
+		tw_jb_arr_close(&b);
+	}
+	tw_jb_obj_close(&b);
+	tw_jb_obj_close(&b);
+	long n = tw_jb_end(&b);
+	if (n > 0)
+		tw_pipeline_line(pl, buf, (size_t)n);
+}
+
+static void judge_dns(struct tw_verdict *v, const struct tw_event *e, struct vflow *f)
+{
+	uint8_t base;
+	int have_base = base_ttl(v, e->family, e->saddr, &base);
+	for (int i = 0; i < f->nq; i++) {
+		struct vdnsq *q = &f->q[i];
+		struct anomalies a = { .n = 0 };
+		const char *sig = "DNS->forged";
+		if (q->nresp >= 2 && strcmp(q->ans[0], q->ans[1])) {
+			anom(&a, "dns_duplicate_differs", 0.80);
+			sig = "DNS->duplicate";
+			if (ttl_differs(q->ttl[0], q->ttl[1]))
+				anom(&a, "dns_ttl_mismatch", 0.50);
+		} else if (have_base && q->nresp >= 1 && ttl_differs(q->ttl[0], base)) {
+			anom(&a, "dns_ttl_mismatch", 0.50);
+		}
+		if (q->fp)
+			anom(&a, "dns_known_forged_address", 0.90);
+		if (a.n)
+			write_tamper(v, e, f, M_DNS, sig, "dns", &a, q->qname,
+				     q->fp ? "fingerprint" : NULL, q->fp ? q->fp->name : NULL);
+	}
+	/* a clean answer teaches what this resolver's packets look like */
+	for (int i = 0; i < f->nq; i++)
+		if (f->q[i].nresp == 1 && !f->q[i].fp) {
+			base_learn(v, e->family, e->saddr, f->q[i].ttl[0]);
+			break;
+		}
+}
+
+static void judge_tcp(struct tw_verdict *v, const struct tw_event *e, struct vflow *f)
+{
+	const struct tw_flow *fl = &e->flow;
+	const struct tw_dir_state *c2s = &fl->dir[TW_DIR_C2S], *s2c = &fl->dir[TW_DIR_S2C];
+	struct anomalies a = { .n = 0 };
+	char sig[64];
+	int method;
+
+	if (f && f->nrst) {
+		/* RSTs that claim to come from the server */
+		const struct vrst *r0 = &f->rst[0];
+		uint8_t base = r0->base_ttl;
+		int have_base = r0->sender_seen || base_ttl(v, e->family, e->saddr, &base);
+		int burst = 0;
+		for (int i = 0; i < f->nrst; i++) {
+			const struct vrst *r = &f->rst[i];
+			/* a TTL that persists on the server's later packets is a route change */
+			if (have_base && ttl_differs(r->ttl, base) &&
+			    (!r->sender_seen || ttl_differs(r->ttl, r->last_ttl)))
+				anom(&a, "ttl_mismatch", 0.60);
+			if (e->family == TW_FAMILY_IPV4 && r->sender_seen && ipid_jumps(r->ipid, r->ipid_prev))
+				anom(&a, "ipid_mismatch", 0.40);
+			/* spread sequence numbers (not the +1 after a FIN) */
+			if (i && (uint32_t)(r->seq - f->rst[0].seq + 2) > 4)
+				burst = 1;
+		}
+		if (f->race)
+			anom(&a, "race_data_after_rst", 0.80);
+		/* a burst alone is how some servers answer every late segment:
+		 * it only adds to evidence that the packets are not the server's */
+		if (burst && a.n)
+			anom(&a, "multiple_rst_seq", 0.50);
+		if (!a.n) {
+			v->st.suppressed_benign++;   /* the server's own abortive close */
+			return;
+		}
+		static const char *const pre[] = { "?", "SYN", "ACK", "PSH", "DATA", "MID" };
+		snprintf(sig, sizeof(sig), "%s->RST%s", pre[r0->stage < 6 ? r0->stage : 0], f->nrst > 1 ? ";RST" : "");
+		method = (r0->stage == TW_STAGE_CLIENT_DATA && f->req == REQ_TLS) ? M_TLS : M_RST;
+		write_tamper(v, e, f, method, sig, stage_name(r0->stage), &a, NULL, NULL, NULL);
+		return;
+	}
+
+	/* the server's first answer: an injected block page or TLS alert? */
+	if (f && (f->resp == RESP_HTTP || f->resp == RESP_TLS_ALERT)) {
+		/* a TTL that differs from the SYN-ACK's but then carries a long
+		 * transfer is a route, SYN-proxy or load-balancer change */
+		int persists = s2c->ttl_last == f->resp_ttl && s2c->packets >= V_PERSIST_PKTS;
+		if (f->resp_base_known && ttl_differs(f->resp_ttl, f->resp_base_ttl) &&
+		    ttl_differs(f->resp_ttl, f->resp_last_ttl) && !persists)
+			anom(&a, "ttl_mismatch", 0.60);
+		if (e->family == TW_FAMILY_IPV4 && f->resp_base_known && ipid_jumps(f->resp_ipid, f->resp_ipid_prev))
+			anom(&a, "ipid_mismatch", 0.40);
+		/* SYN proxies and load balancers answer the handshake with their
+		 * own TTL: a 2xx page with only a TTL/IP-ID difference is not a
+		 * block page; a refusal or redirect with it is */
+		if (f->resp == RESP_HTTP && !f->fp && f->status >= 200 && f->status < 300)
+			a.n = 0;
+		if (f->resp == RESP_HTTP) {
+			if (f->fp)
+				anom(&a, "blockpage_fingerprint", f->fp->confidence_no_fp ? 0.95 : 0.70);
+			if (f->status == 451)
+				anom(&a, "status_451", 0.30);
+		}
+		if (a.n) {
+			if (f->resp == RESP_HTTP) {
+				snprintf(sig, sizeof(sig), "PSH->HTTP%d", f->status);
+				write_tamper(v, e, f, M_BLOCKPAGE, sig, "after_request", &a, NULL,
+					     f->fp ? "fingerprint" : NULL, f->fp ? f->fp->name : NULL);
+			} else {
+				write_tamper(v, e, f, M_TLS, "PSH->ALERT", "after_request", &a, NULL, NULL, NULL);
+			}
+			return;
+		}
+	}
+
+	/* silence: the SYN or the request went unanswered until the flow timed out */
+	if (e->end_reason != TW_END_IDLE && e->end_reason != TW_END_FLUSH)
+		return;
+	if (fl->state == TW_TCP_SYN_SENT && !s2c->packets && c2s->syn_count >= 2 && !(fl->flags & TW_FLOW_MIDSTREAM)) {
+		anom(&a, "syn_timeout", V_TIMEOUT_CONF);
+		write_tamper(v, e, f, M_BLACKHOLE, "SYN->timeout", "after_syn", &a, NULL, NULL, NULL);
+	} else if ((fl->flags & TW_FLOW_CLIENT_DATA) && !(fl->flags & TW_FLOW_SERVER_DATA) &&
+		   c2s->retrans >= 2 && fl->state == TW_TCP_ESTABLISHED) {
+		anom(&a, "request_timeout", V_TIMEOUT_CONF);
+		write_tamper(v, e, f, f && f->req == REQ_TLS ? M_TLS : M_BLACKHOLE, "PSH->timeout",
+			     "after_request", &a, NULL, NULL, NULL);
+	}
+}
+
+void tw_verdict_event(struct tw_verdict *v, const struct tw_event *e)
+{
+	struct vflow *f;
+
+	switch (e->type) {
+	case TW_EV_CLIENT_DATA:
+		if (e->proto == TW_PROTO_TCP && (f = flow_get(v, e->flow_id, 1)))
+			on_client_data(f, e);
+		break;
+	case TW_EV_SERVER_DATA:
+		if (e->proto == TW_PROTO_TCP && (f = flow_get(v, e->flow_id, 1)))
+			on_server_data(v, f, e);
+		break;
+	case TW_EV_RST:
+		if (e->dir != TW_DIR_S2C)
+			break;          /* the client's own abort */
+		if ((f = flow_get(v, e->flow_id, 1)) && f->nrst < V_MAX_RST) {
+			struct vrst *r = &f->rst[f->nrst++];
+			r->ttl = e->ttl;
+			r->ipid = e->ip_id;
+			r->seq = e->seq;
+			r->stage = e->ctx.stage;
+			r->in_window = e->ctx.in_window;
+			r->sender_seen = e->ctx.sender_seen;
+			r->base_ttl = e->ctx.sender_ttl_base;
+			r->last_ttl = e->ctx.sender_ttl_last;
+			r->ipid_prev = e->ctx.sender_ipid_last;
+		}
+		break;
+	case TW_EV_DATA_AFTER_RST:
+		if (e->dir == TW_DIR_S2C && (f = flow_get(v, e->flow_id, 1)))
+			f->race = 1;
+		break;
+	case TW_EV_DNS_RESPONSE:
+		if ((f = flow_get(v, e->flow_id, 1)))
+			on_dns_response(v, f, e);
+		break;
+	case TW_EV_FLOW_END:
+		f = flow_get(v, e->flow_id, 0);
+		if (e->proto == TW_PROTO_TCP) {
+			/* the server's SYN-ACK TTL is this server's baseline for later flows */
+			if (e->flow.dir[TW_DIR_S2C].syn_count && !(f && f->nrst))
+				base_learn(v, e->family, e->saddr, e->flow.dir[TW_DIR_S2C].ttl_base);
+			judge_tcp(v, e, f);
+		} else if (f) {
+			judge_dns(v, e, f);
+		}
+		if (f)
+			flow_del(v, e->flow_id);
+		break;
+	default:
+		break;
+	}
+}

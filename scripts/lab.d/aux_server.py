@@ -1,0 +1,49 @@
+#!/usr/bin/python3
+"""Benign-but-odd servers for the lab (run in tw-srv).
+
+--abort ADDR:PORT   read the request, then close with SO_LINGER 0, i.e. an
+                    abortive close: the client gets an RST from the real
+                    server (load balancers and crashing apps do this).
+"""
+import argparse
+import socket
+import struct
+import threading
+
+
+def split_hostport(s):
+    host, port = s.rsplit(":", 1)
+    return host.strip("[]"), int(port)
+
+
+def abort_server(addr):
+    host, port = split_hostport(addr)
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    srv = socket.socket(fam, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((host, port))
+    srv.listen(64)
+    while True:
+        conn, _ = srv.accept()
+        try:
+            conn.settimeout(2)
+            conn.recv(4096)
+        except OSError:
+            pass
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--abort", action="append", default=[])
+    a = ap.parse_args()
+    threads = [threading.Thread(target=abort_server, args=(x,), daemon=True) for x in a.abort]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,719 @@
+# shellcheck shell=bash
+# tamperwatch lab scenarios.  Sourced by scripts/lab after common.sh.
+#
+# A scenario is a function scn_<name with _ for -> registered with `scenario`.
+# It switches the censor on (nft / iptables+NFQUEUE / tc / censor.py in tw-cen),
+# drives real clients in tw-c1/tw-c2 (every client command is recorded by `obs`
+# under $OUT/clients/), writes its ground truth with truth_* helpers, and
+# scenario_run switches the censor off again and assembles $OUT/truth.json.
+#
+# Options from scripts/lab run: OPT_PREFIX (region-a|region-b|all|CIDR[,CIDR]),
+# OPT_TARGET (a lab domain), OPT_DURATION (seconds, for timed scenarios).
+
+SCENARIOS=()
+scenario() { SCENARIOS+=("$1|$2|$3"); }
+
+scenario_list() {
+  local s
+  for s in "${SCENARIOS[@]}"; do
+    IFS='|' read -r n k d <<<"$s"
+    printf '%-28s %-7s %s\n' "$n" "$k" "$d"
+  done
+}
+scenario_exists() { local s; for s in "${SCENARIOS[@]}"; do [ "${s%%|*}" = "$1" ] && return 0; done; return 1; }
+scenario_field() { local s; for s in "${SCENARIOS[@]}"; do [ "${s%%|*}" = "$1" ] && { IFS='|' read -r -a f <<<"$s"; echo "${f[$2]}"; }; done; }
+
+JSONOBJ="$LAB_DIR/lab.d/jsonobj.py"
+CENSOR_PY="$LAB_DIR/lab.d/censor.py"
+PROBE_PY="$LAB_DIR/lab.d/probe.py"
+CACERT="$LAB_RUN/tls/lab.crt"
+
+# ------------------------------------------------------------ truth ----
+truth_add() { # file key=val...
+  local f=$1; shift
+  ${PY:-python3} "$JSONOBJ" "$@" >> "$OUT/.truth.d/$f.jsonl"
+}
+# tamper method=... (DESIGN.md method names) variant=... target:='{...}' prefixes:='[...]'
+truth_tamper()  { truth_add tamper start="$CENSOR_ON" "$@"; }
+truth_control() { truth_add controls "$@"; }
+truth_benign()  { truth_add benign "$@"; }
+json_list() { local a="" x; for x in "$@"; do a+="${a:+,}\"$x\""; done; echo "[$a]"; }
+target_json() { # domain port proto -> JSON
+  local d=$1 port=$2 proto=${3:-tcp}
+  ${PY:-python3} "$JSONOBJ" domain="$d" ip="$(host_ip "$d")" ip6="$(host_ip6 "$d")" port:="${port:-null}" proto="$proto"
+}
+
+# ------------------------------------------------------------ prefixes ----
+# PREFIXES: the client prefixes the censor applies to (v4 and v6)
+resolve_prefixes() { # spec default
+  local spec=${OPT_PREFIX:-$1} p out=()
+  IFS=',' read -r -a parts <<<"$spec"
+  for p in "${parts[@]}"; do
+    case $p in
+      region-a) out+=("$C1_NET" "$C1_NET6") ;;
+      region-b) out+=("$C2_NET" "$C2_NET6") ;;
+      all) out+=("$C1_NET" "$C1_NET6" "$C2_NET" "$C2_NET6") ;;
+      *) out+=("$p") ;;
+    esac
+  done
+  PREFIXES=("${out[@]}")
+  PFX4=() PFX6=()
+  for p in "${PREFIXES[@]}"; do if [[ $p == *:* ]]; then PFX6+=("$p"); else PFX4+=("$p"); fi; done
+}
+in_prefixes() { # ns -> true if that client network is censored
+  local net; [ "$1" = tw-c1 ] && net=$C1_NET || net=$C2_NET
+  local p; for p in "${PREFIXES[@]}"; do [ "$p" = "$net" ] && return 0; done; return 1
+}
+nft_set() { local IFS=,; echo "{ $* }"; }
+
+# ------------------------------------------------------------ censor ----
+CENSOR_ON=""
+censor_on() { CENSOR_ON=$(now_iso); echo "$SCN_NAME" > "$LAB_RUN/state/censor"; }
+
+nft_cen() { nsx tw-cen nft "$@"; }
+NFT_READY=""
+nft_table() { # ensure the censor's table exists
+  [ -n "$NFT_READY" ] && return
+  NFT_READY=1
+  nft_cen list table inet twcensor >/dev/null 2>&1 && return
+  nft_cen -f - <<'EOF'
+table inet twcensor {
+  chain forward { type filter hook forward priority -10; policy accept; }
+  chain output { type filter hook output priority raw; policy accept; notrack; }
+}
+EOF
+}
+nft_rule() { nft_table; nft_cen add rule inet twcensor forward "$@" || echo "lab: nft rule failed: $*" >&2; }
+
+ipt4() { nsx tw-cen iptables -w "$@" || echo "lab: iptables $* failed" >&2; }
+ipt6() { nsx tw-cen ip6tables -w "$@" || echo "lab: ip6tables $* failed" >&2; }
+
+injector_start() { # rules-json, censor.py args...
+  local rules=$1; shift
+  printf '%s\n' "$rules" > "$OUT/censor-rules.json"
+  rm -f "$LAB_RUN/state/censor.ready"
+  ip netns exec tw-cen setsid "$PY" "$CENSOR_PY" --rules "$OUT/censor-rules.json" \
+    --log "$OUT/censor-events.jsonl" --ready "$LAB_RUN/state/censor.ready" "$@" \
+    >"$OUT/censor.log" 2>&1 </dev/null &
+  echo $! > "$LAB_RUN/pids/censor.pid"
+  local i
+  for i in $(seq 50); do [ -e "$LAB_RUN/state/censor.ready" ] && return 0; sleep 0.1; done
+  echo "lab: censor.py did not start: $(cat "$OUT/censor.log")" >&2
+  return 1
+}
+
+# delay line: hold the first packets from TARGET servers to censored clients
+# for N ms in censor.py (queue 1), so that forged packets win the race.
+delay_line() { # ip4 ip6
+  local p
+  for p in "${PFX4[@]}"; do ipt4 -A FORWARD -s "$1" -d "$p" -j NFQUEUE --queue-num 1 --queue-bypass; done
+  for p in "${PFX6[@]}"; do ipt6 -A FORWARD -s "$2" -d "$p" -j NFQUEUE --queue-num 1 --queue-bypass; done
+}
+# in-path selection: client->server packets that mention STRING go to queue 0;
+# SYN-ACKs to censored clients go to queue 1 (TTL learning)
+inpath_select() { # string ports
+  local s=$1 ports=$2 p
+  for p in "${PFX4[@]}"; do
+    ipt4 -A FORWARD -s "$p" -p tcp -m multiport --dports "$ports" -m string --string "$s" --algo bm \
+      -j NFQUEUE --queue-num 0 --queue-bypass
+    ipt4 -A FORWARD -d "$p" -p tcp --tcp-flags SYN,ACK SYN,ACK -j NFQUEUE --queue-num 1 --queue-bypass
+  done
+  for p in "${PFX6[@]}"; do
+    ipt6 -A FORWARD -s "$p" -p tcp -m multiport --dports "$ports" -m string --string "$s" --algo bm \
+      -j NFQUEUE --queue-num 0 --queue-bypass
+    ipt6 -A FORWARD -d "$p" -p tcp --tcp-flags SYN,ACK SYN,ACK -j NFQUEUE --queue-num 1 --queue-bypass
+  done
+}
+
+censor_clear() {
+  local f=$LAB_RUN/pids/censor.pid pid i
+  if [ -e "$f" ]; then
+    pid=$(cat "$f")
+    kill -TERM "$pid" 2>/dev/null
+    for i in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+    rm -f "$f"
+  fi
+  ip netns list | grep -qw tw-cen || return 0
+  if [ -n "${OUT:-}" ] && [ -d "$OUT" ] && [ -s "$LAB_RUN/state/censor" ]; then
+    { echo "# nft"; nft_cen list ruleset; echo "# iptables"; nsx tw-cen iptables-save -c
+      echo "# ip6tables"; nsx tw-cen ip6tables-save -c
+      echo "# tc"; nsx tw-cen tc -s qdisc show; } > "$OUT/censor-state.txt" 2>&1
+  fi
+  nft_cen delete table inet twcensor 2>/dev/null
+  NFT_READY="" 
+  nsx tw-cen iptables -w -F FORWARD 2>/dev/null
+  nsx tw-cen ip6tables -w -F FORWARD 2>/dev/null
+  local d
+  for d in cen-gw cen-srv; do
+    nsx tw-cen tc qdisc del dev "$d" root 2>/dev/null
+    nsx tw-cen tc qdisc del dev "$d" clsact 2>/dev/null
+  done
+  nsx tw-srv ip link set srv-cen gso_max_segs 65535 2>/dev/null
+  rm -f "$LAB_RUN/state/censor"
+  return 0
+}
+
+# ------------------------------------------------------------ detector ----
+DET_PID=""
+detector_start() {
+  DET_STATUS="not started"
+  if [ "$DETECTOR" = none ]; then DET_STATUS="disabled"; return; fi
+  if [ ! -x "$DAEMON" ]; then DET_STATUS="no binary at $DAEMON"; return; fi
+  : > "$OUT/alerts.json"
+  local ifargs=() i
+  for i in ${DET_IFACES:-gw-up}; do ifargs+=(-i "$i"); done
+  ip netns exec tw-gw setsid "$DAEMON" "${ifargs[@]}" --mode "$DETECTOR" --alerts "$OUT/alerts.json" \
+    "${DAEMON_ARGS[@]}" >"$OUT/detector.log" 2>&1 </dev/null &
+  DET_PID=$!
+  echo "$DET_PID" > "$LAB_RUN/pids/tamperwatchd.pid"
+  sleep "${TW_LAB_DETECTOR_WARMUP:-1}"
+  if kill -0 "$DET_PID" 2>/dev/null; then DET_STATUS="running"
+  else wait "$DET_PID"; DET_STATUS="exited early (rc=$?)"; DET_PID=""; fi
+}
+detector_stop() {
+  [ -n "$DET_PID" ] || return 0
+  sleep "${TW_LAB_DETECTOR_GRACE:-1}"
+  kill -INT "$DET_PID" 2>/dev/null
+  local i
+  for i in $(seq 50); do kill -0 "$DET_PID" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$DET_PID" 2>/dev/null; then kill -KILL "$DET_PID"; DET_STATUS="killed (no exit on SIGINT)"
+  else wait "$DET_PID"; DET_STATUS="stopped (rc=$?)"; fi
+  rm -f "$LAB_RUN/pids/tamperwatchd.pid"
+  DET_PID=""
+}
+
+# ------------------------------------------------------------ clients ----
+# obs NAME NS TIMEOUT CMD... : run a client command, keep its stdout, stderr,
+# exit status and timing in $OUT/clients/NAME.{out,err,rc}
+obs() {
+  local name=$1 ns=$2 t=$3; shift 3
+  local o=$OUT/clients/$name s e rc
+  s=$(now_iso)
+  timeout -k 2 "$t" ip netns exec "$ns" "$@" >"$o.out" 2>"$o.err"
+  rc=$?
+  e=$(now_iso)
+  echo "$rc" > "$o.rc"
+  truth_add observed name="$name" ns="$ns" cmd="$*" rc:="$rc" start="$s" end="$e" \
+    stdout@="$o.out" stderr@="$o.err"
+  return 0
+}
+CURL_W='%{http_code} %{size_download} %{time_connect} %{time_appconnect} %{time_total} %{speed_download}\n'
+# fetch NAME NS SRC URL [curl args] : curl from source address SRC
+fetch() {
+  local name=$1 ns=$2 src=$3 url=$4; shift 4
+  obs "$name" "$ns" "${FETCH_TIMEOUT:-8}" curl -sS --cacert "$CACERT" --interface "$src" \
+    --max-time "${FETCH_MAXTIME:-5}" -o "$OUT/clients/$name.body" -w "$CURL_W" "$@" "$url"
+}
+# lookup NAME NS SRC QNAME TYPE : dig against the lab resolver
+lookup() {
+  local name=$1 ns=$2 src=$3 q=$4 ty=${5:-A} server=$RESOLVER_IP
+  [[ $src == *:* ]] && server=$RESOLVER_IP6
+  obs "$name" "$ns" 8 dig +tries="${LOOKUP_TRIES:-1}" +time="${LOOKUP_TIME:-2}" -b "$src" "@$server" "$q" "$ty" +noall +answer +comments
+}
+# background client jobs: never a bare `wait`, which would also wait for the
+# detector and the injector (background children of this shell too)
+BG=()
+spawn() { "$@" & BG+=($!); }
+join() { [ ${#BG[@]} -gt 0 ] && wait "${BG[@]}"; BG=(); }
+
+# ------------------------------------------------------------ run ----
+scenario_run() {
+  SCN_NAME=$1
+  local fn=scn_${1//-/_} kind desc started ended
+  kind=$(scenario_field "$1" 1); desc=$(scenario_field "$1" 2)
+  censor_clear
+  echo $$ > "$LAB_RUN/pids/run.pid"
+  trap 'censor_clear; detector_stop; exit 130' INT TERM
+  started=$(now_iso)
+  detector_start
+  echo "lab: scenario $1 ($kind): $desc" >&2
+  "$fn"
+  local rc=$?
+  CENSOR_OFF=$(now_iso)
+  censor_clear
+  detector_stop
+  ended=$(now_iso)
+  trap - INT TERM
+  rm -f "$LAB_RUN/pids/run.pid"
+  ${PY:-python3} - "$OUT" "$1" "$kind" "$desc" "$started" "$ended" "$DET_STATUS" "$DETECTOR" "$CENSOR_OFF" <<'PYEOF'
+import json, os, sys
+out, name, kind, desc, started, ended, det, mode, censor_off = sys.argv[1:]
+def lines(f):
+    p = os.path.join(out, ".truth.d", f + ".jsonl")
+    if not os.path.exists(p):
+        p = os.path.join(out, f)
+        if not os.path.exists(p):
+            return []
+    r = []
+    for l in open(p):
+        l = l.strip()
+        if l:
+            try: r.append(json.loads(l))
+            except ValueError: pass
+    return r
+tamper = lines("tamper")
+for t in tamper:
+    t.setdefault("end", censor_off)
+truth = {
+  "scenario": name, "kind": kind, "description": desc,
+  "started": started, "ended": ended,
+  "tampered": kind == "censor",
+  "tamper": tamper,
+  "controls": lines("controls"),
+  "benign": lines("benign"),
+  "injections": [e for e in lines("censor-events.jsonl") if e.get("action") != "censor_exit"],
+  "observed": lines("observed"),
+  "detector": {"mode": mode, "status": det, "alerts": "alerts.json"},
+  "lab": {"gateway_iface": "gw-up", "regions": {"region-a": ["198.51.100.0/24", "2001:db8:a::/64"],
+                                                 "region-b": ["192.0.2.0/24", "2001:db8:b::/64"]}},
+}
+with open(os.path.join(out, "truth.json"), "w") as f:
+    json.dump(truth, f, indent=1)
+    f.write("\n")
+PYEOF
+  echo "lab: $1 done -> $OUT/truth.json (detector: $DET_STATUS)" >&2
+  return $rc
+}
+
+# =========================================================== scenarios ====
+T_DOMAIN() { echo "${OPT_TARGET:-blocked.example}"; }
+C1=${C1_IPS[0]} C1b=${C1_IPS[1]} C1c=${C1_IPS[2]} C16=${C1_IPS6[0]}
+C2=${C2_IPS[0]} C2b=${C2_IPS[1]} C26=${C2_IPS6[0]}
+
+# common traffic for RST / block page / TLS scenarios: the target from both
+# regions (v4, v6, several clients), and an allowed control from the censored one
+web_probe() { # scheme
+  local sch=$1 d; d=$(T_DOMAIN)
+  spawn fetch "c1-$sch-target-1" tw-c1 "$C1" "$sch://$d/" -4
+  spawn fetch "c1-$sch-target-2" tw-c1 "$C1b" "$sch://$d/" -4
+  spawn fetch "c1-$sch-target-v6" tw-c1 "$C16" "$sch://$d/" -6
+  spawn fetch "c1-$sch-control" tw-c1 "$C1c" "$sch://allowed.example/" -4
+  spawn fetch "c2-$sch-target" tw-c2 "$C2" "$sch://$d/" -4
+  spawn fetch "c2-$sch-target-v6" tw-c2 "$C26" "$sch://$d/" -6
+  join
+  truth_control target:="$(target_json allowed.example "$([ "$sch" = https ] && echo 443 || echo 80)")" \
+    prefixes:="$(json_list "$C1_NET" "$C1_NET6" "$C2_NET" "$C2_NET6")" note="never tampered"
+}
+onpath_rst() { # name style http_host|sni port scheme
+  local style=$1 trig=$2 port=$3 sch=$4 d; d=$(T_DOMAIN)
+  resolve_prefixes region-a
+  censor_on
+  delay_line "$(host_ip "$d")" "$(host_ip6 "$d")"
+  injector_start "[{\"name\":\"$SCN_NAME\",\"action\":\"rst\",\"path\":\"on\",\"style\":\"$style\",\"$trig\":[\"$d\"],\"ports\":[$port],\"prefixes\":$(json_list "${PREFIXES[@]}"),\"to_server\":true}]" \
+    --tap cen-gw --queue --delay-ms 30 || return 1
+  web_probe "$sch"
+  local sig=PSH-\>RST
+  truth_tamper method=rst_injection variant=on_path style="$style" signature="$sig" stage=after_request \
+    trigger:="{\"$trig\":\"$d\"}" target:="$(target_json "$d" "$port")" prefixes:="$(json_list "${PREFIXES[@]}")" \
+    note="forged RST(s) with unrelated TTL/IP-ID race the real response (held 30 ms); the server's data arrives after the RST"
+}
+
+scenario rst-onpath-http censor "on-path GFW type-1 RST (one RST, random TTL/IP-ID) on HTTP Host, region-a"
+scn_rst_onpath_http() { onpath_rst single http_host 80 http; }
+
+scenario rst-onpath-sni censor "on-path GFW type-2 burst of 3 RST/ACKs (spread seq) on TLS SNI, region-a"
+scn_rst_onpath_sni() { onpath_rst burst sni 443 https; }
+
+scenario rst-inpath censor "in-path RST (request dropped, RST to both ends, TTL copied from SYN-ACK) on SNI and Host, region-a"
+scn_rst_inpath() {
+  local d; d=$(T_DOMAIN)
+  resolve_prefixes region-a
+  censor_on
+  inpath_select "$d" 80,443
+  injector_start "[{\"name\":\"$SCN_NAME\",\"action\":\"rst\",\"path\":\"in\",\"sni\":[\"$d\"],\"http_host\":[\"$d\"],\"prefixes\":$(json_list "${PREFIXES[@]}"),\"to_server\":true}]" \
+    --queue || return 1
+  web_probe https
+  web_probe http
+  truth_tamper method=rst_injection variant=in_path signature=PSH-\>RST stage=after_request \
+    trigger:="{\"sni\":\"$d\",\"http_host\":\"$d\"}" target:="$(target_json "$d" null)" \
+    prefixes:="$(json_list "${PREFIXES[@]}")" note="request dropped; RST/ACK to client with TTL and IP-ID continuing the server's SYN-ACK; RST to server; no race"
+}
+
+dns_probe() {
+  local d; d=$(T_DOMAIN)
+  lookup c1-dns-target-a tw-c1 "$C1" "$d" A
+  lookup c1-dns-target-b tw-c1 "$C1b" "$d" A
+  lookup c1-dns-target-aaaa tw-c1 "$C16" "$d" AAAA
+  lookup c1-dns-control tw-c1 "$C1c" allowed.example A
+  lookup c2-dns-target tw-c2 "$C2" "$d" A
+  lookup c2-dns-target-aaaa tw-c2 "$C26" "$d" AAAA
+  obs c1-dns-all tw-c1 5 "$PY" "$PROBE_PY" dns "$d" "$RESOLVER_IP" "$C1" --wait 0.5
+  obs c2-dns-all tw-c2 5 "$PY" "$PROBE_PY" dns "$d" "$RESOLVER_IP" "$C2" --wait 0.5
+  truth_control target:="$(target_json allowed.example 53 udp)" prefixes:="$(json_list "$C1_NET" "$C2_NET")" note="never tampered"
+}
+dns_rule() { # path
+  local d; d=$(T_DOMAIN)
+  echo "[{\"name\":\"$SCN_NAME\",\"action\":\"dns\",\"path\":\"$1\",\"qname\":[\"$d\"],\"prefixes\":$(json_list "${PREFIXES[@]}"),\"forged_a\":\"$FORGED_IP\",\"forged_aaaa\":\"$FORGED_IP6\"}]"
+}
+scenario dns-inject-onpath censor "on-path DNS injection: forged A/AAAA racing the resolver's real answer (both arrive), region-a"
+scn_dns_inject_onpath() {
+  local d; d=$(T_DOMAIN)
+  resolve_prefixes region-a
+  censor_on
+  delay_line "$RESOLVER_IP" "$RESOLVER_IP6"
+  injector_start "$(dns_rule on)" --tap cen-gw --queue --delay-ms 30 || return 1
+  dns_probe
+  truth_tamper method=dns_injection variant=on_path signature=forged_answer_race trigger:="{\"dns_qname\":\"$d\"}" \
+    target:="$(target_json "$d" 53 udp)" forged:="$(json_list "$FORGED_IP" "$FORGED_IP6")" \
+    prefixes:="$(json_list "${PREFIXES[@]}")" note="forged answer (random IP TTL) first, the real answer ~30 ms later"
+}
+scenario dns-inject-inpath censor "in-path DNS injection: forged answer sent, the resolver's real answer dropped, region-a"
+scn_dns_inject_inpath() {
+  local d p; d=$(T_DOMAIN)
+  resolve_prefixes region-a
+  censor_on
+  for p in "${PFX4[@]}"; do
+    ipt4 -A FORWARD -s "$p" -p udp --dport 53 -j NFQUEUE --queue-num 0 --queue-bypass
+    ipt4 -A FORWARD -d "$p" -p udp --sport 53 -j NFQUEUE --queue-num 0 --queue-bypass
+  done
+  for p in "${PFX6[@]}"; do
+    ipt6 -A FORWARD -s "$p" -p udp --dport 53 -j NFQUEUE --queue-num 0 --queue-bypass
+    ipt6 -A FORWARD -d "$p" -p udp --sport 53 -j NFQUEUE --queue-num 0 --queue-bypass
+  done
+  injector_start "$(dns_rule in)" --queue || return 1
+  dns_probe
+  truth_tamper method=dns_injection variant=in_path signature=forged_answer_only trigger:="{\"dns_qname\":\"$d\"}" \
+    target:="$(target_json "$d" 53 udp)" forged:="$(json_list "$FORGED_IP" "$FORGED_IP6")" \
+    prefixes:="$(json_list "${PREFIXES[@]}")" note="one answer per query, the forged one; its IP TTL is random, not the resolver's"
+}
+
+blockpage() { # status
+  local d; d=$(T_DOMAIN)
+  resolve_prefixes region-a
+  censor_on
+  inpath_select "$d" 80
+  injector_start "[{\"name\":\"$SCN_NAME\",\"action\":\"blockpage\",\"path\":\"in\",\"status\":$1,\"http_host\":[\"$d\"],\"prefixes\":$(json_list "${PREFIXES[@]}")}]" \
+    --queue || return 1
+  web_probe http
+  truth_tamper method=http_blockpage variant=in_path status:="$1" signature=injected_response stage=after_request \
+    trigger:="{\"http_host\":\"$d\"}" target:="$(target_json "$d" 80)" prefixes:="$(json_list "${PREFIXES[@]}")" \
+    note="request dropped; HTTP $1 block page with FIN (TTL 100-250, IP-ID 0) to client; RST to server"
+}
+scenario http-blockpage-451 censor "in-path HTTP 451 block page (with FIN) on Host, real response never comes, region-a"
+scn_http_blockpage_451() { blockpage 451; }
+scenario http-blockpage-403 censor "in-path HTTP 403 block page (with FIN) on Host, region-a"
+scn_http_blockpage_403() { blockpage 403; }
+
+scenario tls-reset censor "TLS interference: ClientHello with SNI dropped, RST to client (in-path), region-a; plain HTTP untouched"
+scn_tls_reset() {
+  local d; d=$(T_DOMAIN)
+  resolve_prefixes region-a
+  censor_on
+  inpath_select "$d" 443
+  injector_start "[{\"name\":\"$SCN_NAME\",\"action\":\"tls_reset\",\"path\":\"in\",\"sni\":[\"$d\"],\"ports\":[443],\"prefixes\":$(json_list "${PREFIXES[@]}")}]" \
+    --queue || return 1
+  web_probe https
+  fetch c1-http-target-ok tw-c1 "$C1" "http://$d/" -4
+  truth_tamper method=tls_interference variant=reset signature=CH-\>RST stage=after_client_hello \
+    trigger:="{\"sni\":\"$d\"}" target:="$(target_json "$d" 443)" prefixes:="$(json_list "${PREFIXES[@]}")"
+}
+scenario tls-drop censor "TLS interference: ClientHello with SNI silently dropped (nothing after the handshake), region-a"
+scn_tls_drop() {
+  local d p; d=$(T_DOMAIN)
+  resolve_prefixes region-a
+  censor_on
+  # the ClientHello marks its connection; every later packet of it, both ways, is dropped
+  local ipt
+  for ipt in ipt4 ipt6; do $ipt -A FORWARD -m connmark --mark 0x7711 -j DROP; done
+  for p in "${PFX4[@]}"; do ipt4 -A FORWARD -s "$p" -p tcp --dport 443 -m string --string "$d" --algo bm -j CONNMARK --set-mark 0x7711; done
+  for p in "${PFX6[@]}"; do ipt6 -A FORWARD -s "$p" -p tcp --dport 443 -m string --string "$d" --algo bm -j CONNMARK --set-mark 0x7711; done
+  for ipt in ipt4 ipt6; do $ipt -A FORWARD -m connmark --mark 0x7711 -j DROP; done
+  FETCH_MAXTIME=3 web_probe https
+  truth_tamper method=tls_interference variant=drop signature=CH-\>timeout stage=after_client_hello \
+    trigger:="{\"sni\":\"$d\"}" target:="$(target_json "$d" 443)" prefixes:="$(json_list "${PREFIXES[@]}")"
+}
+
+# TCP-level view: does the handshake complete, does a request get any answer?
+tcp_probe() {
+  local d; d=$(T_DOMAIN)
+  obs c1-tcp-probe tw-c1 6 "$PY" "$PROBE_PY" tcp "$(host_ip "$d")" 80 "${C1_IPS[3]}" --wait 2 \
+    --send 'GET / HTTP/1.1\r\nHost: '"$d"'\r\n\r\n'
+  obs c2-tcp-probe tw-c2 6 "$PY" "$PROBE_PY" tcp "$(host_ip "$d")" 80 "${C2_IPS[3]}" --wait 2 \
+    --send 'GET / HTTP/1.1\r\nHost: '"$d"'\r\n\r\n'
+}
+scenario blackhole-syn censor "blackholing: SYNs to the target IP dropped (nftables), region-a"
+scn_blackhole_syn() {
+  local d; d=$(T_DOMAIN)
+  resolve_prefixes region-a
+  censor_on
+  [ ${#PFX4[@]} -gt 0 ] && nft_rule ip saddr "$(nft_set "${PFX4[@]}")" ip daddr "$(host_ip "$d")" tcp flags \& \(syn\|ack\) == syn drop
+  [ ${#PFX6[@]} -gt 0 ] && nft_rule ip6 saddr "$(nft_set "${PFX6[@]}")" ip6 daddr "$(host_ip6 "$d")" tcp flags \& \(syn\|ack\) == syn drop
+  FETCH_MAXTIME=3 web_probe https
+  tcp_probe
+  truth_tamper method=blackhole variant=syn_drop signature=SYN-\>timeout stage=handshake \
+    target:="$(target_json "$d" null)" prefixes:="$(json_list "${PREFIXES[@]}")"
+}
+scenario blackhole-after-handshake censor "blackholing: handshake passes, everything after it dropped (both directions), region-a"
+scn_blackhole_after_handshake() {
+  local d; d=$(T_DOMAIN)
+  resolve_prefixes region-a
+  censor_on
+  if [ ${#PFX4[@]} -gt 0 ]; then
+    nft_rule ip saddr "$(nft_set "${PFX4[@]}")" ip daddr "$(host_ip "$d")" ct original packets \> 2 drop
+    nft_rule ip daddr "$(nft_set "${PFX4[@]}")" ip saddr "$(host_ip "$d")" ct reply packets \> 1 drop
+  fi
+  if [ ${#PFX6[@]} -gt 0 ]; then
+    nft_rule ip6 saddr "$(nft_set "${PFX6[@]}")" ip6 daddr "$(host_ip6 "$d")" ct original packets \> 2 drop
+    nft_rule ip6 daddr "$(nft_set "${PFX6[@]}")" ip6 saddr "$(host_ip6 "$d")" ct reply packets \> 1 drop
+  fi
+  FETCH_MAXTIME=3 web_probe https
+  tcp_probe
+  truth_tamper method=blackhole variant=post_handshake_drop signature=PSH-\>timeout stage=after_handshake \
+    target:="$(target_json "$d" null)" prefixes:="$(json_list "${PREFIXES[@]}")"
+}
+
+THROTTLE_BPS=16250   # 130 kbit/s
+throttle_probe() { # target control
+  FETCH_MAXTIME=${OPT_DURATION:-5} FETCH_TIMEOUT=$(( ${OPT_DURATION:-5} + 4 ))
+  spawn fetch c1-throttled-1 tw-c1 "$C1" "https://$1/files/bulk.bin" -4
+  spawn fetch c1-throttled-2 tw-c1 "$C1b" "http://$1/files/bulk.bin" -4
+  spawn fetch c2-throttled tw-c2 "$C2" "https://$1/files/bulk.bin" -4
+  spawn fetch c1-throttled-v6 tw-c1 "$C16" "https://$1/files/bulk.bin" -6
+  join
+  FETCH_MAXTIME=${OPT_DURATION:-5} fetch c1-control tw-c1 "$C1c" "https://$2/files/bulk.bin" -4
+  FETCH_MAXTIME=${OPT_DURATION:-5} fetch c2-control tw-c2 "$C2b" "https://$2/files/bulk.bin" -4
+  truth_control target:="$(target_json "$2" 443)" prefixes:="$(json_list "${PREFIXES[@]}")" note="not throttled"
+}
+scenario throttle-police censor "throttling: per-flow policing of media.example to 130 kbit/s both directions (nft limit, drops), all regions"
+scn_throttle_police() {
+  local d=${OPT_TARGET:-media.example}
+  resolve_prefixes all
+  censor_on
+  # the wire carries MTU-sized packets: no 64 KiB GSO bursts from the server
+  nsx tw-srv ip link set srv-cen gso_max_segs 1
+  nft_table
+  nft_cen add set inet twcensor thr4 '{ type ipv4_addr . inet_service . ipv4_addr . inet_service; flags dynamic; timeout 2m; }'
+  nft_cen add set inet twcensor thr6 '{ type ipv6_addr . inet_service . ipv6_addr . inet_service; flags dynamic; timeout 2m; }'
+  local lim="limit rate over $THROTTLE_BPS bytes/second burst 12000 bytes"
+  if [ ${#PFX4[@]} -gt 0 ]; then
+    nft_rule ip saddr "$(host_ip "$d")" ip daddr "$(nft_set "${PFX4[@]}")" meta l4proto tcp update @thr4 \{ ip saddr . th sport . ip daddr . th dport $lim \} drop
+    nft_rule ip daddr "$(host_ip "$d")" ip saddr "$(nft_set "${PFX4[@]}")" meta l4proto tcp update @thr4 \{ ip saddr . th sport . ip daddr . th dport $lim \} drop
+  fi
+  if [ ${#PFX6[@]} -gt 0 ]; then
+    nft_rule ip6 saddr "$(host_ip6 "$d")" ip6 daddr "$(nft_set "${PFX6[@]}")" meta l4proto tcp update @thr6 \{ ip6 saddr . th sport . ip6 daddr . th dport $lim \} drop
+    nft_rule ip6 daddr "$(host_ip6 "$d")" ip6 saddr "$(nft_set "${PFX6[@]}")" meta l4proto tcp update @thr6 \{ ip6 saddr . th sport . ip6 daddr . th dport $lim \} drop
+  fi
+  throttle_probe "$d" bulk.example
+  truth_tamper method=throttling variant=policing rate_bps:=$((THROTTLE_BPS * 8)) per_flow:=true \
+    target:="$(target_json "$d" null)" prefixes:="$(json_list "${PREFIXES[@]}")" \
+    note="token bucket, excess dropped (no queue): loss without RTT growth"
+}
+scenario throttle-shape censor "throttling: shaping media.example to 1 Mbit/s with a deep queue (tc htb + pfifo), all regions"
+SHAPE_RATE=1mbit
+scn_throttle_shape() {
+  local d=${OPT_TARGET:-media.example} dev p
+  resolve_prefixes all
+  censor_on
+  for dev in cen-gw cen-srv; do
+    nsx tw-cen tc qdisc add dev $dev root handle 1: htb default 20
+    nsx tw-cen tc class add dev $dev parent 1: classid 1:10 htb rate $SHAPE_RATE ceil $SHAPE_RATE
+    nsx tw-cen tc class add dev $dev parent 1: classid 1:20 htb rate 10gbit
+    nsx tw-cen tc qdisc add dev $dev parent 1:10 handle 10: bfifo limit 250000
+  done
+  nsx tw-srv ip link set srv-cen gso_max_segs 1
+  for p in "${PFX4[@]}"; do
+    nsx tw-cen tc filter add dev cen-gw parent 1: protocol ip prio 1 u32 match ip src "$(host_ip "$d")/32" match ip dst "$p" flowid 1:10
+    nsx tw-cen tc filter add dev cen-srv parent 1: protocol ip prio 1 u32 match ip dst "$(host_ip "$d")/32" match ip src "$p" flowid 1:10
+  done
+  for p in "${PFX6[@]}"; do
+    nsx tw-cen tc filter add dev cen-gw parent 1: protocol ipv6 prio 2 u32 match ip6 src "$(host_ip6 "$d")/128" match ip6 dst "$p" flowid 1:10
+    nsx tw-cen tc filter add dev cen-srv parent 1: protocol ipv6 prio 2 u32 match ip6 dst "$(host_ip6 "$d")/128" match ip6 src "$p" flowid 1:10
+  done
+  throttle_probe "$d" bulk.example
+  truth_tamper method=throttling variant=shaping rate_bps:=1000000 per_flow:=false \
+    target:="$(target_json "$d" null)" prefixes:="$(json_list "${PREFIXES[@]}")" \
+    note="aggregate of the target's flows shaped with a 250 kB queue (2 s at 1 Mbit/s): RTT grows, little loss"
+}
+
+# shutdowns: clients in both regions poll continuously; the cut starts after a third
+heartbeat() { # ns src file stopfile
+  # one line per request: epoch exit-status family host; runs until stopfile exists
+  local end=$((SECONDS + 120)) rc h=allowed.example
+  while [ $SECONDS -lt $end ] && [ ! -e "$4" ] && [ -e "/run/netns/$1" ]; do
+    [ $h = news.example ] && h=allowed.example || h=news.example
+    timeout 2 ip netns exec "$1" curl -s4 --interface "$2" --max-time 1 -o /dev/null "http://$h/"
+    rc=$?
+    echo "$(date +%s.%N) $rc v4 $h" >> "$3"
+    timeout 2 ip netns exec "$1" curl -s6 --cacert "$CACERT" --max-time 1 -o /dev/null "https://social.example/"
+    rc=$?
+    echo "$(date +%s.%N) $rc v6 social.example" >> "$3"
+    sleep 0.2
+  done
+}
+shutdown_run() { # setup-function
+  local dur=${OPT_DURATION:-9} pre stop=$OUT/clients/.stop
+  pre=$((dur / 3))
+  local i
+  rm -f "$stop"
+  for i in 0 1 2; do
+    spawn heartbeat tw-c1 "${C1_IPS[$i]}" "$OUT/clients/heartbeat-c1-$i.txt" "$stop"
+    spawn heartbeat tw-c2 "${C2_IPS[$i]}" "$OUT/clients/heartbeat-c2-$i.txt" "$stop"
+  done
+  sleep "$pre"
+  "$1"
+  censor_on          # the cut is in force from here (rules installed)
+  echo "$(date +%s.%N)" > "$OUT/clients/cut-time"
+  sleep $((dur - pre))
+  touch "$stop"
+  join
+}
+scenario shutdown-region censor "shutdown: region-a (198.51.100.0/24, 2001:db8:a::/64) cut off completely after a third of the run"
+scn_shutdown_region() {
+  resolve_prefixes region-a
+  cut() {
+    [ ${#PFX4[@]} -gt 0 ] && nft_rule ip saddr "$(nft_set "${PFX4[@]}")" drop && nft_rule ip daddr "$(nft_set "${PFX4[@]}")" drop
+    [ ${#PFX6[@]} -gt 0 ] && nft_rule ip6 saddr "$(nft_set "${PFX6[@]}")" drop && nft_rule ip6 daddr "$(nft_set "${PFX6[@]}")" drop
+  }
+  shutdown_run cut
+  truth_tamper method=shutdown variant=full prefixes:="$(json_list "${PREFIXES[@]}")" target:=null \
+    note="all traffic of the prefixes dropped both ways; region-b is the control"
+  truth_control prefixes:="$(json_list "$C2_NET" "$C2_NET6")" note="region-b never cut"
+}
+scenario shutdown-partial censor "partial shutdown: region-a loses HTTPS/QUIC (tcp/udp 443) only; HTTP and DNS keep working"
+scn_shutdown_partial() {
+  resolve_prefixes region-a
+  cut() {
+    [ ${#PFX4[@]} -gt 0 ] && nft_rule ip saddr "$(nft_set "${PFX4[@]}")" meta l4proto \{ tcp, udp \} th dport 443 drop
+    [ ${#PFX6[@]} -gt 0 ] && nft_rule ip6 saddr "$(nft_set "${PFX6[@]}")" meta l4proto \{ tcp, udp \} th dport 443 drop
+  }
+  shutdown_run cut
+  fetch c1-https-after tw-c1 "$C1" https://news.example/ -4 --max-time 2
+  fetch c1-http-after tw-c1 "$C1" http://news.example/ -4 --max-time 2
+  truth_tamper method=shutdown variant=partial_ports ports:='[443]' prefixes:="$(json_list "${PREFIXES[@]}")" target:=null
+}
+scenario shutdown-whitelist censor "partial shutdown: region-a may reach only allowed.example and the resolver (whitelist)"
+scn_shutdown_whitelist() {
+  resolve_prefixes region-a
+  cut() {
+    local wl4="{ $(host_ip allowed.example), $RESOLVER_IP }" wl6="{ $(host_ip6 allowed.example), $RESOLVER_IP6 }"
+    if [ ${#PFX4[@]} -gt 0 ]; then
+      nft_rule ip saddr "$(nft_set "${PFX4[@]}")" ip daddr != "$wl4" drop
+      nft_rule ip daddr "$(nft_set "${PFX4[@]}")" ip saddr != "$wl4" drop
+    fi
+    if [ ${#PFX6[@]} -gt 0 ]; then
+      nft_rule ip6 saddr "$(nft_set "${PFX6[@]}")" ip6 daddr != "$wl6" drop
+      nft_rule ip6 daddr "$(nft_set "${PFX6[@]}")" ip6 saddr != "$wl6" drop
+    fi
+  }
+  shutdown_run cut
+  fetch c1-news-after tw-c1 "$C1" http://news.example/ -4 --max-time 2
+  fetch c1-allowed-after tw-c1 "$C1" http://allowed.example/ -4 --max-time 2
+  truth_tamper method=shutdown variant=whitelist allowed:="$(json_list allowed.example "$RESOLVER_IP")" \
+    prefixes:="$(json_list "${PREFIXES[@]}")" target:=null
+}
+
+# ------------------------------------------------------------ benign ----
+scenario benign-baseline benign "normal browsing from both regions (HTTP, HTTPS, DNS, v4 and v6, a bulk download)"
+scn_benign_baseline() {
+  local h i=0
+  for h in blocked.example news.example allowed.example social.example; do
+    fetch "c1-https-$h" tw-c1 "${C1_IPS[$((i % 4))]}" "https://$h/" -4
+    fetch "c2-http-$h" tw-c2 "${C2_IPS[$((i % 4))]}" "http://$h/" -4
+    fetch "c1-v6-$h" tw-c1 "${C1_IPS6[$((i % 4))]}" "https://$h/" -6
+    lookup "c2-dns-$h" tw-c2 "${C2_IPS[$((i % 4))]}" "$h" A
+    i=$((i + 1))
+  done
+  fetch c2-bulk tw-c2 "$C2" https://bulk.example/files/bulk.bin -4
+  truth_benign behaviour=normal_browsing note="no tampering anywhere"
+}
+scenario benign-client-abort benign "clients abort: SO_LINGER 0 close after the request, and curl giving up mid-download (RST from the client)"
+scn_benign_client_abort() {
+  local ip; ip=$(host_ip news.example)
+  obs c1-linger0 tw-c1 5 "$PY" -c '
+import socket, struct, sys, time
+s = socket.create_connection((sys.argv[1], 80), timeout=3, source_address=(sys.argv[2], 0))
+s.sendall(b"GET /files/small.bin HTTP/1.1\r\nHost: news.example\r\n\r\n")
+time.sleep(0.05)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.close()
+print("aborted")' "$ip" "$C1"
+  FETCH_MAXTIME=0.5 fetch c2-giveup tw-c2 "$C2" https://bulk.example/files/bulk.bin -4 --limit-rate 2M
+  FETCH_MAXTIME=0.5 fetch c1-giveup-v6 tw-c1 "$C16" https://bulk.example/files/bulk.bin -6 --limit-rate 2M
+  truth_benign behaviour=client_abort_rst signature=client_RST \
+    note="RSTs come from the real clients (SO_LINGER 0, close with unread data); the server sends no RST"
+}
+scenario benign-server-abort benign "server aborts: the real server reads the request and closes with RST (allowed.example:8080)"
+scn_benign_server_abort() {
+  fetch c1-server-rst tw-c1 "$C1" "http://allowed.example:$AUX_ABORT_PORT/" -4
+  fetch c2-server-rst tw-c2 "$C2" "http://allowed.example:$AUX_ABORT_PORT/" -4
+  fetch c1-server-rst-v6 tw-c1 "$C16" "http://allowed.example:$AUX_ABORT_PORT/" -6
+  truth_benign behaviour=server_abort_rst target:="$(target_json allowed.example $AUX_ABORT_PORT)" \
+    note="genuine RST from the server socket: TTL/IP-ID match the SYN-ACK, no later data"
+}
+scenario benign-closed-port benign "connection to a closed port: the server's kernel answers the SYN with RST (allowed.example:8081)"
+scn_benign_closed_port() {
+  fetch c1-closed tw-c1 "$C1" "http://allowed.example:$AUX_CLOSED_PORT/" -4
+  fetch c2-closed tw-c2 "$C2" "http://allowed.example:$AUX_CLOSED_PORT/" -4
+  fetch c1-closed-v6 tw-c1 "$C16" "http://allowed.example:$AUX_CLOSED_PORT/" -6
+  truth_benign behaviour=closed_port_rst target:="$(target_json allowed.example $AUX_CLOSED_PORT)" signature=SYN-\>RST
+}
+scenario benign-idle-expiry benign "idle connections expire: keep-alive timeout and a silent client, both closed by nginx after 2 s"
+scn_benign_idle_expiry() {
+  local ip; ip=$(host_ip news.example)
+  spawn obs c1-keepalive-idle tw-c1 10 "$PY" -c '
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], 80), timeout=6, source_address=(sys.argv[2], 0))
+s.sendall(b"GET / HTTP/1.1\r\nHost: news.example\r\n\r\n")
+data = b""
+t0 = time.time()
+while True:
+    try:
+        b = s.recv(65536)
+    except (ConnectionResetError, socket.timeout) as e:
+        print("error", type(e).__name__, round(time.time() - t0, 1)); break
+    if not b:
+        print("closed_by_server_after", round(time.time() - t0, 1)); break
+    data += b
+print("status", data.split(b"\r\n", 1)[0].decode())' "$ip" "$C1"
+  spawn obs c2-silent-idle tw-c2 10 "$PY" -c '
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], 80), timeout=6, source_address=(sys.argv[2], 0))
+t0 = time.time()
+try:
+    b = s.recv(100)
+    print("closed_by_server_after" if not b else "data", round(time.time() - t0, 1))
+except ConnectionResetError:
+    print("reset_by_server_after", round(time.time() - t0, 1))' "$ip" "$C2"
+  join
+  truth_benign behaviour=idle_expiry target:="$(target_json news.example 80)" \
+    note="keep-alive closed by the server with FIN after 2 s idle; a connection that never sends a request is closed by the server after client_header_timeout (2 s)"
+}
+scenario benign-loss benign "3% random loss on the upstream link (both directions): retransmissions that do get answered"
+scn_benign_loss() {
+  censor_on
+  nft_rule numgen random mod 100 \< 3 counter drop
+  local i
+  for i in 1 2 3; do fetch "c1-small-$i" tw-c1 "${C1_IPS[$i]}" "https://news.example/files/small.bin" -4 --max-time 10; done
+  for i in 1 2; do fetch "c2-small-$i" tw-c2 "${C2_IPS[$i]}" "http://allowed.example/files/small.bin" -4 --max-time 10; done
+  fetch c1-small-v6 tw-c1 "$C16" "https://news.example/files/small.bin" -6 --max-time 10
+  for i in 1 2 3; do LOOKUP_TRIES=4 lookup "c2-dns-$i" tw-c2 "${C2_IPS[$i]}" news.example A; done
+  truth_benign behaviour=random_loss loss_pct:=3 note="every transfer completes, with TCP retransmissions; lost DNS queries are retried by the client"
+}
+scenario benign-congestion benign "congested (not policed) bottleneck: tbf 8 Mbit/s with a deep queue shared by competing downloads"
+scn_benign_congestion() {
+  censor_on
+  nsx tw-cen tc qdisc add dev cen-gw root tbf rate 8mbit burst 64kb latency 400ms
+  local i
+  for i in 0 1; do FETCH_MAXTIME=4 spawn fetch "c1-bulk-$i" tw-c1 "${C1_IPS[$i]}" "https://bulk.example/files/bulk.bin" -4; done
+  FETCH_MAXTIME=4 spawn fetch c2-bulk tw-c2 "$C2" "https://media.example/files/bulk.bin" -4
+  FETCH_MAXTIME=4 spawn fetch c2-bulk-v6 tw-c2 "$C26" "https://news.example/files/bulk.bin" -6
+  sleep 1
+  fetch c1-page-during tw-c1 "${C1_IPS[2]}" https://allowed.example/ -4
+  join
+  truth_benign behaviour=congestion bottleneck_bps:=8000000 queue=tbf_400ms \
+    note="all flows share one bottleneck: RTT grows for every destination, no per-target plateau"
+}
+scenario benign-cdn-dns benign "CDN-style varying resolver answers: cdn.example has four addresses served in rotation"
+scn_benign_cdn_dns() {
+  local i
+  for i in 1 2 3 4; do
+    lookup "c1-cdn-$i" tw-c1 "${C1_IPS[$((i % 4))]}" cdn.example A
+    lookup "c2-cdn-$i" tw-c2 "${C2_IPS[$((i % 4))]}" cdn.example A
+  done
+  lookup c1-cdn-aaaa tw-c1 "$C16" cdn.example AAAA
+  fetch c1-cdn-fetch tw-c1 "$C1" https://cdn.example/ -4
+  local all=() o; for o in "${CDN_OCTETS[@]}"; do all+=("203.0.113.$o"); done
+  truth_benign behaviour=cdn_rotation answers:="$(json_list "${all[@]}")" \
+    note="different first A record per query from the same resolver: not injection"
+}

@@ -1,0 +1,123 @@
+# shellcheck shell=bash
+# Helpers for tests/lab/test_*.sh (source it first thing).  A test file:
+#
+#   . "$(dirname "$0")/lib.sh"
+#   lab_up                                  # skips (77) when the lab cannot run here
+#   lab_run rst-onpath-http                 # runs the scenario, validates truth.json
+#   assert_rc c1-http-target-1 56           # client NAME's exit status
+#   assert_err c1-http-target-1 "reset by peer"
+#   expect_truth '.tamper[0].method == "rst_injection"'    # python expression on truth (t)
+#   alerts_of rst_injection | grep -q blocked.example       # detector lines (later)
+#   finish
+#
+# lab_down runs on exit.  Results: build/lab/tests/<test>/<scenario>/.
+set -u
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$REPO" || exit 1
+LAB=$REPO/scripts/lab
+PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
+TEST_NAME=$(basename "$0" .sh)
+LAB_OUT=${LAB_OUT:-$REPO/build/lab/tests/$TEST_NAME}
+RUN_DIR=""
+FAILS=0
+CHECKS=0
+T0=$SECONDS
+
+skip() { echo "SKIP: $*"; echo "$*"; exit 77; }
+note() { echo "# $*"; }
+ok()   { CHECKS=$((CHECKS + 1)); echo "ok   $*"; }
+bad()  { CHECKS=$((CHECKS + 1)); FAILS=$((FAILS + 1)); echo "FAIL $*"; }
+
+lab_require() {
+  [ "$(id -u)" -eq 0 ] || skip "lab tests need root"
+  local c
+  for c in ip nft iptables ip6tables tc nginx unbound dig curl openssl timeout "$PY"; do
+    command -v "$c" >/dev/null 2>&1 || skip "missing $c"
+  done
+  ip netns add tw-probe-$$ 2>/dev/null || skip "cannot create network namespaces"
+  ip netns del tw-probe-$$
+}
+
+lab_up() {
+  lab_require
+  trap lab_down EXIT
+  mkdir -p "$LAB_OUT"
+  if ! timeout 60 "$LAB" up; then
+    echo "FAIL lab up"; "$LAB" down; exit 1
+  fi
+}
+lab_down() { timeout 60 "$LAB" down; }
+
+# lab_run SCENARIO [scripts/lab run options]: sets RUN_DIR
+lab_run() {
+  local s=$1; shift
+  RUN_DIR=$LAB_OUT/$s
+  note "scenario $s"
+  timeout 120 "$LAB" run "$s" --out "$RUN_DIR" "$@" || bad "$s: scripts/lab run exited $?"
+  if "$PY" -m json.tool "$RUN_DIR/truth.json" >/dev/null 2>&1; then ok "$s: truth.json is valid JSON"
+  else bad "$s: truth.json missing or invalid"; fi
+}
+
+# expect_truth 'python expression over t (the truth object)' [DIR]
+expect_truth() {
+  local expr=$1 dir=${2:-$RUN_DIR}
+  if "$PY" - "$dir/truth.json" "$expr" <<'EOF'
+import json, sys
+t = json.load(open(sys.argv[1]))
+sys.exit(0 if eval(sys.argv[2], {"t": t, "any": any, "all": all, "len": len}) else 1)
+EOF
+  then ok "truth: $expr"; else bad "truth: $expr"; fi
+}
+
+# detector output: alert/tamper lines of one method (rst_injection, blackhole,
+# dns_injection, http_blockpage, tls_interference, throttling, shutdown)
+alerts_of() {
+  local method=$1 dir=${2:-$RUN_DIR}
+  [ -s "$dir/alerts.json" ] || return 0
+  "$PY" - "$dir/alerts.json" "$method" <<'EOF'
+import json, sys
+for line in open(sys.argv[1]):
+    try:
+        o = json.loads(line)
+    except ValueError:
+        continue
+    m = (o.get("censorship") or {}).get("method") or (o.get("tamper") or {}).get("method")
+    if m == sys.argv[2]:
+        print(line.rstrip("\n"))
+EOF
+}
+
+# ---- client observations (from scripts/lab.d/scenarios.sh `obs`)
+client_rc()   { cat "$RUN_DIR/clients/$1.rc" 2>/dev/null || echo missing; }
+client_out()  { cat "$RUN_DIR/clients/$1.out" 2>/dev/null; }
+client_err()  { cat "$RUN_DIR/clients/$1.err" 2>/dev/null; }
+client_body() { cat "$RUN_DIR/clients/$1.body" 2>/dev/null; }
+# curl -w fields: code size connect appconnect total speed
+curl_field()  { client_out "$1" | awk -v f="$2" 'NR==1{print $f}'; }
+# average download rate in bit/s of a fetch
+rate_bps()    { client_out "$1" | awk 'NR==1{ if ($5 > 0) printf "%d", $2 * 8 / $5; else print 0 }'; }
+
+assert_rc() { # name rc...
+  local n=$1 got; shift; got=$(client_rc "$n")
+  local r; for r in "$@"; do [ "$got" = "$r" ] && { ok "$n exit $got"; return; }; done
+  bad "$n exit $got, want $* (stderr: $(client_err "$n" | head -c 200))"
+}
+assert_err()  { client_err "$1"  | grep -qi -- "$2" && ok "$1 stderr has '$2'" || bad "$1 stderr lacks '$2': $(client_err "$1" | head -c 200)"; }
+assert_out()  { client_out "$1"  | grep -qi -- "$2" && ok "$1 stdout has '$2'" || bad "$1 stdout lacks '$2': $(client_out "$1" | head -c 300)"; }
+refute_out()  { client_out "$1"  | grep -qi -- "$2" && bad "$1 stdout has '$2'" || ok "$1 stdout lacks '$2'"; }
+assert_body() { client_body "$1" | grep -qi -- "$2" && ok "$1 body has '$2'" || bad "$1 body lacks '$2': $(client_body "$1" | head -c 200)"; }
+assert_http() { # name code: curl completed with that HTTP status
+  local c; c=$(curl_field "$1" 1)
+  [ "$(client_rc "$1")" = 0 ] && [ "$c" = "$2" ] && ok "$1 HTTP $c" || bad "$1 HTTP '$c' rc $(client_rc "$1"), want $2"
+}
+assert_le() { awk -v a="$2" -v b="$3" 'BEGIN{exit !(a+0 <= b+0)}' && ok "$1: $2 <= $3" || bad "$1: $2 > $3"; }
+assert_ge() { awk -v a="$2" -v b="$3" 'BEGIN{exit !(a+0 >= b+0)}' && ok "$1: $2 >= $3" || bad "$1: $2 < $3"; }
+
+# DNS answer addresses printed by dig (+noall +answer)
+dig_addrs() { client_out "$1" | awk '$4=="A"||$4=="AAAA"{print $5}'; }
+
+finish() {
+  echo "# $TEST_NAME: $CHECKS checks, $FAILS failed, $((SECONDS - T0))s"
+  [ "$FAILS" -eq 0 ] || exit 1
+  exit 0
+}

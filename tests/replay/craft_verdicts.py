@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Crafted flows, one capture each, for the verdict tests: what a censor
+does (forged RSTs racing the server, an injected block page, a reset after a
+ClientHello, duplicate DNS answers, silence) and the benign look-alikes that
+must stay quiet (client abort, server abortive close, closed port, a route
+change that persists).  usage: craft_verdicts.py OUTDIR"""
+import os, struct, sys
+sys.path.insert(0, os.path.dirname(__file__))
+from craft import eth, ipv4, tcp, udp, pcap
+
+C, S = "198.51.100.7", "203.0.113.5"
+T0 = 1700000000.0
+
+class Flow:
+    """one TCP connection with the server's own TTL/IP-ID bookkeeping"""
+    def __init__(self, sport, dport=80, srv_ttl=52, t0=T0):
+        self.sport, self.dport, self.t = sport, dport, t0
+        self.cseq, self.sseq, self.cid, self.sid, self.srv_ttl = 1000, 5000, 10, 300, srv_ttl
+        self.recs = []
+    def at(self, dt):
+        self.t += dt
+        return self.t
+    def c(self, flags, payload=b"", dt=0.001):
+        self.recs.append((self.at(dt), eth(ipv4(C, S, 6, tcp(self.sport, self.dport, self.cseq, self.sseq, flags, payload), ipid=self.cid))))
+        self.cid += 1
+        self.cseq += len(payload) + (1 if ("S" in flags or "F" in flags) else 0)
+    def s(self, flags, payload=b"", dt=0.010, ttl=None, ipid=None, seq=None):
+        sq = self.sseq if seq is None else seq
+        self.recs.append((self.at(dt), eth(ipv4(S, C, 6, tcp(self.dport, self.sport, sq, self.cseq, flags, payload),
+                                                ttl=ttl or self.srv_ttl, ipid=self.sid if ipid is None else ipid))))
+        self.sid += 1
+        if seq is None:
+            self.sseq += len(payload) + (1 if ("S" in flags or "F" in flags) else 0)
+    def handshake(self):
+        self.c("S", dt=0)
+        self.sseq -= 0
+        self.s("SA")
+        self.c("A")
+
+def client_hello(sni):
+    name = sni.encode()
+    ext_sni = struct.pack("!HHHBH", 0, len(name) + 5, len(name) + 3, 0, len(name)) + name
+    body = b"\x03\x03" + b"\x11" * 32 + b"\x00" + b"\x00\x02\x13\x01" + b"\x01\x00" + struct.pack("!H", len(ext_sni)) + ext_sni
+    hs = b"\x01" + struct.pack("!I", len(body))[1:] + body
+    return b"\x16\x03\x01" + struct.pack("!H", len(hs)) + hs
+
+REQ = b"GET / HTTP/1.1\r\nHost: blocked.example\r\n\r\n"
+RESP = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+PAGE = b"HTTP/1.1 451 Unavailable For Legal Reasons\r\nConnection: close\r\n\r\n<html><title>Blocked</title>blocked by order</html>"
+
+def dnsmsg(qid, name, answer=None):
+    q = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0\x00\x01\x00\x01"
+    if answer is None:
+        return struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0) + q
+    return (struct.pack("!HHHHHH", qid, 0x8180, 1, 1, 0, 0) + q +
+            b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04" + bytes(map(int, answer.split("."))))
+
+def main(out):
+    os.makedirs(out, exist_ok=True)
+    cases = {}
+
+    f = Flow(41001); f.handshake(); f.c("PA", REQ)          # on-path: forged RST races the answer
+    f.s("RA", ttl=118, ipid=54321, dt=0.002); f.s("PA", RESP); f.c("FA"); f.s("FA")
+    cases["rst_race"] = f.recs
+
+    f = Flow(41002); f.handshake(); f.c("PA", REQ)          # GFW type-2: three RSTs, spread seq
+    base = f.sseq
+    for i, d in enumerate((0, 1460, 4380)):
+        f.s("RA", ttl=90 + i, ipid=999 * (i + 7), seq=base + d, dt=0.001)
+    cases["rst_burst"] = f.recs
+
+    f = Flow(41003, 443); f.handshake(); f.c("PA", client_hello("blocked.example"))
+    f.s("RA", ttl=200, ipid=0, dt=0.002)                    # reset right after the ClientHello
+    cases["tls_reset"] = f.recs
+
+    f = Flow(41004); f.handshake(); f.c("PA", REQ)          # injected 451 page, real answer dropped
+    f.s("FPA", PAGE, ttl=250, ipid=0); f.c("FA")
+    cases["blockpage"] = f.recs
+
+    f = Flow(41005, 443, t0=T0)                            # SYN never answered
+    f.c("S", dt=0); f.cseq -= 1; f.c("S", dt=1); f.cseq -= 1; f.c("S", dt=2)
+    f.recs.append((T0 + 300, eth(ipv4(C, "203.0.113.99", 17, udp(5000, 9999, b"x")))))  # time passes
+    cases["syn_timeout"] = f.recs
+
+    q = dnsmsg(0x4242, "blocked.example")                  # a forged answer races the real one
+    cases["dns_race"] = [
+        (T0, eth(ipv4(C, "203.0.113.53", 17, udp(40000, 53, q)))),
+        (T0 + 0.002, eth(ipv4("203.0.113.53", C, 17, udp(53, 40000, dnsmsg(0x4242, "blocked.example", "203.0.113.250")), ttl=120))),
+        (T0 + 0.030, eth(ipv4("203.0.113.53", C, 17, udp(53, 40000, dnsmsg(0x4242, "blocked.example", "203.0.113.10")), ttl=61))),
+    ]
+
+    # --- benign look-alikes: no verdict ---
+    f = Flow(42001); f.handshake(); f.c("PA", REQ); f.s("PA", RESP); f.c("RA")   # client aborts
+    cases["benign_client_abort"] = f.recs
+    f = Flow(42002); f.handshake(); f.c("PA", REQ); f.s("PA", RESP); f.s("RA")   # server's abortive close
+    cases["benign_server_abort"] = f.recs
+    f = Flow(42003); f.handshake(); f.c("PA", REQ); f.s("PA", RESP); f.c("FA"); f.s("FA")
+    g = Flow(42004, 81, t0=T0 + 1); g.c("S", dt=0); g.s("RA", seq=0)            # closed port, server's TTL
+    cases["benign_closed_port"] = f.recs + g.recs
+    f = Flow(42005); f.handshake(); f.c("PA", REQ)                               # route change for good
+    for i in range(12):
+        f.s("A", b"x" * 1400, ttl=40)
+    f.c("FA"); f.s("FA", ttl=40)
+    cases["benign_route_change"] = f.recs
+    cases["benign_dns"] = [
+        (T0, eth(ipv4(C, "203.0.113.53", 17, udp(40001, 53, q)))),
+        (T0 + 0.020, eth(ipv4("203.0.113.53", C, 17, udp(53, 40001, dnsmsg(0x4242, "blocked.example", "203.0.113.10")), ttl=61))),
+    ]
+    for name, recs in cases.items():
+        with open(os.path.join(out, name + ".pcap"), "wb") as fh:
+            fh.write(pcap(1, recs))
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Per-flow verdicts: each censor technique of the crafted captures gets the
+# right method, signature and evidence; benign look-alikes get none; real
+# captures: CenTrace's SNI resets are found, its controls and the benign
+# corpus get no verdict of confidence >= 0.5.
+cd "$(dirname "$0")/../.." || exit 1
+TW=build/tamperwatchd
+CORPUS=${TW_CORPUS:-../shared/corpus}
+W=$(mktemp -d /tmp/tw-verdict.XXXXXX); trap 'rm -rf "$W"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+python3 tests/replay/craft_verdicts.py "$W" || fail craft
+FP=()
+[ -d "$CORPUS/ooni__blocking-fingerprints" ] && FP=(--fingerprints "$CORPUS/ooni__blocking-fingerprints/fingerprints_http.csv" --fingerprints "$CORPUS/ooni__blocking-fingerprints/fingerprints_dns.csv")
+
+check() {  # capture, python assertion over T (the tamper records)
+  "$TW" --replay "$W/$1.pcap" "${FP[@]}" --alerts "$W/$1.json" 2>"$W/$1.err" || fail "$1: $(cat "$W/$1.err")"
+  python3 - "$W/$1.json" "$2" "$1" <<'PY' || fail "$1"
+import json, sys
+T = [json.loads(l)["tamper"] for l in open(sys.argv[1]) if '"event_type":"tamper"' in l]
+ok = eval(sys.argv[2])
+print(f"{sys.argv[3]}: {[(t['method'], t['signature'], t['anomalies'], t['confidence']) for t in T]}")
+sys.exit(0 if ok else 1)
+PY
+}
+check rst_race 'len(T)==1 and T[0]["method"]=="rst_injection" and T[0]["signature"]=="PSH->RST" and {"ttl_mismatch","race_data_after_rst"} <= set(T[0]["anomalies"]) and T[0]["confidence"]>=0.9 and T[0]["http_host"]=="blocked.example"'
+check rst_burst 'len(T)==1 and T[0]["method"]=="rst_injection" and "multiple_rst_seq" in T[0]["anomalies"] and T[0]["signature"]=="PSH->RST;RST"'
+check tls_reset 'len(T)==1 and T[0]["method"]=="tls_interference" and T[0]["sni"]=="blocked.example" and T[0]["stage"]=="after_request"'
+check blockpage 'len(T)==1 and T[0]["method"]=="http_blockpage" and T[0]["signature"]=="PSH->HTTP451" and "ttl_mismatch" in T[0]["anomalies"]'
+check syn_timeout 'len(T)==1 and T[0]["method"]=="blackhole" and T[0]["signature"]=="SYN->timeout" and T[0]["confidence"]<0.5'
+check dns_race 'len(T)==1 and T[0]["method"]=="dns_injection" and T[0]["dns_qname"]=="blocked.example" and "dns_duplicate_differs" in T[0]["anomalies"]'
+for b in benign_client_abort benign_server_abort benign_closed_port benign_route_change benign_dns; do
+  check $b 'len(T)==0'
+done
+echo "ok: crafted censor flows and benign look-alikes"
+
+[ -d "$CORPUS/censoredplanet__CenTrace" ] || { echo "corpus missing: crafted checks only"; exit 0; }
+python3 - "$TW" "$CORPUS" "${FP[@]}" <<'PY' || fail "corpus verdicts"
+import glob, json, os, subprocess, sys
+tw, corpus, fp = sys.argv[1], sys.argv[2], sys.argv[3:]
+def tampers(path):
+    out = subprocess.run([tw, "--replay", path, *fp], capture_output=True, text=True).stdout
+    return [json.loads(l)["tamper"] for l in out.splitlines() if '"event_type":"tamper"' in l]
+bad = 0
+# CenTrace: the psiphon.ca SNI is reset (TTL and IP-ID differ from the server's), example.com is not
+for p in sorted(glob.glob(f"{corpus}/censoredplanet__CenTrace/examples/pcaps/*.pcap")):
+    t = [x for x in tampers(p) if x["confidence"] >= 0.5]
+    test = "_psiphon.ca_psiphon.ca_" in p
+    good = (len(t) >= 20 and all(x["method"] == "tls_interference" and x["sni"] == "psiphon.ca" for x in t)) if test else not t
+    print(f"{'ok ' if good else 'BAD'} {os.path.basename(p)}: {len(t)} verdicts >= 0.5")
+    bad |= not good
+# benign captures: nothing at confidence >= 0.5
+for d in ("chrissanders__packets", "markofu__pcaps"):
+    for p in sorted(glob.glob(f"{corpus}/{d}/**/*.pcap*", recursive=True) + glob.glob(f"{corpus}/{d}/**/*.cap", recursive=True)):
+        t = [x for x in tampers(p) if x["confidence"] >= 0.5]
+        if t:
+            print("BAD benign", os.path.basename(p), t); bad = 1
+print("benign corpus: no verdict >= 0.5" if not bad else "")
+# Citizen Lab: injected 307 redirects (Turkey), PacketLogic RSTs (Egypt)
+t = tampers(f"{corpus}/citizenlab__badtraffic/pcaps/turkey-malware-injection.pcap")
+ok = any(x["method"] == "http_blockpage" and x["confidence"] >= 0.5 for x in t)
+print(("ok " if ok else "BAD") + f" turkey-malware-injection: {len(t)} http_blockpage"); bad |= not ok
+t = tampers(f"{corpus}/citizenlab__badtraffic/pcaps/egypt-packetlogic-ttl-localization.pcap")
+ok = any(x["method"] == "rst_injection" and "ttl_mismatch" in x["anomalies"] for x in t)
+print(("ok " if ok else "BAD") + f" egypt-packetlogic: {len(t)} rst_injection"); bad |= not ok
+sys.exit(bad)
+PY
+echo "ok: corpus verdicts"
