@@ -39,6 +39,8 @@ BENCH_SRCS  := $(wildcard bench/bench_*.c)
 BENCH_BINS  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
 .DELETE_ON_ERROR:
+# skeletons are only prerequisites of pattern rules: keep make from deleting them
+.SECONDARY: $(SKELS) $(BUILD)/vmlinux.h
 .PHONY: all check unit bpftest fuzz live lab replaytest bench demo eval clean deps install
 
 all: $(BUILD)/tamperwatchd
@@ -94,7 +96,7 @@ $(BUILD)/bench/%: bench/%.c $(LIB_OBJS) $(BPF_OBJS)
 unit: $(UNIT_BINS)
 	@scripts/run-suite unit $(UNIT_BINS)
 
-bpftest: $(BPFT_BINS) $(BPF_OBJS)
+bpftest: $(BPFT_BINS) $(BPF_OBJS) $(SKELS)
 	@scripts/run-suite bpf $(BPFT_BINS)
 
 fuzz: $(FUZZ_BINS)
@@ -117,7 +119,7 @@ check: all
 	awk '{p+=$$2; f+=$$3; k+=$$4} END {printf "check: %d passed, %d failed, %d skipped\n", p, f, k}' $(BUILD)/results; \
 	exit $$fail
 
-bench: all $(BENCH_BINS)
+bench: all $(BENCH_BINS) $(SKELS)
 	@scripts/run-suite bench $(BENCH_BINS) $(sort $(wildcard bench/bench_*.sh))
 
 demo: all

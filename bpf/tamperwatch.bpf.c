@@ -86,10 +86,13 @@ static __always_inline int tw_emit(void *ctx, int is_xdp, struct tw_emit_req *r,
 			if (snip > r->pkt.payload_len)
 				snip = r->pkt.payload_len;
 		}
-		e = bpf_ringbuf_reserve(&tw_events, sizeof(*e) + TW_SNIPPET_MAX, 0);
-	} else {
-		e = bpf_ringbuf_reserve(&tw_events, sizeof(*e), 0);
 	}
+	/* two size classes (the verifier wants a constant): most RSTs and
+	 * FINs carry no payload and take a quarter of the room */
+	if (snip)
+		e = bpf_ringbuf_reserve(&tw_events, sizeof(*e) + TW_SNIPPET_MAX, 0);
+	else
+		e = bpf_ringbuf_reserve(&tw_events, sizeof(*e), 0);
 	if (!e) {
 		cnt->c[TW_CNT_EVENTS_LOST]++;
 		return 0;

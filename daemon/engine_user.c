@@ -34,12 +34,13 @@ struct user_engine {
 
 static uint64_t key_hash(const struct tw_flow_key *k)
 {
-	/* FNV-1a over the key bytes: adequate spread, no seed needed offline */
-	const uint8_t *p = (const uint8_t *)k;
-	uint64_t h = 1469598103934665603ull;
-	for (size_t i = 0; i < sizeof(*k); i++) {
-		h ^= p[i];
-		h *= 1099511628211ull;
+	/* the 40-byte key as five words, multiply-mixed: no seed needed offline */
+	uint64_t w[5], h = 0x9e3779b97f4a7c15ull;
+	memcpy(w, k, sizeof(w));
+	for (int i = 0; i < 5; i++) {
+		h ^= w[i];
+		h *= 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
 	}
 	return h;
 }

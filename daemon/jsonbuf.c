@@ -38,6 +38,16 @@ static void put_escaped(struct tw_jb *b, const char *s, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		char tmp[8];
+		size_t run = i;
+		/* a run of bytes that need no escaping goes in one copy */
+		while (run < n && (unsigned char)s[run] >= 0x20 && (unsigned char)s[run] < 0x7f &&
+		       s[run] != '"' && s[run] != '\\')
+			run++;
+		if (run > i) {
+			put(b, s + i, run - i);
+			i = run - 1;
+			continue;
+		}
 		if (c == '"' || c == '\\') {
 			tmp[0] = '\\';
 			tmp[1] = (char)c;
@@ -60,8 +70,11 @@ static void key(struct tw_jb *b, const char *k)
 		put(b, ",", 1);
 	b->need_comma = 1;
 	if (k) {
-		put_escaped(b, k, strlen(k));
-		put(b, ":", 1);
+		/* keys are our own ASCII constants: no escaping needed */
+		size_t n = strlen(k);
+		put(b, "\"", 1);
+		put(b, k, n);
+		put(b, "\":", 2);
 	}
 }
 
@@ -114,9 +127,14 @@ void tw_jb_strn(struct tw_jb *b, const char *k, const char *v, size_t n)
 
 void tw_jb_u64(struct tw_jb *b, const char *k, uint64_t v)
 {
-	char tmp[32];
+	char tmp[24];
+	size_t i = sizeof(tmp);
 	key(b, k);
-	put(b, tmp, (size_t)snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)v));
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	put(b, tmp + i, sizeof(tmp) - i);
 }
 
 void tw_jb_i64(struct tw_jb *b, const char *k, int64_t v)
@@ -173,13 +191,29 @@ void tw_jb_base64(struct tw_jb *b, const char *k, const uint8_t *p, size_t n)
 
 void tw_jb_time(struct tw_jb *b, const char *k, uint64_t ns)
 {
-	char tmp[64], date[40];
+	/* the date part changes once a second: format it once */
+	static __thread time_t cached_secs = -1;
+	static __thread char date[40];
+	char tmp[64];
 	time_t secs = (time_t)(ns / 1000000000ull);
-	struct tm tm;
-	gmtime_r(&secs, &tm);
-	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(tmp, sizeof(tmp), "%s.%06llu+0000", date, (unsigned long long)((ns / 1000ull) % 1000000ull));
-	tw_jb_str(b, k, tmp);
+	if (secs != cached_secs) {
+		struct tm tm;
+		gmtime_r(&secs, &tm);
+		strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+		cached_secs = secs;
+	}
+	unsigned us = (unsigned)((ns / 1000ull) % 1000000ull);
+	size_t n = strlen(date);
+	memcpy(tmp, date, n);
+	tmp[n++] = '.';
+	for (int i = 5; i >= 0; i--, us /= 10)
+		tmp[n + (size_t)i] = (char)('0' + us % 10);
+	n += 6;
+	memcpy(tmp + n, "+0000", 6);
+	key(b, k);
+	put(b, "\"", 1);
+	put(b, tmp, n + 5);
+	put(b, "\"", 1);
 }
 
 long tw_jb_end(struct tw_jb *b)

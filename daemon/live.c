@@ -38,6 +38,7 @@ int tw_live_run(struct tw_engine *e, struct tw_link *links, int nlinks, const st
 			rc = 1;
 			break;
 		}
+		tw_output_flush(e->pl->out);
 		if (tw_hup) {
 			tw_hup = 0;
 			if (tw_output_reopen(e->pl->out, err, sizeof(err)) < 0)
@@ -46,6 +47,7 @@ int tw_live_run(struct tw_engine *e, struct tw_link *links, int nlinks, const st
 		uint64_t now = mono_ns();
 		if (now >= next_sweep) {
 			tw_sweep(e, now, t, 0);
+			tw_pipeline_tick(e->pl, now, 0);
 			next_sweep = now + 1000000000ull;
 		}
 		if (now >= next_stats) {
@@ -56,7 +58,9 @@ int tw_live_run(struct tw_engine *e, struct tw_link *links, int nlinks, const st
 	for (int i = 0; i < nlinks; i++)
 		tw_link_detach(&links[i], tw_engine_bpf_prog_fd(e, 1));
 	tw_engine_bpf_poll(e, 0);
-	tw_sweep(e, mono_ns(), t, 1);
+	uint64_t end = mono_ns();
+	tw_sweep(e, end, t, 1);
+	tw_pipeline_tick(e->pl, end, 1);
 	tw_stats_write(e, wall_ns(), NULL, 1);
 	return rc;
 }

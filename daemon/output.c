@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -30,15 +31,20 @@ int tw_output_open(struct tw_output *o, const char *path, char *err, size_t errl
 		return -1;
 	}
 	snprintf(o->path, sizeof(o->path), "%s", path);
+	o->buf = malloc(TW_OUTPUT_BUF);
+	if (!o->buf) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	return open_path(o, err, errlen);
 }
 
-int tw_output_write(struct tw_output *o, const char *line, size_t len)
+static int write_all(struct tw_output *o, const char *p, size_t len)
 {
 	size_t off = 0;
 	/* bounded: a writer that keeps making no progress gives up */
 	for (int tries = 0; off < len && tries < 64; tries++) {
-		ssize_t n = write(o->fd, line + off, len - off);
+		ssize_t n = write(o->fd, p + off, len - off);
 		if (n < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -46,16 +52,47 @@ int tw_output_write(struct tw_output *o, const char *line, size_t len)
 		}
 		off += (size_t)n;
 	}
-	if (off < len) {
-		o->write_errors++;
-		return -1;
+	return off < len ? -1 : 0;
+}
+
+int tw_output_flush(struct tw_output *o)
+{
+	if (!o->len)
+		return 0;
+	int rc = write_all(o, o->buf, o->len);
+	if (rc < 0) {
+		/* count the lines lost with the failed write */
+		for (size_t i = 0; i < o->len; i++)
+			if (o->buf[i] == '\n') {
+				o->write_errors++;
+				o->lines--;
+			}
 	}
+	o->len = 0;
+	return rc;
+}
+
+int tw_output_write(struct tw_output *o, const char *line, size_t len)
+{
+	if (o->len + len > TW_OUTPUT_BUF && tw_output_flush(o) < 0 && len > TW_OUTPUT_BUF)
+		return -1;
+	if (len > TW_OUTPUT_BUF) {
+		if (write_all(o, line, len) < 0) {
+			o->write_errors++;
+			return -1;
+		}
+		o->lines++;
+		return 0;
+	}
+	memcpy(o->buf + o->len, line, len);
+	o->len += len;
 	o->lines++;
 	return 0;
 }
 
 int tw_output_reopen(struct tw_output *o, char *err, size_t errlen)
 {
+	tw_output_flush(o);
 	if (o->is_stdout)
 		return 0;
 	int old = o->fd;
@@ -70,6 +107,10 @@ int tw_output_reopen(struct tw_output *o, char *err, size_t errlen)
 
 void tw_output_close(struct tw_output *o)
 {
+	if (o->fd >= 0)
+		tw_output_flush(o);
+	free(o->buf);
+	o->buf = NULL;
 	if (o->fd >= 0 && !o->is_stdout)
 		close(o->fd);
 	o->fd = -1;

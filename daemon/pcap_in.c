@@ -48,6 +48,7 @@ struct tw_pcap_in {
     char name[256];
     char fault[512];
     uint8_t buf[TW_PCAP_MAX_FRAME];
+    char iobuf[1 << 20];   /* stdio reads 1 MiB at a time, not 4 KiB */
 };
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
@@ -157,6 +158,8 @@ static pcap_t *open_fd(struct tw_pcap_in *in, int fd, char *err, size_t errlen)
             close(fd);
             return NULL;
         }
+        /* glibc ignores the size unless it is handed the buffer itself */
+        setvbuf(fp, in->iobuf, _IOFBF, sizeof(in->iobuf));
     } else {
         in->gzs.gz = gzdopen(fd, "rb");
         if (!in->gzs.gz) {

@@ -209,6 +209,12 @@ static int valid(const struct tw_event *e, size_t len)
 	return 1;
 }
 
+void tw_pipeline_tick(struct tw_pipeline *pl, uint64_t now_ns, int final)
+{
+	if (pl->tick)
+		pl->tick(pl->tick_arg, (uint64_t)((int64_t)now_ns + pl->opt.clock_offset_ns), final);
+}
+
 void tw_pipeline_line(struct tw_pipeline *pl, const char *line, size_t len)
 {
 	tw_output_write(pl->out, line, len);

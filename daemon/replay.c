@@ -30,8 +30,10 @@ int tw_replay_run(struct tw_engine *e, char *const *files, int nfiles, const str
 			if (f.ts_ns > clock)
 				clock = f.ts_ns;
 			if (clock >= next_sweep) {
-				if (next_sweep)
+				if (next_sweep) {
 					tw_sweep(e, clock, t, 0);
+					tw_pipeline_tick(e->pl, clock, 0);
+				}
 				next_sweep = clock - clock % TW_SWEEP_EVERY_NS + TW_SWEEP_EVERY_NS;
 			}
 			if (e->process(e, &f) < 0) {
@@ -60,6 +62,7 @@ int tw_replay_run(struct tw_engine *e, char *const *files, int nfiles, const str
 	}
 	/* end of capture: every flow still open ends here */
 	tw_sweep(e, clock, t, 1);
+	tw_pipeline_tick(e->pl, clock, 1);
 	tw_stats_write(e, clock, tot, 1);
 	return faults;
 }

@@ -80,7 +80,7 @@ struct vflow {
 	uint8_t resp_ttl, resp_base_ttl, resp_last_ttl;
 	uint16_t resp_ipid, resp_ipid_prev;
 	int resp_base_known;
-	struct vdnsq q[V_MAX_DNSQ];
+	struct vdnsq *q;        /* V_MAX_DNSQ of them, for DNS flows only */
 	int nq;
 };
 
@@ -95,12 +95,14 @@ struct slot {
 struct base {
 	uint8_t addr[16];
 	uint8_t family;
-	uint8_t ttl;
-	uint16_t seen;
+	uint8_t ttl[4];          /* the TTLs seen most, with their counts: a forged */
+	uint16_t n[4];           /* answer's random TTL never becomes the baseline */
 };
 
 struct tw_verdict {
 	struct tw_pipeline *pl;
+	tw_outcome_cb hook;
+	void *hook_arg;
 	const struct tw_fp_db *fp;
 	struct slot *slots;
 	size_t mask, count, max;
@@ -153,6 +155,7 @@ static void flow_del(struct tw_verdict *v, uint64_t id)
 	struct slot *s = slot_find(v, id);
 	if (!s || s->id != id)
 		return;
+	free(s->f->q);
 	free(s->f);
 	size_t i = (size_t)(s - v->slots), j = i;
 	for (size_t n = 0; n <= v->mask; n++) {
@@ -170,6 +173,11 @@ static void flow_del(struct tw_verdict *v, uint64_t id)
 	v->count--;
 }
 
+static int ttl_differs(uint8_t a, uint8_t b)
+{
+	return a > b ? a - b > V_TTL_SLACK : b - a > V_TTL_SLACK;
+}
+
 static struct base *base_slot(struct tw_verdict *v, int family, const uint8_t *addr)
 {
 	uint64_t a, b;
@@ -181,22 +189,42 @@ static struct base *base_slot(struct tw_verdict *v, int family, const uint8_t *a
 static void base_learn(struct tw_verdict *v, int family, const uint8_t *addr, uint8_t ttl)
 {
 	struct base *b = base_slot(v, family, addr);
+	int i, low = 0;
 	if (b->family != family || memcmp(b->addr, addr, 16)) {
-		memcpy(b->addr, addr, 16);   /* direct-mapped: a collision replaces */
+		memset(b, 0, sizeof(*b));     /* direct-mapped: a collision replaces */
+		memcpy(b->addr, addr, 16);
 		b->family = (uint8_t)family;
-		b->seen = 0;
 	}
-	b->ttl = ttl;
-	if (b->seen < 0xffff)
-		b->seen++;
+	for (i = 0; i < 4; i++) {
+		if (b->n[i] && !ttl_differs(b->ttl[i], ttl)) {
+			if (b->n[i] < 0xffff)
+				b->n[i]++;
+			return;
+		}
+		if (b->n[i] < b->n[low])
+			low = i;
+	}
+	b->ttl[low] = ttl;               /* replaces the least seen */
+	b->n[low] = 1;
 }
 
+/* The baseline: the TTL seen most, if it clearly dominates. */
 static int base_ttl(struct tw_verdict *v, int family, const uint8_t *addr, uint8_t *ttl)
 {
 	struct base *b = base_slot(v, family, addr);
-	if (b->family != family || memcmp(b->addr, addr, 16) || !b->seen)
+	int best = 0;
+	if (b->family != family || memcmp(b->addr, addr, 16))
 		return 0;
-	*ttl = b->ttl;
+	for (int i = 0; i < 4; i++)
+		if (b->n[i] > b->n[best])
+			best = i;
+	/* at least twice, and more than twice as often as any other TTL */
+	for (int i = 0; i < 4; i++)
+		if (i != best && b->n[i] * 2 >= b->n[best])
+			return 0;
+	if (b->n[best] < 2)
+		return 0;
+	*ttl = b->ttl[best];
 	return 1;
 }
 
@@ -227,10 +255,43 @@ void tw_verdict_free(struct tw_verdict *v)
 		return;
 	if (v->slots)
 		for (size_t i = 0; i <= v->mask; i++)
-			free(v->slots[i].f);
+			if (v->slots[i].f) {
+				free(v->slots[i].f->q);
+				free(v->slots[i].f);
+			}
 	free(v->slots);
 	free(v->bases);
 	free(v);
+}
+
+void tw_verdict_set_hook(struct tw_verdict *v, tw_outcome_cb cb, void *arg)
+{
+	v->hook = cb;
+	v->hook_arg = arg;
+}
+
+/* Tell aggregation how a flow (or one DNS query) ended. */
+static void outcome(struct tw_verdict *v, const struct tw_event *e, const char *domain, int answered,
+		    const struct tw_tamper *t)
+{
+	char cp[INET6_ADDRSTRLEN + 8], sip[INET6_ADDRSTRLEN];
+	struct tw_pipeline *pl = v->pl;
+	if (!v->hook)
+		return;
+	tw_prefix_str(e->family, e->caddr, e->family == TW_FAMILY_IPV6 ? pl->opt.v6_prefix : pl->opt.v4_prefix, cp, sizeof(cp));
+	tw_addr_str(e->family, e->saddr, sip, sizeof(sip));
+	struct tw_flow_outcome o = {
+		.ts_ns = (uint64_t)((int64_t)e->ts_ns + pl->opt.clock_offset_ns),
+		.flow_id = e->flow_id,
+		.client_prefix = cp,
+		.server_ip = sip,
+		.server_port = e->sport,
+		.proto = e->proto == TW_PROTO_TCP ? "tcp" : "udp",
+		.domain = domain && domain[0] ? domain : NULL,
+		.answered = answered,
+		.tamper = t,
+	};
+	v->hook(v->hook_arg, &o);
 }
 
 const struct tw_verdict_stats *tw_verdict_stats(const struct tw_verdict *v)
@@ -268,10 +329,17 @@ static void on_dns_response(struct tw_verdict *v, struct vflow *f, const struct 
 	if (!q) {
 		if (f->nq == V_MAX_DNSQ)
 			return;
+		if (!f->q && !(f->q = calloc(V_MAX_DNSQ, sizeof(*f->q)))) {
+			v->st.flows_dropped++;
+			return;
+		}
 		q = &f->q[f->nq++];
 		q->id = m.id;
 		snprintf(q->qname, sizeof(q->qname), "%s", m.qname);
 	}
+	/* learnt as answers arrive, so queries judged at a flush already
+	 * know the resolver; the most frequent TTL wins (base_ttl) */
+	base_learn(v, e->family, e->saddr, e->ttl);
 	if (q->nresp < 2) {
 		dns_answers_text(&m, q->ans[q->nresp], sizeof(q->ans[0]));
 		q->ttl[q->nresp] = e->ttl;
@@ -366,11 +434,6 @@ static double confidence(const struct anomalies *a)
 	return 1.0 - keep;
 }
 
-static int ttl_differs(uint8_t a, uint8_t b)
-{
-	return a > b ? a - b > V_TTL_SLACK : b - a > V_TTL_SLACK;
-}
-
 static int ipid_jumps(uint16_t now, uint16_t prev)
 {
 	uint16_t d = (uint16_t)(now - prev);
@@ -393,9 +456,9 @@ static const char *stage_name(unsigned s)
 	return "midstream";
 }
 
-static void write_tamper(struct tw_verdict *v, const struct tw_event *e, const struct vflow *f, int method,
-			 const char *signature, const char *stage, struct anomalies *a, const char *dns_qname,
-			 const char *detail_key, const char *detail)
+static int write_tamper(struct tw_verdict *v, const struct tw_event *e, const struct vflow *f, int method,
+			const char *signature, const char *stage, struct anomalies *a, const char *dns_qname,
+			const char *detail_key, const char *detail, struct tw_tamper *out)
 {
 	static char buf[8192];
 	struct tw_pipeline *pl = v->pl;
@@ -409,7 +472,7 @@ static void write_tamper(struct tw_verdict *v, const struct tw_event *e, const s
 	/* weak evidence alone (an IP-ID jump, a 451) is not a verdict; a
 	 * timeout is reported weak, since only many of them make a case */
 	if (c < 0.5 && method != M_BLACKHOLE && strcmp(signature, "PSH->timeout"))
-		return;
+		return 0;
 	if (fl->flags & TW_FLOW_MIDSTREAM)
 		lim[nlim++] = "midstream";
 	if (e->proto == TW_PROTO_TCP && (!fl->dir[0].packets || !fl->dir[1].packets) && method != M_BLACKHOLE)
@@ -455,6 +518,16 @@ static void write_tamper(struct tw_verdict *v, const struct tw_event *e, const s
 	long n = tw_jb_end(&b);
 	if (n > 0)
 		tw_pipeline_line(pl, buf, (size_t)n);
+	memset(out, 0, sizeof(*out));
+	out->method = method_names[method];
+	out->signature = signature;
+	out->stage = stage;
+	out->confidence = c;
+	out->limited = nlim > 0;
+	for (int i = 0; i < a->n && i < TW_TAMPER_MAX_ANOM; i++)
+		out->anomalies[out->n_anomalies++] = a->name[i];
+	out->fingerprint = detail_key ? detail : NULL;
+	return 1;
 }
 
 static void judge_dns(struct tw_verdict *v, const struct tw_event *e, struct vflow *f)
@@ -475,62 +548,37 @@ static void judge_dns(struct tw_verdict *v, const struct tw_event *e, struct vfl
 		}
 		if (q->fp)
 			anom(&a, "dns_known_forged_address", 0.90);
-		if (a.n)
-			write_tamper(v, e, f, M_DNS, sig, "dns", &a, q->qname,
-				     q->fp ? "fingerprint" : NULL, q->fp ? q->fp->name : NULL);
+		struct tw_tamper t;
+		int w = a.n && write_tamper(v, e, f, M_DNS, sig, "dns", &a, q->qname,
+					    q->fp ? "fingerprint" : NULL, q->fp ? q->fp->name : NULL, &t);
+		outcome(v, e, q->qname, q->nresp > 0, w ? &t : NULL);
 	}
-	/* a clean answer teaches what this resolver's packets look like */
-	for (int i = 0; i < f->nq; i++)
-		if (f->q[i].nresp == 1 && !f->q[i].fp) {
-			base_learn(v, e->family, e->saddr, f->q[i].ttl[0]);
-			break;
-		}
+
 }
 
+static int judge_tcp_inner(struct tw_verdict *v, const struct tw_event *e, struct vflow *f, struct tw_tamper *t);
+
 static void judge_tcp(struct tw_verdict *v, const struct tw_event *e, struct vflow *f)
+{
+	struct tw_tamper t;
+	int w = judge_tcp_inner(v, e, f, &t);
+	const char *domain = f ? (f->sni[0] ? f->sni : f->host) : NULL;
+	/* flows that never carried a request say nothing about a target's reachability
+	 * unless they were cut before it (SYN timeouts, resets after the handshake) */
+	if (w || (e->flow.flags & TW_FLOW_CLIENT_DATA))
+		outcome(v, e, domain, (e->flow.flags & TW_FLOW_SERVER_DATA) != 0, w ? &t : NULL);
+}
+
+static int judge_tcp_inner(struct tw_verdict *v, const struct tw_event *e, struct vflow *f, struct tw_tamper *t)
 {
 	const struct tw_flow *fl = &e->flow;
 	const struct tw_dir_state *c2s = &fl->dir[TW_DIR_C2S], *s2c = &fl->dir[TW_DIR_S2C];
 	struct anomalies a = { .n = 0 };
 	char sig[64];
-	int method;
 
-	if (f && f->nrst) {
-		/* RSTs that claim to come from the server */
-		const struct vrst *r0 = &f->rst[0];
-		uint8_t base = r0->base_ttl;
-		int have_base = r0->sender_seen || base_ttl(v, e->family, e->saddr, &base);
-		int burst = 0;
-		for (int i = 0; i < f->nrst; i++) {
-			const struct vrst *r = &f->rst[i];
-			/* a TTL that persists on the server's later packets is a route change */
-			if (have_base && ttl_differs(r->ttl, base) &&
-			    (!r->sender_seen || ttl_differs(r->ttl, r->last_ttl)))
-				anom(&a, "ttl_mismatch", 0.60);
-			if (e->family == TW_FAMILY_IPV4 && r->sender_seen && ipid_jumps(r->ipid, r->ipid_prev))
-				anom(&a, "ipid_mismatch", 0.40);
-			/* spread sequence numbers (not the +1 after a FIN) */
-			if (i && (uint32_t)(r->seq - f->rst[0].seq + 2) > 4)
-				burst = 1;
-		}
-		if (f->race)
-			anom(&a, "race_data_after_rst", 0.80);
-		/* a burst alone is how some servers answer every late segment:
-		 * it only adds to evidence that the packets are not the server's */
-		if (burst && a.n)
-			anom(&a, "multiple_rst_seq", 0.50);
-		if (!a.n) {
-			v->st.suppressed_benign++;   /* the server's own abortive close */
-			return;
-		}
-		static const char *const pre[] = { "?", "SYN", "ACK", "PSH", "DATA", "MID" };
-		snprintf(sig, sizeof(sig), "%s->RST%s", pre[r0->stage < 6 ? r0->stage : 0], f->nrst > 1 ? ";RST" : "");
-		method = (r0->stage == TW_STAGE_CLIENT_DATA && f->req == REQ_TLS) ? M_TLS : M_RST;
-		write_tamper(v, e, f, method, sig, stage_name(r0->stage), &a, NULL, NULL, NULL);
-		return;
-	}
-
-	/* the server's first answer: an injected block page or TLS alert? */
+	/* the server's first answer: an injected block page or TLS alert?
+	 * (judged first: an injector's page is often followed by the real
+	 * server's own RST, which carries the server's TTL) */
 	if (f && (f->resp == RESP_HTTP || f->resp == RESP_TLS_ALERT)) {
 		/* a TTL that differs from the SYN-ACK's but then carries a long
 		 * transfer is a route, SYN-proxy or load-balancer change */
@@ -551,30 +599,82 @@ static void judge_tcp(struct tw_verdict *v, const struct tw_event *e, struct vfl
 			if (f->status == 451)
 				anom(&a, "status_451", 0.30);
 		}
-		if (a.n) {
+		if (a.n && confidence(&a) >= 0.5) {
 			if (f->resp == RESP_HTTP) {
 				snprintf(sig, sizeof(sig), "PSH->HTTP%d", f->status);
-				write_tamper(v, e, f, M_BLOCKPAGE, sig, "after_request", &a, NULL,
-					     f->fp ? "fingerprint" : NULL, f->fp ? f->fp->name : NULL);
-			} else {
-				write_tamper(v, e, f, M_TLS, "PSH->ALERT", "after_request", &a, NULL, NULL, NULL);
+				return write_tamper(v, e, f, M_BLOCKPAGE, sig, "after_request", &a, NULL,
+						    f->fp ? "fingerprint" : NULL, f->fp ? f->fp->name : NULL, t);
 			}
-			return;
+			return write_tamper(v, e, f, M_TLS, "PSH->ALERT", "after_request", &a, NULL, NULL, NULL, t);
 		}
+		a.n = 0;
 	}
 
-	/* silence: the SYN or the request went unanswered until the flow timed out */
-	if (e->end_reason != TW_END_IDLE && e->end_reason != TW_END_FLUSH)
-		return;
-	if (fl->state == TW_TCP_SYN_SENT && !s2c->packets && c2s->syn_count >= 2 && !(fl->flags & TW_FLOW_MIDSTREAM)) {
-		anom(&a, "syn_timeout", V_TIMEOUT_CONF);
-		write_tamper(v, e, f, M_BLACKHOLE, "SYN->timeout", "after_syn", &a, NULL, NULL, NULL);
-	} else if ((fl->flags & TW_FLOW_CLIENT_DATA) && !(fl->flags & TW_FLOW_SERVER_DATA) &&
-		   c2s->retrans >= 2 && fl->state == TW_TCP_ESTABLISHED) {
-		anom(&a, "request_timeout", V_TIMEOUT_CONF);
-		write_tamper(v, e, f, f && f->req == REQ_TLS ? M_TLS : M_BLACKHOLE, "PSH->timeout",
-			     "after_request", &a, NULL, NULL, NULL);
+	if (f && f->nrst) {
+		/* RSTs that claim to come from the server */
+		const struct vrst *r0 = &f->rst[0];
+		uint8_t base = r0->base_ttl;
+		int have_base = r0->sender_seen || base_ttl(v, e->family, e->saddr, &base);
+		int burst = 0, strong = 0;
+		for (int i = 0; i < f->nrst; i++) {
+			const struct vrst *r = &f->rst[i];
+			/* a TTL that persists on the server's later packets is a route change */
+			if (have_base && ttl_differs(r->ttl, base) &&
+			    (!r->sender_seen || ttl_differs(r->ttl, r->last_ttl))) {
+				anom(&a, "ttl_mismatch", 0.60);
+				strong = 1;
+			}
+			if (e->family == TW_FAMILY_IPV4 && r->sender_seen && ipid_jumps(r->ipid, r->ipid_prev))
+				anom(&a, "ipid_mismatch", 0.40);
+			/* spread sequence numbers (not the +1 after a FIN) */
+			if (i && (uint32_t)(r->seq - f->rst[0].seq + 2) > 4)
+				burst = 1;
+		}
+		if (f->race) {
+			anom(&a, "race_data_after_rst", 0.80);
+			strong = 1;
+		}
+		/* kernels send their own RSTs with fresh IP-IDs, and some servers
+		 * answer every late segment with one: an IP-ID jump or a burst
+		 * only adds to a TTL mismatch or a lost race */
+		if (strong) {
+			if (burst)
+				anom(&a, "multiple_rst_seq", 0.50);
+			static const char *const pre[] = { "?", "SYN", "ACK", "PSH", "DATA", "MID" };
+			snprintf(sig, sizeof(sig), "%s->RST%s", pre[r0->stage < 6 ? r0->stage : 0],
+				 f->nrst > 1 ? ";RST" : "");
+			/* an on-path injector shows itself (a lost race, a burst): that
+			 * is RST injection whatever the trigger; a lone forged reset
+			 * right after a ClientHello is TLS interference */
+			int method = (r0->stage == TW_STAGE_CLIENT_DATA && f->req == REQ_TLS && !f->race && !burst)
+					     ? M_TLS : M_RST;
+			return write_tamper(v, e, f, method, sig, stage_name(r0->stage), &a, NULL, NULL, NULL, t);
+		}
+		/* the server's own reset: benign, unless it closes a silence below */
+		v->st.suppressed_benign++;
+		a.n = 0;
 	}
+
+	/* silence: the SYN, or the request, never answered */
+	if (fl->state == TW_TCP_SYN_SENT && !s2c->packets && c2s->syn_count >= 2 && !(fl->flags & TW_FLOW_MIDSTREAM) &&
+	    (e->end_reason == TW_END_IDLE || e->end_reason == TW_END_FLUSH)) {
+		anom(&a, "syn_timeout", V_TIMEOUT_CONF);
+		return write_tamper(v, e, f, M_BLACKHOLE, "SYN->timeout", "after_syn", &a, NULL, NULL, NULL, t);
+	}
+	/* the request was resent and nothing at all came back after the
+	 * SYN-ACK (not even an ACK), until the client gave up or the flow
+	 * timed out; a server that resets is not silent */
+	if ((fl->flags & TW_FLOW_CLIENT_DATA) && !(fl->flags & TW_FLOW_SERVER_DATA) &&
+	    s2c->syn_count && !(fl->flags & TW_FLOW_MIDSTREAM) &&
+	    ((c2s->retrans >= 1 && s2c->packets <= s2c->syn_count) ||
+	     /* a server that never got the request may still time out and
+	      * close or reset, with nothing else in between */
+	     (c2s->retrans >= 2 && s2c->packets <= (uint32_t)s2c->syn_count + s2c->fin_count + s2c->rst_count))) {
+		anom(&a, "request_timeout", V_TIMEOUT_CONF);
+		return write_tamper(v, e, f, f && f->req == REQ_TLS ? M_TLS : M_BLACKHOLE, "PSH->timeout",
+				    "after_request", &a, NULL, NULL, NULL, t);
+	}
+	return 0;
 }
 
 void tw_verdict_event(struct tw_verdict *v, const struct tw_event *e)

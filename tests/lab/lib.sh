@@ -87,6 +87,18 @@ for line in open(sys.argv[1]):
 EOF
 }
 
+# ---- detector verdicts against the ground truth (scripts/lab.d/verdict_match.py)
+expect_detected() { # METHOD: a tamper record of METHOD on a tampered target, none elsewhere
+  local out
+  if out=$("$PY" "$REPO/scripts/lab.d/verdict_match.py" "$RUN_DIR" detected "$1" 2>&1); then ok "detector: $out"
+  else bad "detector: $out"; fi
+}
+expect_quiet() { # benign scenario: no tamper record at all
+  local out
+  if out=$("$PY" "$REPO/scripts/lab.d/verdict_match.py" "$RUN_DIR" quiet 2>&1); then ok "detector: no tamper verdict"
+  else bad "detector: $out"; fi
+}
+
 # ---- client observations (from scripts/lab.d/scenarios.sh `obs`)
 client_rc()   { cat "$RUN_DIR/clients/$1.rc" 2>/dev/null || echo missing; }
 client_out()  { cat "$RUN_DIR/clients/$1.out" 2>/dev/null; }

@@ -4,6 +4,7 @@
 lab_up
 
 lab_run blackhole-syn
+expect_detected blackhole
 for n in c1-https-target-1 c1-https-target-2 c1-https-target-v6; do assert_rc $n 28; assert_err $n "Connection timed out"; done
 assert_out c1-tcp-probe connect_timeout
 assert_out c2-tcp-probe "reply"

@@ -6,6 +6,7 @@ FORGED=203.0.113.250 FORGED6=2001:db8:dead::1
 
 for s in dns-inject-onpath dns-inject-inpath; do
   lab_run $s
+  expect_detected dns_injection
   for n in c1-dns-target-a c1-dns-target-b; do
     [ "$(dig_addrs $n)" = $FORGED ] && ok "$n forged $FORGED" || bad "$n got '$(dig_addrs $n)'"
   done
@@ -26,6 +27,7 @@ for s in dns-inject-onpath dns-inject-inpath; do
 done
 
 lab_run benign-cdn-dns
+expect_quiet
 firsts=$(for i in 1 2 3 4; do dig_addrs c1-cdn-$i | head -1; done | sort -u | wc -l)
 assert_ge "cdn.example first answer rotates" "$firsts" 2
 for i in 1 2 3 4; do

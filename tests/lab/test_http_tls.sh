@@ -5,6 +5,7 @@ lab_up
 
 for code in 451 403; do
   lab_run http-blockpage-$code
+  expect_detected http_blockpage
   reason="Unavailable For Legal Reasons"; [ $code = 403 ] && reason=Forbidden
   for n in c1-http-target-1 c1-http-target-2 c1-http-target-v6; do
     assert_http $n $code; assert_body $n "$reason"; assert_body $n "competent authority"
@@ -15,12 +16,15 @@ for code in 451 403; do
 done
 
 lab_run tls-reset
+# in-path reset with the server's TTL and IP-ID: nothing to see passively
+expect_quiet
 for n in c1-https-target-1 c1-https-target-2 c1-https-target-v6; do assert_rc $n 35; assert_err $n "reset by peer"; done
 assert_http c1-http-target-ok 200      # same host over plain HTTP: SNI-only blocking
 assert_http c2-https-target 200
 assert_http c1-https-control 200
 
 lab_run tls-drop
+expect_detected tls_interference
 for n in c1-https-target-1 c1-https-target-2 c1-https-target-v6; do assert_rc $n 28; done
 assert_http c2-https-target 200
 assert_http c2-https-target-v6 200

@@ -20,6 +20,7 @@ assert_ge "shaped aggregate (bit/s)" "$total" 300000
 for n in c1-control c2-control; do assert_ge "$n rate (bit/s)" "$(rate_bps $n)" 20000000; done
 
 lab_run benign-congestion
+expect_quiet
 total=0
 for n in c1-bulk-0 c1-bulk-1 c2-bulk c2-bulk-v6; do
   r=$(rate_bps $n); total=$((total + r)); assert_ge "$n got data" "$r" 100000
