@@ -63,6 +63,27 @@ static size_t find_slot(const struct user_engine *u, const struct tw_flow_key *k
 	}
 }
 
+/* The index doubles as flows arrive (kept at most half full), so a small
+ * capture never pays for the largest table. */
+static int grow_index(struct user_engine *u)
+{
+	size_t ncap = (u->mask + 1) * 2;
+	uint32_t *ni = malloc(ncap * sizeof(*ni));
+	if (!ni)
+		return -1;
+	memset(ni, 0xff, ncap * sizeof(*ni));
+	free(u->index);
+	u->index = ni;
+	u->mask = ncap - 1;
+	for (size_t e = 0; e < u->count; e++) {
+		size_t i = key_hash(&u->entries[e].key) & u->mask;
+		while (u->index[i] != NO_ENTRY)
+			i = (i + 1) & u->mask;
+		u->index[i] = (uint32_t)e;
+	}
+	return 0;
+}
+
 static void emit(struct user_engine *u, uint32_t type, const struct tw_flow_key *k,
 		 const struct tw_flow *f, const struct tw_pkt *p, const struct tw_pkt_ctx *pc,
 		 int dir, uint64_t now, const struct tw_frame *fr)
@@ -134,6 +155,14 @@ static int user_process(struct tw_engine *eng, const struct tw_frame *fr)
 			}
 			u->entries = ne;
 			u->cap = ncap;
+		}
+		if ((u->count + 1) * 2 > u->mask + 1) {
+			if (grow_index(u) < 0) {
+				u->next_flow_id++;
+				u->cnt[TW_CNT_FLOW_INSERT_FAIL]++;
+				return 0;
+			}
+			slot = find_slot(u, &key, &found);
 		}
 		en = &u->entries[u->count];
 		en->key = key;
@@ -213,9 +242,7 @@ static void user_destroy(struct tw_engine *eng)
 struct tw_engine *tw_engine_user_new(struct tw_pipeline *pl, uint32_t max_flows, char *err, size_t errlen)
 {
 	struct user_engine *u = calloc(1, sizeof(*u));
-	size_t cap = 1024;
-	while (cap < (size_t)max_flows * 2)
-		cap <<= 1;
+	size_t cap = 8192;
 	if (u)
 		u->index = malloc(cap * sizeof(*u->index));
 	if (!u || !u->index) {

@@ -84,7 +84,8 @@ long tw_sweep(struct tw_engine *e, uint64_t now, const struct tw_timeouts *t, in
 	struct tw_event ev;
 
 	e->for_each_flow(e, collect_cb, &c);
-	qsort(c.v, c.n, sizeof(*c.v), by_flow_id);
+	if (c.n)
+		qsort(c.v, c.n, sizeof(*c.v), by_flow_id);
 	for (size_t i = 0; i < c.n; i++) {
 		const struct ended *x = &c.v[i];
 		e->remove_flow(e, &x->key);

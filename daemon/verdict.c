@@ -127,6 +127,24 @@ static struct slot *slot_find(struct tw_verdict *v, uint64_t id)
 	return NULL;
 }
 
+/* The table grows with the flows it holds (kept at most half full), so a
+ * small capture never walks a table sized for the largest. */
+static int grow(struct tw_verdict *v)
+{
+	size_t ncap = (v->mask + 1) * 2;
+	struct slot *old = v->slots, *ns = calloc(ncap, sizeof(*ns));
+	size_t omask = v->mask;
+	if (!ns)
+		return -1;
+	v->slots = ns;
+	v->mask = ncap - 1;
+	for (size_t i = 0; i <= omask; i++)
+		if (old[i].id)
+			*slot_find(v, old[i].id) = old[i];
+	free(old);
+	return 0;
+}
+
 static struct vflow *flow_get(struct tw_verdict *v, uint64_t id, int create)
 {
 	struct slot *s = slot_find(v, id);
@@ -137,6 +155,13 @@ static struct vflow *flow_get(struct tw_verdict *v, uint64_t id, int create)
 	if (!s || v->count >= v->max) {
 		v->st.flows_dropped++;
 		return NULL;
+	}
+	if ((v->count + 1) * 2 > v->mask + 1) {
+		if (grow(v) < 0) {
+			v->st.flows_dropped++;
+			return NULL;
+		}
+		s = slot_find(v, id);
 	}
 	struct vflow *f = calloc(1, sizeof(*f));
 	if (!f) {
@@ -231,9 +256,7 @@ static int base_ttl(struct tw_verdict *v, int family, const uint8_t *addr, uint8
 struct tw_verdict *tw_verdict_new(struct tw_pipeline *pl, const struct tw_fp_db *fp, uint32_t max_flows)
 {
 	struct tw_verdict *v = calloc(1, sizeof(*v));
-	size_t cap = 1024;
-	while (cap < (size_t)max_flows * 2)
-		cap <<= 1;
+	size_t cap = 4096;
 	if (!v)
 		return NULL;
 	v->slots = calloc(cap, sizeof(*v->slots));
