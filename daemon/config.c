@@ -7,7 +7,7 @@
 #define TW_CONFIG_MAX_LINE 1024
 #define TW_CONFIG_MAX_LINES 100000
 
-enum kind { K_SECONDS, K_INT, K_BOOL };
+enum kind { K_SECONDS, K_INT, K_BOOL, K_RATIO };   /* K_RATIO: a double from 0 to 1 */
 
 struct key {
 	const char *section, *name;
@@ -26,6 +26,21 @@ static const struct key keys[] = {
 	{ "privacy", "prefix_v6", K_INT, 0, 128, OFF(prefix_v6) },
 	{ "output", "stats_interval", K_INT, 0, 86400, OFF(stats_interval) },
 	{ "output", "events_payload", K_BOOL, 0, 1, OFF(events_payload) },
+	/* per-target alerts (README "Alerts") */
+	{ "alerts", "window", K_INT, 10, 86400, OFF(alerts.window) },
+	{ "alerts", "min_confidence", K_RATIO, 0, 1, OFF(alerts.min_confidence) },
+	{ "alerts", "min_confidence_timeout", K_RATIO, 0, 1, OFF(alerts.min_confidence_timeout) },
+	{ "alerts", "min_flows", K_INT, 1, 1000000, OFF(alerts.min_flows) },
+	{ "alerts", "min_prefixes", K_INT, 1, 64, OFF(alerts.min_prefixes) },
+	{ "alerts", "min_ratio", K_RATIO, 0, 1, OFF(alerts.min_ratio) },
+	{ "alerts", "blackhole_min_flows", K_INT, 1, 1000000, OFF(alerts.blackhole_min_flows) },
+	{ "alerts", "blackhole_min_prefixes", K_INT, 1, 64, OFF(alerts.blackhole_min_prefixes) },
+	{ "alerts", "blackhole_min_ratio", K_RATIO, 0, 1, OFF(alerts.blackhole_min_ratio) },
+	{ "alerts", "resolve_after", K_INT, 1, 604800, OFF(alerts.resolve_after) },
+	{ "alerts", "resolve_ok_flows", K_INT, 1, 1000, OFF(alerts.resolve_ok_flows) },
+	{ "alerts", "update_interval", K_INT, 0, 86400, OFF(alerts.update_interval) },
+	{ "alerts", "max_targets", K_INT, 16, 10000000, OFF(alerts.max_targets) },
+	{ "state", "interval", K_INT, 1, 86400, OFF(alerts.state_interval) },
 };
 
 void tw_config_default(struct tw_config *c)
@@ -36,6 +51,7 @@ void tw_config_default(struct tw_config *c)
 	c->prefix_v6 = 48;
 	c->max_flows = 262144;
 	c->stats_interval = 60;
+	tw_agg_cfg_default(&c->alerts);
 }
 
 static char *trim(char *s)
@@ -76,6 +92,15 @@ static int assign(struct tw_config *c, const char *where, const char *section, c
 	}
 	char *end;
 	errno = 0;
+	if (k->kind == K_RATIO) {
+		double d = strtod(value, &end);
+		if (errno || end == value || *end || !(d >= 0 && d <= 1)) {
+			snprintf(err, errlen, "%s: %s.%s: expected a number from 0 to 1, got '%s'", where, section, name, value);
+			return -1;
+		}
+		*(double *)p = d;
+		return 0;
+	}
 	long long v = strtoll(value, &end, 10);
 	if (errno || end == value || *end || v < k->min || v > k->max) {
 		snprintf(err, errlen, "%s: %s.%s: expected a whole number from %lld to %lld%s, got '%s'", where,

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "sweep.h"
+#include "aggregate.h"   /* [alerts] / [state] keys */
 
 struct tw_config {
 	struct tw_timeouts timeouts;
@@ -14,6 +15,7 @@ struct tw_config {
 	uint32_t max_flows;       /* flows.max (userspace replay table) */
 	unsigned stats_interval;  /* output.stats_interval (s, 0 = final only) */
 	int events_payload;       /* output.events_payload */
+	struct tw_agg_cfg alerts; /* [alerts] and state.interval (aggregate.h) */
 };
 
 void tw_config_default(struct tw_config *c);

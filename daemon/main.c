@@ -11,6 +11,8 @@
 #include "engine_bpf.h"
 #include "fingerprints.h"
 #include "verdict.h"
+#include "aggregate.h"
+#include "legit.h"
 #include "run.h"
 
 #define TW_VERSION "0.1.0"
@@ -47,6 +49,8 @@ static void usage(FILE *out)
 "      --fingerprints FILE block-page / forged-DNS fingerprints in the CSV format of\n"
 "                          OONI's blocking-fingerprints (repeatable: add your own)\n"
 "      --no-verdicts       write events only, no per-flow tamper verdicts\n"
+"      --state DIR         keep open alerts and their windows in DIR across restarts\n"
+"      --declared FILE     the operator's declared restrictions (README: Alerts)\n"
 "  -h, --help              this text\n"
 "  -V, --version           version\n"
 "\n"
@@ -63,6 +67,12 @@ static void on_signal(int sig)
 		tw_stop = 1;
 }
 
+/* alerts go to the same output as the events */
+static void agg_emit(void *arg, const char *line, size_t len)
+{
+	tw_pipeline_line(arg, line, len);
+}
+
 static int64_t clock_offset(void)
 {
 	struct timespec r, m;
@@ -73,7 +83,7 @@ static int64_t clock_offset(void)
 
 int main(int argc, char **argv)
 {
-	enum { O_MODE = 256, O_ALERTS, O_REPLAY, O_ENGINE, O_SET, O_CHECK, O_PAYLOAD, O_FP, O_NOVERDICT };
+	enum { O_MODE = 256, O_ALERTS, O_REPLAY, O_ENGINE, O_SET, O_CHECK, O_PAYLOAD, O_FP, O_NOVERDICT, O_STATE, O_DECLARED };
 	static const struct option longopts[] = {
 		{ "interface", required_argument, NULL, 'i' },
 		{ "mode", required_argument, NULL, O_MODE },
@@ -86,6 +96,8 @@ int main(int argc, char **argv)
 		{ "events-payload", no_argument, NULL, O_PAYLOAD },
 		{ "fingerprints", required_argument, NULL, O_FP },
 		{ "no-verdicts", no_argument, NULL, O_NOVERDICT },
+		{ "state", required_argument, NULL, O_STATE },
+		{ "declared", required_argument, NULL, O_DECLARED },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -98,6 +110,7 @@ int main(int argc, char **argv)
 	int nif = 0, nreplay = 0, nsets = 0, check_only = 0, payload = 0;
 	enum tw_mode mode = TW_MODE_XDP;
 	const char *alerts = "-", *config_path = NULL, *engine_name = NULL;
+	const char *state_dir = NULL, *declared = NULL;
 	struct tw_config cfg;
 	char err[1024];
 	int opt;
@@ -167,6 +180,12 @@ int main(int argc, char **argv)
 		case O_NOVERDICT:
 			verdicts = 0;
 			break;
+		case O_STATE:
+			state_dir = optarg;
+			break;
+		case O_DECLARED:
+			declared = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -209,7 +228,17 @@ int main(int argc, char **argv)
 				return 2;
 			}
 	}
+	/* declared restrictions: a bad file fails startup */
+	struct tw_legit *legit = NULL;
+	if (declared && !(legit = tw_legit_load(declared, err, sizeof(err)))) {
+		fprintf(stderr, "tamperwatchd: %s\n", err);
+		tw_fp_db_free(fpdb);
+		return 2;
+	}
 	if (check_only) {
+		if (legit)
+			printf("tamperwatchd: %zu declared restrictions loaded\n", tw_legit_count(legit));
+		tw_legit_free(legit);
 		if (fpdb) {
 			size_t skipped = 0, n = tw_fp_db_count(fpdb, &skipped);
 			printf("tamperwatchd: %zu fingerprints loaded, %zu skipped\n", n, skipped);
@@ -258,6 +287,18 @@ int main(int argc, char **argv)
 			return 3;
 		}
 	}
+	/* per-target alerts on top of the verdicts */
+	struct tw_agg *agg = NULL;
+	if (pl.verdict) {
+		agg = tw_agg_new(&cfg.alerts, legit, state_dir, agg_emit, &pl, err, sizeof(err));
+		if (!agg) {
+			fprintf(stderr, "tamperwatchd: %s\n", err);
+			return 3;
+		}
+		tw_verdict_set_hook(pl.verdict, tw_agg_outcome, agg);
+		pl.tick = tw_agg_tick;
+		pl.tick_arg = agg;
+	}
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
@@ -304,6 +345,8 @@ int main(int argc, char **argv)
 	}
 	eng->destroy(eng);
 	tw_verdict_free(pl.verdict);
+	tw_agg_free(agg);
+	tw_legit_free(legit);
 	tw_fp_db_free(fpdb);
 	tw_output_close(&out);
 	return rc ? 1 : 0;

@@ -340,7 +340,9 @@ static int to_frame(struct tw_pcap_in *in, const struct pcap_pkthdr *h, const ui
         room = TW_PCAP_MAX_FRAME;
         if (n > room)
             n = room;
-        memcpy(in->buf, d, n);
+        /* already Ethernet: hand out libpcap's own buffer (valid until the
+           next read, as promised) instead of copying every frame */
+        f->data = d;
         f->caplen = n;
         if (cap > room)
             in->st.clipped_frames++;
@@ -362,7 +364,8 @@ static int to_frame(struct tw_pcap_in *in, const struct pcap_pkthdr *h, const ui
     if (olen > UINT32_MAX)
         olen = UINT32_MAX;
     f->origlen = olen < f->caplen ? f->caplen : (uint32_t)olen;
-    f->data = in->buf;
+    if (etype >= 0)
+        f->data = in->buf;
     return 1;
 }
 

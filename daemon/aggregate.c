@@ -1,0 +1,827 @@
+#include "aggregate.h"
+#include <errno.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "jsonbuf.h"
+#include "legit.h"
+#include "state.h"
+
+#define NS 1000000000ull
+#define NMETH 6
+#define MAX_REC 2048
+#define MAX_PFX 64
+#define MAX_EVID 20
+#define PFXLEN 52
+#define NBUCKET 4096
+#define STATE_NAME "alerts.state"
+
+/* signature_id per method (README "Alerts") */
+static const char *const mname[NMETH] = { NULL, "rst_injection", "http_blockpage", "dns_injection",
+					  "tls_interference", "blackhole" };
+static const int sigid[NMETH] = { 0, 2001, 2002, 2003, 2004, 2005 };
+#define M_BLACKHOLE 5
+
+struct rec {
+	uint64_t ts, flow_id;
+	double conf;
+	uint8_t method, tampered, answered;
+	char prefix[PFXLEN];
+};
+
+struct alert {
+	int open;
+	char id[17];
+	int method;
+	uint64_t first_seen, last_seen, last_tampered, last_emit, resolved_ts;
+	uint64_t flows, affected, em_affected;
+	double conf_sum, baseline;   /* baseline < 0: unknown */
+	int ok_run, nprefix, nevid, em_clients;
+	unsigned methods, em_methods;
+	char (*prefix)[PFXLEN];   /* MAX_PFX, allocated on first use: most targets never alert */
+	uint64_t evid[MAX_EVID];
+};
+
+struct target {
+	struct target *next;
+	char key[300], domain[256], ip[48], proto[8];
+	uint16_t port;
+	struct rec *r;
+	size_t nr, cap;
+	struct alert al;
+};
+
+struct tw_agg {
+	struct tw_agg_cfg c;
+	const struct tw_legit *legit;
+	char *state_dir;
+	tw_agg_emit_cb emit;
+	void *emit_arg;
+	struct target *b[NBUCKET];
+	size_t ntargets, nopen;
+	struct target **openv;   /* targets with an open alert (residual blocking lookup) */
+	size_t nopenv, capopen;
+	uint64_t now, last_save, last_gc, dropped;
+};
+
+void tw_agg_cfg_default(struct tw_agg_cfg *c)
+{
+	c->window = 300;
+	c->min_confidence = 0.5;
+	c->min_confidence_timeout = 0.4;
+	c->min_flows = 3;
+	c->min_prefixes = 1;
+	c->min_ratio = 0.5;
+	c->blackhole_min_flows = 5;
+	c->blackhole_min_prefixes = 2;
+	c->blackhole_min_ratio = 0.8;
+	c->resolve_after = 600;
+	c->resolve_ok_flows = 3;
+	c->update_interval = 60;
+	c->max_targets = 100000;
+	c->state_interval = 60;
+}
+
+static uint64_t fnv(const char *s, uint64_t h)
+{
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211ull;
+	return h;
+}
+
+static int method_idx(const char *m)
+{
+	for (int i = 1; m && i < NMETH; i++)
+		if (!strcmp(m, mname[i]))
+			return i;
+	return 0;
+}
+
+static struct target **slot(struct tw_agg *a, const char *key)
+{
+	struct target **p = &a->b[fnv(key, 14695981039346656037ull) % NBUCKET];
+	while (*p && strcmp((*p)->key, key))
+		p = &(*p)->next;
+	return p;
+}
+
+static struct target *target_get(struct tw_agg *a, const char *key)
+{
+	struct target **p = slot(a, key);
+	if (*p)
+		return *p;
+	if (a->ntargets >= (size_t)a->c.max_targets) {
+		a->dropped++;
+		return NULL;
+	}
+	struct target *t = calloc(1, sizeof(*t));
+	if (!t) {
+		a->dropped++;
+		return NULL;
+	}
+	snprintf(t->key, sizeof(t->key), "%s", key);
+	*p = t;
+	a->ntargets++;
+	return t;
+}
+
+static void open_add(struct tw_agg *a, struct target *t)
+{
+	if (a->nopenv == a->capopen) {
+		size_t nc = a->capopen ? a->capopen * 2 : 16;
+		void *n = realloc(a->openv, nc * sizeof(*a->openv));
+		if (!n)
+			return;   /* only the residual lookup misses it */
+		a->openv = n;
+		a->capopen = nc;
+	}
+	a->openv[a->nopenv++] = t;
+}
+
+static void open_del(struct tw_agg *a, struct target *t)
+{
+	for (size_t i = 0; i < a->nopenv; i++)
+		if (a->openv[i] == t) {
+			a->openv[i] = a->openv[--a->nopenv];
+			return;
+		}
+}
+
+/* Residual blocking: a tampered flow with no name (its SYN or ClientHello
+ * never got through) to the address, port and protocol of an open
+ * domain-keyed incident belongs to that incident. */
+static struct target *residual(struct tw_agg *a, const struct tw_flow_outcome *o)
+{
+	for (size_t i = 0; i < a->nopenv; i++) {
+		struct target *t = a->openv[i];
+		if (t->domain[0] && t->port == o->server_port && !strcmp(t->ip, o->server_ip) &&
+		    !strcmp(t->proto, o->proto))
+			return t;
+	}
+	return NULL;
+}
+
+static void add_prefix(struct alert *al, const char *p)
+{
+	for (int i = 0; i < al->nprefix; i++)
+		if (!strcmp(al->prefix[i], p))
+			return;
+	if (!al->prefix && !(al->prefix = calloc(MAX_PFX, PFXLEN)))
+		return;
+	if (al->nprefix < MAX_PFX)
+		snprintf(al->prefix[al->nprefix++], PFXLEN, "%s", p);
+}
+
+static void add_evid(struct alert *al, uint64_t id)
+{
+	if (al->nevid < MAX_EVID)
+		al->evid[al->nevid++] = id;
+}
+
+static void emit(struct tw_agg *a, struct target *t, const char *state, uint64_t ts, const char *resolution)
+{
+	static char buf[16384];
+	struct tw_jb b;
+	struct alert *al = &t->al;
+	const char *m = mname[al->method];
+	const struct tw_legit_entry *le = tw_legit_match(a->legit, t->domain[0] ? t->domain : NULL, t->ip,
+							 al->first_seen);
+	char sig[400];
+
+	tw_jb_init(&b, buf, sizeof(buf));
+	tw_jb_obj_open(&b, NULL);
+	tw_jb_time(&b, "timestamp", ts);
+	tw_jb_str(&b, "event_type", "alert");
+	tw_jb_obj_open(&b, "alert");
+	tw_jb_str(&b, "id", al->id);
+	tw_jb_str(&b, "state", state);
+	tw_jb_u64(&b, "signature_id", (uint64_t)sigid[al->method]);
+	snprintf(sig, sizeof(sig), "%s blocking of %s", m, t->domain[0] ? t->domain : t->ip);
+	tw_jb_str(&b, "signature", sig);
+	tw_jb_str(&b, "category", "blocking");
+	tw_jb_u64(&b, "severity", le ? 3 : al->method == M_BLACKHOLE ? 2 : 1);
+	if (resolution)
+		tw_jb_str(&b, "resolution", resolution);
+	tw_jb_obj_close(&b);
+	tw_jb_obj_open(&b, "censorship");
+	tw_jb_str(&b, "method", m);
+	tw_jb_dbl(&b, "confidence", al->affected ? al->conf_sum / (double)al->affected : 0, 2);
+	tw_jb_str(&b, "legitimacy", le ? "declared" : "undeclared");
+	tw_jb_u64(&b, "sampling", 1);
+	if (le) {
+		tw_jb_str(&b, "legal_reference", le->legal_ref);
+		tw_jb_str(&b, "declared_pattern", le->pattern);
+		if (strcmp(le->method, "any") && strcmp(le->method, m)) {
+			tw_jb_obj_open(&b, "declaration_mismatch");
+			tw_jb_str(&b, "declared", le->method);
+			tw_jb_str(&b, "seen", m);
+			tw_jb_obj_close(&b);
+		}
+	}
+	tw_jb_arr_open(&b, "methods_seen");
+	for (int i = 1; i < NMETH; i++)
+		if (al->methods & (1u << i))
+			tw_jb_str(&b, NULL, mname[i]);
+	tw_jb_arr_close(&b);
+	tw_jb_obj_close(&b);
+	tw_jb_obj_open(&b, "target");
+	tw_jb_str(&b, "domain", t->domain[0] ? t->domain : NULL);
+	tw_jb_str(&b, "ip", t->ip[0] ? t->ip : NULL);
+	tw_jb_u64(&b, "port", t->port);
+	tw_jb_str(&b, "proto", t->proto);
+	tw_jb_obj_close(&b);
+	tw_jb_obj_open(&b, "scope");
+	tw_jb_arr_open(&b, "prefixes");
+	for (int i = 0; i < al->nprefix; i++)
+		tw_jb_str(&b, NULL, al->prefix[i]);
+	tw_jb_arr_close(&b);
+	tw_jb_null(&b, "region");
+	tw_jb_null(&b, "asn");
+	tw_jb_obj_close(&b);
+	tw_jb_obj_open(&b, "stats");
+	tw_jb_u64(&b, "flows", al->flows);
+	tw_jb_u64(&b, "affected_flows", al->affected);
+	tw_jb_u64(&b, "clients", (uint64_t)al->nprefix);
+	tw_jb_dbl(&b, "ratio", al->flows ? (double)al->affected / (double)al->flows : 0, 3);
+	if (al->baseline < 0)
+		tw_jb_null(&b, "baseline");
+	else
+		tw_jb_dbl(&b, "baseline", al->baseline, 3);
+	tw_jb_obj_close(&b);
+	tw_jb_time(&b, "first_seen", al->first_seen);
+	tw_jb_time(&b, "last_seen", al->last_seen);
+	tw_jb_obj_open(&b, "evidence");
+	tw_jb_arr_open(&b, "flow_ids");
+	for (int i = 0; i < al->nevid; i++)
+		tw_jb_u64(&b, NULL, al->evid[i]);
+	tw_jb_arr_close(&b);
+	tw_jb_obj_close(&b);
+	tw_jb_obj_close(&b);
+	long n = tw_jb_end(&b);
+	if (n > 0 && a->emit)
+		a->emit(a->emit_arg, buf, (size_t)n);
+	al->last_emit = ts;
+	al->em_affected = al->affected;
+	al->em_clients = al->nprefix;
+	al->em_methods = al->methods;
+}
+
+static void prune(struct tw_agg *a, struct target *t, uint64_t now)
+{
+	uint64_t w = (uint64_t)a->c.window * NS;
+	size_t k = 0;
+	while (k < t->nr && t->r[k].ts + w < now)
+		k++;
+	if (k) {
+		memmove(t->r, t->r + k, (t->nr - k) * sizeof(*t->r));
+		t->nr -= k;
+	}
+}
+
+static int tampered(const struct tw_agg *a, const struct tw_tamper *tp, int m)
+{
+	if (!tp || !m)
+		return 0;
+	double thr = m == M_BLACKHOLE ? a->c.min_confidence_timeout : a->c.min_confidence;
+	return tp->confidence + 1e-9 >= thr;
+}
+
+static int distinct_prefixes(const struct target *t, uint64_t after, int active)
+{
+	const char *seen[MAX_PFX];
+	int n = 0;
+	for (size_t i = 0; i < t->nr && n < MAX_PFX; i++) {
+		const struct rec *r = &t->r[i];
+		if (r->ts <= after || !r->tampered || (r->method == M_BLACKHOLE) == active)
+			continue;
+		int dup = 0;
+		for (int j = 0; j < n && !dup; j++)
+			dup = !strcmp(seen[j], r->prefix);
+		if (!dup)
+			seen[n++] = r->prefix;
+	}
+	return n;
+}
+
+static void evaluate(struct tw_agg *a, struct target *t, uint64_t now)
+{
+	uint64_t after = t->al.resolved_ts;   /* flows of a resolved incident do not raise a new one */
+	size_t total = 0, cnt[NMETH] = { 0 };
+	for (size_t i = 0; i < t->nr; i++) {
+		const struct rec *r = &t->r[i];
+		if (r->ts <= after)
+			continue;
+		total++;
+		if (r->tampered)
+			cnt[r->method]++;
+	}
+	if (!total)
+		return;
+	size_t act = cnt[1] + cnt[2] + cnt[3] + cnt[4];
+	int method = 0;
+	if (act >= (size_t)a->c.min_flows && (double)act / (double)total + 1e-9 >= a->c.min_ratio &&
+	    distinct_prefixes(t, after, 1) >= a->c.min_prefixes) {
+		method = 1;
+		for (int i = 2; i <= 4; i++)
+			if (cnt[i] > cnt[method])
+				method = i;
+	} else if (cnt[M_BLACKHOLE] >= (size_t)a->c.blackhole_min_flows &&
+		   distinct_prefixes(t, after, 0) >= a->c.blackhole_min_prefixes &&
+		   (double)cnt[M_BLACKHOLE] / (double)total + 1e-9 >= a->c.blackhole_min_ratio)
+		method = M_BLACKHOLE;
+	if (!method)
+		return;
+
+	struct alert *al = &t->al;
+	uint64_t resolved_ts = al->resolved_ts;
+	free(al->prefix);
+	memset(al, 0, sizeof(*al));
+	al->resolved_ts = resolved_ts;
+	al->open = 1;
+	al->method = method;
+	al->first_seen = UINT64_MAX;
+	size_t before = 0, before_ok = 0;
+	for (size_t i = 0; i < t->nr; i++) {
+		const struct rec *r = &t->r[i];
+		if (r->ts <= after)
+			continue;
+		if (r->tampered && r->ts < al->first_seen)
+			al->first_seen = r->ts;
+	}
+	for (size_t i = 0; i < t->nr; i++) {
+		const struct rec *r = &t->r[i];
+		if (r->ts <= after)
+			continue;
+		if (r->ts < al->first_seen) {
+			before++;
+			before_ok += r->answered && !r->method;
+			continue;
+		}
+		al->flows++;
+		if (r->tampered) {
+			al->affected++;
+			al->conf_sum += r->conf;
+			al->methods |= 1u << r->method;
+			add_prefix(al, r->prefix);
+			add_evid(al, r->flow_id);
+			if (r->ts > al->last_tampered)
+				al->last_tampered = r->ts;
+		}
+	}
+	al->last_seen = al->last_tampered;
+	al->baseline = before ? (double)before_ok / (double)before : -1;
+	char seed[400];
+	snprintf(seed, sizeof(seed), "%s|%s|%llu", t->key, mname[method], (unsigned long long)al->first_seen);
+	snprintf(al->id, sizeof(al->id), "%016llx", (unsigned long long)fnv(seed, 14695981039346656037ull));
+	a->nopen++;
+	open_add(a, t);
+	emit(a, t, "raised", now, NULL);
+}
+
+static void resolve(struct tw_agg *a, struct target *t, uint64_t now, const char *why)
+{
+	emit(a, t, "resolved", now, why);
+	t->al.open = 0;
+	t->al.resolved_ts = now;
+	a->nopen--;
+	open_del(a, t);
+}
+
+void tw_agg_outcome(void *arg, const struct tw_flow_outcome *o)
+{
+	struct tw_agg *a = arg;
+	char key[320];
+	const char *dom = o->domain && *o->domain ? o->domain : NULL;
+
+	if (!o->server_ip || !o->proto)
+		return;
+	int m = o->tamper ? method_idx(o->tamper->method) : 0;
+	struct target *t = NULL;
+	if (!dom && tampered(a, o->tamper, m))
+		t = residual(a, o);
+	if (!t) {
+		snprintf(key, sizeof(key), "%.255s|%u|%s", dom ? dom : o->server_ip, o->server_port, o->proto);
+		t = target_get(a, key);
+	}
+	if (!t)
+		return;
+	if (!t->proto[0]) {
+		snprintf(t->domain, sizeof(t->domain), "%s", dom ? dom : "");
+		snprintf(t->proto, sizeof(t->proto), "%s", o->proto);
+		t->port = o->server_port;
+	}
+	if (!t->domain[0] || dom)
+		snprintf(t->ip, sizeof(t->ip), "%s", o->server_ip);
+	prune(a, t, o->ts_ns);
+	if (t->nr == MAX_REC) {
+		memmove(t->r, t->r + 1, (t->nr - 1) * sizeof(*t->r));
+		t->nr--;
+	}
+	if (t->nr == t->cap) {
+		size_t nc = t->cap ? t->cap * 2 : 8;
+		void *n = realloc(t->r, nc * sizeof(*t->r));
+		if (!n)
+			return;
+		t->r = n;
+		t->cap = nc;
+	}
+	struct rec *r = &t->r[t->nr++];
+	memset(r, 0, sizeof(*r));
+	r->ts = o->ts_ns;
+	r->flow_id = o->flow_id;
+	r->method = (uint8_t)m;
+	r->tampered = (uint8_t)tampered(a, o->tamper, m);
+	r->answered = (uint8_t)!!o->answered;
+	r->conf = o->tamper ? o->tamper->confidence : 0;
+	snprintf(r->prefix, sizeof(r->prefix), "%s", o->client_prefix ? o->client_prefix : "");
+	if (o->ts_ns > a->now)
+		a->now = o->ts_ns;
+
+	struct alert *al = &t->al;
+	if (!al->open) {
+		if (r->tampered)
+			evaluate(a, t, o->ts_ns);
+		return;
+	}
+	al->flows++;
+	if (r->tampered) {
+		al->affected++;
+		al->conf_sum += r->conf;
+		al->methods |= 1u << m;
+		add_prefix(al, r->prefix);
+		add_evid(al, r->flow_id);
+		if (r->ts > al->last_tampered)
+			al->last_tampered = r->ts;
+		if (r->ts > al->last_seen)
+			al->last_seen = r->ts;
+		al->ok_run = 0;
+	} else if (o->answered && !o->tamper) {
+		if (++al->ok_run >= a->c.resolve_ok_flows)
+			resolve(a, t, o->ts_ns, "recovered");
+	}
+}
+
+static void free_target(struct target *t)
+{
+	free(t->al.prefix);
+	free(t->r);
+	free(t);
+}
+
+void tw_agg_tick(void *arg, uint64_t now, int final)
+{
+	struct tw_agg *a = arg;
+	if (now > a->now)
+		a->now = now;
+	int gc = now >= a->last_gc + 10 * NS;
+	for (size_t i = 0; i < NBUCKET; i++) {
+		struct target **p = &a->b[i];
+		while (*p) {
+			struct target *t = *p;
+			struct alert *al = &t->al;
+			if (al->open) {
+				if (now >= al->last_tampered + (uint64_t)a->c.resolve_after * NS)
+					resolve(a, t, now, "quiet");
+				else if (now >= al->last_emit + (uint64_t)a->c.update_interval * NS &&
+					 (al->nprefix != al->em_clients || al->methods != al->em_methods ||
+					  al->affected >= al->em_affected + (al->em_affected / 4 ? al->em_affected / 4 : 1)))
+					emit(a, t, "updated", now, NULL);
+			}
+			if (gc && !al->open) {
+				prune(a, t, now);
+				if (!t->nr) {
+					*p = t->next;
+					free_target(t);
+					a->ntargets--;
+					continue;
+				}
+			}
+			p = &t->next;
+		}
+	}
+	if (gc)
+		a->last_gc = now;
+	if (!a->state_dir)
+		return;
+	if (!a->last_save)
+		a->last_save = now;
+	if (final || now >= a->last_save + (uint64_t)a->c.state_interval * NS) {
+		tw_agg_save(a);
+		a->last_save = now;
+	}
+}
+
+/* ---- state: a text serialization, compressed by state.c ---------------- */
+
+struct sbuf {
+	char *p;
+	size_t n, cap;
+	int oom;
+};
+
+static void sb_printf(struct sbuf *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(struct sbuf *s, const char *fmt, ...)
+{
+	for (;;) {
+		va_list ap;
+		va_start(ap, fmt);
+		int w = vsnprintf(s->p ? s->p + s->n : NULL, s->p ? s->cap - s->n : 0, fmt, ap);
+		va_end(ap);
+		if (w < 0) {
+			s->oom = 1;
+			return;
+		}
+		if (s->p && s->n + (size_t)w < s->cap) {
+			s->n += (size_t)w;
+			return;
+		}
+		size_t nc = (s->cap ? s->cap * 2 : 65536) + (size_t)w;
+		char *np = realloc(s->p, nc);
+		if (!np) {
+			s->oom = 1;
+			return;
+		}
+		s->p = np;
+		s->cap = nc;
+	}
+}
+
+/* strings as "s" + percent-encoded bytes: never empty, never with spaces */
+static void enc(char *out, size_t cap, const char *s)
+{
+	size_t o = 0;
+	out[o++] = 's';
+	for (; *s && o + 4 < cap; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c <= 0x20 || c >= 0x7f || c == '%')
+			o += (size_t)snprintf(out + o, cap - o, "%%%02X", c);
+		else
+			out[o++] = (char)c;
+	}
+	out[o] = 0;
+}
+
+static int dec(char *out, size_t cap, const char *s)
+{
+	size_t o = 0;
+	if (*s++ != 's')
+		return -1;
+	for (; *s; s++) {
+		if (o + 1 >= cap)
+			return -1;
+		if (*s == '%') {
+			unsigned v;
+			if (sscanf(s + 1, "%2X", &v) != 1 || !s[1] || !s[2])
+				return -1;
+			out[o++] = (char)v;
+			s += 2;
+		} else
+			out[o++] = *s;
+	}
+	out[o] = 0;
+	return 0;
+}
+
+int tw_agg_save(struct tw_agg *a)
+{
+	struct sbuf s = { 0 };
+	char e1[700], e2[700], e3[100], e4[100];
+	sb_printf(&s, "V 1 %llu\n", (unsigned long long)a->now);
+	for (size_t i = 0; i < NBUCKET; i++)
+		for (struct target *t = a->b[i]; t; t = t->next) {
+			const struct alert *al = &t->al;
+			enc(e1, sizeof(e1), t->key);
+			enc(e2, sizeof(e2), t->domain);
+			enc(e3, sizeof(e3), t->ip);
+			enc(e4, sizeof(e4), t->proto);
+			sb_printf(&s, "T %s %s %s %u %s\n", e1, e2, e3, t->port, e4);
+			sb_printf(&s, "A %d s%s %d %llu %llu %llu %llu %llu %llu %llu %llu %.17g %.17g %d %d %u %u\n",
+				  al->open, al->id, al->method, (unsigned long long)al->first_seen,
+				  (unsigned long long)al->last_seen, (unsigned long long)al->last_tampered,
+				  (unsigned long long)al->last_emit, (unsigned long long)al->resolved_ts,
+				  (unsigned long long)al->flows, (unsigned long long)al->affected,
+				  (unsigned long long)al->em_affected, al->conf_sum, al->baseline, al->ok_run,
+				  al->em_clients, al->methods, al->em_methods);
+			for (int k = 0; k < al->nprefix; k++) {
+				enc(e1, sizeof(e1), al->prefix[k]);
+				sb_printf(&s, "P %s\n", e1);
+			}
+			for (int k = 0; k < al->nevid; k++)
+				sb_printf(&s, "E %llu\n", (unsigned long long)al->evid[k]);
+			for (size_t k = 0; k < t->nr; k++) {
+				const struct rec *r = &t->r[k];
+				enc(e1, sizeof(e1), r->prefix);
+				sb_printf(&s, "R %llu %llu %.17g %u %u %u %s\n", (unsigned long long)r->ts,
+					  (unsigned long long)r->flow_id, r->conf, r->method, r->tampered, r->answered, e1);
+			}
+		}
+	sb_printf(&s, "END\n");
+	char err[1200];
+	int rc = -1;
+	if (s.oom)
+		snprintf(err, sizeof(err), "%s/%s: out of memory", a->state_dir, STATE_NAME);
+	else
+		rc = tw_state_save(a->state_dir, STATE_NAME, s.p, s.n, err, sizeof(err));
+	if (rc < 0)
+		fprintf(stderr, "tamperwatchd: state not saved: %s\n", err);
+	free(s.p);
+	return rc;
+}
+
+static void clear(struct tw_agg *a)
+{
+	for (size_t i = 0; i < NBUCKET; i++) {
+		while (a->b[i]) {
+			struct target *t = a->b[i];
+			a->b[i] = t->next;
+			free_target(t);
+		}
+	}
+	a->ntargets = a->nopen = a->nopenv = 0;
+}
+
+/* 0, or -1: malformed (line number in *bad) */
+static int restore(struct tw_agg *a, char *text, int *bad)
+{
+	char *save = NULL, w1[700], w2[700], w3[100], w4[100], w5[100];
+	struct target *t = NULL;
+	int ln = 0, end = 0;
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		*bad = ++ln;
+		if (end)
+			return -1;
+		if (ln == 1) {
+			unsigned long long now;
+			int v;
+			if (sscanf(line, "V %d %llu", &v, &now) != 2 || v != 1)
+				return -1;
+			a->now = now;
+			continue;
+		}
+		if (!strcmp(line, "END")) {
+			end = 1;
+			continue;
+		}
+		switch (line[0]) {
+		case 'T': {
+			unsigned port;
+			char key[320], proto[8];
+			if (sscanf(line, "T %699s %699s %99s %u %99s", w1, w2, w3, &port, w4) != 5 || port > 65535 ||
+			    dec(key, sizeof(key), w1) || strlen(key) >= sizeof(t->key))
+				return -1;
+			t = target_get(a, key);
+			if (!t || t->proto[0] || dec(t->domain, sizeof(t->domain), w2) || dec(t->ip, sizeof(t->ip), w3) ||
+			    dec(proto, sizeof(proto), w4))
+				return -1;
+			snprintf(t->proto, sizeof(t->proto), "%s", proto);
+			t->port = (uint16_t)port;
+			break;
+		}
+		case 'A': {
+			struct alert *al;
+			unsigned long long v[8];
+			if (!t)
+				return -1;
+			al = &t->al;
+			if (sscanf(line, "A %d %99s %d %llu %llu %llu %llu %llu %llu %llu %llu %lf %lf %d %d %u %u",
+				   &al->open, w5, &al->method, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7],
+				   &al->conf_sum, &al->baseline, &al->ok_run, &al->em_clients, &al->methods,
+				   &al->em_methods) != 17 ||
+			    dec(al->id, sizeof(al->id), w5) || al->method < 0 || al->method >= NMETH ||
+			    (al->open && (!al->method || strlen(al->id) != 16)))
+				return -1;
+			al->first_seen = v[0];
+			al->last_seen = v[1];
+			al->last_tampered = v[2];
+			al->last_emit = v[3];
+			al->resolved_ts = v[4];
+			al->flows = v[5];
+			al->affected = v[6];
+			al->em_affected = v[7];
+			if (al->open) {
+				a->nopen++;
+				open_add(a, t);
+			}
+			break;
+		}
+		case 'P':
+			if (!t || sscanf(line, "P %699s", w1) != 1 || dec(w2, PFXLEN, w1))
+				return -1;
+			add_prefix(&t->al, w2);
+			break;
+		case 'E': {
+			unsigned long long id;
+			if (!t || sscanf(line, "E %llu", &id) != 1)
+				return -1;
+			add_evid(&t->al, id);
+			break;
+		}
+		case 'R': {
+			unsigned long long ts, fid;
+			unsigned m, tp, an;
+			double conf;
+			if (!t || sscanf(line, "R %llu %llu %lf %u %u %u %699s", &ts, &fid, &conf, &m, &tp, &an, w1) != 7 ||
+			    m >= NMETH || t->nr >= MAX_REC)
+				return -1;
+			if (t->nr == t->cap) {
+				size_t nc = t->cap ? t->cap * 2 : 8;
+				void *n = realloc(t->r, nc * sizeof(*t->r));
+				if (!n)
+					return -1;
+				t->r = n;
+				t->cap = nc;
+			}
+			struct rec *r = &t->r[t->nr++];
+			memset(r, 0, sizeof(*r));
+			r->ts = ts;
+			r->flow_id = fid;
+			r->conf = conf;
+			r->method = (uint8_t)m;
+			r->tampered = (uint8_t)!!tp;
+			r->answered = (uint8_t)!!an;
+			if (dec(r->prefix, sizeof(r->prefix), w1))
+				return -1;
+			break;
+		}
+		default:
+			return -1;
+		}
+	}
+	return end ? 0 : -1;
+}
+
+struct tw_agg *tw_agg_new(const struct tw_agg_cfg *cfg, const struct tw_legit *legit, const char *state_dir,
+			  tw_agg_emit_cb emit_cb, void *emit_arg, char *err, size_t errlen)
+{
+	struct tw_agg *a = calloc(1, sizeof(*a));
+	if (!a) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	a->c = *cfg;
+	a->legit = legit;
+	a->emit = emit_cb;
+	a->emit_arg = emit_arg;
+	if (!state_dir)
+		return a;
+	a->state_dir = strdup(state_dir);
+	if (!a->state_dir) {
+		free(a);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (mkdir(state_dir, 0700) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "--state %s: %s", state_dir, strerror(errno));
+		tw_agg_free(a);
+		return NULL;
+	}
+	if (access(state_dir, W_OK | X_OK) < 0) {
+		snprintf(err, errlen, "--state %s: %s", state_dir, strerror(errno));
+		tw_agg_free(a);
+		return NULL;
+	}
+	void *data;
+	size_t len;
+	char e[1200];
+	int rc = tw_state_load(state_dir, STATE_NAME, &data, &len, e, sizeof(e));
+	if (rc < 0) {
+		fprintf(stderr, "tamperwatchd: %s\n", e);
+		if (strstr(e, "moved aside") == NULL && strstr(e, "could not move") == NULL) {
+			snprintf(err, errlen, "%s", e);   /* unreadable, not corrupt: e.g. permissions */
+			tw_agg_free(a);
+			return NULL;
+		}
+	} else if (rc == 1) {
+		int bad = 0;
+		if (strlen(data) != len || restore(a, data, &bad) < 0) {
+			clear(a);
+			a->now = 0;
+			char path[4200], aside[4300];
+			snprintf(path, sizeof(path), "%s/%s", state_dir, STATE_NAME);
+			int mv = tw_state_set_aside(path, aside, sizeof(aside));
+			fprintf(stderr, "tamperwatchd: %s: malformed state (record %d); %s%s, starting with empty state\n",
+				path, bad, mv ? "could not move it aside: " : "moved aside to ", mv ? strerror(errno) : aside);
+		}
+		free(data);
+	}
+	return a;
+}
+
+size_t tw_agg_open_alerts(const struct tw_agg *a)
+{
+	return a->nopen;
+}
+
+void tw_agg_free(struct tw_agg *a)
+{
+	if (!a)
+		return;
+	clear(a);
+	free(a->openv);
+	free(a->state_dir);
+	free(a);
+}

@@ -1,0 +1,46 @@
+/* Per-target blocking alerts (README "Alerts"): every flow outcome of the
+ * verdict engine is counted per target (domain if known, else server IP,
+ * plus port and protocol) over a sliding window; when enough independent
+ * flows and client prefixes agree an alert is raised, updated while it
+ * lasts and resolved when the target works again or stays quiet.  One
+ * alert.id from raised to resolved, across restarts (state directory). */
+#ifndef TW_AGGREGATE_H
+#define TW_AGGREGATE_H
+#include <stddef.h>
+#include <stdint.h>
+#include "verdict.h"
+
+struct tw_legit;
+
+struct tw_agg_cfg {
+	int window;               /* alerts.window (s): sliding window for raising */
+	double min_confidence;    /* alerts.min_confidence: active methods */
+	double min_confidence_timeout; /* alerts.min_confidence_timeout: blackhole */
+	int min_flows;            /* alerts.min_flows: tampered flows (active) */
+	int min_prefixes;         /* alerts.min_prefixes */
+	double min_ratio;         /* alerts.min_ratio: share of flows tampered */
+	int blackhole_min_flows;  /* alerts.blackhole_min_flows */
+	int blackhole_min_prefixes; /* alerts.blackhole_min_prefixes */
+	double blackhole_min_ratio; /* alerts.blackhole_min_ratio (all three must hold) */
+	int resolve_after;        /* alerts.resolve_after (s) without a tampered flow */
+	int resolve_ok_flows;     /* alerts.resolve_ok_flows: consecutive answered clean flows */
+	int update_interval;      /* alerts.update_interval (s): at most one update per alert */
+	int max_targets;          /* alerts.max_targets */
+	int state_interval;       /* state.interval (s) */
+};
+void tw_agg_cfg_default(struct tw_agg_cfg *c);
+
+/* emit: one finished JSON line (with '\n') */
+typedef void (*tw_agg_emit_cb)(void *arg, const char *line, size_t len);
+
+/* state_dir NULL: no state.  Restores from state_dir; a corrupt state file
+ * is reported on stderr and set aside.  NULL with err on failure. */
+struct tw_agg *tw_agg_new(const struct tw_agg_cfg *cfg, const struct tw_legit *legit, const char *state_dir,
+			  tw_agg_emit_cb emit, void *emit_arg, char *err, size_t errlen);
+void tw_agg_outcome(void *agg, const struct tw_flow_outcome *o);   /* a tw_outcome_cb */
+void tw_agg_tick(void *agg, uint64_t now_ns, int final);            /* a pipeline tick */
+/* write the state file now: 0 or -1 (reported on stderr) */
+int tw_agg_save(struct tw_agg *a);
+size_t tw_agg_open_alerts(const struct tw_agg *a);
+void tw_agg_free(struct tw_agg *a);
+#endif

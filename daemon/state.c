@@ -1,0 +1,156 @@
+#include "state.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define HDR 32
+static const char magic[8] = "TWSTATE";
+#define MAX_RAW (1ull << 30)
+
+static void put32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
+static void put64(uint8_t *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i)); }
+static uint32_t get32(const uint8_t *p) { uint32_t v = 0; for (int i = 3; i >= 0; i--) v = v << 8 | p[i]; return v; }
+static uint64_t get64(const uint8_t *p) { uint64_t v = 0; for (int i = 7; i >= 0; i--) v = v << 8 | p[i]; return v; }
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int tw_state_save(const char *dir, const char *name, const void *data, size_t len, char *err, size_t errlen)
+{
+	char path[4096], tmp[4200];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	uLongf clen = compressBound(len);
+	uint8_t *buf = malloc(HDR + clen);
+	if (!buf) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	if (compress2(buf + HDR, &clen, data, len, 6) != Z_OK) {
+		free(buf);
+		snprintf(err, errlen, "%s: compression failed", path);
+		return -1;
+	}
+	memcpy(buf, magic, 8);
+	put32(buf + 8, TW_STATE_VERSION);
+	put32(buf + 12, (uint32_t)crc32(0, data, len));
+	put64(buf + 16, len);
+	put64(buf + 24, clen);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write_all(fd, buf, HDR + clen) < 0 || fsync(fd) < 0) {
+		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		unlink(tmp);
+		free(buf);
+		return -1;
+	}
+	free(buf);
+	if (close(fd) < 0 || rename(tmp, path) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
+
+int tw_state_set_aside(const char *path, char *aside, size_t cap)
+{
+	long long now = (long long)time(NULL);
+	snprintf(aside, cap, "%s.corrupt-%lld", path, now);
+	for (int i = 1; access(aside, F_OK) == 0 && i < 1000; i++)
+		snprintf(aside, cap, "%s.corrupt-%lld-%d", path, now, i);
+	return rename(path, aside);
+}
+
+static int corrupt(const char *path, const char *why, char *err, size_t errlen)
+{
+	char aside[4200];
+	if (tw_state_set_aside(path, aside, sizeof(aside)) < 0)
+		snprintf(err, errlen, "%s: %s; could not move it aside: %s", path, why, strerror(errno));
+	else
+		snprintf(err, errlen, "%s: %s; moved aside to %s, starting with empty state", path, why, aside);
+	return -1;
+}
+
+int tw_state_load(const char *dir, const char *name, void **data, size_t *len, char *err, size_t errlen)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	*data = NULL;
+	*len = 0;
+	FILE *fp = fopen(path, "rb");
+	if (!fp) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	uint8_t h[HDR];
+	if (fread(h, 1, HDR, fp) != HDR) {
+		fclose(fp);
+		return corrupt(path, "truncated header", err, errlen);
+	}
+	if (memcmp(h, magic, 8)) {
+		fclose(fp);
+		return corrupt(path, "not a tamperwatch state file", err, errlen);
+	}
+	if (get32(h + 8) != TW_STATE_VERSION) {
+		fclose(fp);
+		return corrupt(path, "unsupported state version", err, errlen);
+	}
+	uint64_t raw = get64(h + 16), clen = get64(h + 24);
+	if (raw > MAX_RAW || clen > MAX_RAW) {
+		fclose(fp);
+		return corrupt(path, "implausible lengths", err, errlen);
+	}
+	uint8_t *cbuf = malloc(clen + 1), *out = malloc(raw + 1);
+	if (!cbuf || !out) {
+		free(cbuf);
+		free(out);
+		fclose(fp);
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	size_t got = fread(cbuf, 1, clen + 1, fp);
+	fclose(fp);
+	uLongf olen = raw;
+	const char *why = NULL;
+	if (got != clen)
+		why = got < clen ? "truncated" : "trailing data";
+	else if (uncompress(out, &olen, cbuf, clen) != Z_OK || olen != raw)
+		why = "bad compressed data";
+	else if ((uint32_t)crc32(0, out, raw) != get32(h + 12))
+		why = "checksum mismatch";
+	free(cbuf);
+	if (why) {
+		free(out);
+		return corrupt(path, why, err, errlen);
+	}
+	out[raw] = 0;
+	*data = out;
+	*len = raw;
+	return 1;
+}

@@ -1,0 +1,432 @@
+/* Unit tests of the per-target alert aggregator (aggregate.c), driven with
+ * synthetic flow outcomes and ticks: thresholds, one id through raised /
+ * updated / resolved, residual blocking inside one incident, benign flows,
+ * configurable thresholds, legitimacy, state round trip, corrupt state. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "aggregate.h"
+#include "legit.h"
+#include "state.h"
+
+static int fails, checks;
+#define CHECK(cond, ...)                                                   \
+	do {                                                                   \
+		checks++;                                                          \
+		if (!(cond)) {                                                     \
+			fails++;                                                       \
+			printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);         \
+			printf(__VA_ARGS__);                                           \
+			printf("\n");                                                  \
+		}                                                                  \
+	} while (0)
+
+#define S 1000000000ull
+#define T0 (1700000000ull * S)
+
+static char lines[64][16384];
+static int nlines;
+static void cap(void *arg, const char *l, size_t n)
+{
+	(void)arg;
+	if (nlines < 64 && n < sizeof(lines[0])) {
+		memcpy(lines[nlines], l, n);
+		lines[nlines++][n] = 0;
+	}
+}
+static void reset(void) { nlines = 0; }
+
+/* value of "key":"..." in a line, into out */
+static const char *field(const char *line, const char *key, char *out, size_t cap_)
+{
+	char k[64];
+	snprintf(k, sizeof(k), "\"%s\":\"", key);
+	const char *p = strstr(line, k);
+	if (!p) {
+		snprintf(out, cap_, "(none)");
+		return out;
+	}
+	p += strlen(k);
+	size_t n = strcspn(p, "\"");
+	snprintf(out, cap_, "%.*s", (int)n, p);
+	return out;
+}
+static int count_state(const char *st)
+{
+	char b[64];
+	int n = 0;
+	for (int i = 0; i < nlines; i++)
+		n += !strcmp(field(lines[i], "state", b, sizeof(b)), st);
+	return n;
+}
+
+static uint64_t fid;
+static void flow(struct tw_agg *a, uint64_t ts, const char *pfx, const char *domain, const char *method, double conf,
+		 int answered)
+{
+	struct tw_tamper tp = { .method = method, .signature = "X", .stage = "after_request", .confidence = conf };
+	struct tw_flow_outcome o = { .ts_ns = ts, .flow_id = ++fid, .client_prefix = pfx, .server_ip = "203.0.113.5",
+				     .server_port = 443, .proto = "tcp", .domain = domain, .answered = answered,
+				     .tamper = method ? &tp : NULL };
+	tw_agg_outcome(a, &o);
+}
+
+static struct tw_agg *mk(const struct tw_agg_cfg *c, const struct tw_legit *l, const char *dir)
+{
+	char err[512];
+	struct tw_agg_cfg d;
+	tw_agg_cfg_default(&d);
+	struct tw_agg *a = tw_agg_new(c ? c : &d, l, dir, cap, NULL, err, sizeof(err));
+	CHECK(a, "tw_agg_new: %s", err);
+	reset();
+	return a;
+}
+
+static void test_raise_update_resolve(void)
+{
+	struct tw_agg *a = mk(NULL, NULL, NULL);
+	char id[64], b[64];
+	flow(a, T0, "198.51.100.0/24", "blocked.example", "rst_injection", 0.95, 0);
+	flow(a, T0 + 5 * S, "198.51.100.0/24", "blocked.example", "rst_injection", 0.95, 0);
+	tw_agg_tick(a, T0 + 6 * S, 0);
+	CHECK(nlines == 0, "2 tampered flows raised: %d lines", nlines);
+	flow(a, T0 + 10 * S, "192.0.2.0/24", "blocked.example", "rst_injection", 0.95, 0);
+	CHECK(nlines == 1 && count_state("raised") == 1, "3rd flow: %d lines", nlines);
+	CHECK(strstr(lines[0], "\"signature_id\":2001") && strstr(lines[0], "\"category\":\"blocking\"") &&
+	      strstr(lines[0], "\"domain\":\"blocked.example\"") && strstr(lines[0], "\"clients\":2") &&
+	      strstr(lines[0], "\"legitimacy\":\"undeclared\"") && strstr(lines[0], "\"region\":null"),
+	      "%s", lines[0]);
+	field(lines[0], "id", id, sizeof(id));
+	CHECK(strlen(id) == 16, "id %s", id);
+	/* residual blocking: later flows time out (blackhole 0.4) for a while: same incident */
+	for (int i = 0; i < 6; i++)
+		flow(a, T0 + (20 + i * 10) * S, "100.64.1.0/24", i % 3 ? "blocked.example" : NULL, "blackhole", 0.4, 0);
+	/* (no name: SYN timeouts to the incident's address count in it too) */
+	tw_agg_tick(a, T0 + 30 * S, 0);
+	CHECK(count_state("updated") == 0, "update before update_interval");
+	tw_agg_tick(a, T0 + 80 * S, 0);
+	CHECK(count_state("updated") == 1 && count_state("raised") == 1, "%d lines", nlines);
+	CHECK(strstr(lines[nlines - 1], "\"methods_seen\":[\"rst_injection\",\"blackhole\"]") &&
+	      strstr(lines[nlines - 1], "\"affected_flows\":9") && strstr(lines[nlines - 1], "\"clients\":3"),
+	      "%s", lines[nlines - 1]);
+	tw_agg_tick(a, T0 + 81 * S, 0);
+	tw_agg_tick(a, T0 + 200 * S, 0);
+	CHECK(count_state("updated") == 1, "updated without a change");
+	/* recovery: 2 answered clean flows are not enough, an unanswered one does not count */
+	flow(a, T0 + 300 * S, "198.51.100.0/24", "blocked.example", NULL, 0, 1);
+	flow(a, T0 + 301 * S, "198.51.100.0/24", "blocked.example", NULL, 0, 1);
+	flow(a, T0 + 302 * S, "198.51.100.0/24", "blocked.example", NULL, 0, 0);
+	CHECK(count_state("resolved") == 0, "resolved too early");
+	flow(a, T0 + 303 * S, "198.51.100.0/24", "blocked.example", NULL, 0, 1);
+	CHECK(count_state("resolved") == 1, "not resolved after 3 answered flows");
+	for (int i = 0; i < nlines; i++)
+		CHECK(!strcmp(field(lines[i], "id", b, sizeof(b)), id), "line %d id %s != %s", i, b, id);
+	CHECK(strstr(lines[nlines - 1], "\"resolution\":\"recovered\""), "%s", lines[nlines - 1]);
+	CHECK(tw_agg_open_alerts(a) == 0, "open after resolve");
+	/* a new, later incident gets a new id */
+	for (int i = 0; i < 3; i++)
+		flow(a, T0 + (400 + i) * S, "198.51.100.0/24", "blocked.example", "rst_injection", 0.9, 0);
+	CHECK(count_state("raised") == 2 && strcmp(field(lines[nlines - 1], "id", b, sizeof(b)), id),
+	      "second incident: %d raised, id %s", count_state("raised"), b);
+	tw_agg_free(a);
+}
+
+static void test_quiet_resolve(void)
+{
+	struct tw_agg *a = mk(NULL, NULL, NULL);
+	for (int i = 0; i < 3; i++)
+		flow(a, T0 + i * S, "198.51.100.0/24", "x.example", "dns_injection", 0.9, 1);
+	CHECK(count_state("raised") == 1 && strstr(lines[0], "\"signature_id\":2003"), "dns raise");
+	tw_agg_tick(a, T0 + 601 * S, 0);
+	CHECK(count_state("resolved") == 0, "resolved before resolve_after");
+	tw_agg_tick(a, T0 + 602 * S, 0);
+	CHECK(count_state("resolved") == 1 && strstr(lines[nlines - 1], "\"resolution\":\"quiet\""), "quiet");
+	tw_agg_free(a);
+}
+
+static void test_benign(void)
+{
+	struct tw_agg *a = mk(NULL, NULL, NULL);
+	const char *p[] = { "198.51.100.0/24", "192.0.2.0/24", "100.64.1.0/24" };
+	for (int i = 0; i < 300; i++) {
+		flow(a, T0 + i * S, p[i % 3], "ok.example", NULL, 0, 1);            /* answered */
+		flow(a, T0 + i * S, p[i % 3], "ok.example", NULL, 0, 0);            /* unanswered, no verdict */
+		flow(a, T0 + i * S, p[i % 3], "ok.example", "rst_injection", 0.3, 1); /* weak evidence */
+		flow(a, T0 + i * S, p[i % 3], "ok.example", "blackhole", 0.3, 0);    /* below the timeout threshold */
+		if (i % 10 == 0)
+			tw_agg_tick(a, T0 + i * S, 0);
+	}
+	/* a few real resets among many good flows: share below min_ratio */
+	for (int i = 0; i < 5; i++)
+		flow(a, T0 + 300 * S, p[0], "ok.example", "rst_injection", 0.95, 0);
+	tw_agg_tick(a, T0 + 400 * S, 1);
+	CHECK(nlines == 0, "benign raised: %s", nlines ? lines[0] : "");
+	tw_agg_free(a);
+	/* tampered flows farther apart than the window never add up */
+	a = mk(NULL, NULL, NULL);
+	for (int i = 0; i < 5; i++)
+		flow(a, T0 + i * 400 * S, p[0], "slow.example", "rst_injection", 0.95, 0);
+	CHECK(nlines == 0, "window ignored");
+	tw_agg_free(a);
+}
+
+static void test_thresholds(void)
+{
+	struct tw_agg_cfg c;
+	tw_agg_cfg_default(&c);
+	c.min_flows = 5;
+	struct tw_agg *a = mk(&c, NULL, NULL);
+	for (int i = 0; i < 4; i++)
+		flow(a, T0 + i * S, "198.51.100.0/24", NULL, "tls_interference", 0.8, 0);
+	CHECK(nlines == 0, "min_flows=5 raised at 4");
+	flow(a, T0 + 4 * S, "198.51.100.0/24", NULL, "tls_interference", 0.8, 0);
+	CHECK(count_state("raised") == 1 && strstr(lines[0], "\"signature_id\":2004") &&
+	      strstr(lines[0], "\"domain\":null") && strstr(lines[0], "\"ip\":\"203.0.113.5\""),
+	      "%s", nlines ? lines[0] : "");
+	tw_agg_free(a);
+	/* blackhole: 5 flows and 2 prefixes */
+	a = mk(NULL, NULL, NULL);
+	for (int i = 0; i < 4; i++)
+		flow(a, T0 + i * S, i % 2 ? "198.51.100.0/24" : "192.0.2.0/24", "bh.example", "blackhole", 0.4, 0);
+	CHECK(nlines == 0, "blackhole raised at 4");
+	flow(a, T0 + 4 * S, "192.0.2.0/24", "bh.example", "blackhole", 0.4, 0);
+	CHECK(count_state("raised") == 1 && strstr(lines[0], "\"method\":\"blackhole\"") &&
+	      strstr(lines[0], "\"severity\":2"), "%s", nlines ? lines[0] : "");
+	tw_agg_free(a);
+	/* blackhole from one prefix: needs share >= 0.8 */
+	a = mk(NULL, NULL, NULL);
+	for (int i = 0; i < 6; i++) {
+		flow(a, T0 + i * S, "198.51.100.0/24", "bh.example", "blackhole", 0.4, 0);
+		flow(a, T0 + i * S, "198.51.100.0/24", "bh.example", NULL, 0, 1);
+	}
+	CHECK(nlines == 0, "one-prefix blackhole at share 0.5 raised");
+	tw_agg_free(a);
+	/* one prefix, every flow timing out (a server down for one client): nothing by default ... */
+	a = mk(NULL, NULL, NULL);
+	for (int i = 0; i < 9; i++)
+		flow(a, T0 + i * S, "172.16.16.0/24", NULL, "blackhole", 0.4, 0);
+	CHECK(nlines == 0, "one-prefix blackhole raised");
+	tw_agg_free(a);
+	/* ... two prefixes but most flows answered: nothing ... */
+	a = mk(NULL, NULL, NULL);
+	for (int i = 0; i < 10; i++) {
+		flow(a, T0 + i * S, i % 2 ? "198.51.100.0/24" : "192.0.2.0/24", "bh.example", "blackhole", 0.4, 0);
+		flow(a, T0 + i * S, i % 2 ? "198.51.100.0/24" : "192.0.2.0/24", "bh.example", NULL, 0, 1);
+	}
+	CHECK(nlines == 0, "two-prefix blackhole at share 0.5 raised");
+	tw_agg_free(a);
+	/* ... unless configured for a one-prefix network */
+	c.blackhole_min_prefixes = 1;
+	a = mk(&c, NULL, NULL);
+	for (int i = 0; i < 5; i++)
+		flow(a, T0 + i * S, "172.16.16.0/24", NULL, "blackhole", 0.4, 0);
+	CHECK(count_state("raised") == 1, "blackhole_min_prefixes=1 ignored");
+	tw_agg_free(a);
+	c.blackhole_min_prefixes = 2;
+	c.min_confidence_timeout = 0.5;
+	a = mk(&c, NULL, NULL);
+	for (int i = 0; i < 8; i++)
+		flow(a, T0 + i * S, i % 2 ? "198.51.100.0/24" : "192.0.2.0/24", "bh.example", "blackhole", 0.4, 0);
+	CHECK(nlines == 0, "min_confidence_timeout ignored");
+	tw_agg_free(a);
+	c.min_confidence_timeout = 0.4;
+	c.min_prefixes = 2;
+	a = mk(&c, NULL, NULL);
+	for (int i = 0; i < 8; i++)
+		flow(a, T0 + i * S, "198.51.100.0/24", "one.example", "rst_injection", 0.9, 0);
+	CHECK(nlines == 0, "min_prefixes ignored");
+	flow(a, T0 + 9 * S, "192.0.2.0/24", "one.example", "rst_injection", 0.9, 0);
+	CHECK(count_state("raised") == 1, "second prefix did not raise");
+	tw_agg_free(a);
+}
+
+static struct tw_legit *legit_from(const char *text)
+{
+	char path[] = "/tmp/tw-legit-XXXXXX", err[512];
+	int fd = mkstemp(path);
+	CHECK(fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text), "tmp");
+	close(fd);
+	struct tw_legit *l = tw_legit_load(path, err, sizeof(err));
+	CHECK(l, "load: %s", err);
+	unlink(path);
+	return l;
+}
+
+static void test_legitimacy(void)
+{
+	struct tw_legit *l = legit_from("*.blocked.example, rst_injection, Law 12 art. 4, 2020-01-01,\n"
+					"203.0.113.0/24, dns_injection, Order 7, ,\n");
+	struct tw_agg *a = mk(NULL, l, NULL);
+	for (int i = 0; i < 3; i++)
+		flow(a, T0 + i * S, "198.51.100.0/24", "www.blocked.example", "rst_injection", 0.9, 0);
+	CHECK(strstr(lines[0], "\"legitimacy\":\"declared\"") && strstr(lines[0], "\"legal_reference\":\"Law 12 art. 4\"") &&
+	      !strstr(lines[0], "declaration_mismatch") && strstr(lines[0], "\"severity\":3"), "%s", lines[0]);
+	reset();
+	for (int i = 0; i < 3; i++)   /* matches the CIDR, enforced with RSTs instead of DNS */
+		flow(a, T0 + i * S, "198.51.100.0/24", "other.example", "rst_injection", 0.9, 0);
+	CHECK(strstr(lines[0], "\"legitimacy\":\"declared\"") &&
+	      strstr(lines[0], "\"declaration_mismatch\":{\"declared\":\"dns_injection\",\"seen\":\"rst_injection\"}"),
+	      "%s", lines[0]);
+	tw_agg_free(a);
+	tw_legit_free(l);
+	l = legit_from("blocked.example, any, Law 1, 2000-01-01, 2001-01-01\n");
+	a = mk(NULL, l, NULL);
+	for (int i = 0; i < 3; i++)
+		flow(a, T0 + i * S, "198.51.100.0/24", "blocked.example", "http_blockpage", 0.9, 0);
+	CHECK(strstr(lines[0], "\"legitimacy\":\"undeclared\"") && !strstr(lines[0], "legal_reference") &&
+	      strstr(lines[0], "\"signature_id\":2002"), "%s", lines[0]);
+	tw_agg_free(a);
+	tw_legit_free(l);
+}
+
+static int count_corrupt(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+	while (d && (e = readdir(d)))
+		n += !strncmp(e->d_name, "alerts.state.corrupt-", 21);
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static void test_state(void)
+{
+	char dir[] = "/tmp/tw-state-XXXXXX", id[64], b[64], path[256];
+	CHECK(mkdtemp(dir), "mkdtemp");
+	snprintf(path, sizeof(path), "%s/alerts.state", dir);
+	struct tw_agg *a = mk(NULL, NULL, dir);
+	for (int i = 0; i < 3; i++)
+		flow(a, T0 + i * S, "198.51.100.0/24", "blocked example\"%", "rst_injection", 0.9, 0);
+	flow(a, T0 + 3 * S, "192.0.2.0/24", "benign.example", NULL, 0, 1);
+	CHECK(count_state("raised") == 1, "raise");
+	field(lines[0], "id", id, sizeof(id));
+	tw_agg_tick(a, T0 + 4 * S, 1);
+	tw_agg_free(a);
+	CHECK(access(path, F_OK) == 0, "no state file");
+
+	a = mk(NULL, NULL, dir);
+	CHECK(tw_agg_open_alerts(a) == 1, "restored %zu open alerts", tw_agg_open_alerts(a));
+	flow(a, T0 + 10 * S, "100.64.1.0/24", "blocked example\"%", "rst_injection", 0.9, 0);
+	tw_agg_tick(a, T0 + 100 * S, 0);
+	CHECK(count_state("raised") == 0 && count_state("updated") == 1, "after restart: %d lines", nlines);
+	for (int i = 0; i < 3; i++)
+		flow(a, T0 + (110 + i) * S, "100.64.1.0/24", "blocked example\"%", NULL, 0, 1);
+	CHECK(count_state("resolved") == 1, "not resolved after restart");
+	for (int i = 0; i < nlines; i++)
+		CHECK(!strcmp(field(lines[i], "id", b, sizeof(b)), id), "id changed across restart: %s != %s", b, id);
+	CHECK(nlines && strstr(lines[nlines - 1], "\"affected_flows\":4") && strstr(lines[nlines - 1], "\"clients\":2"),
+	      "%s", nlines ? lines[nlines - 1] : "");
+	tw_agg_free(a);   /* no final tick: state still has the open alert */
+
+	/* truncated file: reported, set aside, empty start */
+	FILE *f = fopen(path, "r+b");
+	CHECK(f && ftruncate(fileno(f), 40) == 0, "truncate");
+	if (f)
+		fclose(f);
+	a = mk(NULL, NULL, dir);
+	CHECK(tw_agg_open_alerts(a) == 0 && count_corrupt(dir) == 1 && access(path, F_OK) != 0,
+	      "truncated state: %zu open, %d aside", tw_agg_open_alerts(a), count_corrupt(dir));
+	tw_agg_free(a);
+	/* flipped byte: checksum or zlib error */
+	a = mk(NULL, NULL, dir);
+	for (int i = 0; i < 3; i++)
+		flow(a, T0 + i * S, "198.51.100.0/24", "b.example", "rst_injection", 0.9, 0);
+	tw_agg_tick(a, T0 + 5 * S, 1);
+	tw_agg_free(a);
+	f = fopen(path, "r+b");
+	fseek(f, 40, SEEK_SET);
+	int ch = fgetc(f);
+	fseek(f, 40, SEEK_SET);
+	fputc(ch ^ 0x5a, f);
+	fclose(f);
+	a = mk(NULL, NULL, dir);
+	CHECK(tw_agg_open_alerts(a) == 0 && count_corrupt(dir) == 2, "flipped byte: %d aside", count_corrupt(dir));
+	tw_agg_free(a);
+	/* well-formed file, malformed content */
+	char err[512];
+	CHECK(tw_state_save(dir, "alerts.state", "V 1 5\nT bogus\nEND\n", 18, err, sizeof(err)) == 0, "%s", err);
+	a = mk(NULL, NULL, dir);
+	CHECK(tw_agg_open_alerts(a) == 0 && count_corrupt(dir) == 3, "malformed: %d aside", count_corrupt(dir));
+	tw_agg_free(a);
+	/* garbage */
+	f = fopen(path, "wb");
+	fputs("hello world, not a state file at all......", f);
+	fclose(f);
+	a = mk(NULL, NULL, dir);
+	CHECK(count_corrupt(dir) == 4, "garbage: %d aside", count_corrupt(dir));
+	tw_agg_free(a);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK(system(cmd) == 0, "cleanup");
+}
+
+static void empty_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char p[512];
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] != '.') {
+			snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+			unlink(p);
+		}
+	if (d)
+		closedir(d);
+}
+
+/* every single-byte change and every truncation of a valid state body is
+ * either restored or set aside, never a crash (ASan/UBSan watch) */
+static void test_state_mutations(void)
+{
+	char dir[] = "/tmp/tw-statem-XXXXXX", err[512], cmd[300];
+	CHECK(mkdtemp(dir), "mkdtemp");
+	struct tw_agg *a = mk(NULL, NULL, dir);
+	for (int i = 0; i < 3; i++)
+		flow(a, T0 + i * S, i ? "198.51.100.0/24" : "2001:db8:1::/48", "m.example", "rst_injection", 0.9, 0);
+	flow(a, T0 + 4 * S, "192.0.2.0/24", NULL, NULL, 0, 1);
+	tw_agg_tick(a, T0 + 5 * S, 1);
+	tw_agg_free(a);
+	void *data;
+	size_t len;
+	CHECK(tw_state_load(dir, "alerts.state", &data, &len, err, sizeof(err)) == 1, "%s", err);
+	char *body = data, *m = malloc(len + 1);
+	const char subst[] = { '\n', 'x', '9', '%', 0 };
+	int restored = 0, tries = 0;
+	for (size_t i = 0; i < len; i++) {
+		for (size_t k = 0; k < sizeof(subst); k++) {
+			memcpy(m, body, len);
+			m[i] = subst[k];
+			if (tw_state_save(dir, "alerts.state", m, k == sizeof(subst) - 1 ? i : len, err, sizeof(err)) < 0)
+				continue;
+			a = mk(NULL, NULL, dir);
+			tries++;
+			restored += tw_agg_open_alerts(a) == 1;
+			flow(a, T0 + 6 * S, "198.51.100.0/24", "m.example", "rst_injection", 0.9, 0);
+			tw_agg_tick(a, T0 + 700 * S, 0);
+			tw_agg_free(a);
+			empty_dir(dir);
+		}
+	}
+	CHECK(tries > 1000 && restored > 0, "%d tries, %d restored", tries, restored);
+	free(m);
+	free(data);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK(system(cmd) == 0, "cleanup");
+}
+
+int main(void)
+{
+	test_raise_update_resolve();
+	test_quiet_resolve();
+	test_benign();
+	test_thresholds();
+	test_legitimacy();
+	test_state();
+	test_state_mutations();
+	printf("test_aggregate: %d checks, %d failed\n", checks, fails);
+	return fails ? 1 : 0;
+}
