@@ -139,9 +139,17 @@ void tw_jb_u64(struct tw_jb *b, const char *k, uint64_t v)
 
 void tw_jb_i64(struct tw_jb *b, const char *k, int64_t v)
 {
-	char tmp[32];
+	char tmp[24];
+	size_t i = sizeof(tmp);
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
 	key(b, k);
-	put(b, tmp, (size_t)snprintf(tmp, sizeof(tmp), "%lld", (long long)v));
+	do {
+		tmp[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		tmp[--i] = '-';
+	put(b, tmp + i, sizeof(tmp) - i);
 }
 
 void tw_jb_bool(struct tw_jb *b, const char *k, int v)

@@ -14,8 +14,31 @@ void tw_pipeline_init(struct tw_pipeline *pl, struct tw_output *out, const struc
 	pl->opt = *opt;
 }
 
+/* IPv4 by hand: glibc's inet_ntop formats it through sprintf, once or
+ * twice per line written */
+static size_t put_u8(char *o, unsigned v)
+{
+	size_t n = 0;
+	if (v >= 100)
+		o[n++] = (char)('0' + v / 100);
+	if (v >= 10)
+		o[n++] = (char)('0' + v / 10 % 10);
+	o[n++] = (char)('0' + v % 10);
+	return n;
+}
+
 void tw_addr_str(int family, const uint8_t *addr, char *out, size_t cap)
 {
+	if (family != TW_FAMILY_IPV6 && cap >= 16) {
+		size_t n = 0;
+		for (int i = 0; i < 4; i++) {
+			if (i)
+				out[n++] = '.';
+			n += put_u8(out + n, addr[i]);
+		}
+		out[n] = 0;
+		return;
+	}
 	if (!inet_ntop(family == TW_FAMILY_IPV6 ? AF_INET6 : AF_INET, addr, out, (socklen_t)cap))
 		snprintf(out, cap, "?");
 }
@@ -25,7 +48,6 @@ void tw_prefix_str(int family, const uint8_t *addr, int plen, char *out, size_t 
 	uint8_t masked[16] = { 0 };
 	int bytes = family == TW_FAMILY_IPV6 ? 16 : 4;
 	int maxlen = bytes * 8;
-	char a[INET6_ADDRSTRLEN];
 
 	if (plen < 0 || plen > maxlen)
 		plen = maxlen;
@@ -34,8 +56,13 @@ void tw_prefix_str(int family, const uint8_t *addr, int plen, char *out, size_t 
 		uint8_t m = bits >= 8 ? 0xff : bits <= 0 ? 0 : (uint8_t)(0xff << (8 - bits));
 		masked[i] = addr[i] & m;
 	}
-	tw_addr_str(family, masked, a, sizeof(a));
-	snprintf(out, cap, "%s/%d", a, plen);
+	tw_addr_str(family, masked, out, cap);
+	size_t n = strlen(out);
+	if (n + 5 <= cap) {
+		out[n++] = '/';
+		n += put_u8(out + n, (unsigned)plen);
+		out[n] = 0;
+	}
 }
 
 static const char *const type_names[TW_EV_TYPE_MAX] = {
