@@ -176,33 +176,60 @@ static int severity(double depth, double minutes, int breadth)
 	return score >= 60 ? 1 : score >= 10 ? 2 : 3;
 }
 
+/* The parts every shutdown alert shares (DESIGN alert schema): header,
+ * alert{}, censorship{} ... and, after the caller's scope/stats, the
+ * shutdown{} summary and the first/last seen times. */
+static void alert_head(struct tw_jb *b, uint64_t now, const char *id, const char *state, uint64_t sig_id,
+		       const char *sig, int sev, double depth)
+{
+	tw_jb_obj_open(b, NULL);
+	tw_jb_time(b, "timestamp", now);
+	tw_jb_str(b, "event_type", "alert");
+	tw_jb_obj_open(b, "alert");
+	tw_jb_str(b, "id", id);
+	tw_jb_str(b, "state", state);
+	tw_jb_u64(b, "signature_id", sig_id);
+	tw_jb_str(b, "signature", sig);
+	tw_jb_str(b, "category", "shutdown");
+	tw_jb_u64(b, "severity", (uint64_t)sev);
+	tw_jb_obj_close(b);
+	tw_jb_obj_open(b, "censorship");
+	tw_jb_str(b, "method", "shutdown");
+	tw_jb_dbl(b, "confidence", depth < 0.5 ? 0.5 : depth > 0.99 ? 0.99 : depth, 2);
+	tw_jb_str(b, "legitimacy", "undeclared");
+	tw_jb_u64(b, "sampling", 1);
+	tw_jb_obj_close(b);
+}
+
+static void alert_tail(struct tw_jb *b, const char *level, uint64_t start, uint64_t end, double depth,
+		       uint64_t last)
+{
+	tw_jb_obj_open(b, "shutdown");
+	tw_jb_str(b, "level", level);
+	tw_jb_time(b, "start", start);
+	if (end)
+		tw_jb_time(b, "end", end);
+	else
+		tw_jb_null(b, "end");
+	tw_jb_dbl(b, "depth", depth, 3);
+	tw_jb_obj_close(b);
+	tw_jb_time(b, "first_seen", start);
+	tw_jb_time(b, "last_seen", last);
+	tw_jb_obj_close(b);
+}
+
 static void emit_series_alert(struct tw_shutdown *s, struct sd_series *x, uint64_t now, const char *state,
 			      uint64_t end)
 {
 	char buf[4096], sig[160];
 	struct tw_jb b;
 	tw_jb_init(&b, buf, sizeof buf);
-	tw_jb_obj_open(&b, NULL);
-	tw_jb_time(&b, "timestamp", now);
-	tw_jb_str(&b, "event_type", "alert");
-	tw_jb_obj_open(&b, "alert");
-	tw_jb_str(&b, "id", x->id);
-	tw_jb_str(&b, "state", state);
-	tw_jb_u64(&b, "signature_id", x->a_partial ? 2702 : 2701);
 	snprintf(sig, sizeof sig, "%sshutdown of %s%s%s", x->a_partial ? "partial " : "", x->key,
 		 x->region[0] ? " in " : "", x->region);
-	tw_jb_str(&b, "signature", sig);
-	tw_jb_str(&b, "category", "shutdown");
-	tw_jb_u64(&b, "severity", (uint64_t)x->a_sev);
-	tw_jb_obj_close(&b);
 	double depth = 1 - x->a_min_ratio;
-	if (depth < 0) depth = 0;
-	tw_jb_obj_open(&b, "censorship");
-	tw_jb_str(&b, "method", "shutdown");
-	tw_jb_dbl(&b, "confidence", depth < 0.5 ? 0.5 : depth > 0.99 ? 0.99 : depth, 2);
-	tw_jb_str(&b, "legitimacy", "undeclared");
-	tw_jb_u64(&b, "sampling", 1);
-	tw_jb_obj_close(&b);
+	if (depth < 0)
+		depth = 0;
+	alert_head(&b, now, x->id, state, x->a_partial ? 2702 : 2701, sig, x->a_sev, depth);
 	tw_jb_obj_open(&b, "scope");
 	tw_jb_arr_open(&b, "prefixes");
 	tw_jb_str(&b, NULL, x->key);
@@ -225,16 +252,7 @@ static void emit_series_alert(struct tw_shutdown *s, struct sd_series *x, uint64
 			tw_jb_str(&b, NULL, class_names[k]);
 	tw_jb_arr_close(&b);
 	tw_jb_obj_close(&b);
-	tw_jb_obj_open(&b, "shutdown");
-	tw_jb_str(&b, "level", x->a_partial ? "partial" : "full");
-	tw_jb_time(&b, "start", x->a_start);
-	if (end) tw_jb_time(&b, "end", end);
-	else tw_jb_null(&b, "end");
-	tw_jb_dbl(&b, "depth", depth, 3);
-	tw_jb_obj_close(&b);
-	tw_jb_time(&b, "first_seen", x->a_start);
-	tw_jb_time(&b, "last_seen", x->a_last);
-	tw_jb_obj_close(&b);
+	alert_tail(&b, x->a_partial ? "partial" : "full", x->a_start, end, depth, x->a_last);
 	emit(s, &b);
 }
 
@@ -244,24 +262,8 @@ static void emit_region_alert(struct tw_shutdown *s, struct sd_region *r, uint64
 	char buf[16384], sig[160];
 	struct tw_jb b;
 	tw_jb_init(&b, buf, sizeof buf);
-	tw_jb_obj_open(&b, NULL);
-	tw_jb_time(&b, "timestamp", now);
-	tw_jb_str(&b, "event_type", "alert");
-	tw_jb_obj_open(&b, "alert");
-	tw_jb_str(&b, "id", r->id);
-	tw_jb_str(&b, "state", state);
-	tw_jb_u64(&b, "signature_id", 2703);
 	snprintf(sig, sizeof sig, "regional shutdown of %s", r->name);
-	tw_jb_str(&b, "signature", sig);
-	tw_jb_str(&b, "category", "shutdown");
-	tw_jb_u64(&b, "severity", (uint64_t)r->sev);
-	tw_jb_obj_close(&b);
-	tw_jb_obj_open(&b, "censorship");
-	tw_jb_str(&b, "method", "shutdown");
-	tw_jb_dbl(&b, "confidence", r->depth < 0.5 ? 0.5 : r->depth > 0.99 ? 0.99 : r->depth, 2);
-	tw_jb_str(&b, "legitimacy", "undeclared");
-	tw_jb_u64(&b, "sampling", 1);
-	tw_jb_obj_close(&b);
+	alert_head(&b, now, r->id, state, 2703, sig, r->sev, r->depth);
 	tw_jb_obj_open(&b, "scope");
 	tw_jb_arr_open(&b, "prefixes");
 	for (size_t i = 0; i < s->nser; i++)
@@ -275,16 +277,7 @@ static void emit_region_alert(struct tw_shutdown *s, struct sd_region *r, uint64
 	tw_jb_dbl(&b, "depth", r->depth, 3);
 	tw_jb_u64(&b, "duration_s", ((end ? end : now) - r->start) / NS);
 	tw_jb_obj_close(&b);
-	tw_jb_obj_open(&b, "shutdown");
-	tw_jb_str(&b, "level", "region");
-	tw_jb_time(&b, "start", r->start);
-	if (end) tw_jb_time(&b, "end", end);
-	else tw_jb_null(&b, "end");
-	tw_jb_dbl(&b, "depth", r->depth, 3);
-	tw_jb_obj_close(&b);
-	tw_jb_time(&b, "first_seen", r->start);
-	tw_jb_time(&b, "last_seen", r->last);
-	tw_jb_obj_close(&b);
+	alert_tail(&b, "region", r->start, end, r->depth, r->last);
 	emit(s, &b);
 }
 

@@ -328,7 +328,7 @@ static void run_bad(const struct bad_case *c)
 	int f0 = fails;
 	struct pb_pkt d = c->pkt;
 	if (d.ihl == 16)
-		d.ihl = 0;   /* placeholder: raw IHL 0 is written below */
+		d.ihl = 0;   /* the raw IHL nibble 0 is written below */
 	size_t n = pb_build(&d, frame, sizeof(frame));
 	if (c->pkt.ihl == 16)
 		frame[14] = 0x40;                 /* version 4, IHL 0 */
