@@ -18,7 +18,7 @@ WARN      := -Wall -Wextra -Werror
 CFLAGS    ?= -O2 -g
 TW_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Idaemon -I$(BUILD) $(CFLAGS)
 SAN       := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-LIBS      := -lbpf -lelf -lz -lpcap -lpthread
+LIBS      := -lbpf -lelf -lz -lpcap -ljson-c -lpthread
 ARCH      := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 BPF_SRCS    := $(wildcard bpf/*.bpf.c)
@@ -40,7 +40,7 @@ BENCH_BINS  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
 .DELETE_ON_ERROR:
 # skeletons are only prerequisites of pattern rules: keep make from deleting them
-.SECONDARY: $(SKELS) $(BUILD)/vmlinux.h
+.SECONDARY: $(SKELS) $(BUILD)/vmlinux.h $(SAN_OBJS)
 .PHONY: all check unit bpftest fuzz live lab replaytest bench demo eval clean deps install
 
 all: $(BUILD)/tamperwatchd

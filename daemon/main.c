@@ -14,6 +14,8 @@
 #include "aggregate.h"
 #include "legit.h"
 #include "run.h"
+#include "bus.h"
+#include "status.h"
 
 #define TW_VERSION "0.1.0"
 #define TW_MAX_REPLAY 256
@@ -65,12 +67,6 @@ static void on_signal(int sig)
 		tw_hup = 1;
 	else
 		tw_stop = 1;
-}
-
-/* alerts go to the same output as the events */
-static void agg_emit(void *arg, const char *line, size_t len)
-{
-	tw_pipeline_line(arg, line, len);
 }
 
 static int64_t clock_offset(void)
@@ -280,6 +276,9 @@ int main(int argc, char **argv)
 		.clock_offset_ns = nreplay ? 0 : clock_offset(),
 	};
 	tw_pipeline_init(&pl, &out, &po);
+	/* alerts: to the log, then to every sink (bus.h) */
+	struct tw_bus bus;
+	tw_bus_init(&bus, &pl);
 	if (verdicts) {
 		pl.verdict = tw_verdict_new(&pl, fpdb, cfg.max_flows);
 		if (!pl.verdict) {
@@ -290,14 +289,13 @@ int main(int argc, char **argv)
 	/* per-target alerts on top of the verdicts */
 	struct tw_agg *agg = NULL;
 	if (pl.verdict) {
-		agg = tw_agg_new(&cfg.alerts, legit, state_dir, agg_emit, &pl, err, sizeof(err));
+		agg = tw_agg_new(&cfg.alerts, legit, state_dir, tw_bus_emit, &bus, err, sizeof(err));
 		if (!agg) {
 			fprintf(stderr, "tamperwatchd: %s\n", err);
 			return 3;
 		}
 		tw_verdict_set_hook(pl.verdict, tw_agg_outcome, agg);
-		pl.tick = tw_agg_tick;
-		pl.tick_arg = agg;
+		tw_pipeline_add_tick(&pl, tw_agg_tick, agg);
 	}
 
 	struct sigaction sa;
@@ -320,6 +318,13 @@ int main(int argc, char **argv)
 		return 3;
 	}
 
+	/* the operator's views read this snapshot, refreshed every tick */
+	struct tw_status status;
+	struct tw_status_src status_src = { &status, eng };
+	tw_status_init(&status, nreplay ? (use_bpf ? "replay-bpf" : "replay-user") : mode == TW_MODE_TC ? "tc" : "xdp",
+		       TW_VERSION);
+	tw_pipeline_add_tick(&pl, tw_status_tick, &status_src);
+
 	int rc;
 	if (nreplay) {
 		struct tw_replay_totals tot;
@@ -336,9 +341,11 @@ int main(int argc, char **argv)
 				tw_output_close(&out);
 				return 3;
 			}
+			const char *how = mode == TW_MODE_TC ? "tc" :
+				(links[i].xdp_flags & 2 /* XDP_FLAGS_SKB_MODE */) ? "xdp generic" : "xdp native";
 			fprintf(stderr, "tamperwatchd: watching %s (%s)\n", links[i].name,
-				mode == TW_MODE_TC ? "tc clsact ingress+egress" :
-				(links[i].xdp_flags & 2 /* XDP_FLAGS_SKB_MODE */) ? "xdp generic" : "xdp native");
+				mode == TW_MODE_TC ? "tc clsact ingress+egress" : how);
+			tw_status_add_link(&status, links[i].name, how);
 		}
 		rc = tw_live_run(eng, links, nif, &cfg.timeouts, cfg.stats_interval);
 		fprintf(stderr, "tamperwatchd: stopped; detached from %d interface(s)\n", nif);
@@ -346,6 +353,8 @@ int main(int argc, char **argv)
 	eng->destroy(eng);
 	tw_verdict_free(pl.verdict);
 	tw_agg_free(agg);
+	tw_bus_free(&bus);
+	tw_status_free(&status);
 	tw_legit_free(legit);
 	tw_fp_db_free(fpdb);
 	tw_output_close(&out);

@@ -238,8 +238,19 @@ static int valid(const struct tw_event *e, size_t len)
 
 void tw_pipeline_tick(struct tw_pipeline *pl, uint64_t now_ns, int final)
 {
-	if (pl->tick)
-		pl->tick(pl->tick_arg, (uint64_t)((int64_t)now_ns + pl->opt.clock_offset_ns), final);
+	uint64_t wall = (uint64_t)((int64_t)now_ns + pl->opt.clock_offset_ns);
+	for (int i = 0; i < pl->nticks; i++)
+		pl->ticks[i].fn(pl->ticks[i].arg, wall, final);
+}
+
+int tw_pipeline_add_tick(struct tw_pipeline *pl, tw_tick_fn fn, void *arg)
+{
+	if (pl->nticks == TW_PIPELINE_MAX_TICKS)
+		return -1;
+	pl->ticks[pl->nticks].fn = fn;
+	pl->ticks[pl->nticks].arg = arg;
+	pl->nticks++;
+	return 0;
 }
 
 void tw_pipeline_line(struct tw_pipeline *pl, const char *line, size_t len)

@@ -18,14 +18,21 @@ struct tw_pipeline_opts {
 
 struct tw_verdict;
 
+#define TW_PIPELINE_MAX_TICKS 8
+typedef void (*tw_tick_fn)(void *arg, uint64_t now_wall_ns, int final);
+
 struct tw_pipeline {
 	struct tw_pipeline_opts opt;
 	struct tw_output *out;
 	struct tw_verdict *verdict;   /* NULL: events only */
 	/* called once a second of the run's clock (capture time on replay) and
-	 * at the end (final = 1): time-driven detectors hang here */
-	void (*tick)(void *arg, uint64_t now_wall_ns, int final);
-	void *tick_arg;
+	 * at the end (final = 1), in the order added: time-driven detectors
+	 * (aggregation, shutdown) and the status snapshot hang here */
+	struct {
+		tw_tick_fn fn;
+		void *arg;
+	} ticks[TW_PIPELINE_MAX_TICKS];
+	int nticks;
 	uint64_t events[TW_EV_TYPE_MAX];
 	uint64_t malformed;      /* records that failed validation: dropped, counted */
 	uint64_t json_overflow;  /* lines too long for the buffer: dropped, counted */
@@ -35,6 +42,8 @@ void tw_pipeline_init(struct tw_pipeline *pl, struct tw_output *out, const struc
 /* len: bytes available at e (ring buffer record size) */
 void tw_pipeline_event(struct tw_pipeline *pl, const struct tw_event *e, size_t len);
 void tw_pipeline_tick(struct tw_pipeline *pl, uint64_t now_ns, int final);
+/* 0, or -1 when all TW_PIPELINE_MAX_TICKS slots are taken (a build-time bound) */
+int tw_pipeline_add_tick(struct tw_pipeline *pl, tw_tick_fn fn, void *arg);
 /* Write one already-built JSON line (stats and the like). */
 void tw_pipeline_line(struct tw_pipeline *pl, const char *line, size_t len);
 /* Text form of an address, and of the client prefix that replaces it. */

@@ -45,6 +45,11 @@ static const char *const method_names[M_MAX] = {
 	"rst_injection", "blackhole", "dns_injection", "http_blockpage", "tls_interference",
 };
 
+const char *tw_verdict_method_name(int i)
+{
+	return i >= 0 && i < M_MAX ? method_names[i] : NULL;
+}
+
 enum req_kind { REQ_NONE = 0, REQ_HTTP, REQ_TLS, REQ_OTHER };
 enum resp_kind { RESP_NONE = 0, RESP_HTTP, RESP_TLS_ALERT, RESP_TLS_HELLO, RESP_OTHER };
 

@@ -8,9 +8,12 @@ PKGS=(
   # build
   make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libpcap-dev
   libnl-3-dev libnl-genl-3-dev libnl-route-3-dev pkg-config libclang-rt-14-dev
+  libjson-c-dev libcurl4-openssl-dev libarchive-dev
   # tests and the lab
   iproute2 tcpdump curl python3 nginx-light unbound dnsutils nftables iptables
   openssl procps psmisc ethtool
+  # alert outputs under test: real Prometheus, Alertmanager and rsyslog
+  prometheus prometheus-alertmanager rsyslog
   # benchmark peers
   libndpi-bin tshark
 )
@@ -33,6 +36,6 @@ echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # the lab starts its own nginx/unbound in namespaces; Debian's units must not hold the ports
-for svc in nginx unbound; do
+for svc in nginx unbound prometheus prometheus-alertmanager prometheus-node-exporter rsyslog; do
   systemctl disable --now "$svc" >/dev/null 2>&1 || true
 done

@@ -1,0 +1,70 @@
+#include "status.h"
+#include "verdict.h"
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+void tw_status_init(struct tw_status *st, const char *backend, const char *version)
+{
+	struct timespec ts;
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_init(&st->mu, NULL);
+	snprintf(st->backend, sizeof(st->backend), "%s", backend);
+	snprintf(st->version, sizeof(st->version), "%s", version);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	st->started_wall_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void tw_status_add_link(struct tw_status *st, const char *name, const char *mode)
+{
+	pthread_mutex_lock(&st->mu);
+	if (st->nlinks < TW_MAX_IFACES) {
+		struct tw_status_link *l = &st->links[st->nlinks++];
+		snprintf(l->name, sizeof(l->name), "%s", name);
+		snprintf(l->mode, sizeof(l->mode), "%s", mode);
+		l->up = -1;
+	}
+	pthread_mutex_unlock(&st->mu);
+}
+
+void tw_status_set_link_up(struct tw_status *st, const char *name, int up)
+{
+	pthread_mutex_lock(&st->mu);
+	for (int i = 0; i < st->nlinks; i++)
+		if (!strcmp(st->links[i].name, name))
+			st->links[i].up = up;
+	pthread_mutex_unlock(&st->mu);
+}
+
+void tw_status_tick(void *arg, uint64_t now_wall_ns, int final)
+{
+	struct tw_status_src *src = arg;
+	struct tw_status *st = src->st;
+	struct tw_engine *e = src->eng;
+	struct tw_pipeline *pl = e->pl;
+	uint64_t c[TW_CNT_MAX];
+	int ncpu = 0;
+
+	(void)final;
+	e->counters(e, c, NULL, 0, &ncpu);    /* outside the lock: a map walk live */
+	pthread_mutex_lock(&st->mu);
+	st->updated_wall_ns = now_wall_ns;
+	memcpy(st->counters, c, sizeof(c));
+	memcpy(st->events, pl->events, sizeof(st->events));
+	st->events_malformed = pl->malformed;
+	st->lines_too_long = pl->json_overflow;
+	st->output_lines = pl->out->lines;
+	st->output_write_errors = pl->out->write_errors;
+	if (pl->verdict) {
+		const struct tw_verdict_stats *vs = tw_verdict_stats(pl->verdict);
+		memcpy(st->tamper_verdicts, vs->verdicts, sizeof(st->tamper_verdicts));
+		st->verdict_flows_dropped = vs->flows_dropped;
+	}
+	st->ticks++;
+	pthread_mutex_unlock(&st->mu);
+}
+
+void tw_status_free(struct tw_status *st)
+{
+	pthread_mutex_destroy(&st->mu);
+}

@@ -1,0 +1,50 @@
+/* A snapshot of the daemon's counters, made by the main loop once a second
+ * (a pipeline tick) and read by the threads that serve operators (metrics
+ * endpoint, control socket) under its mutex, so they never touch the
+ * engine, the pipeline or the detectors themselves. */
+#ifndef TW_STATUS_H
+#define TW_STATUS_H
+#include <pthread.h>
+#include <stdint.h>
+#include <tamperwatch/event.h>
+#include "attach.h"
+#include "engine.h"
+
+struct tw_bus;
+
+struct tw_status_link {
+	char name[32];
+	char mode[16];          /* "xdp native", "xdp generic", "tc" */
+	int up;                 /* operational state as last seen (1 up, 0 down, -1 unknown) */
+};
+
+struct tw_status {
+	pthread_mutex_t mu;
+	/* set once before the threads start */
+	char backend[16];       /* "xdp", "tc", "replay-user", "replay-bpf" */
+	char version[16];
+	uint64_t started_wall_ns;
+	struct tw_status_link links[TW_MAX_IFACES];
+	int nlinks;
+	/* refreshed by tw_status_tick */
+	uint64_t updated_wall_ns;
+	uint64_t counters[TW_CNT_MAX];        /* backend counters summed over CPUs */
+	uint64_t events[TW_EV_TYPE_MAX];      /* events through the pipeline by type */
+	uint64_t events_malformed, lines_too_long, output_lines, output_write_errors;
+	uint64_t tamper_verdicts[8];          /* by enum tw_tamper_method index (verdict.h) */
+	uint64_t verdict_flows_dropped;
+	uint64_t ticks;
+};
+
+struct tw_status_src {
+	struct tw_status *st;
+	struct tw_engine *eng;
+};
+
+void tw_status_init(struct tw_status *st, const char *backend, const char *version);
+void tw_status_add_link(struct tw_status *st, const char *name, const char *mode);
+void tw_status_set_link_up(struct tw_status *st, const char *name, int up);
+/* A pipeline tick (arg: struct tw_status_src). */
+void tw_status_tick(void *src, uint64_t now_wall_ns, int final);
+void tw_status_free(struct tw_status *st);
+#endif
