@@ -35,7 +35,13 @@ export DEBIAN_FRONTEND=noninteractive
 echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# the lab starts its own nginx/unbound in namespaces; Debian's units must not hold the ports
-for svc in nginx unbound prometheus prometheus-alertmanager prometheus-node-exporter rsyslog; do
-  systemctl disable --now "$svc" >/dev/null 2>&1 || true
+# The tests start their own nginx, unbound, Prometheus and Alertmanager;
+# the units Debian starts with the packages we just installed must not hold
+# their ports.  Services that were installed before are left alone.
+for svc in nginx-light:nginx unbound:unbound prometheus:prometheus \
+           prometheus-alertmanager:prometheus-alertmanager; do
+  pkg=${svc%%:*} unit=${svc#*:}
+  case " ${missing[*]} " in
+    *" $pkg "*) systemctl disable --now "$unit" >/dev/null 2>&1 || true ;;
+  esac
 done
