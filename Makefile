@@ -41,7 +41,7 @@ BENCH_BINS  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 .DELETE_ON_ERROR:
 # skeletons are only prerequisites of pattern rules: keep make from deleting them
 .SECONDARY: $(SKELS) $(BUILD)/vmlinux.h $(SAN_OBJS)
-.PHONY: all check unit bpftest fuzz live lab replaytest bench demo eval clean deps install
+.PHONY: all check unit bpftest fuzz live lab replaytest outputs bench demo eval clean deps install
 
 all: $(BUILD)/tamperwatchd
 
@@ -111,8 +111,12 @@ replaytest: all
 lab: all
 	@scripts/run-suite lab $(sort $(wildcard tests/lab/test_*.sh))
 
+# the operator's outputs against real consumers (Prometheus, Alertmanager, syslog, CLI)
+outputs: all
+	@scripts/run-suite outputs $(sort $(wildcard tests/outputs/test_*.sh))
+
 # Every suite runs even when an earlier one failed; the closing line counts all.
-SUITES := unit bpftest fuzz replaytest live lab
+SUITES := unit bpftest fuzz replaytest outputs live lab
 check: all
 	@rm -f $(BUILD)/results
 	@fail=0; for s in $(SUITES); do echo "== $$s"; $(MAKE) -s --no-print-directory $$s || fail=1; done; \
