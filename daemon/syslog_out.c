@@ -246,6 +246,7 @@ size_t tw_syslog_format(char *buf, size_t cap, int facility, const char *hostnam
 		put_json_param(&o, "category", member(a, "category"));
 		put_json_param(&o, "method", member(c, "method"));
 		put_json_param(&o, "legitimacy", member(c, "legitimacy"));
+		put_json_param(&o, "legal_reference", member(c, "legal_reference"));   /* declared: the operator's text */
 		put_json_param(&o, "confidence", member(c, "confidence"));
 		put_json_param(&o, "domain", member(t, "domain"));
 		put_json_param(&o, "ip", member(t, "ip"));
@@ -331,10 +332,12 @@ static void disconnect(struct tw_syslog *s)
 	s->backoff_ms = s->backoff_ms ? (s->backoff_ms * 2 > 60000 ? 60000 : s->backoff_ms * 2) : 1000;
 	s->next_try_ms = mono_ms() + s->backoff_ms;
 	if (s->head_off) {          /* the receiver got part of it: lost */
-		free(s->q[s->qhead].p);
+		struct qmsg *m = &s->q[s->qhead];
+		s->qbytes -= m->len;
+		free(m->p);
+		m->p = NULL;
 		s->qhead = (s->qhead + 1) % TW_SYSLOG_QUEUE_MSGS;
 		s->qn--;
-		s->qbytes -= s->q[(s->qhead + TW_SYSLOG_QUEUE_MSGS - 1) % TW_SYSLOG_QUEUE_MSGS].len;
 		s->head_off = 0;
 		s->failed++;
 	}
@@ -523,6 +526,20 @@ void tw_syslog_sink(void *arg, const char *line, size_t len, struct json_object 
 	publish(s);
 }
 
+/* what is still queued is lost: counted */
+static void drop_queue(struct tw_syslog *s)
+{
+	while (s->qn) {
+		free(s->q[s->qhead].p);
+		s->q[s->qhead].p = NULL;
+		s->qhead = (s->qhead + 1) % TW_SYSLOG_QUEUE_MSGS;
+		s->qn--;
+		s->failed++;
+	}
+	s->qbytes = 0;
+	s->head_off = 0;
+}
+
 void tw_syslog_tick(void *arg, uint64_t now, int final)
 {
 	struct tw_syslog *s = arg;
@@ -542,6 +559,8 @@ void tw_syslog_tick(void *arg, uint64_t now, int final)
 			}
 			pump(s);
 		}
+		if (final)
+			drop_queue(s);
 	}
 	publish(s);
 }
@@ -563,12 +582,7 @@ void tw_syslog_free(struct tw_syslog *s)
 {
 	if (!s)
 		return;
-	while (s->qn) {
-		free(s->q[s->qhead].p);
-		s->qhead = (s->qhead + 1) % TW_SYSLOG_QUEUE_MSGS;
-		s->qn--;
-		s->failed++;
-	}
+	drop_queue(s);
 	publish(s);
 	if (s->fd >= 0)
 		close(s->fd);
