@@ -328,8 +328,12 @@ static void disconnect(struct tw_syslog *s)
 		close(s->fd);
 	s->fd = -1;
 	s->state = DOWN;
-	/* retry after 1 s, doubling to 60 s while it keeps failing */
-	s->backoff_ms = s->backoff_ms ? (s->backoff_ms * 2 > 60000 ? 60000 : s->backoff_ms * 2) : 1000;
+	/* tcp: retry after 1 s, doubling to 60 s while it keeps failing;
+	 * a datagram socket is cheap to reopen: every second */
+	if (s->t.transport != TW_SYSLOG_TCP || !s->backoff_ms)
+		s->backoff_ms = 1000;
+	else
+		s->backoff_ms = s->backoff_ms * 2 > 60000 ? 60000 : s->backoff_ms * 2;
 	s->next_try_ms = mono_ms() + s->backoff_ms;
 	if (s->head_off) {          /* the receiver got part of it: lost */
 		struct qmsg *m = &s->q[s->qhead];
