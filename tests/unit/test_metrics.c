@@ -12,18 +12,7 @@
 #include "pipeline.h"
 #include "status.h"
 #include "verdict.h"
-
-static int fails, checks;
-#define CHECK(cond, ...)                                                   \
-	do {                                                                   \
-		checks++;                                                          \
-		if (!(cond)) {                                                     \
-			fails++;                                                       \
-			printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);         \
-			printf(__VA_ARGS__);                                           \
-			printf("\n");                                                  \
-		}                                                                  \
-	} while (0)
+#include "check.h"
 
 /* the whole line "series value" is in the text */
 static int has_line(const char *text, const char *line)
