@@ -224,9 +224,16 @@ int main(int argc, char **argv)
 		}
 	if (payload)
 		cfg.events_payload = 1;
-	/* operator outputs: the flag wins over metrics.listen; checked when bound */
-	if (metrics_addr)
+	/* operator outputs: the flag wins over metrics.listen (checked with the config) */
+	if (metrics_addr) {
+		struct sockaddr_storage mss;
+		socklen_t msl;
+		if (tw_hostport_parse(metrics_addr, &mss, &msl, err, sizeof(err)) < 0) {   /* fits metrics_listen then */
+			fprintf(stderr, "tamperwatchd: metrics address '%.100s': %s\n", metrics_addr, err);
+			return 2;
+		}
 		snprintf(cfg.metrics_listen, sizeof(cfg.metrics_listen), "%s", metrics_addr);
+	}
 	struct tw_fp_db *fpdb = NULL;
 	if (nfp) {
 		fpdb = tw_fp_db_new();
