@@ -9,8 +9,10 @@
 # traffic (packets, bytes, events by type, links up, build info), a link
 # taken down shows as 0, no client (or target) address in any label or
 # sample, hostile requests (404, 405, oversized, idle, too many connections)
-# refused and counted, an IPv6 endpoint, and the startup errors (bad
-# address: exit 2, port in use: exit 3, bad config key: exit 2).
+# refused and counted, and the startup errors (bad address: exit 2, port in
+# use: exit 3, bad config key: exit 2).  A second daemon replays the crafted
+# incident of tests/replay/craft_alerts.py and stays up reading a fifo, its
+# endpoint on [::1]: Prometheus sees the alert raised, updated and resolved.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/live/lib.sh
 . tests/live/traffic.sh
@@ -54,6 +56,9 @@ scrape_configs:
   - job_name: tamperwatch
     static_configs:
       - targets: ['127.0.0.1:9464']
+  - job_name: replay
+    static_configs:
+      - targets: ['[::1]:9465']
 YML
 ip netns exec $NS_G "$PROM" --config.file="$WORK/prom.yml" --storage.tsdb.path="$WORK/tsdb" \
   --web.listen-address=127.0.0.1:9090 >"$WORK/prom.log" 2>&1 &
@@ -108,6 +113,22 @@ for i in $(seq 30); do [ "$(pq 'tamperwatch_link_up{interface="gw-srv"}')" = 0 ]
 ip -n $NS_G link set gw-srv up
 ok "link down seen as tamperwatch_link_up 0"
 
+# ---- alerts, from a replay on an IPv6 endpoint that stays up on a fifo
+python3 tests/replay/craft_alerts.py "$WORK/cap" || fail craft
+mkfifo "$WORK/fifo"
+ip netns exec $NS_G "$TW" --replay "$WORK/cap/incident.pcap" --replay - --alerts "$WORK/replay.json" \
+  --metrics "[::1]:9465" <"$WORK/fifo" 2>"$WORK/v6.err" &
+V6=$!
+exec 9>"$WORK/fifo"
+A='category="blocking",method="rst_injection",legitimacy="undeclared"'
+wait_series "tamperwatch_alerts_total{job=\"replay\",$A,state=\"raised\"} == 1" \
+  "tamperwatch_alerts_total{job=\"replay\",$A,state=\"updated\"} >= 1" \
+  "tamperwatch_alerts_total{job=\"replay\",$A,state=\"resolved\"} == 1" \
+  "tamperwatch_build_info{job=\"replay\",backend=\"replay-user\"}" \
+  "tamperwatch_tamper_verdicts_total{job=\"replay\",method=\"rst_injection\"}"
+[ "$(pq "tamperwatch_alerts_open{job=\"replay\",$A}")" = 0 ] || fail "alert still open"
+ok "alert raised, updated and resolved in Prometheus (IPv6 endpoint)"
+
 # privacy: no client (nor target) address anywhere in what Prometheus holds, nor in the text
 gw curl -s --max-time 3 http://127.0.0.1:9090/api/v1/query --data-urlencode 'query={__name__=~"tamperwatch_.+"}' >"$WORK/all.json"
 gw curl -s --max-time 3 http://127.0.0.1:9464/metrics >"$WORK/metrics.txt"
@@ -116,7 +137,8 @@ import json, sys
 r = json.load(open(sys.argv[1]))["data"]["result"]
 assert len(r) > 50, len(r)
 text = open(sys.argv[2]).read() + json.dumps(r)
-for a in ("198.51.100.", "2001:db8:1:", "203.0.113.", "2001:db8:2:", "www.lab"):
+for a in ("198.51.100.", "2001:db8:1:", "203.0.113.", "2001:db8:2:", "www.lab", "192.0.2.", "100.64.1.",
+          "blocked.example", "ok.example"):
     assert a not in text, a
 labels = {k for s in r for k in s["metric"]}
 allowed = {"__name__", "instance", "job", "backend", "version", "reason", "type", "method", "category",
@@ -175,17 +197,8 @@ print("rejected:", got)
 PY
 ok "hostile requests refused and counted"
 
-# ---- an IPv6 endpoint (a replay waiting on stdin keeps the daemon up)
-mkfifo "$WORK/fifo"
-ip netns exec $NS_G "$TW" --replay - --alerts /dev/null --metrics "[::1]:9465" <"$WORK/fifo" 2>"$WORK/v6.err" &
-V6=$!
-exec 9>"$WORK/fifo"
-for i in $(seq 50); do gw curl -s -g --max-time 1 "http://[::1]:9465/metrics" >"$WORK/v6.txt" && break; sleep 0.1; done
 exec 9>&-
 wait $V6
-grep -q '^tamperwatch_build_info{version="[^"]*",backend="replay-user"} 1$' "$WORK/v6.txt" || fail "IPv6 endpoint: $(head -3 "$WORK/v6.txt") $(cat "$WORK/v6.err")"
-ok "IPv6 endpoint"
-
 tw_stop "$WORK/out.json"
 assert_detached
 echo "ok: prometheus"
