@@ -376,9 +376,12 @@ int main(int argc, char **argv)
 			fprintf(stderr, "tamperwatchd: %s\n", err);
 			return 3;
 		}
-		tw_bus_add_sink(&bus, "syslog", tw_syslog_sink, syslog_out);
-		tw_pipeline_add_tick(&pl, tw_syslog_tick, syslog_out);
-		tw_stats_add_extra(tw_syslog_stats, syslog_out);
+		if (tw_bus_add_sink(&bus, "syslog", tw_syslog_sink, syslog_out) < 0 ||
+		    tw_pipeline_add_tick(&pl, tw_syslog_tick, syslog_out) < 0 ||
+		    tw_stats_add_extra(tw_syslog_stats, syslog_out) < 0) {
+			fprintf(stderr, "tamperwatchd: syslog: no free sink, tick or stats slot (a build-time bound)\n");
+			return 3;
+		}
 	}
 
 	int rc;
