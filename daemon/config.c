@@ -1,4 +1,6 @@
 #include "config.h"
+#include "hostport.h"
+#include "syslog_out.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,7 +9,7 @@
 #define TW_CONFIG_MAX_LINE 1024
 #define TW_CONFIG_MAX_LINES 100000
 
-enum kind { K_SECONDS, K_INT, K_BOOL, K_RATIO };   /* K_RATIO: a double from 0 to 1 */
+enum kind { K_SECONDS, K_INT, K_BOOL, K_RATIO, K_STR };   /* K_RATIO: a double from 0 to 1; K_STR: max = buffer size */
 
 struct key {
 	const char *section, *name;
@@ -41,7 +43,30 @@ static const struct key keys[] = {
 	{ "alerts", "update_interval", K_INT, 0, 86400, OFF(alerts.update_interval) },
 	{ "alerts", "max_targets", K_INT, 16, 10000000, OFF(alerts.max_targets) },
 	{ "state", "interval", K_INT, 1, 86400, OFF(alerts.state_interval) },
+	/* operator outputs (README "Metrics", "Syslog"); values checked by check_str */
+	{ "metrics", "listen", K_STR, 0, sizeof(((struct tw_config *)0)->metrics_listen), OFF(metrics_listen) },
+	{ "syslog", "enabled", K_BOOL, 0, 1, OFF(syslog.enabled) },
+	{ "syslog", "target", K_STR, 0, sizeof(((struct tw_config *)0)->syslog.target), OFF(syslog.target) },
+	{ "syslog", "facility", K_STR, 0, sizeof(((struct tw_config *)0)->syslog.facility), OFF(syslog.facility) },
 };
+
+/* string values: 0, or -1 with the reason in why */
+static int check_str(const char *section, const char *name, const char *value, char *why, size_t whylen)
+{
+	struct sockaddr_storage ss;
+	struct tw_syslog_target t;
+	socklen_t sl;
+
+	if (!strcmp(section, "metrics") && !strcmp(name, "listen"))
+		return *value ? tw_hostport_parse(value, &ss, &sl, why, whylen) : 0;
+	if (!strcmp(section, "syslog") && !strcmp(name, "target"))
+		return tw_syslog_parse_target(value, &t, why, whylen);
+	if (!strcmp(section, "syslog") && !strcmp(name, "facility") && tw_syslog_facility(value) < 0) {
+		snprintf(why, whylen, "expected kern, user, mail, daemon, auth, syslog, lpr, news, uucp, cron, authpriv, ftp or local0..local7");
+		return -1;
+	}
+	return 0;
+}
 
 void tw_config_default(struct tw_config *c)
 {
@@ -52,6 +77,8 @@ void tw_config_default(struct tw_config *c)
 	c->max_flows = 262144;
 	c->stats_interval = 60;
 	tw_agg_cfg_default(&c->alerts);
+	snprintf(c->syslog.target, sizeof(c->syslog.target), "/dev/log");
+	snprintf(c->syslog.facility, sizeof(c->syslog.facility), "daemon");
 }
 
 static char *trim(char *s)
@@ -77,6 +104,19 @@ static int assign(struct tw_config *c, const char *where, const char *section, c
 		return -1;
 	}
 	char *p = (char *)c + k->off;
+	if (k->kind == K_STR) {
+		char why[200];
+		if (strlen(value) >= (size_t)k->max) {
+			snprintf(err, errlen, "%s: %s.%s: longer than %lld bytes", where, section, name, k->max - 1);
+			return -1;
+		}
+		if (check_str(section, name, value, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s: %s.%s: '%s': %s", where, section, name, value, why);
+			return -1;
+		}
+		memcpy(p, value, strlen(value) + 1);
+		return 0;
+	}
 	if (k->kind == K_BOOL) {
 		int v;
 		if (!strcmp(value, "true") || !strcmp(value, "yes") || !strcmp(value, "1"))

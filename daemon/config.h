@@ -16,6 +16,13 @@ struct tw_config {
 	unsigned stats_interval;  /* output.stats_interval (s, 0 = final only) */
 	int events_payload;       /* output.events_payload */
 	struct tw_agg_cfg alerts; /* [alerts] and state.interval (aggregate.h) */
+	/* operator outputs (README "Metrics", "Syslog") */
+	char metrics_listen[128]; /* metrics.listen: ADDR:PORT, "" = no endpoint */
+	struct {
+		int enabled;              /* syslog.enabled (default no) */
+		char target[128];         /* syslog.target (default /dev/log) */
+		char facility[16];        /* syslog.facility (default daemon) */
+	} syslog;
 };
 
 void tw_config_default(struct tw_config *c);

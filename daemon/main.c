@@ -16,6 +16,9 @@
 #include "run.h"
 #include "bus.h"
 #include "status.h"
+#include "metrics.h"
+#include "syslog_out.h"
+#include "hostport.h"
 
 #define TW_VERSION "0.1.0"
 #define TW_MAX_REPLAY 256
@@ -53,6 +56,11 @@ static void usage(FILE *out)
 "      --no-verdicts       write events only, no per-flow tamper verdicts\n"
 "      --state DIR         keep open alerts and their windows in DIR across restarts\n"
 "      --declared FILE     the operator's declared restrictions (README: Alerts)\n"
+"      --metrics ADDR:PORT serve Prometheus metrics on http://ADDR:PORT/metrics\n"
+"                          (or metrics.listen; e.g. 127.0.0.1:9464, [::1]:9464;\n"
+"                          off unless given; README: Metrics)\n"
+"      --set syslog.enabled=yes  also send alerts to syslog, RFC 5424 (keys\n"
+"                          syslog.target, syslog.facility; README: Syslog)\n"
 "  -h, --help              this text\n"
 "  -V, --version           version\n"
 "\n"
@@ -79,6 +87,7 @@ static int64_t clock_offset(void)
 
 int main(int argc, char **argv)
 {
+	enum { O_METRICS = 400 };   /* operator outputs */
 	enum { O_MODE = 256, O_ALERTS, O_REPLAY, O_ENGINE, O_SET, O_CHECK, O_PAYLOAD, O_FP, O_NOVERDICT, O_STATE, O_DECLARED };
 	static const struct option longopts[] = {
 		{ "interface", required_argument, NULL, 'i' },
@@ -94,6 +103,7 @@ int main(int argc, char **argv)
 		{ "no-verdicts", no_argument, NULL, O_NOVERDICT },
 		{ "state", required_argument, NULL, O_STATE },
 		{ "declared", required_argument, NULL, O_DECLARED },
+		{ "metrics", required_argument, NULL, O_METRICS },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -107,6 +117,7 @@ int main(int argc, char **argv)
 	enum tw_mode mode = TW_MODE_XDP;
 	const char *alerts = "-", *config_path = NULL, *engine_name = NULL;
 	const char *state_dir = NULL, *declared = NULL;
+	const char *metrics_addr = NULL;
 	struct tw_config cfg;
 	char err[1024];
 	int opt;
@@ -182,6 +193,9 @@ int main(int argc, char **argv)
 		case O_DECLARED:
 			declared = optarg;
 			break;
+		case O_METRICS:
+			metrics_addr = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -210,6 +224,16 @@ int main(int argc, char **argv)
 		}
 	if (payload)
 		cfg.events_payload = 1;
+	/* operator outputs: the flag wins over metrics.listen (checked with the config) */
+	if (metrics_addr) {
+		struct sockaddr_storage mss;
+		socklen_t msl;
+		if (tw_hostport_parse(metrics_addr, &mss, &msl, err, sizeof(err)) < 0) {   /* fits metrics_listen then */
+			fprintf(stderr, "tamperwatchd: metrics address '%.100s': %s\n", metrics_addr, err);
+			return 2;
+		}
+		snprintf(cfg.metrics_listen, sizeof(cfg.metrics_listen), "%s", metrics_addr);
+	}
 	struct tw_fp_db *fpdb = NULL;
 	if (nfp) {
 		fpdb = tw_fp_db_new();
@@ -254,6 +278,22 @@ int main(int argc, char **argv)
 	if (engine_name && !nreplay) {
 		fprintf(stderr, "tamperwatchd: --replay-engine goes with --replay\n");
 		return 2;
+	}
+	/* operator outputs: bound before the backend starts, so a bad address or
+	 * a port in use fails startup with nothing attached */
+	struct tw_metrics *metrics = NULL;
+	struct tw_syslog *syslog_out = NULL;
+	if (cfg.metrics_listen[0]) {
+		int code = 2;
+		struct sockaddr_storage mss;
+		socklen_t msl;
+		if (!(metrics = tw_metrics_open(cfg.metrics_listen, err, sizeof(err), &code))) {
+			fprintf(stderr, "tamperwatchd: %s\n", err);
+			return code;
+		}
+		tw_hostport_parse(cfg.metrics_listen, &mss, &msl, err, sizeof(err));
+		fprintf(stderr, "tamperwatchd: metrics on http://%s/metrics%s\n", cfg.metrics_listen,
+			tw_hostport_is_loopback(&mss) ? "" : " (not loopback: reachable from the network)");
 	}
 
 	struct tw_link links[TW_MAX_IFACES];
@@ -324,6 +364,25 @@ int main(int argc, char **argv)
 	tw_status_init(&status, nreplay ? (use_bpf ? "replay-bpf" : "replay-user") : mode == TW_MODE_TC ? "tc" : "xdp",
 		       TW_VERSION);
 	tw_pipeline_add_tick(&pl, tw_status_tick, &status_src);
+	if (metrics && tw_metrics_start(metrics, &status, &bus, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tamperwatchd: %s\n", err);
+		return 3;
+	}
+	if (cfg.syslog.enabled) {
+		struct tw_syslog_target st;
+		tw_syslog_parse_target(cfg.syslog.target, &st, err, sizeof(err));   /* checked with the config */
+		syslog_out = tw_syslog_new(&st, tw_syslog_facility(cfg.syslog.facility), &status, err, sizeof(err));
+		if (!syslog_out) {
+			fprintf(stderr, "tamperwatchd: %s\n", err);
+			return 3;
+		}
+		if (tw_bus_add_sink(&bus, "syslog", tw_syslog_sink, syslog_out) < 0 ||
+		    tw_pipeline_add_tick(&pl, tw_syslog_tick, syslog_out) < 0 ||
+		    tw_stats_add_extra(tw_syslog_stats, syslog_out) < 0) {
+			fprintf(stderr, "tamperwatchd: syslog: no free sink, tick or stats slot (a build-time bound)\n");
+			return 3;
+		}
+	}
 
 	int rc;
 	if (nreplay) {
@@ -350,6 +409,8 @@ int main(int argc, char **argv)
 		rc = tw_live_run(eng, links, nif, &cfg.timeouts, cfg.stats_interval);
 		fprintf(stderr, "tamperwatchd: stopped; detached from %d interface(s)\n", nif);
 	}
+	tw_metrics_stop(metrics);
+	tw_syslog_free(syslog_out);
 	eng->destroy(eng);
 	tw_verdict_free(pl.verdict);
 	tw_agg_free(agg);

@@ -16,6 +16,27 @@ static const char *const parse_names[TW_PARSE_RESULT_MAX] = {
 	[TW_PARSE_BAD_L4] = "bad_l4",
 };
 
+static struct {
+	tw_stats_extra_fn fn;
+	void *arg;
+} extras[TW_STATS_MAX_EXTRA];
+static int nextras;
+
+int tw_stats_add_extra(tw_stats_extra_fn fn, void *arg)
+{
+	if (nextras == TW_STATS_MAX_EXTRA)
+		return -1;
+	extras[nextras].fn = fn;
+	extras[nextras].arg = arg;
+	nextras++;
+	return 0;
+}
+
+const char *tw_stats_parse_name(int i)
+{
+	return i > 0 && i < TW_PARSE_RESULT_MAX ? parse_names[i] : NULL;
+}
+
 void tw_stats_write(struct tw_engine *e, uint64_t ts_ns, const struct tw_replay_totals *r, int final)
 {
 	static char buf[8192];
@@ -63,6 +84,8 @@ void tw_stats_write(struct tw_engine *e, uint64_t ts_ns, const struct tw_replay_
 		tw_jb_u64(&b, "benign_rst_suppressed", vs->suppressed_benign);
 		tw_jb_u64(&b, "verdict_flows_dropped", vs->flows_dropped);
 	}
+	for (int i = 0; i < nextras; i++)
+		extras[i].fn(extras[i].arg, &b);
 	if (r) {
 		tw_jb_obj_open(&b, "replay");
 		tw_jb_u64(&b, "files", r->files);

@@ -1,6 +1,10 @@
 #include "status.h"
 #include "verdict.h"
+#include <net/if.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
@@ -61,6 +65,36 @@ void tw_status_tick(void *arg, uint64_t now_wall_ns, int final)
 		st->verdict_flows_dropped = vs->flows_dropped;
 	}
 	st->ticks++;
+	pthread_mutex_unlock(&st->mu);
+	tw_status_poll_links(st);
+}
+
+void tw_status_poll_links(struct tw_status *st)
+{
+	char names[TW_MAX_IFACES][32];
+	int up[TW_MAX_IFACES], n;
+
+	pthread_mutex_lock(&st->mu);
+	n = st->nlinks;
+	for (int i = 0; i < n; i++)
+		memcpy(names[i], st->links[i].name, sizeof(names[i]));
+	pthread_mutex_unlock(&st->mu);
+	if (!n)
+		return;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;                       /* leave the last known state */
+	for (int i = 0; i < n; i++) {
+		struct ifreq ifr;
+		memset(&ifr, 0, sizeof(ifr));
+		memcpy(ifr.ifr_name, names[i], strnlen(names[i], IFNAMSIZ - 1));
+		/* an interface that is gone is down */
+		up[i] = ioctl(fd, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & IFF_UP) && (ifr.ifr_flags & IFF_RUNNING);
+	}
+	close(fd);
+	pthread_mutex_lock(&st->mu);
+	for (int i = 0; i < n && i < st->nlinks; i++)
+		st->links[i].up = up[i];
 	pthread_mutex_unlock(&st->mu);
 }
 

@@ -34,6 +34,16 @@ struct tw_status {
 	uint64_t tamper_verdicts[8];          /* by enum tw_tamper_method index (verdict.h) */
 	uint64_t verdict_flows_dropped;
 	uint64_t ticks;
+	/* the syslog sink's counters (syslog_out.c), updated as it sends */
+	struct {
+		int enabled;
+		char transport[8];      /* "unix", "udp", "tcp" */
+		uint64_t sent;          /* messages handed to the transport */
+		uint64_t failed;        /* messages lost: send failed, queue full, not connected at exit */
+		uint64_t truncated;     /* messages cut to the size bound (sent, counted here too) */
+		uint64_t connects;      /* connection attempts (tcp; unix/udp: socket (re)opens) */
+		uint64_t queued;        /* tcp: messages waiting for the connection (gauge) */
+	} syslog;
 };
 
 struct tw_status_src {
@@ -46,5 +56,8 @@ void tw_status_add_link(struct tw_status *st, const char *name, const char *mode
 void tw_status_set_link_up(struct tw_status *st, const char *name, int up);
 /* A pipeline tick (arg: struct tw_status_src). */
 void tw_status_tick(void *src, uint64_t now_wall_ns, int final);
+/* Refresh links[].up from the interfaces' flags (IFF_UP and IFF_RUNNING);
+ * called by tw_status_tick, live only (replay has no links). */
+void tw_status_poll_links(struct tw_status *st);
 void tw_status_free(struct tw_status *st);
 #endif
