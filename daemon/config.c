@@ -7,7 +7,7 @@
 #define TW_CONFIG_MAX_LINE 1024
 #define TW_CONFIG_MAX_LINES 100000
 
-enum kind { K_SECONDS, K_INT, K_BOOL, K_RATIO };   /* K_RATIO: a double from 0 to 1 */
+enum kind { K_SECONDS, K_INT, K_BOOL, K_RATIO, K_STR };   /* K_RATIO: a double from 0 to 1; K_STR: char[max] */
 
 struct key {
 	const char *section, *name;
@@ -41,6 +41,14 @@ static const struct key keys[] = {
 	{ "alerts", "update_interval", K_INT, 0, 86400, OFF(alerts.update_interval) },
 	{ "alerts", "max_targets", K_INT, 16, 10000000, OFF(alerts.max_targets) },
 	{ "state", "interval", K_INT, 1, 86400, OFF(alerts.state_interval) },
+	/* Alertmanager (README "Alertmanager"); strings checked by tw_am_check_key */
+	{ "alertmanager", "url", K_STR, 0, sizeof(((struct tw_config *)0)->am.url), OFF(am.url) },
+	{ "alertmanager", "labels", K_STR, 0, sizeof(((struct tw_config *)0)->am.labels), OFF(am.labels) },
+	{ "alertmanager", "generator_url", K_STR, 0, sizeof(((struct tw_config *)0)->am.generator_url), OFF(am.generator_url) },
+	{ "alertmanager", "timeout", K_INT, 1, 300, OFF(am.timeout) },
+	{ "alertmanager", "resend_interval", K_INT, 1, 3600, OFF(am.resend_interval) },
+	{ "alertmanager", "drain_timeout", K_INT, 0, 600, OFF(am.drain_timeout) },
+	{ "alertmanager", "queue_max", K_INT, 16, 1000000, OFF(am.queue_max) },
 };
 
 void tw_config_default(struct tw_config *c)
@@ -52,6 +60,7 @@ void tw_config_default(struct tw_config *c)
 	c->max_flows = 262144;
 	c->stats_interval = 60;
 	tw_agg_cfg_default(&c->alerts);
+	tw_am_cfg_default(&c->am);
 }
 
 static char *trim(char *s)
@@ -88,6 +97,19 @@ static int assign(struct tw_config *c, const char *where, const char *section, c
 			return -1;
 		}
 		*(int *)p = v;
+		return 0;
+	}
+	if (k->kind == K_STR) {
+		char why[256];
+		if (strlen(value) >= (size_t)k->max) {
+			snprintf(err, errlen, "%s: %s.%s: longer than %lld bytes", where, section, name, k->max - 1);
+			return -1;
+		}
+		if (!strcmp(section, "alertmanager") && tw_am_check_key(name, value, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s: %s.%s: %s", where, section, name, why);
+			return -1;
+		}
+		snprintf(p, (size_t)k->max, "%s", value);
 		return 0;
 	}
 	char *end;

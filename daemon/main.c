@@ -16,6 +16,7 @@
 #include "run.h"
 #include "bus.h"
 #include "status.h"
+#include "alertmanager.h"
 
 #define TW_VERSION "0.1.0"
 #define TW_MAX_REPLAY 256
@@ -53,6 +54,8 @@ static void usage(FILE *out)
 "      --no-verdicts       write events only, no per-flow tamper verdicts\n"
 "      --state DIR         keep open alerts and their windows in DIR across restarts\n"
 "      --declared FILE     the operator's declared restrictions (README: Alerts)\n"
+"      --alertmanager URL  send alerts to Prometheus Alertmanager at URL (comma-\n"
+"                          separated for a cluster; = --set alertmanager.url=URL)\n"
 "  -h, --help              this text\n"
 "  -V, --version           version\n"
 "\n"
@@ -79,7 +82,7 @@ static int64_t clock_offset(void)
 
 int main(int argc, char **argv)
 {
-	enum { O_MODE = 256, O_ALERTS, O_REPLAY, O_ENGINE, O_SET, O_CHECK, O_PAYLOAD, O_FP, O_NOVERDICT, O_STATE, O_DECLARED };
+	enum { O_MODE = 256, O_ALERTS, O_REPLAY, O_ENGINE, O_SET, O_CHECK, O_PAYLOAD, O_FP, O_NOVERDICT, O_STATE, O_DECLARED, O_AM };
 	static const struct option longopts[] = {
 		{ "interface", required_argument, NULL, 'i' },
 		{ "mode", required_argument, NULL, O_MODE },
@@ -94,6 +97,7 @@ int main(int argc, char **argv)
 		{ "no-verdicts", no_argument, NULL, O_NOVERDICT },
 		{ "state", required_argument, NULL, O_STATE },
 		{ "declared", required_argument, NULL, O_DECLARED },
+		{ "alertmanager", required_argument, NULL, O_AM },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -107,6 +111,7 @@ int main(int argc, char **argv)
 	enum tw_mode mode = TW_MODE_XDP;
 	const char *alerts = "-", *config_path = NULL, *engine_name = NULL;
 	const char *state_dir = NULL, *declared = NULL;
+	const char *am_url = NULL;
 	struct tw_config cfg;
 	char err[1024];
 	int opt;
@@ -182,6 +187,9 @@ int main(int argc, char **argv)
 		case O_DECLARED:
 			declared = optarg;
 			break;
+		case O_AM:
+			am_url = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -208,6 +216,14 @@ int main(int argc, char **argv)
 			fprintf(stderr, "tamperwatchd: %s\n", err);
 			return 2;
 		}
+	if (am_url) {
+		char set[1100];
+		snprintf(set, sizeof(set), "alertmanager.url=%.1050s", am_url);
+		if (tw_config_set(&cfg, set, err, sizeof(err)) < 0) {
+			fprintf(stderr, "tamperwatchd: --alertmanager: %s\n", err);
+			return 2;
+		}
+	}
 	if (payload)
 		cfg.events_payload = 1;
 	struct tw_fp_db *fpdb = NULL;
@@ -325,6 +341,21 @@ int main(int argc, char **argv)
 		       TW_VERSION);
 	tw_pipeline_add_tick(&pl, tw_status_tick, &status_src);
 
+	/* Alertmanager: a bus sink delivering on its own threads; its tick goes
+	 * after the detectors' so the final one drains what they wrote last */
+	struct tw_am *am = NULL;
+	if (cfg.am.url[0]) {
+		am = tw_am_new(&cfg.am, state_dir, err, sizeof(err));
+		if (!am) {
+			fprintf(stderr, "tamperwatchd: %s\n", err);
+			eng->destroy(eng);
+			tw_output_close(&out);
+			return 3;
+		}
+		tw_bus_add_sink(&bus, "alertmanager", tw_am_sink, am);
+		tw_pipeline_add_tick(&pl, tw_am_tick, am);
+	}
+
 	int rc;
 	if (nreplay) {
 		struct tw_replay_totals tot;
@@ -351,6 +382,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tamperwatchd: stopped; detached from %d interface(s)\n", nif);
 	}
 	eng->destroy(eng);
+	tw_am_free(am);
 	tw_verdict_free(pl.verdict);
 	tw_agg_free(agg);
 	tw_bus_free(&bus);

@@ -16,6 +16,29 @@ static const char *const parse_names[TW_PARSE_RESULT_MAX] = {
 	[TW_PARSE_BAD_L4] = "bad_l4",
 };
 
+static struct {
+	tw_stats_section_fn fn;
+	void *arg;
+} sections[TW_STATS_MAX_SECTIONS];
+
+int tw_stats_add_section(tw_stats_section_fn fn, void *arg)
+{
+	for (int i = 0; i < TW_STATS_MAX_SECTIONS; i++)
+		if (!sections[i].fn) {
+			sections[i].fn = fn;
+			sections[i].arg = arg;
+			return 0;
+		}
+	return -1;
+}
+
+void tw_stats_remove_section(void *arg)
+{
+	for (int i = 0; i < TW_STATS_MAX_SECTIONS; i++)
+		if (sections[i].arg == arg)
+			sections[i].fn = NULL;
+}
+
 void tw_stats_write(struct tw_engine *e, uint64_t ts_ns, const struct tw_replay_totals *r, int final)
 {
 	static char buf[8192];
@@ -73,6 +96,9 @@ void tw_stats_write(struct tw_engine *e, uint64_t ts_ns, const struct tw_replay_
 		tw_jb_u64(&b, "read_errors", r->read_errors);
 		tw_jb_obj_close(&b);
 	}
+	for (int i = 0; i < TW_STATS_MAX_SECTIONS; i++)
+		if (sections[i].fn)
+			sections[i].fn(sections[i].arg, &b);
 	tw_jb_obj_close(&b);
 	tw_jb_obj_close(&b);
 	long n = tw_jb_end(&b);
