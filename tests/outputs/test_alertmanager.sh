@@ -104,6 +104,16 @@ PY
 }
 active() { curl -sf "$BASE/api/v2/alerts" | tee -a "$W/api.log"; }
 
+# ---- 0. configuration errors name the file, line and key -----------------
+printf '[alertmanager]\nurl = http://127.0.0.1:1\nlabels = site=gw-1, bad-name=x\n' >"$W/bad.conf"
+"$TW" --check-config -c "$W/bad.conf" 2>"$W/bad.err"; rc=$?
+[ $rc = 2 ] && grep -q "bad.conf:3: alertmanager.labels: 'bad-name'" "$W/bad.err" || fail "bad labels: rc $rc: $(cat "$W/bad.err")"
+"$TW" --check-config --alertmanager ftp://x 2>"$W/bad2.err"; rc=$?
+[ $rc = 2 ] && grep -q "alertmanager.url" "$W/bad2.err" || fail "bad url: rc $rc: $(cat "$W/bad2.err")"
+"$TW" --check-config --set alertmanager.resend_interval=0 2>"$W/bad3.err"; rc=$?
+[ $rc = 2 ] && grep -q "alertmanager.resend_interval" "$W/bad3.err" || fail "bad interval: rc $rc: $(cat "$W/bad3.err")"
+echo "ok: bad configuration refused with file, line and key"
+
 # ---- 1. one run: raised and resolved -----------------------------------
 am_start 1
 run whole --replay "$W/c/incident.pcap"
