@@ -2,7 +2,8 @@
 # Alerts to a real Prometheus Alertmanager (README "Alertmanager"), whose
 # receiver is a webhook served by this test:
 #  1. the crafted incident replayed in one run: the alert reaches
-#     Alertmanager resolved, nothing stays active;
+#     Alertmanager resolved, nothing stays active; with a second, dead
+#     cluster member the live one still gets everything;
 #  2. split across two runs with --state: the raised alert is active in
 #     Alertmanager with the right labels and annotations and notified; with
 #     Alertmanager stopped the resolution is not delivered, counted and
@@ -22,7 +23,7 @@ if [ "${TW_AM_INNER:-}" != 1 ]; then
   TW_AM_INNER=1 exec unshare -n -- bash "$0" "$@"
 fi
 ip link set lo up || exit 1
-TW=build/tamperwatchd
+TW=${TW:-build/tamperwatchd}
 W=$(mktemp -d /tmp/tw-am.XXXXXX)
 PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$W"; }
@@ -121,6 +122,14 @@ am_stats whole 's["delivered"] >= 1 and s["pending"] == 0 and s["queue"] == 0 an
 [ "$(received resolved)" = 1 ] || fail "whole: Alertmanager did not receive the resolution ($(received resolved))"
 [ "$(active)" = "[]" ] || fail "whole: alert still active in Alertmanager"
 echo "ok: one run: resolved alert delivered, nothing left active"
+# a cluster with one member down: the other gets everything, without --state
+# what the dead one did not get is lost at exit and counted
+"$TW" --replay "$W/c/incident.pcap" --alertmanager "$BASE,http://127.0.0.1:19095" --set alertmanager.drain_timeout=1 \
+  --alerts "$W/cluster.json" 2>"$W/cluster.err" || fail "cluster: exit $?: $(cat "$W/cluster.err")"
+am_stats cluster 's["urls"] == 2 and s["urls_down"] == 1 and s["delivered"] >= 1 and s["pending"] == 1 and s["dropped_at_exit"] == 1 and s["dropped"] == 1'
+[ "$(received resolved)" = 2 ] || fail "cluster: the live member did not get the resolution"
+grep -q "lost (no --state" "$W/cluster.err" || fail "cluster: loss not reported: $(cat "$W/cluster.err")"
+echo "ok: cluster: one member down does not hold the other back; the loss without --state is counted"
 am_stop
 
 # ---- 2. two runs, Alertmanager down for the second ------------------------
