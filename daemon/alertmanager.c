@@ -77,6 +77,7 @@ struct tw_am {
 	int64_t deadline;
 	uint64_t saved_changes;
 	int64_t next_save;
+	int spool_failing;
 	struct tw_am_counters c;     /* the counters the queue does not keep */
 };
 
@@ -102,18 +103,18 @@ static void shown_url(const char *u, char *out, size_t cap)
 	out[n] = 0;
 }
 
-/* caller holds mu */
-static void save_spool_locked(struct tw_am *am)
+/* caller holds mu; 0, or -1 when the spool could not be written */
+static int save_spool_locked(struct tw_am *am)
 {
 	char err[512];
 	size_t len;
 	if (!am->state_dir)
-		return;
+		return -1;
 	uint64_t changes = am->q.changes;
 	char *text = tw_am_spool_text(&am->q, &len);
 	if (!text) {
 		am->c.spool_errors++;
-		return;
+		return -1;
 	}
 	/* written outside the lock: the sink on the main loop never waits on fsync */
 	pthread_mutex_unlock(&am->mu);
@@ -121,12 +122,19 @@ static void save_spool_locked(struct tw_am *am)
 	free(text);
 	pthread_mutex_lock(&am->mu);
 	if (rc < 0) {
+		/* retried every second; reported when it starts failing */
+		if (!am->spool_failing)
+			fprintf(stderr, "tamperwatchd: alertmanager spool: %s (retrying)\n", err);
+		am->spool_failing = 1;
 		am->c.spool_errors++;
-		fprintf(stderr, "tamperwatchd: alertmanager spool: %s\n", err);
 	} else {
+		if (am->spool_failing)
+			fprintf(stderr, "tamperwatchd: alertmanager spool: written again\n");
+		am->spool_failing = 0;
 		am->c.spool_saves++;
 		am->saved_changes = changes;
 	}
+	return rc;
 }
 
 struct resp {
@@ -359,16 +367,15 @@ static void stop(struct tw_am *am)
 	pthread_mutex_lock(&am->mu);
 	am->stopped = 1;
 	size_t pending = tw_am_queue_pending(&am->q, -1);
-	if (am->state_dir) {
-		save_spool_locked(am);
-		if (pending)
-			fprintf(stderr, "tamperwatchd: alertmanager: %zu alerts not delivered within %d s; kept in "
-				"%s/%s for the next start\n", pending, am->cfg.drain_timeout, am->state_dir,
-				TW_AM_SPOOL_NAME);
-	} else if (pending) {
+	int saved = am->state_dir && save_spool_locked(am) == 0;
+	if (saved && pending)
+		fprintf(stderr, "tamperwatchd: alertmanager: %zu alerts not delivered within %d s; kept in "
+			"%s/%s for the next start\n", pending, am->cfg.drain_timeout, am->state_dir, TW_AM_SPOOL_NAME);
+	else if (pending) {
 		am->c.dropped_at_exit += pending;
-		fprintf(stderr, "tamperwatchd: alertmanager: %zu alerts not delivered within %d s and lost "
-			"(no --state to keep them)\n", pending, am->cfg.drain_timeout);
+		fprintf(stderr, "tamperwatchd: alertmanager: %zu alerts not delivered within %d s and lost (%s)\n",
+			pending, am->cfg.drain_timeout, am->state_dir ? "the spool could not be written" :
+			"no --state to keep them");
 	}
 	pthread_mutex_unlock(&am->mu);
 }
