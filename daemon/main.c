@@ -53,6 +53,7 @@ static void usage(FILE *out)
 "                          OONI's blocking-fingerprints (repeatable: add your own)\n"
 "      --no-verdicts       write events only, no per-flow tamper verdicts\n"
 "      --state DIR         keep open alerts and their windows in DIR across restarts\n"
+"                          (and the Alertmanager spool)\n"
 "      --declared FILE     the operator's declared restrictions (README: Alerts)\n"
 "      --alertmanager URL  send alerts to Prometheus Alertmanager at URL (comma-\n"
 "                          separated for a cluster; = --set alertmanager.url=URL)\n"
