@@ -48,6 +48,14 @@ static const struct key keys[] = {
 	{ "syslog", "enabled", K_BOOL, 0, 1, OFF(syslog.enabled) },
 	{ "syslog", "target", K_STR, 0, sizeof(((struct tw_config *)0)->syslog.target), OFF(syslog.target) },
 	{ "syslog", "facility", K_STR, 0, sizeof(((struct tw_config *)0)->syslog.facility), OFF(syslog.facility) },
+	/* Alertmanager (README "Alertmanager"); strings checked by tw_am_check_key */
+	{ "alertmanager", "url", K_STR, 0, sizeof(((struct tw_config *)0)->am.url), OFF(am.url) },
+	{ "alertmanager", "labels", K_STR, 0, sizeof(((struct tw_config *)0)->am.labels), OFF(am.labels) },
+	{ "alertmanager", "generator_url", K_STR, 0, sizeof(((struct tw_config *)0)->am.generator_url), OFF(am.generator_url) },
+	{ "alertmanager", "timeout", K_INT, 1, 300, OFF(am.timeout) },
+	{ "alertmanager", "resend_interval", K_INT, 1, 3600, OFF(am.resend_interval) },
+	{ "alertmanager", "drain_timeout", K_INT, 0, 600, OFF(am.drain_timeout) },
+	{ "alertmanager", "queue_max", K_INT, 16, 1000000, OFF(am.queue_max) },
 };
 
 /* string values: 0, or -1 with the reason in why */
@@ -79,6 +87,7 @@ void tw_config_default(struct tw_config *c)
 	tw_agg_cfg_default(&c->alerts);
 	snprintf(c->syslog.target, sizeof(c->syslog.target), "/dev/log");
 	snprintf(c->syslog.facility, sizeof(c->syslog.facility), "daemon");
+	tw_am_cfg_default(&c->am);
 }
 
 static char *trim(char *s)
@@ -128,6 +137,19 @@ static int assign(struct tw_config *c, const char *where, const char *section, c
 			return -1;
 		}
 		*(int *)p = v;
+		return 0;
+	}
+	if (k->kind == K_STR) {
+		char why[256];
+		if (strlen(value) >= (size_t)k->max) {
+			snprintf(err, errlen, "%s: %s.%s: longer than %lld bytes", where, section, name, k->max - 1);
+			return -1;
+		}
+		if (!strcmp(section, "alertmanager") && tw_am_check_key(name, value, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s: %s.%s: %s", where, section, name, why);
+			return -1;
+		}
+		snprintf(p, (size_t)k->max, "%s", value);
 		return 0;
 	}
 	char *end;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include "sweep.h"
 #include "aggregate.h"   /* [alerts] / [state] keys */
+#include "alertmanager.h" /* [alertmanager] keys */
 
 struct tw_config {
 	struct tw_timeouts timeouts;
@@ -23,6 +24,7 @@ struct tw_config {
 		char target[128];         /* syslog.target (default /dev/log) */
 		char facility[16];        /* syslog.facility (default daemon) */
 	} syslog;
+	struct tw_am_cfg am;      /* [alertmanager] (alertmanager.h) */
 };
 
 void tw_config_default(struct tw_config *c);

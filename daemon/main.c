@@ -19,6 +19,7 @@
 #include "metrics.h"
 #include "syslog_out.h"
 #include "hostport.h"
+#include "alertmanager.h"
 
 #define TW_VERSION "0.1.0"
 #define TW_MAX_REPLAY 256
@@ -55,12 +56,15 @@ static void usage(FILE *out)
 "                          OONI's blocking-fingerprints (repeatable: add your own)\n"
 "      --no-verdicts       write events only, no per-flow tamper verdicts\n"
 "      --state DIR         keep open alerts and their windows in DIR across restarts\n"
+"                          (and the Alertmanager spool)\n"
 "      --declared FILE     the operator's declared restrictions (README: Alerts)\n"
 "      --metrics ADDR:PORT serve Prometheus metrics on http://ADDR:PORT/metrics\n"
 "                          (or metrics.listen; e.g. 127.0.0.1:9464, [::1]:9464;\n"
 "                          off unless given; README: Metrics)\n"
 "      --set syslog.enabled=yes  also send alerts to syslog, RFC 5424 (keys\n"
 "                          syslog.target, syslog.facility; README: Syslog)\n"
+"      --alertmanager URL  send alerts to Prometheus Alertmanager at URL (comma-\n"
+"                          separated for a cluster; = --set alertmanager.url=URL)\n"
 "  -h, --help              this text\n"
 "  -V, --version           version\n"
 "\n"
@@ -88,7 +92,7 @@ static int64_t clock_offset(void)
 int main(int argc, char **argv)
 {
 	enum { O_METRICS = 400 };   /* operator outputs */
-	enum { O_MODE = 256, O_ALERTS, O_REPLAY, O_ENGINE, O_SET, O_CHECK, O_PAYLOAD, O_FP, O_NOVERDICT, O_STATE, O_DECLARED };
+	enum { O_MODE = 256, O_ALERTS, O_REPLAY, O_ENGINE, O_SET, O_CHECK, O_PAYLOAD, O_FP, O_NOVERDICT, O_STATE, O_DECLARED, O_AM };
 	static const struct option longopts[] = {
 		{ "interface", required_argument, NULL, 'i' },
 		{ "mode", required_argument, NULL, O_MODE },
@@ -104,6 +108,7 @@ int main(int argc, char **argv)
 		{ "state", required_argument, NULL, O_STATE },
 		{ "declared", required_argument, NULL, O_DECLARED },
 		{ "metrics", required_argument, NULL, O_METRICS },
+		{ "alertmanager", required_argument, NULL, O_AM },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -118,6 +123,7 @@ int main(int argc, char **argv)
 	const char *alerts = "-", *config_path = NULL, *engine_name = NULL;
 	const char *state_dir = NULL, *declared = NULL;
 	const char *metrics_addr = NULL;
+	const char *am_url = NULL;
 	struct tw_config cfg;
 	char err[1024];
 	int opt;
@@ -196,6 +202,9 @@ int main(int argc, char **argv)
 		case O_METRICS:
 			metrics_addr = optarg;
 			break;
+		case O_AM:
+			am_url = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -222,6 +231,14 @@ int main(int argc, char **argv)
 			fprintf(stderr, "tamperwatchd: %s\n", err);
 			return 2;
 		}
+	if (am_url) {
+		char set[1100];
+		snprintf(set, sizeof(set), "alertmanager.url=%.1050s", am_url);
+		if (tw_config_set(&cfg, set, err, sizeof(err)) < 0) {
+			fprintf(stderr, "tamperwatchd: --alertmanager: %s\n", err);
+			return 2;
+		}
+	}
 	if (payload)
 		cfg.events_payload = 1;
 	/* operator outputs: the flag wins over metrics.listen (checked with the config) */
@@ -378,8 +395,26 @@ int main(int argc, char **argv)
 		}
 		if (tw_bus_add_sink(&bus, "syslog", tw_syslog_sink, syslog_out) < 0 ||
 		    tw_pipeline_add_tick(&pl, tw_syslog_tick, syslog_out) < 0 ||
-		    tw_stats_add_extra(tw_syslog_stats, syslog_out) < 0) {
+		    tw_stats_add_section(tw_syslog_stats, syslog_out) < 0) {
 			fprintf(stderr, "tamperwatchd: syslog: no free sink, tick or stats slot (a build-time bound)\n");
+			return 3;
+		}
+	}
+
+	/* Alertmanager: a bus sink delivering on its own threads; its tick goes
+	 * after the detectors' so the final one drains what they wrote last */
+	struct tw_am *am = NULL;
+	if (cfg.am.url[0]) {
+		am = tw_am_new(&cfg.am, state_dir, err, sizeof(err));
+		if (!am) {
+			fprintf(stderr, "tamperwatchd: %s\n", err);
+			eng->destroy(eng);
+			tw_output_close(&out);
+			return 3;
+		}
+		if (tw_bus_add_sink(&bus, "alertmanager", tw_am_sink, am) < 0 ||
+		    tw_pipeline_add_tick(&pl, tw_am_tick, am) < 0) {
+			fprintf(stderr, "tamperwatchd: alertmanager: no free sink or tick slot (a build-time bound)\n");
 			return 3;
 		}
 	}
@@ -412,6 +447,7 @@ int main(int argc, char **argv)
 	tw_metrics_stop(metrics);
 	tw_syslog_free(syslog_out);
 	eng->destroy(eng);
+	tw_am_free(am);
 	tw_verdict_free(pl.verdict);
 	tw_agg_free(agg);
 	tw_bus_free(&bus);

@@ -16,25 +16,32 @@ static const char *const parse_names[TW_PARSE_RESULT_MAX] = {
 	[TW_PARSE_BAD_L4] = "bad_l4",
 };
 
-static struct {
-	tw_stats_extra_fn fn;
-	void *arg;
-} extras[TW_STATS_MAX_EXTRA];
-static int nextras;
-
-int tw_stats_add_extra(tw_stats_extra_fn fn, void *arg)
-{
-	if (nextras == TW_STATS_MAX_EXTRA)
-		return -1;
-	extras[nextras].fn = fn;
-	extras[nextras].arg = arg;
-	nextras++;
-	return 0;
-}
-
 const char *tw_stats_parse_name(int i)
 {
 	return i > 0 && i < TW_PARSE_RESULT_MAX ? parse_names[i] : NULL;
+}
+
+static struct {
+	tw_stats_section_fn fn;
+	void *arg;
+} sections[TW_STATS_MAX_SECTIONS];
+
+int tw_stats_add_section(tw_stats_section_fn fn, void *arg)
+{
+	for (int i = 0; i < TW_STATS_MAX_SECTIONS; i++)
+		if (!sections[i].fn) {
+			sections[i].fn = fn;
+			sections[i].arg = arg;
+			return 0;
+		}
+	return -1;
+}
+
+void tw_stats_remove_section(void *arg)
+{
+	for (int i = 0; i < TW_STATS_MAX_SECTIONS; i++)
+		if (sections[i].arg == arg)
+			sections[i].fn = NULL;
 }
 
 void tw_stats_write(struct tw_engine *e, uint64_t ts_ns, const struct tw_replay_totals *r, int final)
@@ -84,8 +91,6 @@ void tw_stats_write(struct tw_engine *e, uint64_t ts_ns, const struct tw_replay_
 		tw_jb_u64(&b, "benign_rst_suppressed", vs->suppressed_benign);
 		tw_jb_u64(&b, "verdict_flows_dropped", vs->flows_dropped);
 	}
-	for (int i = 0; i < nextras; i++)
-		extras[i].fn(extras[i].arg, &b);
 	if (r) {
 		tw_jb_obj_open(&b, "replay");
 		tw_jb_u64(&b, "files", r->files);
@@ -96,6 +101,9 @@ void tw_stats_write(struct tw_engine *e, uint64_t ts_ns, const struct tw_replay_
 		tw_jb_u64(&b, "read_errors", r->read_errors);
 		tw_jb_obj_close(&b);
 	}
+	for (int i = 0; i < TW_STATS_MAX_SECTIONS; i++)
+		if (sections[i].fn)
+			sections[i].fn(sections[i].arg, &b);
 	tw_jb_obj_close(&b);
 	tw_jb_obj_close(&b);
 	long n = tw_jb_end(&b);

@@ -15,15 +15,17 @@ struct tw_replay_totals {
 	uint64_t read_errors;
 };
 
-struct tw_jb;
-/* Outputs outside the pipeline (syslog, ...) add their counters to the
- * stats record: fn writes members into the "stats" object.  0, or -1 when
- * all TW_STATS_MAX_EXTRA slots are taken (a build-time bound). */
-#define TW_STATS_MAX_EXTRA 4
-typedef void (*tw_stats_extra_fn)(void *arg, struct tw_jb *b);
-int tw_stats_add_extra(tw_stats_extra_fn fn, void *arg);
 /* Name of the untracked-packet reason TW_CNT_PARSE_BASE + i ("not_ip", ...), NULL if none. */
 const char *tw_stats_parse_name(int i);
+/* More members of the "stats" object from parts that keep their own
+ * counters (the Alertmanager sink, ...): fn writes them with tw_jb_*.
+ * Process-wide (one daemon per process).  0, or -1 when all
+ * TW_STATS_MAX_SECTIONS are taken (a build-time bound). */
+#define TW_STATS_MAX_SECTIONS 8
+struct tw_jb;
+typedef void (*tw_stats_section_fn)(void *arg, struct tw_jb *b);
+int tw_stats_add_section(tw_stats_section_fn fn, void *arg);
+void tw_stats_remove_section(void *arg);
 
 /* ts_ns: wall-clock time of the record; replay may be NULL (live). */
 void tw_stats_write(struct tw_engine *e, uint64_t ts_ns, const struct tw_replay_totals *replay, int final);

@@ -8,10 +8,12 @@ PKGS=(
   # build
   make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libpcap-dev
   libnl-3-dev libnl-genl-3-dev libnl-route-3-dev pkg-config libclang-rt-14-dev
-  libjson-c-dev
+  libjson-c-dev libcurl4-openssl-dev
   # tests and the lab
   iproute2 tcpdump curl python3 nginx-light unbound dnsutils nftables iptables
   openssl procps psmisc ethtool
+  # alert outputs under test: real Prometheus, Alertmanager and rsyslog
+  prometheus prometheus-alertmanager rsyslog
   # benchmark peers
   libndpi-bin tshark
 )
@@ -33,10 +35,11 @@ export DEBIAN_FRONTEND=noninteractive
 echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The tests start their own nginx and unbound;
+# The tests start their own nginx, unbound, Prometheus, Alertmanager and rsyslog;
 # the units Debian starts with the packages we just installed must not hold
 # their ports.  Services that were installed before are left alone.
-for svc in nginx-light:nginx unbound:unbound; do
+for svc in nginx-light:nginx unbound:unbound prometheus:prometheus \
+           prometheus-alertmanager:prometheus-alertmanager; do
   pkg=${svc%%:*} unit=${svc#*:}
   case " ${missing[*]} " in
     *" $pkg "*) systemctl disable --now "$unit" >/dev/null 2>&1 || true ;;
