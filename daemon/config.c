@@ -7,7 +7,7 @@
 #define TW_CONFIG_MAX_LINE 1024
 #define TW_CONFIG_MAX_LINES 100000
 
-enum kind { K_SECONDS, K_INT, K_BOOL, K_RATIO };   /* K_RATIO: a double from 0 to 1 */
+enum kind { K_SECONDS, K_INT, K_BOOL, K_RATIO, K_STR };   /* K_RATIO: a double from 0 to 1; K_STR: char[max] */
 
 struct key {
 	const char *section, *name;
@@ -41,6 +41,12 @@ static const struct key keys[] = {
 	{ "alerts", "update_interval", K_INT, 0, 86400, OFF(alerts.update_interval) },
 	{ "alerts", "max_targets", K_INT, 16, 10000000, OFF(alerts.max_targets) },
 	{ "state", "interval", K_INT, 1, 86400, OFF(alerts.state_interval) },
+	/* evidence pcaps (README "Evidence") */
+	{ "evidence", "dir", K_STR, 0, sizeof(((struct tw_config *)0)->evidence.dir), OFF(evidence.dir) },
+	{ "evidence", "max_flows_per_alert", K_INT, 1, 1000, OFF(evidence.max_flows_per_alert) },
+	{ "evidence", "max_bytes_per_file", K_INT, 4096, 1073741824, OFF(evidence.max_bytes_per_file) },
+	{ "evidence", "memory", K_INT, 65536, 2147483647, OFF(evidence.memory) },
+	{ "evidence", "retain", K_INT, 10, 604800, OFF(evidence.retain) },
 };
 
 void tw_config_default(struct tw_config *c)
@@ -52,6 +58,7 @@ void tw_config_default(struct tw_config *c)
 	c->max_flows = 262144;
 	c->stats_interval = 60;
 	tw_agg_cfg_default(&c->alerts);
+	tw_evidence_cfg_default(&c->evidence);
 }
 
 static char *trim(char *s)
@@ -88,6 +95,14 @@ static int assign(struct tw_config *c, const char *where, const char *section, c
 			return -1;
 		}
 		*(int *)p = v;
+		return 0;
+	}
+	if (k->kind == K_STR) {
+		if (strlen(value) >= (size_t)k->max) {
+			snprintf(err, errlen, "%s: %s.%s: longer than %lld bytes", where, section, name, k->max - 1);
+			return -1;
+		}
+		memcpy(p, value, strlen(value) + 1);
 		return 0;
 	}
 	char *end;

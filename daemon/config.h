@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include "sweep.h"
 #include "aggregate.h"   /* [alerts] / [state] keys */
+#include "evidence.h"    /* [evidence] keys */
 
 struct tw_config {
 	struct tw_timeouts timeouts;
@@ -16,6 +17,7 @@ struct tw_config {
 	unsigned stats_interval;  /* output.stats_interval (s, 0 = final only) */
 	int events_payload;       /* output.events_payload */
 	struct tw_agg_cfg alerts; /* [alerts] and state.interval (aggregate.h) */
+	struct tw_evidence_cfg evidence; /* [evidence] (evidence.h) */
 };
 
 void tw_config_default(struct tw_config *c);

@@ -16,6 +16,8 @@
 #include "run.h"
 #include "bus.h"
 #include "status.h"
+#include "evidence.h"
+#include "pseudonym.h"
 
 #define TW_VERSION "0.1.0"
 #define TW_MAX_REPLAY 256
@@ -53,6 +55,10 @@ static void usage(FILE *out)
 "      --no-verdicts       write events only, no per-flow tamper verdicts\n"
 "      --state DIR         keep open alerts and their windows in DIR across restarts\n"
 "      --declared FILE     the operator's declared restrictions (README: Alerts)\n"
+"      --evidence DIR      write DIR/<alert id>.pcap for each blocking alert: the\n"
+"                          packets of a sample of its flows, clients pseudonymised\n"
+"                          (keyed; key in --state DIR), user payload cut\n"
+"                          (evidence.dir; README: Evidence)\n"
 "  -h, --help              this text\n"
 "  -V, --version           version\n"
 "\n"
@@ -79,7 +85,7 @@ static int64_t clock_offset(void)
 
 int main(int argc, char **argv)
 {
-	enum { O_MODE = 256, O_ALERTS, O_REPLAY, O_ENGINE, O_SET, O_CHECK, O_PAYLOAD, O_FP, O_NOVERDICT, O_STATE, O_DECLARED };
+	enum { O_MODE = 256, O_ALERTS, O_REPLAY, O_ENGINE, O_SET, O_CHECK, O_PAYLOAD, O_FP, O_NOVERDICT, O_STATE, O_DECLARED, O_EVIDENCE };
 	static const struct option longopts[] = {
 		{ "interface", required_argument, NULL, 'i' },
 		{ "mode", required_argument, NULL, O_MODE },
@@ -94,6 +100,7 @@ int main(int argc, char **argv)
 		{ "no-verdicts", no_argument, NULL, O_NOVERDICT },
 		{ "state", required_argument, NULL, O_STATE },
 		{ "declared", required_argument, NULL, O_DECLARED },
+		{ "evidence", required_argument, NULL, O_EVIDENCE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -107,6 +114,7 @@ int main(int argc, char **argv)
 	enum tw_mode mode = TW_MODE_XDP;
 	const char *alerts = "-", *config_path = NULL, *engine_name = NULL;
 	const char *state_dir = NULL, *declared = NULL;
+	const char *evidence_arg = NULL;
 	struct tw_config cfg;
 	char err[1024];
 	int opt;
@@ -182,6 +190,9 @@ int main(int argc, char **argv)
 		case O_DECLARED:
 			declared = optarg;
 			break;
+		case O_EVIDENCE:
+			evidence_arg = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -210,6 +221,16 @@ int main(int argc, char **argv)
 		}
 	if (payload)
 		cfg.events_payload = 1;
+	/* --evidence overrides evidence.dir */
+	if (evidence_arg && snprintf(cfg.evidence.dir, sizeof(cfg.evidence.dir), "%s", evidence_arg) >=
+				    (int)sizeof(cfg.evidence.dir)) {
+		fprintf(stderr, "tamperwatchd: --evidence: path longer than %zu bytes\n", sizeof(cfg.evidence.dir) - 1);
+		return 2;
+	}
+	if (cfg.evidence.dir[0] && !verdicts) {
+		fprintf(stderr, "tamperwatchd: --evidence needs verdicts (drop --no-verdicts)\n");
+		return 2;
+	}
 	struct tw_fp_db *fpdb = NULL;
 	if (nfp) {
 		fpdb = tw_fp_db_new();
@@ -286,6 +307,24 @@ int main(int argc, char **argv)
 			return 3;
 		}
 	}
+	/* evidence pcaps (README "Evidence"): retention sees every event after
+	 * the verdicts and every outcome; the files are written by a bus sink */
+	struct tw_evidence *evid = NULL;
+	if (pl.verdict && cfg.evidence.dir[0]) {
+		struct tw_pseudonym pn;
+		if (tw_pseudonym_init(&pn, state_dir, cfg.prefix_v4, cfg.prefix_v6, err, sizeof(err)) < 0 ||
+		    !(evid = tw_evidence_new(&cfg.evidence, &pn, po.clock_offset_ns, err, sizeof(err)))) {
+			fprintf(stderr, "tamperwatchd: %s\n", err);
+			return 3;
+		}
+		if (!pn.persistent)
+			fprintf(stderr, "tamperwatchd: evidence: no --state: client pseudonyms use a key for this run only\n");
+		pl.evidence = evid;
+		tw_verdict_set_hook2(pl.verdict, tw_evidence_outcome, evid);
+		tw_bus_add_sink(&bus, "evidence", tw_evidence_sink, evid);
+		tw_pipeline_add_tick(&pl, tw_evidence_tick, evid);
+		cfg.alerts.evidence_dir = cfg.evidence.dir;
+	}
 	/* per-target alerts on top of the verdicts */
 	struct tw_agg *agg = NULL;
 	if (pl.verdict) {
@@ -353,6 +392,7 @@ int main(int argc, char **argv)
 	eng->destroy(eng);
 	tw_verdict_free(pl.verdict);
 	tw_agg_free(agg);
+	tw_evidence_free(evid);
 	tw_bus_free(&bus);
 	tw_status_free(&status);
 	tw_legit_free(legit);
