@@ -85,6 +85,7 @@ void tw_agg_cfg_default(struct tw_agg_cfg *c)
 	c->update_interval = 60;
 	c->max_targets = 100000;
 	c->state_interval = 60;
+	c->evidence_dir = NULL;
 }
 
 static uint64_t fnv(const char *s, uint64_t h)

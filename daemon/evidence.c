@@ -117,18 +117,26 @@ static void flow_free(struct tw_evidence *ev, struct evf *f)
 }
 
 /* Oldest live flows go first (most never get a verdict), then the oldest
- * tampered flows still waiting for an alert. */
-static void enforce_budget(struct tw_evidence *ev)
+ * tampered flows still waiting for an alert; the flow being added to goes
+ * last, so a full store of old tampered flows does not lock new ones out. */
+static void enforce_budget(struct tw_evidence *ev, struct evf *cur)
 {
 	while (ev->st.memory_bytes > (uint64_t)ev->c.memory) {
-		struct evf *f = ev->live.head ? ev->live.head : ev->kept.head;
+		struct evf *f = ev->live.head;
+		if (f == cur)
+			f = f->next;
+		if (!f)
+			f = ev->kept.head ? ev->kept.head : cur;
 		if (!f)
 			return;
 		if (f->tampered)
 			ev->st.evicted_tampered++;
 		else
 			ev->st.evicted_live++;
+		int last = f == cur;
 		flow_free(ev, f);
+		if (last)
+			return;
 	}
 }
 
@@ -225,7 +233,7 @@ void tw_evidence_event(struct tw_evidence *ev, const struct tw_event *e)
 	f->ev[f->n++] = c;
 	f->bytes += sizeof(*c) + keep;
 	ev->st.memory_bytes += sizeof(*c) + keep;
-	enforce_budget(ev);
+	enforce_budget(ev, f);
 }
 
 void tw_evidence_outcome(void *arg, const struct tw_flow_outcome *o)
