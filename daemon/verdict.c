@@ -325,10 +325,12 @@ static void outcome(struct tw_verdict *v, const struct tw_event *e, const char *
 		.answered = answered,
 		.tamper = t,
 	};
-	if (v->hook)
-		v->hook(v->hook_arg, &o);
+	/* evidence first: it must know the verdict before an alert the first
+	 * hook raises names this flow */
 	if (v->hook2)
 		v->hook2(v->hook2_arg, &o);
+	if (v->hook)
+		v->hook(v->hook_arg, &o);
 }
 
 const struct tw_verdict_stats *tw_verdict_stats(const struct tw_verdict *v)
