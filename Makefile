@@ -18,7 +18,7 @@ WARN      := -Wall -Wextra -Werror
 CFLAGS    ?= -O2 -g
 TW_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Idaemon -I$(BUILD) $(CFLAGS)
 SAN       := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-LIBS      := -lbpf -lelf -lz -lpcap -ljson-c -lcurl -lpthread
+LIBS      := -lbpf -lelf -lz -lpcap -ljson-c -lcurl -lcrypto -lpthread
 ARCH      := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 BPF_SRCS    := $(wildcard bpf/*.bpf.c)

@@ -10,6 +10,7 @@
 #include "jsonbuf.h"
 #include "legit.h"
 #include "state.h"
+#include "evidence.h"
 
 #define NS 1000000000ull
 #define NMETH 6
@@ -84,6 +85,7 @@ void tw_agg_cfg_default(struct tw_agg_cfg *c)
 	c->update_interval = 60;
 	c->max_targets = 100000;
 	c->state_interval = 60;
+	c->evidence_dir = NULL;
 }
 
 static uint64_t fnv(const char *s, uint64_t h)
@@ -255,6 +257,9 @@ static void emit(struct tw_agg *a, struct target *t, const char *state, uint64_t
 	tw_jb_time(&b, "first_seen", al->first_seen);
 	tw_jb_time(&b, "last_seen", al->last_seen);
 	tw_jb_obj_open(&b, "evidence");
+	char pcap[1024];
+	if (a->c.evidence_dir && tw_evidence_path(a->c.evidence_dir, al->id, pcap, sizeof(pcap)) == 0)
+		tw_jb_str(&b, "pcap", pcap);   /* written by the evidence sink right after this line */
 	tw_jb_arr_open(&b, "flow_ids");
 	for (int i = 0; i < al->nevid; i++)
 		tw_jb_u64(&b, NULL, al->evid[i]);

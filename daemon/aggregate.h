@@ -27,6 +27,7 @@ struct tw_agg_cfg {
 	int update_interval;      /* alerts.update_interval (s): at most one update per alert */
 	int max_targets;          /* alerts.max_targets */
 	int state_interval;       /* state.interval (s) */
+	const char *evidence_dir; /* evidence.dir: alerts name DIR/<id>.pcap; NULL: off */
 };
 void tw_agg_cfg_default(struct tw_agg_cfg *c);
 

@@ -56,6 +56,12 @@ static const struct key keys[] = {
 	{ "alertmanager", "resend_interval", K_INT, 1, 3600, OFF(am.resend_interval) },
 	{ "alertmanager", "drain_timeout", K_INT, 0, 600, OFF(am.drain_timeout) },
 	{ "alertmanager", "queue_max", K_INT, 16, 1000000, OFF(am.queue_max) },
+	/* evidence pcaps (README "Evidence") */
+	{ "evidence", "dir", K_STR, 0, sizeof(((struct tw_config *)0)->evidence.dir), OFF(evidence.dir) },
+	{ "evidence", "max_flows_per_alert", K_INT, 1, 1000, OFF(evidence.max_flows_per_alert) },
+	{ "evidence", "max_bytes_per_file", K_INT, 4096, 1073741824, OFF(evidence.max_bytes_per_file) },
+	{ "evidence", "memory", K_INT, 65536, 2147483647, OFF(evidence.memory) },
+	{ "evidence", "retain", K_INT, 10, 604800, OFF(evidence.retain) },
 };
 
 /* string values: 0, or -1 with the reason in why */
@@ -88,6 +94,7 @@ void tw_config_default(struct tw_config *c)
 	snprintf(c->syslog.target, sizeof(c->syslog.target), "/dev/log");
 	snprintf(c->syslog.facility, sizeof(c->syslog.facility), "daemon");
 	tw_am_cfg_default(&c->am);
+	tw_evidence_cfg_default(&c->evidence);
 }
 
 static char *trim(char *s)

@@ -8,6 +8,7 @@
 #include "sweep.h"
 #include "aggregate.h"   /* [alerts] / [state] keys */
 #include "alertmanager.h" /* [alertmanager] keys */
+#include "evidence.h"    /* [evidence] keys */
 
 struct tw_config {
 	struct tw_timeouts timeouts;
@@ -25,6 +26,7 @@ struct tw_config {
 		char facility[16];        /* syslog.facility (default daemon) */
 	} syslog;
 	struct tw_am_cfg am;      /* [alertmanager] (alertmanager.h) */
+	struct tw_evidence_cfg evidence; /* [evidence] (evidence.h) */
 };
 
 void tw_config_default(struct tw_config *c);

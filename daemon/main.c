@@ -20,6 +20,8 @@
 #include "syslog_out.h"
 #include "hostport.h"
 #include "alertmanager.h"
+#include "evidence.h"
+#include "pseudonym.h"
 
 #define TW_VERSION "0.1.0"
 #define TW_MAX_REPLAY 256
@@ -65,6 +67,10 @@ static void usage(FILE *out)
 "                          syslog.target, syslog.facility; README: Syslog)\n"
 "      --alertmanager URL  send alerts to Prometheus Alertmanager at URL (comma-\n"
 "                          separated for a cluster; = --set alertmanager.url=URL)\n"
+"      --evidence DIR      write DIR/<alert id>.pcap for each blocking alert: the\n"
+"                          packets of a sample of its flows, clients pseudonymised\n"
+"                          (keyed; key in --state DIR), user payload cut\n"
+"                          (evidence.dir; README: Evidence)\n"
 "  -h, --help              this text\n"
 "  -V, --version           version\n"
 "\n"
@@ -92,7 +98,7 @@ static int64_t clock_offset(void)
 int main(int argc, char **argv)
 {
 	enum { O_METRICS = 400 };   /* operator outputs */
-	enum { O_MODE = 256, O_ALERTS, O_REPLAY, O_ENGINE, O_SET, O_CHECK, O_PAYLOAD, O_FP, O_NOVERDICT, O_STATE, O_DECLARED, O_AM };
+	enum { O_MODE = 256, O_ALERTS, O_REPLAY, O_ENGINE, O_SET, O_CHECK, O_PAYLOAD, O_FP, O_NOVERDICT, O_STATE, O_DECLARED, O_AM, O_EVIDENCE };
 	static const struct option longopts[] = {
 		{ "interface", required_argument, NULL, 'i' },
 		{ "mode", required_argument, NULL, O_MODE },
@@ -109,6 +115,7 @@ int main(int argc, char **argv)
 		{ "declared", required_argument, NULL, O_DECLARED },
 		{ "metrics", required_argument, NULL, O_METRICS },
 		{ "alertmanager", required_argument, NULL, O_AM },
+		{ "evidence", required_argument, NULL, O_EVIDENCE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -124,6 +131,7 @@ int main(int argc, char **argv)
 	const char *state_dir = NULL, *declared = NULL;
 	const char *metrics_addr = NULL;
 	const char *am_url = NULL;
+	const char *evidence_arg = NULL;
 	struct tw_config cfg;
 	char err[1024];
 	int opt;
@@ -205,6 +213,9 @@ int main(int argc, char **argv)
 		case O_AM:
 			am_url = optarg;
 			break;
+		case O_EVIDENCE:
+			evidence_arg = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -250,6 +261,16 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		snprintf(cfg.metrics_listen, sizeof(cfg.metrics_listen), "%s", metrics_addr);
+	}
+	/* --evidence overrides evidence.dir */
+	if (evidence_arg && snprintf(cfg.evidence.dir, sizeof(cfg.evidence.dir), "%s", evidence_arg) >=
+				    (int)sizeof(cfg.evidence.dir)) {
+		fprintf(stderr, "tamperwatchd: --evidence: path longer than %zu bytes\n", sizeof(cfg.evidence.dir) - 1);
+		return 2;
+	}
+	if (cfg.evidence.dir[0] && !verdicts) {
+		fprintf(stderr, "tamperwatchd: --evidence needs verdicts (drop --no-verdicts)\n");
+		return 2;
 	}
 	struct tw_fp_db *fpdb = NULL;
 	if (nfp) {
@@ -342,6 +363,27 @@ int main(int argc, char **argv)
 			fprintf(stderr, "tamperwatchd: out of memory for the verdict table\n");
 			return 3;
 		}
+	}
+	/* evidence pcaps (README "Evidence"): retention sees every event after
+	 * the verdicts and every outcome; the files are written by a bus sink */
+	struct tw_evidence *evid = NULL;
+	if (pl.verdict && cfg.evidence.dir[0]) {
+		struct tw_pseudonym pn;
+		if (tw_pseudonym_init(&pn, state_dir, cfg.prefix_v4, cfg.prefix_v6, err, sizeof(err)) < 0 ||
+		    !(evid = tw_evidence_new(&cfg.evidence, &pn, po.clock_offset_ns, err, sizeof(err)))) {
+			fprintf(stderr, "tamperwatchd: %s\n", err);
+			return 3;
+		}
+		if (!pn.persistent)
+			fprintf(stderr, "tamperwatchd: evidence: no --state: client pseudonyms use a key for this run only\n");
+		pl.evidence = evid;
+		tw_verdict_set_hook2(pl.verdict, tw_evidence_outcome, evid);
+		if (tw_bus_add_sink(&bus, "evidence", tw_evidence_sink, evid) < 0 ||
+		    tw_pipeline_add_tick(&pl, tw_evidence_tick, evid) < 0) {
+			fprintf(stderr, "tamperwatchd: evidence: no free sink or tick slot (a build-time bound)\n");
+			return 3;
+		}
+		cfg.alerts.evidence_dir = cfg.evidence.dir;
 	}
 	/* per-target alerts on top of the verdicts */
 	struct tw_agg *agg = NULL;
@@ -450,6 +492,7 @@ int main(int argc, char **argv)
 	tw_am_free(am);
 	tw_verdict_free(pl.verdict);
 	tw_agg_free(agg);
+	tw_evidence_free(evid);
 	tw_bus_free(&bus);
 	tw_status_free(&status);
 	tw_legit_free(legit);

@@ -2,6 +2,7 @@
 #include "jsonbuf.h"
 #include "proto.h"
 #include "verdict.h"
+#include "evidence.h"
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -364,4 +365,6 @@ void tw_pipeline_event(struct tw_pipeline *pl, const struct tw_event *e, size_t 
 		tw_output_write(pl->out, buf, (size_t)n);
 	if (pl->verdict)
 		tw_verdict_event(pl->verdict, e);
+	if (pl->evidence)
+		tw_evidence_event(pl->evidence, e);
 }

@@ -17,6 +17,7 @@ struct tw_pipeline_opts {
 };
 
 struct tw_verdict;
+struct tw_evidence;
 
 #define TW_PIPELINE_MAX_TICKS 8
 typedef void (*tw_tick_fn)(void *arg, uint64_t now_wall_ns, int final);
@@ -25,6 +26,7 @@ struct tw_pipeline {
 	struct tw_pipeline_opts opt;
 	struct tw_output *out;
 	struct tw_verdict *verdict;   /* NULL: events only */
+	struct tw_evidence *evidence; /* NULL: no evidence pcaps; sees events after the verdicts */
 	/* called once a second of the run's clock (capture time on replay) and
 	 * at the end (final = 1), in the order added: time-driven detectors
 	 * (aggregation, shutdown) and the status snapshot hang here */

@@ -1,6 +1,7 @@
 #include "stats.h"
 #include "jsonbuf.h"
 #include "verdict.h"
+#include "evidence.h"
 #include <string.h>
 #include <tamperwatch/parse.h>
 
@@ -91,6 +92,8 @@ void tw_stats_write(struct tw_engine *e, uint64_t ts_ns, const struct tw_replay_
 		tw_jb_u64(&b, "benign_rst_suppressed", vs->suppressed_benign);
 		tw_jb_u64(&b, "verdict_flows_dropped", vs->flows_dropped);
 	}
+	if (pl->evidence)
+		tw_evidence_stats_json(pl->evidence, &b);
 	if (r) {
 		tw_jb_obj_open(&b, "replay");
 		tw_jb_u64(&b, "files", r->files);

@@ -106,8 +106,8 @@ struct base {
 
 struct tw_verdict {
 	struct tw_pipeline *pl;
-	tw_outcome_cb hook;
-	void *hook_arg;
+	tw_outcome_cb hook, hook2;
+	void *hook_arg, *hook2_arg;
 	const struct tw_fp_db *fp;
 	struct slot *slots;
 	size_t mask, count, max;
@@ -298,13 +298,19 @@ void tw_verdict_set_hook(struct tw_verdict *v, tw_outcome_cb cb, void *arg)
 	v->hook_arg = arg;
 }
 
+void tw_verdict_set_hook2(struct tw_verdict *v, tw_outcome_cb cb, void *arg)
+{
+	v->hook2 = cb;
+	v->hook2_arg = arg;
+}
+
 /* Tell aggregation how a flow (or one DNS query) ended. */
 static void outcome(struct tw_verdict *v, const struct tw_event *e, const char *domain, int answered,
 		    const struct tw_tamper *t)
 {
 	char cp[INET6_ADDRSTRLEN + 8], sip[INET6_ADDRSTRLEN];
 	struct tw_pipeline *pl = v->pl;
-	if (!v->hook)
+	if (!v->hook && !v->hook2)
 		return;
 	tw_prefix_str(e->family, e->caddr, e->family == TW_FAMILY_IPV6 ? pl->opt.v6_prefix : pl->opt.v4_prefix, cp, sizeof(cp));
 	tw_addr_str(e->family, e->saddr, sip, sizeof(sip));
@@ -319,7 +325,12 @@ static void outcome(struct tw_verdict *v, const struct tw_event *e, const char *
 		.answered = answered,
 		.tamper = t,
 	};
-	v->hook(v->hook_arg, &o);
+	/* evidence first: it must know the verdict before an alert the first
+	 * hook raises names this flow */
+	if (v->hook2)
+		v->hook2(v->hook2_arg, &o);
+	if (v->hook)
+		v->hook(v->hook_arg, &o);
 }
 
 const struct tw_verdict_stats *tw_verdict_stats(const struct tw_verdict *v)

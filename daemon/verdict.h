@@ -50,6 +50,9 @@ struct tw_verdict *tw_verdict_new(struct tw_pipeline *pl, const struct tw_fp_db 
 void tw_verdict_event(struct tw_verdict *v, const struct tw_event *e);
 /* Called for every flow outcome (aggregation); one hook. */
 void tw_verdict_set_hook(struct tw_verdict *v, tw_outcome_cb cb, void *arg);
+/* A second hook (evidence retention), called before the first one: it
+ * learns the verdict before an alert raised by the first names the flow. */
+void tw_verdict_set_hook2(struct tw_verdict *v, tw_outcome_cb cb, void *arg);
 const struct tw_verdict_stats *tw_verdict_stats(const struct tw_verdict *v);
 /* Name of tw_verdict_stats.verdicts[i] ("rst_injection", ...), NULL past the last. */
 const char *tw_verdict_method_name(int i);
