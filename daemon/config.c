@@ -7,7 +7,7 @@
 #define TW_CONFIG_MAX_LINE 1024
 #define TW_CONFIG_MAX_LINES 100000
 
-enum kind { K_SECONDS, K_INT, K_BOOL, K_RATIO };   /* K_RATIO: a double from 0 to 1 */
+enum kind { K_SECONDS, K_INT, K_BOOL, K_RATIO, K_STR };   /* K_RATIO: a double from 0 to 1; K_STR: char[max] */
 
 struct key {
 	const char *section, *name;
@@ -41,6 +41,8 @@ static const struct key keys[] = {
 	{ "alerts", "update_interval", K_INT, 0, 86400, OFF(alerts.update_interval) },
 	{ "alerts", "max_targets", K_INT, 16, 10000000, OFF(alerts.max_targets) },
 	{ "state", "interval", K_INT, 1, 86400, OFF(alerts.state_interval) },
+	/* the operator's control socket (README "tamperwatch (operator CLI)") */
+	{ "control", "socket", K_STR, 1, sizeof(((struct tw_config *)0)->control_socket), OFF(control_socket) },
 };
 
 void tw_config_default(struct tw_config *c)
@@ -77,6 +79,16 @@ static int assign(struct tw_config *c, const char *where, const char *section, c
 		return -1;
 	}
 	char *p = (char *)c + k->off;
+	if (k->kind == K_STR) {
+		size_t n = strlen(value);
+		if (n < (size_t)k->min || n >= (size_t)k->max) {
+			snprintf(err, errlen, "%s: %s.%s: expected %lld to %lld characters, got %zu", where, section, name,
+				 k->min, k->max - 1, n);
+			return -1;
+		}
+		memcpy(p, value, n + 1);
+		return 0;
+	}
 	if (k->kind == K_BOOL) {
 		int v;
 		if (!strcmp(value, "true") || !strcmp(value, "yes") || !strcmp(value, "1"))

@@ -16,6 +16,7 @@ struct tw_config {
 	unsigned stats_interval;  /* output.stats_interval (s, 0 = final only) */
 	int events_payload;       /* output.events_payload */
 	struct tw_agg_cfg alerts; /* [alerts] and state.interval (aggregate.h) */
+	char control_socket[108]; /* control.socket ("" = the default, live only) */
 };
 
 void tw_config_default(struct tw_config *c);

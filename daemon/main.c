@@ -16,6 +16,7 @@
 #include "run.h"
 #include "bus.h"
 #include "status.h"
+#include "ctl.h"
 
 #define TW_VERSION "0.1.0"
 #define TW_MAX_REPLAY 256
@@ -53,6 +54,9 @@ static void usage(FILE *out)
 "      --no-verdicts       write events only, no per-flow tamper verdicts\n"
 "      --state DIR         keep open alerts and their windows in DIR across restarts\n"
 "      --declared FILE     the operator's declared restrictions (README: Alerts)\n"
+"      --control PATH      the operator's control socket for tamperwatch(1) (live\n"
+"                          default " TW_CTL_DEFAULT_PATH ";\n"
+"                          replay: only when given; control.socket)\n"
 "  -h, --help              this text\n"
 "  -V, --version           version\n"
 "\n"
@@ -79,7 +83,8 @@ static int64_t clock_offset(void)
 
 int main(int argc, char **argv)
 {
-	enum { O_MODE = 256, O_ALERTS, O_REPLAY, O_ENGINE, O_SET, O_CHECK, O_PAYLOAD, O_FP, O_NOVERDICT, O_STATE, O_DECLARED };
+	enum { O_MODE = 256, O_ALERTS, O_REPLAY, O_ENGINE, O_SET, O_CHECK, O_PAYLOAD, O_FP, O_NOVERDICT, O_STATE, O_DECLARED,
+	       O_CONTROL };
 	static const struct option longopts[] = {
 		{ "interface", required_argument, NULL, 'i' },
 		{ "mode", required_argument, NULL, O_MODE },
@@ -94,6 +99,7 @@ int main(int argc, char **argv)
 		{ "no-verdicts", no_argument, NULL, O_NOVERDICT },
 		{ "state", required_argument, NULL, O_STATE },
 		{ "declared", required_argument, NULL, O_DECLARED },
+		{ "control", required_argument, NULL, O_CONTROL },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -107,6 +113,7 @@ int main(int argc, char **argv)
 	enum tw_mode mode = TW_MODE_XDP;
 	const char *alerts = "-", *config_path = NULL, *engine_name = NULL;
 	const char *state_dir = NULL, *declared = NULL;
+	const char *control = NULL;   /* --control */
 	struct tw_config cfg;
 	char err[1024];
 	int opt;
@@ -181,6 +188,9 @@ int main(int argc, char **argv)
 			break;
 		case O_DECLARED:
 			declared = optarg;
+			break;
+		case O_CONTROL:
+			control = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -320,10 +330,25 @@ int main(int argc, char **argv)
 
 	/* the operator's views read this snapshot, refreshed every tick */
 	struct tw_status status;
-	struct tw_status_src status_src = { &status, eng };
+	struct tw_status_src status_src = { &status, eng, agg };
 	tw_status_init(&status, nreplay ? (use_bpf ? "replay-bpf" : "replay-user") : mode == TW_MODE_TC ? "tc" : "xdp",
 		       TW_VERSION);
 	tw_pipeline_add_tick(&pl, tw_status_tick, &status_src);
+
+	/* the operator's control socket: live by default, replay only when asked */
+	struct tw_ctl *ctl = NULL;
+	if (!control && cfg.control_socket[0])
+		control = cfg.control_socket;
+	if (control || !nreplay) {
+		struct tw_ctl_opts co = { .path = control ? control : TW_CTL_DEFAULT_PATH, .version = TW_VERSION };
+		ctl = tw_ctl_start(&co, &status, &bus, err, sizeof(err));
+		if (!ctl) {
+			fprintf(stderr, "tamperwatchd: %s\n", err);
+			eng->destroy(eng);
+			tw_output_close(&out);
+			return 3;
+		}
+	}
 
 	int rc;
 	if (nreplay) {
@@ -350,6 +375,7 @@ int main(int argc, char **argv)
 		rc = tw_live_run(eng, links, nif, &cfg.timeouts, cfg.stats_interval);
 		fprintf(stderr, "tamperwatchd: stopped; detached from %d interface(s)\n", nif);
 	}
+	tw_ctl_stop(ctl);
 	eng->destroy(eng);
 	tw_verdict_free(pl.verdict);
 	tw_agg_free(agg);

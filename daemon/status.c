@@ -1,5 +1,6 @@
 #include "status.h"
 #include "verdict.h"
+#include "aggregate.h"
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -47,7 +48,24 @@ void tw_status_tick(void *arg, uint64_t now_wall_ns, int final)
 
 	(void)final;
 	e->counters(e, c, NULL, 0, &ncpu);    /* outside the lock: a map walk live */
+	/* the targets summary is built outside the lock, copied in under it */
+	static char top[TW_STATUS_TARGETS];
+	size_t ntop = 0;
+	int top_short = 0;
+	if (src->agg) {
+		ntop = tw_agg_top_targets(src->agg, now_wall_ns, TW_STATUS_TOP, top, sizeof(top));
+		if (!ntop) {
+			top_short = 1;
+			ntop = tw_agg_top_targets(src->agg, now_wall_ns, 3, top, sizeof(top));
+		}
+	}
 	pthread_mutex_lock(&st->mu);
+	st->flows_active = e->flows_active;
+	if (src->agg) {
+		memcpy(st->targets, top, ntop);
+		st->targets_len = ntop;
+		st->targets_overflow += (uint64_t)top_short;
+	}
 	st->updated_wall_ns = now_wall_ns;
 	memcpy(st->counters, c, sizeof(c));
 	memcpy(st->events, pl->events, sizeof(st->events));

@@ -11,6 +11,10 @@
 #include "engine.h"
 
 struct tw_bus;
+struct tw_agg;
+
+#define TW_STATUS_TARGETS 32768
+#define TW_STATUS_TOP 20
 
 struct tw_status_link {
 	char name[32];
@@ -34,11 +38,17 @@ struct tw_status {
 	uint64_t tamper_verdicts[8];          /* by enum tw_tamper_method index (verdict.h) */
 	uint64_t verdict_flows_dropped;
 	uint64_t ticks;
+	/* operator's views (control socket) */
+	uint64_t flows_active;                /* flows in the table at the last sweep */
+	char targets[TW_STATUS_TARGETS];      /* most affected targets: a JSON array (aggregate.h) */
+	size_t targets_len;
+	uint64_t targets_overflow;            /* summaries that did not fit: the short list was kept */
 };
 
 struct tw_status_src {
 	struct tw_status *st;
 	struct tw_engine *eng;
+	struct tw_agg *agg;     /* NULL: no per-target summary */
 };
 
 void tw_status_init(struct tw_status *st, const char *backend, const char *version);

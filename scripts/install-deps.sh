@@ -12,6 +12,8 @@ PKGS=(
   # tests and the lab
   iproute2 tcpdump curl python3 nginx-light unbound dnsutils nftables iptables
   openssl procps psmisc ethtool
+  # the CLI test sends crafted incident frames into a monitored link
+  tcpreplay
   # alert outputs under test: real Prometheus, Alertmanager and rsyslog
   prometheus prometheus-alertmanager rsyslog
   # benchmark peers
