@@ -3,6 +3,7 @@
 #include "ctlreq.h"
 #include "report.h"
 #include "status.h"
+#include "textbuf.h"
 #include "timeline.h"
 #include "verdict.h"
 #include <tamperwatch/parse.h>
@@ -49,39 +50,7 @@ static uint64_t wall_ns(void)
 
 #define COUNT(c, f) do { pthread_mutex_lock(&(c)->mu); (c)->stats.f++; pthread_mutex_unlock(&(c)->mu); } while (0)
 
-/* ---- responses: a growable buffer, written with a deadline -------------- */
-
-struct out {
-	char *p;
-	size_t n, cap;
-	int oom;
-};
-
-static void out_add(struct out *o, const void *p, size_t n)
-{
-	if (o->oom)
-		return;
-	if (o->n + n + 1 > o->cap) {
-		size_t nc = o->cap ? o->cap : 4096;
-		while (nc < o->n + n + 1)
-			nc *= 2;
-		char *np = realloc(o->p, nc);
-		if (!np) {
-			o->oom = 1;
-			return;
-		}
-		o->p = np;
-		o->cap = nc;
-	}
-	memcpy(o->p + o->n, p, n);
-	o->n += n;
-	o->p[o->n] = 0;
-}
-
-static void out_str(struct out *o, const char *s)
-{
-	out_add(o, s, strlen(s));
-}
+/* ---- responses, written with a deadline ---------------------------------- */
 
 static int write_all(int fd, const char *p, size_t n, uint64_t deadline)
 {
@@ -113,10 +82,10 @@ static void send_error(struct tw_ctl *c, int fd, const char *msg)
 	json_object_object_add(o, "ok", json_object_new_boolean(0));
 	json_object_object_add(o, "error", json_object_new_string(msg));
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-	struct out r = { 0 };
-	out_str(&r, s);
-	out_str(&r, "\n");
-	if (r.oom || write_all(fd, r.p, r.n, mono_ms() + TW_CTL_READ_MS) < 0)
+	struct tw_tb r = { 0 };
+	tw_tb_str(&r, s);
+	tw_tb_str(&r, "\n");
+	if (r.fail || write_all(fd, r.p, r.n, mono_ms() + TW_CTL_READ_MS) < 0)
 		COUNT(c, write_errors);
 	free(r.p);
 	json_object_put(o);
@@ -379,24 +348,24 @@ static void do_alerts(struct tw_ctl *c, int fd, const struct tw_ctl_req *rq)
 	}
 	free(ids);
 	qsort(v, m, sizeof(*v), by_ts_desc);
-	struct out r = { 0 };
-	out_str(&r, "{\"ok\":true,\"alerts\":[");
+	struct tw_tb r = { 0 };
+	tw_tb_str(&r, "{\"ok\":true,\"alerts\":[");
 	size_t shown = m < TW_CTL_MAX_ALERTS ? m : TW_CTL_MAX_ALERTS;
 	for (size_t i = 0; i < shown; i++) {
 		size_t len = strlen(v[i].line);
 		while (len && (v[i].line[len - 1] == '\n' || v[i].line[len - 1] == '\r'))
 			len--;
 		if (i)
-			out_str(&r, ",");
-		out_add(&r, v[i].line, len);
+			tw_tb_str(&r, ",");
+		tw_tb_add(&r, v[i].line, len);
 	}
 	char tail[64];
 	snprintf(tail, sizeof(tail), "],\"omitted\":%zu}\n", m - shown);
-	out_str(&r, tail);
+	tw_tb_str(&r, tail);
 	for (size_t i = 0; i < m; i++)
 		free(v[i].line);
 	free(v);
-	if (r.oom)
+	if (r.fail)
 		send_error(c, fd, "out of memory");
 	else if (write_all(fd, r.p, r.n, mono_ms() + TW_CTL_WRITE_MS) < 0)
 		COUNT(c, write_errors);

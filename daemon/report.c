@@ -1,61 +1,16 @@
 #include "report.h"
+#include "textbuf.h"
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* a growable text or byte buffer with a hard bound */
-struct buf {
-	char *p;
-	size_t n, cap, max;
-	int fail;
-};
-
-static int buf_add(struct buf *b, const void *p, size_t n)
-{
-	if (b->fail || n > b->max - b->n) {
-		b->fail = 1;
-		return -1;
-	}
-	if (b->n + n + 1 > b->cap) {
-		size_t nc = b->cap ? b->cap : 4096;
-		while (nc < b->n + n + 1)
-			nc *= 2;
-		char *np = realloc(b->p, nc);
-		if (!np) {
-			b->fail = 1;
-			return -1;
-		}
-		b->p = np;
-		b->cap = nc;
-	}
-	memcpy(b->p + b->n, p, n);
-	b->n += n;
-	b->p[b->n] = 0;
-	return 0;
-}
-
-static void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void buf_printf(struct buf *b, const char *fmt, ...)
-{
-	char tmp[2048];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		b->fail = 1;
-	else
-		buf_add(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
 
 int tw_report_evidence_open(const char *path, const char *evidence_dir, uint64_t max, uint64_t *size,
 			    char *err, size_t errlen)
@@ -117,15 +72,16 @@ fail:
 
 static la_ssize_t out_write(struct archive *a, void *arg, const void *p, size_t n)
 {
-	struct buf *b = arg;
-	if (buf_add(b, p, n) < 0) {
+	struct tw_tb *b = arg;
+	if (tw_tb_add(b, p, n) < 0) {
 		archive_set_error(a, ENOMEM, "report larger than its bound or out of memory");
 		return -1;
 	}
 	return (la_ssize_t)n;
 }
 
-static int add_member(struct archive *a, const char *name, const void *data, size_t len, int64_t mtime)
+/* a regular file's header: len bytes of data must follow */
+static int add_header(struct archive *a, const char *name, uint64_t len, int64_t mtime)
 {
 	struct archive_entry *e = archive_entry_new();
 	if (!e)
@@ -137,7 +93,12 @@ static int add_member(struct archive *a, const char *name, const void *data, siz
 	archive_entry_set_mtime(e, mtime, 0);
 	int rc = archive_write_header(a, e);
 	archive_entry_free(e);
-	if (rc != ARCHIVE_OK)
+	return rc == ARCHIVE_OK ? 0 : -1;
+}
+
+static int add_member(struct archive *a, const char *name, const void *data, size_t len, int64_t mtime)
+{
+	if (add_header(a, name, len, mtime) < 0)
 		return -1;
 	if (len && archive_write_data(a, data, len) != (la_ssize_t)len)
 		return -1;
@@ -154,7 +115,7 @@ static const char *jstr(struct json_object *o, const char *k1, const char *k2)
 	return json_object_get_string(v);
 }
 
-static void timeline_text(const struct tw_report_in *in, struct buf *t)
+static void timeline_text(const struct tw_report_in *in, struct tw_tb *t)
 {
 	for (long i = 0; i < in->nlines; i++) {
 		struct json_object *o = json_tokener_parse(in->lines[i]);
@@ -162,19 +123,19 @@ static void timeline_text(const struct tw_report_in *in, struct buf *t)
 			continue;   /* the bus only keeps lines that parsed */
 		if (i == 0) {
 			const char *dom = jstr(o, "target", "domain"), *ip = jstr(o, "target", "ip");
-			buf_printf(t, "Alert %s: %s\n", in->id, jstr(o, "alert", "signature") ?: "");
-			buf_printf(t, "Target:     %s%s%s%s port %s/%s\n", dom ? dom : ip ? ip : "-", dom && ip ? " (" : "",
+			tw_tb_printf(t, "Alert %s: %s\n", in->id, jstr(o, "alert", "signature") ?: "");
+			tw_tb_printf(t, "Target:     %s%s%s%s port %s/%s\n", dom ? dom : ip ? ip : "-", dom && ip ? " (" : "",
 				   dom && ip ? ip : "", dom && ip ? ")" : "", jstr(o, "target", "port") ?: "-",
 				   jstr(o, "target", "proto") ?: "-");
-			buf_printf(t, "Category:   %s, method %s, legitimacy %s\n", jstr(o, "alert", "category") ?: "-",
+			tw_tb_printf(t, "Category:   %s, method %s, legitimacy %s\n", jstr(o, "alert", "category") ?: "-",
 				   jstr(o, "censorship", "method") ?: "-", jstr(o, "censorship", "legitimacy") ?: "-");
 			if (jstr(o, "censorship", "legal_reference"))
-				buf_printf(t, "Declared:   %s (%s)\n", jstr(o, "censorship", "legal_reference"),
+				tw_tb_printf(t, "Declared:   %s (%s)\n", jstr(o, "censorship", "legal_reference"),
 					   jstr(o, "censorship", "declared_pattern") ?: "");
-			buf_printf(t, "\n%-32s %-9s %s\n", "time (UTC)", "state", "what the detector saw");
+			tw_tb_printf(t, "\n%-32s %-9s %s\n", "time (UTC)", "state", "what the detector saw");
 		}
 		if (i == 1 && in->omitted)
-			buf_printf(t, "%-32s %-9s (%llu lines not kept: the bundle keeps the first and the last %d)\n", "...",
+			tw_tb_printf(t, "%-32s %-9s (%llu lines not kept: the bundle keeps the first and the last %d)\n", "...",
 				   "", (unsigned long long)in->omitted, (int)(in->nlines - 1));
 		struct json_object *ms = NULL, *pf = NULL;
 		char methods[256] = "", prefixes[512] = "";
@@ -187,7 +148,7 @@ static void timeline_text(const struct tw_report_in *in, struct buf *t)
 			for (size_t k = 0; k < json_object_array_length(pf) && strlen(prefixes) < 440; k++)
 				snprintf(prefixes + strlen(prefixes), sizeof(prefixes) - strlen(prefixes), "%s%s",
 					 k ? "," : "", json_object_get_string(json_object_array_get_idx(pf, k)));
-		buf_printf(t, "%-32s %-9s flows %s, tampered %s (ratio %s), client prefixes %s [%s], confidence %s, methods %s%s%s\n",
+		tw_tb_printf(t, "%-32s %-9s flows %s, tampered %s (ratio %s), client prefixes %s [%s], confidence %s, methods %s%s%s\n",
 			   jstr(o, NULL, "timestamp") ?: "-", jstr(o, "alert", "state") ?: "-",
 			   jstr(o, "stats", "flows") ?: "-", jstr(o, "stats", "affected_flows") ?: "-",
 			   jstr(o, "stats", "ratio") ?: "-", jstr(o, "stats", "clients") ?: "-", prefixes,
@@ -197,14 +158,14 @@ static void timeline_text(const struct tw_report_in *in, struct buf *t)
 	}
 }
 
-static void readme_text(const struct tw_report_in *in, const struct tw_report *r, struct buf *t)
+static void readme_text(const struct tw_report_in *in, const struct tw_report *r, struct tw_tb *t)
 {
 	char when[64];
 	time_t s = (time_t)(in->now_ns / 1000000000ull);
 	struct tm tm;
 	gmtime_r(&s, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	buf_printf(t,
+	tw_tb_printf(t,
 "tamperwatch report for alert %s\n"
 "Generated %s by tamperwatchd %s.\n"
 "\n"
@@ -248,7 +209,7 @@ static void readme_text(const struct tw_report_in *in, const struct tw_report *r
 		   r->evidence ? "the packet capture the detector kept as evidence for this alert."
 			       : r->note[0] ? "not included: see below." : "not included: the alert names no capture.");
 	if (!r->evidence && r->note[0])
-		buf_printf(t, "\nEvidence capture not included: %s\n", r->note);
+		tw_tb_printf(t, "\nEvidence capture not included: %s\n", r->note);
 }
 
 /* the evidence pcap the newest line names ("" if none) */
@@ -267,8 +228,8 @@ static void evidence_path(const struct tw_report_in *in, char *out, size_t cap)
 int tw_report_build(const struct tw_report_in *in, struct tw_report *r, char *err, size_t errlen)
 {
 	uint64_t max = in->max_evidence ? in->max_evidence : TW_REPORT_MAX_EVIDENCE;
-	struct buf out = { .max = (size_t)max + (8u << 20) };
-	struct buf js = { .max = 8u << 20 }, tl = { .max = 8u << 20 }, rd = { .max = 1u << 20 };
+	struct tw_tb out = { .max = (size_t)max + (8u << 20) };
+	struct tw_tb js = { .max = 8u << 20 }, tl = { .max = 8u << 20 }, rd = { .max = 1u << 20 };
 	char path[PATH_MAX];
 	int64_t mtime = (int64_t)(in->now_ns / 1000000000ull);
 	int fd = -1, rc = -1;
@@ -281,7 +242,7 @@ int tw_report_build(const struct tw_report_in *in, struct tw_report *r, char *er
 		r->evidence = fd >= 0;
 	}
 	for (long i = 0; i < in->nlines; i++)
-		buf_add(&js, in->lines[i], strlen(in->lines[i]));
+		tw_tb_add(&js, in->lines[i], strlen(in->lines[i]));
 	timeline_text(in, &tl);
 	readme_text(in, r, &rd);
 	if (js.fail || tl.fail || rd.fail) {
@@ -301,17 +262,7 @@ int tw_report_build(const struct tw_report_in *in, struct tw_report *r, char *er
 	    add_member(a, "timeline.txt", tl.p, tl.n, mtime) < 0)
 		goto archive_fail;
 	if (fd >= 0) {
-		struct archive_entry *e = archive_entry_new();
-		if (!e)
-			goto archive_fail;
-		archive_entry_set_pathname(e, "evidence.pcap");
-		archive_entry_set_size(e, (la_int64_t)esize);
-		archive_entry_set_filetype(e, AE_IFREG);
-		archive_entry_set_perm(e, 0644);
-		archive_entry_set_mtime(e, mtime, 0);
-		int hrc = archive_write_header(a, e);
-		archive_entry_free(e);
-		if (hrc != ARCHIVE_OK)
+		if (add_header(a, "evidence.pcap", esize, mtime) < 0)
 			goto archive_fail;
 		char chunk[65536];
 		uint64_t left = esize;

@@ -1,4 +1,5 @@
 #include "timeline.h"
+#include "bus.h"
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,15 +24,6 @@ void tw_timeline_free(struct tw_timeline *t)
 	free(t->v);
 	pthread_mutex_destroy(&t->mu);
 	memset(t, 0, sizeof(*t));
-}
-
-static const char *str_at(struct json_object *o, const char *k1, const char *k2)
-{
-	struct json_object *a, *v;
-	if (!json_object_object_get_ex(o, k1, &a) || !json_object_object_get_ex(a, k2, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
 }
 
 static char *dup_line(const char *line, size_t len)
@@ -87,8 +79,8 @@ void tw_timeline_sink(void *arg, const char *line, size_t len, struct json_objec
 	struct json_object *et;
 	if (!json_object_object_get_ex(obj, "event_type", &et) || strcmp(json_object_get_string(et), "alert"))
 		return;
-	const char *id = str_at(obj, "alert", "id"), *state = str_at(obj, "alert", "state");
-	if (!id || !*id || strlen(id) >= sizeof(t->v[0].id) || !state)
+	const char *id = tw_bus_field(obj, "alert", "id"), *state = tw_bus_field(obj, "alert", "state");
+	if (!*id || strlen(id) >= sizeof(t->v[0].id) || !*state)
 		return;
 	char *copy = dup_line(line, len);
 	pthread_mutex_lock(&t->mu);

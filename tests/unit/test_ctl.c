@@ -17,18 +17,7 @@
 #include "ctlreq.h"
 #include "report.h"
 #include "timeline.h"
-
-static int fails, checks;
-#define CHECK(cond, ...)                                                   \
-	do {                                                                   \
-		checks++;                                                          \
-		if (!(cond)) {                                                     \
-			fails++;                                                       \
-			printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);         \
-			printf(__VA_ARGS__);                                           \
-			printf("\n");                                                  \
-		}                                                                  \
-	} while (0)
+#include "check.h"
 
 static int parse(const char *s, struct tw_ctl_req *r, char *err)
 {
