@@ -239,7 +239,7 @@ static int cmd_status(int json)
 	       s_at(s, NULL, "backend"), s_at(s, NULL, "pid"), up / 86400, up / 3600 % 24, up / 60 % 60, up % 60);
 	struct json_object *ifs = at(s, NULL, "interfaces");
 	size_t nif = ifs ? json_object_array_length(ifs) : 0;
-	printf("interfaces:   %s\n", nif ? "" : "none (replay)");
+	printf("interfaces:%s\n", nif ? "" : "   none (replay)");
 	for (size_t i = 0; i < nif; i++) {
 		struct json_object *l = json_object_array_get_idx(ifs, i);
 		struct json_object *upv = at(l, NULL, "up");

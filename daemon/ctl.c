@@ -11,6 +11,8 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <limits.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,6 +108,20 @@ static struct json_object *u64(uint64_t v)
 	return json_object_new_uint64(v);
 }
 
+/* link state when the main loop does not track it: up and running */
+static int link_up(const char *name)
+{
+	struct ifreq ifr;
+	int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), up = -1;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (s >= 0 && ioctl(s, SIOCGIFFLAGS, &ifr) == 0)
+		up = (ifr.ifr_flags & IFF_UP) && (ifr.ifr_flags & IFF_RUNNING);
+	if (s >= 0)
+		close(s);
+	return up;
+}
+
 static void do_status(struct tw_ctl *c, int fd)
 {
 	struct tw_status *s = malloc(sizeof(*s));
@@ -144,7 +160,8 @@ static void do_status(struct tw_ctl *c, int fd)
 		struct json_object *l = json_object_new_object();
 		json_object_object_add(l, "name", json_object_new_string(s->links[i].name));
 		json_object_object_add(l, "mode", json_object_new_string(s->links[i].mode));
-		json_object_object_add(l, "up", s->links[i].up < 0 ? NULL : json_object_new_boolean(s->links[i].up));
+		int up = s->links[i].up < 0 ? link_up(s->links[i].name) : s->links[i].up;
+		json_object_object_add(l, "up", up < 0 ? NULL : json_object_new_boolean(up));
 		json_object_array_add(ifs, l);
 	}
 	json_object_object_add(st, "interfaces", ifs);
@@ -420,13 +437,50 @@ static void do_report(struct tw_ctl *c, int fd, const struct tw_ctl_req *rq)
 
 /* ---- one connection ---------------------------------------------------- */
 
+/* One request line, bounded in size and time: its length; -1 with the
+ * answer in err (counted); -2 when the peer closed without a byte (a
+ * starting daemon probing whether the socket is live) */
+static long read_request(struct tw_ctl *c, int fd, char *buf, size_t cap, char *err, size_t errlen)
+{
+	size_t n = 0;
+	uint64_t deadline = mono_ms() + TW_CTL_READ_MS;
+	for (;;) {
+		char *nl = n ? memchr(buf, '\n', n) : NULL;
+		if (nl)
+			return nl - buf;
+		if (n > TW_CTL_REQ_MAX) {
+			COUNT(c, bad_requests);
+			snprintf(err, errlen, "request longer than %d bytes", TW_CTL_REQ_MAX);
+			return -1;
+		}
+		uint64_t now = mono_ms();
+		struct pollfd pf = { fd, POLLIN, 0 };
+		int r = now < deadline ? poll(&pf, 1, (int)(deadline - now)) : 0;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			COUNT(c, timeouts);
+			snprintf(err, errlen, "no complete request line in time");
+			return -1;
+		}
+		ssize_t got = recv(fd, buf + n, cap - n, MSG_DONTWAIT);
+		if (got < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (got <= 0)
+			return n ? (long)n : -2;   /* EOF: what came is the request */
+		n += (size_t)got;
+	}
+}
+
 static void serve(struct tw_ctl *c, int fd)
 {
 	struct ucred cr;
 	socklen_t crl = sizeof(cr);
 	char buf[TW_CTL_REQ_MAX + 2], err[256];
-	size_t n = 0;
 
+	/* the request is read before the answer, even a refusal, so that the
+	 * peer does not lose the answer to a reset for unread data */
+	long len = read_request(c, fd, buf, sizeof(buf), err, sizeof(err));
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crl) < 0 || crl != sizeof(cr) ||
 	    (cr.uid != 0 && cr.uid != geteuid())) {
 		COUNT(c, refused);
@@ -435,41 +489,15 @@ static void serve(struct tw_ctl *c, int fd)
 		send_error(c, fd, err);
 		return;
 	}
-	/* one line, bounded in size and time */
-	uint64_t deadline = mono_ms() + TW_CTL_READ_MS;
-	for (;;) {
-		if (n && memchr(buf, '\n', n))
-			break;
-		if (n > TW_CTL_REQ_MAX) {
-			COUNT(c, bad_requests);
-			snprintf(err, sizeof(err), "request longer than %d bytes", TW_CTL_REQ_MAX);
-			send_error(c, fd, err);
-			return;
-		}
-		uint64_t now = mono_ms();
-		struct pollfd pf = { fd, POLLIN, 0 };
-		int r = now < deadline ? poll(&pf, 1, (int)(deadline - now)) : 0;
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r == 0) {
-			COUNT(c, timeouts);
-			send_error(c, fd, "no complete request line in time");
-			return;
-		}
-		if (r < 0)
-			return;
-		ssize_t got = recv(fd, buf + n, sizeof(buf) - n, MSG_DONTWAIT);
-		if (got < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (got <= 0)
-			break;   /* EOF: what came is the request */
-		n += (size_t)got;
+	if (len == -2)
+		return;
+	if (len < 0) {
+		send_error(c, fd, err);
+		return;
 	}
-	char *nl = memchr(buf, '\n', n);
-	size_t len = nl ? (size_t)(nl - buf) : n;
 	struct tw_ctl_req rq;
 	COUNT(c, requests);
-	if (tw_ctl_req_parse(buf, len, &rq, err, sizeof(err)) < 0) {
+	if (tw_ctl_req_parse(buf, (size_t)len, &rq, err, sizeof(err)) < 0) {
 		COUNT(c, bad_requests);
 		send_error(c, fd, err);
 		return;
@@ -481,6 +509,19 @@ static void serve(struct tw_ctl *c, int fd)
 	case TW_CTL_REPORT: do_report(c, fd, &rq); break;
 	default: send_error(c, fd, "unknown command"); break;
 	}
+}
+
+/* Close after the answer: closing a Unix socket with unread input resets
+ * the peer, which may then lose the answer; so end our side, and discard
+ * what is already queued (bounded) first. */
+static void finish(int fd)
+{
+	char sink[4096];
+	shutdown(fd, SHUT_WR);
+	for (int i = 0; i < 16; i++)
+		if (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) <= 0)
+			break;
+	close(fd);
 }
 
 static void *thread_main(void *arg)
@@ -497,7 +538,7 @@ static void *thread_main(void *arg)
 		if (fd < 0)
 			continue;   /* ECONNABORTED, EMFILE...: the next poll tries again */
 		serve(c, fd);
-		close(fd);
+		finish(fd);
 	}
 	return NULL;
 }

@@ -42,14 +42,15 @@ import json, sys
 s = json.load(open(sys.argv[1]))
 names = sorted(l["name"] for l in s["interfaces"])
 assert names == ["gw-cli", "gw-srv"], names
-assert all(l["mode"].startswith("xdp") for l in s["interfaces"]), s["interfaces"]
+assert all(l["mode"].startswith("xdp") and l["up"] is True for l in s["interfaces"]), s["interfaces"]
 assert s["backend"] == "xdp" and s["packets"] > 0 and s["bytes"] > s["packets"], s
 assert s["events"] > 0 and s["events_lost"] == 0, s
 assert s["open_alerts"] == 0 and s["parse_errors"]["events_malformed"] == 0, s
 print("status:", json.dumps({k: s[k] for k in ("packets", "bytes", "flows_active", "events", "events_lost", "open_alerts")}))
 PY
 tw status >"$WORK/status.txt" || fail "status (text): rc $?"
-grep -q "^  gw-cli .*xdp" "$WORK/status.txt" && grep -q "^  gw-srv .*xdp" "$WORK/status.txt" &&
+cat "$WORK/status.txt"
+grep -q "^  gw-cli .*xdp.* up$" "$WORK/status.txt" && grep -q "^  gw-srv .*xdp.* up$" "$WORK/status.txt" &&
   grep -q "^events: .*lost 0$" "$WORK/status.txt" || fail "status text: $(cat "$WORK/status.txt")"
 ok "status shows the interfaces, packets and no lost events"
 
@@ -85,6 +86,35 @@ echo keep >"$WORK/file.sock"
   fail "non-socket path: rc $rc: $(cat "$WORK/file.err")"
 ok "second daemon refused (exit 3), stale socket replaced, a file in the way left alone"
 
+# ---- hostile clients: silence, a line too long, garbage; the daemon goes on ----
+python3 - "$SOCK" <<'PY' || fail "hostile clients"
+import json, socket, sys
+def ask(payload, shut=True):
+    s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(sys.argv[1])
+    if payload: s.sendall(payload)
+    if shut and payload is not None: s.shutdown(socket.SHUT_WR)
+    data = b""
+    while True:
+        b = s.recv(65536)
+        if not b: break
+        data += b
+    return json.loads(data.split(b"\n")[0])
+r = ask(None)                               # connects, says nothing: timed out
+assert r["ok"] is False and "in time" in r["error"], r
+r = ask(b"alerts " + b"x" * 5000, shut=False)   # no newline, too long
+assert r["ok"] is False and "longer than 4096" in r["error"], r
+r = ask(b"\x00\xff\n")
+assert r["ok"] is False, r
+r = ask(b"report id=../../etc/passwd\n")
+assert r["ok"] is False and "value must be" in r["error"], r
+r = ask(b"status")                           # EOF ends the request
+assert r["ok"] is True, r
+print("hostile clients answered:", r["status"]["control"])
+c = r["status"]["control"]
+assert c["timeouts"] == 1 and c["bad_requests"] == 3, c
+PY
+ok "silent, oversized and garbage requests refused and counted; daemon still serving"
+
 # ---- command line ----------------------------------------------------------------
 tw bogus 2>/dev/null; [ $? = 2 ] || fail "unknown command: not exit 2"
 tw alerts --state maybe 2>/dev/null; [ $? = 2 ] || fail "bad --state: not exit 2"
@@ -118,6 +148,7 @@ PY
 # --json prints the daemon's lines verbatim: the open alert's line is in the log
 grep -qxF "$(cat "$WORK/open.jsonl")" "$WORK/live.json" || fail "alerts --json is not the logged line"
 tw alerts >"$WORK/alerts.txt" || fail "alerts (text)"
+cat "$WORK/alerts.txt"
 grep -q "^$ID .*rst_injection .*undeclared .*blocked.example:80/tcp" "$WORK/alerts.txt" || fail "alerts table: $(cat "$WORK/alerts.txt")"
 [ "$(tw --json alerts --method dns_injection | wc -l)" = 0 ] || fail "--method filter"
 [ "$(tw --json alerts --legitimacy declared | wc -l)" = 0 ] || fail "--legitimacy filter"
@@ -135,7 +166,8 @@ assert t["tampered_flows"] >= 3 and t["clients"] == 3 and 0 < t["share"] <= 1, t
 assert all(x["domain"] != "ok.example" for x in T), T
 print("targets:", json.dumps(t))
 PY
-tw targets | grep -q "^blocked.example .*rst_injection .*$ID" || fail "targets table: $(tw targets)"
+tw targets | tee "$WORK/targets.txt"
+grep -q "^blocked.example .*rst_injection .*$ID" "$WORK/targets.txt" || fail "targets table: $(cat "$WORK/targets.txt")"
 ok "alert $ID listed by alerts (filters hold) and targets"
 
 # the second half: four more forged RSTs, then the block lifts -> resolved
@@ -181,6 +213,7 @@ for name, data in members.items():
         assert c.encode() not in data, (name, c)
 print("report:", sorted(members), states)
 PY
+tar xzOf "$B" timeline.txt
 cmp -s <(tar xzOf "$B" alert.json) <(tar xzOf "$WORK/r2.tar.gz" alert.json) || fail "report -o differs"
 ok "report bundle: members, every logged line of the alert, no client address"
 
