@@ -331,21 +331,22 @@ static void do_alerts(struct tw_ctl *c, int fd, const struct tw_ctl_req *rq)
 	pthread_mutex_unlock(&c->st->mu);
 	if (!now)
 		now = wall_ns();
-	if (!v || oom) {
+	char (*ids)[64] = calloc(n ? n : 1, sizeof(*ids));
+	if (!v || oom || !ids) {
 		for (size_t i = 0; v && i < n; i++)
 			free(v[i].line);
 		free(v);
+		free(ids);
 		send_error(c, fd, "out of memory");
 		return;
 	}
 	/* the latest line per id (open ones come first: theirs is the latest);
 	 * an id whose latest line is filtered out is not shown from older lines */
 	size_t m = 0, nid = 0;
-	char (*ids)[64] = calloc(n ? n : 1, sizeof(*ids));
 	for (size_t i = 0; i < n; i++) {
 		char *line = v[i].line;
 		v[i].line = NULL;
-		struct json_object *o = ids ? json_tokener_parse(line) : NULL;
+		struct json_object *o = json_tokener_parse(line);
 		const char *id = o ? jget(o, "alert", "id") : "";
 		int dup = !*id || strlen(id) >= sizeof(ids[0]);
 		for (size_t j = 0; j < nid && !dup; j++)

@@ -340,6 +340,7 @@ int main(int argc, char **argv)
 	if (!control && cfg.control_socket[0])
 		control = cfg.control_socket;
 	if (control || !nreplay) {
+		/* .evidence_dir: the evidence pcaps' directory, once they are written */
 		struct tw_ctl_opts co = { .path = control ? control : TW_CTL_DEFAULT_PATH, .version = TW_VERSION };
 		ctl = tw_ctl_start(&co, &status, &bus, err, sizeof(err));
 		if (!ctl) {
