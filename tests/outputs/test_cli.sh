@@ -76,7 +76,7 @@ ip netns exec $NS_G "$TW" -i gw-cli --control "$SOCK" --alerts /dev/null 2>"$WOR
 tw status >/dev/null || fail "first daemon lost its socket to the second"
 ip -n $NS_G -d link show dev gw-cli | grep -q 'prog/xdp' || fail "second daemon took the first one's XDP program away"
 python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.close()' "$WORK/stale.sock"
-"$TW" --replay "$WORK/craft/benign.pcap" --control "$WORK/stale.sock" --alerts /dev/null 2>"$WORK/stale.err" ||
+"$TW" --replay "$WORK/craft/benign.pcap" --set control.socket="$WORK/stale.sock" --alerts /dev/null 2>"$WORK/stale.err" ||
   fail "stale socket: rc $?: $(cat "$WORK/stale.err")"
 grep -q "replaced a stale socket" "$WORK/stale.err" || fail "stale socket not reported: $(cat "$WORK/stale.err")"
 [ -e "$WORK/stale.sock" ] && fail "socket left behind after exit"
@@ -84,7 +84,10 @@ echo keep >"$WORK/file.sock"
 "$TW" --replay "$WORK/craft/benign.pcap" --control "$WORK/file.sock" --alerts /dev/null 2>"$WORK/file.err"; rc=$?
 [ $rc = 3 ] && grep -q "not a socket" "$WORK/file.err" && [ "$(cat "$WORK/file.sock")" = keep ] ||
   fail "non-socket path: rc $rc: $(cat "$WORK/file.err")"
-ok "second daemon refused (exit 3), stale socket replaced, a file in the way left alone"
+printf '[control]\nsocket = %0200d\n' 0 >"$WORK/bad.conf"
+"$TW" --check-config -c "$WORK/bad.conf" 2>"$WORK/badconf.err"; rc=$?
+[ $rc = 2 ] && grep -q "bad.conf:2: control.socket" "$WORK/badconf.err" || fail "bad control.socket: rc $rc: $(cat "$WORK/badconf.err")"
+ok "second daemon refused (exit 3), stale socket replaced, a file in the way left alone, bad control.socket named"
 
 # ---- hostile clients: silence, a line too long, garbage; the daemon goes on ----
 python3 - "$SOCK" <<'PY' || fail "hostile clients"
@@ -166,6 +169,7 @@ assert t["tampered_flows"] >= 3 and t["clients"] == 3 and 0 < t["share"] <= 1, t
 assert all(x["domain"] != "ok.example" for x in T), T
 print("targets:", json.dumps(t))
 PY
+[ "$(tw --json targets --top 1 | jq_py 'print(len(d["targets"]))')" = 1 ] || fail "targets --top 1"
 tw targets | tee "$WORK/targets.txt"
 grep -q "^blocked.example .*rst_injection .*$ID" "$WORK/targets.txt" || fail "targets table: $(cat "$WORK/targets.txt")"
 ok "alert $ID listed by alerts (filters hold) and targets"
@@ -215,6 +219,7 @@ print("report:", sorted(members), states)
 PY
 tar xzOf "$B" timeline.txt
 cmp -s <(tar xzOf "$B" alert.json) <(tar xzOf "$WORK/r2.tar.gz" alert.json) || fail "report -o differs"
+[ "$(tw report "$ID" -o - | tar tz | LC_ALL=C sort | tr '\n' ' ')" = "README.txt alert.json timeline.txt " ] || fail "report -o -"
 ok "report bundle: members, every logged line of the alert, no client address"
 
 tw_stop "$WORK/live.json"
