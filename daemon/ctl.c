@@ -228,10 +228,25 @@ static void do_targets(struct tw_ctl *c, int fd, const struct tw_ctl_req *rq)
 		send_error(c, fd, "out of memory");
 		return;
 	}
-	pthread_mutex_lock(&c->st->mu);
-	size_t n = c->st->targets_len;
-	memcpy(txt, c->st->targets, n);
-	pthread_mutex_unlock(&c->st->mu);
+	/* ask the main loop for the summary; unless the last tick made one,
+	 * wait (bounded) for the next tick to make it */
+	struct tw_status *st = c->st;
+	pthread_mutex_lock(&st->mu);
+	uint64_t asked = st->ticks;
+	int fresh = st->targets_tick && st->targets_tick == st->ticks;
+	st->targets_until = st->ticks + TW_STATUS_TARGETS_TICKS;
+	pthread_mutex_unlock(&st->mu);
+	for (uint64_t deadline = mono_ms() + 3000; !fresh && mono_ms() < deadline;) {
+		struct timespec ts = { 0, 50 * 1000000 };
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&st->mu);
+		fresh = st->targets_tick > asked;
+		pthread_mutex_unlock(&st->mu);
+	}
+	pthread_mutex_lock(&st->mu);
+	size_t n = st->targets_len;
+	memcpy(txt, st->targets, n);
+	pthread_mutex_unlock(&st->mu);
 	txt[n] = 0;
 	struct json_object *arr = n ? json_tokener_parse(txt) : json_object_new_array();
 	free(txt);

@@ -52,7 +52,10 @@ void tw_status_tick(void *arg, uint64_t now_wall_ns, int final)
 	static char top[TW_STATUS_TARGETS];
 	size_t ntop = 0;
 	int top_short = 0;
-	if (src->agg) {
+	pthread_mutex_lock(&st->mu);
+	int want = st->ticks < st->targets_until;
+	pthread_mutex_unlock(&st->mu);
+	if (src->agg && want) {
 		ntop = tw_agg_top_targets(src->agg, now_wall_ns, TW_STATUS_TOP, top, sizeof(top));
 		if (!ntop) {
 			top_short = 1;
@@ -61,7 +64,8 @@ void tw_status_tick(void *arg, uint64_t now_wall_ns, int final)
 	}
 	pthread_mutex_lock(&st->mu);
 	st->flows_active = e->flows_active;
-	if (src->agg) {
+	if (src->agg && want) {
+		st->targets_tick = st->ticks + 1;
 		memcpy(st->targets, top, ntop);
 		st->targets_len = ntop;
 		st->targets_overflow += (uint64_t)top_short;

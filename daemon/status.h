@@ -15,6 +15,7 @@ struct tw_agg;
 
 #define TW_STATUS_TARGETS 32768
 #define TW_STATUS_TOP 20
+#define TW_STATUS_TARGETS_TICKS 60
 
 struct tw_status_link {
 	char name[32];
@@ -43,6 +44,9 @@ struct tw_status {
 	char targets[TW_STATUS_TARGETS];      /* most affected targets: a JSON array (aggregate.h) */
 	size_t targets_len;
 	uint64_t targets_overflow;            /* summaries that did not fit: the short list was kept */
+	/* the summary walks every target's window: made only while readers ask
+	 * (they set targets_until to ticks + TW_STATUS_TARGETS_TICKS) */
+	uint64_t targets_until, targets_tick; /* targets_tick: ticks when it was made */
 };
 
 struct tw_status_src {
