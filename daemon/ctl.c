@@ -14,6 +14,7 @@
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,17 +55,18 @@ static uint64_t wall_ns(void)
 
 /* ---- responses, written with a deadline ---------------------------------- */
 
-static int write_all(int fd, const char *p, size_t n, uint64_t deadline)
+static int write_all(struct tw_ctl *c, int fd, const char *p, size_t n, uint64_t deadline)
 {
 	while (n) {
 		uint64_t now = mono_ms();
 		if (now >= deadline)
 			return -1;
-		struct pollfd pf = { fd, POLLOUT, 0 };
-		int r = poll(&pf, 1, (int)(deadline - now));
+		/* the wake pipe too: stopping the daemon never waits for a slow peer */
+		struct pollfd pf[2] = { { fd, POLLOUT, 0 }, { c->wake[0], POLLIN, 0 } };
+		int r = poll(pf, 2, (int)(deadline - now));
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0 || (pf.revents & (POLLERR | POLLHUP)))
+		if (r <= 0 || pf[1].revents || (pf[0].revents & (POLLERR | POLLHUP)))
 			return -1;
 		ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w < 0) {
@@ -87,7 +89,7 @@ static void send_error(struct tw_ctl *c, int fd, const char *msg)
 	struct tw_tb r = { 0 };
 	tw_tb_str(&r, s);
 	tw_tb_str(&r, "\n");
-	if (r.fail || write_all(fd, r.p, r.n, mono_ms() + TW_CTL_READ_MS) < 0)
+	if (r.fail || write_all(c, fd, r.p, r.n, mono_ms() + TW_CTL_READ_MS) < 0)
 		COUNT(c, write_errors);
 	free(r.p);
 	json_object_put(o);
@@ -96,8 +98,8 @@ static void send_error(struct tw_ctl *c, int fd, const char *msg)
 static void send_json(struct tw_ctl *c, int fd, struct json_object *o)
 {
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-	if (!s || write_all(fd, s, strlen(s), mono_ms() + TW_CTL_WRITE_MS) < 0 ||
-	    write_all(fd, "\n", 1, mono_ms() + TW_CTL_WRITE_MS) < 0)
+	if (!s || write_all(c, fd, s, strlen(s), mono_ms() + TW_CTL_WRITE_MS) < 0 ||
+	    write_all(c, fd, "\n", 1, mono_ms() + TW_CTL_WRITE_MS) < 0)
 		COUNT(c, write_errors);
 }
 
@@ -400,7 +402,7 @@ static void do_alerts(struct tw_ctl *c, int fd, const struct tw_ctl_req *rq)
 	free(v);
 	if (r.fail)
 		send_error(c, fd, "out of memory");
-	else if (write_all(fd, r.p, r.n, mono_ms() + TW_CTL_WRITE_MS) < 0)
+	else if (write_all(c, fd, r.p, r.n, mono_ms() + TW_CTL_WRITE_MS) < 0)
 		COUNT(c, write_errors);
 	free(r.p);
 }
@@ -446,7 +448,7 @@ static void do_report(struct tw_ctl *c, int fd, const struct tw_ctl_req *rq)
 	send_json(c, fd, o);
 	json_object_put(o);
 	/* then exactly the announced bytes */
-	if (write_all(fd, r.data, r.len, mono_ms() + TW_CTL_WRITE_MS) < 0)
+	if (write_all(c, fd, r.data, r.len, mono_ms() + TW_CTL_WRITE_MS) < 0)
 		COUNT(c, write_errors);
 	free(r.data);
 }
@@ -470,10 +472,14 @@ static long read_request(struct tw_ctl *c, int fd, char *buf, size_t cap, char *
 			return -1;
 		}
 		uint64_t now = mono_ms();
-		struct pollfd pf = { fd, POLLIN, 0 };
-		int r = now < deadline ? poll(&pf, 1, (int)(deadline - now)) : 0;
+		struct pollfd pf[2] = { { fd, POLLIN, 0 }, { c->wake[0], POLLIN, 0 } };
+		int r = now < deadline ? poll(pf, 2, (int)(deadline - now)) : 0;
 		if (r < 0 && errno == EINTR)
 			continue;
+		if (r > 0 && pf[1].revents) {
+			snprintf(err, errlen, "tamperwatchd is stopping");
+			return -1;
+		}
 		if (r <= 0) {
 			COUNT(c, timeouts);
 			snprintf(err, errlen, "no complete request line in time");
@@ -551,8 +557,15 @@ static void *thread_main(void *arg)
 		if (r < 0 || pf[1].revents)
 			break;
 		int fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0)
-			continue;   /* ECONNABORTED, EMFILE...: the next poll tries again */
+		if (fd < 0) {
+			/* out of descriptors: the pending connection stays readable;
+			 * pause instead of spinning on it */
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				struct timespec ts = { 0, 100 * 1000000 };
+				nanosleep(&ts, NULL);
+			}
+			continue;
+		}
 		serve(c, fd);
 		finish(fd);
 	}
@@ -662,7 +675,12 @@ struct tw_ctl *tw_ctl_start(const struct tw_ctl_opts *o, struct tw_status *st, s
 		snprintf(err, errlen, "control socket: no free alert bus sink");
 		goto fail_unlink;
 	}
+	/* signals go to the main loop: the thread starts with them blocked */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	int rc = pthread_create(&c->th, NULL, thread_main, c);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc) {
 		/* the bus still holds the sink and its timeline: c is left to the
 		 * exit that follows this error */
