@@ -26,16 +26,6 @@ void tw_timeline_free(struct tw_timeline *t)
 	memset(t, 0, sizeof(*t));
 }
 
-static char *dup_line(const char *line, size_t len)
-{
-	char *p = malloc(len + 1);
-	if (p) {
-		memcpy(p, line, len);
-		p[len] = 0;
-	}
-	return p;
-}
-
 /* caller holds mu: a slot for a new alert, or NULL (counted) */
 static struct tw_tl_alert *new_slot(struct tw_timeline *t)
 {
@@ -82,7 +72,7 @@ void tw_timeline_sink(void *arg, const char *line, size_t len, struct json_objec
 	const char *id = tw_bus_field(obj, "alert", "id"), *state = tw_bus_field(obj, "alert", "state");
 	if (!*id || strlen(id) >= sizeof(t->v[0].id) || !*state)
 		return;
-	char *copy = dup_line(line, len);
+	char *copy = strndup(line, len);   /* JSON lines hold no NUL */
 	pthread_mutex_lock(&t->mu);
 	if (!copy) {
 		t->oom++;
