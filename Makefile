@@ -18,7 +18,7 @@ WARN      := -Wall -Wextra -Werror
 CFLAGS    ?= -O2 -g
 TW_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Idaemon -I$(BUILD) $(CFLAGS)
 SAN       := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-LIBS      := -lbpf -lelf -lz -lpcap -ljson-c -lcurl -lcrypto -lpthread
+LIBS      := -lbpf -lelf -lz -lpcap -ljson-c -lcurl -lcrypto -larchive -lpthread
 ARCH      := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 BPF_SRCS    := $(wildcard bpf/*.bpf.c)
@@ -43,7 +43,7 @@ BENCH_BINS  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 .SECONDARY: $(SKELS) $(BUILD)/vmlinux.h $(SAN_OBJS)
 .PHONY: all check unit bpftest fuzz live lab replaytest outputs bench demo eval clean deps install
 
-all: $(BUILD)/tamperwatchd
+all: $(BUILD)/tamperwatchd $(BUILD)/tamperwatch
 
 deps:
 	scripts/install-deps.sh
@@ -74,6 +74,10 @@ $(BUILD)/san/%.o: daemon/%.c $(HDRS) $(SKELS)
 
 $(BUILD)/tamperwatchd: daemon/main.c $(LIB_OBJS)
 	$(CC) $(TW_CFLAGS) $^ -o $@ $(LIBS)
+
+# ---- tamperwatch: the operator's CLI (shares the request parser) ---------
+$(BUILD)/tamperwatch: cli/tamperwatch.c $(BUILD)/obj/ctlreq.o daemon/ctlreq.h daemon/ctl.h
+	$(CC) $(TW_CFLAGS) $< $(BUILD)/obj/ctlreq.o -o $@ -ljson-c
 
 # ---- tests ----------------------------------------------------------------
 $(BUILD)/unit/%: tests/unit/%.c $(SAN_OBJS) $(TEST_HDRS)

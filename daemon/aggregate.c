@@ -830,3 +830,80 @@ void tw_agg_free(struct tw_agg *a)
 	free(a->state_dir);
 	free(a);
 }
+
+/* ---- operator's view: the most affected targets ------------------------- */
+
+struct top {
+	const struct target *t;
+	uint64_t flows, tampered;
+};
+
+size_t tw_agg_top_targets(const struct tw_agg *a, uint64_t now, int n, char *buf, size_t cap)
+{
+	struct top top[32];
+	int ntop = 0;
+	uint64_t w = (uint64_t)a->c.window * NS;
+
+	if (n > 32)
+		n = 32;
+	for (size_t i = 0; i < NBUCKET; i++)
+		for (const struct target *t = a->b[i]; t; t = t->next) {
+			struct top x = { t, 0, 0 };
+			for (size_t k = 0; k < t->nr; k++)
+				if (t->r[k].ts + w >= now) {
+					x.flows++;
+					x.tampered += t->r[k].tampered;
+				}
+			if (!x.tampered && !t->al.open)
+				continue;
+			int pos = ntop;
+			while (pos > 0 && (top[pos - 1].tampered < x.tampered ||
+					   (top[pos - 1].tampered == x.tampered && top[pos - 1].flows < x.flows)))
+				pos--;
+			if (pos >= n)
+				continue;
+			if (ntop < n)
+				ntop++;
+			memmove(&top[pos + 1], &top[pos], (size_t)(ntop - 1 - pos) * sizeof(top[0]));
+			top[pos] = x;
+		}
+	struct tw_jb b;
+	tw_jb_init(&b, buf, cap);
+	tw_jb_arr_open(&b, NULL);
+	for (int i = 0; i < ntop; i++) {
+		const struct target *t = top[i].t;
+		const char *seen[MAX_PFX];
+		int nseen = 0;
+		unsigned methods = t->al.open ? t->al.methods : 0;
+		for (size_t k = 0; k < t->nr; k++) {
+			const struct rec *r = &t->r[k];
+			if (r->ts + w < now || !r->tampered)
+				continue;
+			methods |= 1u << r->method;
+			int dup = 0;
+			for (int j = 0; j < nseen && !dup; j++)
+				dup = !strcmp(seen[j], r->prefix);
+			if (!dup && nseen < MAX_PFX)
+				seen[nseen++] = r->prefix;
+		}
+		tw_jb_obj_open(&b, NULL);
+		tw_jb_str(&b, "domain", t->domain[0] ? t->domain : NULL);
+		tw_jb_str(&b, "ip", t->ip[0] ? t->ip : NULL);
+		tw_jb_u64(&b, "port", t->port);
+		tw_jb_str(&b, "proto", t->proto);
+		tw_jb_u64(&b, "flows", top[i].flows);
+		tw_jb_u64(&b, "tampered_flows", top[i].tampered);
+		tw_jb_dbl(&b, "share", top[i].flows ? (double)top[i].tampered / (double)top[i].flows : 0, 3);
+		tw_jb_arr_open(&b, "methods_seen");
+		for (int m = 1; m < NMETH; m++)
+			if (methods & (1u << m))
+				tw_jb_str(&b, NULL, mname[m]);
+		tw_jb_arr_close(&b);
+		tw_jb_u64(&b, "clients", (uint64_t)(t->al.open && t->al.nprefix > nseen ? t->al.nprefix : nseen));
+		tw_jb_str(&b, "alert_id", t->al.open ? t->al.id : NULL);
+		tw_jb_obj_close(&b);
+	}
+	tw_jb_arr_close(&b);
+	long len = tw_jb_end(&b);
+	return len > 0 ? (size_t)len : 0;
+}

@@ -43,5 +43,11 @@ void tw_agg_tick(void *agg, uint64_t now_ns, int final);            /* a pipelin
 /* write the state file now: 0 or -1 (reported on stderr) */
 int tw_agg_save(struct tw_agg *a);
 size_t tw_agg_open_alerts(const struct tw_agg *a);
+/* The operator's "most affected targets" (tamperwatch targets): at most n
+ * targets with tampered flows in the window or an open alert, most tampered
+ * flows first, as one JSON array in buf (domain, ip, port, proto, flows,
+ * tampered_flows, share, methods_seen, clients, alert_id).  Walks the
+ * window's records once.  Length written, 0 if cap is too small. */
+size_t tw_agg_top_targets(const struct tw_agg *a, uint64_t now, int n, char *buf, size_t cap);
 void tw_agg_free(struct tw_agg *a);
 #endif

@@ -43,6 +43,11 @@ static const char *get_str(struct json_object *o, const char *k1, const char *k2
 	return json_object_get_string(v);
 }
 
+const char *tw_bus_field(struct json_object *o, const char *obj, const char *key)
+{
+	return get_str(o, obj, key);
+}
+
 static char *dup_line(const char *line, size_t len)
 {
 	char *p = malloc(len + 1);

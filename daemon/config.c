@@ -62,6 +62,8 @@ static const struct key keys[] = {
 	{ "evidence", "max_bytes_per_file", K_INT, 4096, 1073741824, OFF(evidence.max_bytes_per_file) },
 	{ "evidence", "memory", K_INT, 65536, 2147483647, OFF(evidence.memory) },
 	{ "evidence", "retain", K_INT, 10, 604800, OFF(evidence.retain) },
+	/* the operator's control socket (README "tamperwatch (operator CLI)") */
+	{ "control", "socket", K_STR, 1, sizeof(((struct tw_config *)0)->control_socket), OFF(control_socket) },
 };
 
 /* string values: 0, or -1 with the reason in why */
@@ -75,6 +77,8 @@ static int check_str(const char *section, const char *name, const char *value, c
 		return *value ? tw_hostport_parse(value, &ss, &sl, why, whylen) : 0;
 	if (!strcmp(section, "syslog") && !strcmp(name, "target"))
 		return tw_syslog_parse_target(value, &t, why, whylen);
+	if (!strcmp(section, "alertmanager"))
+		return tw_am_check_key(name, value, why, whylen);
 	if (!strcmp(section, "syslog") && !strcmp(name, "facility") && tw_syslog_facility(value) < 0) {
 		snprintf(why, whylen, "expected kern, user, mail, daemon, auth, syslog, lpr, news, uucp, cron, authpriv, ftp or local0..local7");
 		return -1;
@@ -121,42 +125,21 @@ static int assign(struct tw_config *c, const char *where, const char *section, c
 	}
 	char *p = (char *)c + k->off;
 	if (k->kind == K_STR) {
-		char why[200];
-		if (strlen(value) >= (size_t)k->max) {
-			snprintf(err, errlen, "%s: %s.%s: longer than %lld bytes", where, section, name, k->max - 1);
+		char why[256];
+		size_t n = strlen(value);
+		if (n < (size_t)k->min || n >= (size_t)k->max) {
+			snprintf(err, errlen, "%s: %s.%s: expected %lld to %lld characters, got %zu", where, section, name,
+				 k->min, k->max - 1, n);
 			return -1;
 		}
 		if (check_str(section, name, value, why, sizeof(why)) < 0) {
-			snprintf(err, errlen, "%s: %s.%s: '%s': %s", where, section, name, value, why);
+			if (!strcmp(section, "alertmanager"))   /* a URL may hold a password: never echoed */
+				snprintf(err, errlen, "%s: %s.%s: %s", where, section, name, why);
+			else
+				snprintf(err, errlen, "%s: %s.%s: '%.200s': %s", where, section, name, value, why);
 			return -1;
 		}
-		memcpy(p, value, strlen(value) + 1);
-		return 0;
-	}
-	if (k->kind == K_BOOL) {
-		int v;
-		if (!strcmp(value, "true") || !strcmp(value, "yes") || !strcmp(value, "1"))
-			v = 1;
-		else if (!strcmp(value, "false") || !strcmp(value, "no") || !strcmp(value, "0"))
-			v = 0;
-		else {
-			snprintf(err, errlen, "%s: %s.%s: expected true or false, got '%s'", where, section, name, value);
-			return -1;
-		}
-		*(int *)p = v;
-		return 0;
-	}
-	if (k->kind == K_STR) {
-		char why[256];
-		if (strlen(value) >= (size_t)k->max) {
-			snprintf(err, errlen, "%s: %s.%s: longer than %lld bytes", where, section, name, k->max - 1);
-			return -1;
-		}
-		if (!strcmp(section, "alertmanager") && tw_am_check_key(name, value, why, sizeof(why)) < 0) {
-			snprintf(err, errlen, "%s: %s.%s: %s", where, section, name, why);
-			return -1;
-		}
-		snprintf(p, (size_t)k->max, "%s", value);
+		memcpy(p, value, n + 1);
 		return 0;
 	}
 	char *end;

@@ -27,6 +27,7 @@ struct tw_config {
 	} syslog;
 	struct tw_am_cfg am;      /* [alertmanager] (alertmanager.h) */
 	struct tw_evidence_cfg evidence; /* [evidence] (evidence.h) */
+	char control_socket[108]; /* control.socket ("" = the default, live only) */
 };
 
 void tw_config_default(struct tw_config *c);

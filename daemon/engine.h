@@ -21,6 +21,7 @@ struct tw_engine {
 	/* counters summed over CPUs; lost_per_cpu may be NULL */
 	void (*counters)(struct tw_engine *e, uint64_t out[TW_CNT_MAX], uint64_t *lost_per_cpu, int max_cpu, int *ncpu);
 	void (*destroy)(struct tw_engine *e);
+	uint64_t flows_active;   /* flows the last sweep walked (status snapshot) */
 };
 
 struct tw_engine *tw_engine_user_new(struct tw_pipeline *pl, uint32_t max_flows, char *err, size_t errlen);

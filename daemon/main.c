@@ -22,6 +22,7 @@
 #include "alertmanager.h"
 #include "evidence.h"
 #include "pseudonym.h"
+#include "ctl.h"
 
 #define TW_VERSION "0.1.0"
 #define TW_MAX_REPLAY 256
@@ -71,6 +72,9 @@ static void usage(FILE *out)
 "                          packets of a sample of its flows, clients pseudonymised\n"
 "                          (keyed; key in --state DIR), user payload cut\n"
 "                          (evidence.dir; README: Evidence)\n"
+"      --control PATH      the operator's control socket for tamperwatch(1) (live\n"
+"                          default " TW_CTL_DEFAULT_PATH ";\n"
+"                          replay: only when given; control.socket)\n"
 "  -h, --help              this text\n"
 "  -V, --version           version\n"
 "\n"
@@ -98,7 +102,8 @@ static int64_t clock_offset(void)
 int main(int argc, char **argv)
 {
 	enum { O_METRICS = 400 };   /* operator outputs */
-	enum { O_MODE = 256, O_ALERTS, O_REPLAY, O_ENGINE, O_SET, O_CHECK, O_PAYLOAD, O_FP, O_NOVERDICT, O_STATE, O_DECLARED, O_AM, O_EVIDENCE };
+	enum { O_MODE = 256, O_ALERTS, O_REPLAY, O_ENGINE, O_SET, O_CHECK, O_PAYLOAD, O_FP, O_NOVERDICT, O_STATE, O_DECLARED, O_AM, O_EVIDENCE,
+	       O_CONTROL };
 	static const struct option longopts[] = {
 		{ "interface", required_argument, NULL, 'i' },
 		{ "mode", required_argument, NULL, O_MODE },
@@ -116,6 +121,7 @@ int main(int argc, char **argv)
 		{ "metrics", required_argument, NULL, O_METRICS },
 		{ "alertmanager", required_argument, NULL, O_AM },
 		{ "evidence", required_argument, NULL, O_EVIDENCE },
+		{ "control", required_argument, NULL, O_CONTROL },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -132,6 +138,7 @@ int main(int argc, char **argv)
 	const char *metrics_addr = NULL;
 	const char *am_url = NULL;
 	const char *evidence_arg = NULL;
+	const char *control = NULL;   /* --control */
 	struct tw_config cfg;
 	char err[1024];
 	int opt;
@@ -215,6 +222,9 @@ int main(int argc, char **argv)
 			break;
 		case O_EVIDENCE:
 			evidence_arg = optarg;
+			break;
+		case O_CONTROL:
+			control = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -419,7 +429,7 @@ int main(int argc, char **argv)
 
 	/* the operator's views read this snapshot, refreshed every tick */
 	struct tw_status status;
-	struct tw_status_src status_src = { &status, eng };
+	struct tw_status_src status_src = { &status, eng, agg };
 	tw_status_init(&status, nreplay ? (use_bpf ? "replay-bpf" : "replay-user") : mode == TW_MODE_TC ? "tc" : "xdp",
 		       TW_VERSION);
 	tw_pipeline_add_tick(&pl, tw_status_tick, &status_src);
@@ -461,6 +471,22 @@ int main(int argc, char **argv)
 		}
 	}
 
+	/* the operator's control socket: live by default, replay only when asked */
+	struct tw_ctl *ctl = NULL;
+	if (!control && cfg.control_socket[0])
+		control = cfg.control_socket;
+	if (control || !nreplay) {
+		struct tw_ctl_opts co = { .path = control ? control : TW_CTL_DEFAULT_PATH, .version = TW_VERSION,
+					  .evidence_dir = cfg.evidence.dir[0] ? cfg.evidence.dir : NULL };
+		ctl = tw_ctl_start(&co, &status, &bus, err, sizeof(err));
+		if (!ctl) {
+			fprintf(stderr, "tamperwatchd: %s\n", err);
+			eng->destroy(eng);
+			tw_output_close(&out);
+			return 3;
+		}
+	}
+
 	int rc;
 	if (nreplay) {
 		struct tw_replay_totals tot;
@@ -488,6 +514,7 @@ int main(int argc, char **argv)
 	}
 	tw_metrics_stop(metrics);
 	tw_syslog_free(syslog_out);
+	tw_ctl_stop(ctl);
 	eng->destroy(eng);
 	tw_am_free(am);
 	tw_verdict_free(pl.verdict);

@@ -1,6 +1,7 @@
 #include "status.h"
 #include "verdict.h"
 #include <net/if.h>
+#include "aggregate.h"
 #include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -51,7 +52,28 @@ void tw_status_tick(void *arg, uint64_t now_wall_ns, int final)
 
 	(void)final;
 	e->counters(e, c, NULL, 0, &ncpu);    /* outside the lock: a map walk live */
+	/* the targets summary is built outside the lock, copied in under it */
+	static char top[TW_STATUS_TARGETS];
+	size_t ntop = 0;
+	int top_short = 0;
 	pthread_mutex_lock(&st->mu);
+	int want = st->ticks < st->targets_until;
+	pthread_mutex_unlock(&st->mu);
+	if (src->agg && want) {
+		ntop = tw_agg_top_targets(src->agg, now_wall_ns, TW_STATUS_TOP, top, sizeof(top));
+		if (!ntop) {
+			top_short = 1;
+			ntop = tw_agg_top_targets(src->agg, now_wall_ns, 3, top, sizeof(top));
+		}
+	}
+	pthread_mutex_lock(&st->mu);
+	st->flows_active = e->flows_active;
+	if (src->agg && want) {
+		st->targets_tick = st->ticks + 1;
+		memcpy(st->targets, top, ntop);
+		st->targets_len = ntop;
+		st->targets_overflow += (uint64_t)top_short;
+	}
 	st->updated_wall_ns = now_wall_ns;
 	memcpy(st->counters, c, sizeof(c));
 	memcpy(st->events, pl->events, sizeof(st->events));

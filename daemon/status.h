@@ -11,6 +11,11 @@
 #include "engine.h"
 
 struct tw_bus;
+struct tw_agg;
+
+#define TW_STATUS_TARGETS 32768
+#define TW_STATUS_TOP 20
+#define TW_STATUS_TARGETS_TICKS 60
 
 struct tw_status_link {
 	char name[32];
@@ -44,11 +49,20 @@ struct tw_status {
 		uint64_t connects;      /* connection attempts (tcp; unix/udp: socket (re)opens) */
 		uint64_t queued;        /* tcp: messages waiting for the connection (gauge) */
 	} syslog;
+	/* operator's views (control socket) */
+	uint64_t flows_active;                /* flows in the table at the last sweep */
+	char targets[TW_STATUS_TARGETS];      /* most affected targets: a JSON array (aggregate.h) */
+	size_t targets_len;
+	uint64_t targets_overflow;            /* summaries that did not fit: the short list was kept */
+	/* the summary walks every target's window: made only while readers ask
+	 * (they set targets_until to ticks + TW_STATUS_TARGETS_TICKS) */
+	uint64_t targets_until, targets_tick; /* targets_tick: ticks when it was made */
 };
 
 struct tw_status_src {
 	struct tw_status *st;
 	struct tw_engine *eng;
+	struct tw_agg *agg;     /* NULL: no per-target summary */
 };
 
 void tw_status_init(struct tw_status *st, const char *backend, const char *version);

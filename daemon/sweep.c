@@ -41,11 +41,13 @@ struct collect {
 	const struct tw_timeouts *t;
 	int flush;
 	int oom;
+	uint64_t seen;
 };
 
 static int collect_cb(void *arg, const struct tw_flow_key *k, const struct tw_flow *f)
 {
 	struct collect *c = arg;
+	c->seen++;
 	int reason = c->flush ? TW_END_FLUSH : tw_flow_expired(f, k->proto, c->now, c->t);
 	if (c->flush) {
 		/* at a flush, flows that would have ended anyway say why */
@@ -96,5 +98,6 @@ long tw_sweep(struct tw_engine *e, uint64_t now, const struct tw_timeouts *t, in
 		tw_pipeline_event(e->pl, &ev, sizeof(ev));
 	}
 	free(c.v);
+	e->flows_active = c.oom ? c.seen : c.seen - c.n;
 	return c.oom ? -1 : (long)c.n;
 }

@@ -8,12 +8,14 @@ PKGS=(
   # build
   make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libpcap-dev
   libnl-3-dev libnl-genl-3-dev libnl-route-3-dev pkg-config libclang-rt-14-dev
-  libjson-c-dev libcurl4-openssl-dev
+  libjson-c-dev libcurl4-openssl-dev libarchive-dev
   # evidence pseudonyms: HMAC-SHA256
   libssl-dev
   # tests and the lab
   iproute2 tcpdump curl python3 nginx-light unbound dnsutils nftables iptables
   openssl procps psmisc ethtool
+  # the CLI test sends crafted incident frames into a monitored link
+  tcpreplay
   # alert outputs under test: real Prometheus, Alertmanager and rsyslog
   prometheus prometheus-alertmanager rsyslog
   # benchmark peers

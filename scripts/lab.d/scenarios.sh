@@ -164,6 +164,7 @@ detector_start() {
   local ifargs=() i
   for i in ${DET_IFACES:-gw-up}; do ifargs+=(-i "$i"); done
   ip netns exec tw-gw setsid "$DAEMON" "${ifargs[@]}" --mode "$DETECTOR" --alerts "$OUT/alerts.json" \
+    --control "$LAB_RUN/tamperwatchd.sock" \
     "${DAEMON_ARGS[@]}" >"$OUT/detector.log" 2>&1 </dev/null &
   DET_PID=$!
   echo "$DET_PID" > "$LAB_RUN/pids/tamperwatchd.pid"

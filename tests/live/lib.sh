@@ -83,9 +83,12 @@ UB
 }
 
 # start the daemon in the gateway: tw_start OUTFILE ARGS...
+# (a control socket of its own unless ARGS name one: tests run side by side)
 tw_start() {
   local out=$1; shift
-  ip netns exec $NS_G "$TW" --alerts "$out" --set output.stats_interval=0 "$@" 2>"$out.stderr" &
+  local ctl=(--control "$out.ctl.sock")
+  case " $* " in *" --control "*) ctl=() ;; esac
+  ip netns exec $NS_G "$TW" --alerts "$out" --set output.stats_interval=0 "${ctl[@]}" "$@" 2>"$out.stderr" &
   TW_PID=$!
   for i in $(seq 50); do
     grep -q "watching" "$out.stderr" 2>/dev/null && return 0

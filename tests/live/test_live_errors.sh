@@ -25,7 +25,7 @@ ok "bad flags rejected"
 # a first daemon owns gw-cli's XDP hook; a second must refuse, not replace it
 tw_start "$WORK/a.json" -i gw-cli --mode xdp
 first=$(ip -n $NS_G -d link show dev gw-cli | grep -o 'prog/xdp id [0-9]*')
-out=$(ip netns exec $NS_G "$TW" -i gw-cli --mode xdp --alerts /dev/null 2>&1); rc=$?
+out=$(ip netns exec $NS_G "$TW" -i gw-cli --mode xdp --alerts /dev/null --control "$WORK/b.sock" 2>&1); rc=$?
 [ $rc -eq 3 ] && echo "$out" | grep -q "already carries an XDP program" || fail "busy interface: rc=$rc '$out'"
 now=$(ip -n $NS_G -d link show dev gw-cli | grep -o 'prog/xdp id [0-9]*')
 [ "$first" = "$now" ] || fail "the first program was replaced ($first -> $now)"

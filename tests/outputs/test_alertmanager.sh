@@ -198,7 +198,7 @@ ID2=$(alert_id open1)
 S2=$W/state2; mkdir -p "$S2"; cp "$W/state1/alertmanager.spool" "$S2/"
 if ip link add twam0 type veth peer name twam1 2>/dev/null && ip link set twam0 up && ip link set twam1 up &&
    [ -r /sys/kernel/btf/vmlinux ]; then
-  "$TW" -i twam0 --state "$S2" --alertmanager "$BASE" --set "$LABELS" --set alertmanager.resend_interval=1 \
+  "$TW" -i twam0 --control "$W/live.sock" --state "$S2" --alertmanager "$BASE" --set "$LABELS" --set alertmanager.resend_interval=1 \
     --alerts "$W/live.json" 2>"$W/live.err" & LIVE=$!; PIDS+=($LIVE)
   R0=$(received firing)
   wait_for 20 '[ "$(received firing)" -ge $((R0 + 3)) ]' || fail "live: open alert not re-sent ($(received firing)): $(cat "$W/live.err")"

@@ -25,7 +25,7 @@ gw() { ip netns exec $NS_G "$@"; }
 # ---- startup errors: one line on stderr, the right status, nothing attached
 start_err() {  # expected status, stderr pattern, arguments...
   local want=$1 pat=$2; shift 2
-  gw "$TW" -i gw-cli --alerts /dev/null "$@" 2>"$WORK/err.txt"; local rc=$?
+  gw "$TW" -i gw-cli --alerts /dev/null --control "$WORK/err.sock" "$@" 2>"$WORK/err.txt"; local rc=$?
   [ "$rc" = "$want" ] || fail "$*: exit $rc, want $want: $(cat "$WORK/err.txt")"
   [ "$(wc -l <"$WORK/err.txt")" = 1 ] || fail "$*: not one line: $(cat "$WORK/err.txt")"
   grep -q -- "$pat" "$WORK/err.txt" || fail "$*: no '$pat' in: $(cat "$WORK/err.txt")"

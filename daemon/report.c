@@ -1,0 +1,300 @@
+#include "report.h"
+#include "textbuf.h"
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int tw_report_evidence_open(const char *path, const char *evidence_dir, uint64_t max, uint64_t *size,
+			    char *err, size_t errlen)
+{
+	char dir[PATH_MAX], real[PATH_MAX], tmp[PATH_MAX];
+	struct stat st, rst;
+
+	if (!*path || strlen(path) >= sizeof(tmp)) {
+		snprintf(err, errlen, "evidence path empty or too long");
+		return -1;
+	}
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, errno == ELOOP ? "is a symbolic link" : strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		goto fail;
+	}
+	if ((uint64_t)st.st_size > max) {
+		snprintf(err, errlen, "%s: %lld bytes, more than the %llu a report takes", path, (long long)st.st_size,
+			 (unsigned long long)max);
+		goto fail;
+	}
+	/* confinement: where the path really leads must be inside the evidence directory */
+	if (evidence_dir) {
+		if (!realpath(evidence_dir, dir)) {
+			snprintf(err, errlen, "evidence directory %s: %s", evidence_dir, strerror(errno));
+			goto fail;
+		}
+	} else {
+		snprintf(tmp, sizeof(tmp), "%s", path);
+		char *slash = strrchr(tmp, '/');
+		const char *d = slash ? (slash == tmp ? "/" : (*slash = 0, tmp)) : ".";
+		if (!realpath(d, dir)) {
+			snprintf(err, errlen, "%s: %s", d, strerror(errno));
+			goto fail;
+		}
+	}
+	if (!realpath(path, real) || stat(real, &rst) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	size_t dl = strlen(dir);
+	int inside = !strncmp(real, dir, dl) && (real[dl] == '/' || (dl == 1 && dir[0] == '/'));
+	if (inside && !evidence_dir)
+		inside = strchr(real + dl + (dl > 1), '/') == NULL;   /* directly in it */
+	if (!inside || rst.st_dev != st.st_dev || rst.st_ino != st.st_ino) {
+		snprintf(err, errlen, "%s: resolves outside the evidence directory %s", path, dir);
+		goto fail;
+	}
+	*size = (uint64_t)st.st_size;
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+static la_ssize_t out_write(struct archive *a, void *arg, const void *p, size_t n)
+{
+	struct tw_tb *b = arg;
+	if (tw_tb_add(b, p, n) < 0) {
+		archive_set_error(a, ENOMEM, "report larger than its bound or out of memory");
+		return -1;
+	}
+	return (la_ssize_t)n;
+}
+
+/* a regular file's header: len bytes of data must follow */
+static int add_header(struct archive *a, const char *name, uint64_t len, int64_t mtime)
+{
+	struct archive_entry *e = archive_entry_new();
+	if (!e)
+		return -1;
+	archive_entry_set_pathname(e, name);
+	archive_entry_set_size(e, (la_int64_t)len);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_mtime(e, mtime, 0);
+	int rc = archive_write_header(a, e);
+	archive_entry_free(e);
+	return rc == ARCHIVE_OK ? 0 : -1;
+}
+
+static int add_member(struct archive *a, const char *name, const void *data, size_t len, int64_t mtime)
+{
+	if (add_header(a, name, len, mtime) < 0)
+		return -1;
+	if (len && archive_write_data(a, data, len) != (la_ssize_t)len)
+		return -1;
+	return 0;
+}
+
+static const char *jstr(struct json_object *o, const char *k1, const char *k2)
+{
+	struct json_object *a = o, *v;
+	if (k1 && !json_object_object_get_ex(o, k1, &a))
+		return NULL;
+	if (!json_object_object_get_ex(a, k2, &v) || json_object_is_type(v, json_type_null))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static void timeline_text(const struct tw_report_in *in, struct tw_tb *t)
+{
+	for (long i = 0; i < in->nlines; i++) {
+		struct json_object *o = json_tokener_parse(in->lines[i]);
+		if (!o)
+			continue;   /* the bus only keeps lines that parsed */
+		if (i == 0) {
+			const char *dom = jstr(o, "target", "domain"), *ip = jstr(o, "target", "ip");
+			tw_tb_printf(t, "Alert %s: %s\n", in->id, jstr(o, "alert", "signature") ?: "");
+			tw_tb_printf(t, "Target:     %s%s%s%s port %s/%s\n", dom ? dom : ip ? ip : "-", dom && ip ? " (" : "",
+				   dom && ip ? ip : "", dom && ip ? ")" : "", jstr(o, "target", "port") ?: "-",
+				   jstr(o, "target", "proto") ?: "-");
+			tw_tb_printf(t, "Category:   %s, method %s, legitimacy %s\n", jstr(o, "alert", "category") ?: "-",
+				   jstr(o, "censorship", "method") ?: "-", jstr(o, "censorship", "legitimacy") ?: "-");
+			if (jstr(o, "censorship", "legal_reference"))
+				tw_tb_printf(t, "Declared:   %s (%s)\n", jstr(o, "censorship", "legal_reference"),
+					   jstr(o, "censorship", "declared_pattern") ?: "");
+			tw_tb_printf(t, "\n%-32s %-9s %s\n", "time (UTC)", "state", "what the detector saw");
+		}
+		if (i == 1 && in->omitted)
+			tw_tb_printf(t, "%-32s %-9s (%llu lines not kept: the bundle keeps the first and the last %d)\n", "...",
+				   "", (unsigned long long)in->omitted, (int)(in->nlines - 1));
+		struct json_object *ms = NULL, *pf = NULL;
+		char methods[256] = "", prefixes[512] = "";
+		struct json_object *c, *sc;
+		if (json_object_object_get_ex(o, "censorship", &c) && json_object_object_get_ex(c, "methods_seen", &ms))
+			for (size_t k = 0; k < json_object_array_length(ms) && strlen(methods) < 200; k++)
+				snprintf(methods + strlen(methods), sizeof(methods) - strlen(methods), "%s%s", k ? "," : "",
+					 json_object_get_string(json_object_array_get_idx(ms, k)));
+		if (json_object_object_get_ex(o, "scope", &sc) && json_object_object_get_ex(sc, "prefixes", &pf))
+			for (size_t k = 0; k < json_object_array_length(pf) && strlen(prefixes) < 440; k++)
+				snprintf(prefixes + strlen(prefixes), sizeof(prefixes) - strlen(prefixes), "%s%s",
+					 k ? "," : "", json_object_get_string(json_object_array_get_idx(pf, k)));
+		tw_tb_printf(t, "%-32s %-9s flows %s, tampered %s (ratio %s), client prefixes %s [%s], confidence %s, methods %s%s%s\n",
+			   jstr(o, NULL, "timestamp") ?: "-", jstr(o, "alert", "state") ?: "-",
+			   jstr(o, "stats", "flows") ?: "-", jstr(o, "stats", "affected_flows") ?: "-",
+			   jstr(o, "stats", "ratio") ?: "-", jstr(o, "stats", "clients") ?: "-", prefixes,
+			   jstr(o, "censorship", "confidence") ?: "-", methods[0] ? methods : "-",
+			   jstr(o, "alert", "resolution") ? ", resolution " : "", jstr(o, "alert", "resolution") ?: "");
+		json_object_put(o);
+	}
+}
+
+static void readme_text(const struct tw_report_in *in, const struct tw_report *r, struct tw_tb *t)
+{
+	char when[64];
+	time_t s = (time_t)(in->now_ns / 1000000000ull);
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	tw_tb_printf(t,
+"tamperwatch report for alert %s\n"
+"Generated %s by tamperwatchd %s.\n"
+"\n"
+"What this is\n"
+"  tamperwatch is a passive detector of Internet censorship.  This bundle holds\n"
+"  what it recorded about one alert: one target (domain or server address, port,\n"
+"  protocol) whose connections were interfered with, from the moment the alert\n"
+"  was raised through its updates to its resolution, if it has one.\n"
+"\n"
+"Files\n"
+"  alert.json    the alert's records exactly as the detector wrote them, one JSON\n"
+"                object per line, oldest first (schema: DESIGN.md, \"Output schema\").\n"
+"                %s\n"
+"  timeline.txt  the same records as a readable timeline.\n"
+"  README.txt    this file.\n"
+"  evidence.pcap %s\n"
+"\n"
+"How to read it\n"
+"  alert.state: raised, updated, resolved; one alert.id from start to end.\n"
+"  censorship.method: how the block was done (rst_injection: forged TCP resets;\n"
+"  http_blockpage: an injected HTTP response; dns_injection: forged DNS answers;\n"
+"  tls_interference: a TLS handshake cut off; blackhole: packets silently dropped).\n"
+"  censorship.confidence: mean confidence of the per-flow verdicts (0 to 1).\n"
+"  censorship.legitimacy: declared when the block matches a restriction the\n"
+"  operator declared (with its legal reference), undeclared otherwise.\n"
+"  stats: flows to the target since the alert began, how many were tampered\n"
+"  with, the share, and how many client prefixes were affected.\n"
+"  evidence.flow_ids: the flows behind the alert, as numbered in the detector's log.\n"
+"\n"
+"Privacy\n"
+"  Client addresses never leave the detector in clear: the records name clients\n"
+"  only by network prefix (by default /24 for IPv4, /48 for IPv6) and count them;\n"
+"  no client address, user payload or browsing history is in this bundle beyond\n"
+"  the target that was blocked.  The evidence capture, when included, is the one\n"
+"  the detector's evidence writer made for this alert: headers and the injected\n"
+"  packets, not user payloads, with client addresses replaced as in the records.\n",
+		   in->id, when, in->version ? in->version : "?",
+		   in->omitted ? "Long-lived alert: the first record and the latest ones are kept; the\n"
+				 "                count of records left out is in timeline.txt."
+			       : "Every record of the alert is here.",
+		   r->evidence ? "the packet capture the detector kept as evidence for this alert."
+			       : r->note[0] ? "not included: see below." : "not included: the alert names no capture.");
+	if (!r->evidence && r->note[0])
+		tw_tb_printf(t, "\nEvidence capture not included: %s\n", r->note);
+}
+
+/* the evidence pcap the newest line names ("" if none) */
+static void evidence_path(const struct tw_report_in *in, char *out, size_t cap)
+{
+	out[0] = 0;
+	for (long i = in->nlines - 1; i >= 0 && !out[0]; i--) {
+		struct json_object *o = json_tokener_parse(in->lines[i]);
+		const char *p = o ? jstr(o, "evidence", "pcap") : NULL;
+		if (p)
+			snprintf(out, cap, "%s", p);
+		json_object_put(o);
+	}
+}
+
+int tw_report_build(const struct tw_report_in *in, struct tw_report *r, char *err, size_t errlen)
+{
+	uint64_t max = in->max_evidence ? in->max_evidence : TW_REPORT_MAX_EVIDENCE;
+	struct tw_tb out = { .max = (size_t)max + (8u << 20) };
+	struct tw_tb js = { .max = 8u << 20 }, tl = { .max = 8u << 20 }, rd = { .max = 1u << 20 };
+	char path[PATH_MAX];
+	int64_t mtime = (int64_t)(in->now_ns / 1000000000ull);
+	int fd = -1, rc = -1;
+	uint64_t esize = 0;
+
+	memset(r, 0, sizeof(*r));
+	evidence_path(in, path, sizeof(path));
+	if (path[0]) {
+		fd = tw_report_evidence_open(path, in->evidence_dir, max, &esize, r->note, sizeof(r->note));
+		r->evidence = fd >= 0;
+	}
+	for (long i = 0; i < in->nlines; i++)
+		tw_tb_add(&js, in->lines[i], strlen(in->lines[i]));
+	timeline_text(in, &tl);
+	readme_text(in, r, &rd);
+	if (js.fail || tl.fail || rd.fail) {
+		snprintf(err, errlen, "out of memory building the report");
+		goto done;
+	}
+
+	struct archive *a = archive_write_new();
+	if (!a) {
+		snprintf(err, errlen, "out of memory building the report");
+		goto done;
+	}
+	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK || archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
+	    archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
+	    archive_write_open2(a, &out, NULL, out_write, NULL, NULL) != ARCHIVE_OK ||
+	    add_member(a, "README.txt", rd.p, rd.n, mtime) < 0 || add_member(a, "alert.json", js.p, js.n, mtime) < 0 ||
+	    add_member(a, "timeline.txt", tl.p, tl.n, mtime) < 0)
+		goto archive_fail;
+	if (fd >= 0) {
+		if (add_header(a, "evidence.pcap", esize, mtime) < 0)
+			goto archive_fail;
+		char chunk[65536];
+		uint64_t left = esize;
+		while (left) {
+			ssize_t n = read(fd, chunk, left < sizeof(chunk) ? left : sizeof(chunk));
+			if (n <= 0) {   /* the file shrank under us: the header's size would lie */
+				snprintf(err, errlen, "%s: %s while reading", path, n < 0 ? strerror(errno) : "shrank");
+				archive_write_free(a);
+				goto done;
+			}
+			if (archive_write_data(a, chunk, (size_t)n) != n)
+				goto archive_fail;
+			left -= (uint64_t)n;
+		}
+	}
+	if (archive_write_close(a) != ARCHIVE_OK)
+		goto archive_fail;
+	archive_write_free(a);
+	r->data = out.p;
+	r->len = out.n;
+	out.p = NULL;
+	rc = 0;
+	goto done;
+archive_fail:
+	snprintf(err, errlen, "building the report: %s", archive_error_string(a) ?: "archive error");
+	archive_write_free(a);
+done:
+	if (fd >= 0)
+		close(fd);
+	free(out.p);
+	free(js.p);
+	free(tl.p);
+	free(rd.p);
+	return rc;
+}
