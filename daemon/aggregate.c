@@ -1,4 +1,6 @@
 #include "aggregate.h"
+#include "regions.h"
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <sys/stat.h>
@@ -86,6 +88,7 @@ void tw_agg_cfg_default(struct tw_agg_cfg *c)
 	c->max_targets = 100000;
 	c->state_interval = 60;
 	c->evidence_dir = NULL;
+	c->regions = NULL;
 }
 
 static uint64_t fnv(const char *s, uint64_t h)
@@ -184,6 +187,53 @@ static void add_evid(struct alert *al, uint64_t id)
 		al->evid[al->nevid++] = id;
 }
 
+/* scope.region / scope.asn: the one region (ASN) every labelled client
+ * prefix of the alert is in, null when none is labelled or they differ;
+ * scope.regions lists them all.  A prefix is looked up by its network
+ * address: a label more specific than the privacy prefix cannot apply. */
+static void put_regions(struct tw_jb *b, const struct tw_regions *r, const struct alert *al)
+{
+	const char *rg[MAX_PFX];
+	uint32_t asn[MAX_PFX];
+	int nr = 0, na = 0;
+
+	for (int i = 0; r && i < al->nprefix; i++) {
+		char addr[PFXLEN];
+		uint8_t bin[16];
+		snprintf(addr, sizeof(addr), "%s", al->prefix[i]);
+		char *slash = strchr(addr, '/');
+		if (slash)
+			*slash = 0;
+		int fam = strchr(addr, ':') ? AF_INET6 : AF_INET;
+		if (inet_pton(fam, addr, bin) != 1)
+			continue;
+		const struct tw_region_entry *e = tw_regions_lookup(r, fam, bin);
+		if (!e)
+			continue;
+		int k = 0;
+		while (k < nr && strcmp(rg[k], e->region))
+			k++;
+		if (k == nr)
+			rg[nr++] = e->region;
+		for (k = 0; k < na && asn[k] != e->asn; k++)
+			;
+		if (e->asn && k == na)
+			asn[na++] = e->asn;
+	}
+	if (nr == 1)
+		tw_jb_str(b, "region", rg[0]);
+	else
+		tw_jb_null(b, "region");
+	if (na == 1)
+		tw_jb_u64(b, "asn", asn[0]);
+	else
+		tw_jb_null(b, "asn");
+	tw_jb_arr_open(b, "regions");
+	for (int k = 0; k < nr; k++)
+		tw_jb_str(b, NULL, rg[k]);
+	tw_jb_arr_close(b);
+}
+
 static void emit(struct tw_agg *a, struct target *t, const char *state, uint64_t ts, const char *resolution)
 {
 	static char buf[16384];
@@ -241,8 +291,7 @@ static void emit(struct tw_agg *a, struct target *t, const char *state, uint64_t
 	for (int i = 0; i < al->nprefix; i++)
 		tw_jb_str(&b, NULL, al->prefix[i]);
 	tw_jb_arr_close(&b);
-	tw_jb_null(&b, "region");
-	tw_jb_null(&b, "asn");
+	put_regions(&b, a->c.regions, al);
 	tw_jb_obj_close(&b);
 	tw_jb_obj_open(&b, "stats");
 	tw_jb_u64(&b, "flows", al->flows);

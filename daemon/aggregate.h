@@ -11,6 +11,7 @@
 #include "verdict.h"
 
 struct tw_legit;
+struct tw_regions;
 
 struct tw_agg_cfg {
 	int window;               /* alerts.window (s): sliding window for raising */
@@ -28,6 +29,7 @@ struct tw_agg_cfg {
 	int max_targets;          /* alerts.max_targets */
 	int state_interval;       /* state.interval (s) */
 	const char *evidence_dir; /* evidence.dir: alerts name DIR/<id>.pcap; NULL: off */
+	const struct tw_regions *regions; /* regions.file: scope.region/asn of the client prefixes; NULL: none */
 };
 void tw_agg_cfg_default(struct tw_agg_cfg *c);
 

@@ -64,6 +64,8 @@ static const struct key keys[] = {
 	{ "evidence", "retain", K_INT, 10, 604800, OFF(evidence.retain) },
 	/* the operator's control socket (README "tamperwatch (operator CLI)") */
 	{ "control", "socket", K_STR, 1, sizeof(((struct tw_config *)0)->control_socket), OFF(control_socket) },
+	/* the operator's client prefix -> region/ASN labels (README "Regions") */
+	{ "regions", "file", K_STR, 0, sizeof(((struct tw_config *)0)->regions), OFF(regions) },
 };
 
 /* string values: 0, or -1 with the reason in why */

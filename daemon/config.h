@@ -28,6 +28,7 @@ struct tw_config {
 	struct tw_am_cfg am;      /* [alertmanager] (alertmanager.h) */
 	struct tw_evidence_cfg evidence; /* [evidence] (evidence.h) */
 	char control_socket[108]; /* control.socket ("" = the default, live only) */
+	char regions[4096];       /* regions.file: prefix -> region/ASN labels (regions.h); "" = none */
 };
 
 void tw_config_default(struct tw_config *c);

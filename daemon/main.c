@@ -23,6 +23,7 @@
 #include "evidence.h"
 #include "pseudonym.h"
 #include "ctl.h"
+#include "regions.h"
 
 #define TW_VERSION "0.1.0"
 #define TW_MAX_REPLAY 256
@@ -61,6 +62,8 @@ static void usage(FILE *out)
 "      --state DIR         keep open alerts and their windows in DIR across restarts\n"
 "                          (and the Alertmanager spool)\n"
 "      --declared FILE     the operator's declared restrictions (README: Alerts)\n"
+"      --set regions.file=FILE  client prefix -> region/ASN labels for the alerts'\n"
+"                          scope (README: Regions)\n"
 "      --metrics ADDR:PORT serve Prometheus metrics on http://ADDR:PORT/metrics\n"
 "                          (or metrics.listen; e.g. 127.0.0.1:9464, [::1]:9464;\n"
 "                          off unless given; README: Metrics)\n"
@@ -303,7 +306,21 @@ int main(int argc, char **argv)
 		tw_fp_db_free(fpdb);
 		return 2;
 	}
+	/* client prefix -> region/ASN labels: a bad file fails startup */
+	struct tw_regions regions = { 0 };
+	if (cfg.regions[0]) {
+		if (tw_regions_load(&regions, cfg.regions, err, sizeof(err)) < 0) {
+			fprintf(stderr, "tamperwatchd: %s\n", err);
+			tw_legit_free(legit);
+			tw_fp_db_free(fpdb);
+			return 2;
+		}
+		cfg.alerts.regions = &regions;
+	}
 	if (check_only) {
+		if (cfg.regions[0])
+			printf("tamperwatchd: %zu client networks labelled with regions\n", regions.n);
+		tw_regions_free(&regions);
 		if (legit)
 			printf("tamperwatchd: %zu declared restrictions loaded\n", tw_legit_count(legit));
 		tw_legit_free(legit);
@@ -523,6 +540,7 @@ int main(int argc, char **argv)
 	tw_bus_free(&bus);
 	tw_status_free(&status);
 	tw_legit_free(legit);
+	tw_regions_free(&regions);
 	tw_fp_db_free(fpdb);
 	tw_output_close(&out);
 	return rc ? 1 : 0;

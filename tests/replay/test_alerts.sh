@@ -51,6 +51,20 @@ run half2 "ids=={'$ID1'} and 'raised' not in S and S[-1]=='resolved'" --replay "
 # without state the second half alone does not know the incident
 run half2_nostate "'$ID1' not in ids" --replay "$W/part2.pcap"
 
+# region/ASN scope from the operator's labels: all three prefixes in one region -> region and asn;
+# two regions -> region null, both listed; no labels -> null and an empty list
+printf '# test labels\n198.51.100.0/24 north 64500\n192.0.2.0/23 north AS64500\n100.64.0.0/10 north 64500\n' >"$W/one.regions"
+printf '198.51.100.0/24 north 64500\n192.0.2.0/24 south 64501\n' >"$W/two.regions"
+run region_one "$ONE and all(a['scope']['region']=='north' and a['scope']['asn']==64500 and a['scope']['regions']==['north'] for a in A)" \
+  --replay "$W/incident.pcap" --set regions.file="$W/one.regions"
+run region_two "$ONE and all(a['scope']['region'] is None and a['scope']['asn'] is None and sorted(a['scope']['regions'])==['north','south'] for a in A)" \
+  --replay "$W/incident.pcap" --set regions.file="$W/two.regions"
+run region_none "$ONE and all(a['scope']['region'] is None and a['scope']['asn'] is None and a['scope']['regions']==[] for a in A)" \
+  --replay "$W/incident.pcap"
+printf '198.51.100.0/24 north\n198.51.100.0/25 bad region\n' >"$W/bad.regions"
+"$TW" --check-config --set regions.file="$W/bad.regions" 2>"$W/badreg.err"; rc=$?
+[ "$rc" = 2 ] && grep -q "bad.regions:2" "$W/badreg.err" || fail "bad regions file: exit $rc: $(cat "$W/badreg.err")"
+
 # legitimacy
 printf '# test declarations\n*.example.org, any, Decree 1/2020, ,\nblocked.example, rst_injection, Law 12/2023 art. 4, 2020-01-01, 2099-12-31\n' >"$W/decl.csv"
 run declared "$ONE and all(a['censorship']['legitimacy']=='declared' and a['censorship']['legal_reference']=='Law 12/2023 art. 4' and 'declaration_mismatch' not in a['censorship'] for a in A)" \
