@@ -211,6 +211,14 @@ static void render_pipeline(struct sb *b, const struct tw_status *s)
 		       s->tamper_verdicts[i]);
 	counter(b, "tamperwatch_verdict_flows_dropped_total", "Flows not judged: verdict table full.", NULL, NULL,
 		s->verdict_flows_dropped);
+	family(b, "tamperwatch_payload_parse_errors_total", "counter",
+	       "Payload snippets a parser read only in part (truncated) or found broken (malformed), by parser.");
+	for (int i = 0; tw_verdict_parser_name(i); i++) {
+		sample(b, "tamperwatch_payload_parse_errors_total", "parser", tw_verdict_parser_name(i), "result",
+		       "truncated", s->payload_parse_errors[i][0]);
+		sample(b, "tamperwatch_payload_parse_errors_total", "parser", tw_verdict_parser_name(i), "result",
+		       "malformed", s->payload_parse_errors[i][1]);
+	}
 }
 
 static void render_syslog(struct sb *b, const struct tw_status *s)

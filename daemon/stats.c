@@ -91,6 +91,14 @@ void tw_stats_write(struct tw_engine *e, uint64_t ts_ns, const struct tw_replay_
 		tw_jb_u64(&b, "tamper_verdicts", t);
 		tw_jb_u64(&b, "benign_rst_suppressed", vs->suppressed_benign);
 		tw_jb_u64(&b, "verdict_flows_dropped", vs->flows_dropped);
+		tw_jb_obj_open(&b, "payload_parse_errors");
+		for (int i = 0; tw_verdict_parser_name(i); i++) {
+			tw_jb_obj_open(&b, tw_verdict_parser_name(i));
+			tw_jb_u64(&b, "truncated", vs->parse_errors[i][0]);
+			tw_jb_u64(&b, "malformed", vs->parse_errors[i][1]);
+			tw_jb_obj_close(&b);
+		}
+		tw_jb_obj_close(&b);
 	}
 	if (pl->evidence)
 		tw_evidence_stats_json(pl->evidence, &b);

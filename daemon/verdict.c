@@ -356,10 +356,27 @@ static void dns_answers_text(const struct tw_dns_msg *m, char *out, size_t cap)
 	}
 }
 
+enum { P_DNS, P_TLS_HELLO, P_HTTP_REQ, P_HTTP_RESP, P_TLS_SERVER };
+static const char *const parser_names[TW_VERDICT_PARSERS] = { "dns", "tls_client_hello", "http_request",
+							       "http_response", "tls_server" };
+
+const char *tw_verdict_parser_name(int i)
+{
+	return i >= 0 && i < TW_VERDICT_PARSERS ? parser_names[i] : NULL;
+}
+
+/* every parse result passes here: truncated and malformed are counted */
+static enum tw_parse_rc counted(struct tw_verdict *v, int parser, enum tw_parse_rc rc)
+{
+	if (rc == TW_PAYLOAD_TRUNCATED || rc == TW_PAYLOAD_MALFORMED)
+		v->st.parse_errors[parser][rc == TW_PAYLOAD_MALFORMED]++;
+	return rc;
+}
+
 static void on_dns_response(struct tw_verdict *v, struct vflow *f, const struct tw_event *e)
 {
 	struct tw_dns_msg m;
-	if (tw_parse_dns(e->snippet, e->snippet_len, &m) == TW_PAYLOAD_MALFORMED || !m.is_response)
+	if (counted(v, P_DNS, tw_parse_dns(e->snippet, e->snippet_len, &m)) == TW_PAYLOAD_MALFORMED || !m.is_response)
 		return;
 	struct vdnsq *q = NULL;
 	for (int i = 0; i < f->nq; i++)
@@ -405,15 +422,15 @@ static void on_dns_response(struct tw_verdict *v, struct vflow *f, const struct 
 	}
 }
 
-static void on_client_data(struct vflow *f, const struct tw_event *e)
+static void on_client_data(struct tw_verdict *v, struct vflow *f, const struct tw_event *e)
 {
 	struct tw_tls_hello h;
 	struct tw_http_req r;
-	if (tw_parse_tls_client_hello(e->snippet, e->snippet_len, &h) <= TW_PAYLOAD_TRUNCATED) {
+	if (counted(v, P_TLS_HELLO, tw_parse_tls_client_hello(e->snippet, e->snippet_len, &h)) <= TW_PAYLOAD_TRUNCATED) {
 		f->req = REQ_TLS;
 		if (h.has_sni)
 			snprintf(f->sni, sizeof(f->sni), "%s", h.sni);
-	} else if (tw_parse_http_request(e->snippet, e->snippet_len, &r) <= TW_PAYLOAD_TRUNCATED) {
+	} else if (counted(v, P_HTTP_REQ, tw_parse_http_request(e->snippet, e->snippet_len, &r)) <= TW_PAYLOAD_TRUNCATED) {
 		f->req = REQ_HTTP;
 		snprintf(f->host, sizeof(f->host), "%s", r.host);
 	} else {
@@ -431,7 +448,7 @@ static void on_server_data(struct tw_verdict *v, struct vflow *f, const struct t
 	f->resp_last_ttl = e->ctx.sender_ttl_last;
 	f->resp_ipid_prev = e->ctx.sender_ipid_last;
 	f->resp_base_known = e->ctx.sender_seen;
-	if (tw_parse_http_response(e->snippet, e->snippet_len, &r) <= TW_PAYLOAD_TRUNCATED) {
+	if (counted(v, P_HTTP_RESP, tw_parse_http_response(e->snippet, e->snippet_len, &r)) <= TW_PAYLOAD_TRUNCATED) {
 		f->resp = RESP_HTTP;
 		f->status = r.status;
 		snprintf(f->title, sizeof(f->title), "%s", r.title);
@@ -440,7 +457,8 @@ static void on_server_data(struct tw_verdict *v, struct vflow *f, const struct t
 			if (m && !m->is_false_positive_scope)
 				f->fp = m;
 		}
-	} else if (tw_parse_tls_server_first(e->snippet, e->snippet_len, &t) <= TW_PAYLOAD_TRUNCATED) {
+	} else if (counted(v, P_TLS_SERVER, tw_parse_tls_server_first(e->snippet, e->snippet_len, &t)) <=
+		   TW_PAYLOAD_TRUNCATED) {
 		f->resp = t.is_alert ? RESP_TLS_ALERT : RESP_TLS_HELLO;
 	} else {
 		f->resp = RESP_OTHER;
@@ -723,7 +741,7 @@ void tw_verdict_event(struct tw_verdict *v, const struct tw_event *e)
 	switch (e->type) {
 	case TW_EV_CLIENT_DATA:
 		if (e->proto == TW_PROTO_TCP && (f = flow_get(v, e->flow_id, 1)))
-			on_client_data(f, e);
+			on_client_data(v, f, e);
 		break;
 	case TW_EV_SERVER_DATA:
 		if (e->proto == TW_PROTO_TCP && (f = flow_get(v, e->flow_id, 1)))

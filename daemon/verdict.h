@@ -11,10 +11,15 @@ struct tw_pipeline;
 struct tw_fp_db;
 struct tw_verdict;
 
+#define TW_VERDICT_PARSERS 5
 struct tw_verdict_stats {
 	uint64_t verdicts[8];          /* by method (enum in verdict.c order) */
 	uint64_t flows_dropped;        /* flow contexts not kept: table full */
 	uint64_t suppressed_benign;    /* RSTs that matched the server's own pattern */
+	/* payload snippets a parser could only partly read ([.][0]: truncated)
+	 * or found broken ([.][1]: malformed), by parser (tw_verdict_parser_name);
+	 * a payload of another protocol is not counted */
+	uint64_t parse_errors[TW_VERDICT_PARSERS][2];
 };
 
 /* A verdict as aggregation sees it: the client only as its prefix. */
@@ -56,5 +61,7 @@ void tw_verdict_set_hook2(struct tw_verdict *v, tw_outcome_cb cb, void *arg);
 const struct tw_verdict_stats *tw_verdict_stats(const struct tw_verdict *v);
 /* Name of tw_verdict_stats.verdicts[i] ("rst_injection", ...), NULL past the last. */
 const char *tw_verdict_method_name(int i);
+/* Name of parse_errors[i] ("dns", "tls_client_hello", ...), NULL past the last. */
+const char *tw_verdict_parser_name(int i);
 void tw_verdict_free(struct tw_verdict *v);
 #endif

@@ -87,6 +87,8 @@ int main(void)
 	st.output_write_errors = 1;
 	st.tamper_verdicts[0] = 12;                 /* rst_injection */
 	st.tamper_verdicts[1] = 1;                  /* blackhole */
+	st.payload_parse_errors[0][1] = 3;          /* dns malformed */
+	st.payload_parse_errors[1][0] = 2;          /* tls_client_hello truncated */
 	tw_status_add_link(&st, "gw-cli", "xdp native");
 	tw_status_add_link(&st, "od\"d\\if", "xdp native");
 	tw_status_add_link(&st, "never", "xdp native");   /* state unknown: no sample */
@@ -127,6 +129,9 @@ int main(void)
 	LINE(txt, "tamperwatch_events_malformed_total 3");
 	LINE(txt, "tamperwatch_output_write_errors_total 1");
 	LINE(txt, "tamperwatch_tamper_verdicts_total{method=\"rst_injection\"} 12");
+	LINE(txt, "tamperwatch_payload_parse_errors_total{parser=\"dns\",result=\"malformed\"} 3");
+	LINE(txt, "tamperwatch_payload_parse_errors_total{parser=\"dns\",result=\"truncated\"} 0");
+	LINE(txt, "tamperwatch_payload_parse_errors_total{parser=\"tls_client_hello\",result=\"truncated\"} 2");
 	LINE(txt, "tamperwatch_tamper_verdicts_total{method=\"blackhole\"} 1");
 	LINE(txt, "tamperwatch_tamper_verdicts_total{method=\"tls_interference\"} 0");
 	/* one alert raised, updated, resolved: counted once each, no longer open */
