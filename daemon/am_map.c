@@ -87,8 +87,22 @@ int tw_am_parse_labels(const char *s, struct tw_am_labels *out, char *err, size_
 	return 0;
 }
 
+/* u for messages: the user:password before "@" shown as three stars */
+static const char *redacted(const char *u, char *out, size_t cap)
+{
+	const char *p = strstr(u, "://");
+	p = p ? p + 3 : u;
+	size_t auth = strcspn(p, "/@");
+	if (p[auth] == '@')
+		snprintf(out, cap, "%.*s***%.80s", (int)(p - u), u, p + auth);
+	else
+		snprintf(out, cap, "%.80s", u);
+	return out;
+}
+
 int tw_am_parse_urls(const char *s, char urls[][TW_AM_URL_MAX], int *n, char *err, size_t errlen)
 {
+	char shown[128];
 	char buf[2048];
 	*n = 0;
 	if (strlen(s) >= sizeof(buf)) {
@@ -101,21 +115,22 @@ int tw_am_parse_urls(const char *s, char urls[][TW_AM_URL_MAX], int *n, char *er
 		size_t len = strlen(u);
 		const char *host = !strncmp(u, "http://", 7) ? u + 7 : !strncmp(u, "https://", 8) ? u + 8 : NULL;
 		if (!host) {
-			snprintf(err, errlen, "'%.80s': expected http://HOST:PORT or https://...", u);
+			snprintf(err, errlen, "'%s': expected http://HOST:PORT or https://...", redacted(u, shown, sizeof(shown)));
 			return -1;
 		}
 		if (!*host || *host == '/') {
-			snprintf(err, errlen, "'%.80s': no host", u);
+			snprintf(err, errlen, "'%s': no host", redacted(u, shown, sizeof(shown)));
 			return -1;
 		}
 		/* room for "/api/v2/alerts" */
 		if (len >= TW_AM_URL_MAX - 32) {
-			snprintf(err, errlen, "'%.80s...': longer than %d bytes", u, TW_AM_URL_MAX - 32);
+			snprintf(err, errlen, "'%s...': longer than %d bytes", redacted(u, shown, sizeof(shown)), TW_AM_URL_MAX - 32);
 			return -1;
 		}
 		for (size_t i = 0; i < len; i++)
 			if ((unsigned char)u[i] <= 0x20 || (unsigned char)u[i] >= 0x7f || u[i] == '?' || u[i] == '#') {
-				snprintf(err, errlen, "'%.80s': no spaces, control characters, query or fragment", u);
+				snprintf(err, errlen, "'%s': no spaces, control characters, query or fragment",
+					 redacted(u, shown, sizeof(shown)));
 				return -1;
 			}
 		if (*n == TW_AM_MAX_URLS) {

@@ -144,6 +144,19 @@ static int assign(struct tw_config *c, const char *where, const char *section, c
 		memcpy(p, value, n + 1);
 		return 0;
 	}
+	if (k->kind == K_BOOL) {
+		int v;
+		if (!strcmp(value, "true") || !strcmp(value, "yes") || !strcmp(value, "1"))
+			v = 1;
+		else if (!strcmp(value, "false") || !strcmp(value, "no") || !strcmp(value, "0"))
+			v = 0;
+		else {
+			snprintf(err, errlen, "%s: %s.%s: expected true or false, got '%s'", where, section, name, value);
+			return -1;
+		}
+		*(int *)p = v;
+		return 0;
+	}
 	char *end;
 	errno = 0;
 	if (k->kind == K_RATIO) {
@@ -226,19 +239,20 @@ fail:
 
 int tw_config_set(struct tw_config *c, const char *a, char *err, size_t errlen)
 {
-	char buf[512], where[600];
-	snprintf(where, sizeof(where), "--set %.500s", a);
+	char buf[512], where[300];
 	if (strlen(a) >= sizeof(buf)) {
-		snprintf(err, errlen, "--set: assignment too long");
+		snprintf(err, errlen, "--set: assignment longer than %zu bytes", sizeof(buf) - 1);
 		return -1;
 	}
 	snprintf(buf, sizeof(buf), "%s", a);
 	char *eq = strchr(buf, '='), *dot = strchr(buf, '.');
 	if (!eq || !dot || dot > eq) {
-		snprintf(err, errlen, "%s: expected section.key=value", where);
+		snprintf(err, errlen, "--set %.200s: expected section.key=value", a);
 		return -1;
 	}
 	*eq = 0;
 	*dot = 0;
+	/* the value is not part of `where`: assign() shows it where it is no secret */
+	snprintf(where, sizeof(where), "--set %.100s.%.100s", trim(buf), trim(dot + 1));
 	return assign(c, where, trim(buf), trim(dot + 1), trim(eq + 1), err, errlen);
 }

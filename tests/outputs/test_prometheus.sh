@@ -142,7 +142,7 @@ for a in ("198.51.100.", "2001:db8:1:", "203.0.113.", "2001:db8:2:", "www.lab", 
     assert a not in text, a
 labels = {k for s in r for k in s["metric"]}
 allowed = {"__name__", "instance", "job", "backend", "version", "reason", "type", "method", "category",
-           "legitimacy", "state", "interface", "transport"}
+           "legitimacy", "state", "interface", "transport", "parser", "result"}
 assert labels <= allowed, labels - allowed
 print("series:", len(r), "labels:", sorted(labels))
 PY

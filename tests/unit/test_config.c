@@ -1,0 +1,106 @@
+/* Unit tests for the configuration (daemon/config.c): every kind of key
+ * through --set and through a file, the errors naming file, line and key,
+ * and no secret echoed back. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "config.h"
+#include "check.h"
+
+static int set(struct tw_config *c, const char *a, char *err, size_t n)
+{
+	err[0] = 0;
+	return tw_config_set(c, a, err, n);
+}
+
+static int load_text(struct tw_config *c, const char *text, char *path, char *err, size_t n)
+{
+	snprintf(path, 64, "/tmp/tw-config-test.XXXXXX");
+	int fd = mkstemp(path);
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		return -2;
+	close(fd);
+	err[0] = 0;
+	int rc = tw_config_load(c, path, err, n);
+	unlink(path);
+	return rc;
+}
+
+int main(void)
+{
+	struct tw_config c;
+	char err[1024], path[64];
+
+	tw_config_default(&c);
+	CHECK(c.syslog.enabled == 0 && !strcmp(c.syslog.target, "/dev/log") && !strcmp(c.syslog.facility, "daemon"),
+	      "syslog defaults");
+	CHECK(c.regions[0] == 0 && c.metrics_listen[0] == 0 && c.am.url[0] == 0, "outputs off by default");
+
+	/* booleans: true/yes/1 and false/no/0, nothing else */
+	const char *yes[] = { "true", "yes", "1" }, *no[] = { "false", "no", "0" };
+	for (int i = 0; i < 3; i++) {
+		char a[64];
+		snprintf(a, sizeof(a), "syslog.enabled=%s", yes[i]);
+		CHECK(set(&c, a, err, sizeof(err)) == 0 && c.syslog.enabled == 1, "%s: %s", a, err);
+		snprintf(a, sizeof(a), "output.events_payload=%s", no[i]);
+		CHECK(set(&c, a, err, sizeof(err)) == 0 && c.events_payload == 0, "%s: %s", a, err);
+	}
+	CHECK(set(&c, "syslog.enabled=maybe", err, sizeof(err)) < 0 && strstr(err, "syslog.enabled") &&
+		      strstr(err, "expected true or false"), "bad bool: %s", err);
+
+	/* integers and ratios: bounds named */
+	CHECK(set(&c, "alerts.min_flows=7", err, sizeof(err)) == 0 && c.alerts.min_flows == 7, "%s", err);
+	CHECK(set(&c, "alerts.min_flows=x", err, sizeof(err)) < 0 && strstr(err, "alerts.min_flows"), "%s", err);
+	CHECK(set(&c, "alerts.min_ratio=1.5", err, sizeof(err)) < 0 && strstr(err, "from 0 to 1"), "%s", err);
+	CHECK(set(&c, "alerts.min_ratio=0.25", err, sizeof(err)) == 0 && c.alerts.min_ratio == 0.25, "%s", err);
+
+	/* strings: length bounds, then the output's own check */
+	CHECK(set(&c, "regions.file=/etc/tamperwatch/regions", err, sizeof(err)) == 0 &&
+		      !strcmp(c.regions, "/etc/tamperwatch/regions"), "%s", err);
+	char longv[300];
+	memset(longv, 'a', sizeof(longv) - 1);
+	longv[sizeof(longv) - 1] = 0;
+	memcpy(longv, "control.socket=/", 16);
+	CHECK(set(&c, longv, err, sizeof(err)) < 0 && strstr(err, "control.socket") && strstr(err, "characters"),
+	      "long string: %s", err);
+	char huge[600];
+	memset(huge, 'b', sizeof(huge) - 1);
+	huge[sizeof(huge) - 1] = 0;
+	memcpy(huge, "regions.file=/", 14);
+	CHECK(set(&c, huge, err, sizeof(err)) < 0 && strstr(err, "longer than"), "huge --set: %s", err);
+	CHECK(set(&c, "control.socket=", err, sizeof(err)) < 0 && strstr(err, "control.socket"),
+	      "empty control socket: %s", err);
+	CHECK(set(&c, "syslog.target=udp://127.0.0.1:514", err, sizeof(err)) == 0, "%s", err);
+	CHECK(set(&c, "syslog.target=ftp://x", err, sizeof(err)) < 0 && strstr(err, "syslog.target"), "%s", err);
+	CHECK(set(&c, "syslog.facility=local3", err, sizeof(err)) == 0, "%s", err);
+	CHECK(set(&c, "syslog.facility=mars", err, sizeof(err)) < 0 && strstr(err, "local0..local7"), "%s", err);
+	CHECK(set(&c, "metrics.listen=127.0.0.1:9464", err, sizeof(err)) == 0, "%s", err);
+	CHECK(set(&c, "metrics.listen=localhost:9464", err, sizeof(err)) < 0 && strstr(err, "metrics.listen"), "%s",
+	      err);
+	CHECK(set(&c, "alertmanager.url=http://127.0.0.1:9093", err, sizeof(err)) == 0, "%s", err);
+	/* an Alertmanager URL may carry a password: a rejected one is not echoed */
+	CHECK(set(&c, "alertmanager.url=gopher://user:s3cret@host/", err, sizeof(err)) < 0 &&
+		      strstr(err, "alertmanager.url") && !strstr(err, "s3cret") && strstr(err, "gopher://***@host/"),
+	      "secret echoed or accepted: %s", err);
+	CHECK(set(&c, "alertmanager.url=http://user:s3cret@host:9093/a b", err, sizeof(err)) < 0 &&
+		      !strstr(err, "s3cret"), "secret echoed: %s", err);
+
+	/* unknown keys, missing '=' */
+	CHECK(set(&c, "alerts.nope=1", err, sizeof(err)) < 0 && strstr(err, "unknown key"), "%s", err);
+	CHECK(set(&c, "alerts.window", err, sizeof(err)) < 0 && err[0], "no '=': %s", err);
+
+	/* a file: errors name the file and the line */
+	tw_config_default(&c);
+	int rc = load_text(&c, "# comment\n[syslog]\nenabled = yes\nfacility = local1\n[alerts]\nmin_flows = 5\n", path,
+			   err, sizeof(err));
+	CHECK(rc == 0 && c.syslog.enabled == 1 && !strcmp(c.syslog.facility, "local1") && c.alerts.min_flows == 5,
+	      "good file: rc %d: %s", rc, err);
+	rc = load_text(&c, "[syslog]\n\nenabled = perhaps\n", path, err, sizeof(err));
+	CHECK(rc < 0 && strstr(err, path) && strstr(err, ":3") && strstr(err, "syslog.enabled"), "bad file: %s", err);
+	rc = load_text(&c, "[regions]\nfile = /x\nbogus = 1\n", path, err, sizeof(err));
+	CHECK(rc < 0 && strstr(err, ":3") && strstr(err, "bogus"), "unknown key in file: %s", err);
+
+	printf("%d checks, %d failed\n", checks, fails);
+	return fails ? 1 : 0;
+}
