@@ -1,5 +1,7 @@
 #include "state.h"
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -103,12 +105,35 @@ static int unreadable(const char *path, int e, char *err, size_t errlen)
 	return TW_STATE_UNREADABLE;
 }
 
+/* A save cut short by a crash leaves NAME.tmp.PID behind (never the file
+ * itself: see tw_state_save).  Removed once that process is gone. */
+static void remove_stale_tmp(const char *dir, const char *name)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t n = strlen(name);
+	while (d && (e = readdir(d))) {
+		char *end;
+		if (strncmp(e->d_name, name, n) || strncmp(e->d_name + n, ".tmp.", 5))
+			continue;
+		long pid = strtol(e->d_name + n + 5, &end, 10);
+		if (*end || pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		char p[4400];
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		unlink(p);
+	}
+	if (d)
+		closedir(d);
+}
+
 int tw_state_load(const char *dir, const char *name, void **data, size_t *len, char *err, size_t errlen)
 {
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	*data = NULL;
 	*len = 0;
+	remove_stale_tmp(dir, name);
 	FILE *fp = fopen(path, "rb");
 	if (!fp) {
 		if (errno == ENOENT)

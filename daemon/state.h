@@ -22,7 +22,8 @@ enum tw_state_rc {
 	TW_STATE_LOADED = 1,       /* *data malloc'd, NUL-terminated beyond *len */
 };
 /* A corrupt file that cannot be moved aside is TW_STATE_UNREADABLE: the next
- * save would replace it. */
+ * save would replace it.  NAME.tmp.PID left by a save that a crash cut short
+ * is removed (if that process is gone). */
 int tw_state_load(const char *dir, const char *name, void **data, size_t *len, char *err, size_t errlen);
 /* Rename path to path.corrupt-TIMESTAMP (-N added if that exists): 0, or
  * -1 with errno set.  aside receives the new name. */

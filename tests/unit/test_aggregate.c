@@ -4,6 +4,8 @@
  * configurable thresholds, legitimacy, state round trip, corrupt state,
  * saves at raise/resolve, unreadable state, a lowered max_targets. */
 #include <dirent.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -435,6 +437,17 @@ static void test_state_transitions(void)
 	fclose(f);
 	CHECK(tw_state_load(dir, "alerts.state", &data, &len, err, sizeof(err)) == TW_STATE_CORRUPT &&
 	      strstr(err, "truncated"), "%s", err);
+	/* a save cut short: the dead process's temporary file goes, a live one's stays */
+	char dead[300], live[300];
+	int pid = 4000000;
+	while (kill(pid, 0) == 0 || errno != ESRCH)
+		pid--;
+	snprintf(dead, sizeof(dead), "%s.tmp.%d", path, pid);
+	snprintf(live, sizeof(live), "%s.tmp.1", path);
+	fclose(fopen(dead, "w"));
+	fclose(fopen(live, "w"));
+	CHECK(tw_state_load(dir, "alerts.state", &data, &len, err, sizeof(err)) == TW_STATE_NONE, "%s", err);
+	CHECK(access(dead, F_OK) != 0 && access(live, F_OK) == 0, "stale temporary files");
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	CHECK(system(cmd) == 0, "cleanup");
 }
