@@ -138,7 +138,7 @@ censor_on() {
     --log "$WORK/censor-events.jsonl" --ready "$WORK/censor.ready" --tap cen-gw --queue --delay-ms 30 \
     >"$WORK/censor.log" 2>&1 </dev/null &
   CENSOR_PID=$!
-  PIDS+=($CENSOR_PID)
+  PIDS+=("$CENSOR_PID")
   local i
   for i in $(seq 50); do [ -e "$WORK/censor.ready" ] && return 0; sleep 0.1; done
   fail "censor did not start: $(cat "$WORK/censor.log")"
@@ -187,7 +187,7 @@ tw_start() {
 tw_stop_int() {
   local name=$1 i rc
   kill -INT $TW_PID
-  for i in $(seq 100); do kill -0 $TW_PID 2>/dev/null || break; sleep 0.1; done
+  for _ in $(seq 100); do kill -0 $TW_PID 2>/dev/null || break; sleep 0.1; done
   kill -0 $TW_PID 2>/dev/null && fail "tamperwatchd ($name) did not exit on SIGINT"
   wait $TW_PID; rc=$?
   TW_PID=""
@@ -203,8 +203,8 @@ tw_kill9() {
 # wait_alert LOG PYEXPR [SECONDS]: until PYEXPR holds over A (the alert
 # records of LOG, in order); prints them on timeout
 wait_alert() {
-  local log=$1 expr=$2 secs=${3:-15} i
-  for i in $(seq $((secs * 5))); do
+  local log=$1 expr=$2 secs=${3:-15}
+  for _ in $(seq $((secs * 5))); do
     alerts_py "$log" "$expr" >/dev/null 2>&1 && return 0
     sleep 0.2
   done

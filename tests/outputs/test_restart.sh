@@ -32,7 +32,7 @@ tw_start run1 "${FAST[@]}"
 for a in $C4 $C4b $C6 $C6b; do fetch $a >/dev/null; done
 wait_alert "$LOG" 'S.count("raised") == 1'
 ID=$("$PY" -c 'import json,sys; print([json.loads(l) for l in open(sys.argv[1]) if "\"raised\"" in l][0]["alert"]["id"])' "$LOG")
-for i in $(seq 50); do state_text "$STATE" alerts.state 2>/dev/null | grep -q "^A 1 s$ID " && break; sleep 0.1; done
+for _ in $(seq 50); do state_text "$STATE" alerts.state 2>/dev/null | grep -q "^A 1 s$ID " && break; sleep 0.1; done
 state_text "$STATE" alerts.state | grep -q "^A 1 s$ID " || fail "the open alert $ID was never saved"
 tw_kill9
 for dev in gw-cli gw-up; do
@@ -84,7 +84,7 @@ censor_on blocked2.example
 tw_start run3 "${SLOW[@]}"
 for a in $C4 $C6 $C4b $C6b; do fetch $a blocked2.example >/dev/null; done   # one spare
 wait_alert "$LOG2" 'S.count("raised") == 1'
-for i in $(seq 30); do [ -s "$STATE2/alerts.state" ] && break; sleep 0.1; done
+for _ in $(seq 30); do [ -s "$STATE2/alerts.state" ] && break; sleep 0.1; done
 tw_kill9
 tw_start run4 "${SLOW[@]}"
 # as many flows as raise it: a run that forgot the alert raises it again
@@ -139,7 +139,8 @@ faulty() {  # live|replay, name, command that damages alerts.state in the curren
   [ "$(printf '%s\n' "$msg" | grep -c .)" = 1 ] || fail "$name: not one line: $msg"
   printf '%s\n' "$msg" | grep -q "^tamperwatchd: $D/alerts.state: .*moved aside to $D/alerts.state.corrupt-" ||
     fail "$name: $msg"
-  [ "$(ls "$D" | grep -c '^alerts.state.corrupt-')" = 1 ] || fail "$name: not set aside: $(ls "$D")"
+  local aside=("$D"/alerts.state.corrupt-*)
+  [ ${#aside[@]} = 1 ] && [ -f "${aside[0]}" ] || fail "$name: not set aside: $(ls "$D")"
   cmp -s "$D"/alerts.state.corrupt-* "$WORK/$name.damaged" || fail "$name: the file set aside is not the damaged one"
   state_text "$D" alerts.state >/dev/null || fail "$name: no fresh state file saved at the clean stop"
   ok "$name ($how): ${msg#*: }"
@@ -157,7 +158,7 @@ D=$WORK/st-dir; mkdir -p "$D/alerts.state"
 gw "$TW" -i gw-cli --alerts /dev/null --state "$D" 2>"$WORK/dir.err"; rc=$?
 [ $rc = 3 ] && [ "$(wc -l <"$WORK/dir.err")" = 1 ] && grep -q "$D/alerts.state: cannot read the state file: Is a directory" "$WORK/dir.err" ||
   fail "state file is a directory: rc $rc: $(cat "$WORK/dir.err")"
-[ -d "$D/alerts.state" ] && [ -z "$(ls "$D" | grep corrupt)" ] || fail "unreadable state was moved"
+[ -d "$D/alerts.state" ] && ! compgen -G "$D/alerts.state.corrupt*" >/dev/null || fail "unreadable state was moved"
 ip -n $NS_G -d link show dev gw-cli | grep -q 'prog/xdp' && fail "attached after a failed start"
 ok "unreadable (directory): $(cat "$WORK/dir.err")"
 if command -v setpriv >/dev/null; then
