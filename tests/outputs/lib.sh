@@ -114,8 +114,7 @@ server:
 UB
   ip netns exec $NS_S unbound -c "$WORK/unbound.conf" >"$WORK/unbound.log" 2>&1 &
   PIDS+=($!)
-  local i
-  for i in $(seq 50); do
+  for _ in $(seq 50); do
     cli timeout 1 dig +short +tries=1 +time=1 @$SRV4 blocked.example A >/dev/null 2>&1 &&
       cli timeout 1 curl -s -o /dev/null http://$SRV4/ &&
       cli timeout 1 curl -s -g -o /dev/null "http://[$SRV6]/" && return 0
@@ -139,8 +138,7 @@ censor_on() {
     >"$WORK/censor.log" 2>&1 </dev/null &
   CENSOR_PID=$!
   PIDS+=("$CENSOR_PID")
-  local i
-  for i in $(seq 50); do [ -e "$WORK/censor.ready" ] && return 0; sleep 0.1; done
+  for _ in $(seq 50); do [ -e "$WORK/censor.ready" ] && return 0; sleep 0.1; done
   fail "censor did not start: $(cat "$WORK/censor.log")"
 }
 
@@ -175,8 +173,7 @@ tw_start() {
   # not through gw(): TW_PID must be the daemon, not a subshell around it
   ip netns exec "$NS_G" "$TW" -i gw-cli -i gw-up --mode xdp "$@" 2>"$WORK/$name.err" &
   TW_PID=$!
-  local i
-  for i in $(seq 100); do
+  for _ in $(seq 100); do
     [ "$(grep -c "watching" "$WORK/$name.err" 2>/dev/null)" = 2 ] && return 0
     kill -0 $TW_PID 2>/dev/null || fail "tamperwatchd ($name) exited: $(cat "$WORK/$name.err")"
     sleep 0.1
@@ -185,7 +182,7 @@ tw_start() {
 }
 
 tw_stop_int() {
-  local name=$1 i rc
+  local name=$1 rc
   kill -INT $TW_PID
   for _ in $(seq 100); do kill -0 $TW_PID 2>/dev/null || break; sleep 0.1; done
   kill -0 $TW_PID 2>/dev/null && fail "tamperwatchd ($name) did not exit on SIGINT"
