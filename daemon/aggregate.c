@@ -69,6 +69,7 @@ struct tw_agg {
 	struct target **openv;   /* targets with an open alert (residual blocking lookup) */
 	size_t nopenv, capopen;
 	uint64_t now, last_save, last_gc, dropped;
+	int dirty;   /* an alert was raised or resolved since the last save */
 };
 
 void tw_agg_cfg_default(struct tw_agg_cfg *c)
@@ -434,6 +435,7 @@ static void evaluate(struct tw_agg *a, struct target *t, uint64_t now)
 	a->nopen++;
 	open_add(a, t);
 	emit(a, t, "raised", now, NULL);
+	a->dirty = 1;
 }
 
 static void resolve(struct tw_agg *a, struct target *t, uint64_t now, const char *why)
@@ -443,6 +445,7 @@ static void resolve(struct tw_agg *a, struct target *t, uint64_t now, const char
 	t->al.resolved_ts = now;
 	a->nopen--;
 	open_del(a, t);
+	a->dirty = 1;
 }
 
 void tw_agg_outcome(void *arg, const struct tw_flow_outcome *o)
@@ -563,9 +566,15 @@ void tw_agg_tick(void *arg, uint64_t now, int final)
 		return;
 	if (!a->last_save)
 		a->last_save = now;
-	if (final || now >= a->last_save + (uint64_t)a->c.state_interval * NS) {
+	/* a raise or a resolution is saved at this tick, not the next periodic
+	 * one: a crash in between would otherwise raise it again (or lose the
+	 * resolution).  Its line is already in the log (tw_pipeline_line writes
+	 * detector lines at once), so the state never names an alert the log
+	 * does not have.  At most one save a tick (a second). */
+	if (final || a->dirty || now >= a->last_save + (uint64_t)a->c.state_interval * NS) {
 		tw_agg_save(a);
 		a->last_save = now;
+		a->dirty = 0;
 	}
 }
 
@@ -645,9 +654,13 @@ int tw_agg_save(struct tw_agg *a)
 	struct sbuf s = { 0 };
 	char e1[700], e2[700], e3[100], e4[100];
 	sb_printf(&s, "V 1 %llu\n", (unsigned long long)a->now);
-	for (size_t i = 0; i < NBUCKET; i++)
-		for (struct target *t = a->b[i]; t; t = t->next) {
+	/* targets with an open alert first: a restart under a lower
+	 * alerts.max_targets keeps those */
+	for (size_t n = 0; n < 2 * NBUCKET; n++)
+		for (struct target *t = a->b[n % NBUCKET]; t; t = t->next) {
 			const struct alert *al = &t->al;
+			if (!al->open != (n >= NBUCKET))
+				continue;
 			enc(e1, sizeof(e1), t->key);
 			enc(e2, sizeof(e2), t->domain);
 			enc(e3, sizeof(e3), t->ip);
@@ -698,16 +711,22 @@ static void clear(struct tw_agg *a)
 	a->ntargets = a->nopen = a->nopenv = 0;
 }
 
-/* 0, or -1: malformed (line number in *bad) */
-static int restore(struct tw_agg *a, char *text, int *bad)
+/* 0, or -1: malformed (line number in *bad).  Targets beyond
+ * alerts.max_targets (lowered since the save) are counted in *skipped, their
+ * records passed over, open alerts first: a smaller limit is no reason to
+ * forget an incident. */
+static int restore(struct tw_agg *a, char *text, int *bad, size_t *skipped)
 {
 	char *save = NULL, w1[700], w2[700], w3[100], w4[100], w5[100];
 	struct target *t = NULL;
-	int ln = 0, end = 0;
+	int ln = 0, end = 0, skip = 0;
 	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		*bad = ++ln;
 		if (end)
 			return -1;
+		if (skip && strchr("APER", line[0]) && line[1] == ' ')
+			continue;
+		skip = 0;
 		if (ln == 1) {
 			unsigned long long now;
 			int v;
@@ -727,6 +746,12 @@ static int restore(struct tw_agg *a, char *text, int *bad)
 			if (sscanf(line, "T %699s %699s %99s %u %99s", w1, w2, w3, &port, w4) != 5 || port > 65535 ||
 			    dec(key, sizeof(key), w1) || strlen(key) >= sizeof(t->key))
 				return -1;
+			if (!*slot(a, key) && a->ntargets >= (size_t)a->c.max_targets) {
+				(*skipped)++;
+				skip = 1;
+				t = NULL;
+				break;
+			}
 			t = target_get(a, key);
 			if (!t || t->proto[0] || dec(t->domain, sizeof(t->domain), w2) || dec(t->ip, sizeof(t->ip), w3) ||
 			    dec(proto, sizeof(proto), w4))
@@ -842,24 +867,33 @@ struct tw_agg *tw_agg_new(const struct tw_agg_cfg *cfg, const struct tw_legit *l
 	size_t len;
 	char e[1200];
 	int rc = tw_state_load(state_dir, STATE_NAME, &data, &len, e, sizeof(e));
-	if (rc < 0) {
+	if (rc == TW_STATE_UNREADABLE) {
+		snprintf(err, errlen, "%s", e);   /* left in place: not ours to overwrite */
+		tw_agg_free(a);
+		return NULL;
+	}
+	if (rc == TW_STATE_CORRUPT)
 		fprintf(stderr, "tamperwatchd: %s\n", e);
-		if (strstr(e, "moved aside") == NULL && strstr(e, "could not move") == NULL) {
-			snprintf(err, errlen, "%s", e);   /* unreadable, not corrupt: e.g. permissions */
-			tw_agg_free(a);
-			return NULL;
-		}
-	} else if (rc == 1) {
+	if (rc == TW_STATE_LOADED) {
 		int bad = 0;
-		if (strlen(data) != len || restore(a, data, &bad) < 0) {
+		size_t skipped = 0;
+		if (strlen(data) != len || restore(a, data, &bad, &skipped) < 0) {
 			clear(a);
 			a->now = 0;
 			char path[4200], aside[4300];
 			snprintf(path, sizeof(path), "%s/%s", state_dir, STATE_NAME);
-			int mv = tw_state_set_aside(path, aside, sizeof(aside));
-			fprintf(stderr, "tamperwatchd: %s: malformed state (record %d); %s%s, starting with empty state\n",
-				path, bad, mv ? "could not move it aside: " : "moved aside to ", mv ? strerror(errno) : aside);
-		}
+			if (tw_state_set_aside(path, aside, sizeof(aside)) < 0) {
+				snprintf(err, errlen, "%s: malformed state (record %d), and it cannot be moved aside: %s",
+					 path, bad, strerror(errno));
+				free(data);
+				tw_agg_free(a);
+				return NULL;
+			}
+			fprintf(stderr, "tamperwatchd: %s: malformed state (record %d); moved aside to %s, "
+				"starting with empty state\n", path, bad, aside);
+		} else if (skipped)
+			fprintf(stderr, "tamperwatchd: %s/%s: %zu targets beyond alerts.max_targets (%d) not restored\n",
+				state_dir, STATE_NAME, skipped, a->c.max_targets);
 		free(data);
 	}
 	return a;

@@ -254,9 +254,14 @@ int tw_pipeline_add_tick(struct tw_pipeline *pl, tw_tick_fn fn, void *arg)
 	return 0;
 }
 
+/* Detector lines (alerts, stats, link and gap records) are few and go to
+ * the file at once, with the events queued before them: an alert is in the
+ * log before a state file can record it (aggregate.c), and a consumer sees
+ * it without waiting for the next flush. */
 void tw_pipeline_line(struct tw_pipeline *pl, const char *line, size_t len)
 {
 	tw_output_write(pl->out, line, len);
+	tw_output_flush(pl->out);
 }
 
 void tw_pipeline_event(struct tw_pipeline *pl, const struct tw_event *e, size_t len)

@@ -46,7 +46,7 @@ void tw_pipeline_event(struct tw_pipeline *pl, const struct tw_event *e, size_t 
 void tw_pipeline_tick(struct tw_pipeline *pl, uint64_t now_ns, int final);
 /* 0, or -1 when all TW_PIPELINE_MAX_TICKS slots are taken (a build-time bound) */
 int tw_pipeline_add_tick(struct tw_pipeline *pl, tw_tick_fn fn, void *arg);
-/* Write one already-built JSON line (stats and the like). */
+/* Write one already-built JSON line (stats, detector lines), flushed at once. */
 void tw_pipeline_line(struct tw_pipeline *pl, const char *line, size_t len);
 /* Text form of an address, and of the client prefix that replaces it. */
 void tw_addr_str(int family, const uint8_t *addr, char *out, size_t cap);

@@ -1,10 +1,13 @@
 #include "state.h"
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -88,11 +91,40 @@ int tw_state_set_aside(const char *path, char *aside, size_t cap)
 static int corrupt(const char *path, const char *why, char *err, size_t errlen)
 {
 	char aside[4200];
-	if (tw_state_set_aside(path, aside, sizeof(aside)) < 0)
-		snprintf(err, errlen, "%s: %s; could not move it aside: %s", path, why, strerror(errno));
-	else
-		snprintf(err, errlen, "%s: %s; moved aside to %s, starting with empty state", path, why, aside);
-	return -1;
+	if (tw_state_set_aside(path, aside, sizeof(aside)) < 0) {
+		snprintf(err, errlen, "%s: %s, and it cannot be moved aside: %s", path, why, strerror(errno));
+		return TW_STATE_UNREADABLE;
+	}
+	snprintf(err, errlen, "%s: %s; moved aside to %s, starting with empty state", path, why, aside);
+	return TW_STATE_CORRUPT;
+}
+
+static int unreadable(const char *path, int e, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s: cannot read the state file: %s", path, strerror(e));
+	return TW_STATE_UNREADABLE;
+}
+
+/* A save cut short by a crash leaves NAME.tmp.PID behind (never the file
+ * itself: see tw_state_save).  Removed once that process is gone. */
+static void remove_stale_tmp(const char *dir, const char *name)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t n = strlen(name);
+	while (d && (e = readdir(d))) {
+		char *end;
+		if (strncmp(e->d_name, name, n) || strncmp(e->d_name + n, ".tmp.", 5))
+			continue;
+		long pid = strtol(e->d_name + n + 5, &end, 10);
+		if (*end || pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		char p[4400];
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		unlink(p);
+	}
+	if (d)
+		closedir(d);
 }
 
 int tw_state_load(const char *dir, const char *name, void **data, size_t *len, char *err, size_t errlen)
@@ -101,17 +133,18 @@ int tw_state_load(const char *dir, const char *name, void **data, size_t *len, c
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	*data = NULL;
 	*len = 0;
+	remove_stale_tmp(dir, name);
 	FILE *fp = fopen(path, "rb");
 	if (!fp) {
 		if (errno == ENOENT)
-			return 0;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
+			return TW_STATE_NONE;
+		return unreadable(path, errno, err, errlen);
 	}
 	uint8_t h[HDR];
 	if (fread(h, 1, HDR, fp) != HDR) {
+		int e = ferror(fp) ? errno : 0;
 		fclose(fp);
-		return corrupt(path, "truncated header", err, errlen);
+		return e ? unreadable(path, e, err, errlen) : corrupt(path, "truncated header", err, errlen);
 	}
 	if (memcmp(h, magic, 8)) {
 		fclose(fp);
@@ -121,21 +154,42 @@ int tw_state_load(const char *dir, const char *name, void **data, size_t *len, c
 		fclose(fp);
 		return corrupt(path, "unsupported state version", err, errlen);
 	}
+	/* the header is checked against the file before anything is allocated
+	 * from it: the compressed length must be what is on disk, the raw length
+	 * no more than zlib can expand it to (1032:1) */
 	uint64_t raw = get64(h + 16), clen = get64(h + 24);
-	if (raw > MAX_RAW || clen > MAX_RAW) {
+	struct stat st;
+	if (fstat(fileno(fp), &st) < 0) {
+		int e = errno;
 		fclose(fp);
-		return corrupt(path, "implausible lengths", err, errlen);
+		return unreadable(path, e, err, errlen);
+	}
+	uint64_t have = (uint64_t)st.st_size - HDR;
+	const char *bad = NULL;
+	if (raw > MAX_RAW || clen > MAX_RAW || raw > clen * 1032 + 64)
+		bad = "implausible lengths";
+	else if (have != clen)
+		bad = have < clen ? "truncated" : "trailing data";
+	if (bad) {
+		fclose(fp);
+		return corrupt(path, bad, err, errlen);
 	}
 	uint8_t *cbuf = malloc(clen + 1), *out = malloc(raw + 1);
 	if (!cbuf || !out) {
 		free(cbuf);
 		free(out);
 		fclose(fp);
-		snprintf(err, errlen, "%s: out of memory", path);
-		return -1;
+		snprintf(err, errlen, "%s: out of memory for %llu bytes of state", path, (unsigned long long)raw);
+		return TW_STATE_UNREADABLE;
 	}
 	size_t got = fread(cbuf, 1, clen + 1, fp);
+	int rerr = ferror(fp) ? errno : 0;
 	fclose(fp);
+	if (rerr) {
+		free(cbuf);
+		free(out);
+		return unreadable(path, rerr, err, errlen);
+	}
 	uLongf olen = raw;
 	const char *why = NULL;
 	if (got != clen)
@@ -152,5 +206,5 @@ int tw_state_load(const char *dir, const char *name, void **data, size_t *len, c
 	out[raw] = 0;
 	*data = out;
 	*len = raw;
-	return 1;
+	return TW_STATE_LOADED;
 }

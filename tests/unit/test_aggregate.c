@@ -1,11 +1,15 @@
 /* Unit tests of the per-target alert aggregator (aggregate.c), driven with
  * synthetic flow outcomes and ticks: thresholds, one id through raised /
  * updated / resolved, residual blocking inside one incident, benign flows,
- * configurable thresholds, legitimacy, state round trip, corrupt state. */
+ * configurable thresholds, legitimacy, state round trip, corrupt state,
+ * saves at raise/resolve, unreadable state, a lowered max_targets. */
 #include <dirent.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "aggregate.h"
 #include "legit.h"
@@ -364,6 +368,90 @@ static void test_state(void)
 	CHECK(system(cmd) == 0, "cleanup");
 }
 
+/* A raise is saved at the next tick, long before state.interval; a state
+ * file that cannot be read (here: a directory) stops startup and is left
+ * alone; a lowered alerts.max_targets keeps the open alerts of the file. */
+static void test_state_transitions(void)
+{
+	char dir[] = "/tmp/tw-statet-XXXXXX", path[256], cmd[300], err[512];
+	CHECK(mkdtemp(dir), "mkdtemp");
+	snprintf(path, sizeof(path), "%s/alerts.state", dir);
+	struct tw_agg *a = mk(NULL, NULL, dir);   /* state.interval 60 */
+	tw_agg_tick(a, T0, 0);
+	CHECK(access(path, F_OK) != 0, "saved before anything happened");
+	for (int i = 0; i < 3; i++)
+		flow(a, T0 + i * S, "198.51.100.0/24", "t.example", "rst_injection", 0.9, 0);
+	CHECK(count_state("raised") == 1, "raise");
+	tw_agg_tick(a, T0 + 3 * S, 0);
+	CHECK(access(path, F_OK) == 0, "raise not saved at the next tick");
+	tw_agg_free(a);   /* as if killed: no final tick */
+	a = mk(NULL, NULL, dir);
+	CHECK(tw_agg_open_alerts(a) == 1, "open alert not in the state saved at the raise");
+	tw_agg_free(a);
+
+	/* 40 more targets with traffic, then a restart with room for 16 */
+	a = mk(NULL, NULL, dir);
+	for (int i = 0; i < 40; i++) {
+		char d[64];
+		snprintf(d, sizeof(d), "n%d.example", i);
+		flow(a, T0 + 4 * S, "192.0.2.0/24", d, NULL, 0, 1);
+	}
+	tw_agg_tick(a, T0 + 5 * S, 1);
+	tw_agg_free(a);
+	struct tw_agg_cfg c;
+	tw_agg_cfg_default(&c);
+	c.max_targets = 16;
+	a = mk(&c, NULL, dir);
+	CHECK(tw_agg_open_alerts(a) == 1 && count_corrupt(dir) == 0, "max_targets lowered: %zu open, %d aside",
+	      tw_agg_open_alerts(a), count_corrupt(dir));
+	for (int i = 0; i < 3; i++)
+		flow(a, T0 + (10 + i) * S, "198.51.100.0/24", "t.example", NULL, 0, 1);
+	CHECK(count_state("resolved") == 1 && count_state("raised") == 0, "restored alert did not resolve");
+	tw_agg_free(a);
+
+	/* unreadable: startup stops, the file stays */
+	CHECK(unlink(path) == 0 && mkdir(path, 0700) == 0, "mkdir");
+	tw_agg_cfg_default(&c);
+	err[0] = 0;
+	a = tw_agg_new(&c, NULL, dir, cap, NULL, err, sizeof(err));
+	CHECK(!a && strstr(err, path) && strstr(err, "cannot read") && count_corrupt(dir) == 0, "unreadable: %s", err);
+	tw_agg_free(a);
+	void *data;
+	size_t len;
+	CHECK(tw_state_load(dir, "alerts.state", &data, &len, err, sizeof(err)) == TW_STATE_UNREADABLE, "%s", err);
+	CHECK(rmdir(path) == 0, "the directory was moved or removed");
+	CHECK(tw_state_load(dir, "alerts.state", &data, &len, err, sizeof(err)) == TW_STATE_NONE, "no file");
+	/* corrupt: a distinct result, moved aside */
+	FILE *f = fopen(path, "wb");
+	fputs("TWSTATE\0", f);
+	fclose(f);
+	CHECK(tw_state_load(dir, "alerts.state", &data, &len, err, sizeof(err)) == TW_STATE_CORRUPT &&
+	      strstr(err, "moved aside") && count_corrupt(dir) == 1, "%s", err);
+	/* header lengths that disagree with the file: no allocation from them */
+	CHECK(tw_state_save(dir, "alerts.state", "V 1 5\nEND\n", 10, err, sizeof(err)) == 0, "%s", err);
+	f = fopen(path, "r+b");
+	fseek(f, 24, SEEK_SET);
+	fputc(0xff, f);
+	fputc(0xff, f);
+	fputc(0xff, f);
+	fclose(f);
+	CHECK(tw_state_load(dir, "alerts.state", &data, &len, err, sizeof(err)) == TW_STATE_CORRUPT &&
+	      strstr(err, "truncated"), "%s", err);
+	/* a save cut short: the dead process's temporary file goes, a live one's stays */
+	char dead[300], live[300];
+	int pid = 4000000;
+	while (kill(pid, 0) == 0 || errno != ESRCH)
+		pid--;
+	snprintf(dead, sizeof(dead), "%s.tmp.%d", path, pid);
+	snprintf(live, sizeof(live), "%s.tmp.1", path);
+	fclose(fopen(dead, "w"));
+	fclose(fopen(live, "w"));
+	CHECK(tw_state_load(dir, "alerts.state", &data, &len, err, sizeof(err)) == TW_STATE_NONE, "%s", err);
+	CHECK(access(dead, F_OK) != 0 && access(live, F_OK) == 0, "stale temporary files");
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK(system(cmd) == 0, "cleanup");
+}
+
 static void empty_dir(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -426,6 +514,7 @@ int main(void)
 	test_thresholds();
 	test_legitimacy();
 	test_state();
+	test_state_transitions();
 	test_state_mutations();
 	printf("test_aggregate: %d checks, %d failed\n", checks, fails);
 	return fails ? 1 : 0;
