@@ -171,7 +171,7 @@ dns_all() {
 tw_start() {
   local name=$1; shift
   # not through gw(): TW_PID must be the daemon, not a subshell around it
-  ip netns exec "$NS_G" "$TW" -i gw-cli -i gw-up --mode xdp "$@" 2>"$WORK/$name.err" &
+  ip netns exec "$NS_G" "$TW" -i gw-cli -i gw-up --mode xdp --control "$WORK/$name.ctl.sock" "$@" 2>"$WORK/$name.err" &
   TW_PID=$!
   for _ in $(seq 100); do
     [ "$(grep -c "watching" "$WORK/$name.err" 2>/dev/null)" = 2 ] && return 0

@@ -108,7 +108,7 @@ grep -q "gw-cli: replaced the TC ingress program .* a killed tamperwatchd left a
   fail "orphan not reported: $(cat "$WORK/tc2.err")"
 live=$(tc_ids ingress) live_e=$(tc_ids egress)
 [ -n "$live" ] && [ "$live" != "$orphan" ] || fail "orphan $orphan not replaced ($live)"
-ip netns exec $NS_G "$TW" -i gw-cli --mode tc --alerts /dev/null 2>"$WORK/tc3.err"; rc=$?
+ip netns exec $NS_G "$TW" -i gw-cli --mode tc --alerts /dev/null --control "$WORK/tc3.ctl.sock" 2>"$WORK/tc3.err"; rc=$?
 [ $rc = 3 ] && grep -q "cannot attach TC ingress program: File exists" "$WORK/tc3.err" ||
   fail "a second daemon on a watched interface: rc $rc: $(cat "$WORK/tc3.err")"
 [ "$(tc_ids ingress)" = "$live" ] && [ "$(tc_ids egress)" = "$live_e" ] || fail "a live daemon's filter was replaced"
@@ -155,7 +155,7 @@ faulty replay version 'printf "\x02" | dd of=alerts.state bs=1 seek=8 conv=notru
 
 # unreadable: startup stops (status 3, one line naming the file), nothing moved
 D=$WORK/st-dir; mkdir -p "$D/alerts.state"
-gw "$TW" -i gw-cli --alerts /dev/null --state "$D" 2>"$WORK/dir.err"; rc=$?
+gw "$TW" -i gw-cli --alerts /dev/null --control "$WORK/dir.ctl.sock" --state "$D" 2>"$WORK/dir.err"; rc=$?
 [ $rc = 3 ] && [ "$(wc -l <"$WORK/dir.err")" = 1 ] && grep -q "$D/alerts.state: cannot read the state file: Is a directory" "$WORK/dir.err" ||
   fail "state file is a directory: rc $rc: $(cat "$WORK/dir.err")"
 [ -d "$D/alerts.state" ] && ! compgen -G "$D/alerts.state.corrupt*" >/dev/null || fail "unreadable state was moved"
