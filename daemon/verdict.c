@@ -39,6 +39,9 @@
 #define V_BASE_SLOTS 65536
 #define V_PERSIST_PKTS 8        /* server packets after which a new TTL is the path's */
 #define V_TIMEOUT_CONF 0.40     /* one unanswered flow: weak alone, aggregation decides */
+#define V_ANS_SLOTS 16384       /* recent DNS answers, by the address they gave */
+#define V_ANS_AGE_NS (600ull * 1000000000ull) /* an answer links a web flow this long */
+#define V_REDIR_BODY_MAX 8192   /* a search/redirect stub page is small; larger bodies are not decoded */
 
 enum { M_RST = 0, M_BLACKHOLE, M_DNS, M_BLOCKPAGE, M_TLS, M_MAX };
 static const char *const method_names[M_MAX] = {
@@ -68,6 +71,9 @@ struct vdnsq {
 	uint8_t rcode[2];
 	const struct tw_fp_match *fp;
 	char fp_addr[64];
+	uint8_t a0[4][16];      /* the first response's addresses, to mark them */
+	uint8_t a0fam[4];       /* suspect when a differing second one comes */
+	int na0;
 };
 
 struct vflow {
@@ -87,6 +93,13 @@ struct vflow {
 	int resp_base_known;
 	struct vdnsq *q;        /* V_MAX_DNSQ of them, for DNS flows only */
 	int nq;
+	/* ISP NXDOMAIN redirection: the answer for the Host sent the client
+	 * here, and this server sends it on to a search for that name */
+	int isp_redir;
+	int redir_via;
+	char redir_host[TW_NAME_MAX];
+	char resolver[INET6_ADDRSTRLEN];
+	uint32_t dns_ttl;
 };
 
 struct slot {
@@ -104,6 +117,18 @@ struct base {
 	uint16_t n[4];           /* answer's random TTL never becomes the baseline */
 };
 
+/* Recent DNS answers, keyed by the address they gave: which name asked for
+ * it and which resolver answered (direct-mapped: a collision replaces). */
+struct answ {
+	uint8_t addr[16];
+	uint8_t family;
+	uint8_t suspect;         /* forged-address fingerprint, resolver TTL mismatch, differing duplicate */
+	uint8_t rfamily;
+	uint8_t resolver[16];
+	uint32_t ttl;
+	uint64_t name_hash, ts_ns;
+};
+
 struct tw_verdict {
 	struct tw_pipeline *pl;
 	tw_outcome_cb hook;
@@ -112,6 +137,7 @@ struct tw_verdict {
 	struct slot *slots;
 	size_t mask, count, max;
 	struct base *bases;
+	struct answ *answers;
 	struct tw_verdict_stats st;
 };
 
@@ -266,7 +292,8 @@ struct tw_verdict *tw_verdict_new(struct tw_pipeline *pl, const struct tw_fp_db 
 		return NULL;
 	v->slots = calloc(cap, sizeof(*v->slots));
 	v->bases = calloc(V_BASE_SLOTS, sizeof(*v->bases));
-	if (!v->slots || !v->bases) {
+	v->answers = calloc(V_ANS_SLOTS, sizeof(*v->answers));
+	if (!v->slots || !v->bases || !v->answers) {
 		tw_verdict_free(v);
 		return NULL;
 	}
@@ -289,6 +316,7 @@ void tw_verdict_free(struct tw_verdict *v)
 			}
 	free(v->slots);
 	free(v->bases);
+	free(v->answers);
 	free(v);
 }
 
@@ -325,6 +353,56 @@ static void outcome(struct tw_verdict *v, const struct tw_event *e, const char *
 const struct tw_verdict_stats *tw_verdict_stats(const struct tw_verdict *v)
 {
 	return &v->st;
+}
+
+/* FNV-1a of a name as the parsers escape it, without a trailing dot */
+static uint64_t name_hash(const char *n)
+{
+	size_t len = strlen(n);
+	uint64_t h = 0xcbf29ce484222325ull;
+	if (len && n[len - 1] == '.')
+		len--;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)n[i]) * 0x100000001b3ull;
+	return h ? h : 1;
+}
+
+static struct answ *answ_slot(struct tw_verdict *v, int family, const uint8_t *addr)
+{
+	uint64_t a, b;
+	memcpy(&a, addr, 8);
+	memcpy(&b, addr + 8, 8);
+	return &v->answers[mix(mix(a) ^ b ^ ((uint64_t)family << 56)) & (V_ANS_SLOTS - 1)];
+}
+
+static void answ_put(struct tw_verdict *v, const struct tw_dns_answer *x, uint64_t nh, const struct tw_event *e,
+		     int suspect)
+{
+	int fam = x->family == 4 ? TW_FAMILY_IPV4 : TW_FAMILY_IPV6;
+	uint8_t addr[16] = { 0 };
+	memcpy(addr, x->addr, x->family == 4 ? 4 : 16);
+	struct answ *s = answ_slot(v, fam, addr);
+	/* the same address and name again keeps a mark it already has */
+	int keep = s->family == fam && !memcmp(s->addr, addr, 16) && s->name_hash == nh && s->suspect;
+	memcpy(s->addr, addr, 16);
+	s->family = (uint8_t)fam;
+	s->name_hash = nh;
+	s->ts_ns = e->ts_ns;
+	s->ttl = x->ttl;
+	s->rfamily = e->family;
+	memcpy(s->resolver, e->saddr, 16);
+	s->suspect = (uint8_t)(suspect || keep);
+}
+
+/* The answer that gave this address for this name, if recent. */
+static struct answ *answ_find(struct tw_verdict *v, int family, const uint8_t *addr, uint64_t nh, uint64_t now)
+{
+	struct answ *s = answ_slot(v, family, addr);
+	if (s->family != family || memcmp(s->addr, addr, 16) || s->name_hash != nh)
+		return NULL;
+	if (now > s->ts_ns + V_ANS_AGE_NS)
+		return NULL;
+	return s;
 }
 
 static void dns_answers_text(const struct tw_dns_msg *m, char *out, size_t cap)
@@ -367,30 +445,54 @@ static void on_dns_response(struct tw_verdict *v, struct vflow *f, const struct 
 	}
 	/* learnt as answers arrive, so queries judged at a flush already
 	 * know the resolver; the most frequent TTL wins (base_ttl) */
+	uint8_t rbase;
+	int ttl_odd = base_ttl(v, e->family, e->saddr, &rbase) && ttl_differs(e->ttl, rbase);
 	base_learn(v, e->family, e->saddr, e->ttl);
+	int differs = 0;
 	if (q->nresp < 2) {
 		dns_answers_text(&m, q->ans[q->nresp], sizeof(q->ans[0]));
 		q->ttl[q->nresp] = e->ttl;
 		q->rcode[q->nresp] = m.rcode;
+		differs = q->nresp == 1 && strcmp(q->ans[0], q->ans[1]);
 	}
 	q->nresp++;
-	if (v->fp && !q->fp) {
-		for (int i = 0; i < m.n_answers; i++) {
-			char a[INET6_ADDRSTRLEN] = "";
-			const struct tw_dns_answer *x = &m.answers[i];
-			if (x->family == 4)
-				inet_ntop(AF_INET, x->addr, a, sizeof(a));
-			else if (x->family == 6)
-				inet_ntop(AF_INET6, x->addr, a, sizeof(a));
-			else
-				continue;
-			const struct tw_fp_match *fm = tw_fp_match_dns(v->fp, a);
-			if (fm && !fm->is_false_positive_scope) {
+	int forged = 0;
+	for (int i = 0; v->fp && i < m.n_answers; i++) {
+		char a[INET6_ADDRSTRLEN] = "";
+		const struct tw_dns_answer *x = &m.answers[i];
+		if (x->family == 4)
+			inet_ntop(AF_INET, x->addr, a, sizeof(a));
+		else if (x->family == 6)
+			inet_ntop(AF_INET6, x->addr, a, sizeof(a));
+		else
+			continue;
+		const struct tw_fp_match *fm = tw_fp_match_dns(v->fp, a);
+		if (fm && !fm->is_false_positive_scope) {
+			forged = 1;
+			if (!q->fp) {
 				q->fp = fm;
 				snprintf(q->fp_addr, sizeof(q->fp_addr), "%s", a);
-				break;
 			}
 		}
+	}
+	/* remember which name each address answered, for the web flows that
+	 * follow; what looks forged is marked so it is never called benign */
+	uint64_t nh = name_hash(m.qname);
+	for (int i = 0; i < m.n_answers; i++) {
+		const struct tw_dns_answer *x = &m.answers[i];
+		if (x->family != 4 && x->family != 6)
+			continue;
+		answ_put(v, x, nh, e, forged || ttl_odd || differs);
+		if (q->nresp == 1 && q->na0 < 4) {
+			memset(q->a0[q->na0], 0, 16);
+			memcpy(q->a0[q->na0], x->addr, x->family == 4 ? 4 : 16);
+			q->a0fam[q->na0++] = x->family == 4 ? TW_FAMILY_IPV4 : TW_FAMILY_IPV6;
+		}
+	}
+	for (int i = 0; differs && i < q->na0; i++) {
+		struct answ *s = answ_find(v, q->a0fam[i], q->a0[i], nh, e->ts_ns);
+		if (s)
+			s->suspect = 1;
 	}
 }
 
@@ -408,6 +510,79 @@ static void on_client_data(struct vflow *f, const struct tw_event *e)
 	} else {
 		f->req = REQ_OTHER;
 	}
+}
+
+/* The last two labels of a name, three under a two-letter country code
+ * whose second level is short ("example.co.uk"): the registrable domain,
+ * approximately (no public suffix list). */
+static const char *reg_domain(const char *n)
+{
+	size_t len = strlen(n);
+	if (len && n[len - 1] == '.')
+		len--;
+	const char *dots[3] = { NULL, NULL, NULL };
+	int nd = 0;
+	for (size_t i = len; i-- > 0 && nd < 3;)
+		if (n[i] == '.')
+			dots[nd++] = n + i;
+	if (nd < 1)
+		return n;
+	size_t tld = (size_t)(n + len - dots[0] - 1);
+	size_t sld = nd >= 2 ? (size_t)(dots[0] - dots[1] - 1) : (size_t)(dots[0] - n);
+	int three = tld == 2 && sld <= 3;
+	int need = three ? 3 : 2;
+	return nd >= need ? dots[need - 1] + 1 : n;
+}
+
+static int same_reg_domain(const char *a, const char *b)
+{
+	const char *ra = reg_domain(a), *rb = reg_domain(b);
+	size_t la = strlen(ra), lb = strlen(rb);
+	if (la && ra[la - 1] == '.')
+		la--;
+	if (lb && rb[lb - 1] == '.')
+		lb--;
+	return la == lb && !strncasecmp(ra, rb, la);
+}
+
+static int is_ip_literal(const char *h)
+{
+	if (strstr(h, "%3a"))
+		return 1;           /* an IPv6 literal, escaped */
+	for (; *h; h++)
+		if (!((*h >= '0' && *h <= '9') || *h == '.'))
+			return 0;
+	return 1;
+}
+
+/* ISP NXDOMAIN redirection (Weaver, Kreibich, Paxson, "Redirecting DNS for
+ * Ads and Profit", FOCI 2011): the resolver answers a name that does not
+ * exist with the address of the ISP's search server, which sends the
+ * client on to a search for that very name.  Seen here: the address came
+ * from a DNS answer for the Host (nothing about that answer looked forged),
+ * and the response sends the client to another registrable domain with the
+ * Host in the query string.  Only DNS-linked responses are decoded. */
+static void isp_redirect_check(struct tw_verdict *v, struct vflow *f, const struct tw_event *e,
+			       const struct tw_http_resp *r)
+{
+	struct tw_http_redirect rd;
+	if (!f->host[0] || is_ip_literal(f->host) || r->content_length > V_REDIR_BODY_MAX)
+		return;
+	const struct answ *a = answ_find(v, e->family, e->saddr, name_hash(f->host), e->ts_ns);
+	if (!a || a->suspect || !tw_http_redirect(e->snippet, e->snippet_len, &rd))
+		return;
+	if (!rd.host[0] || same_reg_domain(rd.host, f->host))
+		return;
+	char want[TW_NAME_MAX];
+	size_t hl = strlen(f->host);
+	snprintf(want, sizeof(want), "%.*s", (int)(hl && f->host[hl - 1] == '.' ? hl - 1 : hl), f->host);
+	if (!strcasestr(rd.url + rd.query_off, want))
+		return;
+	f->isp_redir = 1;
+	f->redir_via = rd.via;
+	snprintf(f->redir_host, sizeof(f->redir_host), "%s", rd.host);
+	tw_addr_str(a->rfamily, a->resolver, f->resolver, sizeof(f->resolver));
+	f->dns_ttl = a->ttl;
 }
 
 static void on_server_data(struct tw_verdict *v, struct vflow *f, const struct tw_event *e)
@@ -429,6 +604,8 @@ static void on_server_data(struct tw_verdict *v, struct vflow *f, const struct t
 			if (m && !m->is_false_positive_scope)
 				f->fp = m;
 		}
+		if (f->req == REQ_HTTP && !f->fp)
+			isp_redirect_check(v, f, e, &r);
 	} else if (tw_parse_tls_server_first(e->snippet, e->snippet_len, &t) <= TW_PAYLOAD_TRUNCATED) {
 		f->resp = t.is_alert ? RESP_TLS_ALERT : RESP_TLS_HELLO;
 	} else {
@@ -584,12 +761,55 @@ static void judge_dns(struct tw_verdict *v, const struct tw_event *e, struct vfl
 
 }
 
+/* Not tampering, labelled: the ISP's NXDOMAIN redirection (README
+ * "Redirect records"). */
+static void write_redirect(struct tw_verdict *v, const struct tw_event *e, const struct vflow *f)
+{
+	static char buf[4096];
+	struct tw_pipeline *pl = v->pl;
+	struct tw_jb b;
+	char s[INET6_ADDRSTRLEN + 8];
+
+	tw_jb_init(&b, buf, sizeof(buf));
+	tw_jb_obj_open(&b, NULL);
+	tw_jb_time(&b, "timestamp", (uint64_t)((int64_t)e->ts_ns + pl->opt.clock_offset_ns));
+	tw_jb_str(&b, "event_type", "redirect");
+	tw_jb_u64(&b, "flow_id", e->flow_id);
+	tw_prefix_str(e->family, e->caddr, e->family == TW_FAMILY_IPV6 ? pl->opt.v6_prefix : pl->opt.v4_prefix, s, sizeof(s));
+	tw_jb_str(&b, "src_prefix", s);
+	tw_addr_str(e->family, e->saddr, s, sizeof(s));
+	tw_jb_str(&b, "dest_ip", s);
+	tw_jb_u64(&b, "dest_port", e->sport);
+	tw_jb_u64(&b, "src_port", e->cport);
+	tw_jb_str(&b, "proto", "TCP");
+	tw_jb_obj_open(&b, "redirect");
+	tw_jb_str(&b, "label", "isp_redirect");
+	tw_jb_str(&b, "http_host", f->host);
+	tw_jb_u64(&b, "status", (uint64_t)f->status);
+	tw_jb_str(&b, "via", f->redir_via == TW_REDIR_LOCATION ? "location" : "meta_refresh");
+	tw_jb_str(&b, "target_host", f->redir_host);
+	tw_jb_str(&b, "resolver", f->resolver);
+	tw_jb_u64(&b, "dns_ttl", f->dns_ttl);
+	tw_jb_arr_open(&b, "evidence");
+	tw_jb_str(&b, NULL, "dns_answer_for_host");
+	tw_jb_str(&b, NULL, "redirect_carries_host");
+	tw_jb_str(&b, NULL, "other_domain");
+	tw_jb_arr_close(&b);
+	tw_jb_obj_close(&b);
+	tw_jb_obj_close(&b);
+	long n = tw_jb_end(&b);
+	if (n > 0)
+		tw_pipeline_line(pl, buf, (size_t)n);
+}
+
 static int judge_tcp_inner(struct tw_verdict *v, const struct tw_event *e, struct vflow *f, struct tw_tamper *t);
 
 static void judge_tcp(struct tw_verdict *v, const struct tw_event *e, struct vflow *f)
 {
 	struct tw_tamper t;
 	int w = judge_tcp_inner(v, e, f, &t);
+	if (!w && f && f->isp_redir)
+		write_redirect(v, e, f);
 	const char *domain = f ? (f->sni[0] ? f->sni : f->host) : NULL;
 	/* flows that never carried a request say nothing about a target's reachability
 	 * unless they were cut before it (SYN timeouts, resets after the handshake) */

@@ -3,7 +3,8 @@
 does (forged RSTs racing the server, an injected block page, a reset after a
 ClientHello, duplicate DNS answers, silence) and the benign look-alikes that
 must stay quiet (client abort, server abortive close, closed port, a route
-change that persists).  usage: craft_verdicts.py OUTDIR"""
+change that persists); ISP NXDOMAIN redirection, which is labelled, not
+called tampering.  usage: craft_verdicts.py OUTDIR"""
 import os, struct, sys
 sys.path.insert(0, os.path.dirname(__file__))
 from craft import eth, ipv4, tcp, udp, pcap
@@ -13,20 +14,20 @@ T0 = 1700000000.0
 
 class Flow:
     """one TCP connection with the server's own TTL/IP-ID bookkeeping"""
-    def __init__(self, sport, dport=80, srv_ttl=52, t0=T0):
-        self.sport, self.dport, self.t = sport, dport, t0
+    def __init__(self, sport, dport=80, srv_ttl=52, t0=T0, srv=S):
+        self.sport, self.dport, self.t, self.srv = sport, dport, t0, srv
         self.cseq, self.sseq, self.cid, self.sid, self.srv_ttl = 1000, 5000, 10, 300, srv_ttl
         self.recs = []
     def at(self, dt):
         self.t += dt
         return self.t
     def c(self, flags, payload=b"", dt=0.001):
-        self.recs.append((self.at(dt), eth(ipv4(C, S, 6, tcp(self.sport, self.dport, self.cseq, self.sseq, flags, payload), ipid=self.cid))))
+        self.recs.append((self.at(dt), eth(ipv4(C, self.srv, 6, tcp(self.sport, self.dport, self.cseq, self.sseq, flags, payload), ipid=self.cid))))
         self.cid += 1
         self.cseq += len(payload) + (1 if ("S" in flags or "F" in flags) else 0)
     def s(self, flags, payload=b"", dt=0.010, ttl=None, ipid=None, seq=None):
         sq = self.sseq if seq is None else seq
-        self.recs.append((self.at(dt), eth(ipv4(S, C, 6, tcp(self.dport, self.sport, sq, self.cseq, flags, payload),
+        self.recs.append((self.at(dt), eth(ipv4(self.srv, C, 6, tcp(self.dport, self.sport, sq, self.cseq, flags, payload),
                                                 ttl=ttl or self.srv_ttl, ipid=self.sid if ipid is None else ipid))))
         self.sid += 1
         if seq is None:
@@ -48,12 +49,31 @@ REQ = b"GET / HTTP/1.1\r\nHost: blocked.example\r\n\r\n"
 RESP = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 PAGE = b"HTTP/1.1 451 Unavailable For Legal Reasons\r\nConnection: close\r\n\r\n<html><title>Blocked</title>blocked by order</html>"
 
-def dnsmsg(qid, name, answer=None):
+def dnsmsg(qid, name, answer=None, ttl=60):
     q = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0\x00\x01\x00\x01"
     if answer is None:
         return struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0) + q
     return (struct.pack("!HHHHHH", qid, 0x8180, 1, 1, 0, 0) + q +
-            b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04" + bytes(map(int, answer.split("."))))
+            b"\xc0\x0c\x00\x01\x00\x01" + struct.pack("!IH", ttl, 4) + bytes(map(int, answer.split("."))))
+
+RES = "203.0.113.53"
+
+def isp_redirect(t0, name, addr, location, forged_first=False, sport=43001):
+    """the resolver answers NAME with ADDR; a web flow to ADDR asks for NAME
+    and is sent to LOCATION (forged_first: an injected answer races first)"""
+    q = dnsmsg(0x5151, name)
+    recs = [(t0, eth(ipv4(C, RES, 17, udp(40100, 53, q))))]
+    if forged_first:
+        recs.append((t0 + 0.002, eth(ipv4(RES, C, 17, udp(53, 40100, dnsmsg(0x5151, name, addr, 10)), ttl=120))))
+        recs.append((t0 + 0.030, eth(ipv4(RES, C, 17, udp(53, 40100, dnsmsg(0x5151, name, "203.0.113.10", 300)), ttl=61))))
+    else:
+        recs.append((t0 + 0.030, eth(ipv4(RES, C, 17, udp(53, 40100, dnsmsg(0x5151, name, addr, 10)), ttl=61))))
+    f = Flow(sport, t0=t0 + 0.05, srv=addr)
+    f.handshake()
+    f.c("PA", b"GET / HTTP/1.1\r\nHost: %s\r\n\r\n" % name.encode())
+    f.s("PA", b"HTTP/1.1 302 Found\r\nLocation: %s\r\nContent-Length: 0\r\n\r\n" % location.encode())
+    f.c("FA"); f.s("FA")
+    return recs + f.recs
 
 def main(out):
     os.makedirs(out, exist_ok=True)
@@ -106,6 +126,16 @@ def main(out):
         (T0, eth(ipv4(C, "203.0.113.53", 17, udp(40001, 53, q)))),
         (T0 + 0.020, eth(ipv4("203.0.113.53", C, 17, udp(53, 40001, dnsmsg(0x4242, "blocked.example", "203.0.113.10")), ttl=61))),
     ]
+    # ISP NXDOMAIN redirection: labelled, never tampering; look-alikes are not labelled
+    cases["isp_redirect"] = isp_redirect(T0, "typo-name.example", "198.18.0.80",
+                                         "http://search.isp.example/results?q=http://typo-name.example/&t=0")
+    cases["redirect_same_site"] = isp_redirect(T0, "portal.example", "198.18.0.81",
+                                               "https://login.portal.example/?service=http://portal.example/")
+    cases["redirect_no_name"] = isp_redirect(T0, "typo-name.example", "198.18.0.82", "http://search.isp.example/")
+    cases["redirect_forged_dns"] = isp_redirect(T0, "typo-name.example", "198.18.0.83",
+                                                "http://search.isp.example/results?q=typo-name.example", forged_first=True)
+    cases["redirect_no_dns"] = isp_redirect(T0, "typo-name.example", "198.18.0.84",
+                                            "http://search.isp.example/results?q=typo-name.example")[2:]
     for name, recs in cases.items():
         with open(os.path.join(out, name + ".pcap"), "wb") as fh:
             fh.write(pcap(1, recs))
