@@ -39,6 +39,7 @@
 #define V_BASE_SLOTS 65536
 #define V_PERSIST_PKTS 8        /* server packets after which a new TTL is the path's */
 #define V_TIMEOUT_CONF 0.40     /* one unanswered flow: weak alone, aggregation decides */
+#define V_RTT_MIN_NS 5000000ull /* 5 ms: below this, scheduling jitter is much of a round trip */
 #define V_ANS_SLOTS 16384       /* recent DNS answers, by the address they gave */
 #define V_ANS_AGE_NS (600ull * 1000000000ull) /* an answer links a web flow this long */
 #define V_REDIR_BODY_MAX 8192   /* a search/redirect stub page is small; larger bodies are not decoded */
@@ -58,6 +59,7 @@ enum resp_kind { RESP_NONE = 0, RESP_HTTP, RESP_TLS_ALERT, RESP_TLS_HELLO, RESP_
 
 struct vrst {
 	uint8_t ttl, base_ttl, last_ttl, stage, in_window, sender_seen;
+	uint8_t too_early;      /* came back sooner than the server could have answered */
 	uint16_t ipid, ipid_prev;
 	uint32_t seq;
 };
@@ -79,6 +81,8 @@ struct vdnsq {
 struct vflow {
 	uint64_t id;
 	enum req_kind req;
+	uint64_t req_ns;        /* when the request (first client payload) passed */
+	uint32_t req_s2c;       /* server packets seen by then */
 	char sni[TW_NAME_MAX];
 	char host[TW_NAME_MAX];
 	struct vrst rst[V_MAX_RST];
@@ -115,6 +119,7 @@ struct base {
 	uint8_t family;
 	uint8_t ttl[4];          /* the TTLs seen most, with their counts: a forged */
 	uint16_t n[4];           /* answer's random TTL never becomes the baseline */
+	uint32_t rtt_us;         /* shortest handshake round trip seen, 0 unknown */
 };
 
 /* Recent DNS answers, keyed by the address they gave: which name asked for
@@ -282,6 +287,63 @@ static int base_ttl(struct tw_verdict *v, int family, const uint8_t *addr, uint8
 		return 0;
 	*ttl = b->ttl[best];
 	return 1;
+}
+
+/* The round trip from here to the server and back, from this flow's
+ * handshake (SYN to SYN-ACK, each sent once); 0 if unknown. */
+static uint64_t handshake_rtt(const struct tw_flow *fl)
+{
+	const struct tw_dir_state *c = &fl->dir[TW_DIR_C2S], *s = &fl->dir[TW_DIR_S2C];
+	if ((fl->flags & (TW_FLOW_MIDSTREAM | TW_FLOW_SYNACK_FIRST)) || c->syn_count != 1 || s->syn_count != 1)
+		return 0;
+	return s->first_ns > c->first_ns ? s->first_ns - c->first_ns : 0;
+}
+
+/* The shortest round trip earlier flows measured to this server: one flow
+ * whose SYN-ACK was held up must not make the server look far away. */
+static void base_learn_rtt(struct tw_verdict *v, int family, const uint8_t *addr, uint64_t rtt_ns)
+{
+	struct base *b = base_slot(v, family, addr);
+	uint64_t us = rtt_ns / 1000;
+	if (!us || us > UINT32_MAX)
+		return;
+	if (b->family != family || memcmp(b->addr, addr, 16)) {
+		memset(b, 0, sizeof(*b));
+		memcpy(b->addr, addr, 16);
+		b->family = (uint8_t)family;
+	}
+	if (!b->rtt_us || us < b->rtt_us)
+		b->rtt_us = (uint32_t)us;
+}
+
+static uint64_t base_rtt(struct tw_verdict *v, int family, const uint8_t *addr)
+{
+	struct base *b = base_slot(v, family, addr);
+	if (b->family != family || memcmp(b->addr, addr, 16))
+		return 0;
+	return (uint64_t)b->rtt_us * 1000;
+}
+
+/* An in-path censor drops the request and answers it with an RST that
+ * copies the server's TTL and IP-ID, so nothing in the packet gives it
+ * away (Xue et al., IMC 2022/2024, Russia's TSPU), but it sits nearer
+ * than the server: its RST can come back sooner than any answer of the
+ * server could.  An RST right after the request, with nothing from the
+ * server in between, sooner than half the round trip the handshake took
+ * (the factor Hold-On uses for DNS answers) cannot be the server's. */
+static int rst_too_early(struct tw_verdict *v, const struct vflow *f, const struct tw_event *e)
+{
+	if (e->ctx.stage != TW_STAGE_CLIENT_DATA || !f->req_ns || e->ts_ns < f->req_ns)
+		return 0;
+	uint64_t rtt = handshake_rtt(&e->flow), known = base_rtt(v, e->family, e->saddr);
+	if (known && (!rtt || known < rtt))
+		rtt = known;
+	if (rtt < V_RTT_MIN_NS)
+		return 0;
+	/* this RST is the server's first packet since the request */
+	if (e->flow.dir[TW_DIR_S2C].packets != f->req_s2c + 1)
+		return 0;
+	return (e->ts_ns - f->req_ns) * 2 < rtt;
 }
 
 struct tw_verdict *tw_verdict_new(struct tw_pipeline *pl, const struct tw_fp_db *fp, uint32_t max_flows)
@@ -500,6 +562,8 @@ static void on_client_data(struct vflow *f, const struct tw_event *e)
 {
 	struct tw_tls_hello h;
 	struct tw_http_req r;
+	f->req_ns = e->ts_ns;
+	f->req_s2c = e->flow.dir[TW_DIR_S2C].packets;
 	if (tw_parse_tls_client_hello(e->snippet, e->snippet_len, &h) <= TW_PAYLOAD_TRUNCATED) {
 		f->req = REQ_TLS;
 		if (h.has_sni)
@@ -878,6 +942,11 @@ static int judge_tcp_inner(struct tw_verdict *v, const struct tw_event *e, struc
 			if (i && (uint32_t)(r->seq - f->rst[0].seq + 2) > 4)
 				burst = 1;
 		}
+		for (int i = 0; i < f->nrst; i++)
+			if (f->rst[i].too_early) {
+				anom(&a, "rst_faster_than_rtt", 0.60);
+				strong = 1;
+			}
 		if (f->race) {
 			anom(&a, "race_data_after_rst", 0.80);
 			strong = 1;
@@ -952,6 +1021,7 @@ void tw_verdict_event(struct tw_verdict *v, const struct tw_event *e)
 			r->base_ttl = e->ctx.sender_ttl_base;
 			r->last_ttl = e->ctx.sender_ttl_last;
 			r->ipid_prev = e->ctx.sender_ipid_last;
+			r->too_early = (uint8_t)rst_too_early(v, f, e);
 		}
 		break;
 	case TW_EV_DATA_AFTER_RST:
@@ -968,6 +1038,7 @@ void tw_verdict_event(struct tw_verdict *v, const struct tw_event *e)
 			/* the server's SYN-ACK TTL is this server's baseline for later flows */
 			if (e->flow.dir[TW_DIR_S2C].syn_count && !(f && f->nrst))
 				base_learn(v, e->family, e->saddr, e->flow.dir[TW_DIR_S2C].ttl_base);
+			base_learn_rtt(v, e->family, e->saddr, handshake_rtt(&e->flow));
 			judge_tcp(v, e, f);
 		} else if (f) {
 			judge_dns(v, e, f);

@@ -32,10 +32,9 @@ class Flow:
         self.sid += 1
         if seq is None:
             self.sseq += len(payload) + (1 if ("S" in flags or "F" in flags) else 0)
-    def handshake(self):
+    def handshake(self, rtt=0.010):
         self.c("S", dt=0)
-        self.sseq -= 0
-        self.s("SA")
+        self.s("SA", dt=rtt)
         self.c("A")
 
 def client_hello(sni):
@@ -126,6 +125,24 @@ def main(out):
         (T0, eth(ipv4(C, "203.0.113.53", 17, udp(40001, 53, q)))),
         (T0 + 0.020, eth(ipv4("203.0.113.53", C, 17, udp(53, 40001, dnsmsg(0x4242, "blocked.example", "203.0.113.10")), ttl=61))),
     ]
+    # in-path: the request is dropped and an RST copying the server's TTL and
+    # IP-ID comes back 1 ms later, from a server 40 ms away
+    f = Flow(44001); f.handshake(rtt=0.040); f.c("PA", REQ); f.s("RA", dt=0.001)
+    cases["inpath_rst"] = f.recs
+    f = Flow(44002, 443); f.handshake(rtt=0.040); f.c("PA", client_hello("blocked.example")); f.s("RA", dt=0.001)
+    cases["inpath_tls_reset"] = f.recs
+    # the server's own abortive close after reading the request: one round trip later
+    f = Flow(44003); f.handshake(rtt=0.040); f.c("PA", REQ); f.s("RA", dt=0.045)
+    cases["benign_abort_far"] = f.recs
+    # a server 2 ms away: half its round trip is within scheduling jitter
+    f = Flow(44004); f.handshake(rtt=0.002); f.c("PA", REQ); f.s("RA", dt=0.0005)
+    cases["benign_abort_near"] = f.recs
+    # one SYN-ACK held up a second (lost before us, resent by the server):
+    # the server's round trip is what earlier flows measured, 40 ms
+    f = Flow(44005); f.handshake(rtt=0.040); f.c("PA", REQ); f.s("PA", RESP); f.c("FA"); f.s("FA")
+    g = Flow(44006, t0=T0 + 5); g.handshake(rtt=1.040); g.c("PA", REQ); g.s("RA", dt=0.045)
+    cases["benign_abort_slow_synack"] = f.recs + g.recs
+
     # ISP NXDOMAIN redirection: labelled, never tampering; look-alikes are not labelled
     cases["isp_redirect"] = isp_redirect(T0, "typo-name.example", "198.18.0.80",
                                          "http://search.isp.example/results?q=http://typo-name.example/&t=0")

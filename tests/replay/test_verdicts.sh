@@ -12,6 +12,15 @@ python3 tests/replay/craft_verdicts.py "$W" || fail craft
 FP=()
 [ -d "$CORPUS/ooni__blocking-fingerprints" ] && FP=(--fingerprints "$CORPUS/ooni__blocking-fingerprints/fingerprints_http.csv" --fingerprints "$CORPUS/ooni__blocking-fingerprints/fingerprints_dns.csv")
 
+has_bpf=0
+[ "$(id -u)" -eq 0 ] && [ -r /sys/kernel/btf/vmlinux ] && has_bpf=1
+# the same capture through the real XDP program (BPF_PROG_TEST_RUN, capture
+# time in .bss): the kernel side's timestamps and flow state give the same bytes
+bpf_same() {
+  [ $has_bpf = 1 ] || return 0
+  "$TW" --replay "$W/$1.pcap" --replay-engine bpf "${FP[@]}" --alerts "$W/$1.bpf.json" 2>"$W/$1.bpf.err" || fail "$1 (bpf): $(cat "$W/$1.bpf.err")"
+  cmp -s "$W/$1.json" "$W/$1.bpf.json" || fail "$1: bpf engine output differs from the user engine's"
+}
 check() {  # capture, python assertion over T (the tamper records)
   "$TW" --replay "$W/$1.pcap" "${FP[@]}" --alerts "$W/$1.json" 2>"$W/$1.err" || fail "$1: $(cat "$W/$1.err")"
   python3 - "$W/$1.json" "$2" "$1" <<'PY' || fail "$1"
@@ -31,7 +40,11 @@ check tls_reset 'len(T)==1 and T[0]["method"]=="tls_interference" and T[0]["sni"
 check blockpage 'len(T)==1 and T[0]["method"]=="http_blockpage" and T[0]["signature"]=="PSH->HTTP451" and "ttl_mismatch" in T[0]["anomalies"]'
 check syn_timeout 'len(T)==1 and T[0]["method"]=="blackhole" and T[0]["signature"]=="SYN->timeout" and T[0]["confidence"]<0.5'
 check dns_race 'len(T)==1 and T[0]["method"]=="dns_injection" and T[0]["dns_qname"]=="blocked.example" and "dns_duplicate_differs" in T[0]["anomalies"]'
-for b in benign_client_abort benign_server_abort benign_closed_port benign_route_change benign_dns; do
+# in-path: no race, TTL and IP-ID copied, but back sooner than the server could answer
+check inpath_rst 'len(T)==1 and T[0]["method"]=="rst_injection" and T[0]["signature"]=="PSH->RST" and T[0]["anomalies"]==["rst_faster_than_rtt"] and T[0]["confidence"]>=0.5'
+check inpath_tls_reset 'len(T)==1 and T[0]["method"]=="tls_interference" and T[0]["anomalies"]==["rst_faster_than_rtt"] and T[0]["sni"]=="blocked.example"'
+for b in benign_client_abort benign_server_abort benign_closed_port benign_route_change benign_dns \
+         benign_abort_far benign_abort_near benign_abort_slow_synack; do
   check $b 'len(T)==0 and len(R)==0'
 done
 # ISP NXDOMAIN redirection is labelled, not tampering; look-alikes are not labelled
@@ -40,6 +53,8 @@ check redirect_same_site 'len(T)==0 and len(R)==0'
 check redirect_no_name 'len(T)==0 and len(R)==0'
 check redirect_no_dns 'len(T)==0 and len(R)==0'
 check redirect_forged_dns 'len(R)==0 and [t["method"] for t in T]==["dns_injection"]'
+for c in inpath_rst inpath_tls_reset benign_abort_far benign_abort_near benign_abort_slow_synack; do bpf_same $c; done
+[ $has_bpf = 1 ] && echo "ok: in-path timing cases identical through the BPF program"
 echo "ok: crafted censor flows, benign look-alikes, ISP redirection"
 
 [ -d "$CORPUS/censoredplanet__CenTrace" ] || { echo "corpus missing: crafted checks only"; exit 0; }
