@@ -40,6 +40,11 @@
 #define V_PERSIST_PKTS 8        /* server packets after which a new TTL is the path's */
 #define V_TIMEOUT_CONF 0.40     /* one unanswered flow: weak alone, aggregation decides */
 #define V_RTT_MIN_NS 5000000ull /* 5 ms: below this, scheduling jitter is much of a round trip */
+#define V_RECENT 4096           /* ring of recent TCP flow outcomes, for cross-flow context */
+#define V_CONTEXT_NS (300ull * 1000000000ull) /* how far apart flows still inform each other */
+#define V_HOLD_NS (30ull * 1000000000ull)     /* a silent ClientHello waits this long for context */
+#define V_MAX_PENDING 1024
+#define V_DEFER 2               /* judge_tcp_inner: decided later, with other flows' outcomes */
 #define V_ANS_SLOTS 16384       /* recent DNS answers, by the address they gave */
 #define V_ANS_AGE_NS (600ull * 1000000000ull) /* an answer links a web flow this long */
 #define V_REDIR_BODY_MAX 8192   /* a search/redirect stub page is small; larger bodies are not decoded */
@@ -134,6 +139,23 @@ struct answ {
 	uint64_t name_hash, ts_ns;
 };
 
+/* What became of a recent TCP flow: was its request (or SYN) answered? */
+enum { R_ANSWERED = 1, R_SILENT = 2 };
+struct recent {
+	uint64_t ts_ns, flow_id;
+	uint64_t name_hash;      /* SNI or Host, 0 none */
+	uint64_t prefix_key;     /* client prefix */
+	uint8_t addr[16];
+	uint8_t family, req, result;
+};
+
+/* A silent ClientHello waiting for its context (tw_verdict_tick). */
+struct pending {
+	uint64_t due_ns;
+	struct tw_event e;       /* the flow end, without snippet */
+	struct vflow f;
+};
+
 struct tw_verdict {
 	struct tw_pipeline *pl;
 	tw_outcome_cb hook;
@@ -143,6 +165,10 @@ struct tw_verdict {
 	size_t mask, count, max;
 	struct base *bases;
 	struct answ *answers;
+	struct recent *recent;
+	size_t nrecent;          /* written so far; the ring holds the last V_RECENT */
+	struct pending *pend;    /* FIFO ring of V_MAX_PENDING, allocated on first use */
+	size_t pend_head, npend;
 	struct tw_verdict_stats st;
 };
 
@@ -346,6 +372,8 @@ static int rst_too_early(struct tw_verdict *v, const struct vflow *f, const stru
 	return (e->ts_ns - f->req_ns) * 2 < rtt;
 }
 
+static void verdict_tick(void *arg, uint64_t now_wall_ns, int final);
+
 struct tw_verdict *tw_verdict_new(struct tw_pipeline *pl, const struct tw_fp_db *fp, uint32_t max_flows)
 {
 	struct tw_verdict *v = calloc(1, sizeof(*v));
@@ -355,7 +383,8 @@ struct tw_verdict *tw_verdict_new(struct tw_pipeline *pl, const struct tw_fp_db 
 	v->slots = calloc(cap, sizeof(*v->slots));
 	v->bases = calloc(V_BASE_SLOTS, sizeof(*v->bases));
 	v->answers = calloc(V_ANS_SLOTS, sizeof(*v->answers));
-	if (!v->slots || !v->bases || !v->answers) {
+	v->recent = calloc(V_RECENT, sizeof(*v->recent));
+	if (!v->slots || !v->bases || !v->answers || !v->recent) {
 		tw_verdict_free(v);
 		return NULL;
 	}
@@ -363,6 +392,9 @@ struct tw_verdict *tw_verdict_new(struct tw_pipeline *pl, const struct tw_fp_db 
 	v->max = max_flows;
 	v->pl = pl;
 	v->fp = fp;
+	/* before aggregation's tick (main.c adds it later): held verdicts
+	 * reach aggregation in the same tick they are written */
+	tw_pipeline_add_tick(pl, verdict_tick, v);
 	return v;
 }
 
@@ -379,6 +411,8 @@ void tw_verdict_free(struct tw_verdict *v)
 	free(v->slots);
 	free(v->bases);
 	free(v->answers);
+	free(v->recent);
+	free(v->pend);
 	free(v);
 }
 
@@ -795,7 +829,7 @@ static int write_tamper(struct tw_verdict *v, const struct tw_event *e, const st
 	out->limited = nlim > 0;
 	for (int i = 0; i < a->n && i < TW_TAMPER_MAX_ANOM; i++)
 		out->anomalies[out->n_anomalies++] = a->name[i];
-	out->fingerprint = detail_key ? detail : NULL;
+	out->fingerprint = detail_key && !strcmp(detail_key, "fingerprint") ? detail : NULL;
 	return 1;
 }
 
@@ -866,12 +900,162 @@ static void write_redirect(struct tw_verdict *v, const struct tw_event *e, const
 		tw_pipeline_line(pl, buf, (size_t)n);
 }
 
+/* The SYN resent and never answered until the flow timed out. */
+static int syn_unanswered(const struct tw_event *e)
+{
+	const struct tw_flow *fl = &e->flow;
+	return fl->state == TW_TCP_SYN_SENT && !fl->dir[TW_DIR_S2C].packets && fl->dir[TW_DIR_C2S].syn_count >= 2 &&
+	       !(fl->flags & TW_FLOW_MIDSTREAM) && (e->end_reason == TW_END_IDLE || e->end_reason == TW_END_FLUSH);
+}
+
+/* The request was resent and nothing at all came back after the SYN-ACK
+ * (not even an ACK), until the client gave up or the flow timed out; a
+ * server that resets is not silent. */
+static int request_unanswered(const struct tw_event *e)
+{
+	const struct tw_flow *fl = &e->flow;
+	const struct tw_dir_state *c2s = &fl->dir[TW_DIR_C2S], *s2c = &fl->dir[TW_DIR_S2C];
+	return (fl->flags & TW_FLOW_CLIENT_DATA) && !(fl->flags & TW_FLOW_SERVER_DATA) && s2c->syn_count &&
+	       !(fl->flags & TW_FLOW_MIDSTREAM) &&
+	       ((c2s->retrans >= 1 && s2c->packets <= s2c->syn_count) ||
+		/* a server that never got the request may still time out and
+		 * close or reset, with nothing else in between */
+		(c2s->retrans >= 2 && s2c->packets <= (uint32_t)s2c->syn_count + s2c->fin_count + s2c->rst_count));
+}
+
+/* The client's prefix (as records name it), as a number. */
+static uint64_t prefix_key(const struct tw_verdict *v, const struct tw_event *e)
+{
+	int bits = e->family == TW_FAMILY_IPV6 ? v->pl->opt.v6_prefix : v->pl->opt.v4_prefix;
+	uint8_t a[16] = { 0 };
+	for (int i = 0; i < 16 && bits > 0; i++, bits -= 8)
+		a[i] = bits >= 8 ? e->caddr[i] : (uint8_t)(e->caddr[i] & (0xff00 >> bits));
+	uint64_t x, y;
+	memcpy(&x, a, 8);
+	memcpy(&y, a + 8, 8);
+	return mix(mix(x ^ e->family) ^ y);
+}
+
+static uint64_t flow_name_hash(const struct vflow *f)
+{
+	if (!f)
+		return 0;
+	return f->sni[0] ? name_hash(f->sni) : f->host[0] ? name_hash(f->host) : 0;
+}
+
+/* Keep what became of a flow that asked something (or whose SYN went
+ * unanswered): answered, or silent. */
+static void remember(struct tw_verdict *v, const struct tw_event *e, const struct vflow *f)
+{
+	int result = (e->flow.flags & TW_FLOW_SERVER_DATA) ? R_ANSWERED
+		     : (syn_unanswered(e) || request_unanswered(e)) ? R_SILENT : 0;
+	if (!result || (e->flow.flags & TW_FLOW_MIDSTREAM))
+		return;
+	struct recent *r = &v->recent[v->nrecent++ % V_RECENT];
+	r->ts_ns = e->ts_ns;
+	r->flow_id = e->flow_id;
+	r->name_hash = flow_name_hash(f);
+	r->prefix_key = prefix_key(v, e);
+	memcpy(r->addr, e->saddr, 16);
+	r->family = e->family;
+	r->req = (uint8_t)(f ? f->req : REQ_NONE);
+	r->result = (uint8_t)result;
+}
+
+/* A ClientHello went unanswered.  Was it the name (TLS interference) or
+ * the server, whatever was asked (blackhole)?  Per flow the two look the
+ * same; other flows near in time tell: requests that carry no ClientHello
+ * for this name (plain HTTP, another SNI, a SYN) to the same server, or
+ * plain HTTP for the same name, that went unanswered too, make it a
+ * blackhole; such requests answered from the same client prefix make it
+ * the name.  Evidence from the flow's own client prefix comes first; an
+ * answer from another prefix says nothing (the censor may spare it). */
+static int resolve_silence(const struct tw_verdict *v, const struct pending *p, const char **why)
+{
+	uint64_t nh = flow_name_hash(&p->f), pk = prefix_key(v, &p->e);
+	int silent_here = 0, silent_elsewhere = 0, answered_here = 0;
+	size_t n = v->nrecent < V_RECENT ? v->nrecent : V_RECENT;
+	for (size_t i = 0; i < n; i++) {
+		const struct recent *r = &v->recent[i];
+		if (r->flow_id == p->e.flow_id)
+			continue;
+		uint64_t d = r->ts_ns > p->e.ts_ns ? r->ts_ns - p->e.ts_ns : p->e.ts_ns - r->ts_ns;
+		if (d > V_CONTEXT_NS)
+			continue;
+		int same_server = r->family == p->e.family && !memcmp(r->addr, p->e.saddr, 16);
+		int same_hello = r->req == REQ_TLS && r->name_hash == nh;
+		int other_request = (same_server && !same_hello) || (r->req == REQ_HTTP && nh && r->name_hash == nh);
+		if (!other_request)
+			continue;
+		if (r->result == R_SILENT)
+			*(r->prefix_key == pk ? &silent_here : &silent_elsewhere) = 1;
+		else if (r->prefix_key == pk)
+			answered_here = 1;
+	}
+	if (silent_here || (silent_elsewhere && !answered_here)) {
+		*why = "other_requests_unanswered";
+		return M_BLACKHOLE;
+	}
+	*why = answered_here ? "other_requests_answered" : NULL;
+	return M_TLS;
+}
+
+static void resolve_pending(struct tw_verdict *v, struct pending *p)
+{
+	struct anomalies a = { .n = 0 };
+	struct tw_tamper t;
+	const char *why;
+	int m = resolve_silence(v, p, &why);
+	anom(&a, "request_timeout", V_TIMEOUT_CONF);
+	int w = write_tamper(v, &p->e, &p->f, m, "PSH->timeout", "after_request", &a, NULL, why ? "cross_flow" : NULL,
+			     why, &t);
+	outcome(v, &p->e, p->f.sni[0] ? p->f.sni : p->f.host, 0, w ? &t : NULL);
+}
+
+static void defer(struct tw_verdict *v, const struct tw_event *e, const struct vflow *f)
+{
+	if (!v->pend && !(v->pend = calloc(V_MAX_PENDING, sizeof(*v->pend)))) {
+		v->st.flows_dropped++;
+		return;
+	}
+	if (v->npend == V_MAX_PENDING) {     /* full: the oldest is decided now */
+		resolve_pending(v, &v->pend[v->pend_head]);
+		v->pend_head = (v->pend_head + 1) % V_MAX_PENDING;
+		v->npend--;
+	}
+	struct pending *p = &v->pend[(v->pend_head + v->npend++) % V_MAX_PENDING];
+	memcpy(&p->e, e, sizeof(p->e));
+	p->e.snippet_len = 0;
+	p->e.len = sizeof(p->e);
+	p->f = *f;
+	p->f.q = NULL;
+	p->due_ns = e->ts_ns + V_HOLD_NS;
+}
+
+/* Every tick (and at the end): decide the silent ClientHellos whose hold
+ * is over, in the order their flows ended. */
+static void verdict_tick(void *arg, uint64_t now_wall_ns, int final)
+{
+	struct tw_verdict *v = arg;
+	uint64_t now = (uint64_t)((int64_t)now_wall_ns - v->pl->opt.clock_offset_ns);
+	while (v->npend && (final || v->pend[v->pend_head].due_ns <= now)) {
+		resolve_pending(v, &v->pend[v->pend_head]);
+		v->pend_head = (v->pend_head + 1) % V_MAX_PENDING;
+		v->npend--;
+	}
+}
+
 static int judge_tcp_inner(struct tw_verdict *v, const struct tw_event *e, struct vflow *f, struct tw_tamper *t);
 
 static void judge_tcp(struct tw_verdict *v, const struct tw_event *e, struct vflow *f)
 {
 	struct tw_tamper t;
 	int w = judge_tcp_inner(v, e, f, &t);
+	remember(v, e, f);
+	if (w == V_DEFER) {
+		defer(v, e, f);
+		return;
+	}
 	if (!w && f && f->isp_redir)
 		write_redirect(v, e, f);
 	const char *domain = f ? (f->sni[0] ? f->sni : f->host) : NULL;
@@ -884,7 +1068,7 @@ static void judge_tcp(struct tw_verdict *v, const struct tw_event *e, struct vfl
 static int judge_tcp_inner(struct tw_verdict *v, const struct tw_event *e, struct vflow *f, struct tw_tamper *t)
 {
 	const struct tw_flow *fl = &e->flow;
-	const struct tw_dir_state *c2s = &fl->dir[TW_DIR_C2S], *s2c = &fl->dir[TW_DIR_S2C];
+	const struct tw_dir_state *s2c = &fl->dir[TW_DIR_S2C];
 	struct anomalies a = { .n = 0 };
 	char sig[64];
 
@@ -973,23 +1157,17 @@ static int judge_tcp_inner(struct tw_verdict *v, const struct tw_event *e, struc
 	}
 
 	/* silence: the SYN, or the request, never answered */
-	if (fl->state == TW_TCP_SYN_SENT && !s2c->packets && c2s->syn_count >= 2 && !(fl->flags & TW_FLOW_MIDSTREAM) &&
-	    (e->end_reason == TW_END_IDLE || e->end_reason == TW_END_FLUSH)) {
+	if (syn_unanswered(e)) {
 		anom(&a, "syn_timeout", V_TIMEOUT_CONF);
 		return write_tamper(v, e, f, M_BLACKHOLE, "SYN->timeout", "after_syn", &a, NULL, NULL, NULL, t);
 	}
-	/* the request was resent and nothing at all came back after the
-	 * SYN-ACK (not even an ACK), until the client gave up or the flow
-	 * timed out; a server that resets is not silent */
-	if ((fl->flags & TW_FLOW_CLIENT_DATA) && !(fl->flags & TW_FLOW_SERVER_DATA) &&
-	    s2c->syn_count && !(fl->flags & TW_FLOW_MIDSTREAM) &&
-	    ((c2s->retrans >= 1 && s2c->packets <= s2c->syn_count) ||
-	     /* a server that never got the request may still time out and
-	      * close or reset, with nothing else in between */
-	     (c2s->retrans >= 2 && s2c->packets <= (uint32_t)s2c->syn_count + s2c->fin_count + s2c->rst_count))) {
+	if (request_unanswered(e)) {
+		/* a silent ClientHello: the SNI, or the address whatever was
+		 * asked?  Other flows to that server tell (verdict_tick) */
+		if (f && f->req == REQ_TLS)
+			return V_DEFER;
 		anom(&a, "request_timeout", V_TIMEOUT_CONF);
-		return write_tamper(v, e, f, f && f->req == REQ_TLS ? M_TLS : M_BLACKHOLE, "PSH->timeout",
-				    "after_request", &a, NULL, NULL, NULL, t);
+		return write_tamper(v, e, f, M_BLACKHOLE, "PSH->timeout", "after_request", &a, NULL, NULL, NULL, t);
 	}
 	return 0;
 }

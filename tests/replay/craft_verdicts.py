@@ -14,24 +14,31 @@ T0 = 1700000000.0
 
 class Flow:
     """one TCP connection with the server's own TTL/IP-ID bookkeeping"""
-    def __init__(self, sport, dport=80, srv_ttl=52, t0=T0, srv=S):
-        self.sport, self.dport, self.t, self.srv = sport, dport, t0, srv
+    def __init__(self, sport, dport=80, srv_ttl=52, t0=T0, srv=S, cli=C):
+        self.sport, self.dport, self.t, self.srv, self.cli = sport, dport, t0, srv, cli
         self.cseq, self.sseq, self.cid, self.sid, self.srv_ttl = 1000, 5000, 10, 300, srv_ttl
         self.recs = []
     def at(self, dt):
         self.t += dt
         return self.t
     def c(self, flags, payload=b"", dt=0.001):
-        self.recs.append((self.at(dt), eth(ipv4(C, self.srv, 6, tcp(self.sport, self.dport, self.cseq, self.sseq, flags, payload), ipid=self.cid))))
+        self.recs.append((self.at(dt), eth(ipv4(self.cli, self.srv, 6, tcp(self.sport, self.dport, self.cseq, self.sseq, flags, payload), ipid=self.cid))))
         self.cid += 1
         self.cseq += len(payload) + (1 if ("S" in flags or "F" in flags) else 0)
     def s(self, flags, payload=b"", dt=0.010, ttl=None, ipid=None, seq=None):
         sq = self.sseq if seq is None else seq
-        self.recs.append((self.at(dt), eth(ipv4(self.srv, C, 6, tcp(self.dport, self.sport, sq, self.cseq, flags, payload),
+        self.recs.append((self.at(dt), eth(ipv4(self.srv, self.cli, 6, tcp(self.dport, self.sport, sq, self.cseq, flags, payload),
                                                 ttl=ttl or self.srv_ttl, ipid=self.sid if ipid is None else ipid))))
         self.sid += 1
         if seq is None:
             self.sseq += len(payload) + (1 if ("S" in flags or "F" in flags) else 0)
+    def unanswered(self, payload, tries=3):
+        """a request sent and resent, never answered, then the client gives up"""
+        for i in range(tries):
+            self.c("PA", payload, dt=0.001 if i == 0 else 0.3 * 2 ** i)
+            self.cseq -= len(payload)
+        self.cseq += len(payload)
+        self.c("FA", dt=1)
     def handshake(self, rtt=0.010):
         self.c("S", dt=0)
         self.s("SA", dt=rtt)
@@ -142,6 +149,29 @@ def main(out):
     f = Flow(44005); f.handshake(rtt=0.040); f.c("PA", REQ); f.s("PA", RESP); f.c("FA"); f.s("FA")
     g = Flow(44006, t0=T0 + 5); g.handshake(rtt=1.040); g.c("PA", REQ); g.s("RA", dt=0.045)
     cases["benign_abort_slow_synack"] = f.recs + g.recs
+
+    # silence after a ClientHello: the name (tls_interference) or the server
+    # (blackhole)?  Other flows near in time decide; flows end at idle time
+    later = (T0 + 400, eth(ipv4(C, "203.0.113.99", 17, udp(5000, 9999, b"x"))))  # time passes
+    CH = client_hello("blocked.example")
+    HTTP_REQ = b"GET / HTTP/1.1\r\nHost: blocked.example\r\n\r\n"
+    f = Flow(45001, 443); f.handshake(); f.unanswered(CH)
+    cases["tls_silence_alone"] = f.recs + [later]
+    g = Flow(45002, 443, t0=T0 + 5); g.handshake(); g.c("PA", client_hello("other.example")); g.s("PA", b"\x16\x03\x03\x00\x04\x02\x00\x00\x00")
+    cases["tls_silence_other_sni_answered"] = f.recs + g.recs + [later]
+    g = Flow(45003, 80, t0=T0 + 10); g.handshake(); g.unanswered(HTTP_REQ)
+    cases["tls_silence_server_silent"] = f.recs + g.recs + [later]
+    # plain HTTP for the name, to another address, from another prefix: silent
+    g = Flow(45004, 80, t0=T0 + 10, srv="203.0.113.6", cli="192.0.2.9"); g.handshake(); g.unanswered(HTTP_REQ)
+    cases["tls_silence_name_silent_elsewhere"] = f.recs + g.recs + [later]
+    # ... but answered from this prefix: the name is reachable here over HTTP
+    h = Flow(45005, 80, t0=T0 + 12, srv="203.0.113.6"); h.handshake(); h.c("PA", HTTP_REQ); h.s("PA", RESP)
+    cases["tls_silence_name_answered_here"] = f.recs + g.recs + h.recs + [later]
+    # the silent HTTP flow ends after the ClientHello's hold is over (packets
+    # at +130 s and +160 s drive the clock): decided without it
+    g = Flow(45006, 80, t0=T0 + 100); g.handshake(); g.unanswered(HTTP_REQ)
+    tick = [(T0 + t, eth(ipv4(C, "203.0.113.99", 17, udp(5001, 9999, b"t")))) for t in (130, 160)]
+    cases["tls_silence_context_too_late"] = sorted(f.recs + g.recs + tick, key=lambda r: r[0]) + [later]
 
     # ISP NXDOMAIN redirection: labelled, never tampering; look-alikes are not labelled
     cases["isp_redirect"] = isp_redirect(T0, "typo-name.example", "198.18.0.80",

@@ -43,6 +43,15 @@ check dns_race 'len(T)==1 and T[0]["method"]=="dns_injection" and T[0]["dns_qnam
 # in-path: no race, TTL and IP-ID copied, but back sooner than the server could answer
 check inpath_rst 'len(T)==1 and T[0]["method"]=="rst_injection" and T[0]["signature"]=="PSH->RST" and T[0]["anomalies"]==["rst_faster_than_rtt"] and T[0]["confidence"]>=0.5'
 check inpath_tls_reset 'len(T)==1 and T[0]["method"]=="tls_interference" and T[0]["anomalies"]==["rst_faster_than_rtt"] and T[0]["sni"]=="blocked.example"'
+# a silent ClientHello: tls_interference unless other requests to that server
+# (or plain HTTP for that name) went unanswered too: then blackhole
+X='[(t["method"], t["sni"] or t["http_host"], t.get("cross_flow")) for t in T]'
+check tls_silence_alone "sorted($X, key=str)==sorted([('tls_interference','blocked.example',None)], key=str)"
+check tls_silence_other_sni_answered "sorted($X, key=str)==sorted([('tls_interference','blocked.example','other_requests_answered')], key=str)"
+check tls_silence_server_silent "sorted($X, key=str)==sorted([('blackhole','blocked.example',None),('blackhole','blocked.example','other_requests_unanswered')], key=str)"
+check tls_silence_name_silent_elsewhere "sorted($X, key=str)==sorted([('blackhole','blocked.example',None),('blackhole','blocked.example','other_requests_unanswered')], key=str)"
+check tls_silence_name_answered_here "sorted($X, key=str)==sorted([('blackhole','blocked.example',None),('tls_interference','blocked.example','other_requests_answered')], key=str)"
+check tls_silence_context_too_late "sorted($X, key=str)==sorted([('blackhole','blocked.example',None),('tls_interference','blocked.example',None)], key=str)"
 for b in benign_client_abort benign_server_abort benign_closed_port benign_route_change benign_dns \
          benign_abort_far benign_abort_near benign_abort_slow_synack; do
   check $b 'len(T)==0 and len(R)==0'
