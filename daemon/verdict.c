@@ -352,7 +352,7 @@ static uint64_t base_rtt(struct tw_verdict *v, int family, const uint8_t *addr)
 
 /* An in-path censor drops the request and answers it with an RST that
  * copies the server's TTL and IP-ID, so nothing in the packet gives it
- * away (Xue et al., IMC 2022/2024, Russia's TSPU), but it sits nearer
+ * away (in-path devices such as Russia's TSPU, Xue et al., IMC), but it sits nearer
  * than the server: its RST can come back sooner than any answer of the
  * server could.  An RST right after the request, with nothing from the
  * server in between, sooner than half the round trip the handshake took
