@@ -152,7 +152,7 @@ struct recent {
 /* A silent ClientHello waiting for its context (tw_verdict_tick). */
 struct pending {
 	uint64_t due_ns;
-	struct tw_event e;       /* the flow end, without snippet */
+	struct tw_event *e;      /* a copy of the flow end, without snippet */
 	struct vflow f;
 };
 
@@ -412,6 +412,8 @@ void tw_verdict_free(struct tw_verdict *v)
 	free(v->bases);
 	free(v->answers);
 	free(v->recent);
+	for (size_t i = 0; v->pend && i < v->npend; i++)
+		free(v->pend[(v->pend_head + i) % V_MAX_PENDING].e);
 	free(v->pend);
 	free(v);
 }
@@ -972,17 +974,17 @@ static void remember(struct tw_verdict *v, const struct tw_event *e, const struc
  * answer from another prefix says nothing (the censor may spare it). */
 static int resolve_silence(const struct tw_verdict *v, const struct pending *p, const char **why)
 {
-	uint64_t nh = flow_name_hash(&p->f), pk = prefix_key(v, &p->e);
+	uint64_t nh = flow_name_hash(&p->f), pk = prefix_key(v, p->e);
 	int silent_here = 0, silent_elsewhere = 0, answered_here = 0;
 	size_t n = v->nrecent < V_RECENT ? v->nrecent : V_RECENT;
 	for (size_t i = 0; i < n; i++) {
 		const struct recent *r = &v->recent[i];
-		if (r->flow_id == p->e.flow_id)
+		if (r->flow_id == p->e->flow_id)
 			continue;
-		uint64_t d = r->ts_ns > p->e.ts_ns ? r->ts_ns - p->e.ts_ns : p->e.ts_ns - r->ts_ns;
+		uint64_t d = r->ts_ns > p->e->ts_ns ? r->ts_ns - p->e->ts_ns : p->e->ts_ns - r->ts_ns;
 		if (d > V_CONTEXT_NS)
 			continue;
-		int same_server = r->family == p->e.family && !memcmp(r->addr, p->e.saddr, 16);
+		int same_server = r->family == p->e->family && !memcmp(r->addr, p->e->saddr, 16);
 		int same_hello = r->req == REQ_TLS && r->name_hash == nh;
 		int other_request = (same_server && !same_hello) || (r->req == REQ_HTTP && nh && r->name_hash == nh);
 		if (!other_request)
@@ -1007,9 +1009,11 @@ static void resolve_pending(struct tw_verdict *v, struct pending *p)
 	const char *why;
 	int m = resolve_silence(v, p, &why);
 	anom(&a, "request_timeout", V_TIMEOUT_CONF);
-	int w = write_tamper(v, &p->e, &p->f, m, "PSH->timeout", "after_request", &a, NULL, why ? "cross_flow" : NULL,
+	int w = write_tamper(v, p->e, &p->f, m, "PSH->timeout", "after_request", &a, NULL, why ? "cross_flow" : NULL,
 			     why, &t);
-	outcome(v, &p->e, p->f.sni[0] ? p->f.sni : p->f.host, 0, w ? &t : NULL);
+	outcome(v, p->e, p->f.sni[0] ? p->f.sni : p->f.host, 0, w ? &t : NULL);
+	free(p->e);
+	p->e = NULL;
 }
 
 static void defer(struct tw_verdict *v, const struct tw_event *e, const struct vflow *f)
@@ -1023,10 +1027,16 @@ static void defer(struct tw_verdict *v, const struct tw_event *e, const struct v
 		v->pend_head = (v->pend_head + 1) % V_MAX_PENDING;
 		v->npend--;
 	}
+	struct tw_event *copy = malloc(sizeof(*copy));
+	if (!copy) {
+		v->st.flows_dropped++;
+		return;
+	}
+	memcpy(copy, e, sizeof(*copy));
+	copy->snippet_len = 0;
+	copy->len = sizeof(*copy);
 	struct pending *p = &v->pend[(v->pend_head + v->npend++) % V_MAX_PENDING];
-	memcpy(&p->e, e, sizeof(p->e));
-	p->e.snippet_len = 0;
-	p->e.len = sizeof(p->e);
+	p->e = copy;
 	p->f = *f;
 	p->f.q = NULL;
 	p->due_ns = e->ts_ns + V_HOLD_NS;
