@@ -125,6 +125,15 @@ inpath_select() { # string ports
   done
 }
 
+# the server DOMAIN 30 ms behind the censor for every client (delay line,
+# censor.py --delay-ms 30); the censored PREFIXES stay as they were
+inpath_far() {
+  local k4=("${PFX4[@]}") k6=("${PFX6[@]}")
+  PFX4=("$C1_NET" "$C2_NET") PFX6=("$C1_NET6" "$C2_NET6")
+  delay_line "$(host_ip "$1")" "$(host_ip6 "$1")"
+  PFX4=("${k4[@]}") PFX6=("${k6[@]}")
+}
+
 censor_clear() {
   local f=$LAB_RUN/pids/censor.pid pid i
   if [ -e "$f" ]; then
@@ -322,8 +331,9 @@ scn_rst_inpath() {
   censor_on
   inpath_select "$d" 80,443
   # the server is farther than the censor (a foreign site behind a national
-  # in-path device): its packets to the censored clients are held 30 ms
-  delay_line "$(host_ip "$d")" "$(host_ip6 "$d")"
+  # in-path device): its packets are held 30 ms, to every client (distance
+  # does not depend on who asks; only region-a is censored)
+  inpath_far "$d"
   injector_start "[{\"name\":\"$SCN_NAME\",\"action\":\"rst\",\"path\":\"in\",\"sni\":[\"$d\"],\"http_host\":[\"$d\"],\"prefixes\":$(json_list "${PREFIXES[@]}"),\"to_server\":true}]" \
     --queue --delay-ms 30 || return 1
   web_probe https
@@ -409,7 +419,7 @@ scn_tls_reset() {
   resolve_prefixes region-a
   censor_on
   inpath_select "$d" 443
-  delay_line "$(host_ip "$d")" "$(host_ip6 "$d")"
+  inpath_far "$d"
   injector_start "[{\"name\":\"$SCN_NAME\",\"action\":\"tls_reset\",\"path\":\"in\",\"sni\":[\"$d\"],\"ports\":[443],\"prefixes\":$(json_list "${PREFIXES[@]}")}]" \
     --queue --delay-ms 30 || return 1
   web_probe https
@@ -644,21 +654,22 @@ print("aborted")' "$ip" "$C1"
 }
 scenario benign-server-abort benign "server aborts: the real server reads the request and closes with RST (allowed.example:8080), near and 30 ms away"
 scn_benign_server_abort() {
-  fetch c1-server-rst tw-c1 "$C1" "http://allowed.example:$AUX_ABORT_PORT/" -4
-  fetch c2-server-rst tw-c2 "$C2" "http://allowed.example:$AUX_ABORT_PORT/" -4
-  fetch c1-server-rst-v6 tw-c1 "$C16" "http://allowed.example:$AUX_ABORT_PORT/" -6
-  # the same server 30 ms away (a delay line, no censor rule): its RST comes
-  # a round trip after the request, as a real server's must
-  resolve_prefixes all
+  # the server 30 ms away first (a delay line, no censor rule): its RST
+  # comes a round trip after the request, as a real server's must; then near
   censor_on
-  delay_line "$(host_ip allowed.example)" "$(host_ip6 allowed.example)"
+  inpath_far allowed.example
   injector_start "[]" --queue --delay-ms 30 || return 1
   fetch c1-server-rst-far tw-c1 "$C1" "http://allowed.example:$AUX_ABORT_PORT/" -4
   fetch c2-server-rst-far tw-c2 "$C2" "http://allowed.example:$AUX_ABORT_PORT/" -4
   fetch c1-server-rst-v6-far tw-c1 "$C16" "http://allowed.example:$AUX_ABORT_PORT/" -6
+  censor_clear
+  fetch c1-server-rst tw-c1 "$C1" "http://allowed.example:$AUX_ABORT_PORT/" -4
+  fetch c2-server-rst tw-c2 "$C2" "http://allowed.example:$AUX_ABORT_PORT/" -4
+  fetch c1-server-rst-v6 tw-c1 "$C16" "http://allowed.example:$AUX_ABORT_PORT/" -6
   truth_benign behaviour=server_abort_rst target:="$(target_json allowed.example $AUX_ABORT_PORT)" \
     note="genuine RST from the server socket: TTL/IP-ID match the SYN-ACK, no later data; the -far fetches see the server 30 ms away"
 }
+
 scenario benign-closed-port benign "connection to a closed port: the server's kernel answers the SYN with RST (allowed.example:8081)"
 scn_benign_closed_port() {
   fetch c1-closed tw-c1 "$C1" "http://allowed.example:$AUX_CLOSED_PORT/" -4
