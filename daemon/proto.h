@@ -150,12 +150,36 @@ struct tw_http_resp {
 	char server[64];
 	long content_length;    /* -1 unknown or invalid */
 	int connection_close;
+	int content_encoding;   /* TW_HTTP_CE_*: the first Content-Encoding coding */
+	int chunked;            /* Transfer-Encoding ends in chunked */
 	size_t body_off;        /* offset of body in p, if headers complete */
 	int headers_complete;
 	int n_headers;
 	int n_bad_lines;        /* header lines without ':' (ignored) */
 };
 enum tw_parse_rc tw_parse_http_response(const uint8_t *p, size_t len, struct tw_http_resp *out);
+#define TW_HTTP_CE_NONE 0
+#define TW_HTTP_CE_GZIP 1
+#define TW_HTTP_CE_DEFLATE 2
+#define TW_HTTP_CE_OTHER 3
+
+/* Where a response sends the client (proto_redirect.c): the Location of a
+ * 3xx, or the url of a <meta http-equiv="refresh"> among the first
+ * TW_REDIR_BODY_MAX bytes of the body, after undoing chunked transfer
+ * coding and gzip/deflate (both bounded: hostile lengths and streams stop
+ * the decoding, never the caller).  Returns 1 and fills *out when there is
+ * a target, 0 when there is none (or the bytes are not an HTTP response). */
+#define TW_REDIR_BODY_MAX 4096
+enum { TW_REDIR_NONE = 0, TW_REDIR_LOCATION = 1, TW_REDIR_META_REFRESH = 2 };
+struct tw_http_redirect {
+	int via;                /* TW_REDIR_* */
+	int status;
+	int body_decoded;       /* the url came from a decompressed body */
+	char url[512];          /* printable ASCII (others '?'), cut ones end in "..." */
+	char host[TW_NAME_MAX]; /* its host, escaped like names, port dropped; "" if relative */
+	size_t query_off;       /* offset of the '?' in url, or strlen(url) if none */
+};
+int tw_http_redirect(const uint8_t *p, size_t len, struct tw_http_redirect *out);
 
 /* ---- DNS ---------------------------------------------------------------- */
 

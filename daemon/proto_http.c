@@ -438,6 +438,19 @@ enum tw_parse_rc tw_parse_http_response(const uint8_t *p, size_t len, struct tw_
 		} else if (ieq(name, nlen, "connection")) {
 			if (has_close_token(val, vlen))
 				out->connection_close = 1;
+		} else if (ieq(name, nlen, "content-encoding")) {
+			/* one coding we can undo; stacked codings are not undone */
+			if (out->content_encoding || memchr(val, ',', vlen))
+				out->content_encoding = TW_HTTP_CE_OTHER;
+			else if (ieq(val, vlen, "gzip") || ieq(val, vlen, "x-gzip"))
+				out->content_encoding = TW_HTTP_CE_GZIP;
+			else if (ieq(val, vlen, "deflate"))
+				out->content_encoding = TW_HTTP_CE_DEFLATE;
+			else if (!ieq(val, vlen, "identity"))
+				out->content_encoding = TW_HTTP_CE_OTHER;
+		} else if (ieq(name, nlen, "transfer-encoding")) {
+			/* chunked must be the last coding (RFC 9112 6.1) */
+			out->chunked = vlen >= 7 && ieq(val + vlen - 7, 7, "chunked");
 		}
 	}
 	return TW_PAYLOAD_TRUNCATED;

@@ -39,6 +39,15 @@
 #define V_BASE_SLOTS 65536
 #define V_PERSIST_PKTS 8        /* server packets after which a new TTL is the path's */
 #define V_TIMEOUT_CONF 0.40     /* one unanswered flow: weak alone, aggregation decides */
+#define V_RTT_MIN_NS 5000000ull /* 5 ms: below this, scheduling jitter is much of a round trip */
+#define V_RECENT 4096           /* ring of recent TCP flow outcomes, for cross-flow context */
+#define V_CONTEXT_NS (300ull * 1000000000ull) /* how far apart flows still inform each other */
+#define V_HOLD_NS (30ull * 1000000000ull)     /* a silent ClientHello waits this long for context */
+#define V_MAX_PENDING 1024
+#define V_DEFER 2               /* judge_tcp_inner: decided later, with other flows' outcomes */
+#define V_ANS_SLOTS 16384       /* recent DNS answers, by the address they gave */
+#define V_ANS_AGE_NS (600ull * 1000000000ull) /* an answer links a web flow this long */
+#define V_REDIR_BODY_MAX 8192   /* a search/redirect stub page is small; larger bodies are not decoded */
 
 enum { M_RST = 0, M_BLACKHOLE, M_DNS, M_BLOCKPAGE, M_TLS, M_MAX };
 static const char *const method_names[M_MAX] = {
@@ -55,6 +64,7 @@ enum resp_kind { RESP_NONE = 0, RESP_HTTP, RESP_TLS_ALERT, RESP_TLS_HELLO, RESP_
 
 struct vrst {
 	uint8_t ttl, base_ttl, last_ttl, stage, in_window, sender_seen;
+	uint8_t too_early;      /* came back sooner than the server could have answered */
 	uint16_t ipid, ipid_prev;
 	uint32_t seq;
 };
@@ -68,11 +78,16 @@ struct vdnsq {
 	uint8_t rcode[2];
 	const struct tw_fp_match *fp;
 	char fp_addr[64];
+	uint8_t a0[4][16];      /* the first response's addresses, to mark them */
+	uint8_t a0fam[4];       /* suspect when a differing second one comes */
+	int na0;
 };
 
 struct vflow {
 	uint64_t id;
 	enum req_kind req;
+	uint64_t req_ns;        /* when the request (first client payload) passed */
+	uint32_t req_s2c;       /* server packets seen by then */
 	char sni[TW_NAME_MAX];
 	char host[TW_NAME_MAX];
 	struct vrst rst[V_MAX_RST];
@@ -87,6 +102,13 @@ struct vflow {
 	int resp_base_known;
 	struct vdnsq *q;        /* V_MAX_DNSQ of them, for DNS flows only */
 	int nq;
+	/* ISP NXDOMAIN redirection: the answer for the Host sent the client
+	 * here, and this server sends it on to a search for that name */
+	int isp_redir;
+	int redir_via;
+	char redir_host[TW_NAME_MAX];
+	char resolver[INET6_ADDRSTRLEN];
+	uint32_t dns_ttl;
 };
 
 struct slot {
@@ -102,6 +124,36 @@ struct base {
 	uint8_t family;
 	uint8_t ttl[4];          /* the TTLs seen most, with their counts: a forged */
 	uint16_t n[4];           /* answer's random TTL never becomes the baseline */
+	uint32_t rtt_us;         /* shortest handshake round trip seen, 0 unknown */
+};
+
+/* Recent DNS answers, keyed by the address they gave: which name asked for
+ * it and which resolver answered (direct-mapped: a collision replaces). */
+struct answ {
+	uint8_t addr[16];
+	uint8_t family;
+	uint8_t suspect;         /* forged-address fingerprint, resolver TTL mismatch, differing duplicate */
+	uint8_t rfamily;
+	uint8_t resolver[16];
+	uint32_t ttl;
+	uint64_t name_hash, ts_ns;
+};
+
+/* What became of a recent TCP flow: was its request (or SYN) answered? */
+enum { R_ANSWERED = 1, R_SILENT = 2 };
+struct recent {
+	uint64_t ts_ns, flow_id;
+	uint64_t name_hash;      /* SNI or Host, 0 none */
+	uint64_t prefix_key;     /* client prefix */
+	uint8_t addr[16];
+	uint8_t family, req, result;
+};
+
+/* A silent ClientHello waiting for its context (tw_verdict_tick). */
+struct pending {
+	uint64_t due_ns;
+	struct tw_event *e;      /* a copy of the flow end, without snippet */
+	struct vflow f;
 };
 
 struct tw_verdict {
@@ -112,6 +164,11 @@ struct tw_verdict {
 	struct slot *slots;
 	size_t mask, count, max;
 	struct base *bases;
+	struct answ *answers;
+	struct recent *recent;
+	size_t nrecent;          /* written so far; the ring holds the last V_RECENT */
+	struct pending *pend;    /* FIFO ring of V_MAX_PENDING, allocated on first use */
+	size_t pend_head, npend;
 	struct tw_verdict_stats st;
 };
 
@@ -258,6 +315,65 @@ static int base_ttl(struct tw_verdict *v, int family, const uint8_t *addr, uint8
 	return 1;
 }
 
+/* The round trip from here to the server and back, from this flow's
+ * handshake (SYN to SYN-ACK, each sent once); 0 if unknown. */
+static uint64_t handshake_rtt(const struct tw_flow *fl)
+{
+	const struct tw_dir_state *c = &fl->dir[TW_DIR_C2S], *s = &fl->dir[TW_DIR_S2C];
+	if ((fl->flags & (TW_FLOW_MIDSTREAM | TW_FLOW_SYNACK_FIRST)) || c->syn_count != 1 || s->syn_count != 1)
+		return 0;
+	return s->first_ns > c->first_ns ? s->first_ns - c->first_ns : 0;
+}
+
+/* The shortest round trip earlier flows measured to this server: one flow
+ * whose SYN-ACK was held up must not make the server look far away. */
+static void base_learn_rtt(struct tw_verdict *v, int family, const uint8_t *addr, uint64_t rtt_ns)
+{
+	struct base *b = base_slot(v, family, addr);
+	uint64_t us = rtt_ns / 1000;
+	if (!us || us > UINT32_MAX)
+		return;
+	if (b->family != family || memcmp(b->addr, addr, 16)) {
+		memset(b, 0, sizeof(*b));
+		memcpy(b->addr, addr, 16);
+		b->family = (uint8_t)family;
+	}
+	if (!b->rtt_us || us < b->rtt_us)
+		b->rtt_us = (uint32_t)us;
+}
+
+static uint64_t base_rtt(struct tw_verdict *v, int family, const uint8_t *addr)
+{
+	struct base *b = base_slot(v, family, addr);
+	if (b->family != family || memcmp(b->addr, addr, 16))
+		return 0;
+	return (uint64_t)b->rtt_us * 1000;
+}
+
+/* An in-path censor drops the request and answers it with an RST that
+ * copies the server's TTL and IP-ID, so nothing in the packet gives it
+ * away (in-path devices such as Russia's TSPU, Xue et al., IMC), but it sits nearer
+ * than the server: its RST can come back sooner than any answer of the
+ * server could.  An RST right after the request, with nothing from the
+ * server in between, sooner than half the round trip the handshake took
+ * (the factor Hold-On uses for DNS answers) cannot be the server's. */
+static int rst_too_early(struct tw_verdict *v, const struct vflow *f, const struct tw_event *e)
+{
+	if (e->ctx.stage != TW_STAGE_CLIENT_DATA || !f->req_ns || e->ts_ns < f->req_ns)
+		return 0;
+	uint64_t rtt = handshake_rtt(&e->flow), known = base_rtt(v, e->family, e->saddr);
+	if (known && (!rtt || known < rtt))
+		rtt = known;
+	if (rtt < V_RTT_MIN_NS)
+		return 0;
+	/* this RST is the server's first packet since the request */
+	if (e->flow.dir[TW_DIR_S2C].packets != f->req_s2c + 1)
+		return 0;
+	return (e->ts_ns - f->req_ns) * 2 < rtt;
+}
+
+static void verdict_tick(void *arg, uint64_t now_wall_ns, int final);
+
 struct tw_verdict *tw_verdict_new(struct tw_pipeline *pl, const struct tw_fp_db *fp, uint32_t max_flows)
 {
 	struct tw_verdict *v = calloc(1, sizeof(*v));
@@ -266,7 +382,9 @@ struct tw_verdict *tw_verdict_new(struct tw_pipeline *pl, const struct tw_fp_db 
 		return NULL;
 	v->slots = calloc(cap, sizeof(*v->slots));
 	v->bases = calloc(V_BASE_SLOTS, sizeof(*v->bases));
-	if (!v->slots || !v->bases) {
+	v->answers = calloc(V_ANS_SLOTS, sizeof(*v->answers));
+	v->recent = calloc(V_RECENT, sizeof(*v->recent));
+	if (!v->slots || !v->bases || !v->answers || !v->recent) {
 		tw_verdict_free(v);
 		return NULL;
 	}
@@ -274,6 +392,9 @@ struct tw_verdict *tw_verdict_new(struct tw_pipeline *pl, const struct tw_fp_db 
 	v->max = max_flows;
 	v->pl = pl;
 	v->fp = fp;
+	/* before aggregation's tick (main.c adds it later): held verdicts
+	 * reach aggregation in the same tick they are written */
+	tw_pipeline_add_tick(pl, verdict_tick, v);
 	return v;
 }
 
@@ -289,6 +410,11 @@ void tw_verdict_free(struct tw_verdict *v)
 			}
 	free(v->slots);
 	free(v->bases);
+	free(v->answers);
+	free(v->recent);
+	for (size_t i = 0; v->pend && i < v->npend; i++)
+		free(v->pend[(v->pend_head + i) % V_MAX_PENDING].e);
+	free(v->pend);
 	free(v);
 }
 
@@ -336,6 +462,56 @@ static void outcome(struct tw_verdict *v, const struct tw_event *e, const char *
 const struct tw_verdict_stats *tw_verdict_stats(const struct tw_verdict *v)
 {
 	return &v->st;
+}
+
+/* FNV-1a of a name as the parsers escape it, without a trailing dot */
+static uint64_t name_hash(const char *n)
+{
+	size_t len = strlen(n);
+	uint64_t h = 0xcbf29ce484222325ull;
+	if (len && n[len - 1] == '.')
+		len--;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)n[i]) * 0x100000001b3ull;
+	return h ? h : 1;
+}
+
+static struct answ *answ_slot(struct tw_verdict *v, int family, const uint8_t *addr)
+{
+	uint64_t a, b;
+	memcpy(&a, addr, 8);
+	memcpy(&b, addr + 8, 8);
+	return &v->answers[mix(mix(a) ^ b ^ ((uint64_t)family << 56)) & (V_ANS_SLOTS - 1)];
+}
+
+static void answ_put(struct tw_verdict *v, const struct tw_dns_answer *x, uint64_t nh, const struct tw_event *e,
+		     int suspect)
+{
+	int fam = x->family == 4 ? TW_FAMILY_IPV4 : TW_FAMILY_IPV6;
+	uint8_t addr[16] = { 0 };
+	memcpy(addr, x->addr, x->family == 4 ? 4 : 16);
+	struct answ *s = answ_slot(v, fam, addr);
+	/* the same address and name again keeps a mark it already has */
+	int keep = s->family == fam && !memcmp(s->addr, addr, 16) && s->name_hash == nh && s->suspect;
+	memcpy(s->addr, addr, 16);
+	s->family = (uint8_t)fam;
+	s->name_hash = nh;
+	s->ts_ns = e->ts_ns;
+	s->ttl = x->ttl;
+	s->rfamily = e->family;
+	memcpy(s->resolver, e->saddr, 16);
+	s->suspect = (uint8_t)(suspect || keep);
+}
+
+/* The answer that gave this address for this name, if recent. */
+static struct answ *answ_find(struct tw_verdict *v, int family, const uint8_t *addr, uint64_t nh, uint64_t now)
+{
+	struct answ *s = answ_slot(v, family, addr);
+	if (s->family != family || memcmp(s->addr, addr, 16) || s->name_hash != nh)
+		return NULL;
+	if (now > s->ts_ns + V_ANS_AGE_NS)
+		return NULL;
+	return s;
 }
 
 static void dns_answers_text(const struct tw_dns_msg *m, char *out, size_t cap)
@@ -395,30 +571,54 @@ static void on_dns_response(struct tw_verdict *v, struct vflow *f, const struct 
 	}
 	/* learnt as answers arrive, so queries judged at a flush already
 	 * know the resolver; the most frequent TTL wins (base_ttl) */
+	uint8_t rbase;
+	int ttl_odd = base_ttl(v, e->family, e->saddr, &rbase) && ttl_differs(e->ttl, rbase);
 	base_learn(v, e->family, e->saddr, e->ttl);
+	int differs = 0;
 	if (q->nresp < 2) {
 		dns_answers_text(&m, q->ans[q->nresp], sizeof(q->ans[0]));
 		q->ttl[q->nresp] = e->ttl;
 		q->rcode[q->nresp] = m.rcode;
+		differs = q->nresp == 1 && strcmp(q->ans[0], q->ans[1]);
 	}
 	q->nresp++;
-	if (v->fp && !q->fp) {
-		for (int i = 0; i < m.n_answers; i++) {
-			char a[INET6_ADDRSTRLEN] = "";
-			const struct tw_dns_answer *x = &m.answers[i];
-			if (x->family == 4)
-				inet_ntop(AF_INET, x->addr, a, sizeof(a));
-			else if (x->family == 6)
-				inet_ntop(AF_INET6, x->addr, a, sizeof(a));
-			else
-				continue;
-			const struct tw_fp_match *fm = tw_fp_match_dns(v->fp, a);
-			if (fm && !fm->is_false_positive_scope) {
+	int forged = 0;
+	for (int i = 0; v->fp && i < m.n_answers; i++) {
+		char a[INET6_ADDRSTRLEN] = "";
+		const struct tw_dns_answer *x = &m.answers[i];
+		if (x->family == 4)
+			inet_ntop(AF_INET, x->addr, a, sizeof(a));
+		else if (x->family == 6)
+			inet_ntop(AF_INET6, x->addr, a, sizeof(a));
+		else
+			continue;
+		const struct tw_fp_match *fm = tw_fp_match_dns(v->fp, a);
+		if (fm && !fm->is_false_positive_scope) {
+			forged = 1;
+			if (!q->fp) {
 				q->fp = fm;
 				snprintf(q->fp_addr, sizeof(q->fp_addr), "%s", a);
-				break;
 			}
 		}
+	}
+	/* remember which name each address answered, for the web flows that
+	 * follow; what looks forged is marked so it is never called benign */
+	uint64_t nh = name_hash(m.qname);
+	for (int i = 0; i < m.n_answers; i++) {
+		const struct tw_dns_answer *x = &m.answers[i];
+		if (x->family != 4 && x->family != 6)
+			continue;
+		answ_put(v, x, nh, e, forged || ttl_odd || differs);
+		if (q->nresp == 1 && q->na0 < 4) {
+			memset(q->a0[q->na0], 0, 16);
+			memcpy(q->a0[q->na0], x->addr, x->family == 4 ? 4 : 16);
+			q->a0fam[q->na0++] = x->family == 4 ? TW_FAMILY_IPV4 : TW_FAMILY_IPV6;
+		}
+	}
+	for (int i = 0; differs && i < q->na0; i++) {
+		struct answ *s = answ_find(v, q->a0fam[i], q->a0[i], nh, e->ts_ns);
+		if (s)
+			s->suspect = 1;
 	}
 }
 
@@ -426,6 +626,8 @@ static void on_client_data(struct tw_verdict *v, struct vflow *f, const struct t
 {
 	struct tw_tls_hello h;
 	struct tw_http_req r;
+	f->req_ns = e->ts_ns;
+	f->req_s2c = e->flow.dir[TW_DIR_S2C].packets;
 	if (counted(v, P_TLS_HELLO, tw_parse_tls_client_hello(e->snippet, e->snippet_len, &h)) <= TW_PAYLOAD_TRUNCATED) {
 		f->req = REQ_TLS;
 		if (h.has_sni)
@@ -436,6 +638,79 @@ static void on_client_data(struct tw_verdict *v, struct vflow *f, const struct t
 	} else {
 		f->req = REQ_OTHER;
 	}
+}
+
+/* The last two labels of a name, three under a two-letter country code
+ * whose second level is short ("example.co.uk"): the registrable domain,
+ * approximately (no public suffix list). */
+static const char *reg_domain(const char *n)
+{
+	size_t len = strlen(n);
+	if (len && n[len - 1] == '.')
+		len--;
+	const char *dots[3] = { NULL, NULL, NULL };
+	int nd = 0;
+	for (size_t i = len; i-- > 0 && nd < 3;)
+		if (n[i] == '.')
+			dots[nd++] = n + i;
+	if (nd < 1)
+		return n;
+	size_t tld = (size_t)(n + len - dots[0] - 1);
+	size_t sld = nd >= 2 ? (size_t)(dots[0] - dots[1] - 1) : (size_t)(dots[0] - n);
+	int three = tld == 2 && sld <= 3;
+	int need = three ? 3 : 2;
+	return nd >= need ? dots[need - 1] + 1 : n;
+}
+
+static int same_reg_domain(const char *a, const char *b)
+{
+	const char *ra = reg_domain(a), *rb = reg_domain(b);
+	size_t la = strlen(ra), lb = strlen(rb);
+	if (la && ra[la - 1] == '.')
+		la--;
+	if (lb && rb[lb - 1] == '.')
+		lb--;
+	return la == lb && !strncasecmp(ra, rb, la);
+}
+
+static int is_ip_literal(const char *h)
+{
+	if (strstr(h, "%3a"))
+		return 1;           /* an IPv6 literal, escaped */
+	for (; *h; h++)
+		if (!((*h >= '0' && *h <= '9') || *h == '.'))
+			return 0;
+	return 1;
+}
+
+/* ISP NXDOMAIN redirection (Weaver, Kreibich, Paxson, "Redirecting DNS for
+ * Ads and Profit", FOCI 2011): the resolver answers a name that does not
+ * exist with the address of the ISP's search server, which sends the
+ * client on to a search for that very name.  Seen here: the address came
+ * from a DNS answer for the Host (nothing about that answer looked forged),
+ * and the response sends the client to another registrable domain with the
+ * Host in the query string.  Only DNS-linked responses are decoded. */
+static void isp_redirect_check(struct tw_verdict *v, struct vflow *f, const struct tw_event *e,
+			       const struct tw_http_resp *r)
+{
+	struct tw_http_redirect rd;
+	if (!f->host[0] || is_ip_literal(f->host) || r->content_length > V_REDIR_BODY_MAX)
+		return;
+	const struct answ *a = answ_find(v, e->family, e->saddr, name_hash(f->host), e->ts_ns);
+	if (!a || a->suspect || !tw_http_redirect(e->snippet, e->snippet_len, &rd))
+		return;
+	if (!rd.host[0] || same_reg_domain(rd.host, f->host))
+		return;
+	char want[TW_NAME_MAX];
+	size_t hl = strlen(f->host);
+	snprintf(want, sizeof(want), "%.*s", (int)(hl && f->host[hl - 1] == '.' ? hl - 1 : hl), f->host);
+	if (!strcasestr(rd.url + rd.query_off, want))
+		return;
+	f->isp_redir = 1;
+	f->redir_via = rd.via;
+	snprintf(f->redir_host, sizeof(f->redir_host), "%s", rd.host);
+	tw_addr_str(a->rfamily, a->resolver, f->resolver, sizeof(f->resolver));
+	f->dns_ttl = a->ttl;
 }
 
 static void on_server_data(struct tw_verdict *v, struct vflow *f, const struct tw_event *e)
@@ -457,6 +732,8 @@ static void on_server_data(struct tw_verdict *v, struct vflow *f, const struct t
 			if (m && !m->is_false_positive_scope)
 				f->fp = m;
 		}
+		if (f->req == REQ_HTTP && !f->fp)
+			isp_redirect_check(v, f, e, &r);
 	} else if (counted(v, P_TLS_SERVER, tw_parse_tls_server_first(e->snippet, e->snippet_len, &t)) <=
 		   TW_PAYLOAD_TRUNCATED) {
 		f->resp = t.is_alert ? RESP_TLS_ALERT : RESP_TLS_HELLO;
@@ -583,7 +860,7 @@ static int write_tamper(struct tw_verdict *v, const struct tw_event *e, const st
 	out->limited = nlim > 0;
 	for (int i = 0; i < a->n && i < TW_TAMPER_MAX_ANOM; i++)
 		out->anomalies[out->n_anomalies++] = a->name[i];
-	out->fingerprint = detail_key ? detail : NULL;
+	out->fingerprint = detail_key && !strcmp(detail_key, "fingerprint") ? detail : NULL;
 	return 1;
 }
 
@@ -613,12 +890,213 @@ static void judge_dns(struct tw_verdict *v, const struct tw_event *e, struct vfl
 
 }
 
+/* Not tampering, labelled: the ISP's NXDOMAIN redirection (README
+ * "Redirect records"). */
+static void write_redirect(struct tw_verdict *v, const struct tw_event *e, const struct vflow *f)
+{
+	static char buf[4096];
+	struct tw_pipeline *pl = v->pl;
+	struct tw_jb b;
+	char s[INET6_ADDRSTRLEN + 8];
+
+	tw_jb_init(&b, buf, sizeof(buf));
+	tw_jb_obj_open(&b, NULL);
+	tw_jb_time(&b, "timestamp", (uint64_t)((int64_t)e->ts_ns + pl->opt.clock_offset_ns));
+	tw_jb_str(&b, "event_type", "redirect");
+	tw_jb_u64(&b, "flow_id", e->flow_id);
+	tw_prefix_str(e->family, e->caddr, e->family == TW_FAMILY_IPV6 ? pl->opt.v6_prefix : pl->opt.v4_prefix, s, sizeof(s));
+	tw_jb_str(&b, "src_prefix", s);
+	tw_addr_str(e->family, e->saddr, s, sizeof(s));
+	tw_jb_str(&b, "dest_ip", s);
+	tw_jb_u64(&b, "dest_port", e->sport);
+	tw_jb_u64(&b, "src_port", e->cport);
+	tw_jb_str(&b, "proto", "TCP");
+	tw_jb_obj_open(&b, "redirect");
+	tw_jb_str(&b, "label", "isp_redirect");
+	tw_jb_str(&b, "http_host", f->host);
+	tw_jb_u64(&b, "status", (uint64_t)f->status);
+	tw_jb_str(&b, "via", f->redir_via == TW_REDIR_LOCATION ? "location" : "meta_refresh");
+	tw_jb_str(&b, "target_host", f->redir_host);
+	tw_jb_str(&b, "resolver", f->resolver);
+	tw_jb_u64(&b, "dns_ttl", f->dns_ttl);
+	tw_jb_arr_open(&b, "evidence");
+	tw_jb_str(&b, NULL, "dns_answer_for_host");
+	tw_jb_str(&b, NULL, "redirect_carries_host");
+	tw_jb_str(&b, NULL, "other_domain");
+	tw_jb_arr_close(&b);
+	tw_jb_obj_close(&b);
+	tw_jb_obj_close(&b);
+	long n = tw_jb_end(&b);
+	if (n > 0)
+		tw_pipeline_line(pl, buf, (size_t)n);
+}
+
+/* The SYN resent and never answered until the flow timed out. */
+static int syn_unanswered(const struct tw_event *e)
+{
+	const struct tw_flow *fl = &e->flow;
+	return fl->state == TW_TCP_SYN_SENT && !fl->dir[TW_DIR_S2C].packets && fl->dir[TW_DIR_C2S].syn_count >= 2 &&
+	       !(fl->flags & TW_FLOW_MIDSTREAM) && (e->end_reason == TW_END_IDLE || e->end_reason == TW_END_FLUSH);
+}
+
+/* The request was resent and nothing at all came back after the SYN-ACK
+ * (not even an ACK), until the client gave up or the flow timed out; a
+ * server that resets is not silent. */
+static int request_unanswered(const struct tw_event *e)
+{
+	const struct tw_flow *fl = &e->flow;
+	const struct tw_dir_state *c2s = &fl->dir[TW_DIR_C2S], *s2c = &fl->dir[TW_DIR_S2C];
+	return (fl->flags & TW_FLOW_CLIENT_DATA) && !(fl->flags & TW_FLOW_SERVER_DATA) && s2c->syn_count &&
+	       !(fl->flags & TW_FLOW_MIDSTREAM) &&
+	       ((c2s->retrans >= 1 && s2c->packets <= s2c->syn_count) ||
+		/* a server that never got the request may still time out and
+		 * close or reset, with nothing else in between */
+		(c2s->retrans >= 2 && s2c->packets <= (uint32_t)s2c->syn_count + s2c->fin_count + s2c->rst_count));
+}
+
+/* The client's prefix (as records name it), as a number. */
+static uint64_t prefix_key(const struct tw_verdict *v, const struct tw_event *e)
+{
+	int bits = e->family == TW_FAMILY_IPV6 ? v->pl->opt.v6_prefix : v->pl->opt.v4_prefix;
+	uint8_t a[16] = { 0 };
+	for (int i = 0; i < 16 && bits > 0; i++, bits -= 8)
+		a[i] = bits >= 8 ? e->caddr[i] : (uint8_t)(e->caddr[i] & (0xff00 >> bits));
+	uint64_t x, y;
+	memcpy(&x, a, 8);
+	memcpy(&y, a + 8, 8);
+	return mix(mix(x ^ e->family) ^ y);
+}
+
+static uint64_t flow_name_hash(const struct vflow *f)
+{
+	if (!f)
+		return 0;
+	return f->sni[0] ? name_hash(f->sni) : f->host[0] ? name_hash(f->host) : 0;
+}
+
+/* Keep what became of a flow that asked something (or whose SYN went
+ * unanswered): answered, or silent. */
+static void remember(struct tw_verdict *v, const struct tw_event *e, const struct vflow *f)
+{
+	int result = (e->flow.flags & TW_FLOW_SERVER_DATA) ? R_ANSWERED
+		     : (syn_unanswered(e) || request_unanswered(e)) ? R_SILENT : 0;
+	if (!result || (e->flow.flags & TW_FLOW_MIDSTREAM))
+		return;
+	struct recent *r = &v->recent[v->nrecent++ % V_RECENT];
+	r->ts_ns = e->ts_ns;
+	r->flow_id = e->flow_id;
+	r->name_hash = flow_name_hash(f);
+	r->prefix_key = prefix_key(v, e);
+	memcpy(r->addr, e->saddr, 16);
+	r->family = e->family;
+	r->req = (uint8_t)(f ? f->req : REQ_NONE);
+	r->result = (uint8_t)result;
+}
+
+/* A ClientHello went unanswered.  Was it the name (TLS interference) or
+ * the server, whatever was asked (blackhole)?  Per flow the two look the
+ * same; other flows near in time tell: requests that carry no ClientHello
+ * for this name (plain HTTP, another SNI, a SYN) to the same server, or
+ * plain HTTP for the same name, that went unanswered too, make it a
+ * blackhole; such requests answered from the same client prefix make it
+ * the name.  Evidence from the flow's own client prefix comes first; an
+ * answer from another prefix says nothing (the censor may spare it). */
+static int resolve_silence(const struct tw_verdict *v, const struct pending *p, const char **why)
+{
+	uint64_t nh = flow_name_hash(&p->f), pk = prefix_key(v, p->e);
+	int silent_here = 0, silent_elsewhere = 0, answered_here = 0;
+	size_t n = v->nrecent < V_RECENT ? v->nrecent : V_RECENT;
+	for (size_t i = 0; i < n; i++) {
+		const struct recent *r = &v->recent[i];
+		if (r->flow_id == p->e->flow_id)
+			continue;
+		uint64_t d = r->ts_ns > p->e->ts_ns ? r->ts_ns - p->e->ts_ns : p->e->ts_ns - r->ts_ns;
+		if (d > V_CONTEXT_NS)
+			continue;
+		int same_server = r->family == p->e->family && !memcmp(r->addr, p->e->saddr, 16);
+		int same_hello = r->req == REQ_TLS && r->name_hash == nh;
+		int other_request = (same_server && !same_hello) || (r->req == REQ_HTTP && nh && r->name_hash == nh);
+		if (!other_request)
+			continue;
+		if (r->result == R_SILENT)
+			*(r->prefix_key == pk ? &silent_here : &silent_elsewhere) = 1;
+		else if (r->prefix_key == pk)
+			answered_here = 1;
+	}
+	if (silent_here || (silent_elsewhere && !answered_here)) {
+		*why = "other_requests_unanswered";
+		return M_BLACKHOLE;
+	}
+	*why = answered_here ? "other_requests_answered" : NULL;
+	return M_TLS;
+}
+
+static void resolve_pending(struct tw_verdict *v, struct pending *p)
+{
+	struct anomalies a = { .n = 0 };
+	struct tw_tamper t;
+	const char *why;
+	int m = resolve_silence(v, p, &why);
+	anom(&a, "request_timeout", V_TIMEOUT_CONF);
+	int w = write_tamper(v, p->e, &p->f, m, "PSH->timeout", "after_request", &a, NULL, why ? "cross_flow" : NULL,
+			     why, &t);
+	outcome(v, p->e, p->f.sni[0] ? p->f.sni : p->f.host, 0, w ? &t : NULL);
+	free(p->e);
+	p->e = NULL;
+}
+
+static void defer(struct tw_verdict *v, const struct tw_event *e, const struct vflow *f)
+{
+	if (!v->pend && !(v->pend = calloc(V_MAX_PENDING, sizeof(*v->pend)))) {
+		v->st.flows_dropped++;
+		return;
+	}
+	if (v->npend == V_MAX_PENDING) {     /* full: the oldest is decided now */
+		resolve_pending(v, &v->pend[v->pend_head]);
+		v->pend_head = (v->pend_head + 1) % V_MAX_PENDING;
+		v->npend--;
+	}
+	struct tw_event *copy = malloc(sizeof(*copy));
+	if (!copy) {
+		v->st.flows_dropped++;
+		return;
+	}
+	memcpy(copy, e, sizeof(*copy));
+	copy->snippet_len = 0;
+	copy->len = sizeof(*copy);
+	struct pending *p = &v->pend[(v->pend_head + v->npend++) % V_MAX_PENDING];
+	p->e = copy;
+	p->f = *f;
+	p->f.q = NULL;
+	p->due_ns = e->ts_ns + V_HOLD_NS;
+}
+
+/* Every tick (and at the end): decide the silent ClientHellos whose hold
+ * is over, in the order their flows ended. */
+static void verdict_tick(void *arg, uint64_t now_wall_ns, int final)
+{
+	struct tw_verdict *v = arg;
+	uint64_t now = (uint64_t)((int64_t)now_wall_ns - v->pl->opt.clock_offset_ns);
+	while (v->npend && (final || v->pend[v->pend_head].due_ns <= now)) {
+		resolve_pending(v, &v->pend[v->pend_head]);
+		v->pend_head = (v->pend_head + 1) % V_MAX_PENDING;
+		v->npend--;
+	}
+}
+
 static int judge_tcp_inner(struct tw_verdict *v, const struct tw_event *e, struct vflow *f, struct tw_tamper *t);
 
 static void judge_tcp(struct tw_verdict *v, const struct tw_event *e, struct vflow *f)
 {
 	struct tw_tamper t;
 	int w = judge_tcp_inner(v, e, f, &t);
+	remember(v, e, f);
+	if (w == V_DEFER) {
+		defer(v, e, f);
+		return;
+	}
+	if (!w && f && f->isp_redir)
+		write_redirect(v, e, f);
 	const char *domain = f ? (f->sni[0] ? f->sni : f->host) : NULL;
 	/* flows that never carried a request say nothing about a target's reachability
 	 * unless they were cut before it (SYN timeouts, resets after the handshake) */
@@ -629,7 +1107,7 @@ static void judge_tcp(struct tw_verdict *v, const struct tw_event *e, struct vfl
 static int judge_tcp_inner(struct tw_verdict *v, const struct tw_event *e, struct vflow *f, struct tw_tamper *t)
 {
 	const struct tw_flow *fl = &e->flow;
-	const struct tw_dir_state *c2s = &fl->dir[TW_DIR_C2S], *s2c = &fl->dir[TW_DIR_S2C];
+	const struct tw_dir_state *s2c = &fl->dir[TW_DIR_S2C];
 	struct anomalies a = { .n = 0 };
 	char sig[64];
 
@@ -687,6 +1165,11 @@ static int judge_tcp_inner(struct tw_verdict *v, const struct tw_event *e, struc
 			if (i && (uint32_t)(r->seq - f->rst[0].seq + 2) > 4)
 				burst = 1;
 		}
+		for (int i = 0; i < f->nrst; i++)
+			if (f->rst[i].too_early) {
+				anom(&a, "rst_faster_than_rtt", 0.60);
+				strong = 1;
+			}
 		if (f->race) {
 			anom(&a, "race_data_after_rst", 0.80);
 			strong = 1;
@@ -713,23 +1196,17 @@ static int judge_tcp_inner(struct tw_verdict *v, const struct tw_event *e, struc
 	}
 
 	/* silence: the SYN, or the request, never answered */
-	if (fl->state == TW_TCP_SYN_SENT && !s2c->packets && c2s->syn_count >= 2 && !(fl->flags & TW_FLOW_MIDSTREAM) &&
-	    (e->end_reason == TW_END_IDLE || e->end_reason == TW_END_FLUSH)) {
+	if (syn_unanswered(e)) {
 		anom(&a, "syn_timeout", V_TIMEOUT_CONF);
 		return write_tamper(v, e, f, M_BLACKHOLE, "SYN->timeout", "after_syn", &a, NULL, NULL, NULL, t);
 	}
-	/* the request was resent and nothing at all came back after the
-	 * SYN-ACK (not even an ACK), until the client gave up or the flow
-	 * timed out; a server that resets is not silent */
-	if ((fl->flags & TW_FLOW_CLIENT_DATA) && !(fl->flags & TW_FLOW_SERVER_DATA) &&
-	    s2c->syn_count && !(fl->flags & TW_FLOW_MIDSTREAM) &&
-	    ((c2s->retrans >= 1 && s2c->packets <= s2c->syn_count) ||
-	     /* a server that never got the request may still time out and
-	      * close or reset, with nothing else in between */
-	     (c2s->retrans >= 2 && s2c->packets <= (uint32_t)s2c->syn_count + s2c->fin_count + s2c->rst_count))) {
+	if (request_unanswered(e)) {
+		/* a silent ClientHello: the SNI, or the address whatever was
+		 * asked?  Other flows to that server tell (verdict_tick) */
+		if (f && f->req == REQ_TLS)
+			return V_DEFER;
 		anom(&a, "request_timeout", V_TIMEOUT_CONF);
-		return write_tamper(v, e, f, f && f->req == REQ_TLS ? M_TLS : M_BLACKHOLE, "PSH->timeout",
-				    "after_request", &a, NULL, NULL, NULL, t);
+		return write_tamper(v, e, f, M_BLACKHOLE, "PSH->timeout", "after_request", &a, NULL, NULL, NULL, t);
 	}
 	return 0;
 }
@@ -761,6 +1238,7 @@ void tw_verdict_event(struct tw_verdict *v, const struct tw_event *e)
 			r->base_ttl = e->ctx.sender_ttl_base;
 			r->last_ttl = e->ctx.sender_ttl_last;
 			r->ipid_prev = e->ctx.sender_ipid_last;
+			r->too_early = (uint8_t)rst_too_early(v, f, e);
 		}
 		break;
 	case TW_EV_DATA_AFTER_RST:
@@ -777,6 +1255,7 @@ void tw_verdict_event(struct tw_verdict *v, const struct tw_event *e)
 			/* the server's SYN-ACK TTL is this server's baseline for later flows */
 			if (e->flow.dir[TW_DIR_S2C].syn_count && !(f && f->nrst))
 				base_learn(v, e->family, e->saddr, e->flow.dir[TW_DIR_S2C].ttl_base);
+			base_learn_rtt(v, e->family, e->saddr, handshake_rtt(&e->flow));
 			judge_tcp(v, e, f);
 		} else if (f) {
 			judge_dns(v, e, f);

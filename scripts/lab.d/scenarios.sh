@@ -125,6 +125,15 @@ inpath_select() { # string ports
   done
 }
 
+# the server DOMAIN 30 ms behind the censor for every client (delay line,
+# censor.py --delay-ms 30); the censored PREFIXES stay as they were
+inpath_far() {
+  local k4=("${PFX4[@]}") k6=("${PFX6[@]}")
+  PFX4=("$C1_NET" "$C2_NET") PFX6=("$C1_NET6" "$C2_NET6")
+  delay_line "$(host_ip "$1")" "$(host_ip6 "$1")"
+  PFX4=("${k4[@]}") PFX6=("${k6[@]}")
+}
+
 censor_clear() {
   local f=$LAB_RUN/pids/censor.pid pid i
   if [ -e "$f" ]; then
@@ -316,19 +325,28 @@ scn_rst_onpath_http() { onpath_rst single http_host 80 http; }
 scenario rst-onpath-sni censor "on-path GFW type-2 burst of 3 RST/ACKs (spread seq) on TLS SNI, region-a"
 scn_rst_onpath_sni() { onpath_rst burst sni 443 https; }
 
-scenario rst-inpath censor "in-path RST (request dropped, RST to both ends, TTL copied from SYN-ACK) on SNI and Host, region-a"
+scenario rst-inpath censor "in-path RST (request dropped, RST to both ends, TTL copied from SYN-ACK) on SNI and Host, server 30 ms behind the censor, region-a"
 scn_rst_inpath() {
   local d; d=$(T_DOMAIN)
   resolve_prefixes region-a
   censor_on
   inpath_select "$d" 80,443
+  # the server is farther than the censor (a foreign site behind a national
+  # in-path device): its packets are held 30 ms, to every client (distance
+  # does not depend on who asks; only region-a is censored)
+  inpath_far "$d"
   injector_start "[{\"name\":\"$SCN_NAME\",\"action\":\"rst\",\"path\":\"in\",\"sni\":[\"$d\"],\"http_host\":[\"$d\"],\"prefixes\":$(json_list "${PREFIXES[@]}"),\"to_server\":true}]" \
-    --queue || return 1
+    --queue --delay-ms 30 || return 1
   web_probe https
   web_probe http
+  # DESIGN.md: an RST after a ClientHello with a blocked SNI is TLS
+  # interference, after an HTTP request RST injection (as in tls-reset)
   truth_tamper method=rst_injection variant=in_path signature=PSH-\>RST stage=after_request \
-    trigger:="{\"sni\":\"$d\",\"http_host\":\"$d\"}" target:="$(target_json "$d" null)" \
-    prefixes:="$(json_list "${PREFIXES[@]}")" note="request dropped; RST/ACK to client with TTL and IP-ID continuing the server's SYN-ACK; RST to server; no race"
+    trigger:="{\"http_host\":\"$d\"}" target:="$(target_json "$d" 80)" \
+    prefixes:="$(json_list "${PREFIXES[@]}")" note="request dropped; RST/ACK to client with TTL and IP-ID continuing the server's SYN-ACK; RST to server; no race; the RST comes back long before the server (30 ms away) could answer"
+  truth_tamper method=tls_interference variant=in_path_reset signature=CH-\>RST stage=after_client_hello \
+    trigger:="{\"sni\":\"$d\"}" target:="$(target_json "$d" 443)" \
+    prefixes:="$(json_list "${PREFIXES[@]}")" note="ClientHello dropped; RST/ACK with the server's TTL and IP-ID; no race"
 }
 
 dns_probe() {
@@ -396,14 +414,15 @@ scn_http_blockpage_451() { blockpage 451; }
 scenario http-blockpage-403 censor "in-path HTTP 403 block page (with FIN) on Host, region-a"
 scn_http_blockpage_403() { blockpage 403; }
 
-scenario tls-reset censor "TLS interference: ClientHello with SNI dropped, RST to client (in-path), region-a; plain HTTP untouched"
+scenario tls-reset censor "TLS interference: ClientHello with SNI dropped, RST to client (in-path), server 30 ms behind the censor, region-a; plain HTTP untouched"
 scn_tls_reset() {
   local d; d=$(T_DOMAIN)
   resolve_prefixes region-a
   censor_on
   inpath_select "$d" 443
+  inpath_far "$d"
   injector_start "[{\"name\":\"$SCN_NAME\",\"action\":\"tls_reset\",\"path\":\"in\",\"sni\":[\"$d\"],\"ports\":[443],\"prefixes\":$(json_list "${PREFIXES[@]}")}]" \
-    --queue || return 1
+    --queue --delay-ms 30 || return 1
   web_probe https
   fetch c1-http-target-ok tw-c1 "$C1" "http://$d/" -4
   truth_tamper method=tls_interference variant=reset signature=CH-\>RST stage=after_client_hello \
@@ -634,14 +653,24 @@ print("aborted")' "$ip" "$C1"
   truth_benign behaviour=client_abort_rst signature=client_RST \
     note="RSTs come from the real clients (SO_LINGER 0, close with unread data); the server sends no RST"
 }
-scenario benign-server-abort benign "server aborts: the real server reads the request and closes with RST (allowed.example:8080)"
+scenario benign-server-abort benign "server aborts: the real server reads the request and closes with RST (allowed.example:8080), near and 30 ms away"
 scn_benign_server_abort() {
+  # the server 30 ms away first (a delay line, no censor rule): its RST
+  # comes a round trip after the request, as a real server's must; then near
+  censor_on
+  inpath_far allowed.example
+  injector_start "[]" --queue --delay-ms 30 || return 1
+  fetch c1-server-rst-far tw-c1 "$C1" "http://allowed.example:$AUX_ABORT_PORT/" -4
+  fetch c2-server-rst-far tw-c2 "$C2" "http://allowed.example:$AUX_ABORT_PORT/" -4
+  fetch c1-server-rst-v6-far tw-c1 "$C16" "http://allowed.example:$AUX_ABORT_PORT/" -6
+  censor_clear
   fetch c1-server-rst tw-c1 "$C1" "http://allowed.example:$AUX_ABORT_PORT/" -4
   fetch c2-server-rst tw-c2 "$C2" "http://allowed.example:$AUX_ABORT_PORT/" -4
   fetch c1-server-rst-v6 tw-c1 "$C16" "http://allowed.example:$AUX_ABORT_PORT/" -6
   truth_benign behaviour=server_abort_rst target:="$(target_json allowed.example $AUX_ABORT_PORT)" \
-    note="genuine RST from the server socket: TTL/IP-ID match the SYN-ACK, no later data"
+    note="genuine RST from the server socket: TTL/IP-ID match the SYN-ACK, no later data; the -far fetches see the server 30 ms away"
 }
+
 scenario benign-closed-port benign "connection to a closed port: the server's kernel answers the SYN with RST (allowed.example:8081)"
 scn_benign_closed_port() {
   fetch c1-closed tw-c1 "$C1" "http://allowed.example:$AUX_CLOSED_PORT/" -4

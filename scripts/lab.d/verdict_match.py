@@ -32,6 +32,8 @@ def matches(rec, entry):
         return False
     if t["method"] == "dns_injection":
         return t.get("dns_qname") == tg.get("domain")
+    if tg.get("port") is not None and rec.get("dest_port") != tg["port"]:
+        return False
     return rec["dest_ip"] in (tg.get("ip"), tg.get("ip6"))
 
 def main():

@@ -20,7 +20,9 @@ for n in c2-giveup c1-giveup-v6; do assert_rc $n 28; assert_ge "$n partial data"
 
 lab_run benign-server-abort
 expect_quiet
-for n in c1-server-rst c2-server-rst c1-server-rst-v6; do assert_rc $n 56; assert_err $n "reset by peer"; done
+for n in c1-server-rst c2-server-rst c1-server-rst-v6 c1-server-rst-far c2-server-rst-far c1-server-rst-v6-far; do
+  assert_rc $n 56; assert_err $n "reset by peer"
+done
 
 lab_run benign-closed-port
 expect_quiet

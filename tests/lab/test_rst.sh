@@ -31,9 +31,11 @@ done
 before=$(wc -l < "$ACCESS")
 lab_run rst-inpath
 # the emulator forges TTL and IP-ID perfectly and drops the request: no
-# race, no anomaly a passive observer can see; the detector must stay quiet
-# rather than guess (Weaver et al.: prefer false negatives)
-expect_quiet
+# race; but its RST comes back 30 ms sooner than the server could answer
+# (rst_faster_than_rtt): RST injection for HTTP, TLS interference after a
+# ClientHello, nothing for the untouched clients
+expect_detected rst_injection
+expect_detected tls_interference
 for n in c1-https-target-1 c1-https-target-2 c1-https-target-v6; do assert_rc $n 35; assert_err $n "reset by peer"; done
 for n in c1-http-target-1 c1-http-target-2 c1-http-target-v6; do assert_rc $n 56; assert_err $n "reset by peer"; done
 for n in c1-http-control c1-https-control c2-http-target c2-https-target-v6; do assert_http $n 200; done
