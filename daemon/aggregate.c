@@ -182,6 +182,19 @@ static void add_prefix(struct alert *al, const char *p)
 		snprintf(al->prefix[al->nprefix++], PFXLEN, "%s", p);
 }
 
+/* Recovery is judged on the incident's own client prefixes: clean flows
+ * from a region the censor spares say nothing about the blocked one, and
+ * would end a regional incident while it lasts.  A full list counts all. */
+static int in_incident(const struct alert *al, const char *p)
+{
+	if (al->nprefix >= MAX_PFX)
+		return 1;
+	for (int i = 0; i < al->nprefix; i++)
+		if (!strcmp(al->prefix[i], p))
+			return 1;
+	return 0;
+}
+
 static void add_evid(struct alert *al, uint64_t id)
 {
 	if (al->nevid < MAX_EVID)
@@ -516,7 +529,7 @@ void tw_agg_outcome(void *arg, const struct tw_flow_outcome *o)
 		if (r->ts > al->last_seen)
 			al->last_seen = r->ts;
 		al->ok_run = 0;
-	} else if (o->answered && !o->tamper) {
+	} else if (o->answered && !o->tamper && in_incident(al, r->prefix)) {
 		if (++al->ok_run >= a->c.resolve_ok_flows)
 			resolve(a, t, o->ts_ns, "recovered");
 	}

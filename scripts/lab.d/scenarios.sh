@@ -8,7 +8,9 @@
 # scenario_run switches the censor off again and assembles $OUT/truth.json.
 #
 # Options from scripts/lab run: OPT_PREFIX (region-a|region-b|all|CIDR[,CIDR]),
-# OPT_TARGET (a lab domain), OPT_DURATION (seconds, for timed scenarios).
+# OPT_TARGET (a lab domain), OPT_DURATION (seconds, for timed scenarios),
+# OPT_ROUNDS (each_round: the clients' traffic is repeated),
+# OPT_RECOVER (seconds: the recovery phase after the censor stops, see recover).
 
 SCENARIOS=()
 scenario() { SCENARIOS+=("$1|$2|$3"); }
@@ -227,6 +229,59 @@ BG=()
 spawn() { "$@" & BG+=($!); }
 join() { [ ${#BG[@]} -gt 0 ] && wait "${BG[@]}"; BG=(); }
 
+# ------------------------------------------------------------ recovery ----
+# --recover S: the censor is off.  After S seconds (the detector has ended the
+# censored flows: S must exceed the flows.* timeouts given to the daemon, or
+# their verdicts would come after the clean flows) the clients of the censored
+# prefixes fetch every tampered target of the truth again, by name, as users
+# retry; then S seconds more for the detector to end and judge those flows.
+RECOVER_START="" RECOVER_END=""
+recover_targets() { # "domain port proto" of every tamper truth with a target
+  ${PY:-python3} - "$OUT/.truth.d/tamper.jsonl" <<'PYEOF'
+import json, sys
+seen = set()
+for l in open(sys.argv[1]):
+    t = (json.loads(l) or {}).get("target") or {}
+    k = (t.get("domain"), t.get("port"), t.get("proto", "tcp"))
+    if k[0] and k not in seen:
+        seen.add(k)
+        print(k[0], "null" if k[1] is None else k[1], k[2])
+PYEOF
+}
+recover_fetch() { # short ns domain port proto ip4 ip4b ip6: one round of retries
+  local n=$1 ns=$2 dom=$3 port=$4 proto=$5 sch; shift 5
+  if [ "$proto:$port" = udp:53 ]; then
+    lookup "recover-$n-dns-a$RS" "$ns" "$1" "$dom" A
+    lookup "recover-$n-dns-b$RS" "$ns" "$2" "$dom" A
+    lookup "recover-$n-dns-aaaa$RS" "$ns" "$3" "$dom" AAAA
+    return
+  fi
+  [ "$proto" = tcp ] || return 0
+  for sch in https http; do     # port null: the censor blocked the address, every port
+    [ "$port" = null ] || [ "$port" = "$([ $sch = https ] && echo 443 || echo 80)" ] || continue
+    spawn fetch "recover-$n-$sch-1$RS" "$ns" "$1" "$sch://$dom/" -4
+    spawn fetch "recover-$n-$sch-2$RS" "$ns" "$2" "$sch://$dom/" -4
+    spawn fetch "recover-$n-$sch-v6$RS" "$ns" "$3" "$sch://$dom/" -6
+    join
+  done
+}
+recover() {
+  [ -s "$OUT/.truth.d/tamper.jsonl" ] || return 0
+  local w=$OPT_RECOVER dom port proto ns n a
+  sleep "$w"
+  RECOVER_START=$(now_iso)
+  while read -r dom port proto; do
+    for ns in tw-c1 tw-c2; do
+      in_prefixes "$ns" || continue
+      n=${ns#tw-}
+      if [ "$ns" = tw-c1 ]; then a=("$C1" "$C1b" "$C16"); else a=("$C2" "$C2b" "$C26"); fi
+      each_round recover_fetch "$n" "$ns" "$dom" "$port" "$proto" "${a[@]}"
+    done
+  done < <(recover_targets)
+  RECOVER_END=$(now_iso)
+  sleep "$w"
+}
+
 # ------------------------------------------------------------ run ----
 scenario_run() {
   SCN_NAME=$1
@@ -242,13 +297,15 @@ scenario_run() {
   local rc=$?
   CENSOR_OFF=$(now_iso)
   censor_clear
+  [ -n "${OPT_RECOVER:-}" ] && [ "$kind" = censor ] && recover
   detector_stop
   ended=$(now_iso)
   trap - INT TERM
   rm -f "$LAB_RUN/pids/run.pid"
-  ${PY:-python3} - "$OUT" "$1" "$kind" "$desc" "$started" "$ended" "$DET_STATUS" "$DETECTOR" "$CENSOR_OFF" <<'PYEOF'
+  ${PY:-python3} - "$OUT" "$1" "$kind" "$desc" "$started" "$ended" "$DET_STATUS" "$DETECTOR" "$CENSOR_OFF" \
+    "$RECOVER_START" "$RECOVER_END" <<'PYEOF'
 import json, os, sys
-out, name, kind, desc, started, ended, det, mode, censor_off = sys.argv[1:]
+out, name, kind, desc, started, ended, det, mode, censor_off, rec_start, rec_end = sys.argv[1:]
 def lines(f):
     p = os.path.join(out, ".truth.d", f + ".jsonl")
     if not os.path.exists(p):
@@ -274,6 +331,7 @@ truth = {
   "benign": lines("benign"),
   "injections": [e for e in lines("censor-events.jsonl") if e.get("action") != "censor_exit"],
   "observed": lines("observed"),
+  "recovery": {"start": rec_start, "end": rec_end} if rec_start else None,
   "detector": {"mode": mode, "status": det, "alerts": "alerts.json"},
   "lab": {"gateway_iface": "gw-up", "regions": {"region-a": ["198.51.100.0/24", "2001:db8:a::/64"],
                                                  "region-b": ["192.0.2.0/24", "2001:db8:b::/64"]}},
@@ -288,6 +346,18 @@ PYEOF
 
 # =========================================================== scenarios ====
 T_DOMAIN() { echo "${OPT_TARGET:-blocked.example}"; }
+# --rounds N: each_round CMD... runs a scenario's client traffic N times in
+# turn (every target sees flows in every round); RS names the clients of
+# round K > 1 NAME-rK, round 1 keeps the plain names
+RS=""
+each_round() {
+  local r
+  for r in $(seq "${OPT_ROUNDS:-1}"); do
+    RS=""; [ "$r" -gt 1 ] && RS=-r$r
+    "$@"
+  done
+  RS=""
+}
 C1=${C1_IPS[0]} C1b=${C1_IPS[1]} C1c=${C1_IPS[2]} C16=${C1_IPS6[0]}
 C2=${C2_IPS[0]} C2b=${C2_IPS[1]} C26=${C2_IPS6[0]}
 
@@ -295,14 +365,14 @@ C2=${C2_IPS[0]} C2b=${C2_IPS[1]} C26=${C2_IPS6[0]}
 # regions (v4, v6, several clients), and an allowed control from the censored one
 web_probe() { # scheme
   local sch=$1 d; d=$(T_DOMAIN)
-  spawn fetch "c1-$sch-target-1" tw-c1 "$C1" "$sch://$d/" -4
-  spawn fetch "c1-$sch-target-2" tw-c1 "$C1b" "$sch://$d/" -4
-  spawn fetch "c1-$sch-target-v6" tw-c1 "$C16" "$sch://$d/" -6
-  spawn fetch "c1-$sch-control" tw-c1 "$C1c" "$sch://allowed.example/" -4
-  spawn fetch "c2-$sch-target" tw-c2 "$C2" "$sch://$d/" -4
-  spawn fetch "c2-$sch-target-v6" tw-c2 "$C26" "$sch://$d/" -6
+  spawn fetch "c1-$sch-target-1$RS" tw-c1 "$C1" "$sch://$d/" -4
+  spawn fetch "c1-$sch-target-2$RS" tw-c1 "$C1b" "$sch://$d/" -4
+  spawn fetch "c1-$sch-target-v6$RS" tw-c1 "$C16" "$sch://$d/" -6
+  spawn fetch "c1-$sch-control$RS" tw-c1 "$C1c" "$sch://allowed.example/" -4
+  spawn fetch "c2-$sch-target$RS" tw-c2 "$C2" "$sch://$d/" -4
+  spawn fetch "c2-$sch-target-v6$RS" tw-c2 "$C26" "$sch://$d/" -6
   join
-  truth_control target:="$(target_json allowed.example "$([ "$sch" = https ] && echo 443 || echo 80)")" \
+  [ -n "$RS" ] || truth_control target:="$(target_json allowed.example "$([ "$sch" = https ] && echo 443 || echo 80)")" \
     prefixes:="$(json_list "$C1_NET" "$C1_NET6" "$C2_NET" "$C2_NET6")" note="never tampered"
 }
 onpath_rst() { # name style http_host|sni port scheme
@@ -312,7 +382,7 @@ onpath_rst() { # name style http_host|sni port scheme
   delay_line "$(host_ip "$d")" "$(host_ip6 "$d")"
   injector_start "[{\"name\":\"$SCN_NAME\",\"action\":\"rst\",\"path\":\"on\",\"style\":\"$style\",\"$trig\":[\"$d\"],\"ports\":[$port],\"prefixes\":$(json_list "${PREFIXES[@]}"),\"to_server\":true}]" \
     --tap cen-gw --queue --delay-ms 30 || return 1
-  web_probe "$sch"
+  each_round web_probe "$sch"
   local sig=PSH-\>RST
   truth_tamper method=rst_injection variant=on_path style="$style" signature="$sig" stage=after_request \
     trigger:="{\"$trig\":\"$d\"}" target:="$(target_json "$d" "$port")" prefixes:="$(json_list "${PREFIXES[@]}")" \
@@ -337,8 +407,8 @@ scn_rst_inpath() {
   inpath_far "$d"
   injector_start "[{\"name\":\"$SCN_NAME\",\"action\":\"rst\",\"path\":\"in\",\"sni\":[\"$d\"],\"http_host\":[\"$d\"],\"prefixes\":$(json_list "${PREFIXES[@]}"),\"to_server\":true}]" \
     --queue --delay-ms 30 || return 1
-  web_probe https
-  web_probe http
+  each_round web_probe https
+  each_round web_probe http
   # DESIGN.md: an RST after a ClientHello with a blocked SNI is TLS
   # interference, after an HTTP request RST injection (as in tls-reset)
   truth_tamper method=rst_injection variant=in_path signature=PSH-\>RST stage=after_request \
@@ -351,15 +421,15 @@ scn_rst_inpath() {
 
 dns_probe() {
   local d; d=$(T_DOMAIN)
-  lookup c1-dns-target-a tw-c1 "$C1" "$d" A
-  lookup c1-dns-target-b tw-c1 "$C1b" "$d" A
-  lookup c1-dns-target-aaaa tw-c1 "$C16" "$d" AAAA
-  lookup c1-dns-control tw-c1 "$C1c" allowed.example A
-  lookup c2-dns-target tw-c2 "$C2" "$d" A
-  lookup c2-dns-target-aaaa tw-c2 "$C26" "$d" AAAA
-  obs c1-dns-all tw-c1 5 "$PY" "$PROBE_PY" dns "$d" "$RESOLVER_IP" "$C1" --wait 0.5
-  obs c2-dns-all tw-c2 5 "$PY" "$PROBE_PY" dns "$d" "$RESOLVER_IP" "$C2" --wait 0.5
-  truth_control target:="$(target_json allowed.example 53 udp)" prefixes:="$(json_list "$C1_NET" "$C2_NET")" note="never tampered"
+  lookup "c1-dns-target-a$RS" tw-c1 "$C1" "$d" A
+  lookup "c1-dns-target-b$RS" tw-c1 "$C1b" "$d" A
+  lookup "c1-dns-target-aaaa$RS" tw-c1 "$C16" "$d" AAAA
+  lookup "c1-dns-control$RS" tw-c1 "$C1c" allowed.example A
+  lookup "c2-dns-target$RS" tw-c2 "$C2" "$d" A
+  lookup "c2-dns-target-aaaa$RS" tw-c2 "$C26" "$d" AAAA
+  obs "c1-dns-all$RS" tw-c1 5 "$PY" "$PROBE_PY" dns "$d" "$RESOLVER_IP" "$C1" --wait 0.5
+  obs "c2-dns-all$RS" tw-c2 5 "$PY" "$PROBE_PY" dns "$d" "$RESOLVER_IP" "$C2" --wait 0.5
+  [ -n "$RS" ] || truth_control target:="$(target_json allowed.example 53 udp)" prefixes:="$(json_list "$C1_NET" "$C2_NET")" note="never tampered"
 }
 dns_rule() { # path
   local d; d=$(T_DOMAIN)
@@ -372,7 +442,7 @@ scn_dns_inject_onpath() {
   censor_on
   delay_line "$RESOLVER_IP" "$RESOLVER_IP6"
   injector_start "$(dns_rule on)" --tap cen-gw --queue --delay-ms 30 || return 1
-  dns_probe
+  each_round dns_probe
   truth_tamper method=dns_injection variant=on_path signature=forged_answer_race trigger:="{\"dns_qname\":\"$d\"}" \
     target:="$(target_json "$d" 53 udp)" forged:="$(json_list "$FORGED_IP" "$FORGED_IP6")" \
     prefixes:="$(json_list "${PREFIXES[@]}")" note="forged answer (random IP TTL) first, the real answer ~30 ms later"
@@ -391,7 +461,7 @@ scn_dns_inject_inpath() {
     ipt6 -A FORWARD -d "$p" -p udp --sport 53 -j NFQUEUE --queue-num 0 --queue-bypass
   done
   injector_start "$(dns_rule in)" --queue || return 1
-  dns_probe
+  each_round dns_probe
   truth_tamper method=dns_injection variant=in_path signature=forged_answer_only trigger:="{\"dns_qname\":\"$d\"}" \
     target:="$(target_json "$d" 53 udp)" forged:="$(json_list "$FORGED_IP" "$FORGED_IP6")" \
     prefixes:="$(json_list "${PREFIXES[@]}")" note="one answer per query, the forged one; its IP TTL is random, not the resolver's"
@@ -404,7 +474,7 @@ blockpage() { # status
   inpath_select "$d" 80
   injector_start "[{\"name\":\"$SCN_NAME\",\"action\":\"blockpage\",\"path\":\"in\",\"status\":$1,\"http_host\":[\"$d\"],\"prefixes\":$(json_list "${PREFIXES[@]}")}]" \
     --queue || return 1
-  web_probe http
+  each_round web_probe http
   truth_tamper method=http_blockpage variant=in_path status:="$1" signature=injected_response stage=after_request \
     trigger:="{\"http_host\":\"$d\"}" target:="$(target_json "$d" 80)" prefixes:="$(json_list "${PREFIXES[@]}")" \
     note="request dropped; HTTP $1 block page with FIN (TTL 100-250, IP-ID 0) to client; RST to server"
@@ -423,7 +493,7 @@ scn_tls_reset() {
   inpath_far "$d"
   injector_start "[{\"name\":\"$SCN_NAME\",\"action\":\"tls_reset\",\"path\":\"in\",\"sni\":[\"$d\"],\"ports\":[443],\"prefixes\":$(json_list "${PREFIXES[@]}")}]" \
     --queue --delay-ms 30 || return 1
-  web_probe https
+  each_round web_probe https
   fetch c1-http-target-ok tw-c1 "$C1" "http://$d/" -4
   truth_tamper method=tls_interference variant=reset signature=CH-\>RST stage=after_client_hello \
     trigger:="{\"sni\":\"$d\"}" target:="$(target_json "$d" 443)" prefixes:="$(json_list "${PREFIXES[@]}")"
@@ -439,7 +509,7 @@ scn_tls_drop() {
   for p in "${PFX4[@]}"; do ipt4 -A FORWARD -s "$p" -p tcp --dport 443 -m string --string "$d" --algo bm -j CONNMARK --set-mark 0x7711; done
   for p in "${PFX6[@]}"; do ipt6 -A FORWARD -s "$p" -p tcp --dport 443 -m string --string "$d" --algo bm -j CONNMARK --set-mark 0x7711; done
   for ipt in ipt4 ipt6; do $ipt -A FORWARD -m connmark --mark 0x7711 -j DROP; done
-  FETCH_MAXTIME=3 web_probe https
+  FETCH_MAXTIME=3 each_round web_probe https
   truth_tamper method=tls_interference variant=drop signature=CH-\>timeout stage=after_client_hello \
     trigger:="{\"sni\":\"$d\"}" target:="$(target_json "$d" 443)" prefixes:="$(json_list "${PREFIXES[@]}")"
 }
@@ -447,11 +517,12 @@ scn_tls_drop() {
 # TCP-level view: does the handshake complete, does a request get any answer?
 tcp_probe() {
   local d; d=$(T_DOMAIN)
-  obs c1-tcp-probe tw-c1 6 "$PY" "$PROBE_PY" tcp "$(host_ip "$d")" 80 "${C1_IPS[3]}" --wait 2 \
+  obs "c1-tcp-probe$RS" tw-c1 6 "$PY" "$PROBE_PY" tcp "$(host_ip "$d")" 80 "${C1_IPS[3]}" --wait 2 \
     --send 'GET / HTTP/1.1\r\nHost: '"$d"'\r\n\r\n'
-  obs c2-tcp-probe tw-c2 6 "$PY" "$PROBE_PY" tcp "$(host_ip "$d")" 80 "${C2_IPS[3]}" --wait 2 \
+  obs "c2-tcp-probe$RS" tw-c2 6 "$PY" "$PROBE_PY" tcp "$(host_ip "$d")" 80 "${C2_IPS[3]}" --wait 2 \
     --send 'GET / HTTP/1.1\r\nHost: '"$d"'\r\n\r\n'
 }
+blackhole_probe() { FETCH_MAXTIME=3 web_probe https; tcp_probe; }
 scenario blackhole-syn censor "blackholing: SYNs to the target IP dropped (nftables), region-a"
 scn_blackhole_syn() {
   local d; d=$(T_DOMAIN)
@@ -459,8 +530,7 @@ scn_blackhole_syn() {
   censor_on
   [ ${#PFX4[@]} -gt 0 ] && nft_rule ip saddr "$(nft_set "${PFX4[@]}")" ip daddr "$(host_ip "$d")" tcp flags \& \(syn\|ack\) == syn drop
   [ ${#PFX6[@]} -gt 0 ] && nft_rule ip6 saddr "$(nft_set "${PFX6[@]}")" ip6 daddr "$(host_ip6 "$d")" tcp flags \& \(syn\|ack\) == syn drop
-  FETCH_MAXTIME=3 web_probe https
-  tcp_probe
+  each_round blackhole_probe
   truth_tamper method=blackhole variant=syn_drop signature=SYN-\>timeout stage=handshake \
     target:="$(target_json "$d" null)" prefixes:="$(json_list "${PREFIXES[@]}")"
 }
@@ -477,8 +547,7 @@ scn_blackhole_after_handshake() {
     nft_rule ip6 saddr "$(nft_set "${PFX6[@]}")" ip6 daddr "$(host_ip6 "$d")" ct original packets \> 2 drop
     nft_rule ip6 daddr "$(nft_set "${PFX6[@]}")" ip6 saddr "$(host_ip6 "$d")" ct reply packets \> 1 drop
   fi
-  FETCH_MAXTIME=3 web_probe https
-  tcp_probe
+  each_round blackhole_probe
   truth_tamper method=blackhole variant=post_handshake_drop signature=PSH-\>timeout stage=after_handshake \
     target:="$(target_json "$d" null)" prefixes:="$(json_list "${PREFIXES[@]}")"
 }

@@ -7,7 +7,8 @@
 #   assert_rc c1-http-target-1 56           # client NAME's exit status
 #   assert_err c1-http-target-1 "reset by peer"
 #   expect_truth '.tamper[0].method == "rst_injection"'    # python expression on truth (t)
-#   alerts_of rst_injection | grep -q blocked.example       # detector lines (later)
+#   alerts_of rst_injection | grep -q blocked.example       # detector lines
+#   expect_alerts rst_injection@blocked.example:80/tcp --resolved recovered
 #   finish
 #
 # lab_down runs on exit.  Results: build/lab/tests/<test>/<scenario>/.
@@ -97,6 +98,19 @@ expect_quiet() { # benign scenario: no tamper record at all
   local out
   if out=$("$PY" "$REPO/scripts/lab.d/verdict_match.py" "$RUN_DIR" quiet 2>&1); then ok "detector: no tamper verdict"
   else bad "detector: $out"; fi
+}
+
+# ---- detector alerts (tests/lab/alert_check.py): EXPECT is
+# METHOD@TARGET:PORT/PROTO[=recovered|quiet|open]; none = no alert at all
+expect_alerts() { # [EXPECT]... [--declared REF] [--resolved recovered|quiet|open]
+  local line
+  while IFS= read -r line; do
+    case $line in
+      "ok   "*) ok "alerts: ${line#ok   }" ;;
+      "FAIL "*) bad "alerts: ${line#FAIL }" ;;
+      *) bad "alerts: $line" ;;
+    esac
+  done < <("$PY" "$REPO/tests/lab/alert_check.py" "$RUN_DIR" "$@" 2>&1)
 }
 
 # ---- client observations (from scripts/lab.d/scenarios.sh `obs`)

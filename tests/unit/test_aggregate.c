@@ -150,6 +150,31 @@ static void test_quiet_resolve(void)
 	tw_agg_free(a);
 }
 
+/* a regional block: the spared region's clean flows to the same target
+ * neither resolve the incident nor break the blocked region's recovery */
+static void test_regional_recovery(void)
+{
+	struct tw_agg *a = mk(NULL, NULL, NULL);
+	const char *blk = "198.51.100.0/24", *ok6 = "2001:db8:b::/48";
+	for (int i = 0; i < 3; i++) {
+		flow(a, T0 + i * S, blk, "blocked.example", "rst_injection", 0.95, 0);
+		flow(a, T0 + i * S, ok6, "blocked.example", NULL, 0, 1);
+	}
+	CHECK(count_state("raised") == 1, "regional block: %d lines", nlines);
+	for (int i = 0; i < 5; i++)
+		flow(a, T0 + (10 + i) * S, ok6, "blocked.example", NULL, 0, 1);
+	CHECK(count_state("resolved") == 0, "resolved by the spared region's flows");
+	flow(a, T0 + 20 * S, blk, "blocked.example", "rst_injection", 0.95, 0);
+	flow(a, T0 + 30 * S, blk, "blocked.example", NULL, 0, 1);
+	flow(a, T0 + 31 * S, ok6, "blocked.example", NULL, 0, 1);
+	flow(a, T0 + 32 * S, blk, "blocked.example", NULL, 0, 1);
+	CHECK(count_state("resolved") == 0, "resolved after 2 clean flows of the blocked region");
+	flow(a, T0 + 33 * S, blk, "blocked.example", NULL, 0, 1);
+	CHECK(count_state("resolved") == 1 && count_state("raised") == 1 &&
+	      strstr(lines[nlines - 1], "\"resolution\":\"recovered\""), "%d lines", nlines);
+	tw_agg_free(a);
+}
+
 static void test_benign(void)
 {
 	struct tw_agg *a = mk(NULL, NULL, NULL);
@@ -510,6 +535,7 @@ int main(void)
 {
 	test_raise_update_resolve();
 	test_quiet_resolve();
+	test_regional_recovery();
 	test_benign();
 	test_thresholds();
 	test_legitimacy();

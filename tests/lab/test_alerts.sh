@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Per-target alerts (daemon/aggregate.c) on the lab's censors: one `raised`
+# alert per blocked target with the right method, target and legitimacy,
+# none for the controls or the unblocked region, `resolved` with the same id
+# once the censor stops and the clients fetch again; censors the detector
+# cannot alert on (README "Alerts") raise nothing; benign runs raise nothing;
+# no client address anywhere in alerts.json (tests/lab/alert_check.py).
+. "$(dirname "$0")/lib.sh"
+lab_up
+
+DA=()
+daemon() { local a; for a in "$@"; do DA+=(--daemon-arg "$a"); done; }
+# Flow timeouts, not alert thresholds: a flow reaches aggregation only when
+# it ends, flows.tcp_closed (5 s) after its RST/FIN or after an idle timeout
+# (120 s TCP, 30 s UDP).  The lab's flows last seconds; ending them within
+# 1-4 s lets one detector run judge every censored flow before the recovery
+# fetches (--recover W waits W s > these timeouts before and after them).
+daemon --set flows.tcp_closed=1 --set flows.tcp_idle=4 --set flows.udp_idle=2
+# The censored region is one /24 and one /48, and a flow with no name (a
+# dropped SYN) counts for its server address, v4 and v6 apart: a blackhole
+# target can only ever see one client prefix, never the default two
+# (README: a network with a single client /24 sets this).
+daemon --set alerts.blackhole_min_prefixes=1
+# Every other threshold keeps its default (3 tampered flows and a share of
+# 0.5 to raise, region-b's clean flows to the same target counting against
+# it; 3 consecutive clean answered flows to resolve; 600 s of quiet) except
+# where a scenario lowers one below (with); the benign runs get all of those.
+with() { local a; R=("${DA[@]}"); for a in "$@"; do R+=(--daemon-arg --set --daemon-arg "$a"); done; }
+LOWERED=(alerts.min_ratio=0.3 alerts.blackhole_min_flows=3 alerts.resolve_after=12)
+
+DECL=$LAB_OUT/declared.csv
+mkdir -p "$LAB_OUT"
+cat > "$DECL" <<'EOF'
+# pattern,       method,         legal reference,           since,      until
+blocked.example, http_blockpage, Lab court order 451/2026,  2020-01-01,
+news.example,    any,            Lab statute 7,             2020-01-01,
+EOF
+
+# tamper verdicts of METHOD exist, and all are below CONF (why no alert)
+verdicts_below() { # method conf
+  local n
+  n=$(alerts_of "$1" | "$PY" -c '
+import json, sys
+c = [json.loads(l)["tamper"]["confidence"] for l in sys.stdin if "\"event_type\":\"tamper\"" in l]
+print(len(c) if c and max(c) < float(sys.argv[1]) else 0)' "$2")
+  if [ "$n" -gt 0 ]; then ok "$n $1 verdicts, all below $2"; else bad "$1 verdicts: none, or one at $2 or more"; fi
+}
+
+# ---- active methods: alert, then recovery.  Two rounds where one miss would
+# leave fewer than 3 tampered flows (region-a makes 3 flows to the target a
+# round, region-b 2 clean ones).
+lab_run rst-onpath-http "${DA[@]}" --rounds 2 --recover 3
+expect_alerts rst_injection@blocked.example:80/tcp --resolved recovered
+
+lab_run rst-onpath-sni "${DA[@]}" --rounds 2 --recover 3
+expect_alerts rst_injection@blocked.example:443/tcp --resolved recovered
+
+# on-path DNS: every forged answer races the real one (4 of 7 queries a round)
+lab_run dns-inject-onpath "${DA[@]}" --recover 3
+expect_alerts dns_injection@blocked.example:53/udp --resolved recovered
+
+# in-path DNS: one answer per query, the forged one, told only by its IP TTL
+# against the resolver's usual TTL, learned from region-b's real answers: the
+# first round's forged answers precede that baseline and count as clean, and
+# region-b's 3 clean queries of 7 a round count against the share, which
+# stays just below 0.5 (0.48 in a run of 3 rounds): min_ratio 0.3
+with alerts.min_ratio=0.3
+lab_run dns-inject-inpath "${R[@]}" --rounds 3 --recover 3
+expect_alerts dns_injection@blocked.example:53/udp --resolved recovered
+
+# the same block, declared: lawful and published (legal reference, severity 3)
+lab_run http-blockpage-451 "${DA[@]}" --daemon-arg --declared --daemon-arg "$DECL" --rounds 2 --recover 3
+expect_alerts http_blockpage@blocked.example:80/tcp --resolved recovered --declared "Lab court order 451/2026"
+
+# ---- blackhole: dropped SYNs carry no name, so each server address and port
+# is a target of its own: v4:443 gets 2 flows a round, v6:443 and v4:80 one.
+# With 3 rounds, 3 flows is all the last two can have: blackhole_min_flows 3
+# (the share, 0.8, and every other rule stay).  Retries by name count for
+# blocked.example, not for the address: these incidents end by quiet, after
+# resolve_after, lowered from 600 s to 12 s (a round takes ~9 s: no gap
+# between two rounds may resolve it early).
+with alerts.blackhole_min_flows=3 alerts.resolve_after=12
+lab_run blackhole-syn "${R[@]}" --rounds 3 --recover 7
+expect_alerts blackhole@203.0.113.10:443/tcp 'blackhole@[2001:db8:113::10]:443/tcp' blackhole@203.0.113.10:80/tcp \
+  --resolved quiet
+
+# ---- censors no alert can come from (documented limits, README "Alerts")
+# silence after a ClientHello is tls_interference at the timeout confidence
+# (0.4); only blackhole verdicts count at 0.4, active methods need 0.5
+lab_run tls-drop "${DA[@]}"
+verdicts_below tls_interference 0.5
+expect_alerts
+# after the handshake: HTTPS flows look the same (ClientHello, then silence);
+# the HTTP probe's blackhole verdicts are half the flows to blocked.example:80
+# (region-b's half is answered), below blackhole_min_ratio 0.8
+lab_run blackhole-after-handshake "${DA[@]}"
+verdicts_below tls_interference 0.5
+verdicts_below blackhole 0.5
+expect_alerts
+# in-path RST and TLS reset forge TTL and IP-ID perfectly: no verdict at all
+for s in rst-inpath tls-reset; do
+  lab_run $s "${DA[@]}"
+  expect_quiet
+  expect_alerts
+done
+
+# ---- benign look-alikes, with the same timeouts and every lowered threshold
+for s in benign-baseline benign-client-abort benign-server-abort benign-closed-port \
+         benign-idle-expiry benign-loss benign-congestion benign-cdn-dns; do
+  with "${LOWERED[@]}"
+  lab_run $s "${R[@]}"
+  expect_alerts
+done
+finish
