@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include "sweep.h"
 #include "aggregate.h"   /* [alerts] / [state] keys */
+#include "shutdown.h"    /* [shutdown] keys */
+#include <limits.h>
 
 struct tw_config {
 	struct tw_timeouts timeouts;
@@ -16,6 +18,11 @@ struct tw_config {
 	unsigned stats_interval;  /* output.stats_interval (s, 0 = final only) */
 	int events_payload;       /* output.events_payload */
 	struct tw_agg_cfg alerts; /* [alerts] and state.interval (aggregate.h) */
+	/* [shutdown] (README "Shutdown detection") */
+	int shutdown_on;              /* shutdown.enabled */
+	char regions[PATH_MAX];       /* shutdown.regions: client networks and their labels */
+	int shutdown_v4, shutdown_v6; /* shutdown.prefix_v4 / prefix_v6: series granularity */
+	struct tw_shutdown_cfg shutdown;
 };
 
 void tw_config_default(struct tw_config *c);

@@ -16,6 +16,10 @@
 #include "run.h"
 #include "bus.h"
 #include "status.h"
+#include "regions.h"
+#include "shutdown.h"
+#include "shutdown_feed.h"
+#include "linkwatch.h"
 
 #define TW_VERSION "0.1.0"
 #define TW_MAX_REPLAY 256
@@ -67,6 +71,23 @@ static void on_signal(int sig)
 		tw_hup = 1;
 	else
 		tw_stop = 1;
+}
+
+struct link_ctx {
+	struct tw_shutdown *sd;
+	struct tw_status *st;
+};
+
+/* our own link went down or came back: never a shutdown (linkwatch.h) */
+static void on_link(void *arg, const char *name, int link_up, int all_up)
+{
+	struct link_ctx *c = arg;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	fprintf(stderr, "tamperwatchd: link %s is %s\n", name, link_up ? "up" : "down");
+	tw_status_set_link_up(c->st, name, link_up);
+	if (c->sd)
+		tw_shutdown_link(c->sd, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec, all_up);
 }
 
 static int64_t clock_offset(void)
@@ -231,7 +252,30 @@ int main(int argc, char **argv)
 		tw_fp_db_free(fpdb);
 		return 2;
 	}
+	/* shutdown detection: the client networks come from the regions file */
+	struct tw_regions regions = { 0 };
+	if (cfg.shutdown_on) {
+		if (!cfg.regions[0]) {
+			fprintf(stderr, "tamperwatchd: shutdown.enabled needs shutdown.regions = FILE "
+				"(the client networks and their region labels; README: Shutdown detection)\n");
+			return 2;
+		}
+		if (tw_regions_load(&regions, cfg.regions, err, sizeof(err)) < 0) {
+			fprintf(stderr, "tamperwatchd: %s\n", err);
+			return 2;
+		}
+		if (!regions.n) {
+			fprintf(stderr, "tamperwatchd: %s: no client networks listed\n", cfg.regions);
+			return 2;
+		}
+		if (tw_shutdown_cfg_check(&cfg.shutdown, err, sizeof(err)) < 0) {
+			fprintf(stderr, "tamperwatchd: configuration: %s\n", err);
+			return 2;
+		}
+	}
 	if (check_only) {
+		if (cfg.shutdown_on)
+			printf("tamperwatchd: %zu client networks labelled for shutdown detection\n", regions.n);
 		if (legit)
 			printf("tamperwatchd: %zu declared restrictions loaded\n", tw_legit_count(legit));
 		tw_legit_free(legit);
@@ -308,14 +352,41 @@ int main(int argc, char **argv)
 
 	struct tw_engine *eng;
 	int use_bpf = !nreplay || (engine_name && !strcmp(engine_name, "bpf"));
+	struct tw_prefix_opts pfx = { cfg.shutdown_on, cfg.shutdown_v4, cfg.shutdown_v6 };
 	if (use_bpf)
-		eng = tw_engine_bpf_new(&pl, nreplay > 0, cfg.max_flows, err, sizeof(err));
+		eng = tw_engine_bpf_new(&pl, nreplay > 0, cfg.max_flows, &pfx, err, sizeof(err));
 	else
-		eng = tw_engine_user_new(&pl, cfg.max_flows, err, sizeof(err));
+		eng = tw_engine_user_new(&pl, cfg.max_flows, &pfx, err, sizeof(err));
 	if (!eng) {
 		fprintf(stderr, "tamperwatchd: %s\n", err);
 		tw_output_close(&out);
 		return 3;
+	}
+
+	/* shutdown detection on the engine's per-prefix counters */
+	struct tw_shutdown *sd = NULL;
+	struct tw_sdfeed *feed = NULL;
+	if (cfg.shutdown_on) {
+		char sd_path[PATH_MAX + 32];
+		snprintf(sd_path, sizeof(sd_path), "%s/shutdown.state", state_dir ? state_dir : ".");
+		cfg.shutdown.emit = tw_bus_emit;
+		cfg.shutdown.emit_arg = &bus;
+		if (eng->set_client_nets(eng, &regions, err, sizeof(err)) < 0 ||
+		    !(sd = tw_shutdown_new(&cfg.shutdown, &pl))) {
+			fprintf(stderr, "tamperwatchd: shutdown detection: %s\n", sd ? err : "out of memory");
+			eng->destroy(eng);
+			return 3;
+		}
+		if (state_dir && tw_shutdown_load(sd, sd_path, err, sizeof(err)) < 0)
+			fprintf(stderr, "tamperwatchd: %s (starting with fresh baselines)\n", err);
+		feed = tw_sdfeed_new(eng, sd, &regions, cfg.shutdown.interval_s, state_dir ? sd_path : NULL,
+				     (uint32_t)cfg.alerts.state_interval);
+		if (!feed) {
+			fprintf(stderr, "tamperwatchd: out of memory\n");
+			return 3;
+		}
+		tw_pipeline_add_tick(&pl, tw_sdfeed_tick, feed);
+		tw_pipeline_add_stats(&pl, tw_sdfeed_stats_json, feed);
 	}
 
 	/* the operator's views read this snapshot, refreshed every tick */
@@ -347,12 +418,20 @@ int main(int argc, char **argv)
 				mode == TW_MODE_TC ? "tc clsact ingress+egress" : how);
 			tw_status_add_link(&status, links[i].name, how);
 		}
-		rc = tw_live_run(eng, links, nif, &cfg.timeouts, cfg.stats_interval);
+		struct link_ctx lctx = { sd, &status };
+		struct tw_linkwatch *lw = tw_linkwatch_new(links, nif, on_link, &lctx, err, sizeof(err));
+		if (!lw)
+			fprintf(stderr, "tamperwatchd: %s (continuing without it)\n", err);
+		rc = tw_live_run(eng, links, nif, &cfg.timeouts, cfg.stats_interval, lw);
+		tw_linkwatch_free(lw);
 		fprintf(stderr, "tamperwatchd: stopped; detached from %d interface(s)\n", nif);
 	}
 	eng->destroy(eng);
 	tw_verdict_free(pl.verdict);
 	tw_agg_free(agg);
+	tw_sdfeed_free(feed);
+	tw_shutdown_free(sd);
+	tw_regions_free(&regions);
 	tw_bus_free(&bus);
 	tw_status_free(&status);
 	tw_legit_free(legit);

@@ -243,6 +243,16 @@ void tw_pipeline_tick(struct tw_pipeline *pl, uint64_t now_ns, int final)
 		pl->ticks[i].fn(pl->ticks[i].arg, wall, final);
 }
 
+int tw_pipeline_add_stats(struct tw_pipeline *pl, void (*fn)(void *arg, struct tw_jb *b), void *arg)
+{
+	if (pl->nstats_ext == TW_PIPELINE_MAX_TICKS)
+		return -1;
+	pl->stats_ext[pl->nstats_ext].fn = fn;
+	pl->stats_ext[pl->nstats_ext].arg = arg;
+	pl->nstats_ext++;
+	return 0;
+}
+
 int tw_pipeline_add_tick(struct tw_pipeline *pl, tw_tick_fn fn, void *arg)
 {
 	if (pl->nticks == TW_PIPELINE_MAX_TICKS)

@@ -17,6 +17,7 @@ struct tw_pipeline_opts {
 };
 
 struct tw_verdict;
+struct tw_jb;
 
 #define TW_PIPELINE_MAX_TICKS 8
 typedef void (*tw_tick_fn)(void *arg, uint64_t now_wall_ns, int final);
@@ -33,6 +34,13 @@ struct tw_pipeline {
 		void *arg;
 	} ticks[TW_PIPELINE_MAX_TICKS];
 	int nticks;
+	/* add members to every "stats" record (one object each, named by the
+	 * writer): the counters of modules above the pipeline */
+	struct {
+		void (*fn)(void *arg, struct tw_jb *b);
+		void *arg;
+	} stats_ext[TW_PIPELINE_MAX_TICKS];
+	int nstats_ext;
 	uint64_t events[TW_EV_TYPE_MAX];
 	uint64_t malformed;      /* records that failed validation: dropped, counted */
 	uint64_t json_overflow;  /* lines too long for the buffer: dropped, counted */
@@ -44,6 +52,7 @@ void tw_pipeline_event(struct tw_pipeline *pl, const struct tw_event *e, size_t 
 void tw_pipeline_tick(struct tw_pipeline *pl, uint64_t now_ns, int final);
 /* 0, or -1 when all TW_PIPELINE_MAX_TICKS slots are taken (a build-time bound) */
 int tw_pipeline_add_tick(struct tw_pipeline *pl, tw_tick_fn fn, void *arg);
+int tw_pipeline_add_stats(struct tw_pipeline *pl, void (*fn)(void *arg, struct tw_jb *b), void *arg);
 /* Write one already-built JSON line (stats and the like). */
 void tw_pipeline_line(struct tw_pipeline *pl, const char *line, size_t len);
 /* Text form of an address, and of the client prefix that replaces it. */

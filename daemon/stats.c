@@ -51,6 +51,7 @@ void tw_stats_write(struct tw_engine *e, uint64_t ts_ns, const struct tw_replay_
 		tw_jb_arr_close(&b);
 	}
 	tw_jb_u64(&b, "snippet_failed", c[TW_CNT_SNIPPET_FAIL]);
+	tw_jb_u64(&b, "prefix_counter_full", c[TW_CNT_PFX_INSERT_FAIL]);
 	tw_jb_u64(&b, "events_malformed", pl->malformed);
 	tw_jb_u64(&b, "lines_too_long", pl->json_overflow);
 	tw_jb_u64(&b, "output_write_errors", pl->out->write_errors);
@@ -63,6 +64,8 @@ void tw_stats_write(struct tw_engine *e, uint64_t ts_ns, const struct tw_replay_
 		tw_jb_u64(&b, "benign_rst_suppressed", vs->suppressed_benign);
 		tw_jb_u64(&b, "verdict_flows_dropped", vs->flows_dropped);
 	}
+	for (int i = 0; i < pl->nstats_ext; i++)
+		pl->stats_ext[i].fn(pl->stats_ext[i].arg, &b);
 	if (r) {
 		tw_jb_obj_open(&b, "replay");
 		tw_jb_u64(&b, "files", r->files);
