@@ -70,9 +70,14 @@ struct {
 	__type(value, __u32);
 } tw_client_nets SEC(".maps");
 
+/* Not LRU: an evicted prefix would look like a prefix whose traffic
+ * stopped (a false shutdown).  When the table is full, new prefixes are not
+ * counted and TW_CNT_PFX_INSERT_FAIL says so; the client networks bound how
+ * many prefixes there can be.  Allocated as prefixes appear. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
-	__uint(max_entries, 65536);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 65536);   /* TW_PFX_MAX */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct tw_pfx_key);
 	__type(value, struct tw_pfx_val);
 } tw_pfx SEC(".maps");

@@ -40,6 +40,7 @@ struct user_engine {
 		struct tw_pfx_val val;
 		int used;
 	} *ptab;                 /* open addressing, 2 x TW_PFX_MAX slots */
+	uint32_t *pused;         /* slots in use, in order of insertion: polls cost what is stored */
 	size_t pcount;
 	uint64_t pfx_epoch;
 };
@@ -146,7 +147,7 @@ static void pfx_count(struct user_engine *u, const struct tw_pkt *p, uint32_t fr
 			e->used = 1;
 			e->key = k;
 			memset(&e->val, 0, sizeof(e->val));
-			u->pcount++;
+			u->pused[u->pcount++] = (uint32_t)i;
 			tw_pfx_account(&e->val, p, frame_len, 1, h, u->pfx_epoch);
 			return;
 		}
@@ -167,10 +168,8 @@ static long user_poll_prefixes(struct tw_engine *eng, tw_pfx_cb cb, void *arg)
 	struct user_engine *u = (struct user_engine *)eng;
 	uint64_t closed = u->pfx_epoch++;
 	long n = 0;
-	for (size_t i = 0; i < PTAB_SLOTS; i++) {
-		const struct upfx *e = &u->ptab[i];
-		if (!e->used)
-			continue;
+	for (size_t i = 0; i < u->pcount; i++) {
+		const struct upfx *e = &u->ptab[u->pused[i]];
 		struct tw_pfx_sample s;
 		memset(&s, 0, sizeof(s));
 		s.key = e->key;
@@ -319,6 +318,7 @@ static void user_destroy(struct tw_engine *eng)
 	free(u->index);
 	free(u->entries);
 	free(u->ptab);
+	free(u->pused);
 	free(u);
 }
 
@@ -347,7 +347,8 @@ struct tw_engine *tw_engine_user_new(struct tw_pipeline *pl, uint32_t max_flows,
 	if (pfx && pfx->on) {
 		u->pfx = *pfx;
 		u->ptab = calloc(PTAB_SLOTS, sizeof(*u->ptab));
-		if (!u->ptab) {
+		u->pused = calloc(TW_PFX_MAX, sizeof(*u->pused));
+		if (!u->ptab || !u->pused) {
 			snprintf(err, errlen, "userspace engine: out of memory for the prefix counters");
 			user_destroy(&u->base);
 			return NULL;

@@ -23,6 +23,7 @@ struct tw_linkwatch {
 	tw_link_cb cb;
 	void *arg;
 	int failed;
+	int quiet;              /* reading the initial state: no callbacks */
 };
 
 static int all_up(const struct tw_linkwatch *lw)
@@ -41,7 +42,8 @@ static void set_state(struct tw_linkwatch *lw, int ifindex, unsigned flags)
 		if (lw->w[i].ifindex != ifindex || lw->w[i].up == up)
 			continue;
 		lw->w[i].up = up;
-		lw->cb(lw->arg, lw->w[i].name, up, all_up(lw));
+		if (!lw->quiet)
+			lw->cb(lw->arg, lw->w[i].name, up, all_up(lw));
 	}
 }
 
@@ -91,7 +93,10 @@ struct tw_linkwatch *tw_linkwatch_new(const struct tw_link *links, int n, tw_lin
 		snprintf(err, errlen, "link watch: rtnetlink: %s", nl_geterror(rc));
 		goto fail;
 	}
-	/* the state now, before any change arrives */
+	/* the state now, before any change arrives: every link known first,
+	 * then only the links that are down are reported (all up is the
+	 * detector's starting assumption, nothing to say) */
+	lw->quiet = 1;
 	for (int i = 0; i < lw->n; i++) {
 		struct rtnl_link *l = NULL;
 		rc = rtnl_link_get_kernel(lw->sk, lw->w[i].ifindex, NULL, &l);
@@ -102,6 +107,10 @@ struct tw_linkwatch *tw_linkwatch_new(const struct tw_link *links, int n, tw_lin
 		set_state(lw, lw->w[i].ifindex, rtnl_link_get_flags(l));
 		rtnl_link_put(l);
 	}
+	lw->quiet = 0;
+	for (int i = 0; i < lw->n; i++)
+		if (lw->w[i].up != 1)
+			cb(arg, lw->w[i].name, 0, 0);
 	nl_socket_set_nonblocking(lw->sk);
 	return lw;
 fail:
@@ -131,8 +140,10 @@ int tw_linkwatch_poll(struct tw_linkwatch *lw)
 	/* bounded: at most 64 reads per call, the rest waits for the next poll */
 	for (int i = 0; i < 64; i++) {
 		int rc = nl_recvmsgs_default(lw->sk);
-		if (rc == -NLE_AGAIN || rc == 0)
+		if (rc == -NLE_AGAIN)
 			return 0;
+		if (rc >= 0)
+			continue;   /* one datagram handled; there may be more */
 		if (rc == -NLE_INTR)
 			continue;
 		if (rc == -NLE_NOMEM) {

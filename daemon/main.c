@@ -1,7 +1,9 @@
 /* tamperwatchd: watch links (eBPF, live) or replay captures, and write what
  * the detector sees as JSON lines.  See README.md and --help. */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,7 +89,8 @@ static void on_link(void *arg, const char *name, int link_up, int all_up)
 	fprintf(stderr, "tamperwatchd: link %s is %s\n", name, link_up ? "up" : "down");
 	tw_status_set_link_up(c->st, name, link_up);
 	if (c->sd)
-		tw_shutdown_link(c->sd, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec, all_up);
+		tw_shutdown_link_iface(c->sd, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec, name, link_up,
+				       all_up);
 }
 
 static int64_t clock_offset(void)
@@ -272,6 +275,17 @@ int main(int argc, char **argv)
 			fprintf(stderr, "tamperwatchd: configuration: %s\n", err);
 			return 2;
 		}
+		/* series are named by their prefix: never finer than privacy allows */
+		if (cfg.shutdown_v4 > cfg.prefix_v4 || cfg.shutdown_v6 > cfg.prefix_v6) {
+			fprintf(stderr, "tamperwatchd: configuration: shutdown.prefix_v4/prefix_v6 (%d/%d) may not be "
+				"longer than privacy.prefix_v4/prefix_v6 (%d/%d)\n", cfg.shutdown_v4, cfg.shutdown_v6,
+				cfg.prefix_v4, cfg.prefix_v6);
+			return 2;
+		}
+		uint64_t span = tw_sdfeed_span(&regions, cfg.shutdown_v4, cfg.shutdown_v6);
+		if (span > TW_PFX_MAX)
+			fprintf(stderr, "tamperwatchd: warning: the client networks span %llu counting prefixes; at most %d "
+				"are counted (stats: prefix_counter_full)\n", (unsigned long long)span, TW_PFX_MAX);
 	}
 	if (check_only) {
 		if (cfg.shutdown_on)
@@ -371,18 +385,29 @@ int main(int argc, char **argv)
 		snprintf(sd_path, sizeof(sd_path), "%s/shutdown.state", state_dir ? state_dir : ".");
 		cfg.shutdown.emit = tw_bus_emit;
 		cfg.shutdown.emit_arg = &bus;
-		if (eng->set_client_nets(eng, &regions, err, sizeof(err)) < 0 ||
-		    !(sd = tw_shutdown_new(&cfg.shutdown, &pl))) {
-			fprintf(stderr, "tamperwatchd: shutdown detection: %s\n", sd ? err : "out of memory");
+		if (eng->set_client_nets(eng, &regions, err, sizeof(err)) < 0) {
+			fprintf(stderr, "tamperwatchd: shutdown detection: %s\n", err);
+			eng->destroy(eng);
+			return 3;
+		}
+		if (!(sd = tw_shutdown_new(&cfg.shutdown, &pl))) {
+			fprintf(stderr, "tamperwatchd: shutdown detection: out of memory\n");
+			eng->destroy(eng);
+			return 3;
+		}
+		if (state_dir && mkdir(state_dir, 0700) < 0 && errno != EEXIST) {   /* without [alerts] too */
+			fprintf(stderr, "tamperwatchd: --state %s: %s\n", state_dir, strerror(errno));
 			eng->destroy(eng);
 			return 3;
 		}
 		if (state_dir && tw_shutdown_load(sd, sd_path, err, sizeof(err)) < 0)
-			fprintf(stderr, "tamperwatchd: %s (starting with fresh baselines)\n", err);
-		feed = tw_sdfeed_new(eng, sd, &regions, cfg.shutdown.interval_s, state_dir ? sd_path : NULL,
-				     (uint32_t)cfg.alerts.state_interval);
+			fprintf(stderr, "tamperwatchd: %s\n", err);
+		struct tw_sdfeed_opts fo = { cfg.shutdown.interval_s, state_dir ? sd_path : NULL,
+					     (uint32_t)cfg.alerts.state_interval, nreplay > 0 };
+		feed = tw_sdfeed_new(eng, sd, &regions, &fo);
 		if (!feed) {
 			fprintf(stderr, "tamperwatchd: out of memory\n");
+			eng->destroy(eng);
 			return 3;
 		}
 		tw_pipeline_add_tick(&pl, tw_sdfeed_tick, feed);

@@ -373,10 +373,13 @@ double tw_shutdown_baseline(const struct tw_shutdown *s, const char *key, uint64
 	return -1;
 }
 
+/* Does the interval a sample at t covers, (t - interval, t], touch a gap?
+ * The first sample after a gap or a link outage holds part of it. */
 static int in_gap(const struct tw_shutdown *s, uint64_t t)
 {
+	uint64_t iv = (uint64_t)s->c.interval_s * NS;
 	for (unsigned i = 0; i < s->ngaps; i++)
-		if (t >= s->gaps[i].from && t <= s->gaps[i].to)
+		if (t >= s->gaps[i].from && t < s->gaps[i].to + iv)
 			return 1;
 	return 0;
 }
@@ -605,7 +608,15 @@ void tw_shutdown_tick(struct tw_shutdown *s, uint64_t now, int final)
 
 void tw_shutdown_link(struct tw_shutdown *s, uint64_t now, int up)
 {
-	if (!s || (!up) == s->link_down)
+	tw_shutdown_link_iface(s, now, NULL, up, up);
+}
+
+void tw_shutdown_link_iface(struct tw_shutdown *s, uint64_t now, const char *iface, int link_up, int all_up)
+{
+	if (!s)
+		return;
+	int up = all_up, change = (!up) != s->link_down;
+	if (!change && !iface)
 		return;
 	char buf[512];
 	struct tw_jb b;
@@ -614,15 +625,21 @@ void tw_shutdown_link(struct tw_shutdown *s, uint64_t now, int up)
 	tw_jb_time(&b, "timestamp", now);
 	tw_jb_str(&b, "event_type", "link");
 	tw_jb_obj_open(&b, "link");
-	tw_jb_str(&b, "state", up ? "up" : "down");
+	if (iface)
+		tw_jb_str(&b, "interface", iface);
+	tw_jb_str(&b, "state", link_up ? "up" : "down");
+	/* detection stops while any monitored link is down */
+	tw_jb_str(&b, "detection", up ? "on" : "suspended");
 	tw_jb_str(&b, "note", "monitored link: not a shutdown; window excluded from baselines");
-	if (up) {
+	if (up && change) {
 		tw_jb_time(&b, "down_since", s->link_down_since);
 		tw_jb_u64(&b, "down_s", (now - s->link_down_since) / NS);
 	}
 	tw_jb_obj_close(&b);
 	tw_jb_obj_close(&b);
 	emit(s, &b);
+	if (!change)
+		return;
 	if (!up) {
 		s->link_down = 1;
 		s->link_down_since = now;

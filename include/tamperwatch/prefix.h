@@ -10,7 +10,9 @@
  * takes deltas); the distinct-client sketch has two banks selected by the
  * poll epoch: a CPU writing epoch E uses bank E&1 and clears it first if it
  * still holds an older epoch, so the daemon, after moving the epoch to E+1,
- * reads bank E&1 without racing the writers and without writing anything. */
+ * reads bank E&1 without writing anything.  A packet that read the epoch
+ * just before the move may still set one bit in bank E&1 while the daemon
+ * reads it: that client is missed once, never counted twice. */
 #ifndef TAMPERWATCH_PREFIX_H
 #define TAMPERWATCH_PREFIX_H
 #include "parse.h"
