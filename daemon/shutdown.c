@@ -45,6 +45,9 @@ struct sd_series {
 	double a_min_ratio, a_area, a_base, a_ratio, a_val;
 	int a_partial, a_sev;
 	unsigned a_passing;          /* bitmask of classes still passing */
+	/* sums over the down samples of this episode: which classes pass is
+	 * judged on them, not on one noisy interval (a small class flickers) */
+	double d_base, d_cls_base[TW_SD_NCLASS], d_cls[TW_SD_NCLASS];
 };
 
 struct sd_region {
@@ -418,10 +421,20 @@ static void process(struct tw_shutdown *s, struct sd_series *x, uint64_t now, co
 	if (evaluable) {
 		unsigned passing = 0;
 		if (down && x->has_classes) {
+			if (!x->alerting && !x->down_since) {   /* a new episode */
+				x->d_base = 0;
+				memset(x->d_cls_base, 0, sizeof x->d_cls_base);
+				memset(x->d_cls, 0, sizeof x->d_cls);
+			}
+			x->d_base += base;
 			for (int k = 0; k < TW_SD_NCLASS; k++) {
 				double cb = baseline_at(s, x, now, M_CLASS0 + k);
-				/* a class counts if it is a visible share of the baseline */
-				if (cb > 0 && cb >= 0.02 * base && v[M_CLASS0 + k] >= c->recover_frac * cb)
+				x->d_cls_base[k] += cb > 0 ? cb : 0;
+				x->d_cls[k] += v[M_CLASS0 + k];
+				/* a class counts if it is a visible share of the baseline
+				 * and still carries recover_frac of its own baseline */
+				if (x->d_cls_base[k] > 0 && x->d_cls_base[k] >= 0.02 * x->d_base &&
+				    x->d_cls[k] >= c->recover_frac * x->d_cls_base[k])
 					passing |= 1u << k;
 			}
 		}
