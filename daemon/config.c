@@ -53,7 +53,7 @@ static const struct key keys[] = {
 	{ "shutdown", "prefix_v4", K_INT, 8, 32, OFF(shutdown_v4) },
 	{ "shutdown", "prefix_v6", K_INT, 16, 128, OFF(shutdown_v6) },
 	{ "shutdown", "interval", K_U32, 1, 86400, OFF(shutdown.interval_s) },
-	{ "shutdown", "period", K_U32, 60, 31536000, OFF(shutdown.period_s) },
+	{ "shutdown", "period", K_U32, 1, 31536000, OFF(shutdown.period_s) },   /* tiny: the lab */
 	{ "shutdown", "bins", K_U32, 1, 100000, OFF(shutdown.bins) },
 	{ "shutdown", "history", K_U32, 1, 16, OFF(shutdown.history) },
 	{ "shutdown", "warmup", K_U32, 0, 31536000, OFF(shutdown.warmup_s) },
