@@ -57,11 +57,17 @@ static void usage(FILE *out)
 "      --fingerprints FILE block-page / forged-DNS fingerprints in the CSV format of\n"
 "                          OONI's blocking-fingerprints (repeatable: add your own)\n"
 "      --no-verdicts       write events only, no per-flow tamper verdicts\n"
-"      --state DIR         keep open alerts and their windows in DIR across restarts\n"
+"      --state DIR         keep open alerts, their windows and the shutdown baselines\n"
+"                          in DIR across restarts\n"
 "      --declared FILE     the operator's declared restrictions (README: Alerts)\n"
 "  -h, --help              this text\n"
 "  -V, --version           version\n"
+"\n""Shutdown detection (README: Shutdown detection): in the configuration,\n"
+"  [shutdown] enabled = true and regions = FILE (the client networks and their\n"
+"  region labels); shutdown alerts, and link and gap records for our own outages,\n"
+"  go to the same output\n"
 "\n"
+
 "Exit status: 0 ok; 1 an input had a fault (reported; the rest was processed);\n"
 "2 bad command line or configuration; 3 the backend could not start.\n",
 		TW_MAX_IFACES);
