@@ -16,9 +16,9 @@ FUZZ_SECONDS ?= 15
 
 WARN      := -Wall -Wextra -Werror
 CFLAGS    ?= -O2 -g
-TW_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Idaemon -I$(BUILD) $(CFLAGS)
+TW_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Idaemon -I$(BUILD) -I/usr/include/libnl3 $(CFLAGS)
 SAN       := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-LIBS      := -lbpf -lelf -lz -lpcap -ljson-c -lcurl -lcrypto -larchive -lpthread
+LIBS      := -lbpf -lelf -lz -lpcap -ljson-c -lcurl -lcrypto -larchive -lnl-route-3 -lnl-3 -lm -lpthread
 ARCH      := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 BPF_SRCS    := $(wildcard bpf/*.bpf.c)
@@ -90,7 +90,7 @@ $(BUILD)/bpftest/%: tests/bpf/%.c $(LIB_OBJS) $(BPF_OBJS) $(TEST_HDRS)
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HDRS) $(SKELS)
 	@mkdir -p $(@D)
-	$(CLANG) -std=gnu11 $(WARN) -Wno-unused-command-line-argument -D_GNU_SOURCE -Iinclude -Idaemon -I$(BUILD) \
+	$(CLANG) -std=gnu11 $(WARN) -Wno-unused-command-line-argument -D_GNU_SOURCE -Iinclude -Idaemon -I$(BUILD) -I/usr/include/libnl3 \
 		-O1 -g -fsanitize=fuzzer,address,undefined $< $(LIB_SRCS) -o $@ $(LIBS)
 
 $(BUILD)/bench/%: bench/%.c $(LIB_OBJS) $(BPF_OBJS)

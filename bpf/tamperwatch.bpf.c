@@ -11,6 +11,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <tamperwatch/classify.h>
+#include <tamperwatch/prefix.h>
 
 #define XDP_PASS_ 2   /* XDP_PASS */
 #define TC_ACT_OK_ 0  /* TC_ACT_OK */
@@ -48,36 +49,18 @@ struct {
 	__type(value, struct tw_counters);
 } tw_stats SEC(".maps");
 
-/* Per-client-prefix counters for shutdown detection (daemon/shutdown.h).
- * The daemon puts its client networks into tw_client_nets (LPM, key data =
- * family byte + address, prefixlen = 8 + plen); a packet whose destination
- * is in one travels internet->client and is counted under the destination's
- * /tw_cfg_pfx_v4 or /tw_cfg_pfx_v6 prefix.  Values are cumulative per CPU;
- * `clients` is a 256-bit linear-counting sketch of destination addresses
- * that the daemon ORs across CPUs and clears after each poll.  Empty
- * tw_client_nets: one failed LPM lookup per packet, nothing counted.
- * Off unless the daemon sets tw_cfg_pfx_on before load. */
+/* Per-client-prefix counters for shutdown detection (include/tamperwatch/
+ * prefix.h, daemon/shutdown.h).  The daemon puts its client networks into
+ * tw_client_nets (LPM, key data = family byte + address, prefixlen = 8 +
+ * plen); a packet whose destination is in one travels internet->client and
+ * is counted under the destination's /tw_cfg_pfx_v4 or /tw_cfg_pfx_v6
+ * prefix.  The daemon moves tw_pfx_epoch forward at each poll (sketch
+ * banks).  Empty tw_client_nets: one failed LPM lookup per packet.  Off
+ * unless the daemon sets tw_cfg_pfx_on before load. */
 const volatile __u32 tw_cfg_pfx_on = 0;   /* 0: block pruned at load, no cost */
 const volatile __u32 tw_cfg_pfx_v4 = 24;
 const volatile __u32 tw_cfg_pfx_v6 = 48;
-
-struct tw_lpm_key {
-	__u32 prefixlen;
-	__u8 data[20];          /* [0] family, [1..16] address */
-};
-
-struct tw_pfx_key {
-	__u8 family;
-	__u8 plen;
-	__u8 pad[2];
-	__u8 addr[16];
-};
-
-struct tw_pfx_val {
-	__u64 packets, bytes, new_flows;
-	__u64 class_packets[4]; /* web, dns, tcp_other, other (TW_SD_CLASS_*) */
-	__u64 clients[4];
-};
+__u64 tw_pfx_epoch = 0;                   /* .bss: written by the daemon */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -87,9 +70,14 @@ struct {
 	__type(value, __u32);
 } tw_client_nets SEC(".maps");
 
+/* Not LRU: an evicted prefix would look like a prefix whose traffic
+ * stopped (a false shutdown).  When the table is full, new prefixes are not
+ * counted and TW_CNT_PFX_INSERT_FAIL says so; the client networks bound how
+ * many prefixes there can be.  Allocated as prefixes appear. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
-	__uint(max_entries, 65536);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 65536);   /* TW_PFX_MAX */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct tw_pfx_key);
 	__type(value, struct tw_pfx_val);
 } tw_pfx SEC(".maps");
@@ -98,51 +86,24 @@ struct {
 static const struct tw_pfx_val tw_pfx_zero = {};
 
 /* a separate subprogram: its frame is not added to tw_handle's own */
-static __noinline void tw_pfx_count(const struct tw_pkt *p, __u32 frame_len, __u32 segs)
+static __noinline int tw_pfx_count(const struct tw_pkt *p, __u32 frame_len, __u32 segs)
 {
 	struct tw_lpm_key lk = {};
 	struct tw_pfx_key k = {};
 	__u32 plen = p->family == TW_FAMILY_IPV4 ? tw_cfg_pfx_v4 : tw_cfg_pfx_v6;
-	__u32 alen = p->family == TW_FAMILY_IPV4 ? 4 : 16;
-	__u32 h = 2166136261u;
+	__u32 h = tw_pfx_keys(p, plen, &lk, &k);
 
-	lk.prefixlen = 8 + alen * 8;
-	lk.data[0] = p->family;
-#pragma clang loop unroll(full)
-	for (int i = 0; i < 16; i++) {
-		lk.data[1 + i] = p->daddr[i];
-		if ((__u32)i < alen)
-			h = (h ^ p->daddr[i]) * 16777619u;
-		int keep = (int)plen - i * 8;
-		__u8 m = keep >= 8 ? 0xff : keep <= 0 ? 0 : (__u8)(0xff << (8 - keep));
-		k.addr[i] = p->daddr[i] & m;
-	}
 	if (!bpf_map_lookup_elem(&tw_client_nets, &lk))
-		return;
-	k.family = p->family;
-	k.plen = (__u8)plen;
+		return 0;
 	struct tw_pfx_val *v = bpf_map_lookup_elem(&tw_pfx, &k);
 	if (!v) {
 		bpf_map_update_elem(&tw_pfx, &k, &tw_pfx_zero, BPF_NOEXIST);
 		v = bpf_map_lookup_elem(&tw_pfx, &k);
 		if (!v)
-			return;
+			return -1;
 	}
-	v->packets += segs;
-	v->bytes += frame_len;
-	__u32 cls = 3;
-	if (p->sport == 53)
-		cls = 1;
-	else if (p->sport == 443 || (p->proto == TW_PROTO_TCP && p->sport == 80))
-		cls = 0;
-	else if (p->proto == TW_PROTO_TCP)
-		cls = 2;
-	v->class_packets[cls & 3] += segs;
-	/* a flow that got an answer: the server's SYN-ACK */
-	if (p->proto == TW_PROTO_TCP && (p->tcp_flags & (TW_TCP_SYN | TW_TCP_ACK)) == (TW_TCP_SYN | TW_TCP_ACK))
-		v->new_flows++;
-	__u32 bit = (h ^ (h >> 16)) & 255;
-	v->clients[(bit >> 6) & 3] |= 1ull << (bit & 63);
+	tw_pfx_account(v, p, frame_len, segs, h, tw_pfx_epoch);
+	return 0;
 }
 
 /* Room to build a new flow: too large for the 512-byte BPF stack. */
@@ -276,8 +237,8 @@ static __always_inline int tw_handle(void *ctx, int is_xdp, void *data, void *da
 		return 0;
 	}
 	cnt->c[TW_CNT_TRACKED]++;
-	if (tw_cfg_pfx_on)
-		tw_pfx_count(pp, frame_len, segs);
+	if (tw_cfg_pfx_on && tw_pfx_count(pp, frame_len, segs))
+		cnt->c[TW_CNT_PFX_INSERT_FAIL]++;
 	if ((pp->tcp_flags & TW_TCP_SYN) && pp->proto == TW_PROTO_TCP && pp->opt_len)
 		tw_syn_opts(ctx, is_xdp, pp);
 

@@ -9,16 +9,22 @@
 #define TW_CONFIG_MAX_LINE 1024
 #define TW_CONFIG_MAX_LINES 100000
 
-enum kind { K_SECONDS, K_INT, K_BOOL, K_RATIO, K_STR };   /* K_RATIO: a double from 0 to 1; K_STR: max = buffer size */
+/* K_RATIO: a double from 0 to 1; K_REAL: a double from min to max;
+ * K_U32: a uint32_t field; K_STR: a char[max] field (max = its size);
+ * K_ENUM: an int field, the index of the value in names[] */
+enum kind { K_SECONDS, K_INT, K_BOOL, K_RATIO, K_REAL, K_U32, K_STR, K_ENUM };
 
 struct key {
 	const char *section, *name;
 	enum kind kind;
 	long long min, max;
 	size_t off;
+	const char *const *names;   /* K_ENUM: NULL-terminated */
 };
 
-#define OFF(f) offsetof(struct tw_config, f)
+static const char *const metric_names[] = { "packets", "bytes", "new_flows", "active_clients", NULL };
+
+#define OFF(f) offsetof(struct tw_config, f), NULL
 static const struct key keys[] = {
 	{ "flows", "tcp_idle", K_SECONDS, 1, 86400, OFF(timeouts.tcp_idle_ns) },
 	{ "flows", "tcp_closed", K_SECONDS, 0, 3600, OFF(timeouts.tcp_closed_ns) },
@@ -66,6 +72,23 @@ static const struct key keys[] = {
 	{ "control", "socket", K_STR, 1, sizeof(((struct tw_config *)0)->control_socket), OFF(control_socket) },
 	/* the operator's client prefix -> region/ASN labels (README "Regions") */
 	{ "regions", "file", K_STR, 0, sizeof(((struct tw_config *)0)->regions), OFF(regions) },
+	/* shutdown detection (README "Shutdown detection") */
+	{ "shutdown", "enabled", K_BOOL, 0, 1, OFF(shutdown_on) },
+	{ "shutdown", "prefix_v4", K_INT, 8, 32, OFF(shutdown_v4) },
+	{ "shutdown", "prefix_v6", K_INT, 16, 128, OFF(shutdown_v6) },
+	{ "shutdown", "interval", K_U32, 1, 86400, OFF(shutdown.interval_s) },
+	{ "shutdown", "period", K_U32, 1, 31536000, OFF(shutdown.period_s) },   /* tiny: the lab */
+	{ "shutdown", "bins", K_U32, 1, 100000, OFF(shutdown.bins) },
+	{ "shutdown", "history", K_U32, 1, 16, OFF(shutdown.history) },
+	{ "shutdown", "warmup", K_U32, 0, 31536000, OFF(shutdown.warmup_s) },
+	{ "shutdown", "min_duration", K_U32, 0, 31536000, OFF(shutdown.min_duration_s) },
+	{ "shutdown", "recover", K_U32, 0, 31536000, OFF(shutdown.recover_s) },
+	{ "shutdown", "drop_frac", K_RATIO, 0, 1, OFF(shutdown.drop_frac) },
+	{ "shutdown", "recover_frac", K_RATIO, 0, 1, OFF(shutdown.recover_frac) },
+	{ "shutdown", "min_clients", K_REAL, 0, 100000, OFF(shutdown.min_clients) },
+	{ "shutdown", "region_min", K_U32, 1, 100000, OFF(shutdown.region_min) },
+	{ "shutdown", "metric", K_ENUM, 0, 0, offsetof(struct tw_config, shutdown.metric), metric_names },
+	{ "shutdown", "max_series", K_U32, 1, 1000000, OFF(shutdown.max_series) },
 };
 
 /* string values: 0, or -1 with the reason in why */
@@ -101,6 +124,9 @@ void tw_config_default(struct tw_config *c)
 	snprintf(c->syslog.facility, sizeof(c->syslog.facility), "daemon");
 	tw_am_cfg_default(&c->am);
 	tw_evidence_cfg_default(&c->evidence);
+	c->shutdown_v4 = 24;
+	c->shutdown_v6 = 48;
+	tw_shutdown_cfg_default(&c->shutdown);
 }
 
 static char *trim(char *s)
@@ -157,8 +183,30 @@ static int assign(struct tw_config *c, const char *where, const char *section, c
 		*(int *)p = v;
 		return 0;
 	}
+	if (k->kind == K_ENUM) {
+		char list[256] = "";
+		for (int i = 0; k->names[i]; i++) {
+			if (!strcmp(value, k->names[i])) {
+				*(int *)p = i;
+				return 0;
+			}
+			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "", k->names[i]);
+		}
+		snprintf(err, errlen, "%s: %s.%s: expected one of %s, got '%s'", where, section, name, list, value);
+		return -1;
+	}
 	char *end;
 	errno = 0;
+	if (k->kind == K_REAL) {
+		double d = strtod(value, &end);
+		if (errno || end == value || *end || !(d >= (double)k->min && d <= (double)k->max)) {
+			snprintf(err, errlen, "%s: %s.%s: expected a number from %lld to %lld, got '%s'", where, section,
+				 name, k->min, k->max, value);
+			return -1;
+		}
+		*(double *)p = d;
+		return 0;
+	}
 	if (k->kind == K_RATIO) {
 		double d = strtod(value, &end);
 		if (errno || end == value || *end || !(d >= 0 && d <= 1)) {
@@ -176,7 +224,9 @@ static int assign(struct tw_config *c, const char *where, const char *section, c
 	}
 	if (k->kind == K_SECONDS)
 		*(uint64_t *)p = (uint64_t)v * 1000000000ull;
-	else if (k->off == OFF(max_flows) || k->off == OFF(stats_interval))
+	else if (k->kind == K_U32)
+		*(uint32_t *)p = (uint32_t)v;
+	else if (k->off == offsetof(struct tw_config, max_flows) || k->off == offsetof(struct tw_config, stats_interval))
 		*(uint32_t *)p = (uint32_t)v;
 	else
 		*(int *)p = (int)v;

@@ -9,6 +9,8 @@
 #include "aggregate.h"   /* [alerts] / [state] keys */
 #include "alertmanager.h" /* [alertmanager] keys */
 #include "evidence.h"    /* [evidence] keys */
+#include "shutdown.h"    /* [shutdown] keys */
+#include <limits.h>
 
 struct tw_config {
 	struct tw_timeouts timeouts;
@@ -29,6 +31,10 @@ struct tw_config {
 	struct tw_evidence_cfg evidence; /* [evidence] (evidence.h) */
 	char control_socket[108]; /* control.socket ("" = the default, live only) */
 	char regions[4096];       /* regions.file: prefix -> region/ASN labels (regions.h); "" = none */
+	/* [shutdown] (README "Shutdown detection") */
+	int shutdown_on;              /* shutdown.enabled */
+	int shutdown_v4, shutdown_v6; /* shutdown.prefix_v4 / prefix_v6: series granularity */
+	struct tw_shutdown_cfg shutdown;
 };
 
 void tw_config_default(struct tw_config *c);

@@ -7,6 +7,28 @@
 #include <tamperwatch/event.h>
 #include "pcap_in.h"
 #include "pipeline.h"
+#include <tamperwatch/prefix.h>
+
+struct tw_regions;
+
+/* Per-client-prefix counters (shutdown detection): off unless on = 1.
+ * Must be known when the engine is made (the BPF program prunes the
+ * counting code at load when off). */
+struct tw_prefix_opts {
+	int on;
+	int v4_len, v6_len;      /* counting prefix lengths (24, 48) */
+};
+#define TW_PFX_MAX 65536     /* prefixes counted at once (the kernel map's size) */
+
+/* One prefix at a poll: cumulative counters summed over CPUs, and the
+ * distinct-client sketch of the epoch the poll just closed (ORed). */
+struct tw_pfx_sample {
+	struct tw_pfx_key key;
+	uint64_t packets, bytes, new_flows;
+	uint64_t class_packets[TW_PFX_NCLASS];
+	uint64_t clients[TW_PFX_SKETCH_WORDS];
+};
+typedef void (*tw_pfx_cb)(void *arg, const struct tw_pfx_sample *s);
 
 typedef int (*tw_flow_cb)(void *arg, const struct tw_flow_key *k, const struct tw_flow *f);
 
@@ -22,7 +44,15 @@ struct tw_engine {
 	void (*counters)(struct tw_engine *e, uint64_t out[TW_CNT_MAX], uint64_t *lost_per_cpu, int max_cpu, int *ncpu);
 	void (*destroy)(struct tw_engine *e);
 	uint64_t flows_active;   /* flows the last sweep walked (status snapshot) */
+	/* per-prefix counters (NULL members when the engine has them off):
+	 * the client networks (every prefix of the regions file), 0 or -1 */
+	int (*set_client_nets)(struct tw_engine *e, const struct tw_regions *r, char *err, size_t errlen);
+	/* close the sketch epoch and visit every counted prefix; returns how
+	 * many, or -1 with errno */
+	long (*poll_prefixes)(struct tw_engine *e, tw_pfx_cb cb, void *arg);
 };
 
-struct tw_engine *tw_engine_user_new(struct tw_pipeline *pl, uint32_t max_flows, char *err, size_t errlen);
+/* pfx NULL: no per-prefix counters */
+struct tw_engine *tw_engine_user_new(struct tw_pipeline *pl, uint32_t max_flows, const struct tw_prefix_opts *pfx,
+				     char *err, size_t errlen);
 #endif

@@ -1,4 +1,6 @@
 #include "engine_bpf.h"
+#include "regions.h"
+#include <sys/socket.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
@@ -120,6 +122,74 @@ static void bpf_counters(struct tw_engine *eng, uint64_t out[TW_CNT_MAX], uint64
 	free(v);
 }
 
+static int bpf_set_nets(struct tw_engine *eng, const struct tw_regions *r, char *err, size_t errlen)
+{
+	struct bpf_engine *b = (struct bpf_engine *)eng;
+	int fd = bpf_map__fd(b->skel->maps.tw_client_nets);
+	uint32_t max = bpf_map__max_entries(b->skel->maps.tw_client_nets);
+	__u32 one = 1;
+
+	if (r->n > max) {
+		snprintf(err, errlen, "%zu client networks: the kernel side holds at most %u", r->n, max);
+		return -1;
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		const struct tw_region_entry *e = &r->e[i];
+		struct tw_lpm_key k;
+		memset(&k, 0, sizeof(k));
+		k.prefixlen = 8 + (uint32_t)e->plen;
+		k.data[0] = e->family == AF_INET ? TW_FAMILY_IPV4 : TW_FAMILY_IPV6;
+		memcpy(k.data + 1, e->addr, e->family == AF_INET ? 4 : 16);
+		if (bpf_map_update_elem(fd, &k, &one, BPF_ANY)) {
+			snprintf(err, errlen, "cannot add client network %zu to the kernel: %s", i + 1, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static long bpf_poll_prefixes(struct tw_engine *eng, tw_pfx_cb cb, void *arg)
+{
+	struct bpf_engine *b = (struct bpf_engine *)eng;
+	int fd = bpf_map__fd(b->skel->maps.tw_pfx);
+	uint32_t limit = bpf_map__max_entries(b->skel->maps.tw_pfx) * 2;
+	struct tw_pfx_val *v = calloc((size_t)b->ncpu, sizeof(*v));
+	struct tw_pfx_key k, next;
+	void *prev = NULL;
+	long n = 0;
+
+	if (!v)
+		return -1;
+	/* writers move to the other sketch bank; the closed one is read below */
+	uint64_t closed = b->skel->bss->tw_pfx_epoch;
+	__atomic_store_n(&b->skel->bss->tw_pfx_epoch, closed + 1, __ATOMIC_RELEASE);
+	for (uint32_t i = 0; i < limit; i++) {
+		if (bpf_map_get_next_key(fd, prev, &next) != 0)
+			break;
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(fd, &k, v) != 0)
+			continue;    /* evicted meanwhile */
+		struct tw_pfx_sample s;
+		memset(&s, 0, sizeof(s));
+		s.key = k;
+		for (int c = 0; c < b->ncpu; c++) {
+			s.packets += v[c].packets;
+			s.bytes += v[c].bytes;
+			s.new_flows += v[c].new_flows;
+			for (int j = 0; j < TW_PFX_NCLASS; j++)
+				s.class_packets[j] += v[c].class_packets[j];
+			if (v[c].sk_epoch[closed & 1] == closed)
+				for (int j = 0; j < TW_PFX_SKETCH_WORDS; j++)
+					s.clients[j] |= v[c].clients[closed & 1][j];
+		}
+		cb(arg, &s);
+		n++;
+	}
+	free(v);
+	return n;
+}
+
 static void bpf_destroy(struct tw_engine *eng)
 {
 	struct bpf_engine *b = (struct bpf_engine *)eng;
@@ -147,7 +217,8 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, ap);
 }
 
-struct tw_engine *tw_engine_bpf_new(struct tw_pipeline *pl, int replay, uint32_t max_flows, char *err, size_t errlen)
+struct tw_engine *tw_engine_bpf_new(struct tw_pipeline *pl, int replay, uint32_t max_flows,
+				    const struct tw_prefix_opts *pfx, char *err, size_t errlen)
 {
 	struct bpf_engine *b;
 
@@ -175,6 +246,11 @@ struct tw_engine *tw_engine_bpf_new(struct tw_pipeline *pl, int replay, uint32_t
 		goto fail;
 	}
 	b->skel->rodata->tw_cfg_replay = replay ? 1 : 0;
+	if (pfx && pfx->on) {
+		b->skel->rodata->tw_cfg_pfx_on = 1;
+		b->skel->rodata->tw_cfg_pfx_v4 = (__u32)pfx->v4_len;
+		b->skel->rodata->tw_cfg_pfx_v6 = (__u32)pfx->v6_len;
+	}
 	if (bpf_map__set_max_entries(b->skel->maps.tw_flows, max_flows)) {
 		snprintf(err, errlen, "cannot size the flow map to %u entries", max_flows);
 		goto fail;
@@ -197,6 +273,10 @@ struct tw_engine *tw_engine_bpf_new(struct tw_pipeline *pl, int replay, uint32_t
 	b->base.remove_flow = bpf_remove;
 	b->base.counters = bpf_counters;
 	b->base.destroy = bpf_destroy;
+	if (pfx && pfx->on) {
+		b->base.set_client_nets = bpf_set_nets;
+		b->base.poll_prefixes = bpf_poll_prefixes;
+	}
 	return &b->base;
 fail:
 	if (b->skel)

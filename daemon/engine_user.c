@@ -4,6 +4,8 @@
  * lookup or insert, tw_track, one event per bit) so both replay engines
  * write the same bytes. */
 #include "engine.h"
+#include "regions.h"
+#include <sys/socket.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +32,17 @@ struct user_engine {
 	uint64_t next_flow_id;
 	uint64_t cnt[TW_CNT_MAX];
 	uint8_t evbuf[sizeof(struct tw_event) + TW_SNIPPET_MAX];
+	/* per-client-prefix counters, as the kernel's tw_pfx (prefix.h) */
+	struct tw_prefix_opts pfx;
+	const struct tw_regions *nets;
+	struct upfx {
+		struct tw_pfx_key key;
+		struct tw_pfx_val val;
+		int used;
+	} *ptab;                 /* open addressing, 2 x TW_PFX_MAX slots */
+	uint32_t *pused;         /* slots in use, in order of insertion: polls cost what is stored */
+	size_t pcount;
+	uint64_t pfx_epoch;
 };
 
 static uint64_t key_hash(const struct tw_flow_key *k)
@@ -106,6 +119,72 @@ static void emit(struct user_engine *u, uint32_t type, const struct tw_flow_key 
 	tw_pipeline_event(u->base.pl, e, e->len);
 }
 
+#define PTAB_SLOTS (2 * TW_PFX_MAX)
+
+static void pfx_count(struct user_engine *u, const struct tw_pkt *p, uint32_t frame_len)
+{
+	struct tw_lpm_key lk;
+	struct tw_pfx_key k;
+	memset(&lk, 0, sizeof(lk));
+	memset(&k, 0, sizeof(k));
+	uint32_t h = tw_pfx_keys(p, p->family == TW_FAMILY_IPV4 ? (uint32_t)u->pfx.v4_len : (uint32_t)u->pfx.v6_len,
+				 &lk, &k);
+	if (!u->nets || !tw_regions_lookup(u->nets, p->family == TW_FAMILY_IPV4 ? AF_INET : AF_INET6, p->daddr))
+		return;
+	uint64_t hh = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < sizeof(k); i++)
+		hh = (hh ^ ((const uint8_t *)&k)[i]) * 0x100000001b3ull;
+	size_t i = hh % PTAB_SLOTS;
+	for (size_t n = 0; n < PTAB_SLOTS; n++, i = (i + 1) % PTAB_SLOTS) {
+		struct upfx *e = &u->ptab[i];
+		if (e->used && !memcmp(&e->key, &k, sizeof(k))) {
+			tw_pfx_account(&e->val, p, frame_len, 1, h, u->pfx_epoch);
+			return;
+		}
+		if (!e->used) {
+			if (u->pcount >= TW_PFX_MAX)
+				break;
+			e->used = 1;
+			e->key = k;
+			memset(&e->val, 0, sizeof(e->val));
+			u->pused[u->pcount++] = (uint32_t)i;
+			tw_pfx_account(&e->val, p, frame_len, 1, h, u->pfx_epoch);
+			return;
+		}
+	}
+	u->cnt[TW_CNT_PFX_INSERT_FAIL]++;
+}
+
+static int user_set_nets(struct tw_engine *eng, const struct tw_regions *r, char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	((struct user_engine *)eng)->nets = r;
+	return 0;
+}
+
+static long user_poll_prefixes(struct tw_engine *eng, tw_pfx_cb cb, void *arg)
+{
+	struct user_engine *u = (struct user_engine *)eng;
+	uint64_t closed = u->pfx_epoch++;
+	long n = 0;
+	for (size_t i = 0; i < u->pcount; i++) {
+		const struct upfx *e = &u->ptab[u->pused[i]];
+		struct tw_pfx_sample s;
+		memset(&s, 0, sizeof(s));
+		s.key = e->key;
+		s.packets = e->val.packets;
+		s.bytes = e->val.bytes;
+		s.new_flows = e->val.new_flows;
+		memcpy(s.class_packets, e->val.class_packets, sizeof(s.class_packets));
+		if (e->val.sk_epoch[closed & 1] == closed)
+			memcpy(s.clients, e->val.clients[closed & 1], sizeof(s.clients));
+		cb(arg, &s);
+		n++;
+	}
+	return n;
+}
+
 static int user_process(struct tw_engine *eng, const struct tw_frame *fr)
 {
 	struct user_engine *u = (struct user_engine *)eng;
@@ -126,6 +205,8 @@ static int user_process(struct tw_engine *eng, const struct tw_frame *fr)
 		return 0;
 	}
 	u->cnt[TW_CNT_TRACKED]++;
+	if (u->ptab)
+		pfx_count(u, &p, fr->caplen);
 	/* options only when all of them were captured, as the kernel's
 	 * bpf_*_load_bytes() would refuse a short copy */
 	if (p.proto == TW_PROTO_TCP && (p.tcp_flags & TW_TCP_SYN) && p.opt_len &&
@@ -236,10 +317,13 @@ static void user_destroy(struct tw_engine *eng)
 	struct user_engine *u = (struct user_engine *)eng;
 	free(u->index);
 	free(u->entries);
+	free(u->ptab);
+	free(u->pused);
 	free(u);
 }
 
-struct tw_engine *tw_engine_user_new(struct tw_pipeline *pl, uint32_t max_flows, char *err, size_t errlen)
+struct tw_engine *tw_engine_user_new(struct tw_pipeline *pl, uint32_t max_flows, const struct tw_prefix_opts *pfx,
+				     char *err, size_t errlen)
 {
 	struct user_engine *u = calloc(1, sizeof(*u));
 	size_t cap = 8192;
@@ -260,5 +344,17 @@ struct tw_engine *tw_engine_user_new(struct tw_pipeline *pl, uint32_t max_flows,
 	u->base.remove_flow = user_remove;
 	u->base.counters = user_counters;
 	u->base.destroy = user_destroy;
+	if (pfx && pfx->on) {
+		u->pfx = *pfx;
+		u->ptab = calloc(PTAB_SLOTS, sizeof(*u->ptab));
+		u->pused = calloc(TW_PFX_MAX, sizeof(*u->pused));
+		if (!u->ptab || !u->pused) {
+			snprintf(err, errlen, "userspace engine: out of memory for the prefix counters");
+			user_destroy(&u->base);
+			return NULL;
+		}
+		u->base.set_client_nets = user_set_nets;
+		u->base.poll_prefixes = user_poll_prefixes;
+	}
 	return &u->base;
 }

@@ -3,6 +3,7 @@
  * off the links before the last drain. */
 #include "run.h"
 #include "engine_bpf.h"
+#include "linkwatch.h"
 #include <stdio.h>
 #include <time.h>
 
@@ -24,7 +25,7 @@ static uint64_t wall_ns(void)
 }
 
 int tw_live_run(struct tw_engine *e, struct tw_link *links, int nlinks, const struct tw_timeouts *t,
-		unsigned stats_interval_s)
+		unsigned stats_interval_s, struct tw_linkwatch *lw)
 {
 	uint64_t next_sweep = mono_ns() + 1000000000ull;
 	uint64_t next_stats = stats_interval_s ? mono_ns() + stats_interval_s * 1000000000ull : UINT64_MAX;
@@ -38,6 +39,8 @@ int tw_live_run(struct tw_engine *e, struct tw_link *links, int nlinks, const st
 			rc = 1;
 			break;
 		}
+		if (lw)
+			tw_linkwatch_poll(lw);
 		tw_output_flush(e->pl->out);
 		if (tw_hup) {
 			tw_hup = 0;

@@ -1,7 +1,9 @@
 /* tamperwatchd: watch links (eBPF, live) or replay captures, and write what
  * the detector sees as JSON lines.  See README.md and --help. */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,9 @@
 #include "pseudonym.h"
 #include "ctl.h"
 #include "regions.h"
+#include "shutdown.h"
+#include "shutdown_feed.h"
+#include "linkwatch.h"
 
 #define TW_VERSION "0.1.0"
 #define TW_MAX_REPLAY 256
@@ -59,8 +64,8 @@ static void usage(FILE *out)
 "      --fingerprints FILE block-page / forged-DNS fingerprints in the CSV format of\n"
 "                          OONI's blocking-fingerprints (repeatable: add your own)\n"
 "      --no-verdicts       write events only, no per-flow tamper verdicts\n"
-"      --state DIR         keep open alerts and their windows in DIR across restarts\n"
-"                          (and the Alertmanager spool)\n"
+"      --state DIR         keep open alerts, their windows, the shutdown baselines\n"
+"                          and the Alertmanager spool in DIR across restarts\n"
 "      --declared FILE     the operator's declared restrictions (README: Alerts)\n"
 "      --set regions.file=FILE  client prefix -> region/ASN labels for the alerts'\n"
 "                          scope (README: Regions)\n"
@@ -81,6 +86,11 @@ static void usage(FILE *out)
 "  -h, --help              this text\n"
 "  -V, --version           version\n"
 "\n"
+"Shutdown detection (README: Shutdown detection): in the configuration,\n"
+"  [shutdown] enabled = true and [regions] file = FILE (the client networks and\n"
+"  their region labels); shutdown alerts, and link and gap records for our own\n"
+"  outages, go to the same output\n"
+"\n"
 "Exit status: 0 ok; 1 an input had a fault (reported; the rest was processed);\n"
 "2 bad command line or configuration; 3 the backend could not start.\n",
 		TW_MAX_IFACES);
@@ -92,6 +102,24 @@ static void on_signal(int sig)
 		tw_hup = 1;
 	else
 		tw_stop = 1;
+}
+
+struct link_ctx {
+	struct tw_shutdown *sd;
+	struct tw_status *st;
+};
+
+/* our own link went down or came back: never a shutdown (linkwatch.h) */
+static void on_link(void *arg, const char *name, int link_up, int all_up)
+{
+	struct link_ctx *c = arg;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	fprintf(stderr, "tamperwatchd: link %s is %s\n", name, link_up ? "up" : "down");
+	tw_status_set_link_up(c->st, name, link_up);
+	if (c->sd)
+		tw_shutdown_link_iface(c->sd, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec, name, link_up,
+				       all_up);
 }
 
 static int64_t clock_offset(void)
@@ -306,7 +334,8 @@ int main(int argc, char **argv)
 		tw_fp_db_free(fpdb);
 		return 2;
 	}
-	/* client prefix -> region/ASN labels: a bad file fails startup */
+	/* client prefix -> region/ASN labels (alert scope; the client networks
+	 * of shutdown detection): a bad file fails startup */
 	struct tw_regions regions = { 0 };
 	if (cfg.regions[0]) {
 		if (tw_regions_load(&regions, cfg.regions, err, sizeof(err)) < 0) {
@@ -317,9 +346,36 @@ int main(int argc, char **argv)
 		}
 		cfg.alerts.regions = &regions;
 	}
+	if (cfg.shutdown_on) {
+		if (!cfg.regions[0]) {
+			fprintf(stderr, "tamperwatchd: shutdown.enabled needs regions.file = FILE "
+				"(the client networks and their region labels; README: Shutdown detection)\n");
+			return 2;
+		}
+		if (!regions.n) {
+			fprintf(stderr, "tamperwatchd: %s: no client networks listed\n", cfg.regions);
+			return 2;
+		}
+		if (tw_shutdown_cfg_check(&cfg.shutdown, err, sizeof(err)) < 0) {
+			fprintf(stderr, "tamperwatchd: configuration: %s\n", err);
+			return 2;
+		}
+		/* series are named by their prefix: never finer than privacy allows */
+		if (cfg.shutdown_v4 > cfg.prefix_v4 || cfg.shutdown_v6 > cfg.prefix_v6) {
+			fprintf(stderr, "tamperwatchd: configuration: shutdown.prefix_v4/prefix_v6 (%d/%d) may not be "
+				"longer than privacy.prefix_v4/prefix_v6 (%d/%d)\n", cfg.shutdown_v4, cfg.shutdown_v6,
+				cfg.prefix_v4, cfg.prefix_v6);
+			return 2;
+		}
+		uint64_t span = tw_sdfeed_span(&regions, cfg.shutdown_v4, cfg.shutdown_v6);
+		if (span > TW_PFX_MAX)
+			fprintf(stderr, "tamperwatchd: warning: the client networks span %llu counting prefixes; at most %d "
+				"are counted (stats: prefix_counter_full)\n", (unsigned long long)span, TW_PFX_MAX);
+	}
 	if (check_only) {
 		if (cfg.regions[0])
-			printf("tamperwatchd: %zu client networks labelled with regions\n", regions.n);
+			printf("tamperwatchd: %zu client networks labelled with regions%s\n", regions.n,
+			       cfg.shutdown_on ? " (shutdown detection on)" : "");
 		tw_regions_free(&regions);
 		if (legit)
 			printf("tamperwatchd: %zu declared restrictions loaded\n", tw_legit_count(legit));
@@ -434,14 +490,54 @@ int main(int argc, char **argv)
 
 	struct tw_engine *eng;
 	int use_bpf = !nreplay || (engine_name && !strcmp(engine_name, "bpf"));
+	struct tw_prefix_opts pfx = { cfg.shutdown_on, cfg.shutdown_v4, cfg.shutdown_v6 };
 	if (use_bpf)
-		eng = tw_engine_bpf_new(&pl, nreplay > 0, cfg.max_flows, err, sizeof(err));
+		eng = tw_engine_bpf_new(&pl, nreplay > 0, cfg.max_flows, &pfx, err, sizeof(err));
 	else
-		eng = tw_engine_user_new(&pl, cfg.max_flows, err, sizeof(err));
+		eng = tw_engine_user_new(&pl, cfg.max_flows, &pfx, err, sizeof(err));
 	if (!eng) {
 		fprintf(stderr, "tamperwatchd: %s\n", err);
 		tw_output_close(&out);
 		return 3;
+	}
+
+	/* shutdown detection on the engine's per-prefix counters */
+	struct tw_shutdown *sd = NULL;
+	struct tw_sdfeed *feed = NULL;
+	if (cfg.shutdown_on) {
+		char sd_path[PATH_MAX + 32];
+		snprintf(sd_path, sizeof(sd_path), "%s/shutdown.state", state_dir ? state_dir : ".");
+		cfg.shutdown.emit = tw_bus_emit;
+		cfg.shutdown.emit_arg = &bus;
+		if (eng->set_client_nets(eng, &regions, err, sizeof(err)) < 0) {
+			fprintf(stderr, "tamperwatchd: shutdown detection: %s\n", err);
+			eng->destroy(eng);
+			return 3;
+		}
+		if (!(sd = tw_shutdown_new(&cfg.shutdown, &pl))) {
+			fprintf(stderr, "tamperwatchd: shutdown detection: out of memory\n");
+			eng->destroy(eng);
+			return 3;
+		}
+		if (state_dir && mkdir(state_dir, 0700) < 0 && errno != EEXIST) {   /* without [alerts] too */
+			fprintf(stderr, "tamperwatchd: --state %s: %s\n", state_dir, strerror(errno));
+			eng->destroy(eng);
+			return 3;
+		}
+		if (state_dir && tw_shutdown_load(sd, sd_path, err, sizeof(err)) < 0)
+			fprintf(stderr, "tamperwatchd: %s\n", err);
+		struct tw_sdfeed_opts fo = { cfg.shutdown.interval_s, state_dir ? sd_path : NULL,
+					     (uint32_t)cfg.alerts.state_interval, nreplay > 0 };
+		feed = tw_sdfeed_new(eng, sd, &regions, &fo);
+		if (!feed) {
+			fprintf(stderr, "tamperwatchd: out of memory\n");
+			eng->destroy(eng);
+			return 3;
+		}
+		if (tw_pipeline_add_tick(&pl, tw_sdfeed_tick, feed) < 0 || tw_stats_add_section(tw_sdfeed_stats_json, feed) < 0) {
+			fprintf(stderr, "tamperwatchd: shutdown: no free tick or stats slot (a build-time bound)\n");
+			return 3;
+		}
 	}
 
 	/* the operator's views read this snapshot, refreshed every tick */
@@ -526,7 +622,12 @@ int main(int argc, char **argv)
 				mode == TW_MODE_TC ? "tc clsact ingress+egress" : how);
 			tw_status_add_link(&status, links[i].name, how);
 		}
-		rc = tw_live_run(eng, links, nif, &cfg.timeouts, cfg.stats_interval);
+		struct link_ctx lctx = { sd, &status };
+		struct tw_linkwatch *lw = tw_linkwatch_new(links, nif, on_link, &lctx, err, sizeof(err));
+		if (!lw)
+			fprintf(stderr, "tamperwatchd: %s (continuing without it)\n", err);
+		rc = tw_live_run(eng, links, nif, &cfg.timeouts, cfg.stats_interval, lw);
+		tw_linkwatch_free(lw);
 		fprintf(stderr, "tamperwatchd: stopped; detached from %d interface(s)\n", nif);
 	}
 	tw_metrics_stop(metrics);
@@ -537,6 +638,8 @@ int main(int argc, char **argv)
 	tw_verdict_free(pl.verdict);
 	tw_agg_free(agg);
 	tw_evidence_free(evid);
+	tw_sdfeed_free(feed);
+	tw_shutdown_free(sd);
 	tw_bus_free(&bus);
 	tw_status_free(&status);
 	tw_legit_free(legit);

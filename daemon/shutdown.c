@@ -45,6 +45,9 @@ struct sd_series {
 	double a_min_ratio, a_area, a_base, a_ratio, a_val;
 	int a_partial, a_sev;
 	unsigned a_passing;          /* bitmask of classes still passing */
+	/* sums over the down samples of this episode: which classes pass is
+	 * judged on them, not on one noisy interval (a small class flickers) */
+	double d_base, d_cls_base[TW_SD_NCLASS], d_cls[TW_SD_NCLASS];
 };
 
 struct sd_region {
@@ -373,10 +376,13 @@ double tw_shutdown_baseline(const struct tw_shutdown *s, const char *key, uint64
 	return -1;
 }
 
+/* Does the interval a sample at t covers, (t - interval, t], touch a gap?
+ * The first sample after a gap or a link outage holds part of it. */
 static int in_gap(const struct tw_shutdown *s, uint64_t t)
 {
+	uint64_t iv = (uint64_t)s->c.interval_s * NS;
 	for (unsigned i = 0; i < s->ngaps; i++)
-		if (t >= s->gaps[i].from && t <= s->gaps[i].to)
+		if (t >= s->gaps[i].from && t < s->gaps[i].to + iv)
 			return 1;
 	return 0;
 }
@@ -415,10 +421,20 @@ static void process(struct tw_shutdown *s, struct sd_series *x, uint64_t now, co
 	if (evaluable) {
 		unsigned passing = 0;
 		if (down && x->has_classes) {
+			if (!x->alerting && !x->down_since) {   /* a new episode */
+				x->d_base = 0;
+				memset(x->d_cls_base, 0, sizeof x->d_cls_base);
+				memset(x->d_cls, 0, sizeof x->d_cls);
+			}
+			x->d_base += base;
 			for (int k = 0; k < TW_SD_NCLASS; k++) {
 				double cb = baseline_at(s, x, now, M_CLASS0 + k);
-				/* a class counts if it is a visible share of the baseline */
-				if (cb > 0 && cb >= 0.02 * base && v[M_CLASS0 + k] >= c->recover_frac * cb)
+				x->d_cls_base[k] += cb > 0 ? cb : 0;
+				x->d_cls[k] += v[M_CLASS0 + k];
+				/* a class counts if it is a visible share of the baseline
+				 * and still carries recover_frac of its own baseline */
+				if (x->d_cls_base[k] > 0 && x->d_cls_base[k] >= 0.02 * x->d_base &&
+				    x->d_cls[k] >= c->recover_frac * x->d_cls_base[k])
 					passing |= 1u << k;
 			}
 		}
@@ -605,7 +621,15 @@ void tw_shutdown_tick(struct tw_shutdown *s, uint64_t now, int final)
 
 void tw_shutdown_link(struct tw_shutdown *s, uint64_t now, int up)
 {
-	if (!s || (!up) == s->link_down)
+	tw_shutdown_link_iface(s, now, NULL, up, up);
+}
+
+void tw_shutdown_link_iface(struct tw_shutdown *s, uint64_t now, const char *iface, int link_up, int all_up)
+{
+	if (!s)
+		return;
+	int up = all_up, change = (!up) != s->link_down;
+	if (!change && !iface)
 		return;
 	char buf[512];
 	struct tw_jb b;
@@ -614,15 +638,21 @@ void tw_shutdown_link(struct tw_shutdown *s, uint64_t now, int up)
 	tw_jb_time(&b, "timestamp", now);
 	tw_jb_str(&b, "event_type", "link");
 	tw_jb_obj_open(&b, "link");
-	tw_jb_str(&b, "state", up ? "up" : "down");
+	if (iface)
+		tw_jb_str(&b, "interface", iface);
+	tw_jb_str(&b, "state", link_up ? "up" : "down");
+	/* detection stops while any monitored link is down */
+	tw_jb_str(&b, "detection", up ? "on" : "suspended");
 	tw_jb_str(&b, "note", "monitored link: not a shutdown; window excluded from baselines");
-	if (up) {
+	if (up && change) {
 		tw_jb_time(&b, "down_since", s->link_down_since);
 		tw_jb_u64(&b, "down_s", (now - s->link_down_since) / NS);
 	}
 	tw_jb_obj_close(&b);
 	tw_jb_obj_close(&b);
 	emit(s, &b);
+	if (!change)
+		return;
 	if (!up) {
 		s->link_down = 1;
 		s->link_down_since = now;

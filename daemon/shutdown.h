@@ -69,6 +69,10 @@ void tw_shutdown_sample(struct tw_shutdown *s, uint64_t now_ns, const char *seri
 			const char *region, const struct tw_series_sample *x);
 void tw_shutdown_tick(struct tw_shutdown *s, uint64_t now_ns, int final);
 void tw_shutdown_link(struct tw_shutdown *s, uint64_t now_ns, int up);
+/* One monitored link changed (iface, link_up); all_up: every monitored
+ * link is up.  A "link" record names the link; detection is suspended
+ * while any link is down and the window is excluded from baselines. */
+void tw_shutdown_link_iface(struct tw_shutdown *s, uint64_t now_ns, const char *iface, int link_up, int all_up);
 void tw_shutdown_gap(struct tw_shutdown *s, uint64_t from_ns, uint64_t to_ns, const char *why);
 
 /* Baselines to disk: "TWSD" magic, version, zlib payload; written to a

@@ -80,6 +80,7 @@ void tw_stats_write(struct tw_engine *e, uint64_t ts_ns, const struct tw_replay_
 		tw_jb_arr_close(&b);
 	}
 	tw_jb_u64(&b, "snippet_failed", c[TW_CNT_SNIPPET_FAIL]);
+	tw_jb_u64(&b, "prefix_counter_full", c[TW_CNT_PFX_INSERT_FAIL]);
 	tw_jb_u64(&b, "events_malformed", pl->malformed);
 	tw_jb_u64(&b, "lines_too_long", pl->json_overflow);
 	tw_jb_u64(&b, "output_write_errors", pl->out->write_errors);

@@ -116,6 +116,7 @@ enum tw_counter {
 	TW_CNT_EVENTS_LOST,    /* events lost to a full ring buffer */
 	TW_CNT_SNIPPET_FAIL,   /* snippet copy failed: event sent without it */
 	TW_CNT_NONLINEAR,      /* TC: headers not in the linear part: skipped */
+	TW_CNT_PFX_INSERT_FAIL,/* packets to a client network not counted: prefix table full */
 	TW_CNT_MAX
 };
 

@@ -34,11 +34,26 @@ def abort_server(addr):
         conn.close()
 
 
+def udp_echo(addr):
+    host, port = split_hostport(addr)
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.bind((host, port))
+    while True:
+        d, peer = s.recvfrom(2048)
+        try:
+            s.sendto(d, peer)
+        except OSError:
+            pass
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--abort", action="append", default=[])
+    ap.add_argument("--udp-echo", action="append", default=[])
     a = ap.parse_args()
     threads = [threading.Thread(target=abort_server, args=(x,), daemon=True) for x in a.abort]
+    threads += [threading.Thread(target=udp_echo, args=(x,), daemon=True) for x in a.udp_echo]
     for t in threads:
         t.start()
     for t in threads:

@@ -8,8 +8,13 @@ probe.py tcp HOST PORT SRC [--send TEXT] [--wait S]
 probe.py dns QNAME SERVER SRC [--type A|AAAA] [--wait S]
     send one query and print every response that arrives within --wait
     seconds ("answer <ip> ttl=<dns ttl> after=<ms>"), to show racing answers.
+probe.py stream HOST PORT SRC[,SRC...] --rate N --stop FILE [--max S]
+    a steady UDP stream (a media call or a VPN tunnel) from each SRC to an
+    echo server (aux_server.py --udp-echo): N datagrams a second in all,
+    until FILE exists; prints "sent N echoed M".
 """
 import argparse
+import os
 import random
 import socket
 import struct
@@ -96,6 +101,38 @@ def dns(a):
     return 0
 
 
+def stream(a):
+    fam = socket.AF_INET6 if ":" in a.host else socket.AF_INET
+    socks = []
+    for src in a.src.split(","):
+        s = socket.socket(fam, socket.SOCK_DGRAM)
+        s.bind((src, 0))
+        s.setblocking(False)
+        socks.append(s)
+    payload = b"m" * 160              # an audio frame's worth
+    sent = echoed = 0
+    t0 = time.monotonic()
+    step = 0.05                       # send in 50 ms batches
+    while not os.path.exists(a.stop) and time.monotonic() - t0 < a.max:
+        due = int((time.monotonic() - t0) * a.rate)
+        while sent < due:
+            try:
+                socks[sent % len(socks)].sendto(payload, (a.host, a.port))
+            except OSError:
+                pass                  # a cut path may refuse for a while: keep the rate
+            sent += 1
+        for s in socks:
+            while True:
+                try:
+                    s.recv(2048)
+                    echoed += 1
+                except (BlockingIOError, OSError):
+                    break
+        time.sleep(step)
+    print("sent %d echoed %d" % (sent, echoed))
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -111,8 +148,15 @@ def main():
     d.add_argument("src")
     d.add_argument("--type", default="A")
     d.add_argument("--wait", type=float, default=0.5)
+    m = sub.add_parser("stream")
+    m.add_argument("host")
+    m.add_argument("port", type=int)
+    m.add_argument("src")
+    m.add_argument("--rate", type=float, default=100)
+    m.add_argument("--stop", required=True)
+    m.add_argument("--max", type=float, default=120)
     a = ap.parse_args()
-    return tcp(a) if a.cmd == "tcp" else dns(a)
+    return {"tcp": tcp, "dns": dns, "stream": stream}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -69,7 +69,7 @@ in_prefixes() { # ns -> true if that client network is censored
 nft_set() { local IFS=,; echo "{ $* }"; }
 
 # ------------------------------------------------------------ censor ----
-CENSOR_ON=""
+CENSOR_ON="" CENSOR_OFF=""
 censor_on() { CENSOR_ON=$(now_iso); echo "$SCN_NAME" > "$LAB_RUN/state/censor"; }
 
 nft_cen() { nsx tw-cen nft "$@"; }
@@ -295,7 +295,7 @@ scenario_run() {
   echo "lab: scenario $1 ($kind): $desc" >&2
   "$fn"
   local rc=$?
-  CENSOR_OFF=$(now_iso)
+  CENSOR_OFF=${CENSOR_OFF:-$(now_iso)}   # set earlier by a scenario that lifts its cut
   censor_clear
   [ -n "${OPT_RECOVER:-}" ] && [ "$kind" = censor ] && recover
   detector_stop
@@ -630,9 +630,12 @@ heartbeat() { # ns src file stopfile
     sleep 0.2
   done
 }
-shutdown_run() { # setup-function
+shutdown_run() { # setup-function [undo-function (default: remove every censor rule)]
+  # --pre: seconds before the cut; --restore S: lift the cut after --duration
+  # and keep the clients going S seconds more (the detector sees the recovery)
   local dur=${OPT_DURATION:-9} pre stop=$OUT/clients/.stop
-  pre=$((dur / 3))
+  pre=${OPT_PRE:-$((dur / 3))}
+  [ "$pre" -lt "$dur" ] || pre=$((dur - 1))
   local i
   rm -f "$stop"
   for i in 0 1 2; do
@@ -644,6 +647,13 @@ shutdown_run() { # setup-function
   censor_on          # the cut is in force from here (rules installed)
   echo "$(date +%s.%N)" > "$OUT/clients/cut-time"
   sleep $((dur - pre))
+  if [ -n "${OPT_RESTORE:-}" ]; then
+    # times first: traffic may flow again before the undo function returns
+    CENSOR_OFF=$(now_iso)
+    echo "$(date +%s.%N)" > "$OUT/clients/restore-time"
+    "${2:-censor_clear}"
+    sleep "$OPT_RESTORE"
+  fi
   touch "$stop"
   join
 }
@@ -690,6 +700,51 @@ scn_shutdown_whitelist() {
   fetch c1-allowed-after tw-c1 "$C1" http://allowed.example/ -4 --max-time 2
   truth_tamper method=shutdown variant=whitelist allowed:="$(json_list allowed.example "$RESOLVER_IP")" \
     prefixes:="$(json_list "${PREFIXES[@]}")" target:=null
+}
+scenario shutdown-services censor "partial shutdown: region-a keeps only DNS and the web (tcp/udp 53, 80, 443); everything else, here the UDP media streams that carry most of its traffic, is dropped"
+scn_shutdown_services() {
+  resolve_prefixes region-a
+  # rate: datagrams a second per network and family; with the heartbeats'
+  # web and DNS traffic beside it DNS stays a visible share (> 2 %)
+  local stop=$OUT/clients/.stop rate=${STREAM_RATE:-150}
+  rm -f "$stop"
+  # media streams (probe.py stream) from three clients of each network and
+  # family to the echo server beside allowed.example: most of the traffic
+  local ns src src6 srv
+  for ns in tw-c1 tw-c2; do
+    if [ $ns = tw-c1 ]; then src=("${C1_IPS[@]:0:3}") src6=("${C1_IPS6[@]:0:3}"); else src=("${C2_IPS[@]:0:3}") src6=("${C2_IPS6[@]:0:3}"); fi
+    spawn obs "${ns#tw-}-stream-v4" $ns 130 "$PY" "$PROBE_PY" stream "$AUX_IP" "$AUX_UDP_PORT" "$(IFS=,; echo "${src[*]}")" --rate "$rate" --stop "$stop"
+    srv=$(host_ip6 allowed.example)
+    spawn obs "${ns#tw-}-stream-v6" $ns 130 "$PY" "$PROBE_PY" stream "$srv" "$AUX_UDP_PORT" "$(IFS=,; echo "${src6[*]}")" --rate "$rate" --stop "$stop"
+  done
+  cut() {
+    local keep="{ 53, 80, 443 }"
+    if [ ${#PFX4[@]} -gt 0 ]; then
+      nft_rule ip saddr "$(nft_set "${PFX4[@]}")" meta l4proto \{ tcp, udp \} th dport != "$keep" drop
+      nft_rule ip daddr "$(nft_set "${PFX4[@]}")" meta l4proto \{ tcp, udp \} th sport != "$keep" drop
+    fi
+    if [ ${#PFX6[@]} -gt 0 ]; then
+      nft_rule ip6 saddr "$(nft_set "${PFX6[@]}")" meta l4proto \{ tcp, udp \} th dport != "$keep" drop
+      nft_rule ip6 daddr "$(nft_set "${PFX6[@]}")" meta l4proto \{ tcp, udp \} th sport != "$keep" drop
+    fi
+  }
+  shutdown_run cut
+  truth_tamper method=shutdown variant=partial_services passing:='["dns","web"]' \
+    prefixes:="$(json_list "${PREFIXES[@]}")" target:=null \
+    note="everything but tcp/udp 53, 80, 443 dropped both ways (the media streams); web and DNS still pass"
+  truth_control prefixes:="$(json_list "$C2_NET" "$C2_NET6")" note="region-b never cut"
+}
+
+scenario gateway-link-down benign "our own failure: the gateway's interface to region-a (gw-c1) is set down, then up again; no censor"
+scn_gateway_link_down() {
+  # IPv6 addresses are flushed when a link goes down unless kept
+  nsx tw-gw sysctl -qw net.ipv6.conf.gw-c1.keep_addr_on_down=1
+  link_down() { nsx tw-gw ip link set gw-c1 down; }
+  link_up() { nsx tw-gw ip link set gw-c1 up; }
+  shutdown_run link_down link_up
+  link_up   # also without --restore: the lab stays usable
+  truth_benign kind=own_link_down iface=gw-c1 start="$CENSOR_ON" end="${CENSOR_OFF:-$(now_iso)}" \
+    note="the monitored link itself went down: a link record, never a shutdown alert"
 }
 
 # ------------------------------------------------------------ benign ----

@@ -139,8 +139,94 @@ assert_http() { # name code: curl completed with that HTTP status
 assert_le() { awk -v a="$2" -v b="$3" 'BEGIN{exit !(a+0 <= b+0)}' && ok "$1: $2 <= $3" || bad "$1: $2 > $3"; }
 assert_ge() { awk -v a="$2" -v b="$3" 'BEGIN{exit !(a+0 >= b+0)}' && ok "$1: $2 >= $3" || bad "$1: $2 < $3"; }
 
+# heartbeat counts of the shutdown scenarios (files "epoch rc family host"):
+#   hb c1|c2 PHASE ok|fail [v4|v6|any] [host]
+#   PHASE before: until the cut; after: from 1.5 s after the cut (requests in
+#   flight at the cut excluded); during: after, until the restore (--restore);
+#   restored: from 3 s after the restore
+hb() {
+  local cut restore
+  cut=$(cat "$RUN_DIR/clients/cut-time")
+  restore=$(cat "$RUN_DIR/clients/restore-time" 2>/dev/null || echo 1e12)
+  cat "$RUN_DIR"/clients/heartbeat-$1-*.txt | awk -v cut="$cut" -v rs="$restore" -v ph="$2" -v w="$3" \
+      -v fam="${4:-any}" -v host="${5:-any}" '
+    { t = $1; rc = $2 }
+    fam != "any" && $3 != fam { next }
+    host != "any" && $4 != host { next }
+    ph == "before" && t >= cut { next }
+    (ph == "after" || ph == "during") && t < cut + 1.5 { next }
+    ph == "during" && t >= rs { next }
+    ph == "restored" && t < rs + 3 { next }
+    (w == "ok" && rc == 0) || (w == "fail" && rc != 0) { n++ }
+    END { print n + 0 }'
+}
+
 # DNS answer addresses printed by dig (+noall +answer)
 dig_addrs() { client_out "$1" | awk '$4=="A"||$4=="AAAA"{print $5}'; }
+
+# ---- shutdown detection (README "Shutdown detection", lab settings) ----
+# sd_conf: the lab's regions and a [shutdown] configuration that runs a
+# shutdown in a minute (2 s polls, a 10 s "week" of one bin, 6 s to raise
+# and to resolve); SD_ARGS hands it to the run's tamperwatchd.
+SD_IV=2 SD_MIN_DUR=6 SD_RECOVER=6
+sd_conf() {
+  mkdir -p "$LAB_OUT"
+  printf '%s\n' "# lab client networks" "198.51.100.0/24 region-a" "2001:db8:a::/48 region-a" \
+    "192.0.2.0/24    region-b" "2001:db8:b::/48 region-b" > "$LAB_OUT/regions.txt"
+  cat > "$LAB_OUT/shutdown.conf" <<EOF
+[regions]
+file = $LAB_OUT/regions.txt
+
+[shutdown]
+enabled = true
+interval = $SD_IV
+period = 10
+bins = 1
+history = 4
+warmup = 10
+min_duration = $SD_MIN_DUR
+recover = $SD_RECOVER
+min_clients = 1
+region_min = 2
+EOF
+  SD_ARGS=(--daemon-arg -c --daemon-arg "$LAB_OUT/shutdown.conf")
+}
+# sd_check DESCRIPTION 'python assertions': over the run's detector output:
+#   A shutdown alerts, K link records, G gap records, S the final stats,
+#   cut/restore (epoch s), ts(iso) -> epoch s, of(prefix), raised(xs), resolved(xs)
+sd_check() {
+  local out
+  if out=$("$PY" - "$RUN_DIR" "$2" "$SD_IV" "$SD_MIN_DUR" "$SD_RECOVER" 2>&1 <<'EOF'
+import json, os, sys
+from datetime import datetime
+d, expr = sys.argv[1], sys.argv[2]
+IV, MIN_DUR, RECOVER = (float(x) for x in sys.argv[3:6])
+L = []
+for line in open(os.path.join(d, "alerts.json")):
+    if '"event_type":"alert"' in line or '"event_type":"link"' in line or '"event_type":"gap"' in line \
+            or '"event_type":"stats"' in line:
+        L.append(json.loads(line))
+A = [x for x in L if x["event_type"] == "alert" and x["alert"]["category"] == "shutdown"]
+K = [x for x in L if x["event_type"] == "link"]
+G = [x for x in L if x["event_type"] == "gap"]
+S = ([x for x in L if x["event_type"] == "stats"] or [{"stats": {}}])[-1]["stats"].get("shutdown", {})
+def rd(f):
+    p = os.path.join(d, "clients", f)
+    return float(open(p).read()) if os.path.exists(p) else None
+cut, restore = rd("cut-time"), rd("restore-time")
+def ts(s): return datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+def of(prefix): return [a for a in A if a["scope"]["prefixes"] == [prefix] and a["alert"]["signature_id"] != 2703]
+def raised(xs): return [a for a in xs if a["alert"]["state"] == "raised"]
+def resolved(xs): return [a for a in xs if a["alert"]["state"] == "resolved"]
+print("alerts", [(a["alert"]["state"], a["alert"]["signature"], a["shutdown"]["level"],
+                  round(ts(a["shutdown"]["start"]) - cut, 1) if cut else None, a["stats"].get("passing")) for a in A],
+      "links", [(k["link"].get("interface"), k["link"]["state"], k["link"]["detection"]) for k in K],
+      "gaps", [g["gap"]["why"] for g in G], "polls", S.get("polls"), "series", S.get("series"))
+exec(expr)
+EOF
+); then ok "detector: $1"; echo "$out" | sed 's/^/     /'
+  else bad "detector: $1"; echo "$out" | sed 's/^/     /'; fi
+}
 
 finish() {
   echo "# $TEST_NAME: $CHECKS checks, $FAILS failed, $((SECONDS - T0))s"

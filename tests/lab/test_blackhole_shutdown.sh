@@ -19,18 +19,6 @@ assert_out c1-tcp-probe connected; assert_out c1-tcp-probe no_reply
 assert_out c2-tcp-probe "reply"
 assert_http c1-https-control 200
 
-# heartbeat files: "epoch rc family host"; count successes/failures before and after the cut
-hb() { # region(c1|c2) phase(before|after) what(ok|fail) [v4|v6|any] [host]
-  local cut; cut=$(cat "$RUN_DIR/clients/cut-time")
-  cat "$RUN_DIR"/clients/heartbeat-$1-*.txt | awk -v cut="$cut" -v ph="$2" -v w="$3" -v fam="${4:-any}" -v host="${5:-any}" '
-    { t = $1; rc = $2 }
-    fam != "any" && $3 != fam { next }
-    host != "any" && $4 != host { next }
-    ph == "before" && t >= cut { next }
-    ph == "after" && t < cut + 1.5 { next }     # requests in flight at the cut
-    (w == "ok" && rc == 0) || (w == "fail" && rc != 0) { n++ }
-    END { print n + 0 }'
-}
 lab_run shutdown-region
 assert_ge "region-a worked before the cut" "$(hb c1 before ok)" 3
 assert_le "region-a: no success after the cut" "$(hb c1 after ok)" 0

@@ -73,7 +73,7 @@ int main(void)
 	}
 	tw_pipeline_init(&pl, &out, &po);
 	tw_timeouts_default(&t);
-	struct tw_engine *e = tw_engine_user_new(&pl, 30000, err, sizeof(err));
+	struct tw_engine *e = tw_engine_user_new(&pl, 30000, NULL, err, sizeof(err));
 	CHECK(e != NULL, "engine: %s", err);
 	if (!e)
 		return 1;
