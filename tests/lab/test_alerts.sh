@@ -14,7 +14,9 @@ daemon() { local a; for a in "$@"; do DA+=(--daemon-arg "$a"); done; }
 # it ends, flows.tcp_closed (5 s) after its RST/FIN or after an idle timeout
 # (120 s TCP, 30 s UDP).  The lab's flows last seconds; ending them within
 # 1-4 s lets one detector run judge every censored flow before the recovery
-# fetches (--recover W waits W s > these timeouts before and after them).
+# fetches (--recover W waits W s before and after them: longer than the
+# timeout that ends the scenario's censored flows, 1 s after an RST or FIN,
+# 2 s for DNS, 4 s for silent ones).
 daemon --set flows.tcp_closed=1 --set flows.tcp_idle=4 --set flows.udp_idle=2
 # The censored region is one /24 and one /48, and a flow with no name (a
 # dropped SYN) counts for its server address, v4 and v6 apart: a blackhole
@@ -23,7 +25,8 @@ daemon --set flows.tcp_closed=1 --set flows.tcp_idle=4 --set flows.udp_idle=2
 daemon --set alerts.blackhole_min_prefixes=1
 # Every other threshold keeps its default (3 tampered flows and a share of
 # 0.5 to raise, region-b's clean flows to the same target counting against
-# it; 3 consecutive clean answered flows to resolve; 600 s of quiet) except
+# it; 3 consecutive clean answered flows from the incident's prefixes to
+# resolve; 600 s of quiet) except
 # where a scenario lowers one below (with); the benign runs get all of those.
 with() { local a; R=("${DA[@]}"); for a in "$@"; do R+=(--daemon-arg --set --daemon-arg "$a"); done; }
 LOWERED=(alerts.min_ratio=0.3 alerts.blackhole_min_flows=3 alerts.resolve_after=12)
