@@ -790,6 +790,25 @@ static const char *stage_name(unsigned s)
 	return "midstream";
 }
 
+/* The members every per-flow record starts with (DESIGN.md): time, type,
+ * flow, the client as its prefix only, the server, ports, protocol. */
+static void record_head(const struct tw_pipeline *pl, struct tw_jb *b, const struct tw_event *e, const char *type)
+{
+	char s[INET6_ADDRSTRLEN + 8];
+
+	tw_jb_obj_open(b, NULL);
+	tw_jb_time(b, "timestamp", (uint64_t)((int64_t)e->ts_ns + pl->opt.clock_offset_ns));
+	tw_jb_str(b, "event_type", type);
+	tw_jb_u64(b, "flow_id", e->flow_id);
+	tw_prefix_str(e->family, e->caddr, e->family == TW_FAMILY_IPV6 ? pl->opt.v6_prefix : pl->opt.v4_prefix, s, sizeof(s));
+	tw_jb_str(b, "src_prefix", s);
+	tw_addr_str(e->family, e->saddr, s, sizeof(s));
+	tw_jb_str(b, "dest_ip", s);
+	tw_jb_u64(b, "dest_port", e->sport);
+	tw_jb_u64(b, "src_port", e->cport);
+	tw_jb_str(b, "proto", e->proto == TW_PROTO_TCP ? "TCP" : "UDP");
+}
+
 static int write_tamper(struct tw_verdict *v, const struct tw_event *e, const struct vflow *f, int method,
 			const char *signature, const char *stage, struct anomalies *a, const char *dns_qname,
 			const char *detail_key, const char *detail, struct tw_tamper *out)
@@ -797,7 +816,6 @@ static int write_tamper(struct tw_verdict *v, const struct tw_event *e, const st
 	static char buf[8192];
 	struct tw_pipeline *pl = v->pl;
 	struct tw_jb b;
-	char s[INET6_ADDRSTRLEN + 8];
 	const struct tw_flow *fl = &e->flow;
 	const char *lim[3];
 	int nlim = 0;
@@ -816,17 +834,7 @@ static int write_tamper(struct tw_verdict *v, const struct tw_event *e, const st
 	v->st.verdicts[method]++;
 
 	tw_jb_init(&b, buf, sizeof(buf));
-	tw_jb_obj_open(&b, NULL);
-	tw_jb_time(&b, "timestamp", (uint64_t)((int64_t)e->ts_ns + pl->opt.clock_offset_ns));
-	tw_jb_str(&b, "event_type", "tamper");
-	tw_jb_u64(&b, "flow_id", e->flow_id);
-	tw_prefix_str(e->family, e->caddr, e->family == TW_FAMILY_IPV6 ? pl->opt.v6_prefix : pl->opt.v4_prefix, s, sizeof(s));
-	tw_jb_str(&b, "src_prefix", s);
-	tw_addr_str(e->family, e->saddr, s, sizeof(s));
-	tw_jb_str(&b, "dest_ip", s);
-	tw_jb_u64(&b, "dest_port", e->sport);
-	tw_jb_u64(&b, "src_port", e->cport);
-	tw_jb_str(&b, "proto", e->proto == TW_PROTO_TCP ? "TCP" : "UDP");
+	record_head(pl, &b, e, "tamper");
 	tw_jb_obj_open(&b, "tamper");
 	tw_jb_str(&b, "method", method_names[method]);
 	tw_jb_str(&b, "signature", signature);
@@ -897,20 +905,9 @@ static void write_redirect(struct tw_verdict *v, const struct tw_event *e, const
 	static char buf[4096];
 	struct tw_pipeline *pl = v->pl;
 	struct tw_jb b;
-	char s[INET6_ADDRSTRLEN + 8];
 
 	tw_jb_init(&b, buf, sizeof(buf));
-	tw_jb_obj_open(&b, NULL);
-	tw_jb_time(&b, "timestamp", (uint64_t)((int64_t)e->ts_ns + pl->opt.clock_offset_ns));
-	tw_jb_str(&b, "event_type", "redirect");
-	tw_jb_u64(&b, "flow_id", e->flow_id);
-	tw_prefix_str(e->family, e->caddr, e->family == TW_FAMILY_IPV6 ? pl->opt.v6_prefix : pl->opt.v4_prefix, s, sizeof(s));
-	tw_jb_str(&b, "src_prefix", s);
-	tw_addr_str(e->family, e->saddr, s, sizeof(s));
-	tw_jb_str(&b, "dest_ip", s);
-	tw_jb_u64(&b, "dest_port", e->sport);
-	tw_jb_u64(&b, "src_port", e->cport);
-	tw_jb_str(&b, "proto", "TCP");
+	record_head(pl, &b, e, "redirect");
 	tw_jb_obj_open(&b, "redirect");
 	tw_jb_str(&b, "label", "isp_redirect");
 	tw_jb_str(&b, "http_host", f->host);

@@ -18,18 +18,7 @@
 #include "tamperwatch.skel.h"
 #include "pktbuild.h"
 
-static int fails, checks;
-
-#define CHECK(cond, ...)                                                   \
-	do {                                                                   \
-		checks++;                                                          \
-		if (!(cond)) {                                                     \
-			fails++;                                                       \
-			printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);         \
-			printf(__VA_ARGS__);                                           \
-			printf("\n");                                                  \
-		}                                                                  \
-	} while (0)
+#include "check.h"
 
 #define H_MAX_EV 64
 #define H_EV_SIZE (sizeof(struct tw_event) + TW_SNIPPET_MAX)

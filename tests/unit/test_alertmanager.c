@@ -13,17 +13,7 @@
 #include "am_queue.h"
 #include "state.h"
 
-static int fails, checks;
-#define CHECK(cond, ...)                                                   \
-	do {                                                                   \
-		checks++;                                                          \
-		if (!(cond)) {                                                     \
-			fails++;                                                       \
-			printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);         \
-			printf(__VA_ARGS__);                                           \
-			printf("\n");                                                  \
-		}                                                                  \
-	} while (0)
+#include "check.h"
 
 #define NS 1000000000ll
 static const int64_t NOW = 1795935000ll * NS;   /* 2026-11-29 */

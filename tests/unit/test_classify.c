@@ -9,18 +9,7 @@
 #include <tamperwatch/classify.h>
 #include "pktbuild.h"
 
-static int fails, checks;
-
-#define CHECK(cond, ...)                                                   \
-	do {                                                                   \
-		checks++;                                                          \
-		if (!(cond)) {                                                     \
-			fails++;                                                       \
-			printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);         \
-			printf(__VA_ARGS__);                                           \
-			printf("\n");                                                  \
-		}                                                                  \
-	} while (0)
+#include "check.h"
 
 static const char *rc_name(int rc)
 {

@@ -11,8 +11,7 @@
 #include "sweep.h"
 #include "pktbuild.h"
 
-static int fails;
-#define CHECK(c, ...) do { if (!(c)) { fails++; printf("FAIL %s:%d: ", __FILE__, __LINE__); printf(__VA_ARGS__); printf("\n"); } } while (0)
+#include "check.h"
 
 static uint8_t frame[2048];
 
@@ -128,6 +127,6 @@ int main(void)
 	free(keys);
 	e->destroy(e);
 	tw_output_close(&out);
-	printf("%s\n", fails ? "FAILED" : "all passed");
+	printf("%d checks, %d failed\n", checks, fails);
 	return fails ? 1 : 0;
 }

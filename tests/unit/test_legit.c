@@ -7,17 +7,7 @@
 #include <unistd.h>
 #include "legit.h"
 
-static int fails, checks;
-#define CHECK(cond, ...)                                                   \
-	do {                                                                   \
-		checks++;                                                          \
-		if (!(cond)) {                                                     \
-			fails++;                                                       \
-			printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);         \
-			printf(__VA_ARGS__);                                           \
-			printf("\n");                                                  \
-		}                                                                  \
-	} while (0)
+#include "check.h"
 
 #define DAY (86400ull * 1000000000ull)
 static char path[64];

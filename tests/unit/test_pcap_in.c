@@ -17,18 +17,7 @@
 
 #include "pcap_in.h"
 
-static int checks, failures;
-
-#define CHECK(cond, ...)                                                       \
-    do {                                                                       \
-        checks++;                                                              \
-        if (!(cond)) {                                                         \
-            failures++;                                                        \
-            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);             \
-            printf(__VA_ARGS__);                                               \
-            printf("\n");                                                      \
-        }                                                                      \
-    } while (0)
+#include "check.h"
 
 /* End of a group of checks: "ok" only if none of them failed since the last. */
 static int mark;
@@ -39,11 +28,11 @@ static void done(const char *fmt, ...)
 {
     va_list ap;
 
-    printf("%s", failures > mark ? "FAIL " : "ok  ");
+    printf("%s", fails > mark ? "FAIL " : "ok  ");
     va_start(ap, fmt);
     vprintf(fmt, ap);
     va_end(ap);
-    mark = failures;
+    mark = fails;
 }
 
 #define MAGIC_USEC 0xa1b2c3d4u
@@ -1053,6 +1042,6 @@ int main(void)
     test_corpus();
     nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 
-    printf("%s: %d checks, %d failed\n", failures ? "FAIL" : "PASS", checks, failures);
-    return failures ? 1 : 0;
+    printf("%s: %d checks, %d failed\n", fails ? "FAIL" : "PASS", checks, fails);
+    return fails ? 1 : 0;
 }

@@ -5,18 +5,7 @@
 
 #include "proto.h"
 
-static int fails, checks;
-
-#define CHECK(cond, ...)                                                   \
-	do {                                                                   \
-		checks++;                                                          \
-		if (!(cond)) {                                                     \
-			fails++;                                                       \
-			printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);         \
-			printf(__VA_ARGS__);                                           \
-			printf("\n");                                                  \
-		}                                                                  \
-	} while (0)
+#include "check.h"
 
 static enum tw_parse_rc req(const char *s, struct tw_http_req *r)
 {

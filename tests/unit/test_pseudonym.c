@@ -12,17 +12,7 @@
 #include <tamperwatch/flow.h>
 #include "pseudonym.h"
 
-static int fails, checks;
-#define CHECK(cond, ...)                                                   \
-	do {                                                                   \
-		checks++;                                                          \
-		if (!(cond)) {                                                     \
-			fails++;                                                       \
-			printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);         \
-			printf(__VA_ARGS__);                                           \
-			printf("\n");                                                  \
-		}                                                                  \
-	} while (0)
+#include "check.h"
 
 static uint8_t K1[32], K2[32];
 

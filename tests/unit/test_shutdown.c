@@ -14,17 +14,7 @@
 #include "jsonbuf.h"
 #include "shutdown.h"
 
-static int fails, checks;
-#define CHECK(cond, ...)                                                   \
-	do {                                                                   \
-		checks++;                                                          \
-		if (!(cond)) {                                                     \
-			fails++;                                                       \
-			printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);         \
-			printf(__VA_ARGS__);                                           \
-			printf("\n");                                                  \
-		}                                                                  \
-	} while (0)
+#include "check.h"
 
 #define NS 1000000000ull
 #define DAY 1200u                 /* simulated day, seconds */
