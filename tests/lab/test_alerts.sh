@@ -102,12 +102,15 @@ expect_alerts tls_interference@blocked.example:443/tcp --resolved recovered
 lab_run tls-drop "${DA[@]}"
 verdicts_below tls_interference 0.5
 expect_alerts
-# after the handshake: HTTPS flows look the same (ClientHello, then silence);
-# the HTTP probe's blackhole verdicts are half the flows to blocked.example:80
-# (region-b's half is answered), below blackhole_min_ratio 0.8
+# after the handshake: the HTTPS flows' silence is judged with the HTTP
+# probe's (the same server silent to plain HTTP too: README "Verdicts",
+# cross_flow) and is blackhole, not tls_interference; blackhole verdicts are
+# region-a's share of each target's flows (region-b's are answered), below
+# blackhole_min_ratio 0.8
 lab_run blackhole-after-handshake "${DA[@]}"
-verdicts_below tls_interference 0.5
 verdicts_below blackhole 0.5
+n=$(alerts_of tls_interference | grep -c '"event_type":"tamper"')
+[ "$n" = 0 ] && ok "no tls_interference verdict (cross-flow: blackhole)" || bad "$n tls_interference verdicts"
 expect_alerts
 
 # ---- benign look-alikes, with the same timeouts and every lowered threshold
