@@ -28,12 +28,22 @@ static const char *const mname[NMETH] = { NULL, "rst_injection", "http_blockpage
 					  "tls_interference", "blackhole" };
 static const int sigid[NMETH] = { 0, 2001, 2002, 2003, 2004, 2005 };
 #define M_BLACKHOLE 5
+#define FNV0 14695981039346656037ull
 
 struct rec {
 	uint64_t ts, flow_id;
+	uint64_t pfx;     /* hash of prefix */
+	uint64_t group;   /* hash of the prefix's region (regions.file), else pfx */
 	double conf;
 	uint8_t method, tampered, answered;
+	uint8_t silent;   /* a timeout verdict: judged with the blackhole_* thresholds */
 	char prefix[PFXLEN];
+};
+
+/* one flow in a share computation (makes_case) */
+struct cell {
+	uint64_t g, p;
+	int hit;
 };
 
 struct alert {
@@ -67,6 +77,7 @@ struct tw_agg {
 	struct target *b[NBUCKET];
 	size_t ntargets, nopen;
 	struct target **openv;   /* targets with an open alert (residual blocking lookup) */
+	struct cell *cells;      /* MAX_REC, scratch of makes_case */
 	size_t nopenv, capopen;
 	uint64_t now, last_save, last_gc, dropped;
 	int dirty;   /* an alert was raised or resolved since the last save */
@@ -109,7 +120,7 @@ static int method_idx(const char *m)
 
 static struct target **slot(struct tw_agg *a, const char *key)
 {
-	struct target **p = &a->b[fnv(key, 14695981039346656037ull) % NBUCKET];
+	struct target **p = &a->b[fnv(key, FNV0) % NBUCKET];
 	while (*p && strcmp((*p)->key, key))
 		p = &(*p)->next;
 	return p;
@@ -201,10 +212,28 @@ static void add_evid(struct alert *al, uint64_t id)
 		al->evid[al->nevid++] = id;
 }
 
+/* The region entry of a client prefix ("198.51.100.0/24"), looked up by
+ * its network address: a label more specific than the privacy prefix
+ * cannot apply.  NULL: no regions.file, or not labelled. */
+static const struct tw_region_entry *region_of(const struct tw_regions *r, const char *prefix)
+{
+	char addr[PFXLEN];
+	uint8_t bin[16];
+	if (!r)
+		return NULL;
+	snprintf(addr, sizeof(addr), "%s", prefix);
+	char *slash = strchr(addr, '/');
+	if (slash)
+		*slash = 0;
+	int fam = strchr(addr, ':') ? AF_INET6 : AF_INET;
+	if (inet_pton(fam, addr, bin) != 1)
+		return NULL;
+	return tw_regions_lookup(r, fam, bin);
+}
+
 /* scope.region / scope.asn: the one region (ASN) every labelled client
  * prefix of the alert is in, null when none is labelled or they differ;
- * scope.regions lists them all.  A prefix is looked up by its network
- * address: a label more specific than the privacy prefix cannot apply. */
+ * scope.regions lists them all. */
 static void put_regions(struct tw_jb *b, const struct tw_regions *r, const struct alert *al)
 {
 	const char *rg[MAX_PFX];
@@ -212,16 +241,7 @@ static void put_regions(struct tw_jb *b, const struct tw_regions *r, const struc
 	int nr = 0, na = 0;
 
 	for (int i = 0; r && i < al->nprefix; i++) {
-		char addr[PFXLEN];
-		uint8_t bin[16];
-		snprintf(addr, sizeof(addr), "%s", al->prefix[i]);
-		char *slash = strchr(addr, '/');
-		if (slash)
-			*slash = 0;
-		int fam = strchr(addr, ':') ? AF_INET6 : AF_INET;
-		if (inet_pton(fam, addr, bin) != 1)
-			continue;
-		const struct tw_region_entry *e = tw_regions_lookup(r, fam, bin);
+		const struct tw_region_entry *e = region_of(r, al->prefix[i]);
 		if (!e)
 			continue;
 		int k = 0;
@@ -350,57 +370,126 @@ static void prune(struct tw_agg *a, struct target *t, uint64_t now)
 	}
 }
 
+/* Silence (a SYN or a request that timed out, a ClientHello never
+ * answered) is weak per flow and often benign: such verdicts come capped
+ * at 0.4 and are judged with the blackhole_* thresholds, whatever the
+ * method the verdict engine gave them (blackhole, or tls_interference when
+ * only the name went unanswered). */
+static int silent_verdict(const struct tw_tamper *tp, int m)
+{
+	const char *sig = tp ? tp->signature : NULL;
+	size_t n = sig ? strlen(sig) : 0;
+	return m == M_BLACKHOLE || (n >= 9 && !strcmp(sig + n - 9, "->timeout"));
+}
+
 static int tampered(const struct tw_agg *a, const struct tw_tamper *tp, int m)
 {
 	if (!tp || !m)
 		return 0;
-	double thr = m == M_BLACKHOLE ? a->c.min_confidence_timeout : a->c.min_confidence;
+	double thr = silent_verdict(tp, m) ? a->c.min_confidence_timeout : a->c.min_confidence;
 	return tp->confidence + 1e-9 >= thr;
 }
 
-static int distinct_prefixes(const struct target *t, uint64_t after, int active)
+static void rec_keys(const struct tw_agg *a, struct rec *r)
 {
-	const char *seen[MAX_PFX];
-	int n = 0;
-	for (size_t i = 0; i < t->nr && n < MAX_PFX; i++) {
+	const struct tw_region_entry *e = region_of(a->c.regions, r->prefix);
+	r->pfx = fnv(r->prefix, FNV0);
+	r->group = e ? fnv(e->region, fnv("region:", FNV0)) : r->pfx;
+}
+
+static int cell_cmp(const void *x, const void *y)
+{
+	const struct cell *c = x, *d = y;
+	if (c->g != d->g)
+		return c->g < d->g ? -1 : 1;
+	return c->p < d->p ? -1 : c->p > d->p;
+}
+
+enum { BY_ALL, BY_PREFIX, BY_REGION };
+
+/* Do the tampered flows of one class (silent or not) make a case: at least
+ * min_flows of them from at least min_pfx client prefixes, counting only
+ * groups of clients in which they are at least `ratio` of the target's
+ * flows?  Groups: all clients as one (BY_ALL), each client prefix, each
+ * region.  A share counted over all clients would let a region the censor
+ * spares dilute a regional block; counted per group, the clean flows of
+ * other clients no longer hide it, while one tampered flow among many
+ * clean ones from the same clients still does not count. */
+static int makes_case(struct tw_agg *a, const struct target *t, uint64_t after, int silent, int by, int min_flows,
+		      int min_pfx, double ratio)
+{
+	size_t n = 0;
+	if (!a->cells && !(a->cells = malloc(MAX_REC * sizeof(*a->cells))))
+		return 0;
+	for (size_t i = 0; i < t->nr && n < MAX_REC; i++) {
 		const struct rec *r = &t->r[i];
-		if (r->ts <= after || !r->tampered || (r->method == M_BLACKHOLE) == active)
+		if (r->ts <= after)
 			continue;
-		int dup = 0;
-		for (int j = 0; j < n && !dup; j++)
-			dup = !strcmp(seen[j], r->prefix);
-		if (!dup)
-			seen[n++] = r->prefix;
+		a->cells[n].g = by == BY_ALL ? 0 : by == BY_PREFIX ? r->pfx : r->group;
+		a->cells[n].p = r->pfx;
+		a->cells[n].hit = r->tampered && r->silent == silent;
+		n++;
 	}
-	return n;
+	qsort(a->cells, n, sizeof(*a->cells), cell_cmp);
+	size_t flows = 0, pfx = 0;
+	for (size_t i = 0; i < n;) {
+		size_t j = i, tot = 0, hit = 0, np = 0;
+		const struct cell *last = NULL;
+		for (; j < n && a->cells[j].g == a->cells[i].g; j++) {
+			tot++;
+			if (!a->cells[j].hit)
+				continue;
+			hit++;
+			if (!last || last->p != a->cells[j].p)
+				np++;
+			last = &a->cells[j];
+		}
+		if (hit && (double)hit / (double)tot + 1e-9 >= ratio) {
+			flows += hit;
+			pfx += np;
+		}
+		i = j;
+	}
+	return flows >= (size_t)min_flows && pfx >= (size_t)min_pfx;
+}
+
+static int class_makes_case(struct tw_agg *a, const struct target *t, uint64_t after, int silent, size_t hits)
+{
+	int mf = silent ? a->c.blackhole_min_flows : a->c.min_flows;
+	int mp = silent ? a->c.blackhole_min_prefixes : a->c.min_prefixes;
+	double ratio = silent ? a->c.blackhole_min_ratio : a->c.min_ratio;
+	if (hits < (size_t)mf)
+		return 0;   /* no grouping can reach min_flows */
+	return makes_case(a, t, after, silent, BY_ALL, mf, mp, ratio) ||
+	       makes_case(a, t, after, silent, BY_PREFIX, mf, mp, ratio) ||
+	       (a->c.regions && makes_case(a, t, after, silent, BY_REGION, mf, mp, ratio));
+}
+
+static int most_frequent(const size_t *cnt)
+{
+	int m = 0;
+	for (int i = 1; i < NMETH; i++)
+		if (cnt[i] > cnt[m])
+			m = i;
+	return m;
 }
 
 static void evaluate(struct tw_agg *a, struct target *t, uint64_t now)
 {
 	uint64_t after = t->al.resolved_ts;   /* flows of a resolved incident do not raise a new one */
-	size_t total = 0, cnt[NMETH] = { 0 };
+	size_t cnt[2][NMETH] = { { 0 } }, hits[2] = { 0, 0 };
 	for (size_t i = 0; i < t->nr; i++) {
 		const struct rec *r = &t->r[i];
-		if (r->ts <= after)
+		if (r->ts <= after || !r->tampered)
 			continue;
-		total++;
-		if (r->tampered)
-			cnt[r->method]++;
+		cnt[r->silent][r->method]++;
+		hits[r->silent]++;
 	}
-	if (!total)
-		return;
-	size_t act = cnt[1] + cnt[2] + cnt[3] + cnt[4];
 	int method = 0;
-	if (act >= (size_t)a->c.min_flows && (double)act / (double)total + 1e-9 >= a->c.min_ratio &&
-	    distinct_prefixes(t, after, 1) >= a->c.min_prefixes) {
-		method = 1;
-		for (int i = 2; i <= 4; i++)
-			if (cnt[i] > cnt[method])
-				method = i;
-	} else if (cnt[M_BLACKHOLE] >= (size_t)a->c.blackhole_min_flows &&
-		   distinct_prefixes(t, after, 0) >= a->c.blackhole_min_prefixes &&
-		   (double)cnt[M_BLACKHOLE] / (double)total + 1e-9 >= a->c.blackhole_min_ratio)
-		method = M_BLACKHOLE;
+	if (class_makes_case(a, t, after, 0, hits[0]))
+		method = most_frequent(cnt[0]);
+	else if (class_makes_case(a, t, after, 1, hits[1]))
+		method = most_frequent(cnt[1]);
 	if (!method)
 		return;
 
@@ -444,7 +533,7 @@ static void evaluate(struct tw_agg *a, struct target *t, uint64_t now)
 	al->baseline = before ? (double)before_ok / (double)before : -1;
 	char seed[400];
 	snprintf(seed, sizeof(seed), "%s|%s|%llu", t->key, mname[method], (unsigned long long)al->first_seen);
-	snprintf(al->id, sizeof(al->id), "%016llx", (unsigned long long)fnv(seed, 14695981039346656037ull));
+	snprintf(al->id, sizeof(al->id), "%016llx", (unsigned long long)fnv(seed, FNV0));
 	a->nopen++;
 	open_add(a, t);
 	emit(a, t, "raised", now, NULL);
@@ -505,9 +594,11 @@ void tw_agg_outcome(void *arg, const struct tw_flow_outcome *o)
 	r->flow_id = o->flow_id;
 	r->method = (uint8_t)m;
 	r->tampered = (uint8_t)tampered(a, o->tamper, m);
+	r->silent = (uint8_t)(o->tamper && silent_verdict(o->tamper, m));
 	r->answered = (uint8_t)!!o->answered;
 	r->conf = o->tamper ? o->tamper->confidence : 0;
 	snprintf(r->prefix, sizeof(r->prefix), "%s", o->client_prefix ? o->client_prefix : "");
+	rec_keys(a, r);
 	if (o->ts_ns > a->now)
 		a->now = o->ts_ns;
 
@@ -696,7 +787,8 @@ int tw_agg_save(struct tw_agg *a)
 				const struct rec *r = &t->r[k];
 				enc(e1, sizeof(e1), r->prefix);
 				sb_printf(&s, "R %llu %llu %.17g %u %u %u %s\n", (unsigned long long)r->ts,
-					  (unsigned long long)r->flow_id, r->conf, r->method, r->tampered, r->answered, e1);
+					  (unsigned long long)r->flow_id, r->conf, r->method,
+					  r->tampered ? 1u + r->silent : 0u, r->answered, e1);
 			}
 		}
 	sb_printf(&s, "END\n");
@@ -833,10 +925,13 @@ static int restore(struct tw_agg *a, char *text, int *bad, size_t *skipped)
 			r->flow_id = fid;
 			r->conf = conf;
 			r->method = (uint8_t)m;
+			/* tampered 2: a silent verdict; 1 from blackhole alone (older files) */
 			r->tampered = (uint8_t)!!tp;
+			r->silent = (uint8_t)(tp == 2 || (tp && m == M_BLACKHOLE));
 			r->answered = (uint8_t)!!an;
-			if (dec(r->prefix, sizeof(r->prefix), w1))
+			if (tp > 2 || dec(r->prefix, sizeof(r->prefix), w1))
 				return -1;
+			rec_keys(a, r);
 			break;
 		}
 		default:
@@ -923,6 +1018,7 @@ void tw_agg_free(struct tw_agg *a)
 		return;
 	clear(a);
 	free(a->openv);
+	free(a->cells);
 	free(a->state_dir);
 	free(a);
 }

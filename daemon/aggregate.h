@@ -16,11 +16,11 @@ struct tw_regions;
 struct tw_agg_cfg {
 	int window;               /* alerts.window (s): sliding window for raising */
 	double min_confidence;    /* alerts.min_confidence: active methods */
-	double min_confidence_timeout; /* alerts.min_confidence_timeout: blackhole */
+	double min_confidence_timeout; /* alerts.min_confidence_timeout: silence (timeout) verdicts */
 	int min_flows;            /* alerts.min_flows: tampered flows (active) */
 	int min_prefixes;         /* alerts.min_prefixes */
 	double min_ratio;         /* alerts.min_ratio: share of flows tampered */
-	int blackhole_min_flows;  /* alerts.blackhole_min_flows */
+	int blackhole_min_flows;  /* alerts.blackhole_min_flows: silence verdicts, as the next two */
 	int blackhole_min_prefixes; /* alerts.blackhole_min_prefixes */
 	double blackhole_min_ratio; /* alerts.blackhole_min_ratio (all three must hold) */
 	int resolve_after;        /* alerts.resolve_after (s) without a tampered flow */

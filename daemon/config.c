@@ -30,6 +30,7 @@ static const struct key keys[] = {
 	{ "flows", "tcp_closed", K_SECONDS, 0, 3600, OFF(timeouts.tcp_closed_ns) },
 	{ "flows", "udp_idle", K_SECONDS, 1, 86400, OFF(timeouts.udp_idle_ns) },
 	{ "flows", "max", K_INT, 1024, 16777216, OFF(max_flows) },
+	{ "flows", "silence_hold", K_SECONDS, 1, 3600, OFF(silence_hold_ns) },
 	{ "privacy", "prefix_v4", K_INT, 0, 32, OFF(prefix_v4) },
 	{ "privacy", "prefix_v6", K_INT, 0, 128, OFF(prefix_v6) },
 	{ "output", "stats_interval", K_INT, 0, 86400, OFF(stats_interval) },
@@ -118,6 +119,7 @@ void tw_config_default(struct tw_config *c)
 	c->prefix_v4 = 24;
 	c->prefix_v6 = 48;
 	c->max_flows = 262144;
+	c->silence_hold_ns = 30ull * 1000000000ull;
 	c->stats_interval = 60;
 	tw_agg_cfg_default(&c->alerts);
 	snprintf(c->syslog.target, sizeof(c->syslog.target), "/dev/log");

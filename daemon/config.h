@@ -17,6 +17,7 @@ struct tw_config {
 	int prefix_v4;            /* privacy.prefix_v4 */
 	int prefix_v6;            /* privacy.prefix_v6 */
 	uint32_t max_flows;       /* flows.max (userspace replay table) */
+	uint64_t silence_hold_ns; /* flows.silence_hold: a silent ClientHello waits for context */
 	unsigned stats_interval;  /* output.stats_interval (s, 0 = final only) */
 	int events_payload;       /* output.events_payload */
 	struct tw_agg_cfg alerts; /* [alerts] and state.interval (aggregate.h) */

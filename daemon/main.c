@@ -441,7 +441,7 @@ int main(int argc, char **argv)
 	struct tw_bus bus;
 	tw_bus_init(&bus, &pl);
 	if (verdicts) {
-		pl.verdict = tw_verdict_new(&pl, fpdb, cfg.max_flows);
+		pl.verdict = tw_verdict_new(&pl, fpdb, cfg.max_flows, cfg.silence_hold_ns);
 		if (!pl.verdict) {
 			fprintf(stderr, "tamperwatchd: out of memory for the verdict table\n");
 			return 3;

@@ -42,7 +42,6 @@
 #define V_RTT_MIN_NS 5000000ull /* 5 ms: below this, scheduling jitter is much of a round trip */
 #define V_RECENT 4096           /* ring of recent TCP flow outcomes, for cross-flow context */
 #define V_CONTEXT_NS (300ull * 1000000000ull) /* how far apart flows still inform each other */
-#define V_HOLD_NS (30ull * 1000000000ull)     /* a silent ClientHello waits this long for context */
 #define V_MAX_PENDING 1024
 #define V_DEFER 2               /* judge_tcp_inner: decided later, with other flows' outcomes */
 #define V_ANS_SLOTS 16384       /* recent DNS answers, by the address they gave */
@@ -168,6 +167,7 @@ struct tw_verdict {
 	struct recent *recent;
 	size_t nrecent;          /* written so far; the ring holds the last V_RECENT */
 	struct pending *pend;    /* FIFO ring of V_MAX_PENDING, allocated on first use */
+	uint64_t hold_ns;        /* flows.silence_hold: how long a silent ClientHello waits for context */
 	size_t pend_head, npend;
 	struct tw_verdict_stats st;
 };
@@ -374,7 +374,8 @@ static int rst_too_early(struct tw_verdict *v, const struct vflow *f, const stru
 
 static void verdict_tick(void *arg, uint64_t now_wall_ns, int final);
 
-struct tw_verdict *tw_verdict_new(struct tw_pipeline *pl, const struct tw_fp_db *fp, uint32_t max_flows)
+struct tw_verdict *tw_verdict_new(struct tw_pipeline *pl, const struct tw_fp_db *fp, uint32_t max_flows,
+				  uint64_t hold_ns)
 {
 	struct tw_verdict *v = calloc(1, sizeof(*v));
 	size_t cap = 4096;
@@ -390,6 +391,7 @@ struct tw_verdict *tw_verdict_new(struct tw_pipeline *pl, const struct tw_fp_db 
 	}
 	v->mask = cap - 1;
 	v->max = max_flows;
+	v->hold_ns = hold_ns;
 	v->pl = pl;
 	v->fp = fp;
 	/* before aggregation's tick (main.c adds it later): held verdicts
@@ -1065,7 +1067,7 @@ static void defer(struct tw_verdict *v, const struct tw_event *e, const struct v
 	p->e = copy;
 	p->f = *f;
 	p->f.q = NULL;
-	p->due_ns = e->ts_ns + V_HOLD_NS;
+	p->due_ns = e->ts_ns + v->hold_ns;
 }
 
 /* Every tick (and at the end): decide the silent ClientHellos whose hold
@@ -1096,8 +1098,11 @@ static void judge_tcp(struct tw_verdict *v, const struct tw_event *e, struct vfl
 		write_redirect(v, e, f);
 	const char *domain = f ? (f->sni[0] ? f->sni : f->host) : NULL;
 	/* flows that never carried a request say nothing about a target's reachability
-	 * unless they were cut before it (SYN timeouts, resets after the handshake) */
-	if (w || (e->flow.flags & TW_FLOW_CLIENT_DATA))
+	 * unless they were cut before it (SYN timeouts, resets after the handshake);
+	 * nor, without a verdict, do flows first seen mid-stream: mostly the
+	 * retransmissions of a flow already judged, outliving its table entry
+	 * (a blocked ClientHello resent once the censor lets it through) */
+	if (w || ((e->flow.flags & TW_FLOW_CLIENT_DATA) && !(e->flow.flags & TW_FLOW_MIDSTREAM)))
 		outcome(v, e, domain, (e->flow.flags & TW_FLOW_SERVER_DATA) != 0, w ? &t : NULL);
 }
 

@@ -51,7 +51,10 @@ struct tw_flow_outcome {
 };
 typedef void (*tw_outcome_cb)(void *arg, const struct tw_flow_outcome *o);
 
-struct tw_verdict *tw_verdict_new(struct tw_pipeline *pl, const struct tw_fp_db *fp, uint32_t max_flows);
+/* hold_ns: how long a silent ClientHello waits for other flows to tell
+ * TLS interference from blackholing (flows.silence_hold) */
+struct tw_verdict *tw_verdict_new(struct tw_pipeline *pl, const struct tw_fp_db *fp, uint32_t max_flows,
+				  uint64_t hold_ns);
 void tw_verdict_event(struct tw_verdict *v, const struct tw_event *e);
 /* Called for every flow outcome (aggregation); one hook. */
 void tw_verdict_set_hook(struct tw_verdict *v, tw_outcome_cb cb, void *arg);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include "aggregate.h"
 #include "legit.h"
+#include "regions.h"
 #include "state.h"
 
 #include "check.h"
@@ -57,10 +58,11 @@ static int count_state(const char *st)
 }
 
 static uint64_t fid;
+static const char *signature = "X";
 static void flow(struct tw_agg *a, uint64_t ts, const char *pfx, const char *domain, const char *method, double conf,
 		 int answered)
 {
-	struct tw_tamper tp = { .method = method, .signature = "X", .stage = "after_request", .confidence = conf };
+	struct tw_tamper tp = { .method = method, .signature = signature, .stage = "after_request", .confidence = conf };
 	struct tw_flow_outcome o = { .ts_ns = ts, .flow_id = ++fid, .client_prefix = pfx, .server_ip = "203.0.113.5",
 				     .server_port = 443, .proto = "tcp", .domain = domain, .answered = answered,
 				     .tamper = method ? &tp : NULL };
@@ -259,6 +261,117 @@ static void test_thresholds(void)
 	flow(a, T0 + 9 * S, "192.0.2.0/24", "one.example", "rst_injection", 0.9, 0);
 	CHECK(count_state("raised") == 1, "second prefix did not raise");
 	tw_agg_free(a);
+}
+
+/* Shares are counted per client prefix and per region, not over all of
+ * a target's clients: a region the censor spares does not dilute a
+ * regional block, and clean flows from the same clients still do. */
+static void test_shares(void)
+{
+	const char *a1 = "198.51.100.0/24", *a2 = "2001:db8:a::/48", *b1 = "192.0.2.0/24";
+	/* region-a reset on every flow, region-b's 8 clean flows: 3/11 overall */
+	struct tw_agg *a = mk(NULL, NULL, NULL);
+	for (int i = 0; i < 8; i++)
+		flow(a, T0 + i * S, b1, "blocked.example", NULL, 0, 1);
+	for (int i = 0; i < 3; i++)
+		flow(a, T0 + (10 + i) * S, a1, "blocked.example", "dns_injection", 0.9, 0);
+	CHECK(count_state("raised") == 1 && strstr(lines[0], "\"prefixes\":[\"198.51.100.0/24\"]"),
+	      "regional block diluted by the spared region: %s", nlines ? lines[0] : "(none)");
+	tw_agg_free(a);
+	/* the same 3 tampered flows, each among clean ones from its own prefix */
+	a = mk(NULL, NULL, NULL);
+	const char *p3[] = { a1, a2, b1 };
+	for (int k = 0; k < 3; k++) {
+		for (int i = 0; i < 3; i++)
+			flow(a, T0 + i * S, p3[k], "busy.example", NULL, 0, 1);
+		flow(a, T0 + 5 * S, p3[k], "busy.example", "rst_injection", 0.9, 0);
+	}
+	CHECK(nlines == 0, "one tampered flow in four per prefix raised: %s", nlines ? lines[0] : "");
+	tw_agg_free(a);
+
+	/* silence after a ClientHello: tls_interference at the timeout
+	 * confidence, judged with the blackhole thresholds (5 flows, 2 prefixes,
+	 * share 0.8 within the group) */
+	signature = "PSH->timeout";
+	a = mk(NULL, NULL, NULL);
+	for (int i = 0; i < 6; i++)
+		flow(a, T0 + i * S, b1, "tls.example", NULL, 0, 1);
+	for (int i = 0; i < 4; i++)
+		flow(a, T0 + (10 + i) * S, i % 2 ? a1 : a2, "tls.example", "tls_interference", 0.4, 0);
+	CHECK(nlines == 0, "silent tls_interference raised at 4 flows");
+	flow(a, T0 + 15 * S, a1, "tls.example", "tls_interference", 0.4, 0);
+	CHECK(count_state("raised") == 1 && strstr(lines[0], "\"method\":\"tls_interference\"") &&
+	      strstr(lines[0], "\"signature_id\":2004"), "silent ClientHellos: %s", nlines ? lines[0] : "(none)");
+	tw_agg_free(a);
+	/* ... from one prefix only: not by default */
+	a = mk(NULL, NULL, NULL);
+	for (int i = 0; i < 9; i++)
+		flow(a, T0 + i * S, a1, "tls.example", "tls_interference", 0.4, 0);
+	CHECK(nlines == 0, "silent tls_interference from one prefix raised");
+	tw_agg_free(a);
+	/* ... and below 0.8 within each prefix: nothing */
+	a = mk(NULL, NULL, NULL);
+	for (int i = 0; i < 8; i++) {
+		flow(a, T0 + i * S, i % 2 ? a1 : a2, "tls.example", "tls_interference", 0.4, 0);
+		if (i % 3 == 0)
+			flow(a, T0 + i * S, i % 2 ? a1 : a2, "tls.example", NULL, 0, 1);
+	}
+	CHECK(nlines == 0, "silent tls_interference at share 0.73 raised: %s", nlines ? lines[0] : "");
+	tw_agg_free(a);
+	/* a timeout verdict stays weak for the active thresholds: a signature
+	 * that is not a timeout at 0.4 never counts */
+	signature = "X";
+	a = mk(NULL, NULL, NULL);
+	for (int i = 0; i < 9; i++)
+		flow(a, T0 + i * S, i % 2 ? a1 : a2, "tls.example", "tls_interference", 0.4, 0);
+	CHECK(nlines == 0, "tls_interference at 0.4 without a timeout raised");
+	tw_agg_free(a);
+
+	/* per region: prefix a1 4 of 4 silent, a2 3 of 4 (below 0.8 alone),
+	 * region-b 10 clean: region-a's share 7/8 makes the case */
+	struct tw_regions *rg = calloc(1, sizeof(*rg));
+	char err[256];
+	CHECK(rg && tw_regions_parse(rg, "regions", "198.51.100.0/24 region-a\n2001:db8:a::/48 region-a\n"
+				      "192.0.2.0/24 region-b\n", err, sizeof(err)) == 0, "regions: %s", err);
+	struct tw_agg_cfg c;
+	tw_agg_cfg_default(&c);
+	for (int with = 0; with < 2; with++) {
+		c.regions = with ? rg : NULL;
+		a = mk(&c, NULL, NULL);
+		for (int i = 0; i < 10; i++)
+			flow(a, T0 + i * S, b1, "bh.example", NULL, 0, 1);
+		flow(a, T0 + 10 * S, a2, "bh.example", NULL, 0, 1);
+		for (int i = 0; i < 4; i++)
+			flow(a, T0 + (11 + i) * S, a1, "bh.example", "blackhole", 0.4, 0);
+		for (int i = 0; i < 3; i++)
+			flow(a, T0 + (15 + i) * S, a2, "bh.example", "blackhole", 0.4, 0);
+		CHECK(count_state("raised") == with, "per-region share (regions %s): %d lines", with ? "on" : "off",
+		      nlines);
+		if (with && nlines)
+			CHECK(strstr(lines[0], "\"region\":\"region-a\""), "%s", lines[0]);
+		tw_agg_free(a);
+	}
+	tw_regions_free(rg);
+	free(rg);
+
+	/* silent flows keep their class across a restart (state file) */
+	char dir[] = "/tmp/tw-shares-XXXXXX", cmd[64];
+	CHECK(mkdtemp(dir), "mkdtemp");
+	signature = "PSH->timeout";
+	a = mk(NULL, NULL, dir);
+	for (int i = 0; i < 3; i++)
+		flow(a, T0 + i * S, i % 2 ? a1 : a2, "tls.example", "tls_interference", 0.4, 0);
+	tw_agg_tick(a, T0 + 5 * S, 1);
+	tw_agg_free(a);
+	a = mk(NULL, NULL, dir);
+	flow(a, T0 + 6 * S, a1, "tls.example", "tls_interference", 0.4, 0);
+	CHECK(nlines == 0, "silent flows restored as active ones: %s", nlines ? lines[0] : "");
+	flow(a, T0 + 7 * S, a1, "tls.example", "tls_interference", 0.4, 0);
+	CHECK(count_state("raised") == 1, "silent flows not restored: %d lines", nlines);
+	tw_agg_free(a);
+	signature = "X";
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK(system(cmd) == 0, "cleanup");
 }
 
 static struct tw_legit *legit_from(const char *text)
@@ -528,6 +641,7 @@ int main(void)
 	test_regional_recovery();
 	test_benign();
 	test_thresholds();
+	test_shares();
 	test_legitimacy();
 	test_state();
 	test_state_transitions();
