@@ -40,10 +40,21 @@ struct rec {
 	char prefix[PFXLEN];
 };
 
+/* A client prefix's flows to all targets, in PB buckets over the window:
+ * the yardstick "other targets from the same clients" (prefix_dark). */
+#define PB 8
+#define MAX_PSTAT 65536
+struct pstat {
+	struct pstat *next;
+	uint64_t pfx;
+	uint64_t epoch[PB];   /* bucket number (ts / bucket length) each slot counts */
+	uint32_t flows[PB], answered[PB];
+};
+
 /* one flow in a share computation (makes_case) */
 struct cell {
 	uint64_t g, p;
-	int hit;
+	int hit, answered;
 };
 
 struct alert {
@@ -78,6 +89,9 @@ struct tw_agg {
 	size_t ntargets, nopen;
 	struct target **openv;   /* targets with an open alert (residual blocking lookup) */
 	struct cell *cells;      /* MAX_REC, scratch of makes_case */
+	struct pstat *pb[NBUCKET];
+	size_t npstat;
+	uint64_t pstat_dropped;  /* prefixes beyond MAX_PSTAT: never judged dark */
 	size_t nopenv, capopen;
 	uint64_t now, last_save, last_gc, dropped;
 	int dirty;   /* an alert was raised or resolved since the last save */
@@ -397,6 +411,92 @@ static void rec_keys(const struct tw_agg *a, struct rec *r)
 	r->group = e ? fnv(e->region, fnv("region:", FNV0)) : r->pfx;
 }
 
+static uint64_t bucket_ns(const struct tw_agg *a)
+{
+	return (uint64_t)a->c.window * NS / PB;
+}
+
+static struct pstat *pstat_find(const struct tw_agg *a, uint64_t pfx)
+{
+	struct pstat *p = a->pb[pfx % NBUCKET];
+	while (p && p->pfx != pfx)
+		p = p->next;
+	return p;
+}
+
+static void pstat_note(struct tw_agg *a, const struct rec *r)
+{
+	struct pstat *p = pstat_find(a, r->pfx);
+	if (!p) {
+		if (a->npstat >= MAX_PSTAT || !(p = calloc(1, sizeof(*p)))) {
+			a->pstat_dropped++;
+			return;
+		}
+		p->pfx = r->pfx;
+		p->next = a->pb[r->pfx % NBUCKET];
+		a->pb[r->pfx % NBUCKET] = p;
+		a->npstat++;
+	}
+	uint64_t e = r->ts / bucket_ns(a), k = e % PB;
+	if (p->epoch[k] != e) {
+		p->epoch[k] = e;
+		p->flows[k] = p->answered[k] = 0;
+	}
+	p->flows[k]++;
+	p->answered[k] += r->answered;
+}
+
+/* flows and answered flows of a prefix over the window ending at now */
+static void pstat_sum(const struct tw_agg *a, uint64_t pfx, uint64_t now, uint64_t *flows, uint64_t *answered)
+{
+	const struct pstat *p = pstat_find(a, pfx);
+	uint64_t e = now / bucket_ns(a);
+	*flows = *answered = 0;
+	for (int k = 0; p && k < PB; k++)
+		if (p->epoch[k] + PB > e && p->epoch[k] <= e) {
+			*flows += p->flows[k];
+			*answered += p->answered[k];
+		}
+}
+
+static void pstat_gc(struct tw_agg *a, uint64_t now)
+{
+	uint64_t e = now / bucket_ns(a);
+	for (size_t i = 0; i < NBUCKET; i++)
+		for (struct pstat **pp = &a->pb[i]; *pp;) {
+			struct pstat *p = *pp;
+			int live = 0;
+			for (int k = 0; k < PB && !live; k++)
+				live = p->epoch[k] + PB > e;
+			if (live) {
+				pp = &p->next;
+				continue;
+			}
+			*pp = p->next;
+			free(p);
+			a->npstat--;
+		}
+}
+
+/* Silence from a prefix proves nothing about one target when the same
+ * clients' flows to other targets go unanswered too: their own network, an
+ * outage or a shutdown (shutdown detection's business), not a block of
+ * this target.  Dark: at least DARK_MIN_FLOWS flows to other targets in
+ * the window, at least blackhole_min_ratio of them unanswered.  Few flows
+ * suffice: at an outage's onset the first target to gather enough silent
+ * flows must already find the clients' other flows failing.  own_flows,
+ * own_answered: the prefix's flows to this target, taken out of its totals. */
+#define DARK_MIN_FLOWS 3
+static int prefix_dark(const struct tw_agg *a, uint64_t pfx, uint64_t now, size_t own_flows, size_t own_answered)
+{
+	uint64_t flows, answered;
+	pstat_sum(a, pfx, now, &flows, &answered);
+	flows = flows > own_flows ? flows - own_flows : 0;
+	answered = answered > own_answered ? answered - own_answered : 0;
+	return flows >= DARK_MIN_FLOWS &&
+	       (double)(flows - answered) / (double)flows + 1e-9 >= a->c.blackhole_min_ratio;
+}
+
 static int cell_cmp(const void *x, const void *y)
 {
 	const struct cell *c = x, *d = y;
@@ -428,21 +528,27 @@ static int makes_case(struct tw_agg *a, const struct target *t, uint64_t after, 
 		a->cells[n].g = by == BY_ALL ? 0 : by == BY_PREFIX ? r->pfx : r->group;
 		a->cells[n].p = r->pfx;
 		a->cells[n].hit = r->tampered && r->silent == silent;
+		a->cells[n].answered = r->answered;
 		n++;
 	}
 	qsort(a->cells, n, sizeof(*a->cells), cell_cmp);
 	size_t flows = 0, pfx = 0;
 	for (size_t i = 0; i < n;) {
 		size_t j = i, tot = 0, hit = 0, np = 0;
-		const struct cell *last = NULL;
-		for (; j < n && a->cells[j].g == a->cells[i].g; j++) {
-			tot++;
-			if (!a->cells[j].hit)
-				continue;
-			hit++;
-			if (!last || last->p != a->cells[j].p)
-				np++;
-			last = &a->cells[j];
+		/* one run of cells per prefix within the group */
+		while (j < n && a->cells[j].g == a->cells[i].g) {
+			size_t k = j, ptot = 0, phit = 0, pans = 0;
+			for (; k < n && a->cells[k].g == a->cells[j].g && a->cells[k].p == a->cells[j].p; k++) {
+				ptot++;
+				phit += a->cells[k].hit;
+				pans += a->cells[k].answered;
+			}
+			if (!silent || !phit || !prefix_dark(a, a->cells[j].p, a->now, ptot, pans)) {
+				tot += ptot;
+				hit += phit;
+				np += phit > 0;
+			}
+			j = k;
 		}
 		if (hit && (double)hit / (double)tot + 1e-9 >= ratio) {
 			flows += hit;
@@ -601,6 +707,7 @@ void tw_agg_outcome(void *arg, const struct tw_flow_outcome *o)
 	rec_keys(a, r);
 	if (o->ts_ns > a->now)
 		a->now = o->ts_ns;
+	pstat_note(a, r);
 
 	struct alert *al = &t->al;
 	if (!al->open) {
@@ -664,8 +771,10 @@ void tw_agg_tick(void *arg, uint64_t now, int final)
 			p = &t->next;
 		}
 	}
-	if (gc)
+	if (gc) {
+		pstat_gc(a, now);
 		a->last_gc = now;
+	}
 	if (!a->state_dir)
 		return;
 	if (!a->last_save)
@@ -812,8 +921,13 @@ static void clear(struct tw_agg *a)
 			a->b[i] = t->next;
 			free_target(t);
 		}
+		while (a->pb[i]) {
+			struct pstat *p = a->pb[i];
+			a->pb[i] = p->next;
+			free(p);
+		}
 	}
-	a->ntargets = a->nopen = a->nopenv = 0;
+	a->ntargets = a->nopen = a->nopenv = a->npstat = 0;
 }
 
 /* 0, or -1: malformed (line number in *bad).  Targets beyond
@@ -932,6 +1046,7 @@ static int restore(struct tw_agg *a, char *text, int *bad, size_t *skipped)
 			if (tp > 2 || dec(r->prefix, sizeof(r->prefix), w1))
 				return -1;
 			rec_keys(a, r);
+			pstat_note(a, r);
 			break;
 		}
 		default:
@@ -1010,6 +1125,28 @@ struct tw_agg *tw_agg_new(const struct tw_agg_cfg *cfg, const struct tw_legit *l
 size_t tw_agg_open_alerts(const struct tw_agg *a)
 {
 	return a->nopen;
+}
+
+void tw_agg_get_stats(const struct tw_agg *a, struct tw_agg_stats *s)
+{
+	s->targets = a->ntargets;
+	s->targets_dropped = a->dropped;
+	s->open = a->nopen;
+	s->prefixes = a->npstat;
+	s->prefixes_dropped = a->pstat_dropped;
+}
+
+void tw_agg_stats_json(void *arg, struct tw_jb *b)
+{
+	struct tw_agg_stats s;
+	tw_agg_get_stats(arg, &s);
+	tw_jb_obj_open(b, "alerts");
+	tw_jb_u64(b, "targets", s.targets);
+	tw_jb_u64(b, "targets_dropped", s.targets_dropped);
+	tw_jb_u64(b, "open", s.open);
+	tw_jb_u64(b, "prefixes", s.prefixes);
+	tw_jb_u64(b, "prefixes_dropped", s.prefixes_dropped);
+	tw_jb_obj_close(b);
 }
 
 void tw_agg_free(struct tw_agg *a)

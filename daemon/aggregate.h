@@ -45,6 +45,18 @@ void tw_agg_tick(void *agg, uint64_t now_ns, int final);            /* a pipelin
 /* write the state file now: 0 or -1 (reported on stderr) */
 int tw_agg_save(struct tw_agg *a);
 size_t tw_agg_open_alerts(const struct tw_agg *a);
+/* What aggregation holds and what it could not (count every drop). */
+struct tw_agg_stats {
+	uint64_t targets;          /* targets counted now */
+	uint64_t targets_dropped;  /* outcomes not counted: alerts.max_targets reached (or no memory) */
+	uint64_t open;             /* open alerts */
+	uint64_t prefixes;         /* client prefixes with flows in the window (the "other targets" yardstick) */
+	uint64_t prefixes_dropped; /* flows of prefixes beyond its limit: their prefix is never judged dark */
+};
+void tw_agg_get_stats(const struct tw_agg *a, struct tw_agg_stats *s);
+struct tw_jb;
+/* the stats record's "alerts" section (a tw_stats_section_fn) */
+void tw_agg_stats_json(void *agg, struct tw_jb *b);
 /* The operator's "most affected targets" (tamperwatch targets): at most n
  * targets with tampered flows in the window or an open alert, most tampered
  * flows first, as one JSON array in buf (domain, ip, port, proto, flows,

@@ -478,6 +478,8 @@ int main(int argc, char **argv)
 		}
 		tw_verdict_set_hook(pl.verdict, tw_agg_outcome, agg);
 		tw_pipeline_add_tick(&pl, tw_agg_tick, agg);
+		if (tw_stats_add_section(tw_agg_stats_json, agg) < 0)
+			fprintf(stderr, "tamperwatchd: no room for the alerts stats section\n");
 	}
 
 	struct sigaction sa;
@@ -636,6 +638,7 @@ int main(int argc, char **argv)
 	eng->destroy(eng);
 	tw_am_free(am);
 	tw_verdict_free(pl.verdict);
+	tw_stats_remove_section(agg);
 	tw_agg_free(agg);
 	tw_evidence_free(evid);
 	tw_sdfeed_free(feed);

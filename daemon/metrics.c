@@ -221,6 +221,17 @@ static void render_pipeline(struct sb *b, const struct tw_status *s)
 	}
 }
 
+static void render_aggregation(struct sb *b, const struct tw_status *s)
+{
+	family(b, "tamperwatch_alert_targets", "gauge", "Targets counted by per-target aggregation now.");
+	sample(b, "tamperwatch_alert_targets", NULL, NULL, NULL, NULL, s->agg.targets);
+	counter(b, "tamperwatch_alert_targets_dropped_total",
+		"Flow outcomes not counted for alerts: alerts.max_targets reached.", NULL, NULL, s->agg.targets_dropped);
+	counter(b, "tamperwatch_alert_prefixes_dropped_total",
+		"Flow outcomes whose client prefix is beyond the per-prefix table (never judged dark).", NULL, NULL,
+		s->agg.prefixes_dropped);
+}
+
 static void render_syslog(struct sb *b, const struct tw_status *s)
 {
 	if (!s->syslog.enabled)
@@ -277,6 +288,7 @@ long tw_metrics_render(struct tw_status *st, struct tw_bus *bus, const struct tw
 	render_backend(&b, &s);
 	render_pipeline(&b, &s);
 	render_alerts(&b, &bs);
+	render_aggregation(&b, &s);
 	render_syslog(&b, &s);
 	if (hs) {
 		counter(&b, "tamperwatch_metrics_requests_total", "Scrapes of /metrics answered.", NULL, NULL, hs->requests);

@@ -87,6 +87,8 @@ void tw_status_tick(void *arg, uint64_t now_wall_ns, int final)
 		st->verdict_flows_dropped = vs->flows_dropped;
 		memcpy(st->payload_parse_errors, vs->parse_errors, sizeof(st->payload_parse_errors));
 	}
+	if (src->agg)
+		tw_agg_get_stats(src->agg, &st->agg);
 	st->ticks++;
 	pthread_mutex_unlock(&st->mu);
 	tw_status_poll_links(st);

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include "verdict.h"
+#include "aggregate.h"
 #include <tamperwatch/event.h>
 #include "attach.h"
 #include "engine.h"
@@ -41,6 +42,7 @@ struct tw_status {
 	uint64_t verdict_flows_dropped;
 	uint64_t payload_parse_errors[TW_VERDICT_PARSERS][2]; /* [parser][truncated, malformed] (verdict.h) */
 	uint64_t ticks;
+	struct tw_agg_stats agg;              /* per-target aggregation (aggregate.h); zero without it */
 	/* the syslog sink's counters (syslog_out.c), updated as it sends */
 	struct {
 		int enabled;

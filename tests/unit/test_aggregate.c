@@ -374,6 +374,53 @@ static void test_shares(void)
 	CHECK(system(cmd) == 0, "cleanup");
 }
 
+/* "Against other targets from the same clients": silence from prefixes
+ * whose flows to other targets go unanswered too is their own network (an
+ * outage, a shutdown), not a block of one target. */
+static void test_dark(void)
+{
+	const char *p2[] = { "198.51.100.0/24", "2001:db8:a::/48" };
+	for (int others_answered = 0; others_answered < 2; others_answered++) {
+		struct tw_agg *a = mk(NULL, NULL, NULL);
+		for (int i = 0; i < 8; i++)
+			for (int k = 0; k < 2; k++) {
+				uint64_t ts = T0 + (uint64_t)i * S;
+				if (others_answered) {
+					flow(a, ts, p2[k], "other1.example", NULL, 0, 1);
+					flow(a, ts, p2[k], "other2.example", NULL, 0, 1);
+				} else {
+					flow(a, ts, p2[k], "other1.example", "blackhole", 0.4, 0);
+					flow(a, ts, p2[k], "other2.example", NULL, 0, 0);   /* e.g. DNS, no answer */
+				}
+				flow(a, ts, p2[k], "bh.example", "blackhole", 0.4, 0);
+			}
+		int want = others_answered ? 1 : 0;
+		CHECK(count_state("raised") == want, "others %s: %d raised, want %d: %s",
+		      others_answered ? "answered" : "unanswered", count_state("raised"), want, nlines ? lines[0] : "");
+		if (want && nlines)
+			CHECK(strstr(lines[0], "bh.example"), "%s", lines[0]);
+		struct tw_agg_stats st;
+		tw_agg_get_stats(a, &st);
+		CHECK(st.prefixes == 2 && st.targets == 3 && st.open == (uint64_t)want && !st.prefixes_dropped &&
+		      !st.targets_dropped, "stats: %llu prefixes, %llu targets, %llu open",
+		      (unsigned long long)st.prefixes, (unsigned long long)st.targets, (unsigned long long)st.open);
+		tw_agg_free(a);
+	}
+	/* targets beyond alerts.max_targets are counted, not silently lost */
+	struct tw_agg_cfg c;
+	tw_agg_cfg_default(&c);
+	c.max_targets = 2;
+	struct tw_agg *a = mk(&c, NULL, NULL);
+	const char *d[] = { "a.example", "b.example", "c.example", "d.example" };
+	for (int i = 0; i < 4; i++)
+		flow(a, T0, p2[0], d[i], NULL, 0, 1);
+	struct tw_agg_stats st;
+	tw_agg_get_stats(a, &st);
+	CHECK(st.targets == 2 && st.targets_dropped == 2, "max_targets: %llu targets, %llu dropped",
+	      (unsigned long long)st.targets, (unsigned long long)st.targets_dropped);
+	tw_agg_free(a);
+}
+
 static struct tw_legit *legit_from(const char *text)
 {
 	char path[] = "/tmp/tw-legit-XXXXXX", err[512];
@@ -642,6 +689,7 @@ int main(void)
 	test_benign();
 	test_thresholds();
 	test_shares();
+	test_dark();
 	test_legitimacy();
 	test_state();
 	test_state_transitions();

@@ -87,6 +87,9 @@ int main(void)
 	st.output_write_errors = 1;
 	st.tamper_verdicts[0] = 12;                 /* rst_injection */
 	st.tamper_verdicts[1] = 1;                  /* blackhole */
+	st.agg.targets = 7;
+	st.agg.targets_dropped = 3;
+	st.agg.prefixes_dropped = 2;
 	st.payload_parse_errors[0][1] = 3;          /* dns malformed */
 	st.payload_parse_errors[1][0] = 2;          /* tls_client_hello truncated */
 	tw_status_add_link(&st, "gw-cli", "xdp native");
@@ -129,6 +132,9 @@ int main(void)
 	LINE(txt, "tamperwatch_events_malformed_total 3");
 	LINE(txt, "tamperwatch_output_write_errors_total 1");
 	LINE(txt, "tamperwatch_tamper_verdicts_total{method=\"rst_injection\"} 12");
+	LINE(txt, "tamperwatch_alert_targets 7");
+	LINE(txt, "tamperwatch_alert_targets_dropped_total 3");
+	LINE(txt, "tamperwatch_alert_prefixes_dropped_total 2");
 	LINE(txt, "tamperwatch_payload_parse_errors_total{parser=\"dns\",result=\"malformed\"} 3");
 	LINE(txt, "tamperwatch_payload_parse_errors_total{parser=\"dns\",result=\"truncated\"} 0");
 	LINE(txt, "tamperwatch_payload_parse_errors_total{parser=\"tls_client_hello\",result=\"truncated\"} 2");
