@@ -66,7 +66,7 @@ struct tw_shutdown {
 	unsigned ngaps, gap_next;
 	int link_down;
 	uint64_t link_down_since;
-	uint64_t loaded_saved_ns;    /* restart gap to report on the first sample */
+	uint64_t loaded_saved_ns;    /* restart gap to report on the first sample or tick */
 	struct tw_shutdown_stats st;
 };
 
@@ -510,17 +510,24 @@ static void process(struct tw_shutdown *s, struct sd_series *x, uint64_t now, co
 	x->acc_n++;
 }
 
-void tw_shutdown_sample(struct tw_shutdown *s, uint64_t now, const char *key, const char *region,
-			const struct tw_series_sample *smp)
+/* The time the daemon was down is ours, reported at the first sample or
+ * tick after a load (before a restored series' silence is judged). */
+static void restart_gap(struct tw_shutdown *s, uint64_t now)
 {
-	if (!s || !key || !smp)
-		return;
 	if (s->loaded_saved_ns) {
 		uint64_t saved = s->loaded_saved_ns;
 		s->loaded_saved_ns = 0;
 		if (now > saved + 2ull * s->c.interval_s * NS)
 			tw_shutdown_gap(s, saved, now, "restart");
 	}
+}
+
+void tw_shutdown_sample(struct tw_shutdown *s, uint64_t now, const char *key, const char *region,
+			const struct tw_series_sample *smp)
+{
+	if (!s || !key || !smp)
+		return;
+	restart_gap(s, now);
 	struct sd_series *x = find_series(s, key);
 	if (!x && !(x = add_series(s, key, region)))
 		return;
@@ -605,7 +612,10 @@ void tw_shutdown_tick(struct tw_shutdown *s, uint64_t now, int final)
 	if (!s)
 		return;
 	uint64_t iv = (uint64_t)s->c.interval_s * NS;
-	/* a series that stops reporting is a series with no traffic */
+	restart_gap(s, now);
+	/* a series that stops reporting is a series with no traffic (after a
+	 * restart too: last_ns is restored, and a prefix that receives nothing
+	 * has no kernel entry to report it) */
 	if (!s->link_down && !in_gap(s, now)) {
 		for (size_t i = 0; i < s->nser; i++) {
 			struct sd_series *x = &s->ser[i];
@@ -780,6 +790,7 @@ int tw_shutdown_save(const struct tw_shutdown *s, const char *dir, char *err, si
 		wput(&w, x->hist, hn * sizeof(float));
 		/* detection: an open alert (or an episode under way) goes on */
 		wu32(&w, (x->alerting ? 1u : 0) | (x->has_classes ? 2u : 0));
+		wu64(&w, x->last_ns);
 		wu64(&w, x->down_since);
 		wu64(&w, x->up_since);
 		wu64(&w, x->a_start);
@@ -863,6 +874,7 @@ static int read_detection(struct rbuf *r, struct sd_series *y)
 	uint32_t flags = ru32(r);
 	y->alerting = flags & 1;
 	y->has_classes = (flags & 2) != 0;
+	y->last_ns = ru64(r);
 	y->down_since = ru64(r);
 	y->up_since = ru64(r);
 	y->a_start = ru64(r);

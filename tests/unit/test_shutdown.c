@@ -631,6 +631,17 @@ static void test_state_open_alert(void)
 		      line_t[r] >= (T0 + late + IV + c.recover_s) * NS, "%s: not resolved on evidence: %s", ids[k],
 		      r >= 0 ? lines[r] : "");
 	}
+	/* the restart gap comes first when a tick does: a restored series that
+	 * nothing reports is judged silent only after it */
+	struct tw_shutdown *m = tw_shutdown_new(&c, NULL);
+	CHECK(tw_shutdown_load(m, dir, err, sizeof err) == TW_STATE_LOADED, "load: %s", err);
+	clear_lines();
+	tw_shutdown_tick(m, (T0 + late) * NS, 0);
+	tw_shutdown_tick(m, (T0 + late + IV / 2) * NS, 0);   /* still inside the gap's interval */
+	CHECK(nlines >= 1 && strstr(lines[0], "\"why\":\"restart\"") && count("\"signature_id\":2701", NULL, NULL) == 0,
+	      "a tick after a load: want the restart gap first and no prefix judged, got %d lines: %s", nlines,
+	      nlines ? lines[nlines - 1] : "");
+	tw_shutdown_free(m);
 	printf("  open alerts across a restart: %d ids, none raised again, resolved once (at once and %u s late)\n",
 	       nid, (unsigned)(late - d - DROP));
 
