@@ -1,6 +1,7 @@
 #include "am_map.h"
 #include <ctype.h>
 #include <json-c/json.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,60 +32,70 @@ static char *trim(char *s)
 	return s;
 }
 
-int tw_am_parse_labels(const char *s, struct tw_am_labels *out, char *err, size_t errlen)
+/* err gets the reason; -1, for the caller to return */
+static int refuse(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int refuse(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* A list in one configuration value (labels, URLs): a bounded copy split
+ * at any of seps, each item handed to take() until one is refused. */
+static int each_item(const char *s, const char *seps, int (*take)(char *item, void *arg, char *err, size_t errlen),
+		     void *arg, char *err, size_t errlen)
 {
 	char buf[2048];
-	memset(out, 0, sizeof(*out));
-	if (strlen(s) >= sizeof(buf)) {
-		snprintf(err, errlen, "too long");
-		return -1;
-	}
+	if (strlen(s) >= sizeof(buf))
+		return refuse(err, errlen, "too long");
 	snprintf(buf, sizeof(buf), "%s", s);
 	char *save = NULL;
-	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		char *t = trim(tok), *eq = strchr(t, '=');
-		if (!*t)
-			continue;
-		if (!eq) {
-			snprintf(err, errlen, "'%.60s': expected name=value", t);
+	for (char *t = strtok_r(buf, seps, &save); t; t = strtok_r(NULL, seps, &save))
+		if (take(t, arg, err, errlen) < 0)
 			return -1;
-		}
-		*eq = 0;
-		char *name = trim(t), *value = trim(eq + 1);
-		if (!tw_am_label_name_ok(name)) {
-			snprintf(err, errlen, "'%.60s': not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, "
-				 "at most 63, no leading __)", name);
-			return -1;
-		}
-		for (size_t i = 0; i < sizeof(own_labels) / sizeof(own_labels[0]); i++)
-			if (!strcmp(name, own_labels[i])) {
-				snprintf(err, errlen, "'%s': set by tamperwatchd itself", name);
-				return -1;
-			}
-		size_t vlen = strlen(value);
-		if (!vlen || vlen >= sizeof(out->l[0].value)) {
-			snprintf(err, errlen, "'%s': value must be 1 to %zu bytes", name, sizeof(out->l[0].value) - 1);
-			return -1;
-		}
-		for (size_t i = 0; i < vlen; i++)
-			if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f) {
-				snprintf(err, errlen, "'%s': control character in value", name);
-				return -1;
-			}
-		for (int i = 0; i < out->n; i++)
-			if (!strcmp(out->l[i].name, name)) {
-				snprintf(err, errlen, "'%s': given twice", name);
-				return -1;
-			}
-		if (out->n == TW_AM_MAX_LABELS) {
-			snprintf(err, errlen, "at most %d labels", TW_AM_MAX_LABELS);
-			return -1;
-		}
-		snprintf(out->l[out->n].name, sizeof(out->l[0].name), "%s", name);
-		snprintf(out->l[out->n].value, sizeof(out->l[0].value), "%s", value);
-		out->n++;
-	}
 	return 0;
+}
+
+static int take_label(char *tok, void *arg, char *err, size_t errlen)
+{
+	struct tw_am_labels *out = arg;
+	char *t = trim(tok), *eq = strchr(t, '=');
+	if (!*t)
+		return 0;
+	if (!eq)
+		return refuse(err, errlen, "'%.60s': expected name=value", t);
+	*eq = 0;
+	char *name = trim(t), *value = trim(eq + 1);
+	if (!tw_am_label_name_ok(name))
+		return refuse(err, errlen, "'%.60s': not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, "
+			      "at most 63, no leading __)", name);
+	for (size_t i = 0; i < sizeof(own_labels) / sizeof(own_labels[0]); i++)
+		if (!strcmp(name, own_labels[i]))
+			return refuse(err, errlen, "'%s': set by tamperwatchd itself", name);
+	size_t vlen = strlen(value);
+	if (!vlen || vlen >= sizeof(out->l[0].value))
+		return refuse(err, errlen, "'%s': value must be 1 to %zu bytes", name, sizeof(out->l[0].value) - 1);
+	for (size_t i = 0; i < vlen; i++)
+		if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f)
+			return refuse(err, errlen, "'%s': control character in value", name);
+	for (int i = 0; i < out->n; i++)
+		if (!strcmp(out->l[i].name, name))
+			return refuse(err, errlen, "'%s': given twice", name);
+	if (out->n == TW_AM_MAX_LABELS)
+		return refuse(err, errlen, "at most %d labels", TW_AM_MAX_LABELS);
+	snprintf(out->l[out->n].name, sizeof(out->l[0].name), "%s", name);
+	snprintf(out->l[out->n].value, sizeof(out->l[0].value), "%s", value);
+	out->n++;
+	return 0;
+}
+
+int tw_am_parse_labels(const char *s, struct tw_am_labels *out, char *err, size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	return each_item(s, ",", take_label, out, err, errlen);
 }
 
 /* u for messages: the user:password before "@" shown as three stars */
@@ -100,49 +111,44 @@ static const char *redacted(const char *u, char *out, size_t cap)
 	return out;
 }
 
+struct url_list {
+	char (*urls)[TW_AM_URL_MAX];
+	int *n;
+};
+
+static int take_url(char *u, void *arg, char *err, size_t errlen)
+{
+	struct url_list *l = arg;
+	char shown[128];
+	size_t len = strlen(u);
+	const char *host = !strncmp(u, "http://", 7) ? u + 7 : !strncmp(u, "https://", 8) ? u + 8 : NULL;
+	if (!host)
+		return refuse(err, errlen, "'%s': expected http://HOST:PORT or https://...",
+			      redacted(u, shown, sizeof(shown)));
+	if (!*host || *host == '/')
+		return refuse(err, errlen, "'%s': no host", redacted(u, shown, sizeof(shown)));
+	/* room for "/api/v2/alerts" */
+	if (len >= TW_AM_URL_MAX - 32)
+		return refuse(err, errlen, "'%s...': longer than %d bytes", redacted(u, shown, sizeof(shown)),
+			      TW_AM_URL_MAX - 32);
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)u[i] <= 0x20 || (unsigned char)u[i] >= 0x7f || u[i] == '?' || u[i] == '#')
+			return refuse(err, errlen, "'%s': no spaces, control characters, query or fragment",
+				      redacted(u, shown, sizeof(shown)));
+	if (*l->n == TW_AM_MAX_URLS)
+		return refuse(err, errlen, "at most %d URLs", TW_AM_MAX_URLS);
+	while (len && u[len - 1] == '/')
+		u[--len] = 0;
+	snprintf(l->urls[*l->n], TW_AM_URL_MAX, "%s", u);
+	(*l->n)++;
+	return 0;
+}
+
 int tw_am_parse_urls(const char *s, char urls[][TW_AM_URL_MAX], int *n, char *err, size_t errlen)
 {
-	char shown[128];
-	char buf[2048];
+	struct url_list l = { urls, n };
 	*n = 0;
-	if (strlen(s) >= sizeof(buf)) {
-		snprintf(err, errlen, "too long");
-		return -1;
-	}
-	snprintf(buf, sizeof(buf), "%s", s);
-	char *save = NULL;
-	for (char *u = strtok_r(buf, ", \t", &save); u; u = strtok_r(NULL, ", \t", &save)) {
-		size_t len = strlen(u);
-		const char *host = !strncmp(u, "http://", 7) ? u + 7 : !strncmp(u, "https://", 8) ? u + 8 : NULL;
-		if (!host) {
-			snprintf(err, errlen, "'%s': expected http://HOST:PORT or https://...", redacted(u, shown, sizeof(shown)));
-			return -1;
-		}
-		if (!*host || *host == '/') {
-			snprintf(err, errlen, "'%s': no host", redacted(u, shown, sizeof(shown)));
-			return -1;
-		}
-		/* room for "/api/v2/alerts" */
-		if (len >= TW_AM_URL_MAX - 32) {
-			snprintf(err, errlen, "'%s...': longer than %d bytes", redacted(u, shown, sizeof(shown)), TW_AM_URL_MAX - 32);
-			return -1;
-		}
-		for (size_t i = 0; i < len; i++)
-			if ((unsigned char)u[i] <= 0x20 || (unsigned char)u[i] >= 0x7f || u[i] == '?' || u[i] == '#') {
-				snprintf(err, errlen, "'%s': no spaces, control characters, query or fragment",
-					 redacted(u, shown, sizeof(shown)));
-				return -1;
-			}
-		if (*n == TW_AM_MAX_URLS) {
-			snprintf(err, errlen, "at most %d URLs", TW_AM_MAX_URLS);
-			return -1;
-		}
-		while (len && u[len - 1] == '/')
-			u[--len] = 0;
-		snprintf(urls[*n], TW_AM_URL_MAX, "%s", u);
-		(*n)++;
-	}
-	return 0;
+	return each_item(s, ", \t", take_url, &l, err, errlen);
 }
 
 void tw_am_time(int64_t ns, char *out, size_t cap)

@@ -28,6 +28,7 @@
 #include "regions.h"
 #include "shutdown.h"
 #include "shutdown_feed.h"
+#include "state.h"
 #include "linkwatch.h"
 
 #define TW_VERSION "0.1.0"
@@ -507,8 +508,6 @@ int main(int argc, char **argv)
 	struct tw_shutdown *sd = NULL;
 	struct tw_sdfeed *feed = NULL;
 	if (cfg.shutdown_on) {
-		char sd_path[PATH_MAX + 32];
-		snprintf(sd_path, sizeof(sd_path), "%s/shutdown.state", state_dir ? state_dir : ".");
 		cfg.shutdown.emit = tw_bus_emit;
 		cfg.shutdown.emit_arg = &bus;
 		if (eng->set_client_nets(eng, &regions, err, sizeof(err)) < 0) {
@@ -526,9 +525,15 @@ int main(int argc, char **argv)
 			eng->destroy(eng);
 			return 3;
 		}
-		if (state_dir && tw_shutdown_load(sd, sd_path, err, sizeof(err)) < 0)
+		int rc = state_dir ? tw_shutdown_load(sd, state_dir, err, sizeof(err)) : TW_STATE_NONE;
+		if (rc == TW_STATE_UNREADABLE) {   /* left in place: not ours to overwrite */
 			fprintf(stderr, "tamperwatchd: %s\n", err);
-		struct tw_sdfeed_opts fo = { cfg.shutdown.interval_s, state_dir ? sd_path : NULL,
+			eng->destroy(eng);
+			return 3;
+		}
+		if (rc == TW_STATE_CORRUPT)
+			fprintf(stderr, "tamperwatchd: %s\n", err);
+		struct tw_sdfeed_opts fo = { cfg.shutdown.interval_s, state_dir,
 					     (uint32_t)cfg.alerts.state_interval, nreplay > 0 };
 		feed = tw_sdfeed_new(eng, sd, &regions, &fo);
 		if (!feed) {

@@ -211,6 +211,9 @@ static void render_pipeline(struct sb *b, const struct tw_status *s)
 		       s->tamper_verdicts[i]);
 	counter(b, "tamperwatch_verdict_flows_dropped_total", "Flows not judged: verdict table full.", NULL, NULL,
 		s->verdict_flows_dropped);
+	counter(b, "tamperwatch_redirect_bodies_skipped_total",
+		"DNS-linked HTTP responses not read for ISP redirection: body over 8 KiB.", NULL, NULL,
+		s->redirect_bodies_skipped);
 	family(b, "tamperwatch_payload_parse_errors_total", "counter",
 	       "Payload snippets a parser read only in part (truncated) or found broken (malformed), by parser.");
 	for (int i = 0; tw_verdict_parser_name(i); i++) {

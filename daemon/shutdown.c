@@ -2,17 +2,15 @@
 #include "shutdown.h"
 #include "jsonbuf.h"
 #include "pipeline.h"
+#include "state.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #define NM (4 + TW_SD_NCLASS)          /* packets bytes flows clients class0..3 */
 #define M_CLIENTS 3
@@ -20,8 +18,6 @@
 #define MAXHIST 16
 #define MAXGAPS 64
 #define NS 1000000000ull
-#define SD_MAGIC "TWSD"
-#define SD_VERSION 1u
 
 static const char *metric_names[] = {"packets", "bytes", "new_flows", "active_clients"};
 static const char *class_names[TW_SD_NCLASS] = {"web", "dns", "tcp_other", "other"};
@@ -70,7 +66,7 @@ struct tw_shutdown {
 	unsigned ngaps, gap_next;
 	int link_down;
 	uint64_t link_down_since;
-	uint64_t loaded_saved_ns;    /* restart gap to report on the first sample */
+	uint64_t loaded_saved_ns;    /* restart gap to report on the first sample or tick */
 	struct tw_shutdown_stats st;
 };
 
@@ -457,6 +453,7 @@ static void process(struct tw_shutdown *s, struct sd_series *x, uint64_t now, co
 					x->a_sev = severity(1 - ratio, (now - x->a_start) / 60e9, 1);
 					make_id(x->id, "shutdown", x->key, x->a_start);
 					s->st.alerts_raised++;
+					s->st.state_changes++;
 					emit_series_alert(s, x, now, "raised", 0);
 				}
 			} else {
@@ -473,6 +470,7 @@ static void process(struct tw_shutdown *s, struct sd_series *x, uint64_t now, co
 					x->up_since = now;
 				if (now - x->up_since >= (uint64_t)c->recover_s * NS) {
 					s->st.alerts_resolved++;
+					s->st.state_changes++;
 					emit_series_alert(s, x, now, "resolved", x->up_since);
 					x->alerting = 0;
 					x->down_since = x->up_since = 0;
@@ -512,17 +510,24 @@ static void process(struct tw_shutdown *s, struct sd_series *x, uint64_t now, co
 	x->acc_n++;
 }
 
-void tw_shutdown_sample(struct tw_shutdown *s, uint64_t now, const char *key, const char *region,
-			const struct tw_series_sample *smp)
+/* The time the daemon was down is ours, reported at the first sample or
+ * tick after a load (before a restored series' silence is judged). */
+static void restart_gap(struct tw_shutdown *s, uint64_t now)
 {
-	if (!s || !key || !smp)
-		return;
 	if (s->loaded_saved_ns) {
 		uint64_t saved = s->loaded_saved_ns;
 		s->loaded_saved_ns = 0;
 		if (now > saved + 2ull * s->c.interval_s * NS)
 			tw_shutdown_gap(s, saved, now, "restart");
 	}
+}
+
+void tw_shutdown_sample(struct tw_shutdown *s, uint64_t now, const char *key, const char *region,
+			const struct tw_series_sample *smp)
+{
+	if (!s || !key || !smp)
+		return;
+	restart_gap(s, now);
 	struct sd_series *x = find_series(s, key);
 	if (!x && !(x = add_series(s, key, region)))
 		return;
@@ -583,10 +588,12 @@ static void regions_eval(struct tw_shutdown *s, uint64_t now)
 			r->sev = severity(depth, (now - start) / 60e9, n);
 			make_id(r->id, "region", r->name, start);
 			s->st.region_alerts++;
+			s->st.state_changes++;
 			emit_region_alert(s, r, now, "raised", 0);
 		} else if (r->alerting && n < (int)s->c.region_min) {
 			emit_region_alert(s, r, now, "resolved", now);
 			r->alerting = 0;
+			s->st.state_changes++;
 		} else if (r->alerting) {
 			r->last = now;
 			int sev = severity(depth, (now - r->start) / 60e9, n);
@@ -605,7 +612,10 @@ void tw_shutdown_tick(struct tw_shutdown *s, uint64_t now, int final)
 	if (!s)
 		return;
 	uint64_t iv = (uint64_t)s->c.interval_s * NS;
-	/* a series that stops reporting is a series with no traffic */
+	restart_gap(s, now);
+	/* a series that stops reporting is a series with no traffic (after a
+	 * restart too: last_ns is restored, and a prefix that receives nothing
+	 * has no kernel entry to report it) */
 	if (!s->link_down && !in_gap(s, now)) {
 		for (size_t i = 0; i < s->nser; i++) {
 			struct sd_series *x = &s->ser[i];
@@ -716,6 +726,14 @@ void tw_shutdown_get_stats(const struct tw_shutdown *s, struct tw_shutdown_stats
 
 /* ---- persistence ----------------------------------------------------------- */
 
+/* The body inside state.c's container (README "Shutdown detection", State),
+ * in host byte order.  It has its own magic and version, so the container
+ * keeps alerts.state's version.  Version 2 added each series' detection
+ * state and the open region alerts: a restart carries an open shutdown on
+ * under its id instead of raising it again. */
+#define BODY_MAGIC "TWSD"
+#define BODY_VERSION 2u
+
 struct wbuf {
 	uint8_t *p;
 	size_t len, cap;
@@ -744,14 +762,17 @@ static void wput(struct wbuf *w, const void *d, size_t n)
 
 static void wu32(struct wbuf *w, uint32_t v) { wput(w, &v, 4); }
 static void wu64(struct wbuf *w, uint64_t v) { wput(w, &v, 8); }
+static void wf64(struct wbuf *w, double v) { wput(w, &v, 8); }
 
-int tw_shutdown_save(const struct tw_shutdown *s, const char *path, char *err, size_t errlen)
+int tw_shutdown_save(const struct tw_shutdown *s, const char *dir, char *err, size_t errlen)
 {
 	struct wbuf w = {0};
 	uint64_t saved = 0;
 	for (size_t i = 0; i < s->nser; i++)
 		if (s->ser[i].last_ns > saved)
 			saved = s->ser[i].last_ns;
+	wput(&w, BODY_MAGIC, 4);
+	wu32(&w, BODY_VERSION);
 	wu32(&w, s->c.bins);
 	wu32(&w, s->c.history);
 	wu32(&w, s->c.period_s);
@@ -767,76 +788,49 @@ int tw_shutdown_save(const struct tw_shutdown *s, const char *path, char *err, s
 		wput(&w, x->nh, s->c.bins);
 		wput(&w, x->pos, s->c.bins);
 		wput(&w, x->hist, hn * sizeof(float));
+		/* detection: an open alert (or an episode under way) goes on */
+		wu32(&w, (x->alerting ? 1u : 0) | (x->has_classes ? 2u : 0));
+		wu64(&w, x->last_ns);
+		wu64(&w, x->down_since);
+		wu64(&w, x->up_since);
+		wu64(&w, x->a_start);
+		wu64(&w, x->a_last);
+		wput(&w, x->id, sizeof x->id);
+		wf64(&w, x->a_min_ratio);
+		wf64(&w, x->a_area);
+		wf64(&w, x->a_base);
+		wf64(&w, x->a_ratio);
+		wf64(&w, x->a_val);
+		wu32(&w, (uint32_t)x->a_partial);
+		wu32(&w, (uint32_t)x->a_sev);
+		wu32(&w, x->a_passing);
+		wf64(&w, x->d_base);
+		wput(&w, x->d_cls_base, sizeof x->d_cls_base);
+		wput(&w, x->d_cls, sizeof x->d_cls);
 	}
-	if (w.oom) {
-		free(w.p);
-		snprintf(err, errlen, "%s: out of memory", path);
-		return -1;
-	}
-	uLongf clen = compressBound(w.len);
-	uint8_t *cz = malloc(clen + 28);
-	if (!cz) {
-		free(w.p);
-		snprintf(err, errlen, "%s: out of memory", path);
-		return -1;
-	}
-	uint32_t crc = (uint32_t)crc32(0, w.p, (uInt)w.len);
-	if (compress2(cz + 28, &clen, w.p, w.len, 6) != Z_OK) {
-		free(w.p);
-		free(cz);
-		snprintf(err, errlen, "%s: compression failed", path);
-		return -1;
-	}
-	memcpy(cz, SD_MAGIC, 4);
-	uint32_t ver = SD_VERSION;
-	uint64_t rl = w.len, cl = clen;
-	memcpy(cz + 4, &ver, 4);
-	memcpy(cz + 8, &rl, 8);
-	memcpy(cz + 16, &cl, 8);
-	memcpy(cz + 24, &crc, 4);
-	free(w.p);
-
-	char tmp[4096];
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-		free(cz);
-		return -1;
-	}
-	size_t tot = clen + 28, off = 0;
-	while (off < tot) {
-		ssize_t n = write(fd, cz + off, tot - off);
-		if (n < 0 && errno == EINTR)
+	uint32_t nopen = 0;
+	for (size_t j = 0; j < s->nreg; j++)
+		nopen += s->reg[j].alerting != 0;
+	wu32(&w, nopen);
+	for (size_t j = 0; j < s->nreg; j++) {
+		const struct sd_region *r = &s->reg[j];
+		if (!r->alerting)
 			continue;
-		if (n <= 0) {
-			snprintf(err, errlen, "%s: write: %s", tmp, strerror(errno));
-			close(fd);
-			unlink(tmp);
-			free(cz);
-			return -1;
-		}
-		off += (size_t)n;
+		wput(&w, r->name, sizeof r->name);
+		wput(&w, r->id, sizeof r->id);
+		wu32(&w, (uint32_t)r->n);
+		wu32(&w, (uint32_t)r->sev);
+		wu64(&w, r->start);
+		wu64(&w, r->last);
+		wf64(&w, r->depth);
 	}
-	free(cz);
-	if (fsync(fd) || close(fd)) {
-		snprintf(err, errlen, "%s: fsync: %s", tmp, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	if (rename(tmp, path)) {
-		snprintf(err, errlen, "%s: rename: %s", path, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	char dcopy[4096];
-	snprintf(dcopy, sizeof dcopy, "%s", path);
-	int dfd = open(dirname(dcopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
+	int rc = -1;
+	if (w.oom)
+		snprintf(err, errlen, "%s/%s: out of memory", dir, TW_SHUTDOWN_STATE);
+	else
+		rc = tw_state_save(dir, TW_SHUTDOWN_STATE, w.p, w.len, err, errlen);
+	free(w.p);
+	return rc;
 }
 
 struct rbuf {
@@ -856,107 +850,192 @@ static void rget(struct rbuf *r, void *d, size_t n)
 	r->off += n;
 }
 
-static int set_aside(const char *path, const char *why, char *err, size_t errlen)
+static void rskip(struct rbuf *r, size_t n)
 {
-	char dst[4096];
-	snprintf(dst, sizeof dst, "%s.corrupt", path);
-	int rc = rename(path, dst);
-	snprintf(err, errlen, "%s: %s; %s, starting with fresh baselines", path, why,
-		 rc ? "could not set it aside" : "set aside as .corrupt");
-	return -1;
+	if (r->bad || r->len - r->off < n)
+		r->bad = 1;
+	else
+		r->off += n;
 }
 
-int tw_shutdown_load(struct tw_shutdown *s, const char *path, char *err, size_t errlen)
+static uint32_t ru32(struct rbuf *r) { uint32_t v; rget(r, &v, 4); return v; }
+static uint64_t ru64(struct rbuf *r) { uint64_t v; rget(r, &v, 8); return v; }
+static double rf64(struct rbuf *r) { double v; rget(r, &v, 8); return v; }
+
+/* an id make_id could have written */
+static int id_ok(const char *id, size_t cap)
 {
+	return memchr(id, 0, cap) && strlen(id) == 19 && !strncmp(id, "sd-", 3);
+}
+
+/* One series' detection fields into y; 0 if they cannot be ours. */
+static int read_detection(struct rbuf *r, struct sd_series *y)
+{
+	uint32_t flags = ru32(r);
+	y->alerting = flags & 1;
+	y->has_classes = (flags & 2) != 0;
+	y->last_ns = ru64(r);
+	y->down_since = ru64(r);
+	y->up_since = ru64(r);
+	y->a_start = ru64(r);
+	y->a_last = ru64(r);
+	rget(r, y->id, sizeof y->id);
+	y->a_min_ratio = rf64(r);
+	y->a_area = rf64(r);
+	y->a_base = rf64(r);
+	y->a_ratio = rf64(r);
+	y->a_val = rf64(r);
+	uint32_t part = ru32(r), sev = ru32(r);
+	y->a_passing = ru32(r);
+	y->d_base = rf64(r);
+	rget(r, y->d_cls_base, sizeof y->d_cls_base);
+	rget(r, y->d_cls, sizeof y->d_cls);
+	y->a_partial = part == 1;
+	y->a_sev = (int)(sev & 7);
+	int ok = flags <= 3 && isfinite(y->a_min_ratio) && isfinite(y->a_area) && isfinite(y->a_base) &&
+		 isfinite(y->a_ratio) && isfinite(y->a_val) && isfinite(y->d_base);
+	for (int k = 0; k < TW_SD_NCLASS; k++)
+		ok = ok && isfinite(y->d_cls_base[k]) && isfinite(y->d_cls[k]);
+	if (y->alerting)
+		ok = ok && id_ok(y->id, sizeof y->id) && y->a_start && y->a_start <= y->a_last && part <= 1 &&
+		     sev >= 1 && sev <= 3 && y->a_passing < (1u << TW_SD_NCLASS);
+	y->id[sizeof y->id - 1] = 0;
+	return ok;
+}
+
+/* An open region alert; 0 if it cannot be ours.  Restored unless memory
+ * runs out (then no region alert goes on: the series are still restored). */
+static int read_region(struct tw_shutdown *s, struct rbuf *r)
+{
+	struct sd_region t;
+	memset(&t, 0, sizeof t);
+	rget(r, t.name, sizeof t.name);
+	rget(r, t.id, sizeof t.id);
+	uint32_t n = ru32(r), sev = ru32(r);
+	t.start = ru64(r);
+	t.last = ru64(r);
+	t.depth = rf64(r);
+	if (r->bad || !memchr(t.name, 0, sizeof t.name) || !t.name[0] || !id_ok(t.id, sizeof t.id) || !n ||
+	    n > s->c.max_series || sev < 1 || sev > 3 || !t.start || t.start > t.last || !isfinite(t.depth))
+		return 0;
+	struct sd_region *g = get_region(s, t.name);
+	if (!g)
+		return 1;
+	if (g->alerting)
+		return 0;   /* twice in one file */
+	t.alerting = 1;
+	t.n = (int)n;
+	t.sev = (int)sev;
+	*g = t;
+	return 1;
+}
+
+/* A file we wrote but will not use is moved aside as state.c does; one
+ * that cannot be moved stops the start (the next save would replace it). */
+static int set_aside(const char *path, const char *why, char *err, size_t errlen)
+{
+	char aside[4300];
+	if (tw_state_set_aside(path, aside, sizeof aside) < 0) {
+		snprintf(err, errlen, "%s: %s, and it cannot be moved aside: %s", path, why, strerror(errno));
+		return TW_STATE_UNREADABLE;
+	}
+	snprintf(err, errlen, "%s: %s; moved aside to %s, starting with fresh baselines", path, why, aside);
+	return TW_STATE_CORRUPT;
+}
+
+static void forget(struct tw_shutdown *s)
+{
+	for (size_t i = 0; i < s->nser; i++)
+		series_free(&s->ser[i]);
+	s->nser = 0;
+	s->st.series = 0;
+	s->nreg = 0;
+}
+
+int tw_shutdown_load(struct tw_shutdown *s, const char *dir, char *err, size_t errlen)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/%s", dir, TW_SHUTDOWN_STATE);
+	/* format 1 (its own "TWSD" container, baselines only) is set aside,
+	 * not read: README says why */
 	FILE *f = fopen(path, "rb");
-	if (!f) {
-		if (errno == ENOENT)
-			return 1;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	uint8_t hdr[28];
-	if (fread(hdr, 1, 28, f) != 28 || memcmp(hdr, SD_MAGIC, 4)) {
+	if (f) {
+		char m[4];
+		size_t n = fread(m, 1, sizeof m, f);
 		fclose(f);
-		return set_aside(path, "not a tamperwatch shutdown state file", err, errlen);
+		if (n == sizeof m && !memcmp(m, BODY_MAGIC, 4))
+			return set_aside(path, "format 1 (written before open alerts were kept)", err, errlen);
 	}
-	uint32_t ver, crc;
-	uint64_t rl, cl;
-	memcpy(&ver, hdr + 4, 4);
-	memcpy(&rl, hdr + 8, 8);
-	memcpy(&cl, hdr + 16, 8);
-	memcpy(&crc, hdr + 24, 4);
-	if (ver != SD_VERSION) {
-		fclose(f);
-		return set_aside(path, "unsupported state version", err, errlen);
+	void *data;
+	size_t len;
+	int rc = tw_state_load(dir, TW_SHUTDOWN_STATE, &data, &len, err, errlen);
+	if (rc != TW_STATE_LOADED)
+		return rc;
+	struct rbuf r = {data, len, 0, 0};
+	char magic[4];
+	rget(&r, magic, 4);
+	uint32_t ver = ru32(&r);
+	if (r.bad || memcmp(magic, BODY_MAGIC, 4) || ver != BODY_VERSION) {
+		free(data);
+		return set_aside(path, "not a shutdown state body of version 2", err, errlen);
 	}
-	if (rl > (1ull << 34) || cl > (1ull << 34)) {
-		fclose(f);
-		return set_aside(path, "implausible sizes in header", err, errlen);
+	uint32_t bins = ru32(&r), hist = ru32(&r), period = ru32(&r), nm = ru32(&r);
+	uint64_t saved = ru64(&r);
+	uint32_t nser = ru32(&r);
+	if (r.bad) {
+		free(data);
+		return set_aside(path, "truncated", err, errlen);
 	}
-	uint8_t *cz = malloc(cl ? cl : 1), *raw = malloc(rl ? rl : 1);
-	if (!cz || !raw) {
-		fclose(f);
-		free(cz);
-		free(raw);
-		snprintf(err, errlen, "%s: out of memory", path);
-		return -1;
-	}
-	size_t got = fread(cz, 1, cl, f);
-	fclose(f);
-	uLongf dl = rl;
-	if (got != cl || uncompress(raw, &dl, cz, cl) != Z_OK || dl != rl ||
-	    (uint32_t)crc32(0, raw, (uInt)rl) != crc) {
-		free(cz);
-		free(raw);
-		return set_aside(path, "truncated or corrupt (zlib/CRC)", err, errlen);
-	}
-	free(cz);
-	struct rbuf r = {raw, rl, 0, 0};
-	uint32_t bins, hist, period, nm, nser;
-	uint64_t saved;
-	rget(&r, &bins, 4);
-	rget(&r, &hist, 4);
-	rget(&r, &period, 4);
-	rget(&r, &nm, 4);
-	rget(&r, &saved, 8);
-	rget(&r, &nser, 4);
-	if (r.bad || bins != s->c.bins || hist != s->c.history || period != s->c.period_s || nm != NM) {
-		free(raw);
-		if (r.bad)
-			return set_aside(path, "truncated", err, errlen);
-		char dst[4096];
+	if (bins != s->c.bins || hist != s->c.history || period != s->c.period_s || nm != NM) {
+		free(data);
+		char dst[4300];
 		snprintf(dst, sizeof dst, "%s.old", path);
-		rename(path, dst);
+		if (rename(path, dst) < 0) {
+			snprintf(err, errlen, "%s: baseline layout changed (bins/history/period), and it cannot be "
+				 "moved aside: %s", path, strerror(errno));
+			return TW_STATE_UNREADABLE;
+		}
 		snprintf(err, errlen, "%s: baseline layout changed (bins/history/period); kept as .old, "
 			 "starting with fresh baselines", path);
-		return -1;
+		return TW_STATE_CORRUPT;
 	}
 	size_t hn = (size_t)bins * hist * NM;
+	struct sd_series scratch;
 	for (uint32_t i = 0; i < nser && !r.bad; i++) {
 		char key[64], region[48];
 		rget(&r, key, sizeof key);
 		rget(&r, region, sizeof region);
 		key[63] = region[47] = 0;
-		struct sd_series *x = find_series(s, key);
-		if (!x && !(x = add_series(s, key, region[0] ? region : NULL)))
-			break;
-		rget(&r, &x->first_ns, 8);
-		rget(&r, x->nh, bins);
-		rget(&r, x->pos, bins);
-		rget(&r, x->hist, hn * sizeof(float));
-		for (uint32_t b = 0; b < bins; b++)
-			if (x->nh[b] > hist || x->pos[b] >= hist)
-				r.bad = 1;
+		struct sd_series *x = r.bad ? NULL : find_series(s, key);
+		if (!r.bad && !x)
+			x = add_series(s, key, region[0] ? region : NULL);   /* NULL: beyond max_series, skipped */
+		uint64_t first = ru64(&r);
+		if (x) {
+			x->first_ns = first;
+			rget(&r, x->nh, bins);
+			rget(&r, x->pos, bins);
+			rget(&r, x->hist, hn * sizeof(float));
+			for (uint32_t b = 0; b < bins; b++)
+				if (x->nh[b] > hist || x->pos[b] >= hist)
+					r.bad = 1;
+		} else {
+			rskip(&r, 2 * (size_t)bins + hn * sizeof(float));
+		}
+		memset(&scratch, 0, sizeof scratch);
+		if (!read_detection(&r, x ? x : &scratch))
+			r.bad = 1;
 	}
-	free(raw);
+	uint32_t nreg = ru32(&r);
+	for (uint32_t j = 0; j < nreg && !r.bad; j++)
+		if (!read_region(s, &r))
+			r.bad = 1;
+	if (r.off != r.len)
+		r.bad = 1;
+	free(data);
 	if (r.bad) {
-		for (size_t i = 0; i < s->nser; i++)
-			series_free(&s->ser[i]);
-		s->nser = 0;
-		s->st.series = 0;
+		forget(s);
 		return set_aside(path, "inconsistent content", err, errlen);
 	}
 	s->loaded_saved_ns = saved;
-	return 0;
+	return TW_STATE_LOADED;
 }

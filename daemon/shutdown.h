@@ -75,16 +75,22 @@ void tw_shutdown_link(struct tw_shutdown *s, uint64_t now_ns, int up);
 void tw_shutdown_link_iface(struct tw_shutdown *s, uint64_t now_ns, const char *iface, int link_up, int all_up);
 void tw_shutdown_gap(struct tw_shutdown *s, uint64_t from_ns, uint64_t to_ns, const char *why);
 
-/* Baselines to disk: "TWSD" magic, version, zlib payload; written to a
- * temporary file, fsynced, renamed.  load: 0 ok, 1 no file (fresh start),
- * -1 error (a corrupt file is renamed to PATH.corrupt and reported). */
-int tw_shutdown_save(const struct tw_shutdown *s, const char *path, char *err, size_t errlen);
-int tw_shutdown_load(struct tw_shutdown *s, const char *path, char *err, size_t errlen);
+/* Baselines and open alerts to DIR/shutdown.state through state.c (its
+ * container: zlib, CRC, temporary file, fsync, rename): 0, or -1 with a
+ * message in err.  load: an enum tw_state_rc (state.h).  LOADED: series,
+ * their detection state and open alerts restored, so an open shutdown goes
+ * on under its id; CORRUPT: the file (damaged, format 1, or another
+ * bins/history/period) was moved aside and err says where, start fresh;
+ * UNREADABLE: left alone, err says why, do not start; NONE: no file. */
+#define TW_SHUTDOWN_STATE "shutdown.state"
+int tw_shutdown_save(const struct tw_shutdown *s, const char *dir, char *err, size_t errlen);
+int tw_shutdown_load(struct tw_shutdown *s, const char *dir, char *err, size_t errlen);
 
 /* Introspection for tests and status. */
 struct tw_shutdown_stats {
 	uint64_t series, samples, learned, excluded, alerts_raised, alerts_resolved,
 		 region_alerts, link_down, gaps, dropped_series;
+	uint64_t state_changes;   /* raises and resolutions (series and region): save when this moves */
 };
 void tw_shutdown_get_stats(const struct tw_shutdown *s, struct tw_shutdown_stats *st);
 /* Baseline of series `key` at time t for the configured metric; -1 if none. */

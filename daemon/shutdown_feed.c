@@ -21,9 +21,10 @@ struct tw_sdfeed {
 	struct tw_engine *e;
 	struct tw_shutdown *sd;
 	const struct tw_regions *r;
-	char *state_path;
+	char *state_dir;
 	int replay;
 	uint64_t state_every_ns, next_save;
+	uint64_t saved_changes;  /* the detector's state_changes at the last save */
 	uint64_t iv_ns;
 	uint64_t next_poll, last_poll;
 	uint64_t last_packets;   /* backend's TW_CNT_PACKETS at the last poll */
@@ -76,8 +77,8 @@ struct tw_sdfeed *tw_sdfeed_new(struct tw_engine *e, struct tw_shutdown *sd, con
 		return NULL;
 	f->pv = calloc(PV_SLOTS, sizeof(*f->pv));
 	f->batch = calloc(TW_PFX_MAX, sizeof(*f->batch));
-	f->state_path = o->state_path ? strdup(o->state_path) : NULL;
-	if (!f->pv || !f->batch || (o->state_path && !f->state_path)) {
+	f->state_dir = o->state_dir ? strdup(o->state_dir) : NULL;
+	if (!f->pv || !f->batch || (o->state_dir && !f->state_dir)) {
 		tw_sdfeed_free(f);
 		return NULL;
 	}
@@ -96,7 +97,7 @@ void tw_sdfeed_free(struct tw_sdfeed *f)
 		return;
 	free(f->pv);
 	free(f->batch);
-	free(f->state_path);
+	free(f->state_dir);
 	free(f);
 }
 
@@ -208,12 +209,24 @@ static int poll_once(struct tw_sdfeed *f)
 	return 0;
 }
 
+/* raised or resolved since the last save */
+static int changed(const struct tw_sdfeed *f)
+{
+	struct tw_shutdown_stats d;
+	tw_shutdown_get_stats(f->sd, &d);
+	return d.state_changes != f->saved_changes;
+}
+
 static void save_state(struct tw_sdfeed *f)
 {
-	char err[512];
-	if (!f->state_path)
+	char err[4600];
+	struct tw_shutdown_stats d;
+	if (!f->state_dir)
 		return;
-	if (tw_shutdown_save(f->sd, f->state_path, err, sizeof(err)) < 0) {
+	/* a failed save is not retried every tick: the next one is state.interval away */
+	tw_shutdown_get_stats(f->sd, &d);
+	f->saved_changes = d.state_changes;
+	if (tw_shutdown_save(f->sd, f->state_dir, err, sizeof(err)) < 0) {
 		f->st.state_errors++;
 		fprintf(stderr, "tamperwatchd: shutdown baselines not saved: %s\n", err);
 	} else {
@@ -272,7 +285,9 @@ void tw_sdfeed_tick(void *arg, uint64_t now, int final)
 	if (final) {
 		tw_shutdown_tick(f->sd, now, 1);
 		save_state(f);
-	} else if (f->primed && now >= f->next_save) {
+	} else if (f->primed && (now >= f->next_save || changed(f))) {
+		/* a raise or a resolution is saved at this tick: its line is in
+		 * the log already, so the state never names an alert the log lacks */
 		save_state(f);
 		f->next_save = now + f->state_every_ns;
 	}

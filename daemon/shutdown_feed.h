@@ -8,8 +8,10 @@
  * saw no packet at all (a capture that stopped, not a network: a cut-off
  * network still shows its clients' packets), a poll that came late (live:
  * the daemon stalled; replay: the capture had nothing for two intervals),
- * and counters that went backwards.  Baselines are saved to the state
- * directory every state.interval and at the end. */
+ * and counters that went backwards.  Baselines and open alerts are saved
+ * to the state directory every state.interval, at the end, and at the tick
+ * a shutdown alert is raised or resolved (a crash then neither raises it
+ * again nor forgets its resolution). */
 #ifndef TW_SHUTDOWN_FEED_H
 #define TW_SHUTDOWN_FEED_H
 #include <stdint.h>
@@ -24,7 +26,7 @@ struct tw_sdfeed_stats {
 
 struct tw_sdfeed_opts {
 	uint32_t interval_s;        /* as the detector's (shutdown.interval) */
-	const char *state_path;     /* NULL: baselines are not kept */
+	const char *state_dir;      /* NULL: baselines are not kept */
 	uint32_t state_interval_s;  /* seconds between saves (state.interval) */
 	int replay;                 /* the clock is a capture's: a late poll is a capture gap */
 };

@@ -85,6 +85,7 @@ void tw_status_tick(void *arg, uint64_t now_wall_ns, int final)
 		const struct tw_verdict_stats *vs = tw_verdict_stats(pl->verdict);
 		memcpy(st->tamper_verdicts, vs->verdicts, sizeof(st->tamper_verdicts));
 		st->verdict_flows_dropped = vs->flows_dropped;
+		st->redirect_bodies_skipped = vs->redirect_bodies_skipped;
 		memcpy(st->payload_parse_errors, vs->parse_errors, sizeof(st->payload_parse_errors));
 	}
 	if (src->agg)

@@ -696,10 +696,18 @@ static void isp_redirect_check(struct tw_verdict *v, struct vflow *f, const stru
 			       const struct tw_http_resp *r)
 {
 	struct tw_http_redirect rd;
-	if (!f->host[0] || is_ip_literal(f->host) || r->content_length > V_REDIR_BODY_MAX)
+	if (!f->host[0] || is_ip_literal(f->host))
 		return;
 	const struct answ *a = answ_find(v, e->family, e->saddr, name_hash(f->host), e->ts_ns);
-	if (!a || a->suspect || !tw_http_redirect(e->snippet, e->snippet_len, &rd))
+	if (!a || a->suspect)
+		return;
+	/* a response this check should read but does not: counted, so a
+	 * redirector with large pages shows up in the stats, not as nothing */
+	if (r->content_length > V_REDIR_BODY_MAX) {
+		v->st.redirect_bodies_skipped++;
+		return;
+	}
+	if (!tw_http_redirect(e->snippet, e->snippet_len, &rd))
 		return;
 	if (!rd.host[0] || same_reg_domain(rd.host, f->host))
 		return;

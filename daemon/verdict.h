@@ -16,6 +16,8 @@ struct tw_verdict_stats {
 	uint64_t verdicts[8];          /* by method (enum in verdict.c order) */
 	uint64_t flows_dropped;        /* flow contexts not kept: table full */
 	uint64_t suppressed_benign;    /* RSTs that matched the server's own pattern */
+	uint64_t redirect_bodies_skipped; /* DNS-linked HTTP responses not read for ISP
+					   * redirection: Content-Length over 8 KiB */
 	/* payload snippets a parser could only partly read ([.][0]: truncated)
 	 * or found broken ([.][1]: malformed), by parser (tw_verdict_parser_name);
 	 * a payload of another protocol is not counted */

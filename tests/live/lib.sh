@@ -4,6 +4,7 @@
 # prefixes that exist only inside these namespaces.
 #   client 198.51.100.2/24, 2001:db8:1::2/64  -- gw-cli | gw-srv --  server 203.0.113.10/24, 2001:db8:2::10/64
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/unbound.sh"
 TW=${TW:-build/tamperwatchd}
 P=twl$$                      # namespace prefix, unique per test run
 NS_C=$P-cli NS_G=$P-gw NS_S=$P-srv
@@ -55,25 +56,8 @@ topo_up() {
   echo "hello from the lab" > "$WORK/www/index.html"
   ip netns exec $NS_S python3 -m http.server 80 --bind :: --directory "$WORK/www" >"$WORK/http.log" 2>&1 &
   PIDS+=($!)
-  cat > "$WORK/unbound.conf" <<UB
-server:
-  interface: 203.0.113.10
-  port: 53
-  do-daemonize: no
-  chroot: ""
-  username: ""
-  pidfile: ""
-  directory: "$WORK"
-  use-syslog: no
-  logfile: ""
-  access-control: 0.0.0.0/0 allow
-  do-not-query-localhost: yes
-  local-zone: "lab." static
-  local-data: "www.lab. 60 IN A 203.0.113.10"
-  local-data: "www.lab. 60 IN AAAA 2001:db8:2::10"
-UB
-  ip netns exec $NS_S unbound -c "$WORK/unbound.conf" >"$WORK/unbound.log" 2>&1 &
-  PIDS+=($!)
+  unbound_start $NS_S "$WORK" lab. 203.0.113.10 -- \
+    "www.lab. 60 IN A 203.0.113.10" "www.lab. 60 IN AAAA 2001:db8:2::10"
   for i in $(seq 50); do
     ip netns exec $NS_C timeout 1 dig +short +tries=1 +time=1 @203.0.113.10 www.lab A >/dev/null 2>&1 &&
       ip netns exec $NS_C timeout 1 curl -s -o /dev/null http://203.0.113.10/ && return 0

@@ -12,6 +12,8 @@
 # Addresses are documentation prefixes that exist only inside the namespaces.
 set -u
 cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
+. tests/lib/unbound.sh
+. tests/lib/alertmanager.sh
 TW=${TW:-build/tamperwatchd}
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3   # not a pyenv shim: 1 s a call on a busy machine
 P=${TW_NS_PREFIX:-rst6}-$$
@@ -93,27 +95,8 @@ topo_up() {
   echo "the real blocked.example" > "$WORK/www/index.html"
   ip netns exec $NS_S "$PY" -m http.server 80 --bind :: --directory "$WORK/www" >"$WORK/http.log" 2>&1 &
   PIDS+=($!)
-  cat > "$WORK/unbound.conf" <<UB
-server:
-  interface: $SRV4
-  interface: $SRV6
-  port: 53
-  do-daemonize: no
-  chroot: ""
-  username: ""
-  pidfile: ""
-  directory: "$WORK"
-  use-syslog: no
-  logfile: ""
-  access-control: 0.0.0.0/0 allow
-  access-control: ::/0 allow
-  do-not-query-localhost: yes
-  local-zone: "example." static
-  local-data: "blocked.example. 60 IN A $SRV4"
-  local-data: "blocked.example. 60 IN AAAA $SRV6"
-UB
-  ip netns exec $NS_S unbound -c "$WORK/unbound.conf" >"$WORK/unbound.log" 2>&1 &
-  PIDS+=($!)
+  unbound_start $NS_S "$WORK" example. $SRV4 $SRV6 -- \
+    "blocked.example. 60 IN A $SRV4" "blocked.example. 60 IN AAAA $SRV6"
   for _ in $(seq 50); do
     cli timeout 1 dig +short +tries=1 +time=1 @$SRV4 blocked.example A >/dev/null 2>&1 &&
       cli timeout 1 curl -s -o /dev/null http://$SRV4/ &&

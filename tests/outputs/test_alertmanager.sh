@@ -16,6 +16,7 @@
 #  and no client address reaches Alertmanager or the webhook.
 # Runs in its own network namespace (unshare -n): loopback ports are ours.
 cd "$(dirname "$0")/../.." || exit 1
+. tests/lib/alertmanager.sh
 AM=/usr/bin/prometheus-alertmanager
 [ -x "$AM" ] || { echo "prometheus-alertmanager not installed (scripts/install-deps.sh)"; exit 77; }
 if [ "${TW_AM_INNER:-}" != 1 ]; then
@@ -50,19 +51,7 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 PY
 python3 "$W/hook.py" $HOOKPORT "$W/hook.jsonl" & PIDS+=($!)
 
-cat >"$W/am.yml" <<EOF
-route:
-  receiver: hook
-  group_by: [alertname, method, target]
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: hook
-    webhook_configs:
-      - url: http://127.0.0.1:$HOOKPORT/
-        send_resolved: true
-EOF
+am_config "$W/am.yml" $HOOKPORT
 AMPID=
 am_start() {
   "$AM" --config.file="$W/am.yml" --storage.path="$W/amdata" --web.listen-address=127.0.0.1:$AMPORT \

@@ -146,19 +146,7 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 PY
   gw_bg "$PY" "$WORK/am.py" "$HOOK_PORT" "$WORK/am/webhook.log"
-  cat >"$WORK/am.yml" <<AMYML
-route:
-  receiver: hook
-  group_by: [alertname, method, target]
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: hook
-    webhook_configs:
-      - url: http://127.0.0.1:$HOOK_PORT/
-        send_resolved: true
-AMYML
+  am_config "$WORK/am.yml" "$HOOK_PORT"
   gw_bg prometheus-alertmanager --config.file="$WORK/am.yml" --storage.path="$WORK/am/data" --log.level=debug \
     --web.listen-address="${AM#http://}" --cluster.listen-address= >"$WORK/am/alertmanager.log" 2>&1
   AM_PID=$BG

@@ -21,7 +21,10 @@ object building); about 130k packets in ~2 s.
 usage: craft_shutdown.py OUTDIR  -> OUTDIR/diurnal.pcap (the whole story),
        OUTDIR/part1.pcap (up to the silent hole), OUTDIR/part2.pcap (after
        it), OUTDIR/part2_cut.pcap (part2 until the day after the cut),
-       OUTDIR/truth.json (times of the events, prefixes, regions)
+       OUTDIR/mid1.pcap (up to MID, inside the cut and after its alert is
+       raised), OUTDIR/mid2.pcap (from MID on), OUTDIR/late2.pcap (from LATE,
+       after the restore, on), OUTDIR/truth.json (times of the events,
+       prefixes, regions)
 """
 import json, math, os, random, struct, sys
 
@@ -35,6 +38,8 @@ DNS_SHARE = 0.10
 HOLE = (T0 + 8 * DAY + 500, T0 + 8 * DAY + 620)     # capture silent (our blind spot)
 CUT = (T0 + 9 * DAY + 500, T0 + 9 * DAY + 900)      # north: full cut-off
 PARTIAL = (T0 + 11 * DAY + 500, T0 + 11 * DAY + 900)  # south: only DNS passes
+MID = CUT[0] + 250               # a restart while north's alert is open (raised ~70 s into the cut)
+LATE = CUT[1] + 200              # ... or one that comes back after the restore
 END = T0 + DAYS * DAY + 60
 
 PREFIXES = [  # (name, region, family, client address of host h, server address)
@@ -145,9 +150,13 @@ def main(out):
     # part2 up to the day after the cut: the BPF engine's parity run (one
     # system call per packet) stays short
     write(os.path.join(out, "part2_cut.pcap"), [r for r in part2 if r[0] < T0 + 10 * DAY])
+    # restarts during the cut: the capture split inside it, or resumed after it
+    write(os.path.join(out, "mid1.pcap"), [r for r in part1 + part2 if r[0] < MID])
+    write(os.path.join(out, "mid2.pcap"), [r for r in part2 if r[0] >= MID])
+    write(os.path.join(out, "late2.pcap"), [r for r in part2 if r[0] >= LATE])
     with open(os.path.join(out, "truth.json"), "w") as f:
         json.dump({"t0": T0, "day": DAY, "week": WEEK, "end": END,
-                   "hole": HOLE, "cut": CUT, "partial": PARTIAL,
+                   "hole": HOLE, "cut": CUT, "partial": PARTIAL, "mid": MID, "late": LATE,
                    "prefixes": {name: region for name, region, _, _, _ in PREFIXES},
                    "packets": len(part1) + len(part2)}, f)
 

@@ -64,9 +64,10 @@ def dnsmsg(qid, name, answer=None, ttl=60):
 
 RES = "203.0.113.53"
 
-def isp_redirect(t0, name, addr, location, forged_first=False, sport=43001):
+def isp_redirect(t0, name, addr, location, forged_first=False, sport=43001, body_len=0):
     """the resolver answers NAME with ADDR; a web flow to ADDR asks for NAME
-    and is sent to LOCATION (forged_first: an injected answer races first)"""
+    and is sent to LOCATION (forged_first: an injected answer races first;
+    body_len: the 302 carries a page of that size, in 1400-byte segments)"""
     q = dnsmsg(0x5151, name)
     recs = [(t0, eth(ipv4(C, RES, 17, udp(40100, 53, q))))]
     if forged_first:
@@ -77,7 +78,9 @@ def isp_redirect(t0, name, addr, location, forged_first=False, sport=43001):
     f = Flow(sport, t0=t0 + 0.05, srv=addr)
     f.handshake()
     f.c("PA", b"GET / HTTP/1.1\r\nHost: %s\r\n\r\n" % name.encode())
-    f.s("PA", b"HTTP/1.1 302 Found\r\nLocation: %s\r\nContent-Length: 0\r\n\r\n" % location.encode())
+    page = b"HTTP/1.1 302 Found\r\nLocation: %s\r\nContent-Length: %d\r\n\r\n" % (location.encode(), body_len) + b"x" * body_len
+    for o in range(0, len(page), 1400):
+        f.s("PA", page[o:o + 1400])
     f.c("FA"); f.s("FA")
     return recs + f.recs
 

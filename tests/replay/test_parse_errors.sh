@@ -4,7 +4,11 @@
 # payload_parse_errors): crafted DNS answers, one broken (a compression
 # pointer that points at itself) and one cut short (a header announcing a
 # question that is not there), and one good answer, give dns malformed 1,
-# truncated 1 and nothing else.
+# truncated 1 and nothing else.  The ISP-redirect check reads a DNS-linked
+# response only up to an 8 KiB body; a larger one is counted as
+# redirect_bodies_skipped: 8192 bytes is read (redirect record, count 0),
+# 8193 is counted once, and 8193 without the DNS answer is out of the
+# check's scope (count 0).
 cd "$(dirname "$0")/../.." || exit 1
 TW=${TW:-build/tamperwatchd}
 W=$(mktemp -d /tmp/tw-parse.XXXXXX); trap 'rm -rf "$W"' EXIT
@@ -37,4 +41,26 @@ print("payload_parse_errors:", pe)
 assert pe["dns"] == {"truncated": 1, "malformed": 1}, pe
 assert all(v == {"truncated": 0, "malformed": 0} for k, v in pe.items() if k != "dns"), pe
 PY
-echo "ok: payload parser errors counted"
+python3 - "$W" <<'PY' || fail craft-redirect
+import os, sys
+sys.path.insert(0, "tests/replay")
+from craft import pcap
+from craft_verdicts import isp_redirect, T0
+loc = "http://search.isp.example/results?q=typo-name.example"
+for name, n, dns in (("redir_8192", 8192, True), ("redir_8193", 8193, True), ("redir_8193_nodns", 8193, False)):
+    recs = isp_redirect(T0, "typo-name.example", "198.18.0.80", loc, body_len=n)
+    open(os.path.join(sys.argv[1], name + ".pcap"), "wb").write(pcap(1, recs if dns else recs[2:]))
+PY
+for c in redir_8192:1:0 redir_8193:0:1 redir_8193_nodns:0:0; do
+  IFS=: read -r name want_rec want_skip <<<"$c"
+  "$TW" --replay "$W/$name.pcap" --alerts "$W/$name.json" 2>"$W/err" || fail "$name exit $?: $(cat "$W/err")"
+  python3 - "$W/$name.json" "$want_rec" "$want_skip" "$name" <<'PY' || fail "$name: counts"
+import json, sys
+rec = [json.loads(l) for l in open(sys.argv[1])]
+st = [r for r in rec if r["event_type"] == "stats"][-1]["stats"]
+red = [r for r in rec if r["event_type"] == "redirect"]
+print(f"{sys.argv[4]}: redirect records {len(red)}, redirect_bodies_skipped {st['redirect_bodies_skipped']}")
+assert len(red) == int(sys.argv[2]) and st["redirect_bodies_skipped"] == int(sys.argv[3])
+PY
+done
+echo "ok: payload parser errors counted, oversized redirect bodies counted"

@@ -13,6 +13,8 @@
 
 #include "jsonbuf.h"
 #include "shutdown.h"
+#include "state.h"
+#include <glob.h>
 
 #include "check.h"
 
@@ -427,24 +429,39 @@ static void test_link_and_gap(void)
 	tw_shutdown_free(s);
 }
 
+/* the one file tw_state_set_aside made of path (path.corrupt-TIME), removed;
+ * 0 if there is not exactly one */
+static int take_aside(const char *path)
+{
+	char pat[320];
+	glob_t g;
+	snprintf(pat, sizeof pat, "%s.corrupt-*", path);
+	int n = glob(pat, 0, NULL, &g) == 0 ? (int)g.gl_pathc : 0;
+	for (int i = 0; i < n; i++)
+		unlink(g.gl_pathv[i]);
+	if (n)
+		globfree(&g);
+	return n == 1;
+}
+
 static void test_state(void)
 {
 	struct tw_shutdown_cfg c;
 	test_cfg(&c);
 	char dir[] = "/tmp/tw_sd_XXXXXX";
 	CHECK(mkdtemp(dir) != NULL, "mkdtemp");
-	char path[256], err[512];
-	snprintf(path, sizeof path, "%s/shutdown.state", dir);
+	char path[256], err[4600];
+	snprintf(path, sizeof path, "%s/" TW_SHUTDOWN_STATE, dir);
 
 	struct tw_shutdown *a = tw_shutdown_new(&c, NULL);
 	clear_lines();
 	run(a, 2, 0, 3 * WEEK, NULL, 0, 0, 0);
-	CHECK(tw_shutdown_save(a, path, err, sizeof err) == 0, "save: %s", err);
+	CHECK(tw_shutdown_save(a, dir, err, sizeof err) == 0, "save: %s", err);
 	struct stat sb;
 	CHECK(stat(path, &sb) == 0 && sb.st_size > 0, "no state file");
 	printf("  state: 2 series, %lld bytes compressed\n", (long long)sb.st_size);
 	struct tw_shutdown *b = tw_shutdown_new(&c, NULL);
-	CHECK(tw_shutdown_load(b, path, err, sizeof err) == 0, "load: %s", err);
+	CHECK(tw_shutdown_load(b, dir, err, sizeof err) == TW_STATE_LOADED, "load: %s", err);
 	uint64_t probe = (T0 + 3 * WEEK + DAY + 77) * NS;
 	CHECK(tw_shutdown_baseline(a, keys[1], probe) == tw_shutdown_baseline(b, keys[1], probe) &&
 	      tw_shutdown_baseline(b, keys[1], probe) > 0, "baselines differ after load");
@@ -473,21 +490,25 @@ static void test_state(void)
 	struct tw_shutdown_cfg c2 = c;
 	c2.history = 4;
 	struct tw_shutdown *e = tw_shutdown_new(&c2, NULL);
-	CHECK(tw_shutdown_load(e, path, err, sizeof err) == -1 && strstr(err, "layout"), "layout change: %s", err);
+	CHECK(tw_shutdown_load(e, dir, err, sizeof err) == TW_STATE_CORRUPT && strstr(err, "layout"), "layout change: %s", err);
 	tw_shutdown_free(e);
 	char old[300];
 	snprintf(old, sizeof old, "%s.old", path);
-	rename(old, path);
+	CHECK(rename(old, path) == 0, "layout change: not kept as .old");
 
-	/* corruption: flipped byte, truncation, garbage -> reported and set aside */
+	/* damage: to the container (flipped byte, truncation, garbage, format
+	 * 1) and to a well-wrapped body (short, long, another body version) ->
+	 * one line naming the file, moved aside, fresh start */
+	void *body = NULL;
+	size_t blen = 0;
+	CHECK(tw_state_load(dir, TW_SHUTDOWN_STATE, &body, &blen, err, sizeof err) == TW_STATE_LOADED, "%s", err);
 	FILE *f = fopen(path, "rb");
 	static uint8_t buf[1 << 20];
 	size_t n = f ? fread(buf, 1, sizeof buf, f) : 0;
 	if (f) fclose(f);
-	CHECK(n > 100, "read state");
-	char cor[300];
-	snprintf(cor, sizeof cor, "%s.corrupt", path);
-	for (int k = 0; k < 3; k++) {
+	CHECK(n > 100 && blen > 100, "read state");
+	static const char *what[] = {"flipped", "truncated", "garbage", "format 1", "short body", "long body", "body version"};
+	for (int k = 0; k < 7; k++) {
 		f = fopen(path, "wb");
 		if (k == 0) {
 			buf[n / 2] ^= 0x5a;
@@ -495,26 +516,167 @@ static void test_state(void)
 			buf[n / 2] ^= 0x5a;
 		} else if (k == 1) {
 			fwrite(buf, 1, n / 2, f);
-		} else {
+		} else if (k == 2) {
 			fputs("garbage, not state\n", f);
+		} else if (k == 3) {   /* the header of format 1: its own container */
+			fwrite("TWSD\1\0\0\0", 1, 8, f);
+			fwrite(buf + 8, 1, n - 8, f);
 		}
 		fclose(f);
-		unlink(cor);
+		if (k >= 4) {
+			uint8_t *x = malloc(blen + 1);
+			memcpy(x, body, blen);
+			x[blen] = 0;
+			if (k == 6)
+				x[4] = 1;
+			CHECK(tw_state_save(dir, TW_SHUTDOWN_STATE, x, k == 4 ? blen - 1 : k == 5 ? blen + 1 : blen,
+					    err, sizeof err) == 0, "%s", err);
+			free(x);
+		}
 		struct tw_shutdown *x = tw_shutdown_new(&c, NULL);
 		err[0] = 0;
-		int rc = tw_shutdown_load(x, path, err, sizeof err);
-		CHECK(rc == -1, "corrupt state %d accepted", k);
-		CHECK(strstr(err, path) && strstr(err, "set aside") && !strchr(err, '\n'), "err: %s", err);
-		CHECK(access(cor, F_OK) == 0 && access(path, F_OK) != 0, "corrupt file %d not set aside", k);
-		CHECK(tw_shutdown_baseline(x, keys[0], probe) < 0, "corrupt state %d left baselines", k);
-		printf("  corrupt %d: %s\n", k, err);
+		int rc = tw_shutdown_load(x, dir, err, sizeof err);
+		CHECK(rc == TW_STATE_CORRUPT, "%s state accepted: %d", what[k], rc);
+		CHECK(strstr(err, path) && strstr(err, "moved aside") && !strchr(err, '\n'), "err: %s", err);
+		CHECK(k != 3 || strstr(err, "format 1 (written before open alerts were kept)"), "format 1: %s", err);
+		CHECK(take_aside(path) && access(path, F_OK) != 0, "%s file not moved aside", what[k]);
+		CHECK(tw_shutdown_baseline(x, keys[0], probe) < 0, "%s state left baselines", what[k]);
+		printf("  %s: %s\n", what[k], err);
 		tw_shutdown_free(x);
 	}
+	free(body);
 	struct tw_shutdown *x = tw_shutdown_new(&c, NULL);
-	CHECK(tw_shutdown_load(x, path, err, sizeof err) == 1, "missing file is not a fresh start");
+	CHECK(tw_shutdown_load(x, dir, err, sizeof err) == TW_STATE_NONE, "missing file is not a fresh start");
+	/* a file the system will not let us read is left alone: the caller stops */
+	CHECK(mkdir(path, 0700) == 0, "mkdir");
+	CHECK(tw_shutdown_load(x, dir, err, sizeof err) == TW_STATE_UNREADABLE && strstr(err, "Is a directory"), "%s", err);
+	CHECK(rmdir(path) == 0, "the unreadable state was moved");
 	tw_shutdown_free(x);
-	unlink(cor);
 	rmdir(dir);
+}
+
+/* An open shutdown across a restart (README "Shutdown detection", State):
+ * the restored detector raises nothing again and goes on exactly as the one
+ * that never stopped, the same ids resolved once; restored after the
+ * shutdown ended, it resolves on the traffic it sees come back. */
+static void test_state_open_alert(void)
+{
+	struct tw_shutdown_cfg c;
+	test_cfg(&c);
+	char dir[] = "/tmp/tw_sd_XXXXXX";
+	CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+	char err[4600];
+	struct tw_shutdown *a = tw_shutdown_new(&c, NULL);
+	clear_lines();
+	run(a, 2, 0, 3 * WEEK, NULL, 0, 0, 0);
+	uint64_t d = 3 * WEEK + DAY + DAY / 2, mid = d + DROP / 2;
+	d -= d % IV;
+	mid -= mid % IV;
+	struct drop dr = {d, d + DROP, FULL, 3};   /* both north series: two prefix alerts and a region alert */
+	clear_lines();
+	run(a, 2, 3 * WEEK, mid, &dr, 1, 0, 0);
+	char ids[3][32] = {"", "", ""}, first[3][64] = {"", "", ""};
+	int nid = 0;
+	for (int i = 0; i < nlines && nid < 3; i++)
+		if (strstr(lines[i], "\"state\":\"raised\"")) {
+			const char *p = strstr(lines[i], "\"id\":\""), *q = strstr(lines[i], "\"first_seen\":\"");
+			snprintf(ids[nid], sizeof ids[nid], "%.25s", p ? p : "");
+			snprintf(first[nid++], sizeof first[0], "%.45s", q ? q : "");
+		}
+	CHECK(nid == 3 && count("\"state\":\"raised\"", NULL, NULL) == 3 && !count("\"state\":\"resolved\"", NULL, NULL),
+	      "want 2 prefix alerts and a region alert open at the save, got %d", nid);
+	CHECK(tw_shutdown_save(a, dir, err, sizeof err) == 0, "save: %s", err);
+
+	/* restarted at once: byte for byte the run that never stopped */
+	struct tw_shutdown *b = tw_shutdown_new(&c, NULL);
+	CHECK(tw_shutdown_load(b, dir, err, sizeof err) == TW_STATE_LOADED, "load: %s", err);
+	uint64_t saved_rng = rng;
+	clear_lines();
+	run(a, 2, mid, mid + DAY, &dr, 1, 0, 0);
+	int na = nlines;
+	char **la = calloc((size_t)na + 1, sizeof *la);
+	for (int i = 0; i < na; i++)
+		la[i] = strdup(lines[i]);
+	rng = saved_rng;
+	clear_lines();
+	run(b, 2, mid, mid + DAY, &dr, 1, 0, 0);
+	CHECK(count("\"state\":\"raised\"", NULL, NULL) == 0, "raised again after the restart: %s",
+	      lines[find("\"state\":\"raised\"", NULL) < 0 ? 0 : find("\"state\":\"raised\"", NULL)]);
+	for (int k = 0; k < nid; k++)
+		CHECK(count(ids[k], "\"state\":\"resolved\"", first[k]) == 1, "%s (%s) not resolved once", ids[k], first[k]);
+	int same = nlines == na;
+	for (int i = 0; same && i < na; i++)
+		same = !strcmp(la[i], lines[i]);
+	CHECK(same && na >= 3, "restored run differs from the uninterrupted one (%d vs %d lines)", nlines, na);
+	for (int i = 0; i < na; i++)
+		free(la[i]);
+	free(la);
+
+	/* restarted 2 "hours" after the restore: resolved on the first
+	 * evaluable sample after the restart gap, once, under the same ids */
+	uint64_t late = d + DROP + DAY / 12;
+	late -= late % IV;
+	struct tw_shutdown *l = tw_shutdown_new(&c, NULL);
+	CHECK(tw_shutdown_load(l, dir, err, sizeof err) == TW_STATE_LOADED, "load: %s", err);
+	clear_lines();
+	run(l, 2, late, late + DAY / 4, NULL, 0, 0, 0);
+	char end[96];
+	timestr(end, sizeof end, "end", (T0 + late + IV) * NS);
+	CHECK(count("\"event_type\":\"gap\"", "\"why\":\"restart\"", NULL) == 1, "no restart gap");
+	CHECK(count("\"state\":\"raised\"", NULL, NULL) == 0, "raised after a late restart");
+	for (int k = 0; k < nid; k++) {
+		int r = find(ids[k], "\"state\":\"resolved\"");
+		CHECK(count(ids[k], "\"state\":\"resolved\"", first[k]) == 1, "%s not resolved once after a late restart",
+		      ids[k]);
+		CHECK(r >= 0 && (strstr(lines[r], "2703") || strstr(lines[r], end)) &&
+		      line_t[r] >= (T0 + late + IV + c.recover_s) * NS, "%s: not resolved on evidence: %s", ids[k],
+		      r >= 0 ? lines[r] : "");
+	}
+	/* the restart gap comes first when a tick does: a restored series that
+	 * nothing reports is judged silent only after it */
+	struct tw_shutdown *m = tw_shutdown_new(&c, NULL);
+	CHECK(tw_shutdown_load(m, dir, err, sizeof err) == TW_STATE_LOADED, "load: %s", err);
+	clear_lines();
+	tw_shutdown_tick(m, (T0 + late) * NS, 0);
+	tw_shutdown_tick(m, (T0 + late + IV / 2) * NS, 0);   /* still inside the gap's interval */
+	CHECK(nlines >= 1 && strstr(lines[0], "\"why\":\"restart\"") && count("\"signature_id\":2701", NULL, NULL) == 0,
+	      "a tick after a load: want the restart gap first and no prefix judged, got %d lines: %s", nlines,
+	      nlines ? lines[nlines - 1] : "");
+	tw_shutdown_free(m);
+	printf("  open alerts across a restart: %d ids, none raised again, resolved once (at once and %u s late)\n",
+	       nid, (unsigned)(late - d - DROP));
+
+	/* every byte of the detection records and open region alerts changed:
+	 * loaded or moved aside, never a crash (ASan) */
+	void *body = NULL;
+	size_t blen = 0, tail = 400, bad = 0;
+	CHECK(tw_state_load(dir, TW_SHUTDOWN_STATE, &body, &blen, err, sizeof err) == TW_STATE_LOADED, "%s", err);
+	for (size_t i = blen > tail ? blen - tail : 0; i < blen; i++) {
+		uint8_t *x = malloc(blen);
+		memcpy(x, body, blen);
+		x[i] ^= 0xff;
+		tw_state_save(dir, TW_SHUTDOWN_STATE, x, blen, err, sizeof err);
+		free(x);
+		struct tw_shutdown *y = tw_shutdown_new(&c, NULL);
+		int rc = tw_shutdown_load(y, dir, err, sizeof err);
+		CHECK(rc == TW_STATE_LOADED || rc == TW_STATE_CORRUPT, "byte %zu: %d %s", i, rc, err);
+		if (rc == TW_STATE_CORRUPT) {
+			bad++;
+			char path[300];
+			snprintf(path, sizeof path, "%s/" TW_SHUTDOWN_STATE, dir);
+			take_aside(path);
+		}
+		tw_shutdown_free(y);
+	}
+	printf("  %zu of the last %zu body bytes changed: %zu refused, the rest loaded\n", tail, tail, bad);
+	free(body);
+	char path[300];
+	snprintf(path, sizeof path, "%s/" TW_SHUTDOWN_STATE, dir);
+	unlink(path);
+	rmdir(dir);
+	tw_shutdown_free(a);
+	tw_shutdown_free(b);
+	tw_shutdown_free(l);
 }
 
 static void test_region(void)
@@ -592,6 +754,7 @@ int main(void)
 	test_warmup();
 	test_link_and_gap();
 	test_state();
+	test_state_open_alert();
 	test_region();
 	test_sparse_and_cfg();
 	clear_lines();
