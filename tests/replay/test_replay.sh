@@ -24,7 +24,7 @@ parity() {  # capture, number
   local f=$1 u=$W/p/$2.u.json b=$W/p/$2.b.json ru rb
   "$TW" --replay "$f" "${SMALL[@]}" --alerts "$u" 2>"$u.err"; ru=$?
   [ $ru -le 1 ] || { echo "$f: user engine exit $ru: $(cat "$u.err")" > "$W/fail.$2"; return; }
-  echo "$u" > "$W/json.$2"
+  echo "$u" > "$W/json.$2"; echo "$f" > "$W/p/$2.src"
   [ $has_bpf = 1 ] || return
   "$TW" --replay "$f" --replay-engine bpf "${SMALL[@]}" --alerts "$b" 2>"$b.err"; rb=$?
   [ $rb = $ru ] || { echo "$f: exit status user $ru, bpf $rb: $(cat "$b.err")" > "$W/fail.$2"; return; }
@@ -47,7 +47,9 @@ import json, sys
 for p in sys.argv[1:]:
     for i, l in enumerate(open(p), 1):
         try: json.loads(l)
-        except ValueError as e: sys.exit(f"{p}: line {i}: invalid JSON: {e}")
+        except ValueError as e:
+            src = open(p[:-7] + ".src").read().strip()   # N.u.json -> N.src: the capture
+            sys.exit(f"{src}: line {i}: invalid JSON: {e}")
 ' $(cat "$W"/json.*) || fail "invalid JSON"
 [ $has_bpf = 1 ] && ok "$n captures: user and bpf engines byte-identical" || ok "$n captures replayed (no root/BTF: bpf engine not compared)"
 
