@@ -35,12 +35,15 @@ BPFT_SRCS   := $(wildcard tests/bpf/test_*.c)
 BPFT_BINS   := $(patsubst tests/bpf/%.c,$(BUILD)/bpftest/%,$(BPFT_SRCS))
 FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_OBJS   := $(patsubst daemon/%.c,$(BUILD)/fuzzobj/%.o,$(LIB_SRCS))
+FUZZ_CFLAGS := -std=gnu11 $(WARN) -Wno-unused-command-line-argument -D_GNU_SOURCE -Iinclude -Idaemon -I$(BUILD) \
+	-I/usr/include/libnl3 -O1 -g
 BENCH_SRCS  := $(wildcard bench/bench_*.c)
 BENCH_BINS  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
 .DELETE_ON_ERROR:
 # skeletons are only prerequisites of pattern rules: keep make from deleting them
-.SECONDARY: $(SKELS) $(BUILD)/vmlinux.h $(SAN_OBJS)
+.SECONDARY: $(SKELS) $(BUILD)/vmlinux.h $(SAN_OBJS) $(FUZZ_OBJS)
 .PHONY: all check unit bpftest fuzz live lab replaytest outputs bench demo eval clean deps install
 
 all: $(BUILD)/tamperwatchd $(BUILD)/tamperwatch
@@ -88,10 +91,15 @@ $(BUILD)/bpftest/%: tests/bpf/%.c $(LIB_OBJS) $(BPF_OBJS) $(TEST_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(TW_CFLAGS) -Itests $< $(LIB_OBJS) -o $@ $(LIBS)
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HDRS) $(SKELS)
+# the daemon is compiled for fuzzing once (coverage + sanitizers, no libFuzzer
+# main) and linked into every target, not compiled again for each
+$(BUILD)/fuzzobj/%.o: daemon/%.c $(HDRS) $(SKELS)
 	@mkdir -p $(@D)
-	$(CLANG) -std=gnu11 $(WARN) -Wno-unused-command-line-argument -D_GNU_SOURCE -Iinclude -Idaemon -I$(BUILD) -I/usr/include/libnl3 \
-		-O1 -g -fsanitize=fuzzer,address,undefined $< $(LIB_SRCS) -o $@ $(LIBS)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS) $(HDRS)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined $< $(FUZZ_OBJS) -o $@ $(LIBS)
 
 $(BUILD)/bench/%: bench/%.c $(LIB_OBJS) $(BPF_OBJS)
 	@mkdir -p $(@D)

@@ -251,6 +251,13 @@ struct tw_engine *tw_engine_bpf_new(struct tw_pipeline *pl, int replay, uint32_t
 		b->skel->rodata->tw_cfg_pfx_v4 = (__u32)pfx->v4_len;
 		b->skel->rodata->tw_cfg_pfx_v6 = (__u32)pfx->v6_len;
 	}
+	/* replay test-runs only the XDP program; verifying the TC one too
+	 * would double the load time of every replay (bpftest and live
+	 * still load it) */
+	if (replay && bpf_program__set_autoload(b->skel->progs.tw_tc, false)) {
+		snprintf(err, errlen, "cannot leave the TC program out of a replay load");
+		goto fail;
+	}
 	if (bpf_map__set_max_entries(b->skel->maps.tw_flows, max_flows)) {
 		snprintf(err, errlen, "cannot size the flow map to %u entries", max_flows);
 		goto fail;

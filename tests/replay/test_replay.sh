@@ -14,20 +14,43 @@ has_bpf=1
 [ "$(id -u)" -eq 0 ] && [ -r /sys/kernel/btf/vmlinux ] || has_bpf=0
 
 # --- parity on every capture ------------------------------------------------
+# Captures run two at a time (each engine run is mostly program load and
+# verification, so the two cores both work); each writes its outputs under
+# its own number and, on failure, one line to $W/fail.N.  One python process
+# checks every output is JSON afterwards (a python3 start costs up to 2 s on
+# a busy machine when it is a pyenv shim).
+JOBS=${TW_REPLAY_JOBS:-2}
+parity() {  # capture, number
+  local f=$1 u=$W/p/$2.u.json b=$W/p/$2.b.json ru rb
+  "$TW" --replay "$f" "${SMALL[@]}" --alerts "$u" 2>"$u.err"; ru=$?
+  [ $ru -le 1 ] || { echo "$f: user engine exit $ru: $(cat "$u.err")" > "$W/fail.$2"; return; }
+  echo "$u" > "$W/json.$2"; echo "$f" > "$W/p/$2.src"
+  [ $has_bpf = 1 ] || return
+  "$TW" --replay "$f" --replay-engine bpf "${SMALL[@]}" --alerts "$b" 2>"$b.err"; rb=$?
+  [ $rb = $ru ] || { echo "$f: exit status user $ru, bpf $rb: $(cat "$b.err")" > "$W/fail.$2"; return; }
+  cmp -s "$u" "$b" || echo "$f: engines differ: $(diff "$u" "$b" | head -5)" > "$W/fail.$2"
+}
+mkdir -p "$W/p"
 n=0
 files=$(find "$CORPUS" -type f \( -name '*.pcap' -o -name '*.pcapng' -o -name '*.cap' \) 2>/dev/null | sort)
 [ -n "$files" ] || echo "note: no corpus under $CORPUS; crafted captures only"
 for f in $files "$W/c/good.pcap" "$W/c/gap.pcap" "$W/c/raw_ip.pcap" "$W/c/good.pcap.gz" "$W/c/out_of_order.pcap" "$W/c/short_snap.pcap"; do
-  "$TW" --replay "$f" "${SMALL[@]}" --alerts "$W/u.json" 2>"$W/u.err"; ru=$?
-  [ $ru -le 1 ] || fail "$f: user engine exit $ru: $(cat "$W/u.err")"
-  python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$W/u.json" || fail "$f: invalid JSON"
-  if [ $has_bpf = 1 ]; then
-    "$TW" --replay "$f" --replay-engine bpf "${SMALL[@]}" --alerts "$W/b.json" 2>"$W/b.err"; rb=$?
-    [ $rb = $ru ] || fail "$f: exit status user $ru, bpf $rb"
-    cmp -s "$W/u.json" "$W/b.json" || { diff "$W/u.json" "$W/b.json" | head -5; fail "$f: engines differ"; }
-  fi
   n=$((n + 1))
+  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
+  parity "$f" "$n" &
 done
+wait
+if compgen -G "$W/fail.*" >/dev/null; then cat "$W"/fail.* >&2; fail "$(ls "$W"/fail.* | wc -l) of $n captures"; fi
+[ "$(cat "$W"/json.* | wc -l)" = "$n" ] || fail "only $(cat "$W"/json.* | wc -l) of $n captures replayed"
+python3 -c '
+import json, sys
+for p in sys.argv[1:]:
+    for i, l in enumerate(open(p), 1):
+        try: json.loads(l)
+        except ValueError as e:
+            src = open(p[:-7] + ".src").read().strip()   # N.u.json -> N.src: the capture
+            sys.exit(f"{src}: line {i}: invalid JSON: {e}")
+' $(cat "$W"/json.*) || fail "invalid JSON"
 [ $has_bpf = 1 ] && ok "$n captures: user and bpf engines byte-identical" || ok "$n captures replayed (no root/BTF: bpf engine not compared)"
 
 # --- what the crafted captures must show ---------------------------------------
