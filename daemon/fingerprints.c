@@ -266,6 +266,10 @@ static const char *pcre_to_ere(const char *in, size_t len, struct sbuf *b, int *
 {
 	size_t i = 0;
 	const char *why;
+	/* A quantifier right after another one is an error in PCRE ("nothing
+	 * to repeat"); glibc's regcomp accepts a run of them and can spend
+	 * minutes on it (found by fuzz_fingerprints): refuse it here. */
+	int quant = 0;
 
 	*icase = 0;
 	if (len >= 4 && memcmp(in, "(?i)", 4) == 0) {
@@ -274,6 +278,8 @@ static const char *pcre_to_ere(const char *in, size_t len, struct sbuf *b, int *
 	}
 	while (i < len) {
 		char c = in[i];
+		int after_quant = quant;
+		quant = 0;
 		if (c == '\\') {
 			if (i + 1 >= len)
 				return "trailing backslash";
@@ -314,6 +320,9 @@ static const char *pcre_to_ere(const char *in, size_t len, struct sbuf *b, int *
 			}
 			break;
 		case '*': case '+': case '?':
+			if (after_quant)
+				return "quantifier after a quantifier";
+			quant = 1;
 			emit(b, c);
 			i++;
 			if (i < len && in[i] == '?')
@@ -332,6 +341,9 @@ static const char *pcre_to_ere(const char *in, size_t len, struct sbuf *b, int *
 					j++;
 			}
 			if (d1 && j < len && in[j] == '}') {
+				if (after_quant)
+					return "quantifier after a quantifier";
+				quant = 1;
 				for (; i <= j; i++)
 					emit(b, in[i]);
 				if (i < len && in[i] == '?')
