@@ -33,6 +33,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <tamperwatch/classify.h>
+#include <tamperwatch/prefix.h>
 #include <bpf/btf.h>
 #include <limits.h>
 #include "pktbuild.h"
@@ -47,8 +48,8 @@ struct tw_counters_ { __u64 c[TW_CNT_MAX]; };
 /* The objects are opened from build/bpf/ (next to this binary's directory)
  * rather than through the generated skeletons: make treats build/NAME.skel.h
  * as intermediate files and deletes them after the run that made them. */
-static struct bpf_object *tw, *ref;
-static int tw_fd, ref_fd, flows_fd, stats_fd, events_fd;
+static struct bpf_object *tw, *twp, *ref;
+static int tw_fd, twp_fd, ref_fd, flows_fd, stats_fd, events_fd;
 static struct ring_buffer *rb;
 static int ncpu;
 static uint64_t ev_seen[TW_EV_TYPE_MAX + 1];
@@ -284,10 +285,10 @@ static void measure_new_flows(struct result *r, uint32_t nflows)
 	r->ref_ns = median(b, ROUNDS);
 }
 
-/* Open and load one object; set the const volatile __u32 `var` in its
- * .rodata to val first (found through BTF).  Exits 77 if the kernel cannot
- * take it. */
-static struct bpf_object *open_obj(const char *path, const char *var, uint32_t val)
+/* Open and load one object; set the const volatile __u32 variables
+ * vars[0..nvars) in its .rodata to vals first (found through BTF).  Exits 77 if
+ * the kernel cannot take it. */
+static struct bpf_object *open_obj(const char *path, int nvars, const char *const *vars, const uint32_t *vals)
 {
 	struct bpf_object *obj = bpf_object__open_file(path, NULL);
 	if (!obj) {
@@ -296,6 +297,7 @@ static struct bpf_object *open_obj(const char *path, const char *var, uint32_t v
 	}
 	struct bpf_map *m;
 	int done = 0;
+	uint8_t data[4096];
 	bpf_object__for_each_map(m, obj) {
 		const char *n = bpf_map__name(m);
 		size_t nl = strlen(n);
@@ -305,23 +307,26 @@ static struct bpf_object *open_obj(const char *path, const char *var, uint32_t v
 		int id = btf ? btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC) : -1;
 		size_t sz = 0;
 		const void *init = bpf_map__initial_value(m, &sz);
-		if (id < 0 || !init || sz > 4096)
+		if (id < 0 || !init || sz > sizeof(data))
 			break;
-		uint8_t data[4096];
 		memcpy(data, init, sz);
 		const struct btf_type *t = btf__type_by_id(btf, (__u32)id);
-		const struct btf_var_secinfo *vs = btf_var_secinfos(t);
-		for (int i = 0; i < btf_vlen(t); i++, vs++) {
-			const struct btf_type *vt = btf__type_by_id(btf, vs->type);
-			if (strcmp(btf__name_by_offset(btf, vt->name_off), var) == 0 && vs->size == 4 &&
-			    vs->offset + 4 <= sz) {
-				memcpy(data + vs->offset, &val, 4);
-				done = bpf_map__set_initial_value(m, data, sz) == 0;
+		for (int v = 0; v < nvars; v++) {
+			const struct btf_var_secinfo *vs = btf_var_secinfos(t);
+			for (int i = 0; i < btf_vlen(t); i++, vs++) {
+				const struct btf_type *vt = btf__type_by_id(btf, vs->type);
+				if (strcmp(btf__name_by_offset(btf, vt->name_off), vars[v]) == 0 && vs->size == 4 &&
+				    vs->offset + 4 <= sz) {
+					memcpy(data + vs->offset, &vals[v], 4);
+					done++;
+				}
 			}
 		}
+		if (done == nvars && bpf_map__set_initial_value(m, data, sz) != 0)
+			done = 0;
 	}
-	if (!done) {
-		printf("BUG: %s: no 4-byte .rodata variable %s\n", path, var);
+	if (done != nvars) {
+		printf("BUG: %s: not every one of %d 4-byte .rodata variables found (%s ...)\n", path, nvars, vars[0]);
 		exit(1);
 	}
 	if (bpf_object__load(obj)) {
@@ -362,10 +367,23 @@ int main(void)
 
 	/* LIVE mode: tw_cfg_replay stays 0, the kernel clocks, as attached */
 	snprintf(path, sizeof(path), "%s/../bpf/tamperwatch.bpf.o", dir);
-	tw = open_obj(path, "tw_cfg_replay", 0);
+	static const char *const live_vars[] = { "tw_cfg_replay" }, *const pfx_vars[] = { "tw_cfg_replay", "tw_cfg_pfx_on" },
+				 *const ref_vars[] = { "bench_ref_armed" };
+	static const uint32_t live_vals[] = { 0 }, pfx_vals[] = { 0, 1 }, ref_vals[] = { 1 };
+	tw = open_obj(path, 1, live_vars, live_vals);
+	/* the same program with shutdown detection's per-prefix counting on,
+	 * the client's network (10.0.0.0/8) among the client networks */
+	twp = open_obj(path, 2, pfx_vars, pfx_vals);
 	snprintf(path, sizeof(path), "%s/../bpf/bench_ref.bpf.o", dir);
-	ref = open_obj(path, "bench_ref_armed", 1);
+	ref = open_obj(path, 1, ref_vars, ref_vals);
 	tw_fd = bpf_program__fd(bpf_object__find_program_by_name(tw, "tw_xdp"));
+	twp_fd = bpf_program__fd(bpf_object__find_program_by_name(twp, "tw_xdp"));
+	struct tw_lpm_key net = { .prefixlen = 8 + 8, .data = { TW_FAMILY_IPV4, 10 } };
+	__u32 one = 1;
+	if (twp_fd < 0 || bpf_map_update_elem(bpf_object__find_map_fd_by_name(twp, "tw_client_nets"), &net, &one, 0)) {
+		printf("BUG: prefix-counting program or its client networks map: %s\n", strerror(errno));
+		return 1;
+	}
 	ref_fd = bpf_program__fd(bpf_object__find_program_by_name(ref, "bench_ref_xdp"));
 	flows_fd = bpf_object__find_map_fd_by_name(tw, "tw_flows");
 	stats_fd = bpf_object__find_map_fd_by_name(tw, "tw_stats");
@@ -393,6 +411,7 @@ int main(void)
 	const struct frame *prime_a[] = { &syn, &synack, &ack, &cdata, &sdata };
 	for (size_t i = 0; i < sizeof(prime_a) / sizeof(prime_a[0]); i++) {
 		once(tfd, prime_a[i]->b, prime_a[i]->len);
+		once(twp_fd, prime_a[i]->b, prime_a[i]->len);
 		once(rfd, prime_a[i]->b, prime_a[i]->len);
 	}
 	struct tw_flow fa;
@@ -432,13 +451,13 @@ int main(void)
 	size_t rec = (sizeof(struct tw_event) + TW_SNIPPET_MAX + 8 + 7) & ~(size_t)7;
 	uint32_t batch = (uint32_t)((bpf_map__max_entries(bpf_object__find_map_by_name(tw, "tw_events")) * 3 / 4) / rec);
 
-	struct result res[8];
+	struct result res[10];
 	int nres = 0;
 	memset(res, 0, sizeof(res));
 	uint64_t c0[TW_CNT_MAX];
 	counters(c0);
 	/* BENCH_XDP_CASES=acd (say) runs only those rows (a-d, e-f: ring full,
-	 * g: new flows); for perf record of one path.  Default: all. */
+	 * g: new flows, h: (a) with per-prefix counting); for perf record of one path.  Default: all. */
 	const char *only = getenv("BENCH_XDP_CASES");
 #define WANT(c) (!only || strchr(only, (c)))
 	if (WANT('a')) {
@@ -466,6 +485,15 @@ int main(void)
 		res[nres].name = "    DNS resp., ring full (events lost)";
 		res[nres].info = 1;
 		measure(&res[nres++], &dr, REPEAT, REPEAT, 0);
+	}
+	if (WANT('h')) {
+		/* shutdown.enabled: one LPM lookup and one per-CPU hash update
+		 * per packet toward a client; compare with row (a) */
+		res[nres].name = "    (a) with per-prefix counting on";
+		res[nres].info = 1;
+		tw_fd = twp_fd;
+		measure(&res[nres++], &steady, REPEAT, REPEAT, 0);
+		tw_fd = tfd;
 	}
 	if (WANT('g')) {
 		res[nres].name = "    SYN, new flow (repeat=1 x 20000)";
@@ -526,6 +554,7 @@ int main(void)
 
 	ring_buffer__free(rb);
 	bpf_object__close(ref);
+	bpf_object__close(twp);
 	bpf_object__close(tw);
 	return 0;
 }

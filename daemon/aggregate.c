@@ -438,6 +438,8 @@ static void pstat_note(struct tw_agg *a, const struct rec *r)
 		a->npstat++;
 	}
 	uint64_t e = r->ts / bucket_ns(a), k = e % PB;
+	if (p->epoch[k] > e)
+		return;   /* a held verdict older than the window the slot counts now */
 	if (p->epoch[k] != e) {
 		p->epoch[k] = e;
 		p->flows[k] = p->answered[k] = 0;
