@@ -201,7 +201,11 @@ static void readme_text(const struct tw_report_in *in, const struct tw_report *r
 "  no client address, user payload or browsing history is in this bundle beyond\n"
 "  the target that was blocked.  The evidence capture, when included, is the one\n"
 "  the detector's evidence writer made for this alert: headers and the injected\n"
-"  packets, not user payloads, with client addresses replaced as in the records.\n",
+"  packets, not user payloads.  In it each client address is a keyed pseudonym:\n"
+"  the client's prefix is kept and the host part is replaced (the same client,\n"
+"  the same pseudonym).  A pseudonym is another address of that prefix and may\n"
+"  be the real address of some other client there: it tells flows of one client\n"
+"  apart, it never names who holds that address.\n",
 		   in->id, when, in->version ? in->version : "?",
 		   in->omitted ? "Long-lived alert: the first record and the latest ones are kept; the\n"
 				 "                count of records left out is in timeline.txt."

@@ -40,8 +40,24 @@ void tw_tb_printf(struct tw_tb *b, const char *fmt, ...)
 	va_start(ap, fmt);
 	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
-	if (n < 0)
+	if (n < 0) {
 		b->fail = 1;
-	else
-		tw_tb_add(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+		return;
+	}
+	if ((size_t)n < sizeof(tmp)) {
+		tw_tb_add(b, tmp, (size_t)n);
+		return;
+	}
+	/* longer than the stack buffer: format again into one that fits,
+	 * never cut the text short */
+	char *big = malloc((size_t)n + 1);
+	if (!big) {
+		b->fail = 1;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(big, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	tw_tb_add(b, big, (size_t)n);
+	free(big);
 }

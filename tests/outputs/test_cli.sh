@@ -210,6 +210,9 @@ tl = members["timeline.txt"].decode()
 assert f"Alert {aid}" in tl and "raised" in tl and "resolved" in tl and "blocked.example" in tl, tl
 rd = members["README.txt"].decode()
 assert "tamperwatchd 0.1.0" in rd and "Privacy" in rd and aid in rd, rd
+# whoever receives the bundle learns that capture addresses are pseudonyms,
+# which may be some other client's real address
+assert "keyed pseudonym" in rd and "never names who holds that address" in rd, rd
 if pcap:
     assert members["evidence.pcap"] == open(pcap, "rb").read()
 for name, data in members.items():
