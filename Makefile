@@ -3,7 +3,7 @@
 #
 # Layout conventions the rules below rely on (so a new file needs no edit here):
 #   bpf/*.bpf.c          -> build/bpf/*.bpf.o and build/*.skel.h
-#   daemon/*.c           -> linked into tamperwatchd (main.c) and into every test
+#   daemon/*.c, daemon/LAYER/*.c -> linked into tamperwatchd (main.c) and into every test
 #   tests/unit/test_*.c  -> build/unit/test_* under ASan+UBSan, run by `make unit`
 #   tests/bpf/test_*.c   -> build/bpftest/test_*, load the real objects, run by `make bpftest`
 #   tests/fuzz/fuzz_*.c  -> build/fuzz/fuzz_* (libFuzzer), run for FUZZ_SECONDS each
@@ -16,7 +16,10 @@ FUZZ_SECONDS ?= 15
 
 WARN      := -Wall -Wextra -Werror
 CFLAGS    ?= -O2 -g
-TW_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Idaemon -I$(BUILD) -I/usr/include/libnl3 $(CFLAGS)
+# one folder per layer of the daemon (docs/architecture.md)
+LAYERS    := capture events verdicts alerts outputs control util
+LAYER_INC := -Idaemon $(addprefix -Idaemon/,$(LAYERS))
+TW_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude $(LAYER_INC) -I$(BUILD) -I/usr/include/libnl3 $(CFLAGS)
 SAN       := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 LIBS      := -lbpf -lelf -lz -lpcap -ljson-c -lcurl -lcrypto -larchive -lnl-route-3 -lnl-3 -lm -lpthread
 ARCH      := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
@@ -24,9 +27,9 @@ ARCH      := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 BPF_SRCS    := $(wildcard bpf/*.bpf.c)
 BPF_OBJS    := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 SKELS       := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
-HDRS        := $(wildcard include/tamperwatch/*.h) $(wildcard daemon/*.h)
+HDRS        := $(wildcard include/tamperwatch/*.h daemon/*.h daemon/*/*.h)
 TEST_HDRS   := $(wildcard tests/*.h tests/bpf/*.h)
-LIB_SRCS    := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+LIB_SRCS    := $(filter-out daemon/main.c,$(wildcard daemon/*.c daemon/*/*.c))
 LIB_OBJS    := $(patsubst daemon/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 SAN_OBJS    := $(patsubst daemon/%.c,$(BUILD)/san/%.o,$(LIB_SRCS))
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
@@ -36,7 +39,7 @@ BPFT_BINS   := $(patsubst tests/bpf/%.c,$(BUILD)/bpftest/%,$(BPFT_SRCS))
 FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_OBJS   := $(patsubst daemon/%.c,$(BUILD)/fuzzobj/%.o,$(LIB_SRCS))
-FUZZ_CFLAGS := -std=gnu11 $(WARN) -Wno-unused-command-line-argument -D_GNU_SOURCE -Iinclude -Idaemon -I$(BUILD) \
+FUZZ_CFLAGS := -std=gnu11 $(WARN) -Wno-unused-command-line-argument -D_GNU_SOURCE -Iinclude $(LAYER_INC) -I$(BUILD) \
 	-I/usr/include/libnl3 -O1 -g
 BENCH_SRCS  := $(wildcard bench/bench_*.c)
 BENCH_BINS  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
@@ -79,8 +82,8 @@ $(BUILD)/tamperwatchd: daemon/main.c $(LIB_OBJS)
 	$(CC) $(TW_CFLAGS) $^ -o $@ $(LIBS)
 
 # ---- tamperwatch: the operator's CLI (shares the request parser) ---------
-$(BUILD)/tamperwatch: cli/tamperwatch.c $(BUILD)/obj/ctlreq.o daemon/ctlreq.h daemon/ctl.h
-	$(CC) $(TW_CFLAGS) $< $(BUILD)/obj/ctlreq.o -o $@ -ljson-c
+$(BUILD)/tamperwatch: cli/tamperwatch.c $(BUILD)/obj/control/ctlreq.o daemon/control/ctlreq.h daemon/control/ctl.h
+	$(CC) $(TW_CFLAGS) $< $(BUILD)/obj/control/ctlreq.o -o $@ -ljson-c
 
 # ---- tests ----------------------------------------------------------------
 $(BUILD)/unit/%: tests/unit/%.c $(SAN_OBJS) $(TEST_HDRS)
