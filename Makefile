@@ -17,8 +17,8 @@ FUZZ_SECONDS ?= 15
 WARN      := -Wall -Wextra -Werror
 CFLAGS    ?= -O2 -g
 # one folder per layer of the daemon (docs/architecture.md)
-LAYERS    := capture events verdicts alerts outputs control util
-LAYER_INC := -Idaemon $(addprefix -Idaemon/,$(LAYERS))
+
+LAYER_INC := -Idaemon   # includes name their layer: "capture/engine.h"
 TW_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude $(LAYER_INC) -I$(BUILD) -I/usr/include/libnl3 $(CFLAGS)
 SAN       := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 LIBS      := -lbpf -lelf -lz -lpcap -ljson-c -lcurl -lcrypto -larchive -lnl-route-3 -lnl-3 -lm -lpthread

@@ -1,5 +1,5 @@
 /* tamperwatch: the operator's view of a running tamperwatchd, over its
- * control socket (README "tamperwatch (operator CLI)", daemon/ctl.h). */
+ * control socket (README "tamperwatch (operator CLI)", daemon/control/ctl.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -11,8 +11,8 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-#include "ctl.h"
-#include "ctlreq.h"
+#include "control/ctl.h"
+#include "control/ctlreq.h"
 
 #define MAX_RESPONSE (256u << 20)   /* a JSON response line; reports add their announced bytes */
 #define IO_TIMEOUT_S 60

@@ -1,6 +1,6 @@
 #include "config.h"
-#include "hostport.h"
-#include "syslog_out.h"
+#include "util/hostport.h"
+#include "outputs/syslog_out.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

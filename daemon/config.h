@@ -5,11 +5,11 @@
 #define TW_CONFIG_H
 #include <stddef.h>
 #include <stdint.h>
-#include "sweep.h"
-#include "aggregate.h"   /* [alerts] / [state] keys */
-#include "alertmanager.h" /* [alertmanager] keys */
-#include "evidence.h"    /* [evidence] keys */
-#include "shutdown.h"    /* [shutdown] keys */
+#include "capture/sweep.h"
+#include "alerts/aggregate.h"   /* [alerts] / [state] keys */
+#include "outputs/alertmanager.h" /* [alertmanager] keys */
+#include "outputs/evidence.h"    /* [evidence] keys */
+#include "alerts/shutdown.h"    /* [shutdown] keys */
 #include <limits.h>
 
 struct tw_config {

@@ -1,7 +1,7 @@
 #include "stats.h"
-#include "jsonbuf.h"
-#include "verdict.h"
-#include "evidence.h"
+#include "util/jsonbuf.h"
+#include "verdicts/verdict.h"
+#include "outputs/evidence.h"
 #include <string.h>
 #include <tamperwatch/parse.h>
 

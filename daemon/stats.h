@@ -3,8 +3,8 @@
 #ifndef TW_STATS_H
 #define TW_STATS_H
 #include <stdint.h>
-#include "engine.h"
-#include "pcap_in.h"
+#include "capture/engine.h"
+#include "capture/pcap_in.h"
 
 struct tw_replay_totals {
 	uint64_t files;

@@ -1,4 +1,4 @@
-#include "aggregate.h"
+#include "alerts/aggregate.h"
 #include "regions.h"
 #include <arpa/inet.h>
 #include <errno.h>
@@ -9,10 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "jsonbuf.h"
-#include "legit.h"
-#include "state.h"
-#include "evidence.h"
+#include "util/jsonbuf.h"
+#include "alerts/legit.h"
+#include "util/state.h"
+#include "outputs/evidence.h"
 
 #define NS 1000000000ull
 #define NMETH 6

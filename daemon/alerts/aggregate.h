@@ -8,7 +8,7 @@
 #define TW_AGGREGATE_H
 #include <stddef.h>
 #include <stdint.h>
-#include "verdict.h"
+#include "verdicts/verdict.h"
 
 struct tw_legit;
 struct tw_regions;

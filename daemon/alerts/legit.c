@@ -1,4 +1,4 @@
-#include "legit.h"
+#include "alerts/legit.h"
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>

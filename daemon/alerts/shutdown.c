@@ -1,8 +1,8 @@
 /* Shutdown detector core: see shutdown.h and README "Shutdown detection". */
-#include "shutdown.h"
-#include "jsonbuf.h"
-#include "pipeline.h"
-#include "state.h"
+#include "alerts/shutdown.h"
+#include "util/jsonbuf.h"
+#include "events/pipeline.h"
+#include "util/state.h"
 
 #include <errno.h>
 #include <math.h>

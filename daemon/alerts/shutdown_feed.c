@@ -1,6 +1,6 @@
-#include "shutdown_feed.h"
-#include "pipeline.h"
-#include "jsonbuf.h"
+#include "alerts/shutdown_feed.h"
+#include "events/pipeline.h"
+#include "util/jsonbuf.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

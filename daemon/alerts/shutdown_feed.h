@@ -15,9 +15,9 @@
 #ifndef TW_SHUTDOWN_FEED_H
 #define TW_SHUTDOWN_FEED_H
 #include <stdint.h>
-#include "engine.h"
+#include "capture/engine.h"
 #include "regions.h"
-#include "shutdown.h"
+#include "alerts/shutdown.h"
 
 struct tw_sdfeed_stats {
 	uint64_t polls, samples, gaps_no_packets, gaps_late, counter_resets, prefixes_unlabelled,

@@ -1,4 +1,4 @@
-#include "attach.h"
+#include "capture/attach.h"
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>

@@ -5,8 +5,8 @@
 #define TW_ENGINE_H
 #include <stdint.h>
 #include <tamperwatch/event.h>
-#include "pcap_in.h"
-#include "pipeline.h"
+#include "capture/pcap_in.h"
+#include "events/pipeline.h"
 #include <tamperwatch/prefix.h>
 
 struct tw_regions;

@@ -1,4 +1,4 @@
-#include "engine_bpf.h"
+#include "capture/engine_bpf.h"
 #include "regions.h"
 #include <sys/socket.h>
 #include <bpf/bpf.h>

@@ -4,7 +4,7 @@
  * capture's timestamp handed to the program through .bss. */
 #ifndef TW_ENGINE_BPF_H
 #define TW_ENGINE_BPF_H
-#include "engine.h"
+#include "capture/engine.h"
 
 /* max_flows sizes the kernel's LRU flow map (flows.max). */
 /* pfx NULL: no per-prefix counters. */

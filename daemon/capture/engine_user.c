@@ -3,7 +3,7 @@
  * kernel's.  It mirrors bpf/tamperwatch.bpf.c step for step (parse, flow
  * lookup or insert, tw_track, one event per bit) so both replay engines
  * write the same bytes. */
-#include "engine.h"
+#include "capture/engine.h"
 #include "regions.h"
 #include <sys/socket.h>
 #include <errno.h>

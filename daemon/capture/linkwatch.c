@@ -1,4 +1,4 @@
-#include "linkwatch.h"
+#include "capture/linkwatch.h"
 #include <errno.h>
 #include <net/if.h>
 #include <netlink/netlink.h>

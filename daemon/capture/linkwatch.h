@@ -6,7 +6,7 @@
 #ifndef TW_LINKWATCH_H
 #define TW_LINKWATCH_H
 #include <stddef.h>
-#include "attach.h"
+#include "capture/attach.h"
 
 /* up: 1 when every watched link is up and running, 0 when any is not;
  * name: the link that changed. */

@@ -1,9 +1,9 @@
 /* Live: the BPF programs are attached; poll the ring buffer, sweep ended
  * flows once a second, write stats, and on SIGINT/SIGTERM take everything
  * off the links before the last drain. */
-#include "run.h"
-#include "engine_bpf.h"
-#include "linkwatch.h"
+#include "capture/run.h"
+#include "capture/engine_bpf.h"
+#include "capture/linkwatch.h"
 #include <stdio.h>
 #include <time.h>
 

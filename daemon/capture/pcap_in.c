@@ -1,5 +1,5 @@
 /* pcap_in.c - capture-file reader for offline replay (see pcap_in.h). */
-#include "pcap_in.h"
+#include "capture/pcap_in.h"
 
 #include <errno.h>
 #include <fcntl.h>

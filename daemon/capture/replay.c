@@ -1,6 +1,6 @@
 /* Offline replay: the capture's timestamps are the clock, so idle timeouts
  * and every time window behave as they would have live. */
-#include "run.h"
+#include "capture/run.h"
 #include <stdio.h>
 #include <string.h>
 

@@ -2,10 +2,10 @@
 #ifndef TW_RUN_H
 #define TW_RUN_H
 #include <signal.h>
-#include "attach.h"
-#include "engine.h"
+#include "capture/attach.h"
+#include "capture/engine.h"
 #include "stats.h"
-#include "sweep.h"
+#include "capture/sweep.h"
 
 extern volatile sig_atomic_t tw_stop;    /* SIGINT/SIGTERM */
 extern volatile sig_atomic_t tw_hup;     /* SIGHUP: reopen outputs */

@@ -1,4 +1,4 @@
-#include "sweep.h"
+#include "capture/sweep.h"
 #include <stdlib.h>
 #include <string.h>
 #include <tamperwatch/classify.h>

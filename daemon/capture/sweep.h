@@ -5,7 +5,7 @@
 #ifndef TW_SWEEP_H
 #define TW_SWEEP_H
 #include <stdint.h>
-#include "engine.h"
+#include "capture/engine.h"
 
 struct tw_timeouts {
 	uint64_t tcp_idle_ns;    /* established or half-open TCP, no packet (default 120 s) */

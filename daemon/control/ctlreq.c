@@ -1,4 +1,4 @@
-#include "ctlreq.h"
+#include "control/ctlreq.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>

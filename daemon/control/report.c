@@ -1,5 +1,5 @@
-#include "report.h"
-#include "textbuf.h"
+#include "control/report.h"
+#include "util/textbuf.h"
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
-#include "status.h"
-#include "verdict.h"
+#include "control/status.h"
+#include "verdicts/verdict.h"
 #include <net/if.h>
-#include "aggregate.h"
+#include "alerts/aggregate.h"
 #include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>

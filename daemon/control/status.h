@@ -6,11 +6,11 @@
 #define TW_STATUS_H
 #include <pthread.h>
 #include <stdint.h>
-#include "verdict.h"
-#include "aggregate.h"
+#include "verdicts/verdict.h"
+#include "alerts/aggregate.h"
 #include <tamperwatch/event.h>
-#include "attach.h"
-#include "engine.h"
+#include "capture/attach.h"
+#include "capture/engine.h"
 
 struct tw_bus;
 struct tw_agg;

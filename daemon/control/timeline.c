@@ -1,5 +1,5 @@
-#include "timeline.h"
-#include "bus.h"
+#include "control/timeline.h"
+#include "outputs/bus.h"
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,8 +1,8 @@
-#include "pipeline.h"
-#include "jsonbuf.h"
-#include "proto.h"
-#include "verdict.h"
-#include "evidence.h"
+#include "events/pipeline.h"
+#include "util/jsonbuf.h"
+#include "events/proto.h"
+#include "verdicts/verdict.h"
+#include "outputs/evidence.h"
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <stdio.h>

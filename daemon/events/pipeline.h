@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <tamperwatch/event.h>
-#include "output.h"
+#include "outputs/output.h"
 
 struct tw_pipeline_opts {
 	int v4_prefix;           /* client addresses are written as this prefix (default 24) */

@@ -8,7 +8,7 @@
  */
 #include <string.h>
 
-#include "proto.h"
+#include "events/proto.h"
 
 #define TW_DNS_HDR 12
 #define TW_DNS_NAME_WIRE_MAX 255

@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "proto.h"
+#include "events/proto.h"
 
 #define METHOD_MAX 15
 

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "proto.h"
+#include "events/proto.h"
 
 static uint8_t lower(uint8_t c)
 {

@@ -10,7 +10,7 @@
  */
 #include <string.h>
 
-#include "proto.h"
+#include "events/proto.h"
 
 #define TLS_MAX_PLAINTEXT 16384u
 /* Ciphertext may exceed the plaintext limit by up to 2048 (RFC 5246). */

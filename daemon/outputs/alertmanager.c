@@ -1,7 +1,7 @@
-#include "alertmanager.h"
-#include "am_queue.h"
-#include "jsonbuf.h"
-#include "state.h"
+#include "outputs/alertmanager.h"
+#include "outputs/am_queue.h"
+#include "util/jsonbuf.h"
+#include "util/state.h"
 #include "stats.h"
 #include <curl/curl.h>
 #include <errno.h>

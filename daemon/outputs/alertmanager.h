@@ -9,7 +9,7 @@
 #define TW_ALERTMANAGER_H
 #include <stddef.h>
 #include <stdint.h>
-#include "am_map.h"
+#include "outputs/am_map.h"
 
 struct json_object;
 struct tw_jb;

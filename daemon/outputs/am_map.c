@@ -1,4 +1,4 @@
-#include "am_map.h"
+#include "outputs/am_map.h"
 #include <ctype.h>
 #include <json-c/json.h>
 #include <stdarg.h>

@@ -1,5 +1,5 @@
-#include "am_queue.h"
-#include "state.h"
+#include "outputs/am_queue.h"
+#include "util/state.h"
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>

@@ -13,7 +13,7 @@
 #define TW_AM_QUEUE_H
 #include <stddef.h>
 #include <stdint.h>
-#include "am_map.h"
+#include "outputs/am_map.h"
 
 #define TW_AM_SPOOL_NAME "alertmanager.spool"
 #define TW_AM_SPOOL_VERSION 1

@@ -1,5 +1,5 @@
-#include "bus.h"
-#include "pipeline.h"
+#include "outputs/bus.h"
+#include "events/pipeline.h"
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>

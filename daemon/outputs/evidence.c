@@ -1,4 +1,4 @@
-#include "evidence.h"
+#include "outputs/evidence.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -7,8 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "evpcap.h"
-#include "jsonbuf.h"
+#include "outputs/evpcap.h"
+#include "util/jsonbuf.h"
 
 #define NS 1000000000ull
 

@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <tamperwatch/event.h>
-#include "pseudonym.h"
-#include "verdict.h"
+#include "outputs/pseudonym.h"
+#include "verdicts/verdict.h"
 
 struct json_object;
 struct tw_jb;

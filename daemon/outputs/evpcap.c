@@ -1,6 +1,6 @@
-#include "evpcap.h"
+#include "outputs/evpcap.h"
 #include <string.h>
-#include "pipeline.h"
+#include "events/pipeline.h"
 
 static void le32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
 static void le16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }

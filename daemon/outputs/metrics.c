@@ -1,10 +1,10 @@
-#include "metrics.h"
-#include "bus.h"
-#include "hostport.h"
-#include "pipeline.h"
+#include "outputs/metrics.h"
+#include "outputs/bus.h"
+#include "util/hostport.h"
+#include "events/pipeline.h"
 #include "stats.h"
-#include "status.h"
-#include "verdict.h"
+#include "control/status.h"
+#include "verdicts/verdict.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>

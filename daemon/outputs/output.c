@@ -1,4 +1,4 @@
-#include "output.h"
+#include "outputs/output.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

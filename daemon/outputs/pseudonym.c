@@ -1,4 +1,4 @@
-#include "pseudonym.h"
+#include "outputs/pseudonym.h"
 #include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <tamperwatch/flow.h>
-#include "state.h"
+#include "util/state.h"
 
 typedef unsigned __int128 u128;
 

@@ -1,4 +1,4 @@
-#include "hostport.h"
+#include "util/hostport.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-#include "jsonbuf.h"
+#include "util/jsonbuf.h"
 #include <stdio.h>
 #include <string.h>
 #include <time.h>

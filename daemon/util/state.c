@@ -1,4 +1,4 @@
-#include "state.h"
+#include "util/state.h"
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>

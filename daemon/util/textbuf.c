@@ -1,4 +1,4 @@
-#include "textbuf.h"
+#include "util/textbuf.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

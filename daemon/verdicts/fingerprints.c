@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fingerprints.h"
+#include "verdicts/fingerprints.h"
 
 enum { LOC_BODY, LOC_HEADER, LOC_DNS };
 enum { PT_FULL, PT_PREFIX, PT_CONTAINS, PT_REGEXP };

@@ -21,15 +21,15 @@
  * mid-stream or seen one way only is capped at 0.3 and says so
  * ("limitations").  An RST that fits the server's own TTL and IP-ID, with no
  * race and no burst, is a server's abortive close: no verdict. */
-#include "verdict.h"
+#include "verdicts/verdict.h"
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "fingerprints.h"
-#include "jsonbuf.h"
-#include "pipeline.h"
-#include "proto.h"
+#include "verdicts/fingerprints.h"
+#include "util/jsonbuf.h"
+#include "events/pipeline.h"
+#include "events/proto.h"
 
 #define V_MAX_RST 4
 #define V_MAX_DNSQ 4

@@ -2,7 +2,7 @@
  * skeleton in replay mode, drive tw_xdp / tw_tc with BPF_PROG_TEST_RUN,
  * collect the ring buffer, read the per-CPU counters; and a userspace
  * mirror of the program (the classifier core called directly, as
- * daemon/engine_user.c does) to compare against. */
+ * daemon/capture/engine_user.c does) to compare against. */
 #ifndef TW_TESTS_BPF_HARNESS_H
 #define TW_TESTS_BPF_HARNESS_H
 

@@ -1,5 +1,5 @@
 /* The BPF programs and the userspace mirror of them (the classifier core
- * called as daemon/engine_user.c calls it) must produce the same bytes: a
+ * called as daemon/capture/engine_user.c calls it) must produce the same bytes: a
  * sequence of crafted packets over several interleaved flows (IPv4/IPv6,
  * VLAN, TCP with injected RSTs, SYN-ACK-first, mid-stream, DNS, other UDP,
  * malformed frames in between) is run through tw_xdp, then through tw_tc,

@@ -9,8 +9,8 @@
  *  - a configured prefix length (/28) is honoured;
  *  - a full table counts what it cannot hold and evicts nothing;
  *  - with the feature off nothing is counted;
- *  - the daemon's pollers (daemon/engine_bpf.c and the userspace mirror in
- *    daemon/engine_user.c) give identical samples for the same frames. */
+ *  - the daemon's pollers (daemon/capture/engine_bpf.c and the userspace mirror in
+ *    daemon/capture/engine_user.c) give identical samples for the same frames. */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <stdio.h>
@@ -22,9 +22,9 @@
 #include <tamperwatch/prefix.h>
 #include "tamperwatch.skel.h"
 #include "pktbuild.h"
-#include "engine.h"
-#include "engine_bpf.h"
-#include "output.h"
+#include "capture/engine.h"
+#include "capture/engine_bpf.h"
+#include "outputs/output.h"
 #include "regions.h"
 
 static int fails, checks;

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto.h"
+#include "events/proto.h"
 
 static struct tw_dns_msg m; /* ~8 KiB: keep off the stack */
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fingerprints.h"
+#include "verdicts/fingerprints.h"
 
 static struct tw_fp_db *fixed;
 

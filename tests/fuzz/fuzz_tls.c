@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto.h"
+#include "events/proto.h"
 
 static void check_hello(const struct tw_tls_hello *h)
 {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Per-target alerts (daemon/aggregate.c) on the lab's censors: one `raised`
+# Per-target alerts (daemon/alerts/aggregate.c) on the lab's censors: one `raised`
 # alert per blocked target with the right method, target and legitimacy,
 # none for the controls or the unblocked region, `resolved` with the same id
 # once the censor stops and the clients fetch again; censors the detector

@@ -214,7 +214,7 @@ PY
 }
 
 # state_text DIR NAME: the body of a state file, decompressed by Python's
-# zlib from the header layout of daemon/state.h (an independent reader)
+# zlib from the header layout of daemon/util/state.h (an independent reader)
 state_text() {
   "$PY" - "$1/$2" <<'PY'
 import struct, sys, zlib

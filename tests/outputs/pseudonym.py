@@ -9,13 +9,13 @@ pseudonym of one client is another client of the same /24 about once in
 128 runs, and the leak scan would rightly call that address a finding.
 `key` therefore draws keys until no client's pseudonym is a client and
 writes it as STATE_DIR/pseudonym.key, in the state-file format of
-daemon/state.c, for the daemon to load.
+daemon/util/state.c, for the daemon to load.
 
 `pcap` reads the evidence files (pcap, LINKTYPE_RAW) and checks that the
 client side of every packet is the pseudonym of one of the clients under
 that key, that IPv4 and IPv6 clients both appear and that there are RSTs:
 the files hold what the incident made, written under pseudonyms. The
-pseudonyms are computed here independently of daemon/pseudonym.c (the
+pseudonyms are computed here independently of daemon/outputs/pseudonym.c (the
 same construction: pi^-1(pi(host)+1), pi an 8-round Feistel network on
 the host bits with HMAC-SHA256 rounds, walked back into range), so a
 change to the construction fails here first, by name, instead of making
@@ -135,7 +135,7 @@ def cmd_pcap(state_dir, clients, pcaps):
           (len(pcaps), npk, rst, sorted(str(a) for s in seen.values() for a in s)))
     if bad:
         print("evidence: client-side addresses that are no client's pseudonym under the key: %s "
-              "(a client in clear; or daemon/pseudonym.c changed: update tests/outputs/pseudonym.py)"
+              "(a client in clear; or daemon/outputs/pseudonym.c changed: update tests/outputs/pseudonym.py)"
               % sorted(set(bad)))
     ok = not bad and seen[4] and seen[6] and rst
     if not ok:

@@ -11,10 +11,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "aggregate.h"
-#include "legit.h"
+#include "alerts/aggregate.h"
+#include "alerts/legit.h"
 #include "regions.h"
-#include "state.h"
+#include "util/state.h"
 
 #include "check.h"
 

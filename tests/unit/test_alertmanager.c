@@ -9,16 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "am_map.h"
-#include "am_queue.h"
-#include "state.h"
+#include "outputs/am_map.h"
+#include "outputs/am_queue.h"
+#include "util/state.h"
 
 #include "check.h"
 
 #define NS 1000000000ll
 static const int64_t NOW = 1795935000ll * NS;   /* 2026-11-29 */
 
-/* as daemon/aggregate.c writes it, plus a bare client address in the scope
+/* as daemon/alerts/aggregate.c writes it, plus a bare client address in the scope
  * (which must never reach Alertmanager) */
 static const char *BLOCKING =
 	"{\"timestamp\":\"2023-11-14T22:13:31.000000+0000\",\"event_type\":\"alert\",\"alert\":{\"id\":\"08377fa6ce32535c\","

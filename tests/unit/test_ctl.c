@@ -13,10 +13,10 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include "aggregate.h"
-#include "ctlreq.h"
-#include "report.h"
-#include "timeline.h"
+#include "alerts/aggregate.h"
+#include "control/ctlreq.h"
+#include "control/report.h"
+#include "control/timeline.h"
 #include "check.h"
 
 static int parse(const char *s, struct tw_ctl_req *r, char *err)

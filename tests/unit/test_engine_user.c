@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "engine.h"
-#include "output.h"
-#include "pipeline.h"
-#include "sweep.h"
+#include "capture/engine.h"
+#include "outputs/output.h"
+#include "events/pipeline.h"
+#include "capture/sweep.h"
 #include "pktbuild.h"
 
 #include "check.h"

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "evidence.h"
-#include "evpcap.h"
+#include "outputs/evidence.h"
+#include "outputs/evpcap.h"
 
 #include "check.h"
 

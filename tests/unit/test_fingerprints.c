@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fingerprints.h"
+#include "verdicts/fingerprints.h"
 
 #include "check.h"
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "legit.h"
+#include "alerts/legit.h"
 
 #include "check.h"
 

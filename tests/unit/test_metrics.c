@@ -7,11 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "bus.h"
-#include "metrics.h"
-#include "pipeline.h"
-#include "status.h"
-#include "verdict.h"
+#include "outputs/bus.h"
+#include "outputs/metrics.h"
+#include "events/pipeline.h"
+#include "control/status.h"
+#include "verdicts/verdict.h"
 #include "check.h"
 
 /* the whole line "series value" is in the text */

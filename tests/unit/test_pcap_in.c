@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "pcap_in.h"
+#include "capture/pcap_in.h"
 
 #include "check.h"
 

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto.h"
+#include "events/proto.h"
 
 #include "check.h"
 

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "proto.h"
+#include "events/proto.h"
 
 #include "check.h"
 

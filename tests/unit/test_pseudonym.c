@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <tamperwatch/flow.h>
-#include "pseudonym.h"
+#include "outputs/pseudonym.h"
 
 #include "check.h"
 

@@ -11,9 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "jsonbuf.h"
-#include "shutdown.h"
-#include "state.h"
+#include "util/jsonbuf.h"
+#include "alerts/shutdown.h"
+#include "util/state.h"
 #include <glob.h>
 
 #include "check.h"

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "syslog_out.h"
+#include "outputs/syslog_out.h"
 #include "check.h"
 
 static char buf[TW_SYSLOG_MAX + 1];
