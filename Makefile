@@ -47,7 +47,7 @@ BENCH_BINS  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 .DELETE_ON_ERROR:
 # skeletons are only prerequisites of pattern rules: keep make from deleting them
 .SECONDARY: $(SKELS) $(BUILD)/vmlinux.h $(SAN_OBJS) $(FUZZ_OBJS)
-.PHONY: all check unit bpftest fuzz live lab replaytest outputs bench demo eval clean deps install
+.PHONY: all check unit bpftest fuzz live lab replaytest outputs bench demo eval clean deps install format format-check
 
 all: $(BUILD)/tamperwatchd $(BUILD)/tamperwatch
 
@@ -146,6 +146,13 @@ demo: all
 
 eval: all
 	scripts/eval
+
+# the house style (.clang-format): `make format` rewrites, `make format-check` only looks
+FORMAT_SRCS = $(shell git ls-files '*.c' '*.h')
+format:
+	clang-format -i $(FORMAT_SRCS)
+format-check:
+	@clang-format --dry-run --Werror $(FORMAT_SRCS)
 
 clean:
 	rm -rf $(BUILD)

@@ -43,7 +43,9 @@
 #define TARGET_RATIO 1.5
 #define XDP_PASS_ 2
 
-struct tw_counters_ { __u64 c[TW_CNT_MAX]; };
+struct tw_counters_ {
+	__u64 c[TW_CNT_MAX];
+};
 
 /* The objects are opened from build/bpf/ (next to this binary's directory)
  * rather than through the generated skeletons: make treats build/NAME.skel.h
@@ -142,7 +144,7 @@ static const uint8_t SRV4[4] = { 93, 184, 216, 34 };
 static const uint8_t DNS4[4] = { 9, 9, 9, 9 };
 
 static void mk(struct frame *f, int c2s, const uint8_t *srv, uint16_t cport, uint16_t sport, uint8_t flags,
-	       uint32_t seq, uint32_t ack, size_t plen, int syn_opts)
+               uint32_t seq, uint32_t ack, size_t plen, int syn_opts)
 {
 	struct pb_pkt p = {
 		.family = 4,
@@ -175,9 +177,8 @@ static void mk_dns(struct frame *f, int query, uint16_t cport, uint16_t id)
 {
 	/* example.com A query, and its answer (one A record) */
 	static const uint8_t q[] = {
-		0, 0, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1,
-		7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'c', 'o', 'm', 0, 0, 1, 0, 1,
-		0, 0, 0x29, 0x04, 0xd0, 0, 0, 0, 0, 0, 0,   /* OPT, 1232 */
+		0, 0,   0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1,    7,    'e',  'x', 'a', 'm', 'p', 'l', 'e',
+		3, 'c', 'o',  'm',  0, 0, 1, 0, 1, 0, 0, 0x29, 0x04, 0xd0, 0,   0,   0,   0,   0,   0, /* OPT, 1232 */
 	};
 	uint8_t pl[256];
 	size_t n = sizeof(q);
@@ -190,7 +191,7 @@ static void mk_dns(struct frame *f, int query, uint16_t cport, uint16_t id)
 		};
 		pl[2] = 0x81;
 		pl[3] = 0x80;
-		pl[7] = 1;   /* ANCOUNT */
+		pl[7] = 1; /* ANCOUNT */
 		/* answer goes before the OPT record */
 		size_t optlen = 11;
 		memmove(pl + n - optlen + sizeof(ans), pl + n - optlen, optlen);
@@ -229,7 +230,7 @@ struct result {
 	const char *name;
 	double tw_ns, ref_ns;
 	uint64_t events, lost;
-	int info;   /* extra row, not one of (a)-(d) */
+	int info; /* extra row, not one of (a)-(d) */
 };
 
 static void measure(struct result *r, const struct frame *f, uint32_t total, uint32_t batch, int drain)
@@ -250,7 +251,7 @@ static void measure(struct result *r, const struct frame *f, uint32_t total, uin
 			b[i] = run(rfd, f->b, f->len, total, batch, 0);
 		}
 		if (!drain)
-			ring_buffer__consume(rb);   /* between rounds: next round starts empty */
+			ring_buffer__consume(rb); /* between rounds: next round starts empty */
 	}
 	counters(c1);
 	ring_buffer__consume(rb);
@@ -298,7 +299,8 @@ static struct bpf_object *open_obj(const char *path, int nvars, const char *cons
 	struct bpf_map *m;
 	int done = 0;
 	uint8_t data[4096];
-	bpf_object__for_each_map(m, obj) {
+	bpf_object__for_each_map(m, obj)
+	{
 		const char *n = bpf_map__name(m);
 		size_t nl = strlen(n);
 		if (nl < 7 || strcmp(n + nl - 7, ".rodata") != 0)
@@ -363,12 +365,13 @@ int main(void)
 		return 1;
 	}
 	dir[dl] = 0;
-	*strrchr(dir, '/') = 0;   /* build/bench */
+	*strrchr(dir, '/') = 0; /* build/bench */
 
 	/* LIVE mode: tw_cfg_replay stays 0, the kernel clocks, as attached */
 	snprintf(path, sizeof(path), "%s/../bpf/tamperwatch.bpf.o", dir);
-	static const char *const live_vars[] = { "tw_cfg_replay" }, *const pfx_vars[] = { "tw_cfg_replay", "tw_cfg_pfx_on" },
-				 *const ref_vars[] = { "bench_ref_armed" };
+	static const char *const live_vars[] = { "tw_cfg_replay" },
+	                         *const pfx_vars[] = { "tw_cfg_replay", "tw_cfg_pfx_on" },
+	                         *const ref_vars[] = { "bench_ref_armed" };
 	static const uint32_t live_vals[] = { 0 }, pfx_vals[] = { 0, 1 }, ref_vals[] = { 1 };
 	tw = open_obj(path, 1, live_vars, live_vals);
 	/* the same program with shutdown detection's per-prefix counting on,
@@ -415,9 +418,9 @@ int main(void)
 		once(rfd, prime_a[i]->b, prime_a[i]->len);
 	}
 	struct tw_flow fa;
-	int steady_ok = flow_of(&steady, &fa) == 0 && fa.state == TW_TCP_ESTABLISHED &&
-			(fa.flags & (TW_FLOW_CLIENT_DATA | TW_FLOW_SERVER_DATA)) ==
-				(TW_FLOW_CLIENT_DATA | TW_FLOW_SERVER_DATA);
+	int steady_ok =
+	        flow_of(&steady, &fa) == 0 && fa.state == TW_TCP_ESTABLISHED &&
+	        (fa.flags & (TW_FLOW_CLIENT_DATA | TW_FLOW_SERVER_DATA)) == (TW_FLOW_CLIENT_DATA | TW_FLOW_SERVER_DATA);
 
 	/* --- (b) SYN of an existing flow ----------------------------------- */
 	struct frame syn_b;
@@ -449,7 +452,8 @@ int main(void)
 	/* events per batch: what fits the 8 MiB ring buffer with room to spare
 	 * (RST and DNS events reserve the fixed part + TW_SNIPPET_MAX) */
 	size_t rec = (sizeof(struct tw_event) + TW_SNIPPET_MAX + 8 + 7) & ~(size_t)7;
-	uint32_t batch = (uint32_t)((bpf_map__max_entries(bpf_object__find_map_by_name(tw, "tw_events")) * 3 / 4) / rec);
+	uint32_t batch =
+	        (uint32_t)((bpf_map__max_entries(bpf_object__find_map_by_name(tw, "tw_events")) * 3 / 4) / rec);
 
 	struct result res[10];
 	int nres = 0;
@@ -501,7 +505,9 @@ int main(void)
 		measure_new_flows(&res[nres++], 20000);
 	}
 
-	struct utsname_ { char s[256]; } kv = { "" };
+	struct utsname_ {
+		char s[256];
+	} kv = { "" };
 	FILE *fp = fopen("/proc/sys/kernel/osrelease", "r");
 	if (fp) {
 		if (!fgets(kv.s, sizeof(kv.s), fp))
@@ -511,7 +517,8 @@ int main(void)
 	}
 	printf("bench_xdp: tw_xdp (LIVE mode: kernel clocks) vs bench_ref_xdp (parse + 1 LRU lookup + 1 update)\n");
 	printf("BPF_PROG_TEST_RUN, kernel-measured ns/run (opts.duration), %u runs per measurement,\n"
-	       "median of %d; kernel %s; pinned to CPU %d\n\n", REPEAT, ROUNDS, kv.s, cpu);
+	       "median of %d; kernel %s; pinned to CPU %d\n\n",
+	       REPEAT, ROUNDS, kv.s, cpu);
 	printf("%-42s %12s %12s %7s %10s %10s\n", "case", "tamperwatch", "reference", "ratio", "events", "lost");
 	for (int i = 0; i < nres; i++) {
 		if (res[i].info && (i == 0 || !res[i - 1].info))
@@ -534,12 +541,12 @@ int main(void)
 	       "      the events the program could not reserve; the 'ring full' rows let it\n"
 	       "      fill up and measure the lost-event path\n",
 	       steady_ok ? "ESTABLISHED, both payload flags" : "NOT steady", fa.state, fa.flags,
-	       steady_ok ? "steady-state path (coarse clock)" : "WARNING: steady-state path not taken",
-	       batch);
+	       steady_ok ? "steady-state path (coarse clock)" : "WARNING: steady-state path not taken", batch);
 	printf("  events by type seen by the consumer:");
 	static const char *const evn[TW_EV_TYPE_MAX + 1] = {
-		"?", "handshake", "client_data", "server_data", "rst", "fin", "data_after_rst",
-		"dns_query", "dns_response", "flow_end", "malformed" };
+		"?",         "handshake",    "client_data", "server_data", "rst", "fin", "data_after_rst",
+		"dns_query", "dns_response", "flow_end",    "malformed"
+	};
 	for (int t = 1; t <= TW_EV_TYPE_MAX; t++)
 		if (ev_seen[t])
 			printf(" %s=%llu", evn[t], (unsigned long long)ev_seen[t]);

@@ -37,17 +37,26 @@ static uint64_t rnd(void)
 	rs ^= rs >> 27;
 	return rs * 2685821657736338717ull;
 }
-static double urand(void) { return (double)(rnd() >> 11) / 9007199254740992.0; }
-static uint32_t rint_(uint32_t lo, uint32_t hi) { return lo + (uint32_t)(rnd() % (uint64_t)(hi - lo + 1)); }
+static double urand(void)
+{
+	return (double)(rnd() >> 11) / 9007199254740992.0;
+}
+static uint32_t rint_(uint32_t lo, uint32_t hi)
+{
+	return lo + (uint32_t)(rnd() % (uint64_t)(hi - lo + 1));
+}
 static double rexp(double mean)
 {
 	double u = urand();
 	return -mean * __builtin_log(u > 1e-12 ? u : 1e-12);
 }
 /* log-uniform in [lo, hi] */
-static double rlog(double lo, double hi) { return lo * __builtin_exp(urand() * __builtin_log(hi / lo)); }
+static double rlog(double lo, double hi)
+{
+	return lo * __builtin_exp(urand() * __builtin_log(hi / lo));
+}
 
-static uint8_t noise[1 << 16];   /* payload bytes of encrypted / bulk data */
+static uint8_t noise[1 << 16]; /* payload bytes of encrypted / bulk data */
 
 /* ---- packet descriptors --------------------------------------------------- */
 #define TW_FIN 0x01
@@ -56,30 +65,30 @@ static uint8_t noise[1 << 16];   /* payload bytes of encrypted / bulk data */
 #define TW_PSH 0x08
 #define TW_ACK 0x10
 enum kind {
-	K_NONE,        /* no payload */
-	K_FILL,        /* opaque bytes */
-	K_TLS_CH,      /* ClientHello record */
-	K_TLS_SH,      /* ServerHello + CCS + first encrypted records */
-	K_TLS_CFIN,    /* client CCS + Finished */
-	K_TLS_APP,     /* application data record start */
+	K_NONE,     /* no payload */
+	K_FILL,     /* opaque bytes */
+	K_TLS_CH,   /* ClientHello record */
+	K_TLS_SH,   /* ServerHello + CCS + first encrypted records */
+	K_TLS_CFIN, /* client CCS + Finished */
+	K_TLS_APP,  /* application data record start */
 	K_HTTP_REQ,
-	K_HTTP_RESP,   /* status line + headers (code in flow), then body */
-	K_HTTP_BLOCK,  /* injected block page */
+	K_HTTP_RESP,  /* status line + headers (code in flow), then body */
+	K_HTTP_BLOCK, /* injected block page */
 	K_DNS_Q,
-	K_DNS_R,       /* real answer */
-	K_DNS_FORGED,  /* injected answer */
+	K_DNS_R,      /* real answer */
+	K_DNS_FORGED, /* injected answer */
 	K_ARP,
 };
 
 struct desc {
-	uint64_t ts;       /* ns */
+	uint64_t ts; /* ns */
 	uint32_t seq, ack;
 	uint16_t plen;
-	uint8_t dir;       /* 0 client -> server */
-	uint8_t flags;     /* TCP flags */
+	uint8_t dir;   /* 0 client -> server */
+	uint8_t flags; /* TCP flags */
 	uint8_t kind;
 	uint8_t ttl_override;
-	uint16_t order;    /* tie-break: generation order within the flow */
+	uint16_t order; /* tie-break: generation order within the flow */
 };
 
 struct flow {
@@ -140,22 +149,57 @@ static int cmp_desc(const void *a, const void *b)
 
 /* ---- names and addresses ------------------------------------------------ */
 static const char *const hosts[] = {
-	"www.google.com", "fonts.gstatic.com", "www.youtube.com", "i.ytimg.com", "en.wikipedia.org",
-	"upload.wikimedia.org", "www.facebook.com", "static.xx.fbcdn.net", "twitter.com", "abs.twimg.com",
-	"www.bbc.co.uk", "ichef.bbci.co.uk", "www.nytimes.com", "static01.nyt.com", "github.com",
-	"avatars.githubusercontent.com", "www.reddit.com", "www.redditstatic.com", "cdn.jsdelivr.net",
-	"ajax.googleapis.com", "www.amazon.com", "m.media-amazon.com", "www.netflix.com", "api.telegram.org",
-	"web.whatsapp.com", "www.instagram.com", "www.linkedin.com", "news.ycombinator.com",
-	"www.torproject.org", "signal.org", "www.dw.com", "www.rferl.org", "deb.debian.org",
-	"security.debian.org", "ocsp.digicert.com", "clients4.google.com", "accounts.google.com",
-	"www.cloudflare.com", "cdnjs.cloudflare.com", "www.mozilla.org", "detectportal.firefox.com",
+	"www.google.com",
+	"fonts.gstatic.com",
+	"www.youtube.com",
+	"i.ytimg.com",
+	"en.wikipedia.org",
+	"upload.wikimedia.org",
+	"www.facebook.com",
+	"static.xx.fbcdn.net",
+	"twitter.com",
+	"abs.twimg.com",
+	"www.bbc.co.uk",
+	"ichef.bbci.co.uk",
+	"www.nytimes.com",
+	"static01.nyt.com",
+	"github.com",
+	"avatars.githubusercontent.com",
+	"www.reddit.com",
+	"www.redditstatic.com",
+	"cdn.jsdelivr.net",
+	"ajax.googleapis.com",
+	"www.amazon.com",
+	"m.media-amazon.com",
+	"www.netflix.com",
+	"api.telegram.org",
+	"web.whatsapp.com",
+	"www.instagram.com",
+	"www.linkedin.com",
+	"news.ycombinator.com",
+	"www.torproject.org",
+	"signal.org",
+	"www.dw.com",
+	"www.rferl.org",
+	"deb.debian.org",
+	"security.debian.org",
+	"ocsp.digicert.com",
+	"clients4.google.com",
+	"accounts.google.com",
+	"www.cloudflare.com",
+	"cdnjs.cloudflare.com",
+	"www.mozilla.org",
+	"detectportal.firefox.com",
 };
 #define NHOSTS (sizeof(hosts) / sizeof(hosts[0]))
 
 static void v4(uint8_t *a, uint8_t x, uint8_t y, uint8_t z, uint8_t w)
 {
 	memset(a, 0, 16);
-	a[0] = x; a[1] = y; a[2] = z; a[3] = w;
+	a[0] = x;
+	a[1] = y;
+	a[2] = z;
+	a[3] = w;
 }
 static void v6(uint8_t *a, uint16_t p0, uint16_t p1, uint16_t p2, uint64_t low)
 {
@@ -179,7 +223,8 @@ static void endpoints(struct flow *f, int hostidx)
 	if (next_port[c] > 60999)
 		next_port[c] = 32768;
 	if (f->v6) {
-		v6(f->cli, 0x2001, 0x0db8, (uint16_t)(0x100 + c / 256), 0x021122fffe000000ull | (uint64_t)c * 2654435761u % 0xffffff);
+		v6(f->cli, 0x2001, 0x0db8, (uint16_t)(0x100 + c / 256),
+		   0x021122fffe000000ull | (uint64_t)c * 2654435761u % 0xffffff);
 		v6(f->srv, 0x2001, 0x0db8, 0xf000, 0x1000 + (uint64_t)hostidx * 16 + rint_(0, 3));
 	} else {
 		v4(f->cli, 10, 20, (uint8_t)(c / 250), (uint8_t)(c % 250 + 2));
@@ -199,26 +244,30 @@ static void endpoints(struct flow *f, int hostidx)
 static size_t http_req(const struct flow *f, char *b, size_t room)
 {
 	return (size_t)snprintf(b, room,
-				"GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) "
-				"Gecko/20100101 Firefox/128.0\r\nAccept: */*\r\nAccept-Language: en-US,en;q=0.5\r\n"
-				"Connection: keep-alive\r\n\r\n", f->path, f->host);
+	                        "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) "
+	                        "Gecko/20100101 Firefox/128.0\r\nAccept: */*\r\nAccept-Language: en-US,en;q=0.5\r\n"
+	                        "Connection: keep-alive\r\n\r\n",
+	                        f->path, f->host);
 }
 
 static size_t http_block(char *b, size_t room)
 {
 	return (size_t)snprintf(b, room,
-				"HTTP/1.1 403 Forbidden\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n"
-				"<html><body><h1>Access denied</h1><p>This site is blocked by order of the "
-				"authority.</p></body></html>");
+	                        "HTTP/1.1 403 Forbidden\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n"
+	                        "<html><body><h1>Access denied</h1><p>This site is blocked by order of the "
+	                        "authority.</p></body></html>");
 }
 
 static size_t http_resp(const struct flow *f, char *b, size_t room)
 {
 	return (size_t)snprintf(b, room,
-				"HTTP/1.1 %d %s\r\nServer: nginx\r\nContent-Type: text/html; charset=utf-8\r\n"
-				"Content-Length: %u\r\nConnection: keep-alive\r\n%s\r\n",
-				f->http_code, f->http_code == 200 ? "OK" : f->http_code == 301 ? "Moved Permanently" : "Not Found",
-				f->body_len, f->http_code == 301 ? "Location: https://example.org/\r\n" : "");
+	                        "HTTP/1.1 %d %s\r\nServer: nginx\r\nContent-Type: text/html; charset=utf-8\r\n"
+	                        "Content-Length: %u\r\nConnection: keep-alive\r\n%s\r\n",
+	                        f->http_code,
+	                        f->http_code == 200   ? "OK"
+	                        : f->http_code == 301 ? "Moved Permanently"
+	                                              : "Not Found",
+	                        f->body_len, f->http_code == 301 ? "Location: https://example.org/\r\n" : "");
 }
 
 /* ---- session scripts ------------------------------------------------------ */
@@ -272,16 +321,16 @@ static uint64_t bulk(struct flow *f, uint64_t t, uint64_t rtt, uint32_t len, uin
 static uint64_t tcp_close(struct flow *f, uint64_t t, uint64_t rtt)
 {
 	double u = urand();
-	t += (uint64_t)(rlog(0.02, 3.0) * 1e9);   /* idle keep-alive */
-	if (u < 0.70) {            /* client FIN first */
+	t += (uint64_t)(rlog(0.02, 3.0) * 1e9); /* idle keep-alive */
+	if (u < 0.70) {                         /* client FIN first */
 		add(f, t, 0, TW_FIN | TW_ACK, 0, K_NONE);
 		t += rtt;
 		add(f, t, 1, TW_FIN | TW_ACK, 0, K_NONE);
 		t += 40 * US;
 		add(f, t, 0, TW_ACK, 0, K_NONE);
-	} else if (u < 0.85) {     /* browser abort */
+	} else if (u < 0.85) { /* browser abort */
 		add(f, t, 0, TW_RST | TW_ACK, 0, K_NONE);
-	} else {                   /* server closes idle connection */
+	} else { /* server closes idle connection */
 		add(f, t, 1, TW_FIN | TW_ACK, 0, K_NONE);
 		t += 50 * US;
 		add(f, t, 0, TW_FIN | TW_ACK, 0, K_NONE);
@@ -294,7 +343,7 @@ static uint64_t tcp_close(struct flow *f, uint64_t t, uint64_t rtt)
 static void sess_tls(struct flow *f, uint64_t t, int inject)
 {
 	uint64_t rtt = (uint64_t)(rlog(4, 180) * MS);
-	double gap = rlog(12e3, 1.2e6);       /* 1 Gb/s .. 10 Mb/s per segment */
+	double gap = rlog(12e3, 1.2e6); /* 1 Gb/s .. 10 Mb/s per segment */
 	t = handshake(f, t, rtt);
 	t += 60 * US;
 	add(f, t, 0, TW_PSH | TW_ACK, 517, K_TLS_CH);
@@ -309,7 +358,7 @@ static void sess_tls(struct flow *f, uint64_t t, int inject)
 		t += rtt;
 		uint32_t flight = rint_(2500, 5000);
 		t = bulk(f, t, rtt, flight, K_TLS_SH, gap);
-		f->n--;        /* drop the last client ACK: it answers with RST */
+		f->n--; /* drop the last client ACK: it answers with RST */
 		add(f, t, 0, TW_RST, 0, K_NONE);
 		st.inj_rst++;
 		return;
@@ -322,8 +371,9 @@ static void sess_tls(struct flow *f, uint64_t t, int inject)
 	add(f, t, 0, TW_PSH | TW_ACK, rint_(200, 900), K_TLS_APP);
 	t += rtt;
 	double u = urand();
-	uint32_t body = u < 0.80 ? (uint32_t)rlog(800, 20000) : u < 0.98 ? (uint32_t)rlog(20000, 200000)
-							      : (uint32_t)rlog(200000, 2000000);
+	uint32_t body = u < 0.80   ? (uint32_t)rlog(800, 20000)
+	                : u < 0.98 ? (uint32_t)rlog(20000, 200000)
+	                           : (uint32_t)rlog(200000, 2000000);
 	t = bulk(f, t, rtt, body, K_TLS_APP, gap);
 	/* sometimes a second request on the same connection */
 	if (urand() < 0.3) {
@@ -340,8 +390,14 @@ static void sess_http(struct flow *f, uint64_t t, int inject)
 {
 	uint64_t rtt = (uint64_t)(rlog(4, 180) * MS);
 	double gap = rlog(12e3, 1.2e6);
-	static const char *const paths[] = { "/", "/index.html", "/news/", "/static/app.js", "/img/logo.png",
-					     "/api/v1/items?page=2", "/favicon.ico", "/generate_204" };
+	static const char *const paths[] = { "/",
+		                             "/index.html",
+		                             "/news/",
+		                             "/static/app.js",
+		                             "/img/logo.png",
+		                             "/api/v1/items?page=2",
+		                             "/favicon.ico",
+		                             "/generate_204" };
 	snprintf(f->path, sizeof(f->path), "%s", paths[rint_(0, 7)]);
 	t = handshake(f, t, rtt);
 	t += 50 * US;
@@ -394,8 +450,8 @@ static void sess_dns(struct flow *f, uint64_t t)
 	add(f, t, 0, 0, 0, K_DNS_Q);
 	double u = urand();
 	if (u < 0.02)
-		return;                            /* unanswered */
-	if (u < 0.04) {                            /* forged answer first */
+		return; /* unanswered */
+	if (u < 0.04) { /* forged answer first */
 		add(f, t + rint_(200, 1500) * US, 1, 0, 0, K_DNS_FORGED);
 		f->d[f->n - 1].ttl_override = (uint8_t)rint_(60, 250);
 		st.dns_forged++;
@@ -412,7 +468,7 @@ static size_t dns_msg(const struct flow *f, int resp, int forged, uint8_t *b)
 	pb_put16(b + 4, 1);
 	pb_put16(b + 6, resp ? (forged ? 1 : 2) : 0);
 	pb_put16(b + 8, 0);
-	pb_put16(b + 10, 1);   /* OPT */
+	pb_put16(b + 10, 1); /* OPT */
 	const char *h = f->host;
 	while (*h) {
 		const char *dot = strchr(h, '.');
@@ -442,9 +498,15 @@ static size_t dns_msg(const struct flow *f, int resp, int forged, uint8_t *b)
 		} else {
 			pb_put16(b + n, 4);
 			if (forged) {
-				b[n + 2] = 10; b[n + 3] = 10; b[n + 4] = 34; b[n + 5] = 35;
+				b[n + 2] = 10;
+				b[n + 3] = 10;
+				b[n + 4] = 34;
+				b[n + 5] = 35;
 			} else {
-				b[n + 2] = 203; b[n + 3] = 0; b[n + 4] = 113; b[n + 5] = (uint8_t)rint_(1, 254);
+				b[n + 2] = 203;
+				b[n + 3] = 0;
+				b[n + 4] = 113;
+				b[n + 5] = (uint8_t)rint_(1, 254);
 			}
 			n += 6;
 		}
@@ -472,16 +534,19 @@ static size_t client_hello(const struct flow *f, uint8_t *b, size_t total)
 	uint8_t e[600];
 	size_t n = 0, hl = strlen(f->host);
 	/* record + handshake headers filled in at the end */
-	b[0] = 0x16; b[1] = 3; b[2] = 1;
+	b[0] = 0x16;
+	b[1] = 3;
+	b[2] = 1;
 	size_t p = 9;
-	b[p++] = 3; b[p++] = 3;
+	b[p++] = 3;
+	b[p++] = 3;
 	for (int i = 0; i < 32; i++)
 		b[p++] = (uint8_t)rnd();
 	b[p++] = 32;
 	for (int i = 0; i < 32; i++)
 		b[p++] = (uint8_t)rnd();
-	static const uint16_t suites[] = { 0x1301, 0x1303, 0x1302, 0xc02b, 0xc02f, 0xcca9, 0xcca8, 0xc02c,
-					   0xc030, 0xc00a, 0xc009, 0xc013, 0xc014, 0x009c, 0x009d, 0x002f, 0x0035 };
+	static const uint16_t suites[] = { 0x1301, 0x1303, 0x1302, 0xc02b, 0xc02f, 0xcca9, 0xcca8, 0xc02c, 0xc030,
+		                           0xc00a, 0xc009, 0xc013, 0xc014, 0x009c, 0x009d, 0x002f, 0x0035 };
 	pb_put16(b + p, sizeof(suites));
 	p += 2;
 	for (size_t i = 0; i < sizeof(suites) / 2; i++, p += 2)
@@ -495,7 +560,7 @@ static size_t client_hello(const struct flow *f, uint8_t *b, size_t total)
 	memcpy(e + 5, f->host, hl);
 	uint8_t exts[520];
 	ext(exts, &n, 0x0000, e, hl + 5);
-	ext(exts, &n, 0x0017, NULL, 0);                                      /* extended master secret */
+	ext(exts, &n, 0x0017, NULL, 0); /* extended master secret */
 	static const uint8_t reneg[] = { 0 };
 	ext(exts, &n, 0xff01, reneg, 1);
 	static const uint8_t groups[] = { 0, 8, 0, 0x1d, 0, 0x17, 0, 0x18, 0, 0x19 };
@@ -535,11 +600,17 @@ static size_t client_hello(const struct flow *f, uint8_t *b, size_t total)
 static size_t server_hello(uint8_t *b, size_t room)
 {
 	size_t p = 0;
-	b[p++] = 0x16; b[p++] = 3; b[p++] = 3;
+	b[p++] = 0x16;
+	b[p++] = 3;
+	b[p++] = 3;
 	pb_put16(b + p, 122);
 	p += 2;
-	b[p++] = 2; b[p++] = 0; b[p++] = 0; b[p++] = 118;
-	b[p++] = 3; b[p++] = 3;
+	b[p++] = 2;
+	b[p++] = 0;
+	b[p++] = 0;
+	b[p++] = 118;
+	b[p++] = 3;
+	b[p++] = 3;
 	for (int i = 0; i < 32; i++)
 		b[p++] = (uint8_t)rnd();
 	b[p++] = 32;
@@ -550,9 +621,14 @@ static size_t server_hello(uint8_t *b, size_t room)
 	b[p++] = 0;
 	pb_put16(b + p, 46);
 	p += 2;
-	pb_put16(b + p, 0x002b); pb_put16(b + p + 2, 2); pb_put16(b + p + 4, 0x0304);
+	pb_put16(b + p, 0x002b);
+	pb_put16(b + p + 2, 2);
+	pb_put16(b + p + 4, 0x0304);
 	p += 6;
-	pb_put16(b + p, 0x0033); pb_put16(b + p + 2, 36); pb_put16(b + p + 4, 0x001d); pb_put16(b + p + 6, 32);
+	pb_put16(b + p, 0x0033);
+	pb_put16(b + p + 2, 36);
+	pb_put16(b + p + 4, 0x001d);
+	pb_put16(b + p + 6, 32);
 	p += 8;
 	for (int i = 0; i < 32; i++)
 		b[p++] = (uint8_t)rnd();
@@ -560,7 +636,9 @@ static size_t server_hello(uint8_t *b, size_t room)
 	memcpy(b + p, ccs, 6);
 	p += 6;
 	/* encrypted extensions, certificate, ... as one application-data record */
-	b[p++] = 0x17; b[p++] = 3; b[p++] = 3;
+	b[p++] = 0x17;
+	b[p++] = 3;
+	b[p++] = 3;
 	pb_put16(b + p, (uint16_t)(room > p + 2 ? 4000 : 0));
 	p += 2;
 	return p;
@@ -572,12 +650,8 @@ static size_t payload(const struct flow *f, const struct desc *d, uint8_t *b)
 	char tmp[1024];
 	int text = d->kind == K_HTTP_REQ || d->kind == K_HTTP_RESP || d->kind == K_HTTP_BLOCK;
 	switch (d->kind) {
-	case K_TLS_CH:
-		n = client_hello(f, b, want);
-		break;
-	case K_TLS_SH:
-		n = server_hello(b, want);
-		break;
+	case K_TLS_CH: n = client_hello(f, b, want); break;
+	case K_TLS_SH: n = server_hello(b, want); break;
 	case K_TLS_CFIN: {
 		static const uint8_t ccs[] = { 0x14, 3, 3, 0, 1, 1, 0x17, 3, 3 };
 		memcpy(b, ccs, sizeof(ccs));
@@ -586,21 +660,16 @@ static size_t payload(const struct flow *f, const struct desc *d, uint8_t *b)
 		break;
 	}
 	case K_TLS_APP:
-		b[0] = 0x17; b[1] = 3; b[2] = 3;
+		b[0] = 0x17;
+		b[1] = 3;
+		b[2] = 3;
 		pb_put16(b + 3, (uint16_t)(want > 16389 ? 16384 : want - 5));
 		n = 5;
 		break;
-	case K_HTTP_REQ:
-		n = http_req(f, tmp, sizeof(tmp));
-		break;
-	case K_HTTP_RESP:
-		n = http_resp(f, tmp, sizeof(tmp));
-		break;
-	case K_HTTP_BLOCK:
-		n = http_block(tmp, sizeof(tmp));
-		break;
-	default:
-		break;
+	case K_HTTP_REQ: n = http_req(f, tmp, sizeof(tmp)); break;
+	case K_HTTP_RESP: n = http_resp(f, tmp, sizeof(tmp)); break;
+	case K_HTTP_BLOCK: n = http_block(tmp, sizeof(tmp)); break;
+	default: break;
 	}
 	if (text) {
 		if (n > want)
@@ -626,7 +695,10 @@ static size_t payload(const struct flow *f, const struct desc *d, uint8_t *b)
 static struct flow **heap;
 static size_t hn, hcap;
 
-static uint64_t key(const struct flow *f) { return f->d[f->cur].ts; }
+static uint64_t key(const struct flow *f)
+{
+	return f->d[f->cur].ts;
+}
 
 static void hpush(struct flow *f)
 {
@@ -676,7 +748,10 @@ static uint64_t npk, nbytes;
 
 static void put_u32le(uint8_t *b, uint32_t v)
 {
-	b[0] = (uint8_t)v; b[1] = (uint8_t)(v >> 8); b[2] = (uint8_t)(v >> 16); b[3] = (uint8_t)(v >> 24);
+	b[0] = (uint8_t)v;
+	b[1] = (uint8_t)(v >> 8);
+	b[2] = (uint8_t)(v >> 16);
+	b[3] = (uint8_t)(v >> 24);
 }
 
 static void write_rec(uint64_t ts_ns, const uint8_t *frame, size_t len)
@@ -704,8 +779,14 @@ static void emit(struct flow *f, const struct desc *d)
 	int c2s = d->dir == 0;
 	memcpy(p.src, c2s ? f->cli : f->srv, 16);
 	memcpy(p.dst, c2s ? f->srv : f->cli, 16);
-	memcpy(p.smac, c2s ? (const uint8_t[6]){ 0x52, 0x54, 0, 0x12, 0x34, 0x56 } : (const uint8_t[6]){ 0x00, 0x1b, 0x21, 0xaa, 0xbb, 0xcc }, 6);
-	memcpy(p.dmac, c2s ? (const uint8_t[6]){ 0x00, 0x1b, 0x21, 0xaa, 0xbb, 0xcc } : (const uint8_t[6]){ 0x52, 0x54, 0, 0x12, 0x34, 0x56 }, 6);
+	memcpy(p.smac,
+	       c2s ? (const uint8_t[6]){ 0x52, 0x54, 0, 0x12, 0x34, 0x56 }
+	           : (const uint8_t[6]){ 0x00, 0x1b, 0x21, 0xaa, 0xbb, 0xcc },
+	       6);
+	memcpy(p.dmac,
+	       c2s ? (const uint8_t[6]){ 0x00, 0x1b, 0x21, 0xaa, 0xbb, 0xcc }
+	           : (const uint8_t[6]){ 0x52, 0x54, 0, 0x12, 0x34, 0x56 },
+	       6);
 	p.ttl = d->ttl_override ? d->ttl_override : c2s ? f->cttl : f->sttl;
 	if (!f->v6) {
 		p.ip_id = c2s ? f->cipid++ : f->sipid++;
@@ -758,8 +839,14 @@ static void emit_arp(uint64_t ts)
 	static const uint8_t hdr[8] = { 0, 1, 8, 0, 6, 4, 0, 1 };
 	memcpy(f + 14, hdr, 8);
 	memcpy(f + 22, mac, 6);
-	f[28] = 10; f[29] = 20; f[30] = 0; f[31] = 1;
-	f[38] = 10; f[39] = 20; f[40] = (uint8_t)rint_(0, 5); f[41] = (uint8_t)rint_(2, 251);
+	f[28] = 10;
+	f[29] = 20;
+	f[30] = 0;
+	f[31] = 1;
+	f[38] = 10;
+	f[39] = 20;
+	f[40] = (uint8_t)rint_(0, 5);
+	f[41] = (uint8_t)rint_(2, 251);
 	write_rec(ts, f, 60);
 	st.arp++;
 }
@@ -784,13 +871,16 @@ int main(int argc, char **argv)
 	setvbuf(out, obuf, _IOFBF, sizeof(obuf));
 	uint8_t gh[24];
 	put_u32le(gh, 0xa1b2c3d4);
-	gh[4] = 2; gh[5] = 0; gh[6] = 4; gh[7] = 0;
+	gh[4] = 2;
+	gh[5] = 0;
+	gh[6] = 4;
+	gh[7] = 0;
 	memset(gh + 8, 0, 8);
 	put_u32le(gh + 16, 65535);
 	put_u32le(gh + 20, 1);
 	fwrite(gh, 1, sizeof(gh), out);
 
-	uint64_t t0 = 1717243200ull * 1000000000ull;   /* 2024-06-01 12:00 UTC */
+	uint64_t t0 = 1717243200ull * 1000000000ull; /* 2024-06-01 12:00 UTC */
 	uint64_t next_sess = t0, next_arp = t0 + 500 * MS, scheduled = 0, flows = 0;
 	int starting = 1;
 
@@ -810,10 +900,12 @@ int main(int argc, char **argv)
 				endpoints(f, hostidx);
 				uint32_t r = rint_(0, 2);
 				static const uint8_t res4[3] = { 8, 1, 9 };
-				static const uint16_t res6[3][3] = { { 0x2001, 0x4860, 0x4860 }, { 0x2606, 0x4700, 0x4700 },
-								     { 0x2620, 0x00fe, 0x0000 } };
+				static const uint16_t res6[3][3] = { { 0x2001, 0x4860, 0x4860 },
+					                             { 0x2606, 0x4700, 0x4700 },
+					                             { 0x2620, 0x00fe, 0x0000 } };
 				if (f->v6)
-					v6(f->srv, res6[r][0], res6[r][1], res6[r][2], r == 2 ? 0xfe : 0x8888 >> (4 * (r == 1)));
+					v6(f->srv, res6[r][0], res6[r][1], res6[r][2],
+					   r == 2 ? 0xfe : 0x8888 >> (4 * (r == 1)));
 				else
 					v4(f->srv, res4[r], res4[r], res4[r], res4[r]);
 				/* one resolver, one path: its IP TTL is stable */
@@ -862,12 +954,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	fprintf(stderr,
-		"gen_capture: %llu packets, %.1f MB, %llu sessions (dns %llu, tls %llu, http %llu; tampered: "
-		"rst-after-clienthello %llu, http-block-page %llu, syn-blackhole %llu, forged-dns %llu); "
-		"ipv6 sessions %llu; arp %llu\n",
-		(unsigned long long)npk, nbytes / 1e6, (unsigned long long)flows, (unsigned long long)st.dns,
-		(unsigned long long)st.tls, (unsigned long long)st.http, (unsigned long long)st.inj_rst,
-		(unsigned long long)st.inj_block, (unsigned long long)st.blackhole, (unsigned long long)st.dns_forged,
-		(unsigned long long)st.v6, (unsigned long long)st.arp);
+	        "gen_capture: %llu packets, %.1f MB, %llu sessions (dns %llu, tls %llu, http %llu; tampered: "
+	        "rst-after-clienthello %llu, http-block-page %llu, syn-blackhole %llu, forged-dns %llu); "
+	        "ipv6 sessions %llu; arp %llu\n",
+	        (unsigned long long)npk, nbytes / 1e6, (unsigned long long)flows, (unsigned long long)st.dns,
+	        (unsigned long long)st.tls, (unsigned long long)st.http, (unsigned long long)st.inj_rst,
+	        (unsigned long long)st.inj_block, (unsigned long long)st.blackhole, (unsigned long long)st.dns_forged,
+	        (unsigned long long)st.v6, (unsigned long long)st.arp);
 	return 0;
 }

@@ -17,7 +17,7 @@
 #include <tamperwatch/parse.h>
 #include <tamperwatch/classify.h>
 
-#define XDP_PASS_ 2   /* XDP_PASS */
+#define XDP_PASS_ 2 /* XDP_PASS */
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -31,7 +31,7 @@ struct bench_ref_val {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 262144);   /* as tw_flows */
+	__uint(max_entries, 262144); /* as tw_flows */
 	__type(key, struct tw_flow_key);
 	__type(value, struct bench_ref_val);
 } bench_ref_flows SEC(".maps");

@@ -13,18 +13,18 @@
 #include <tamperwatch/classify.h>
 #include <tamperwatch/prefix.h>
 
-#define XDP_PASS_ 2   /* XDP_PASS */
-#define TC_ACT_OK_ 0  /* TC_ACT_OK */
+#define XDP_PASS_ 2  /* XDP_PASS */
+#define TC_ACT_OK_ 0 /* TC_ACT_OK */
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Filled by the daemon before load (rodata): dead branches are pruned. */
-const volatile __u32 tw_cfg_replay = 0;           /* clock from tw_replay_now */
+const volatile __u32 tw_cfg_replay = 0; /* clock from tw_replay_now */
 const volatile __u32 tw_api_version = TW_API_VERSION;
 
 /* .bss shared with the daemon */
-__u64 tw_replay_now = 0;     /* replay: the capture time of the packet under test */
-__u64 tw_next_flow_id = 0;   /* flow ids in order of creation */
+__u64 tw_replay_now = 0;   /* replay: the capture time of the packet under test */
+__u64 tw_next_flow_id = 0; /* flow ids in order of creation */
 
 struct tw_counters {
 	__u64 c[TW_CNT_MAX];
@@ -57,10 +57,10 @@ struct {
  * prefix.  The daemon moves tw_pfx_epoch forward at each poll (sketch
  * banks).  Empty tw_client_nets: one failed LPM lookup per packet.  Off
  * unless the daemon sets tw_cfg_pfx_on before load. */
-const volatile __u32 tw_cfg_pfx_on = 0;   /* 0: block pruned at load, no cost */
+const volatile __u32 tw_cfg_pfx_on = 0; /* 0: block pruned at load, no cost */
 const volatile __u32 tw_cfg_pfx_v4 = 24;
 const volatile __u32 tw_cfg_pfx_v6 = 48;
-__u64 tw_pfx_epoch = 0;                   /* .bss: written by the daemon */
+__u64 tw_pfx_epoch = 0; /* .bss: written by the daemon */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -76,7 +76,7 @@ struct {
  * many prefixes there can be.  Allocated as prefixes appear. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 65536);   /* TW_PFX_MAX */
+	__uint(max_entries, 65536); /* TW_PFX_MAX */
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct tw_pfx_key);
 	__type(value, struct tw_pfx_val);
@@ -200,7 +200,7 @@ static __always_inline void tw_syn_opts(void *ctx, int is_xdp, struct tw_pkt *p)
 
 	if (n > 40)
 		n = 40;
-	n = ((n - 1) & 63) + 1;   /* [1, 64] for the verifier; n is already 1..40 */
+	n = ((n - 1) & 63) + 1; /* [1, 64] for the verifier; n is already 1..40 */
 	if (n > 40)
 		return;
 	if (is_xdp)
@@ -218,8 +218,8 @@ static __always_inline __u64 tw_now(int precise)
 	return precise ? bpf_ktime_get_ns() : bpf_ktime_get_coarse_ns();
 }
 
-static __always_inline int tw_handle(void *ctx, int is_xdp, void *data, void *data_end,
-				     __u32 frame_len, __u32 segs, __u32 ifindex)
+static __always_inline int tw_handle(void *ctx, int is_xdp, void *data, void *data_end, __u32 frame_len, __u32 segs,
+                                     __u32 ifindex)
 {
 	__u32 zero = 0;
 	struct tw_counters *cnt = bpf_map_lookup_elem(&tw_stats, &zero);
@@ -263,11 +263,10 @@ static __always_inline int tw_handle(void *ctx, int is_xdp, void *data, void *da
 	/* Steady state (established TCP data/ACK with both sides' payload
 	 * already seen) takes the coarse clock; everything else may be
 	 * evidence and gets the precise one. */
-	int precise = is_new || pp->proto != TW_PROTO_TCP ||
-		      (pp->tcp_flags & (TW_TCP_SYN | TW_TCP_FIN | TW_TCP_RST)) ||
-		      f->state != TW_TCP_ESTABLISHED ||
-		      (f->flags & (TW_FLOW_CLIENT_DATA | TW_FLOW_SERVER_DATA)) !=
-			      (TW_FLOW_CLIENT_DATA | TW_FLOW_SERVER_DATA);
+	int precise =
+	        is_new || pp->proto != TW_PROTO_TCP || (pp->tcp_flags & (TW_TCP_SYN | TW_TCP_FIN | TW_TCP_RST)) ||
+	        f->state != TW_TCP_ESTABLISHED ||
+	        (f->flags & (TW_FLOW_CLIENT_DATA | TW_FLOW_SERVER_DATA)) != (TW_FLOW_CLIENT_DATA | TW_FLOW_SERVER_DATA);
 	__u64 now = tw_now(precise);
 
 	int dir = tw_pkt_dir(f, src_is_b);
@@ -276,7 +275,7 @@ static __always_inline int tw_handle(void *ctx, int is_xdp, void *data, void *da
 		return 0;
 
 	r.now = now;
-	r.ifindex = tw_cfg_replay ? 0 : ifindex;   /* test runs report lo */
+	r.ifindex = tw_cfg_replay ? 0 : ifindex; /* test runs report lo */
 	r.frame_len = frame_len;
 	r.dir = dir;
 #pragma clang loop unroll(disable)

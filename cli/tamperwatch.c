@@ -14,7 +14,7 @@
 #include "control/ctl.h"
 #include "control/ctlreq.h"
 
-#define MAX_RESPONSE (256u << 20)   /* a JSON response line; reports add their announced bytes */
+#define MAX_RESPONSE (256u << 20) /* a JSON response line; reports add their announced bytes */
 #define IO_TIMEOUT_S 60
 
 enum { EXIT_OK = 0, EXIT_DAEMON = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
@@ -24,34 +24,34 @@ static const char *sock_path = TW_CTL_DEFAULT_PATH;
 static void usage(FILE *out)
 {
 	fprintf(out,
-"usage: tamperwatch [--socket PATH] [--json] COMMAND [OPTIONS]\n"
-"\n"
-"The operator's view of a running tamperwatchd, over its control socket.\n"
-"\n"
-"Commands:\n"
-"  status                     backend, interfaces, uptime, packets, bytes, active\n"
-"                             flows, events (and lost), parse errors, verdicts, open alerts\n"
-"  alerts [--state open|resolved|all] [--method M] [--category C]\n"
-"         [--legitimacy L] [--since DURATION]\n"
-"                             open and recently resolved alerts, newest first (default\n"
-"                             --state all); DURATION: 90s, 15m, 2h, 7d or seconds\n"
-"  targets [--top N]          the most affected targets (tampered flows in the alert\n"
-"                             window) with methods and shares; N from 1 to %d\n"
-"  report ALERT_ID [-o FILE]  write a privacy-safe report bundle of one alert (.tar.gz:\n"
-"                             alert.json, timeline.txt, README.txt, evidence.pcap when\n"
-"                             there is one) to FILE (default tamperwatch-report-ID.tar.gz,\n"
-"                             '-': standard output)\n"
-"\n"
-"Options:\n"
-"      --socket PATH   the daemon's control socket (default %s)\n"
-"      --json          machine-readable output: status and targets as one JSON object,\n"
-"                      alerts as the daemon's alert lines (JSON lines), verbatim\n"
-"  -h, --help          this text\n"
-"\n"
-"Exit status: 0 ok; 1 the daemon answered with an error (printed); 2 bad command\n"
-"line; 3 the daemon could not be reached (not running, or no permission: the\n"
-"socket is for root only).\n",
-		TW_CTL_TOP_MAX, TW_CTL_DEFAULT_PATH);
+	        "usage: tamperwatch [--socket PATH] [--json] COMMAND [OPTIONS]\n"
+	        "\n"
+	        "The operator's view of a running tamperwatchd, over its control socket.\n"
+	        "\n"
+	        "Commands:\n"
+	        "  status                     backend, interfaces, uptime, packets, bytes, active\n"
+	        "                             flows, events (and lost), parse errors, verdicts, open alerts\n"
+	        "  alerts [--state open|resolved|all] [--method M] [--category C]\n"
+	        "         [--legitimacy L] [--since DURATION]\n"
+	        "                             open and recently resolved alerts, newest first (default\n"
+	        "                             --state all); DURATION: 90s, 15m, 2h, 7d or seconds\n"
+	        "  targets [--top N]          the most affected targets (tampered flows in the alert\n"
+	        "                             window) with methods and shares; N from 1 to %d\n"
+	        "  report ALERT_ID [-o FILE]  write a privacy-safe report bundle of one alert (.tar.gz:\n"
+	        "                             alert.json, timeline.txt, README.txt, evidence.pcap when\n"
+	        "                             there is one) to FILE (default tamperwatch-report-ID.tar.gz,\n"
+	        "                             '-': standard output)\n"
+	        "\n"
+	        "Options:\n"
+	        "      --socket PATH   the daemon's control socket (default %s)\n"
+	        "      --json          machine-readable output: status and targets as one JSON object,\n"
+	        "                      alerts as the daemon's alert lines (JSON lines), verbatim\n"
+	        "  -h, --help          this text\n"
+	        "\n"
+	        "Exit status: 0 ok; 1 the daemon answered with an error (printed); 2 bad command\n"
+	        "line; 3 the daemon could not be reached (not running, or no permission: the\n"
+	        "socket is for root only).\n",
+	        TW_CTL_TOP_MAX, TW_CTL_DEFAULT_PATH);
 }
 
 static int usage_error(const char *fmt, const char *a)
@@ -78,8 +78,8 @@ static int connect_daemon(void)
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int e = errno;
 		fprintf(stderr, "tamperwatch: cannot reach tamperwatchd at %s: %s (%s)\n", sock_path, strerror(e),
-			e == EACCES || e == EPERM ? "the control socket is for root: run as root"
-						  : "is tamperwatchd running? --socket names another path");
+		        e == EACCES || e == EPERM ? "the control socket is for root: run as root"
+		                                  : "is tamperwatchd running? --socket names another path");
 		if (fd >= 0)
 			close(fd);
 		return -EXIT_UNREACHABLE;
@@ -91,9 +91,9 @@ static int connect_daemon(void)
 }
 
 struct resp {
-	char *p;          /* everything read */
+	char *p; /* everything read */
 	size_t n, cap;
-	size_t line;      /* length of the first line (without '\n') */
+	size_t line; /* length of the first line (without '\n') */
 	struct json_object *o;
 };
 
@@ -143,8 +143,9 @@ static int request(const struct tw_ctl_req *rq, int *fdp, struct resp *r)
 		}
 		if (rc <= 0) {
 			fprintf(stderr, "tamperwatch: %s: %s\n", sock_path,
-				rc < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? "no answer in time"
-				: rc < 0 ? "response too large or unreadable" : "the daemon closed the connection without an answer");
+			        rc < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? "no answer in time"
+			        : rc < 0                                            ? "response too large or unreadable"
+			                 : "the daemon closed the connection without an answer");
 			close(fd);
 			return EXIT_DAEMON;
 		}
@@ -161,8 +162,9 @@ static int request(const struct tw_ctl_req *rq, int *fdp, struct resp *r)
 		return EXIT_DAEMON;
 	}
 	if (!json_object_get_boolean(ok)) {
-		fprintf(stderr, "tamperwatch: %s\n", json_object_object_get_ex(r->o, "error", &err)
-						       ? json_object_get_string(err) : "the daemon refused the request");
+		fprintf(stderr, "tamperwatch: %s\n",
+		        json_object_object_get_ex(r->o, "error", &err) ? json_object_get_string(err)
+		                                                       : "the daemon refused the request");
 		close(fd);
 		return EXIT_DAEMON;
 	}
@@ -211,7 +213,8 @@ static void join_array(struct json_object *a, char *out, size_t cap)
 	size_t n = a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
 	for (size_t i = 0; i < n; i++) {
 		size_t l = strlen(out);
-		snprintf(out + l, cap - l, "%s%s", i ? "," : "", json_object_get_string(json_object_array_get_idx(a, i)));
+		snprintf(out + l, cap - l, "%s%s", i ? "," : "",
+		         json_object_get_string(json_object_array_get_idx(a, i)));
 	}
 	if (!n)
 		snprintf(out, cap, "-");
@@ -245,7 +248,8 @@ static int cmd_status(int json)
 		struct json_object *upv = at(l, NULL, "up");
 		printf("  %-16s %-12s %s\n", s_at(l, NULL, "name"), s_at(l, NULL, "mode"),
 		       !upv || json_object_is_type(upv, json_type_null) ? "state unknown"
-		       : json_object_get_boolean(upv) ? "up" : "DOWN");
+		       : json_object_get_boolean(upv)                   ? "up"
+		                                                        : "DOWN");
 	}
 	printf("packets:      %llu (%llu bytes)\n", u_at(s, NULL, "packets"), u_at(s, NULL, "bytes"));
 	printf("flows:        %llu active, %llu new since start\n", u_at(s, NULL, "flows_active"),
@@ -257,18 +261,19 @@ static int cmd_status(int json)
 	struct json_object *vd = at(s, NULL, "verdicts");
 	int first = 1;
 	if (vd) {
-		json_object_object_foreach(vd, k, v) {
+		json_object_object_foreach(vd, k, v)
+		{
 			if (json_object_get_uint64(v)) {
-				printf("%s%s %llu", first ? " (" : ", ", k, (unsigned long long)json_object_get_uint64(v));
+				printf("%s%s %llu", first ? " (" : ", ", k,
+				       (unsigned long long)json_object_get_uint64(v));
 				first = 0;
 			}
 		}
 	}
 	printf("%s\n", first ? "" : ")");
 	printf("alerts:       %llu open\n", u_at(s, NULL, "open_alerts"));
-	printf("control:      %llu requests, %llu refused, %llu bad, %llu timed out\n",
-	       u_at(s, "control", "requests"), u_at(s, "control", "refused"), u_at(s, "control", "bad_requests"),
-	       u_at(s, "control", "timeouts"));
+	printf("control:      %llu requests, %llu refused, %llu bad, %llu timed out\n", u_at(s, "control", "requests"),
+	       u_at(s, "control", "refused"), u_at(s, "control", "bad_requests"), u_at(s, "control", "timeouts"));
 	resp_free(&r);
 	return 0;
 }
@@ -322,7 +327,7 @@ static int cmd_alerts(const struct tw_ctl_req *rq, int json)
 		char target[320], tam[48], when[24];
 		const char *dom = s_at(a, "target", "domain");
 		snprintf(target, sizeof(target), "%s:%s/%s", strcmp(dom, "-") ? dom : s_at(a, "target", "ip"),
-			 s_at(a, "target", "port"), s_at(a, "target", "proto"));
+		         s_at(a, "target", "port"), s_at(a, "target", "proto"));
 		snprintf(tam, sizeof(tam), "%llu/%llu", u_at(a, "stats", "affected_flows"), u_at(a, "stats", "flows"));
 		snprintf(when, sizeof(when), "%.19s", s_at(a, NULL, "timestamp"));
 		printf("%-16s %-8s %-16s %-10s %-28s %-9s %-7s %s\n", s_at(a, "alert", "id"), s_at(a, "alert", "state"),
@@ -362,8 +367,8 @@ static int cmd_targets(const struct tw_ctl_req *rq, int json)
 		char port[24], methods[200];
 		snprintf(port, sizeof(port), "%s/%s", s_at(t, NULL, "port"), s_at(t, NULL, "proto"));
 		join_array(at(t, NULL, "methods_seen"), methods, sizeof(methods));
-		printf("%-32s %-16s %-9s %7llu %8llu %5.0f%% %-28s %7llu %s\n", s_at(t, NULL, "domain"), s_at(t, NULL, "ip"),
-		       port, u_at(t, NULL, "flows"), u_at(t, NULL, "tampered_flows"),
+		printf("%-32s %-16s %-9s %7llu %8llu %5.0f%% %-28s %7llu %s\n", s_at(t, NULL, "domain"),
+		       s_at(t, NULL, "ip"), port, u_at(t, NULL, "flows"), u_at(t, NULL, "tampered_flows"),
 		       100 * json_object_get_double(at(t, NULL, "share")), methods, u_at(t, NULL, "clients"),
 		       s_at(t, NULL, "alert_id"));
 	}
@@ -530,7 +535,8 @@ int main(int argc, char **argv)
 				rc = set_str(rq.legitimacy, sizeof(rq.legitimacy), "--legitimacy", v);
 			else if ((v = optval(argc, argv, &i, "--since", &missing))) {
 				if (tw_ctl_parse_duration(v, &rq.since_s) < 0)
-					return usage_error("--since: expected a duration such as 90s, 15m, 2h or 7d, got '%s'", v);
+					return usage_error(
+					        "--since: expected a duration such as 90s, 15m, 2h or 7d, got '%s'", v);
 				rc = 0;
 			}
 		} else if (rq.cmd == TW_CTL_TARGETS) {
@@ -543,7 +549,8 @@ int main(int argc, char **argv)
 				rc = 0;
 			}
 		} else if (rq.cmd == TW_CTL_REPORT) {
-			if ((v = optval(argc, argv, &i, "-o", &missing)) || (v = optval(argc, argv, &i, "--output", &missing))) {
+			if ((v = optval(argc, argv, &i, "-o", &missing)) ||
+			    (v = optval(argc, argv, &i, "--output", &missing))) {
 				outfile = v;
 				rc = 0;
 			} else if (!missing && a[0] != '-' && !rq.id[0]) {
@@ -568,7 +575,6 @@ int main(int argc, char **argv)
 		if (!rq.id[0])
 			return usage_error("%s: which alert? (tamperwatch report ALERT_ID)", "report");
 		return cmd_report(&rq, outfile, json);
-	default:
-		return usage_error("%s", "no command given: status, alerts, targets or report");
+	default: return usage_error("%s", "no command given: status, alerts, targets or report");
 	}
 }

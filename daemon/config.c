@@ -19,7 +19,7 @@ struct key {
 	enum kind kind;
 	long long min, max;
 	size_t off;
-	const char *const *names;   /* K_ENUM: NULL-terminated */
+	const char *const *names; /* K_ENUM: NULL-terminated */
 };
 
 static const char *const metric_names[] = { "packets", "bytes", "new_flows", "active_clients", NULL };
@@ -58,7 +58,8 @@ static const struct key keys[] = {
 	/* Alertmanager (README "Alertmanager"); strings checked by tw_am_check_key */
 	{ "alertmanager", "url", K_STR, 0, sizeof(((struct tw_config *)0)->am.url), OFF(am.url) },
 	{ "alertmanager", "labels", K_STR, 0, sizeof(((struct tw_config *)0)->am.labels), OFF(am.labels) },
-	{ "alertmanager", "generator_url", K_STR, 0, sizeof(((struct tw_config *)0)->am.generator_url), OFF(am.generator_url) },
+	{ "alertmanager", "generator_url", K_STR, 0, sizeof(((struct tw_config *)0)->am.generator_url),
+	  OFF(am.generator_url) },
 	{ "alertmanager", "timeout", K_INT, 1, 300, OFF(am.timeout) },
 	{ "alertmanager", "resend_interval", K_INT, 1, 3600, OFF(am.resend_interval) },
 	{ "alertmanager", "drain_timeout", K_INT, 0, 600, OFF(am.drain_timeout) },
@@ -78,7 +79,7 @@ static const struct key keys[] = {
 	{ "shutdown", "prefix_v4", K_INT, 8, 32, OFF(shutdown_v4) },
 	{ "shutdown", "prefix_v6", K_INT, 16, 128, OFF(shutdown_v6) },
 	{ "shutdown", "interval", K_U32, 1, 86400, OFF(shutdown.interval_s) },
-	{ "shutdown", "period", K_U32, 1, 31536000, OFF(shutdown.period_s) },   /* tiny: the lab */
+	{ "shutdown", "period", K_U32, 1, 31536000, OFF(shutdown.period_s) }, /* tiny: the lab */
 	{ "shutdown", "bins", K_U32, 1, 100000, OFF(shutdown.bins) },
 	{ "shutdown", "history", K_U32, 1, 16, OFF(shutdown.history) },
 	{ "shutdown", "warmup", K_U32, 0, 31536000, OFF(shutdown.warmup_s) },
@@ -106,7 +107,9 @@ static int check_str(const char *section, const char *name, const char *value, c
 	if (!strcmp(section, "alertmanager"))
 		return tw_am_check_key(name, value, why, whylen);
 	if (!strcmp(section, "syslog") && !strcmp(name, "facility") && tw_syslog_facility(value) < 0) {
-		snprintf(why, whylen, "expected kern, user, mail, daemon, auth, syslog, lpr, news, uucp, cron, authpriv, ftp or local0..local7");
+		snprintf(why, whylen,
+		         "expected kern, user, mail, daemon, auth, syslog, lpr, news, uucp, cron, authpriv, ftp or "
+		         "local0..local7");
 		return -1;
 	}
 	return 0;
@@ -142,8 +145,8 @@ static char *trim(char *s)
 }
 
 /* where: "FILE:LINE" or "--set" for messages */
-static int assign(struct tw_config *c, const char *where, const char *section, const char *name,
-		  const char *value, char *err, size_t errlen)
+static int assign(struct tw_config *c, const char *where, const char *section, const char *name, const char *value,
+                  char *err, size_t errlen)
 {
 	const struct key *k = NULL;
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -158,12 +161,12 @@ static int assign(struct tw_config *c, const char *where, const char *section, c
 		char why[256];
 		size_t n = strlen(value);
 		if (n < (size_t)k->min || n >= (size_t)k->max) {
-			snprintf(err, errlen, "%s: %s.%s: expected %lld to %lld characters, got %zu", where, section, name,
-				 k->min, k->max - 1, n);
+			snprintf(err, errlen, "%s: %s.%s: expected %lld to %lld characters, got %zu", where, section,
+			         name, k->min, k->max - 1, n);
 			return -1;
 		}
 		if (check_str(section, name, value, why, sizeof(why)) < 0) {
-			if (!strcmp(section, "alertmanager"))   /* a URL may hold a password: never echoed */
+			if (!strcmp(section, "alertmanager")) /* a URL may hold a password: never echoed */
 				snprintf(err, errlen, "%s: %s.%s: %s", where, section, name, why);
 			else
 				snprintf(err, errlen, "%s: %s.%s: '%.200s': %s", where, section, name, value, why);
@@ -179,7 +182,8 @@ static int assign(struct tw_config *c, const char *where, const char *section, c
 		else if (!strcmp(value, "false") || !strcmp(value, "no") || !strcmp(value, "0"))
 			v = 0;
 		else {
-			snprintf(err, errlen, "%s: %s.%s: expected true or false, got '%s'", where, section, name, value);
+			snprintf(err, errlen, "%s: %s.%s: expected true or false, got '%s'", where, section, name,
+			         value);
 			return -1;
 		}
 		*(int *)p = v;
@@ -202,8 +206,8 @@ static int assign(struct tw_config *c, const char *where, const char *section, c
 	if (k->kind == K_REAL) {
 		double d = strtod(value, &end);
 		if (errno || end == value || *end || !(d >= (double)k->min && d <= (double)k->max)) {
-			snprintf(err, errlen, "%s: %s.%s: expected a number from %lld to %lld, got '%s'", where, section,
-				 name, k->min, k->max, value);
+			snprintf(err, errlen, "%s: %s.%s: expected a number from %lld to %lld, got '%s'", where,
+			         section, name, k->min, k->max, value);
 			return -1;
 		}
 		*(double *)p = d;
@@ -212,7 +216,8 @@ static int assign(struct tw_config *c, const char *where, const char *section, c
 	if (k->kind == K_RATIO) {
 		double d = strtod(value, &end);
 		if (errno || end == value || *end || !(d >= 0 && d <= 1)) {
-			snprintf(err, errlen, "%s: %s.%s: expected a number from 0 to 1, got '%s'", where, section, name, value);
+			snprintf(err, errlen, "%s: %s.%s: expected a number from 0 to 1, got '%s'", where, section,
+			         name, value);
 			return -1;
 		}
 		*(double *)p = d;
@@ -221,14 +226,15 @@ static int assign(struct tw_config *c, const char *where, const char *section, c
 	long long v = strtoll(value, &end, 10);
 	if (errno || end == value || *end || v < k->min || v > k->max) {
 		snprintf(err, errlen, "%s: %s.%s: expected a whole number from %lld to %lld%s, got '%s'", where,
-			 section, name, k->min, k->max, k->kind == K_SECONDS ? " (seconds)" : "", value);
+		         section, name, k->min, k->max, k->kind == K_SECONDS ? " (seconds)" : "", value);
 		return -1;
 	}
 	if (k->kind == K_SECONDS)
 		*(uint64_t *)p = (uint64_t)v * 1000000000ull;
 	else if (k->kind == K_U32)
 		*(uint32_t *)p = (uint32_t)v;
-	else if (k->off == offsetof(struct tw_config, max_flows) || k->off == offsetof(struct tw_config, stats_interval))
+	else if (k->off == offsetof(struct tw_config, max_flows) ||
+	         k->off == offsetof(struct tw_config, stats_interval))
 		*(uint32_t *)p = (uint32_t)v;
 	else
 		*(int *)p = (int)v;

@@ -6,10 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "capture/sweep.h"
-#include "alerts/aggregate.h"   /* [alerts] / [state] keys */
+#include "alerts/aggregate.h"     /* [alerts] / [state] keys */
 #include "outputs/alertmanager.h" /* [alertmanager] keys */
-#include "outputs/evidence.h"    /* [evidence] keys */
-#include "alerts/shutdown.h"    /* [shutdown] keys */
+#include "outputs/evidence.h"     /* [evidence] keys */
+#include "alerts/shutdown.h"      /* [shutdown] keys */
 #include <limits.h>
 
 struct tw_config {
@@ -24,14 +24,14 @@ struct tw_config {
 	/* operator outputs (README "Metrics", "Syslog") */
 	char metrics_listen[128]; /* metrics.listen: ADDR:PORT, "" = no endpoint */
 	struct {
-		int enabled;              /* syslog.enabled (default no) */
-		char target[128];         /* syslog.target (default /dev/log) */
-		char facility[16];        /* syslog.facility (default daemon) */
+		int enabled;       /* syslog.enabled (default no) */
+		char target[128];  /* syslog.target (default /dev/log) */
+		char facility[16]; /* syslog.facility (default daemon) */
 	} syslog;
-	struct tw_am_cfg am;      /* [alertmanager] (alertmanager.h) */
+	struct tw_am_cfg am;             /* [alertmanager] (alertmanager.h) */
 	struct tw_evidence_cfg evidence; /* [evidence] (evidence.h) */
-	char control_socket[108]; /* control.socket ("" = the default, live only) */
-	char regions[4096];       /* regions.file: prefix -> region/ASN labels (regions.h); "" = none */
+	char control_socket[108];        /* control.socket ("" = the default, live only) */
+	char regions[4096];              /* regions.file: prefix -> region/ASN labels (regions.h); "" = none */
 	/* [shutdown] (README "Shutdown detection") */
 	int shutdown_on;              /* shutdown.enabled */
 	int shutdown_v4, shutdown_v6; /* shutdown.prefix_v4 / prefix_v6: series granularity */

@@ -37,64 +37,64 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-"usage: tamperwatchd -i IFACE [-i IFACE]... [--mode xdp|tc] [options]\n"
-"       tamperwatchd --replay FILE [--replay FILE]... [--replay-engine user|bpf] [options]\n"
-"\n"
-"Watches links for Internet censorship (forged resets, injected answers, blocking)\n"
-"and writes one JSON object per event, EVE style, to the alert log.\n"
-"\n"
-"Live (root):\n"
-"  -i, --interface IFACE   watch IFACE (repeatable, up to %d); packets are only\n"
-"                          observed, never changed, dropped or delayed\n"
-"      --mode xdp|tc       XDP (default; native, else generic with a message) or\n"
-"                          TC clsact ingress+egress (sees GSO super-packets)\n"
-"Replay (no root needed with the user engine):\n"
-"      --replay FILE       read a pcap or pcapng capture, plain or gzip; '-' is stdin\n"
-"                          (repeatable: files are read in order, one clock)\n"
-"      --replay-engine E   user (default): the classifier core in userspace;\n"
-"                          bpf (root): every packet through the real XDP program\n"
-"                          with BPF_PROG_TEST_RUN. Both write identical output.\n"
-"Output and configuration:\n"
-"      --alerts PATH|-     JSON-lines output (default '-': standard output); the\n"
-"                          file is appended to and reopened on SIGHUP\n"
-"  -c, --config FILE       INI configuration file (see README: Configuration)\n"
-"      --set SEC.KEY=VAL   override one configuration key (repeatable)\n"
-"      --check-config      validate the configuration and exit\n"
-"      --events-payload    include payload snippets (base64) in events: user data,\n"
-"                          for debugging only (output.events_payload)\n"
-"      --fingerprints FILE block-page / forged-DNS fingerprints in the CSV format of\n"
-"                          OONI's blocking-fingerprints (repeatable: add your own)\n"
-"      --no-verdicts       write events only, no per-flow tamper verdicts\n"
-"      --state DIR         keep open alerts, their windows, the shutdown baselines\n"
-"                          and the Alertmanager spool in DIR across restarts\n"
-"      --declared FILE     the operator's declared restrictions (README: Alerts)\n"
-"      --set regions.file=FILE  client prefix -> region/ASN labels for the alerts'\n"
-"                          scope (README: Regions)\n"
-"      --metrics ADDR:PORT serve Prometheus metrics on http://ADDR:PORT/metrics\n"
-"                          (or metrics.listen; e.g. 127.0.0.1:9464, [::1]:9464;\n"
-"                          off unless given; README: Metrics)\n"
-"      --set syslog.enabled=yes  also send alerts to syslog, RFC 5424 (keys\n"
-"                          syslog.target, syslog.facility; README: Syslog)\n"
-"      --alertmanager URL  send alerts to Prometheus Alertmanager at URL (comma-\n"
-"                          separated for a cluster; = --set alertmanager.url=URL)\n"
-"      --evidence DIR      write DIR/<alert id>.pcap for each blocking alert: the\n"
-"                          packets of a sample of its flows, clients pseudonymised\n"
-"                          (keyed; key in --state DIR), user payload cut\n"
-"                          (evidence.dir; README: Evidence)\n"
-"      --control PATH      the operator's control socket for tamperwatch(1) (live\n"
-"                          default " TW_CTL_DEFAULT_PATH ";\n"
-"                          replay: only when given; control.socket)\n"
-"  -h, --help              this text\n"
-"  -V, --version           version\n"
-"\n"
-"Shutdown detection (README: Shutdown detection): in the configuration,\n"
-"  [shutdown] enabled = true and [regions] file = FILE (the client networks and\n"
-"  their region labels); shutdown alerts, and link and gap records for our own\n"
-"  outages, go to the same output\n"
-"\n"
-"Exit status: 0 ok; 1 an input had a fault (reported; the rest was processed);\n"
-"2 bad command line or configuration; 3 the backend could not start.\n",
-		TW_MAX_IFACES);
+	        "usage: tamperwatchd -i IFACE [-i IFACE]... [--mode xdp|tc] [options]\n"
+	        "       tamperwatchd --replay FILE [--replay FILE]... [--replay-engine user|bpf] [options]\n"
+	        "\n"
+	        "Watches links for Internet censorship (forged resets, injected answers, blocking)\n"
+	        "and writes one JSON object per event, EVE style, to the alert log.\n"
+	        "\n"
+	        "Live (root):\n"
+	        "  -i, --interface IFACE   watch IFACE (repeatable, up to %d); packets are only\n"
+	        "                          observed, never changed, dropped or delayed\n"
+	        "      --mode xdp|tc       XDP (default; native, else generic with a message) or\n"
+	        "                          TC clsact ingress+egress (sees GSO super-packets)\n"
+	        "Replay (no root needed with the user engine):\n"
+	        "      --replay FILE       read a pcap or pcapng capture, plain or gzip; '-' is stdin\n"
+	        "                          (repeatable: files are read in order, one clock)\n"
+	        "      --replay-engine E   user (default): the classifier core in userspace;\n"
+	        "                          bpf (root): every packet through the real XDP program\n"
+	        "                          with BPF_PROG_TEST_RUN. Both write identical output.\n"
+	        "Output and configuration:\n"
+	        "      --alerts PATH|-     JSON-lines output (default '-': standard output); the\n"
+	        "                          file is appended to and reopened on SIGHUP\n"
+	        "  -c, --config FILE       INI configuration file (see README: Configuration)\n"
+	        "      --set SEC.KEY=VAL   override one configuration key (repeatable)\n"
+	        "      --check-config      validate the configuration and exit\n"
+	        "      --events-payload    include payload snippets (base64) in events: user data,\n"
+	        "                          for debugging only (output.events_payload)\n"
+	        "      --fingerprints FILE block-page / forged-DNS fingerprints in the CSV format of\n"
+	        "                          OONI's blocking-fingerprints (repeatable: add your own)\n"
+	        "      --no-verdicts       write events only, no per-flow tamper verdicts\n"
+	        "      --state DIR         keep open alerts, their windows, the shutdown baselines\n"
+	        "                          and the Alertmanager spool in DIR across restarts\n"
+	        "      --declared FILE     the operator's declared restrictions (README: Alerts)\n"
+	        "      --set regions.file=FILE  client prefix -> region/ASN labels for the alerts'\n"
+	        "                          scope (README: Regions)\n"
+	        "      --metrics ADDR:PORT serve Prometheus metrics on http://ADDR:PORT/metrics\n"
+	        "                          (or metrics.listen; e.g. 127.0.0.1:9464, [::1]:9464;\n"
+	        "                          off unless given; README: Metrics)\n"
+	        "      --set syslog.enabled=yes  also send alerts to syslog, RFC 5424 (keys\n"
+	        "                          syslog.target, syslog.facility; README: Syslog)\n"
+	        "      --alertmanager URL  send alerts to Prometheus Alertmanager at URL (comma-\n"
+	        "                          separated for a cluster; = --set alertmanager.url=URL)\n"
+	        "      --evidence DIR      write DIR/<alert id>.pcap for each blocking alert: the\n"
+	        "                          packets of a sample of its flows, clients pseudonymised\n"
+	        "                          (keyed; key in --state DIR), user payload cut\n"
+	        "                          (evidence.dir; README: Evidence)\n"
+	        "      --control PATH      the operator's control socket for tamperwatch(1) (live\n"
+	        "                          default " TW_CTL_DEFAULT_PATH ";\n"
+	        "                          replay: only when given; control.socket)\n"
+	        "  -h, --help              this text\n"
+	        "  -V, --version           version\n"
+	        "\n"
+	        "Shutdown detection (README: Shutdown detection): in the configuration,\n"
+	        "  [shutdown] enabled = true and [regions] file = FILE (the client networks and\n"
+	        "  their region labels); shutdown alerts, and link and gap records for our own\n"
+	        "  outages, go to the same output\n"
+	        "\n"
+	        "Exit status: 0 ok; 1 an input had a fault (reported; the rest was processed);\n"
+	        "2 bad command line or configuration; 3 the backend could not start.\n",
+	        TW_MAX_IFACES);
 }
 
 static void on_signal(int sig)
@@ -120,7 +120,7 @@ static void on_link(void *arg, const char *name, int link_up, int all_up)
 	tw_status_set_link_up(c->st, name, link_up);
 	if (c->sd)
 		tw_shutdown_link_iface(c->sd, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec, name, link_up,
-				       all_up);
+		                       all_up);
 }
 
 static int64_t clock_offset(void)
@@ -133,9 +133,23 @@ static int64_t clock_offset(void)
 
 int main(int argc, char **argv)
 {
-	enum { O_METRICS = 400 };   /* operator outputs */
-	enum { O_MODE = 256, O_ALERTS, O_REPLAY, O_ENGINE, O_SET, O_CHECK, O_PAYLOAD, O_FP, O_NOVERDICT, O_STATE, O_DECLARED, O_AM, O_EVIDENCE,
-	       O_CONTROL };
+	enum { O_METRICS = 400 }; /* operator outputs */
+	enum {
+		O_MODE = 256,
+		O_ALERTS,
+		O_REPLAY,
+		O_ENGINE,
+		O_SET,
+		O_CHECK,
+		O_PAYLOAD,
+		O_FP,
+		O_NOVERDICT,
+		O_STATE,
+		O_DECLARED,
+		O_AM,
+		O_EVIDENCE,
+		O_CONTROL
+	};
 	static const struct option longopts[] = {
 		{ "interface", required_argument, NULL, 'i' },
 		{ "mode", required_argument, NULL, O_MODE },
@@ -170,7 +184,7 @@ int main(int argc, char **argv)
 	const char *metrics_addr = NULL;
 	const char *am_url = NULL;
 	const char *evidence_arg = NULL;
-	const char *control = NULL;   /* --control */
+	const char *control = NULL; /* --control */
 	struct tw_config cfg;
 	char err[1024];
 	int opt;
@@ -190,16 +204,15 @@ int main(int argc, char **argv)
 			else if (!strcmp(optarg, "tc"))
 				mode = TW_MODE_TC;
 			else if (!strcmp(optarg, "kmod")) {
-				fprintf(stderr, "tamperwatchd: --mode kmod: the kernel module backend is not built yet\n");
+				fprintf(stderr,
+				        "tamperwatchd: --mode kmod: the kernel module backend is not built yet\n");
 				return 2;
 			} else {
 				fprintf(stderr, "tamperwatchd: --mode: expected xdp or tc, got '%s'\n", optarg);
 				return 2;
 			}
 			break;
-		case O_ALERTS:
-			alerts = optarg;
-			break;
+		case O_ALERTS: alerts = optarg; break;
 		case O_REPLAY:
 			if (nreplay == TW_MAX_REPLAY) {
 				fprintf(stderr, "tamperwatchd: at most %d --replay files\n", TW_MAX_REPLAY);
@@ -209,14 +222,13 @@ int main(int argc, char **argv)
 			break;
 		case O_ENGINE:
 			if (strcmp(optarg, "user") && strcmp(optarg, "bpf")) {
-				fprintf(stderr, "tamperwatchd: --replay-engine: expected user or bpf, got '%s'\n", optarg);
+				fprintf(stderr, "tamperwatchd: --replay-engine: expected user or bpf, got '%s'\n",
+				        optarg);
 				return 2;
 			}
 			engine_name = optarg;
 			break;
-		case 'c':
-			config_path = optarg;
-			break;
+		case 'c': config_path = optarg; break;
 		case O_SET:
 			if (nsets == 64) {
 				fprintf(stderr, "tamperwatchd: at most 64 --set options\n");
@@ -224,12 +236,8 @@ int main(int argc, char **argv)
 			}
 			sets[nsets++] = optarg;
 			break;
-		case O_CHECK:
-			check_only = 1;
-			break;
-		case O_PAYLOAD:
-			payload = 1;
-			break;
+		case O_CHECK: check_only = 1; break;
+		case O_PAYLOAD: payload = 1; break;
 		case O_FP:
 			if (nfp == 16) {
 				fprintf(stderr, "tamperwatchd: at most 16 --fingerprints files\n");
@@ -237,36 +245,16 @@ int main(int argc, char **argv)
 			}
 			fps[nfp++] = optarg;
 			break;
-		case O_NOVERDICT:
-			verdicts = 0;
-			break;
-		case O_STATE:
-			state_dir = optarg;
-			break;
-		case O_DECLARED:
-			declared = optarg;
-			break;
-		case O_METRICS:
-			metrics_addr = optarg;
-			break;
-		case O_AM:
-			am_url = optarg;
-			break;
-		case O_EVIDENCE:
-			evidence_arg = optarg;
-			break;
-		case O_CONTROL:
-			control = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf("tamperwatchd %s (event format %d)\n", TW_VERSION, TW_EVENT_VERSION);
-			return 0;
-		default:
-			fprintf(stderr, "tamperwatchd: try --help\n");
-			return 2;
+		case O_NOVERDICT: verdicts = 0; break;
+		case O_STATE: state_dir = optarg; break;
+		case O_DECLARED: declared = optarg; break;
+		case O_METRICS: metrics_addr = optarg; break;
+		case O_AM: am_url = optarg; break;
+		case O_EVIDENCE: evidence_arg = optarg; break;
+		case O_CONTROL: control = optarg; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("tamperwatchd %s (event format %d)\n", TW_VERSION, TW_EVENT_VERSION); return 0;
+		default: fprintf(stderr, "tamperwatchd: try --help\n"); return 2;
 		}
 	}
 	if (optind < argc) {
@@ -298,15 +286,15 @@ int main(int argc, char **argv)
 	if (metrics_addr) {
 		struct sockaddr_storage mss;
 		socklen_t msl;
-		if (tw_hostport_parse(metrics_addr, &mss, &msl, err, sizeof(err)) < 0) {   /* fits metrics_listen then */
+		if (tw_hostport_parse(metrics_addr, &mss, &msl, err, sizeof(err)) < 0) { /* fits metrics_listen then */
 			fprintf(stderr, "tamperwatchd: metrics address '%.100s': %s\n", metrics_addr, err);
 			return 2;
 		}
 		snprintf(cfg.metrics_listen, sizeof(cfg.metrics_listen), "%s", metrics_addr);
 	}
 	/* --evidence overrides evidence.dir */
-	if (evidence_arg && snprintf(cfg.evidence.dir, sizeof(cfg.evidence.dir), "%s", evidence_arg) >=
-				    (int)sizeof(cfg.evidence.dir)) {
+	if (evidence_arg &&
+	    snprintf(cfg.evidence.dir, sizeof(cfg.evidence.dir), "%s", evidence_arg) >= (int)sizeof(cfg.evidence.dir)) {
 		fprintf(stderr, "tamperwatchd: --evidence: path longer than %zu bytes\n", sizeof(cfg.evidence.dir) - 1);
 		return 2;
 	}
@@ -350,7 +338,7 @@ int main(int argc, char **argv)
 	if (cfg.shutdown_on) {
 		if (!cfg.regions[0]) {
 			fprintf(stderr, "tamperwatchd: shutdown.enabled needs regions.file = FILE "
-				"(the client networks and their region labels; README: Shutdown detection)\n");
+			                "(the client networks and their region labels; README: Shutdown detection)\n");
 			return 2;
 		}
 		if (!regions.n) {
@@ -363,15 +351,18 @@ int main(int argc, char **argv)
 		}
 		/* series are named by their prefix: never finer than privacy allows */
 		if (cfg.shutdown_v4 > cfg.prefix_v4 || cfg.shutdown_v6 > cfg.prefix_v6) {
-			fprintf(stderr, "tamperwatchd: configuration: shutdown.prefix_v4/prefix_v6 (%d/%d) may not be "
-				"longer than privacy.prefix_v4/prefix_v6 (%d/%d)\n", cfg.shutdown_v4, cfg.shutdown_v6,
-				cfg.prefix_v4, cfg.prefix_v6);
+			fprintf(stderr,
+			        "tamperwatchd: configuration: shutdown.prefix_v4/prefix_v6 (%d/%d) may not be "
+			        "longer than privacy.prefix_v4/prefix_v6 (%d/%d)\n",
+			        cfg.shutdown_v4, cfg.shutdown_v6, cfg.prefix_v4, cfg.prefix_v6);
 			return 2;
 		}
 		uint64_t span = tw_sdfeed_span(&regions, cfg.shutdown_v4, cfg.shutdown_v6);
 		if (span > TW_PFX_MAX)
-			fprintf(stderr, "tamperwatchd: warning: the client networks span %llu counting prefixes; at most %d "
-				"are counted (stats: prefix_counter_full)\n", (unsigned long long)span, TW_PFX_MAX);
+			fprintf(stderr,
+			        "tamperwatchd: warning: the client networks span %llu counting prefixes; at most %d "
+			        "are counted (stats: prefix_counter_full)\n",
+			        (unsigned long long)span, TW_PFX_MAX);
 	}
 	if (check_only) {
 		if (cfg.regions[0])
@@ -415,7 +406,7 @@ int main(int argc, char **argv)
 		}
 		tw_hostport_parse(cfg.metrics_listen, &mss, &msl, err, sizeof(err));
 		fprintf(stderr, "tamperwatchd: metrics on http://%s/metrics%s\n", cfg.metrics_listen,
-			tw_hostport_is_loopback(&mss) ? "" : " (not loopback: reachable from the network)");
+		        tw_hostport_is_loopback(&mss) ? "" : " (not loopback: reachable from the network)");
 	}
 
 	struct tw_link links[TW_MAX_IFACES];
@@ -459,7 +450,8 @@ int main(int argc, char **argv)
 			return 3;
 		}
 		if (!pn.persistent)
-			fprintf(stderr, "tamperwatchd: evidence: no --state: client pseudonyms use a key for this run only\n");
+			fprintf(stderr,
+			        "tamperwatchd: evidence: no --state: client pseudonyms use a key for this run only\n");
 		pl.evidence = evid;
 		tw_verdict_set_hook2(pl.verdict, tw_evidence_outcome, evid);
 		if (tw_bus_add_sink(&bus, "evidence", tw_evidence_sink, evid) < 0 ||
@@ -520,28 +512,29 @@ int main(int argc, char **argv)
 			eng->destroy(eng);
 			return 3;
 		}
-		if (state_dir && mkdir(state_dir, 0700) < 0 && errno != EEXIST) {   /* without [alerts] too */
+		if (state_dir && mkdir(state_dir, 0700) < 0 && errno != EEXIST) { /* without [alerts] too */
 			fprintf(stderr, "tamperwatchd: --state %s: %s\n", state_dir, strerror(errno));
 			eng->destroy(eng);
 			return 3;
 		}
 		int rc = state_dir ? tw_shutdown_load(sd, state_dir, err, sizeof(err)) : TW_STATE_NONE;
-		if (rc == TW_STATE_UNREADABLE) {   /* left in place: not ours to overwrite */
+		if (rc == TW_STATE_UNREADABLE) { /* left in place: not ours to overwrite */
 			fprintf(stderr, "tamperwatchd: %s\n", err);
 			eng->destroy(eng);
 			return 3;
 		}
 		if (rc == TW_STATE_CORRUPT)
 			fprintf(stderr, "tamperwatchd: %s\n", err);
-		struct tw_sdfeed_opts fo = { cfg.shutdown.interval_s, state_dir,
-					     (uint32_t)cfg.alerts.state_interval, nreplay > 0 };
+		struct tw_sdfeed_opts fo = { cfg.shutdown.interval_s, state_dir, (uint32_t)cfg.alerts.state_interval,
+			                     nreplay > 0 };
 		feed = tw_sdfeed_new(eng, sd, &regions, &fo);
 		if (!feed) {
 			fprintf(stderr, "tamperwatchd: out of memory\n");
 			eng->destroy(eng);
 			return 3;
 		}
-		if (tw_pipeline_add_tick(&pl, tw_sdfeed_tick, feed) < 0 || tw_stats_add_section(tw_sdfeed_stats_json, feed) < 0) {
+		if (tw_pipeline_add_tick(&pl, tw_sdfeed_tick, feed) < 0 ||
+		    tw_stats_add_section(tw_sdfeed_stats_json, feed) < 0) {
 			fprintf(stderr, "tamperwatchd: shutdown: no free tick or stats slot (a build-time bound)\n");
 			return 3;
 		}
@@ -550,8 +543,11 @@ int main(int argc, char **argv)
 	/* the operator's views read this snapshot, refreshed every tick */
 	struct tw_status status;
 	struct tw_status_src status_src = { &status, eng, agg };
-	tw_status_init(&status, nreplay ? (use_bpf ? "replay-bpf" : "replay-user") : mode == TW_MODE_TC ? "tc" : "xdp",
-		       TW_VERSION);
+	tw_status_init(&status,
+	               nreplay              ? (use_bpf ? "replay-bpf" : "replay-user")
+	               : mode == TW_MODE_TC ? "tc"
+	                                    : "xdp",
+	               TW_VERSION);
 	tw_pipeline_add_tick(&pl, tw_status_tick, &status_src);
 	if (metrics && tw_metrics_start(metrics, &status, &bus, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tamperwatchd: %s\n", err);
@@ -559,7 +555,7 @@ int main(int argc, char **argv)
 	}
 	if (cfg.syslog.enabled) {
 		struct tw_syslog_target st;
-		tw_syslog_parse_target(cfg.syslog.target, &st, err, sizeof(err));   /* checked with the config */
+		tw_syslog_parse_target(cfg.syslog.target, &st, err, sizeof(err)); /* checked with the config */
 		syslog_out = tw_syslog_new(&st, tw_syslog_facility(cfg.syslog.facility), &status, err, sizeof(err));
 		if (!syslog_out) {
 			fprintf(stderr, "tamperwatchd: %s\n", err);
@@ -568,7 +564,8 @@ int main(int argc, char **argv)
 		if (tw_bus_add_sink(&bus, "syslog", tw_syslog_sink, syslog_out) < 0 ||
 		    tw_pipeline_add_tick(&pl, tw_syslog_tick, syslog_out) < 0 ||
 		    tw_stats_add_section(tw_syslog_stats, syslog_out) < 0) {
-			fprintf(stderr, "tamperwatchd: syslog: no free sink, tick or stats slot (a build-time bound)\n");
+			fprintf(stderr,
+			        "tamperwatchd: syslog: no free sink, tick or stats slot (a build-time bound)\n");
 			return 3;
 		}
 	}
@@ -596,8 +593,9 @@ int main(int argc, char **argv)
 	if (!control && cfg.control_socket[0])
 		control = cfg.control_socket;
 	if (control || !nreplay) {
-		struct tw_ctl_opts co = { .path = control ? control : TW_CTL_DEFAULT_PATH, .version = TW_VERSION,
-					  .evidence_dir = cfg.evidence.dir[0] ? cfg.evidence.dir : NULL };
+		struct tw_ctl_opts co = { .path = control ? control : TW_CTL_DEFAULT_PATH,
+			                  .version = TW_VERSION,
+			                  .evidence_dir = cfg.evidence.dir[0] ? cfg.evidence.dir : NULL };
 		ctl = tw_ctl_start(&co, &status, &bus, err, sizeof(err));
 		if (!ctl) {
 			fprintf(stderr, "tamperwatchd: %s\n", err);
@@ -623,10 +621,11 @@ int main(int argc, char **argv)
 				tw_output_close(&out);
 				return 3;
 			}
-			const char *how = mode == TW_MODE_TC ? "tc" :
-				(links[i].xdp_flags & 2 /* XDP_FLAGS_SKB_MODE */) ? "xdp generic" : "xdp native";
+			const char *how = mode == TW_MODE_TC                                  ? "tc"
+			                  : (links[i].xdp_flags & 2 /* XDP_FLAGS_SKB_MODE */) ? "xdp generic"
+			                                                                      : "xdp native";
 			fprintf(stderr, "tamperwatchd: watching %s (%s)\n", links[i].name,
-				mode == TW_MODE_TC ? "tc clsact ingress+egress" : how);
+			        mode == TW_MODE_TC ? "tc clsact ingress+egress" : how);
 			tw_status_add_link(&status, links[i].name, how);
 		}
 		struct link_ctx lctx = { sd, &status };

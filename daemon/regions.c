@@ -13,8 +13,8 @@ static int valid_region(const char *s)
 	if (!n || n > 47)
 		return 0;
 	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-		      *s == '.' || *s == '_' || *s == ':' || *s == '-'))
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '.' ||
+		      *s == '_' || *s == ':' || *s == '-'))
 			return 0;
 	return 1;
 }
@@ -40,21 +40,39 @@ static int parse_line(char *line, struct tw_region_entry *e, const char **why)
 	char *asn = strtok_r(NULL, " \t", &save);
 	char *extra = strtok_r(NULL, " \t", &save);
 	memset(e, 0, sizeof *e);
-	if (!reg) { *why = "expected 'PREFIX REGION [ASN]'"; return -1; }
-	if (extra) { *why = "too many fields (expected 'PREFIX REGION [ASN]')"; return -1; }
+	if (!reg) {
+		*why = "expected 'PREFIX REGION [ASN]'";
+		return -1;
+	}
+	if (extra) {
+		*why = "too many fields (expected 'PREFIX REGION [ASN]')";
+		return -1;
+	}
 	char *slash = strchr(pfx, '/');
-	if (!slash) { *why = "prefix needs a /length"; return -1; }
+	if (!slash) {
+		*why = "prefix needs a /length";
+		return -1;
+	}
 	*slash = 0;
 	char *end;
 	errno = 0;
 	long plen = strtol(slash + 1, &end, 10);
-	if (*end || end == slash + 1 || errno) { *why = "bad prefix length"; return -1; }
+	if (*end || end == slash + 1 || errno) {
+		*why = "bad prefix length";
+		return -1;
+	}
 	if (inet_pton(AF_INET, pfx, e->addr) == 1) {
 		e->family = AF_INET;
-		if (plen < 0 || plen > 32) { *why = "IPv4 prefix length must be 0..32"; return -1; }
+		if (plen < 0 || plen > 32) {
+			*why = "IPv4 prefix length must be 0..32";
+			return -1;
+		}
 	} else if (inet_pton(AF_INET6, pfx, e->addr) == 1) {
 		e->family = AF_INET6;
-		if (plen < 0 || plen > 128) { *why = "IPv6 prefix length must be 0..128"; return -1; }
+		if (plen < 0 || plen > 128) {
+			*why = "IPv6 prefix length must be 0..128";
+			return -1;
+		}
 	} else {
 		*why = "not an IPv4 or IPv6 address";
 		return -1;
@@ -64,9 +82,15 @@ static int parse_line(char *line, struct tw_region_entry *e, const char **why)
 	for (int i = 0; i < alen; i++) {
 		int keep = (int)plen - i * 8;
 		uint8_t m = keep >= 8 ? 0xff : keep <= 0 ? 0 : (uint8_t)(0xff << (8 - keep));
-		if (e->addr[i] & ~m) { *why = "host bits set in prefix"; return -1; }
+		if (e->addr[i] & ~m) {
+			*why = "host bits set in prefix";
+			return -1;
+		}
 	}
-	if (!valid_region(reg)) { *why = "region must be 1..47 characters of [A-Za-z0-9._:-]"; return -1; }
+	if (!valid_region(reg)) {
+		*why = "region must be 1..47 characters of [A-Za-z0-9._:-]";
+		return -1;
+	}
 	snprintf(e->region, sizeof e->region, "%s", reg);
 	if (asn) {
 		if (!strncasecmp(asn, "AS", 2))

@@ -14,11 +14,11 @@
 #include <stdint.h>
 
 struct tw_region_entry {
-	int family;              /* AF_INET / AF_INET6 */
+	int family; /* AF_INET / AF_INET6 */
 	uint8_t addr[16];
 	int plen;
 	char region[48];
-	uint32_t asn;            /* 0: none given */
+	uint32_t asn; /* 0: none given */
 };
 
 struct tw_regions {

@@ -23,7 +23,10 @@
 #include <stdint.h>
 #include <string.h>
 
-#define PB_IP4(a, b, c, d) { (a), (b), (c), (d) }
+#define PB_IP4(a, b, c, d)                                                                                             \
+	{                                                                                                              \
+		(a), (b), (c), (d)                                                                                     \
+	}
 
 #define PB_MAX_EXT 12
 
@@ -38,53 +41,60 @@ struct pb_ext {
 
 struct pb_pkt {
 	/* L2 */
-	uint8_t dmac[6], smac[6];   /* zero: 02:00:00:00:00:02 / :01 */
-	int nvlan;                  /* 0..2 */
-	uint16_t vlan_tpid[2];      /* zero: outer 0x88a8 if two tags, else 0x8100 */
+	uint8_t dmac[6], smac[6]; /* zero: 02:00:00:00:00:02 / :01 */
+	int nvlan;                /* 0..2 */
+	uint16_t vlan_tpid[2];    /* zero: outer 0x88a8 if two tags, else 0x8100 */
 	uint16_t vlan_tci[2];
-	uint16_t ethertype;         /* zero: from family */
+	uint16_t ethertype; /* zero: from family */
 
 	/* L3 */
-	int family;                 /* 4 or 6 */
-	uint8_t src[16], dst[16];   /* IPv4: first 4 bytes */
-	uint8_t ttl;                /* TTL / hop limit; zero means 64 */
-	uint8_t ttl_zero;           /* really send TTL 0 */
+	int family;               /* 4 or 6 */
+	uint8_t src[16], dst[16]; /* IPv4: first 4 bytes */
+	uint8_t ttl;              /* TTL / hop limit; zero means 64 */
+	uint8_t ttl_zero;         /* really send TTL 0 */
 	uint16_t ip_id;
 	uint8_t df, mf;
-	uint16_t frag_off;          /* IPv4 fragment offset, 8-byte units */
-	uint8_t ip_opt_len;         /* IPv4 option bytes, multiple of 4, <= 40 */
-	uint8_t ihl;                /* raw IHL nibble override (0: computed) */
-	uint8_t ip_ver;             /* raw version nibble override (0: from family) */
-	uint16_t ip_tot_len;        /* IPv4 total length override (0: computed) */
-	uint16_t ip6_plen;          /* IPv6 payload length override (0: computed) */
-	int next;                   /* number of IPv6 extension headers */
+	uint16_t frag_off;   /* IPv4 fragment offset, 8-byte units */
+	uint8_t ip_opt_len;  /* IPv4 option bytes, multiple of 4, <= 40 */
+	uint8_t ihl;         /* raw IHL nibble override (0: computed) */
+	uint8_t ip_ver;      /* raw version nibble override (0: from family) */
+	uint16_t ip_tot_len; /* IPv4 total length override (0: computed) */
+	uint16_t ip6_plen;   /* IPv6 payload length override (0: computed) */
+	int next;            /* number of IPv6 extension headers */
 	struct pb_ext ext[PB_MAX_EXT];
-	uint8_t l4;                 /* IP protocol: 6, 17, 1, ...; zero: 6 */
+	uint8_t l4; /* IP protocol: 6, 17, 1, ...; zero: 6 */
 
 	/* L4 */
 	uint16_t sport, dport;
 	uint32_t seq, ack;
-	uint8_t flags;              /* TCP flags byte */
+	uint8_t flags; /* TCP flags byte */
 	uint16_t win;
-	uint16_t mss;               /* MSS option if non-zero */
-	uint8_t has_wscale;         /* NOP + window scale option */
+	uint16_t mss;       /* MSS option if non-zero */
+	uint8_t has_wscale; /* NOP + window scale option */
 	uint8_t wscale;
-	const uint8_t *opt_raw;     /* raw option bytes appended after those */
+	const uint8_t *opt_raw; /* raw option bytes appended after those */
 	uint8_t opt_raw_len;
-	uint8_t doff;               /* raw data-offset nibble override (0: computed) */
-	uint16_t udp_len;           /* UDP length override (0: computed) */
+	uint8_t doff;     /* raw data-offset nibble override (0: computed) */
+	uint16_t udp_len; /* UDP length override (0: computed) */
 
 	/* payload */
 	const void *payload;
 	size_t payload_len;
-	uint8_t payload_fill;       /* if payload == NULL: payload_len bytes of a pattern
+	uint8_t payload_fill; /* if payload == NULL: payload_len bytes of a pattern
 				       (byte i = payload_fill + i) */
 };
 
-static inline void pb_put16(uint8_t *b, uint16_t v) { b[0] = (uint8_t)(v >> 8); b[1] = (uint8_t)v; }
+static inline void pb_put16(uint8_t *b, uint16_t v)
+{
+	b[0] = (uint8_t)(v >> 8);
+	b[1] = (uint8_t)v;
+}
 static inline void pb_put32(uint8_t *b, uint32_t v)
 {
-	b[0] = (uint8_t)(v >> 24); b[1] = (uint8_t)(v >> 16); b[2] = (uint8_t)(v >> 8); b[3] = (uint8_t)v;
+	b[0] = (uint8_t)(v >> 24);
+	b[1] = (uint8_t)(v >> 16);
+	b[2] = (uint8_t)(v >> 8);
+	b[3] = (uint8_t)v;
 }
 
 static inline uint32_t pb_csum_add(uint32_t sum, const uint8_t *b, size_t n)
@@ -119,12 +129,16 @@ static inline size_t pb_tcp_opts(const struct pb_pkt *p, uint8_t *o)
 {
 	size_t n = 0;
 	if (p->mss) {
-		o[n++] = 2; o[n++] = 4;
-		pb_put16(o + n, p->mss); n += 2;
+		o[n++] = 2;
+		o[n++] = 4;
+		pb_put16(o + n, p->mss);
+		n += 2;
 	}
 	if (p->has_wscale) {
 		o[n++] = 1;
-		o[n++] = 3; o[n++] = 3; o[n++] = p->wscale;
+		o[n++] = 3;
+		o[n++] = 3;
+		o[n++] = p->wscale;
 	}
 	for (size_t i = 0; i < p->opt_raw_len && n < 40; i++)
 		o[n++] = p->opt_raw[i];
@@ -158,8 +172,7 @@ static inline size_t pb_build(const struct pb_pkt *p, uint8_t *buf, size_t cap)
 	n = 12;
 	uint16_t et = p->ethertype ? p->ethertype : p->family == 6 ? 0x86dd : 0x0800;
 	for (int i = 0; i < p->nvlan && i < 2; i++) {
-		uint16_t tpid = p->vlan_tpid[i] ? p->vlan_tpid[i]
-				: (p->nvlan == 2 && i == 0) ? 0x88a8 : 0x8100;
+		uint16_t tpid = p->vlan_tpid[i] ? p->vlan_tpid[i] : (p->nvlan == 2 && i == 0) ? 0x88a8 : 0x8100;
 		pb_put16(buf + n, tpid);
 		pb_put16(buf + n + 2, p->vlan_tci[i]);
 		n += 4;
@@ -189,7 +202,7 @@ static inline size_t pb_build(const struct pb_pkt *p, uint8_t *buf, size_t cap)
 				pb_put32(e + 4, x->ident);
 			} else {
 				e[1] = x->hdrlen;
-				if (x->type != 51 && el >= 4) {   /* PadN over the rest */
+				if (x->type != 51 && el >= 4) { /* PadN over the rest */
 					e[2] = 1;
 					e[3] = (uint8_t)(el - 4);
 				}
@@ -209,7 +222,7 @@ static inline size_t pb_build(const struct pb_pkt *p, uint8_t *buf, size_t cap)
 		memcpy(ip + 12, p->src, 4);
 		memcpy(ip + 16, p->dst, 4);
 		for (size_t i = 0; i < p->ip_opt_len; i++)
-			ip[20 + i] = i + 1 == p->ip_opt_len ? 0 : 1;   /* NOPs, EOL */
+			ip[20 + i] = i + 1 == p->ip_opt_len ? 0 : 1; /* NOPs, EOL */
 		pb_put16(ip + 10, pb_csum_fold(pb_csum_add(0, ip, 20 + p->ip_opt_len)));
 		pseudo = pb_csum_add(0, p->src, 8);
 		pseudo += (uint32_t)l4len + (uint32_t)l4proto;

@@ -24,19 +24,20 @@
 #define STATE_NAME "alerts.state"
 
 /* signature_id per method (README "Alerts") */
-static const char *const mname[NMETH] = { NULL, "rst_injection", "http_blockpage", "dns_injection",
-					  "tls_interference", "blackhole" };
+static const char *const mname[NMETH] = {
+	NULL, "rst_injection", "http_blockpage", "dns_injection", "tls_interference", "blackhole"
+};
 static const int sigid[NMETH] = { 0, 2001, 2002, 2003, 2004, 2005 };
 #define M_BLACKHOLE 5
 #define FNV0 14695981039346656037ull
 
 struct rec {
 	uint64_t ts, flow_id;
-	uint64_t pfx;     /* hash of prefix */
-	uint64_t group;   /* hash of the prefix's region (regions.file), else pfx */
+	uint64_t pfx;   /* hash of prefix */
+	uint64_t group; /* hash of the prefix's region (regions.file), else pfx */
 	double conf;
 	uint8_t method, tampered, answered;
-	uint8_t silent;   /* a timeout verdict: judged with the blackhole_* thresholds */
+	uint8_t silent; /* a timeout verdict: judged with the blackhole_* thresholds */
 	char prefix[PFXLEN];
 };
 
@@ -47,7 +48,7 @@ struct rec {
 struct pstat {
 	struct pstat *next;
 	uint64_t pfx;
-	uint64_t epoch[PB];   /* bucket number (ts / bucket length) each slot counts */
+	uint64_t epoch[PB]; /* bucket number (ts / bucket length) each slot counts */
 	uint32_t flows[PB], answered[PB];
 };
 
@@ -63,10 +64,10 @@ struct alert {
 	int method;
 	uint64_t first_seen, last_seen, last_tampered, last_emit, resolved_ts;
 	uint64_t flows, affected, em_affected;
-	double conf_sum, baseline;   /* baseline < 0: unknown */
+	double conf_sum, baseline; /* baseline < 0: unknown */
 	int ok_run, nprefix, nevid, em_clients;
 	unsigned methods, em_methods;
-	char (*prefix)[PFXLEN];   /* MAX_PFX, allocated on first use: most targets never alert */
+	char (*prefix)[PFXLEN]; /* MAX_PFX, allocated on first use: most targets never alert */
 	uint64_t evid[MAX_EVID];
 };
 
@@ -87,14 +88,14 @@ struct tw_agg {
 	void *emit_arg;
 	struct target *b[NBUCKET];
 	size_t ntargets, nopen;
-	struct target **openv;   /* targets with an open alert (residual blocking lookup) */
-	struct cell *cells;      /* MAX_REC, scratch of makes_case */
+	struct target **openv; /* targets with an open alert (residual blocking lookup) */
+	struct cell *cells;    /* MAX_REC, scratch of makes_case */
 	struct pstat *pb[NBUCKET];
 	size_t npstat;
-	uint64_t pstat_dropped;  /* prefixes beyond MAX_PSTAT: never judged dark */
+	uint64_t pstat_dropped; /* prefixes beyond MAX_PSTAT: never judged dark */
 	size_t nopenv, capopen;
 	uint64_t now, last_save, last_gc, dropped;
-	int dirty;   /* an alert was raised or resolved since the last save */
+	int dirty; /* an alert was raised or resolved since the last save */
 };
 
 void tw_agg_cfg_default(struct tw_agg_cfg *c)
@@ -166,7 +167,7 @@ static void open_add(struct tw_agg *a, struct target *t)
 		size_t nc = a->capopen ? a->capopen * 2 : 16;
 		void *n = realloc(a->openv, nc * sizeof(*a->openv));
 		if (!n)
-			return;   /* only the residual lookup misses it */
+			return; /* only the residual lookup misses it */
 		a->openv = n;
 		a->capopen = nc;
 	}
@@ -288,8 +289,8 @@ static void emit(struct tw_agg *a, struct target *t, const char *state, uint64_t
 	struct tw_jb b;
 	struct alert *al = &t->al;
 	const char *m = mname[al->method];
-	const struct tw_legit_entry *le = tw_legit_match(a->legit, t->domain[0] ? t->domain : NULL, t->ip,
-							 al->first_seen);
+	const struct tw_legit_entry *le =
+	        tw_legit_match(a->legit, t->domain[0] ? t->domain : NULL, t->ip, al->first_seen);
 	char sig[400];
 
 	tw_jb_init(&b, buf, sizeof(buf));
@@ -356,7 +357,7 @@ static void emit(struct tw_agg *a, struct target *t, const char *state, uint64_t
 	tw_jb_obj_open(&b, "evidence");
 	char pcap[1024];
 	if (a->c.evidence_dir && tw_evidence_path(a->c.evidence_dir, al->id, pcap, sizeof(pcap)) == 0)
-		tw_jb_str(&b, "pcap", pcap);   /* written by the evidence sink right after this line */
+		tw_jb_str(&b, "pcap", pcap); /* written by the evidence sink right after this line */
 	tw_jb_arr_open(&b, "flow_ids");
 	for (int i = 0; i < al->nevid; i++)
 		tw_jb_u64(&b, NULL, al->evid[i]);
@@ -439,7 +440,7 @@ static void pstat_note(struct tw_agg *a, const struct rec *r)
 	}
 	uint64_t e = r->ts / bucket_ns(a), k = e % PB;
 	if (p->epoch[k] > e)
-		return;   /* a held verdict older than the window the slot counts now */
+		return; /* a held verdict older than the window the slot counts now */
 	if (p->epoch[k] != e) {
 		p->epoch[k] = e;
 		p->flows[k] = p->answered[k] = 0;
@@ -495,8 +496,7 @@ static int prefix_dark(const struct tw_agg *a, uint64_t pfx, uint64_t now, size_
 	pstat_sum(a, pfx, now, &flows, &answered);
 	flows = flows > own_flows ? flows - own_flows : 0;
 	answered = answered > own_answered ? answered - own_answered : 0;
-	return flows >= DARK_MIN_FLOWS &&
-	       (double)(flows - answered) / (double)flows + 1e-9 >= a->c.blackhole_min_ratio;
+	return flows >= DARK_MIN_FLOWS && (double)(flows - answered) / (double)flows + 1e-9 >= a->c.blackhole_min_ratio;
 }
 
 static int cell_cmp(const void *x, const void *y)
@@ -518,7 +518,7 @@ enum { BY_ALL, BY_PREFIX, BY_REGION };
  * other clients no longer hide it, while one tampered flow among many
  * clean ones from the same clients still does not count. */
 static int makes_case(struct tw_agg *a, const struct target *t, uint64_t after, int silent, int by, int min_flows,
-		      int min_pfx, double ratio)
+                      int min_pfx, double ratio)
 {
 	size_t n = 0;
 	if (!a->cells && !(a->cells = malloc(MAX_REC * sizeof(*a->cells))))
@@ -567,7 +567,7 @@ static int class_makes_case(struct tw_agg *a, const struct target *t, uint64_t a
 	int mp = silent ? a->c.blackhole_min_prefixes : a->c.min_prefixes;
 	double ratio = silent ? a->c.blackhole_min_ratio : a->c.min_ratio;
 	if (hits < (size_t)mf)
-		return 0;   /* no grouping can reach min_flows */
+		return 0; /* no grouping can reach min_flows */
 	return makes_case(a, t, after, silent, BY_ALL, mf, mp, ratio) ||
 	       makes_case(a, t, after, silent, BY_PREFIX, mf, mp, ratio) ||
 	       (a->c.regions && makes_case(a, t, after, silent, BY_REGION, mf, mp, ratio));
@@ -584,7 +584,7 @@ static int most_frequent(const size_t *cnt)
 
 static void evaluate(struct tw_agg *a, struct target *t, uint64_t now)
 {
-	uint64_t after = t->al.resolved_ts;   /* flows of a resolved incident do not raise a new one */
+	uint64_t after = t->al.resolved_ts; /* flows of a resolved incident do not raise a new one */
 	size_t cnt[2][NMETH] = { { 0 } }, hits[2] = { 0, 0 };
 	for (size_t i = 0; i < t->nr; i++) {
 		const struct rec *r = &t->r[i];
@@ -703,7 +703,7 @@ void tw_agg_outcome(void *arg, const struct tw_flow_outcome *o)
 	r->method = (uint8_t)m;
 	r->tampered = (uint8_t)tampered(a, o->tamper, m);
 	r->silent = (uint8_t)(o->tamper && silent_verdict(o->tamper, m));
-	r->answered = (uint8_t)!!o->answered;
+	r->answered = (uint8_t) !!o->answered;
 	r->conf = o->tamper ? o->tamper->confidence : 0;
 	snprintf(r->prefix, sizeof(r->prefix), "%s", o->client_prefix ? o->client_prefix : "");
 	rec_keys(a, r);
@@ -757,8 +757,9 @@ void tw_agg_tick(void *arg, uint64_t now, int final)
 				if (now >= al->last_tampered + (uint64_t)a->c.resolve_after * NS)
 					resolve(a, t, now, "quiet");
 				else if (now >= al->last_emit + (uint64_t)a->c.update_interval * NS &&
-					 (al->nprefix != al->em_clients || al->methods != al->em_methods ||
-					  al->affected >= al->em_affected + (al->em_affected / 4 ? al->em_affected / 4 : 1)))
+				         (al->nprefix != al->em_clients || al->methods != al->em_methods ||
+				          al->affected >=
+				                  al->em_affected + (al->em_affected / 4 ? al->em_affected / 4 : 1)))
 					emit(a, t, "updated", now, NULL);
 			}
 			if (gc && !al->open) {
@@ -882,12 +883,12 @@ int tw_agg_save(struct tw_agg *a)
 			enc(e4, sizeof(e4), t->proto);
 			sb_printf(&s, "T %s %s %s %u %s\n", e1, e2, e3, t->port, e4);
 			sb_printf(&s, "A %d s%s %d %llu %llu %llu %llu %llu %llu %llu %llu %.17g %.17g %d %d %u %u\n",
-				  al->open, al->id, al->method, (unsigned long long)al->first_seen,
-				  (unsigned long long)al->last_seen, (unsigned long long)al->last_tampered,
-				  (unsigned long long)al->last_emit, (unsigned long long)al->resolved_ts,
-				  (unsigned long long)al->flows, (unsigned long long)al->affected,
-				  (unsigned long long)al->em_affected, al->conf_sum, al->baseline, al->ok_run,
-				  al->em_clients, al->methods, al->em_methods);
+			          al->open, al->id, al->method, (unsigned long long)al->first_seen,
+			          (unsigned long long)al->last_seen, (unsigned long long)al->last_tampered,
+			          (unsigned long long)al->last_emit, (unsigned long long)al->resolved_ts,
+			          (unsigned long long)al->flows, (unsigned long long)al->affected,
+			          (unsigned long long)al->em_affected, al->conf_sum, al->baseline, al->ok_run,
+			          al->em_clients, al->methods, al->em_methods);
 			for (int k = 0; k < al->nprefix; k++) {
 				enc(e1, sizeof(e1), al->prefix[k]);
 				sb_printf(&s, "P %s\n", e1);
@@ -898,8 +899,8 @@ int tw_agg_save(struct tw_agg *a)
 				const struct rec *r = &t->r[k];
 				enc(e1, sizeof(e1), r->prefix);
 				sb_printf(&s, "R %llu %llu %.17g %u %u %u %s\n", (unsigned long long)r->ts,
-					  (unsigned long long)r->flow_id, r->conf, r->method,
-					  r->tampered ? 1u + r->silent : 0u, r->answered, e1);
+				          (unsigned long long)r->flow_id, r->conf, r->method,
+				          r->tampered ? 1u + r->silent : 0u, r->answered, e1);
 			}
 		}
 	sb_printf(&s, "END\n");
@@ -974,8 +975,8 @@ static int restore(struct tw_agg *a, char *text, int *bad, size_t *skipped)
 				break;
 			}
 			t = target_get(a, key);
-			if (!t || t->proto[0] || dec(t->domain, sizeof(t->domain), w2) || dec(t->ip, sizeof(t->ip), w3) ||
-			    dec(proto, sizeof(proto), w4))
+			if (!t || t->proto[0] || dec(t->domain, sizeof(t->domain), w2) ||
+			    dec(t->ip, sizeof(t->ip), w3) || dec(proto, sizeof(proto), w4))
 				return -1;
 			snprintf(t->proto, sizeof(t->proto), "%s", proto);
 			t->port = (uint16_t)port;
@@ -988,9 +989,9 @@ static int restore(struct tw_agg *a, char *text, int *bad, size_t *skipped)
 				return -1;
 			al = &t->al;
 			if (sscanf(line, "A %d %99s %d %llu %llu %llu %llu %llu %llu %llu %llu %lf %lf %d %d %u %u",
-				   &al->open, w5, &al->method, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7],
-				   &al->conf_sum, &al->baseline, &al->ok_run, &al->em_clients, &al->methods,
-				   &al->em_methods) != 17 ||
+			           &al->open, w5, &al->method, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7],
+			           &al->conf_sum, &al->baseline, &al->ok_run, &al->em_clients, &al->methods,
+			           &al->em_methods) != 17 ||
 			    dec(al->id, sizeof(al->id), w5) || al->method < 0 || al->method >= NMETH ||
 			    (al->open && (!al->method || strlen(al->id) != 16)))
 				return -1;
@@ -1024,7 +1025,8 @@ static int restore(struct tw_agg *a, char *text, int *bad, size_t *skipped)
 			unsigned long long ts, fid;
 			unsigned m, tp, an;
 			double conf;
-			if (!t || sscanf(line, "R %llu %llu %lf %u %u %u %699s", &ts, &fid, &conf, &m, &tp, &an, w1) != 7 ||
+			if (!t ||
+			    sscanf(line, "R %llu %llu %lf %u %u %u %699s", &ts, &fid, &conf, &m, &tp, &an, w1) != 7 ||
 			    m >= NMETH || t->nr >= MAX_REC)
 				return -1;
 			if (t->nr == t->cap) {
@@ -1042,24 +1044,23 @@ static int restore(struct tw_agg *a, char *text, int *bad, size_t *skipped)
 			r->conf = conf;
 			r->method = (uint8_t)m;
 			/* tampered 2: a silent verdict; 1 from blackhole alone (older files) */
-			r->tampered = (uint8_t)!!tp;
+			r->tampered = (uint8_t) !!tp;
 			r->silent = (uint8_t)(tp == 2 || (tp && m == M_BLACKHOLE));
-			r->answered = (uint8_t)!!an;
+			r->answered = (uint8_t) !!an;
 			if (tp > 2 || dec(r->prefix, sizeof(r->prefix), w1))
 				return -1;
 			rec_keys(a, r);
 			pstat_note(a, r);
 			break;
 		}
-		default:
-			return -1;
+		default: return -1;
 		}
 	}
 	return end ? 0 : -1;
 }
 
 struct tw_agg *tw_agg_new(const struct tw_agg_cfg *cfg, const struct tw_legit *legit, const char *state_dir,
-			  tw_agg_emit_cb emit_cb, void *emit_arg, char *err, size_t errlen)
+                          tw_agg_emit_cb emit_cb, void *emit_arg, char *err, size_t errlen)
 {
 	struct tw_agg *a = calloc(1, sizeof(*a));
 	if (!a) {
@@ -1093,7 +1094,7 @@ struct tw_agg *tw_agg_new(const struct tw_agg_cfg *cfg, const struct tw_legit *l
 	char e[1200];
 	int rc = tw_state_load(state_dir, STATE_NAME, &data, &len, e, sizeof(e));
 	if (rc == TW_STATE_UNREADABLE) {
-		snprintf(err, errlen, "%s", e);   /* left in place: not ours to overwrite */
+		snprintf(err, errlen, "%s", e); /* left in place: not ours to overwrite */
 		tw_agg_free(a);
 		return NULL;
 	}
@@ -1108,17 +1109,21 @@ struct tw_agg *tw_agg_new(const struct tw_agg_cfg *cfg, const struct tw_legit *l
 			char path[4200], aside[4300];
 			snprintf(path, sizeof(path), "%s/%s", state_dir, STATE_NAME);
 			if (tw_state_set_aside(path, aside, sizeof(aside)) < 0) {
-				snprintf(err, errlen, "%s: malformed state (record %d), and it cannot be moved aside: %s",
-					 path, bad, strerror(errno));
+				snprintf(err, errlen,
+				         "%s: malformed state (record %d), and it cannot be moved aside: %s", path, bad,
+				         strerror(errno));
 				free(data);
 				tw_agg_free(a);
 				return NULL;
 			}
-			fprintf(stderr, "tamperwatchd: %s: malformed state (record %d); moved aside to %s, "
-				"starting with empty state\n", path, bad, aside);
+			fprintf(stderr,
+			        "tamperwatchd: %s: malformed state (record %d); moved aside to %s, "
+			        "starting with empty state\n",
+			        path, bad, aside);
 		} else if (skipped)
-			fprintf(stderr, "tamperwatchd: %s/%s: %zu targets beyond alerts.max_targets (%d) not restored\n",
-				state_dir, STATE_NAME, skipped, a->c.max_targets);
+			fprintf(stderr,
+			        "tamperwatchd: %s/%s: %zu targets beyond alerts.max_targets (%d) not restored\n",
+			        state_dir, STATE_NAME, skipped, a->c.max_targets);
 		free(data);
 	}
 	return a;
@@ -1189,7 +1194,7 @@ size_t tw_agg_top_targets(const struct tw_agg *a, uint64_t now, int n, char *buf
 				continue;
 			int pos = ntop;
 			while (pos > 0 && (top[pos - 1].tampered < x.tampered ||
-					   (top[pos - 1].tampered == x.tampered && top[pos - 1].flows < x.flows)))
+			                   (top[pos - 1].tampered == x.tampered && top[pos - 1].flows < x.flows)))
 				pos--;
 			if (pos >= n)
 				continue;

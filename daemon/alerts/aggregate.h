@@ -14,21 +14,21 @@ struct tw_legit;
 struct tw_regions;
 
 struct tw_agg_cfg {
-	int window;               /* alerts.window (s): sliding window for raising */
-	double min_confidence;    /* alerts.min_confidence: active methods */
-	double min_confidence_timeout; /* alerts.min_confidence_timeout: silence (timeout) verdicts */
-	int min_flows;            /* alerts.min_flows: tampered flows (active) */
-	int min_prefixes;         /* alerts.min_prefixes */
-	double min_ratio;         /* alerts.min_ratio: share of flows tampered */
-	int blackhole_min_flows;  /* alerts.blackhole_min_flows: silence verdicts, as the next two */
-	int blackhole_min_prefixes; /* alerts.blackhole_min_prefixes */
-	double blackhole_min_ratio; /* alerts.blackhole_min_ratio (all three must hold) */
-	int resolve_after;        /* alerts.resolve_after (s) without a tampered flow */
-	int resolve_ok_flows;     /* alerts.resolve_ok_flows: consecutive answered clean flows */
-	int update_interval;      /* alerts.update_interval (s): at most one update per alert */
-	int max_targets;          /* alerts.max_targets */
-	int state_interval;       /* state.interval (s) */
-	const char *evidence_dir; /* evidence.dir: alerts name DIR/<id>.pcap; NULL: off */
+	int window;                       /* alerts.window (s): sliding window for raising */
+	double min_confidence;            /* alerts.min_confidence: active methods */
+	double min_confidence_timeout;    /* alerts.min_confidence_timeout: silence (timeout) verdicts */
+	int min_flows;                    /* alerts.min_flows: tampered flows (active) */
+	int min_prefixes;                 /* alerts.min_prefixes */
+	double min_ratio;                 /* alerts.min_ratio: share of flows tampered */
+	int blackhole_min_flows;          /* alerts.blackhole_min_flows: silence verdicts, as the next two */
+	int blackhole_min_prefixes;       /* alerts.blackhole_min_prefixes */
+	double blackhole_min_ratio;       /* alerts.blackhole_min_ratio (all three must hold) */
+	int resolve_after;                /* alerts.resolve_after (s) without a tampered flow */
+	int resolve_ok_flows;             /* alerts.resolve_ok_flows: consecutive answered clean flows */
+	int update_interval;              /* alerts.update_interval (s): at most one update per alert */
+	int max_targets;                  /* alerts.max_targets */
+	int state_interval;               /* state.interval (s) */
+	const char *evidence_dir;         /* evidence.dir: alerts name DIR/<id>.pcap; NULL: off */
 	const struct tw_regions *regions; /* regions.file: scope.region/asn of the client prefixes; NULL: none */
 };
 void tw_agg_cfg_default(struct tw_agg_cfg *c);
@@ -39,9 +39,9 @@ typedef void (*tw_agg_emit_cb)(void *arg, const char *line, size_t len);
 /* state_dir NULL: no state.  Restores from state_dir; a corrupt state file
  * is reported on stderr and set aside.  NULL with err on failure. */
 struct tw_agg *tw_agg_new(const struct tw_agg_cfg *cfg, const struct tw_legit *legit, const char *state_dir,
-			  tw_agg_emit_cb emit, void *emit_arg, char *err, size_t errlen);
-void tw_agg_outcome(void *agg, const struct tw_flow_outcome *o);   /* a tw_outcome_cb */
-void tw_agg_tick(void *agg, uint64_t now_ns, int final);            /* a pipeline tick */
+                          tw_agg_emit_cb emit, void *emit_arg, char *err, size_t errlen);
+void tw_agg_outcome(void *agg, const struct tw_flow_outcome *o); /* a tw_outcome_cb */
+void tw_agg_tick(void *agg, uint64_t now_ns, int final);         /* a pipeline tick */
 /* write the state file now: 0 or -1 (reported on stderr) */
 int tw_agg_save(struct tw_agg *a);
 size_t tw_agg_open_alerts(const struct tw_agg *a);

@@ -13,8 +13,9 @@ struct tw_legit {
 	size_t n, cap;
 };
 
-static const char *const methods[] = { "any", "rst_injection", "blackhole", "dns_injection", "http_blockpage",
-				       "tls_interference", "throttling", "shutdown" };
+static const char *const methods[] = { "any",           "rst_injection",  "blackhole",
+	                               "dns_injection", "http_blockpage", "tls_interference",
+	                               "throttling",    "shutdown" };
 
 static char *trim(char *s)
 {
@@ -35,8 +36,8 @@ static int parse_date(const char *s, uint64_t dflt, uint64_t *out)
 	}
 	int y, m, d;
 	char tail;
-	if (sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || y < 1970 || y > 9999 || m < 1 || m > 12 ||
-	    d < 1 || d > 31 || strlen(s) != 10)
+	if (sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || y < 1970 || y > 9999 || m < 1 || m > 12 || d < 1 ||
+	    d > 31 || strlen(s) != 10)
 		return -1;
 	struct tm tm = { .tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d };
 	time_t t = timegm(&tm);
@@ -82,7 +83,7 @@ static int parse_net(struct tw_legit_entry *e)
 		e->family = 6;
 		e->plen = plen < 0 ? 128 : plen;
 	} else
-		return slash ? -1 : 1;   /* 1: not an address */
+		return slash ? -1 : 1; /* 1: not an address */
 	e->is_net = 1;
 	return 0;
 }
@@ -125,8 +126,10 @@ struct tw_legit *tw_legit_load(const char *path, char *err, size_t errlen)
 			p = c + 1;
 		}
 		if (nf != 5) {
-			snprintf(err, errlen, "%s:%d: expected 5 comma-separated fields (pattern, method, legal_reference, since, until), got %d",
-				 path, ln, nf);
+			snprintf(err, errlen,
+			         "%s:%d: expected 5 comma-separated fields (pattern, method, legal_reference, since, "
+			         "until), got %d",
+			         path, ln, nf);
 			goto fail;
 		}
 		for (int i = 0; i < 5; i++)
@@ -142,16 +145,19 @@ struct tw_legit *tw_legit_load(const char *path, char *err, size_t errlen)
 			*p = (char)tolower((unsigned char)*p);
 		int r = parse_net(&e);
 		if (r < 0 || (r > 0 && !valid_domain(e.pattern))) {
-			snprintf(err, errlen, "%s:%d: pattern: '%s' is neither a domain, '*.domain', an address nor a CIDR",
-				 path, ln, f[0]);
+			snprintf(err, errlen,
+			         "%s:%d: pattern: '%s' is neither a domain, '*.domain', an address nor a CIDR", path,
+			         ln, f[0]);
 			goto fail;
 		}
 		int okm = 0;
 		for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
 			okm |= !strcmp(f[1], methods[i]);
 		if (!okm) {
-			snprintf(err, errlen, "%s:%d: method: unknown method '%s' (any, rst_injection, blackhole, dns_injection, http_blockpage, tls_interference, throttling, shutdown)",
-				 path, ln, f[1]);
+			snprintf(err, errlen,
+			         "%s:%d: method: unknown method '%s' (any, rst_injection, blackhole, dns_injection, "
+			         "http_blockpage, tls_interference, throttling, shutdown)",
+			         path, ln, f[1]);
 			goto fail;
 		}
 		snprintf(e.method, sizeof(e.method), "%s", f[1]);
@@ -169,7 +175,7 @@ struct tw_legit *tw_legit_load(const char *path, char *err, size_t errlen)
 			goto fail;
 		}
 		if (e.until_ns != UINT64_MAX)
-			e.until_ns += 86400ull * 1000000000ull;   /* inclusive: to the end of that day */
+			e.until_ns += 86400ull * 1000000000ull; /* inclusive: to the end of that day */
 		if (e.until_ns <= e.since_ns) {
 			snprintf(err, errlen, "%s:%d: until: before since", path, ln);
 			goto fail;
@@ -227,8 +233,7 @@ static int net_match(const struct tw_legit_entry *e, const char *ip)
 	return 1;
 }
 
-const struct tw_legit_entry *tw_legit_match(const struct tw_legit *l, const char *domain, const char *ip,
-					    uint64_t ts)
+const struct tw_legit_entry *tw_legit_match(const struct tw_legit *l, const char *domain, const char *ip, uint64_t ts)
 {
 	if (!l)
 		return NULL;
@@ -236,7 +241,8 @@ const struct tw_legit_entry *tw_legit_match(const struct tw_legit *l, const char
 		const struct tw_legit_entry *e = &l->e[i];
 		if (ts < e->since_ns || ts >= e->until_ns)
 			continue;
-		if (e->is_net ? (ip && *ip && net_match(e, ip)) : (domain && *domain && domain_match(e->pattern, domain)))
+		if (e->is_net ? (ip && *ip && net_match(e, ip))
+		              : (domain && *domain && domain_match(e->pattern, domain)))
 			return e;
 	}
 	return NULL;

@@ -12,9 +12,9 @@
 struct tw_legit;
 struct tw_legit_entry {
 	char pattern[256];
-	char method[32];          /* "any" or a method name */
+	char method[32]; /* "any" or a method name */
 	char legal_ref[256];
-	uint64_t since_ns, until_ns;   /* 0 / UINT64_MAX: open */
+	uint64_t since_ns, until_ns; /* 0 / UINT64_MAX: open */
 	int is_net, family, plen;
 	uint8_t net[16];
 };
@@ -23,7 +23,7 @@ struct tw_legit_entry {
 struct tw_legit *tw_legit_load(const char *path, char *err, size_t errlen);
 /* First restriction that covers domain (may be NULL) or ip at time ts_ns. */
 const struct tw_legit_entry *tw_legit_match(const struct tw_legit *l, const char *domain, const char *ip,
-					    uint64_t ts_ns);
+                                            uint64_t ts_ns);
 size_t tw_legit_count(const struct tw_legit *l);
 void tw_legit_free(struct tw_legit *l);
 #endif

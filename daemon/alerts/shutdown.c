@@ -12,26 +12,26 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NM (4 + TW_SD_NCLASS)          /* packets bytes flows clients class0..3 */
+#define NM (4 + TW_SD_NCLASS) /* packets bytes flows clients class0..3 */
 #define M_CLIENTS 3
 #define M_CLASS0 4
 #define MAXHIST 16
 #define MAXGAPS 64
 #define NS 1000000000ull
 
-static const char *metric_names[] = {"packets", "bytes", "new_flows", "active_clients"};
-static const char *class_names[TW_SD_NCLASS] = {"web", "dns", "tcp_other", "other"};
+static const char *metric_names[] = { "packets", "bytes", "new_flows", "active_clients" };
+static const char *class_names[TW_SD_NCLASS] = { "web", "dns", "tcp_other", "other" };
 
 struct sd_series {
 	char key[64];
 	char region[48];
 	uint64_t first_ns, last_ns;
-	uint64_t acc_bin;            /* absolute bin index of the accumulator */
+	uint64_t acc_bin; /* absolute bin index of the accumulator */
 	double acc[NM];
 	uint32_t acc_n;
 	int acc_excluded;
-	float *hist;                 /* [bins][history][NM] */
-	uint8_t *nh, *pos;           /* per bin: entries, next ring slot */
+	float *hist;       /* [bins][history][NM] */
+	uint8_t *nh, *pos; /* per bin: entries, next ring slot */
 	int has_classes;
 	/* detection */
 	uint64_t down_since, up_since;
@@ -40,7 +40,7 @@ struct sd_series {
 	uint64_t a_start, a_last;
 	double a_min_ratio, a_area, a_base, a_ratio, a_val;
 	int a_partial, a_sev;
-	unsigned a_passing;          /* bitmask of classes still passing */
+	unsigned a_passing; /* bitmask of classes still passing */
 	/* sums over the down samples of this episode: which classes pass is
 	 * judged on them, not on one noisy interval (a small class flickers) */
 	double d_base, d_cls_base[TW_SD_NCLASS], d_cls[TW_SD_NCLASS];
@@ -62,11 +62,13 @@ struct tw_shutdown {
 	size_t nser, capser;
 	struct sd_region *reg;
 	size_t nreg, capreg;
-	struct { uint64_t from, to; } gaps[MAXGAPS];
+	struct {
+		uint64_t from, to;
+	} gaps[MAXGAPS];
 	unsigned ngaps, gap_next;
 	int link_down;
 	uint64_t link_down_since;
-	uint64_t loaded_saved_ns;    /* restart gap to report on the first sample or tick */
+	uint64_t loaded_saved_ns; /* restart gap to report on the first sample or tick */
 	struct tw_shutdown_stats st;
 };
 
@@ -91,17 +93,28 @@ void tw_shutdown_cfg_default(struct tw_shutdown_cfg *c)
 int tw_shutdown_cfg_check(const struct tw_shutdown_cfg *c, char *err, size_t errlen)
 {
 	const char *e = NULL;
-	if (!c->interval_s) e = "interval_s must be > 0";
-	else if (!c->bins || c->bins > 100000) e = "bins must be 1..100000";
-	else if (!c->period_s || c->period_s % c->bins) e = "period_s must be a positive multiple of bins";
-	else if (c->period_s / c->bins < c->interval_s) e = "a bin (period_s/bins) must hold at least one interval";
-	else if (!c->history || c->history > MAXHIST) e = "history must be 1..16";
-	else if (!(c->drop_frac > 0 && c->drop_frac < 1)) e = "drop_frac must be in (0,1)";
-	else if (!(c->recover_frac >= c->drop_frac && c->recover_frac <= 1)) e = "recover_frac must be in [drop_frac,1]";
-	else if (c->min_clients < 0) e = "min_clients must be >= 0";
-	else if (c->region_min < 1) e = "region_min must be >= 1";
-	else if ((unsigned)c->metric > TW_SD_CLIENTS) e = "unknown metric";
-	else if (!c->max_series) e = "max_series must be > 0";
+	if (!c->interval_s)
+		e = "interval_s must be > 0";
+	else if (!c->bins || c->bins > 100000)
+		e = "bins must be 1..100000";
+	else if (!c->period_s || c->period_s % c->bins)
+		e = "period_s must be a positive multiple of bins";
+	else if (c->period_s / c->bins < c->interval_s)
+		e = "a bin (period_s/bins) must hold at least one interval";
+	else if (!c->history || c->history > MAXHIST)
+		e = "history must be 1..16";
+	else if (!(c->drop_frac > 0 && c->drop_frac < 1))
+		e = "drop_frac must be in (0,1)";
+	else if (!(c->recover_frac >= c->drop_frac && c->recover_frac <= 1))
+		e = "recover_frac must be in [drop_frac,1]";
+	else if (c->min_clients < 0)
+		e = "min_clients must be >= 0";
+	else if (c->region_min < 1)
+		e = "region_min must be >= 1";
+	else if ((unsigned)c->metric > TW_SD_CLIENTS)
+		e = "unknown metric";
+	else if (!c->max_series)
+		e = "max_series must be > 0";
 	if (e && err && errlen)
 		snprintf(err, errlen, "shutdown: %s", e);
 	return e ? -1 : 0;
@@ -179,7 +192,7 @@ static int severity(double depth, double minutes, int breadth)
  * alert{}, censorship{} ... and, after the caller's scope/stats, the
  * shutdown{} summary and the first/last seen times. */
 static void alert_head(struct tw_jb *b, uint64_t now, const char *id, const char *state, uint64_t sig_id,
-		       const char *sig, int sev, double depth)
+                       const char *sig, int sev, double depth)
 {
 	tw_jb_obj_open(b, NULL);
 	tw_jb_time(b, "timestamp", now);
@@ -200,8 +213,7 @@ static void alert_head(struct tw_jb *b, uint64_t now, const char *id, const char
 	tw_jb_obj_close(b);
 }
 
-static void alert_tail(struct tw_jb *b, const char *level, uint64_t start, uint64_t end, double depth,
-		       uint64_t last)
+static void alert_tail(struct tw_jb *b, const char *level, uint64_t start, uint64_t end, double depth, uint64_t last)
 {
 	tw_jb_obj_open(b, "shutdown");
 	tw_jb_str(b, "level", level);
@@ -217,14 +229,13 @@ static void alert_tail(struct tw_jb *b, const char *level, uint64_t start, uint6
 	tw_jb_obj_close(b);
 }
 
-static void emit_series_alert(struct tw_shutdown *s, struct sd_series *x, uint64_t now, const char *state,
-			      uint64_t end)
+static void emit_series_alert(struct tw_shutdown *s, struct sd_series *x, uint64_t now, const char *state, uint64_t end)
 {
 	char buf[4096], sig[160];
 	struct tw_jb b;
 	tw_jb_init(&b, buf, sizeof buf);
 	snprintf(sig, sizeof sig, "%sshutdown of %s%s%s", x->a_partial ? "partial " : "", x->key,
-		 x->region[0] ? " in " : "", x->region);
+	         x->region[0] ? " in " : "", x->region);
 	double depth = 1 - x->a_min_ratio;
 	if (depth < 0)
 		depth = 0;
@@ -233,8 +244,10 @@ static void emit_series_alert(struct tw_shutdown *s, struct sd_series *x, uint64
 	tw_jb_arr_open(&b, "prefixes");
 	tw_jb_str(&b, NULL, x->key);
 	tw_jb_arr_close(&b);
-	if (x->region[0]) tw_jb_str(&b, "region", x->region);
-	else tw_jb_null(&b, "region");
+	if (x->region[0])
+		tw_jb_str(&b, "region", x->region);
+	else
+		tw_jb_null(&b, "region");
 	tw_jb_obj_close(&b);
 	tw_jb_obj_open(&b, "stats");
 	tw_jb_str(&b, "metric", metric_names[s->c.metric]);
@@ -255,8 +268,7 @@ static void emit_series_alert(struct tw_shutdown *s, struct sd_series *x, uint64
 	emit(s, &b);
 }
 
-static void emit_region_alert(struct tw_shutdown *s, struct sd_region *r, uint64_t now, const char *state,
-			      uint64_t end)
+static void emit_region_alert(struct tw_shutdown *s, struct sd_region *r, uint64_t now, const char *state, uint64_t end)
 {
 	char buf[16384], sig[160];
 	struct tw_jb b;
@@ -417,7 +429,7 @@ static void process(struct tw_shutdown *s, struct sd_series *x, uint64_t now, co
 	if (evaluable) {
 		unsigned passing = 0;
 		if (down && x->has_classes) {
-			if (!x->alerting && !x->down_since) {   /* a new episode */
+			if (!x->alerting && !x->down_since) { /* a new episode */
 				x->d_base = 0;
 				memset(x->d_cls_base, 0, sizeof x->d_cls_base);
 				memset(x->d_cls, 0, sizeof x->d_cls);
@@ -523,7 +535,7 @@ static void restart_gap(struct tw_shutdown *s, uint64_t now)
 }
 
 void tw_shutdown_sample(struct tw_shutdown *s, uint64_t now, const char *key, const char *region,
-			const struct tw_series_sample *smp)
+                        const struct tw_series_sample *smp)
 {
 	if (!s || !key || !smp)
 		return;
@@ -620,13 +632,13 @@ void tw_shutdown_tick(struct tw_shutdown *s, uint64_t now, int final)
 		for (size_t i = 0; i < s->nser; i++) {
 			struct sd_series *x = &s->ser[i];
 			if (x->last_ns && now >= x->last_ns + 2 * iv) {
-				double v[NM] = {0};
+				double v[NM] = { 0 };
 				process(s, x, now, v, 0);
 			}
 		}
 	}
 	regions_eval(s, now);
-	(void)final;
+	(void) final;
 }
 
 void tw_shutdown_link(struct tw_shutdown *s, uint64_t now, int up)
@@ -760,13 +772,22 @@ static void wput(struct wbuf *w, const void *d, size_t n)
 	w->len += n;
 }
 
-static void wu32(struct wbuf *w, uint32_t v) { wput(w, &v, 4); }
-static void wu64(struct wbuf *w, uint64_t v) { wput(w, &v, 8); }
-static void wf64(struct wbuf *w, double v) { wput(w, &v, 8); }
+static void wu32(struct wbuf *w, uint32_t v)
+{
+	wput(w, &v, 4);
+}
+static void wu64(struct wbuf *w, uint64_t v)
+{
+	wput(w, &v, 8);
+}
+static void wf64(struct wbuf *w, double v)
+{
+	wput(w, &v, 8);
+}
 
 int tw_shutdown_save(const struct tw_shutdown *s, const char *dir, char *err, size_t errlen)
 {
-	struct wbuf w = {0};
+	struct wbuf w = { 0 };
 	uint64_t saved = 0;
 	for (size_t i = 0; i < s->nser; i++)
 		if (s->ser[i].last_ns > saved)
@@ -858,9 +879,24 @@ static void rskip(struct rbuf *r, size_t n)
 		r->off += n;
 }
 
-static uint32_t ru32(struct rbuf *r) { uint32_t v; rget(r, &v, 4); return v; }
-static uint64_t ru64(struct rbuf *r) { uint64_t v; rget(r, &v, 8); return v; }
-static double rf64(struct rbuf *r) { double v; rget(r, &v, 8); return v; }
+static uint32_t ru32(struct rbuf *r)
+{
+	uint32_t v;
+	rget(r, &v, 4);
+	return v;
+}
+static uint64_t ru64(struct rbuf *r)
+{
+	uint64_t v;
+	rget(r, &v, 8);
+	return v;
+}
+static double rf64(struct rbuf *r)
+{
+	double v;
+	rget(r, &v, 8);
+	return v;
+}
 
 /* an id make_id could have written */
 static int id_ok(const char *id, size_t cap)
@@ -893,7 +929,7 @@ static int read_detection(struct rbuf *r, struct sd_series *y)
 	y->a_partial = part == 1;
 	y->a_sev = (int)(sev & 7);
 	int ok = flags <= 3 && isfinite(y->a_min_ratio) && isfinite(y->a_area) && isfinite(y->a_base) &&
-		 isfinite(y->a_ratio) && isfinite(y->a_val) && isfinite(y->d_base);
+	         isfinite(y->a_ratio) && isfinite(y->a_val) && isfinite(y->d_base);
 	for (int k = 0; k < TW_SD_NCLASS; k++)
 		ok = ok && isfinite(y->d_cls_base[k]) && isfinite(y->d_cls[k]);
 	if (y->alerting)
@@ -922,7 +958,7 @@ static int read_region(struct tw_shutdown *s, struct rbuf *r)
 	if (!g)
 		return 1;
 	if (g->alerting)
-		return 0;   /* twice in one file */
+		return 0; /* twice in one file */
 	t.alerting = 1;
 	t.n = (int)n;
 	t.sev = (int)sev;
@@ -971,7 +1007,7 @@ int tw_shutdown_load(struct tw_shutdown *s, const char *dir, char *err, size_t e
 	int rc = tw_state_load(dir, TW_SHUTDOWN_STATE, &data, &len, err, errlen);
 	if (rc != TW_STATE_LOADED)
 		return rc;
-	struct rbuf r = {data, len, 0, 0};
+	struct rbuf r = { data, len, 0, 0 };
 	char magic[4];
 	rget(&r, magic, 4);
 	uint32_t ver = ru32(&r);
@@ -991,12 +1027,16 @@ int tw_shutdown_load(struct tw_shutdown *s, const char *dir, char *err, size_t e
 		char dst[4300];
 		snprintf(dst, sizeof dst, "%s.old", path);
 		if (rename(path, dst) < 0) {
-			snprintf(err, errlen, "%s: baseline layout changed (bins/history/period), and it cannot be "
-				 "moved aside: %s", path, strerror(errno));
+			snprintf(err, errlen,
+			         "%s: baseline layout changed (bins/history/period), and it cannot be "
+			         "moved aside: %s",
+			         path, strerror(errno));
 			return TW_STATE_UNREADABLE;
 		}
-		snprintf(err, errlen, "%s: baseline layout changed (bins/history/period); kept as .old, "
-			 "starting with fresh baselines", path);
+		snprintf(err, errlen,
+		         "%s: baseline layout changed (bins/history/period); kept as .old, "
+		         "starting with fresh baselines",
+		         path);
 		return TW_STATE_CORRUPT;
 	}
 	size_t hn = (size_t)bins * hist * NM;
@@ -1008,7 +1048,7 @@ int tw_shutdown_load(struct tw_shutdown *s, const char *dir, char *err, size_t e
 		key[63] = region[47] = 0;
 		struct sd_series *x = r.bad ? NULL : find_series(s, key);
 		if (!r.bad && !x)
-			x = add_series(s, key, region[0] ? region : NULL);   /* NULL: beyond max_series, skipped */
+			x = add_series(s, key, region[0] ? region : NULL); /* NULL: beyond max_series, skipped */
 		uint64_t first = ru64(&r);
 		if (x) {
 			x->first_ns = first;

@@ -18,10 +18,10 @@ struct tw_pipeline;
 /* Port classes a sample may break packets down by; a drop where one class
  * still passes near its baseline is reported as partial. */
 enum {
-	TW_SD_CLASS_WEB = 0,   /* TCP 80/443, UDP 443 */
-	TW_SD_CLASS_DNS,       /* port 53 */
-	TW_SD_CLASS_TCP,       /* other TCP */
-	TW_SD_CLASS_OTHER,     /* other UDP, ICMP, ... */
+	TW_SD_CLASS_WEB = 0, /* TCP 80/443, UDP 443 */
+	TW_SD_CLASS_DNS,     /* port 53 */
+	TW_SD_CLASS_TCP,     /* other TCP */
+	TW_SD_CLASS_OTHER,   /* other UDP, ICMP, ... */
 	TW_SD_NCLASS
 };
 
@@ -35,25 +35,25 @@ struct tw_series_sample {
 	uint64_t new_flows;
 	uint64_t active_clients;
 	uint64_t class_packets[TW_SD_NCLASS];
-	int has_classes;        /* class_packets filled in */
+	int has_classes; /* class_packets filled in */
 };
 
 enum tw_sd_metric { TW_SD_PACKETS = 0, TW_SD_BYTES, TW_SD_FLOWS, TW_SD_CLIENTS };
 
 struct tw_shutdown_cfg {
-	uint32_t interval_s;     /* expected sample interval (60) */
-	uint32_t period_s;       /* baseline cycle (604800: one week) */
-	uint32_t bins;           /* bins per period (168: hourly time-of-week) */
-	uint32_t history;        /* periods kept per bin; baseline = median (4, max 16) */
-	uint32_t warmup_s;       /* per series: no alert before (604800) */
-	uint32_t min_duration_s; /* below drop_frac this long -> alert (600) */
-	uint32_t recover_s;      /* above recover_frac this long -> resolved (600) */
-	double drop_frac;        /* down when metric < drop_frac x baseline (0.25) */
-	double recover_frac;     /* recovered when >= recover_frac x baseline (0.5) */
-	double min_clients;      /* baseline active clients below this: never alerted (40) */
-	uint32_t region_min;     /* prefixes of one region down together -> region alert (2) */
-	enum tw_sd_metric metric;/* series compared (packets) */
-	uint32_t max_series;     /* bound on tracked series (4096) */
+	uint32_t interval_s;      /* expected sample interval (60) */
+	uint32_t period_s;        /* baseline cycle (604800: one week) */
+	uint32_t bins;            /* bins per period (168: hourly time-of-week) */
+	uint32_t history;         /* periods kept per bin; baseline = median (4, max 16) */
+	uint32_t warmup_s;        /* per series: no alert before (604800) */
+	uint32_t min_duration_s;  /* below drop_frac this long -> alert (600) */
+	uint32_t recover_s;       /* above recover_frac this long -> resolved (600) */
+	double drop_frac;         /* down when metric < drop_frac x baseline (0.25) */
+	double recover_frac;      /* recovered when >= recover_frac x baseline (0.5) */
+	double min_clients;       /* baseline active clients below this: never alerted (40) */
+	uint32_t region_min;      /* prefixes of one region down together -> region alert (2) */
+	enum tw_sd_metric metric; /* series compared (packets) */
+	uint32_t max_series;      /* bound on tracked series (4096) */
 	/* test/embedding hook: if set, lines go here instead of the pipeline */
 	void (*emit)(void *arg, const char *line, size_t len);
 	void *emit_arg;
@@ -65,8 +65,8 @@ struct tw_shutdown *tw_shutdown_new(const struct tw_shutdown_cfg *cfg, struct tw
 int tw_shutdown_cfg_check(const struct tw_shutdown_cfg *c, char *err, size_t errlen);
 void tw_shutdown_free(struct tw_shutdown *s);
 
-void tw_shutdown_sample(struct tw_shutdown *s, uint64_t now_ns, const char *series_key,
-			const char *region, const struct tw_series_sample *x);
+void tw_shutdown_sample(struct tw_shutdown *s, uint64_t now_ns, const char *series_key, const char *region,
+                        const struct tw_series_sample *x);
 void tw_shutdown_tick(struct tw_shutdown *s, uint64_t now_ns, int final);
 void tw_shutdown_link(struct tw_shutdown *s, uint64_t now_ns, int up);
 /* One monitored link changed (iface, link_up); all_up: every monitored
@@ -88,9 +88,9 @@ int tw_shutdown_load(struct tw_shutdown *s, const char *dir, char *err, size_t e
 
 /* Introspection for tests and status. */
 struct tw_shutdown_stats {
-	uint64_t series, samples, learned, excluded, alerts_raised, alerts_resolved,
-		 region_alerts, link_down, gaps, dropped_series;
-	uint64_t state_changes;   /* raises and resolutions (series and region): save when this moves */
+	uint64_t series, samples, learned, excluded, alerts_raised, alerts_resolved, region_alerts, link_down, gaps,
+	        dropped_series;
+	uint64_t state_changes; /* raises and resolutions (series and region): save when this moves */
 };
 void tw_shutdown_get_stats(const struct tw_shutdown *s, struct tw_shutdown_stats *st);
 /* Baseline of series `key` at time t for the configured metric; -1 if none. */

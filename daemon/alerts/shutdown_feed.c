@@ -11,10 +11,10 @@
 
 /* the previous poll's cumulative counters of one prefix */
 struct prev {
-	struct tw_pfx_key key;   /* family 0: free slot */
+	struct tw_pfx_key key; /* family 0: free slot */
 	uint64_t packets, bytes, new_flows, class_packets[TW_PFX_NCLASS];
-	uint64_t seen_poll;      /* number of the last poll that saw it */
-	const char *region;      /* its label (NULL: none), looked up once */
+	uint64_t seen_poll; /* number of the last poll that saw it */
+	const char *region; /* its label (NULL: none), looked up once */
 };
 
 struct tw_sdfeed {
@@ -24,22 +24,22 @@ struct tw_sdfeed {
 	char *state_dir;
 	int replay;
 	uint64_t state_every_ns, next_save;
-	uint64_t saved_changes;  /* the detector's state_changes at the last save */
+	uint64_t saved_changes; /* the detector's state_changes at the last save */
 	uint64_t iv_ns;
 	uint64_t next_poll, last_poll;
-	uint64_t last_packets;   /* backend's TW_CNT_PACKETS at the last poll */
-	int primed;              /* the reference poll is done */
-	int skip_next;           /* a poll failed: the next one spans two intervals */
-	int reset_seen;          /* a prefix's counters went backwards in this poll */
-	struct prev *pv;         /* open addressing, 2 x TW_PFX_MAX slots */
+	uint64_t last_packets; /* backend's TW_CNT_PACKETS at the last poll */
+	int primed;            /* the reference poll is done */
+	int skip_next;         /* a poll failed: the next one spans two intervals */
+	int reset_seen;        /* a prefix's counters went backwards in this poll */
+	struct prev *pv;       /* open addressing, 2 x TW_PFX_MAX slots */
 	size_t npv;
 	struct tw_pfx_sample *batch; /* one poll's prefixes, sorted before use */
 	size_t nbatch;
 	uint64_t batch_dropped;
-	uint64_t poll_no;        /* successful polls, the reference poll is 1 */
-	uint64_t now;            /* time of the poll in progress */
-	int sampling;            /* this poll hands samples to the detector */
-	double scale;            /* interval / time since the last poll */
+	uint64_t poll_no; /* successful polls, the reference poll is 1 */
+	uint64_t now;     /* time of the poll in progress */
+	int sampling;     /* this poll hands samples to the detector */
+	double scale;     /* interval / time since the last poll */
 	struct tw_sdfeed_stats st;
 };
 
@@ -52,7 +52,7 @@ double tw_sketch_estimate(const uint64_t w[TW_PFX_SKETCH_WORDS])
 		ones += __builtin_popcountll(w[i]);
 	double m = 64.0 * TW_PFX_SKETCH_WORDS, zeros = m - ones;
 	if (zeros < 1)
-		zeros = 1;    /* saturated: the estimate's ceiling, m ln m */
+		zeros = 1; /* saturated: the estimate's ceiling, m ln m */
 	return -m * log(zeros / m);
 }
 
@@ -70,7 +70,7 @@ uint64_t tw_sdfeed_span(const struct tw_regions *r, int v4_len, int v6_len)
 }
 
 struct tw_sdfeed *tw_sdfeed_new(struct tw_engine *e, struct tw_shutdown *sd, const struct tw_regions *r,
-				const struct tw_sdfeed_opts *o)
+                                const struct tw_sdfeed_opts *o)
 {
 	struct tw_sdfeed *f = calloc(1, sizeof(*f));
 	if (!f)
@@ -117,7 +117,7 @@ static struct prev *prev_slot(struct tw_sdfeed *f, const struct tw_pfx_key *k)
 		if (!memcmp(&p->key, k, sizeof(*k)))
 			return p;
 		if (!p->key.family)
-			return f->npv < TW_PFX_MAX ? p : NULL;   /* at most half full: probes stay short */
+			return f->npv < TW_PFX_MAX ? p : NULL; /* at most half full: probes stay short */
 	}
 	return NULL;
 }
@@ -138,7 +138,7 @@ static void on_prefix(void *arg, const struct tw_pfx_sample *s)
 static int key_cmp(const void *a, const void *b)
 {
 	return memcmp(&((const struct tw_pfx_sample *)a)->key, &((const struct tw_pfx_sample *)b)->key,
-		      sizeof(struct tw_pfx_key));
+	              sizeof(struct tw_pfx_key));
 }
 
 static uint64_t scaled(uint64_t v, double scale)
@@ -165,7 +165,8 @@ static void use_prefix(struct tw_sdfeed *f, const struct tw_pfx_sample *s)
 		x.new_flows = scaled(s->new_flows - (contiguous ? p->new_flows : 0), f->scale);
 		for (int i = 0; i < TW_PFX_NCLASS; i++) {
 			uint64_t base = contiguous ? p->class_packets[i] : 0;
-			x.class_packets[i] = s->class_packets[i] >= base ? scaled(s->class_packets[i] - base, f->scale) : 0;
+			x.class_packets[i] =
+			        s->class_packets[i] >= base ? scaled(s->class_packets[i] - base, f->scale) : 0;
 		}
 	} else {
 		f->st.counter_resets++;
@@ -204,7 +205,7 @@ static int poll_once(struct tw_sdfeed *f)
 	f->poll_no++;
 	qsort(f->batch, f->nbatch, sizeof(*f->batch), key_cmp);
 	for (size_t i = 0; i < f->nbatch; i++)
-		if (!i || key_cmp(&f->batch[i - 1], &f->batch[i]))   /* a key met twice: the first */
+		if (!i || key_cmp(&f->batch[i - 1], &f->batch[i])) /* a key met twice: the first */
 			use_prefix(f, &f->batch[i]);
 	return 0;
 }

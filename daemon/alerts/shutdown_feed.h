@@ -20,20 +20,20 @@
 #include "alerts/shutdown.h"
 
 struct tw_sdfeed_stats {
-	uint64_t polls, samples, gaps_no_packets, gaps_late, counter_resets, prefixes_unlabelled,
-		 state_saves, state_errors;
+	uint64_t polls, samples, gaps_no_packets, gaps_late, counter_resets, prefixes_unlabelled, state_saves,
+	        state_errors;
 };
 
 struct tw_sdfeed_opts {
-	uint32_t interval_s;        /* as the detector's (shutdown.interval) */
-	const char *state_dir;      /* NULL: baselines are not kept */
-	uint32_t state_interval_s;  /* seconds between saves (state.interval) */
-	int replay;                 /* the clock is a capture's: a late poll is a capture gap */
+	uint32_t interval_s;       /* as the detector's (shutdown.interval) */
+	const char *state_dir;     /* NULL: baselines are not kept */
+	uint32_t state_interval_s; /* seconds between saves (state.interval) */
+	int replay;                /* the clock is a capture's: a late poll is a capture gap */
 };
 
 /* The feed does not own e, sd or r.  NULL on out of memory. */
 struct tw_sdfeed *tw_sdfeed_new(struct tw_engine *e, struct tw_shutdown *sd, const struct tw_regions *r,
-				const struct tw_sdfeed_opts *o);
+                                const struct tw_sdfeed_opts *o);
 /* A pipeline tick (arg: the feed). */
 void tw_sdfeed_tick(void *feed, uint64_t now_wall_ns, int final);
 void tw_sdfeed_get_stats(const struct tw_sdfeed *f, struct tw_sdfeed_stats *st);

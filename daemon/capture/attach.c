@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define TW_TC_HANDLE 0x7477   /* "tw" */
-#define TW_TC_PRIO   0x7477
+#define TW_TC_HANDLE 0x7477 /* "tw" */
+#define TW_TC_PRIO 0x7477
 
 int tw_link_resolve(struct tw_link *l, const char *name, enum tw_mode mode, char *err, size_t errlen)
 {
@@ -90,7 +90,7 @@ static void unlock_iface(struct tw_link *l)
 		return;
 	if (stat("/proc/self/ns/net", &ns) == 0) {
 		snprintf(path, sizeof(path), TW_LOCK_DIR "/%llu-%d.lock", (unsigned long long)ns.st_ino, l->ifindex);
-		unlink(path);   /* still holding the lock: see lock_iface */
+		unlink(path); /* still holding the lock: see lock_iface */
 	}
 	close(l->lock_fd);
 	l->lock_fd = -1;
@@ -103,13 +103,14 @@ static int xdp_orphan_off(struct tw_link *l, unsigned id, const char *pname, int
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
 	if (l->lock_fd < 0 || strcmp(pname, "tw_xdp") || pfd < 0 || bpf_xdp_query(l->ifindex, 0, &q))
 		return -1;
-	unsigned mode = q.attach_mode == XDP_ATTACHED_SKB ? XDP_FLAGS_SKB_MODE :
-			q.attach_mode == XDP_ATTACHED_DRV ? XDP_FLAGS_DRV_MODE : 0;
+	unsigned mode = q.attach_mode == XDP_ATTACHED_SKB   ? XDP_FLAGS_SKB_MODE
+	                : q.attach_mode == XDP_ATTACHED_DRV ? XDP_FLAGS_DRV_MODE
+	                                                    : 0;
 	LIBBPF_OPTS(bpf_xdp_attach_opts, o, .old_prog_fd = pfd);
 	if (!mode || bpf_xdp_detach(l->ifindex, mode | XDP_FLAGS_REPLACE, &o))
 		return -1;
 	fprintf(stderr, "tamperwatchd: %s: removed the XDP program (id %u) a killed tamperwatchd left attached\n",
-		l->name, id);
+	        l->name, id);
 	return 0;
 }
 
@@ -135,8 +136,10 @@ static int attach_xdp(struct tw_link *l, int fd, char *err, size_t errlen)
 		if (pfd >= 0)
 			close(pfd);
 		if (!gone) {
-			snprintf(err, errlen, "%s already carries an XDP program (id %u, \"%s\"): not replacing it; "
-				 "detach it or use --mode tc", l->name, id, pname);
+			snprintf(err, errlen,
+			         "%s already carries an XDP program (id %u, \"%s\"): not replacing it; "
+			         "detach it or use --mode tc",
+			         l->name, id, pname);
 			return -1;
 		}
 	}
@@ -146,7 +149,7 @@ static int attach_xdp(struct tw_link *l, int fd, char *err, size_t errlen)
 		return 0;
 	if (xdp_link(l, fd, XDP_FLAGS_SKB_MODE) == 0) {
 		fprintf(stderr, "tamperwatchd: %s: native XDP not available (%s), using generic XDP (slower)\n",
-			l->name, strerror(-native));
+		        l->name, strerror(-native));
 		return 0;
 	}
 	/* no XDP links (kernel before 5.9): netlink, which outlives us */
@@ -154,7 +157,7 @@ static int attach_xdp(struct tw_link *l, int fd, char *err, size_t errlen)
 	int rc = bpf_xdp_attach(l->ifindex, fd, (unsigned)flags, NULL);
 	if (rc) {
 		fprintf(stderr, "tamperwatchd: %s: native XDP not available (%s), using generic XDP (slower)\n",
-			l->name, strerror(-rc));
+		        l->name, strerror(-rc));
 		flags = XDP_FLAGS_UPDATE_IF_NOEXIST | XDP_FLAGS_SKB_MODE;
 		rc = bpf_xdp_attach(l->ifindex, fd, (unsigned)flags, NULL);
 	}
@@ -162,8 +165,10 @@ static int attach_xdp(struct tw_link *l, int fd, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: cannot attach XDP program: %s", l->name, strerror(-rc));
 		return -1;
 	}
-	fprintf(stderr, "tamperwatchd: %s: no XDP link (%s): attached through netlink, which a SIGKILL leaves "
-		"behind until the next start replaces it\n", l->name, strerror(-native));
+	fprintf(stderr,
+	        "tamperwatchd: %s: no XDP link (%s): attached through netlink, which a SIGKILL leaves "
+	        "behind until the next start replaces it\n",
+	        l->name, strerror(-native));
 	l->xdp_flags = flags;
 	return 0;
 }
@@ -178,8 +183,7 @@ static int attach_tc(struct tw_link *l, int fd, char *err, size_t errlen)
 	}
 	l->created_clsact = rc == 0;
 	for (int i = 0; i < 2; i++) {
-		LIBBPF_OPTS(bpf_tc_hook, h, .ifindex = l->ifindex,
-			    .attach_point = i ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+		LIBBPF_OPTS(bpf_tc_hook, h, .ifindex = l->ifindex, .attach_point = i ? BPF_TC_EGRESS : BPF_TC_INGRESS);
 		LIBBPF_OPTS(bpf_tc_opts, o, .prog_fd = fd, .handle = TW_TC_HANDLE, .priority = TW_TC_PRIO);
 		/* no REPLACE flag: an existing filter at our handle/prio is not ours
 		 * to replace, unless it is a killed daemon's (attach.h) */
@@ -191,17 +195,19 @@ static int attach_tc(struct tw_link *l, int fd, char *err, size_t errlen)
 			if (pfd >= 0)
 				close(pfd);
 			if (!strcmp(pname, "tw_tc")) {
-				LIBBPF_OPTS(bpf_tc_opts, r, .prog_fd = fd, .handle = TW_TC_HANDLE, .priority = TW_TC_PRIO,
-					    .flags = BPF_TC_F_REPLACE);
+				LIBBPF_OPTS(bpf_tc_opts, r, .prog_fd = fd, .handle = TW_TC_HANDLE,
+				            .priority = TW_TC_PRIO, .flags = BPF_TC_F_REPLACE);
 				rc = bpf_tc_attach(&h, &r);
 				if (!rc)
-					fprintf(stderr, "tamperwatchd: %s: replaced the TC %s program (id %u) a killed "
-						"tamperwatchd left attached\n", l->name, i ? "egress" : "ingress", q.prog_id);
+					fprintf(stderr,
+					        "tamperwatchd: %s: replaced the TC %s program (id %u) a killed "
+					        "tamperwatchd left attached\n",
+					        l->name, i ? "egress" : "ingress", q.prog_id);
 			}
 		}
 		if (rc) {
-			snprintf(err, errlen, "%s: cannot attach TC %s program: %s", l->name,
-				 i ? "egress" : "ingress", strerror(-rc));
+			snprintf(err, errlen, "%s: cannot attach TC %s program: %s", l->name, i ? "egress" : "ingress",
+			         strerror(-rc));
 			return -1;
 		}
 		if (i)
@@ -216,7 +222,7 @@ int tw_link_attach(struct tw_link *l, int xdp_fd, int tc_fd, char *err, size_t e
 {
 	lock_iface(l);
 	int rc = l->mode == TW_MODE_XDP ? attach_xdp(l, xdp_fd, err, errlen) : attach_tc(l, tc_fd, err, errlen);
-	l->attached = 1;    /* partial TC attachment is undone by detach */
+	l->attached = 1; /* partial TC attachment is undone by detach */
 	if (rc && l->mode == TW_MODE_XDP)
 		l->attached = 0;
 	return rc;
@@ -234,7 +240,8 @@ void tw_link_detach(struct tw_link *l, int xdp_fd)
 	} else if (l->mode == TW_MODE_XDP) {
 		/* only if it is still ours */
 		LIBBPF_OPTS(bpf_xdp_attach_opts, o, .old_prog_fd = xdp_fd);
-		int rc = bpf_xdp_detach(l->ifindex, (unsigned)(l->xdp_flags & ~XDP_FLAGS_UPDATE_IF_NOEXIST) | XDP_FLAGS_REPLACE, &o);
+		int rc = bpf_xdp_detach(
+		        l->ifindex, (unsigned)(l->xdp_flags & ~XDP_FLAGS_UPDATE_IF_NOEXIST) | XDP_FLAGS_REPLACE, &o);
 		if (rc && rc != -ENODEV)
 			fprintf(stderr, "tamperwatchd: %s: detaching XDP failed: %s\n", l->name, strerror(-rc));
 	} else {
@@ -242,7 +249,7 @@ void tw_link_detach(struct tw_link *l, int xdp_fd)
 			if (!(i ? l->tc_egress : l->tc_ingress))
 				continue;
 			LIBBPF_OPTS(bpf_tc_hook, h, .ifindex = l->ifindex,
-				    .attach_point = i ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+			            .attach_point = i ? BPF_TC_EGRESS : BPF_TC_INGRESS);
 			LIBBPF_OPTS(bpf_tc_opts, o, .handle = TW_TC_HANDLE, .priority = TW_TC_PRIO);
 			int rc = bpf_tc_detach(&h, &o);
 			if (rc && rc != -ENODEV && rc != -ENOENT)
@@ -250,7 +257,7 @@ void tw_link_detach(struct tw_link *l, int xdp_fd)
 		}
 		if (l->created_clsact) {
 			LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = l->ifindex,
-				    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+			            .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
 			bpf_tc_hook_destroy(&hook);
 		}
 	}

@@ -21,12 +21,12 @@ struct tw_link {
 	char name[32];
 	int ifindex;
 	enum tw_mode mode;
-	int xdp_flags;        /* mode the XDP program went on with */
-	int created_clsact;   /* we created the clsact qdisc: remove it at exit */
+	int xdp_flags;      /* mode the XDP program went on with */
+	int created_clsact; /* we created the clsact qdisc: remove it at exit */
 	int tc_ingress, tc_egress;
 	int attached;
-	int xdp_link;         /* BPF link fd of the XDP attachment, -1: none (netlink) */
-	int lock_fd;          /* the interface lock, -1: not held */
+	int xdp_link; /* BPF link fd of the XDP attachment, -1: none (netlink) */
+	int lock_fd;  /* the interface lock, -1: not held */
 };
 
 #define TW_LOCK_DIR "/run/tamperwatchd"

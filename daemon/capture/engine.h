@@ -16,9 +16,9 @@ struct tw_regions;
  * counting code at load when off). */
 struct tw_prefix_opts {
 	int on;
-	int v4_len, v6_len;      /* counting prefix lengths (24, 48) */
+	int v4_len, v6_len; /* counting prefix lengths (24, 48) */
 };
-#define TW_PFX_MAX 65536     /* prefixes counted at once (the kernel map's size) */
+#define TW_PFX_MAX 65536 /* prefixes counted at once (the kernel map's size) */
 
 /* One prefix at a poll: cumulative counters summed over CPUs, and the
  * distinct-client sketch of the epoch the poll just closed (ORed). */
@@ -43,7 +43,7 @@ struct tw_engine {
 	/* counters summed over CPUs; lost_per_cpu may be NULL */
 	void (*counters)(struct tw_engine *e, uint64_t out[TW_CNT_MAX], uint64_t *lost_per_cpu, int max_cpu, int *ncpu);
 	void (*destroy)(struct tw_engine *e);
-	uint64_t flows_active;   /* flows the last sweep walked (status snapshot) */
+	uint64_t flows_active; /* flows the last sweep walked (status snapshot) */
 	/* per-prefix counters (NULL members when the engine has them off):
 	 * the client networks (every prefix of the regions file), 0 or -1 */
 	int (*set_client_nets)(struct tw_engine *e, const struct tw_regions *r, char *err, size_t errlen);
@@ -54,5 +54,5 @@ struct tw_engine {
 
 /* pfx NULL: no per-prefix counters */
 struct tw_engine *tw_engine_user_new(struct tw_pipeline *pl, uint32_t max_flows, const struct tw_prefix_opts *pfx,
-				     char *err, size_t errlen);
+                                     char *err, size_t errlen);
 #endif

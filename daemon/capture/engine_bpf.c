@@ -31,13 +31,15 @@ static int on_event(void *ctx, void *data, size_t len)
 int tw_bpf_preflight(char *err, size_t errlen)
 {
 	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
-		snprintf(err, errlen, "this kernel has no BTF (/sys/kernel/btf/vmlinux missing): "
-			 "the eBPF backend needs CONFIG_DEBUG_INFO_BTF; use --replay-engine user or the kernel module");
+		snprintf(err, errlen,
+		         "this kernel has no BTF (/sys/kernel/btf/vmlinux missing): "
+		         "the eBPF backend needs CONFIG_DEBUG_INFO_BTF; use --replay-engine user or the kernel module");
 		return -1;
 	}
 	if (geteuid() != 0) {
-		snprintf(err, errlen, "the eBPF backend needs root (CAP_BPF and CAP_NET_ADMIN); "
-			 "run as root, or replay captures with --replay-engine user");
+		snprintf(err, errlen,
+		         "the eBPF backend needs root (CAP_BPF and CAP_NET_ADMIN); "
+		         "run as root, or replay captures with --replay-engine user");
 		return -1;
 	}
 	return 0;
@@ -59,8 +61,8 @@ static int bpf_process(struct tw_engine *eng, const struct tw_frame *f)
 	b->skel->bss->tw_replay_now = f->ts_ns;
 	int err = bpf_prog_test_run_opts(bpf_program__fd(b->skel->progs.tw_xdp), &opts);
 	if (err) {
-		fprintf(stderr, "tamperwatchd: BPF_PROG_TEST_RUN failed on a %u-byte frame: %s\n",
-			f->caplen, strerror(errno));
+		fprintf(stderr, "tamperwatchd: BPF_PROG_TEST_RUN failed on a %u-byte frame: %s\n", f->caplen,
+		        strerror(errno));
 		return -1;
 	}
 	if (opts.retval != XDP_PASS) {
@@ -87,7 +89,7 @@ static int bpf_for_each(struct tw_engine *eng, tw_flow_cb cb, void *arg)
 		k = next;
 		prev = &k;
 		if (bpf_map_lookup_elem(fd, &k, &f) != 0)
-			continue;    /* evicted meanwhile */
+			continue; /* evicted meanwhile */
 		if (cb(arg, &k, &f))
 			return 1;
 	}
@@ -103,7 +105,9 @@ static int bpf_remove(struct tw_engine *eng, const struct tw_flow_key *k)
 static void bpf_counters(struct tw_engine *eng, uint64_t out[TW_CNT_MAX], uint64_t *lost, int max_cpu, int *ncpu)
 {
 	struct bpf_engine *b = (struct bpf_engine *)eng;
-	struct { uint64_t c[TW_CNT_MAX]; } *v = calloc((size_t)b->ncpu, sizeof(*v));
+	struct {
+		uint64_t c[TW_CNT_MAX];
+	} *v = calloc((size_t)b->ncpu, sizeof(*v));
 	uint32_t zero = 0;
 
 	memcpy(out, b->user_cnt, sizeof(b->user_cnt));
@@ -141,7 +145,8 @@ static int bpf_set_nets(struct tw_engine *eng, const struct tw_regions *r, char 
 		k.data[0] = e->family == AF_INET ? TW_FAMILY_IPV4 : TW_FAMILY_IPV6;
 		memcpy(k.data + 1, e->addr, e->family == AF_INET ? 4 : 16);
 		if (bpf_map_update_elem(fd, &k, &one, BPF_ANY)) {
-			snprintf(err, errlen, "cannot add client network %zu to the kernel: %s", i + 1, strerror(errno));
+			snprintf(err, errlen, "cannot add client network %zu to the kernel: %s", i + 1,
+			         strerror(errno));
 			return -1;
 		}
 	}
@@ -169,7 +174,7 @@ static long bpf_poll_prefixes(struct tw_engine *eng, tw_pfx_cb cb, void *arg)
 		k = next;
 		prev = &k;
 		if (bpf_map_lookup_elem(fd, &k, v) != 0)
-			continue;    /* evicted meanwhile */
+			continue; /* evicted meanwhile */
 		struct tw_pfx_sample s;
 		memset(&s, 0, sizeof(s));
 		s.key = k;
@@ -218,7 +223,7 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 }
 
 struct tw_engine *tw_engine_bpf_new(struct tw_pipeline *pl, int replay, uint32_t max_flows,
-				    const struct tw_prefix_opts *pfx, char *err, size_t errlen)
+                                    const struct tw_prefix_opts *pfx, char *err, size_t errlen)
 {
 	struct bpf_engine *b;
 
@@ -242,7 +247,7 @@ struct tw_engine *tw_engine_bpf_new(struct tw_pipeline *pl, int replay, uint32_t
 	}
 	if (b->skel->rodata->tw_api_version != TW_API_VERSION) {
 		snprintf(err, errlen, "BPF object API version %u, daemon expects %u: rebuild",
-			 b->skel->rodata->tw_api_version, TW_API_VERSION);
+		         b->skel->rodata->tw_api_version, TW_API_VERSION);
 		goto fail;
 	}
 	b->skel->rodata->tw_cfg_replay = replay ? 1 : 0;
@@ -265,7 +270,7 @@ struct tw_engine *tw_engine_bpf_new(struct tw_pipeline *pl, int replay, uint32_t
 	if (tamperwatch__load(b->skel)) {
 		int e = errno;
 		snprintf(err, errlen, "cannot load the BPF programs into this kernel: %s%s", strerror(e),
-			 e == EPERM ? " (need root with CAP_BPF/CAP_SYS_ADMIN, or unprivileged BPF is off)" : "");
+		         e == EPERM ? " (need root with CAP_BPF/CAP_SYS_ADMIN, or unprivileged BPF is off)" : "");
 		goto fail;
 	}
 	b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.tw_events), on_event, b, NULL);

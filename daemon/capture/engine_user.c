@@ -24,8 +24,8 @@ struct entry {
 
 struct user_engine {
 	struct tw_engine base;
-	uint32_t *index;         /* slot -> position in entries, NO_ENTRY if free */
-	size_t mask;             /* index capacity - 1 (power of two) */
+	uint32_t *index; /* slot -> position in entries, NO_ENTRY if free */
+	size_t mask;     /* index capacity - 1 (power of two) */
 	struct entry *entries;
 	size_t count, cap;
 	size_t max_flows;
@@ -39,8 +39,8 @@ struct user_engine {
 		struct tw_pfx_key key;
 		struct tw_pfx_val val;
 		int used;
-	} *ptab;                 /* open addressing, 2 x TW_PFX_MAX slots */
-	uint32_t *pused;         /* slots in use, in order of insertion: polls cost what is stored */
+	} * ptab;        /* open addressing, 2 x TW_PFX_MAX slots */
+	uint32_t *pused; /* slots in use, in order of insertion: polls cost what is stored */
 	size_t pcount;
 	uint64_t pfx_epoch;
 };
@@ -97,9 +97,8 @@ static int grow_index(struct user_engine *u)
 	return 0;
 }
 
-static void emit(struct user_engine *u, uint32_t type, const struct tw_flow_key *k,
-		 const struct tw_flow *f, const struct tw_pkt *p, const struct tw_pkt_ctx *pc,
-		 int dir, uint64_t now, const struct tw_frame *fr)
+static void emit(struct user_engine *u, uint32_t type, const struct tw_flow_key *k, const struct tw_flow *f,
+                 const struct tw_pkt *p, const struct tw_pkt_ctx *pc, int dir, uint64_t now, const struct tw_frame *fr)
 {
 	struct tw_event *e = (struct tw_event *)u->evbuf;
 	uint32_t snip = 0;
@@ -128,7 +127,7 @@ static void pfx_count(struct user_engine *u, const struct tw_pkt *p, uint32_t fr
 	memset(&lk, 0, sizeof(lk));
 	memset(&k, 0, sizeof(k));
 	uint32_t h = tw_pfx_keys(p, p->family == TW_FAMILY_IPV4 ? (uint32_t)u->pfx.v4_len : (uint32_t)u->pfx.v6_len,
-				 &lk, &k);
+	                         &lk, &k);
 	if (!u->nets || !tw_regions_lookup(u->nets, p->family == TW_FAMILY_IPV4 ? AF_INET : AF_INET6, p->daddr))
 		return;
 	uint64_t hh = 0xcbf29ce484222325ull;
@@ -197,7 +196,7 @@ static int user_process(struct tw_engine *eng, const struct tw_frame *fr)
 	u->cnt[TW_CNT_PACKETS]++;
 	u->cnt[TW_CNT_BYTES] += fr->caplen;
 	memset(&p, 0, sizeof(p));
-	memset(&pc, 0, sizeof(pc));   /* the kernel side zeroes it too: identical bytes */
+	memset(&pc, 0, sizeof(pc)); /* the kernel side zeroes it too: identical bytes */
 	int rc = tw_parse(data, end, &p);
 	if (rc != TW_PARSE_OK) {
 		if (rc > 0 && rc < TW_PARSE_RESULT_MAX)
@@ -209,8 +208,7 @@ static int user_process(struct tw_engine *eng, const struct tw_frame *fr)
 		pfx_count(u, &p, fr->caplen);
 	/* options only when all of them were captured, as the kernel's
 	 * bpf_*_load_bytes() would refuse a short copy */
-	if (p.proto == TW_PROTO_TCP && (p.tcp_flags & TW_TCP_SYN) && p.opt_len &&
-	    p.payload_off <= fr->caplen)
+	if (p.proto == TW_PROTO_TCP && (p.tcp_flags & TW_TCP_SYN) && p.opt_len && p.payload_off <= fr->caplen)
 		tw_parse_tcp_opts(data + p.payload_off - p.opt_len, p.opt_len, &p);
 
 	int src_is_b = tw_flow_key_make(&p, &key);
@@ -220,7 +218,7 @@ static int user_process(struct tw_engine *eng, const struct tw_frame *fr)
 		en = &u->entries[u->index[slot]];
 	} else {
 		if (u->count >= u->max_flows) {
-			u->next_flow_id++;      /* the kernel burns an id on a failed insert too */
+			u->next_flow_id++; /* the kernel burns an id on a failed insert too */
 			u->cnt[TW_CNT_FLOW_INSERT_FAIL]++;
 			return 0;
 		}
@@ -323,7 +321,7 @@ static void user_destroy(struct tw_engine *eng)
 }
 
 struct tw_engine *tw_engine_user_new(struct tw_pipeline *pl, uint32_t max_flows, const struct tw_prefix_opts *pfx,
-				     char *err, size_t errlen)
+                                     char *err, size_t errlen)
 {
 	struct user_engine *u = calloc(1, sizeof(*u));
 	size_t cap = 8192;
@@ -334,7 +332,7 @@ struct tw_engine *tw_engine_user_new(struct tw_pipeline *pl, uint32_t max_flows,
 		free(u);
 		return NULL;
 	}
-	memset(u->index, 0xff, cap * sizeof(*u->index));   /* all NO_ENTRY */
+	memset(u->index, 0xff, cap * sizeof(*u->index)); /* all NO_ENTRY */
 	u->mask = cap - 1;
 	u->max_flows = max_flows;
 	u->base.name = "user";

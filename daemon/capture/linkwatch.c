@@ -13,7 +13,7 @@
 struct watched {
 	char name[32];
 	int ifindex;
-	int up;                 /* -1 unknown */
+	int up; /* -1 unknown */
 };
 
 struct tw_linkwatch {
@@ -23,7 +23,7 @@ struct tw_linkwatch {
 	tw_link_cb cb;
 	void *arg;
 	int failed;
-	int quiet;              /* reading the initial state: no callbacks */
+	int quiet; /* reading the initial state: no callbacks */
 };
 
 static int all_up(const struct tw_linkwatch *lw)
@@ -58,7 +58,7 @@ static int on_msg(struct nl_msg *msg, void *arg)
 	struct nlmsghdr *h = nlmsg_hdr(msg);
 	if (h->nlmsg_type == RTM_DELLINK) {
 		struct ifinfomsg *ifi = nlmsg_data(h);
-		set_state(arg, ifi->ifi_index, 0);   /* a removed link is down */
+		set_state(arg, ifi->ifi_index, 0); /* a removed link is down */
 		return NL_OK;
 	}
 	nl_msg_parse(msg, on_obj, arg);
@@ -66,7 +66,7 @@ static int on_msg(struct nl_msg *msg, void *arg)
 }
 
 struct tw_linkwatch *tw_linkwatch_new(const struct tw_link *links, int n, tw_link_cb cb, void *arg, char *err,
-				      size_t errlen)
+                                      size_t errlen)
 {
 	struct tw_linkwatch *lw = calloc(1, sizeof(*lw));
 	if (!lw) {
@@ -143,7 +143,7 @@ int tw_linkwatch_poll(struct tw_linkwatch *lw)
 		if (rc == -NLE_AGAIN)
 			return 0;
 		if (rc >= 0)
-			continue;   /* one datagram handled; there may be more */
+			continue; /* one datagram handled; there may be more */
 		if (rc == -NLE_INTR)
 			continue;
 		if (rc == -NLE_NOMEM) {
@@ -152,7 +152,8 @@ int tw_linkwatch_poll(struct tw_linkwatch *lw)
 			continue;
 		}
 		if (rc < 0) {
-			fprintf(stderr, "tamperwatchd: link watch: %s; link state no longer followed\n", nl_geterror(rc));
+			fprintf(stderr, "tamperwatchd: link watch: %s; link state no longer followed\n",
+			        nl_geterror(rc));
 			lw->failed = 1;
 			return -1;
 		}

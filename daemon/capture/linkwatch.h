@@ -15,7 +15,7 @@ typedef void (*tw_link_cb)(void *arg, const char *name, int link_up, int all_up)
 /* NULL with err on failure (netlink socket). Reports the initial state of
  * each link through cb before returning. */
 struct tw_linkwatch *tw_linkwatch_new(const struct tw_link *links, int n, tw_link_cb cb, void *arg, char *err,
-				      size_t errlen);
+                                      size_t errlen);
 /* Handle pending link messages; 0, or -1 after a socket error (reported once). */
 int tw_linkwatch_poll(struct tw_linkwatch *w);
 void tw_linkwatch_free(struct tw_linkwatch *w);

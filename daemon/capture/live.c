@@ -25,7 +25,7 @@ static uint64_t wall_ns(void)
 }
 
 int tw_live_run(struct tw_engine *e, struct tw_link *links, int nlinks, const struct tw_timeouts *t,
-		unsigned stats_interval_s, struct tw_linkwatch *lw)
+                unsigned stats_interval_s, struct tw_linkwatch *lw)
 {
 	uint64_t next_sweep = mono_ns() + 1000000000ull;
 	uint64_t next_stats = stats_interval_s ? mono_ns() + stats_interval_s * 1000000000ull : UINT64_MAX;

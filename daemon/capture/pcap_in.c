@@ -21,8 +21,16 @@
 /* Link types by their numeric values: DLT_RAW and DLT_LOOP differ between
    platforms, and a file may carry either the DLT or the LINKTYPE value. */
 enum {
-    LT_NULL = 0, LT_EN10MB = 1, LT_RAW_A = 12, LT_RAW_B = 14, LT_RAW = 101,
-    LT_LOOP = 108, LT_SLL = 113, LT_IPV4 = 228, LT_IPV6 = 229, LT_SLL2 = 276,
+	LT_NULL = 0,
+	LT_EN10MB = 1,
+	LT_RAW_A = 12,
+	LT_RAW_B = 14,
+	LT_RAW = 101,
+	LT_LOOP = 108,
+	LT_SLL = 113,
+	LT_IPV4 = 228,
+	LT_IPV6 = 229,
+	LT_SLL2 = 276,
 };
 
 enum { ST_OPEN, ST_EOF, ST_FAULT };
@@ -30,96 +38,102 @@ enum { ST_OPEN, ST_EOF, ST_FAULT };
 /* The zlib side of a gzip input, behind a fopencookie() FILE* so libpcap can
    parse the decompressed bytes as if they were a plain file. */
 struct gz_src {
-    gzFile gz;
-    int failed;      /* zlib reported an error or a stream cut short */
-    int zerr;        /* zlib error code at failure */
-    char zmsg[128];
+	gzFile gz;
+	int failed; /* zlib reported an error or a stream cut short */
+	int zerr;   /* zlib error code at failure */
+	char zmsg[128];
 };
 
 struct tw_pcap_in {
-    pcap_t *p;
-    int dlt;
-    int via_gz;      /* read through zlib (gzip, or a pipe zlib copied through) */
-    int is_gzip;     /* input really was gzip-compressed */
-    int state;
-    struct gz_src gzs;
-    uint64_t last_ts;
-    struct tw_pcap_stats st;
-    char name[256];
-    char fault[512];
-    uint8_t buf[TW_PCAP_MAX_FRAME];
-    char iobuf[1 << 20];   /* stdio reads 1 MiB at a time, not 4 KiB */
+	pcap_t *p;
+	int dlt;
+	int via_gz;  /* read through zlib (gzip, or a pipe zlib copied through) */
+	int is_gzip; /* input really was gzip-compressed */
+	int state;
+	struct gz_src gzs;
+	uint64_t last_ts;
+	struct tw_pcap_stats st;
+	char name[256];
+	char fault[512];
+	uint8_t buf[TW_PCAP_MAX_FRAME];
+	char iobuf[1 << 20]; /* stdio reads 1 MiB at a time, not 4 KiB */
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
 {
-    va_list ap;
+	va_list ap;
 
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
 }
 
 static ssize_t gz_cookie_read(void *cookie, char *buf, size_t size)
 {
-    struct gz_src *s = cookie;
-    const char *m;
-    int n, zerr = Z_OK;
+	struct gz_src *s = cookie;
+	const char *m;
+	int n, zerr = Z_OK;
 
-    if (s->failed) {
-        errno = EIO;
-        return -1;
-    }
-    if (size > INT_MAX)
-        size = INT_MAX;
-    n = gzread(s->gz, buf, (unsigned)size);
-    if (n > 0)
-        return n;
-    m = gzerror(s->gz, &zerr);
-    /* gzread returns 0, not -1, for a stream cut short (Z_BUF_ERROR "unexpected
+	if (s->failed) {
+		errno = EIO;
+		return -1;
+	}
+	if (size > INT_MAX)
+		size = INT_MAX;
+	n = gzread(s->gz, buf, (unsigned)size);
+	if (n > 0)
+		return n;
+	m = gzerror(s->gz, &zerr);
+	/* gzread returns 0, not -1, for a stream cut short (Z_BUF_ERROR "unexpected
        end of file"), so a clean EOF is only 0 with no error recorded. */
-    if (n == 0 && zerr == Z_OK)
-        return 0;
-    s->failed = 1;
-    s->zerr = zerr == Z_OK ? Z_ERRNO : zerr;
-    /* zlib prefixes its message with "<fd:N>: "; the caller names the file. */
-    if (m && strncmp(m, "<fd:", 4) == 0 && strstr(m, ": "))
-        m = strstr(m, ": ") + 2;
-    snprintf(s->zmsg, sizeof(s->zmsg), "%s", (m && *m) ? m : "read error");
-    errno = EIO;
-    return -1;
+	if (n == 0 && zerr == Z_OK)
+		return 0;
+	s->failed = 1;
+	s->zerr = zerr == Z_OK ? Z_ERRNO : zerr;
+	/* zlib prefixes its message with "<fd:N>: "; the caller names the file. */
+	if (m && strncmp(m, "<fd:", 4) == 0 && strstr(m, ": "))
+		m = strstr(m, ": ") + 2;
+	snprintf(s->zmsg, sizeof(s->zmsg), "%s", (m && *m) ? m : "read error");
+	errno = EIO;
+	return -1;
 }
 
 static int gz_cookie_close(void *cookie)
 {
-    struct gz_src *s = cookie;
+	struct gz_src *s = cookie;
 
-    if (s->gz) {
-        gzclose(s->gz);
-        s->gz = NULL;
-    }
-    return 0;
+	if (s->gz) {
+		gzclose(s->gz);
+		s->gz = NULL;
+	}
+	return 0;
 }
 
 static int link_supported(int dlt)
 {
-    switch (dlt) {
-    case LT_NULL: case LT_EN10MB: case LT_RAW_A: case LT_RAW_B: case LT_RAW:
-    case LT_LOOP: case LT_SLL: case LT_IPV4: case LT_IPV6: case LT_SLL2:
-        return 1;
-    }
-    return 0;
+	switch (dlt) {
+	case LT_NULL:
+	case LT_EN10MB:
+	case LT_RAW_A:
+	case LT_RAW_B:
+	case LT_RAW:
+	case LT_LOOP:
+	case LT_SLL:
+	case LT_IPV4:
+	case LT_IPV6:
+	case LT_SLL2: return 1;
+	}
+	return 0;
 }
 
 /* Describe a zlib failure in one phrase: "truncated" for a cut stream. */
 static const char *gz_what(const struct gz_src *s)
 {
-    return s->zerr == Z_BUF_ERROR ? "truncated" : "corrupt";
+	return s->zerr == Z_BUF_ERROR ? "truncated" : "corrupt";
 }
 
 /* Open fd (owned) as a pcap_t.  Regular files whose first bytes are not the
@@ -128,132 +142,131 @@ static const char *gz_what(const struct gz_src *s)
    pipe never needs its first bytes pushed back. */
 static pcap_t *open_fd(struct tw_pcap_in *in, int fd, char *err, size_t errlen)
 {
-    char ebuf[PCAP_ERRBUF_SIZE] = "";
-    unsigned char magic[2] = { 0, 0 };
-    cookie_io_functions_t io = { .read = gz_cookie_read, .close = gz_cookie_close };
-    ssize_t r = -1;
-    pcap_t *p;
-    FILE *fp;
-    off_t off;
+	char ebuf[PCAP_ERRBUF_SIZE] = "";
+	unsigned char magic[2] = { 0, 0 };
+	cookie_io_functions_t io = { .read = gz_cookie_read, .close = gz_cookie_close };
+	ssize_t r = -1;
+	pcap_t *p;
+	FILE *fp;
+	off_t off;
 
-    off = lseek(fd, 0, SEEK_CUR);
-    if (off >= 0)
-        r = pread(fd, magic, sizeof(magic), off);
-    if (off < 0 && errno != ESPIPE) {
-        seterr(err, errlen, "%s: %s", in->name, strerror(errno));
-        close(fd);
-        return NULL;
-    }
-    if (off >= 0 && r < 0) {
-        seterr(err, errlen, "%s: %s", in->name, strerror(errno));
-        close(fd);
-        return NULL;
-    }
-    in->via_gz = off < 0 || (r == 2 && magic[0] == 0x1f && magic[1] == 0x8b);
+	off = lseek(fd, 0, SEEK_CUR);
+	if (off >= 0)
+		r = pread(fd, magic, sizeof(magic), off);
+	if (off < 0 && errno != ESPIPE) {
+		seterr(err, errlen, "%s: %s", in->name, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	if (off >= 0 && r < 0) {
+		seterr(err, errlen, "%s: %s", in->name, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	in->via_gz = off < 0 || (r == 2 && magic[0] == 0x1f && magic[1] == 0x8b);
 
-    if (!in->via_gz) {
-        fp = fdopen(fd, "rb");
-        if (!fp) {
-            seterr(err, errlen, "%s: %s", in->name, strerror(errno));
-            close(fd);
-            return NULL;
-        }
-        /* glibc ignores the size unless it is handed the buffer itself */
-        setvbuf(fp, in->iobuf, _IOFBF, sizeof(in->iobuf));
-    } else {
-        in->gzs.gz = gzdopen(fd, "rb");
-        if (!in->gzs.gz) {
-            seterr(err, errlen, "%s: cannot start gzip reader", in->name);
-            close(fd);
-            return NULL;
-        }
-        /* Modest buffer: zlib discards the output of an inflate call that
+	if (!in->via_gz) {
+		fp = fdopen(fd, "rb");
+		if (!fp) {
+			seterr(err, errlen, "%s: %s", in->name, strerror(errno));
+			close(fd);
+			return NULL;
+		}
+		/* glibc ignores the size unless it is handed the buffer itself */
+		setvbuf(fp, in->iobuf, _IOFBF, sizeof(in->iobuf));
+	} else {
+		in->gzs.gz = gzdopen(fd, "rb");
+		if (!in->gzs.gz) {
+			seterr(err, errlen, "%s: cannot start gzip reader", in->name);
+			close(fd);
+			return NULL;
+		}
+		/* Modest buffer: zlib discards the output of an inflate call that
            hits corrupt data, so this bounds what is lost before a fault. */
-        gzbuffer(in->gzs.gz, 1u << 15);
-        fp = fopencookie(&in->gzs, "rb", io);
-        if (!fp) {
-            seterr(err, errlen, "%s: %s", in->name, strerror(errno));
-            gzclose(in->gzs.gz);
-            in->gzs.gz = NULL;
-            return NULL;
-        }
-    }
+		gzbuffer(in->gzs.gz, 1u << 15);
+		fp = fopencookie(&in->gzs, "rb", io);
+		if (!fp) {
+			seterr(err, errlen, "%s: %s", in->name, strerror(errno));
+			gzclose(in->gzs.gz);
+			in->gzs.gz = NULL;
+			return NULL;
+		}
+	}
 
-    p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, ebuf);
-    if (!p) {
-        if (in->via_gz && in->gzs.failed)
-            seterr(err, errlen, "%s: gzip stream %s before the capture header (zlib: %s)",
-                   in->name, gz_what(&in->gzs), in->gzs.zmsg);
-        else
-            seterr(err, errlen, "%s: %s", in->name, ebuf[0] ? ebuf : "cannot read capture");
-        fclose(fp);   /* libpcap leaves fp open on failure; closes gz too */
-        return NULL;
-    }
-    if (in->via_gz)
-        in->is_gzip = !gzdirect(in->gzs.gz);
-    return p;
+	p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, ebuf);
+	if (!p) {
+		if (in->via_gz && in->gzs.failed)
+			seterr(err, errlen, "%s: gzip stream %s before the capture header (zlib: %s)", in->name,
+			       gz_what(&in->gzs), in->gzs.zmsg);
+		else
+			seterr(err, errlen, "%s: %s", in->name, ebuf[0] ? ebuf : "cannot read capture");
+		fclose(fp); /* libpcap leaves fp open on failure; closes gz too */
+		return NULL;
+	}
+	if (in->via_gz)
+		in->is_gzip = !gzdirect(in->gzs.gz);
+	return p;
 }
 
 int tw_pcap_open(struct tw_pcap_in **out, const char *path, char *err, size_t errlen)
 {
-    struct tw_pcap_in *in;
-    const char *lname;
-    int fd, is_stdin;
+	struct tw_pcap_in *in;
+	const char *lname;
+	int fd, is_stdin;
 
-    if (!out || !path) {
-        seterr(err, errlen, "tw_pcap_open: no path");
-        return -1;
-    }
-    *out = NULL;
-    is_stdin = strcmp(path, "-") == 0;
-    in = calloc(1, sizeof(*in));
-    if (!in) {
-        seterr(err, errlen, "%s: out of memory", is_stdin ? "stdin" : path);
-        return -1;
-    }
-    snprintf(in->name, sizeof(in->name), "%s", is_stdin ? "stdin" : path);
+	if (!out || !path) {
+		seterr(err, errlen, "tw_pcap_open: no path");
+		return -1;
+	}
+	*out = NULL;
+	is_stdin = strcmp(path, "-") == 0;
+	in = calloc(1, sizeof(*in));
+	if (!in) {
+		seterr(err, errlen, "%s: out of memory", is_stdin ? "stdin" : path);
+		return -1;
+	}
+	snprintf(in->name, sizeof(in->name), "%s", is_stdin ? "stdin" : path);
 
-    /* dup stdin so closing the reader never closes the process's fd 0. */
-    fd = is_stdin ? fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0) : open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        seterr(err, errlen, "%s: %s", in->name, strerror(errno));
-        free(in);
-        return -1;
-    }
-    in->p = open_fd(in, fd, err, errlen);
-    if (!in->p) {
-        free(in);
-        return -1;
-    }
-    in->dlt = pcap_datalink(in->p);
-    if (!link_supported(in->dlt)) {
-        lname = pcap_datalink_val_to_name(in->dlt);
-        seterr(err, errlen, "%s: unsupported link type %d (%s)", in->name, in->dlt,
-               lname ? lname : "unknown");
-        pcap_close(in->p);
-        free(in);
-        return -1;
-    }
-    *out = in;
-    return 0;
+	/* dup stdin so closing the reader never closes the process's fd 0. */
+	fd = is_stdin ? fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0) : open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		seterr(err, errlen, "%s: %s", in->name, strerror(errno));
+		free(in);
+		return -1;
+	}
+	in->p = open_fd(in, fd, err, errlen);
+	if (!in->p) {
+		free(in);
+		return -1;
+	}
+	in->dlt = pcap_datalink(in->p);
+	if (!link_supported(in->dlt)) {
+		lname = pcap_datalink_val_to_name(in->dlt);
+		seterr(err, errlen, "%s: unsupported link type %d (%s)", in->name, in->dlt, lname ? lname : "unknown");
+		pcap_close(in->p);
+		free(in);
+		return -1;
+	}
+	*out = in;
+	return 0;
 }
 
 static uint64_t ts_to_ns(const struct timeval *tv)
 {
-    /* With PCAP_TSTAMP_PRECISION_NANO libpcap puts nanoseconds in tv_usec.
+	/* With PCAP_TSTAMP_PRECISION_NANO libpcap puts nanoseconds in tv_usec.
        Classic pcap stores 32-bit unsigned seconds that libpcap sign-extends:
        undo that; anything else negative or absurd saturates. */
-    int64_t sec = tv->tv_sec;
-    uint64_t s, frac = (uint64_t)(uint32_t)tv->tv_usec;
+	int64_t sec = tv->tv_sec;
+	uint64_t s, frac = (uint64_t)(uint32_t)tv->tv_usec;
 
-    if (sec < 0)
-        sec = sec >= INT32_MIN ? (int64_t)(uint32_t)sec : 0;
-    s = (uint64_t)sec;
-    if (s > (UINT64_MAX - 999999999u) / 1000000000u)
-        return UINT64_MAX;
-    if (frac > 999999999u)
-        frac = 999999999u;
-    return s * 1000000000u + frac;
+	if (sec < 0)
+		sec = sec >= INT32_MIN ? (int64_t)(uint32_t)sec : 0;
+	s = (uint64_t)sec;
+	if (s > (UINT64_MAX - 999999999u) / 1000000000u)
+		return UINT64_MAX;
+	if (frac > 999999999u)
+		frac = 999999999u;
+	return s * 1000000000u + frac;
 }
 
 /* Link header length and the ethertype to synthesize, for one record.
@@ -262,193 +275,191 @@ static uint64_t ts_to_ns(const struct timeval *tv)
    Ethernet form. */
 static int classify(int dlt, const uint8_t *d, uint32_t cap, uint32_t *hlen, int *etype)
 {
-    uint32_t fam;
-    uint16_t proto;
+	uint32_t fam;
+	uint16_t proto;
 
-    switch (dlt) {
-    case LT_EN10MB:
-        *hlen = 0;
-        *etype = -1;
-        return cap >= ETH_HLEN_;
-    case LT_SLL:
-    case LT_SLL2:
-        *hlen = dlt == LT_SLL ? SLL_HLEN : SLL2_HLEN;
-        if (cap < *hlen)
-            return 0;
-        proto = dlt == LT_SLL ? (uint16_t)(d[14] << 8 | d[15]) : (uint16_t)(d[0] << 8 | d[1]);
-        /* Below 0x0600 the field is a Linux pseudo-protocol, not an ethertype. */
-        if (proto < 0x0600)
-            return -1;
-        *etype = proto;
-        return 1;
-    case LT_NULL:
-    case LT_LOOP:
-        *hlen = LOOP_HLEN;
-        if (cap < LOOP_HLEN)
-            return 0;
-        if (dlt == LT_LOOP) {
-            fam = (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 | (uint32_t)d[2] << 8 | d[3];
-        } else {
-            /* Host order of the writer, which may not be ours: a family is
+	switch (dlt) {
+	case LT_EN10MB:
+		*hlen = 0;
+		*etype = -1;
+		return cap >= ETH_HLEN_;
+	case LT_SLL:
+	case LT_SLL2:
+		*hlen = dlt == LT_SLL ? SLL_HLEN : SLL2_HLEN;
+		if (cap < *hlen)
+			return 0;
+		proto = dlt == LT_SLL ? (uint16_t)(d[14] << 8 | d[15]) : (uint16_t)(d[0] << 8 | d[1]);
+		/* Below 0x0600 the field is a Linux pseudo-protocol, not an ethertype. */
+		if (proto < 0x0600)
+			return -1;
+		*etype = proto;
+		return 1;
+	case LT_NULL:
+	case LT_LOOP:
+		*hlen = LOOP_HLEN;
+		if (cap < LOOP_HLEN)
+			return 0;
+		if (dlt == LT_LOOP) {
+			fam = (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 | (uint32_t)d[2] << 8 | d[3];
+		} else {
+			/* Host order of the writer, which may not be ours: a family is
                small, so a value with high bits set was written swapped. */
-            memcpy(&fam, d, sizeof(fam));
-            if (fam & 0xFFFF0000u)
-                fam = __builtin_bswap32(fam);
-        }
-        if (fam == 2)
-            *etype = 0x0800;
-        else if (fam == 24 || fam == 28 || fam == 30)
-            *etype = 0x86DD;
-        else
-            return -1;
-        return 1;
-    default: /* raw IP: LT_RAW_A, LT_RAW_B, LT_RAW, LT_IPV4, LT_IPV6 */
-        *hlen = 0;
-        if (cap < 1)
-            return 0;
-        if (d[0] >> 4 == 4)
-            *etype = 0x0800;
-        else if (d[0] >> 4 == 6)
-            *etype = 0x86DD;
-        else
-            return -1;
-        return 1;
-    }
+			memcpy(&fam, d, sizeof(fam));
+			if (fam & 0xFFFF0000u)
+				fam = __builtin_bswap32(fam);
+		}
+		if (fam == 2)
+			*etype = 0x0800;
+		else if (fam == 24 || fam == 28 || fam == 30)
+			*etype = 0x86DD;
+		else
+			return -1;
+		return 1;
+	default: /* raw IP: LT_RAW_A, LT_RAW_B, LT_RAW, LT_IPV4, LT_IPV6 */
+		*hlen = 0;
+		if (cap < 1)
+			return 0;
+		if (d[0] >> 4 == 4)
+			*etype = 0x0800;
+		else if (d[0] >> 4 == 6)
+			*etype = 0x86DD;
+		else
+			return -1;
+		return 1;
+	}
 }
 
 /* Build the Ethernet frame for one record in in->buf.  Returns 1, or 0 if
    the record is skipped (and counted). */
-static int to_frame(struct tw_pcap_in *in, const struct pcap_pkthdr *h, const uint8_t *d,
-                    struct tw_frame *f)
+static int to_frame(struct tw_pcap_in *in, const struct pcap_pkthdr *h, const uint8_t *d, struct tw_frame *f)
 {
-    uint32_t cap = h->caplen, hlen = 0, room, n;
-    uint64_t olen;
-    int etype = -1, c;
+	uint32_t cap = h->caplen, hlen = 0, room, n;
+	uint64_t olen;
+	int etype = -1, c;
 
-    c = classify(in->dlt, d, cap, &hlen, &etype);
-    if (c == 0) {
-        in->st.skipped_truncated_l2++;
-        return 0;
-    }
-    if (c < 0) {
-        in->st.skipped_unsupported_l3++;
-        return 0;
-    }
-    if (etype < 0) {
-        n = cap;
-        olen = h->len;
-        room = TW_PCAP_MAX_FRAME;
-        if (n > room)
-            n = room;
-        /* already Ethernet: hand out libpcap's own buffer (valid until the
+	c = classify(in->dlt, d, cap, &hlen, &etype);
+	if (c == 0) {
+		in->st.skipped_truncated_l2++;
+		return 0;
+	}
+	if (c < 0) {
+		in->st.skipped_unsupported_l3++;
+		return 0;
+	}
+	if (etype < 0) {
+		n = cap;
+		olen = h->len;
+		room = TW_PCAP_MAX_FRAME;
+		if (n > room)
+			n = room;
+		/* already Ethernet: hand out libpcap's own buffer (valid until the
            next read, as promised) instead of copying every frame */
-        f->data = d;
-        f->caplen = n;
-        if (cap > room)
-            in->st.clipped_frames++;
-    } else {
-        /* Zero MACs and the ethertype replace the link header (hlen <= cap). */
-        room = TW_PCAP_MAX_FRAME - ETH_HLEN_;
-        n = cap - hlen;
-        if (n > room) {
-            n = room;
-            in->st.clipped_frames++;
-        }
-        memset(in->buf, 0, 12);
-        in->buf[12] = (uint8_t)(etype >> 8);
-        in->buf[13] = (uint8_t)etype;
-        memcpy(in->buf + ETH_HLEN_, d + hlen, n);
-        f->caplen = ETH_HLEN_ + n;
-        olen = (h->len > hlen ? (uint64_t)h->len - hlen : 0) + ETH_HLEN_;
-    }
-    if (olen > UINT32_MAX)
-        olen = UINT32_MAX;
-    f->origlen = olen < f->caplen ? f->caplen : (uint32_t)olen;
-    if (etype >= 0)
-        f->data = in->buf;
-    return 1;
+		f->data = d;
+		f->caplen = n;
+		if (cap > room)
+			in->st.clipped_frames++;
+	} else {
+		/* Zero MACs and the ethertype replace the link header (hlen <= cap). */
+		room = TW_PCAP_MAX_FRAME - ETH_HLEN_;
+		n = cap - hlen;
+		if (n > room) {
+			n = room;
+			in->st.clipped_frames++;
+		}
+		memset(in->buf, 0, 12);
+		in->buf[12] = (uint8_t)(etype >> 8);
+		in->buf[13] = (uint8_t)etype;
+		memcpy(in->buf + ETH_HLEN_, d + hlen, n);
+		f->caplen = ETH_HLEN_ + n;
+		olen = (h->len > hlen ? (uint64_t)h->len - hlen : 0) + ETH_HLEN_;
+	}
+	if (olen > UINT32_MAX)
+		olen = UINT32_MAX;
+	f->origlen = olen < f->caplen ? f->caplen : (uint32_t)olen;
+	if (etype >= 0)
+		f->data = in->buf;
+	return 1;
 }
 
 static int fault(struct tw_pcap_in *in, char *err, size_t errlen, const char *pcap_msg)
 {
-    unsigned long long rec = (unsigned long long)in->st.records;
+	unsigned long long rec = (unsigned long long)in->st.records;
 
-    if (in->via_gz && in->gzs.failed)
-        snprintf(in->fault, sizeof(in->fault),
-                 "%s: packet %llu: gzip stream %s after %llu packets (zlib: %s)",
-                 in->name, rec + 1, gz_what(&in->gzs), rec, in->gzs.zmsg);
-    else
-        snprintf(in->fault, sizeof(in->fault), "%s: packet %llu: %s", in->name, rec + 1,
-                 pcap_msg && *pcap_msg ? pcap_msg : "read error");
-    in->state = ST_FAULT;
-    in->st.read_errors = 1;
-    seterr(err, errlen, "%s", in->fault);
-    return -1;
+	if (in->via_gz && in->gzs.failed)
+		snprintf(in->fault, sizeof(in->fault), "%s: packet %llu: gzip stream %s after %llu packets (zlib: %s)",
+		         in->name, rec + 1, gz_what(&in->gzs), rec, in->gzs.zmsg);
+	else
+		snprintf(in->fault, sizeof(in->fault), "%s: packet %llu: %s", in->name, rec + 1,
+		         pcap_msg && *pcap_msg ? pcap_msg : "read error");
+	in->state = ST_FAULT;
+	in->st.read_errors = 1;
+	seterr(err, errlen, "%s", in->fault);
+	return -1;
 }
 
 int tw_pcap_next(struct tw_pcap_in *in, struct tw_frame *f, char *err, size_t errlen)
 {
-    struct pcap_pkthdr *h;
-    const u_char *d;
-    uint64_t ts;
-    int rc;
+	struct pcap_pkthdr *h;
+	const u_char *d;
+	uint64_t ts;
+	int rc;
 
-    if (!in || !f) {
-        seterr(err, errlen, "tw_pcap_next: no reader");
-        return -1;
-    }
-    if (in->state == ST_EOF)
-        return 0;
-    if (in->state == ST_FAULT) {
-        seterr(err, errlen, "%s", in->fault);
-        return -1;
-    }
-    /* One record per iteration; ends with the file (or at the first fault). */
-    for (;;) {
-        rc = pcap_next_ex(in->p, &h, &d);
-        if (rc == PCAP_ERROR_BREAK) {
-            /* Defensive: a zlib failure must never read as a clean end. */
-            if (in->via_gz && in->gzs.failed)
-                return fault(in, err, errlen, NULL);
-            in->state = ST_EOF;
-            return 0;
-        }
-        if (rc != 1)
-            return fault(in, err, errlen, rc == PCAP_ERROR ? pcap_geterr(in->p)
-                                                            : "unexpected libpcap result");
-        in->st.records++;
-        ts = ts_to_ns(&h->ts);
-        if (in->st.records > 1 && ts < in->last_ts)
-            in->st.out_of_order++;
-        in->last_ts = ts;
-        if (!to_frame(in, h, d, f))
-            continue;
-        f->ts_ns = ts;
-        in->st.packets++;
-        return 1;
-    }
+	if (!in || !f) {
+		seterr(err, errlen, "tw_pcap_next: no reader");
+		return -1;
+	}
+	if (in->state == ST_EOF)
+		return 0;
+	if (in->state == ST_FAULT) {
+		seterr(err, errlen, "%s", in->fault);
+		return -1;
+	}
+	/* One record per iteration; ends with the file (or at the first fault). */
+	for (;;) {
+		rc = pcap_next_ex(in->p, &h, &d);
+		if (rc == PCAP_ERROR_BREAK) {
+			/* Defensive: a zlib failure must never read as a clean end. */
+			if (in->via_gz && in->gzs.failed)
+				return fault(in, err, errlen, NULL);
+			in->state = ST_EOF;
+			return 0;
+		}
+		if (rc != 1)
+			return fault(in, err, errlen,
+			             rc == PCAP_ERROR ? pcap_geterr(in->p) : "unexpected libpcap result");
+		in->st.records++;
+		ts = ts_to_ns(&h->ts);
+		if (in->st.records > 1 && ts < in->last_ts)
+			in->st.out_of_order++;
+		in->last_ts = ts;
+		if (!to_frame(in, h, d, f))
+			continue;
+		f->ts_ns = ts;
+		in->st.packets++;
+		return 1;
+	}
 }
 
 const struct tw_pcap_stats *tw_pcap_stats(const struct tw_pcap_in *in)
 {
-    return &in->st;
+	return &in->st;
 }
 
 int tw_pcap_linktype(const struct tw_pcap_in *in)
 {
-    return in->dlt;
+	return in->dlt;
 }
 
 int tw_pcap_is_gzip(const struct tw_pcap_in *in)
 {
-    return in->is_gzip;
+	return in->is_gzip;
 }
 
 void tw_pcap_close(struct tw_pcap_in *in)
 {
-    if (!in)
-        return;
-    if (in->p)
-        pcap_close(in->p);   /* fcloses the FILE*, and through the cookie the gzFile */
-    free(in);
+	if (!in)
+		return;
+	if (in->p)
+		pcap_close(in->p); /* fcloses the FILE*, and through the cookie the gzFile */
+	free(in);
 }

@@ -55,32 +55,32 @@
 #include <stdint.h>
 #include <stddef.h>
 
-#define TW_PCAP_MAX_FRAME 65549   /* 14-byte synthesized Ethernet header + 65535 */
+#define TW_PCAP_MAX_FRAME 65549 /* 14-byte synthesized Ethernet header + 65535 */
 
-struct tw_pcap_in;                       /* opaque */
+struct tw_pcap_in; /* opaque */
 
-struct tw_frame {                        /* one packet, always as an Ethernet frame */
-    uint64_t ts_ns;                      /* capture timestamp, ns since epoch (usec and nsec files) */
-    uint32_t caplen;                     /* bytes in data[] (<= TW_PCAP_MAX_FRAME) */
-    uint32_t origlen;                    /* length on the wire of the Ethernet-equivalent frame:
+struct tw_frame {            /* one packet, always as an Ethernet frame */
+	uint64_t ts_ns;      /* capture timestamp, ns since epoch (usec and nsec files) */
+	uint32_t caplen;     /* bytes in data[] (<= TW_PCAP_MAX_FRAME) */
+	uint32_t origlen;    /* length on the wire of the Ethernet-equivalent frame:
                                             for a synthesized header, the record's length minus the
                                             original link header plus 14; never below caplen */
-    const uint8_t *data;                 /* valid until the next tw_pcap_next/close */
+	const uint8_t *data; /* valid until the next tw_pcap_next/close */
 };
 
 struct tw_pcap_stats {
-    uint64_t packets;                /* frames returned */
-    uint64_t skipped_truncated_l2;   /* caplen shorter than the link header, skipped */
-    uint64_t skipped_unsupported_l3; /* SLL pseudo-protocol (< 0x0600), loopback family that is
+	uint64_t packets;                /* frames returned */
+	uint64_t skipped_truncated_l2;   /* caplen shorter than the link header, skipped */
+	uint64_t skipped_unsupported_l3; /* SLL pseudo-protocol (< 0x0600), loopback family that is
                                         neither IPv4 nor IPv6, raw IP whose version is neither
                                         4 nor 6: skipped.  Ethernet frames are never skipped. */
-    uint64_t out_of_order;           /* record timestamp earlier than the previous record's
+	uint64_t out_of_order;           /* record timestamp earlier than the previous record's
                                         (tolerated, counted) */
-    uint64_t read_errors;            /* 1 if the file ended in a fault (truncated record,
+	uint64_t read_errors;            /* 1 if the file ended in a fault (truncated record,
                                         corrupt block, gzip cut short) */
-    /* additions */
-    uint64_t records;                /* records read from the file (frames + skipped) */
-    uint64_t clipped_frames;         /* frames cut to TW_PCAP_MAX_FRAME */
+	/* additions */
+	uint64_t records;        /* records read from the file (frames + skipped) */
+	uint64_t clipped_frames; /* frames cut to TW_PCAP_MAX_FRAME */
 };
 
 /* path "-" = standard input.  Detects gzip by its magic bytes (1f 8b).

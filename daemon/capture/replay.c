@@ -7,7 +7,7 @@
 #define TW_SWEEP_EVERY_NS 1000000000ull
 
 int tw_replay_run(struct tw_engine *e, char *const *files, int nfiles, const struct tw_timeouts *t,
-		  struct tw_replay_totals *tot)
+                  struct tw_replay_totals *tot)
 {
 	uint64_t clock = 0, next_sweep = 0;
 	int faults = 0;
@@ -45,7 +45,7 @@ int tw_replay_run(struct tw_engine *e, char *const *files, int nfiles, const str
 		const struct tw_pcap_stats *s = tw_pcap_stats(in);
 		if (rc < 0) {
 			fprintf(stderr, "tamperwatchd: %s (the %llu packets before it were processed)\n", err,
-				(unsigned long long)s->packets);
+			        (unsigned long long)s->packets);
 			faults = 1;
 		}
 		tot->frames += s->packets;
@@ -54,10 +54,11 @@ int tw_replay_run(struct tw_engine *e, char *const *files, int nfiles, const str
 		tot->out_of_order += s->out_of_order;
 		tot->read_errors += s->read_errors;
 		if (s->skipped_truncated_l2 || s->skipped_unsupported_l3 || s->out_of_order)
-			fprintf(stderr, "tamperwatchd: %s: %llu packets; skipped %llu shorter than their link header, "
-				"%llu not IP; %llu out of time order\n", files[i],
-				(unsigned long long)s->packets, (unsigned long long)s->skipped_truncated_l2,
-				(unsigned long long)s->skipped_unsupported_l3, (unsigned long long)s->out_of_order);
+			fprintf(stderr,
+			        "tamperwatchd: %s: %llu packets; skipped %llu shorter than their link header, "
+			        "%llu not IP; %llu out of time order\n",
+			        files[i], (unsigned long long)s->packets, (unsigned long long)s->skipped_truncated_l2,
+			        (unsigned long long)s->skipped_unsupported_l3, (unsigned long long)s->out_of_order);
 		tw_pcap_close(in);
 	}
 	/* end of capture: every flow still open ends here */

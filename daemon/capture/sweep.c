@@ -92,8 +92,7 @@ long tw_sweep(struct tw_engine *e, uint64_t now, const struct tw_timeouts *t, in
 		const struct ended *x = &c.v[i];
 		e->remove_flow(e, &x->key);
 		int dir = TW_DIR_C2S;
-		tw_event_fill(&ev, TW_EV_FLOW_END, &x->key, &x->flow, NULL, NULL, dir,
-			      last_seen(&x->flow), 0);
+		tw_event_fill(&ev, TW_EV_FLOW_END, &x->key, &x->flow, NULL, NULL, dir, last_seen(&x->flow), 0);
 		ev.end_reason = (__u8)x->reason;
 		tw_pipeline_event(e->pl, &ev, sizeof(ev));
 	}

@@ -8,9 +8,9 @@
 #include "capture/engine.h"
 
 struct tw_timeouts {
-	uint64_t tcp_idle_ns;    /* established or half-open TCP, no packet (default 120 s) */
-	uint64_t tcp_closed_ns;  /* after FIN both ways or RST (default 5 s) */
-	uint64_t udp_idle_ns;    /* UDP (default 30 s) */
+	uint64_t tcp_idle_ns;   /* established or half-open TCP, no packet (default 120 s) */
+	uint64_t tcp_closed_ns; /* after FIN both ways or RST (default 5 s) */
+	uint64_t udp_idle_ns;   /* UDP (default 30 s) */
 };
 
 void tw_timeouts_default(struct tw_timeouts *t);

@@ -33,7 +33,7 @@ struct tw_ctl {
 	struct tw_status *st;
 	struct tw_bus *bus;
 	struct tw_timeline tl;
-	pthread_mutex_t mu;        /* guards stats */
+	pthread_mutex_t mu; /* guards stats */
 	struct tw_ctl_stats stats;
 };
 
@@ -51,7 +51,12 @@ static uint64_t wall_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-#define COUNT(c, f) do { pthread_mutex_lock(&(c)->mu); (c)->stats.f++; pthread_mutex_unlock(&(c)->mu); } while (0)
+#define COUNT(c, f)                                                                                                    \
+	do {                                                                                                           \
+		pthread_mutex_lock(&(c)->mu);                                                                          \
+		(c)->stats.f++;                                                                                        \
+		pthread_mutex_unlock(&(c)->mu);                                                                        \
+	} while (0)
 
 /* ---- responses, written with a deadline ---------------------------------- */
 
@@ -132,12 +137,12 @@ static void do_status(struct tw_ctl *c, int fd)
 		return;
 	}
 	pthread_mutex_lock(&c->st->mu);
-	memcpy(s, c->st, sizeof(*s));      /* a copy of the data; its mutex is never used */
+	memcpy(s, c->st, sizeof(*s)); /* a copy of the data; its mutex is never used */
 	pthread_mutex_unlock(&c->st->mu);
 	struct tw_bus *b = c->bus;
 	pthread_mutex_lock(&b->mu);
 	uint64_t nopen = b->nopen, alerts = b->alerts, bus_perr = b->parse_errors, open_of = b->open_overflow,
-		 count_of = b->count_overflow, bus_oom = b->oom;
+	         count_of = b->count_overflow, bus_oom = b->oom;
 	pthread_mutex_unlock(&b->mu);
 	pthread_mutex_lock(&c->mu);
 	struct tw_ctl_stats cs = c->stats;
@@ -153,10 +158,11 @@ static void do_status(struct tw_ctl *c, int fd)
 	json_object_object_add(st, "version", json_object_new_string(s->version));
 	json_object_object_add(st, "backend", json_object_new_string(s->backend));
 	json_object_object_add(st, "pid", json_object_new_int((int)getpid()));
-	json_object_object_add(st, "uptime_s", u64(now > s->started_wall_ns ? (now - s->started_wall_ns) / 1000000000ull : 0));
+	json_object_object_add(st, "uptime_s",
+	                       u64(now > s->started_wall_ns ? (now - s->started_wall_ns) / 1000000000ull : 0));
 	json_object_object_add(st, "updated_s_ago",
-			       s->ticks && now > s->updated_wall_ns ? u64((now - s->updated_wall_ns) / 1000000000ull)
-								    : NULL);
+	                       s->ticks && now > s->updated_wall_ns ? u64((now - s->updated_wall_ns) / 1000000000ull)
+	                                                            : NULL);
 	struct json_object *ifs = json_object_new_array();
 	for (int i = 0; i < s->nlinks && i < TW_MAX_IFACES; i++) {
 		struct json_object *l = json_object_new_object();
@@ -176,7 +182,8 @@ static void do_status(struct tw_ctl *c, int fd)
 	/* packets the parser refused (truncated or malformed headers), records
 	 * that failed validation, detector lines that were not JSON */
 	uint64_t bad_pkts = 0;
-	static const int bad[] = { TW_PARSE_TRUNC_L2, TW_PARSE_TRUNC_L3, TW_PARSE_BAD_L3, TW_PARSE_TRUNC_L4, TW_PARSE_BAD_L4 };
+	static const int bad[] = { TW_PARSE_TRUNC_L2, TW_PARSE_TRUNC_L3, TW_PARSE_BAD_L3, TW_PARSE_TRUNC_L4,
+		                   TW_PARSE_BAD_L4 };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		bad_pkts += s->counters[TW_CNT_PARSE_BASE + bad[i]];
 	struct json_object *pe = json_object_new_object();
@@ -199,7 +206,7 @@ static void do_status(struct tw_ctl *c, int fd)
 	json_object_object_add(st, "verdict_flows_dropped", u64(s->verdict_flows_dropped));
 	json_object_object_add(st, "open_alerts", u64(nopen));
 	json_object_object_add(st, "alert_lines", u64(alerts));
-	struct json_object *dr = json_object_new_object();   /* every bound that dropped something */
+	struct json_object *dr = json_object_new_object(); /* every bound that dropped something */
 	json_object_object_add(dr, "alerts_open_untracked", u64(open_of));
 	json_object_object_add(dr, "alerts_uncounted", u64(count_of));
 	json_object_object_add(dr, "bus_out_of_memory", u64(bus_oom));
@@ -285,7 +292,7 @@ static uint64_t parse_ts(const char *s)
 	unsigned us = 0;
 	memset(&tm, 0, sizeof(tm));
 	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%6u", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
-		   &tm.tm_sec, &us) < 6)
+	           &tm.tm_sec, &us) < 6)
 		return 0;
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
@@ -294,7 +301,7 @@ static uint64_t parse_ts(const char *s)
 }
 
 struct cand {
-	char *line;     /* owned */
+	char *line; /* owned */
 	char id[64];
 	char ts[40];
 };
@@ -336,7 +343,7 @@ static void do_alerts(struct tw_ctl *c, int fd, const struct tw_ctl_req *rq)
 			if (!(v[n++].line = strndup(b->open[i].line, b->open[i].len)))
 				oom = 1;
 		uint64_t have = b->recent_next < TW_BUS_RECENT ? b->recent_next : TW_BUS_RECENT;
-		for (uint64_t k = 0; k < have; k++) {   /* newest first */
+		for (uint64_t k = 0; k < have; k++) { /* newest first */
 			size_t slot = (size_t)((b->recent_next - 1 - k) % TW_BUS_RECENT);
 			if (b->recent[slot] && !(v[n++].line = strndup(b->recent[slot], b->recent_len[slot])))
 				oom = 1;
@@ -344,11 +351,11 @@ static void do_alerts(struct tw_ctl *c, int fd, const struct tw_ctl_req *rq)
 	}
 	pthread_mutex_unlock(&b->mu);
 	pthread_mutex_lock(&c->st->mu);
-	uint64_t now = c->st->updated_wall_ns;   /* the run's clock: capture time on replay */
+	uint64_t now = c->st->updated_wall_ns; /* the run's clock: capture time on replay */
 	pthread_mutex_unlock(&c->st->mu);
 	if (!now)
 		now = wall_ns();
-	char (*ids)[64] = calloc(n ? n : 1, sizeof(*ids));
+	char(*ids)[64] = calloc(n ? n : 1, sizeof(*ids));
 	if (!v || oom || !ids) {
 		for (size_t i = 0; v && i < n; i++)
 			free(v[i].line);
@@ -370,7 +377,7 @@ static void do_alerts(struct tw_ctl *c, int fd, const struct tw_ctl_req *rq)
 			dup = !strcmp(ids[j], id);
 		if (!dup) {
 			memcpy(ids[nid++], id, strlen(id) + 1);
-			if (keep(rq, o, now)) {   /* m <= i: slot m is already consumed */
+			if (keep(rq, o, now)) { /* m <= i: slot m is already consumed */
 				v[m].line = line;
 				snprintf(v[m].id, sizeof(v[m].id), "%s", id);
 				snprintf(v[m].ts, sizeof(v[m].ts), "%s", jget(o, NULL, "timestamp"));
@@ -420,14 +427,19 @@ static void do_report(struct tw_ctl *c, int fd, const struct tw_ctl_req *rq)
 	}
 	if (n == 0) {
 		snprintf(msg, sizeof(msg),
-			 "no alert %s: not open and not among the %d most recently resolved alerts this daemon keeps",
-			 rq->id, TW_TL_MAX_RESOLVED);
+		         "no alert %s: not open and not among the %d most recently resolved alerts this daemon keeps",
+		         rq->id, TW_TL_MAX_RESOLVED);
 		send_error(c, fd, msg);
 		return;
 	}
 	struct tw_report_in in = {
-		.id = rq->id, .lines = lines, .nlines = n, .omitted = omitted, .version = c->o.version,
-		.evidence_dir = c->evidence_dir, .now_ns = wall_ns(),
+		.id = rq->id,
+		.lines = lines,
+		.nlines = n,
+		.omitted = omitted,
+		.version = c->o.version,
+		.evidence_dir = c->evidence_dir,
+		.now_ns = wall_ns(),
 	};
 	struct tw_report r;
 	int rc = tw_report_build(&in, &r, err, sizeof(err));
@@ -489,7 +501,7 @@ static long read_request(struct tw_ctl *c, int fd, char *buf, size_t cap, char *
 		if (got < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
 		if (got <= 0)
-			return n ? (long)n : -2;   /* EOF: what came is the request */
+			return n ? (long)n : -2; /* EOF: what came is the request */
 		n += (size_t)got;
 	}
 }
@@ -507,7 +519,7 @@ static void serve(struct tw_ctl *c, int fd)
 	    (cr.uid != 0 && cr.uid != geteuid())) {
 		COUNT(c, refused);
 		snprintf(err, sizeof(err), "permission denied: uid %d may not use the control socket (root only)",
-			 crl == sizeof(cr) ? (int)cr.uid : -1);
+		         crl == sizeof(cr) ? (int)cr.uid : -1);
 		send_error(c, fd, err);
 		return;
 	}
@@ -616,7 +628,8 @@ static int claim(struct tw_ctl *c, char *err, size_t errlen)
 		}
 		/* a socket nobody listens on: left by a daemon that died */
 		if (unlink(c->path) < 0 && errno != ENOENT) {
-			snprintf(err, errlen, "control socket %s: stale, and cannot remove it: %s", c->path, strerror(errno));
+			snprintf(err, errlen, "control socket %s: stale, and cannot remove it: %s", c->path,
+			         strerror(errno));
 			return -1;
 		}
 		fprintf(stderr, "tamperwatchd: control socket %s: replaced a stale socket\n", c->path);
@@ -628,7 +641,7 @@ static int claim(struct tw_ctl *c, char *err, size_t errlen)
 	}
 	if (bind(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		snprintf(err, errlen, "control socket %s: %s", c->path,
-			 errno == EADDRINUSE ? "another tamperwatchd took it" : strerror(errno));
+		         errno == EADDRINUSE ? "another tamperwatchd took it" : strerror(errno));
 		return -1;
 	}
 	/* nobody can connect before listen(): the mode is right before anyone can */
@@ -641,7 +654,7 @@ static int claim(struct tw_ctl *c, char *err, size_t errlen)
 }
 
 struct tw_ctl *tw_ctl_start(const struct tw_ctl_opts *o, struct tw_status *st, struct tw_bus *bus, char *err,
-			    size_t errlen)
+                            size_t errlen)
 {
 	struct tw_ctl *c = calloc(1, sizeof(*c));
 	if (!c) {

@@ -21,24 +21,24 @@ struct tw_bus;
 struct tw_ctl;
 
 struct tw_ctl_opts {
-	const char *path;          /* socket path (at most 107 bytes) */
-	const char *evidence_dir;  /* evidence pcaps must resolve inside it (report.h); NULL: see there */
-	const char *version;       /* detector version for reports */
+	const char *path;         /* socket path (at most 107 bytes) */
+	const char *evidence_dir; /* evidence pcaps must resolve inside it (report.h); NULL: see there */
+	const char *version;      /* detector version for reports */
 };
 
 struct tw_ctl_stats {
-	uint64_t requests;         /* requests answered (errors included) */
-	uint64_t refused;          /* connections from a uid that may not talk to us */
-	uint64_t bad_requests;     /* unparsable, too long or unknown */
-	uint64_t timeouts;         /* no complete request within TW_CTL_READ_MS */
-	uint64_t write_errors;     /* responses cut short (peer gone, too slow) */
+	uint64_t requests;     /* requests answered (errors included) */
+	uint64_t refused;      /* connections from a uid that may not talk to us */
+	uint64_t bad_requests; /* unparsable, too long or unknown */
+	uint64_t timeouts;     /* no complete request within TW_CTL_READ_MS */
+	uint64_t write_errors; /* responses cut short (peer gone, too slow) */
 };
 
 /* Claim the socket path (a stale socket of a dead daemon is replaced; a
  * live one, or a path that is not a socket, is an error), register the
  * timeline sink on bus, start the thread.  NULL with a one-line err. */
 struct tw_ctl *tw_ctl_start(const struct tw_ctl_opts *o, struct tw_status *st, struct tw_bus *bus, char *err,
-			    size_t errlen);
+                            size_t errlen);
 /* Stop the thread, remove the socket file, free.  NULL is a no-op. */
 void tw_ctl_stop(struct tw_ctl *c);
 #endif

@@ -33,7 +33,7 @@ int tw_ctl_token_ok(const char *s)
 	for (; s[n]; n++) {
 		char c = s[n];
 		if (n >= 63 || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-				 c == '_' || c == '.' || c == ':' || c == '-'))
+		                 c == '_' || c == '.' || c == ':' || c == '-'))
 			return 0;
 	}
 	return n > 0;
@@ -198,20 +198,14 @@ long tw_ctl_req_format(const struct tw_ctl_req *r, char *buf, size_t cap)
 	switch (r->cmd) {
 	case TW_CTL_ALERTS:
 		n = snprintf(buf, cap, "alerts state=%s%s%s%s%s%s%s", tw_ctl_state_name(r->state),
-			     r->method[0] ? " method=" : "", r->method, r->category[0] ? " category=" : "", r->category,
-			     r->legitimacy[0] ? " legitimacy=" : "", r->legitimacy);
+		             r->method[0] ? " method=" : "", r->method, r->category[0] ? " category=" : "", r->category,
+		             r->legitimacy[0] ? " legitimacy=" : "", r->legitimacy);
 		if (n >= 0 && (size_t)n < cap && r->since_s)
 			n += snprintf(buf + n, cap - (size_t)n, " since=%" PRIu64, r->since_s);
 		break;
-	case TW_CTL_TARGETS:
-		n = snprintf(buf, cap, "targets top=%d", r->top);
-		break;
-	case TW_CTL_REPORT:
-		n = snprintf(buf, cap, "report id=%s", r->id);
-		break;
-	default:
-		n = snprintf(buf, cap, "%s", tw_ctl_cmd_name(r->cmd));
-		break;
+	case TW_CTL_TARGETS: n = snprintf(buf, cap, "targets top=%d", r->top); break;
+	case TW_CTL_REPORT: n = snprintf(buf, cap, "report id=%s", r->id); break;
+	default: n = snprintf(buf, cap, "%s", tw_ctl_cmd_name(r->cmd)); break;
 	}
 	if (n < 0 || (size_t)n + 2 > cap)
 		return -1;

@@ -19,11 +19,11 @@ enum tw_ctl_state { TW_CTL_ALL, TW_CTL_OPEN, TW_CTL_RESOLVED };
 struct tw_ctl_req {
 	enum tw_ctl_cmd cmd;
 	/* alerts */
-	enum tw_ctl_state state;   /* default all: open and recent */
-	char method[24], category[16], legitimacy[16];   /* "" = any */
-	uint64_t since_s;          /* 0 = any: last line newer than now - since_s */
+	enum tw_ctl_state state;                       /* default all: open and recent */
+	char method[24], category[16], legitimacy[16]; /* "" = any */
+	uint64_t since_s;                              /* 0 = any: last line newer than now - since_s */
 	/* targets */
-	int top;                   /* 1..TW_CTL_TOP_MAX (default TW_CTL_TOP_MAX) */
+	int top; /* 1..TW_CTL_TOP_MAX (default TW_CTL_TOP_MAX) */
 	/* report */
 	char id[64];
 };

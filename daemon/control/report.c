@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int tw_report_evidence_open(const char *path, const char *evidence_dir, uint64_t max, uint64_t *size,
-			    char *err, size_t errlen)
+int tw_report_evidence_open(const char *path, const char *evidence_dir, uint64_t max, uint64_t *size, char *err,
+                            size_t errlen)
 {
 	char dir[PATH_MAX], real[PATH_MAX], tmp[PATH_MAX];
 	struct stat st, rst;
@@ -33,7 +33,7 @@ int tw_report_evidence_open(const char *path, const char *evidence_dir, uint64_t
 	}
 	if ((uint64_t)st.st_size > max) {
 		snprintf(err, errlen, "%s: %lld bytes, more than the %llu a report takes", path, (long long)st.st_size,
-			 (unsigned long long)max);
+		         (unsigned long long)max);
 		goto fail;
 	}
 	/* confinement: where the path really leads must be inside the evidence directory */
@@ -58,7 +58,7 @@ int tw_report_evidence_open(const char *path, const char *evidence_dir, uint64_t
 	size_t dl = strlen(dir);
 	int inside = !strncmp(real, dir, dl) && (real[dl] == '/' || (dl == 1 && dir[0] == '/'));
 	if (inside && !evidence_dir)
-		inside = strchr(real + dl + (dl > 1), '/') == NULL;   /* directly in it */
+		inside = strchr(real + dl + (dl > 1), '/') == NULL; /* directly in it */
 	if (!inside || rst.st_dev != st.st_dev || rst.st_ino != st.st_ino) {
 		snprintf(err, errlen, "%s: resolves outside the evidence directory %s", path, dir);
 		goto fail;
@@ -120,40 +120,48 @@ static void timeline_text(const struct tw_report_in *in, struct tw_tb *t)
 	for (long i = 0; i < in->nlines; i++) {
 		struct json_object *o = json_tokener_parse(in->lines[i]);
 		if (!o)
-			continue;   /* the bus only keeps lines that parsed */
+			continue; /* the bus only keeps lines that parsed */
 		if (i == 0) {
 			const char *dom = jstr(o, "target", "domain"), *ip = jstr(o, "target", "ip");
 			tw_tb_printf(t, "Alert %s: %s\n", in->id, jstr(o, "alert", "signature") ?: "");
-			tw_tb_printf(t, "Target:     %s%s%s%s port %s/%s\n", dom ? dom : ip ? ip : "-", dom && ip ? " (" : "",
-				   dom && ip ? ip : "", dom && ip ? ")" : "", jstr(o, "target", "port") ?: "-",
-				   jstr(o, "target", "proto") ?: "-");
-			tw_tb_printf(t, "Category:   %s, method %s, legitimacy %s\n", jstr(o, "alert", "category") ?: "-",
-				   jstr(o, "censorship", "method") ?: "-", jstr(o, "censorship", "legitimacy") ?: "-");
+			tw_tb_printf(t, "Target:     %s%s%s%s port %s/%s\n",
+			             dom  ? dom
+			             : ip ? ip
+			                  : "-",
+			             dom && ip ? " (" : "", dom && ip ? ip : "", dom && ip ? ")" : "",
+			             jstr(o, "target", "port") ?: "-", jstr(o, "target", "proto") ?: "-");
+			tw_tb_printf(t, "Category:   %s, method %s, legitimacy %s\n",
+			             jstr(o, "alert", "category") ?: "-", jstr(o, "censorship", "method") ?: "-",
+			             jstr(o, "censorship", "legitimacy") ?: "-");
 			if (jstr(o, "censorship", "legal_reference"))
 				tw_tb_printf(t, "Declared:   %s (%s)\n", jstr(o, "censorship", "legal_reference"),
-					   jstr(o, "censorship", "declared_pattern") ?: "");
+				             jstr(o, "censorship", "declared_pattern") ?: "");
 			tw_tb_printf(t, "\n%-32s %-9s %s\n", "time (UTC)", "state", "what the detector saw");
 		}
 		if (i == 1 && in->omitted)
-			tw_tb_printf(t, "%-32s %-9s (%llu lines not kept: the bundle keeps the first and the last %d)\n", "...",
-				   "", (unsigned long long)in->omitted, (int)(in->nlines - 1));
+			tw_tb_printf(t,
+			             "%-32s %-9s (%llu lines not kept: the bundle keeps the first and the last %d)\n",
+			             "...", "", (unsigned long long)in->omitted, (int)(in->nlines - 1));
 		struct json_object *ms = NULL, *pf = NULL;
 		char methods[256] = "", prefixes[512] = "";
 		struct json_object *c, *sc;
 		if (json_object_object_get_ex(o, "censorship", &c) && json_object_object_get_ex(c, "methods_seen", &ms))
 			for (size_t k = 0; k < json_object_array_length(ms) && strlen(methods) < 200; k++)
-				snprintf(methods + strlen(methods), sizeof(methods) - strlen(methods), "%s%s", k ? "," : "",
-					 json_object_get_string(json_object_array_get_idx(ms, k)));
+				snprintf(methods + strlen(methods), sizeof(methods) - strlen(methods), "%s%s",
+				         k ? "," : "", json_object_get_string(json_object_array_get_idx(ms, k)));
 		if (json_object_object_get_ex(o, "scope", &sc) && json_object_object_get_ex(sc, "prefixes", &pf))
 			for (size_t k = 0; k < json_object_array_length(pf) && strlen(prefixes) < 440; k++)
 				snprintf(prefixes + strlen(prefixes), sizeof(prefixes) - strlen(prefixes), "%s%s",
-					 k ? "," : "", json_object_get_string(json_object_array_get_idx(pf, k)));
-		tw_tb_printf(t, "%-32s %-9s flows %s, tampered %s (ratio %s), client prefixes %s [%s], confidence %s, methods %s%s%s\n",
-			   jstr(o, NULL, "timestamp") ?: "-", jstr(o, "alert", "state") ?: "-",
-			   jstr(o, "stats", "flows") ?: "-", jstr(o, "stats", "affected_flows") ?: "-",
-			   jstr(o, "stats", "ratio") ?: "-", jstr(o, "stats", "clients") ?: "-", prefixes,
-			   jstr(o, "censorship", "confidence") ?: "-", methods[0] ? methods : "-",
-			   jstr(o, "alert", "resolution") ? ", resolution " : "", jstr(o, "alert", "resolution") ?: "");
+				         k ? "," : "", json_object_get_string(json_object_array_get_idx(pf, k)));
+		tw_tb_printf(t,
+		             "%-32s %-9s flows %s, tampered %s (ratio %s), client prefixes %s [%s], confidence %s, "
+		             "methods %s%s%s\n",
+		             jstr(o, NULL, "timestamp") ?: "-", jstr(o, "alert", "state") ?: "-",
+		             jstr(o, "stats", "flows") ?: "-", jstr(o, "stats", "affected_flows") ?: "-",
+		             jstr(o, "stats", "ratio") ?: "-", jstr(o, "stats", "clients") ?: "-", prefixes,
+		             jstr(o, "censorship", "confidence") ?: "-", methods[0] ? methods : "-",
+		             jstr(o, "alert", "resolution") ? ", resolution " : "",
+		             jstr(o, "alert", "resolution") ?: "");
 		json_object_put(o);
 	}
 }
@@ -166,52 +174,53 @@ static void readme_text(const struct tw_report_in *in, const struct tw_report *r
 	gmtime_r(&s, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	tw_tb_printf(t,
-"tamperwatch report for alert %s\n"
-"Generated %s by tamperwatchd %s.\n"
-"\n"
-"What this is\n"
-"  tamperwatch is a passive detector of Internet censorship.  This bundle holds\n"
-"  what it recorded about one alert: one target (domain or server address, port,\n"
-"  protocol) whose connections were interfered with, from the moment the alert\n"
-"  was raised through its updates to its resolution, if it has one.\n"
-"\n"
-"Files\n"
-"  alert.json    the alert's records exactly as the detector wrote them, one JSON\n"
-"                object per line, oldest first (schema: DESIGN.md, \"Output schema\").\n"
-"                %s\n"
-"  timeline.txt  the same records as a readable timeline.\n"
-"  README.txt    this file.\n"
-"  evidence.pcap %s\n"
-"\n"
-"How to read it\n"
-"  alert.state: raised, updated, resolved; one alert.id from start to end.\n"
-"  censorship.method: how the block was done (rst_injection: forged TCP resets;\n"
-"  http_blockpage: an injected HTTP response; dns_injection: forged DNS answers;\n"
-"  tls_interference: a TLS handshake cut off; blackhole: packets silently dropped).\n"
-"  censorship.confidence: mean confidence of the per-flow verdicts (0 to 1).\n"
-"  censorship.legitimacy: declared when the block matches a restriction the\n"
-"  operator declared (with its legal reference), undeclared otherwise.\n"
-"  stats: flows to the target since the alert began, how many were tampered\n"
-"  with, the share, and how many client prefixes were affected.\n"
-"  evidence.flow_ids: the flows behind the alert, as numbered in the detector's log.\n"
-"\n"
-"Privacy\n"
-"  Client addresses never leave the detector in clear: the records name clients\n"
-"  only by network prefix (by default /24 for IPv4, /48 for IPv6) and count them;\n"
-"  no client address, user payload or browsing history is in this bundle beyond\n"
-"  the target that was blocked.  The evidence capture, when included, is the one\n"
-"  the detector's evidence writer made for this alert: headers and the injected\n"
-"  packets, not user payloads.  In it each client address is a keyed pseudonym:\n"
-"  the client's prefix is kept and the host part is replaced (the same client,\n"
-"  the same pseudonym).  A pseudonym is another address of that prefix and may\n"
-"  be the real address of some other client there: it tells flows of one client\n"
-"  apart, it never names who holds that address.\n",
-		   in->id, when, in->version ? in->version : "?",
-		   in->omitted ? "Long-lived alert: the first record and the latest ones are kept; the\n"
-				 "                count of records left out is in timeline.txt."
-			       : "Every record of the alert is here.",
-		   r->evidence ? "the packet capture the detector kept as evidence for this alert."
-			       : r->note[0] ? "not included: see below." : "not included: the alert names no capture.");
+	             "tamperwatch report for alert %s\n"
+	             "Generated %s by tamperwatchd %s.\n"
+	             "\n"
+	             "What this is\n"
+	             "  tamperwatch is a passive detector of Internet censorship.  This bundle holds\n"
+	             "  what it recorded about one alert: one target (domain or server address, port,\n"
+	             "  protocol) whose connections were interfered with, from the moment the alert\n"
+	             "  was raised through its updates to its resolution, if it has one.\n"
+	             "\n"
+	             "Files\n"
+	             "  alert.json    the alert's records exactly as the detector wrote them, one JSON\n"
+	             "                object per line, oldest first (schema: DESIGN.md, \"Output schema\").\n"
+	             "                %s\n"
+	             "  timeline.txt  the same records as a readable timeline.\n"
+	             "  README.txt    this file.\n"
+	             "  evidence.pcap %s\n"
+	             "\n"
+	             "How to read it\n"
+	             "  alert.state: raised, updated, resolved; one alert.id from start to end.\n"
+	             "  censorship.method: how the block was done (rst_injection: forged TCP resets;\n"
+	             "  http_blockpage: an injected HTTP response; dns_injection: forged DNS answers;\n"
+	             "  tls_interference: a TLS handshake cut off; blackhole: packets silently dropped).\n"
+	             "  censorship.confidence: mean confidence of the per-flow verdicts (0 to 1).\n"
+	             "  censorship.legitimacy: declared when the block matches a restriction the\n"
+	             "  operator declared (with its legal reference), undeclared otherwise.\n"
+	             "  stats: flows to the target since the alert began, how many were tampered\n"
+	             "  with, the share, and how many client prefixes were affected.\n"
+	             "  evidence.flow_ids: the flows behind the alert, as numbered in the detector's log.\n"
+	             "\n"
+	             "Privacy\n"
+	             "  Client addresses never leave the detector in clear: the records name clients\n"
+	             "  only by network prefix (by default /24 for IPv4, /48 for IPv6) and count them;\n"
+	             "  no client address, user payload or browsing history is in this bundle beyond\n"
+	             "  the target that was blocked.  The evidence capture, when included, is the one\n"
+	             "  the detector's evidence writer made for this alert: headers and the injected\n"
+	             "  packets, not user payloads.  In it each client address is a keyed pseudonym:\n"
+	             "  the client's prefix is kept and the host part is replaced (the same client,\n"
+	             "  the same pseudonym).  A pseudonym is another address of that prefix and may\n"
+	             "  be the real address of some other client there: it tells flows of one client\n"
+	             "  apart, it never names who holds that address.\n",
+	             in->id, when, in->version ? in->version : "?",
+	             in->omitted ? "Long-lived alert: the first record and the latest ones are kept; the\n"
+	                           "                count of records left out is in timeline.txt."
+	                         : "Every record of the alert is here.",
+	             r->evidence  ? "the packet capture the detector kept as evidence for this alert."
+	             : r->note[0] ? "not included: see below."
+	                          : "not included: the alert names no capture.");
 	if (!r->evidence && r->note[0])
 		tw_tb_printf(t, "\nEvidence capture not included: %s\n", r->note);
 }
@@ -259,7 +268,8 @@ int tw_report_build(const struct tw_report_in *in, struct tw_report *r, char *er
 		snprintf(err, errlen, "out of memory building the report");
 		goto done;
 	}
-	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK || archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
+	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+	    archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
 	    archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
 	    archive_write_open2(a, &out, NULL, out_write, NULL, NULL) != ARCHIVE_OK ||
 	    add_member(a, "README.txt", rd.p, rd.n, mtime) < 0 || add_member(a, "alert.json", js.p, js.n, mtime) < 0 ||
@@ -272,7 +282,7 @@ int tw_report_build(const struct tw_report_in *in, struct tw_report *r, char *er
 		uint64_t left = esize;
 		while (left) {
 			ssize_t n = read(fd, chunk, left < sizeof(chunk) ? left : sizeof(chunk));
-			if (n <= 0) {   /* the file shrank under us: the header's size would lie */
+			if (n <= 0) { /* the file shrank under us: the header's size would lie */
 				snprintf(err, errlen, "%s: %s while reading", path, n < 0 ? strerror(errno) : "shrank");
 				archive_write_free(a);
 				goto done;

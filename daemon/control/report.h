@@ -16,20 +16,20 @@
 
 struct tw_report_in {
 	const char *id;
-	char *const *lines;         /* the alert's lines, oldest first, each ending in '\n' */
+	char *const *lines; /* the alert's lines, oldest first, each ending in '\n' */
 	long nlines;
-	uint64_t omitted;           /* lines between the first and the kept ones */
-	const char *version;        /* detector version */
-	const char *evidence_dir;   /* NULL: the pcap must sit directly in the directory its path names */
-	uint64_t max_evidence;      /* bytes; 0: TW_REPORT_MAX_EVIDENCE */
-	uint64_t now_ns;            /* member times and "generated" */
+	uint64_t omitted;         /* lines between the first and the kept ones */
+	const char *version;      /* detector version */
+	const char *evidence_dir; /* NULL: the pcap must sit directly in the directory its path names */
+	uint64_t max_evidence;    /* bytes; 0: TW_REPORT_MAX_EVIDENCE */
+	uint64_t now_ns;          /* member times and "generated" */
 };
 
 struct tw_report {
-	char *data;                 /* the .tar.gz (free()) */
+	char *data; /* the .tar.gz (free()) */
 	size_t len;
-	int evidence;               /* 1: evidence.pcap included */
-	char note[512];             /* why the evidence was left out ("" if none was named) */
+	int evidence;   /* 1: evidence.pcap included */
+	char note[512]; /* why the evidence was left out ("" if none was named) */
 };
 
 /* 0, or -1 with err (out of memory, archive error). */
@@ -38,6 +38,6 @@ int tw_report_build(const struct tw_report_in *in, struct tw_report *out, char *
  * a symlink as last component, a file that resolves outside evidence_dir
  * (or, without one, outside the directory the path names), or larger than
  * max bytes.  fd (size in *size), or -1 with the reason in err. */
-int tw_report_evidence_open(const char *path, const char *evidence_dir, uint64_t max, uint64_t *size,
-			    char *err, size_t errlen);
+int tw_report_evidence_open(const char *path, const char *evidence_dir, uint64_t max, uint64_t *size, char *err,
+                            size_t errlen);
 #endif

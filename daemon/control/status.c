@@ -50,8 +50,8 @@ void tw_status_tick(void *arg, uint64_t now_wall_ns, int final)
 	uint64_t c[TW_CNT_MAX];
 	int ncpu = 0;
 
-	(void)final;
-	e->counters(e, c, NULL, 0, &ncpu);    /* outside the lock: a map walk live */
+	(void) final;
+	e->counters(e, c, NULL, 0, &ncpu); /* outside the lock: a map walk live */
 	/* the targets summary is built outside the lock, copied in under it */
 	static char top[TW_STATUS_TARGETS];
 	size_t ntop = 0;
@@ -109,7 +109,7 @@ void tw_status_poll_links(struct tw_status *st)
 		return;
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return;                       /* leave the last known state */
+		return; /* leave the last known state */
 	for (int i = 0; i < n; i++) {
 		struct ifreq ifr;
 		memset(&ifr, 0, sizeof(ifr));

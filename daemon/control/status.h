@@ -21,44 +21,44 @@ struct tw_agg;
 
 struct tw_status_link {
 	char name[32];
-	char mode[16];          /* "xdp native", "xdp generic", "tc" */
-	int up;                 /* operational state as last seen (1 up, 0 down, -1 unknown) */
+	char mode[16]; /* "xdp native", "xdp generic", "tc" */
+	int up;        /* operational state as last seen (1 up, 0 down, -1 unknown) */
 };
 
 struct tw_status {
 	pthread_mutex_t mu;
 	/* set once before the threads start */
-	char backend[16];       /* "xdp", "tc", "replay-user", "replay-bpf" */
+	char backend[16]; /* "xdp", "tc", "replay-user", "replay-bpf" */
 	char version[16];
 	uint64_t started_wall_ns;
 	struct tw_status_link links[TW_MAX_IFACES];
 	int nlinks;
 	/* refreshed by tw_status_tick */
 	uint64_t updated_wall_ns;
-	uint64_t counters[TW_CNT_MAX];        /* backend counters summed over CPUs */
-	uint64_t events[TW_EV_TYPE_MAX];      /* events through the pipeline by type */
+	uint64_t counters[TW_CNT_MAX];   /* backend counters summed over CPUs */
+	uint64_t events[TW_EV_TYPE_MAX]; /* events through the pipeline by type */
 	uint64_t events_malformed, lines_too_long, output_lines, output_write_errors;
-	uint64_t tamper_verdicts[8];          /* by enum tw_tamper_method index (verdict.h) */
+	uint64_t tamper_verdicts[8]; /* by enum tw_tamper_method index (verdict.h) */
 	uint64_t verdict_flows_dropped;
-	uint64_t redirect_bodies_skipped;     /* verdict.h */
+	uint64_t redirect_bodies_skipped;                     /* verdict.h */
 	uint64_t payload_parse_errors[TW_VERDICT_PARSERS][2]; /* [parser][truncated, malformed] (verdict.h) */
 	uint64_t ticks;
-	struct tw_agg_stats agg;              /* per-target aggregation (aggregate.h); zero without it */
+	struct tw_agg_stats agg; /* per-target aggregation (aggregate.h); zero without it */
 	/* the syslog sink's counters (syslog_out.c), updated as it sends */
 	struct {
 		int enabled;
-		char transport[8];      /* "unix", "udp", "tcp" */
-		uint64_t sent;          /* messages handed to the transport */
-		uint64_t failed;        /* messages lost: send failed, queue full, not connected at exit */
-		uint64_t truncated;     /* messages cut to the size bound (sent, counted here too) */
-		uint64_t connects;      /* connection attempts (tcp; unix/udp: socket (re)opens) */
-		uint64_t queued;        /* tcp: messages waiting for the connection (gauge) */
+		char transport[8];  /* "unix", "udp", "tcp" */
+		uint64_t sent;      /* messages handed to the transport */
+		uint64_t failed;    /* messages lost: send failed, queue full, not connected at exit */
+		uint64_t truncated; /* messages cut to the size bound (sent, counted here too) */
+		uint64_t connects;  /* connection attempts (tcp; unix/udp: socket (re)opens) */
+		uint64_t queued;    /* tcp: messages waiting for the connection (gauge) */
 	} syslog;
 	/* operator's views (control socket) */
-	uint64_t flows_active;                /* flows in the table at the last sweep */
-	char targets[TW_STATUS_TARGETS];      /* most affected targets: a JSON array (aggregate.h) */
+	uint64_t flows_active;           /* flows in the table at the last sweep */
+	char targets[TW_STATUS_TARGETS]; /* most affected targets: a JSON array (aggregate.h) */
 	size_t targets_len;
-	uint64_t targets_overflow;            /* summaries that did not fit: the short list was kept */
+	uint64_t targets_overflow; /* summaries that did not fit: the short list was kept */
 	/* the summary walks every target's window: made only while readers ask
 	 * (they set targets_until to ticks + TW_STATUS_TARGETS_TICKS) */
 	uint64_t targets_until, targets_tick; /* targets_tick: ticks when it was made */
@@ -67,7 +67,7 @@ struct tw_status {
 struct tw_status_src {
 	struct tw_status *st;
 	struct tw_engine *eng;
-	struct tw_agg *agg;     /* NULL: no per-target summary */
+	struct tw_agg *agg; /* NULL: no per-target summary */
 };
 
 void tw_status_init(struct tw_status *st, const char *backend, const char *version);

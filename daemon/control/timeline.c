@@ -43,7 +43,7 @@ static struct tw_tl_alert *new_slot(struct tw_timeline *t)
 		t->alerts_untracked++;
 		return NULL;
 	}
-	if (nres >= TW_TL_MAX_RESOLVED) {      /* reuse the oldest resolved one */
+	if (nres >= TW_TL_MAX_RESOLVED) { /* reuse the oldest resolved one */
 		alert_free(&t->v[oldest]);
 		t->evicted++;
 		memset(&t->v[oldest], 0, sizeof(t->v[oldest]));
@@ -72,7 +72,7 @@ void tw_timeline_sink(void *arg, const char *line, size_t len, struct json_objec
 	const char *id = tw_bus_field(obj, "alert", "id"), *state = tw_bus_field(obj, "alert", "state");
 	if (!*id || strlen(id) >= sizeof(t->v[0].id) || !*state)
 		return;
-	char *copy = strndup(line, len);   /* JSON lines hold no NUL */
+	char *copy = strndup(line, len); /* JSON lines hold no NUL */
 	pthread_mutex_lock(&t->mu);
 	if (!copy) {
 		t->oom++;

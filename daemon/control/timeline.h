@@ -18,10 +18,10 @@ struct json_object;
 struct tw_tl_alert {
 	char id[64];
 	int open;
-	uint64_t order;             /* when it last changed (resolved ones are evicted oldest first) */
-	char *first;                /* the raised line (or the first seen after a restart) */
-	char *ring[TW_TL_LINES - 1];/* later lines, oldest overwritten */
-	uint64_t nlater;            /* later lines ever seen */
+	uint64_t order;              /* when it last changed (resolved ones are evicted oldest first) */
+	char *first;                 /* the raised line (or the first seen after a restart) */
+	char *ring[TW_TL_LINES - 1]; /* later lines, oldest overwritten */
+	uint64_t nlater;             /* later lines ever seen */
 };
 
 struct tw_timeline {
@@ -29,9 +29,9 @@ struct tw_timeline {
 	struct tw_tl_alert *v;
 	size_t n, cap;
 	uint64_t order;
-	uint64_t lines_omitted;     /* middle lines of long-lived alerts not kept */
-	uint64_t alerts_untracked;  /* alerts not kept: more than TW_TL_MAX_OPEN open */
-	uint64_t evicted;           /* resolved alerts forgotten to make room */
+	uint64_t lines_omitted;    /* middle lines of long-lived alerts not kept */
+	uint64_t alerts_untracked; /* alerts not kept: more than TW_TL_MAX_OPEN open */
+	uint64_t evicted;          /* resolved alerts forgotten to make room */
 	uint64_t oom;
 };
 

@@ -97,8 +97,7 @@ static const char *stage_name(unsigned s)
 
 static const char *state_name(unsigned s)
 {
-	static const char *const n[] = { "none", "syn_sent", "syn_rcvd", "established",
-					 "closing", "closed", "reset" };
+	static const char *const n[] = { "none", "syn_sent", "syn_rcvd", "established", "closing", "closed", "reset" };
 	return s < sizeof(n) / sizeof(n[0]) ? n[s] : "unknown";
 }
 
@@ -166,7 +165,8 @@ static void payload_json(struct tw_jb *b, const struct tw_event *e)
 				char a[INET6_ADDRSTRLEN];
 				const struct tw_dns_answer *x = &m.answers[i];
 				if (x->family == 4 || x->family == 6) {
-					tw_addr_str(x->family == 6 ? TW_FAMILY_IPV6 : TW_FAMILY_IPV4, x->addr, a, sizeof(a));
+					tw_addr_str(x->family == 6 ? TW_FAMILY_IPV6 : TW_FAMILY_IPV4, x->addr, a,
+					            sizeof(a));
 					tw_jb_str(b, NULL, a);
 				} else if (x->cname[0]) {
 					tw_jb_str(b, NULL, x->cname);
@@ -344,7 +344,8 @@ void tw_pipeline_event(struct tw_pipeline *pl, const struct tw_event *e, size_t 
 	if (e->type == TW_EV_FLOW_END) {
 		tw_jb_str(&b, "end_reason", end_reason_name(e->end_reason));
 		uint64_t first = f->dir[0].first_ns && (!f->dir[1].first_ns || f->dir[0].first_ns < f->dir[1].first_ns)
-				 ? f->dir[0].first_ns : f->dir[1].first_ns;
+		                         ? f->dir[0].first_ns
+		                         : f->dir[1].first_ns;
 		tw_jb_time(&b, "start", (uint64_t)((int64_t)first + pl->opt.clock_offset_ns));
 		tw_jb_time(&b, "end", (uint64_t)((int64_t)e->ts_ns + pl->opt.clock_offset_ns));
 	}

@@ -36,8 +36,8 @@ struct tw_pipeline {
 	} ticks[TW_PIPELINE_MAX_TICKS];
 	int nticks;
 	uint64_t events[TW_EV_TYPE_MAX];
-	uint64_t malformed;      /* records that failed validation: dropped, counted */
-	uint64_t json_overflow;  /* lines too long for the buffer: dropped, counted */
+	uint64_t malformed;     /* records that failed validation: dropped, counted */
+	uint64_t json_overflow; /* lines too long for the buffer: dropped, counted */
 };
 
 void tw_pipeline_init(struct tw_pipeline *pl, struct tw_output *out, const struct tw_pipeline_opts *opt);

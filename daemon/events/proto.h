@@ -47,8 +47,7 @@ static inline const char *tw_parse_rc_str(enum tw_parse_rc rc)
 /* Escape name bytes into out (outsz >= 1) as described above; '.' is kept
  * only if dot_ok.  Returns the output length; sets *cut (if non-NULL) when
  * the input did not fit. */
-static inline size_t tw_name_escape_ex(const uint8_t *in, size_t inlen, int dot_ok,
-				       char *out, size_t outsz, int *cut)
+static inline size_t tw_name_escape_ex(const uint8_t *in, size_t inlen, int dot_ok, char *out, size_t outsz, int *cut)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t o = 0;
@@ -57,8 +56,8 @@ static inline size_t tw_name_escape_ex(const uint8_t *in, size_t inlen, int dot_
 		uint8_t c = in[i];
 		if (c >= 'A' && c <= 'Z')
 			c = (uint8_t)(c + 32);
-		int plain = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-			    c == '_' || c == '*' || (c == '.' && dot_ok);
+		int plain = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '*' ||
+		            (c == '.' && dot_ok);
 		size_t need = plain ? 1 : 3;
 		if (o + need >= outsz) {
 			if (cut)
@@ -86,16 +85,16 @@ static inline size_t tw_name_escape(const uint8_t *in, size_t inlen, char *out, 
 /* ---- TLS ---------------------------------------------------------------- */
 
 struct tw_tls_hello {
-	char sni[TW_NAME_MAX];  /* first host_name entry of server_name */
+	char sni[TW_NAME_MAX]; /* first host_name entry of server_name */
 	int has_sni;
-	int sni_cut;            /* sni did not fit TW_NAME_MAX-1 after escaping */
-	int has_ech;            /* encrypted_client_hello 0xfe0d */
-	int has_esni;           /* draft encrypted_server_name 0xffce */
+	int sni_cut;             /* sni did not fit TW_NAME_MAX-1 after escaping */
+	int has_ech;             /* encrypted_client_hello 0xfe0d */
+	int has_esni;            /* draft encrypted_server_name 0xffce */
 	uint16_t legacy_version; /* ClientHello.legacy_version */
 	uint16_t record_version; /* first record header version */
-	char alpn_first[32];    /* first ALPN protocol, escaped like names */
-	int n_extensions;       /* extensions fully seen */
-	int n_records;          /* TLS records the hello spans (so far) */
+	char alpn_first[32];     /* first ALPN protocol, escaped like names */
+	int n_extensions;        /* extensions fully seen */
+	int n_records;           /* TLS records the hello spans (so far) */
 };
 
 /* Parse a client's first payload.  The ClientHello may span several
@@ -116,8 +115,8 @@ struct tw_tls_server {
 	int is_alert;
 	uint8_t alert_level, alert_desc;
 	int is_server_hello;
-	int is_hello_retry;      /* ServerHello carrying the HRR magic random */
-	uint8_t record_type;     /* content type of the first record */
+	int is_hello_retry;  /* ServerHello carrying the HRR magic random */
+	uint8_t record_type; /* content type of the first record */
 	uint16_t record_version;
 	uint16_t server_version; /* ServerHello.legacy_version */
 	uint16_t cipher_suite;   /* ServerHello.cipher_suite */
@@ -132,7 +131,7 @@ struct tw_http_req {
 	char path[256];         /* request-target, truncated ones end in "..." */
 	int host_from_target;   /* host taken from an absolute-form target */
 	int host_cut;
-	int http_minor;         /* 0 or 1 for HTTP/1.x, -1 for HTTP/0.9 style */
+	int http_minor; /* 0 or 1 for HTTP/1.x, -1 for HTTP/0.9 style */
 	int headers_complete;
 };
 /* OK once the header block is complete; TRUNCATED before that (host and
@@ -145,17 +144,17 @@ struct tw_http_resp {
 	int status;
 	int http_minor;
 	char reason[64];
-	char title[128];        /* first <title>, whitespace collapsed, trimmed */
+	char title[128]; /* first <title>, whitespace collapsed, trimmed */
 	char location[256];
 	char server[64];
-	long content_length;    /* -1 unknown or invalid */
+	long content_length; /* -1 unknown or invalid */
 	int connection_close;
-	int content_encoding;   /* TW_HTTP_CE_*: the first Content-Encoding coding */
-	int chunked;            /* Transfer-Encoding ends in chunked */
-	size_t body_off;        /* offset of body in p, if headers complete */
+	int content_encoding; /* TW_HTTP_CE_*: the first Content-Encoding coding */
+	int chunked;          /* Transfer-Encoding ends in chunked */
+	size_t body_off;      /* offset of body in p, if headers complete */
 	int headers_complete;
 	int n_headers;
-	int n_bad_lines;        /* header lines without ':' (ignored) */
+	int n_bad_lines; /* header lines without ':' (ignored) */
 };
 enum tw_parse_rc tw_parse_http_response(const uint8_t *p, size_t len, struct tw_http_resp *out);
 #define TW_HTTP_CE_NONE 0
@@ -172,7 +171,7 @@ enum tw_parse_rc tw_parse_http_response(const uint8_t *p, size_t len, struct tw_
 #define TW_REDIR_BODY_MAX 4096
 enum { TW_REDIR_NONE = 0, TW_REDIR_LOCATION = 1, TW_REDIR_META_REFRESH = 2 };
 struct tw_http_redirect {
-	int via;                /* TW_REDIR_* */
+	int via; /* TW_REDIR_* */
 	int status;
 	int body_decoded;       /* the url came from a decompressed body */
 	char url[512];          /* printable ASCII (others '?'), cut ones end in "..." */
@@ -207,7 +206,7 @@ struct tw_dns_msg {
 	uint16_t qdcount, ancount, nscount, arcount;
 	char qname[TW_NAME_MAX]; /* root is "." */
 	uint16_t qtype, qclass;
-	int n_answers;  /* A, AAAA, CNAME records of class IN in answers[] */
+	int n_answers; /* A, AAAA, CNAME records of class IN in answers[] */
 	struct tw_dns_answer answers[TW_DNS_MAX_ANS];
 	int answers_truncated; /* more than TW_DNS_MAX_ANS such records */
 	int name_cut;          /* some name was cut to fit TW_NAME_MAX */

@@ -29,8 +29,8 @@ static uint32_t rd32(const uint8_t *p)
 /* Decode the name at off.  *after = offset just past the name in place
  * (pointer included); out gets the escaped presentation form ("." for
  * root). */
-static enum tw_parse_rc read_name(const uint8_t *p, size_t len, size_t off, size_t *after,
-				  char *out, size_t outsz, int *cut)
+static enum tw_parse_rc read_name(const uint8_t *p, size_t len, size_t off, size_t *after, char *out, size_t outsz,
+                                  int *cut)
 {
 	size_t pos = off, wire = 0, o = 0;
 	int jumped = 0, hops = 0, lcut = 0;
@@ -63,8 +63,7 @@ static enum tw_parse_rc read_name(const uint8_t *p, size_t len, size_t off, size
 			pos = (size_t)(c & 0x3f) << 8 | p[pos + 1];
 			continue;
 		case 0x40: /* extended label types (RFC 6891: deprecated) */
-		case 0x80: /* reserved */
-			return TW_PAYLOAD_MALFORMED;
+		case 0x80: /* reserved */ return TW_PAYLOAD_MALFORMED;
 		}
 		wire += 1u + c;
 		if (wire + 1 > TW_DNS_NAME_WIRE_MAX) /* + root label */
@@ -87,8 +86,8 @@ static enum tw_parse_rc read_name(const uint8_t *p, size_t len, size_t off, size
 }
 
 /* Question or resource-record sections; stores answers when `store`. */
-static enum tw_parse_rc walk_rrs(const uint8_t *p, size_t len, size_t *offp, unsigned count,
-				 int store, struct tw_dns_msg *m)
+static enum tw_parse_rc walk_rrs(const uint8_t *p, size_t len, size_t *offp, unsigned count, int store,
+                                 struct tw_dns_msg *m)
 {
 	size_t off = *offp;
 	char scratch[TW_NAME_MAX];
@@ -100,8 +99,7 @@ static enum tw_parse_rc walk_rrs(const uint8_t *p, size_t len, size_t *offp, uns
 		int dummy_cut = 0;
 		if (store && m->n_answers < TW_DNS_MAX_ANS)
 			a = &m->answers[m->n_answers];
-		rc = read_name(p, len, off, &after, a ? a->name : scratch, TW_NAME_MAX,
-			       a ? &m->name_cut : &dummy_cut);
+		rc = read_name(p, len, off, &after, a ? a->name : scratch, TW_NAME_MAX, a ? &m->name_cut : &dummy_cut);
 		if (rc != TW_PAYLOAD_OK)
 			return rc;
 		off = after;
@@ -115,8 +113,7 @@ static enum tw_parse_rc walk_rrs(const uint8_t *p, size_t len, size_t *offp, uns
 			return TW_PAYLOAD_TRUNCATED;
 		size_t rd = off;
 		off += rdlen;
-		if (!store || klass != 1 ||
-		    (type != TW_DNS_A && type != TW_DNS_AAAA && type != TW_DNS_CNAME)) {
+		if (!store || klass != 1 || (type != TW_DNS_A && type != TW_DNS_AAAA && type != TW_DNS_CNAME)) {
 			if (a)
 				a->name[0] = '\0';
 			continue;
@@ -127,7 +124,7 @@ static enum tw_parse_rc walk_rrs(const uint8_t *p, size_t len, size_t *offp, uns
 			/* the name must end exactly at the end of rdata */
 			size_t cend = 0;
 			rc = read_name(p, len, rd, &cend, a ? a->cname : scratch, TW_NAME_MAX,
-				       a ? &m->name_cut : &dummy_cut);
+			               a ? &m->name_cut : &dummy_cut);
 			if (rc != TW_PAYLOAD_OK)
 				return rc;
 			if (cend != rd + rdlen)
@@ -179,7 +176,7 @@ enum tw_parse_rc tw_parse_dns(const uint8_t *p, size_t len, struct tw_dns_msg *o
 		int dummy_cut = 0;
 		size_t after = 0;
 		rc = read_name(p, len, off, &after, q == 0 ? out->qname : scratch, TW_NAME_MAX,
-			       q == 0 ? &out->name_cut : &dummy_cut);
+		               q == 0 ? &out->name_cut : &dummy_cut);
 		if (rc != TW_PAYLOAD_OK)
 			return rc;
 		off = after;

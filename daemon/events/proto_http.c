@@ -109,8 +109,9 @@ static int target_authority(const uint8_t *t, size_t n, int is_connect, const ui
 	if (n == 0 || t[0] == '/' || t[0] == '*')
 		return 0;
 	/* scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) */
-	while (i < n && i < 32 && ((lower(t[i]) >= 'a' && lower(t[i]) <= 'z') || is_digit(t[i]) ||
-				   t[i] == '+' || t[i] == '-' || t[i] == '.'))
+	while (i < n && i < 32 &&
+	       ((lower(t[i]) >= 'a' && lower(t[i]) <= 'z') || is_digit(t[i]) || t[i] == '+' || t[i] == '-' ||
+	        t[i] == '.'))
 		i++;
 	if (i == 0 || n - i < 3 || memcmp(t + i, "://", 3) != 0)
 		return 0;
@@ -214,8 +215,7 @@ enum tw_parse_rc tw_parse_http_request(const uint8_t *p, size_t len, struct tw_h
 		size_t nlen = (size_t)(colon - l);
 		trim(&name, &nlen);
 		if (!out->host_from_target && !out->host[0] && ieq(name, nlen, "host"))
-			set_host(colon + 1, (size_t)(l + n - colon - 1), out->host, sizeof(out->host),
-				 &out->host_cut);
+			set_host(colon + 1, (size_t)(l + n - colon - 1), out->host, sizeof(out->host), &out->host_cut);
 	}
 	return TW_PAYLOAD_TRUNCATED;
 }
@@ -246,8 +246,7 @@ static size_t utf8_len(const uint8_t *s, size_t n)
 			return 0;
 		cp = cp << 6 | (s[j] & 0x3f);
 	}
-	if ((k == 3 && cp < 0x800) || (k == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
+	if ((k == 3 && cp < 0x800) || (k == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
 		return 0; /* overlong, out of range, surrogate */
 	return k;
 }

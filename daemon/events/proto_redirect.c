@@ -45,13 +45,13 @@ static size_t dechunk(const uint8_t *p, size_t n, uint8_t *out, size_t cap)
 	while (i < n && o < cap) {
 		size_t sz = 0, digits = 0;
 		while (i < n && hexval(p[i]) >= 0) {
-			if (++digits > 6)       /* > 16 MiB: not a chunk we would read */
+			if (++digits > 6) /* > 16 MiB: not a chunk we would read */
 				return o;
 			sz = sz * 16 + (size_t)hexval(p[i++]);
 		}
 		if (!digits || sz == 0)
 			return o;
-		while (i < n && p[i] != '\n')   /* chunk extensions */
+		while (i < n && p[i] != '\n') /* chunk extensions */
 			i++;
 		if (i++ >= n)
 			return o;
@@ -117,22 +117,23 @@ static void url_host(struct tw_http_redirect *out)
 	size_t n = strlen(u), i = 0;
 	out->query_off = q ? (size_t)(q - u) : n;
 	out->host[0] = '\0';
-	while (i < n && i < 32 && ((lower((uint8_t)u[i]) >= 'a' && lower((uint8_t)u[i]) <= 'z') ||
-				   (u[i] >= '0' && u[i] <= '9') || u[i] == '+' || u[i] == '-' || u[i] == '.'))
+	while (i < n && i < 32 &&
+	       ((lower((uint8_t)u[i]) >= 'a' && lower((uint8_t)u[i]) <= 'z') || (u[i] >= '0' && u[i] <= '9') ||
+	        u[i] == '+' || u[i] == '-' || u[i] == '.'))
 		i++;
 	if (i < n && u[i] == ':' && i + 2 < n && u[i + 1] == '/' && u[i + 2] == '/')
 		i += 3;
 	else if (n >= 2 && u[0] == '/' && u[1] == '/')
 		i = 2;
 	else
-		return;                  /* relative: same host */
+		return; /* relative: same host */
 	size_t s = i;
 	while (i < n && u[i] != '/' && u[i] != '?' && u[i] != '#' && u[i] != '\\')
 		i++;
 	const char *a = u + s;
 	size_t an = i - s;
 	const char *at = memchr(a, '@', an);
-	if (at) {                        /* userinfo@host */
+	if (at) { /* userinfo@host */
 		an -= (size_t)(at + 1 - a);
 		a = at + 1;
 	}

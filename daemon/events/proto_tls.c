@@ -21,11 +21,11 @@
 
 struct gather {
 	uint8_t buf[TLS_GATHER_MAX];
-	size_t n;          /* bytes gathered */
-	size_t need;       /* 4 + handshake length, 0 until known */
-	int cut;           /* stopped before `need` bytes */
+	size_t n;    /* bytes gathered */
+	size_t need; /* 4 + handshake length, 0 until known */
+	int cut;     /* stopped before `need` bytes */
 	int nrec;
-	uint16_t version;  /* first record version */
+	uint16_t version; /* first record version */
 };
 
 static uint16_t rd16(const uint8_t *p)
@@ -155,8 +155,7 @@ static void copy_alpn(const uint8_t *s, size_t n, char *out, size_t outsz)
 }
 
 /* server_name extension body [off, end) */
-static enum tw_parse_rc parse_sni(const uint8_t *b, size_t off, size_t end, size_t avail,
-				  struct tw_tls_hello *out)
+static enum tw_parse_rc parse_sni(const uint8_t *b, size_t off, size_t end, size_t avail, struct tw_tls_hello *out)
 {
 	enum tw_parse_rc rc;
 
@@ -188,8 +187,7 @@ static enum tw_parse_rc parse_sni(const uint8_t *b, size_t off, size_t end, size
 	return TW_PAYLOAD_OK;
 }
 
-static enum tw_parse_rc parse_alpn(const uint8_t *b, size_t off, size_t end, size_t avail,
-				   struct tw_tls_hello *out)
+static enum tw_parse_rc parse_alpn(const uint8_t *b, size_t off, size_t end, size_t avail, struct tw_tls_hello *out)
 {
 	enum tw_parse_rc rc;
 
@@ -294,20 +292,11 @@ enum tw_parse_rc tw_parse_tls_client_hello(const uint8_t *p, size_t len, struct 
 		off += 4;
 		rc = TW_PAYLOAD_OK;
 		switch (type) {
-		case 0x0000:
-			rc = parse_sni(b, off, eend, avail, out);
-			break;
-		case 0x0010:
-			rc = parse_alpn(b, off, eend, avail, out);
-			break;
-		case 0xfe0d:
-			out->has_ech = 1;
-			break;
-		case 0xffce:
-			out->has_esni = 1;
-			break;
-		default: /* GREASE and everything else: skipped by length */
-			break;
+		case 0x0000: rc = parse_sni(b, off, eend, avail, out); break;
+		case 0x0010: rc = parse_alpn(b, off, eend, avail, out); break;
+		case 0xfe0d: out->has_ech = 1; break;
+		case 0xffce: out->has_esni = 1; break;
+		default: /* GREASE and everything else: skipped by length */ break;
 		}
 		if (rc != TW_PAYLOAD_OK)
 			return rc;

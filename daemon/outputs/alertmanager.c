@@ -17,7 +17,7 @@
 #define NS 1000000000ll
 #define BACKOFF_MIN_S 1
 #define BACKOFF_MAX_S 60
-#define SPOOL_EVERY_NS NS    /* the spool follows the outbox within a second */
+#define SPOOL_EVERY_NS NS /* the spool follows the outbox within a second */
 
 void tw_am_cfg_default(struct tw_am_cfg *c)
 {
@@ -52,7 +52,7 @@ struct am_url {
 	struct tw_am *am;
 	int idx;
 	char endpoint[TW_AM_URL_MAX + 32];
-	char shown[TW_AM_URL_MAX];   /* for messages: no user:password */
+	char shown[TW_AM_URL_MAX]; /* for messages: no user:password */
 	CURL *h;
 	struct curl_slist *hdr;
 	pthread_t thread;
@@ -60,7 +60,7 @@ struct am_url {
 	int64_t retry_at;
 	int backoff_s;
 	int down;
-	uint64_t fails;              /* in a row */
+	uint64_t fails; /* in a row */
 };
 
 struct tw_am {
@@ -68,7 +68,7 @@ struct tw_am {
 	pthread_cond_t cv;
 	struct tw_am_cfg cfg;
 	struct tw_am_labels labels;
-	char *generator_json;        /* "\"http://...\"" or NULL */
+	char *generator_json; /* "\"http://...\"" or NULL */
 	char *state_dir;
 	struct tw_am_queue q;
 	struct am_url url[TW_AM_MAX_URLS];
@@ -78,7 +78,7 @@ struct tw_am {
 	uint64_t saved_changes;
 	int64_t next_save;
 	int spool_failing;
-	struct tw_am_counters c;     /* the counters the queue does not keep */
+	struct tw_am_counters c; /* the counters the queue does not keep */
 };
 
 static int64_t wall_ns(void)
@@ -97,7 +97,7 @@ static void shown_url(const char *u, char *out, size_t cap)
 	size_t n = 0;
 	for (const char *p = u; *p && n + 1 < cap; p++) {
 		if (at && (!slash || at < slash) && p == host)
-			p = at + 1;       /* skip user:password@ */
+			p = at + 1; /* skip user:password@ */
 		out[n++] = *p;
 	}
 	out[n] = 0;
@@ -162,7 +162,7 @@ static void clean(char *s)
 }
 
 static enum tw_am_outcome post(struct am_url *u, const struct tw_am_batch *b, int64_t timeout_ms, char *msg,
-			       size_t msglen)
+                               size_t msglen)
 {
 	struct resp r = { .n = 0 };
 	r.buf[0] = 0;
@@ -207,7 +207,8 @@ static void *deliver(void *arg)
 		}
 		int64_t wake = INT64_MAX;
 		struct tw_am_batch b = { .n = 0 };
-		if (now >= u->retry_at && tw_am_queue_batch(&am->q, u->idx, now, !am->stopping, am->generator_json, &b)) {
+		if (now >= u->retry_at &&
+		    tw_am_queue_batch(&am->q, u->idx, now, !am->stopping, am->generator_json, &b)) {
 			int64_t tmo = (int64_t)am->cfg.timeout * 1000;
 			if (am->stopping && (am->deadline - now) / 1000000 < tmo)
 				tmo = (am->deadline - now) / 1000000;
@@ -228,17 +229,22 @@ static void *deliver(void *arg)
 				u->retry_at = now + (int64_t)u->backoff_s * NS;
 				if (!u->down) {
 					u->down = 1;
-					fprintf(stderr, "tamperwatchd: alertmanager %s: %s; %zu alerts kept, retrying "
-						"every %d..%d s\n", u->shown, msg, tw_am_queue_pending(&am->q, u->idx),
-						BACKOFF_MIN_S, BACKOFF_MAX_S);
+					fprintf(stderr,
+					        "tamperwatchd: alertmanager %s: %s; %zu alerts kept, retrying "
+					        "every %d..%d s\n",
+					        u->shown, msg, tw_am_queue_pending(&am->q, u->idx), BACKOFF_MIN_S,
+					        BACKOFF_MAX_S);
 				}
 			} else {
 				if (u->down)
-					fprintf(stderr, "tamperwatchd: alertmanager %s: delivering again after %llu "
-						"failed attempts\n", u->shown, (unsigned long long)u->fails);
+					fprintf(stderr,
+					        "tamperwatchd: alertmanager %s: delivering again after %llu "
+					        "failed attempts\n",
+					        u->shown, (unsigned long long)u->fails);
 				if (o == TW_AM_REFUSED && b.n == 1)
-					fprintf(stderr, "tamperwatchd: alertmanager %s: refused an alert (dropped): %s\n",
-						u->shown, msg);
+					fprintf(stderr,
+					        "tamperwatchd: alertmanager %s: refused an alert (dropped): %s\n",
+					        u->shown, msg);
 				u->down = 0;
 				u->fails = 0;
 				u->backoff_s = 0;
@@ -273,8 +279,8 @@ static void fill_counters(struct tw_am *am, struct tw_am_counters *o)
 	o->resent = am->q.st.resent;
 	o->dropped_overflow = am->q.st.overflow;
 	o->dropped_rejected = am->q.st.rejected;
-	o->dropped = o->dropped_overflow + o->dropped_rejected + o->dropped_unmapped + o->dropped_at_exit +
-		     o->dropped_spool;
+	o->dropped =
+	        o->dropped_overflow + o->dropped_rejected + o->dropped_unmapped + o->dropped_at_exit + o->dropped_spool;
 	o->queue = am->q.n;
 	o->pending = tw_am_queue_pending(&am->q, -1);
 	o->open = tw_am_queue_open(&am->q);
@@ -369,13 +375,15 @@ static void stop(struct tw_am *am)
 	size_t pending = tw_am_queue_pending(&am->q, -1);
 	int saved = am->state_dir && save_spool_locked(am) == 0;
 	if (saved && pending)
-		fprintf(stderr, "tamperwatchd: alertmanager: %zu alerts not delivered within %d s; kept in "
-			"%s/%s for the next start\n", pending, am->cfg.drain_timeout, am->state_dir, TW_AM_SPOOL_NAME);
+		fprintf(stderr,
+		        "tamperwatchd: alertmanager: %zu alerts not delivered within %d s; kept in "
+		        "%s/%s for the next start\n",
+		        pending, am->cfg.drain_timeout, am->state_dir, TW_AM_SPOOL_NAME);
 	else if (pending) {
 		am->c.dropped_at_exit += pending;
 		fprintf(stderr, "tamperwatchd: alertmanager: %zu alerts not delivered within %d s and lost (%s)\n",
-			pending, am->cfg.drain_timeout, am->state_dir ? "the spool could not be written" :
-			"no --state to keep them");
+		        pending, am->cfg.drain_timeout,
+		        am->state_dir ? "the spool could not be written" : "no --state to keep them");
 	}
 	pthread_mutex_unlock(&am->mu);
 }
@@ -422,7 +430,7 @@ static int setup_url(struct tw_am *am, int i, const char *base, char *err, size_
 	}
 	curl_easy_setopt(u->h, CURLOPT_URL, u->endpoint);
 	curl_easy_setopt(u->h, CURLOPT_HTTPHEADER, u->hdr);
-	curl_easy_setopt(u->h, CURLOPT_NOSIGNAL, 1L);      /* threads: no SIGALRM for timeouts */
+	curl_easy_setopt(u->h, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for timeouts */
 	curl_easy_setopt(u->h, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(u->h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(u->h, CURLOPT_USERAGENT, "tamperwatchd");
@@ -494,7 +502,7 @@ struct tw_am *tw_am_new(const struct tw_am_cfg *cfg, const char *state_dir, char
 			am->saved_changes = am->q.changes;
 			if (am->q.n || dropped)
 				fprintf(stderr, "tamperwatchd: alertmanager: %zu alerts from the spool to deliver%s\n",
-					am->q.n, dropped ? " (some entries unusable: dropped, counted)" : "");
+				        am->q.n, dropped ? " (some entries unusable: dropped, counted)" : "");
 		}
 	}
 	for (int i = 0; i < n; i++) {
@@ -505,7 +513,8 @@ struct tw_am *tw_am_new(const struct tw_am_cfg *cfg, const char *state_dir, char
 		am->url[i].started = 1;
 	}
 	if (tw_stats_add_section(tw_am_stats, am) < 0)
-		fprintf(stderr, "tamperwatchd: alertmanager: no room for its stats section (counters in metrics only)\n");
+		fprintf(stderr,
+		        "tamperwatchd: alertmanager: no room for its stats section (counters in metrics only)\n");
 	return am;
 fail:
 	/* nothing was delivered or changed: stop the threads, keep the spool as it is */

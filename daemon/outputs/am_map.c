@@ -9,7 +9,7 @@
 
 /* labels the daemon sets itself: the configuration may not override them */
 static const char *const own_labels[] = { "alertname", "method", "category", "legitimacy",
-					  "severity", "target", "alert_id" };
+	                                  "severity",  "target", "alert_id" };
 
 int tw_am_label_name_ok(const char *s)
 {
@@ -46,7 +46,7 @@ static int refuse(char *err, size_t errlen, const char *fmt, ...)
 /* A list in one configuration value (labels, URLs): a bounded copy split
  * at any of seps, each item handed to take() until one is refused. */
 static int each_item(const char *s, const char *seps, int (*take)(char *item, void *arg, char *err, size_t errlen),
-		     void *arg, char *err, size_t errlen)
+                     void *arg, char *err, size_t errlen)
 {
 	char buf[2048];
 	if (strlen(s) >= sizeof(buf))
@@ -70,8 +70,10 @@ static int take_label(char *tok, void *arg, char *err, size_t errlen)
 	*eq = 0;
 	char *name = trim(t), *value = trim(eq + 1);
 	if (!tw_am_label_name_ok(name))
-		return refuse(err, errlen, "'%.60s': not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, "
-			      "at most 63, no leading __)", name);
+		return refuse(err, errlen,
+		              "'%.60s': not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, "
+		              "at most 63, no leading __)",
+		              name);
 	for (size_t i = 0; i < sizeof(own_labels) / sizeof(own_labels[0]); i++)
 		if (!strcmp(name, own_labels[i]))
 			return refuse(err, errlen, "'%s': set by tamperwatchd itself", name);
@@ -124,17 +126,17 @@ static int take_url(char *u, void *arg, char *err, size_t errlen)
 	const char *host = !strncmp(u, "http://", 7) ? u + 7 : !strncmp(u, "https://", 8) ? u + 8 : NULL;
 	if (!host)
 		return refuse(err, errlen, "'%s': expected http://HOST:PORT or https://...",
-			      redacted(u, shown, sizeof(shown)));
+		              redacted(u, shown, sizeof(shown)));
 	if (!*host || *host == '/')
 		return refuse(err, errlen, "'%s': no host", redacted(u, shown, sizeof(shown)));
 	/* room for "/api/v2/alerts" */
 	if (len >= TW_AM_URL_MAX - 32)
 		return refuse(err, errlen, "'%s...': longer than %d bytes", redacted(u, shown, sizeof(shown)),
-			      TW_AM_URL_MAX - 32);
+		              TW_AM_URL_MAX - 32);
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)u[i] <= 0x20 || (unsigned char)u[i] >= 0x7f || u[i] == '?' || u[i] == '#')
 			return refuse(err, errlen, "'%s': no spaces, control characters, query or fragment",
-				      redacted(u, shown, sizeof(shown)));
+			              redacted(u, shown, sizeof(shown)));
 	if (*l->n == TW_AM_MAX_URLS)
 		return refuse(err, errlen, "at most %d URLs", TW_AM_MAX_URLS);
 	while (len && u[len - 1] == '/')
@@ -159,7 +161,7 @@ void tw_am_time(int64_t ns, char *out, size_t cap)
 	struct tm tm;
 	gmtime_r(&s, &tm);
 	snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-		 tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ns % 1000000000 / 1000000));
+	         tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ns % 1000000000 / 1000000));
 }
 
 static int digits(const char *s, int n, int *v)
@@ -177,8 +179,8 @@ int tw_am_parse_time(const char *s, int64_t *ns)
 {
 	int Y, M, D, h, m, sec;
 	if (!s || strnlen(s, 20) < 19 || digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) || s[7] != '-' ||
-	    digits(s + 8, 2, &D) || s[10] != 'T' || digits(s + 11, 2, &h) || s[13] != ':' ||
-	    digits(s + 14, 2, &m) || s[16] != ':' || digits(s + 17, 2, &sec))
+	    digits(s + 8, 2, &D) || s[10] != 'T' || digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &m) ||
+	    s[16] != ':' || digits(s + 17, 2, &sec))
 		return -1;
 	if (Y < 1970 || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
 		return -1;
@@ -321,7 +323,7 @@ static char *to_text(struct json_object *o)
 }
 
 int tw_am_map(struct json_object *line, const struct tw_am_labels *extra, int64_t now_ns, struct tw_am_alert *out,
-	      uint64_t *unsafe, char *err, size_t errlen)
+              uint64_t *unsafe, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
 	const char *id = str(line, "alert", "id"), *state = str(line, "alert", "state");
@@ -359,7 +361,8 @@ int tw_am_map(struct json_object *line, const struct tw_am_labels *extra, int64_
 			if (!first_prefix)
 				first_prefix = s;
 			if (slen + strlen(s) + 3 < sizeof(scope))
-				slen += (size_t)snprintf(scope + slen, sizeof(scope) - slen, "%s%s", slen ? ", " : "", s);
+				slen += (size_t)snprintf(scope + slen, sizeof(scope) - slen, "%s%s", slen ? ", " : "",
+				                         s);
 		}
 	}
 	/* the alert's subject: a domain or server address; for a shutdown the
@@ -427,7 +430,8 @@ int tw_am_map(struct json_object *line, const struct tw_am_labels *extra, int64_
 	static const char *const stat_keys[] = { "flows", "affected_flows", "clients", "ratio", "duration_s" };
 	for (size_t i = 0; i < sizeof(stat_keys) / sizeof(stat_keys[0]); i++)
 		if (num(line, "stats", stat_keys[i]))
-			json_object_object_add(A, stat_keys[i], json_object_new_string(num(line, "stats", stat_keys[i])));
+			json_object_object_add(A, stat_keys[i],
+			                       json_object_new_string(num(line, "stats", stat_keys[i])));
 	if (num(line, "censorship", "confidence"))
 		json_object_object_add(A, "confidence", json_object_new_string(num(line, "censorship", "confidence")));
 	if (first)

@@ -9,11 +9,11 @@
 
 struct json_object;
 
-#define TW_AM_MAX_LABELS 16       /* extra static labels (alertmanager.labels) */
-#define TW_AM_MAX_URLS 4          /* Alertmanagers of one cluster (alertmanager.url) */
+#define TW_AM_MAX_LABELS 16 /* extra static labels (alertmanager.labels) */
+#define TW_AM_MAX_URLS 4    /* Alertmanagers of one cluster (alertmanager.url) */
 #define TW_AM_URL_MAX 512
-#define TW_AM_VALUE_MAX 256       /* label values are cut here (UTF-8 safe) */
-#define TW_AM_NOTE_MAX 1024       /* annotation values are cut here */
+#define TW_AM_VALUE_MAX 256 /* label values are cut here (UTF-8 safe) */
+#define TW_AM_NOTE_MAX 1024 /* annotation values are cut here */
 
 struct tw_am_label {
 	char name[64];
@@ -27,11 +27,11 @@ struct tw_am_labels {
 
 struct tw_am_alert {
 	char id[64];
-	int resolved;           /* state "resolved" (else raised/updated: open) */
-	char *labels;           /* JSON object text (malloc'd): Alertmanager's identity of the alert */
-	char *annotations;      /* JSON object text (malloc'd) */
+	int resolved;      /* state "resolved" (else raised/updated: open) */
+	char *labels;      /* JSON object text (malloc'd): Alertmanager's identity of the alert */
+	char *annotations; /* JSON object text (malloc'd) */
 	int64_t starts_ns;
-	int64_t ends_ns;        /* resolved: the resolution time; 0 while open */
+	int64_t ends_ns; /* resolved: the resolution time; 0 while open */
 };
 
 /* Prometheus label name: [a-zA-Z_][a-zA-Z0-9_]*, not "__"-prefixed (reserved). */
@@ -48,7 +48,7 @@ int tw_am_parse_urls(const char *s, char urls[][TW_AM_URL_MAX], int *n, char *er
  * unsafe (may be NULL) is increased by the scope entries left out because
  * they were not prefixes.  0, or -1 with a reason in err. */
 int tw_am_map(struct json_object *line, const struct tw_am_labels *extra, int64_t now_ns, struct tw_am_alert *out,
-	      uint64_t *unsafe, char *err, size_t errlen);
+              uint64_t *unsafe, char *err, size_t errlen);
 void tw_am_alert_clear(struct tw_am_alert *a);
 
 /* RFC 3339 UTC with milliseconds ("2023-11-14T22:13:20.123Z"). */

@@ -163,7 +163,7 @@ static int due(const struct tw_am_entry *e, uint32_t bit, int u, int64_t now, in
 }
 
 size_t tw_am_queue_batch(struct tw_am_queue *q, int u, int64_t now, int resends, const char *generator_url,
-			 struct tw_am_batch *b)
+                         struct tw_am_batch *b)
 {
 	uint32_t bit = 1u << u;
 	memset(b, 0, sizeof(*b));
@@ -184,7 +184,8 @@ size_t tw_am_queue_batch(struct tw_am_queue *q, int u, int64_t now, int resends,
 		char starts[40], ends[40];
 		tw_am_time(e->starts_ns, starts, sizeof(starts));
 		tw_am_time(e->ends_ns ? e->ends_ns : now + 4 * q->resend_ns, ends, sizeof(ends));
-		size_t need = strlen(e->labels) + strlen(e->annotations) + (generator_url ? strlen(generator_url) : 0) + 160;
+		size_t need =
+		        strlen(e->labels) + strlen(e->annotations) + (generator_url ? strlen(generator_url) : 0) + 160;
 		if (b->n && len + need > TW_AM_BATCH_BYTES)
 			break;
 		if (len + need > cap) {
@@ -195,10 +196,11 @@ size_t tw_am_queue_batch(struct tw_am_queue *q, int u, int64_t now, int resends,
 			body = nb;
 			cap = ncap;
 		}
-		len += (size_t)snprintf(body + len, cap - len,
-					"%s{\"labels\":%s,\"annotations\":%s,\"startsAt\":\"%s\",\"endsAt\":\"%s\"%s%s}",
-					b->n ? "," : "", e->labels, e->annotations, starts, ends,
-					generator_url ? ",\"generatorURL\":" : "", generator_url ? generator_url : "");
+		len += (size_t)snprintf(
+		        body + len, cap - len,
+		        "%s{\"labels\":%s,\"annotations\":%s,\"startsAt\":\"%s\",\"endsAt\":\"%s\"%s%s}",
+		        b->n ? "," : "", e->labels, e->annotations, starts, ends,
+		        generator_url ? ",\"generatorURL\":" : "", generator_url ? generator_url : "");
 		b->serial[b->n] = e->serial;
 		b->gen[b->n] = e->gen;
 		b->resend[b->n] = !(e->pending & bit);
@@ -234,7 +236,7 @@ void tw_am_queue_done(struct tw_am_queue *q, int u, const struct tw_am_batch *b,
 		if (!e)
 			continue;
 		if (o == TW_AM_REFUSED && b->n > 1) {
-			e->solo |= bit;           /* find out which one: each goes alone */
+			e->solo |= bit; /* find out which one: each goes alone */
 			continue;
 		}
 		if (o == TW_AM_DELIVERED) {
@@ -247,7 +249,7 @@ void tw_am_queue_done(struct tw_am_queue *q, int u, const struct tw_am_batch *b,
 		if (!e->ends_ns)
 			e->resend_at[u] = now + q->resend_ns;
 		if (e->gen != b->gen[i])
-			continue;                 /* changed meanwhile: the new version is still due */
+			continue; /* changed meanwhile: the new version is still due */
 		e->pending &= ~bit;
 		e->solo &= ~bit;
 		if (e->ends_ns && !e->pending)
@@ -296,14 +298,14 @@ char *tw_am_spool_text(const struct tw_am_queue *q, size_t *len)
 	if (!s)
 		return NULL;
 	size_t n = (size_t)snprintf(s, cap, "{\"format\":\"%s\",\"version\":%d,\"entries\":[", SPOOL_FORMAT,
-				    TW_AM_SPOOL_VERSION);
+	                            TW_AM_SPOOL_VERSION);
 	for (size_t i = 0; i < q->n; i++) {
 		const struct tw_am_entry *e = q->e[i];
 		/* ids are [A-Za-z0-9._:-] (tw_am_map checks): no escaping needed */
-		n += (size_t)snprintf(s + n, cap - n,
-				      "%s\n{\"id\":\"%s\",\"labels\":%s,\"annotations\":%s,\"starts_ns\":%lld,\"ends_ns\":%lld}",
-				      i ? "," : "", e->id, e->labels, e->annotations, (long long)e->starts_ns,
-				      (long long)e->ends_ns);
+		n += (size_t)snprintf(
+		        s + n, cap - n,
+		        "%s\n{\"id\":\"%s\",\"labels\":%s,\"annotations\":%s,\"starts_ns\":%lld,\"ends_ns\":%lld}",
+		        i ? "," : "", e->id, e->labels, e->annotations, (long long)e->starts_ns, (long long)e->ends_ns);
 	}
 	n += (size_t)snprintf(s + n, cap - n, "]}\n");
 	*len = n;
@@ -327,7 +329,8 @@ static int labels_ok(struct json_object *o)
 {
 	if (!o || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "alertname", NULL))
 		return 0;
-	json_object_object_foreach(o, k, v) {
+	json_object_object_foreach(o, k, v)
+	{
 		if (!tw_am_label_name_ok(k) || !json_object_is_type(v, json_type_string))
 			return 0;
 	}
@@ -338,7 +341,8 @@ static int notes_ok(struct json_object *o)
 {
 	if (!o || !json_object_is_type(o, json_type_object))
 		return 0;
-	json_object_object_foreach(o, k, v) {
+	json_object_object_foreach(o, k, v)
+	{
 		(void)k;
 		if (!json_object_is_type(v, json_type_string))
 			return 0;
@@ -379,7 +383,7 @@ int tw_am_spool_load(struct tw_am_queue *q, const char *dir, uint64_t *dropped, 
 	else if (!json_object_object_get_ex(root, "version", &v) || json_object_get_int(v) != TW_AM_SPOOL_VERSION)
 		why = "unsupported spool version";
 	else if (!json_object_object_get_ex(root, "entries", &entries) ||
-		 !json_object_is_type(entries, json_type_array))
+	         !json_object_is_type(entries, json_type_array))
 		why = "no entries";
 	if (why) {
 		char path[4096], aside[4200];
@@ -388,7 +392,8 @@ int tw_am_spool_load(struct tw_am_queue *q, const char *dir, uint64_t *dropped, 
 		if (tw_state_set_aside(path, aside, sizeof(aside)) < 0)
 			snprintf(err, errlen, "%s: %s; could not move it aside: %s", path, why, strerror(errno));
 		else
-			snprintf(err, errlen, "%s: %s; moved aside to %s, starting with an empty queue", path, why, aside);
+			snprintf(err, errlen, "%s: %s; moved aside to %s, starting with an empty queue", path, why,
+			         aside);
 		return -1;
 	}
 	size_t ne = json_object_array_length(entries);

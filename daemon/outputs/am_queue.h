@@ -17,27 +17,27 @@
 
 #define TW_AM_SPOOL_NAME "alertmanager.spool"
 #define TW_AM_SPOOL_VERSION 1
-#define TW_AM_BATCH 64                  /* alerts per POST */
-#define TW_AM_BATCH_BYTES (512 * 1024)  /* bytes per POST (a batch has at least one alert) */
+#define TW_AM_BATCH 64                 /* alerts per POST */
+#define TW_AM_BATCH_BYTES (512 * 1024) /* bytes per POST (a batch has at least one alert) */
 
 struct tw_am_entry {
-	uint64_t serial;        /* unique in this process: a delivery result names the entry by it */
-	uint64_t gen;           /* bumped on each change: a result counts only for the version sent */
-	char id[64];            /* alert.id */
+	uint64_t serial; /* unique in this process: a delivery result names the entry by it */
+	uint64_t gen;    /* bumped on each change: a result counts only for the version sent */
+	char id[64];     /* alert.id */
 	char *labels, *annotations;
 	int64_t starts_ns;
-	int64_t ends_ns;        /* 0: open */
-	uint32_t pending;       /* bit per URL: this version not delivered there yet */
-	uint32_t solo;          /* bit per URL: goes alone (a batch with it was refused) */
-	int64_t resend_at[TW_AM_MAX_URLS];  /* open and delivered: when to send again */
+	int64_t ends_ns;                   /* 0: open */
+	uint32_t pending;                  /* bit per URL: this version not delivered there yet */
+	uint32_t solo;                     /* bit per URL: goes alone (a batch with it was refused) */
+	int64_t resend_at[TW_AM_MAX_URLS]; /* open and delivered: when to send again */
 };
 
 struct tw_am_qstats {
-	uint64_t queued;        /* versions put in (raised, updated, resolved, label changes, loaded) */
-	uint64_t delivered;     /* alerts accepted by an Alertmanager (per URL) */
-	uint64_t resent;        /* re-sends of open alerts (per URL) */
-	uint64_t rejected;      /* alerts an Alertmanager refused as invalid (4xx): dropped */
-	uint64_t overflow;      /* entries dropped because the outbox was full */
+	uint64_t queued;    /* versions put in (raised, updated, resolved, label changes, loaded) */
+	uint64_t delivered; /* alerts accepted by an Alertmanager (per URL) */
+	uint64_t resent;    /* re-sends of open alerts (per URL) */
+	uint64_t rejected;  /* alerts an Alertmanager refused as invalid (4xx): dropped */
+	uint64_t overflow;  /* entries dropped because the outbox was full */
 };
 
 struct tw_am_queue {
@@ -46,7 +46,7 @@ struct tw_am_queue {
 	int nurls;
 	int64_t resend_ns;
 	uint64_t next_serial;
-	uint64_t changes;       /* bumped on every change: the spool is stale */
+	uint64_t changes; /* bumped on every change: the spool is stale */
 	struct tw_am_qstats st;
 };
 
@@ -54,7 +54,7 @@ struct tw_am_batch {
 	uint64_t serial[TW_AM_BATCH], gen[TW_AM_BATCH];
 	int resend[TW_AM_BATCH];
 	size_t n;
-	char *body;             /* JSON array (malloc'd) */
+	char *body; /* JSON array (malloc'd) */
 	size_t len;
 };
 
@@ -67,7 +67,7 @@ int tw_am_queue_put(struct tw_am_queue *q, struct tw_am_alert *a, int64_t now);
 /* What URL u should get at now: pending versions and, if resends, open
  * alerts due again.  Returns b->n (0: nothing due); b->body to free. */
 size_t tw_am_queue_batch(struct tw_am_queue *q, int u, int64_t now, int resends, const char *generator_url,
-			 struct tw_am_batch *b);
+                         struct tw_am_batch *b);
 enum tw_am_outcome { TW_AM_DELIVERED, TW_AM_REFUSED, TW_AM_RETRY };
 void tw_am_queue_done(struct tw_am_queue *q, int u, const struct tw_am_batch *b, enum tw_am_outcome o, int64_t now);
 void tw_am_batch_free(struct tw_am_batch *b);

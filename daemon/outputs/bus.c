@@ -88,7 +88,7 @@ static void track_alert(struct tw_bus *b, struct json_object *o, const char *lin
 	const char *id = get_str(o, "alert", "id");
 	const char *state = get_str(o, "alert", "state");
 	struct tw_bus_count *c = count_for(b, get_str(o, "alert", "category"), get_str(o, "censorship", "method"),
-					   get_str(o, "censorship", "legitimacy"));
+	                                   get_str(o, "censorship", "legitimacy"));
 	size_t slot = b->recent_next % TW_BUS_RECENT;
 	char *copy = dup_line(line, len);
 
@@ -109,7 +109,7 @@ static void track_alert(struct tw_bus *b, struct json_object *o, const char *lin
 		if (!strcmp(b->open[i].id, id))
 			break;
 	int resolved = !strcmp(state, "resolved");
-	if (i < b->nopen) {                       /* known open alert */
+	if (i < b->nopen) { /* known open alert */
 		if (resolved) {
 			free(b->open[i].line);
 			b->open[i] = b->open[--b->nopen];
@@ -132,7 +132,7 @@ static void track_alert(struct tw_bus *b, struct json_object *o, const char *lin
 			c->updated++;
 		return;
 	}
-	if (resolved) {                           /* opened before a restart, or untracked */
+	if (resolved) { /* opened before a restart, or untracked */
 		if (c)
 			c->resolved++;
 		return;
@@ -187,8 +187,7 @@ void tw_bus_line(struct tw_bus *b, const char *line, size_t len)
 		return;
 	}
 	struct json_object *et;
-	int is_alert = json_object_object_get_ex(o, "event_type", &et) &&
-		       !strcmp(json_object_get_string(et), "alert");
+	int is_alert = json_object_object_get_ex(o, "event_type", &et) && !strcmp(json_object_get_string(et), "alert");
 	if (is_alert)
 		track_alert(b, o, line, len);
 	pthread_mutex_unlock(&b->mu);

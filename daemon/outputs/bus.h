@@ -27,21 +27,21 @@ typedef void (*tw_sink_fn)(void *arg, const char *line, size_t len, struct json_
 #define TW_BUS_MAX_COUNTS 128
 
 struct tw_bus_count {
-	char category[16];      /* blocking | throttling | shutdown */
-	char method[24];        /* rst_injection, ..., shutdown */
-	char legitimacy[16];    /* declared | undeclared | "" (shutdown) */
+	char category[16];   /* blocking | throttling | shutdown */
+	char method[24];     /* rst_injection, ..., shutdown */
+	char legitimacy[16]; /* declared | undeclared | "" (shutdown) */
 	uint64_t raised, updated, resolved;
-	uint64_t open;          /* raised and not yet resolved */
+	uint64_t open; /* raised and not yet resolved */
 };
 
 struct tw_bus_alert {
 	char id[64];
-	char *line;             /* latest line of this alert (with '\n') */
+	char *line; /* latest line of this alert (with '\n') */
 	size_t len;
 };
 
 struct tw_bus {
-	pthread_mutex_t mu;     /* guards everything below for reader threads */
+	pthread_mutex_t mu; /* guards everything below for reader threads */
 	struct tw_pipeline *pl;
 	struct {
 		const char *name;
@@ -51,16 +51,16 @@ struct tw_bus {
 	int nsinks;
 	struct tw_bus_alert *open;
 	size_t nopen, open_cap;
-	char *recent[TW_BUS_RECENT];   /* ring of alert lines, oldest overwritten */
+	char *recent[TW_BUS_RECENT]; /* ring of alert lines, oldest overwritten */
 	size_t recent_len[TW_BUS_RECENT];
-	uint64_t recent_next;          /* total alert lines ever put in the ring */
+	uint64_t recent_next; /* total alert lines ever put in the ring */
 	struct tw_bus_count counts[TW_BUS_MAX_COUNTS];
 	size_t ncounts;
-	uint64_t lines;                /* every line through the bus */
-	uint64_t alerts;               /* lines with event_type "alert" */
-	uint64_t parse_errors;         /* lines a detector made that are not JSON: a bug, counted */
-	uint64_t open_overflow;        /* raised alerts not tracked: more than TW_BUS_MAX_OPEN open */
-	uint64_t count_overflow;       /* alerts not counted: more than TW_BUS_MAX_COUNTS label sets */
+	uint64_t lines;          /* every line through the bus */
+	uint64_t alerts;         /* lines with event_type "alert" */
+	uint64_t parse_errors;   /* lines a detector made that are not JSON: a bug, counted */
+	uint64_t open_overflow;  /* raised alerts not tracked: more than TW_BUS_MAX_OPEN open */
+	uint64_t count_overflow; /* alerts not counted: more than TW_BUS_MAX_COUNTS label sets */
 	uint64_t oom;
 };
 

@@ -14,8 +14,8 @@
 
 struct evf {
 	uint64_t id;
-	struct evf *hnext;          /* hash chain */
-	struct evf *prev, *next;    /* live list (creation order) or kept list (end order) */
+	struct evf *hnext;       /* hash chain */
+	struct evf *prev, *next; /* live list (creation order) or kept list (end order) */
 	uint8_t tampered, injected, kept;
 	uint64_t ended_wall;
 	uint16_t n;
@@ -23,13 +23,15 @@ struct evf {
 	struct tw_event *ev[TW_EVIDENCE_MAX_EVENTS];
 };
 
-struct list { struct evf *head, *tail; };
+struct list {
+	struct evf *head, *tail;
+};
 
 struct alert_track {
 	char id[65];
 	uint64_t last_use;
 	int ntried, over;
-	uint64_t *tried;            /* flow ids already looked for (max_flows_per_alert) */
+	uint64_t *tried; /* flow ids already looked for (max_flows_per_alert) */
 };
 
 struct tw_evidence {
@@ -141,7 +143,7 @@ static void enforce_budget(struct tw_evidence *ev, struct evf *cur)
 }
 
 struct tw_evidence *tw_evidence_new(const struct tw_evidence_cfg *cfg, const struct tw_pseudonym *pn,
-				    int64_t clock_offset_ns, char *err, size_t errlen)
+                                    int64_t clock_offset_ns, char *err, size_t errlen)
 {
 	struct stat sb;
 	if (mkdir(cfg->dir, 0750) < 0 && errno != EEXIST) {
@@ -246,15 +248,15 @@ void tw_evidence_outcome(void *arg, const struct tw_flow_outcome *o)
 		return;
 	f->tampered = 1;
 	/* the server side's first payload is the censor's */
-	if (o->tamper->method && (!strcmp(o->tamper->method, "http_blockpage") ||
-				  !strcmp(o->tamper->method, "tls_interference")))
+	if (o->tamper->method &&
+	    (!strcmp(o->tamper->method, "http_blockpage") || !strcmp(o->tamper->method, "tls_interference")))
 		f->injected = 1;
 }
 
 void tw_evidence_tick(void *arg, uint64_t now, int final)
 {
 	struct tw_evidence *ev = arg;
-	(void)final;
+	(void) final;
 	while (ev->kept.head && ev->kept.head->ended_wall + (uint64_t)ev->c.retain * NS <= now) {
 		ev->st.expired++;
 		flow_free(ev, ev->kept.head);
@@ -356,8 +358,8 @@ static void write_flows(struct tw_evidence *ev, const char *path, struct evf **f
 		ev->st.write_errors++;
 		return;
 	}
-	struct tw_event (*hs)[2] = calloc((size_t)n ? (size_t)n : 1, sizeof(*hs));
-	uint8_t (*pn)[16] = calloc((size_t)n ? (size_t)n : 1, sizeof(*pn));
+	struct tw_event(*hs)[2] = calloc((size_t)n ? (size_t)n : 1, sizeof(*hs));
+	uint8_t(*pn)[16] = calloc((size_t)n ? (size_t)n : 1, sizeof(*pn));
 	struct pkt *pk = calloc((size_t)n * (TW_EVIDENCE_MAX_EVENTS + 2) + 1, sizeof(*pk));
 	uint8_t rec[TW_EVPCAP_REC_MAX];
 	size_t np = 0;
@@ -383,7 +385,7 @@ static void write_flows(struct tw_evidence *ev, const char *path, struct evf **f
 		unsigned red = 0;
 		size_t keep = tw_evpcap_keep(e, pk[i].injected);
 		size_t len = tw_evpcap_record(e, pk[i].pnym, keep, (uint64_t)((int64_t)e->ts_ns + ev->clock_offset),
-					      rec, sizeof(rec), &red);
+		                              rec, sizeof(rec), &red);
 		if (!len)
 			continue;
 		if ((uint64_t)size + len > (uint64_t)ev->c.max_bytes_per_file) {
@@ -428,7 +430,7 @@ void tw_evidence_sink(void *arg, const char *line, size_t len, struct json_objec
 	const char *id = get_str(obj, "alert", "id"), *state = get_str(obj, "alert", "state");
 	if (!id || !state || !json_object_object_get_ex(obj, "evidence", &evd) ||
 	    !json_object_object_get_ex(evd, "flow_ids", &ids) || !json_object_is_type(ids, json_type_array))
-		return;   /* not a blocking alert: shutdown alerts carry no flows */
+		return; /* not a blocking alert: shutdown alerts carry no flows */
 	if (tw_evidence_path(ev->c.dir, id, path, sizeof(path)) < 0)
 		return;
 	struct alert_track *t = track(ev, id);

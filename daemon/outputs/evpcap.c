@@ -2,10 +2,26 @@
 #include <string.h>
 #include "events/pipeline.h"
 
-static void le32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
-static void le16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void be16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
-static void be32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (24 - 8 * i)); }
+static void le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+static void le16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+static void be16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+static void be32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (24 - 8 * i));
+}
 
 void tw_evpcap_file_header(uint8_t out[TW_EVPCAP_HDR])
 {
@@ -36,7 +52,7 @@ static size_t dns_question_len(const uint8_t *p, size_t n)
 		uint8_t l = p[o];
 		if (l == 0)
 			return o + 5 <= n ? o + 5 : 12;
-		if (l & 0xc0)   /* no compression in a question we can vouch for */
+		if (l & 0xc0) /* no compression in a question we can vouch for */
 			return 12;
 		o += 1u + l;
 	}
@@ -50,12 +66,9 @@ size_t tw_evpcap_keep(const struct tw_event *e, int injected)
 		return e->type == TW_EV_DNS_QUERY ? dns_question_len(e->snippet, n) : 0;
 	switch (e->type) {
 	case TW_EV_DNS_RESPONSE:
-	case TW_EV_RST:
-		return n;
-	case TW_EV_SERVER_DATA:
-		return injected ? n : 0;
-	default:
-		return 0;
+	case TW_EV_RST: return n;
+	case TW_EV_SERVER_DATA: return injected ? n : 0;
+	default: return 0;
 	}
 }
 
@@ -134,8 +147,8 @@ static unsigned redact(uint8_t *p, size_t n, int family, const uint8_t *addr, co
 	return hits;
 }
 
-size_t tw_evpcap_record(const struct tw_event *e, const uint8_t *pnym, size_t keep, uint64_t wall_ns,
-			uint8_t *out, size_t cap, unsigned *redacted)
+size_t tw_evpcap_record(const struct tw_event *e, const uint8_t *pnym, size_t keep, uint64_t wall_ns, uint8_t *out,
+                        size_t cap, unsigned *redacted)
 {
 	int v6 = e->family == TW_FAMILY_IPV6, tcp = e->proto == TW_PROTO_TCP;
 	size_t iph = v6 ? 40 : 20, l4h = tcp ? 20 : 8, alen = v6 ? 16 : 4;

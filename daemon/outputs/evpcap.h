@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <tamperwatch/event.h>
 
-#define TW_EVPCAP_LINKTYPE 101     /* LINKTYPE_RAW: IPv4 or IPv6, no link header */
+#define TW_EVPCAP_LINKTYPE 101 /* LINKTYPE_RAW: IPv4 or IPv6, no link header */
 #define TW_EVPCAP_MAGIC_NS 0xa1b23c4du
 #define TW_EVPCAP_HDR 24
 #define TW_EVPCAP_REC_HDR 16
@@ -39,8 +39,8 @@ int tw_evpcap_handshake(const struct tw_event *first, struct tw_event out[2]);
  * lengths as on the wire, checksums recomputed when the whole payload is
  * kept (0 otherwise: a cut segment cannot be summed).  Returns the record
  * length or 0 if it does not fit; *redacted counts address overwrites. */
-size_t tw_evpcap_record(const struct tw_event *e, const uint8_t *pnym, size_t keep, uint64_t wall_ns,
-			uint8_t *out, size_t cap, unsigned *redacted);
+size_t tw_evpcap_record(const struct tw_event *e, const uint8_t *pnym, size_t keep, uint64_t wall_ns, uint8_t *out,
+                        size_t cap, unsigned *redacted);
 
 /* Internet checksum of p (n bytes) added to sum (folded by the caller). */
 uint32_t tw_csum_add(uint32_t sum, const uint8_t *p, size_t n);

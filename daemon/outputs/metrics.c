@@ -77,8 +77,8 @@ static void family(struct sb *b, const char *name, const char *type, const char 
 }
 
 /* name{k1="v1"} value, with 0, 1 or 2 labels */
-static void sample(struct sb *b, const char *name, const char *k1, const char *v1, const char *k2,
-		   const char *v2, uint64_t v)
+static void sample(struct sb *b, const char *name, const char *k1, const char *v1, const char *k2, const char *v2,
+                   uint64_t v)
 {
 	sb_add(b, "%s", name);
 	if (k1) {
@@ -98,12 +98,9 @@ static void counter(struct sb *b, const char *name, const char *help, const char
 }
 
 static const char *const reject_names[TW_MR_MAX] = {
-	[TW_MR_NOT_FOUND] = "not_found",
-	[TW_MR_METHOD] = "method_not_allowed",
-	[TW_MR_BAD_REQUEST] = "bad_request",
-	[TW_MR_TOO_LARGE] = "too_large",
-	[TW_MR_TIMEOUT] = "timeout",
-	[TW_MR_TOO_MANY] = "too_many_connections",
+	[TW_MR_NOT_FOUND] = "not_found",     [TW_MR_METHOD] = "method_not_allowed",
+	[TW_MR_BAD_REQUEST] = "bad_request", [TW_MR_TOO_LARGE] = "too_large",
+	[TW_MR_TIMEOUT] = "timeout",         [TW_MR_TOO_MANY] = "too_many_connections",
 };
 
 const char *tw_metrics_reject_name(int r)
@@ -134,7 +131,8 @@ static void render_alerts(struct sb *b, const struct bus_snap *s)
 			sb_add(b, "} %llu\n", (unsigned long long)v[k]);
 		}
 	}
-	family(b, "tamperwatch_alerts_open", "gauge", "Alerts raised and not yet resolved, by category, method and legitimacy.");
+	family(b, "tamperwatch_alerts_open", "gauge",
+	       "Alerts raised and not yet resolved, by category, method and legitimacy.");
 	for (size_t i = 0; i < s->ncounts; i++) {
 		const struct tw_bus_count *c = &s->counts[i];
 		sb_add(b, "tamperwatch_alerts_open{");
@@ -143,8 +141,8 @@ static void render_alerts(struct sb *b, const struct bus_snap *s)
 		sb_label(b, "legitimacy", c->legitimacy, 0);
 		sb_add(b, "} %llu\n", (unsigned long long)c->open);
 	}
-	counter(b, "tamperwatch_bus_lines_total", "Lines through the alert bus (alerts, link and gap records).", NULL, NULL,
-		s->lines);
+	counter(b, "tamperwatch_bus_lines_total", "Lines through the alert bus (alerts, link and gap records).", NULL,
+	        NULL, s->lines);
 	family(b, "tamperwatch_bus_dropped_total", "counter",
 	       "Bus lines not tracked or not parsed, by reason (open_overflow, count_overflow, parse_errors, oom).");
 	sample(b, "tamperwatch_bus_dropped_total", "reason", "open_overflow", NULL, NULL, s->open_overflow);
@@ -160,22 +158,27 @@ static void render_backend(struct sb *b, const struct tw_status *s)
 		const char *name, *help;
 	} bc[] = {
 		{ TW_CNT_PACKETS, "tamperwatch_packets_total", "Packets seen by the backend." },
-		{ TW_CNT_BYTES, "tamperwatch_bytes_total", "Bytes seen by the backend (IP packets with their link header)." },
-		{ TW_CNT_TRACKED, "tamperwatch_packets_tracked_total", "TCP and UDP packets that reached the flow table." },
+		{ TW_CNT_BYTES, "tamperwatch_bytes_total",
+		  "Bytes seen by the backend (IP packets with their link header)." },
+		{ TW_CNT_TRACKED, "tamperwatch_packets_tracked_total",
+		  "TCP and UDP packets that reached the flow table." },
 		{ TW_CNT_FLOWS_NEW, "tamperwatch_flows_new_total", "Flows created in the backend's flow table." },
-		{ TW_CNT_FLOW_INSERT_FAIL, "tamperwatch_flow_insert_failures_total", "Flows not tracked: flow table full." },
+		{ TW_CNT_FLOW_INSERT_FAIL, "tamperwatch_flow_insert_failures_total",
+		  "Flows not tracked: flow table full." },
 		{ TW_CNT_EVENTS, "tamperwatch_backend_events_total", "Events the backend wrote to the ring buffer." },
 		{ TW_CNT_EVENTS_LOST, "tamperwatch_events_lost_total", "Events lost to a full ring buffer." },
-		{ TW_CNT_SNIPPET_FAIL, "tamperwatch_snippet_failures_total", "Events sent without their payload snippet: copy failed." },
-		{ TW_CNT_NONLINEAR, "tamperwatch_packets_nonlinear_total", "TC: packets skipped, headers not in the linear part." },
+		{ TW_CNT_SNIPPET_FAIL, "tamperwatch_snippet_failures_total",
+		  "Events sent without their payload snippet: copy failed." },
+		{ TW_CNT_NONLINEAR, "tamperwatch_packets_nonlinear_total",
+		  "TC: packets skipped, headers not in the linear part." },
 	};
 	for (size_t i = 0; i < sizeof(bc) / sizeof(bc[0]); i++)
 		counter(b, bc[i].name, bc[i].help, "backend", s->backend, s->counters[bc[i].cnt]);
 	family(b, "tamperwatch_packets_untracked_total", "counter",
 	       "Packets not tracked, by reason (names as in the stats record's untracked object).");
 	for (int i = 1; tw_stats_parse_name(i); i++)
-		sample(b, "tamperwatch_packets_untracked_total", "backend", s->backend, "reason", tw_stats_parse_name(i),
-		       s->counters[TW_CNT_PARSE_BASE + i]);
+		sample(b, "tamperwatch_packets_untracked_total", "backend", s->backend, "reason",
+		       tw_stats_parse_name(i), s->counters[TW_CNT_PARSE_BASE + i]);
 }
 
 static void render_pipeline(struct sb *b, const struct tw_status *s)
@@ -195,25 +198,27 @@ static void render_pipeline(struct sb *b, const struct tw_status *s)
 		}
 		sums[k] += s->events[t];
 	}
-	family(b, "tamperwatch_events_total", "counter", "Events through the pipeline, by type (event_type of the JSON lines).");
+	family(b, "tamperwatch_events_total", "counter",
+	       "Events through the pipeline, by type (event_type of the JSON lines).");
 	for (int k = 0; k < n; k++)
 		sample(b, "tamperwatch_events_total", "type", names[k], NULL, NULL, sums[k]);
 	counter(b, "tamperwatch_events_malformed_total", "Event records that failed validation: dropped.", NULL, NULL,
-		s->events_malformed);
-	counter(b, "tamperwatch_output_lines_total", "JSON lines queued to the alert log.", NULL, NULL, s->output_lines);
-	counter(b, "tamperwatch_output_write_errors_total", "JSON lines lost to a failed write of the alert log.", NULL, NULL,
-		s->output_write_errors);
-	counter(b, "tamperwatch_output_lines_too_long_total", "JSON lines dropped: longer than the line buffer.", NULL, NULL,
-		s->lines_too_long);
+	        s->events_malformed);
+	counter(b, "tamperwatch_output_lines_total", "JSON lines queued to the alert log.", NULL, NULL,
+	        s->output_lines);
+	counter(b, "tamperwatch_output_write_errors_total", "JSON lines lost to a failed write of the alert log.", NULL,
+	        NULL, s->output_write_errors);
+	counter(b, "tamperwatch_output_lines_too_long_total", "JSON lines dropped: longer than the line buffer.", NULL,
+	        NULL, s->lines_too_long);
 	family(b, "tamperwatch_tamper_verdicts_total", "counter", "Per-flow tamper verdicts, by method.");
 	for (int i = 0; i < 8 && tw_verdict_method_name(i); i++)
 		sample(b, "tamperwatch_tamper_verdicts_total", "method", tw_verdict_method_name(i), NULL, NULL,
 		       s->tamper_verdicts[i]);
 	counter(b, "tamperwatch_verdict_flows_dropped_total", "Flows not judged: verdict table full.", NULL, NULL,
-		s->verdict_flows_dropped);
+	        s->verdict_flows_dropped);
 	counter(b, "tamperwatch_redirect_bodies_skipped_total",
-		"DNS-linked HTTP responses not read for ISP redirection: body over 8 KiB.", NULL, NULL,
-		s->redirect_bodies_skipped);
+	        "DNS-linked HTTP responses not read for ISP redirection: body over 8 KiB.", NULL, NULL,
+	        s->redirect_bodies_skipped);
 	family(b, "tamperwatch_payload_parse_errors_total", "counter",
 	       "Payload snippets a parser read only in part (truncated) or found broken (malformed), by parser.");
 	for (int i = 0; tw_verdict_parser_name(i); i++) {
@@ -229,10 +234,11 @@ static void render_aggregation(struct sb *b, const struct tw_status *s)
 	family(b, "tamperwatch_alert_targets", "gauge", "Targets counted by per-target aggregation now.");
 	sample(b, "tamperwatch_alert_targets", NULL, NULL, NULL, NULL, s->agg.targets);
 	counter(b, "tamperwatch_alert_targets_dropped_total",
-		"Flow outcomes not counted for alerts: alerts.max_targets reached.", NULL, NULL, s->agg.targets_dropped);
+	        "Flow outcomes not counted for alerts: alerts.max_targets reached.", NULL, NULL,
+	        s->agg.targets_dropped);
 	counter(b, "tamperwatch_alert_prefixes_dropped_total",
-		"Flow outcomes whose client prefix is beyond the per-prefix table (never judged dark).", NULL, NULL,
-		s->agg.prefixes_dropped);
+	        "Flow outcomes whose client prefix is beyond the per-prefix table (never judged dark).", NULL, NULL,
+	        s->agg.prefixes_dropped);
 }
 
 static void render_syslog(struct sb *b, const struct tw_status *s)
@@ -240,14 +246,14 @@ static void render_syslog(struct sb *b, const struct tw_status *s)
 	if (!s->syslog.enabled)
 		return;
 	counter(b, "tamperwatch_syslog_messages_total", "Syslog messages handed to the transport.", "transport",
-		s->syslog.transport, s->syslog.sent);
+	        s->syslog.transport, s->syslog.sent);
 	counter(b, "tamperwatch_syslog_send_failures_total",
-		"Syslog messages lost: send failed, queue full or server unreachable.", "transport", s->syslog.transport,
-		s->syslog.failed);
+	        "Syslog messages lost: send failed, queue full or server unreachable.", "transport",
+	        s->syslog.transport, s->syslog.failed);
 	counter(b, "tamperwatch_syslog_truncated_total", "Syslog messages cut to the size bound.", "transport",
-		s->syslog.transport, s->syslog.truncated);
+	        s->syslog.transport, s->syslog.truncated);
 	counter(b, "tamperwatch_syslog_connects_total", "Syslog socket (re)connection attempts.", "transport",
-		s->syslog.transport, s->syslog.connects);
+	        s->syslog.transport, s->syslog.connects);
 	family(b, "tamperwatch_syslog_queued_messages", "gauge", "Syslog messages waiting for the TCP connection.");
 	sample(b, "tamperwatch_syslog_queued_messages", "transport", s->syslog.transport, NULL, NULL, s->syslog.queued);
 }
@@ -276,31 +282,37 @@ long tw_metrics_render(struct tw_status *st, struct tw_bus *bus, const struct tw
 
 	family(&b, "tamperwatch_build_info", "gauge", "Always 1: the daemon's version and backend as labels.");
 	sample(&b, "tamperwatch_build_info", "version", s.version, "backend", s.backend, 1);
-	family(&b, "tamperwatch_start_time_seconds", "gauge", "Start time of the daemon, seconds since the Unix epoch.");
-	sb_add(&b, "tamperwatch_start_time_seconds %llu.%03llu\n", (unsigned long long)(s.started_wall_ns / 1000000000ull),
+	family(&b, "tamperwatch_start_time_seconds", "gauge",
+	       "Start time of the daemon, seconds since the Unix epoch.");
+	sb_add(&b, "tamperwatch_start_time_seconds %llu.%03llu\n",
+	       (unsigned long long)(s.started_wall_ns / 1000000000ull),
 	       (unsigned long long)(s.started_wall_ns % 1000000000ull / 1000000ull));
 	family(&b, "tamperwatch_status_updated_time_seconds", "gauge",
-	       "When the counters below were last refreshed (the run's clock: capture time on replay); 0 before the first tick.");
+	       "When the counters below were last refreshed (the run's clock: capture time on replay); 0 before the "
+	       "first tick.");
 	sb_add(&b, "tamperwatch_status_updated_time_seconds %llu.%03llu\n",
 	       (unsigned long long)(s.updated_wall_ns / 1000000000ull),
 	       (unsigned long long)(s.updated_wall_ns % 1000000000ull / 1000000ull));
 	family(&b, "tamperwatch_link_up", "gauge", "1 when a watched interface is up and running, 0 when not.");
 	for (int i = 0; i < s.nlinks && i < TW_MAX_IFACES; i++)
 		if (s.links[i].up >= 0)
-			sample(&b, "tamperwatch_link_up", "interface", s.links[i].name, NULL, NULL, (uint64_t)s.links[i].up);
+			sample(&b, "tamperwatch_link_up", "interface", s.links[i].name, NULL, NULL,
+			       (uint64_t)s.links[i].up);
 	render_backend(&b, &s);
 	render_pipeline(&b, &s);
 	render_alerts(&b, &bs);
 	render_aggregation(&b, &s);
 	render_syslog(&b, &s);
 	if (hs) {
-		counter(&b, "tamperwatch_metrics_requests_total", "Scrapes of /metrics answered.", NULL, NULL, hs->requests);
+		counter(&b, "tamperwatch_metrics_requests_total", "Scrapes of /metrics answered.", NULL, NULL,
+		        hs->requests);
 		family(&b, "tamperwatch_metrics_rejected_total", "counter",
 		       "Requests to the metrics endpoint refused, by reason.");
 		for (int r = 0; r < TW_MR_MAX; r++)
-			sample(&b, "tamperwatch_metrics_rejected_total", "reason", reject_names[r], NULL, NULL, hs->rejected[r]);
-		counter(&b, "tamperwatch_metrics_render_failures_total", "Scrapes answered 500: out of memory.", NULL, NULL,
-			hs->oom);
+			sample(&b, "tamperwatch_metrics_rejected_total", "reason", reject_names[r], NULL, NULL,
+			       hs->rejected[r]);
+		counter(&b, "tamperwatch_metrics_render_failures_total", "Scrapes answered 500: out of memory.", NULL,
+		        NULL, hs->oom);
 	}
 	if (b.oom) {
 		free(b.p);
@@ -316,15 +328,15 @@ long tw_metrics_render(struct tw_status *st, struct tw_bus *bus, const struct tw
 struct conn {
 	int fd;
 	uint64_t deadline_ms;
-	size_t len;                     /* request bytes in req */
+	size_t len; /* request bytes in req */
 	char req[TW_METRICS_MAX_REQUEST];
-	char *resp;                     /* the whole response once decided */
+	char *resp; /* the whole response once decided */
 	size_t resp_len, resp_off;
 };
 
 struct tw_metrics {
 	int lfd;
-	int wake[2];                    /* the stop signal */
+	int wake[2]; /* the stop signal */
 	int started;
 	pthread_t th;
 	struct tw_status *st;
@@ -402,8 +414,10 @@ static void respond_error(struct conn *c, const char *status, const char *extra)
 		conn_close(c);
 		return;
 	}
-	int n = snprintf(r, 512, "HTTP/1.1 %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n"
-			 "%sConnection: close\r\n\r\n%s", status, bl, extra, body);
+	int n = snprintf(r, 512,
+	                 "HTTP/1.1 %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n"
+	                 "%sConnection: close\r\n\r\n%s",
+	                 status, bl, extra, body);
 	c->resp = r;
 	c->resp_len = (size_t)n;
 	c->resp_off = 0;
@@ -412,7 +426,7 @@ static void respond_error(struct conn *c, const char *status, const char *extra)
 static void respond_metrics(struct tw_metrics *m, struct conn *c, int head)
 {
 	char *body;
-	m->hs.requests++;     /* counted before rendering: this scrape sees itself */
+	m->hs.requests++; /* counted before rendering: this scrape sees itself */
 	long bl = tw_metrics_render(m->st, m->bus, &m->hs, &body);
 	if (bl < 0) {
 		m->hs.requests--;
@@ -421,8 +435,10 @@ static void respond_metrics(struct tw_metrics *m, struct conn *c, int head)
 		return;
 	}
 	char hdr[256];
-	int hl = snprintf(hdr, sizeof(hdr), "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
-			  "Content-Length: %ld\r\nConnection: close\r\n\r\n", bl);
+	int hl = snprintf(hdr, sizeof(hdr),
+	                  "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+	                  "Content-Length: %ld\r\nConnection: close\r\n\r\n",
+	                  bl);
 	size_t total = (size_t)hl + (head ? 0 : (size_t)bl);
 	char *r = malloc(total);
 	if (!r) {
@@ -482,7 +498,7 @@ static void conn_read(struct tw_metrics *m, struct conn *c)
 {
 	ssize_t n = recv(c->fd, c->req + c->len, sizeof(c->req) - c->len, MSG_DONTWAIT);
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-		conn_close(c);               /* the client went away before asking */
+		conn_close(c); /* the client went away before asking */
 		return;
 	}
 	if (n < 0)
@@ -514,7 +530,7 @@ static void conn_write(struct conn *c)
 
 static void accept_all(struct tw_metrics *m)
 {
-	for (int k = 0; k < 64; k++) {       /* bounded per wake-up */
+	for (int k = 0; k < 64; k++) { /* bounded per wake-up */
 		int fd = accept4(m->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
@@ -524,7 +540,7 @@ static void accept_all(struct tw_metrics *m)
 				c = &m->conns[i];
 		if (!c) {
 			static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
-						   "Connection: close\r\n\r\n";
+			                           "Connection: close\r\n\r\n";
 			m->hs.rejected[TW_MR_TOO_MANY]++;
 			if (send(fd, busy, sizeof(busy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
 				/* nothing more to do for it */
@@ -579,7 +595,7 @@ static void *serve(void *arg)
 			else
 				conn_read(m, c);
 			if (c->fd >= 0 && c->resp && c->resp_off == 0)
-				conn_write(c);       /* answer at once: usually fits the socket buffer */
+				conn_write(c); /* answer at once: usually fits the socket buffer */
 		}
 		if (pf[1].revents)
 			accept_all(m);

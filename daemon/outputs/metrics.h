@@ -12,25 +12,25 @@
 struct tw_status;
 struct tw_bus;
 
-#define TW_METRICS_MAX_REQUEST 8192     /* request line + headers */
+#define TW_METRICS_MAX_REQUEST 8192 /* request line + headers */
 #define TW_METRICS_MAX_CONNS 16
-#define TW_METRICS_TIMEOUT_MS 5000      /* whole exchange, from accept */
+#define TW_METRICS_TIMEOUT_MS 5000 /* whole exchange, from accept */
 
 enum tw_metrics_reject {
-	TW_MR_NOT_FOUND,        /* 404: a path other than /metrics */
-	TW_MR_METHOD,           /* 405: not GET or HEAD */
-	TW_MR_BAD_REQUEST,      /* 400: not an HTTP/1.x request line */
-	TW_MR_TOO_LARGE,        /* 431: no end of headers within TW_METRICS_MAX_REQUEST */
-	TW_MR_TIMEOUT,          /* closed: not done within TW_METRICS_TIMEOUT_MS */
-	TW_MR_TOO_MANY,         /* 503: TW_METRICS_MAX_CONNS already open */
+	TW_MR_NOT_FOUND,   /* 404: a path other than /metrics */
+	TW_MR_METHOD,      /* 405: not GET or HEAD */
+	TW_MR_BAD_REQUEST, /* 400: not an HTTP/1.x request line */
+	TW_MR_TOO_LARGE,   /* 431: no end of headers within TW_METRICS_MAX_REQUEST */
+	TW_MR_TIMEOUT,     /* closed: not done within TW_METRICS_TIMEOUT_MS */
+	TW_MR_TOO_MANY,    /* 503: TW_METRICS_MAX_CONNS already open */
 	TW_MR_MAX
 };
 
 /* The server's own counters (touched by its thread only). */
 struct tw_metrics_http {
-	uint64_t requests;              /* answered 200 */
+	uint64_t requests; /* answered 200 */
 	uint64_t rejected[TW_MR_MAX];
-	uint64_t oom;                   /* scrapes answered 500: no memory to render */
+	uint64_t oom; /* scrapes answered 500: no memory to render */
 };
 
 const char *tw_metrics_reject_name(int r);

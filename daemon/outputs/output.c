@@ -97,7 +97,7 @@ int tw_output_reopen(struct tw_output *o, char *err, size_t errlen)
 		return 0;
 	int old = o->fd;
 	if (open_path(o, err, errlen) < 0) {
-		o->fd = old;     /* keep writing to the old file rather than lose lines */
+		o->fd = old; /* keep writing to the old file rather than lose lines */
 		return -1;
 	}
 	if (old >= 0)

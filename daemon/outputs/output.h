@@ -13,10 +13,10 @@ struct tw_output {
 	char path[PATH_MAX];
 	int fd;
 	int is_stdout;
-	char *buf;               /* whole lines only: a flush never splits one */
+	char *buf; /* whole lines only: a flush never splits one */
 	size_t len;
 	uint64_t lines;
-	uint64_t write_errors;   /* lines lost to a failed write */
+	uint64_t write_errors; /* lines lost to a failed write */
 };
 
 int tw_output_open(struct tw_output *o, const char *path, char *err, size_t errlen);

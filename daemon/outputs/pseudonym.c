@@ -19,7 +19,7 @@ typedef unsigned __int128 u128;
  * truncated to hbits.  The network part is an input, so every prefix gets
  * its own permutation. */
 static uint64_t round_fn(const struct tw_pseudonym *p, int family, const uint8_t *net, int round, uint64_t half,
-			 int hbits)
+                         int hbits)
 {
 	uint8_t msg[8 + 1 + 16 + 1 + 8], md[EVP_MAX_MD_SIZE];
 	unsigned mdlen = 0;
@@ -74,7 +74,7 @@ void tw_pseudonym_addr(const struct tw_pseudonym *p, int family, const uint8_t *
 	int plen = family == TW_FAMILY_IPV6 ? p->prefix_v6 : p->prefix_v4;
 	if (plen < 0 || plen > bytes * 8)
 		plen = bytes * 8;
-	int n = bytes * 8 - plen;   /* host bits */
+	int n = bytes * 8 - plen; /* host bits */
 	uint8_t net[16] = { 0 };
 	u128 host = 0;
 	for (int i = 0; i < bytes; i++) {
@@ -99,8 +99,7 @@ void tw_pseudonym_addr(const struct tw_pseudonym *p, int family, const uint8_t *
 	}
 }
 
-void tw_pseudonym_init_key(struct tw_pseudonym *p, const uint8_t key[TW_PSEUDONYM_KEYLEN], int prefix_v4,
-			   int prefix_v6)
+void tw_pseudonym_init_key(struct tw_pseudonym *p, const uint8_t key[TW_PSEUDONYM_KEYLEN], int prefix_v4, int prefix_v6)
 {
 	memset(p, 0, sizeof(*p));
 	memcpy(p->key, key, TW_PSEUDONYM_KEYLEN);
@@ -125,7 +124,7 @@ static int random_key(uint8_t *key, char *err, size_t errlen)
 }
 
 int tw_pseudonym_init(struct tw_pseudonym *p, const char *state_dir, int prefix_v4, int prefix_v6, char *err,
-		      size_t errlen)
+                      size_t errlen)
 {
 	uint8_t key[TW_PSEUDONYM_KEYLEN];
 	void *data = NULL;
@@ -154,8 +153,8 @@ int tw_pseudonym_init(struct tw_pseudonym *p, const char *state_dir, int prefix_
 			return 0;
 		}
 		if (rc == 1)
-			fprintf(stderr, "tamperwatchd: %s/%s: expected %d bytes, got %zu; making a new key\n", state_dir,
-				TW_PSEUDONYM_FILE, TW_PSEUDONYM_KEYLEN, len);
+			fprintf(stderr, "tamperwatchd: %s/%s: expected %d bytes, got %zu; making a new key\n",
+			        state_dir, TW_PSEUDONYM_FILE, TW_PSEUDONYM_KEYLEN, len);
 		free(data);
 	}
 	if (random_key(key, err, errlen) < 0)

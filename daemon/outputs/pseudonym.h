@@ -19,16 +19,16 @@
 struct tw_pseudonym {
 	uint8_t key[TW_PSEUDONYM_KEYLEN];
 	int prefix_v4, prefix_v6;
-	int persistent;     /* 1: key from/in the state directory */
+	int persistent; /* 1: key from/in the state directory */
 };
 
 /* Load the key from state_dir (NULL: a per-run key), creating it on first
  * start.  0, or -1 with a message in err (no randomness, unwritable dir). */
-int tw_pseudonym_init(struct tw_pseudonym *p, const char *state_dir, int prefix_v4, int prefix_v6,
-		      char *err, size_t errlen);
+int tw_pseudonym_init(struct tw_pseudonym *p, const char *state_dir, int prefix_v4, int prefix_v6, char *err,
+                      size_t errlen);
 /* A given key (tests). */
 void tw_pseudonym_init_key(struct tw_pseudonym *p, const uint8_t key[TW_PSEUDONYM_KEYLEN], int prefix_v4,
-			   int prefix_v6);
+                           int prefix_v6);
 /* family: TW_FAMILY_IPV4 (4 bytes at addr) or TW_FAMILY_IPV6 (16); out may
  * be addr.  With a /32 (/128) prefix there are no host bits: out = addr. */
 void tw_pseudonym_addr(const struct tw_pseudonym *p, int family, const uint8_t *addr, uint8_t *out);

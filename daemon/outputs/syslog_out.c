@@ -46,8 +46,8 @@ const char *tw_syslog_transport_name(enum tw_syslog_transport t)
 
 int tw_syslog_facility(const char *name)
 {
-	static const char *const names[] = { "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news",
-					     "uucp", "cron", "authpriv", "ftp" };
+	static const char *const names[] = { "kern", "user", "mail", "daemon", "auth",     "syslog",
+		                             "lpr",  "news", "uucp", "cron",   "authpriv", "ftp" };
 	for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
 		if (!strcmp(name, names[i]))
 			return i;
@@ -77,23 +77,23 @@ int tw_syslog_severity(struct json_object *obj)
 		struct json_object *a = member(obj, "alert");
 		const char *state = str_of(a, "state");
 		if (state && !strcmp(state, "resolved"))
-			return 5;                                  /* notice */
+			return 5; /* notice */
 		struct json_object *sv = member(a, "severity");
 		int sev = sv && json_object_is_type(sv, json_type_int) ? json_object_get_int(sv) : 0;
-		return sev == 1 ? 2 : sev == 2 ? 3 : 4;        /* crit, err, warning */
+		return sev == 1 ? 2 : sev == 2 ? 3 : 4; /* crit, err, warning */
 	}
 	if (et && !strcmp(et, "link")) {
 		const char *state = str_of(member(obj, "link"), "state");
-		return state && !strcmp(state, "up") ? 5 : 4;  /* up: notice; down: warning */
+		return state && !strcmp(state, "up") ? 5 : 4; /* up: notice; down: warning */
 	}
 	if (et && !strcmp(et, "gap"))
-		return 4;                                      /* we were blind for a while */
-	return 6;                                              /* info */
+		return 4; /* we were blind for a while */
+	return 6;         /* info */
 }
 
 struct out {
 	char *p;
-	size_t len, cap;      /* cap excludes room kept for "]" and the NUL */
+	size_t len, cap; /* cap excludes room kept for "]" and the NUL */
 	int cut;
 };
 
@@ -119,7 +119,7 @@ static void put_token(struct out *o, const char *s, size_t max)
 	if (s)
 		while (n < max && s[n] > 32 && s[n] < 127)
 			n++;
-	if (!n || (s && s[n])) {         /* empty or not a clean token: NILVALUE */
+	if (!n || (s && s[n])) { /* empty or not a clean token: NILVALUE */
 		puts_(o, "-");
 		return;
 	}
@@ -169,9 +169,7 @@ static void put_json_param(struct out *o, const char *name, struct json_object *
 	if (!v)
 		return;
 	switch (json_object_get_type(v)) {
-	case json_type_string:
-		put_param(o, name, json_object_get_string(v));
-		break;
+	case json_type_string: put_param(o, name, json_object_get_string(v)); break;
 	case json_type_int:
 		snprintf(num, sizeof(num), "%lld", (long long)json_object_get_int64(v));
 		put_param(o, name, num);
@@ -180,11 +178,8 @@ static void put_json_param(struct out *o, const char *name, struct json_object *
 		snprintf(num, sizeof(num), "%.2f", json_object_get_double(v));
 		put_param(o, name, num);
 		break;
-	case json_type_boolean:
-		put_param(o, name, json_object_get_boolean(v) ? "true" : "false");
-		break;
-	default:
-		break;      /* null, objects and arrays are not params */
+	case json_type_boolean: put_param(o, name, json_object_get_boolean(v) ? "true" : "false"); break;
+	default: break; /* null, objects and arrays are not params */
 	}
 }
 
@@ -195,7 +190,8 @@ static void put_timestamp(struct out *o, const char *ts)
 	size_t n = ts ? strlen(ts) : 0;
 	int okay = n == sizeof(pat) - 1;
 	for (size_t i = 0; okay && i < n; i++)
-		okay = pat[i] == 'd' ? (ts[i] >= '0' && ts[i] <= '9') : (pat[i] == '+' ? (ts[i] == '+' || ts[i] == '-') : ts[i] == pat[i]);
+		okay = pat[i] == 'd' ? (ts[i] >= '0' && ts[i] <= '9')
+		                     : (pat[i] == '+' ? (ts[i] == '+' || ts[i] == '-') : ts[i] == pat[i]);
 	if (!okay) {
 		puts_(o, "-");
 		return;
@@ -211,7 +207,8 @@ static void put_record_params(struct out *o, struct json_object *rec)
 	int n = 0;
 	if (!rec || !json_object_is_type(rec, json_type_object))
 		return;
-	json_object_object_foreach(rec, k, v) {
+	json_object_object_foreach(rec, k, v)
+	{
 		size_t kl = strlen(k);
 		int clean = kl > 0 && kl <= 32 && strcmp(k, "note");
 		for (size_t i = 0; clean && i < kl; i++)
@@ -221,10 +218,10 @@ static void put_record_params(struct out *o, struct json_object *rec)
 	}
 }
 
-size_t tw_syslog_format(char *buf, size_t cap, int facility, const char *hostname, int pid,
-			struct json_object *obj, int *truncated)
+size_t tw_syslog_format(char *buf, size_t cap, int facility, const char *hostname, int pid, struct json_object *obj,
+                        int *truncated)
 {
-	struct out o = { buf, 0, cap - 2, 0 };       /* room for ']' and NUL */
+	struct out o = { buf, 0, cap - 2, 0 }; /* room for ']' and NUL */
 	const char *et = str_of(obj, "event_type");
 	char hdr[64];
 
@@ -235,18 +232,19 @@ size_t tw_syslog_format(char *buf, size_t cap, int facility, const char *hostnam
 	put_token(&o, hostname, 255);
 	snprintf(hdr, sizeof(hdr), " tamperwatchd %d ", pid);
 	puts_(&o, hdr);
-	put_token(&o, et, 32);                     /* MSGID: alert, link, gap */
+	put_token(&o, et, 32); /* MSGID: alert, link, gap */
 	put(&o, " [", 2);
 	puts_(&o, TW_SYSLOG_SDID);
 	const char *msg = NULL;
 	if (et && !strcmp(et, "alert")) {
-		struct json_object *a = member(obj, "alert"), *c = member(obj, "censorship"), *t = member(obj, "target");
+		struct json_object *a = member(obj, "alert"), *c = member(obj, "censorship"),
+		                   *t = member(obj, "target");
 		put_json_param(&o, "id", member(a, "id"));
 		put_json_param(&o, "state", member(a, "state"));
 		put_json_param(&o, "category", member(a, "category"));
 		put_json_param(&o, "method", member(c, "method"));
 		put_json_param(&o, "legitimacy", member(c, "legitimacy"));
-		put_json_param(&o, "legal_reference", member(c, "legal_reference"));   /* declared: the operator's text */
+		put_json_param(&o, "legal_reference", member(c, "legal_reference")); /* declared: the operator's text */
 		put_json_param(&o, "confidence", member(c, "confidence"));
 		put_json_param(&o, "domain", member(t, "domain"));
 		put_json_param(&o, "ip", member(t, "ip"));
@@ -267,7 +265,7 @@ size_t tw_syslog_format(char *buf, size_t cap, int facility, const char *hostnam
 		put(&o, " ", 1);
 		size_t before = o.len;
 		put(&o, msg, strlen(msg));
-		if (o.cut)      /* cut MSG: back off a split UTF-8 sequence */
+		if (o.cut) /* cut MSG: back off a split UTF-8 sequence */
 			while (o.len > before && ((unsigned char)o.p[o.len - 1] & 0x80)) {
 				o.len--;
 				if (((unsigned char)o.p[o.len] & 0xc0) == 0xc0)
@@ -335,7 +333,7 @@ static void disconnect(struct tw_syslog *s)
 	else
 		s->backoff_ms = s->backoff_ms * 2 > 60000 ? 60000 : s->backoff_ms * 2;
 	s->next_try_ms = mono_ms() + s->backoff_ms;
-	if (s->head_off) {          /* the receiver got part of it: lost */
+	if (s->head_off) { /* the receiver got part of it: lost */
 		struct qmsg *m = &s->q[s->qhead];
 		s->qbytes -= m->len;
 		free(m->p);
@@ -432,7 +430,7 @@ static void pump(struct tw_syslog *s)
 static void enqueue(struct tw_syslog *s, const char *msg, size_t len)
 {
 	char pre[16];
-	int pl = snprintf(pre, sizeof(pre), "%zu ", len);     /* RFC 6587 octet counting */
+	int pl = snprintf(pre, sizeof(pre), "%zu ", len); /* RFC 6587 octet counting */
 	size_t total = (size_t)pl + len;
 	if (s->qn == TW_SYSLOG_QUEUE_MSGS || s->qbytes + total > TW_SYSLOG_QUEUE_BYTES) {
 		s->failed++;
@@ -476,8 +474,8 @@ static void send_dgram(struct tw_syslog *s, const char *msg, size_t len)
 		disconnect(s);
 }
 
-struct tw_syslog *tw_syslog_new(const struct tw_syslog_target *t, int facility, struct tw_status *st,
-				char *err, size_t errlen)
+struct tw_syslog *tw_syslog_new(const struct tw_syslog_target *t, int facility, struct tw_status *st, char *err,
+                                size_t errlen)
 {
 	struct tw_syslog *s = calloc(1, sizeof(*s));
 	if (!s) {
@@ -494,7 +492,7 @@ struct tw_syslog *tw_syslog_new(const struct tw_syslog_target *t, int facility, 
 	/* a socket we cannot even make is a start failure; a server that is
 	 * not there yet is not (datagram sockets connect at the first send) */
 	int fd = socket(t->transport == TW_SYSLOG_UNIX ? AF_UNIX : t->ss.ss_family,
-			(t->transport == TW_SYSLOG_TCP ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
+	                (t->transport == TW_SYSLOG_TCP ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "syslog: socket: %s", strerror(errno));
 		free(s);
@@ -504,11 +502,12 @@ struct tw_syslog *tw_syslog_new(const struct tw_syslog_target *t, int facility, 
 	if (st) {
 		pthread_mutex_lock(&st->mu);
 		st->syslog.enabled = 1;
-		snprintf(st->syslog.transport, sizeof(st->syslog.transport), "%s", tw_syslog_transport_name(t->transport));
+		snprintf(st->syslog.transport, sizeof(st->syslog.transport), "%s",
+		         tw_syslog_transport_name(t->transport));
 		pthread_mutex_unlock(&st->mu);
 	}
 	if (t->transport != TW_SYSLOG_TCP)
-		try_connect(s);      /* failing here is retried at the next message */
+		try_connect(s); /* failing here is retried at the next message */
 	return s;
 }
 

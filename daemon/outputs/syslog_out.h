@@ -20,17 +20,17 @@ struct tw_jb;
 /* 32473 is the example private enterprise number IANA reserves for
  * documentation (RFC 5612); the SD-ID is well formed (name@number). */
 #define TW_SYSLOG_SDID "tamperwatch@32473"
-#define TW_SYSLOG_MAX 4096              /* one message, framing excluded */
-#define TW_SYSLOG_QUEUE_MSGS 1024       /* tcp: messages waiting for the connection */
+#define TW_SYSLOG_MAX 4096        /* one message, framing excluded */
+#define TW_SYSLOG_QUEUE_MSGS 1024 /* tcp: messages waiting for the connection */
 #define TW_SYSLOG_QUEUE_BYTES (1u << 20)
-#define TW_SYSLOG_DRAIN_MS 2000         /* at the end of the run, for queued tcp messages */
+#define TW_SYSLOG_DRAIN_MS 2000 /* at the end of the run, for queued tcp messages */
 
 enum tw_syslog_transport { TW_SYSLOG_UNIX, TW_SYSLOG_UDP, TW_SYSLOG_TCP };
 
 struct tw_syslog_target {
 	enum tw_syslog_transport transport;
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];   /* unix */
-	struct sockaddr_storage ss;                               /* udp, tcp */
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* unix */
+	struct sockaddr_storage ss;                             /* udp, tcp */
 	socklen_t sl;
 };
 
@@ -46,14 +46,14 @@ int tw_syslog_severity(struct json_object *obj);
 /* One RFC 5424 message (no framing, no NUL counted) for a bus record into
  * buf (cap >= 512): its length; *truncated set when MSG or a value was cut
  * to fit.  hostname: NULL or "" for the NILVALUE. */
-size_t tw_syslog_format(char *buf, size_t cap, int facility, const char *hostname, int pid,
-			struct json_object *obj, int *truncated);
+size_t tw_syslog_format(char *buf, size_t cap, int facility, const char *hostname, int pid, struct json_object *obj,
+                        int *truncated);
 
 struct tw_syslog;
 /* NULL with err when the socket cannot be made (a server that is down is
  * not an error: it is retried).  st: where the counters are published. */
-struct tw_syslog *tw_syslog_new(const struct tw_syslog_target *t, int facility, struct tw_status *st,
-				char *err, size_t errlen);
+struct tw_syslog *tw_syslog_new(const struct tw_syslog_target *t, int facility, struct tw_status *st, char *err,
+                                size_t errlen);
 /* tw_sink_fn (bus.h) */
 void tw_syslog_sink(void *arg, const char *line, size_t len, struct json_object *obj);
 /* tw_tick_fn (pipeline.h): retries the connection and flushes the queue;

@@ -71,8 +71,7 @@ int tw_hostport_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len
 		*len = sizeof(*a6);
 		return 0;
 	}
-	snprintf(err, errlen, "'%s' is not an IP%s literal (host names are not resolved)", host,
-		 v6 ? "v6" : "v4");
+	snprintf(err, errlen, "'%s' is not an IP%s literal (host names are not resolved)", host, v6 ? "v6" : "v4");
 	return -1;
 }
 

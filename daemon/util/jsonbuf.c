@@ -18,7 +18,7 @@ static void put(struct tw_jb *b, const char *s, size_t n)
 {
 	if (b->overflow)
 		return;
-	if (b->len + n + 2 > b->cap) {   /* keep room for "\n\0" */
+	if (b->len + n + 2 > b->cap) { /* keep room for "\n\0" */
 		b->overflow = 1;
 		return;
 	}
@@ -40,8 +40,8 @@ static void put_escaped(struct tw_jb *b, const char *s, size_t n)
 		char tmp[8];
 		size_t run = i;
 		/* a run of bytes that need no escaping goes in one copy */
-		while (run < n && (unsigned char)s[run] >= 0x20 && (unsigned char)s[run] < 0x7f &&
-		       s[run] != '"' && s[run] != '\\')
+		while (run < n && (unsigned char)s[run] >= 0x20 && (unsigned char)s[run] < 0x7f && s[run] != '"' &&
+		       s[run] != '\\')
 			run++;
 		if (run > i) {
 			put(b, s + i, run - i);
@@ -162,7 +162,7 @@ void tw_jb_dbl(struct tw_jb *b, const char *k, double v, int decimals)
 {
 	char tmp[64];
 	key(b, k);
-	if (v != v) {  /* NaN has no JSON form */
+	if (v != v) { /* NaN has no JSON form */
 		tw_jb_raw(b, "null");
 		return;
 	}

@@ -10,16 +10,16 @@ struct tw_jb {
 	size_t cap;
 	size_t len;
 	int overflow;
-	int need_comma;   /* a member was written at this nesting level */
+	int need_comma; /* a member was written at this nesting level */
 };
 
 void tw_jb_init(struct tw_jb *b, char *buf, size_t cap);
 void tw_jb_raw(struct tw_jb *b, const char *s);
-void tw_jb_obj_open(struct tw_jb *b, const char *key);  /* key NULL: top level / array element */
+void tw_jb_obj_open(struct tw_jb *b, const char *key); /* key NULL: top level / array element */
 void tw_jb_obj_close(struct tw_jb *b);
 void tw_jb_arr_open(struct tw_jb *b, const char *key);
 void tw_jb_arr_close(struct tw_jb *b);
-void tw_jb_str(struct tw_jb *b, const char *key, const char *val);      /* val NULL -> null */
+void tw_jb_str(struct tw_jb *b, const char *key, const char *val); /* val NULL -> null */
 void tw_jb_strn(struct tw_jb *b, const char *key, const char *val, size_t n);
 void tw_jb_u64(struct tw_jb *b, const char *key, uint64_t v);
 void tw_jb_i64(struct tw_jb *b, const char *key, int64_t v);

@@ -16,10 +16,10 @@ int tw_state_save(const char *dir, const char *name, const void *data, size_t le
  * us read (permissions, EIO, a directory) is left alone and the caller
  * stops: starting empty would overwrite state that may be perfectly good. */
 enum tw_state_rc {
-	TW_STATE_UNREADABLE = -2,  /* err: the file and the system's reason; left in place */
-	TW_STATE_CORRUPT = -1,     /* err: the file, why, and where it was moved */
-	TW_STATE_NONE = 0,         /* no file: a first start */
-	TW_STATE_LOADED = 1,       /* *data malloc'd, NUL-terminated beyond *len */
+	TW_STATE_UNREADABLE = -2, /* err: the file and the system's reason; left in place */
+	TW_STATE_CORRUPT = -1,    /* err: the file, why, and where it was moved */
+	TW_STATE_NONE = 0,        /* no file: a first start */
+	TW_STATE_LOADED = 1,      /* *data malloc'd, NUL-terminated beyond *len */
 };
 /* A corrupt file that cannot be moved aside is TW_STATE_UNREADABLE: the next
  * save would replace it.  NAME.tmp.PID left by a save that a crash cut short

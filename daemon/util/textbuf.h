@@ -6,9 +6,9 @@
 #include <stddef.h>
 
 struct tw_tb {
-	char *p;        /* free() when done */
+	char *p; /* free() when done */
 	size_t n, cap;
-	size_t max;     /* 0: no bound beyond memory */
+	size_t max; /* 0: no bound beyond memory */
 	int fail;
 };
 

@@ -16,14 +16,14 @@ enum { PT_FULL, PT_PREFIX, PT_CONTAINS, PT_REGEXP };
 
 struct fp_entry {
 	struct tw_fp_match m;
-	unsigned ord;        /* load order, last tie-break */
+	unsigned ord; /* load order, last tie-break */
 	uint8_t loc, ptype;
-	char *hdr;           /* lower-case header name (LOC_HEADER) */
-	char *pat;           /* pattern bytes; lower-cased for LOC_DNS */
+	char *hdr; /* lower-case header name (LOC_HEADER) */
+	char *pat; /* pattern bytes; lower-cased for LOC_DNS */
 	size_t plen;
 	regex_t re;
 	int has_re;
-	char *lit;           /* literal every regexp match contains (prefilter) */
+	char *lit; /* literal every regexp match contains (prefilter) */
 	size_t litlen;
 	char *name, *scope, *countries, *location, *raw_pat;
 };
@@ -48,14 +48,14 @@ struct tw_fp_db {
 	void (*warn)(void *arg, const char *msg);
 	void *warn_arg;
 	/* index, rebuilt after each successful load */
-	uint32_t *bstart;    /* NBUCKET + 1 offsets into bitems */
+	uint32_t *bstart; /* NBUCKET + 1 offsets into bitems */
 	uint32_t *bitems;
 	uint8_t bmap[NBUCKET / 8];
 	uint32_t *body_other; /* full/prefix/regexp and contains < 4 bytes */
 	size_t n_body_other;
 	struct hdr_group *hg;
 	size_t n_hg;
-	uint32_t *dns_full;  /* sorted by pattern */
+	uint32_t *dns_full; /* sorted by pattern */
 	size_t n_dns_full;
 	uint32_t *dns_other;
 	size_t n_dns_other;
@@ -243,8 +243,10 @@ static const char *xlate_bracket(const char *in, size_t len, size_t *i, struct s
 			case 't': emit(b, '\t'); break;
 			case 'n': emit(b, '\n'); break;
 			case 'r': emit(b, '\r'); break;
-			case ']': case '-': case '^': case '[':
-				return "position-dependent escape in []";
+			case ']':
+			case '-':
+			case '^':
+			case '[': return "position-dependent escape in []";
 			default:
 				if (is_alnum(d))
 					return "unsupported escape in []";
@@ -319,7 +321,9 @@ static const char *pcre_to_ere(const char *in, size_t len, struct sbuf *b, int *
 				return "unsupported (?...) group";
 			}
 			break;
-		case '*': case '+': case '?':
+		case '*':
+		case '+':
+		case '?':
 			if (after_quant)
 				return "quantifier after a quantifier";
 			quant = 1;
@@ -375,14 +379,14 @@ static void required_literal(const char *re, struct sbuf *best)
 
 	best->n = 0;
 	best->p[0] = '\0';
-#define END_RUN()                                                        \
-	do {                                                                 \
-		if (rn > best->n && rn < best->cap) {                            \
-			memcpy(best->p, run, rn);                                    \
-			best->n = rn;                                                \
-			best->p[rn] = '\0';                                          \
-		}                                                                \
-		rn = 0;                                                          \
+#define END_RUN()                                                                                                      \
+	do {                                                                                                           \
+		if (rn > best->n && rn < best->cap) {                                                                  \
+			memcpy(best->p, run, rn);                                                                      \
+			best->n = rn;                                                                                  \
+			best->p[rn] = '\0';                                                                            \
+		}                                                                                                      \
+		rn = 0;                                                                                                \
 	} while (0)
 	for (size_t i = 0; re[i];) {
 		char c = re[i];
@@ -431,7 +435,9 @@ static void required_literal(const char *re, struct sbuf *best)
 			}
 			END_RUN();
 			break;
-		case '*': case '?': case '{':
+		case '*':
+		case '?':
+		case '{':
 			if (rn)
 				rn--; /* the quantified char is optional */
 			END_RUN();
@@ -439,9 +445,10 @@ static void required_literal(const char *re, struct sbuf *best)
 				while (re[i] && re[i] != '}')
 					i++;
 			break;
-		case '+': case '.': case '^': case '$':
-			END_RUN();
-			break;
+		case '+':
+		case '.':
+		case '^':
+		case '$': END_RUN(); break;
 		default:
 			if (depth == 0 && rn < sizeof(run))
 				run[rn++] = c;
@@ -569,10 +576,11 @@ static const char *fld(const struct rec *r, int col)
 /* ---- loading --------------------------------------------------------------- */
 
 enum { C_NAME, C_SCOPE, C_LOC, C_PTYPE, C_PAT, C_CONF, C_COUNTRIES, C_N };
-static const char *const col_names[C_N] = {"name", "scope", "location_found", "pattern_type",
-					   "pattern", "confidence_no_fp", "expected_countries"};
-static const int col_required[C_N] = {1, 0, 1, 1, 1, 0, 0};
-static const char *const ptype_names[] = {"full", "prefix", "contains", "regexp"};
+static const char *const col_names[C_N] = {
+	"name", "scope", "location_found", "pattern_type", "pattern", "confidence_no_fp", "expected_countries"
+};
+static const int col_required[C_N] = { 1, 0, 1, 1, 1, 0, 0 };
+static const char *const ptype_names[] = { "full", "prefix", "contains", "regexp" };
 
 static int valid_header_name(const char *s)
 {
@@ -675,8 +683,8 @@ static int add_row(struct loadctx *lc, const struct rec *r, const int *col)
 
 	if (pt == PT_REGEXP) {
 		size_t cap = plen * 12 + 16; /* worst case: every byte becomes [[:space:]] */
-		struct sbuf ere = {malloc(cap), 0, cap, 0};
-		struct sbuf lit = {malloc(plen + 1), 0, plen + 1, 0};
+		struct sbuf ere = { malloc(cap), 0, cap, 0 };
+		struct sbuf lit = { malloc(plen + 1), 0, plen + 1, 0 };
 		int icase = 0, rc = 0;
 		const char *bad = NULL;
 		char rerr[128] = "";
@@ -714,7 +722,7 @@ static int add_row(struct loadctx *lc, const struct rec *r, const int *col)
 			clip(c1, sizeof(c1), name);
 			clip(c2, sizeof(c2), pat);
 			snprintf(msg, sizeof(msg), "%s:%d: warning: skipped %s: regexp '%s': %s", lc->file, r->line, c1,
-				 c2, bad);
+			         c2, bad);
 			if (db->warn)
 				db->warn(db->warn_arg, msg);
 			db->skipped++;
@@ -850,16 +858,15 @@ oom:
 	return -1;
 }
 
-static int load_buf(struct tw_fp_db *db, const char *file, const uint8_t *data, size_t len, char *err,
-		    size_t errlen)
+static int load_buf(struct tw_fp_db *db, const char *file, const uint8_t *data, size_t len, char *err, size_t errlen)
 {
 	size_t n0 = db->n, sk0 = db->skipped;
 	char why[256] = "";
 	const char *cwhy = NULL;
 	int eline = 0, col[C_N], rc;
-	struct csv c = {data, len, 0, 1};
+	struct csv c = { data, len, 0, 1 };
 	struct rec *r = NULL;
-	struct loadctx lc = {db, NULL, why, sizeof(why)};
+	struct loadctx lc = { db, NULL, why, sizeof(why) };
 
 	char **nf = realloc(db->files, (db->nfiles + 1) * sizeof(*nf));
 	if (!nf)
@@ -948,8 +955,7 @@ fail:
 	return -1;
 }
 
-int tw_fp_db_load_mem(struct tw_fp_db *db, const char *name, const uint8_t *data, size_t len, char *err,
-		      size_t errlen)
+int tw_fp_db_load_mem(struct tw_fp_db *db, const char *name, const uint8_t *data, size_t len, char *err, size_t errlen)
 {
 	if (len > TW_FP_FILE_MAX) {
 		snprintf(err, errlen, "%s: too large (%zu bytes > %u)", name, len, TW_FP_FILE_MAX);
@@ -1044,7 +1050,7 @@ static int re_test(const struct fp_entry *e, const uint8_t *s, size_t n)
 	if (n)
 		memcpy(buf, s, n);
 	buf[n] = '\0';
-	regmatch_t m[1] = {{.rm_so = 0, .rm_eo = (regoff_t)n}};
+	regmatch_t m[1] = { { .rm_so = 0, .rm_eo = (regoff_t)n } };
 	int rc = regexec(&e->re, buf, 1, m, REG_STARTEND);
 	if (buf != stack)
 		free(buf);
@@ -1054,12 +1060,9 @@ static int re_test(const struct fp_entry *e, const uint8_t *s, size_t n)
 static int test_entry(const struct fp_entry *e, const uint8_t *s, size_t n)
 {
 	switch (e->ptype) {
-	case PT_FULL:
-		return n == e->plen && memcmp(s, e->pat, n) == 0;
-	case PT_PREFIX:
-		return n >= e->plen && memcmp(s, e->pat, e->plen) == 0;
-	case PT_CONTAINS:
-		return memmem(s, n, e->pat, e->plen) != NULL;
+	case PT_FULL: return n == e->plen && memcmp(s, e->pat, n) == 0;
+	case PT_PREFIX: return n >= e->plen && memcmp(s, e->pat, e->plen) == 0;
+	case PT_CONTAINS: return memmem(s, n, e->pat, e->plen) != NULL;
 	default:
 		if (e->lit && !memmem(s, n, e->lit, e->litlen))
 			return 0;
@@ -1088,8 +1091,8 @@ static void match_body(const struct tw_fp_db *db, const uint8_t *b, size_t n, st
 	}
 }
 
-static void match_header(const struct tw_fp_db *db, const uint8_t *name, size_t nlen, const uint8_t *val,
-			 size_t vlen, struct mctx *c)
+static void match_header(const struct tw_fp_db *db, const uint8_t *name, size_t nlen, const uint8_t *val, size_t vlen,
+                         struct mctx *c)
 {
 	for (size_t g = 0; g < db->n_hg; g++) {
 		const struct hdr_group *hg = &db->hg[g];
@@ -1146,15 +1149,15 @@ static void match_http(const struct tw_fp_db *db, const uint8_t *p, size_t len, 
 
 const struct tw_fp_match *tw_fp_match_http(const struct tw_fp_db *db, const uint8_t *raw, size_t len)
 {
-	struct mctx c = {0};
+	struct mctx c = { 0 };
 	match_http(db, raw, len, &c);
 	return c.best ? &c.best->m : NULL;
 }
 
-size_t tw_fp_match_http_all(const struct tw_fp_db *db, const uint8_t *raw, size_t len,
-			    const struct tw_fp_match **out, size_t max)
+size_t tw_fp_match_http_all(const struct tw_fp_db *db, const uint8_t *raw, size_t len, const struct tw_fp_match **out,
+                            size_t max)
 {
-	struct mctx c = {NULL, out, max, 0};
+	struct mctx c = { NULL, out, max, 0 };
 	match_http(db, raw, len, &c);
 	return c.nout;
 }
@@ -1162,7 +1165,7 @@ size_t tw_fp_match_http_all(const struct tw_fp_db *db, const uint8_t *raw, size_
 const struct tw_fp_match *tw_fp_match_dns(const struct tw_fp_db *db, const char *answer)
 {
 	char a[1024];
-	struct mctx c = {0};
+	struct mctx c = { 0 };
 	size_t n = 0;
 
 	if (!db || !answer || !db->bstart)

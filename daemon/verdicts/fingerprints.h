@@ -23,25 +23,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TW_FP_FILE_MAX (16u << 20)  /* bytes per file */
-#define TW_FP_RECORD_MAX 65536u     /* bytes per CSV record ("line") */
+#define TW_FP_FILE_MAX (16u << 20) /* bytes per file */
+#define TW_FP_RECORD_MAX 65536u    /* bytes per CSV record ("line") */
 #define TW_FP_FIELDS_MAX 64
-#define TW_FP_ENTRIES_MAX 1000000u  /* per db */
+#define TW_FP_ENTRIES_MAX 1000000u /* per db */
 
 struct tw_fp_db; /* opaque */
 
 struct tw_fp_match {
 	const char *name;
-	const char *scope;         /* nat|isp|prod|inst|vbw|fp|... as in the file */
+	const char *scope; /* nat|isp|prod|inst|vbw|fp|... as in the file */
 	int confidence_no_fp;
-	const char *countries;     /* expected_countries, e.g. "AE,SA" */
+	const char *countries; /* expected_countries, e.g. "AE,SA" */
 	/* scope == "fp": a known NON-censorship page (CDN/WAF/parking page):
 	 * the caller must not count it as blocking */
 	int is_false_positive_scope;
-	const char *location;      /* body | header.<name> | dns */
-	const char *pattern_type;  /* full | prefix | contains | regexp */
+	const char *location;     /* body | header.<name> | dns */
+	const char *pattern_type; /* full | prefix | contains | regexp */
 	const char *pattern;
-	const char *file;          /* where the row came from */
+	const char *file; /* where the row came from */
 	int line;
 };
 
@@ -57,8 +57,7 @@ void tw_fp_db_set_warn(struct tw_fp_db *db, void (*fn)(void *arg, const char *ms
  * "FILE: reason" for file-level problems); a failed load adds nothing.
  * Several files may be loaded into one db. */
 int tw_fp_db_load(struct tw_fp_db *db, const char *path, char *err, size_t errlen);
-int tw_fp_db_load_mem(struct tw_fp_db *db, const char *name, const uint8_t *data, size_t len, char *err,
-		      size_t errlen);
+int tw_fp_db_load_mem(struct tw_fp_db *db, const char *name, const uint8_t *data, size_t len, char *err, size_t errlen);
 
 /* Loaded entries; *skipped (if non-NULL) = rows skipped for regexps. */
 size_t tw_fp_db_count(const struct tw_fp_db *db, size_t *skipped);
@@ -72,7 +71,7 @@ size_t tw_fp_db_count(const struct tw_fp_db *db, size_t *skipped);
 const struct tw_fp_match *tw_fp_match_http(const struct tw_fp_db *db, const uint8_t *raw_response, size_t len);
 /* All distinct matches (at most max stored); returns the number stored. */
 size_t tw_fp_match_http_all(const struct tw_fp_db *db, const uint8_t *raw_response, size_t len,
-			    const struct tw_fp_match **out, size_t max);
+                            const struct tw_fp_match **out, size_t max);
 
 /* answer_text: an A/AAAA address in inet_ntop form or a CNAME target
  * (a trailing '.' is ignored).  Same selection rule as above. */

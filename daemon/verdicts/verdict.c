@@ -34,19 +34,19 @@
 #define V_MAX_RST 4
 #define V_MAX_DNSQ 4
 #define V_MAX_ANOM 8
-#define V_TTL_SLACK 1           /* route changes of one hop are common */
-#define V_IPID_GAP 1024         /* a server's IP-ID moves far less within a flow */
+#define V_TTL_SLACK 1   /* route changes of one hop are common */
+#define V_IPID_GAP 1024 /* a server's IP-ID moves far less within a flow */
 #define V_BASE_SLOTS 65536
-#define V_PERSIST_PKTS 8        /* server packets after which a new TTL is the path's */
-#define V_TIMEOUT_CONF 0.40     /* one unanswered flow: weak alone, aggregation decides */
-#define V_RTT_MIN_NS 5000000ull /* 5 ms: below this, scheduling jitter is much of a round trip */
-#define V_RECENT 4096           /* ring of recent TCP flow outcomes, for cross-flow context */
+#define V_PERSIST_PKTS 8                      /* server packets after which a new TTL is the path's */
+#define V_TIMEOUT_CONF 0.40                   /* one unanswered flow: weak alone, aggregation decides */
+#define V_RTT_MIN_NS 5000000ull               /* 5 ms: below this, scheduling jitter is much of a round trip */
+#define V_RECENT 4096                         /* ring of recent TCP flow outcomes, for cross-flow context */
 #define V_CONTEXT_NS (300ull * 1000000000ull) /* how far apart flows still inform each other */
 #define V_MAX_PENDING 1024
-#define V_DEFER 2               /* judge_tcp_inner: decided later, with other flows' outcomes */
-#define V_ANS_SLOTS 16384       /* recent DNS answers, by the address they gave */
+#define V_DEFER 2                             /* judge_tcp_inner: decided later, with other flows' outcomes */
+#define V_ANS_SLOTS 16384                     /* recent DNS answers, by the address they gave */
 #define V_ANS_AGE_NS (600ull * 1000000000ull) /* an answer links a web flow this long */
-#define V_REDIR_BODY_MAX 8192   /* a search/redirect stub page is small; larger bodies are not decoded */
+#define V_REDIR_BODY_MAX 8192                 /* a search/redirect stub page is small; larger bodies are not decoded */
 
 enum { M_RST = 0, M_BLACKHOLE, M_DNS, M_BLOCKPAGE, M_TLS, M_MAX };
 static const char *const method_names[M_MAX] = {
@@ -63,7 +63,7 @@ enum resp_kind { RESP_NONE = 0, RESP_HTTP, RESP_TLS_ALERT, RESP_TLS_HELLO, RESP_
 
 struct vrst {
 	uint8_t ttl, base_ttl, last_ttl, stage, in_window, sender_seen;
-	uint8_t too_early;      /* came back sooner than the server could have answered */
+	uint8_t too_early; /* came back sooner than the server could have answered */
 	uint16_t ipid, ipid_prev;
 	uint32_t seq;
 };
@@ -72,21 +72,21 @@ struct vdnsq {
 	uint16_t id;
 	char qname[TW_NAME_MAX];
 	int nresp;
-	char ans[2][160];       /* answer sets of the first two responses, as text */
+	char ans[2][160]; /* answer sets of the first two responses, as text */
 	uint8_t ttl[2];
 	uint8_t rcode[2];
 	const struct tw_fp_match *fp;
 	char fp_addr[64];
-	uint8_t a0[4][16];      /* the first response's addresses, to mark them */
-	uint8_t a0fam[4];       /* suspect when a differing second one comes */
+	uint8_t a0[4][16]; /* the first response's addresses, to mark them */
+	uint8_t a0fam[4];  /* suspect when a differing second one comes */
 	int na0;
 };
 
 struct vflow {
 	uint64_t id;
 	enum req_kind req;
-	uint64_t req_ns;        /* when the request (first client payload) passed */
-	uint32_t req_s2c;       /* server packets seen by then */
+	uint64_t req_ns;  /* when the request (first client payload) passed */
+	uint32_t req_s2c; /* server packets seen by then */
 	char sni[TW_NAME_MAX];
 	char host[TW_NAME_MAX];
 	struct vrst rst[V_MAX_RST];
@@ -99,7 +99,7 @@ struct vflow {
 	uint8_t resp_ttl, resp_base_ttl, resp_last_ttl;
 	uint16_t resp_ipid, resp_ipid_prev;
 	int resp_base_known;
-	struct vdnsq *q;        /* V_MAX_DNSQ of them, for DNS flows only */
+	struct vdnsq *q; /* V_MAX_DNSQ of them, for DNS flows only */
 	int nq;
 	/* ISP NXDOMAIN redirection: the answer for the Host sent the client
 	 * here, and this server sends it on to a search for that name */
@@ -111,7 +111,7 @@ struct vflow {
 };
 
 struct slot {
-	uint64_t id;            /* 0 = empty */
+	uint64_t id; /* 0 = empty */
 	struct vflow *f;
 };
 
@@ -121,9 +121,9 @@ struct slot {
 struct base {
 	uint8_t addr[16];
 	uint8_t family;
-	uint8_t ttl[4];          /* the TTLs seen most, with their counts: a forged */
-	uint16_t n[4];           /* answer's random TTL never becomes the baseline */
-	uint32_t rtt_us;         /* shortest handshake round trip seen, 0 unknown */
+	uint8_t ttl[4];  /* the TTLs seen most, with their counts: a forged */
+	uint16_t n[4];   /* answer's random TTL never becomes the baseline */
+	uint32_t rtt_us; /* shortest handshake round trip seen, 0 unknown */
 };
 
 /* Recent DNS answers, keyed by the address they gave: which name asked for
@@ -131,7 +131,7 @@ struct base {
 struct answ {
 	uint8_t addr[16];
 	uint8_t family;
-	uint8_t suspect;         /* forged-address fingerprint, resolver TTL mismatch, differing duplicate */
+	uint8_t suspect; /* forged-address fingerprint, resolver TTL mismatch, differing duplicate */
 	uint8_t rfamily;
 	uint8_t resolver[16];
 	uint32_t ttl;
@@ -142,8 +142,8 @@ struct answ {
 enum { R_ANSWERED = 1, R_SILENT = 2 };
 struct recent {
 	uint64_t ts_ns, flow_id;
-	uint64_t name_hash;      /* SNI or Host, 0 none */
-	uint64_t prefix_key;     /* client prefix */
+	uint64_t name_hash;  /* SNI or Host, 0 none */
+	uint64_t prefix_key; /* client prefix */
 	uint8_t addr[16];
 	uint8_t family, req, result;
 };
@@ -151,7 +151,7 @@ struct recent {
 /* A silent ClientHello waiting for its context (tw_verdict_tick). */
 struct pending {
 	uint64_t due_ns;
-	struct tw_event *e;      /* a copy of the flow end, without snippet */
+	struct tw_event *e; /* a copy of the flow end, without snippet */
 	struct vflow f;
 };
 
@@ -165,9 +165,9 @@ struct tw_verdict {
 	struct base *bases;
 	struct answ *answers;
 	struct recent *recent;
-	size_t nrecent;          /* written so far; the ring holds the last V_RECENT */
-	struct pending *pend;    /* FIFO ring of V_MAX_PENDING, allocated on first use */
-	uint64_t hold_ns;        /* flows.silence_hold: how long a silent ClientHello waits for context */
+	size_t nrecent;       /* written so far; the ring holds the last V_RECENT */
+	struct pending *pend; /* FIFO ring of V_MAX_PENDING, allocated on first use */
+	uint64_t hold_ns;     /* flows.silence_hold: how long a silent ClientHello waits for context */
 	size_t pend_head, npend;
 	struct tw_verdict_stats st;
 };
@@ -278,7 +278,7 @@ static void base_learn(struct tw_verdict *v, int family, const uint8_t *addr, ui
 	struct base *b = base_slot(v, family, addr);
 	int i, low = 0;
 	if (b->family != family || memcmp(b->addr, addr, 16)) {
-		memset(b, 0, sizeof(*b));     /* direct-mapped: a collision replaces */
+		memset(b, 0, sizeof(*b)); /* direct-mapped: a collision replaces */
 		memcpy(b->addr, addr, 16);
 		b->family = (uint8_t)family;
 	}
@@ -291,7 +291,7 @@ static void base_learn(struct tw_verdict *v, int family, const uint8_t *addr, ui
 		if (b->n[i] < b->n[low])
 			low = i;
 	}
-	b->ttl[low] = ttl;               /* replaces the least seen */
+	b->ttl[low] = ttl; /* replaces the least seen */
 	b->n[low] = 1;
 }
 
@@ -375,7 +375,7 @@ static int rst_too_early(struct tw_verdict *v, const struct vflow *f, const stru
 static void verdict_tick(void *arg, uint64_t now_wall_ns, int final);
 
 struct tw_verdict *tw_verdict_new(struct tw_pipeline *pl, const struct tw_fp_db *fp, uint32_t max_flows,
-				  uint64_t hold_ns)
+                                  uint64_t hold_ns)
 {
 	struct tw_verdict *v = calloc(1, sizeof(*v));
 	size_t cap = 4096;
@@ -434,13 +434,14 @@ void tw_verdict_set_hook2(struct tw_verdict *v, tw_outcome_cb cb, void *arg)
 
 /* Tell aggregation how a flow (or one DNS query) ended. */
 static void outcome(struct tw_verdict *v, const struct tw_event *e, const char *domain, int answered,
-		    const struct tw_tamper *t)
+                    const struct tw_tamper *t)
 {
 	char cp[INET6_ADDRSTRLEN + 8], sip[INET6_ADDRSTRLEN];
 	struct tw_pipeline *pl = v->pl;
 	if (!v->hook && !v->hook2)
 		return;
-	tw_prefix_str(e->family, e->caddr, e->family == TW_FAMILY_IPV6 ? pl->opt.v6_prefix : pl->opt.v4_prefix, cp, sizeof(cp));
+	tw_prefix_str(e->family, e->caddr, e->family == TW_FAMILY_IPV6 ? pl->opt.v6_prefix : pl->opt.v4_prefix, cp,
+	              sizeof(cp));
 	tw_addr_str(e->family, e->saddr, sip, sizeof(sip));
 	struct tw_flow_outcome o = {
 		.ts_ns = (uint64_t)((int64_t)e->ts_ns + pl->opt.clock_offset_ns),
@@ -487,7 +488,7 @@ static struct answ *answ_slot(struct tw_verdict *v, int family, const uint8_t *a
 }
 
 static void answ_put(struct tw_verdict *v, const struct tw_dns_answer *x, uint64_t nh, const struct tw_event *e,
-		     int suspect)
+                     int suspect)
 {
 	int fam = x->family == 4 ? TW_FAMILY_IPV4 : TW_FAMILY_IPV6;
 	uint8_t addr[16] = { 0 };
@@ -529,14 +530,14 @@ static void dns_answers_text(const struct tw_dns_msg *m, char *out, size_t cap)
 		else if (x->family == 6)
 			inet_ntop(AF_INET6, x->addr, a, sizeof(a));
 		else
-			continue;      /* CNAMEs vary legitimately; compare addresses */
+			continue; /* CNAMEs vary legitimately; compare addresses */
 		o += (size_t)snprintf(out + o, cap - o, " %s", a);
 	}
 }
 
 enum { P_DNS, P_TLS_HELLO, P_HTTP_REQ, P_HTTP_RESP, P_TLS_SERVER };
 static const char *const parser_names[TW_VERDICT_PARSERS] = { "dns", "tls_client_hello", "http_request",
-							       "http_response", "tls_server" };
+	                                                      "http_response", "tls_server" };
 
 const char *tw_verdict_parser_name(int i)
 {
@@ -630,11 +631,13 @@ static void on_client_data(struct tw_verdict *v, struct vflow *f, const struct t
 	struct tw_http_req r;
 	f->req_ns = e->ts_ns;
 	f->req_s2c = e->flow.dir[TW_DIR_S2C].packets;
-	if (counted(v, P_TLS_HELLO, tw_parse_tls_client_hello(e->snippet, e->snippet_len, &h)) <= TW_PAYLOAD_TRUNCATED) {
+	if (counted(v, P_TLS_HELLO, tw_parse_tls_client_hello(e->snippet, e->snippet_len, &h)) <=
+	    TW_PAYLOAD_TRUNCATED) {
 		f->req = REQ_TLS;
 		if (h.has_sni)
 			snprintf(f->sni, sizeof(f->sni), "%s", h.sni);
-	} else if (counted(v, P_HTTP_REQ, tw_parse_http_request(e->snippet, e->snippet_len, &r)) <= TW_PAYLOAD_TRUNCATED) {
+	} else if (counted(v, P_HTTP_REQ, tw_parse_http_request(e->snippet, e->snippet_len, &r)) <=
+	           TW_PAYLOAD_TRUNCATED) {
 		f->req = REQ_HTTP;
 		snprintf(f->host, sizeof(f->host), "%s", r.host);
 	} else {
@@ -678,7 +681,7 @@ static int same_reg_domain(const char *a, const char *b)
 static int is_ip_literal(const char *h)
 {
 	if (strstr(h, "%3a"))
-		return 1;           /* an IPv6 literal, escaped */
+		return 1; /* an IPv6 literal, escaped */
 	for (; *h; h++)
 		if (!((*h >= '0' && *h <= '9') || *h == '.'))
 			return 0;
@@ -693,7 +696,7 @@ static int is_ip_literal(const char *h)
  * and the response sends the client to another registrable domain with the
  * Host in the query string.  Only DNS-linked responses are decoded. */
 static void isp_redirect_check(struct tw_verdict *v, struct vflow *f, const struct tw_event *e,
-			       const struct tw_http_resp *r)
+                               const struct tw_http_resp *r)
 {
 	struct tw_http_redirect rd;
 	if (!f->host[0] || is_ip_literal(f->host))
@@ -745,7 +748,7 @@ static void on_server_data(struct tw_verdict *v, struct vflow *f, const struct t
 		if (f->req == REQ_HTTP && !f->fp)
 			isp_redirect_check(v, f, e, &r);
 	} else if (counted(v, P_TLS_SERVER, tw_parse_tls_server_first(e->snippet, e->snippet_len, &t)) <=
-		   TW_PAYLOAD_TRUNCATED) {
+	           TW_PAYLOAD_TRUNCATED) {
 		f->resp = t.is_alert ? RESP_TLS_ALERT : RESP_TLS_HELLO;
 	} else {
 		f->resp = RESP_OTHER;
@@ -810,7 +813,8 @@ static void record_head(const struct tw_pipeline *pl, struct tw_jb *b, const str
 	tw_jb_time(b, "timestamp", (uint64_t)((int64_t)e->ts_ns + pl->opt.clock_offset_ns));
 	tw_jb_str(b, "event_type", type);
 	tw_jb_u64(b, "flow_id", e->flow_id);
-	tw_prefix_str(e->family, e->caddr, e->family == TW_FAMILY_IPV6 ? pl->opt.v6_prefix : pl->opt.v4_prefix, s, sizeof(s));
+	tw_prefix_str(e->family, e->caddr, e->family == TW_FAMILY_IPV6 ? pl->opt.v6_prefix : pl->opt.v4_prefix, s,
+	              sizeof(s));
 	tw_jb_str(b, "src_prefix", s);
 	tw_addr_str(e->family, e->saddr, s, sizeof(s));
 	tw_jb_str(b, "dest_ip", s);
@@ -820,8 +824,8 @@ static void record_head(const struct tw_pipeline *pl, struct tw_jb *b, const str
 }
 
 static int write_tamper(struct tw_verdict *v, const struct tw_event *e, const struct vflow *f, int method,
-			const char *signature, const char *stage, struct anomalies *a, const char *dns_qname,
-			const char *detail_key, const char *detail, struct tw_tamper *out)
+                        const char *signature, const char *stage, struct anomalies *a, const char *dns_qname,
+                        const char *detail_key, const char *detail, struct tw_tamper *out)
 {
 	static char buf[8192];
 	struct tw_pipeline *pl = v->pl;
@@ -901,11 +905,10 @@ static void judge_dns(struct tw_verdict *v, const struct tw_event *e, struct vfl
 		if (q->fp)
 			anom(&a, "dns_known_forged_address", 0.90);
 		struct tw_tamper t;
-		int w = a.n && write_tamper(v, e, f, M_DNS, sig, "dns", &a, q->qname,
-					    q->fp ? "fingerprint" : NULL, q->fp ? q->fp->name : NULL, &t);
+		int w = a.n && write_tamper(v, e, f, M_DNS, sig, "dns", &a, q->qname, q->fp ? "fingerprint" : NULL,
+		                            q->fp ? q->fp->name : NULL, &t);
 		outcome(v, e, q->qname, q->nresp > 0, w ? &t : NULL);
 	}
-
 }
 
 /* Not tampering, labelled: the ISP's NXDOMAIN redirection (README
@@ -956,9 +959,9 @@ static int request_unanswered(const struct tw_event *e)
 	return (fl->flags & TW_FLOW_CLIENT_DATA) && !(fl->flags & TW_FLOW_SERVER_DATA) && s2c->syn_count &&
 	       !(fl->flags & TW_FLOW_MIDSTREAM) &&
 	       ((c2s->retrans >= 1 && s2c->packets <= s2c->syn_count) ||
-		/* a server that never got the request may still time out and
+	        /* a server that never got the request may still time out and
 		 * close or reset, with nothing else in between */
-		(c2s->retrans >= 2 && s2c->packets <= (uint32_t)s2c->syn_count + s2c->fin_count + s2c->rst_count));
+	        (c2s->retrans >= 2 && s2c->packets <= (uint32_t)s2c->syn_count + s2c->fin_count + s2c->rst_count));
 }
 
 /* The client's prefix (as records name it), as a number. */
@@ -985,8 +988,9 @@ static uint64_t flow_name_hash(const struct vflow *f)
  * unanswered): answered, or silent. */
 static void remember(struct tw_verdict *v, const struct tw_event *e, const struct vflow *f)
 {
-	int result = (e->flow.flags & TW_FLOW_SERVER_DATA) ? R_ANSWERED
-		     : (syn_unanswered(e) || request_unanswered(e)) ? R_SILENT : 0;
+	int result = (e->flow.flags & TW_FLOW_SERVER_DATA)          ? R_ANSWERED
+	             : (syn_unanswered(e) || request_unanswered(e)) ? R_SILENT
+	                                                            : 0;
 	if (!result || (e->flow.flags & TW_FLOW_MIDSTREAM))
 		return;
 	struct recent *r = &v->recent[v->nrecent++ % V_RECENT];
@@ -1046,7 +1050,7 @@ static void resolve_pending(struct tw_verdict *v, struct pending *p)
 	int m = resolve_silence(v, p, &why);
 	anom(&a, "request_timeout", V_TIMEOUT_CONF);
 	int w = write_tamper(v, p->e, &p->f, m, "PSH->timeout", "after_request", &a, NULL, why ? "cross_flow" : NULL,
-			     why, &t);
+	                     why, &t);
 	outcome(v, p->e, p->f.sni[0] ? p->f.sni : p->f.host, 0, w ? &t : NULL);
 	free(p->e);
 	p->e = NULL;
@@ -1058,7 +1062,7 @@ static void defer(struct tw_verdict *v, const struct tw_event *e, const struct v
 		v->st.flows_dropped++;
 		return;
 	}
-	if (v->npend == V_MAX_PENDING) {     /* full: the oldest is decided now */
+	if (v->npend == V_MAX_PENDING) { /* full: the oldest is decided now */
 		resolve_pending(v, &v->pend[v->pend_head]);
 		v->pend_head = (v->pend_head + 1) % V_MAX_PENDING;
 		v->npend--;
@@ -1148,7 +1152,7 @@ static int judge_tcp_inner(struct tw_verdict *v, const struct tw_event *e, struc
 			if (f->resp == RESP_HTTP) {
 				snprintf(sig, sizeof(sig), "PSH->HTTP%d", f->status);
 				return write_tamper(v, e, f, M_BLOCKPAGE, sig, "after_request", &a, NULL,
-						    f->fp ? "fingerprint" : NULL, f->fp ? f->fp->name : NULL, t);
+				                    f->fp ? "fingerprint" : NULL, f->fp ? f->fp->name : NULL, t);
 			}
 			return write_tamper(v, e, f, M_TLS, "PSH->ALERT", "after_request", &a, NULL, NULL, NULL, t);
 		}
@@ -1192,12 +1196,13 @@ static int judge_tcp_inner(struct tw_verdict *v, const struct tw_event *e, struc
 				anom(&a, "multiple_rst_seq", 0.50);
 			static const char *const pre[] = { "?", "SYN", "ACK", "PSH", "DATA", "MID" };
 			snprintf(sig, sizeof(sig), "%s->RST%s", pre[r0->stage < 6 ? r0->stage : 0],
-				 f->nrst > 1 ? ";RST" : "");
+			         f->nrst > 1 ? ";RST" : "");
 			/* an on-path injector shows itself (a lost race, a burst): that
 			 * is RST injection whatever the trigger; a lone forged reset
 			 * right after a ClientHello is TLS interference */
 			int method = (r0->stage == TW_STAGE_CLIENT_DATA && f->req == REQ_TLS && !f->race && !burst)
-					     ? M_TLS : M_RST;
+			                     ? M_TLS
+			                     : M_RST;
 			return write_tamper(v, e, f, method, sig, stage_name(r0->stage), &a, NULL, NULL, NULL, t);
 		}
 		/* the server's own reset: benign, unless it closes a silence below */
@@ -1236,7 +1241,7 @@ void tw_verdict_event(struct tw_verdict *v, const struct tw_event *e)
 		break;
 	case TW_EV_RST:
 		if (e->dir != TW_DIR_S2C)
-			break;          /* the client's own abort */
+			break; /* the client's own abort */
 		if ((f = flow_get(v, e->flow_id, 1)) && f->nrst < V_MAX_RST) {
 			struct vrst *r = &f->rst[f->nrst++];
 			r->ttl = e->ttl;
@@ -1273,7 +1278,6 @@ void tw_verdict_event(struct tw_verdict *v, const struct tw_event *e)
 		if (f)
 			flow_del(v, e->flow_id);
 		break;
-	default:
-		break;
+	default: break;
 	}
 }

@@ -13,9 +13,9 @@ struct tw_verdict;
 
 #define TW_VERDICT_PARSERS 5
 struct tw_verdict_stats {
-	uint64_t verdicts[8];          /* by method (enum in verdict.c order) */
-	uint64_t flows_dropped;        /* flow contexts not kept: table full */
-	uint64_t suppressed_benign;    /* RSTs that matched the server's own pattern */
+	uint64_t verdicts[8];             /* by method (enum in verdict.c order) */
+	uint64_t flows_dropped;           /* flow contexts not kept: table full */
+	uint64_t suppressed_benign;       /* RSTs that matched the server's own pattern */
 	uint64_t redirect_bodies_skipped; /* DNS-linked HTTP responses not read for ISP
 					   * redirection: Content-Length over 8 KiB */
 	/* payload snippets a parser could only partly read ([.][0]: truncated)
@@ -27,36 +27,36 @@ struct tw_verdict_stats {
 /* A verdict as aggregation sees it: the client only as its prefix. */
 #define TW_TAMPER_MAX_ANOM 8
 struct tw_tamper {
-	const char *method;       /* rst_injection, tls_interference, http_blockpage, dns_injection, blackhole */
-	const char *signature;    /* e.g. "PSH->RST" */
+	const char *method;    /* rst_injection, tls_interference, http_blockpage, dns_injection, blackhole */
+	const char *signature; /* e.g. "PSH->RST" */
 	const char *stage;
-	double confidence;        /* after the mid-stream/one-way cap */
-	int limited;              /* mid-stream or one-way: capped */
+	double confidence; /* after the mid-stream/one-way cap */
+	int limited;       /* mid-stream or one-way: capped */
 	int n_anomalies;
 	const char *anomalies[TW_TAMPER_MAX_ANOM];
-	const char *fingerprint;  /* block-page / forged-address fingerprint name, or NULL */
+	const char *fingerprint; /* block-page / forged-address fingerprint name, or NULL */
 };
 
 /* Every ended flow (and every DNS query) as aggregation sees it: which
  * target, from which client prefix, whether it was answered, and the
  * verdict if there is one.  Strings live until the callback returns. */
 struct tw_flow_outcome {
-	uint64_t ts_ns;           /* wall clock live, capture time on replay */
+	uint64_t ts_ns; /* wall clock live, capture time on replay */
 	uint64_t flow_id;
-	const char *client_prefix;/* "198.51.100.0/24" */
+	const char *client_prefix; /* "198.51.100.0/24" */
 	const char *server_ip;
 	uint16_t server_port;
-	const char *proto;        /* "tcp" or "udp" */
-	const char *domain;       /* SNI, HTTP Host or DNS name; NULL if none seen */
-	int answered;             /* the server sent payload / a DNS answer came */
-	const struct tw_tamper *tamper;   /* NULL: no verdict */
+	const char *proto;              /* "tcp" or "udp" */
+	const char *domain;             /* SNI, HTTP Host or DNS name; NULL if none seen */
+	int answered;                   /* the server sent payload / a DNS answer came */
+	const struct tw_tamper *tamper; /* NULL: no verdict */
 };
 typedef void (*tw_outcome_cb)(void *arg, const struct tw_flow_outcome *o);
 
 /* hold_ns: how long a silent ClientHello waits for other flows to tell
  * TLS interference from blackholing (flows.silence_hold) */
 struct tw_verdict *tw_verdict_new(struct tw_pipeline *pl, const struct tw_fp_db *fp, uint32_t max_flows,
-				  uint64_t hold_ns);
+                                  uint64_t hold_ns);
 void tw_verdict_event(struct tw_verdict *v, const struct tw_event *e);
 /* Called for every flow outcome (aggregation); one hook. */
 void tw_verdict_set_hook(struct tw_verdict *v, tw_outcome_cb cb, void *arg);

@@ -60,8 +60,7 @@ static __always_inline int tw_flow_key_make(const struct tw_pkt *p, struct tw_fl
  * of a bare SYN; the receiver of a SYN-ACK; for UDP the side that is not
  * port 53 / not a well-known port.  Anything else is picked up mid-stream
  * and the guess (the lower, well-known port is the server) is flagged. */
-static __always_inline void tw_flow_init(struct tw_flow *f, const struct tw_pkt *p,
-					 int src_is_b, __u64 flow_id)
+static __always_inline void tw_flow_init(struct tw_flow *f, const struct tw_pkt *p, int src_is_b, __u64 flow_id)
 {
 	__builtin_memset(f, 0, sizeof(*f));
 	f->flow_id = flow_id;
@@ -121,9 +120,8 @@ static __always_inline __u8 tw_sat8(__u8 v)
  * guarded by flow flags without atomics: a flow's packets of one direction
  * reach one CPU at a time (RSS), and a duplicate first-payload event in a
  * rare cross-CPU race is harmless to the daemon, which keys on flow_id. */
-static __always_inline __u32 tw_track(struct tw_flow *f, const struct tw_pkt *p, int dir,
-				      __u64 now, __u32 segs, __u32 bytes,
-				      struct tw_pkt_ctx *ctx)
+static __always_inline __u32 tw_track(struct tw_flow *f, const struct tw_pkt *p, int dir, __u64 now, __u32 segs,
+                                      __u32 bytes, struct tw_pkt_ctx *ctx)
 {
 	struct tw_dir_state *d = &f->dir[dir & 1];
 	struct tw_dir_state *o = &f->dir[(dir & 1) ^ 1];
@@ -146,9 +144,8 @@ static __always_inline __u32 tw_track(struct tw_flow *f, const struct tw_pkt *p,
 		if (ws != 0xff && d->wscale != 0xff && !(o->syn_count && o->packets == o->syn_count))
 			w <<= (ws & 15);
 		ctx->rcv_window = w;
-		ctx->in_window = !ctx->sender_seen ||
-				 ((__s32)(p->seq - d->next_seq) >= 0 &&
-				  (__u32)(p->seq - d->next_seq) <= w);
+		ctx->in_window =
+		        !ctx->sender_seen || ((__s32)(p->seq - d->next_seq) >= 0 && (__u32)(p->seq - d->next_seq) <= w);
 	}
 
 	/* --- per-direction counters --- */
@@ -191,7 +188,7 @@ static __always_inline __u32 tw_track(struct tw_flow *f, const struct tw_pkt *p,
 		d->syn_count = tw_sat8(d->syn_count);
 		d->isn = p->seq;
 		d->next_seq = p->seq + 1;
-		d->ttl_base = p->ttl;       /* the baseline a forged packet must match */
+		d->ttl_base = p->ttl; /* the baseline a forged packet must match */
 		d->ipid_base = p->ip_id;
 		if (p->pflags & TW_PKT_HAS_WSCALE)
 			d->wscale = p->wscale;
@@ -212,8 +209,8 @@ static __always_inline __u32 tw_track(struct tw_flow *f, const struct tw_pkt *p,
 		return ev | TW_EVBIT(TW_EV_RST);
 	}
 
-	if (dir == TW_DIR_C2S && (fl & TW_TCP_ACK) && !(fl & TW_TCP_SYN) &&
-	    f->state == TW_TCP_SYN_RCVD && p->ack == o->isn + 1) {
+	if (dir == TW_DIR_C2S && (fl & TW_TCP_ACK) && !(fl & TW_TCP_SYN) && f->state == TW_TCP_SYN_RCVD &&
+	    p->ack == o->isn + 1) {
 		f->state = TW_TCP_ESTABLISHED;
 		ev |= TW_EVBIT(TW_EV_HANDSHAKE);
 	}
@@ -256,8 +253,8 @@ static __always_inline __u32 tw_track(struct tw_flow *f, const struct tw_pkt *p,
 
 /* Fill the fixed part of an event (everything but the snippet). */
 static __always_inline void tw_event_fill(struct tw_event *e, __u16 type, const struct tw_flow_key *k,
-					  const struct tw_flow *f, const struct tw_pkt *p,
-					  const struct tw_pkt_ctx *ctx, int dir, __u64 now, __u32 ifindex)
+                                          const struct tw_flow *f, const struct tw_pkt *p, const struct tw_pkt_ctx *ctx,
+                                          int dir, __u64 now, __u32 ifindex)
 {
 	e->version = TW_EVENT_VERSION;
 	e->type = type;
@@ -313,9 +310,8 @@ static __always_inline void tw_event_fill(struct tw_event *e, __u16 type, const 
 /* Snippet length for an event: payload events carry the payload's head. */
 static __always_inline __u32 tw_event_wants_snippet(__u32 type)
 {
-	return type == TW_EV_CLIENT_DATA || type == TW_EV_SERVER_DATA ||
-	       type == TW_EV_DNS_QUERY || type == TW_EV_DNS_RESPONSE ||
-	       type == TW_EV_DATA_AFTER_RST || type == TW_EV_RST;
+	return type == TW_EV_CLIENT_DATA || type == TW_EV_SERVER_DATA || type == TW_EV_DNS_QUERY ||
+	       type == TW_EV_DNS_RESPONSE || type == TW_EV_DATA_AFTER_RST || type == TW_EV_RST;
 }
 
 #endif

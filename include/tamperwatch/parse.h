@@ -10,9 +10,9 @@
 #include "types.h"
 #include "flow.h"
 
-#define TW_MAX_VLAN        2   /* 802.1Q / 802.1ad tags walked */
-#define TW_MAX_IPV6_EXT    6   /* IPv6 extension headers walked */
-#define TW_MAX_TCP_OPTS    12  /* TCP option entries looked at (SYN only) */
+#define TW_MAX_VLAN 2      /* 802.1Q / 802.1ad tags walked */
+#define TW_MAX_IPV6_EXT 6  /* IPv6 extension headers walked */
+#define TW_MAX_TCP_OPTS 12 /* TCP option entries looked at (SYN only) */
 
 /* Why a packet was not tracked.  Every value has a counter. */
 enum tw_parse_result {
@@ -31,9 +31,9 @@ enum tw_parse_result {
 
 /* IPv4 first fragments are tracked (they carry the L4 header) and counted. */
 #define TW_PKT_FIRST_FRAG 0x01
-#define TW_PKT_DF         0x02
+#define TW_PKT_DF 0x02
 #define TW_PKT_HAS_WSCALE 0x04
-#define TW_PKT_VLAN       0x08
+#define TW_PKT_VLAN 0x08
 
 /* TCP flags as on the wire. */
 #define TW_TCP_FIN 0x01
@@ -44,24 +44,24 @@ enum tw_parse_result {
 #define TW_TCP_URG 0x20
 
 struct tw_pkt {
-	__u8  saddr[16];
-	__u8  daddr[16];
-	__u16 sport;        /* host order */
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport; /* host order */
 	__u16 dport;
-	__u8  family;       /* TW_FAMILY_* */
-	__u8  proto;        /* TW_PROTO_* */
-	__u8  ttl;          /* IPv4 TTL or IPv6 hop limit */
-	__u8  tcp_flags;
-	__u16 ip_id;        /* IPv4 only, 0 for IPv6 */
-	__u16 win;          /* raw TCP window */
-	__u32 seq;          /* host order */
+	__u8 family; /* TW_FAMILY_* */
+	__u8 proto;  /* TW_PROTO_* */
+	__u8 ttl;    /* IPv4 TTL or IPv6 hop limit */
+	__u8 tcp_flags;
+	__u16 ip_id; /* IPv4 only, 0 for IPv6 */
+	__u16 win;   /* raw TCP window */
+	__u32 seq;   /* host order */
 	__u32 ack;
-	__u16 payload_off;  /* from the start of the frame */
-	__u16 payload_len;  /* as the IP header announces, clipped to the frame */
-	__u8  wscale;       /* if TW_PKT_HAS_WSCALE */
-	__u8  pflags;       /* TW_PKT_* */
-	__u8  opt_len;      /* TCP option bytes (at payload_off - opt_len) */
-	__u8  reserved;
+	__u16 payload_off; /* from the start of the frame */
+	__u16 payload_len; /* as the IP header announces, clipped to the frame */
+	__u8 wscale;       /* if TW_PKT_HAS_WSCALE */
+	__u8 pflags;       /* TW_PKT_* */
+	__u8 opt_len;      /* TCP option bytes (at payload_off - opt_len) */
+	__u8 reserved;
 };
 
 static __always_inline void tw_copy16(__u8 *dst, const __u8 *src)
@@ -92,26 +92,60 @@ static __always_inline void tw_copy4(__u8 *dst, const __u8 *src)
 #else
 #define TW_WIRE __attribute__((packed))
 #endif
-struct tw_ethhdr { __u8 dst[6]; __u8 src[6]; __u16 proto; } TW_WIRE;
-struct tw_vlanhdr { __u16 tci; __u16 proto; } TW_WIRE;
+struct tw_ethhdr {
+	__u8 dst[6];
+	__u8 src[6];
+	__u16 proto;
+} TW_WIRE;
+struct tw_vlanhdr {
+	__u16 tci;
+	__u16 proto;
+} TW_WIRE;
 struct tw_iphdr {
-	__u8 ver_ihl; __u8 tos; __u16 tot_len; __u16 id; __u16 frag_off;
-	__u8 ttl; __u8 protocol; __u16 check; __u8 saddr[4]; __u8 daddr[4];
+	__u8 ver_ihl;
+	__u8 tos;
+	__u16 tot_len;
+	__u16 id;
+	__u16 frag_off;
+	__u8 ttl;
+	__u8 protocol;
+	__u16 check;
+	__u8 saddr[4];
+	__u8 daddr[4];
 } TW_WIRE;
 struct tw_ipv6hdr {
-	__u32 ver_tc_flow; __u16 payload_len; __u8 nexthdr; __u8 hop_limit;
-	__u8 saddr[16]; __u8 daddr[16];
+	__u32 ver_tc_flow;
+	__u16 payload_len;
+	__u8 nexthdr;
+	__u8 hop_limit;
+	__u8 saddr[16];
+	__u8 daddr[16];
 } TW_WIRE;
-struct tw_ipv6_opt { __u8 nexthdr; __u8 hdrlen; } TW_WIRE;
+struct tw_ipv6_opt {
+	__u8 nexthdr;
+	__u8 hdrlen;
+} TW_WIRE;
 struct tw_tcphdr {
-	__u16 source; __u16 dest; __u32 seq; __u32 ack_seq;
-	__u8 doff_res; __u8 flags; __u16 window; __u16 check; __u16 urg_ptr;
+	__u16 source;
+	__u16 dest;
+	__u32 seq;
+	__u32 ack_seq;
+	__u8 doff_res;
+	__u8 flags;
+	__u16 window;
+	__u16 check;
+	__u16 urg_ptr;
 } TW_WIRE;
-struct tw_udphdr { __u16 source; __u16 dest; __u16 len; __u16 check; } TW_WIRE;
+struct tw_udphdr {
+	__u16 source;
+	__u16 dest;
+	__u16 len;
+	__u16 check;
+} TW_WIRE;
 
-#define TW_ETH_P_IP     0x0800
-#define TW_ETH_P_IPV6   0x86DD
-#define TW_ETH_P_8021Q  0x8100
+#define TW_ETH_P_IP 0x0800
+#define TW_ETH_P_IPV6 0x86DD
+#define TW_ETH_P_8021Q 0x8100
 #define TW_ETH_P_8021AD 0x88A8
 
 /* Window scale from the options of a SYN or SYN-ACK.  Works on a copy of
@@ -129,9 +163,9 @@ static __always_inline void tw_parse_tcp_opts(const __u8 *buf, __u32 len, struct
 		if (off >= len)
 			return;
 		__u8 kind = buf[off & (TW_TCP_OPT_BUF - 1)];
-		if (kind == 0)          /* end of options */
+		if (kind == 0) /* end of options */
 			return;
-		if (kind == 1) {        /* NOP */
+		if (kind == 1) { /* NOP */
 			off++;
 			continue;
 		}
@@ -225,7 +259,7 @@ static __always_inline int tw_parse(const void *data, const void *data_end, stru
 			if ((const void *)(o + 1) > data_end)
 				return TW_PARSE_TRUNC_L3;
 			__u32 hlen;
-			if (nexthdr == 44) {          /* fragment header: fixed 8 bytes */
+			if (nexthdr == 44) { /* fragment header: fixed 8 bytes */
 				const __u8 *fh = cur;
 				if ((const void *)(fh + 8) > data_end)
 					return TW_PARSE_TRUNC_L3;
@@ -235,7 +269,7 @@ static __always_inline int tw_parse(const void *data, const void *data_end, stru
 				if (off & 1)
 					p->pflags |= TW_PKT_FIRST_FRAG;
 				hlen = 8;
-			} else if (nexthdr == 51) {   /* AH: length in 4-byte units */
+			} else if (nexthdr == 51) { /* AH: length in 4-byte units */
 				hlen = ((__u32)o->hdrlen + 2) * 4;
 			} else {
 				hlen = ((__u32)o->hdrlen + 1) * 8;

@@ -24,43 +24,44 @@
 #define TW_UNROLL
 #endif
 
-#define TW_PFX_SKETCH_WORDS 4          /* 256-bit linear-counting sketch */
-#define TW_PFX_NCLASS 4                /* TW_SD_CLASS_*: web, dns, tcp_other, other */
+#define TW_PFX_SKETCH_WORDS 4 /* 256-bit linear-counting sketch */
+#define TW_PFX_NCLASS 4       /* TW_SD_CLASS_*: web, dns, tcp_other, other */
 
 struct tw_lpm_key {
-	__u32 prefixlen;        /* 8 + address prefix length */
-	__u8 data[20];          /* [0] family, [1..16] address */
+	__u32 prefixlen; /* 8 + address prefix length */
+	__u8 data[20];   /* [0] family, [1..16] address */
 };
 
 struct tw_pfx_key {
 	__u8 family;
 	__u8 plen;
 	__u8 pad[2];
-	__u8 addr[16];          /* host bits zero */
+	__u8 addr[16]; /* host bits zero */
 };
 
 struct tw_pfx_val {
 	__u64 packets, bytes;
-	__u64 new_flows;                       /* answered flows: server SYN-ACKs */
+	__u64 new_flows; /* answered flows: server SYN-ACKs */
 	__u64 class_packets[TW_PFX_NCLASS];
-	__u64 sk_epoch[2];                     /* epoch each sketch bank holds */
+	__u64 sk_epoch[2]; /* epoch each sketch bank holds */
 	__u64 clients[2][TW_PFX_SKETCH_WORDS];
 };
 TW_STATIC_ASSERT(sizeof(struct tw_pfx_key) == 20, "tw_pfx_key layout");
-TW_STATIC_ASSERT(sizeof(struct tw_pfx_val) == (3 + TW_PFX_NCLASS + 2 + 2 * TW_PFX_SKETCH_WORDS) * 8, "tw_pfx_val layout");
+TW_STATIC_ASSERT(sizeof(struct tw_pfx_val) == (3 + TW_PFX_NCLASS + 2 + 2 * TW_PFX_SKETCH_WORDS) * 8,
+                 "tw_pfx_val layout");
 
 /* The LPM key that finds the packet's destination among the client
  * networks, the counting key (destination masked to plen) and a hash of
  * the destination address for the sketch. */
 static __always_inline __u32 tw_pfx_keys(const struct tw_pkt *p, __u32 plen, struct tw_lpm_key *lk,
-					 struct tw_pfx_key *k)
+                                         struct tw_pfx_key *k)
 {
 	__u32 alen = p->family == TW_FAMILY_IPV4 ? 4 : 16;
 	__u32 h = 2166136261u;
 
 	lk->prefixlen = 8 + alen * 8;
 	lk->data[0] = p->family;
-TW_UNROLL
+	TW_UNROLL
 	for (int i = 0; i < 16; i++) {
 		lk->data[1 + i] = p->daddr[i];
 		if ((__u32)i < alen)
@@ -84,8 +85,8 @@ static __always_inline __u32 tw_pfx_class(const struct tw_pkt *p)
 	return p->proto == TW_PROTO_TCP ? 2 : 3;
 }
 
-static __always_inline void tw_pfx_account(struct tw_pfx_val *v, const struct tw_pkt *p, __u32 frame_len,
-					   __u32 segs, __u32 h, __u64 epoch)
+static __always_inline void tw_pfx_account(struct tw_pfx_val *v, const struct tw_pkt *p, __u32 frame_len, __u32 segs,
+                                           __u32 h, __u64 epoch)
 {
 	v->packets += segs;
 	v->bytes += frame_len;
@@ -95,7 +96,7 @@ static __always_inline void tw_pfx_account(struct tw_pfx_val *v, const struct tw
 	__u32 bank = (__u32)epoch & 1;
 	if (v->sk_epoch[bank] != epoch) {
 		v->sk_epoch[bank] = epoch;
-TW_UNROLL
+		TW_UNROLL
 		for (int i = 0; i < TW_PFX_SKETCH_WORDS; i++)
 			v->clients[bank][i] = 0;
 	}

@@ -37,7 +37,9 @@ struct harness {
 	int overflow;
 };
 
-struct tw_counters_ { __u64 c[TW_CNT_MAX]; };
+struct tw_counters_ {
+	__u64 c[TW_CNT_MAX];
+};
 
 static int h_on_event(void *ctx, void *data, size_t len)
 {
@@ -236,15 +238,15 @@ static __attribute__((unused)) void m_process(struct mirror *m, const uint8_t *d
 
 static __attribute__((unused)) const char *ev_name(unsigned t)
 {
-	static const char *n[] = { "?", "HANDSHAKE", "CLIENT_DATA", "SERVER_DATA", "RST", "FIN",
-				   "DATA_AFTER_RST", "DNS_QUERY", "DNS_RESPONSE", "FLOW_END" };
+	static const char *n[] = { "?",   "HANDSHAKE",      "CLIENT_DATA", "SERVER_DATA",  "RST",
+		                   "FIN", "DATA_AFTER_RST", "DNS_QUERY",   "DNS_RESPONSE", "FLOW_END" };
 	return t < TW_EV_TYPE_MAX ? n[t] : "?";
 }
 
 static __attribute__((unused)) const char *parse_name(int rc)
 {
-	static const char *n[] = { "OK", "NOT_IP", "TRUNC_L2", "TRUNC_L3", "BAD_L3", "FRAGMENT",
-				   "IPV6_EXT_LIMIT", "OTHER_L4", "TRUNC_L4", "BAD_L4" };
+	static const char *n[] = { "OK",       "NOT_IP",         "TRUNC_L2", "TRUNC_L3", "BAD_L3",
+		                   "FRAGMENT", "IPV6_EXT_LIMIT", "OTHER_L4", "TRUNC_L4", "BAD_L4" };
 	return rc >= 0 && rc < TW_PARSE_RESULT_MAX ? n[rc] : "?";
 }
 

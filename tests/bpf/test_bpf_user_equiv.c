@@ -30,7 +30,7 @@ static const struct flowdef flows[] = {
 };
 
 struct pk {
-	int flow;        /* -1: a raw malformed frame (kind in .flags) */
+	int flow; /* -1: a raw malformed frame (kind in .flags) */
 	int c2s;
 	uint8_t flags;
 	uint32_t seq, ack;
@@ -38,8 +38,8 @@ struct pk {
 	uint8_t ttl;
 	uint16_t ipid;
 	size_t plen;
-	uint64_t gap;    /* ns since the previous packet */
-	int extra;       /* 1: IPv4 options (IHL 8) / IPv6 hop-by-hop; 2: IPv4 first fragment (MF) */
+	uint64_t gap; /* ns since the previous packet */
+	int extra;    /* 1: IPv4 options (IHL 8) / IPv6 hop-by-hop; 2: IPv4 first fragment (MF) */
 };
 
 #define SYN TW_TCP_SYN
@@ -56,28 +56,28 @@ static const struct pk seqlist[] = {
 	{ 0, 1, ACK, 1001, 7001, 502, 64, 0x11, 0, 20, 0 },
 	{ 1, 0, SYN | ACK, 300, 0xfffffff1u, 65535, 55, 0, 0, 40000, 0 },
 	{ 0, 1, PSH | ACK, 1001, 7001, 502, 64, 0x12, 517, 7, 1 },
-	{ -1, 0, 1, 0, 0, 0, 0, 0, 0, 3, 0 },                       /* ICMP */
+	{ -1, 0, 1, 0, 0, 0, 0, 0, 0, 3, 0 }, /* ICMP */
 	{ 1, 1, ACK, 0xfffffff1u, 301, 1024, 64, 0, 0, 11, 0 },
 	{ 2, 0, 0, 0, 0, 0, 58, 0x0001, 120, 9000, 0 },
 	{ 0, 0, RST | ACK, 7001, 1518, 0, 60, 0x0, 0, 30000, 0 },
 	{ 0, 0, RST, 7001 + 1460, 1518, 0, 61, 0x0, 0, 2, 0 },
-	{ 2, 0, 0, 0, 0, 0, 47, 0x0002, 88, 10, 0 },              /* second (forged) DNS answer */
+	{ 2, 0, 0, 0, 0, 0, 47, 0x0002, 88, 10, 0 }, /* second (forged) DNS answer */
 	{ 0, 0, RST | ACK, 7001 + 2920, 1518, 0, 62, 0x0, 10, 2, 0 },
-	{ 1, 1, PSH | ACK, 0xfffffff1u, 301, 1024, 64, 0, 1500, 100, 1 },  /* crosses 2^32 */
-	{ 3, 0, SYN | ACK, 900, 51, 29200, 57, 0x7777, 0, 5000, 0 },  /* SYN-ACK first */
-	{ -1, 0, 2, 0, 0, 0, 0, 0, 0, 3, 0 },                       /* IPv4 non-first fragment */
-	{ 0, 0, PSH | ACK, 7001, 1518, 509, 52, 0x2, 200, 10000, 0 }, /* data after the RSTs */
-	{ 4, 0, PSH | ACK, 123, 456, 1000, 44, 0x99, 64, 1, 0 },     /* mid-stream, server first */
+	{ 1, 1, PSH | ACK, 0xfffffff1u, 301, 1024, 64, 0, 1500, 100, 1 }, /* crosses 2^32 */
+	{ 3, 0, SYN | ACK, 900, 51, 29200, 57, 0x7777, 0, 5000, 0 },      /* SYN-ACK first */
+	{ -1, 0, 2, 0, 0, 0, 0, 0, 0, 3, 0 },                             /* IPv4 non-first fragment */
+	{ 0, 0, PSH | ACK, 7001, 1518, 509, 52, 0x2, 200, 10000, 0 },     /* data after the RSTs */
+	{ 4, 0, PSH | ACK, 123, 456, 1000, 44, 0x99, 64, 1, 0 },          /* mid-stream, server first */
 	{ 1, 0, PSH | ACK, 301, 0xfffffff1u + 1500, 2048, 55, 0, 1200, 20000, 0 },
-	{ 5, 1, 0, 0, 0, 0, 64, 0, 1200, 33, 1 },                   /* QUIC-like initial */
+	{ 5, 1, 0, 0, 0, 0, 64, 0, 1200, 33, 1 }, /* QUIC-like initial */
 	{ 3, 1, ACK, 51, 901, 1000, 64, 0x10, 0, 77, 0 },
 	{ 4, 1, RST, 456, 0, 0, 64, 0x5, 0, 4, 0 },
 	{ 5, 0, 0, 0, 0, 0, 50, 0, 1200, 9999, 0 },
 	{ 6, 1, SYN, 5, 0, 1000, 64, 0x60, 0, 1, 0 },
-	{ 6, 1, SYN, 5, 0, 1000, 64, 0x61, 0, 1000000, 0 },         /* SYN retransmitted */
-	{ 6, 0, RST | ACK, 0, 6, 0, 64, 0, 0, 12, 0 },              /* RST to the SYN */
+	{ 6, 1, SYN, 5, 0, 1000, 64, 0x61, 0, 1000000, 0 }, /* SYN retransmitted */
+	{ 6, 0, RST | ACK, 0, 6, 0, 64, 0, 0, 12, 0 },      /* RST to the SYN */
 	{ 1, 1, FIN | ACK, 0xfffffff1u + 1500, 1501, 1024, 64, 0, 0, 5, 0 },
-	{ 3, 1, PSH | ACK, 51, 901, 1000, 64, 0x11, 300, 6, 2 },    /* first fragment */
+	{ 3, 1, PSH | ACK, 51, 901, 1000, 64, 0x11, 300, 6, 2 }, /* first fragment */
 	{ 1, 0, FIN | ACK, 1501, 0xfffffff2u + 1500, 2048, 55, 0, 0, 7, 0 },
 	{ 1, 1, ACK, 0xfffffff2u + 1500, 1502, 1024, 64, 0, 0, 8, 0 },
 	{ 2, 1, 0, 0, 0, 0, 64, 0x1235, 34, 9, 1 },
@@ -102,7 +102,8 @@ static void build_all(void)
 		ftime[i] = t;
 		if (k->flow < 0) {
 			d.family = 4;
-			d.src[0] = 10; d.dst[0] = 11;
+			d.src[0] = 10;
+			d.dst[0] = 11;
 			if (k->flags == 1) {
 				d.l4 = 1;
 				d.payload_len = 56;
@@ -166,24 +167,30 @@ static void compare(int xdp, const struct mirror *m)
 	for (int i = 0; i < H.got.n && i < m->out.n; i++) {
 		const struct tw_event *b = (const struct tw_event *)H.got.ev[i];
 		const struct tw_event *u = (const struct tw_event *)m->out.ev[i];
-		CHECK(H.got.len[i] >= b->len, "[%s] event %d: record %zu shorter than len %u", hook, i, H.got.len[i], b->len);
+		CHECK(H.got.len[i] >= b->len, "[%s] event %d: record %zu shorter than len %u", hook, i, H.got.len[i],
+		      b->len);
 		int same = b->len == u->len && memcmp(b, u, u->len) == 0;
-		long at = same ? -1 : h_first_diff((const uint8_t *)b, (const uint8_t *)u, b->len < u->len ? b->len : u->len);
-		CHECK(same, "[%s] event %d (%s flow %llu): differs from the mirror (len %u vs %u, first byte %ld)", hook, i,
-		      ev_name(u->type), (unsigned long long)u->flow_id, b->len, u->len, at);
-		printf("%s [%s] event %2d %-15s flow %llu dir %u len %4u: %s\n", same ? "ok  " : "FAIL", hook, i, ev_name(b->type),
-		       (unsigned long long)b->flow_id, b->dir, b->len, same ? "byte-identical to the mirror" : "DIFFERS");
+		long at =
+		        same ? -1
+		             : h_first_diff((const uint8_t *)b, (const uint8_t *)u, b->len < u->len ? b->len : u->len);
+		CHECK(same, "[%s] event %d (%s flow %llu): differs from the mirror (len %u vs %u, first byte %ld)",
+		      hook, i, ev_name(u->type), (unsigned long long)u->flow_id, b->len, u->len, at);
+		printf("%s [%s] event %2d %-15s flow %llu dir %u len %4u: %s\n", same ? "ok  " : "FAIL", hook, i,
+		       ev_name(b->type), (unsigned long long)b->flow_id, b->dir, b->len,
+		       same ? "byte-identical to the mirror" : "DIFFERS");
 	}
 
 	uint64_t cnt[TW_CNT_MAX];
 	h_counters(&H, cnt);
 	for (int i = 0; i < TW_CNT_MAX; i++)
-		CHECK(cnt[i] == m->cnt[i], "[%s] counter %d: BPF %llu, mirror %llu", hook, i, (unsigned long long)cnt[i],
-		      (unsigned long long)m->cnt[i]);
-	printf("%s [%s] all %d counters equal (packets %llu, tracked %llu, flows %llu, events %llu, OTHER_L4 %llu, FRAGMENT %llu)\n",
-	       MARKF(f0), hook, TW_CNT_MAX, (unsigned long long)cnt[TW_CNT_PACKETS], (unsigned long long)cnt[TW_CNT_TRACKED],
-	       (unsigned long long)cnt[TW_CNT_FLOWS_NEW], (unsigned long long)cnt[TW_CNT_EVENTS],
-	       (unsigned long long)cnt[TW_CNT_PARSE_BASE + TW_PARSE_OTHER_L4], (unsigned long long)cnt[TW_CNT_PARSE_BASE + TW_PARSE_FRAGMENT]);
+		CHECK(cnt[i] == m->cnt[i], "[%s] counter %d: BPF %llu, mirror %llu", hook, i,
+		      (unsigned long long)cnt[i], (unsigned long long)m->cnt[i]);
+	printf("%s [%s] all %d counters equal (packets %llu, tracked %llu, flows %llu, events %llu, OTHER_L4 %llu, "
+	       "FRAGMENT %llu)\n",
+	       MARKF(f0), hook, TW_CNT_MAX, (unsigned long long)cnt[TW_CNT_PACKETS],
+	       (unsigned long long)cnt[TW_CNT_TRACKED], (unsigned long long)cnt[TW_CNT_FLOWS_NEW],
+	       (unsigned long long)cnt[TW_CNT_EVENTS], (unsigned long long)cnt[TW_CNT_PARSE_BASE + TW_PARSE_OTHER_L4],
+	       (unsigned long long)cnt[TW_CNT_PARSE_BASE + TW_PARSE_FRAGMENT]);
 
 	/* final flow table */
 	int fd = bpf_map__fd(H.skel->maps.tw_flows);
@@ -217,10 +224,12 @@ int main(void)
 		for (size_t i = 0; i < NPK; i++) {
 			uint32_t rv = 99;
 			int err = h_run(&H, xdp, frames[i], flen[i], ftime[i], &rv);
-			CHECK(err == 0 && rv == (xdp ? 2u : 0u), "[%s] packet %zu: err %d verdict %u", hook, i, err, rv);
+			CHECK(err == 0 && rv == (xdp ? 2u : 0u), "[%s] packet %zu: err %d verdict %u", hook, i, err,
+			      rv);
 			m_process(&m, frames[i], flen[i], ftime[i]);
 		}
-		printf("---- [%s] %zu packets over %zu flows (+2 malformed): %d events\n", hook, NPK, sizeof(flows) / sizeof(flows[0]), H.got.n);
+		printf("---- [%s] %zu packets over %zu flows (+2 malformed): %d events\n", hook, NPK,
+		       sizeof(flows) / sizeof(flows[0]), H.got.n);
 		compare(xdp, &m);
 	}
 	/* the sequence must exercise every event kind the programs write */

@@ -28,7 +28,16 @@
 #include "regions.h"
 
 static int fails, checks;
-#define CHECK(c, ...) do { checks++; if (!(c)) { fails++; printf("FAIL %s:%d: ", __FILE__, __LINE__); printf(__VA_ARGS__); printf("\n"); } } while (0)
+#define CHECK(c, ...)                                                                                                  \
+	do {                                                                                                           \
+		checks++;                                                                                              \
+		if (!(c)) {                                                                                            \
+			fails++;                                                                                       \
+			printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                    \
+			printf(__VA_ARGS__);                                                                           \
+			printf("\n");                                                                                  \
+		}                                                                                                      \
+	} while (0)
 
 #define NCPU_MAX 1024
 
@@ -39,7 +48,7 @@ struct fr {
 };
 
 static void mk(struct fr *f, int family, const uint8_t *client, const uint8_t *server, int reply, uint16_t sport,
-	       uint8_t l4, uint8_t flags, size_t payload)
+               uint8_t l4, uint8_t flags, size_t payload)
 {
 	struct pb_pkt p;
 	memset(&p, 0, sizeof(p));
@@ -62,7 +71,7 @@ static void run(struct tamperwatch *s, const struct fr *f)
 	CHECK(rc == 0 && o.retval == XDP_PASS, "test run rc %d retval %u", rc, o.retval);
 }
 
-static uint64_t bytes_run;   /* frame bytes sent towards client networks, for the byte count */
+static uint64_t bytes_run; /* frame bytes sent towards client networks, for the byte count */
 
 /* a server answer to client 198.51.<net>.<host> from port sport */
 static void reply4(struct tamperwatch *s, uint8_t net, uint8_t host, uint16_t sport, uint8_t l4, uint8_t flags)
@@ -141,14 +150,19 @@ static struct tw_pfx_key key4(uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint8_
 	memset(&k, 0, sizeof(k));
 	k.family = TW_FAMILY_IPV4;
 	k.plen = plen;
-	k.addr[0] = a; k.addr[1] = b; k.addr[2] = c; k.addr[3] = d;
+	k.addr[0] = a;
+	k.addr[1] = b;
+	k.addr[2] = c;
+	k.addr[3] = d;
 	return k;
 }
 
 static uint64_t counter(struct tamperwatch *s, int which)
 {
 	int ncpu = libbpf_num_possible_cpus();
-	static struct { uint64_t c[TW_CNT_MAX]; } v[NCPU_MAX];
+	static struct {
+		uint64_t c[TW_CNT_MAX];
+	} v[NCPU_MAX];
 	__u32 zero = 0;
 	uint64_t t = 0;
 	if (ncpu > NCPU_MAX || bpf_map_lookup_elem(bpf_map__fd(s->maps.tw_stats), &zero, v))
@@ -225,7 +239,8 @@ static void test_counts_and_epochs(void)
 	long long ep0[2] = { 0, -1 };
 	CHECK(read_key(s, &k, ep0, &v) == 0, "198.51.100.0/24 counted");
 	CHECK(v.packets == 108, "packets %llu, want 108", (unsigned long long)v.packets);
-	CHECK(v.bytes == want_bytes, "bytes %llu, want %llu", (unsigned long long)v.bytes, (unsigned long long)want_bytes);
+	CHECK(v.bytes == want_bytes, "bytes %llu, want %llu", (unsigned long long)v.bytes,
+	      (unsigned long long)want_bytes);
 	CHECK(v.new_flows == 50, "answered flows %llu, want 50", (unsigned long long)v.new_flows);
 	CHECK(v.cls[0] == 50 && v.cls[1] == 50 && v.cls[2] == 5 && v.cls[3] == 3,
 	      "classes web %llu dns %llu tcp_other %llu other %llu, want 50 50 5 3", (unsigned long long)v.cls[0],
@@ -253,7 +268,8 @@ static void test_counts_and_epochs(void)
 	sketch4(want1, 100, 200, 204);
 	CHECK(!memcmp(v.bank[0], want, sizeof(want)) && v.bank_epoch_ok[0], "epoch 1: closed bank 0 unchanged");
 	CHECK(!memcmp(v.bank[1], want1, sizeof(want1)) && v.bank_epoch_ok[1],
-	      "epoch 1: bank 1 holds the 5 new clients only (%d bits, want %d)", popcount4(v.bank[1]), popcount4(want1));
+	      "epoch 1: bank 1 holds the 5 new clients only (%d bits, want %d)", popcount4(v.bank[1]),
+	      popcount4(want1));
 	CHECK(v.packets == 113, "packets go on accumulating: %llu, want 113", (unsigned long long)v.packets);
 
 	/* epoch 2: bank 0 is reused and starts empty; bank 1 (epoch 1) stays */
@@ -380,7 +396,7 @@ static void collect(void *arg, const struct tw_pfx_sample *s)
 static int cmp_sample(const void *a, const void *b)
 {
 	return memcmp(&((const struct tw_pfx_sample *)a)->key, &((const struct tw_pfx_sample *)b)->key,
-		      sizeof(struct tw_pfx_key));
+	              sizeof(struct tw_pfx_key));
 }
 
 static void feed_engine(struct tw_engine *e, int epoch)
@@ -389,15 +405,18 @@ static void feed_engine(struct tw_engine *e, int epoch)
 	static const uint8_t srv6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0xff, 0xff, [15] = 1 };
 	int n = epoch == 0 ? 30 : 7;
 	for (int h = 1; h <= n; h++) {
-		uint8_t c[4] = { 198, 51, 100, (uint8_t)(h + 10 * epoch) }, c6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0x0a, [15] = (uint8_t)h };
+		uint8_t c[4] = { 198, 51, 100, (uint8_t)(h + 10 * epoch) },
+		        c6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0x0a, [15] = (uint8_t)h };
 		struct fr f[4];
 		mk(&f[0], 4, c, srv, 1, 443, 6, 0x12, 0);
 		mk(&f[1], 4, c, srv, 1, 53, 17, 0, 30);
-		mk(&f[2], 4, c, srv, 0, 443, 6, 0x10, 0);   /* the client's own packet: not counted */
+		mk(&f[2], 4, c, srv, 0, 443, 6, 0x10, 0); /* the client's own packet: not counted */
 		mk(&f[3], 6, c6, srv6, 1, 443, 6, 0x10, 100);
 		for (int i = 0; i < 4; i++) {
 			struct tw_frame fr = { .ts_ns = 1700000000000000000ull + (uint64_t)(epoch * 100 + h) * 1000000,
-					       .caplen = (uint32_t)f[i].len, .origlen = (uint32_t)f[i].len, .data = f[i].buf };
+				               .caplen = (uint32_t)f[i].len,
+				               .origlen = (uint32_t)f[i].len,
+				               .data = f[i].buf };
 			CHECK(e->process(e, &fr) == 0, "%s: process", e->name);
 		}
 	}
@@ -431,8 +450,8 @@ static void test_pollers(void)
 		feed_engine(eb, epoch);
 		feed_engine(eu, epoch);
 		long nb = eb->poll_prefixes(eb, collect, &gb), nu = eu->poll_prefixes(eu, collect, &gu);
-		CHECK(nb == 2 && nu == 2 && gb.n == 2 && gu.n == 2, "epoch %d: prefixes bpf %ld user %ld, want 2", epoch,
-		      nb, nu);
+		CHECK(nb == 2 && nu == 2 && gb.n == 2 && gu.n == 2, "epoch %d: prefixes bpf %ld user %ld, want 2",
+		      epoch, nb, nu);
 		qsort(gb.s, (size_t)gb.n, sizeof(gb.s[0]), cmp_sample);
 		qsort(gu.s, (size_t)gu.n, sizeof(gu.s[0]), cmp_sample);
 		CHECK(gb.n == gu.n && !memcmp(gb.s, gu.s, sizeof(gb.s[0]) * (size_t)gb.n),
@@ -442,7 +461,8 @@ static void test_pollers(void)
 		uint64_t want[TW_PFX_SKETCH_WORDS] = { 0 };
 		sketch4(want, 100, 1 + 10 * epoch, n + 10 * epoch);
 		CHECK(v4->key.family == TW_FAMILY_IPV4 && v4->packets == (epoch ? 74u : 60u) &&
-		      v4->class_packets[0] == (epoch ? 37u : 30u) && v4->class_packets[1] == (epoch ? 37u : 30u),
+		              v4->class_packets[0] == (epoch ? 37u : 30u) &&
+		              v4->class_packets[1] == (epoch ? 37u : 30u),
 		      "epoch %d: 198.51.100.0/24 cumulative packets %llu", epoch, (unsigned long long)v4->packets);
 		CHECK(!memcmp(v4->clients, want, sizeof(want)),
 		      "epoch %d: the poll returns the closed epoch's clients only (%d bits, want %d)", epoch,

@@ -18,21 +18,21 @@ static void quiet(void *arg, const char *msg)
 }
 
 static const char builtin[] =
-	"name,scope,other_names,location_found,pattern_type,pattern,confidence_no_fp,expected_countries,source,"
-	"exp_url,notes\n"
-	"t1,isp,,body,contains,blocked by order,5,XX,t,,\n"
-	"t2,fp,,body,contains,abc,5,,t,,\n"
-	"t3,nat,,body,full,<html></html>,5,,t,,\n"
-	"t4,nat,,body,prefix,<html><head><title>Blocked,6,,t,,\n"
-	"t5,isp,,body,regexp,\"Order \\d+ (?:was )?blocked[.!]?\",7,,t,,\n"
-	"t6,isp,,body,regexp,(?i)access\\s+denied\\W,5,,t,,\n"
-	"t7,isp,,header.location,prefix,http://block.example/,5,,t,,\n"
-	"t8,isp,,header.server,full,Censor/1.0,5,,t,,\n"
-	"t9,isp,,header.x-foo,contains,bar,5,,t,,\n"
-	"t10,isp,,dns,full,10.10.34.35,5,,t,,\n"
-	"t11,isp,,dns,regexp,^sinkhole\\.,5,,t,,\n"
-	"t12,isp,,dns,contains,block,5,,t,,\n"
-	"t13,isp,,body,regexp,\"{\"\"a\"\":.*x{2,3}\",5,,t,,\n";
+        "name,scope,other_names,location_found,pattern_type,pattern,confidence_no_fp,expected_countries,source,"
+        "exp_url,notes\n"
+        "t1,isp,,body,contains,blocked by order,5,XX,t,,\n"
+        "t2,fp,,body,contains,abc,5,,t,,\n"
+        "t3,nat,,body,full,<html></html>,5,,t,,\n"
+        "t4,nat,,body,prefix,<html><head><title>Blocked,6,,t,,\n"
+        "t5,isp,,body,regexp,\"Order \\d+ (?:was )?blocked[.!]?\",7,,t,,\n"
+        "t6,isp,,body,regexp,(?i)access\\s+denied\\W,5,,t,,\n"
+        "t7,isp,,header.location,prefix,http://block.example/,5,,t,,\n"
+        "t8,isp,,header.server,full,Censor/1.0,5,,t,,\n"
+        "t9,isp,,header.x-foo,contains,bar,5,,t,,\n"
+        "t10,isp,,dns,full,10.10.34.35,5,,t,,\n"
+        "t11,isp,,dns,regexp,^sinkhole\\.,5,,t,,\n"
+        "t12,isp,,dns,contains,block,5,,t,,\n"
+        "t13,isp,,body,regexp,\"{\"\"a\"\":.*x{2,3}\",5,,t,,\n";
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -48,7 +48,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	}
 	for (int i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), "%s/ooni__blocking-fingerprints/fingerprints_%s.csv",
-			 corpus && *corpus ? corpus : "../shared/corpus", i ? "dns" : "http");
+		         corpus && *corpus ? corpus : "../shared/corpus", i ? "dns" : "http");
 		if (tw_fp_db_load(fixed, path, err, sizeof(err)) != 0)
 			fprintf(stderr, "fuzz_fingerprints: (optional) %s\n", err);
 	}

@@ -31,7 +31,10 @@ static void cap(void *arg, const char *l, size_t n)
 		lines[nlines++][n] = 0;
 	}
 }
-static void reset(void) { nlines = 0; }
+static void reset(void)
+{
+	nlines = 0;
+}
 
 /* value of "key":"..." in a line, into out */
 static const char *field(const char *line, const char *key, char *out, size_t cap_)
@@ -60,12 +63,20 @@ static int count_state(const char *st)
 static uint64_t fid;
 static const char *signature = "X";
 static void flow(struct tw_agg *a, uint64_t ts, const char *pfx, const char *domain, const char *method, double conf,
-		 int answered)
+                 int answered)
 {
-	struct tw_tamper tp = { .method = method, .signature = signature, .stage = "after_request", .confidence = conf };
-	struct tw_flow_outcome o = { .ts_ns = ts, .flow_id = ++fid, .client_prefix = pfx, .server_ip = "203.0.113.5",
-				     .server_port = 443, .proto = "tcp", .domain = domain, .answered = answered,
-				     .tamper = method ? &tp : NULL };
+	struct tw_tamper tp = {
+		.method = method, .signature = signature, .stage = "after_request", .confidence = conf
+	};
+	struct tw_flow_outcome o = { .ts_ns = ts,
+		                     .flow_id = ++fid,
+		                     .client_prefix = pfx,
+		                     .server_ip = "203.0.113.5",
+		                     .server_port = 443,
+		                     .proto = "tcp",
+		                     .domain = domain,
+		                     .answered = answered,
+		                     .tamper = method ? &tp : NULL };
 	tw_agg_outcome(a, &o);
 }
 
@@ -91,8 +102,8 @@ static void test_raise_update_resolve(void)
 	flow(a, T0 + 10 * S, "192.0.2.0/24", "blocked.example", "rst_injection", 0.95, 0);
 	CHECK(nlines == 1 && count_state("raised") == 1, "3rd flow: %d lines", nlines);
 	CHECK(strstr(lines[0], "\"signature_id\":2001") && strstr(lines[0], "\"category\":\"blocking\"") &&
-	      strstr(lines[0], "\"domain\":\"blocked.example\"") && strstr(lines[0], "\"clients\":2") &&
-	      strstr(lines[0], "\"legitimacy\":\"undeclared\"") && strstr(lines[0], "\"region\":null"),
+	              strstr(lines[0], "\"domain\":\"blocked.example\"") && strstr(lines[0], "\"clients\":2") &&
+	              strstr(lines[0], "\"legitimacy\":\"undeclared\"") && strstr(lines[0], "\"region\":null"),
 	      "%s", lines[0]);
 	field(lines[0], "id", id, sizeof(id));
 	CHECK(strlen(id) == 16, "id %s", id);
@@ -105,7 +116,7 @@ static void test_raise_update_resolve(void)
 	tw_agg_tick(a, T0 + 80 * S, 0);
 	CHECK(count_state("updated") == 1 && count_state("raised") == 1, "%d lines", nlines);
 	CHECK(strstr(lines[nlines - 1], "\"methods_seen\":[\"rst_injection\",\"blackhole\"]") &&
-	      strstr(lines[nlines - 1], "\"affected_flows\":9") && strstr(lines[nlines - 1], "\"clients\":3"),
+	              strstr(lines[nlines - 1], "\"affected_flows\":9") && strstr(lines[nlines - 1], "\"clients\":3"),
 	      "%s", lines[nlines - 1]);
 	tw_agg_tick(a, T0 + 81 * S, 0);
 	tw_agg_tick(a, T0 + 200 * S, 0);
@@ -163,7 +174,8 @@ static void test_regional_recovery(void)
 	CHECK(count_state("resolved") == 0, "resolved after 2 clean flows of the blocked region");
 	flow(a, T0 + 33 * S, blk, "blocked.example", NULL, 0, 1);
 	CHECK(count_state("resolved") == 1 && count_state("raised") == 1 &&
-	      strstr(lines[nlines - 1], "\"resolution\":\"recovered\""), "%d lines", nlines);
+	              strstr(lines[nlines - 1], "\"resolution\":\"recovered\""),
+	      "%d lines", nlines);
 	tw_agg_free(a);
 }
 
@@ -172,10 +184,10 @@ static void test_benign(void)
 	struct tw_agg *a = mk(NULL, NULL, NULL);
 	const char *p[] = { "198.51.100.0/24", "192.0.2.0/24", "100.64.1.0/24" };
 	for (int i = 0; i < 300; i++) {
-		flow(a, T0 + i * S, p[i % 3], "ok.example", NULL, 0, 1);            /* answered */
-		flow(a, T0 + i * S, p[i % 3], "ok.example", NULL, 0, 0);            /* unanswered, no verdict */
+		flow(a, T0 + i * S, p[i % 3], "ok.example", NULL, 0, 1);              /* answered */
+		flow(a, T0 + i * S, p[i % 3], "ok.example", NULL, 0, 0);              /* unanswered, no verdict */
 		flow(a, T0 + i * S, p[i % 3], "ok.example", "rst_injection", 0.3, 1); /* weak evidence */
-		flow(a, T0 + i * S, p[i % 3], "ok.example", "blackhole", 0.3, 0);    /* below the timeout threshold */
+		flow(a, T0 + i * S, p[i % 3], "ok.example", "blackhole", 0.3, 0);     /* below the timeout threshold */
 		if (i % 10 == 0)
 			tw_agg_tick(a, T0 + i * S, 0);
 	}
@@ -204,7 +216,7 @@ static void test_thresholds(void)
 	CHECK(nlines == 0, "min_flows=5 raised at 4");
 	flow(a, T0 + 4 * S, "198.51.100.0/24", NULL, "tls_interference", 0.8, 0);
 	CHECK(count_state("raised") == 1 && strstr(lines[0], "\"signature_id\":2004") &&
-	      strstr(lines[0], "\"domain\":null") && strstr(lines[0], "\"ip\":\"203.0.113.5\""),
+	              strstr(lines[0], "\"domain\":null") && strstr(lines[0], "\"ip\":\"203.0.113.5\""),
 	      "%s", nlines ? lines[0] : "");
 	tw_agg_free(a);
 	/* blackhole: 5 flows and 2 prefixes */
@@ -214,7 +226,8 @@ static void test_thresholds(void)
 	CHECK(nlines == 0, "blackhole raised at 4");
 	flow(a, T0 + 4 * S, "192.0.2.0/24", "bh.example", "blackhole", 0.4, 0);
 	CHECK(count_state("raised") == 1 && strstr(lines[0], "\"method\":\"blackhole\"") &&
-	      strstr(lines[0], "\"severity\":2"), "%s", nlines ? lines[0] : "");
+	              strstr(lines[0], "\"severity\":2"),
+	      "%s", nlines ? lines[0] : "");
 	tw_agg_free(a);
 	/* blackhole from one prefix: needs share >= 0.8 */
 	a = mk(NULL, NULL, NULL);
@@ -301,7 +314,8 @@ static void test_shares(void)
 	CHECK(nlines == 0, "silent tls_interference raised at 4 flows");
 	flow(a, T0 + 15 * S, a1, "tls.example", "tls_interference", 0.4, 0);
 	CHECK(count_state("raised") == 1 && strstr(lines[0], "\"method\":\"tls_interference\"") &&
-	      strstr(lines[0], "\"signature_id\":2004"), "silent ClientHellos: %s", nlines ? lines[0] : "(none)");
+	              strstr(lines[0], "\"signature_id\":2004"),
+	      "silent ClientHellos: %s", nlines ? lines[0] : "(none)");
 	tw_agg_free(a);
 	/* ... from one prefix only: not by default */
 	a = mk(NULL, NULL, NULL);
@@ -331,8 +345,11 @@ static void test_shares(void)
 	 * region-b 10 clean: region-a's share 7/8 makes the case */
 	struct tw_regions *rg = calloc(1, sizeof(*rg));
 	char err[256];
-	CHECK(rg && tw_regions_parse(rg, "regions", "198.51.100.0/24 region-a\n2001:db8:a::/48 region-a\n"
-				      "192.0.2.0/24 region-b\n", err, sizeof(err)) == 0, "regions: %s", err);
+	CHECK(rg && tw_regions_parse(rg, "regions",
+	                             "198.51.100.0/24 region-a\n2001:db8:a::/48 region-a\n"
+	                             "192.0.2.0/24 region-b\n",
+	                             err, sizeof(err)) == 0,
+	      "regions: %s", err);
 	struct tw_agg_cfg c;
 	tw_agg_cfg_default(&c);
 	for (int with = 0; with < 2; with++) {
@@ -390,7 +407,7 @@ static void test_dark(void)
 					flow(a, ts, p2[k], "other2.example", NULL, 0, 1);
 				} else {
 					flow(a, ts, p2[k], "other1.example", "blackhole", 0.4, 0);
-					flow(a, ts, p2[k], "other2.example", NULL, 0, 0);   /* e.g. DNS, no answer */
+					flow(a, ts, p2[k], "other2.example", NULL, 0, 0); /* e.g. DNS, no answer */
 				}
 				flow(a, ts, p2[k], "bh.example", "blackhole", 0.4, 0);
 			}
@@ -402,8 +419,9 @@ static void test_dark(void)
 		struct tw_agg_stats st;
 		tw_agg_get_stats(a, &st);
 		CHECK(st.prefixes == 2 && st.targets == 3 && st.open == (uint64_t)want && !st.prefixes_dropped &&
-		      !st.targets_dropped, "stats: %llu prefixes, %llu targets, %llu open",
-		      (unsigned long long)st.prefixes, (unsigned long long)st.targets, (unsigned long long)st.open);
+		              !st.targets_dropped,
+		      "stats: %llu prefixes, %llu targets, %llu open", (unsigned long long)st.prefixes,
+		      (unsigned long long)st.targets, (unsigned long long)st.open);
 		tw_agg_free(a);
 	}
 	/* targets beyond alerts.max_targets are counted, not silently lost */
@@ -436,17 +454,20 @@ static struct tw_legit *legit_from(const char *text)
 static void test_legitimacy(void)
 {
 	struct tw_legit *l = legit_from("*.blocked.example, rst_injection, Law 12 art. 4, 2020-01-01,\n"
-					"203.0.113.0/24, dns_injection, Order 7, ,\n");
+	                                "203.0.113.0/24, dns_injection, Order 7, ,\n");
 	struct tw_agg *a = mk(NULL, l, NULL);
 	for (int i = 0; i < 3; i++)
 		flow(a, T0 + i * S, "198.51.100.0/24", "www.blocked.example", "rst_injection", 0.9, 0);
-	CHECK(strstr(lines[0], "\"legitimacy\":\"declared\"") && strstr(lines[0], "\"legal_reference\":\"Law 12 art. 4\"") &&
-	      !strstr(lines[0], "declaration_mismatch") && strstr(lines[0], "\"severity\":3"), "%s", lines[0]);
+	CHECK(strstr(lines[0], "\"legitimacy\":\"declared\"") &&
+	              strstr(lines[0], "\"legal_reference\":\"Law 12 art. 4\"") &&
+	              !strstr(lines[0], "declaration_mismatch") && strstr(lines[0], "\"severity\":3"),
+	      "%s", lines[0]);
 	reset();
-	for (int i = 0; i < 3; i++)   /* matches the CIDR, enforced with RSTs instead of DNS */
+	for (int i = 0; i < 3; i++) /* matches the CIDR, enforced with RSTs instead of DNS */
 		flow(a, T0 + i * S, "198.51.100.0/24", "other.example", "rst_injection", 0.9, 0);
 	CHECK(strstr(lines[0], "\"legitimacy\":\"declared\"") &&
-	      strstr(lines[0], "\"declaration_mismatch\":{\"declared\":\"dns_injection\",\"seen\":\"rst_injection\"}"),
+	              strstr(lines[0],
+	                     "\"declaration_mismatch\":{\"declared\":\"dns_injection\",\"seen\":\"rst_injection\"}"),
 	      "%s", lines[0]);
 	tw_agg_free(a);
 	tw_legit_free(l);
@@ -455,7 +476,8 @@ static void test_legitimacy(void)
 	for (int i = 0; i < 3; i++)
 		flow(a, T0 + i * S, "198.51.100.0/24", "blocked.example", "http_blockpage", 0.9, 0);
 	CHECK(strstr(lines[0], "\"legitimacy\":\"undeclared\"") && !strstr(lines[0], "legal_reference") &&
-	      strstr(lines[0], "\"signature_id\":2002"), "%s", lines[0]);
+	              strstr(lines[0], "\"signature_id\":2002"),
+	      "%s", lines[0]);
 	tw_agg_free(a);
 	tw_legit_free(l);
 }
@@ -499,7 +521,7 @@ static void test_state(void)
 		CHECK(!strcmp(field(lines[i], "id", b, sizeof(b)), id), "id changed across restart: %s != %s", b, id);
 	CHECK(nlines && strstr(lines[nlines - 1], "\"affected_flows\":4") && strstr(lines[nlines - 1], "\"clients\":2"),
 	      "%s", nlines ? lines[nlines - 1] : "");
-	tw_agg_free(a);   /* no final tick: state still has the open alert */
+	tw_agg_free(a); /* no final tick: state still has the open alert */
 
 	/* truncated file: reported, set aside, empty start */
 	FILE *f = fopen(path, "r+b");
@@ -551,7 +573,7 @@ static void test_state_transitions(void)
 	char dir[] = "/tmp/tw-statet-XXXXXX", path[256], cmd[300], err[512];
 	CHECK(mkdtemp(dir), "mkdtemp");
 	snprintf(path, sizeof(path), "%s/alerts.state", dir);
-	struct tw_agg *a = mk(NULL, NULL, dir);   /* state.interval 60 */
+	struct tw_agg *a = mk(NULL, NULL, dir); /* state.interval 60 */
 	tw_agg_tick(a, T0, 0);
 	CHECK(access(path, F_OK) != 0, "saved before anything happened");
 	for (int i = 0; i < 3; i++)
@@ -559,7 +581,7 @@ static void test_state_transitions(void)
 	CHECK(count_state("raised") == 1, "raise");
 	tw_agg_tick(a, T0 + 3 * S, 0);
 	CHECK(access(path, F_OK) == 0, "raise not saved at the next tick");
-	tw_agg_free(a);   /* as if killed: no final tick */
+	tw_agg_free(a); /* as if killed: no final tick */
 	a = mk(NULL, NULL, dir);
 	CHECK(tw_agg_open_alerts(a) == 1, "open alert not in the state saved at the raise");
 	tw_agg_free(a);
@@ -601,7 +623,8 @@ static void test_state_transitions(void)
 	fputs("TWSTATE\0", f);
 	fclose(f);
 	CHECK(tw_state_load(dir, "alerts.state", &data, &len, err, sizeof(err)) == TW_STATE_CORRUPT &&
-	      strstr(err, "moved aside") && count_corrupt(dir) == 1, "%s", err);
+	              strstr(err, "moved aside") && count_corrupt(dir) == 1,
+	      "%s", err);
 	/* header lengths that disagree with the file: no allocation from them */
 	CHECK(tw_state_save(dir, "alerts.state", "V 1 5\nEND\n", 10, err, sizeof(err)) == 0, "%s", err);
 	f = fopen(path, "r+b");
@@ -611,7 +634,8 @@ static void test_state_transitions(void)
 	fputc(0xff, f);
 	fclose(f);
 	CHECK(tw_state_load(dir, "alerts.state", &data, &len, err, sizeof(err)) == TW_STATE_CORRUPT &&
-	      strstr(err, "truncated"), "%s", err);
+	              strstr(err, "truncated"),
+	      "%s", err);
 	/* a save cut short: the dead process's temporary file goes, a live one's stays */
 	char dead[300], live[300];
 	int pid = 4000000;
@@ -663,7 +687,8 @@ static void test_state_mutations(void)
 		for (size_t k = 0; k < sizeof(subst); k++) {
 			memcpy(m, body, len);
 			m[i] = subst[k];
-			if (tw_state_save(dir, "alerts.state", m, k == sizeof(subst) - 1 ? i : len, err, sizeof(err)) < 0)
+			if (tw_state_save(dir, "alerts.state", m, k == sizeof(subst) - 1 ? i : len, err, sizeof(err)) <
+			    0)
 				continue;
 			a = mk(NULL, NULL, dir);
 			tries++;

@@ -13,8 +13,8 @@
 
 static const char *rc_name(int rc)
 {
-	static const char *n[] = { "OK", "NOT_IP", "TRUNC_L2", "TRUNC_L3", "BAD_L3", "FRAGMENT",
-				   "IPV6_EXT_LIMIT", "OTHER_L4", "TRUNC_L4", "BAD_L4" };
+	static const char *n[] = { "OK",       "NOT_IP",         "TRUNC_L2", "TRUNC_L3", "BAD_L3",
+		                   "FRAGMENT", "IPV6_EXT_LIMIT", "OTHER_L4", "TRUNC_L4", "BAD_L4" };
 	return rc >= 0 && rc < TW_PARSE_RESULT_MAX ? n[rc] : "?";
 }
 
@@ -31,8 +31,8 @@ static int parse_n(const uint8_t *frame, size_t len, struct tw_pkt *p)
 	memcpy(c, frame, len);
 	memset(p, 0, sizeof(*p));
 	int rc = tw_parse(c, c + len, p);
-	if (rc == TW_PARSE_OK && p->proto == TW_PROTO_TCP && (p->tcp_flags & TW_TCP_SYN) &&
-	    p->opt_len && p->payload_off <= len)
+	if (rc == TW_PARSE_OK && p->proto == TW_PROTO_TCP && (p->tcp_flags & TW_TCP_SYN) && p->opt_len &&
+	    p->payload_off <= len)
 		tw_parse_tcp_opts(c + p->payload_off - p->opt_len, p->opt_len, p);
 	free(m);
 	return rc;
@@ -50,24 +50,36 @@ static size_t build(const struct pb_pkt *d)
 	return n;
 }
 
-#define A4(a, b, c, d) { a, b, c, d }
-#define A6(last) { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, last }
+#define A4(a, b, c, d)                                                                                                 \
+	{                                                                                                              \
+		a, b, c, d                                                                                             \
+	}
+#define A6(last)                                                                                                       \
+	{                                                                                                              \
+		0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, last                                          \
+	}
 
 /* ------------------------------------------------------------------ parse */
 
 struct parse_case {
 	const char *name;
 	struct pb_pkt pkt;
-	int cut;          /* >0: hand only this many bytes; <0: drop this many from the end */
+	int cut; /* >0: hand only this many bytes; <0: drop this many from the end */
 	int rc;
 };
 
 static const struct parse_case parse_cases[] = {
-	{ "IPv4 TCP", { .family = 4, .src = A4(10, 0, 0, 1), .dst = A4(10, 0, 0, 2), .sport = 1, .dport = 2, .flags = TW_TCP_ACK }, 0, TW_PARSE_OK },
+	{ "IPv4 TCP",
+	  { .family = 4, .src = A4(10, 0, 0, 1), .dst = A4(10, 0, 0, 2), .sport = 1, .dport = 2, .flags = TW_TCP_ACK },
+	  0,
+	  TW_PARSE_OK },
 	{ "IPv6 TCP", { .family = 6, .src = A6(1), .dst = A6(2), .flags = TW_TCP_ACK }, 0, TW_PARSE_OK },
 	{ "IPv4 UDP", { .family = 4, .l4 = 17, .sport = 5353, .dport = 53 }, 0, TW_PARSE_OK },
 	{ "ARP ethertype", { .family = 4, .ethertype = 0x0806 }, 0, TW_PARSE_NOT_IP },
-	{ "three VLAN tags (only two walked)", { .family = 4, .nvlan = 2, .vlan_tpid = { 0x8100, 0x8100 }, .ethertype = 0x8100 }, 0, TW_PARSE_NOT_IP },
+	{ "three VLAN tags (only two walked)",
+	  { .family = 4, .nvlan = 2, .vlan_tpid = { 0x8100, 0x8100 }, .ethertype = 0x8100 },
+	  0,
+	  TW_PARSE_NOT_IP },
 	{ "13-byte frame", { .family = 4 }, 13, TW_PARSE_TRUNC_L2 },
 	{ "empty frame", { .family = 4 }, -100000, TW_PARSE_TRUNC_L2 },
 	{ "truncated VLAN tag (14 bytes, TPID 0x8100)", { .family = 4, .nvlan = 1 }, 14, TW_PARSE_TRUNC_L2 },
@@ -75,23 +87,65 @@ static const struct parse_case parse_cases[] = {
 	{ "IPv4 header cut at 19 bytes", { .family = 4 }, 14 + 19, TW_PARSE_TRUNC_L3 },
 	{ "IPv4 IHL 6, options cut", { .family = 4, .ip_opt_len = 4 }, 14 + 22, TW_PARSE_TRUNC_L3 },
 	{ "IPv6 header cut at 39 bytes", { .family = 6 }, 14 + 39, TW_PARSE_TRUNC_L3 },
-	{ "IPv6 ext header cut", { .family = 6, .next = 1, .ext = { { .type = 60, .hdrlen = 0 } } }, 14 + 41, TW_PARSE_TRUNC_L3 },
-	{ "IPv6 fragment header cut at 6 bytes", { .family = 6, .next = 1, .ext = { { .type = 44 } } }, 14 + 46, TW_PARSE_TRUNC_L3 },
+	{ "IPv6 ext header cut",
+	  { .family = 6, .next = 1, .ext = { { .type = 60, .hdrlen = 0 } } },
+	  14 + 41,
+	  TW_PARSE_TRUNC_L3 },
+	{ "IPv6 fragment header cut at 6 bytes",
+	  { .family = 6, .next = 1, .ext = { { .type = 44 } } },
+	  14 + 46,
+	  TW_PARSE_TRUNC_L3 },
 	{ "IPv4 IHL 4", { .family = 4, .ihl = 4 }, 0, TW_PARSE_BAD_L3 },
 	{ "IPv4 version 6 under ethertype IPv4", { .family = 4, .ip_ver = 6 }, 0, TW_PARSE_BAD_L3 },
 	{ "IPv6 version 4 under ethertype IPv6", { .family = 6, .ip_ver = 4 }, 0, TW_PARSE_BAD_L3 },
 	{ "IPv4 total length 19 < IHL*4", { .family = 4, .ip_tot_len = 19 }, 0, TW_PARSE_BAD_L3 },
-	{ "IPv6 ext header longer than payload length", { .family = 6, .ip6_plen = 8, .next = 1, .ext = { { .type = 0, .hdrlen = 1 } } }, 0, TW_PARSE_BAD_L3 },
+	{ "IPv6 ext header longer than payload length",
+	  { .family = 6, .ip6_plen = 8, .next = 1, .ext = { { .type = 0, .hdrlen = 1 } } },
+	  0,
+	  TW_PARSE_BAD_L3 },
 	{ "IPv4 non-first fragment", { .family = 4, .frag_off = 185 }, 0, TW_PARSE_FRAGMENT },
 	{ "IPv4 last fragment (offset, no MF)", { .family = 4, .frag_off = 1, .l4 = 17 }, 0, TW_PARSE_FRAGMENT },
-	{ "IPv6 fragment header offset 10", { .family = 6, .next = 1, .ext = { { .type = 44, .frag_off = 10, .more = 1 } } }, 0, TW_PARSE_FRAGMENT },
-	{ "IPv6 fragment header offset 1 (8 bytes)", { .family = 6, .next = 1, .ext = { { .type = 44, .frag_off = 1 } } }, 0, TW_PARSE_FRAGMENT },
-	{ "IPv6 fragment after hop-by-hop", { .family = 6, .next = 2, .ext = { { .type = 0 }, { .type = 44, .frag_off = 3 } } }, 0, TW_PARSE_FRAGMENT },
-	{ "IPv6 6 ext headers (the limit)", { .family = 6, .next = 6, .ext = { { .type = 0 }, { .type = 60 }, { .type = 43, .hdrlen = 2 }, { .type = 51, .hdrlen = 4 }, { .type = 44, .more = 1 }, { .type = 60 } } }, 0, TW_PARSE_OK },
-	{ "IPv6 7 ext headers", { .family = 6, .next = 7, .ext = { { .type = 0 }, { .type = 60 }, { .type = 60 }, { .type = 60 }, { .type = 60 }, { .type = 60 }, { .type = 60 } } }, 0, TW_PARSE_IPV6_EXT_LIMIT },
+	{ "IPv6 fragment header offset 10",
+	  { .family = 6, .next = 1, .ext = { { .type = 44, .frag_off = 10, .more = 1 } } },
+	  0,
+	  TW_PARSE_FRAGMENT },
+	{ "IPv6 fragment header offset 1 (8 bytes)",
+	  { .family = 6, .next = 1, .ext = { { .type = 44, .frag_off = 1 } } },
+	  0,
+	  TW_PARSE_FRAGMENT },
+	{ "IPv6 fragment after hop-by-hop",
+	  { .family = 6, .next = 2, .ext = { { .type = 0 }, { .type = 44, .frag_off = 3 } } },
+	  0,
+	  TW_PARSE_FRAGMENT },
+	{ "IPv6 6 ext headers (the limit)",
+	  { .family = 6,
+	    .next = 6,
+	    .ext = { { .type = 0 },
+	             { .type = 60 },
+	             { .type = 43, .hdrlen = 2 },
+	             { .type = 51, .hdrlen = 4 },
+	             { .type = 44, .more = 1 },
+	             { .type = 60 } } },
+	  0,
+	  TW_PARSE_OK },
+	{ "IPv6 7 ext headers",
+	  { .family = 6,
+	    .next = 7,
+	    .ext = { { .type = 0 },
+	             { .type = 60 },
+	             { .type = 60 },
+	             { .type = 60 },
+	             { .type = 60 },
+	             { .type = 60 },
+	             { .type = 60 } } },
+	  0,
+	  TW_PARSE_IPV6_EXT_LIMIT },
 	{ "IPv4 ICMP", { .family = 4, .l4 = 1, .payload_len = 8 }, 0, TW_PARSE_OTHER_L4 },
 	{ "IPv6 ICMPv6", { .family = 6, .l4 = 58, .payload_len = 8 }, 0, TW_PARSE_OTHER_L4 },
-	{ "IPv6 ESP after dest opts", { .family = 6, .l4 = 50, .next = 1, .ext = { { .type = 60 } }, .payload_len = 16 }, 0, TW_PARSE_OTHER_L4 },
+	{ "IPv6 ESP after dest opts",
+	  { .family = 6, .l4 = 50, .next = 1, .ext = { { .type = 60 } }, .payload_len = 16 },
+	  0,
+	  TW_PARSE_OTHER_L4 },
 	{ "TCP header cut at 19 bytes", { .family = 4 }, 14 + 20 + 19, TW_PARSE_TRUNC_L4 },
 	{ "IPv6 TCP header cut at 10 bytes", { .family = 6 }, 14 + 40 + 10, TW_PARSE_TRUNC_L4 },
 	{ "UDP header cut at 7 bytes", { .family = 4, .l4 = 17 }, 14 + 20 + 7, TW_PARSE_TRUNC_L4 },
@@ -135,10 +189,22 @@ static void test_parse_fields(void)
 	int rc;
 
 	/* two VLAN tags */
-	struct pb_pkt v = { .family = 4, .nvlan = 2, .vlan_tci = { 100, 200 }, .src = A4(10, 0, 0, 1), .dst = A4(10, 0, 0, 2),
-			    .sport = 1234, .dport = 80, .seq = 0x11223344, .ack = 0x55667788, .win = 0xabcd,
-			    .flags = TW_TCP_ACK | TW_TCP_PSH, .ttl = 77, .ip_id = 0xbeef, .df = 1,
-			    .payload = pl, .payload_len = 12 };
+	struct pb_pkt v = { .family = 4,
+		            .nvlan = 2,
+		            .vlan_tci = { 100, 200 },
+		            .src = A4(10, 0, 0, 1),
+		            .dst = A4(10, 0, 0, 2),
+		            .sport = 1234,
+		            .dport = 80,
+		            .seq = 0x11223344,
+		            .ack = 0x55667788,
+		            .win = 0xabcd,
+		            .flags = TW_TCP_ACK | TW_TCP_PSH,
+		            .ttl = 77,
+		            .ip_id = 0xbeef,
+		            .df = 1,
+		            .payload = pl,
+		            .payload_len = 12 };
 	size_t n = build(&v);
 	rc = parse_n(fbuf, n, &p);
 	CHECK(rc == TW_PARSE_OK, "two vlans rc %s", rc_name(rc));
@@ -150,19 +216,27 @@ static void test_parse_fields(void)
 	CHECK(p.tcp_flags == (TW_TCP_ACK | TW_TCP_PSH) && p.ttl == 77 && p.ip_id == 0xbeef, "flags/ttl/id");
 	CHECK(p.family == TW_FAMILY_IPV4 && p.proto == TW_PROTO_TCP, "family/proto");
 	CHECK(memcmp(p.saddr, (uint8_t[16]){ 10, 0, 0, 1 }, 16) == 0 &&
-	      memcmp(p.daddr, (uint8_t[16]){ 10, 0, 0, 2 }, 16) == 0, "addresses, rest zero");
+	              memcmp(p.daddr, (uint8_t[16]){ 10, 0, 0, 2 }, 16) == 0,
+	      "addresses, rest zero");
 	CHECK(memcmp(fbuf + p.payload_off, pl, 12) == 0, "payload bytes at payload_off");
-	printf("ok   two VLAN tags (802.1ad + 802.1Q): fields, payload_off %u, payload_len %u\n", p.payload_off, p.payload_len);
+	printf("ok   two VLAN tags (802.1ad + 802.1Q): fields, payload_off %u, payload_len %u\n", p.payload_off,
+	       p.payload_len);
 
 	/* IPv4 options: IHL 6..15 */
 	for (int ol = 4; ol <= 40; ol += 4) {
-		struct pb_pkt o = { .family = 4, .ip_opt_len = (uint8_t)ol, .l4 = 17, .sport = 53, .dport = 3333,
-				    .payload = pl, .payload_len = 5 };
+		struct pb_pkt o = { .family = 4,
+			            .ip_opt_len = (uint8_t)ol,
+			            .l4 = 17,
+			            .sport = 53,
+			            .dport = 3333,
+			            .payload = pl,
+			            .payload_len = 5 };
 		n = build(&o);
 		rc = parse_n(fbuf, n, &p);
-		CHECK(rc == TW_PARSE_OK && p.payload_off == 14 + 20 + ol + 8 && p.payload_len == 5 &&
-		      p.sport == 53 && p.dport == 3333,
-		      "IHL %d: rc %s off %u len %u ports %u %u", 5 + ol / 4, rc_name(rc), p.payload_off, p.payload_len, p.sport, p.dport);
+		CHECK(rc == TW_PARSE_OK && p.payload_off == 14 + 20 + ol + 8 && p.payload_len == 5 && p.sport == 53 &&
+		              p.dport == 3333,
+		      "IHL %d: rc %s off %u len %u ports %u %u", 5 + ol / 4, rc_name(rc), p.payload_off, p.payload_len,
+		      p.sport, p.dport);
 	}
 	printf("ok   IPv4 options, IHL 6..15: ports and payload_off/len right\n");
 
@@ -170,25 +244,39 @@ static void test_parse_fields(void)
 	struct pb_pkt ff = { .family = 4, .mf = 1, .payload_len = 100 };
 	n = build(&ff);
 	rc = parse_n(fbuf, n, &p);
-	CHECK(rc == TW_PARSE_OK && (p.pflags & TW_PKT_FIRST_FRAG) && !(p.pflags & TW_PKT_DF), "v4 first frag rc %s pflags %#x", rc_name(rc), p.pflags);
-	struct pb_pkt ff6 = { .family = 6, .next = 1, .ext = { { .type = 44, .more = 1, .ident = 7 } }, .payload_len = 100 };
+	CHECK(rc == TW_PARSE_OK && (p.pflags & TW_PKT_FIRST_FRAG) && !(p.pflags & TW_PKT_DF),
+	      "v4 first frag rc %s pflags %#x", rc_name(rc), p.pflags);
+	struct pb_pkt ff6 = {
+		.family = 6, .next = 1, .ext = { { .type = 44, .more = 1, .ident = 7 } }, .payload_len = 100
+	};
 	n = build(&ff6);
 	rc = parse_n(fbuf, n, &p);
-	CHECK(rc == TW_PARSE_OK && (p.pflags & TW_PKT_FIRST_FRAG) && p.payload_off == 14 + 48 + 20 && p.payload_len == 100,
+	CHECK(rc == TW_PARSE_OK && (p.pflags & TW_PKT_FIRST_FRAG) && p.payload_off == 14 + 48 + 20 &&
+	              p.payload_len == 100,
 	      "v6 first frag rc %s pflags %#x off %u len %u", rc_name(rc), p.pflags, p.payload_off, p.payload_len);
-	printf("ok   IPv4 (MF, offset 0) and IPv6 (fragment header, offset 0, M) first fragments tracked with TW_PKT_FIRST_FRAG\n");
+	printf("ok   IPv4 (MF, offset 0) and IPv6 (fragment header, offset 0, M) first fragments tracked with "
+	       "TW_PKT_FIRST_FRAG\n");
 
 	/* IPv6 with extension headers: payload_off / payload_len */
-	struct pb_pkt x6 = { .family = 6, .src = A6(1), .dst = A6(2), .ttl = 33,
-			     .next = 3, .ext = { { .type = 0, .hdrlen = 1 }, { .type = 51, .hdrlen = 4 }, { .type = 60 } },
-			     .l4 = 17, .sport = 1000, .dport = 53, .payload = pl, .payload_len = 12 };
+	struct pb_pkt x6 = { .family = 6,
+		             .src = A6(1),
+		             .dst = A6(2),
+		             .ttl = 33,
+		             .next = 3,
+		             .ext = { { .type = 0, .hdrlen = 1 }, { .type = 51, .hdrlen = 4 }, { .type = 60 } },
+		             .l4 = 17,
+		             .sport = 1000,
+		             .dport = 53,
+		             .payload = pl,
+		             .payload_len = 12 };
 	n = build(&x6);
 	rc = parse_n(fbuf, n, &p);
-	CHECK(rc == TW_PARSE_OK && p.payload_off == 14 + 40 + 16 + 24 + 8 + 8 && p.payload_len == 12 &&
-	      p.ttl == 33 && p.ip_id == 0 && p.family == TW_FAMILY_IPV6 && p.proto == TW_PROTO_UDP &&
-	      memcmp(p.saddr, x6.src, 16) == 0 && memcmp(p.daddr, x6.dst, 16) == 0,
+	CHECK(rc == TW_PARSE_OK && p.payload_off == 14 + 40 + 16 + 24 + 8 + 8 && p.payload_len == 12 && p.ttl == 33 &&
+	              p.ip_id == 0 && p.family == TW_FAMILY_IPV6 && p.proto == TW_PROTO_UDP &&
+	              memcmp(p.saddr, x6.src, 16) == 0 && memcmp(p.daddr, x6.dst, 16) == 0,
 	      "v6 ext: rc %s off %u len %u", rc_name(rc), p.payload_off, p.payload_len);
-	printf("ok   IPv6 hop-by-hop + AH + dest opts, UDP: payload_off %u, payload_len %u\n", p.payload_off, p.payload_len);
+	printf("ok   IPv6 hop-by-hop + AH + dest opts, UDP: payload_off %u, payload_len %u\n", p.payload_off,
+	       p.payload_len);
 
 	/* payload_len follows the IP header, not the frame: Ethernet padding
 	 * is not payload, a snapped frame still announces its full length */
@@ -200,8 +288,11 @@ static void test_parse_fields(void)
 	struct pb_pkt big = { .family = 4, .payload_len = 1000 };
 	n = build(&big);
 	rc = parse_n(fbuf, 100, &p);
-	CHECK(rc == TW_PARSE_OK && p.payload_len == 1000 && p.payload_off == 54, "snapped: len %u off %u", p.payload_len, p.payload_off);
-	struct pb_pkt lie = { .family = 4, .ip_tot_len = 30, .payload_len = 10 };   /* tot_len shorter than the TCP header */
+	CHECK(rc == TW_PARSE_OK && p.payload_len == 1000 && p.payload_off == 54, "snapped: len %u off %u",
+	      p.payload_len, p.payload_off);
+	struct pb_pkt lie = { .family = 4,
+		              .ip_tot_len = 30,
+		              .payload_len = 10 }; /* tot_len shorter than the TCP header */
 	n = build(&lie);
 	rc = parse_n(fbuf, n, &p);
 	CHECK(rc == TW_PARSE_OK && p.payload_len == 0, "tot_len < headers: payload_len %u", p.payload_len);
@@ -209,14 +300,15 @@ static void test_parse_fields(void)
 	n = build(&ulie);
 	rc = parse_n(fbuf, n, &p);
 	CHECK(rc == TW_PARSE_OK && p.payload_len == 0, "UDP plen < 8: payload_len %u", p.payload_len);
-	printf("ok   payload_len: Ethernet padding ignored, snapped frame keeps the announced length, short length fields give 0\n");
+	printf("ok   payload_len: Ethernet padding ignored, snapped frame keeps the announced length, short length "
+	       "fields give 0\n");
 
 	/* TCP options: MSS + NOP + wscale in a SYN */
 	struct pb_pkt syn = { .family = 4, .flags = TW_TCP_SYN, .mss = 1460, .has_wscale = 1, .wscale = 7 };
 	n = build(&syn);
 	rc = parse_n(fbuf, n, &p);
 	CHECK(rc == TW_PARSE_OK && (p.pflags & TW_PKT_HAS_WSCALE) && p.wscale == 7 && p.opt_len == 8 &&
-	      p.payload_off == 14 + 20 + 28 && p.payload_len == 0,
+	              p.payload_off == 14 + 20 + 28 && p.payload_len == 0,
 	      "SYN ws: rc %s pflags %#x ws %u opt_len %u", rc_name(rc), p.pflags, p.wscale, p.opt_len);
 	printf("ok   SYN MSS+NOP+WS(7): wscale 7, opt_len 8\n");
 }
@@ -231,7 +323,11 @@ struct opt_case {
 
 static const struct opt_case opt_cases[] = {
 	{ "WS alone", { 3, 3, 9 }, 3, 1, 9 },
-	{ "MSS, SACK-perm, TS, NOP, WS (Linux)", { 2, 4, 5, 0xb4, 4, 2, 8, 10, 1, 2, 3, 4, 0, 0, 0, 0, 1, 3, 3, 7 }, 20, 1, 7 },
+	{ "MSS, SACK-perm, TS, NOP, WS (Linux)",
+	  { 2, 4, 5, 0xb4, 4, 2, 8, 10, 1, 2, 3, 4, 0, 0, 0, 0, 1, 3, 3, 7 },
+	  20,
+	  1,
+	  7 },
 	{ "WS 20 clamped to 14", { 1, 3, 3, 20 }, 4, 1, 14 },
 	{ "WS with length 2 (malformed)", { 3, 2, 1, 1 }, 4, 0, 0 },
 	{ "WS with length 4 (malformed)", { 3, 4, 7, 0 }, 4, 0, 0 },
@@ -254,7 +350,9 @@ static void test_tcp_opts(void)
 		memcpy(buf, c->opts, c->len);
 		/* bytes past len would make a wscale: they must not be read */
 		if (c->len + 3 <= sizeof(buf)) {
-			buf[c->len] = 3; buf[c->len + 1] = 3; buf[c->len + 2] = 5;
+			buf[c->len] = 3;
+			buf[c->len + 1] = 3;
+			buf[c->len + 2] = 5;
 		}
 		struct tw_pkt p;
 		memset(&p, 0, sizeof(p));
@@ -268,7 +366,9 @@ static void test_tcp_opts(void)
 	 * at offset 40 of the buffer is outside the option space */
 	{
 		uint8_t buf[TW_TCP_OPT_BUF] = { 30, 40 };
-		buf[40] = 3; buf[41] = 3; buf[42] = 6;
+		buf[40] = 3;
+		buf[41] = 3;
+		buf[42] = 6;
 		struct tw_pkt p;
 		memset(&p, 0, sizeof(p));
 		tw_parse_tcp_opts(buf, TW_TCP_OPT_BUF, &p);
@@ -282,7 +382,8 @@ static void test_tcp_opts(void)
 	size_t n = build(&syn);
 	struct tw_pkt p;
 	int rc = parse_n(fbuf, n, &p);
-	CHECK(rc == TW_PARSE_OK && !(p.pflags & TW_PKT_HAS_WSCALE) && p.opt_len == 8, "malformed ws in SYN: pflags %#x", p.pflags);
+	CHECK(rc == TW_PARSE_OK && !(p.pflags & TW_PKT_HAS_WSCALE) && p.opt_len == 8, "malformed ws in SYN: pflags %#x",
+	      p.pflags);
 	printf("ok   SYN with a malformed WS option (len 2): wscale ignored\n");
 }
 
@@ -300,13 +401,26 @@ static void pkt_of(const struct pb_pkt *d, struct tw_pkt *p)
 
 static void test_key(void)
 {
-	struct { const char *name; struct pb_pkt a; } cases[] = {
-		{ "IPv4 low->high", { .family = 4, .src = A4(10, 0, 0, 1), .dst = A4(10, 0, 0, 2), .sport = 40000, .dport = 443 } },
-		{ "IPv4 high->low", { .family = 4, .src = A4(192, 168, 1, 1), .dst = A4(10, 0, 0, 2), .sport = 40000, .dport = 443 } },
-		{ "IPv4 same addr, ports", { .family = 4, .src = A4(127, 0, 0, 1), .dst = A4(127, 0, 0, 1), .sport = 40000, .dport = 443 } },
+	struct {
+		const char *name;
+		struct pb_pkt a;
+	} cases[] = {
+		{ "IPv4 low->high",
+		  { .family = 4, .src = A4(10, 0, 0, 1), .dst = A4(10, 0, 0, 2), .sport = 40000, .dport = 443 } },
+		{ "IPv4 high->low",
+		  { .family = 4, .src = A4(192, 168, 1, 1), .dst = A4(10, 0, 0, 2), .sport = 40000, .dport = 443 } },
+		{ "IPv4 same addr, ports",
+		  { .family = 4, .src = A4(127, 0, 0, 1), .dst = A4(127, 0, 0, 1), .sport = 40000, .dport = 443 } },
 		{ "IPv6 differ in 2nd half", { .family = 6, .src = A6(9), .dst = A6(3), .sport = 1, .dport = 2 } },
-		{ "IPv6 differ in 1st half", { .family = 6, .src = { 0xfe, 0x80 }, .dst = A6(3), .sport = 5, .dport = 5 } },
-		{ "UDP", { .family = 4, .l4 = 17, .src = A4(8, 8, 8, 8), .dst = A4(10, 0, 0, 2), .sport = 53, .dport = 33333 } },
+		{ "IPv6 differ in 1st half",
+		  { .family = 6, .src = { 0xfe, 0x80 }, .dst = A6(3), .sport = 5, .dport = 5 } },
+		{ "UDP",
+		  { .family = 4,
+		    .l4 = 17,
+		    .src = A4(8, 8, 8, 8),
+		    .dst = A4(10, 0, 0, 2),
+		    .sport = 53,
+		    .dport = 33333 } },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct pb_pkt b = cases[i].a;
@@ -326,8 +440,10 @@ static void test_key(void)
 		CHECK(sa == !sb, "%s: src_is_b %d %d", cases[i].name, sa, sb);
 		/* side a is the lower (address, port) pair */
 		const struct tw_pkt *lo = sa ? &pb : &pa;
-		CHECK(memcmp(ka.addr_a, lo->saddr, 16) == 0 && ka.port_a == lo->sport, "%s: side a is not the source of the low packet", cases[i].name);
-		CHECK(ka.family == pa.family && ka.proto == pa.proto && ka.reserved[0] == 0 && ka.reserved[1] == 0, "%s: family/proto/reserved", cases[i].name);
+		CHECK(memcmp(ka.addr_a, lo->saddr, 16) == 0 && ka.port_a == lo->sport,
+		      "%s: side a is not the source of the low packet", cases[i].name);
+		CHECK(ka.family == pa.family && ka.proto == pa.proto && ka.reserved[0] == 0 && ka.reserved[1] == 0,
+		      "%s: family/proto/reserved", cases[i].name);
 		printf("ok   key %-28s symmetric, src_is_b %d/%d\n", cases[i].name, sa, sb);
 	}
 }
@@ -340,19 +456,88 @@ struct init_case {
 };
 
 static const struct init_case init_cases[] = {
-	{ "SYN: sender is client", { .family = 4, .src = A4(10, 0, 0, 9), .dst = A4(10, 0, 0, 1), .sport = 50000, .dport = 443, .flags = TW_TCP_SYN }, 1, 0 },
-	{ "SYN from low side", { .family = 4, .src = A4(10, 0, 0, 1), .dst = A4(10, 0, 0, 9), .sport = 443, .dport = 50000, .flags = TW_TCP_SYN }, 1, 0 },
-	{ "SYN-ACK first: receiver is client", { .family = 4, .src = A4(10, 0, 0, 1), .dst = A4(10, 0, 0, 9), .sport = 443, .dport = 50000, .flags = TW_TCP_SYN | TW_TCP_ACK }, 0, TW_FLOW_SYNACK_FIRST },
-	{ "SYN-ACK first, high side", { .family = 6, .src = A6(9), .dst = A6(1), .sport = 443, .dport = 50000, .flags = TW_TCP_SYN | TW_TCP_ACK }, 0, TW_FLOW_SYNACK_FIRST },
-	{ "mid-stream ACK from server port", { .family = 4, .src = A4(10, 0, 0, 1), .dst = A4(10, 0, 0, 9), .sport = 443, .dport = 50000, .flags = TW_TCP_ACK }, 0, TW_FLOW_MIDSTREAM },
-	{ "mid-stream ACK from client port", { .family = 4, .src = A4(10, 0, 0, 9), .dst = A4(10, 0, 0, 1), .sport = 50000, .dport = 443, .flags = TW_TCP_ACK | TW_TCP_PSH }, 1, TW_FLOW_MIDSTREAM },
-	{ "SYN+RST is mid-stream", { .family = 4, .src = A4(10, 0, 0, 9), .dst = A4(10, 0, 0, 1), .sport = 50000, .dport = 443, .flags = TW_TCP_SYN | TW_TCP_RST }, 1, TW_FLOW_MIDSTREAM },
-	{ "UDP to port 53", { .family = 4, .l4 = 17, .src = A4(10, 0, 0, 1), .dst = A4(10, 0, 0, 9), .sport = 33000, .dport = 53 }, 1, 0 },
-	{ "UDP from port 53", { .family = 4, .l4 = 17, .src = A4(10, 0, 0, 1), .dst = A4(10, 0, 0, 9), .sport = 53, .dport = 33000 }, 0, 0 },
-	{ "UDP from port 53 to port 123", { .family = 4, .l4 = 17, .src = A4(10, 0, 0, 1), .dst = A4(10, 0, 0, 9), .sport = 53, .dport = 123 }, 0, 0 },
-	{ "UDP 53 <-> 53", { .family = 4, .l4 = 17, .src = A4(10, 0, 0, 1), .dst = A4(10, 0, 0, 9), .sport = 53, .dport = 53 }, 1, 0 },
-	{ "UDP from well-known port", { .family = 6, .l4 = 17, .src = A6(1), .dst = A6(2), .sport = 123, .dport = 40000 }, 0, 0 },
-	{ "UDP to well-known port", { .family = 6, .l4 = 17, .src = A6(1), .dst = A6(2), .sport = 40000, .dport = 123 }, 1, 0 },
+	{ "SYN: sender is client",
+	  { .family = 4,
+	    .src = A4(10, 0, 0, 9),
+	    .dst = A4(10, 0, 0, 1),
+	    .sport = 50000,
+	    .dport = 443,
+	    .flags = TW_TCP_SYN },
+	  1,
+	  0 },
+	{ "SYN from low side",
+	  { .family = 4,
+	    .src = A4(10, 0, 0, 1),
+	    .dst = A4(10, 0, 0, 9),
+	    .sport = 443,
+	    .dport = 50000,
+	    .flags = TW_TCP_SYN },
+	  1,
+	  0 },
+	{ "SYN-ACK first: receiver is client",
+	  { .family = 4,
+	    .src = A4(10, 0, 0, 1),
+	    .dst = A4(10, 0, 0, 9),
+	    .sport = 443,
+	    .dport = 50000,
+	    .flags = TW_TCP_SYN | TW_TCP_ACK },
+	  0,
+	  TW_FLOW_SYNACK_FIRST },
+	{ "SYN-ACK first, high side",
+	  { .family = 6, .src = A6(9), .dst = A6(1), .sport = 443, .dport = 50000, .flags = TW_TCP_SYN | TW_TCP_ACK },
+	  0,
+	  TW_FLOW_SYNACK_FIRST },
+	{ "mid-stream ACK from server port",
+	  { .family = 4,
+	    .src = A4(10, 0, 0, 1),
+	    .dst = A4(10, 0, 0, 9),
+	    .sport = 443,
+	    .dport = 50000,
+	    .flags = TW_TCP_ACK },
+	  0,
+	  TW_FLOW_MIDSTREAM },
+	{ "mid-stream ACK from client port",
+	  { .family = 4,
+	    .src = A4(10, 0, 0, 9),
+	    .dst = A4(10, 0, 0, 1),
+	    .sport = 50000,
+	    .dport = 443,
+	    .flags = TW_TCP_ACK | TW_TCP_PSH },
+	  1,
+	  TW_FLOW_MIDSTREAM },
+	{ "SYN+RST is mid-stream",
+	  { .family = 4,
+	    .src = A4(10, 0, 0, 9),
+	    .dst = A4(10, 0, 0, 1),
+	    .sport = 50000,
+	    .dport = 443,
+	    .flags = TW_TCP_SYN | TW_TCP_RST },
+	  1,
+	  TW_FLOW_MIDSTREAM },
+	{ "UDP to port 53",
+	  { .family = 4, .l4 = 17, .src = A4(10, 0, 0, 1), .dst = A4(10, 0, 0, 9), .sport = 33000, .dport = 53 },
+	  1,
+	  0 },
+	{ "UDP from port 53",
+	  { .family = 4, .l4 = 17, .src = A4(10, 0, 0, 1), .dst = A4(10, 0, 0, 9), .sport = 53, .dport = 33000 },
+	  0,
+	  0 },
+	{ "UDP from port 53 to port 123",
+	  { .family = 4, .l4 = 17, .src = A4(10, 0, 0, 1), .dst = A4(10, 0, 0, 9), .sport = 53, .dport = 123 },
+	  0,
+	  0 },
+	{ "UDP 53 <-> 53",
+	  { .family = 4, .l4 = 17, .src = A4(10, 0, 0, 1), .dst = A4(10, 0, 0, 9), .sport = 53, .dport = 53 },
+	  1,
+	  0 },
+	{ "UDP from well-known port",
+	  { .family = 6, .l4 = 17, .src = A6(1), .dst = A6(2), .sport = 123, .dport = 40000 },
+	  0,
+	  0 },
+	{ "UDP to well-known port",
+	  { .family = 6, .l4 = 17, .src = A6(1), .dst = A6(2), .sport = 40000, .dport = 123 },
+	  1,
+	  0 },
 };
 
 static void test_init(void)
@@ -370,7 +555,8 @@ static void test_init(void)
 		CHECK(dir == (c->sender_is_client ? TW_DIR_C2S : TW_DIR_S2C), "%s: dir %d", c->name, dir);
 		CHECK(f.flags == c->flags, "%s: flags %#x want %#x", c->name, f.flags, c->flags);
 		CHECK(f.flow_id == 42 && f.state == TW_TCP_NONE && f.dir[0].wscale == 0xff && f.dir[1].wscale == 0xff &&
-		      f.dir[0].packets == 0 && f.rst_first_ns == 0, "%s: init fields", c->name);
+		              f.dir[0].packets == 0 && f.rst_first_ns == 0,
+		      "%s: init fields", c->name);
 		CHECK(tw_pkt_dir(&f, !sb) == !dir, "%s: reverse dir", c->name);
 		printf("ok   init %-36s dir %s flags %#x\n", c->name, dir ? "S2C" : "C2S", f.flags);
 	}
@@ -382,14 +568,14 @@ struct sim {
 	struct tw_flow_key key;
 	struct tw_flow f;
 	int have;
-	struct pb_pkt base;   /* client -> server template */
+	struct pb_pkt base; /* client -> server template */
 	struct tw_pkt_ctx ctx;
 	int dir;
 };
 
 /* Send one packet: c2s or s2c with the given fields; returns the event bits. */
-static __u32 sim_send(struct sim *s, int c2s, uint8_t flags, uint32_t seq, uint32_t ack, uint16_t win,
-		      uint8_t ttl, size_t paylen, uint64_t now)
+static __u32 sim_send(struct sim *s, int c2s, uint8_t flags, uint32_t seq, uint32_t ack, uint16_t win, uint8_t ttl,
+                      size_t paylen, uint64_t now)
 {
 	struct pb_pkt d = s->base;
 	if (!c2s) {
@@ -436,19 +622,23 @@ static __u32 sim_send(struct sim *s, int c2s, uint8_t flags, uint32_t seq, uint3
 
 static void test_track_tcp(void)
 {
-	struct sim s = { .base = { .family = 4, .src = A4(10, 0, 0, 2), .dst = A4(10, 0, 0, 1), .sport = 40000, .dport = 443 } };
+	struct sim s = {
+		.base = { .family = 4, .src = A4(10, 0, 0, 2), .dst = A4(10, 0, 0, 1), .sport = 40000, .dport = 443 }
+	};
 	__u32 ev;
 	uint64_t t = 1000000;
 
 	ev = sim_send(&s, C2S, TW_TCP_SYN, 1000, 0, 64240, 64, 0, t += 10);
 	CHECK(ev == 0 && s.f.state == TW_TCP_SYN_SENT && s.dir == TW_DIR_C2S && s.f.dir[0].wscale == 7 &&
-	      s.f.dir[0].isn == 1000 && s.f.dir[0].next_seq == 1001 && s.f.dir[0].syn_count == 1,
+	              s.f.dir[0].isn == 1000 && s.f.dir[0].next_seq == 1001 && s.f.dir[0].syn_count == 1,
 	      "SYN: ev %#x state %u", ev, s.f.state);
 	CHECK(s.ctx.stage == TW_STAGE_SYN && s.ctx.sender_seen == 0 && s.ctx.in_window == 1, "SYN ctx");
 	ev = sim_send(&s, S2C, TW_TCP_SYN | TW_TCP_ACK, 5000, 1001, 65160, 50, 0, t += 10);
-	CHECK(ev == 0 && s.f.state == TW_TCP_SYN_RCVD && s.dir == TW_DIR_S2C && s.f.dir[1].wscale == 8 && s.f.dir[1].ttl_base == 50,
+	CHECK(ev == 0 && s.f.state == TW_TCP_SYN_RCVD && s.dir == TW_DIR_S2C && s.f.dir[1].wscale == 8 &&
+	              s.f.dir[1].ttl_base == 50,
 	      "SYN-ACK: ev %#x state %u", ev, s.f.state);
-	CHECK(s.ctx.ack_rel == 0 && s.ctx.since_other_ns == 10, "SYN-ACK ctx ack_rel %d since %llu", s.ctx.ack_rel, (unsigned long long)s.ctx.since_other_ns);
+	CHECK(s.ctx.ack_rel == 0 && s.ctx.since_other_ns == 10, "SYN-ACK ctx ack_rel %d since %llu", s.ctx.ack_rel,
+	      (unsigned long long)s.ctx.since_other_ns);
 	ev = sim_send(&s, C2S, TW_TCP_ACK, 1001, 5001, 502, 64, 0, t += 10);
 	CHECK(ev == EV(HANDSHAKE) && s.f.state == TW_TCP_ESTABLISHED, "ACK: ev %#x state %u", ev, s.f.state);
 	ev = sim_send(&s, C2S, TW_TCP_ACK, 1001, 5001, 502, 64, 0, t += 10);
@@ -456,8 +646,9 @@ static void test_track_tcp(void)
 	printf("ok   track: SYN, SYN-ACK, ACK -> HANDSHAKE once (state SYN_SENT, SYN_RCVD, ESTABLISHED)\n");
 
 	ev = sim_send(&s, C2S, TW_TCP_ACK | TW_TCP_PSH, 1001, 5001, 502, 64, 100, t += 10);
-	CHECK(ev == EV(CLIENT_DATA) && s.ctx.stage == TW_STAGE_HANDSHAKE && s.ctx.seq_rel == 0 && s.ctx.in_window == 1 &&
-	      (s.f.flags & TW_FLOW_CLIENT_DATA) && s.f.dir[0].first_data_seq == 1001 && s.f.dir[0].next_seq == 1101,
+	CHECK(ev == EV(CLIENT_DATA) && s.ctx.stage == TW_STAGE_HANDSHAKE && s.ctx.seq_rel == 0 &&
+	              s.ctx.in_window == 1 && (s.f.flags & TW_FLOW_CLIENT_DATA) && s.f.dir[0].first_data_seq == 1001 &&
+	              s.f.dir[0].next_seq == 1101,
 	      "client data: ev %#x stage %u", ev, s.ctx.stage);
 	/* window the client sees: server's raw window 65160 (on the SYN-ACK
 	 * only: unscaled while the server sent nothing but its SYN-ACK) */
@@ -471,23 +662,30 @@ static void test_track_tcp(void)
 	ev = sim_send(&s, S2C, TW_TCP_RST | TW_TCP_ACK, 5001, 1151, 0, 61, 0, t += 5);
 	CHECK(ev == EV(RST) && s.dir == TW_DIR_S2C, "RST 1: ev %#x", ev);
 	CHECK(s.ctx.stage == TW_STAGE_CLIENT_DATA && s.ctx.sender_ttl_base == 50 && s.ctx.seq_rel == 0 &&
-	      s.ctx.in_window == 1 && s.ctx.sender_seen == 1 && s.ctx.ack_rel == 0 && s.ctx.since_other_ns == t - t_last_client,
+	              s.ctx.in_window == 1 && s.ctx.sender_seen == 1 && s.ctx.ack_rel == 0 &&
+	              s.ctx.since_other_ns == t - t_last_client,
 	      "RST 1 ctx: stage %u ttl_base %u seq_rel %d in_window %u ack_rel %d since %llu", s.ctx.stage,
-	      s.ctx.sender_ttl_base, s.ctx.seq_rel, s.ctx.in_window, s.ctx.ack_rel, (unsigned long long)s.ctx.since_other_ns);
+	      s.ctx.sender_ttl_base, s.ctx.seq_rel, s.ctx.in_window, s.ctx.ack_rel,
+	      (unsigned long long)s.ctx.since_other_ns);
 	/* client window now scaled: 502 << 7 = 64256 */
 	CHECK(s.ctx.rcv_window == 502u << 7, "RST 1 rcv_window %u", s.ctx.rcv_window);
-	CHECK(s.f.state == TW_TCP_RESET && s.f.rst_dir == TW_DIR_S2C && s.f.rst_seq == 5001 && s.f.rst_first_ns == t, "RST 1 flow");
+	CHECK(s.f.state == TW_TCP_RESET && s.f.rst_dir == TW_DIR_S2C && s.f.rst_seq == 5001 && s.f.rst_first_ns == t,
+	      "RST 1 flow");
 	ev = sim_send(&s, S2C, TW_TCP_RST, 5001 + 1000, 0, 0, 62, 0, t += 5);
 	CHECK(ev == EV(RST) && s.ctx.seq_rel == 1000 && s.ctx.in_window == 1 && s.ctx.stage == TW_STAGE_CLIENT_DATA &&
-	      s.ctx.sender_ttl_base == 50,
+	              s.ctx.sender_ttl_base == 50,
 	      "RST 2: ev %#x seq_rel %d in_window %u", ev, s.ctx.seq_rel, s.ctx.in_window);
 	ev = sim_send(&s, S2C, TW_TCP_RST, 5001 + 100000, 0, 0, 63, 0, t += 5);
-	CHECK(ev == EV(RST) && s.ctx.seq_rel == 100000 && s.ctx.in_window == 0 && s.ctx.sender_ttl_base == 50, "RST 3: ev %#x seq_rel %d in_window %u", ev, s.ctx.seq_rel, s.ctx.in_window);
-	CHECK(s.f.dir[1].rst_count == 3 && s.f.rst_seq == 5001, "rst_count %u rst_seq %u", s.f.dir[1].rst_count, s.f.rst_seq);
-	printf("ok   track: 3 RSTs from server after client data -> 3 RST events (stage CLIENT_DATA, ttl_base 50, seq_rel 0/1000/100000, in_window 1/1/0)\n");
+	CHECK(ev == EV(RST) && s.ctx.seq_rel == 100000 && s.ctx.in_window == 0 && s.ctx.sender_ttl_base == 50,
+	      "RST 3: ev %#x seq_rel %d in_window %u", ev, s.ctx.seq_rel, s.ctx.in_window);
+	CHECK(s.f.dir[1].rst_count == 3 && s.f.rst_seq == 5001, "rst_count %u rst_seq %u", s.f.dir[1].rst_count,
+	      s.f.rst_seq);
+	printf("ok   track: 3 RSTs from server after client data -> 3 RST events (stage CLIENT_DATA, ttl_base 50, "
+	       "seq_rel 0/1000/100000, in_window 1/1/0)\n");
 
 	ev = sim_send(&s, S2C, TW_TCP_ACK | TW_TCP_PSH, 5001, 1151, 509, 50, 300, t += 5);
-	CHECK(ev == (EV(SERVER_DATA) | EV(DATA_AFTER_RST)) && (s.f.flags & TW_FLOW_DATA_AFTER_RST), "server data after RST: ev %#x", ev);
+	CHECK(ev == (EV(SERVER_DATA) | EV(DATA_AFTER_RST)) && (s.f.flags & TW_FLOW_DATA_AFTER_RST),
+	      "server data after RST: ev %#x", ev);
 	ev = sim_send(&s, S2C, TW_TCP_ACK | TW_TCP_PSH, 5301, 1151, 509, 50, 300, t += 5);
 	CHECK(ev == 0, "second server data after RST: ev %#x", ev);
 	printf("ok   track: server data after its RST -> SERVER_DATA + DATA_AFTER_RST once\n");
@@ -500,14 +698,17 @@ static void test_track_tcp(void)
 	ev = sim_send(&s, C2S, TW_TCP_ACK | TW_TCP_PSH, 1151, 5601, 502, 64, 10, t += 5);
 	CHECK(ev == 0 && s.f.dir[0].retrans == 1, "client new data: ev %#x", ev);
 	printf("ok   track: retransmitted payload counts retrans (seq_rel -150), no event\n");
-	CHECK(s.f.dir[0].packets == 7 && s.f.dir[1].packets == 6, "packets %u %u", s.f.dir[0].packets, s.f.dir[1].packets);
+	CHECK(s.f.dir[0].packets == 7 && s.f.dir[1].packets == 6, "packets %u %u", s.f.dir[0].packets,
+	      s.f.dir[1].packets);
 	CHECK(s.f.dir[0].payload_bytes == 260 && s.f.dir[1].payload_bytes == 600, "payload bytes");
 	CHECK(s.f.dir[1].ttl_min == 50 && s.f.dir[1].ttl_max == 63 && s.f.dir[1].ttl_last == 50, "ttl min/max");
 }
 
 static void test_track_fin(void)
 {
-	struct sim s = { .base = { .family = 6, .src = A6(1), .dst = A6(0x80), .sport = 50001, .dport = 80, .nvlan = 1 } };
+	struct sim s = {
+		.base = { .family = 6, .src = A6(1), .dst = A6(0x80), .sport = 50001, .dport = 80, .nvlan = 1 }
+	};
 	__u32 ev;
 	uint64_t t = 5;
 	sim_send(&s, C2S, TW_TCP_SYN, 7, 0, 1000, 64, 0, t++);
@@ -519,42 +720,54 @@ static void test_track_fin(void)
 	ev = sim_send(&s, S2C, TW_TCP_ACK | TW_TCP_PSH, 71, 28, 1000, 60, 40, t++);
 	CHECK(ev == EV(SERVER_DATA) && s.ctx.stage == TW_STAGE_CLIENT_DATA, "v6 server data %#x", ev);
 	ev = sim_send(&s, C2S, TW_TCP_ACK | TW_TCP_FIN, 28, 111, 1000, 64, 0, t++);
-	CHECK(ev == EV(FIN) && s.f.state == TW_TCP_CLOSING && s.f.dir[0].next_seq == 29, "client FIN %#x state %u", ev, s.f.state);
+	CHECK(ev == EV(FIN) && s.f.state == TW_TCP_CLOSING && s.f.dir[0].next_seq == 29, "client FIN %#x state %u", ev,
+	      s.f.state);
 	ev = sim_send(&s, C2S, TW_TCP_ACK | TW_TCP_FIN, 28, 111, 1000, 64, 0, t++);
 	CHECK(ev == 0 && s.f.dir[0].fin_count == 2 && s.f.state == TW_TCP_CLOSING, "client FIN again %#x", ev);
 	ev = sim_send(&s, S2C, TW_TCP_ACK | TW_TCP_FIN, 111, 29, 1000, 60, 0, t++);
-	CHECK(ev == EV(FIN) && s.f.state == TW_TCP_CLOSED && s.dir == TW_DIR_S2C, "server FIN %#x state %u", ev, s.f.state);
+	CHECK(ev == EV(FIN) && s.f.state == TW_TCP_CLOSED && s.dir == TW_DIR_S2C, "server FIN %#x state %u", ev,
+	      s.f.state);
 	ev = sim_send(&s, S2C, TW_TCP_ACK | TW_TCP_FIN, 111, 29, 1000, 60, 0, t++);
 	CHECK(ev == 0 && s.f.state == TW_TCP_CLOSED, "server FIN again %#x", ev);
 	printf("ok   track: IPv6 (VLAN) FIN each way -> FIN per direction once, state CLOSING then CLOSED\n");
 
 	/* FIN with payload: data event and FIN together */
-	struct sim s2 = { .base = { .family = 4, .src = A4(1, 1, 1, 1), .dst = A4(2, 2, 2, 2), .sport = 1111, .dport = 80 } };
+	struct sim s2 = {
+		.base = { .family = 4, .src = A4(1, 1, 1, 1), .dst = A4(2, 2, 2, 2), .sport = 1111, .dport = 80 }
+	};
 	sim_send(&s2, C2S, TW_TCP_SYN, 100, 0, 1000, 64, 0, 1);
 	sim_send(&s2, S2C, TW_TCP_SYN | TW_TCP_ACK, 200, 101, 1000, 64, 0, 2);
 	ev = sim_send(&s2, C2S, TW_TCP_ACK | TW_TCP_PSH | TW_TCP_FIN, 101, 201, 1000, 64, 10, 3);
-	CHECK(ev == (EV(HANDSHAKE) | EV(CLIENT_DATA) | EV(FIN)) && s2.f.dir[0].next_seq == 112, "ACK+data+FIN %#x next %u", ev, s2.f.dir[0].next_seq);
+	CHECK(ev == (EV(HANDSHAKE) | EV(CLIENT_DATA) | EV(FIN)) && s2.f.dir[0].next_seq == 112,
+	      "ACK+data+FIN %#x next %u", ev, s2.f.dir[0].next_seq);
 	printf("ok   track: first ACK carrying data and FIN -> HANDSHAKE + CLIENT_DATA + FIN\n");
 }
 
 static void test_track_wrap(void)
 {
-	struct sim s = { .base = { .family = 4, .src = A4(10, 9, 9, 9), .dst = A4(10, 0, 0, 1), .sport = 40000, .dport = 80 } };
+	struct sim s = {
+		.base = { .family = 4, .src = A4(10, 9, 9, 9), .dst = A4(10, 0, 0, 1), .sport = 40000, .dport = 80 }
+	};
 	__u32 ev;
 	const uint32_t isn = 0xffffffa0u;
 	sim_send(&s, C2S, TW_TCP_SYN, isn, 0, 1000, 64, 0, 1);
 	sim_send(&s, S2C, TW_TCP_SYN | TW_TCP_ACK, 0xfffffff0u, isn + 1, 1000, 64, 0, 2);
 	ev = sim_send(&s, C2S, TW_TCP_ACK, isn + 1, 0xfffffff1u, 1000, 64, 0, 3);
 	CHECK(ev == EV(HANDSHAKE), "wrap handshake %#x", ev);
-	ev = sim_send(&s, C2S, TW_TCP_ACK, isn + 1, 0xfffffff1u, 1000, 64, 200, 4);   /* crosses 2^32 */
-	CHECK(ev == EV(CLIENT_DATA) && s.ctx.seq_rel == 0 && s.f.dir[0].next_seq == isn + 201 && s.f.dir[0].next_seq < 0x100,
+	ev = sim_send(&s, C2S, TW_TCP_ACK, isn + 1, 0xfffffff1u, 1000, 64, 200, 4); /* crosses 2^32 */
+	CHECK(ev == EV(CLIENT_DATA) && s.ctx.seq_rel == 0 && s.f.dir[0].next_seq == isn + 201 &&
+	              s.f.dir[0].next_seq < 0x100,
 	      "wrap data %#x next %#x", ev, s.f.dir[0].next_seq);
 	ev = sim_send(&s, C2S, TW_TCP_ACK, isn + 201, 0xfffffff1u, 1000, 64, 100, 5);
-	CHECK(ev == 0 && s.ctx.seq_rel == 0 && s.ctx.in_window == 1 && s.f.dir[0].retrans == 0 && s.f.dir[0].next_seq == isn + 301,
+	CHECK(ev == 0 && s.ctx.seq_rel == 0 && s.ctx.in_window == 1 && s.f.dir[0].retrans == 0 &&
+	              s.f.dir[0].next_seq == isn + 301,
 	      "after wrap: seq_rel %d retrans %u", s.ctx.seq_rel, s.f.dir[0].retrans);
-	ev = sim_send(&s, C2S, TW_TCP_ACK, isn + 1, 0xfffffff1u, 1000, 64, 200, 6);  /* retransmit from before the wrap */
-	CHECK(ev == 0 && s.ctx.seq_rel == -300 && s.ctx.in_window == 0 && s.f.dir[0].retrans == 1 && s.f.dir[0].next_seq == isn + 301,
-	      "retransmit across wrap: seq_rel %d retrans %u next %#x", s.ctx.seq_rel, s.f.dir[0].retrans, s.f.dir[0].next_seq);
+	ev = sim_send(&s, C2S, TW_TCP_ACK, isn + 1, 0xfffffff1u, 1000, 64, 200,
+	              6); /* retransmit from before the wrap */
+	CHECK(ev == 0 && s.ctx.seq_rel == -300 && s.ctx.in_window == 0 && s.f.dir[0].retrans == 1 &&
+	              s.f.dir[0].next_seq == isn + 301,
+	      "retransmit across wrap: seq_rel %d retrans %u next %#x", s.ctx.seq_rel, s.f.dir[0].retrans,
+	      s.f.dir[0].next_seq);
 	/* server data crossing the wrap, then an RST at next_seq */
 	ev = sim_send(&s, S2C, TW_TCP_ACK, 0xfffffff1u, isn + 301, 1000, 64, 100, 7);
 	CHECK(ev == EV(SERVER_DATA) && s.f.dir[1].next_seq == 0x55, "server wrap next %#x", s.f.dir[1].next_seq);
@@ -565,30 +778,44 @@ static void test_track_wrap(void)
 
 static void test_track_midstream(void)
 {
-	struct sim s = { .base = { .family = 4, .src = A4(10, 9, 9, 9), .dst = A4(10, 0, 0, 1), .sport = 40000, .dport = 443 } };
+	struct sim s = {
+		.base = { .family = 4, .src = A4(10, 9, 9, 9), .dst = A4(10, 0, 0, 1), .sport = 40000, .dport = 443 }
+	};
 	__u32 ev = sim_send(&s, S2C, TW_TCP_ACK, 9000, 100, 500, 55, 10, 1);
 	CHECK(ev == EV(SERVER_DATA) && s.dir == TW_DIR_S2C && (s.f.flags & TW_FLOW_MIDSTREAM) &&
-	      s.ctx.stage == TW_STAGE_MIDSTREAM && s.f.dir[1].next_seq == 9010 && s.f.dir[1].ttl_base == 55,
+	              s.ctx.stage == TW_STAGE_MIDSTREAM && s.f.dir[1].next_seq == 9010 && s.f.dir[1].ttl_base == 55,
 	      "midstream server data %#x flags %#x", ev, s.f.flags);
 	ev = sim_send(&s, C2S, TW_TCP_RST, 100, 0, 0, 64, 0, 2);
-	CHECK(ev == EV(RST) && s.ctx.stage == TW_STAGE_SERVER_DATA && s.ctx.sender_seen == 0 && s.ctx.in_window == 1, "midstream RST stage %u", s.ctx.stage);
+	CHECK(ev == EV(RST) && s.ctx.stage == TW_STAGE_SERVER_DATA && s.ctx.sender_seen == 0 && s.ctx.in_window == 1,
+	      "midstream RST stage %u", s.ctx.stage);
 	/* RST on a SYN-only flow: stage SYN */
-	struct sim s2 = { .base = { .family = 4, .src = A4(10, 9, 9, 9), .dst = A4(10, 0, 0, 1), .sport = 40001, .dport = 443 } };
+	struct sim s2 = {
+		.base = { .family = 4, .src = A4(10, 9, 9, 9), .dst = A4(10, 0, 0, 1), .sport = 40001, .dport = 443 }
+	};
 	sim_send(&s2, C2S, TW_TCP_SYN, 1, 0, 100, 64, 0, 1);
 	ev = sim_send(&s2, S2C, TW_TCP_RST | TW_TCP_ACK, 0, 2, 0, 64, 0, 2);
-	CHECK(ev == EV(RST) && s2.ctx.stage == TW_STAGE_SYN && s2.ctx.ack_rel == 0, "RST to SYN stage %u", s2.ctx.stage);
+	CHECK(ev == EV(RST) && s2.ctx.stage == TW_STAGE_SYN && s2.ctx.ack_rel == 0, "RST to SYN stage %u",
+	      s2.ctx.stage);
 	/* RST after the SYN-ACK: stage HANDSHAKE */
-	struct sim s3 = { .base = { .family = 4, .src = A4(10, 9, 9, 9), .dst = A4(10, 0, 0, 1), .sport = 40002, .dport = 443 } };
+	struct sim s3 = {
+		.base = { .family = 4, .src = A4(10, 9, 9, 9), .dst = A4(10, 0, 0, 1), .sport = 40002, .dport = 443 }
+	};
 	sim_send(&s3, C2S, TW_TCP_SYN, 1, 0, 100, 64, 0, 1);
 	sim_send(&s3, S2C, TW_TCP_SYN | TW_TCP_ACK, 50, 2, 100, 64, 0, 2);
 	ev = sim_send(&s3, C2S, TW_TCP_RST, 2, 0, 0, 64, 0, 3);
-	CHECK(ev == EV(RST) && s3.ctx.stage == TW_STAGE_HANDSHAKE && s3.dir == TW_DIR_C2S, "RST after SYN-ACK stage %u", s3.ctx.stage);
+	CHECK(ev == EV(RST) && s3.ctx.stage == TW_STAGE_HANDSHAKE && s3.dir == TW_DIR_C2S, "RST after SYN-ACK stage %u",
+	      s3.ctx.stage);
 	printf("ok   track: mid-stream pickup (MIDSTREAM stage), RST stages SYN / HANDSHAKE / SERVER_DATA\n");
 }
 
 static void test_track_dns(void)
 {
-	struct sim s = { .base = { .family = 4, .l4 = 17, .src = A4(10, 0, 0, 5), .dst = A4(8, 8, 8, 8), .sport = 33333, .dport = 53 } };
+	struct sim s = { .base = { .family = 4,
+		                   .l4 = 17,
+		                   .src = A4(10, 0, 0, 5),
+		                   .dst = A4(8, 8, 8, 8),
+		                   .sport = 33333,
+		                   .dport = 53 } };
 	__u32 ev;
 	ev = sim_send(&s, C2S, 0, 0, 0, 0, 64, 30, 1);
 	CHECK(ev == EV(DNS_QUERY) && s.dir == TW_DIR_C2S, "query 1 %#x", ev);
@@ -616,7 +843,9 @@ static void test_track_dns(void)
 
 static void test_event_fill(void)
 {
-	struct sim s = { .base = { .family = 4, .src = A4(10, 0, 0, 2), .dst = A4(10, 0, 0, 1), .sport = 40000, .dport = 443 } };
+	struct sim s = {
+		.base = { .family = 4, .src = A4(10, 0, 0, 2), .dst = A4(10, 0, 0, 1), .sport = 40000, .dport = 443 }
+	};
 	sim_send(&s, C2S, TW_TCP_SYN, 1000, 0, 100, 64, 0, 1);
 	/* rebuild the packet for the fill */
 	struct pb_pkt d = s.base;
@@ -638,16 +867,22 @@ static void test_event_fill(void)
 	struct tw_event *e = (struct tw_event *)buf;
 	memset(buf, 0xcc, sizeof(buf));
 	tw_event_fill(e, TW_EV_CLIENT_DATA, &k, &s.f, &p, &ctx, dir, 99, 5);
-	CHECK(e->version == TW_EVENT_VERSION && e->type == TW_EV_CLIENT_DATA && e->len == sizeof(*e) && e->snippet_len == 0 &&
-	      e->ts_ns == 99 && e->flow_id == 7 && e->ifindex == 5 && e->dir == TW_DIR_C2S && e->family == 4 && e->proto == 6,
+	CHECK(e->version == TW_EVENT_VERSION && e->type == TW_EV_CLIENT_DATA && e->len == sizeof(*e) &&
+	              e->snippet_len == 0 && e->ts_ns == 99 && e->flow_id == 7 && e->ifindex == 5 &&
+	              e->dir == TW_DIR_C2S && e->family == 4 && e->proto == 6,
 	      "event header");
-	CHECK(memcmp(e->caddr, d.src, 16) == 0 && memcmp(e->saddr, d.dst, 16) == 0 && e->cport == 40000 && e->sport == 443,
+	CHECK(memcmp(e->caddr, d.src, 16) == 0 && memcmp(e->saddr, d.dst, 16) == 0 && e->cport == 40000 &&
+	              e->sport == 443,
 	      "orientation: client is the SYN sender");
-	CHECK(e->ttl == 33 && e->tcp_flags == TW_TCP_ACK && e->seq == 1001 && e->ack == 77 && e->win == 300 && e->ip_id == 0x4242 &&
-	      e->payload_len == 9 && e->reserved0 == 0 && e->reserved1[0] == 0 && e->reserved1[1] == 0, "packet fields");
+	CHECK(e->ttl == 33 && e->tcp_flags == TW_TCP_ACK && e->seq == 1001 && e->ack == 77 && e->win == 300 &&
+	              e->ip_id == 0x4242 && e->payload_len == 9 && e->reserved0 == 0 && e->reserved1[0] == 0 &&
+	              e->reserved1[1] == 0,
+	      "packet fields");
 	CHECK(memcmp(&e->ctx, &ctx, sizeof(ctx)) == 0 && memcmp(&e->flow, &s.f, sizeof(s.f)) == 0, "ctx, flow copies");
-	CHECK(tw_event_wants_snippet(TW_EV_CLIENT_DATA) && tw_event_wants_snippet(TW_EV_RST) && !tw_event_wants_snippet(TW_EV_HANDSHAKE) &&
-	      !tw_event_wants_snippet(TW_EV_FIN) && tw_event_wants_snippet(TW_EV_DNS_RESPONSE), "wants snippet");
+	CHECK(tw_event_wants_snippet(TW_EV_CLIENT_DATA) && tw_event_wants_snippet(TW_EV_RST) &&
+	              !tw_event_wants_snippet(TW_EV_HANDSHAKE) && !tw_event_wants_snippet(TW_EV_FIN) &&
+	              tw_event_wants_snippet(TW_EV_DNS_RESPONSE),
+	      "wants snippet");
 	printf("ok   tw_event_fill: header, client/server orientation, packet fields, ctx and flow copies\n");
 }
 

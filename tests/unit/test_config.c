@@ -47,7 +47,8 @@ int main(void)
 		CHECK(set(&c, a, err, sizeof(err)) == 0 && c.events_payload == 0, "%s: %s", a, err);
 	}
 	CHECK(set(&c, "syslog.enabled=maybe", err, sizeof(err)) < 0 && strstr(err, "syslog.enabled") &&
-		      strstr(err, "expected true or false"), "bad bool: %s", err);
+	              strstr(err, "expected true or false"),
+	      "bad bool: %s", err);
 
 	/* integers and ratios: bounds named */
 	CHECK(set(&c, "alerts.min_flows=7", err, sizeof(err)) == 0 && c.alerts.min_flows == 7, "%s", err);
@@ -57,7 +58,8 @@ int main(void)
 
 	/* strings: length bounds, then the output's own check */
 	CHECK(set(&c, "regions.file=/etc/tamperwatch/regions", err, sizeof(err)) == 0 &&
-		      !strcmp(c.regions, "/etc/tamperwatch/regions"), "%s", err);
+	              !strcmp(c.regions, "/etc/tamperwatch/regions"),
+	      "%s", err);
 	char longv[300];
 	memset(longv, 'a', sizeof(longv) - 1);
 	longv[sizeof(longv) - 1] = 0;
@@ -81,10 +83,11 @@ int main(void)
 	CHECK(set(&c, "alertmanager.url=http://127.0.0.1:9093", err, sizeof(err)) == 0, "%s", err);
 	/* an Alertmanager URL may carry a password: a rejected one is not echoed */
 	CHECK(set(&c, "alertmanager.url=gopher://user:s3cret@host/", err, sizeof(err)) < 0 &&
-		      strstr(err, "alertmanager.url") && !strstr(err, "s3cret") && strstr(err, "gopher://***@host/"),
+	              strstr(err, "alertmanager.url") && !strstr(err, "s3cret") && strstr(err, "gopher://***@host/"),
 	      "secret echoed or accepted: %s", err);
 	CHECK(set(&c, "alertmanager.url=http://user:s3cret@host:9093/a b", err, sizeof(err)) < 0 &&
-		      !strstr(err, "s3cret"), "secret echoed: %s", err);
+	              !strstr(err, "s3cret"),
+	      "secret echoed: %s", err);
 
 	/* unknown keys, missing '=' */
 	CHECK(set(&c, "alerts.nope=1", err, sizeof(err)) < 0 && strstr(err, "unknown key"), "%s", err);
@@ -93,7 +96,7 @@ int main(void)
 	/* a file: errors name the file and the line */
 	tw_config_default(&c);
 	int rc = load_text(&c, "# comment\n[syslog]\nenabled = yes\nfacility = local1\n[alerts]\nmin_flows = 5\n", path,
-			   err, sizeof(err));
+	                   err, sizeof(err));
 	CHECK(rc == 0 && c.syslog.enabled == 1 && !strcmp(c.syslog.facility, "local1") && c.alerts.min_flows == 5,
 	      "good file: rc %d: %s", rc, err);
 	rc = load_text(&c, "[syslog]\n\nenabled = perhaps\n", path, err, sizeof(err));

@@ -30,10 +30,12 @@ static void test_parser(void)
 	char err[256], buf[TW_CTL_REQ_MAX + 64];
 
 	CHECK(parse("status\n", &r, err) == 0 && r.cmd == TW_CTL_STATUS, "%s", err);
-	CHECK(parse("alerts state=open method=rst_injection category=blocking legitimacy=undeclared since=2h", &r, err) == 0,
+	CHECK(parse("alerts state=open method=rst_injection category=blocking legitimacy=undeclared since=2h", &r,
+	            err) == 0,
 	      "%s", err);
 	CHECK(r.cmd == TW_CTL_ALERTS && r.state == TW_CTL_OPEN && !strcmp(r.method, "rst_injection") &&
-	      !strcmp(r.category, "blocking") && !strcmp(r.legitimacy, "undeclared") && r.since_s == 7200, "fields");
+	              !strcmp(r.category, "blocking") && !strcmp(r.legitimacy, "undeclared") && r.since_s == 7200,
+	      "fields");
 	CHECK(parse("alerts\r\n", &r, err) == 0 && r.state == TW_CTL_ALL && !r.method[0] && !r.since_s, "defaults");
 	CHECK(parse("targets top=5", &r, err) == 0 && r.top == 5, "%s", err);
 	CHECK(parse("targets", &r, err) == 0 && r.top == TW_CTL_TOP_MAX, "default top");
@@ -42,11 +44,32 @@ static void test_parser(void)
 
 	/* refusals, each with a message */
 	static const char *const bad[] = {
-		"", "\n", "stat", "STATUS", "status extra", "alerts state=maybe", "alerts state=open state=all",
-		"alerts method=a method=b", "alerts since=0", "alerts since=5y", "alerts since=-1", "alerts since=99999999999d",
-		"alerts id=x", "targets top=0", "targets top=21", "targets top=3x", "report", "report id=",
-		"report id=../../etc/passwd", "report id=a/b", "report id=\"x\"", "alerts method=a\"b", "alerts =x",
-		"report 5743c0c47762a7f1", "status id=1", "alerts method=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+		"",
+		"\n",
+		"stat",
+		"STATUS",
+		"status extra",
+		"alerts state=maybe",
+		"alerts state=open state=all",
+		"alerts method=a method=b",
+		"alerts since=0",
+		"alerts since=5y",
+		"alerts since=-1",
+		"alerts since=99999999999d",
+		"alerts id=x",
+		"targets top=0",
+		"targets top=21",
+		"targets top=3x",
+		"report",
+		"report id=",
+		"report id=../../etc/passwd",
+		"report id=a/b",
+		"report id=\"x\"",
+		"alerts method=a\"b",
+		"alerts =x",
+		"report 5743c0c47762a7f1",
+		"status id=1",
+		"alerts method=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 		"alerts category=abcdefghijklmnopq",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -74,7 +97,8 @@ static void test_parser(void)
 	q.since_s = 900;
 	long n = tw_ctl_req_format(&q, buf, sizeof(buf));
 	CHECK(n > 0 && buf[n - 1] == '\n' && tw_ctl_req_parse(buf, (size_t)n, &back, err, sizeof(err)) == 0 &&
-	      !memcmp(&q, &back, sizeof(q)), "round trip: %s / %s", buf, err);
+	              !memcmp(&q, &back, sizeof(q)),
+	      "round trip: %s / %s", buf, err);
 	tw_ctl_req_init(&q, TW_CTL_REPORT);
 	strcpy(q.id, "00ff");
 	n = tw_ctl_req_format(&q, buf, sizeof(buf));
@@ -87,7 +111,8 @@ static void test_parser(void)
 	CHECK(tw_ctl_parse_duration("15m", &s) == 0 && s == 900, "15m");
 	CHECK(tw_ctl_parse_duration("7d", &s) == 0 && s == 7 * 86400, "7d");
 	CHECK(tw_ctl_parse_duration("1h5m", &s) < 0 && tw_ctl_parse_duration("h", &s) < 0 &&
-	      tw_ctl_parse_duration("", &s) < 0 && tw_ctl_parse_duration("18446744073709551617", &s) < 0, "bad durations");
+	              tw_ctl_parse_duration("", &s) < 0 && tw_ctl_parse_duration("18446744073709551617", &s) < 0,
+	      "bad durations");
 }
 
 static char *alert_line(const char *id, const char *state, int n, const char *pcap)
@@ -96,14 +121,18 @@ static char *alert_line(const char *id, const char *state, int n, const char *pc
 	char ev[300] = "";
 	if (pcap)
 		snprintf(ev, sizeof(ev), ",\"pcap\":\"%s\"", pcap);
-	snprintf(l, 1024,
-		 "{\"timestamp\":\"2026-11-28T16:10:%02d.000000+0000\",\"event_type\":\"alert\",\"alert\":{\"id\":\"%s\","
-		 "\"state\":\"%s\",\"signature\":\"rst_injection blocking of blocked.example\",\"category\":\"blocking\"},"
-		 "\"censorship\":{\"method\":\"rst_injection\",\"confidence\":0.97,\"legitimacy\":\"undeclared\","
-		 "\"methods_seen\":[\"rst_injection\"]},\"target\":{\"domain\":\"blocked.example\",\"ip\":\"203.0.113.5\","
-		 "\"port\":80,\"proto\":\"tcp\"},\"scope\":{\"prefixes\":[\"198.51.100.0/24\"]},\"stats\":{\"flows\":%d,"
-		 "\"affected_flows\":%d,\"clients\":1,\"ratio\":1.000},\"evidence\":{\"flow_ids\":[1]%s}}\n",
-		 n % 60, id, state, n, n, ev);
+	snprintf(
+	        l, 1024,
+	        "{\"timestamp\":\"2026-11-28T16:10:%02d.000000+0000\",\"event_type\":\"alert\",\"alert\":{\"id\":\"%"
+	        "s\","
+	        "\"state\":\"%s\",\"signature\":\"rst_injection blocking of "
+	        "blocked.example\",\"category\":\"blocking\"},"
+	        "\"censorship\":{\"method\":\"rst_injection\",\"confidence\":0.97,\"legitimacy\":\"undeclared\","
+	        "\"methods_seen\":[\"rst_injection\"]},\"target\":{\"domain\":\"blocked.example\",\"ip\":\"203.0.113."
+	        "5\","
+	        "\"port\":80,\"proto\":\"tcp\"},\"scope\":{\"prefixes\":[\"198.51.100.0/24\"]},\"stats\":{\"flows\":%d,"
+	        "\"affected_flows\":%d,\"clients\":1,\"ratio\":1.000},\"evidence\":{\"flow_ids\":[1]%s}}\n",
+	        n % 60, id, state, n, n, ev);
 	return l;
 }
 
@@ -130,7 +159,8 @@ static void test_timeline(void)
 	/* first + the last TW_TL_LINES - 1, the middle counted */
 	CHECK(n == TW_TL_LINES && om == 41 - (TW_TL_LINES - 1), "n %ld omitted %llu", n, (unsigned long long)om);
 	CHECK(n > 0 && strstr(lines[0], "\"raised\"") && strstr(lines[n - 1], "\"resolved\"") &&
-	      strstr(lines[1], "\"flows\":12,"), "kept lines");
+	              strstr(lines[1], "\"flows\":12,"),
+	      "kept lines");
 	tw_timeline_lines_free(lines, n);
 	CHECK(t.lines_omitted == om, "lines_omitted %llu", (unsigned long long)t.lines_omitted);
 	CHECK(tw_timeline_get(&t, "cccc", &lines, &om) == 0 && !lines, "unknown id");
@@ -150,7 +180,8 @@ static void test_timeline(void)
 	CHECK(tw_timeline_get(&t, "aaaa", &lines, &om) == 0, "oldest resolved kept");
 	CHECK(tw_timeline_get(&t, "r0265", &lines, &om) == 2, "newest resolved lost");
 	tw_timeline_lines_free(lines, 2);
-	CHECK(t.evicted == 11 && t.n == TW_TL_MAX_RESOLVED + 1, "evicted %llu n %zu", (unsigned long long)t.evicted, t.n);
+	CHECK(t.evicted == 11 && t.n == TW_TL_MAX_RESOLVED + 1, "evicted %llu n %zu", (unsigned long long)t.evicted,
+	      t.n);
 	tw_timeline_free(&t);
 }
 
@@ -217,21 +248,26 @@ static void test_report(void)
 
 	/* the bundle: members, the lines verbatim, the evidence capture */
 	char *lines[3] = { alert_line("abcd", "raised", 1, NULL), alert_line("abcd", "updated", 2, path),
-			   alert_line("abcd", "resolved", 3, path) };
-	struct tw_report_in in = { .id = "abcd", .lines = lines, .nlines = 3, .version = "9.9.9", .evidence_dir = ev,
-				   .now_ns = 1700000000ull * 1000000000ull };
+		           alert_line("abcd", "resolved", 3, path) };
+	struct tw_report_in in = { .id = "abcd",
+		                   .lines = lines,
+		                   .nlines = 3,
+		                   .version = "9.9.9",
+		                   .evidence_dir = ev,
+		                   .now_ns = 1700000000ull * 1000000000ull };
 	struct tw_report r;
 	CHECK(tw_report_build(&in, &r, err, sizeof(err)) == 0, "%s", err);
 	struct member m[8];
 	int nm = untar(r.data, r.len, m, 8);
 	CHECK(nm == 4 && r.evidence, "members %d evidence %d note %s", nm, r.evidence, r.note);
 	const struct member *aj = find(m, nm, "alert.json"), *tl = find(m, nm, "timeline.txt"),
-			    *rd = find(m, nm, "README.txt"), *pc = find(m, nm, "evidence.pcap");
+	                    *rd = find(m, nm, "README.txt"), *pc = find(m, nm, "evidence.pcap");
 	char all[4096];
 	snprintf(all, sizeof(all), "%s%s%s", lines[0], lines[1], lines[2]);
 	CHECK(aj && !strcmp(aj->data, all), "alert.json is not the lines");
 	CHECK(tl && strstr(tl->data, "Alert abcd") && strstr(tl->data, "resolved") &&
-	      strstr(tl->data, "blocked.example (203.0.113.5) port 80/tcp"), "timeline: %s", tl ? tl->data : "");
+	              strstr(tl->data, "blocked.example (203.0.113.5) port 80/tcp"),
+	      "timeline: %s", tl ? tl->data : "");
 	CHECK(rd && strstr(rd->data, "tamperwatchd 9.9.9") && strstr(rd->data, "Privacy"), "readme");
 	CHECK(pc && pc->len == sizeof(pcapdata) && !memcmp(pc->data, pcapdata, sizeof(pcapdata)), "pcap member");
 	for (int i = 0; i < nm; i++)
@@ -317,21 +353,32 @@ static void test_top_targets(void)
 	char err[256], buf[8192];
 	tw_agg_cfg_default(&c);
 	struct tw_agg *a = tw_agg_new(&c, NULL, NULL, NULL, NULL, err, sizeof(err));
-	struct tw_tamper rst = { .method = "rst_injection", .confidence = 0.9 }, bh = { .method = "blackhole", .confidence = 0.4 };
+	struct tw_tamper rst = { .method = "rst_injection", .confidence = 0.9 },
+	                 bh = { .method = "blackhole", .confidence = 0.4 };
 	uint64_t t0 = 1700000000ull * 1000000000ull;
 	static const char *const pfx[] = { "198.51.100.0/24", "192.0.2.0/24", "100.64.1.0/24" };
 	uint64_t id = 1;
 	/* a.example: 4 forged RSTs from 3 prefixes (an alert), 1 clean; b.example: 2 blackholes; c.example: clean */
 	for (int i = 0; i < 5; i++) {
-		struct tw_flow_outcome o = { t0 + (uint64_t)i * 1000000000ull, id++, pfx[i % 3], "203.0.113.5", 443, "tcp",
-					     "a.example", 1, i < 4 ? &rst : NULL };
+		struct tw_flow_outcome o = { t0 + (uint64_t)i * 1000000000ull,
+			                     id++,
+			                     pfx[i % 3],
+			                     "203.0.113.5",
+			                     443,
+			                     "tcp",
+			                     "a.example",
+			                     1,
+			                     i < 4 ? &rst : NULL };
 		tw_agg_outcome(a, &o);
 	}
 	for (int i = 0; i < 2; i++) {
-		struct tw_flow_outcome o = { t0 + 6000000000ull, id++, pfx[0], "203.0.113.6", 80, "tcp", "b.example", 0, &bh };
+		struct tw_flow_outcome o = { t0 + 6000000000ull, id++, pfx[0], "203.0.113.6", 80, "tcp",
+			                     "b.example",        0,    &bh };
 		tw_agg_outcome(a, &o);
 	}
-	struct tw_flow_outcome ok = { t0 + 7000000000ull, id++, pfx[0], "203.0.113.7", 80, "tcp", "c.example", 1, NULL };
+	struct tw_flow_outcome ok = {
+		t0 + 7000000000ull, id++, pfx[0], "203.0.113.7", 80, "tcp", "c.example", 1, NULL
+	};
 	tw_agg_outcome(a, &ok);
 	size_t n = tw_agg_top_targets(a, t0 + 8000000000ull, 20, buf, sizeof(buf));
 	struct json_object *arr = n ? json_tokener_parse(buf) : NULL;
@@ -339,11 +386,13 @@ static void test_top_targets(void)
 	if (arr && json_object_array_length(arr) == 2) {
 		const char *s0 = json_object_to_json_string(json_object_array_get_idx(arr, 0));
 		const char *s1 = json_object_to_json_string(json_object_array_get_idx(arr, 1));
-		CHECK(strstr(s0, "\"a.example\"") && strstr(s0, "\"tampered_flows\": 4") && strstr(s0, "\"flows\": 5") &&
-		      strstr(s0, "\"clients\": 3") && strstr(s0, "[ \"rst_injection\" ]") && !strstr(s0, "\"alert_id\": null"),
+		CHECK(strstr(s0, "\"a.example\"") && strstr(s0, "\"tampered_flows\": 4") &&
+		              strstr(s0, "\"flows\": 5") && strstr(s0, "\"clients\": 3") &&
+		              strstr(s0, "[ \"rst_injection\" ]") && !strstr(s0, "\"alert_id\": null"),
 		      "%s", s0);
-		CHECK(strstr(s1, "\"b.example\"") && strstr(s1, "\"tampered_flows\": 2") && strstr(s1, "\"alert_id\": null") &&
-		      strstr(s1, "\"blackhole\""), "%s", s1);
+		CHECK(strstr(s1, "\"b.example\"") && strstr(s1, "\"tampered_flows\": 2") &&
+		              strstr(s1, "\"alert_id\": null") && strstr(s1, "\"blackhole\""),
+		      "%s", s1);
 	}
 	json_object_put(arr);
 	CHECK(tw_agg_top_targets(a, t0 + 8000000000ull, 1, buf, sizeof(buf)) > 0 && !strstr(buf, "b.example"), "n=1");

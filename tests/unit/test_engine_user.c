@@ -35,7 +35,10 @@ static void feed(struct tw_engine *e, uint32_t i, uint8_t flags, int reply, uint
 	e->process(e, &f);
 }
 
-struct count { size_t n; uint64_t min_id, max_id; };
+struct count {
+	size_t n;
+	uint64_t min_id, max_id;
+};
 static int count_cb(void *arg, const struct tw_flow_key *k, const struct tw_flow *f)
 {
 	struct count *c = arg;
@@ -103,7 +106,7 @@ int main(void)
 	e->for_each_flow(e, count_cb, &c);
 	CHECK(c.n == N / 2, "after removal %zu flows", c.n);
 	/* a packet of a remaining flow does not create a new one */
-	feed(e, 1, 0x10, 0, 3000000000ull);   /* flow id 2 (i = 1) */
+	feed(e, 1, 0x10, 0, 3000000000ull); /* flow id 2 (i = 1) */
 	e->counters(e, cnt, NULL, 0, NULL);
 	CHECK(cnt[TW_CNT_FLOWS_NEW] == N, "a remaining flow was not found: flows_new %llu",
 	      (unsigned long long)cnt[TW_CNT_FLOWS_NEW]);
@@ -113,7 +116,8 @@ int main(void)
 	CHECK(tw_sweep(e, 3000000000ull, &t, 0) == 0, "nothing is idle yet");
 	long ended = tw_sweep(e, 3000000000ull + t.tcp_idle_ns, &t, 0);
 	CHECK(ended == (long)(N / 2), "idle sweep ended %ld, want %u", ended, N / 2);
-	CHECK(pl.events[TW_EV_FLOW_END] == N / 2, "flow end events %llu", (unsigned long long)pl.events[TW_EV_FLOW_END]);
+	CHECK(pl.events[TW_EV_FLOW_END] == N / 2, "flow end events %llu",
+	      (unsigned long long)pl.events[TW_EV_FLOW_END]);
 	printf("ok: idle sweep on capture time ended %ld flows\n", ended);
 
 	/* beyond flows.max: refused and counted, never silently */

@@ -31,8 +31,8 @@ static int nev_buf;
 
 /* an event record as the kernel side writes it */
 static struct tw_event *mk(uint64_t fid, int v6, int proto, int type, int dir_, uint64_t ts, uint8_t flags,
-			   uint32_t seq, uint32_t ack, uint8_t ttl, uint16_t ipid, const void *snip, size_t sn,
-			   uint32_t plen)
+                           uint32_t seq, uint32_t ack, uint8_t ttl, uint16_t ipid, const void *snip, size_t sn,
+                           uint32_t plen)
 {
 	struct tw_event *e = calloc(1, sizeof(*e) + sn);
 	e->version = TW_EVENT_VERSION;
@@ -60,10 +60,18 @@ static struct tw_event *mk(uint64_t fid, int v6, int proto, int type, int dir_, 
 	/* the flow snapshot: SYN and SYN-ACK */
 	if (proto == TW_PROTO_TCP) {
 		e->flow.flow_id = fid;
-		e->flow.dir[0] = (struct tw_dir_state){ .first_ns = T0 + fid * S, .isn = 1000, .ttl_base = 64,
-							.ipid_base = 10, .syn_count = 1, .packets = 1 };
-		e->flow.dir[1] = (struct tw_dir_state){ .first_ns = T0 + fid * S + 10000000, .isn = 5000,
-							.ttl_base = 52, .ipid_base = 0, .syn_count = 1, .packets = 1 };
+		e->flow.dir[0] = (struct tw_dir_state){ .first_ns = T0 + fid * S,
+			                                .isn = 1000,
+			                                .ttl_base = 64,
+			                                .ipid_base = 10,
+			                                .syn_count = 1,
+			                                .packets = 1 };
+		e->flow.dir[1] = (struct tw_dir_state){ .first_ns = T0 + fid * S + 10000000,
+			                                .isn = 5000,
+			                                .ttl_base = 52,
+			                                .ipid_base = 0,
+			                                .syn_count = 1,
+			                                .packets = 1 };
 	}
 	ev_buf[nev_buf++] = e;
 	return e;
@@ -77,39 +85,46 @@ static const char PAGE[] = "HTTP/1.1 403 Forbidden\r\n\r\n<html>Blocked by order
 static void tcp_flow(struct tw_evidence *ev, uint64_t fid, int page, const char *method, int end)
 {
 	uint64_t t = T0 + fid * S;
-	tw_evidence_event(ev, mk(fid, 0, TW_PROTO_TCP, TW_EV_HANDSHAKE, 0, t + 11000000, 0x10, 1001, 5001, 64, 11, NULL, 0, 0));
-	tw_evidence_event(ev, mk(fid, 0, TW_PROTO_TCP, TW_EV_CLIENT_DATA, 0, t + 12000000, 0x18, 1001, 5001, 64, 12, REQ,
-				 sizeof(REQ) - 1, sizeof(REQ) - 1));
+	tw_evidence_event(
+	        ev, mk(fid, 0, TW_PROTO_TCP, TW_EV_HANDSHAKE, 0, t + 11000000, 0x10, 1001, 5001, 64, 11, NULL, 0, 0));
+	tw_evidence_event(ev, mk(fid, 0, TW_PROTO_TCP, TW_EV_CLIENT_DATA, 0, t + 12000000, 0x18, 1001, 5001, 64, 12,
+	                         REQ, sizeof(REQ) - 1, sizeof(REQ) - 1));
 	if (page)
 		tw_evidence_event(ev, mk(fid, 0, TW_PROTO_TCP, TW_EV_SERVER_DATA, 1, t + 13000000, 0x19, 5001,
-					 1001 + sizeof(REQ) - 1, 118, 54321, PAGE, sizeof(PAGE) - 1, sizeof(PAGE) - 1));
+		                         1001 + sizeof(REQ) - 1, 118, 54321, PAGE, sizeof(PAGE) - 1, sizeof(PAGE) - 1));
 	else
 		tw_evidence_event(ev, mk(fid, 0, TW_PROTO_TCP, TW_EV_RST, 1, t + 14000000, 0x14, 5001,
-					 1001 + sizeof(REQ) - 1, 118, 54321, NULL, 0, 0));
+		                         1001 + sizeof(REQ) - 1, 118, 54321, NULL, 0, 0));
 	/* the genuine answer after the RST: the same packet makes two events */
-	struct tw_event *a = mk(fid, 0, TW_PROTO_TCP, TW_EV_SERVER_DATA, 1, t + 24000000, 0x18, 5001, 1001 + sizeof(REQ) - 1,
-				52, 1, "HTTP/1.1 200 OK\r\n\r\nyour private page", 36, 1400);
+	struct tw_event *a = mk(fid, 0, TW_PROTO_TCP, TW_EV_SERVER_DATA, 1, t + 24000000, 0x18, 5001,
+	                        1001 + sizeof(REQ) - 1, 52, 1, "HTTP/1.1 200 OK\r\n\r\nyour private page", 36, 1400);
 	tw_evidence_event(ev, a);
 	struct tw_event *b = mk(fid, 0, TW_PROTO_TCP, TW_EV_DATA_AFTER_RST, 1, t + 24000000, 0x18, 5001,
-				1001 + sizeof(REQ) - 1, 52, 1, "HTTP/1.1 200 OK\r\n\r\nyour private page", 36, 1400);
+	                        1001 + sizeof(REQ) - 1, 52, 1, "HTTP/1.1 200 OK\r\n\r\nyour private page", 36, 1400);
 	if (!page)
 		tw_evidence_event(ev, b);
 	if (method) {
 		struct tw_tamper tm = { .method = method, .signature = "PSH->RST", .confidence = 0.9 };
-		struct tw_flow_outcome o = { .flow_id = fid, .client_prefix = "198.51.100.0/24", .server_ip = "203.0.113.5",
-					     .server_port = 80, .proto = "tcp", .tamper = &tm };
+		struct tw_flow_outcome o = { .flow_id = fid,
+			                     .client_prefix = "198.51.100.0/24",
+			                     .server_ip = "203.0.113.5",
+			                     .server_port = 80,
+			                     .proto = "tcp",
+			                     .tamper = &tm };
 		tw_evidence_outcome(ev, &o);
 	}
 	if (end)
-		tw_evidence_event(ev, mk(fid, 0, TW_PROTO_TCP, TW_EV_FLOW_END, 0, t + 40 * S, 0, 0, 0, 0, 0, NULL, 0, 0));
+		tw_evidence_event(ev,
+		                  mk(fid, 0, TW_PROTO_TCP, TW_EV_FLOW_END, 0, t + 40 * S, 0, 0, 0, 0, 0, NULL, 0, 0));
 }
 
 static void alert(struct tw_evidence *ev, const char *id, const char *state, const char *ids)
 {
 	char line[512];
 	snprintf(line, sizeof(line),
-		 "{\"event_type\":\"alert\",\"alert\":{\"id\":\"%s\",\"state\":\"%s\"},\"evidence\":{\"flow_ids\":[%s]}}\n",
-		 id, state, ids);
+	         "{\"event_type\":\"alert\",\"alert\":{\"id\":\"%s\",\"state\":\"%s\"},\"evidence\":{\"flow_ids\":[%s]}"
+	         "}\n",
+	         id, state, ids);
 	struct json_object *o = json_tokener_parse(line);
 	CHECK(o != NULL, "test line not JSON");
 	tw_evidence_sink(ev, line, strlen(line), o);
@@ -150,7 +165,10 @@ static int read_pcap(const char *id, struct pk *out, int max, uint8_t *file, siz
 	return n;
 }
 
-static uint16_t csum(const uint8_t *p, size_t n) { return tw_csum_fold(tw_csum_add(0, p, n)); }
+static uint16_t csum(const uint8_t *p, size_t n)
+{
+	return tw_csum_fold(tw_csum_add(0, p, n));
+}
 
 /* 0 if the L4 checksum verifies (pseudo-header included) */
 static uint16_t l4_verify(const uint8_t *ip, size_t caplen)
@@ -192,7 +210,7 @@ static void test_rst(struct tw_pseudonym *pn)
 	struct tw_evidence *ev = make(&c, pn);
 	size_t flen;
 	tcp_flow(ev, 1, 0, "rst_injection", 1);
-	tcp_flow(ev, 2, 0, NULL, 1);            /* no verdict: forgotten at flow end */
+	tcp_flow(ev, 2, 0, NULL, 1); /* no verdict: forgotten at flow end */
 	CHECK(tw_evidence_stats(ev)->flows == 1, "flows held %lu", (unsigned long)tw_evidence_stats(ev)->flows);
 	alert(ev, "a1", "raised", "1");
 	int n = read_pcap("a1", pk, 64, file, &flen);
@@ -212,7 +230,8 @@ static void test_rst(struct tw_pseudonym *pn)
 	}
 	if (n == 6) {
 		const uint8_t *rst = pk[4].d;
-		CHECK(rst[8] == 118 && (rst[4] << 8 | rst[5]) == 54321, "RST TTL %u IP-ID %u", rst[8], rst[4] << 8 | rst[5]);
+		CHECK(rst[8] == 118 && (rst[4] << 8 | rst[5]) == 54321, "RST TTL %u IP-ID %u", rst[8],
+		      rst[4] << 8 | rst[5]);
 		CHECK(l4_verify(rst, pk[4].caplen) == 0, "RST TCP checksum");
 		CHECK((uint32_t)(rst[24] << 24 | rst[25] << 16 | rst[26] << 8 | rst[27]) == 5001, "RST seq");
 		CHECK((rst[34] << 8 | rst[35]) == 501, "RST window");
@@ -222,7 +241,8 @@ static void test_rst(struct tw_pseudonym *pn)
 		/* request: on-wire length kept, payload cut */
 		CHECK(pk[3].caplen == 40 && pk[3].len == 40 + sizeof(REQ) - 1, "request cap %u len %u", pk[3].caplen,
 		      pk[3].len);
-		CHECK(pk[5].caplen == 40 && pk[5].len == 1440, "answer after RST cap %u len %u", pk[5].caplen, pk[5].len);
+		CHECK(pk[5].caplen == 40 && pk[5].len == 1440, "answer after RST cap %u len %u", pk[5].caplen,
+		      pk[5].len);
 		CHECK(l4_verify(pk[2].d, pk[2].caplen) == 0, "ACK TCP checksum");
 	}
 	CHECK(!contains(file, flen, C4, 4), "client address bytes in the file");
@@ -230,10 +250,11 @@ static void test_rst(struct tw_pseudonym *pn)
 	/* an update naming one more flow appends it; a flow without verdict is missing */
 	tcp_flow(ev, 3, 0, "rst_injection", 1);
 	alert(ev, "a1", "updated", "1,3,2");
-	CHECK(read_pcap("a1", pk, 64, file, &flen) == 12, "after update: %d packets", read_pcap("a1", pk, 64, file, &flen));
+	CHECK(read_pcap("a1", pk, 64, file, &flen) == 12, "after update: %d packets",
+	      read_pcap("a1", pk, 64, file, &flen));
 	const struct tw_evidence_stats *s = tw_evidence_stats(ev);
-	CHECK(s->flows_written == 2 && s->flows_missing == 1, "written %lu missing %lu", (unsigned long)s->flows_written,
-	      (unsigned long)s->flows_missing);
+	CHECK(s->flows_written == 2 && s->flows_missing == 1, "written %lu missing %lu",
+	      (unsigned long)s->flows_written, (unsigned long)s->flows_missing);
 	CHECK(s->flows == 0 && s->memory_bytes == 0, "store not empty: %lu flows %lu bytes", (unsigned long)s->flows,
 	      (unsigned long)s->memory_bytes);
 	alert(ev, "a1", "resolved", "1,3,2");
@@ -283,7 +304,7 @@ static void test_dns6(struct tw_pseudonym *pn)
 	const uint8_t opt[] = { 0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 24, 0, 8, 0, 20, 0, 2, 64, 0 };
 	memcpy(q + qn, opt, sizeof(opt));
 	qn += sizeof(opt);
-	memcpy(q + qn, C6, 16);   /* the client address inside the additional section */
+	memcpy(q + qn, C6, 16); /* the client address inside the additional section */
 	qn += 16;
 	memcpy(r, q, 33);
 	r[2] = 0x81;
@@ -294,7 +315,8 @@ static void test_dns6(struct tw_pseudonym *pn)
 	memcpy(r + 33, ans, sizeof(ans));
 	size_t rn = 33 + sizeof(ans);
 	tw_evidence_event(ev, mk(9, 1, TW_PROTO_UDP, TW_EV_DNS_QUERY, 0, T0, 0, 0, 0, 64, 0, q, qn, (uint32_t)qn));
-	tw_evidence_event(ev, mk(9, 1, TW_PROTO_UDP, TW_EV_DNS_RESPONSE, 1, T0 + 2000000, 0, 0, 0, 37, 0, r, rn, (uint32_t)rn));
+	tw_evidence_event(
+	        ev, mk(9, 1, TW_PROTO_UDP, TW_EV_DNS_RESPONSE, 1, T0 + 2000000, 0, 0, 0, 37, 0, r, rn, (uint32_t)rn));
 	struct tw_tamper tm = { .method = "dns_injection", .confidence = 0.9 };
 	struct tw_flow_outcome o = { .flow_id = 9, .tamper = &tm };
 	tw_evidence_outcome(ev, &o);
@@ -304,9 +326,12 @@ static void test_dns6(struct tw_pseudonym *pn)
 	CHECK(n == 2, "dns packets %d", n);
 	if (n == 2) {
 		CHECK(pk[0].d[0] >> 4 == 6 && pk[0].d[6] == 17, "not IPv6/UDP");
-		CHECK(!memcmp(pk[0].d + 8, C6, 6) && memcmp(pk[0].d + 8, C6, 16), "client not pseudonymised in its /48");
-		CHECK(pk[0].caplen == 40 + 8 + 33 && pk[0].len == 40 + 8 + qn, "query cap %u len %u", pk[0].caplen, pk[0].len);
-		CHECK(pk[1].caplen == 40 + 8 + rn && l4_verify(pk[1].d, pk[1].caplen) == 0, "answer kept with a good checksum");
+		CHECK(!memcmp(pk[0].d + 8, C6, 6) && memcmp(pk[0].d + 8, C6, 16),
+		      "client not pseudonymised in its /48");
+		CHECK(pk[0].caplen == 40 + 8 + 33 && pk[0].len == 40 + 8 + qn, "query cap %u len %u", pk[0].caplen,
+		      pk[0].len);
+		CHECK(pk[1].caplen == 40 + 8 + rn && l4_verify(pk[1].d, pk[1].caplen) == 0,
+		      "answer kept with a good checksum");
 		CHECK(pk[1].d[7] == 37, "answer hop limit");
 		CHECK(!memcmp(pk[1].d + 24, pk[0].d + 8, 16), "same pseudonym both ways");
 	}
@@ -350,7 +375,7 @@ static void test_bounds(struct tw_pseudonym *pn)
 	ev = make(&c, pn);
 	tcp_flow(ev, 40, 0, "rst_injection", 1);
 	for (uint64_t f = 41; f < 80; f++)
-		tcp_flow(ev, f, 0, NULL, 0);     /* live, no verdict yet */
+		tcp_flow(ev, f, 0, NULL, 0); /* live, no verdict yet */
 	const struct tw_evidence_stats *s = tw_evidence_stats(ev);
 	CHECK(s->memory_bytes <= 20000, "memory %lu over budget", (unsigned long)s->memory_bytes);
 	CHECK(s->evicted_live > 0, "no live eviction counted");

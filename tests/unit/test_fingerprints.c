@@ -48,7 +48,7 @@ static int read_rows(const char *path, struct row **out)
 	int nrows = 0, cap = 0;
 	struct row *rows = NULL;
 	while (i < len) {
-		struct row r = {.nf = 0};
+		struct row r = { .nf = 0 };
 		for (;;) {
 			char *fb = malloc(len + 1);
 			size_t o = 0;
@@ -164,12 +164,12 @@ static void test_real_files(void)
 	CHECK(n_h + skipped_h == (size_t)(nh - 1), "http: loaded %zu + skipped %zu != %d rows", n_h, skipped_h, nh - 1);
 	CHECK(n + skipped == rows, "loaded %zu + skipped %zu != %zu rows", n, skipped, rows);
 	CHECK(skipped <= rows / 50, "skipped %zu is not small", skipped);
-	printf("ok   OONI files: %d http + %d dns data rows; loaded %zu, skipped %zu (regexps POSIX can't do)\n", nh - 1,
-	       nd - 1, n, skipped);
+	printf("ok   OONI files: %d http + %d dns data rows; loaded %zu, skipped %zu (regexps POSIX can't do)\n",
+	       nh - 1, nd - 1, n, skipped);
 
 	/* one row per (location kind, pattern_type) present in the http file */
-	const char *kinds[] = {"body", "header.location", "header.server", "header.via"};
-	const char *types[] = {"full", "prefix", "contains", "regexp"};
+	const char *kinds[] = { "body", "header.location", "header.server", "header.via" };
+	const char *types[] = { "full", "prefix", "contains", "regexp" };
 	int tried = 0;
 	for (int k = 0; k < 4; k++) {
 		for (int t = 0; t < 4; t++) {
@@ -188,17 +188,18 @@ static void test_real_files(void)
 				if (k == 0) {
 					const char *pre = t == 2 || t == 3 ? "<html>intro " : "";
 					const char *post = t == 0 ? "" : " outro</html>";
-					snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n%s%s%s",
-						 pre, pat, post);
+					snprintf(resp, sizeof(resp),
+					         "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n%s%s%s", pre, pat,
+					         post);
 				} else {
 					const char *hn = kinds[k] + 7;
 					snprintf(resp, sizeof(resp), "HTTP/1.1 302 Found\r\n%c%s:  %s%s%s \r\n\r\n",
-						 hn[0] - 32, hn + 1, t >= 2 ? "zz" : "", pat, t >= 1 ? "/x" : "");
+					         hn[0] - 32, hn + 1, t >= 2 ? "zz" : "", pat, t >= 1 ? "/x" : "");
 				}
 				found = 1;
 				tried++;
 				const struct tw_fp_match *best =
-					tw_fp_match_http(db, (const uint8_t *)resp, strlen(resp));
+				        tw_fp_match_http(db, (const uint8_t *)resp, strlen(resp));
 				int ok = matched(db, resp, r->f[F_NAME]);
 				CHECK(ok && best && best->confidence_no_fp >= atoi(r->f[F_CONF]),
 				      "%s %s row %s (pattern '%s') not matched", kinds[k], types[t], r->f[F_NAME],
@@ -211,8 +212,8 @@ static void test_real_files(void)
 				if (t <= 1 && k > 0) {
 					char cut[4096];
 					snprintf(cut, sizeof(cut), "HTTP/1.1 302 Found\r\n%c%s: %.*s\r\n\r\n",
-						 kinds[k][7] - 32, kinds[k] + 8, (int)strlen(r->f[F_PAT]) / 2,
-						 r->f[F_PAT]);
+					         kinds[k][7] - 32, kinds[k] + 8, (int)strlen(r->f[F_PAT]) / 2,
+					         r->f[F_PAT]);
 					CHECK(!matched(db, cut, r->f[F_NAME]), "half pattern matched %s", r->f[F_NAME]);
 				}
 			}
@@ -244,9 +245,9 @@ static void test_real_files(void)
 	CHECK(m && !m->is_false_positive_scope, "censorship row flagged fp");
 
 	const char *benign = "HTTP/1.1 200 OK\r\nServer: tamperwatch-test\r\nContent-Type: text/html\r\n"
-			     "Location: https://tamperwatch.invalid/q\r\n\r\n"
-			     "<html><head><title>tamperwatch benign test</title></head>"
-			     "<body><p>lorem ipsum dolor sit amet qwxz 12345</p></body></html>";
+	                     "Location: https://tamperwatch.invalid/q\r\n\r\n"
+	                     "<html><head><title>tamperwatch benign test</title></head>"
+	                     "<body><p>lorem ipsum dolor sit amet qwxz 12345</p></body></html>";
 	m = tw_fp_match_http(db, (const uint8_t *)benign, strlen(benign));
 	CHECK(m == NULL, "benign page matched %s (%s)", m ? m->name : "", m ? m->pattern : "");
 	printf("ok   benign page matches nothing\n");
@@ -262,8 +263,8 @@ static void test_real_files(void)
 		int is_ip = strspn(r->f[F_PAT], "0123456789.") == strlen(r->f[F_PAT]);
 		if (is_ip && !dns_ip) {
 			m = tw_fp_match_dns(db, r->f[F_PAT]);
-			CHECK(m && strcmp(m->pattern, r->f[F_PAT]) == 0 && strcmp(m->location, "dns") == 0,
-			      "dns ip %s", r->f[F_PAT]);
+			CHECK(m && strcmp(m->pattern, r->f[F_PAT]) == 0 && strcmp(m->location, "dns") == 0, "dns ip %s",
+			      r->f[F_PAT]);
 			printf("ok   DNS answer %s -> %s (%s, conf %d)\n", r->f[F_PAT], m ? m->name : "-",
 			       m ? m->countries : "", m ? m->confidence_no_fp : 0);
 			dns_ip = 1;
@@ -272,7 +273,7 @@ static void test_real_files(void)
 			size_t j = 0;
 			for (; r->f[F_PAT][j] && j < 290; j++)
 				up[j] = (char)(r->f[F_PAT][j] >= 'a' && r->f[F_PAT][j] <= 'z' ? r->f[F_PAT][j] - 32
-											   : r->f[F_PAT][j]);
+				                                                              : r->f[F_PAT][j]);
 			up[j++] = '.';
 			up[j] = 0;
 			m = tw_fp_match_dns(db, up);
@@ -310,7 +311,7 @@ static void test_real_files(void)
 /* ---- crafted files --------------------------------------------------------- */
 
 static const char HDR[] = "name,scope,other_names,location_found,pattern_type,pattern,confidence_no_fp,"
-			  "expected_countries,source,exp_url,notes\r\n";
+                          "expected_countries,source,exp_url,notes\r\n";
 
 static char tmpdir[] = "/tmp/tw_fp_test.XXXXXX";
 
@@ -335,7 +336,7 @@ static void capture_warn(void *arg, const char *msg)
 }
 
 static void expect_err(const char *fname, const char *content, const char *want_prefix_fmt, int line,
-		       const char *want_reason)
+                       const char *want_reason)
 {
 	struct tw_fp_db *db = tw_fp_db_new();
 	char err[512] = "", want[600];
@@ -354,8 +355,10 @@ static void test_bad_files(void)
 {
 	char buf[200000];
 
-	snprintf(buf, sizeof(buf), "%sa,isp,,body,contains,x,5,,,,\r\nb,isp,,body,contains,\"open quote,5,,,,\r\n"
-		 "c,isp,,body,contains,y,5,,,,\r\n", HDR);
+	snprintf(buf, sizeof(buf),
+	         "%sa,isp,,body,contains,x,5,,,,\r\nb,isp,,body,contains,\"open quote,5,,,,\r\n"
+	         "c,isp,,body,contains,y,5,,,,\r\n",
+	         HDR);
 	expect_err("unterminated.csv", buf, "%s:%d: ", 3, "unterminated quote");
 	expect_err("wrongheader.csv", "nom,portee,lieu\na,b,c\n", "%s:%d: ", 1, "bad header");
 	snprintf(buf, sizeof(buf), "%sa,isp,,body,contains,x,5,,,,\nb,isp,,body,glob,*x*,5,,,,\n", HDR);
@@ -386,22 +389,21 @@ static void test_bad_files(void)
 	/* quoting, embedded newlines, CRLF, reordered and extra columns,
 	 * regexp translation and skipping */
 	tw_fp_db_set_warn(db, capture_warn, NULL);
-	const char *good =
-		"\xef\xbb\xbfpattern,name,location_found,pattern_type,scope,confidence_no_fp,extra\r\n"
-		"\"a \"\"quoted\"\", with comma\",q1,body,contains,isp,7,\"multi\r\nline\r\nnote\"\r\n"
-		"\"line1\nline2\",nl,body,contains,nat,5,\r\n"
-		"\r\n"
-		"\"Order \\d+ blocked\",re_digit,body,regexp,isp,6,\r\n"
-		"(?i)forbidden by censor,re_icase,body,regexp,isp,6,\r\n"
-		"\"{\"\"msg\"\":.*\"\"id\"\":\",re_brace,body,regexp,fp,5,\r\n"
-		"(?=lookahead)x,re_bad,body,regexp,isp,5,\r\n"
-		"\"^^  ********************** x{2}*\",re_stack,body,regexp,isp,5,\r\n"
-		"\"a(b\",re_bad2,body,regexp,isp,5,\r\n"
-		"Squid,via,header.via,prefix,inst,5,\r\n"
-		"10.10.34.3,dns1,dns,full,nat,9,\r\n"
-		"10.10.34.34,dns2,dns,full,nat,5,\r\n"
-		"10.10.34.34,dns3,dns,full,isp,8,\r\n"
-		"^sinkhole\\.,dnsre,dns,regexp,isp,4,";
+	const char *good = "\xef\xbb\xbfpattern,name,location_found,pattern_type,scope,confidence_no_fp,extra\r\n"
+	                   "\"a \"\"quoted\"\", with comma\",q1,body,contains,isp,7,\"multi\r\nline\r\nnote\"\r\n"
+	                   "\"line1\nline2\",nl,body,contains,nat,5,\r\n"
+	                   "\r\n"
+	                   "\"Order \\d+ blocked\",re_digit,body,regexp,isp,6,\r\n"
+	                   "(?i)forbidden by censor,re_icase,body,regexp,isp,6,\r\n"
+	                   "\"{\"\"msg\"\":.*\"\"id\"\":\",re_brace,body,regexp,fp,5,\r\n"
+	                   "(?=lookahead)x,re_bad,body,regexp,isp,5,\r\n"
+	                   "\"^^  ********************** x{2}*\",re_stack,body,regexp,isp,5,\r\n"
+	                   "\"a(b\",re_bad2,body,regexp,isp,5,\r\n"
+	                   "Squid,via,header.via,prefix,inst,5,\r\n"
+	                   "10.10.34.3,dns1,dns,full,nat,9,\r\n"
+	                   "10.10.34.34,dns2,dns,full,nat,5,\r\n"
+	                   "10.10.34.34,dns3,dns,full,isp,8,\r\n"
+	                   "^sinkhole\\.,dnsre,dns,regexp,isp,4,";
 	const char *path = write_tmp("good.csv", good, strlen(good));
 	rc = tw_fp_db_load(db, path, err, sizeof(err));
 	size_t skipped, n = tw_fp_db_count(db, &skipped);
@@ -416,25 +418,26 @@ static void test_bad_files(void)
 		const char *resp;
 		const char *name; /* NULL: nothing */
 	} cases[] = {
-		{"HTTP/1.1 200 OK\r\n\r\nxx a \"quoted\", with comma yy", "q1"},
-		{"HTTP/1.1 200 OK\r\n\r\n<p>line1\nline2</p>", "nl"},
-		{"HTTP/1.1 200 OK\r\n\r\n<p>line1\r\nline2</p>", NULL},
-		{"HTTP/1.1 200 OK\r\n\r\nYour Order 1234 blocked.", "re_digit"},
-		{"HTTP/1.1 200 OK\r\n\r\nYour Order X blocked.", NULL},
-		{"HTTP/1.1 200 OK\r\n\r\nFORBIDDEN BY Censor", "re_icase"},
-		{"HTTP/1.1 200 OK\r\n\r\n{\"msg\": \"hi\", \"id\": 3}", "re_brace"},
-		{"HTTP/1.1 200 OK\r\nvia: Squid/4.1\r\n\r\n", "via"},
-		{"HTTP/1.1 200 OK\r\nX-Via: Squid/4.1\r\n\r\n", NULL},
-		{"Your Order 77 blocked (no HTTP head: all body)", "re_digit"},
+		{ "HTTP/1.1 200 OK\r\n\r\nxx a \"quoted\", with comma yy", "q1" },
+		{ "HTTP/1.1 200 OK\r\n\r\n<p>line1\nline2</p>", "nl" },
+		{ "HTTP/1.1 200 OK\r\n\r\n<p>line1\r\nline2</p>", NULL },
+		{ "HTTP/1.1 200 OK\r\n\r\nYour Order 1234 blocked.", "re_digit" },
+		{ "HTTP/1.1 200 OK\r\n\r\nYour Order X blocked.", NULL },
+		{ "HTTP/1.1 200 OK\r\n\r\nFORBIDDEN BY Censor", "re_icase" },
+		{ "HTTP/1.1 200 OK\r\n\r\n{\"msg\": \"hi\", \"id\": 3}", "re_brace" },
+		{ "HTTP/1.1 200 OK\r\nvia: Squid/4.1\r\n\r\n", "via" },
+		{ "HTTP/1.1 200 OK\r\nX-Via: Squid/4.1\r\n\r\n", NULL },
+		{ "Your Order 77 blocked (no HTTP head: all body)", "re_digit" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		const struct tw_fp_match *m = tw_fp_match_http(db, (const uint8_t *)cases[i].resp, strlen(cases[i].resp));
+		const struct tw_fp_match *m =
+		        tw_fp_match_http(db, (const uint8_t *)cases[i].resp, strlen(cases[i].resp));
 		int ok = cases[i].name ? (m && strcmp(m->name, cases[i].name) == 0) : m == NULL;
 		CHECK(ok, "case %zu: got %s want %s", i, m ? m->name : "NULL", cases[i].name ? cases[i].name : "NULL");
 	}
 	const struct tw_fp_match *m = tw_fp_match_http(db, (const uint8_t *)cases[0].resp, strlen(cases[0].resp));
 	CHECK(m && m->confidence_no_fp == 7 && strcmp(m->scope, "isp") == 0 && m->line == 2 &&
-	      strcmp(m->pattern_type, "contains") == 0,
+	              strcmp(m->pattern_type, "contains") == 0,
 	      "fields of q1");
 	m = tw_fp_match_http(db, (const uint8_t *)cases[6].resp, strlen(cases[6].resp));
 	CHECK(m && m->is_false_positive_scope, "fp scope on re_brace");
@@ -454,7 +457,8 @@ static void test_bad_files(void)
 	path = write_tmp("second.csv", buf, strlen(buf));
 	rc = tw_fp_db_load(db, path, err, sizeof(err));
 	CHECK(rc == -1 && tw_fp_db_count(db, &skipped) == 10 && skipped == 3, "rollback");
-	CHECK(tw_fp_match_http(db, (const uint8_t *)cases[0].resp, strlen(cases[0].resp)) != NULL, "index after rollback");
+	CHECK(tw_fp_match_http(db, (const uint8_t *)cases[0].resp, strlen(cases[0].resp)) != NULL,
+	      "index after rollback");
 	/* a good second load adds */
 	snprintf(buf, sizeof(buf), "%sz,isp,,body,contains,zzzz,5,,,,\n", HDR);
 	path = write_tmp("third.csv", buf, strlen(buf));

@@ -30,20 +30,22 @@ static void bad(const char *text, const char *want)
 	char err[512], exp[600];
 	struct tw_legit *l = load(text, err, sizeof(err));
 	snprintf(exp, sizeof(exp), "%s:%s", path, want);
-	CHECK(!l && !strncmp(err, exp, strlen(exp)) && !strchr(err, '\n'), "'%s': got '%s', want '%s...'", text, err, exp);
+	CHECK(!l && !strncmp(err, exp, strlen(exp)) && !strchr(err, '\n'), "'%s': got '%s', want '%s...'", text, err,
+	      exp);
 	tw_legit_free(l);
 }
 
 int main(void)
 {
 	char err[512];
-	struct tw_legit *l = load("# declared restrictions\n\n"
-				  "*.casino.example, any, Gambling Act s.5, 2020-01-01, \n"
-				  "news.example, dns_injection, Court order 77/2024, 2024-03-01, 2024-12-31 # temporary\n"
-				  "198.18.0.0/15, blackhole, Decree 9, ,\n"
-				  "2001:db8::/32, rst_injection, Decree 10, , \n"
-				  "192.0.2.1, any, Decree 11, ,\n",
-				  err, sizeof(err));
+	struct tw_legit *l =
+	        load("# declared restrictions\n\n"
+	             "*.casino.example, any, Gambling Act s.5, 2020-01-01, \n"
+	             "news.example, dns_injection, Court order 77/2024, 2024-03-01, 2024-12-31 # temporary\n"
+	             "198.18.0.0/15, blackhole, Decree 9, ,\n"
+	             "2001:db8::/32, rst_injection, Decree 10, , \n"
+	             "192.0.2.1, any, Decree 11, ,\n",
+	             err, sizeof(err));
 	CHECK(l && tw_legit_count(l) == 5, "load: %s", err);
 	uint64_t t2023 = 19358 * DAY, t2025 = 20089 * DAY, t2024 = 19800 * DAY; /* 2023-01-01, 2025-01-01, 2024-03-18 */
 	const struct tw_legit_entry *e;

@@ -26,28 +26,40 @@ static int has_line(const char *text, const char *line)
 #define LINE(text, l) CHECK(has_line(text, l), "missing line: %s", l)
 
 /* lines as tamperwatchd writes them for tests/replay/craft_alerts.py incident.pcap */
-#define HEAD "{\"timestamp\":\"2023-11-14T22:13:30.036000+0000\",\"event_type\":\"alert\",\"alert\":{\"id\":\"08377fa6ce32535c\",\"state\":\""
-#define TAIL "\",\"signature_id\":2001,\"signature\":\"rst_injection blocking of blocked.example\",\"category\":\"blocking\",\"severity\":1},"  \
-	"\"censorship\":{\"method\":\"rst_injection\",\"confidence\":0.95,\"legitimacy\":\"undeclared\",\"sampling\":1,\"methods_seen\":[\"rst_injection\"]}," \
-	"\"target\":{\"domain\":\"blocked.example\",\"ip\":\"203.0.113.5\",\"port\":80,\"proto\":\"tcp\"}," \
-	"\"scope\":{\"prefixes\":[\"198.51.100.0/24\",\"192.0.2.0/24\",\"100.64.1.0/24\"],\"region\":null,\"asn\":null}," \
-	"\"stats\":{\"flows\":3,\"affected_flows\":3,\"clients\":3,\"ratio\":1.000,\"baseline\":null}," \
-	"\"first_seen\":\"2023-11-14T22:13:20.036000+0000\",\"last_seen\":\"2023-11-14T22:13:30.036000+0000\",\"evidence\":{\"flow_ids\":[1,3,4]}}\n"
+#define HEAD                                                                                                           \
+	"{\"timestamp\":\"2023-11-14T22:13:30.036000+0000\",\"event_type\":\"alert\",\"alert\":{\"id\":"               \
+	"\"08377fa6ce32535c\",\"state\":\""
+#define TAIL                                                                                                           \
+	"\",\"signature_id\":2001,\"signature\":\"rst_injection blocking of "                                          \
+	"blocked.example\",\"category\":\"blocking\",\"severity\":1},"                                                 \
+	"\"censorship\":{\"method\":\"rst_injection\",\"confidence\":0.95,\"legitimacy\":\"undeclared\",\"sampling\":" \
+	"1,\"methods_seen\":[\"rst_injection\"]},"                                                                     \
+	"\"target\":{\"domain\":\"blocked.example\",\"ip\":\"203.0.113.5\",\"port\":80,\"proto\":\"tcp\"},"            \
+	"\"scope\":{\"prefixes\":[\"198.51.100.0/24\",\"192.0.2.0/24\",\"100.64.1.0/"                                  \
+	"24\"],\"region\":null,\"asn\":null},"                                                                         \
+	"\"stats\":{\"flows\":3,\"affected_flows\":3,\"clients\":3,\"ratio\":1.000,\"baseline\":null},"                \
+	"\"first_seen\":\"2023-11-14T22:13:20.036000+0000\",\"last_seen\":\"2023-11-14T22:13:30.036000+0000\","        \
+	"\"evidence\":{\"flow_ids\":[1,3,4]}}\n"
 
 static const char *const lines[] = {
 	HEAD "raised" TAIL,
 	HEAD "updated" TAIL,
 	HEAD "resolved" TAIL,
 	/* a second target, declared blackhole, still open */
-	"{\"timestamp\":\"2023-11-14T22:14:00.000000+0000\",\"event_type\":\"alert\",\"alert\":{\"id\":\"aa01\",\"state\":\"raised\","
-	"\"signature_id\":2002,\"signature\":\"blackhole blocking of x.example\",\"category\":\"blocking\",\"severity\":3},"
+	"{\"timestamp\":\"2023-11-14T22:14:00.000000+0000\",\"event_type\":\"alert\",\"alert\":{\"id\":\"aa01\","
+	"\"state\":\"raised\","
+	"\"signature_id\":2002,\"signature\":\"blackhole blocking of "
+	"x.example\",\"category\":\"blocking\",\"severity\":3},"
 	"\"censorship\":{\"method\":\"blackhole\",\"confidence\":0.9,\"legitimacy\":\"declared\",\"sampling\":1},"
 	"\"target\":{\"domain\":\"x.example\",\"ip\":\"203.0.113.9\",\"port\":443,\"proto\":\"tcp\"}}\n",
 	/* a shutdown alert: no legitimacy; and a method with characters a label must escape */
-	"{\"timestamp\":\"2023-11-14T22:14:00.000000+0000\",\"event_type\":\"alert\",\"alert\":{\"id\":\"sd01\",\"state\":\"raised\","
+	"{\"timestamp\":\"2023-11-14T22:14:00.000000+0000\",\"event_type\":\"alert\",\"alert\":{\"id\":\"sd01\","
+	"\"state\":\"raised\","
 	"\"category\":\"shutdown\",\"severity\":1},\"censorship\":{\"method\":\"shutdown\"}}\n",
-	"{\"timestamp\":\"2023-11-14T22:14:00.000000+0000\",\"event_type\":\"alert\",\"alert\":{\"id\":\"q1\",\"state\":\"raised\","
-	"\"category\":\"blocking\"},\"censorship\":{\"method\":\"we\\\"ird\\\\m\\nx\",\"legitimacy\":\"undeclared\"}}\n",
+	"{\"timestamp\":\"2023-11-14T22:14:00.000000+0000\",\"event_type\":\"alert\",\"alert\":{\"id\":\"q1\","
+	"\"state\":\"raised\","
+	"\"category\":\"blocking\"},\"censorship\":{\"method\":\"we\\\"ird\\\\m\\nx\",\"legitimacy\":\"undeclared\"}}"
+	"\n",
 	"{\"timestamp\":\"2023-11-14T22:14:01.000000+0000\",\"event_type\":\"link\",\"link\":{\"state\":\"down\"}}\n",
 	"this is not json\n",
 };
@@ -76,26 +88,26 @@ int main(void)
 	st.counters[TW_CNT_PACKETS] = 1234;
 	st.counters[TW_CNT_BYTES] = 567890;
 	st.counters[TW_CNT_TRACKED] = 1200;
-	st.counters[TW_CNT_PARSE_BASE + 1] = 30;    /* not_ip */
-	st.counters[TW_CNT_PARSE_BASE + 5] = 4;     /* fragment */
+	st.counters[TW_CNT_PARSE_BASE + 1] = 30; /* not_ip */
+	st.counters[TW_CNT_PARSE_BASE + 5] = 4;  /* fragment */
 	st.counters[TW_CNT_EVENTS_LOST] = 7;
 	st.events[TW_EV_CLIENT_DATA] = 5;
-	st.events[TW_EV_SERVER_DATA] = 6;           /* both "payload" */
+	st.events[TW_EV_SERVER_DATA] = 6; /* both "payload" */
 	st.events[TW_EV_RST] = 2;
 	st.events[TW_EV_FLOW_END] = 9;
 	st.events_malformed = 3;
 	st.output_write_errors = 1;
-	st.tamper_verdicts[0] = 12;                 /* rst_injection */
-	st.tamper_verdicts[1] = 1;                  /* blackhole */
+	st.tamper_verdicts[0] = 12; /* rst_injection */
+	st.tamper_verdicts[1] = 1;  /* blackhole */
 	st.agg.targets = 7;
 	st.agg.targets_dropped = 3;
 	st.agg.prefixes_dropped = 2;
-	st.payload_parse_errors[0][1] = 3;          /* dns malformed */
-	st.payload_parse_errors[1][0] = 2;          /* tls_client_hello truncated */
+	st.payload_parse_errors[0][1] = 3; /* dns malformed */
+	st.payload_parse_errors[1][0] = 2; /* tls_client_hello truncated */
 	st.redirect_bodies_skipped = 6;
 	tw_status_add_link(&st, "gw-cli", "xdp native");
 	tw_status_add_link(&st, "od\"d\\if", "xdp native");
-	tw_status_add_link(&st, "never", "xdp native");   /* state unknown: no sample */
+	tw_status_add_link(&st, "never", "xdp native"); /* state unknown: no sample */
 	tw_status_set_link_up(&st, "gw-cli", 1);
 	tw_status_set_link_up(&st, "od\"d\\if", 0);
 	st.syslog.enabled = 1;
@@ -144,15 +156,21 @@ int main(void)
 	LINE(txt, "tamperwatch_tamper_verdicts_total{method=\"blackhole\"} 1");
 	LINE(txt, "tamperwatch_tamper_verdicts_total{method=\"tls_interference\"} 0");
 	/* one alert raised, updated, resolved: counted once each, no longer open */
-	LINE(txt, "tamperwatch_alerts_total{category=\"blocking\",method=\"rst_injection\",legitimacy=\"undeclared\",state=\"raised\"} 1");
-	LINE(txt, "tamperwatch_alerts_total{category=\"blocking\",method=\"rst_injection\",legitimacy=\"undeclared\",state=\"updated\"} 1");
-	LINE(txt, "tamperwatch_alerts_total{category=\"blocking\",method=\"rst_injection\",legitimacy=\"undeclared\",state=\"resolved\"} 1");
-	LINE(txt, "tamperwatch_alerts_open{category=\"blocking\",method=\"rst_injection\",legitimacy=\"undeclared\"} 0");
+	LINE(txt, "tamperwatch_alerts_total{category=\"blocking\",method=\"rst_injection\",legitimacy=\"undeclared\","
+	          "state=\"raised\"} 1");
+	LINE(txt, "tamperwatch_alerts_total{category=\"blocking\",method=\"rst_injection\",legitimacy=\"undeclared\","
+	          "state=\"updated\"} 1");
+	LINE(txt, "tamperwatch_alerts_total{category=\"blocking\",method=\"rst_injection\",legitimacy=\"undeclared\","
+	          "state=\"resolved\"} 1");
+	LINE(txt,
+	     "tamperwatch_alerts_open{category=\"blocking\",method=\"rst_injection\",legitimacy=\"undeclared\"} 0");
 	LINE(txt, "tamperwatch_alerts_open{category=\"blocking\",method=\"blackhole\",legitimacy=\"declared\"} 1");
-	LINE(txt, "tamperwatch_alerts_total{category=\"blocking\",method=\"blackhole\",legitimacy=\"declared\",state=\"raised\"} 1");
+	LINE(txt, "tamperwatch_alerts_total{category=\"blocking\",method=\"blackhole\",legitimacy=\"declared\",state="
+	          "\"raised\"} 1");
 	LINE(txt, "tamperwatch_alerts_open{category=\"shutdown\",method=\"shutdown\",legitimacy=\"\"} 1");
 	/* escaping: \" \\ \n inside label values */
-	LINE(txt, "tamperwatch_alerts_open{category=\"blocking\",method=\"we\\\"ird\\\\m\\nx\",legitimacy=\"undeclared\"} 1");
+	LINE(txt, "tamperwatch_alerts_open{category=\"blocking\",method=\"we\\\"ird\\\\m\\nx\",legitimacy="
+	          "\"undeclared\"} 1");
 	LINE(txt, "tamperwatch_link_up{interface=\"gw-cli\"} 1");
 	LINE(txt, "tamperwatch_link_up{interface=\"od\\\"d\\\\if\"} 0");
 	CHECK(!strstr(txt, "interface=\"never\""), "a link of unknown state has a sample");
@@ -183,7 +201,8 @@ int main(void)
 			snprintf(fam, sizeof(fam), "%.*s", (int)k, l + 7);
 		} else if (l[0] != '#') {
 			size_t k = strcspn(l, "{ ");
-			CHECK(k == strlen(fam) && !strncmp(l, fam, k), "sample outside its family: %.*s", (int)(e - l), l);
+			CHECK(k == strlen(fam) && !strncmp(l, fam, k), "sample outside its family: %.*s", (int)(e - l),
+			      l);
 			CHECK(!strncmp(l, "tamperwatch_", 12), "not a tamperwatch_ name: %.*s", (int)(e - l), l);
 			samples++;
 		}
@@ -195,7 +214,8 @@ int main(void)
 	free(txt);
 	st.syslog.enabled = 0;
 	n = tw_metrics_render(&st, &bus, NULL, &txt);
-	CHECK(n > 0 && !strstr(txt, "syslog") && !strstr(txt, "tamperwatch_metrics_requests_total"), "disabled outputs rendered");
+	CHECK(n > 0 && !strstr(txt, "syslog") && !strstr(txt, "tamperwatch_metrics_requests_total"),
+	      "disabled outputs rendered");
 	free(txt);
 
 	tw_bus_free(&bus);

@@ -12,10 +12,25 @@ struct buf {
 	size_t n;
 };
 
-static void put8(struct buf *b, unsigned v) { b->d[b->n++] = (uint8_t)v; }
-static void put16(struct buf *b, unsigned v) { put8(b, v >> 8); put8(b, v); }
-static void put32(struct buf *b, unsigned v) { put16(b, v >> 16); put16(b, v & 0xffff); }
-static void putn(struct buf *b, const void *s, size_t n) { memcpy(b->d + b->n, s, n); b->n += n; }
+static void put8(struct buf *b, unsigned v)
+{
+	b->d[b->n++] = (uint8_t)v;
+}
+static void put16(struct buf *b, unsigned v)
+{
+	put8(b, v >> 8);
+	put8(b, v);
+}
+static void put32(struct buf *b, unsigned v)
+{
+	put16(b, v >> 16);
+	put16(b, v & 0xffff);
+}
+static void putn(struct buf *b, const void *s, size_t n)
+{
+	memcpy(b->d + b->n, s, n);
+	b->n += n;
+}
 
 /* "a.b.c" as labels + root */
 static void put_name(struct buf *b, const char *name)
@@ -30,7 +45,10 @@ static void put_name(struct buf *b, const char *name)
 	put8(b, 0);
 }
 
-static void put_ptr(struct buf *b, unsigned off) { put16(b, 0xc000 | off); }
+static void put_ptr(struct buf *b, unsigned off)
+{
+	put16(b, 0xc000 | off);
+}
 
 static void hdr(struct buf *b, unsigned flags, unsigned qd, unsigned an, unsigned ns, unsigned ar)
 {
@@ -78,8 +96,8 @@ static void test_query(void)
 	put16(&b, 1);
 	put16(&b, 1);
 	enum tw_parse_rc rc = parse(&b, b.n, &m);
-	CHECK(rc == TW_PAYLOAD_OK && !m.is_response && m.rd && m.id == 0x1234 && strcmp(m.qname, "www.example.com") == 0 &&
-	      m.qtype == 1 && m.qclass == 1 && m.n_answers == 0,
+	CHECK(rc == TW_PAYLOAD_OK && !m.is_response && m.rd && m.id == 0x1234 &&
+	              strcmp(m.qname, "www.example.com") == 0 && m.qtype == 1 && m.qclass == 1 && m.n_answers == 0,
 	      "query rc=%s qname=%s", tw_parse_rc_str(rc), m.qname);
 	printf("ok   A query qname=%s\n", m.qname);
 	all_prefixes_truncated(&b, "query");
@@ -114,46 +132,62 @@ static void test_response_chain(void)
 	put16(&b, 1);
 	/* www.blocked.test CNAME edge.cdn.test (cdn.test partly compressed) */
 	put_ptr(&b, qn);
-	put16(&b, 5); put16(&b, 1); put32(&b, 300);
+	put16(&b, 5);
+	put16(&b, 1);
+	put32(&b, 300);
 	size_t rdl = b.n;
 	put16(&b, 0);
 	size_t edge = b.n;
-	put8(&b, 4); putn(&b, "edge", 4);
-	put8(&b, 3); putn(&b, "cdn", 3);
+	put8(&b, 4);
+	putn(&b, "edge", 4);
+	put8(&b, 3);
+	putn(&b, "cdn", 3);
 	put_ptr(&b, qn + 12); /* -> "test" */
 	b.d[rdl + 1] = (uint8_t)(b.n - rdl - 2);
 	/* edge.cdn.test CNAME e1.edge.cdn.test */
 	put_ptr(&b, edge);
-	put16(&b, 5); put16(&b, 1); put32(&b, 60);
 	put16(&b, 5);
-	put8(&b, 2); putn(&b, "e1", 2);
+	put16(&b, 1);
+	put32(&b, 60);
+	put16(&b, 5);
+	put8(&b, 2);
+	putn(&b, "e1", 2);
 	put_ptr(&b, edge);
 	/* e1... A 10.10.34.35 and AAAA */
 	put_ptr(&b, b.n - 5);
-	put16(&b, 1); put16(&b, 1); put32(&b, 20);
+	put16(&b, 1);
+	put16(&b, 1);
+	put32(&b, 20);
 	size_t a_rdlen = b.n;
 	put16(&b, 4);
-	put8(&b, 10); put8(&b, 10); put8(&b, 34); put8(&b, 35);
+	put8(&b, 10);
+	put8(&b, 10);
+	put8(&b, 34);
+	put8(&b, 35);
 	put_ptr(&b, b.n - 19);
-	put16(&b, 28); put16(&b, 1); put32(&b, 20);
+	put16(&b, 28);
+	put16(&b, 1);
+	put32(&b, 20);
 	put16(&b, 16);
-	static const uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+	static const uint8_t v6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
 	putn(&b, v6, 16);
 	/* additional: OPT pseudo-record */
 	put8(&b, 0);
-	put16(&b, 41); put16(&b, 1232); put32(&b, 0);
+	put16(&b, 41);
+	put16(&b, 1232);
+	put32(&b, 0);
 	put16(&b, 0);
 
 	enum tw_parse_rc rc = parse(&b, b.n, &m);
 	CHECK(rc == TW_PAYLOAD_OK && m.is_response && m.ra && m.rcode == 0 && m.n_answers == 4 && m.trailing == 0,
 	      "chain rc=%s n=%d", tw_parse_rc_str(rc), m.n_answers);
 	CHECK(m.answers[0].type == 5 && strcmp(m.answers[0].name, "www.blocked.test") == 0 &&
-	      strcmp(m.answers[0].cname, "edge.cdn.test") == 0 && m.answers[0].ttl == 300,
+	              strcmp(m.answers[0].cname, "edge.cdn.test") == 0 && m.answers[0].ttl == 300,
 	      "cname0 %s -> %s", m.answers[0].name, m.answers[0].cname);
 	CHECK(strcmp(m.answers[1].name, "edge.cdn.test") == 0 && strcmp(m.answers[1].cname, "e1.edge.cdn.test") == 0,
 	      "cname1 %s -> %s", m.answers[1].name, m.answers[1].cname);
 	CHECK(m.answers[2].family == 4 && memcmp(m.answers[2].addr, "\x0a\x0a\x22\x23", 4) == 0 &&
-	      strcmp(m.answers[2].name, "e1.edge.cdn.test") == 0,
+	              strcmp(m.answers[2].name, "e1.edge.cdn.test") == 0,
 	      "A %s", m.answers[2].name);
 	CHECK(m.answers[3].family == 6 && memcmp(m.answers[3].addr, v6, 16) == 0 && m.answers[3].type == 28, "AAAA");
 	printf("ok   CNAME chain %s -> %s -> %s, A 10.10.34.35, AAAA 2001:db8::1, OPT skipped\n", m.answers[0].name,
@@ -189,15 +223,21 @@ static void test_nxdomain(void)
 	put16(&b, 1);
 	put16(&b, 1);
 	put_ptr(&b, 12 + 5); /* example */
-	put16(&b, 6); put16(&b, 1); put32(&b, 900);
+	put16(&b, 6);
+	put16(&b, 1);
+	put32(&b, 900);
 	put16(&b, 29);
-	put8(&b, 2); putn(&b, "ns", 2); put_ptr(&b, 17);
-	put8(&b, 1); putn(&b, "h", 1); put_ptr(&b, 17);
+	put8(&b, 2);
+	putn(&b, "ns", 2);
+	put_ptr(&b, 17);
+	put8(&b, 1);
+	putn(&b, "h", 1);
+	put_ptr(&b, 17);
 	for (int i = 1; i <= 5; i++)
 		put32(&b, i);
 	enum tw_parse_rc rc = parse(&b, b.n, &m);
 	CHECK(rc == TW_PAYLOAD_OK && m.rcode == TW_DNS_RCODE_NXDOMAIN && m.aa == 0 && m.n_answers == 0 &&
-	      m.nscount == 1 && strcmp(m.qname, "nope.example") == 0,
+	              m.nscount == 1 && strcmp(m.qname, "nope.example") == 0,
 	      "nxdomain rc=%s rcode=%d", tw_parse_rc_str(rc), m.rcode);
 	printf("ok   NXDOMAIN rcode=%d with SOA in authority\n", m.rcode);
 }
@@ -210,13 +250,18 @@ static void test_bad_names(void)
 	/* pointer loop: name at 12 points to itself */
 	hdr(&b, 0x8180, 1, 0, 0, 0);
 	put_ptr(&b, 12);
-	put16(&b, 1); put16(&b, 1);
+	put16(&b, 1);
+	put16(&b, 1);
 	rc = parse(&b, b.n, &m);
 	CHECK(rc == TW_PAYLOAD_MALFORMED, "self loop -> %s", tw_parse_rc_str(rc));
 	/* two-step loop with a label in between */
 	hdr(&b, 0x8180, 1, 0, 0, 0);
-	put8(&b, 1); put8(&b, 'a'); put_ptr(&b, 16);
-	put8(&b, 1); put8(&b, 'b'); put_ptr(&b, 12);
+	put8(&b, 1);
+	put8(&b, 'a');
+	put_ptr(&b, 16);
+	put8(&b, 1);
+	put8(&b, 'b');
+	put_ptr(&b, 12);
 	rc = parse(&b, b.n, &m);
 	CHECK(rc == TW_PAYLOAD_MALFORMED, "a->b->a loop -> %s", tw_parse_rc_str(rc));
 	printf("ok   compression pointer loops -> MALFORMED\n");
@@ -224,7 +269,8 @@ static void test_bad_names(void)
 	/* pointer beyond the snippet: a cut message can hold one */
 	hdr(&b, 0x8180, 1, 0, 0, 0);
 	put_ptr(&b, 500);
-	put16(&b, 1); put16(&b, 1);
+	put16(&b, 1);
+	put16(&b, 1);
 	rc = parse(&b, b.n, &m);
 	CHECK(rc == TW_PAYLOAD_TRUNCATED, "pointer past end -> %s", tw_parse_rc_str(rc));
 
@@ -233,7 +279,9 @@ static void test_bad_names(void)
 	put8(&b, 64);
 	for (int i = 0; i < 64; i++)
 		put8(&b, 'x');
-	put8(&b, 0); put16(&b, 1); put16(&b, 1);
+	put8(&b, 0);
+	put16(&b, 1);
+	put16(&b, 1);
 	rc = parse(&b, b.n, &m);
 	CHECK(rc == TW_PAYLOAD_MALFORMED, "label 64 -> %s", tw_parse_rc_str(rc));
 	b.d[12] = 0x80;
@@ -251,7 +299,9 @@ static void test_bad_names(void)
 	put8(&b, 61);
 	for (int i = 0; i < 61; i++)
 		put8(&b, 'd');
-	put8(&b, 0); put16(&b, 1); put16(&b, 1);
+	put8(&b, 0);
+	put16(&b, 1);
+	put16(&b, 1);
 	rc = parse(&b, b.n, &m);
 	CHECK(rc == TW_PAYLOAD_OK && strlen(m.qname) == 253, "255-octet name rc=%s len %zu", tw_parse_rc_str(rc),
 	      strlen(m.qname));
@@ -260,7 +310,9 @@ static void test_bad_names(void)
 	put8(&b, 62);
 	for (int i = 0; i < 62; i++)
 		put8(&b, 'd');
-	put8(&b, 0); put16(&b, 1); put16(&b, 1);
+	put8(&b, 0);
+	put16(&b, 1);
+	put16(&b, 1);
 	rc = parse(&b, b.n, &m);
 	CHECK(rc == TW_PAYLOAD_MALFORMED, "256-octet name -> %s", tw_parse_rc_str(rc));
 	printf("ok   255-octet name OK, 256-octet name -> MALFORMED\n");
@@ -270,7 +322,8 @@ static void test_bad_names(void)
 	hdr(&b, 0x8180, 1, 0, 0, 0);
 	size_t qptr = b.n;
 	put_ptr(&b, 0);
-	put16(&b, 1); put16(&b, 1);
+	put16(&b, 1);
+	put16(&b, 1);
 	size_t prev = 0;
 	for (int l = 0; l < 6; l++) {
 		size_t here = b.n;
@@ -295,16 +348,22 @@ static void test_many_answers(void)
 	struct buf b;
 	hdr(&b, 0x8180, 1, 20, 0, 0);
 	put_name(&b, "many.test");
-	put16(&b, 1); put16(&b, 1);
+	put16(&b, 1);
+	put16(&b, 1);
 	for (int i = 0; i < 20; i++) {
 		put_ptr(&b, 12);
-		put16(&b, 1); put16(&b, 1); put32(&b, 5);
+		put16(&b, 1);
+		put16(&b, 1);
+		put32(&b, 5);
 		put16(&b, 4);
-		put8(&b, 192); put8(&b, 0); put8(&b, 2); put8(&b, i);
+		put8(&b, 192);
+		put8(&b, 0);
+		put8(&b, 2);
+		put8(&b, i);
 	}
 	enum tw_parse_rc rc = parse(&b, b.n, &m);
 	CHECK(rc == TW_PAYLOAD_OK && m.n_answers == TW_DNS_MAX_ANS && m.answers_truncated &&
-	      m.answers[15].addr[3] == 15,
+	              m.answers[15].addr[3] == 15,
 	      "20 answers rc=%s n=%d trunc=%d", tw_parse_rc_str(rc), m.n_answers, m.answers_truncated);
 	printf("ok   20 A answers: %d kept, answers_truncated=%d\n", m.n_answers, m.answers_truncated);
 	all_prefixes_truncated(&b, "20-answer response");
@@ -312,12 +371,23 @@ static void test_many_answers(void)
 	/* an MX answer is skipped by rdlength, trailing bytes reported */
 	hdr(&b, 0x8180, 1, 2, 0, 0);
 	put_name(&b, "mx.test");
-	put16(&b, 15); put16(&b, 1);
-	put_ptr(&b, 12); put16(&b, 15); put16(&b, 1); put32(&b, 5); put16(&b, 4);
-	put16(&b, 10); put_ptr(&b, 12);
-	put_ptr(&b, 12); put16(&b, 1); put16(&b, 1); put32(&b, 5); put16(&b, 4);
+	put16(&b, 15);
+	put16(&b, 1);
+	put_ptr(&b, 12);
+	put16(&b, 15);
+	put16(&b, 1);
+	put32(&b, 5);
+	put16(&b, 4);
+	put16(&b, 10);
+	put_ptr(&b, 12);
+	put_ptr(&b, 12);
+	put16(&b, 1);
+	put16(&b, 1);
+	put32(&b, 5);
+	put16(&b, 4);
 	put32(&b, 0x7f000001);
-	put8(&b, 0xee); put8(&b, 0xee);
+	put8(&b, 0xee);
+	put8(&b, 0xee);
 	rc = parse(&b, b.n, &m);
 	CHECK(rc == TW_PAYLOAD_OK && m.n_answers == 1 && m.answers[0].family == 4 && m.trailing == 2,
 	      "mx skip rc=%s n=%d trailing=%zu", tw_parse_rc_str(rc), m.n_answers, m.trailing);
@@ -329,15 +399,31 @@ static void test_mutations(void)
 	struct buf b;
 	hdr(&b, 0x8180, 1, 3, 0, 0);
 	put_name(&b, "mut.example.org");
-	put16(&b, 1); put16(&b, 1);
-	put_ptr(&b, 12); put16(&b, 5); put16(&b, 1); put32(&b, 5); put16(&b, 6);
-	put8(&b, 3); putn(&b, "cdn", 3); put_ptr(&b, 16);
-	put_ptr(&b, 12); put16(&b, 1); put16(&b, 1); put32(&b, 5); put16(&b, 4); put32(&b, 0x01020304);
-	put_ptr(&b, 12); put16(&b, 28); put16(&b, 1); put32(&b, 5); put16(&b, 16);
+	put16(&b, 1);
+	put16(&b, 1);
+	put_ptr(&b, 12);
+	put16(&b, 5);
+	put16(&b, 1);
+	put32(&b, 5);
+	put16(&b, 6);
+	put8(&b, 3);
+	putn(&b, "cdn", 3);
+	put_ptr(&b, 16);
+	put_ptr(&b, 12);
+	put16(&b, 1);
+	put16(&b, 1);
+	put32(&b, 5);
+	put16(&b, 4);
+	put32(&b, 0x01020304);
+	put_ptr(&b, 12);
+	put16(&b, 28);
+	put16(&b, 1);
+	put32(&b, 5);
+	put16(&b, 16);
 	for (int i = 0; i < 16; i++)
 		put8(&b, i);
 	uint32_t s = 99;
-	int counts[4] = {0};
+	int counts[4] = { 0 };
 	for (int it = 0; it < 30000; it++) {
 		struct buf x = b;
 		for (int f = 0; f < 1 + it % 3; f++) {

@@ -35,45 +35,49 @@ struct req_case {
 static void test_requests(void)
 {
 	static const struct req_case cases[] = {
-		{"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n", TW_PAYLOAD_OK, "GET", "example.com", "/"},
-		{"GET /a?b=c HTTP/1.1\r\nhOsT:   WWW.Example.ORG:8080  \r\nAccept: */*\r\n\r\n", TW_PAYLOAD_OK,
-		 "GET", "www.example.org", "/a?b=c"},
-		{"GET / HTTP/1.1\r\nHOST:example.net\r\n\r\n", TW_PAYLOAD_OK, "GET", "example.net", "/"},
-		{"POST /x HTTP/1.0\nUser-Agent: a\nhost: bare-lf.test\n\n", TW_PAYLOAD_OK, "POST", "bare-lf.test", "/x"},
-		{"GET http://Proxy.Example:3128/p HTTP/1.1\r\nHost: other.test\r\n\r\n", TW_PAYLOAD_OK, "GET",
-		 "proxy.example", "http://Proxy.Example:3128/p"},
-		{"GET http://user:pw@abs.test/ HTTP/1.1\r\n\r\n", TW_PAYLOAD_OK, "GET", "abs.test", "http://user:pw@abs.test/"},
-		{"CONNECT tunnel.test:443 HTTP/1.1\r\nHost: tunnel.test:443\r\n\r\n", TW_PAYLOAD_OK, "CONNECT",
-		 "tunnel.test", "tunnel.test:443"},
-		{"GET / HTTP/1.1\r\nHost: [2001:db8::1]:80\r\n\r\n", TW_PAYLOAD_OK, "GET", "2001%3adb8%3a%3a1", "/"},
-		{"GET / HTTP/1.1\r\nUser-Agent: x\r\n\r\n", TW_PAYLOAD_OK, "GET", "", "/"},
-		{"GET / HTTP/1.1\r\nX-Host: no.test\r\nHost: yes.test\r\n\r\n", TW_PAYLOAD_OK, "GET", "yes.test", "/"},
-		{"GET / HTTP/1.1\r\nHost: first.test\r\nHost: second.test\r\n\r\n", TW_PAYLOAD_OK, "GET", "first.test", "/"},
-		{"GET / HTTP/1.1\r\nGarbage line\r\nHost: g.test\r\n\r\n", TW_PAYLOAD_OK, "GET", "g.test", "/"},
-		{"GET / HTTP/1.1\r\nHost: cut.test\r\nCookie: abc", TW_PAYLOAD_TRUNCATED, "GET", "cut.test", "/"},
-		{"GET /index.html HTTP/1.1\r\nHo", TW_PAYLOAD_TRUNCATED, "GET", "", "/index.html"},
-		{"GET /very/lo", TW_PAYLOAD_TRUNCATED, "GET", "", "/very/lo..."},
-		{"GET /\r\n", TW_PAYLOAD_OK, "GET", "", "/"},
-		{"GE", TW_PAYLOAD_TRUNCATED, "", "", ""},
-		{"get / HTTP/1.1\r\n\r\n", TW_PAYLOAD_NOT_THIS, "", "", ""},
-		{"\x16\x03\x01\x02\x00", TW_PAYLOAD_NOT_THIS, "", "", ""},
-		{"SSH-2.0-OpenSSH_9.2\r\n", TW_PAYLOAD_NOT_THIS, "", "", ""},
-		{"GET / HTTP/2.0\r\n\r\n", TW_PAYLOAD_MALFORMED, "GET", "", "/"},
-		{"GET / XTTP/1.1\r\n\r\n", TW_PAYLOAD_MALFORMED, "GET", "", "/"},
-		{"GET  / HTTP/1.1\r\n\r\n", TW_PAYLOAD_MALFORMED, "GET", "", ""},
-		{"GET /\x01 HTTP/1.1\r\n\r\n", TW_PAYLOAD_MALFORMED, "GET", "", "/"},
+		{ "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n", TW_PAYLOAD_OK, "GET", "example.com", "/" },
+		{ "GET /a?b=c HTTP/1.1\r\nhOsT:   WWW.Example.ORG:8080  \r\nAccept: */*\r\n\r\n", TW_PAYLOAD_OK, "GET",
+		  "www.example.org", "/a?b=c" },
+		{ "GET / HTTP/1.1\r\nHOST:example.net\r\n\r\n", TW_PAYLOAD_OK, "GET", "example.net", "/" },
+		{ "POST /x HTTP/1.0\nUser-Agent: a\nhost: bare-lf.test\n\n", TW_PAYLOAD_OK, "POST", "bare-lf.test",
+		  "/x" },
+		{ "GET http://Proxy.Example:3128/p HTTP/1.1\r\nHost: other.test\r\n\r\n", TW_PAYLOAD_OK, "GET",
+		  "proxy.example", "http://Proxy.Example:3128/p" },
+		{ "GET http://user:pw@abs.test/ HTTP/1.1\r\n\r\n", TW_PAYLOAD_OK, "GET", "abs.test",
+		  "http://user:pw@abs.test/" },
+		{ "CONNECT tunnel.test:443 HTTP/1.1\r\nHost: tunnel.test:443\r\n\r\n", TW_PAYLOAD_OK, "CONNECT",
+		  "tunnel.test", "tunnel.test:443" },
+		{ "GET / HTTP/1.1\r\nHost: [2001:db8::1]:80\r\n\r\n", TW_PAYLOAD_OK, "GET", "2001%3adb8%3a%3a1", "/" },
+		{ "GET / HTTP/1.1\r\nUser-Agent: x\r\n\r\n", TW_PAYLOAD_OK, "GET", "", "/" },
+		{ "GET / HTTP/1.1\r\nX-Host: no.test\r\nHost: yes.test\r\n\r\n", TW_PAYLOAD_OK, "GET", "yes.test",
+		  "/" },
+		{ "GET / HTTP/1.1\r\nHost: first.test\r\nHost: second.test\r\n\r\n", TW_PAYLOAD_OK, "GET", "first.test",
+		  "/" },
+		{ "GET / HTTP/1.1\r\nGarbage line\r\nHost: g.test\r\n\r\n", TW_PAYLOAD_OK, "GET", "g.test", "/" },
+		{ "GET / HTTP/1.1\r\nHost: cut.test\r\nCookie: abc", TW_PAYLOAD_TRUNCATED, "GET", "cut.test", "/" },
+		{ "GET /index.html HTTP/1.1\r\nHo", TW_PAYLOAD_TRUNCATED, "GET", "", "/index.html" },
+		{ "GET /very/lo", TW_PAYLOAD_TRUNCATED, "GET", "", "/very/lo..." },
+		{ "GET /\r\n", TW_PAYLOAD_OK, "GET", "", "/" },
+		{ "GE", TW_PAYLOAD_TRUNCATED, "", "", "" },
+		{ "get / HTTP/1.1\r\n\r\n", TW_PAYLOAD_NOT_THIS, "", "", "" },
+		{ "\x16\x03\x01\x02\x00", TW_PAYLOAD_NOT_THIS, "", "", "" },
+		{ "SSH-2.0-OpenSSH_9.2\r\n", TW_PAYLOAD_NOT_THIS, "", "", "" },
+		{ "GET / HTTP/2.0\r\n\r\n", TW_PAYLOAD_MALFORMED, "GET", "", "/" },
+		{ "GET / XTTP/1.1\r\n\r\n", TW_PAYLOAD_MALFORMED, "GET", "", "/" },
+		{ "GET  / HTTP/1.1\r\n\r\n", TW_PAYLOAD_MALFORMED, "GET", "", "" },
+		{ "GET /\x01 HTTP/1.1\r\n\r\n", TW_PAYLOAD_MALFORMED, "GET", "", "/" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct req_case *c = &cases[i];
 		struct tw_http_req r;
 		enum tw_parse_rc rc = req(c->in, &r);
 		int ok = rc == c->rc && strcmp(r.method, c->method) == 0 && strcmp(r.host, c->host) == 0 &&
-			 strcmp(r.path, c->path) == 0;
+		         strcmp(r.path, c->path) == 0;
 		CHECK(ok, "case %zu: rc=%s method='%s' host='%s' path='%s'", i, tw_parse_rc_str(rc), r.method, r.host,
 		      r.path);
 		if (ok)
-			printf("ok   request %2zu -> %-9s method=%s host=%s path=%s\n", i, tw_parse_rc_str(rc), r.method,
-			       r.host, r.path);
+			printf("ok   request %2zu -> %-9s method=%s host=%s path=%s\n", i, tw_parse_rc_str(rc),
+			       r.method, r.host, r.path);
 	}
 	struct tw_http_req r;
 	req("GET http://h.test/ HTTP/1.1\r\nHost: o.test\r\n\r\n", &r);
@@ -86,7 +90,7 @@ static void test_requests(void)
 	strcpy(big + 605, " HTTP/1.1\r\nHost: long.test\r\n\r\n");
 	enum tw_parse_rc rc = req(big, &r);
 	CHECK(rc == TW_PAYLOAD_OK && strlen(r.path) == 255 && strcmp(r.path + 252, "...") == 0 &&
-	      strcmp(r.host, "long.test") == 0,
+	              strcmp(r.host, "long.test") == 0,
 	      "long path rc=%s len=%zu", tw_parse_rc_str(rc), strlen(r.path));
 	printf("ok   600-byte target kept as %zu bytes ending in '...'\n", strlen(r.path));
 
@@ -106,14 +110,14 @@ static void test_requests(void)
 }
 
 static const char block403[] =
-	"HTTP/1.1 403 Forbidden\r\n"
-	"Server: Protected by WireFilter\r\n"
-	"Content-Type: text/html\r\n"
-	"Content-Length: 142\r\n"
-	"Connection: keep-alive, Close\r\n"
-	"\r\n"
-	"<html><HEAD><TITLE lang=\"en\">\n   Access   to this\tsite is\r\n blocked   </title></head>"
-	"<body>blocked by order</body></html>";
+        "HTTP/1.1 403 Forbidden\r\n"
+        "Server: Protected by WireFilter\r\n"
+        "Content-Type: text/html\r\n"
+        "Content-Length: 142\r\n"
+        "Connection: keep-alive, Close\r\n"
+        "\r\n"
+        "<html><HEAD><TITLE lang=\"en\">\n   Access   to this\tsite is\r\n blocked   </title></head>"
+        "<body>blocked by order</body></html>";
 
 static void test_responses(void)
 {
@@ -122,11 +126,11 @@ static void test_responses(void)
 
 	rc = resp(block403, strlen(block403), &r);
 	CHECK(rc == TW_PAYLOAD_OK && r.status == 403 && strcmp(r.reason, "Forbidden") == 0 &&
-	      strcmp(r.server, "Protected by WireFilter") == 0 && r.content_length == 142 && r.connection_close &&
-	      r.headers_complete && strncmp(block403 + r.body_off, "<html>", 6) == 0 &&
-	      strcmp(r.title, "Access to this site is blocked") == 0,
-	      "403: rc=%s status=%d title='%s' server='%s' clen=%ld close=%d", tw_parse_rc_str(rc), r.status,
-	      r.title, r.server, r.content_length, r.connection_close);
+	              strcmp(r.server, "Protected by WireFilter") == 0 && r.content_length == 142 &&
+	              r.connection_close && r.headers_complete && strncmp(block403 + r.body_off, "<html>", 6) == 0 &&
+	              strcmp(r.title, "Access to this site is blocked") == 0,
+	      "403: rc=%s status=%d title='%s' server='%s' clen=%ld close=%d", tw_parse_rc_str(rc), r.status, r.title,
+	      r.server, r.content_length, r.connection_close);
 	printf("ok   403 block page: title='%s' server='%s' clen=%ld close=%d body_off=%zu\n", r.title, r.server,
 	       r.content_length, r.connection_close, r.body_off);
 
@@ -145,8 +149,8 @@ static void test_responses(void)
 	CHECK(bad == 0, "%d bad response prefixes", bad);
 	printf("ok   every cut of the 403 page: TRUNCATED inside the head, OK after\n");
 	rc = resp(block403, (size_t)(strstr(block403, "</title>") - block403), &r);
-	CHECK(rc == TW_PAYLOAD_OK && strcmp(r.title, "Access to this site is blocked") == 0, "cut before </title>: '%s'",
-	      r.title);
+	CHECK(rc == TW_PAYLOAD_OK && strcmp(r.title, "Access to this site is blocked") == 0,
+	      "cut before </title>: '%s'", r.title);
 	rc = resp(block403, (size_t)(strstr(block403, "site") - block403), &r);
 	CHECK(rc == TW_PAYLOAD_OK && strcmp(r.title, "Access to this") == 0, "cut inside title: '%s'", r.title);
 	printf("ok   title from a body cut inside the title: '%s'\n", r.title);
@@ -154,12 +158,12 @@ static void test_responses(void)
 	const char *s200 = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
 	rc = resp(s200, strlen(s200), &r);
 	CHECK(rc == TW_PAYLOAD_OK && r.status == 200 && r.content_length == 5 && !r.connection_close &&
-	      r.title[0] == 0 && r.location[0] == 0,
+	              r.title[0] == 0 && r.location[0] == 0,
 	      "200");
 	const char *s451 = "HTTP/1.0 451 Unavailable For Legal Reasons\r\n\r\n<title>451</title>";
 	rc = resp(s451, strlen(s451), &r);
 	CHECK(rc == TW_PAYLOAD_OK && r.status == 451 && r.http_minor == 0 &&
-	      strcmp(r.reason, "Unavailable For Legal Reasons") == 0 && strcmp(r.title, "451") == 0,
+	              strcmp(r.reason, "Unavailable For Legal Reasons") == 0 && strcmp(r.title, "451") == 0,
 	      "451 reason '%s'", r.reason);
 	const char *s302 = "HTTP/1.1 302 Found\r\nlocation: http://warning.or.kr/\r\nContent-Length: 0\r\n\r\n";
 	rc = resp(s302, strlen(s302), &r);
@@ -168,18 +172,19 @@ static void test_responses(void)
 	printf("ok   200 / 451 / 302 (location=%s)\n", r.location);
 
 	const char *fold = "HTTP/1.1 200\r\nX-Folded: a\r\n  continued\r\nthis is garbage\r\nServer:  nginx \r\n"
-			   "Content-Length: 12\r\nContent-Length: 13\r\n\r\n";
+	                   "Content-Length: 12\r\nContent-Length: 13\r\n\r\n";
 	rc = resp(fold, strlen(fold), &r);
 	CHECK(rc == TW_PAYLOAD_OK && r.status == 200 && r.reason[0] == 0 && strcmp(r.server, "nginx") == 0 &&
-	      r.n_bad_lines == 1 && r.content_length == -1,
+	              r.n_bad_lines == 1 && r.content_length == -1,
 	      "folding/garbage: rc=%s server='%s' bad=%d clen=%ld", tw_parse_rc_str(rc), r.server, r.n_bad_lines,
 	      r.content_length);
 	printf("ok   folding ignored, garbage line counted, conflicting Content-Length -> -1\n");
 
-	const char *bin = "HTTP/1.1 200 \x01\xff\r\nServer: \x80x\r\n\r\n<title>\xd0\x91\xd0\xbb\xd0\xbe\xff\x01k</title>";
+	const char *bin =
+	        "HTTP/1.1 200 \x01\xff\r\nServer: \x80x\r\n\r\n<title>\xd0\x91\xd0\xbb\xd0\xbe\xff\x01k</title>";
 	rc = resp(bin, strlen(bin), &r);
 	CHECK(rc == TW_PAYLOAD_OK && strcmp(r.reason, "??") == 0 && strcmp(r.server, "?x") == 0 &&
-	      strcmp(r.title, "\xd0\x91\xd0\xbb\xd0\xbe? k") == 0,
+	              strcmp(r.title, "\xd0\x91\xd0\xbb\xd0\xbe? k") == 0,
 	      "sanitising: reason '%s' server '%s' title '%s'", r.reason, r.server, r.title);
 	printf("ok   non-printables replaced, UTF-8 title kept\n");
 
@@ -187,13 +192,13 @@ static void test_responses(void)
 		const char *in;
 		enum tw_parse_rc rc;
 	} bads[] = {
-		{"HTTP/1.1 2x0 OK\r\n\r\n", TW_PAYLOAD_MALFORMED},
-		{"HTTP/1.1 200OK\r\n\r\n", TW_PAYLOAD_MALFORMED},
-		{"HTTP/2 200\r\n\r\n", TW_PAYLOAD_MALFORMED},
-		{"HTTX/1.1 200 OK\r\n\r\n", TW_PAYLOAD_NOT_THIS},
-		{"\x15\x03\x03\x00\x02\x02\x28", TW_PAYLOAD_NOT_THIS},
-		{"HTT", TW_PAYLOAD_TRUNCATED},
-		{"HTTP/1.1 200 OK\r\nServer: x\r\n", TW_PAYLOAD_TRUNCATED},
+		{ "HTTP/1.1 2x0 OK\r\n\r\n", TW_PAYLOAD_MALFORMED },
+		{ "HTTP/1.1 200OK\r\n\r\n", TW_PAYLOAD_MALFORMED },
+		{ "HTTP/2 200\r\n\r\n", TW_PAYLOAD_MALFORMED },
+		{ "HTTX/1.1 200 OK\r\n\r\n", TW_PAYLOAD_NOT_THIS },
+		{ "\x15\x03\x03\x00\x02\x02\x28", TW_PAYLOAD_NOT_THIS },
+		{ "HTT", TW_PAYLOAD_TRUNCATED },
+		{ "HTTP/1.1 200 OK\r\nServer: x\r\n", TW_PAYLOAD_TRUNCATED },
 	};
 	for (size_t i = 0; i < sizeof(bads) / sizeof(bads[0]); i++) {
 		rc = resp(bads[i].in, strlen(bads[i].in), &r);

@@ -13,16 +13,35 @@ struct buf {
 	size_t n;
 };
 
-static void put8(struct buf *b, unsigned v) { b->d[b->n++] = (uint8_t)v; }
-static void put16(struct buf *b, unsigned v) { put8(b, v >> 8); put8(b, v); }
-static void put24(struct buf *b, unsigned v) { put8(b, v >> 16); put16(b, v & 0xffff); }
-static void putn(struct buf *b, const void *s, size_t n) { memcpy(b->d + b->n, s, n); b->n += n; }
-static void patch16(struct buf *b, size_t at, unsigned v) { b->d[at] = (uint8_t)(v >> 8); b->d[at + 1] = (uint8_t)v; }
+static void put8(struct buf *b, unsigned v)
+{
+	b->d[b->n++] = (uint8_t)v;
+}
+static void put16(struct buf *b, unsigned v)
+{
+	put8(b, v >> 8);
+	put8(b, v);
+}
+static void put24(struct buf *b, unsigned v)
+{
+	put8(b, v >> 16);
+	put16(b, v & 0xffff);
+}
+static void putn(struct buf *b, const void *s, size_t n)
+{
+	memcpy(b->d + b->n, s, n);
+	b->n += n;
+}
+static void patch16(struct buf *b, size_t at, unsigned v)
+{
+	b->d[at] = (uint8_t)(v >> 8);
+	b->d[at + 1] = (uint8_t)v;
+}
 
 struct hello_opts {
-	const char *sni;     /* NULL: no server_name */
-	int sni_late;        /* put SNI after a big key_share */
-	size_t key_share;    /* key_exchange bytes */
+	const char *sni;  /* NULL: no server_name */
+	int sni_late;     /* put SNI after a big key_share */
+	size_t key_share; /* key_exchange bytes */
 	int ech, esni, grease;
 	const char *alpn[3];
 };
@@ -51,7 +70,7 @@ static void build_hello(struct buf *hs, const struct hello_opts *o)
 	put8(hs, 32); /* session id (middlebox compat) */
 	for (int i = 0; i < 32; i++)
 		put8(hs, 0xa0 + i);
-	unsigned suites[] = {0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f};
+	unsigned suites[] = { 0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f };
 	put16(hs, (5 + (o->grease ? 1 : 0)) * 2);
 	if (o->grease)
 		put16(hs, 0x3a3a);
@@ -157,7 +176,7 @@ static struct buf hs, rec;
 
 static void test_sni_early(void)
 {
-	struct hello_opts o = {.sni = "Example.COM", .key_share = 32, .alpn = {"h2", "http/1.1"}};
+	struct hello_opts o = { .sni = "Example.COM", .key_share = 32, .alpn = { "h2", "http/1.1" } };
 	struct tw_tls_hello h;
 	build_hello(&hs, &o);
 	wrap(&rec, &hs, 16384);
@@ -165,8 +184,8 @@ static void test_sni_early(void)
 	CHECK(rc == TW_PAYLOAD_OK, "rc=%s", tw_parse_rc_str(rc));
 	CHECK(h.has_sni && strcmp(h.sni, "example.com") == 0, "sni='%s'", h.sni);
 	CHECK(strcmp(h.alpn_first, "h2") == 0, "alpn='%s'", h.alpn_first);
-	CHECK(h.legacy_version == 0x0303 && h.record_version == 0x0301, "versions %04x %04x",
-	      h.legacy_version, h.record_version);
+	CHECK(h.legacy_version == 0x0303 && h.record_version == 0x0301, "versions %04x %04x", h.legacy_version,
+	      h.record_version);
 	CHECK(!h.has_ech && !h.has_esni, "ech %d esni %d", h.has_ech, h.has_esni);
 	CHECK(h.n_records == 1 && h.n_extensions == 4, "records %d exts %d", h.n_records, h.n_extensions);
 	printf("ok   early SNI: sni=%s alpn=%s exts=%d\n", h.sni, h.alpn_first, h.n_extensions);
@@ -175,21 +194,21 @@ static void test_sni_early(void)
 
 static void test_sni_late(void)
 {
-	struct hello_opts o = {.sni = "late.example.org", .sni_late = 1, .key_share = 1216,
-			       .alpn = {"http/1.1"}, .grease = 1};
+	struct hello_opts o = {
+		.sni = "late.example.org", .sni_late = 1, .key_share = 1216, .alpn = { "http/1.1" }, .grease = 1
+	};
 	struct tw_tls_hello h;
 	build_hello(&hs, &o);
 	wrap(&rec, &hs, 16384);
 	CHECK(rec.n > 1024, "hello only %zu bytes", rec.n);
 	enum tw_parse_rc rc = tw_parse_tls_client_hello(rec.d, rec.n, &h);
-	CHECK(rc == TW_PAYLOAD_OK && h.has_sni && strcmp(h.sni, "late.example.org") == 0,
-	      "rc=%s sni=%s", tw_parse_rc_str(rc), h.sni);
-	CHECK(strcmp(h.alpn_first, "http%2f1.1") != 0 && strcmp(h.alpn_first, "http/1.1") == 0,
-	      "alpn '%s'", h.alpn_first);
+	CHECK(rc == TW_PAYLOAD_OK && h.has_sni && strcmp(h.sni, "late.example.org") == 0, "rc=%s sni=%s",
+	      tw_parse_rc_str(rc), h.sni);
+	CHECK(strcmp(h.alpn_first, "http%2f1.1") != 0 && strcmp(h.alpn_first, "http/1.1") == 0, "alpn '%s'",
+	      h.alpn_first);
 	/* the kernel snippet: first 1024 bytes */
 	rc = tw_parse_tls_client_hello(rec.d, 1024, &h);
-	CHECK(rc == TW_PAYLOAD_TRUNCATED && !h.has_sni, "1024-cut rc=%s has_sni=%d", tw_parse_rc_str(rc),
-	      h.has_sni);
+	CHECK(rc == TW_PAYLOAD_TRUNCATED && !h.has_sni, "1024-cut rc=%s has_sni=%d", tw_parse_rc_str(rc), h.has_sni);
 	CHECK(strcmp(h.alpn_first, "http/1.1") == 0, "fields before the cut kept: alpn '%s'", h.alpn_first);
 	printf("ok   late SNI after 1216-byte key share: full OK; 1024-byte snippet TRUNCATED, has_sni=0\n");
 	check_prefixes(&rec, "late SNI");
@@ -206,7 +225,7 @@ static void test_sni_late(void)
 static void test_no_sni_ech_grease(void)
 {
 	struct tw_tls_hello h;
-	struct hello_opts o = {.key_share = 32, .grease = 1};
+	struct hello_opts o = { .key_share = 32, .grease = 1 };
 	build_hello(&hs, &o);
 	wrap(&rec, &hs, 16384);
 	enum tw_parse_rc rc = tw_parse_tls_client_hello(rec.d, rec.n, &h);
@@ -214,8 +233,9 @@ static void test_no_sni_ech_grease(void)
 	      h.has_sni);
 	printf("ok   no SNI -> OK, has_sni=0\n");
 
-	struct hello_opts e = {.sni = "public.cloudflare-ech.com", .key_share = 32, .ech = 1, .grease = 1,
-			       .alpn = {"h2"}};
+	struct hello_opts e = {
+		.sni = "public.cloudflare-ech.com", .key_share = 32, .ech = 1, .grease = 1, .alpn = { "h2" }
+	};
 	build_hello(&hs, &e);
 	wrap(&rec, &hs, 16384);
 	rc = tw_parse_tls_client_hello(rec.d, rec.n, &h);
@@ -224,14 +244,14 @@ static void test_no_sni_ech_grease(void)
 	printf("ok   ECH outer hello with GREASE: has_ech=1 sni=%s\n", h.sni);
 	check_prefixes(&rec, "ECH+GREASE");
 
-	struct hello_opts s = {.sni = "x.test", .esni = 1};
+	struct hello_opts s = { .sni = "x.test", .esni = 1 };
 	build_hello(&hs, &s);
 	wrap(&rec, &hs, 16384);
 	rc = tw_parse_tls_client_hello(rec.d, rec.n, &h);
 	CHECK(rc == TW_PAYLOAD_OK && h.has_esni && !h.has_ech, "esni: rc=%s", tw_parse_rc_str(rc));
 	printf("ok   ESNI 0xffce flagged\n");
 
-	struct hello_opts w = {.sni = "WeiRD\x01na%me.Test"};
+	struct hello_opts w = { .sni = "WeiRD\x01na%me.Test" };
 	build_hello(&hs, &w);
 	wrap(&rec, &hs, 16384);
 	rc = tw_parse_tls_client_hello(rec.d, rec.n, &h);
@@ -250,7 +270,7 @@ static void expect(const struct buf *b, enum tw_parse_rc want, const char *what)
 
 static void test_malformed(void)
 {
-	struct hello_opts o = {.sni = "a.example", .key_share = 64, .alpn = {"h2"}};
+	struct hello_opts o = { .sni = "a.example", .key_share = 64, .alpn = { "h2" } };
 	struct buf bad;
 	build_hello(&hs, &o);
 	wrap(&rec, &hs, 16384);
@@ -258,28 +278,53 @@ static void test_malformed(void)
 	size_t sid_at = 5 + 4 + 34, cs_at = sid_at + 33, ext_len_at = cs_at + 2 + 10 + 2;
 	size_t sni_ext_at = ext_len_at + 2;
 
-	bad = rec; patch16(&bad, 3, 0); expect(&bad, TW_PAYLOAD_MALFORMED, "record length 0");
-	bad = rec; patch16(&bad, 3, 20000); expect(&bad, TW_PAYLOAD_MALFORMED, "record length > 2^14");
-	bad = rec; bad.d[5] = 2; expect(&bad, TW_PAYLOAD_MALFORMED, "handshake type ServerHello from client");
-	bad = rec; bad.d[sid_at] = 33; expect(&bad, TW_PAYLOAD_MALFORMED, "session id length 33");
-	bad = rec; patch16(&bad, cs_at, 9); expect(&bad, TW_PAYLOAD_MALFORMED, "odd cipher suites length");
-	bad = rec; patch16(&bad, ext_len_at, (bad.d[ext_len_at] << 8 | bad.d[ext_len_at + 1]) + 1);
+	bad = rec;
+	patch16(&bad, 3, 0);
+	expect(&bad, TW_PAYLOAD_MALFORMED, "record length 0");
+	bad = rec;
+	patch16(&bad, 3, 20000);
+	expect(&bad, TW_PAYLOAD_MALFORMED, "record length > 2^14");
+	bad = rec;
+	bad.d[5] = 2;
+	expect(&bad, TW_PAYLOAD_MALFORMED, "handshake type ServerHello from client");
+	bad = rec;
+	bad.d[sid_at] = 33;
+	expect(&bad, TW_PAYLOAD_MALFORMED, "session id length 33");
+	bad = rec;
+	patch16(&bad, cs_at, 9);
+	expect(&bad, TW_PAYLOAD_MALFORMED, "odd cipher suites length");
+	bad = rec;
+	patch16(&bad, ext_len_at, (bad.d[ext_len_at] << 8 | bad.d[ext_len_at + 1]) + 1);
 	expect(&bad, TW_PAYLOAD_MALFORMED, "extensions length past handshake end");
-	bad = rec; patch16(&bad, ext_len_at, (bad.d[ext_len_at] << 8 | bad.d[ext_len_at + 1]) - 1);
+	bad = rec;
+	patch16(&bad, ext_len_at, (bad.d[ext_len_at] << 8 | bad.d[ext_len_at + 1]) - 1);
 	expect(&bad, TW_PAYLOAD_MALFORMED, "extensions length short of handshake end");
-	bad = rec; patch16(&bad, sni_ext_at + 2, 1000); expect(&bad, TW_PAYLOAD_MALFORMED, "SNI ext length overruns block");
-	bad = rec; patch16(&bad, sni_ext_at + 4, 3); expect(&bad, TW_PAYLOAD_MALFORMED, "SNI list length mismatch");
-	bad = rec; patch16(&bad, sni_ext_at + 7, 60); expect(&bad, TW_PAYLOAD_MALFORMED, "SNI name length overruns list");
-	bad = rec; bad.d[9] = 2; expect(&bad, TW_PAYLOAD_MALFORMED, "legacy_version major 2");
-	bad = rec; bad.d[2] = 9; expect(&bad, TW_PAYLOAD_MALFORMED, "record version 3.9");
+	bad = rec;
+	patch16(&bad, sni_ext_at + 2, 1000);
+	expect(&bad, TW_PAYLOAD_MALFORMED, "SNI ext length overruns block");
+	bad = rec;
+	patch16(&bad, sni_ext_at + 4, 3);
+	expect(&bad, TW_PAYLOAD_MALFORMED, "SNI list length mismatch");
+	bad = rec;
+	patch16(&bad, sni_ext_at + 7, 60);
+	expect(&bad, TW_PAYLOAD_MALFORMED, "SNI name length overruns list");
+	bad = rec;
+	bad.d[9] = 2;
+	expect(&bad, TW_PAYLOAD_MALFORMED, "legacy_version major 2");
+	bad = rec;
+	bad.d[2] = 9;
+	expect(&bad, TW_PAYLOAD_MALFORMED, "record version 3.9");
 	/* second record of another content type inside a split hello */
 	wrap(&bad, &hs, 100);
 	bad.d[105] = 23;
 	expect(&bad, TW_PAYLOAD_MALFORMED, "app-data record inside split hello");
 
-	memcpy(bad.d, "GET / HTTP/1.1\r\n", 16); bad.n = 16;
+	memcpy(bad.d, "GET / HTTP/1.1\r\n", 16);
+	bad.n = 16;
 	expect(&bad, TW_PAYLOAD_NOT_THIS, "HTTP request");
-	bad.d[0] = 22; bad.d[1] = 2; bad.n = 2;
+	bad.d[0] = 22;
+	bad.d[1] = 2;
+	bad.n = 2;
 	expect(&bad, TW_PAYLOAD_NOT_THIS, "0x16 0x02 (not TLS)");
 	bad.n = 0;
 	expect(&bad, TW_PAYLOAD_TRUNCATED, "empty");
@@ -288,11 +333,11 @@ static void test_malformed(void)
 /* Deterministic mutation: never crash, never an invalid rc. */
 static void test_mutations(void)
 {
-	struct hello_opts o = {.sni = "mut.example", .key_share = 300, .alpn = {"h2", "x"}, .ech = 1, .grease = 1};
+	struct hello_opts o = { .sni = "mut.example", .key_share = 300, .alpn = { "h2", "x" }, .ech = 1, .grease = 1 };
 	build_hello(&hs, &o);
 	wrap(&rec, &hs, 150);
 	uint32_t s = 12345;
-	int counts[4] = {0};
+	int counts[4] = { 0 };
 	for (int it = 0; it < 20000; it++) {
 		struct buf m = rec;
 		int flips = 1 + it % 4;
@@ -318,7 +363,7 @@ static void test_mutations(void)
 static void test_server(void)
 {
 	struct tw_tls_server s;
-	static const uint8_t alert[] = {21, 3, 3, 0, 2, 2, 40};
+	static const uint8_t alert[] = { 21, 3, 3, 0, 2, 2, 40 };
 	enum tw_parse_rc rc = tw_parse_tls_server_first(alert, sizeof(alert), &s);
 	CHECK(rc == TW_PAYLOAD_OK && s.is_alert && s.alert_level == 2 && s.alert_desc == 40 && !s.is_server_hello,
 	      "alert rc=%s", tw_parse_rc_str(rc));
@@ -327,9 +372,9 @@ static void test_server(void)
 		rc = tw_parse_tls_server_first(alert, n, &s);
 		CHECK(rc == TW_PAYLOAD_TRUNCATED, "alert prefix %zu -> %s", n, tw_parse_rc_str(rc));
 	}
-	static const uint8_t alert_bad[] = {21, 3, 3, 0, 2, 7, 40};
+	static const uint8_t alert_bad[] = { 21, 3, 3, 0, 2, 7, 40 };
 	CHECK(tw_parse_tls_server_first(alert_bad, 7, &s) == TW_PAYLOAD_MALFORMED, "alert level 7");
-	static const uint8_t alert_long[] = {21, 3, 3, 0, 3, 2, 40, 0};
+	static const uint8_t alert_long[] = { 21, 3, 3, 0, 3, 2, 40, 0 };
 	CHECK(tw_parse_tls_server_first(alert_long, 8, &s) == TW_PAYLOAD_MALFORMED, "alert len 3");
 
 	struct buf sh;
@@ -349,10 +394,11 @@ static void test_server(void)
 	put16(&sh, 0x0304);
 	patch16(&sh, 2, sh.n - 4);
 	wrap(&shrec, &sh, 16384);
-	shrec.d[1] = 3; shrec.d[2] = 3;
+	shrec.d[1] = 3;
+	shrec.d[2] = 3;
 	rc = tw_parse_tls_server_first(shrec.d, shrec.n, &s);
 	CHECK(rc == TW_PAYLOAD_OK && s.is_server_hello && !s.is_alert && s.cipher_suite == 0x1301 &&
-	      s.server_version == 0x0303 && !s.is_hello_retry,
+	              s.server_version == 0x0303 && !s.is_hello_retry,
 	      "server hello rc=%s cs=%04x", tw_parse_rc_str(rc), s.cipher_suite);
 	printf("ok   ServerHello recognised, cipher %04x\n", s.cipher_suite);
 	int bad = 0;
@@ -363,9 +409,9 @@ static void test_server(void)
 			bad++;
 	}
 	CHECK(bad == 0, "ServerHello prefixes: %d bad", bad);
-	static const uint8_t hrr[32] = {0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c,
-					0x02, 0x1e, 0x65, 0xb8, 0x91, 0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb,
-					0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c};
+	static const uint8_t hrr[32] = { 0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c,
+		                         0x02, 0x1e, 0x65, 0xb8, 0x91, 0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb,
+		                         0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c };
 	memcpy(shrec.d + 5 + 4 + 2, hrr, 32);
 	rc = tw_parse_tls_server_first(shrec.d, shrec.n, &s);
 	CHECK(rc == TW_PAYLOAD_OK && s.is_server_hello && s.is_hello_retry, "HRR");
@@ -374,7 +420,7 @@ static void test_server(void)
 	static const char http[] = "HTTP/1.1 403 Forbidden\r\n\r\n";
 	rc = tw_parse_tls_server_first((const uint8_t *)http, strlen(http), &s);
 	CHECK(rc == TW_PAYLOAD_NOT_THIS, "injected HTTP on 443 -> %s", tw_parse_rc_str(rc));
-	static const uint8_t appd[] = {23, 3, 3, 0, 4, 1, 2, 3, 4};
+	static const uint8_t appd[] = { 23, 3, 3, 0, 4, 1, 2, 3, 4 };
 	rc = tw_parse_tls_server_first(appd, sizeof(appd), &s);
 	CHECK(rc == TW_PAYLOAD_OK && s.record_type == 23 && !s.is_alert && !s.is_server_hello, "app data first");
 	shrec.d[5] = 11; /* Certificate before ServerHello */

@@ -55,7 +55,8 @@ static void props(int family, int plen)
 	 * keys cannot differ; from 8 host bits on, nearly every address must */
 	int host = bytes * 8 - plen;
 	if (host >= 8)
-		CHECK(differ_keys >= 60, "v%d/%d: only %d of 64 pseudonyms differ between keys", family, plen, differ_keys);
+		CHECK(differ_keys >= 60, "v%d/%d: only %d of 64 pseudonyms differ between keys", family, plen,
+		      differ_keys);
 }
 
 /* every host value of a small prefix maps to a distinct one */

@@ -12,7 +12,7 @@
 
 static const char *look(struct tw_regions *r, const char *ip, uint32_t *asn)
 {
-	uint8_t a[16] = {0};
+	uint8_t a[16] = { 0 };
 	int fam = strchr(ip, ':') ? AF_INET6 : AF_INET;
 	inet_pton(fam, ip, a);
 	const struct tw_region_entry *e = tw_regions_lookup(r, fam, a);
@@ -23,7 +23,7 @@ static const char *look(struct tw_regions *r, const char *ip, uint32_t *asn)
 
 static void bad(const char *text, const char *want)
 {
-	struct tw_regions r = {0};
+	struct tw_regions r = { 0 };
 	char err[256] = "";
 	int rc = tw_regions_parse(&r, "t.conf", text, err, sizeof err);
 	CHECK(rc == -1, "accepted bad input: %s", text);
@@ -35,15 +35,14 @@ static void bad(const char *text, const char *want)
 
 int main(void)
 {
-	struct tw_regions r = {0};
+	struct tw_regions r = { 0 };
 	char err[256];
-	const char *good =
-		"# labels\n"
-		"198.51.100.0/24  north  64500\n"
-		"198.51.0.0/16    country AS64501   # wider\n"
-		"\n"
-		"2001:db8:10::/48 north\n"
-		"203.0.113.128/25 south\r\n";
+	const char *good = "# labels\n"
+	                   "198.51.100.0/24  north  64500\n"
+	                   "198.51.0.0/16    country AS64501   # wider\n"
+	                   "\n"
+	                   "2001:db8:10::/48 north\n"
+	                   "203.0.113.128/25 south\r\n";
 	CHECK(tw_regions_parse(&r, "t.conf", good, err, sizeof err) == 0, "%s", err);
 	CHECK(r.n == 4, "n=%zu", r.n);
 	uint32_t asn;
@@ -77,7 +76,7 @@ int main(void)
 		const char *t = "192.0.2.0/24 lab 65000\n";
 		CHECK(write(fd, t, strlen(t)) == (ssize_t)strlen(t), "write");
 		close(fd);
-		struct tw_regions f = {0};
+		struct tw_regions f = { 0 };
 		CHECK(tw_regions_load(&f, path, err, sizeof err) == 0, "%s", err);
 		g = look(&f, "192.0.2.9", &asn);
 		CHECK(g && !strcmp(g, "lab") && asn == 65000, "file got %s", g ? g : "-");

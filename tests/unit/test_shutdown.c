@@ -19,10 +19,10 @@
 #include "check.h"
 
 #define NS 1000000000ull
-#define DAY 1200u                 /* simulated day, seconds */
+#define DAY 1200u /* simulated day, seconds */
 #define WEEK (7u * DAY)
-#define IV 10u                    /* sample interval */
-#define SCALE (86400.0 / DAY)     /* real seconds per simulated second */
+#define IV 10u                /* sample interval */
+#define SCALE (86400.0 / DAY) /* real seconds per simulated second */
 
 /* ---- captured output --------------------------------------------------- */
 #define MAXL 4096
@@ -122,7 +122,7 @@ static void mk(struct tw_series_sample *x, double f, int mode)
 	double level = 1;
 	memset(x, 0, sizeof *x);
 	x->has_classes = 1;
-	double cls[TW_SD_NCLASS] = {0.70, 0.05, 0.15, 0.10};
+	double cls[TW_SD_NCLASS] = { 0.70, 0.05, 0.15, 0.10 };
 	double tot = 0;
 	for (int k = 0; k < TW_SD_NCLASS; k++) {
 		double v = 10000 * f * cls[k];
@@ -143,17 +143,17 @@ static void mk(struct tw_series_sample *x, double f, int mode)
 static uint64_t T0; /* aligned to a simulated week */
 
 struct drop {
-	uint64_t from, to;  /* relative seconds */
+	uint64_t from, to; /* relative seconds */
 	int mode;
-	unsigned mask;      /* which series (bit i) */
+	unsigned mask; /* which series (bit i) */
 };
 
-static const char *keys[] = {"198.51.100.0/24", "198.51.101.0/24", "203.0.113.0/24"};
-static const char *regs[] = {"north", "north", "south"};
+static const char *keys[] = { "198.51.100.0/24", "198.51.101.0/24", "203.0.113.0/24" };
+static const char *regs[] = { "north", "north", "south" };
 
 /* run series [0,nser) from..to (relative s) with drops; link down window */
 static void run(struct tw_shutdown *s, int nser, uint64_t from, uint64_t to, const struct drop *d, int nd,
-		uint64_t ld_from, uint64_t ld_to)
+                uint64_t ld_from, uint64_t ld_to)
 {
 	for (uint64_t t = from; t < to; t += IV) {
 		uint64_t now = (T0 + t) * NS;
@@ -206,7 +206,8 @@ static int csv_fields(const char *p, const char **end, char f[][256], int maxf)
 		char ch = *p;
 		if (q) {
 			if (ch == '"' && p[1] == '"') {
-				if (n < maxf && l < 255) f[n][l++] = '"';
+				if (n < maxf && l < 255)
+					f[n][l++] = '"';
 				p++;
 			} else if (ch == '"') {
 				q = 0;
@@ -217,9 +218,13 @@ static int csv_fields(const char *p, const char **end, char f[][256], int maxf)
 			}
 			continue;
 		}
-		if (ch == '"') { q = 1; continue; }
+		if (ch == '"') {
+			q = 1;
+			continue;
+		}
 		if (ch == ',' || ch == '\n' || !ch) {
-			if (n < maxf) f[n][l] = 0;
+			if (n < maxf)
+				f[n][l] = 0;
 			n++;
 			l = 0;
 			if (ch != ',') {
@@ -248,7 +253,7 @@ static double ioda_median(int *nrows)
 	const char *root = getenv("TW_CORPUS") ? getenv("TW_CORPUS") : "../shared/corpus";
 	char path[1024];
 	snprintf(path, sizeof path,
-		 "%s/InetIntel__internet_outages/data/ioda/ioda_investigated_outages_cleaned_phase1+2.csv", root);
+	         "%s/InetIntel__internet_outages/data/ioda/ioda_investigated_outages_cleaned_phase1+2.csv", root);
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return 0;
@@ -278,7 +283,7 @@ static double ioda_median(int *nrows)
 			*c = (char)tolower((unsigned char)*c);
 		if (!strstr(cause, "government") && !strstr(cause, "shutdown"))
 			continue;
-		struct tm a = {0}, b = {0};
+		struct tm a = { 0 }, b = { 0 };
 		char *ea = strptime(fld[1], "%A, %B %d, %Y, %I:%M:%S %p", &a);
 		char *eb = strptime(fld[2], "%A, %B %d, %Y, %I:%M:%S %p", &b);
 		if (!ea || !eb)
@@ -315,11 +320,13 @@ static void test_diurnal_and_drop(void)
 	uint64_t d1 = 4 * WEEK + 1 * DAY + DAY * 9 / 24, d2 = 4 * WEEK + 3 * DAY + DAY / 24;
 	d1 -= d1 % IV;
 	d2 -= d2 % IV;
-	struct drop dr[2] = {{d1, d1 + DROP, FULL, 1}, {d2, d2 + DROP, FULL, 1}};
+	struct drop dr[2] = { { d1, d1 + DROP, FULL, 1 }, { d2, d2 + DROP, FULL, 1 } };
 	run(s, 1, 4 * WEEK, 5 * WEEK, dr, 2, 0, 0);
-	CHECK(count("\"state\":\"raised\"", NULL, NULL) == 2, "raised %d, want 2", count("\"state\":\"raised\"", NULL, NULL));
-	CHECK(count("\"state\":\"resolved\"", NULL, NULL) == 2, "resolved %d", count("\"state\":\"resolved\"", NULL, NULL));
-	uint64_t starts[2] = {d1, d2};
+	CHECK(count("\"state\":\"raised\"", NULL, NULL) == 2, "raised %d, want 2",
+	      count("\"state\":\"raised\"", NULL, NULL));
+	CHECK(count("\"state\":\"resolved\"", NULL, NULL) == 2, "resolved %d",
+	      count("\"state\":\"resolved\"", NULL, NULL));
+	uint64_t starts[2] = { d1, d2 };
 	for (int k = 0; k < 2; k++) {
 		int r = -1, seen = 0;
 		for (int i = 0; i < nlines; i++)
@@ -328,12 +335,15 @@ static void test_diurnal_and_drop(void)
 		if (r < 0)
 			break;
 		double delay = (double)(line_t[r] - (T0 + starts[k]) * NS) / 1e9;
-		printf("  drop %d (%s): detection delay %.0f s simulated (min_duration %u s, interval %u s) = %.0f min real-time equivalent\n",
+		printf("  drop %d (%s): detection delay %.0f s simulated (min_duration %u s, interval %u s) = %.0f min "
+		       "real-time equivalent\n",
 		       k + 1, k ? "night" : "day", delay, c.min_duration_s, IV, delay * SCALE / 60);
 		CHECK(delay >= c.min_duration_s && delay <= c.min_duration_s + 2 * IV, "delay %.0f", delay);
-		CHECK(strstr(lines[r], "\"prefixes\":[\"198.51.100.0/24\"]") && strstr(lines[r], "\"region\":\"north\""),
+		CHECK(strstr(lines[r], "\"prefixes\":[\"198.51.100.0/24\"]") &&
+		              strstr(lines[r], "\"region\":\"north\""),
 		      "scope: %s", lines[r]);
-		CHECK(strstr(lines[r], "\"category\":\"shutdown\"") && strstr(lines[r], "\"method\":\"shutdown\""), "%s", lines[r]);
+		CHECK(strstr(lines[r], "\"category\":\"shutdown\"") && strstr(lines[r], "\"method\":\"shutdown\""),
+		      "%s", lines[r]);
 		CHECK(strstr(lines[r], "\"partial\":false"), "full drop marked partial: %s", lines[r]);
 		char id[64];
 		const char *ip = strstr(lines[r], "\"id\":\"");
@@ -363,13 +373,13 @@ static void test_partial(void)
 	run(s, 1, 0, 3 * WEEK, NULL, 0, 0, 0);
 	uint64_t d = 3 * WEEK + 2 * DAY + DAY / 2;
 	d -= d % IV;
-	struct drop dr = {d, d + DROP, PARTIAL, 1};
+	struct drop dr = { d, d + DROP, PARTIAL, 1 };
 	run(s, 1, 3 * WEEK, 3 * WEEK + 3 * DAY, &dr, 1, 0, 0);
 	int r = find("\"state\":\"raised\"", NULL);
 	CHECK(r >= 0, "no alert on partial drop");
 	if (r >= 0) {
 		CHECK(strstr(lines[r], "\"partial\":true") && strstr(lines[r], "\"level\":\"partial\"") &&
-		      strstr(lines[r], "\"passing\":[\"dns\"]") && strstr(lines[r], "\"signature_id\":2702"),
+		              strstr(lines[r], "\"passing\":[\"dns\"]") && strstr(lines[r], "\"signature_id\":2702"),
 		      "not partial: %s", lines[r]);
 	}
 	CHECK(count("\"state\":\"raised\"", NULL, NULL) == 1, "raised %d", count("\"state\":\"raised\"", NULL, NULL));
@@ -383,10 +393,10 @@ static void test_warmup(void)
 	c.warmup_s = 2 * WEEK;
 	struct tw_shutdown *s = tw_shutdown_new(&c, NULL);
 	clear_lines();
-	uint64_t d = WEEK + 2 * DAY + DAY / 2;  /* baselines exist (week 0) but warm-up runs */
+	uint64_t d = WEEK + 2 * DAY + DAY / 2; /* baselines exist (week 0) but warm-up runs */
 	d -= d % IV;
-	uint64_t d2 = d + WEEK;                  /* after warm-up */
-	struct drop dr[2] = {{d, d + DROP, FULL, 1}, {d2, d2 + DROP, FULL, 1}};
+	uint64_t d2 = d + WEEK; /* after warm-up */
+	struct drop dr[2] = { { d, d + DROP, FULL, 1 }, { d2, d2 + DROP, FULL, 1 } };
 	run(s, 1, 0, 2 * WEEK, dr, 2, 0, 0);
 	CHECK(count("\"event_type\":\"alert\"", NULL, NULL) == 0, "alert during warm-up: %s", nlines ? lines[0] : "");
 	run(s, 1, 2 * WEEK, 3 * WEEK, dr, 2, 0, 0);
@@ -464,12 +474,13 @@ static void test_state(void)
 	CHECK(tw_shutdown_load(b, dir, err, sizeof err) == TW_STATE_LOADED, "load: %s", err);
 	uint64_t probe = (T0 + 3 * WEEK + DAY + 77) * NS;
 	CHECK(tw_shutdown_baseline(a, keys[1], probe) == tw_shutdown_baseline(b, keys[1], probe) &&
-	      tw_shutdown_baseline(b, keys[1], probe) > 0, "baselines differ after load");
+	              tw_shutdown_baseline(b, keys[1], probe) > 0,
+	      "baselines differ after load");
 
 	/* both continue after a 1-"hour" pause with the same drop */
 	uint64_t resume = 3 * WEEK + DAY / 24, d = 3 * WEEK + DAY + DAY / 2;
 	d -= d % IV;
-	struct drop dr = {d, d + DROP, FULL, 1};
+	struct drop dr = { d, d + DROP, FULL, 1 };
 	uint64_t saved_rng = rng;
 	clear_lines();
 	run(a, 2, resume, 3 * WEEK + 2 * DAY, &dr, 1, 0, 0);
@@ -481,7 +492,8 @@ static void test_state(void)
 	run(b, 2, resume, 3 * WEEK + 2 * DAY, &dr, 1, 0, 0);
 	int rb = find("\"state\":\"raised\"", NULL);
 	CHECK(rb >= 0 && ra >= 0 && line_t[rb] == ta && count("\"state\":\"raised\"", NULL, NULL) == na,
-	      "restarted detector differs: a %d@%llu b %d", na, (unsigned long long)ta, count("\"state\":\"raised\"", NULL, NULL));
+	      "restarted detector differs: a %d@%llu b %d", na, (unsigned long long)ta,
+	      count("\"state\":\"raised\"", NULL, NULL));
 	CHECK(count("\"event_type\":\"gap\"", "\"why\":\"restart\"", NULL) == 1, "restart gap not reported");
 	tw_shutdown_free(a);
 	tw_shutdown_free(b);
@@ -490,7 +502,8 @@ static void test_state(void)
 	struct tw_shutdown_cfg c2 = c;
 	c2.history = 4;
 	struct tw_shutdown *e = tw_shutdown_new(&c2, NULL);
-	CHECK(tw_shutdown_load(e, dir, err, sizeof err) == TW_STATE_CORRUPT && strstr(err, "layout"), "layout change: %s", err);
+	CHECK(tw_shutdown_load(e, dir, err, sizeof err) == TW_STATE_CORRUPT && strstr(err, "layout"),
+	      "layout change: %s", err);
 	tw_shutdown_free(e);
 	char old[300];
 	snprintf(old, sizeof old, "%s.old", path);
@@ -505,9 +518,11 @@ static void test_state(void)
 	FILE *f = fopen(path, "rb");
 	static uint8_t buf[1 << 20];
 	size_t n = f ? fread(buf, 1, sizeof buf, f) : 0;
-	if (f) fclose(f);
+	if (f)
+		fclose(f);
 	CHECK(n > 100 && blen > 100, "read state");
-	static const char *what[] = {"flipped", "truncated", "garbage", "format 1", "short body", "long body", "body version"};
+	static const char *what[] = { "flipped",    "truncated", "garbage",     "format 1",
+		                      "short body", "long body", "body version" };
 	for (int k = 0; k < 7; k++) {
 		f = fopen(path, "wb");
 		if (k == 0) {
@@ -518,7 +533,7 @@ static void test_state(void)
 			fwrite(buf, 1, n / 2, f);
 		} else if (k == 2) {
 			fputs("garbage, not state\n", f);
-		} else if (k == 3) {   /* the header of format 1: its own container */
+		} else if (k == 3) { /* the header of format 1: its own container */
 			fwrite("TWSD\1\0\0\0", 1, 8, f);
 			fwrite(buf + 8, 1, n - 8, f);
 		}
@@ -529,8 +544,12 @@ static void test_state(void)
 			x[blen] = 0;
 			if (k == 6)
 				x[4] = 1;
-			CHECK(tw_state_save(dir, TW_SHUTDOWN_STATE, x, k == 4 ? blen - 1 : k == 5 ? blen + 1 : blen,
-					    err, sizeof err) == 0, "%s", err);
+			CHECK(tw_state_save(dir, TW_SHUTDOWN_STATE, x,
+			                    k == 4   ? blen - 1
+			                    : k == 5 ? blen + 1
+			                             : blen,
+			                    err, sizeof err) == 0,
+			      "%s", err);
 			free(x);
 		}
 		struct tw_shutdown *x = tw_shutdown_new(&c, NULL);
@@ -549,7 +568,8 @@ static void test_state(void)
 	CHECK(tw_shutdown_load(x, dir, err, sizeof err) == TW_STATE_NONE, "missing file is not a fresh start");
 	/* a file the system will not let us read is left alone: the caller stops */
 	CHECK(mkdir(path, 0700) == 0, "mkdir");
-	CHECK(tw_shutdown_load(x, dir, err, sizeof err) == TW_STATE_UNREADABLE && strstr(err, "Is a directory"), "%s", err);
+	CHECK(tw_shutdown_load(x, dir, err, sizeof err) == TW_STATE_UNREADABLE && strstr(err, "Is a directory"), "%s",
+	      err);
 	CHECK(rmdir(path) == 0, "the unreadable state was moved");
 	tw_shutdown_free(x);
 	rmdir(dir);
@@ -572,10 +592,10 @@ static void test_state_open_alert(void)
 	uint64_t d = 3 * WEEK + DAY + DAY / 2, mid = d + DROP / 2;
 	d -= d % IV;
 	mid -= mid % IV;
-	struct drop dr = {d, d + DROP, FULL, 3};   /* both north series: two prefix alerts and a region alert */
+	struct drop dr = { d, d + DROP, FULL, 3 }; /* both north series: two prefix alerts and a region alert */
 	clear_lines();
 	run(a, 2, 3 * WEEK, mid, &dr, 1, 0, 0);
-	char ids[3][32] = {"", "", ""}, first[3][64] = {"", "", ""};
+	char ids[3][32] = { "", "", "" }, first[3][64] = { "", "", "" };
 	int nid = 0;
 	for (int i = 0; i < nlines && nid < 3; i++)
 		if (strstr(lines[i], "\"state\":\"raised\"")) {
@@ -583,7 +603,8 @@ static void test_state_open_alert(void)
 			snprintf(ids[nid], sizeof ids[nid], "%.25s", p ? p : "");
 			snprintf(first[nid++], sizeof first[0], "%.45s", q ? q : "");
 		}
-	CHECK(nid == 3 && count("\"state\":\"raised\"", NULL, NULL) == 3 && !count("\"state\":\"resolved\"", NULL, NULL),
+	CHECK(nid == 3 && count("\"state\":\"raised\"", NULL, NULL) == 3 &&
+	              !count("\"state\":\"resolved\"", NULL, NULL),
 	      "want 2 prefix alerts and a region alert open at the save, got %d", nid);
 	CHECK(tw_shutdown_save(a, dir, err, sizeof err) == 0, "save: %s", err);
 
@@ -603,7 +624,8 @@ static void test_state_open_alert(void)
 	CHECK(count("\"state\":\"raised\"", NULL, NULL) == 0, "raised again after the restart: %s",
 	      lines[find("\"state\":\"raised\"", NULL) < 0 ? 0 : find("\"state\":\"raised\"", NULL)]);
 	for (int k = 0; k < nid; k++)
-		CHECK(count(ids[k], "\"state\":\"resolved\"", first[k]) == 1, "%s (%s) not resolved once", ids[k], first[k]);
+		CHECK(count(ids[k], "\"state\":\"resolved\"", first[k]) == 1, "%s (%s) not resolved once", ids[k],
+		      first[k]);
 	int same = nlines == na;
 	for (int i = 0; same && i < na; i++)
 		same = !strcmp(la[i], lines[i]);
@@ -626,11 +648,11 @@ static void test_state_open_alert(void)
 	CHECK(count("\"state\":\"raised\"", NULL, NULL) == 0, "raised after a late restart");
 	for (int k = 0; k < nid; k++) {
 		int r = find(ids[k], "\"state\":\"resolved\"");
-		CHECK(count(ids[k], "\"state\":\"resolved\"", first[k]) == 1, "%s not resolved once after a late restart",
-		      ids[k]);
+		CHECK(count(ids[k], "\"state\":\"resolved\"", first[k]) == 1,
+		      "%s not resolved once after a late restart", ids[k]);
 		CHECK(r >= 0 && (strstr(lines[r], "2703") || strstr(lines[r], end)) &&
-		      line_t[r] >= (T0 + late + IV + c.recover_s) * NS, "%s: not resolved on evidence: %s", ids[k],
-		      r >= 0 ? lines[r] : "");
+		              line_t[r] >= (T0 + late + IV + c.recover_s) * NS,
+		      "%s: not resolved on evidence: %s", ids[k], r >= 0 ? lines[r] : "");
 	}
 	/* the restart gap comes first when a tick does: a restored series that
 	 * nothing reports is judged silent only after it */
@@ -638,7 +660,7 @@ static void test_state_open_alert(void)
 	CHECK(tw_shutdown_load(m, dir, err, sizeof err) == TW_STATE_LOADED, "load: %s", err);
 	clear_lines();
 	tw_shutdown_tick(m, (T0 + late) * NS, 0);
-	tw_shutdown_tick(m, (T0 + late + IV / 2) * NS, 0);   /* still inside the gap's interval */
+	tw_shutdown_tick(m, (T0 + late + IV / 2) * NS, 0); /* still inside the gap's interval */
 	CHECK(nlines >= 1 && strstr(lines[0], "\"why\":\"restart\"") && count("\"signature_id\":2701", NULL, NULL) == 0,
 	      "a tick after a load: want the restart gap first and no prefix judged, got %d lines: %s", nlines,
 	      nlines ? lines[nlines - 1] : "");
@@ -690,14 +712,15 @@ static void test_region(void)
 	d -= d % IV;
 	d2 -= d2 % IV;
 	/* north (series 0 and 1) together; later series 0 alone; south alone */
-	struct drop dr[3] = {{d, d + DROP, FULL, 3}, {d2, d2 + DROP, FULL, 1}, {d2, d2 + DROP, FULL, 4}};
+	struct drop dr[3] = { { d, d + DROP, FULL, 3 }, { d2, d2 + DROP, FULL, 1 }, { d2, d2 + DROP, FULL, 4 } };
 	run(s, 3, 3 * WEEK, 3 * WEEK + 5 * DAY, dr, 3, 0, 0);
 	CHECK(count("\"signature_id\":2703", "\"state\":\"raised\"", NULL) == 1, "region alerts raised %d, want 1",
 	      count("\"signature_id\":2703", "\"state\":\"raised\"", NULL));
 	int r = find("\"signature_id\":2703", "\"state\":\"raised\"");
 	if (r >= 0) {
 		CHECK(strstr(lines[r], "\"prefixes\":[\"198.51.100.0/24\",\"198.51.101.0/24\"]") &&
-		      strstr(lines[r], "\"region\":\"north\"") && !strstr(lines[r], "203.0.113"), "%s", lines[r]);
+		              strstr(lines[r], "\"region\":\"north\"") && !strstr(lines[r], "203.0.113"),
+		      "%s", lines[r]);
 		printf("  region alert: %.200s...\n", lines[r]);
 	}
 	CHECK(count("\"signature_id\":2703", "\"state\":\"resolved\"", NULL) == 1, "region alert not resolved");
@@ -715,7 +738,7 @@ static void test_sparse_and_cfg(void)
 	clear_lines();
 	run(s, 1, 0, 2 * WEEK, NULL, 0, 0, 0);
 	uint64_t d = 2 * WEEK + DAY;
-	struct drop dr = {d, d + DROP, FULL, 1};
+	struct drop dr = { d, d + DROP, FULL, 1 };
 	run(s, 1, 2 * WEEK, 2 * WEEK + 2 * DAY, &dr, 1, 0, 0);
 	CHECK(count("\"event_type\":\"alert\"", NULL, NULL) == 0, "sparse series alerted");
 	tw_shutdown_free(s);

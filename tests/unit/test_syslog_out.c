@@ -30,25 +30,32 @@ static const char *fmt(const char *json, int facility, int *cut)
 int main(void)
 {
 	const char *raised =
-		"{\"timestamp\":\"2023-11-14T22:13:30.036000+0000\",\"event_type\":\"alert\",\"alert\":{\"id\":\"08377fa6ce32535c\","
-		"\"state\":\"raised\",\"signature_id\":2001,\"signature\":\"rst_injection blocking of blocked.example\","
-		"\"category\":\"blocking\",\"severity\":1},\"censorship\":{\"method\":\"rst_injection\",\"confidence\":0.95,"
-		"\"legitimacy\":\"undeclared\",\"sampling\":1,\"methods_seen\":[\"rst_injection\"]},\"target\":{\"domain\":"
-		"\"blocked.example\",\"ip\":\"203.0.113.5\",\"port\":80,\"proto\":\"tcp\"},\"scope\":{\"prefixes\":"
-		"[\"198.51.100.0/24\"],\"region\":null,\"asn\":null},\"stats\":{\"flows\":3}}";
+	        "{\"timestamp\":\"2023-11-14T22:13:30.036000+0000\",\"event_type\":\"alert\",\"alert\":{\"id\":"
+	        "\"08377fa6ce32535c\","
+	        "\"state\":\"raised\",\"signature_id\":2001,\"signature\":\"rst_injection blocking of "
+	        "blocked.example\","
+	        "\"category\":\"blocking\",\"severity\":1},\"censorship\":{\"method\":\"rst_injection\",\"confidence\":"
+	        "0.95,"
+	        "\"legitimacy\":\"undeclared\",\"sampling\":1,\"methods_seen\":[\"rst_injection\"]},\"target\":{"
+	        "\"domain\":"
+	        "\"blocked.example\",\"ip\":\"203.0.113.5\",\"port\":80,\"proto\":\"tcp\"},\"scope\":{\"prefixes\":"
+	        "[\"198.51.100.0/24\"],\"region\":null,\"asn\":null},\"stats\":{\"flows\":3}}";
 	/* local0 (16) * 8 + crit (2) = 130 */
-	EQ(fmt(raised, 16, NULL),
-	   "<130>1 2023-11-14T22:13:30.036000+00:00 gw1 tamperwatchd 42 alert [tamperwatch@32473 id=\"08377fa6ce32535c\" "
-	   "state=\"raised\" category=\"blocking\" method=\"rst_injection\" legitimacy=\"undeclared\" confidence=\"0.95\" "
-	   "domain=\"blocked.example\" ip=\"203.0.113.5\" port=\"80\" proto=\"tcp\" signature_id=\"2001\" severity=\"1\"] "
-	   "rst_injection blocking of blocked.example");
+	EQ(fmt(raised, 16, NULL), "<130>1 2023-11-14T22:13:30.036000+00:00 gw1 tamperwatchd 42 alert "
+	                          "[tamperwatch@32473 id=\"08377fa6ce32535c\" "
+	                          "state=\"raised\" category=\"blocking\" method=\"rst_injection\" "
+	                          "legitimacy=\"undeclared\" confidence=\"0.95\" "
+	                          "domain=\"blocked.example\" ip=\"203.0.113.5\" port=\"80\" proto=\"tcp\" "
+	                          "signature_id=\"2001\" severity=\"1\"] "
+	                          "rst_injection blocking of blocked.example");
 
 	/* resolved: notice, whatever the alert's severity; daemon (3) * 8 + 5 = 29 */
-	const char *resolved = "{\"timestamp\":\"2023-11-14T22:15:30.034000-0130\",\"event_type\":\"alert\",\"alert\":{\"id\":\"a1\","
-			       "\"state\":\"resolved\",\"category\":\"blocking\",\"severity\":1}}";
-	EQ(fmt(resolved, 3, NULL),
-	   "<29>1 2023-11-14T22:15:30.034000-01:30 gw1 tamperwatchd 42 alert [tamperwatch@32473 id=\"a1\" state=\"resolved\" "
-	   "category=\"blocking\" severity=\"1\"]");
+	const char *resolved =
+	        "{\"timestamp\":\"2023-11-14T22:15:30.034000-0130\",\"event_type\":\"alert\",\"alert\":{\"id\":\"a1\","
+	        "\"state\":\"resolved\",\"category\":\"blocking\",\"severity\":1}}";
+	EQ(fmt(resolved, 3, NULL), "<29>1 2023-11-14T22:15:30.034000-01:30 gw1 tamperwatchd 42 alert "
+	                           "[tamperwatch@32473 id=\"a1\" state=\"resolved\" "
+	                           "category=\"blocking\" severity=\"1\"]");
 
 	/* severity 2 -> err, 3 -> warning, none -> warning */
 	const char *s2 = "{\"event_type\":\"alert\",\"alert\":{\"state\":\"updated\",\"severity\":2}}";
@@ -59,23 +66,26 @@ int main(void)
 	CHECK(!strncmp(fmt(s0, 0, NULL), "<4>1 ", 5), "%s", buf);
 
 	/* escaping: '"', '\' and ']' in values; a control character becomes '?' */
-	const char *hostile = "{\"timestamp\":\"bogus\",\"event_type\":\"alert\",\"alert\":{\"id\":\"x]y\",\"state\":\"raised\","
-			      "\"signature\":\"sig with ] and \\\" inside\",\"severity\":1},"
-			      "\"target\":{\"domain\":\"a\\\"b\\\\c]d\\ne\"}}";
-	EQ(fmt(hostile, 1, NULL),
-	   "<10>1 - gw1 tamperwatchd 42 alert [tamperwatch@32473 id=\"x\\]y\" state=\"raised\" "
-	   "domain=\"a\\\"b\\\\c\\]d?e\" severity=\"1\"] sig with ] and \" inside");
+	const char *hostile =
+	        "{\"timestamp\":\"bogus\",\"event_type\":\"alert\",\"alert\":{\"id\":\"x]y\",\"state\":\"raised\","
+	        "\"signature\":\"sig with ] and \\\" inside\",\"severity\":1},"
+	        "\"target\":{\"domain\":\"a\\\"b\\\\c]d\\ne\"}}";
+	EQ(fmt(hostile, 1, NULL), "<10>1 - gw1 tamperwatchd 42 alert [tamperwatch@32473 id=\"x\\]y\" state=\"raised\" "
+	                          "domain=\"a\\\"b\\\\c\\]d?e\" severity=\"1\"] sig with ] and \" inside");
 
 	/* link and gap records: their own members as params, the note as MSG */
-	const char *down = "{\"timestamp\":\"2026-11-28T16:10:52.000000+0000\",\"event_type\":\"link\",\"link\":{\"state\":\"down\","
-			   "\"note\":\"monitored link: not a shutdown\"}}";
+	const char *down = "{\"timestamp\":\"2026-11-28T16:10:52.000000+0000\",\"event_type\":\"link\",\"link\":{"
+	                   "\"state\":\"down\","
+	                   "\"note\":\"monitored link: not a shutdown\"}}";
 	EQ(fmt(down, 3, NULL),
 	   "<28>1 2026-11-28T16:10:52.000000+00:00 gw1 tamperwatchd 42 link [tamperwatch@32473 state=\"down\"] "
 	   "monitored link: not a shutdown");
 	const char *up = "{\"event_type\":\"link\",\"link\":{\"state\":\"up\",\"down_s\":12}}";
 	EQ(fmt(up, 3, NULL), "<29>1 - gw1 tamperwatchd 42 link [tamperwatch@32473 state=\"up\" down_s=\"12\"]");
-	const char *gap = "{\"event_type\":\"gap\",\"gap\":{\"why\":\"capture_gap\",\"seconds\":30,\"note\":\"our own gap\"}}";
-	EQ(fmt(gap, 3, NULL), "<28>1 - gw1 tamperwatchd 42 gap [tamperwatch@32473 why=\"capture_gap\" seconds=\"30\"] our own gap");
+	const char *gap =
+	        "{\"event_type\":\"gap\",\"gap\":{\"why\":\"capture_gap\",\"seconds\":30,\"note\":\"our own gap\"}}";
+	EQ(fmt(gap, 3, NULL),
+	   "<28>1 - gw1 tamperwatchd 42 gap [tamperwatch@32473 why=\"capture_gap\" seconds=\"30\"] our own gap");
 
 	/* bounded: a huge signature is cut, the SD element stays whole */
 	size_t big = 3 * TW_SYSLOG_MAX;
@@ -109,21 +119,34 @@ int main(void)
 	struct tw_syslog_target t;
 	char err[200];
 	CHECK(tw_syslog_parse_target("/dev/log", &t, err, sizeof(err)) == 0 && t.transport == TW_SYSLOG_UNIX &&
-		      !strcmp(t.path, "/dev/log"), "unix");
-	CHECK(tw_syslog_parse_target("unix:/run/x.sock", &t, err, sizeof(err)) == 0 && !strcmp(t.path, "/run/x.sock"), "unix:");
-	CHECK(tw_syslog_parse_target("udp://127.0.0.1:514", &t, err, sizeof(err)) == 0 && t.transport == TW_SYSLOG_UDP, "udp");
+	              !strcmp(t.path, "/dev/log"),
+	      "unix");
+	CHECK(tw_syslog_parse_target("unix:/run/x.sock", &t, err, sizeof(err)) == 0 && !strcmp(t.path, "/run/x.sock"),
+	      "unix:");
+	CHECK(tw_syslog_parse_target("udp://127.0.0.1:514", &t, err, sizeof(err)) == 0 && t.transport == TW_SYSLOG_UDP,
+	      "udp");
 	CHECK(tw_syslog_parse_target("tcp://[::1]:6514", &t, err, sizeof(err)) == 0 && t.transport == TW_SYSLOG_TCP &&
-		      t.ss.ss_family == AF_INET6, "tcp v6");
-	const char *bad[] = { "", "log", "udp://localhost:514", "tcp://127.0.0.1", "tcp://127.0.0.1:0", "udp://127.0.0.1:70000",
-			      "tcp://[::1:514", "http://127.0.0.1:80", "udp://1.2.3.4.5:9" };
+	              t.ss.ss_family == AF_INET6,
+	      "tcp v6");
+	const char *bad[] = { "",
+		              "log",
+		              "udp://localhost:514",
+		              "tcp://127.0.0.1",
+		              "tcp://127.0.0.1:0",
+		              "udp://127.0.0.1:70000",
+		              "tcp://[::1:514",
+		              "http://127.0.0.1:80",
+		              "udp://1.2.3.4.5:9" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = 0;
 		CHECK(tw_syslog_parse_target(bad[i], &t, err, sizeof(err)) < 0 && err[0] && !strchr(err, '\n'),
 		      "'%s' accepted", bad[i]);
 	}
-	CHECK(tw_syslog_facility("kern") == 0 && tw_syslog_facility("daemon") == 3 && tw_syslog_facility("local0") == 16 &&
-		      tw_syslog_facility("local7") == 23 && tw_syslog_facility("local8") < 0 &&
-		      tw_syslog_facility("local") < 0 && tw_syslog_facility("Daemon") < 0, "facilities");
+	CHECK(tw_syslog_facility("kern") == 0 && tw_syslog_facility("daemon") == 3 &&
+	              tw_syslog_facility("local0") == 16 && tw_syslog_facility("local7") == 23 &&
+	              tw_syslog_facility("local8") < 0 && tw_syslog_facility("local") < 0 &&
+	              tw_syslog_facility("Daemon") < 0,
+	      "facilities");
 
 	printf("%d checks, %d failed\n", checks, fails);
 	return fails ? 1 : 0;
