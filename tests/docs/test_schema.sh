@@ -76,31 +76,24 @@ run residual --replay "$W/a/residual.pcap"
 # shutdown moved onto the full one's time and both prefixes in one region, so
 # that a region alert is raised; cut short the day after
 mkdir -p "$W/s"
+printf '198.51.100.0/24 north\n203.0.113.0/24 north\n2001:db8:a::/48 east\n' >"$W/s/regions.txt"
 python3 - "$W/s" <<'PY' || fail "craft_shutdown"
 import sys
 sys.path.insert(0, "tests/replay")
 import craft_shutdown as c
+out = sys.argv[1]
 c.PARTIAL = c.CUT
 c.DAYS = 10
 c.END = c.T0 + c.DAYS * c.DAY + 60
-c.main(sys.argv[1])
+c.main(out)
+# the story's week is the detector's period: hourly bins, 10 s polls, a
+# week of warm-up, a minute down to raise and up to resolve
+conf = {"enabled": "true", "interval": 10, "period": c.WEEK, "bins": 168, "warmup": c.WEEK,
+        "min_duration": 60, "recover": 60, "min_clients": 2, "region_min": 2}
+with open(f"{out}/tw.conf", "w") as f:
+    f.write(f"[regions]\nfile = {out}/regions.txt\n[shutdown]\n")
+    f.writelines(f"{k} = {v}\n" for k, v in conf.items())
 PY
-printf '198.51.100.0/24 north\n203.0.113.0/24 north\n2001:db8:a::/48 east\n' >"$W/s/regions.txt"
-cat >"$W/s/tw.conf" <<EOF
-[regions]
-file = $W/s/regions.txt
-[shutdown]
-enabled = true
-interval = 10
-period = 8400
-bins = 168
-history = 4
-warmup = 8400
-min_duration = 60
-recover = 60
-min_clients = 2
-region_min = 2
-EOF
 run shutdown -c "$W/s/tw.conf" --replay "$W/s/diurnal.pcap"
 
 # ---- live, in two namespaces of our own joined by a veth pair ---------------
