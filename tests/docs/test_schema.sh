@@ -121,7 +121,10 @@ live() {
   kill -INT $TW_PID
   wait $TW_PID || fail "live daemon exited with status $?: $(cat "$W/live.err")"
   TW_PID=
+  # what only a live run writes, so that the schema is checked on it
   grep -q '"event_type":"link"' "$OUT/live.json" || fail "no link record in the live run"
+  grep -q '"in_iface":"tw-docs0"' "$OUT/live.json" || fail "no live event naming its interface"
+  grep -q '"events_lost_per_cpu":\[' "$OUT/live.json" || fail "no live stats record"
 }
 exec 9>/tmp/tw-netns.lock
 flock 9
