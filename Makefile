@@ -47,7 +47,7 @@ BENCH_BINS  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 .DELETE_ON_ERROR:
 # skeletons are only prerequisites of pattern rules: keep make from deleting them
 .SECONDARY: $(SKELS) $(BUILD)/vmlinux.h $(SAN_OBJS) $(FUZZ_OBJS)
-.PHONY: all check unit bpftest fuzz live lab replaytest outputs bench demo eval clean deps install format format-check
+.PHONY: all check unit docs bpftest fuzz live lab replaytest outputs bench demo eval clean deps install format format-check
 
 all: $(BUILD)/tamperwatchd $(BUILD)/tamperwatch
 
@@ -111,6 +111,10 @@ $(BUILD)/bench/%: bench/%.c $(LIB_OBJS) $(BPF_OBJS)
 unit: $(UNIT_BINS)
 	@scripts/run-suite unit $(UNIT_BINS)
 
+# the documentation against the daemon: the JSON Schema on real records, the man pages
+docs: all
+	@scripts/run-suite docs $(sort $(wildcard tests/docs/test_*.sh))
+
 bpftest: $(BPFT_BINS) $(BPF_OBJS) $(SKELS)
 	@scripts/run-suite bpf $(BPFT_BINS)
 
@@ -131,7 +135,7 @@ outputs: all
 	@scripts/run-suite outputs $(sort $(wildcard tests/outputs/test_*.sh))
 
 # Every suite runs even when an earlier one failed; the closing line counts all.
-SUITES := unit bpftest fuzz replaytest outputs live lab
+SUITES := unit docs bpftest fuzz replaytest outputs live lab
 check: all
 	@rm -f $(BUILD)/results
 	@fail=0; for s in $(SUITES); do echo "== $$s"; $(MAKE) -s --no-print-directory $$s || fail=1; done; \

@@ -57,7 +57,7 @@ static void usage(FILE *out)
 	        "Output and configuration:\n"
 	        "      --alerts PATH|-     JSON-lines output (default '-': standard output); the\n"
 	        "                          file is appended to and reopened on SIGHUP\n"
-	        "  -c, --config FILE       INI configuration file (see README: Configuration)\n"
+	        "  -c, --config FILE       INI configuration file (tamperwatchd.conf(5))\n"
 	        "      --set SEC.KEY=VAL   override one configuration key (repeatable)\n"
 	        "      --check-config      validate the configuration and exit\n"
 	        "      --events-payload    include payload snippets (base64) in events: user data,\n"
@@ -67,27 +67,27 @@ static void usage(FILE *out)
 	        "      --no-verdicts       write events only, no per-flow tamper verdicts\n"
 	        "      --state DIR         keep open alerts, their windows, the shutdown baselines\n"
 	        "                          and the Alertmanager spool in DIR across restarts\n"
-	        "      --declared FILE     the operator's declared restrictions (README: Alerts)\n"
+	        "      --declared FILE     the operator's declared restrictions (docs/alerts.md)\n"
 	        "      --set regions.file=FILE  client prefix -> region/ASN labels for the alerts'\n"
-	        "                          scope (README: Regions)\n"
+	        "                          scope (docs/alerts.md)\n"
 	        "      --metrics ADDR:PORT serve Prometheus metrics on http://ADDR:PORT/metrics\n"
 	        "                          (or metrics.listen; e.g. 127.0.0.1:9464, [::1]:9464;\n"
-	        "                          off unless given; README: Metrics)\n"
+	        "                          off unless given; docs/outputs.md)\n"
 	        "      --set syslog.enabled=yes  also send alerts to syslog, RFC 5424 (keys\n"
-	        "                          syslog.target, syslog.facility; README: Syslog)\n"
+	        "                          syslog.target, syslog.facility; docs/outputs.md)\n"
 	        "      --alertmanager URL  send alerts to Prometheus Alertmanager at URL (comma-\n"
 	        "                          separated for a cluster; = --set alertmanager.url=URL)\n"
 	        "      --evidence DIR      write DIR/<alert id>.pcap for each blocking alert: the\n"
 	        "                          packets of a sample of its flows, clients pseudonymised\n"
 	        "                          (keyed; key in --state DIR), user payload cut\n"
-	        "                          (evidence.dir; README: Evidence)\n"
+	        "                          (evidence.dir; docs/evidence.md)\n"
 	        "      --control PATH      the operator's control socket for tamperwatch(1) (live\n"
 	        "                          default " TW_CTL_DEFAULT_PATH ";\n"
 	        "                          replay: only when given; control.socket)\n"
 	        "  -h, --help              this text\n"
 	        "  -V, --version           version\n"
 	        "\n"
-	        "Shutdown detection (README: Shutdown detection): in the configuration,\n"
+	        "Shutdown detection (docs/shutdown.md): in the configuration,\n"
 	        "  [shutdown] enabled = true and [regions] file = FILE (the client networks and\n"
 	        "  their region labels); shutdown alerts, and link and gap records for our own\n"
 	        "  outages, go to the same output\n"
@@ -338,7 +338,7 @@ int main(int argc, char **argv)
 	if (cfg.shutdown_on) {
 		if (!cfg.regions[0]) {
 			fprintf(stderr, "tamperwatchd: shutdown.enabled needs regions.file = FILE "
-			                "(the client networks and their region labels; README: Shutdown detection)\n");
+			                "(the client networks and their region labels; docs/shutdown.md)\n");
 			return 2;
 		}
 		if (!regions.n) {

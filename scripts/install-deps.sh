@@ -20,6 +20,8 @@ PKGS=(
   prometheus prometheus-alertmanager rsyslog
   # benchmark peers
   libndpi-bin tshark
+  # the docs suite: records against the JSON Schema, man pages checked by man
+  python3-jsonschema man-db groff-base
 )
 
 missing=()

@@ -1,6 +1,6 @@
-/* Alert line -> Alertmanager alert (README "Alertmanager"): the labels that
+/* Alert line -> Alertmanager alert (docs/outputs.md, Alertmanager): the labels that
  * identify and route an alert, the annotations that explain it, and its
- * time range.  Reads only the alert schema of DESIGN.md; client addresses
+ * time range.  Reads only the alert schema of docs/schema.md; client addresses
  * never get in: the scope keeps prefixes only. */
 #ifndef TW_AM_MAP_H
 #define TW_AM_MAP_H

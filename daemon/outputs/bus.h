@@ -1,7 +1,7 @@
 /* The alert bus: every line a detector makes (aggregation and shutdown
  * alerts, link and gap records) goes to the JSON-lines log and then, parsed
  * once, to each sink added here (syslog, Alertmanager, evidence, ...).
- * Sinks read the alert schema of DESIGN.md, the same contract external
+ * Sinks read the alert schema of docs/schema.md, the same contract external
  * tools read, so a sink never depends on a detector's internals.
  *
  * The bus also keeps what the operator's views need, under one mutex so the

@@ -803,7 +803,7 @@ static const char *stage_name(unsigned s)
 	return "midstream";
 }
 
-/* The members every per-flow record starts with (DESIGN.md): time, type,
+/* The members every per-flow record starts with (docs/schema.md): time, type,
  * flow, the client as its prefix only, the server, ports, protocol. */
 static void record_head(const struct tw_pipeline *pl, struct tw_jb *b, const struct tw_event *e, const char *type)
 {

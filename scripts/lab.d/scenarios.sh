@@ -35,7 +35,7 @@ truth_add() { # file key=val...
   local f=$1; shift
   ${PY:-python3} "$JSONOBJ" "$@" >> "$OUT/.truth.d/$f.jsonl"
 }
-# tamper method=... (DESIGN.md method names) variant=... target:='{...}' prefixes:='[...]'
+# tamper method=... (method names of docs/schema.md) variant=... target:='{...}' prefixes:='[...]'
 truth_tamper()  { truth_add tamper start="$CENSOR_ON" "$@"; }
 truth_control() { truth_add controls "$@"; }
 truth_benign()  { truth_add benign "$@"; }
@@ -409,7 +409,7 @@ scn_rst_inpath() {
     --queue --delay-ms 30 || return 1
   each_round web_probe https
   each_round web_probe http
-  # DESIGN.md: an RST after a ClientHello with a blocked SNI is TLS
+  # docs/schema.md (methods): an RST after a ClientHello with a blocked SNI is TLS
   # interference, after an HTTP request RST injection (as in tls-reset)
   truth_tamper method=rst_injection variant=in_path signature=PSH-\>RST stage=after_request \
     trigger:="{\"http_host\":\"$d\"}" target:="$(target_json "$d" 80)" \

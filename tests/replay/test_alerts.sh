@@ -20,7 +20,7 @@ L = [json.loads(l) for l in open(sys.argv[1])]
 A = [x for x in L if x["event_type"] == "alert"]
 S = [a["alert"]["state"] for a in A]
 ids = {a["alert"]["id"] for a in A}
-for a in A:   # schema of DESIGN.md; prefixes only, never a client address
+for a in A:   # schema of docs/schema.md; prefixes only, never a client address
     assert set(a) >= {"timestamp", "alert", "censorship", "target", "scope", "stats", "first_seen", "last_seen", "evidence"}, a
     assert a["alert"]["category"] == "blocking" and a["censorship"]["sampling"] == 1, a
     assert all(p.endswith("/24") for p in a["scope"]["prefixes"]), a
