@@ -36,6 +36,7 @@ int main(void)
 	CHECK(c.syslog.enabled == 0 && !strcmp(c.syslog.target, "/dev/log") && !strcmp(c.syslog.facility, "daemon"),
 	      "syslog defaults");
 	CHECK(c.regions[0] == 0 && c.metrics_listen[0] == 0 && c.am.url[0] == 0, "outputs off by default");
+	CHECK(c.fingerprints[0] == 0, "no fingerprint files by default");
 
 	/* booleans: true/yes/1 and false/no/0, nothing else */
 	const char *yes[] = { "true", "yes", "1" }, *no[] = { "false", "no", "0" };
@@ -88,6 +89,27 @@ int main(void)
 	CHECK(set(&c, "alertmanager.url=http://user:s3cret@host:9093/a b", err, sizeof(err)) < 0 &&
 	              !strstr(err, "s3cret"),
 	      "secret echoed: %s", err);
+
+	/* fingerprints.files: a comma-separated list, items trimmed, none empty, at most 16 */
+	CHECK(set(&c, "fingerprints.files=/usr/share/tamperwatch/fingerprints.csv, /etc/tamperwatch/mine.csv", err,
+	          sizeof(err)) == 0,
+	      "%s", err);
+	char fpl[sizeof(c.fingerprints)];
+	const char *fpi[TW_CONFIG_FP_FILES_MAX];
+	snprintf(fpl, sizeof(fpl), "%s", c.fingerprints);
+	CHECK(tw_config_list(fpl, fpi, TW_CONFIG_FP_FILES_MAX) == 2 &&
+	              !strcmp(fpi[0], "/usr/share/tamperwatch/fingerprints.csv") &&
+	              !strcmp(fpi[1], "/etc/tamperwatch/mine.csv"),
+	      "list split and trimmed");
+	CHECK(set(&c, "fingerprints.files=a.csv,,b.csv", err, sizeof(err)) < 0 && strstr(err, "fingerprints.files") &&
+	              strstr(err, "empty file name") && strstr(err, "item 2"),
+	      "empty item: %s", err);
+	CHECK(set(&c, "fingerprints.files=a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p", err, sizeof(err)) == 0, "16 files: %s",
+	      err);
+	CHECK(set(&c, "fingerprints.files=a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q", err, sizeof(err)) < 0 &&
+	              strstr(err, "more than 16 files"),
+	      "17 files: %s", err);
+	CHECK(set(&c, "fingerprints.files=", err, sizeof(err)) == 0 && c.fingerprints[0] == 0, "none: %s", err);
 
 	/* unknown keys, missing '=' */
 	CHECK(set(&c, "alerts.nope=1", err, sizeof(err)) < 0 && strstr(err, "unknown key"), "%s", err);
