@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "config.h"
+#include "control/ctl.h"
 #include "check.h"
 
 static int set(struct tw_config *c, const char *a, char *err, size_t n)
@@ -125,6 +126,40 @@ int main(void)
 	CHECK(rc < 0 && strstr(err, path) && strstr(err, ":3") && strstr(err, "syslog.enabled"), "bad file: %s", err);
 	rc = load_text(&c, "[regions]\nfile = /x\nbogus = 1\n", path, err, sizeof(err));
 	CHECK(rc < 0 && strstr(err, ":3") && strstr(err, "bogus"), "unknown key in file: %s", err);
+
+	/* etc/tamperwatchd.conf lists every key commented out with its default:
+	 * uncommented, it must give exactly the built-in defaults (what differs on
+	 * purpose: the fingerprint set it names, the control socket's spelled-out
+	 * default path) */
+	FILE *in = fopen("etc/tamperwatchd.conf", "r");
+	CHECK(in != NULL, "etc/tamperwatchd.conf: run from the repository root");
+	if (in) {
+		char text[16384] = "", line[1100];
+		size_t used = 0;
+		while (fgets(line, sizeof(line), in) && used + sizeof(line) < sizeof(text)) {
+			const char *l = line;
+			size_t k = 1;
+			while (line[0] == '#' && ((line[k] >= 'a' && line[k] <= 'z') || line[k] == '_' ||
+			                          (line[k] >= '0' && line[k] <= '9')))
+				k++;
+			if (line[0] == '#' && k > 1 && !strncmp(line + k, " =", 2))
+				l = line + 1; /* "#key = value" -> "key = value" */
+			used += (size_t)snprintf(text + used, sizeof(text) - used, "%s", l);
+		}
+		CHECK(feof(in), "etc/tamperwatchd.conf larger than the test's buffer");
+		fclose(in);
+		struct tw_config dflt;
+		tw_config_default(&dflt);
+		tw_config_default(&c);
+		rc = load_text(&c, text, path, err, sizeof(err));
+		CHECK(rc == 0, "etc/tamperwatchd.conf uncommented: %s", err);
+		CHECK(!strcmp(c.fingerprints, "/usr/local/share/tamperwatch/fingerprints.csv"),
+		      "fingerprints.files: '%s'", c.fingerprints);
+		CHECK(!strcmp(c.control_socket, TW_CTL_DEFAULT_PATH), "control.socket: '%s'", c.control_socket);
+		memset(c.fingerprints, 0, sizeof(c.fingerprints));
+		memset(c.control_socket, 0, sizeof(c.control_socket));
+		CHECK(!memcmp(&c, &dflt, sizeof(c)), "a value in etc/tamperwatchd.conf is not the built-in default");
+	}
 
 	printf("%d checks, %d failed\n", checks, fails);
 	return fails ? 1 : 0;
