@@ -73,7 +73,8 @@ BENCH_BINS  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 .DELETE_ON_ERROR:
 # skeletons are only prerequisites of pattern rules: keep make from deleting them
 .SECONDARY: $(SKELS) $(BUILD)/vmlinux.h $(SAN_OBJS) $(FUZZ_OBJS)
-.PHONY: all check unit bpftest fuzz live lab replaytest outputs bench demo eval clean deps install format format-check
+.PHONY: all check unit installtest bpftest fuzz live lab replaytest outputs bench demo eval clean deps install uninstall \
+	format format-check
 
 all: $(BUILD)/tamperwatchd $(BUILD)/tamperwatch
 
@@ -148,6 +149,10 @@ fuzz: $(FUZZ_BINS)
 live: all
 	@scripts/run-suite live $(sort $(wildcard tests/live/test_*.sh))
 
+# make install / uninstall into a scratch DESTDIR (tests/install)
+installtest: all
+	@scripts/run-suite install $(sort $(wildcard tests/install/test_*.sh))
+
 replaytest: all
 	@scripts/run-suite replay $(sort $(wildcard tests/replay/test_*.sh))
 
@@ -159,7 +164,7 @@ outputs: all
 	@scripts/run-suite outputs $(sort $(wildcard tests/outputs/test_*.sh))
 
 # Every suite runs even when an earlier one failed; the closing line counts all.
-SUITES := unit bpftest fuzz replaytest outputs live lab
+SUITES := unit installtest bpftest fuzz replaytest outputs live lab
 check: all
 	@rm -f $(BUILD)/results
 	@fail=0; for s in $(SUITES); do echo "== $$s"; $(MAKE) -s --no-print-directory $$s || fail=1; done; \
@@ -174,6 +179,66 @@ demo: all
 
 eval: all
 	scripts/eval
+
+# ---- install -----------------------------------------------------------------
+# GNU-style directories, each overridable; DESTDIR is prepended to all of them.
+# The configuration goes to /etc when PREFIX=/usr, else to $(PREFIX)/etc.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
+DOCDIR     ?= $(DATADIR)/doc/tamperwatch
+PKGDATADIR ?= $(DATADIR)/tamperwatch
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+INSTALL    ?= install
+
+MAN_PAGES  := $(wildcard man/*.1 man/*.5 man/*.8)
+DOC_FILES  := $(shell find docs -type f 2>/dev/null)
+DATA_FILES := $(wildcard data/*)
+# what install puts there, but for the two configuration files (below)
+INSTALLED  := $(DESTDIR)$(SBINDIR)/tamperwatchd $(DESTDIR)$(BINDIR)/tamperwatch \
+	$(foreach m,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m))) $(patsubst docs/%,$(DESTDIR)$(DOCDIR)/%,$(DOC_FILES)) \
+	$(patsubst data/%,$(DESTDIR)$(PKGDATADIR)/%,$(DATA_FILES)) $(DESTDIR)$(UNITDIR)/tamperwatchd.service
+CONF_DEST  := $(DESTDIR)$(SYSCONFDIR)/tamperwatch/tamperwatchd.conf
+ROT_DEST   := $(DESTDIR)$(SYSCONFDIR)/logrotate.d/tamperwatch
+
+# the files with this installation's paths in them, made again on every
+# install and uninstall (PREFIX may differ from the last build's)
+$(BUILD)/install/tamperwatchd.conf: etc/tamperwatchd.conf FORCE
+	@mkdir -p $(@D)
+	sed 's|^files = /usr/local/share/tamperwatch/|files = $(PKGDATADIR)/|' $< > $@
+$(BUILD)/install/tamperwatchd.service: systemd/tamperwatchd.service FORCE
+	@mkdir -p $(@D)
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@
+FORCE:
+
+# $(call install_conf,SRC,DEST,MODE): a file the administrator may edit is
+# installed only when absent or unedited; an edited one is kept and the new
+# default goes beside it as DEST.dist.  uninstall_conf removes DEST only when
+# it is still what install wrote, and DEST.dist.
+install_conf = if [ ! -e '$(2)' ] || cmp -s '$(1)' '$(2)'; then $(INSTALL) -D -m $(3) '$(1)' '$(2)'; rm -f '$(2).dist'; \
+	else $(INSTALL) -m $(3) '$(1)' '$(2).dist'; echo "kept $(2) (edited); the new default is $(2).dist"; fi
+uninstall_conf = if [ -e '$(2)' ] && ! cmp -s '$(1)' '$(2)'; then echo "kept $(2) (edited)"; else rm -f '$(2)'; fi; \
+	rm -f '$(2).dist'
+
+install: all $(BUILD)/install/tamperwatchd.conf $(BUILD)/install/tamperwatchd.service
+	$(INSTALL) -D -m 0755 $(BUILD)/tamperwatchd $(DESTDIR)$(SBINDIR)/tamperwatchd
+	$(INSTALL) -D -m 0755 $(BUILD)/tamperwatch $(DESTDIR)$(BINDIR)/tamperwatch
+	for m in $(MAN_PAGES); do $(INSTALL) -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/} || exit; done
+	for f in $(DOC_FILES); do $(INSTALL) -D -m 0644 $$f $(DESTDIR)$(DOCDIR)/$${f#docs/} || exit; done
+	for f in $(DATA_FILES); do $(INSTALL) -D -m 0644 $$f $(DESTDIR)$(PKGDATADIR)/$${f#data/} || exit; done
+	$(INSTALL) -D -m 0644 $(BUILD)/install/tamperwatchd.service $(DESTDIR)$(UNITDIR)/tamperwatchd.service
+	@$(call install_conf,$(BUILD)/install/tamperwatchd.conf,$(CONF_DEST),0640)
+	@$(call install_conf,etc/logrotate.d/tamperwatch,$(ROT_DEST),0644)
+
+uninstall: $(BUILD)/install/tamperwatchd.conf
+	rm -f $(INSTALLED)
+	@$(call uninstall_conf,$(BUILD)/install/tamperwatchd.conf,$(CONF_DEST))
+	@$(call uninstall_conf,etc/logrotate.d/tamperwatch,$(ROT_DEST))
+	@for d in $(DESTDIR)$(DOCDIR) $(DESTDIR)$(PKGDATADIR) $(DESTDIR)$(SYSCONFDIR)/tamperwatch; do \
+		[ ! -d "$$d" ] || find "$$d" -depth -type d -empty -delete; done
 
 # the house style (.clang-format): `make format` rewrites, `make format-check` only looks
 FORMAT_SRCS = $(shell git ls-files '*.c' '*.h')
