@@ -18,17 +18,43 @@ WARN      := -Wall -Wextra -Werror
 CFLAGS    ?= -O2 -g
 # one folder per layer of the daemon (docs/architecture.md)
 
+# ---- libraries, found with pkg-config --------------------------------------
+# NAME:DEBIAN-PACKAGE, so that a missing one is named with what installs it
+PKG_CONFIG ?= pkg-config
+PKGS      := libbpf:libbpf-dev libelf:libelf-dev zlib:zlib1g-dev libpcap:libpcap-dev json-c:libjson-c-dev \
+	libcurl:libcurl4-openssl-dev libcrypto:libssl-dev libarchive:libarchive-dev \
+	libnl-route-3.0:libnl-route-3-dev libnl-3.0:libnl-3-dev
+pkg_name   = $(firstword $(subst :, ,$(1)))
+pkg_debian = $(lastword $(subst :, ,$(1)))
+PKG_NAMES := $(foreach p,$(PKGS),$(call pkg_name,$(p)))
+# goals that compile nothing need no library (deps is what installs them)
+NO_LIB_GOALS := clean deps format format-check uninstall
+ifneq ($(if $(MAKECMDGOALS),$(filter-out $(NO_LIB_GOALS),$(MAKECMDGOALS)),all),)
+ifeq ($(shell command -v $(PKG_CONFIG)),)
+$(error $(PKG_CONFIG) not found: install the Debian package pkg-config (or run `make deps`))
+endif
+ifneq ($(shell $(PKG_CONFIG) --exists $(PKG_NAMES) && echo ok),ok)
+PKG_MISSING := $(foreach p,$(PKGS),$(if $(shell $(PKG_CONFIG) --exists $(call pkg_name,$(p)) && echo ok),,$(p)))
+$(error pkg-config cannot find $(foreach p,$(PKG_MISSING),$(call pkg_name,$(p)) (Debian package \
+	$(call pkg_debian,$(p)))); install them with apt-get or `make deps`)
+endif
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKG_NAMES))
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKG_NAMES))
+JSONC_LIBS := $(shell $(PKG_CONFIG) --libs json-c)
+endif
+
 LAYER_INC := -Idaemon   # includes name their layer: "capture/engine.h"
-TW_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude $(LAYER_INC) -I$(BUILD) -I/usr/include/libnl3 $(CFLAGS)
+TW_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude $(LAYER_INC) -I$(BUILD) $(PKG_CFLAGS) $(CFLAGS)
 SAN       := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-LIBS      := -lbpf -lelf -lz -lpcap -ljson-c -lcurl -lcrypto -larchive -lnl-route-3 -lnl-3 -lm -lpthread
+LIBS      := $(PKG_LIBS) -lm -lpthread
+# every compile writes the headers it read to TARGET.d (included at the end),
+# so touching a header rebuilds exactly what includes it
+DEPFLAGS   = -MMD -MP -MF $@.d -MT $@
 ARCH      := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 BPF_SRCS    := $(wildcard bpf/*.bpf.c)
 BPF_OBJS    := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 SKELS       := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
-HDRS        := $(wildcard include/tamperwatch/*.h daemon/*.h daemon/*/*.h)
-TEST_HDRS   := $(wildcard tests/*.h tests/bpf/*.h)
 LIB_SRCS    := $(filter-out daemon/main.c,$(wildcard daemon/*.c daemon/*/*.c))
 LIB_OBJS    := $(patsubst daemon/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 SAN_OBJS    := $(patsubst daemon/%.c,$(BUILD)/san/%.o,$(LIB_SRCS))
@@ -40,14 +66,15 @@ FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_OBJS   := $(patsubst daemon/%.c,$(BUILD)/fuzzobj/%.o,$(LIB_SRCS))
 FUZZ_CFLAGS := -std=gnu11 $(WARN) -Wno-unused-command-line-argument -D_GNU_SOURCE -Iinclude $(LAYER_INC) -I$(BUILD) \
-	-I/usr/include/libnl3 -O1 -g
+	$(PKG_CFLAGS) -O1 -g
 BENCH_SRCS  := $(wildcard bench/bench_*.c)
 BENCH_BINS  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
 .DELETE_ON_ERROR:
 # skeletons are only prerequisites of pattern rules: keep make from deleting them
 .SECONDARY: $(SKELS) $(BUILD)/vmlinux.h $(SAN_OBJS) $(FUZZ_OBJS)
-.PHONY: all check unit docs bpftest fuzz live lab replaytest outputs bench demo eval clean deps install format format-check
+.PHONY: all check unit docs installtest bpftest fuzz live lab replaytest outputs bench demo eval clean deps install uninstall \
+	format format-check
 
 all: $(BUILD)/tamperwatchd $(BUILD)/tamperwatch
 
@@ -59,10 +86,10 @@ $(BUILD)/vmlinux.h:
 	@mkdir -p $(@D)
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
 
-$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BUILD)/vmlinux.h $(HDRS) $(wildcard bpf/*.h)
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c | $(BUILD)/vmlinux.h
 	@mkdir -p $(@D)
 	$(CLANG) -target bpf -D__TARGET_ARCH_$(ARCH) -O2 -g -Wall -Werror \
-		-Iinclude -Ibpf -I$(BUILD) -c $< -o $@.tmp.o
+		-Iinclude -Ibpf -I$(BUILD) $(DEPFLAGS) -c $< -o $@.tmp.o
 	$(BPFTOOL) gen object $@ $@.tmp.o
 	@rm -f $@.tmp.o
 
@@ -70,43 +97,45 @@ $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
 
 # ---- daemon ---------------------------------------------------------------
-$(BUILD)/obj/%.o: daemon/%.c $(HDRS) $(SKELS)
+# the skeletons are generated headers: order-only, they must exist before any
+# compile (the .d files then make each includer depend on them)
+$(BUILD)/obj/%.o: daemon/%.c | $(SKELS)
 	@mkdir -p $(@D)
-	$(CC) $(TW_CFLAGS) -c $< -o $@
+	$(CC) $(TW_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-$(BUILD)/san/%.o: daemon/%.c $(HDRS) $(SKELS)
+$(BUILD)/san/%.o: daemon/%.c | $(SKELS)
 	@mkdir -p $(@D)
-	$(CC) $(TW_CFLAGS) $(SAN) -c $< -o $@
+	$(CC) $(TW_CFLAGS) $(SAN) $(DEPFLAGS) -c $< -o $@
 
-$(BUILD)/tamperwatchd: daemon/main.c $(LIB_OBJS)
-	$(CC) $(TW_CFLAGS) $^ -o $@ $(LIBS)
+$(BUILD)/tamperwatchd: daemon/main.c $(LIB_OBJS) | $(SKELS)
+	$(CC) $(TW_CFLAGS) $(DEPFLAGS) $< $(LIB_OBJS) -o $@ $(LDFLAGS) $(LIBS)
 
 # ---- tamperwatch: the operator's CLI (shares the request parser) ---------
-$(BUILD)/tamperwatch: cli/tamperwatch.c $(BUILD)/obj/control/ctlreq.o daemon/control/ctlreq.h daemon/control/ctl.h
-	$(CC) $(TW_CFLAGS) $< $(BUILD)/obj/control/ctlreq.o -o $@ -ljson-c
+$(BUILD)/tamperwatch: cli/tamperwatch.c $(BUILD)/obj/control/ctlreq.o
+	$(CC) $(TW_CFLAGS) $(DEPFLAGS) $< $(BUILD)/obj/control/ctlreq.o -o $@ $(LDFLAGS) $(JSONC_LIBS)
 
 # ---- tests ----------------------------------------------------------------
-$(BUILD)/unit/%: tests/unit/%.c $(SAN_OBJS) $(TEST_HDRS)
+$(BUILD)/unit/%: tests/unit/%.c $(SAN_OBJS) | $(SKELS)
 	@mkdir -p $(@D)
-	$(CC) $(TW_CFLAGS) $(SAN) -Itests $< $(SAN_OBJS) -o $@ $(LIBS)
+	$(CC) $(TW_CFLAGS) $(SAN) $(DEPFLAGS) -Itests $< $(SAN_OBJS) -o $@ $(LIBS)
 
-$(BUILD)/bpftest/%: tests/bpf/%.c $(LIB_OBJS) $(BPF_OBJS) $(TEST_HDRS)
+$(BUILD)/bpftest/%: tests/bpf/%.c $(LIB_OBJS) $(BPF_OBJS) | $(SKELS)
 	@mkdir -p $(@D)
-	$(CC) $(TW_CFLAGS) -Itests $< $(LIB_OBJS) -o $@ $(LIBS)
+	$(CC) $(TW_CFLAGS) $(DEPFLAGS) -Itests $< $(LIB_OBJS) -o $@ $(LIBS)
 
 # the daemon is compiled for fuzzing once (coverage + sanitizers, no libFuzzer
 # main) and linked into every target, not compiled again for each
-$(BUILD)/fuzzobj/%.o: daemon/%.c $(HDRS) $(SKELS)
+$(BUILD)/fuzzobj/%.o: daemon/%.c | $(SKELS)
 	@mkdir -p $(@D)
-	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+	$(CLANG) $(FUZZ_CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS) $(HDRS)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS) | $(SKELS)
 	@mkdir -p $(@D)
-	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined $< $(FUZZ_OBJS) -o $@ $(LIBS)
+	$(CLANG) $(FUZZ_CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer,address,undefined $< $(FUZZ_OBJS) -o $@ $(LIBS)
 
-$(BUILD)/bench/%: bench/%.c $(LIB_OBJS) $(BPF_OBJS)
+$(BUILD)/bench/%: bench/%.c $(LIB_OBJS) $(BPF_OBJS) | $(SKELS)
 	@mkdir -p $(@D)
-	$(CC) $(TW_CFLAGS) -Itests $< $(LIB_OBJS) -o $@ $(LIBS)
+	$(CC) $(TW_CFLAGS) $(DEPFLAGS) -Itests $< $(LIB_OBJS) -o $@ $(LIBS)
 
 unit: $(UNIT_BINS)
 	@scripts/run-suite unit $(UNIT_BINS)
@@ -124,6 +153,10 @@ fuzz: $(FUZZ_BINS)
 live: all
 	@scripts/run-suite live $(sort $(wildcard tests/live/test_*.sh))
 
+# make install / uninstall into a scratch DESTDIR (tests/install)
+installtest: all
+	@scripts/run-suite install $(sort $(wildcard tests/install/test_*.sh))
+
 replaytest: all
 	@scripts/run-suite replay $(sort $(wildcard tests/replay/test_*.sh))
 
@@ -135,7 +168,7 @@ outputs: all
 	@scripts/run-suite outputs $(sort $(wildcard tests/outputs/test_*.sh))
 
 # Every suite runs even when an earlier one failed; the closing line counts all.
-SUITES := unit docs bpftest fuzz replaytest outputs live lab
+SUITES := unit docs installtest bpftest fuzz replaytest outputs live lab
 check: all
 	@rm -f $(BUILD)/results
 	@fail=0; for s in $(SUITES); do echo "== $$s"; $(MAKE) -s --no-print-directory $$s || fail=1; done; \
@@ -151,6 +184,66 @@ demo: all
 eval: all
 	scripts/eval
 
+# ---- install -----------------------------------------------------------------
+# GNU-style directories, each overridable; DESTDIR is prepended to all of them.
+# The configuration goes to /etc when PREFIX=/usr, else to $(PREFIX)/etc.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
+DOCDIR     ?= $(DATADIR)/doc/tamperwatch
+PKGDATADIR ?= $(DATADIR)/tamperwatch
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+INSTALL    ?= install
+
+MAN_PAGES  := $(wildcard man/*.1 man/*.5 man/*.8)
+DOC_FILES  := $(shell find docs -type f 2>/dev/null)
+DATA_FILES := $(wildcard data/*)
+# what install puts there, but for the two configuration files (below)
+INSTALLED  := $(DESTDIR)$(SBINDIR)/tamperwatchd $(DESTDIR)$(BINDIR)/tamperwatch \
+	$(foreach m,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m))) $(patsubst docs/%,$(DESTDIR)$(DOCDIR)/%,$(DOC_FILES)) \
+	$(patsubst data/%,$(DESTDIR)$(PKGDATADIR)/%,$(DATA_FILES)) $(DESTDIR)$(UNITDIR)/tamperwatchd.service
+CONF_DEST  := $(DESTDIR)$(SYSCONFDIR)/tamperwatch/tamperwatchd.conf
+ROT_DEST   := $(DESTDIR)$(SYSCONFDIR)/logrotate.d/tamperwatch
+
+# the files with this installation's paths in them, made again on every
+# install and uninstall (PREFIX may differ from the last build's)
+$(BUILD)/install/tamperwatchd.conf: etc/tamperwatchd.conf FORCE
+	@mkdir -p $(@D)
+	sed 's|^files = /usr/local/share/tamperwatch/|files = $(PKGDATADIR)/|' $< > $@
+$(BUILD)/install/tamperwatchd.service: systemd/tamperwatchd.service FORCE
+	@mkdir -p $(@D)
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@
+FORCE:
+
+# $(call install_conf,SRC,DEST,MODE): a file the administrator may edit is
+# installed only when absent or unedited; an edited one is kept and the new
+# default goes beside it as DEST.dist.  uninstall_conf removes DEST only when
+# it is still what install wrote, and DEST.dist.
+install_conf = if [ ! -e '$(2)' ] || cmp -s '$(1)' '$(2)'; then $(INSTALL) -D -m $(3) '$(1)' '$(2)'; rm -f '$(2).dist'; \
+	else $(INSTALL) -m $(3) '$(1)' '$(2).dist'; echo "kept $(2) (edited); the new default is $(2).dist"; fi
+uninstall_conf = if [ -e '$(2)' ] && ! cmp -s '$(1)' '$(2)'; then echo "kept $(2) (edited)"; else rm -f '$(2)'; fi; \
+	rm -f '$(2).dist'
+
+install: all $(BUILD)/install/tamperwatchd.conf $(BUILD)/install/tamperwatchd.service
+	$(INSTALL) -D -m 0755 $(BUILD)/tamperwatchd $(DESTDIR)$(SBINDIR)/tamperwatchd
+	$(INSTALL) -D -m 0755 $(BUILD)/tamperwatch $(DESTDIR)$(BINDIR)/tamperwatch
+	for m in $(MAN_PAGES); do $(INSTALL) -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/} || exit; done
+	for f in $(DOC_FILES); do $(INSTALL) -D -m 0644 $$f $(DESTDIR)$(DOCDIR)/$${f#docs/} || exit; done
+	for f in $(DATA_FILES); do $(INSTALL) -D -m 0644 $$f $(DESTDIR)$(PKGDATADIR)/$${f#data/} || exit; done
+	$(INSTALL) -D -m 0644 $(BUILD)/install/tamperwatchd.service $(DESTDIR)$(UNITDIR)/tamperwatchd.service
+	@$(call install_conf,$(BUILD)/install/tamperwatchd.conf,$(CONF_DEST),0640)
+	@$(call install_conf,etc/logrotate.d/tamperwatch,$(ROT_DEST),0644)
+
+uninstall: $(BUILD)/install/tamperwatchd.conf
+	rm -f $(INSTALLED)
+	@$(call uninstall_conf,$(BUILD)/install/tamperwatchd.conf,$(CONF_DEST))
+	@$(call uninstall_conf,etc/logrotate.d/tamperwatch,$(ROT_DEST))
+	@for d in $(DESTDIR)$(DOCDIR) $(DESTDIR)$(PKGDATADIR) $(DESTDIR)$(SYSCONFDIR)/tamperwatch; do \
+		[ ! -d "$$d" ] || find "$$d" -depth -type d -empty -delete; done
+
 # the house style (.clang-format): `make format` rewrites, `make format-check` only looks
 FORMAT_SRCS = $(shell git ls-files '*.c' '*.h')
 format:
@@ -160,3 +253,8 @@ format-check:
 
 clean:
 	rm -rf $(BUILD)
+
+# the headers each target read, written by its last compile (DEPFLAGS)
+DEPS := $(addsuffix .d,$(LIB_OBJS) $(SAN_OBJS) $(FUZZ_OBJS) $(BPF_OBJS) $(UNIT_BINS) $(BPFT_BINS) $(FUZZ_BINS) \
+	$(BENCH_BINS) $(BUILD)/tamperwatchd $(BUILD)/tamperwatch)
+-include $(wildcard $(DEPS))

@@ -74,6 +74,8 @@ static const struct key keys[] = {
 	{ "control", "socket", K_STR, 1, sizeof(((struct tw_config *)0)->control_socket), OFF(control_socket) },
 	/* the operator's client prefix -> region/ASN labels (README "Regions") */
 	{ "regions", "file", K_STR, 0, sizeof(((struct tw_config *)0)->regions), OFF(regions) },
+	/* block-page / forged-DNS fingerprints (docs/configuration.md: the default set) */
+	{ "fingerprints", "files", K_STR, 0, sizeof(((struct tw_config *)0)->fingerprints), OFF(fingerprints) },
 	/* shutdown detection (README "Shutdown detection") */
 	{ "shutdown", "enabled", K_BOOL, 0, 1, OFF(shutdown_on) },
 	{ "shutdown", "prefix_v4", K_INT, 8, 32, OFF(shutdown_v4) },
@@ -93,6 +95,21 @@ static const struct key keys[] = {
 	{ "shutdown", "max_series", K_U32, 1, 1000000, OFF(shutdown.max_series) },
 };
 
+static char *trim(char *s);
+
+int tw_config_list(char *list, const char **items, int max)
+{
+	int n = 0;
+	for (char *p = list, *comma; p; p = comma) {
+		if ((comma = strchr(p, ',')))
+			*comma++ = 0;
+		if (n == max)
+			return -1;
+		items[n++] = trim(p);
+	}
+	return n;
+}
+
 /* string values: 0, or -1 with the reason in why */
 static int check_str(const char *section, const char *name, const char *value, char *why, size_t whylen)
 {
@@ -100,6 +117,21 @@ static int check_str(const char *section, const char *name, const char *value, c
 	struct tw_syslog_target t;
 	socklen_t sl;
 
+	if (!strcmp(section, "fingerprints") && *value) {
+		char list[sizeof(((struct tw_config *)0)->fingerprints)];
+		const char *items[TW_CONFIG_FP_FILES_MAX];
+		snprintf(list, sizeof(list), "%s", value); /* length checked by the caller */
+		int n = tw_config_list(list, items, TW_CONFIG_FP_FILES_MAX);
+		if (n < 0) {
+			snprintf(why, whylen, "more than %d files", TW_CONFIG_FP_FILES_MAX);
+			return -1;
+		}
+		for (int i = 0; i < n; i++)
+			if (!*items[i]) {
+				snprintf(why, whylen, "empty file name in the list (item %d)", i + 1);
+				return -1;
+			}
+	}
 	if (!strcmp(section, "metrics") && !strcmp(name, "listen"))
 		return *value ? tw_hostport_parse(value, &ss, &sl, why, whylen) : 0;
 	if (!strcmp(section, "syslog") && !strcmp(name, "target"))

@@ -32,6 +32,8 @@ struct tw_config {
 	struct tw_evidence_cfg evidence; /* [evidence] (evidence.h) */
 	char control_socket[108];        /* control.socket ("" = the default, live only) */
 	char regions[4096];              /* regions.file: prefix -> region/ASN labels (regions.h); "" = none */
+	char fingerprints[4096];         /* fingerprints.files: comma-separated CSV files, loaded before
+	                                  * each --fingerprints FILE; "" = none */
 	/* [shutdown] (README "Shutdown detection") */
 	int shutdown_on;              /* shutdown.enabled */
 	int shutdown_v4, shutdown_v6; /* shutdown.prefix_v4 / prefix_v6: series granularity */
@@ -43,4 +45,9 @@ void tw_config_default(struct tw_config *c);
 int tw_config_load(struct tw_config *c, const char *path, char *err, size_t errlen);
 /* "section.key=value"; 0 or -1 with "--set ...: ..." in err. */
 int tw_config_set(struct tw_config *c, const char *assignment, char *err, size_t errlen);
+/* A comma-separated list (fingerprints.files), split in place: items[] point
+ * into list, each trimmed.  The number of items (an empty one included), or
+ * -1 when there are more than max. */
+int tw_config_list(char *list, const char **items, int max);
+#define TW_CONFIG_FP_FILES_MAX 16 /* fingerprints.files; as many again with --fingerprints */
 #endif

@@ -302,15 +302,26 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tamperwatchd: --evidence needs verdicts (drop --no-verdicts)\n");
 		return 2;
 	}
+	/* fingerprints.files (checked with the configuration), then each --fingerprints */
+	char fplist[sizeof(cfg.fingerprints)];
+	const char *fpfiles[TW_CONFIG_FP_FILES_MAX + 16];
+	snprintf(fplist, sizeof(fplist), "%s", cfg.fingerprints);
+	int nfpfiles = fplist[0] ? tw_config_list(fplist, fpfiles, TW_CONFIG_FP_FILES_MAX) : 0;
+	if (nfpfiles < 0) {
+		fprintf(stderr, "tamperwatchd: fingerprints.files: more than %d files\n", TW_CONFIG_FP_FILES_MAX);
+		return 2;
+	}
+	for (int i = 0; i < nfp; i++)
+		fpfiles[nfpfiles++] = fps[i];
 	struct tw_fp_db *fpdb = NULL;
-	if (nfp) {
+	if (nfpfiles) {
 		fpdb = tw_fp_db_new();
 		if (!fpdb) {
 			fprintf(stderr, "tamperwatchd: out of memory\n");
 			return 2;
 		}
-		for (int i = 0; i < nfp; i++)
-			if (tw_fp_db_load(fpdb, fps[i], err, sizeof(err)) < 0) {
+		for (int i = 0; i < nfpfiles; i++)
+			if (tw_fp_db_load(fpdb, fpfiles[i], err, sizeof(err)) < 0) {
 				fprintf(stderr, "tamperwatchd: %s\n", err);
 				tw_fp_db_free(fpdb);
 				return 2;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "config.h"
+#include "control/ctl.h"
 #include "check.h"
 
 static int set(struct tw_config *c, const char *a, char *err, size_t n)
@@ -36,6 +37,7 @@ int main(void)
 	CHECK(c.syslog.enabled == 0 && !strcmp(c.syslog.target, "/dev/log") && !strcmp(c.syslog.facility, "daemon"),
 	      "syslog defaults");
 	CHECK(c.regions[0] == 0 && c.metrics_listen[0] == 0 && c.am.url[0] == 0, "outputs off by default");
+	CHECK(c.fingerprints[0] == 0, "no fingerprint files by default");
 
 	/* booleans: true/yes/1 and false/no/0, nothing else */
 	const char *yes[] = { "true", "yes", "1" }, *no[] = { "false", "no", "0" };
@@ -89,6 +91,27 @@ int main(void)
 	              !strstr(err, "s3cret"),
 	      "secret echoed: %s", err);
 
+	/* fingerprints.files: a comma-separated list, items trimmed, none empty, at most 16 */
+	CHECK(set(&c, "fingerprints.files=/usr/share/tamperwatch/fingerprints.csv, /etc/tamperwatch/mine.csv", err,
+	          sizeof(err)) == 0,
+	      "%s", err);
+	char fpl[sizeof(c.fingerprints)];
+	const char *fpi[TW_CONFIG_FP_FILES_MAX];
+	snprintf(fpl, sizeof(fpl), "%s", c.fingerprints);
+	CHECK(tw_config_list(fpl, fpi, TW_CONFIG_FP_FILES_MAX) == 2 &&
+	              !strcmp(fpi[0], "/usr/share/tamperwatch/fingerprints.csv") &&
+	              !strcmp(fpi[1], "/etc/tamperwatch/mine.csv"),
+	      "list split and trimmed");
+	CHECK(set(&c, "fingerprints.files=a.csv,,b.csv", err, sizeof(err)) < 0 && strstr(err, "fingerprints.files") &&
+	              strstr(err, "empty file name") && strstr(err, "item 2"),
+	      "empty item: %s", err);
+	CHECK(set(&c, "fingerprints.files=a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p", err, sizeof(err)) == 0, "16 files: %s",
+	      err);
+	CHECK(set(&c, "fingerprints.files=a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q", err, sizeof(err)) < 0 &&
+	              strstr(err, "more than 16 files"),
+	      "17 files: %s", err);
+	CHECK(set(&c, "fingerprints.files=", err, sizeof(err)) == 0 && c.fingerprints[0] == 0, "none: %s", err);
+
 	/* unknown keys, missing '=' */
 	CHECK(set(&c, "alerts.nope=1", err, sizeof(err)) < 0 && strstr(err, "unknown key"), "%s", err);
 	CHECK(set(&c, "alerts.window", err, sizeof(err)) < 0 && err[0], "no '=': %s", err);
@@ -103,6 +126,40 @@ int main(void)
 	CHECK(rc < 0 && strstr(err, path) && strstr(err, ":3") && strstr(err, "syslog.enabled"), "bad file: %s", err);
 	rc = load_text(&c, "[regions]\nfile = /x\nbogus = 1\n", path, err, sizeof(err));
 	CHECK(rc < 0 && strstr(err, ":3") && strstr(err, "bogus"), "unknown key in file: %s", err);
+
+	/* etc/tamperwatchd.conf lists every key commented out with its default:
+	 * uncommented, it must give exactly the built-in defaults (what differs on
+	 * purpose: the fingerprint set it names, the control socket's spelled-out
+	 * default path) */
+	FILE *in = fopen("etc/tamperwatchd.conf", "r");
+	CHECK(in != NULL, "etc/tamperwatchd.conf: run from the repository root");
+	if (in) {
+		char text[16384] = "", line[1100];
+		size_t used = 0;
+		while (fgets(line, sizeof(line), in) && used + sizeof(line) < sizeof(text)) {
+			const char *l = line;
+			size_t k = 1;
+			while (line[0] == '#' && ((line[k] >= 'a' && line[k] <= 'z') || line[k] == '_' ||
+			                          (line[k] >= '0' && line[k] <= '9')))
+				k++;
+			if (line[0] == '#' && k > 1 && !strncmp(line + k, " =", 2))
+				l = line + 1; /* "#key = value" -> "key = value" */
+			used += (size_t)snprintf(text + used, sizeof(text) - used, "%s", l);
+		}
+		CHECK(feof(in), "etc/tamperwatchd.conf larger than the test's buffer");
+		fclose(in);
+		struct tw_config dflt;
+		tw_config_default(&dflt);
+		tw_config_default(&c);
+		rc = load_text(&c, text, path, err, sizeof(err));
+		CHECK(rc == 0, "etc/tamperwatchd.conf uncommented: %s", err);
+		CHECK(!strcmp(c.fingerprints, "/usr/local/share/tamperwatch/fingerprints.csv"),
+		      "fingerprints.files: '%s'", c.fingerprints);
+		CHECK(!strcmp(c.control_socket, TW_CTL_DEFAULT_PATH), "control.socket: '%s'", c.control_socket);
+		memset(c.fingerprints, 0, sizeof(c.fingerprints));
+		memset(c.control_socket, 0, sizeof(c.control_socket));
+		CHECK(!memcmp(&c, &dflt, sizeof(c)), "a value in etc/tamperwatchd.conf is not the built-in default");
+	}
 
 	printf("%d checks, %d failed\n", checks, fails);
 	return fails ? 1 : 0;
