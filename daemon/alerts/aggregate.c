@@ -15,7 +15,6 @@
 #include "outputs/evidence.h"
 
 #define NS 1000000000ull
-#define NMETH 6
 #define MAX_REC 2048
 #define MAX_PFX 64
 #define MAX_EVID 20
@@ -23,12 +22,6 @@
 #define NBUCKET 4096
 #define STATE_NAME "alerts.state"
 
-/* signature_id per method (README "Alerts") */
-static const char *const mname[NMETH] = {
-	NULL, "rst_injection", "http_blockpage", "dns_injection", "tls_interference", "blackhole"
-};
-static const int sigid[NMETH] = { 0, 2001, 2002, 2003, 2004, 2005 };
-#define M_BLACKHOLE 5
 #define FNV0 14695981039346656037ull
 
 struct rec {
@@ -123,14 +116,6 @@ static uint64_t fnv(const char *s, uint64_t h)
 	for (; *s; s++)
 		h = (h ^ (uint8_t)*s) * 1099511628211ull;
 	return h;
-}
-
-static int method_idx(const char *m)
-{
-	for (int i = 1; m && i < NMETH; i++)
-		if (!strcmp(m, mname[i]))
-			return i;
-	return 0;
 }
 
 static struct target **slot(struct tw_agg *a, const char *key)
@@ -288,7 +273,8 @@ static void emit(struct tw_agg *a, struct target *t, const char *state, uint64_t
 	static char buf[16384];
 	struct tw_jb b;
 	struct alert *al = &t->al;
-	const char *m = mname[al->method];
+	const struct tw_method_info *mi = tw_method(al->method);
+	const char *m = mi->name;
 	const struct tw_legit_entry *le =
 	        tw_legit_match(a->legit, t->domain[0] ? t->domain : NULL, t->ip, al->first_seen);
 	char sig[400];
@@ -300,11 +286,11 @@ static void emit(struct tw_agg *a, struct target *t, const char *state, uint64_t
 	tw_jb_obj_open(&b, "alert");
 	tw_jb_str(&b, "id", al->id);
 	tw_jb_str(&b, "state", state);
-	tw_jb_u64(&b, "signature_id", (uint64_t)sigid[al->method]);
+	tw_jb_u64(&b, "signature_id", mi->signature_id);
 	snprintf(sig, sizeof(sig), "%s blocking of %s", m, t->domain[0] ? t->domain : t->ip);
 	tw_jb_str(&b, "signature", sig);
 	tw_jb_str(&b, "category", "blocking");
-	tw_jb_u64(&b, "severity", le ? 3 : al->method == M_BLACKHOLE ? 2 : 1);
+	tw_jb_u64(&b, "severity", le ? 3 : mi->severity);
 	if (resolution)
 		tw_jb_str(&b, "resolution", resolution);
 	tw_jb_obj_close(&b);
@@ -324,9 +310,9 @@ static void emit(struct tw_agg *a, struct target *t, const char *state, uint64_t
 		}
 	}
 	tw_jb_arr_open(&b, "methods_seen");
-	for (int i = 1; i < NMETH; i++)
+	for (int i = 0; i < TW_METHOD_MAX; i++)
 		if (al->methods & (1u << i))
-			tw_jb_str(&b, NULL, mname[i]);
+			tw_jb_str(&b, NULL, tw_method_name(i));
 	tw_jb_arr_close(&b);
 	tw_jb_obj_close(&b);
 	tw_jb_obj_open(&b, "target");
@@ -394,7 +380,8 @@ static int silent_verdict(const struct tw_tamper *tp, int m)
 {
 	const char *sig = tp ? tp->signature : NULL;
 	size_t n = sig ? strlen(sig) : 0;
-	return m == M_BLACKHOLE || (n >= 9 && !strcmp(sig + n - 9, "->timeout"));
+	return (tw_method(m) && tw_method(m)->cls == TW_MCLASS_SILENCE) ||
+	       (n >= 9 && !strcmp(sig + n - 9, "->timeout"));
 }
 
 static int tampered(const struct tw_agg *a, const struct tw_tamper *tp, int m)
@@ -576,7 +563,7 @@ static int class_makes_case(struct tw_agg *a, const struct target *t, uint64_t a
 static int most_frequent(const size_t *cnt)
 {
 	int m = 0;
-	for (int i = 1; i < NMETH; i++)
+	for (int i = 1; i < TW_METHOD_MAX; i++)
 		if (cnt[i] > cnt[m])
 			m = i;
 	return m;
@@ -585,7 +572,7 @@ static int most_frequent(const size_t *cnt)
 static void evaluate(struct tw_agg *a, struct target *t, uint64_t now)
 {
 	uint64_t after = t->al.resolved_ts; /* flows of a resolved incident do not raise a new one */
-	size_t cnt[2][NMETH] = { { 0 } }, hits[2] = { 0, 0 };
+	size_t cnt[2][TW_METHOD_MAX] = { { 0 } }, hits[2] = { 0, 0 };
 	for (size_t i = 0; i < t->nr; i++) {
 		const struct rec *r = &t->r[i];
 		if (r->ts <= after || !r->tampered)
@@ -640,7 +627,7 @@ static void evaluate(struct tw_agg *a, struct target *t, uint64_t now)
 	al->last_seen = al->last_tampered;
 	al->baseline = before ? (double)before_ok / (double)before : -1;
 	char seed[400];
-	snprintf(seed, sizeof(seed), "%s|%s|%llu", t->key, mname[method], (unsigned long long)al->first_seen);
+	snprintf(seed, sizeof(seed), "%s|%s|%llu", t->key, tw_method_name(method), (unsigned long long)al->first_seen);
 	snprintf(al->id, sizeof(al->id), "%016llx", (unsigned long long)fnv(seed, FNV0));
 	a->nopen++;
 	open_add(a, t);
@@ -666,7 +653,7 @@ void tw_agg_outcome(void *arg, const struct tw_flow_outcome *o)
 
 	if (!o->server_ip || !o->proto)
 		return;
-	int m = o->tamper ? method_idx(o->tamper->method) : 0;
+	int m = o->tamper ? tw_method_by_name(o->tamper->method) : 0;
 	struct target *t = NULL;
 	if (!dom && tampered(a, o->tamper, m))
 		t = residual(a, o);
@@ -992,7 +979,8 @@ static int restore(struct tw_agg *a, char *text, int *bad, size_t *skipped)
 			           &al->open, w5, &al->method, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7],
 			           &al->conf_sum, &al->baseline, &al->ok_run, &al->em_clients, &al->methods,
 			           &al->em_methods) != 17 ||
-			    dec(al->id, sizeof(al->id), w5) || al->method < 0 || al->method >= NMETH ||
+			    dec(al->id, sizeof(al->id), w5) || al->method < 0 || al->method >= TW_METHOD_MAX ||
+			    (al->method && !tw_method(al->method)->per_flow) ||
 			    (al->open && (!al->method || strlen(al->id) != 16)))
 				return -1;
 			al->first_seen = v[0];
@@ -1027,7 +1015,7 @@ static int restore(struct tw_agg *a, char *text, int *bad, size_t *skipped)
 			double conf;
 			if (!t ||
 			    sscanf(line, "R %llu %llu %lf %u %u %u %699s", &ts, &fid, &conf, &m, &tp, &an, w1) != 7 ||
-			    m >= NMETH || t->nr >= MAX_REC)
+			    m >= TW_METHOD_MAX || (m && !tw_method((int)m)->per_flow) || t->nr >= MAX_REC)
 				return -1;
 			if (t->nr == t->cap) {
 				size_t nc = t->cap ? t->cap * 2 : 8;
@@ -1045,7 +1033,7 @@ static int restore(struct tw_agg *a, char *text, int *bad, size_t *skipped)
 			r->method = (uint8_t)m;
 			/* tampered 2: a silent verdict; 1 from blackhole alone (older files) */
 			r->tampered = (uint8_t) !!tp;
-			r->silent = (uint8_t)(tp == 2 || (tp && m == M_BLACKHOLE));
+			r->silent = (uint8_t)(tp == 2 || (tp && m == TW_METHOD_BLACKHOLE));
 			r->answered = (uint8_t) !!an;
 			if (tp > 2 || dec(r->prefix, sizeof(r->prefix), w1))
 				return -1;
@@ -1231,9 +1219,9 @@ size_t tw_agg_top_targets(const struct tw_agg *a, uint64_t now, int n, char *buf
 		tw_jb_u64(&b, "tampered_flows", top[i].tampered);
 		tw_jb_dbl(&b, "share", top[i].flows ? (double)top[i].tampered / (double)top[i].flows : 0, 3);
 		tw_jb_arr_open(&b, "methods_seen");
-		for (int m = 1; m < NMETH; m++)
+		for (int m = 0; m < TW_METHOD_MAX; m++)
 			if (methods & (1u << m))
-				tw_jb_str(&b, NULL, mname[m]);
+				tw_jb_str(&b, NULL, tw_method_name(m));
 		tw_jb_arr_close(&b);
 		tw_jb_u64(&b, "clients", (uint64_t)(t->al.open && t->al.nprefix > nseen ? t->al.nprefix : nseen));
 		tw_jb_str(&b, "alert_id", t->al.open ? t->al.id : NULL);

@@ -49,6 +49,34 @@ enum tw_stage {
 	TW_STAGE_MIDSTREAM = 5,   /* flow picked up mid-stream */
 };
 
+/* The stage as the JSON records write it (rst events' "stage", tamper
+ * verdicts' "stage"); "unknown" for a value no producer sets. */
+static __always_inline const char *tw_stage_name(__u32 stage)
+{
+	switch (stage) {
+	case TW_STAGE_SYN: return "after_syn";
+	case TW_STAGE_HANDSHAKE: return "after_handshake";
+	case TW_STAGE_CLIENT_DATA: return "after_request";
+	case TW_STAGE_SERVER_DATA: return "after_response";
+	case TW_STAGE_MIDSTREAM: return "midstream";
+	}
+	return "unknown";
+}
+
+/* The stage's token in a verdict signature ("PSH->RST": Cloudflare's
+ * notation, README "Verdicts"); "?" for a value no producer sets. */
+static __always_inline const char *tw_stage_sig(__u32 stage)
+{
+	switch (stage) {
+	case TW_STAGE_SYN: return "SYN";
+	case TW_STAGE_HANDSHAKE: return "ACK";
+	case TW_STAGE_CLIENT_DATA: return "PSH";
+	case TW_STAGE_SERVER_DATA: return "DATA";
+	case TW_STAGE_MIDSTREAM: return "MID";
+	}
+	return "?";
+}
+
 /* Where the event's packet stands against the flow, measured before the
  * packet updated the flow. */
 struct tw_pkt_ctx {
