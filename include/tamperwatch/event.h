@@ -89,8 +89,8 @@ struct tw_pkt_ctx {
 	__u8 sender_seen;       /* sender had sent packets before this one */
 	__u16 sender_ipid_last; /* sender's IP-ID on its previous packet */
 	__u8 sender_ttl_last;   /* sender's TTL on its previous packet */
-	__u8 reserved;
-	__u64 since_other_ns; /* time since the other direction's last packet */
+	__u8 reserved[5];       /* zero; fills up to since_other_ns's alignment */
+	__u64 since_other_ns;   /* time since the other direction's last packet */
 };
 TW_STATIC_ASSERT(sizeof(struct tw_pkt_ctx) == 32, "tw_pkt_ctx layout");
 
@@ -146,6 +146,11 @@ enum tw_counter {
 	TW_CNT_NONLINEAR,       /* TC: headers not in the linear part: skipped */
 	TW_CNT_PFX_INSERT_FAIL, /* packets to a client network not counted: prefix table full */
 	TW_CNT_MAX
+};
+
+/* The value of the stats map: one per CPU. */
+struct tw_counters {
+	__u64 c[TW_CNT_MAX];
 };
 
 #endif
