@@ -135,21 +135,25 @@ int main(void)
 	tw_agg_free(b);
 
 	/* malformed version 2: record, kind and field named */
-	malformed(dir, v2, "method=rst_injection", "method=shouting",
-	          "record 3 (A): field 'method': not a per-flow method's name");
-	malformed(dir, v2, "method=rst_injection", "method=shutdown",
-	          "record 3 (A): field 'method': not a per-flow method's name");
-	malformed(dir, v2, " proto=tcp", "", "record 2 (T): field 'proto' missing");
-	malformed(dir, v2, "ok_run=", "ok_run=0 ok_run=", "record 3 (A): field 'ok_run' given twice");
-	malformed(dir, v2, "port=80", "port=65536", "record 2 (T): field 'port': not a port");
-	malformed(dir, v2, "E flow_id=2", "E flow_id=-2", "record 8 (E): field 'flow_id': not an unsigned");
-	malformed(dir, v2, "methods=rst_injection,blackhole", "methods=rst_injection,,blackhole",
-	          "record 3 (A): field 'methods'");
-	malformed(dir, v2, "tampered=1 silent=1", "tampered=1 silent=2", "field 'silent': not 0 or 1");
-	malformed(dir, v2, "conf_sum=", "colour=red conf_sum=", "record 3 (A): unknown field 'colour'");
-	malformed(dir, v2, "baseline=-1", "baseline=nan", "field 'baseline': not a finite number");
-	malformed(dir, v2, "V 2 ", "V 3 ", "record 1 (V): not a record version");
-	malformed(dir, v2, "\nEND\n", "\n", "no END");
+	static const char *const bad2[][3] = {
+		{ "method=rst_injection", "method=shouting",
+		  "record 3 (A): field 'method': not a per-flow method's name" },
+		{ "method=rst_injection", "method=shutdown",
+		  "record 3 (A): field 'method': not a per-flow method's name" },
+		{ " proto=tcp", "", "record 2 (T): field 'proto' missing" },
+		{ "ok_run=", "ok_run=0 ok_run=", "record 3 (A): field 'ok_run' given twice" },
+		{ "port=80", "port=65536", "record 2 (T): field 'port': not a port" },
+		{ "E flow_id=2", "E flow_id=-2", "record 8 (E): field 'flow_id': not an unsigned" },
+		{ "methods=rst_injection,blackhole", "methods=rst_injection,,blackhole",
+		  "record 3 (A): field 'methods'" },
+		{ "tampered=1 silent=1", "tampered=1 silent=2", "field 'silent': not 0 or 1" },
+		{ "conf_sum=", "colour=red conf_sum=", "record 3 (A): unknown field 'colour'" },
+		{ "baseline=-1", "baseline=nan", "field 'baseline': not a finite number" },
+		{ "V 2 ", "V 3 ", "record 1 (V): not a record version" },
+		{ "\nEND\n", "\n", "no END" },
+	};
+	for (size_t i = 0; i < sizeof(bad2) / sizeof(bad2[0]); i++)
+		malformed(dir, v2, bad2[i][0], bad2[i][1], bad2[i][2]);
 	/* version 1 with a method number past the per-flow ones (throttling) */
 	snprintf(cmd, sizeof(cmd), "cp " FIXTURE "/alerts.state %s/", dir);
 	CHECK(system(cmd) == 0, "copy the fixture");
