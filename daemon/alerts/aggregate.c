@@ -315,7 +315,7 @@ static void emit(struct tw_agg *a, struct target *t, const char *state, uint64_t
 	}
 	tw_jb_arr_open(&b, "methods_seen");
 	for (int i = 0; i < TW_METHOD_MAX; i++)
-		if (al->methods & (1u << i))
+		if ((al->methods & (1u << i)) && tw_method_name(i))
 			tw_jb_str(&b, NULL, tw_method_name(i));
 	tw_jb_arr_close(&b);
 	tw_jb_obj_close(&b);
@@ -925,7 +925,8 @@ static int dec(char *out, size_t cap, const char *s)
 			return -1;
 		if (*s == '%') {
 			unsigned v;
-			if (!s[1] || !s[2] || sscanf(s + 1, "%2X", &v) != 1)
+			if (!isxdigit((unsigned char)s[1]) || !isxdigit((unsigned char)s[2]) ||
+			    sscanf(s + 1, "%2X", &v) != 1)
 				return -1;
 			out[o++] = (char)v;
 			s += 2;
@@ -1247,9 +1248,12 @@ static int restore_member(struct tw_agg *a, struct target *t, char kind, char *f
 		}
 		if (ver == 1) {
 			/* tampered 2: a silent verdict; 1 from blackhole alone (older files) */
-			r.silent = (uint8_t)(r.tampered == 2 ||
-			                     (r.tampered && tw_method(r.method)->cls == TW_MCLASS_SILENCE));
+			r.silent = (uint8_t)(r.tampered == 2 || (r.tampered && r.method == TW_METHOD_BLACKHOLE));
 			r.tampered = (uint8_t) !!r.tampered;
+		}
+		if (r.tampered && !r.method) {
+			snprintf(why, cap, "field 'tampered': a flow without a verdict");
+			return -1;
 		}
 		if (t->nr == t->cap) {
 			size_t nc = t->cap ? t->cap * 2 : 8;
@@ -1525,7 +1529,7 @@ size_t tw_agg_top_targets(const struct tw_agg *a, uint64_t now, int n, char *buf
 		tw_jb_dbl(&b, "share", top[i].flows ? (double)top[i].tampered / (double)top[i].flows : 0, 3);
 		tw_jb_arr_open(&b, "methods_seen");
 		for (int m = 0; m < TW_METHOD_MAX; m++)
-			if (methods & (1u << m))
+			if ((methods & (1u << m)) && tw_method_name(m))
 				tw_jb_str(&b, NULL, tw_method_name(m));
 		tw_jb_arr_close(&b);
 		tw_jb_u64(&b, "clients", (uint64_t)(t->al.open && t->al.nprefix > nseen ? t->al.nprefix : nseen));

@@ -185,6 +185,8 @@ int main(void)
 		{ "conf_sum=", "colour=red conf_sum=", "record 3 (A): unknown field 'colour'" },
 		{ "baseline=-1", "baseline=nan", "field 'baseline': not a finite number" },
 		{ "V 2 ", "V 3 ", "record 1 (V): not a record version" },
+		{ "method=blackhole tampered=1", "method=none tampered=1",
+		  "(R): field 'tampered': a flow without a verdict" },
 		{ "\nEND\n", "\n", "no END" },
 	};
 	for (size_t i = 0; i < sizeof(bad2) / sizeof(bad2[0]); i++)
@@ -196,6 +198,8 @@ int main(void)
 	malformed(dir, v1, " 1 1700000000036000000", " 6 1700000000036000000",
 	          "record 3 (A): field 'method': not the number of a per-flow method");
 	malformed(dir, v1, " 34 2\n", " 34\n", "record 3 (A): field 'em_methods' missing");
+	malformed(dir, v1, "0.40000000000000002 5 2", "0.40000000000000002 0 2",
+	          "record 18 (R): field 'tampered': a flow without a verdict");
 	mutations(dir, v1, len);
 	free(v1);
 	free(v2);
