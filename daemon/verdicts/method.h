@@ -1,10 +1,13 @@
-/* Censorship methods: the one list (DESIGN.md "What it detects", README
- * "Alerts").  Verdicts name them, aggregation counts and raises by them,
- * declared restrictions (legit.c) name them, and alerts.state stores them.
+/* Censorship methods: the one list (DESIGN.md "What it detects"; the
+ * signature_id and severity table of the alerts documentation).  Verdicts
+ * name them, aggregation counts and raises by them, declared restrictions
+ * (legit.c) name them, and alerts.state stores them.  Not in the kernel
+ * contract (include/tamperwatch/): the kernel side never judges methods.
  *
  * The values are persisted (alerts.state record version 1 stores them as
- * numbers, methods_seen as a bit mask of 1 << value: docs/state.md) and
- * order methods_seen in alerts: never renumber or reuse one, only append. */
+ * numbers, methods_seen as a bit mask of 1 << value: docs/state.md; they
+ * are aggregate.c's numbers of before this list) and order methods_seen in
+ * alerts: never renumber or reuse one, only append. */
 #ifndef TW_METHOD_H
 #define TW_METHOD_H
 
