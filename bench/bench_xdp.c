@@ -43,10 +43,6 @@
 #define TARGET_RATIO 1.5
 #define XDP_PASS_ 2
 
-struct tw_counters_ {
-	__u64 c[TW_CNT_MAX];
-};
-
 /* The objects are opened from build/bpf/ (next to this binary's directory)
  * rather than through the generated skeletons: make treats build/NAME.skel.h
  * as intermediate files and deletes them after the run that made them. */
@@ -76,7 +72,7 @@ static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 
 static void counters(uint64_t out[TW_CNT_MAX])
 {
-	struct tw_counters_ *v = calloc((size_t)ncpu, sizeof(*v));
+	struct tw_counters *v = calloc((size_t)ncpu, sizeof(*v));
 	uint32_t zero = 0;
 	memset(out, 0, sizeof(uint64_t) * TW_CNT_MAX);
 	if (!v || bpf_map_lookup_elem(stats_fd, &zero, v) != 0) {

@@ -16,6 +16,7 @@
 #include <bpf/bpf_helpers.h>
 #include <tamperwatch/parse.h>
 #include <tamperwatch/classify.h>
+#include <tamperwatch/maps.h>
 
 #define XDP_PASS_ 2 /* XDP_PASS */
 
@@ -31,7 +32,7 @@ struct bench_ref_val {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 262144); /* as tw_flows */
+	__uint(max_entries, TW_FLOWS_DEFAULT); /* as tw_flows */
 	__type(key, struct tw_flow_key);
 	__type(value, struct bench_ref_val);
 } bench_ref_flows SEC(".maps");

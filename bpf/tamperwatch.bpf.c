@@ -12,6 +12,7 @@
 #include <bpf/bpf_helpers.h>
 #include <tamperwatch/classify.h>
 #include <tamperwatch/prefix.h>
+#include <tamperwatch/maps.h>
 
 #define XDP_PASS_ 2  /* XDP_PASS */
 #define TC_ACT_OK_ 0 /* TC_ACT_OK */
@@ -26,20 +27,16 @@ const volatile __u32 tw_api_version = TW_API_VERSION;
 __u64 tw_replay_now = 0;   /* replay: the capture time of the packet under test */
 __u64 tw_next_flow_id = 0; /* flow ids in order of creation */
 
-struct tw_counters {
-	__u64 c[TW_CNT_MAX];
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 262144);
+	__uint(max_entries, TW_FLOWS_DEFAULT);
 	__type(key, struct tw_flow_key);
 	__type(value, struct tw_flow);
 } tw_flows SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 8 << 20);
+	__uint(max_entries, TW_RINGBUF_BYTES);
 } tw_events SEC(".maps");
 
 struct {
@@ -64,7 +61,7 @@ __u64 tw_pfx_epoch = 0; /* .bss: written by the daemon */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, 4096);
+	__uint(max_entries, TW_CLIENT_NETS_MAX);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct tw_lpm_key);
 	__type(value, __u32);
@@ -76,7 +73,7 @@ struct {
  * many prefixes there can be.  Allocated as prefixes appear. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 65536); /* TW_PFX_MAX */
+	__uint(max_entries, TW_PFX_MAX);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct tw_pfx_key);
 	__type(value, struct tw_pfx_val);

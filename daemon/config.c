@@ -1,6 +1,7 @@
 #include "config.h"
 #include "util/hostport.h"
 #include "outputs/syslog_out.h"
+#include <tamperwatch/maps.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,7 +154,7 @@ void tw_config_default(struct tw_config *c)
 	tw_timeouts_default(&c->timeouts);
 	c->prefix_v4 = 24;
 	c->prefix_v6 = 48;
-	c->max_flows = 262144;
+	c->max_flows = TW_FLOWS_DEFAULT;
 	c->silence_hold_ns = 30ull * 1000000000ull;
 	c->stats_interval = 60;
 	tw_agg_cfg_default(&c->alerts);

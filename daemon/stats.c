@@ -83,8 +83,8 @@ void tw_stats_write(struct tw_engine *e, uint64_t ts_ns, const struct tw_replay_
 	if (pl->verdict) {
 		const struct tw_verdict_stats *vs = tw_verdict_stats(pl->verdict);
 		uint64_t t = 0;
-		for (int i = 0; i < 8; i++)
-			t += vs->verdicts[i];
+		for (int m = 0; m < TW_METHOD_MAX; m++)
+			t += vs->verdicts[m];
 		tw_jb_u64(&b, "tamper_verdicts", t);
 		tw_jb_u64(&b, "benign_rst_suppressed", vs->suppressed_benign);
 		tw_jb_u64(&b, "verdict_flows_dropped", vs->flows_dropped);

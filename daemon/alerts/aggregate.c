@@ -1,6 +1,10 @@
 #include "alerts/aggregate.h"
 #include "regions.h"
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <sys/stat.h>
@@ -15,7 +19,6 @@
 #include "outputs/evidence.h"
 
 #define NS 1000000000ull
-#define NMETH 6
 #define MAX_REC 2048
 #define MAX_PFX 64
 #define MAX_EVID 20
@@ -23,12 +26,6 @@
 #define NBUCKET 4096
 #define STATE_NAME "alerts.state"
 
-/* signature_id per method (README "Alerts") */
-static const char *const mname[NMETH] = {
-	NULL, "rst_injection", "http_blockpage", "dns_injection", "tls_interference", "blackhole"
-};
-static const int sigid[NMETH] = { 0, 2001, 2002, 2003, 2004, 2005 };
-#define M_BLACKHOLE 5
 #define FNV0 14695981039346656037ull
 
 struct rec {
@@ -123,14 +120,6 @@ static uint64_t fnv(const char *s, uint64_t h)
 	for (; *s; s++)
 		h = (h ^ (uint8_t)*s) * 1099511628211ull;
 	return h;
-}
-
-static int method_idx(const char *m)
-{
-	for (int i = 1; m && i < NMETH; i++)
-		if (!strcmp(m, mname[i]))
-			return i;
-	return 0;
 }
 
 static struct target **slot(struct tw_agg *a, const char *key)
@@ -288,7 +277,8 @@ static void emit(struct tw_agg *a, struct target *t, const char *state, uint64_t
 	static char buf[16384];
 	struct tw_jb b;
 	struct alert *al = &t->al;
-	const char *m = mname[al->method];
+	const struct tw_method_info *mi = tw_method(al->method);
+	const char *m = mi->name;
 	const struct tw_legit_entry *le =
 	        tw_legit_match(a->legit, t->domain[0] ? t->domain : NULL, t->ip, al->first_seen);
 	char sig[400];
@@ -300,11 +290,11 @@ static void emit(struct tw_agg *a, struct target *t, const char *state, uint64_t
 	tw_jb_obj_open(&b, "alert");
 	tw_jb_str(&b, "id", al->id);
 	tw_jb_str(&b, "state", state);
-	tw_jb_u64(&b, "signature_id", (uint64_t)sigid[al->method]);
+	tw_jb_u64(&b, "signature_id", mi->signature_id);
 	snprintf(sig, sizeof(sig), "%s blocking of %s", m, t->domain[0] ? t->domain : t->ip);
 	tw_jb_str(&b, "signature", sig);
 	tw_jb_str(&b, "category", "blocking");
-	tw_jb_u64(&b, "severity", le ? 3 : al->method == M_BLACKHOLE ? 2 : 1);
+	tw_jb_u64(&b, "severity", le ? 3 : mi->severity);
 	if (resolution)
 		tw_jb_str(&b, "resolution", resolution);
 	tw_jb_obj_close(&b);
@@ -324,9 +314,9 @@ static void emit(struct tw_agg *a, struct target *t, const char *state, uint64_t
 		}
 	}
 	tw_jb_arr_open(&b, "methods_seen");
-	for (int i = 1; i < NMETH; i++)
-		if (al->methods & (1u << i))
-			tw_jb_str(&b, NULL, mname[i]);
+	for (int i = 0; i < TW_METHOD_MAX; i++)
+		if ((al->methods & (1u << i)) && tw_method_name(i))
+			tw_jb_str(&b, NULL, tw_method_name(i));
 	tw_jb_arr_close(&b);
 	tw_jb_obj_close(&b);
 	tw_jb_obj_open(&b, "target");
@@ -394,7 +384,8 @@ static int silent_verdict(const struct tw_tamper *tp, int m)
 {
 	const char *sig = tp ? tp->signature : NULL;
 	size_t n = sig ? strlen(sig) : 0;
-	return m == M_BLACKHOLE || (n >= 9 && !strcmp(sig + n - 9, "->timeout"));
+	return (tw_method(m) && tw_method(m)->cls == TW_MCLASS_SILENCE) ||
+	       (n >= 9 && !strcmp(sig + n - 9, "->timeout"));
 }
 
 static int tampered(const struct tw_agg *a, const struct tw_tamper *tp, int m)
@@ -576,7 +567,7 @@ static int class_makes_case(struct tw_agg *a, const struct target *t, uint64_t a
 static int most_frequent(const size_t *cnt)
 {
 	int m = 0;
-	for (int i = 1; i < NMETH; i++)
+	for (int i = 1; i < TW_METHOD_MAX; i++)
 		if (cnt[i] > cnt[m])
 			m = i;
 	return m;
@@ -585,7 +576,7 @@ static int most_frequent(const size_t *cnt)
 static void evaluate(struct tw_agg *a, struct target *t, uint64_t now)
 {
 	uint64_t after = t->al.resolved_ts; /* flows of a resolved incident do not raise a new one */
-	size_t cnt[2][NMETH] = { { 0 } }, hits[2] = { 0, 0 };
+	size_t cnt[2][TW_METHOD_MAX] = { { 0 } }, hits[2] = { 0, 0 };
 	for (size_t i = 0; i < t->nr; i++) {
 		const struct rec *r = &t->r[i];
 		if (r->ts <= after || !r->tampered)
@@ -640,7 +631,7 @@ static void evaluate(struct tw_agg *a, struct target *t, uint64_t now)
 	al->last_seen = al->last_tampered;
 	al->baseline = before ? (double)before_ok / (double)before : -1;
 	char seed[400];
-	snprintf(seed, sizeof(seed), "%s|%s|%llu", t->key, mname[method], (unsigned long long)al->first_seen);
+	snprintf(seed, sizeof(seed), "%s|%s|%llu", t->key, tw_method_name(method), (unsigned long long)al->first_seen);
 	snprintf(al->id, sizeof(al->id), "%016llx", (unsigned long long)fnv(seed, FNV0));
 	a->nopen++;
 	open_add(a, t);
@@ -666,7 +657,7 @@ void tw_agg_outcome(void *arg, const struct tw_flow_outcome *o)
 
 	if (!o->server_ip || !o->proto)
 		return;
-	int m = o->tamper ? method_idx(o->tamper->method) : 0;
+	int m = o->tamper ? tw_method_by_name(o->tamper->method) : 0;
 	struct target *t = NULL;
 	if (!dom && tampered(a, o->tamper, m))
 		t = residual(a, o);
@@ -794,7 +785,92 @@ void tw_agg_tick(void *arg, uint64_t now, int final)
 	}
 }
 
-/* ---- state: a text serialization, compressed by state.c ---------------- */
+/* ---- state: alerts.state records (docs/state.md), compressed by state.c -
+ *
+ * Text lines "KIND field field ...".  Record version 2 (written) names its
+ * fields, "name=value"; version 1 (the files of earlier releases, still
+ * read) gives them by position, in the order of the tables below.  One
+ * table per record kind drives the writer and both readers. */
+
+#define STATE_RECORD_VERSION 2
+
+enum ftype {
+	F_U64,
+	F_INT,
+	F_DBL,
+	F_STR,        /* percent-encoded; version 1: after an "s" */
+	F_PORT,       /* uint16_t */
+	F_FLAG,       /* uint8_t, 0 or 1 */
+	F_METHOD,     /* int: a per-flow method's name or "none"; version 1: its number */
+	F_METHOD8,    /* the same in a uint8_t */
+	F_METHODS,    /* unsigned, bit 1 << method: names separated by ","; version 1: the number */
+	F_V1_VERDICT, /* uint8_t: version 1's 0 clean, 1 tampered, 2 tampered by silence */
+};
+#define IN_V1 1u
+#define IN_V2 2u
+struct field {
+	const char *name;
+	enum ftype type;
+	size_t off, size;
+	unsigned vers; /* IN_V1 | IN_V2 */
+};
+#define FIELD(st, mem, type, vers)                                                                                     \
+	{                                                                                                              \
+#mem, type, offsetof(st, mem), sizeof(((st *)0)->mem), vers                                            \
+	}
+#define NFIELDS(t) (sizeof(t) / sizeof((t)[0]))
+
+struct head_rec {
+	uint64_t now;
+};
+static const struct field head_fields[] = { FIELD(struct head_rec, now, F_U64, IN_V1 | IN_V2) };
+
+/* T: a target (the key of the table, and what alerts print of it) */
+static const struct field target_fields[] = {
+	FIELD(struct target, key, F_STR, IN_V1 | IN_V2),   FIELD(struct target, domain, F_STR, IN_V1 | IN_V2),
+	FIELD(struct target, ip, F_STR, IN_V1 | IN_V2),    FIELD(struct target, port, F_PORT, IN_V1 | IN_V2),
+	FIELD(struct target, proto, F_STR, IN_V1 | IN_V2),
+};
+
+/* A: the target's alert, open or the last one resolved */
+static const struct field alert_fields[] = {
+	FIELD(struct alert, open, F_INT, IN_V1 | IN_V2),
+	FIELD(struct alert, id, F_STR, IN_V1 | IN_V2),
+	FIELD(struct alert, method, F_METHOD, IN_V1 | IN_V2),
+	FIELD(struct alert, first_seen, F_U64, IN_V1 | IN_V2),
+	FIELD(struct alert, last_seen, F_U64, IN_V1 | IN_V2),
+	FIELD(struct alert, last_tampered, F_U64, IN_V1 | IN_V2),
+	FIELD(struct alert, last_emit, F_U64, IN_V1 | IN_V2),
+	FIELD(struct alert, resolved_ts, F_U64, IN_V1 | IN_V2),
+	FIELD(struct alert, flows, F_U64, IN_V1 | IN_V2),
+	FIELD(struct alert, affected, F_U64, IN_V1 | IN_V2),
+	FIELD(struct alert, em_affected, F_U64, IN_V1 | IN_V2),
+	FIELD(struct alert, conf_sum, F_DBL, IN_V1 | IN_V2),
+	FIELD(struct alert, baseline, F_DBL, IN_V1 | IN_V2),
+	FIELD(struct alert, ok_run, F_INT, IN_V1 | IN_V2),
+	FIELD(struct alert, em_clients, F_INT, IN_V1 | IN_V2),
+	FIELD(struct alert, methods, F_METHODS, IN_V1 | IN_V2),
+	FIELD(struct alert, em_methods, F_METHODS, IN_V1 | IN_V2),
+};
+
+/* P: one of the alert's client prefixes; E: one of its evidence flows */
+struct prefix_rec {
+	char prefix[PFXLEN];
+};
+static const struct field prefix_fields[] = { FIELD(struct prefix_rec, prefix, F_STR, IN_V1 | IN_V2) };
+struct evid_rec {
+	uint64_t flow_id;
+};
+static const struct field evid_fields[] = { FIELD(struct evid_rec, flow_id, F_U64, IN_V1 | IN_V2) };
+
+/* R: one flow outcome in the target's window */
+static const struct field rec_fields[] = {
+	FIELD(struct rec, ts, F_U64, IN_V1 | IN_V2),      FIELD(struct rec, flow_id, F_U64, IN_V1 | IN_V2),
+	FIELD(struct rec, conf, F_DBL, IN_V1 | IN_V2),    FIELD(struct rec, method, F_METHOD8, IN_V1 | IN_V2),
+	FIELD(struct rec, tampered, F_V1_VERDICT, IN_V1), FIELD(struct rec, tampered, F_FLAG, IN_V2),
+	FIELD(struct rec, silent, F_FLAG, IN_V2),         FIELD(struct rec, answered, F_FLAG, IN_V1 | IN_V2),
+	FIELD(struct rec, prefix, F_STR, IN_V1 | IN_V2),
+};
 
 struct sbuf {
 	char *p;
@@ -829,32 +905,28 @@ static void sb_printf(struct sbuf *s, const char *fmt, ...)
 	}
 }
 
-/* strings as "s" + percent-encoded bytes: never empty, never with spaces */
-static void enc(char *out, size_t cap, const char *s)
+/* strings percent-encoded: never a space, a control byte or a lone '%' */
+static void sb_enc(struct sbuf *s, const char *v)
 {
-	size_t o = 0;
-	out[o++] = 's';
-	for (; *s && o + 4 < cap; s++) {
-		unsigned char c = (unsigned char)*s;
+	for (; *v; v++) {
+		unsigned char c = (unsigned char)*v;
 		if (c <= 0x20 || c >= 0x7f || c == '%')
-			o += (size_t)snprintf(out + o, cap - o, "%%%02X", c);
+			sb_printf(s, "%%%02X", c);
 		else
-			out[o++] = (char)c;
+			sb_printf(s, "%c", c);
 	}
-	out[o] = 0;
 }
 
 static int dec(char *out, size_t cap, const char *s)
 {
 	size_t o = 0;
-	if (*s++ != 's')
-		return -1;
 	for (; *s; s++) {
 		if (o + 1 >= cap)
 			return -1;
 		if (*s == '%') {
 			unsigned v;
-			if (sscanf(s + 1, "%2X", &v) != 1 || !s[1] || !s[2])
+			if (!isxdigit((unsigned char)s[1]) || !isxdigit((unsigned char)s[2]) ||
+			    sscanf(s + 1, "%2X", &v) != 1)
 				return -1;
 			out[o++] = (char)v;
 			s += 2;
@@ -865,11 +937,215 @@ static int dec(char *out, size_t cap, const char *s)
 	return 0;
 }
 
+static int per_flow(uint64_t m)
+{
+	return m < TW_METHOD_MAX && tw_method((int)m) && tw_method((int)m)->per_flow;
+}
+
+static void write_record(struct sbuf *s, const char *kind, const struct field *f, size_t nf, const void *base)
+{
+	sb_printf(s, "%s", kind);
+	for (size_t i = 0; i < nf; i++) {
+		const void *p = (const char *)base + f[i].off;
+		if (!(f[i].vers & IN_V2))
+			continue;
+		sb_printf(s, " %s=", f[i].name);
+		switch (f[i].type) {
+		case F_U64: sb_printf(s, "%llu", (unsigned long long)*(const uint64_t *)p); break;
+		case F_INT: sb_printf(s, "%d", *(const int *)p); break;
+		case F_DBL: sb_printf(s, "%.17g", *(const double *)p); break;
+		case F_STR: sb_enc(s, p); break;
+		case F_PORT: sb_printf(s, "%u", *(const uint16_t *)p); break;
+		case F_FLAG:
+		case F_V1_VERDICT: sb_printf(s, "%u", *(const uint8_t *)p); break;
+		case F_METHOD:
+		case F_METHOD8: {
+			int m = f[i].type == F_METHOD ? *(const int *)p : *(const uint8_t *)p;
+			sb_printf(s, "%s", tw_method_name(m) ? tw_method_name(m) : "none");
+			break;
+		}
+		case F_METHODS: {
+			unsigned mask = *(const unsigned *)p;
+			const char *sep = "";
+			for (int m = 0; m < TW_METHOD_MAX; m++)
+				if ((mask & (1u << m)) && tw_method_name(m)) {
+					sb_printf(s, "%s%s", sep, tw_method_name(m));
+					sep = ",";
+				}
+			break;
+		}
+		}
+	}
+	sb_printf(s, "\n");
+}
+
+static int parse_u64(const char *v, uint64_t max, uint64_t *out)
+{
+	char *end;
+	if (*v < '0' || *v > '9')
+		return -1;
+	errno = 0;
+	unsigned long long x = strtoull(v, &end, 10);
+	if (*end || errno || x > max)
+		return -1;
+	*out = x;
+	return 0;
+}
+
+/* One value into its field; NULL, or what is wrong with it. */
+static const char *read_value(const struct field *f, const char *v, int ver, void *base)
+{
+	void *p = (char *)base + f->off;
+	uint64_t u;
+	switch (f->type) {
+	case F_U64:
+		if (parse_u64(v, UINT64_MAX, &u))
+			return "not an unsigned 64-bit number";
+		*(uint64_t *)p = u;
+		return NULL;
+	case F_INT: {
+		int neg = *v == '-';
+		if (parse_u64(v + neg, neg ? (uint64_t)INT_MAX + 1 : INT_MAX, &u))
+			return "not an int";
+		*(int *)p = neg ? (int)(-(int64_t)u) : (int)u;
+		return NULL;
+	}
+	case F_DBL: {
+		char *end;
+		double d = strtod(v, &end);
+		if (!*v || *end || !isfinite(d))
+			return "not a finite number";
+		*(double *)p = d;
+		return NULL;
+	}
+	case F_STR:
+		if (ver == 1 && *v++ != 's')
+			return "a string must start with 's'";
+		return dec(p, f->size, v) ? "too long or a bad %-escape" : NULL;
+	case F_PORT:
+		if (parse_u64(v, 65535, &u))
+			return "not a port";
+		*(uint16_t *)p = (uint16_t)u;
+		return NULL;
+	case F_FLAG:
+		if (parse_u64(v, 1, &u))
+			return "not 0 or 1";
+		*(uint8_t *)p = (uint8_t)u;
+		return NULL;
+	case F_V1_VERDICT:
+		if (parse_u64(v, 2, &u))
+			return "not 0, 1 or 2";
+		*(uint8_t *)p = (uint8_t)u;
+		return NULL;
+	case F_METHOD:
+	case F_METHOD8:
+		if (ver == 1) {
+			if (parse_u64(v, TW_METHOD_MAX, &u) || (u && !per_flow(u)))
+				return "not the number of a per-flow method";
+		} else {
+			u = strcmp(v, "none") ? tw_method_by_name(v) : TW_METHOD_NONE;
+			if (strcmp(v, "none") && !per_flow(u))
+				return "not a per-flow method's name";
+		}
+		if (f->type == F_METHOD)
+			*(int *)p = (int)u;
+		else
+			*(uint8_t *)p = (uint8_t)u;
+		return NULL;
+	case F_METHODS: {
+		unsigned mask = 0;
+		if (ver == 1) {
+			if (parse_u64(v, UINT32_MAX, &u))
+				return "not a number";
+			mask = (unsigned)u;
+		} else {
+			char name[32];
+			for (const char *s = v; *s;) {
+				size_t n = strcspn(s, ",");
+				if (n >= sizeof(name))
+					return "not a per-flow method's name";
+				memcpy(name, s, n);
+				name[n] = 0;
+				int m = tw_method_by_name(name);
+				if (!per_flow((uint64_t)m))
+					return "not a per-flow method's name";
+				mask |= 1u << m;
+				s += n + (s[n] == ',');
+			}
+		}
+		for (int m = 0; m < 32; m++)
+			if ((mask & (1u << m)) && !per_flow((uint64_t)m))
+				return "names a method that is not per-flow";
+		*(unsigned *)p = mask;
+		return NULL;
+	}
+	}
+	return "unknown field type";
+}
+
+/* A record's fields from its tokens (after the kind): version 1 by
+ * position, version 2 by name, each exactly once.  0, or -1 with the
+ * field and what is wrong in why. */
+static int read_record(const struct field *f, size_t nf, char *fields, int ver, void *base, char *why, size_t cap)
+{
+	unsigned want = ver == 1 ? IN_V1 : IN_V2;
+	uint32_t seen = 0;
+	size_t pos = 0;
+	char *save = NULL;
+	for (char *tok = strtok_r(fields, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		const struct field *fd = NULL;
+		const char *v = tok;
+		if (ver == 1) {
+			while (pos < nf && !(f[pos].vers & want))
+				pos++;
+			if (pos == nf) {
+				snprintf(why, cap, "more fields than the %zu of version 1", pos);
+				return -1;
+			}
+			fd = &f[pos++];
+		} else {
+			char *eq = strchr(tok, '=');
+			if (!eq) {
+				snprintf(why, cap, "'%.40s' is not name=value", tok);
+				return -1;
+			}
+			*eq = 0;
+			v = eq + 1;
+			for (size_t i = 0; i < nf && !fd; i++)
+				if ((f[i].vers & want) && !strcmp(f[i].name, tok)) {
+					fd = &f[i];
+					if (seen & (1u << i)) {
+						snprintf(why, cap, "field '%s' given twice", tok);
+						return -1;
+					}
+					seen |= 1u << i;
+				}
+			if (!fd) {
+				snprintf(why, cap, "unknown field '%.40s'", tok);
+				return -1;
+			}
+		}
+		const char *bad = read_value(fd, v, ver, base);
+		if (bad) {
+			snprintf(why, cap, "field '%s': %s", fd->name, bad);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < nf; i++)
+		if ((f[i].vers & want) && (ver == 1 ? i >= pos : !(seen & (1u << i)))) {
+			snprintf(why, cap, "field '%s' missing", f[i].name);
+			return -1;
+		}
+	return 0;
+}
+
 int tw_agg_save(struct tw_agg *a)
 {
 	struct sbuf s = { 0 };
-	char e1[700], e2[700], e3[100], e4[100];
-	sb_printf(&s, "V 1 %llu\n", (unsigned long long)a->now);
+	struct head_rec h = { a->now };
+	char head[16];
+	snprintf(head, sizeof(head), "V %d", STATE_RECORD_VERSION);
+	write_record(&s, head, head_fields, NFIELDS(head_fields), &h);
 	/* targets with an open alert first: a restart under a lower
 	 * alerts.max_targets keeps those */
 	for (size_t n = 0; n < 2 * NBUCKET; n++)
@@ -877,31 +1153,19 @@ int tw_agg_save(struct tw_agg *a)
 			const struct alert *al = &t->al;
 			if (!al->open != (n >= NBUCKET))
 				continue;
-			enc(e1, sizeof(e1), t->key);
-			enc(e2, sizeof(e2), t->domain);
-			enc(e3, sizeof(e3), t->ip);
-			enc(e4, sizeof(e4), t->proto);
-			sb_printf(&s, "T %s %s %s %u %s\n", e1, e2, e3, t->port, e4);
-			sb_printf(&s, "A %d s%s %d %llu %llu %llu %llu %llu %llu %llu %llu %.17g %.17g %d %d %u %u\n",
-			          al->open, al->id, al->method, (unsigned long long)al->first_seen,
-			          (unsigned long long)al->last_seen, (unsigned long long)al->last_tampered,
-			          (unsigned long long)al->last_emit, (unsigned long long)al->resolved_ts,
-			          (unsigned long long)al->flows, (unsigned long long)al->affected,
-			          (unsigned long long)al->em_affected, al->conf_sum, al->baseline, al->ok_run,
-			          al->em_clients, al->methods, al->em_methods);
+			write_record(&s, "T", target_fields, NFIELDS(target_fields), t);
+			write_record(&s, "A", alert_fields, NFIELDS(alert_fields), al);
 			for (int k = 0; k < al->nprefix; k++) {
-				enc(e1, sizeof(e1), al->prefix[k]);
-				sb_printf(&s, "P %s\n", e1);
+				struct prefix_rec p;
+				memcpy(p.prefix, al->prefix[k], PFXLEN);
+				write_record(&s, "P", prefix_fields, NFIELDS(prefix_fields), &p);
 			}
-			for (int k = 0; k < al->nevid; k++)
-				sb_printf(&s, "E %llu\n", (unsigned long long)al->evid[k]);
-			for (size_t k = 0; k < t->nr; k++) {
-				const struct rec *r = &t->r[k];
-				enc(e1, sizeof(e1), r->prefix);
-				sb_printf(&s, "R %llu %llu %.17g %u %u %u %s\n", (unsigned long long)r->ts,
-				          (unsigned long long)r->flow_id, r->conf, r->method,
-				          r->tampered ? 1u + r->silent : 0u, r->answered, e1);
+			for (int k = 0; k < al->nevid; k++) {
+				struct evid_rec e = { al->evid[k] };
+				write_record(&s, "E", evid_fields, NFIELDS(evid_fields), &e);
 			}
+			for (size_t k = 0; k < t->nr; k++)
+				write_record(&s, "R", rec_fields, NFIELDS(rec_fields), &t->r[k]);
 		}
 	sb_printf(&s, "END\n");
 	char err[1200];
@@ -933,130 +1197,164 @@ static void clear(struct tw_agg *a)
 	a->ntargets = a->nopen = a->nopenv = a->npstat = 0;
 }
 
-/* 0, or -1: malformed (line number in *bad).  Targets beyond
- * alerts.max_targets (lowered since the save) are counted in *skipped, their
- * records passed over, open alerts first: a smaller limit is no reason to
- * forget an incident. */
-static int restore(struct tw_agg *a, char *text, int *bad, size_t *skipped)
+/* One record of a target (A, P, E, R) into t. */
+static int restore_member(struct tw_agg *a, struct target *t, char kind, char *fields, int ver, int *have_alert,
+                          char *why, size_t cap)
 {
-	char *save = NULL, w1[700], w2[700], w3[100], w4[100], w5[100];
-	struct target *t = NULL;
-	int ln = 0, end = 0, skip = 0;
-	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		*bad = ++ln;
-		if (end)
+	switch (kind) {
+	case 'A': {
+		struct alert al;
+		memset(&al, 0, sizeof(al));
+		if (read_record(alert_fields, NFIELDS(alert_fields), fields, ver, &al, why, cap))
 			return -1;
-		if (skip && strchr("APER", line[0]) && line[1] == ' ')
-			continue;
-		skip = 0;
-		if (ln == 1) {
-			unsigned long long now;
-			int v;
-			if (sscanf(line, "V %d %llu", &v, &now) != 2 || v != 1)
+		if (*have_alert || (al.open != 0 && al.open != 1) || (al.open && (!al.method || strlen(al.id) != 16))) {
+			snprintf(why, cap, *have_alert ? "a second alert for the target" : "not a valid open alert");
+			return -1;
+		}
+		*have_alert = 1;
+		al.prefix = t->al.prefix; /* P and E records follow A */
+		al.nprefix = t->al.nprefix;
+		al.nevid = t->al.nevid;
+		memcpy(al.evid, t->al.evid, sizeof(al.evid));
+		t->al = al;
+		if (al.open) {
+			a->nopen++;
+			open_add(a, t);
+		}
+		return 0;
+	}
+	case 'P': {
+		struct prefix_rec p;
+		if (read_record(prefix_fields, NFIELDS(prefix_fields), fields, ver, &p, why, cap))
+			return -1;
+		add_prefix(&t->al, p.prefix);
+		return 0;
+	}
+	case 'E': {
+		struct evid_rec e;
+		if (read_record(evid_fields, NFIELDS(evid_fields), fields, ver, &e, why, cap))
+			return -1;
+		add_evid(&t->al, e.flow_id);
+		return 0;
+	}
+	case 'R': {
+		struct rec r;
+		memset(&r, 0, sizeof(r));
+		if (read_record(rec_fields, NFIELDS(rec_fields), fields, ver, &r, why, cap))
+			return -1;
+		if (t->nr >= MAX_REC) {
+			snprintf(why, cap, "more than %d records for the target", MAX_REC);
+			return -1;
+		}
+		if (ver == 1) {
+			/* tampered 2: a silent verdict; 1 from blackhole alone (older files) */
+			r.silent = (uint8_t)(r.tampered == 2 || (r.tampered && r.method == TW_METHOD_BLACKHOLE));
+			r.tampered = (uint8_t) !!r.tampered;
+		}
+		if (r.tampered && !r.method) {
+			snprintf(why, cap, "field 'tampered': a flow without a verdict");
+			return -1;
+		}
+		if (t->nr == t->cap) {
+			size_t nc = t->cap ? t->cap * 2 : 8;
+			void *n = realloc(t->r, nc * sizeof(*t->r));
+			if (!n) {
+				snprintf(why, cap, "out of memory");
 				return -1;
-			a->now = now;
+			}
+			t->r = n;
+			t->cap = nc;
+		}
+		t->r[t->nr] = r;
+		rec_keys(a, &t->r[t->nr]);
+		pstat_note(a, &t->r[t->nr]);
+		t->nr++;
+		return 0;
+	}
+	}
+	snprintf(why, cap, "unknown record kind '%c'", kind);
+	return -1;
+}
+
+/* 0, or -1 with the record number, kind and field in err.  Targets beyond
+ * alerts.max_targets (lowered since the save) are counted in *skipped,
+ * their records passed over, open alerts first: a smaller limit is no
+ * reason to forget an incident. */
+static int restore(struct tw_agg *a, char *text, char *err, size_t errlen, size_t *skipped)
+{
+	char *save = NULL, why[200];
+	struct target *t = NULL;
+	int ln = 0, end = 0, skip = 0, ver = 0, have_alert = 0;
+	char shown = '?'; /* the kind of the record in error, printable */
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char kind = line[0];
+		ln++;
+		shown = isgraph((unsigned char)kind) ? kind : '?';
+		why[0] = 0;
+		if (end) {
+			snprintf(why, sizeof(why), "records after END");
+			goto bad;
+		}
+		if (ln == 1) {
+			struct head_rec h;
+			if (strncmp(line, "V ", 2) || (line[2] != '1' && line[2] != '2') || line[3] != ' ') {
+				snprintf(why, sizeof(why), "not a record version this daemon reads (1, 2)");
+				goto bad;
+			}
+			ver = line[2] - '0';
+			if (read_record(head_fields, NFIELDS(head_fields), line + 4, ver, &h, why, sizeof(why)))
+				goto bad;
+			a->now = h.now;
 			continue;
 		}
 		if (!strcmp(line, "END")) {
 			end = 1;
 			continue;
 		}
-		switch (line[0]) {
-		case 'T': {
-			unsigned port;
-			char key[320], proto[8];
-			if (sscanf(line, "T %699s %699s %99s %u %99s", w1, w2, w3, &port, w4) != 5 || port > 65535 ||
-			    dec(key, sizeof(key), w1) || strlen(key) >= sizeof(t->key))
-				return -1;
-			if (!*slot(a, key) && a->ntargets >= (size_t)a->c.max_targets) {
+		if (!kind || line[1] != ' ') {
+			snprintf(why, sizeof(why), "not 'KIND fields...'");
+			goto bad;
+		}
+		if (skip && strchr("APER", kind))
+			continue;
+		skip = 0;
+		if (kind == 'T') {
+			struct target tr; /* the fields, before the target is made */
+			memset(&tr, 0, sizeof(tr));
+			if (read_record(target_fields, NFIELDS(target_fields), line + 2, ver, &tr, why, sizeof(why)))
+				goto bad;
+			if (!*slot(a, tr.key) && a->ntargets >= (size_t)a->c.max_targets) {
 				(*skipped)++;
 				skip = 1;
 				t = NULL;
-				break;
+				continue;
 			}
-			t = target_get(a, key);
-			if (!t || t->proto[0] || dec(t->domain, sizeof(t->domain), w2) ||
-			    dec(t->ip, sizeof(t->ip), w3) || dec(proto, sizeof(proto), w4))
-				return -1;
-			snprintf(t->proto, sizeof(t->proto), "%s", proto);
-			t->port = (uint16_t)port;
-			break;
-		}
-		case 'A': {
-			struct alert *al;
-			unsigned long long v[8];
-			if (!t)
-				return -1;
-			al = &t->al;
-			if (sscanf(line, "A %d %99s %d %llu %llu %llu %llu %llu %llu %llu %llu %lf %lf %d %d %u %u",
-			           &al->open, w5, &al->method, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7],
-			           &al->conf_sum, &al->baseline, &al->ok_run, &al->em_clients, &al->methods,
-			           &al->em_methods) != 17 ||
-			    dec(al->id, sizeof(al->id), w5) || al->method < 0 || al->method >= NMETH ||
-			    (al->open && (!al->method || strlen(al->id) != 16)))
-				return -1;
-			al->first_seen = v[0];
-			al->last_seen = v[1];
-			al->last_tampered = v[2];
-			al->last_emit = v[3];
-			al->resolved_ts = v[4];
-			al->flows = v[5];
-			al->affected = v[6];
-			al->em_affected = v[7];
-			if (al->open) {
-				a->nopen++;
-				open_add(a, t);
+			t = target_get(a, tr.key);
+			if (!t || t->proto[0]) {
+				snprintf(why, sizeof(why), t ? "a second record for the target" : "out of memory");
+				goto bad;
 			}
-			break;
+			memcpy(t->domain, tr.domain, sizeof(t->domain));
+			memcpy(t->ip, tr.ip, sizeof(t->ip));
+			memcpy(t->proto, tr.proto, sizeof(t->proto));
+			t->port = tr.port;
+			have_alert = 0;
+			continue;
 		}
-		case 'P':
-			if (!t || sscanf(line, "P %699s", w1) != 1 || dec(w2, PFXLEN, w1))
-				return -1;
-			add_prefix(&t->al, w2);
-			break;
-		case 'E': {
-			unsigned long long id;
-			if (!t || sscanf(line, "E %llu", &id) != 1)
-				return -1;
-			add_evid(&t->al, id);
-			break;
+		if (!t) {
+			snprintf(why, sizeof(why), "before any T record");
+			goto bad;
 		}
-		case 'R': {
-			unsigned long long ts, fid;
-			unsigned m, tp, an;
-			double conf;
-			if (!t ||
-			    sscanf(line, "R %llu %llu %lf %u %u %u %699s", &ts, &fid, &conf, &m, &tp, &an, w1) != 7 ||
-			    m >= NMETH || t->nr >= MAX_REC)
-				return -1;
-			if (t->nr == t->cap) {
-				size_t nc = t->cap ? t->cap * 2 : 8;
-				void *n = realloc(t->r, nc * sizeof(*t->r));
-				if (!n)
-					return -1;
-				t->r = n;
-				t->cap = nc;
-			}
-			struct rec *r = &t->r[t->nr++];
-			memset(r, 0, sizeof(*r));
-			r->ts = ts;
-			r->flow_id = fid;
-			r->conf = conf;
-			r->method = (uint8_t)m;
-			/* tampered 2: a silent verdict; 1 from blackhole alone (older files) */
-			r->tampered = (uint8_t) !!tp;
-			r->silent = (uint8_t)(tp == 2 || (tp && m == M_BLACKHOLE));
-			r->answered = (uint8_t) !!an;
-			if (tp > 2 || dec(r->prefix, sizeof(r->prefix), w1))
-				return -1;
-			rec_keys(a, r);
-			pstat_note(a, r);
-			break;
-		}
-		default: return -1;
-		}
+		if (restore_member(a, t, kind, line + 2, ver, &have_alert, why, sizeof(why)))
+			goto bad;
 	}
-	return end ? 0 : -1;
+	if (end)
+		return 0;
+	snprintf(err, errlen, "record %d: no END (cut short)", ln + 1);
+	return -1;
+bad:
+	snprintf(err, errlen, "record %d (%c): %s", ln, shown, why);
+	return -1;
 }
 
 struct tw_agg *tw_agg_new(const struct tw_agg_cfg *cfg, const struct tw_legit *legit, const char *state_dir,
@@ -1101,25 +1399,24 @@ struct tw_agg *tw_agg_new(const struct tw_agg_cfg *cfg, const struct tw_legit *l
 	if (rc == TW_STATE_CORRUPT)
 		fprintf(stderr, "tamperwatchd: %s\n", e);
 	if (rc == TW_STATE_LOADED) {
-		int bad = 0;
+		char why[300] = "a NUL byte in the text";
 		size_t skipped = 0;
-		if (strlen(data) != len || restore(a, data, &bad, &skipped) < 0) {
+		if (strlen(data) != len || restore(a, data, why, sizeof(why), &skipped) < 0) {
 			clear(a);
 			a->now = 0;
 			char path[4200], aside[4300];
 			snprintf(path, sizeof(path), "%s/%s", state_dir, STATE_NAME);
 			if (tw_state_set_aside(path, aside, sizeof(aside)) < 0) {
-				snprintf(err, errlen,
-				         "%s: malformed state (record %d), and it cannot be moved aside: %s", path, bad,
-				         strerror(errno));
+				snprintf(err, errlen, "%s: malformed state, %s; and it cannot be moved aside: %s", path,
+				         why, strerror(errno));
 				free(data);
 				tw_agg_free(a);
 				return NULL;
 			}
 			fprintf(stderr,
-			        "tamperwatchd: %s: malformed state (record %d); moved aside to %s, "
+			        "tamperwatchd: %s: malformed state, %s; moved aside to %s, "
 			        "starting with empty state\n",
-			        path, bad, aside);
+			        path, why, aside);
 		} else if (skipped)
 			fprintf(stderr,
 			        "tamperwatchd: %s/%s: %zu targets beyond alerts.max_targets (%d) not restored\n",
@@ -1231,9 +1528,9 @@ size_t tw_agg_top_targets(const struct tw_agg *a, uint64_t now, int n, char *buf
 		tw_jb_u64(&b, "tampered_flows", top[i].tampered);
 		tw_jb_dbl(&b, "share", top[i].flows ? (double)top[i].tampered / (double)top[i].flows : 0, 3);
 		tw_jb_arr_open(&b, "methods_seen");
-		for (int m = 1; m < NMETH; m++)
-			if (methods & (1u << m))
-				tw_jb_str(&b, NULL, mname[m]);
+		for (int m = 0; m < TW_METHOD_MAX; m++)
+			if ((methods & (1u << m)) && tw_method_name(m))
+				tw_jb_str(&b, NULL, tw_method_name(m));
 		tw_jb_arr_close(&b);
 		tw_jb_u64(&b, "clients", (uint64_t)(t->al.open && t->al.nprefix > nseen ? t->al.nprefix : nseen));
 		tw_jb_str(&b, "alert_id", t->al.open ? t->al.id : NULL);

@@ -1,4 +1,5 @@
 #include "alerts/legit.h"
+#include "verdicts/method.h"
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -12,10 +13,6 @@ struct tw_legit {
 	struct tw_legit_entry *e;
 	size_t n, cap;
 };
-
-static const char *const methods[] = { "any",           "rst_injection",  "blackhole",
-	                               "dns_injection", "http_blockpage", "tls_interference",
-	                               "throttling",    "shutdown" };
 
 static char *trim(char *s)
 {
@@ -150,14 +147,13 @@ struct tw_legit *tw_legit_load(const char *path, char *err, size_t errlen)
 			         ln, f[0]);
 			goto fail;
 		}
-		int okm = 0;
-		for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-			okm |= !strcmp(f[1], methods[i]);
-		if (!okm) {
-			snprintf(err, errlen,
-			         "%s:%d: method: unknown method '%s' (any, rst_injection, blackhole, dns_injection, "
-			         "http_blockpage, tls_interference, throttling, shutdown)",
-			         path, ln, f[1]);
+		if (strcmp(f[1], "any") && !tw_method_by_name(f[1])) {
+			char names[256];
+			size_t o = (size_t)snprintf(names, sizeof(names), "any");
+			for (int m = 0; m < TW_METHOD_MAX && o < sizeof(names); m++)
+				if (tw_method_name(m))
+					o += (size_t)snprintf(names + o, sizeof(names) - o, ", %s", tw_method_name(m));
+			snprintf(err, errlen, "%s:%d: method: unknown method '%s' (%s)", path, ln, f[1], names);
 			goto fail;
 		}
 		snprintf(e.method, sizeof(e.method), "%s", f[1]);

@@ -8,6 +8,7 @@
 #include "capture/pcap_in.h"
 #include "events/pipeline.h"
 #include <tamperwatch/prefix.h>
+#include <tamperwatch/maps.h>
 
 struct tw_regions;
 
@@ -18,7 +19,6 @@ struct tw_prefix_opts {
 	int on;
 	int v4_len, v6_len; /* counting prefix lengths (24, 48) */
 };
-#define TW_PFX_MAX 65536 /* prefixes counted at once (the kernel map's size) */
 
 /* One prefix at a poll: cumulative counters summed over CPUs, and the
  * distinct-client sketch of the epoch the poll just closed (ORed). */

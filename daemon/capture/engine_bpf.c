@@ -105,9 +105,7 @@ static int bpf_remove(struct tw_engine *eng, const struct tw_flow_key *k)
 static void bpf_counters(struct tw_engine *eng, uint64_t out[TW_CNT_MAX], uint64_t *lost, int max_cpu, int *ncpu)
 {
 	struct bpf_engine *b = (struct bpf_engine *)eng;
-	struct {
-		uint64_t c[TW_CNT_MAX];
-	} *v = calloc((size_t)b->ncpu, sizeof(*v));
+	struct tw_counters *v = calloc((size_t)b->ncpu, sizeof(*v));
 	uint32_t zero = 0;
 
 	memcpy(out, b->user_cnt, sizeof(b->user_cnt));

@@ -194,13 +194,11 @@ static void do_status(struct tw_ctl *c, int fd)
 	json_object_object_add(st, "output_write_errors", u64(s->output_write_errors));
 	struct json_object *vd = json_object_new_object();
 	uint64_t vt = 0;
-	for (int i = 1; i < 8; i++) {
-		const char *n = tw_verdict_method_name(i);
-		if (n && *n) {
-			json_object_object_add(vd, n, u64(s->tamper_verdicts[i]));
-			vt += s->tamper_verdicts[i];
+	for (int m = 0; m < TW_METHOD_MAX; m++)
+		if (tw_method(m) && tw_method(m)->per_flow) {
+			json_object_object_add(vd, tw_method_name(m), u64(s->tamper_verdicts[m]));
+			vt += s->tamper_verdicts[m];
 		}
-	}
 	json_object_object_add(st, "verdicts_total", u64(vt));
 	json_object_object_add(st, "verdicts", vd);
 	json_object_object_add(st, "verdict_flows_dropped", u64(s->verdict_flows_dropped));

@@ -83,18 +83,6 @@ const char *tw_event_type_name(unsigned type)
 	return type < TW_EV_TYPE_MAX && type_names[type] ? type_names[type] : "unknown";
 }
 
-static const char *stage_name(unsigned s)
-{
-	switch (s) {
-	case TW_STAGE_SYN: return "after_syn";
-	case TW_STAGE_HANDSHAKE: return "after_handshake";
-	case TW_STAGE_CLIENT_DATA: return "after_request";
-	case TW_STAGE_SERVER_DATA: return "after_response";
-	case TW_STAGE_MIDSTREAM: return "midstream";
-	}
-	return "unknown";
-}
-
 static const char *state_name(unsigned s)
 {
 	static const char *const n[] = { "none", "syn_sent", "syn_rcvd", "established", "closing", "closed", "reset" };
@@ -314,7 +302,7 @@ void tw_pipeline_event(struct tw_pipeline *pl, const struct tw_event *e, size_t 
 		if (e->proto == TW_PROTO_TCP) {
 			const struct tw_pkt_ctx *c = &e->ctx;
 			tw_jb_obj_open(&b, "context");
-			tw_jb_str(&b, "stage", stage_name(c->stage));
+			tw_jb_str(&b, "stage", tw_stage_name(c->stage));
 			if (c->sender_seen) {
 				tw_jb_i64(&b, "seq_rel", c->seq_rel);
 				tw_jb_bool(&b, "in_window", c->in_window);

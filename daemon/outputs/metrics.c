@@ -211,9 +211,10 @@ static void render_pipeline(struct sb *b, const struct tw_status *s)
 	counter(b, "tamperwatch_output_lines_too_long_total", "JSON lines dropped: longer than the line buffer.", NULL,
 	        NULL, s->lines_too_long);
 	family(b, "tamperwatch_tamper_verdicts_total", "counter", "Per-flow tamper verdicts, by method.");
-	for (int i = 0; i < 8 && tw_verdict_method_name(i); i++)
-		sample(b, "tamperwatch_tamper_verdicts_total", "method", tw_verdict_method_name(i), NULL, NULL,
-		       s->tamper_verdicts[i]);
+	for (int m = 0; m < TW_METHOD_MAX; m++)
+		if (tw_method(m) && tw_method(m)->per_flow)
+			sample(b, "tamperwatch_tamper_verdicts_total", "method", tw_method_name(m), NULL, NULL,
+			       s->tamper_verdicts[m]);
 	counter(b, "tamperwatch_verdict_flows_dropped_total", "Flows not judged: verdict table full.", NULL, NULL,
 	        s->verdict_flows_dropped);
 	counter(b, "tamperwatch_redirect_bodies_skipped_total",

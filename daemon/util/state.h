@@ -1,4 +1,4 @@
-/* Durable state files (README "Alerts: state"): one blob per file,
+/* Durable state files (docs/state.md): one blob per file,
  * zlib-compressed behind a versioned header with lengths and a CRC-32,
  * written to a temporary file, fsync'd and renamed over the old one (a
  * crash leaves either the old or the new file, never a torn one). */

@@ -48,16 +48,6 @@
 #define V_ANS_AGE_NS (600ull * 1000000000ull) /* an answer links a web flow this long */
 #define V_REDIR_BODY_MAX 8192                 /* a search/redirect stub page is small; larger bodies are not decoded */
 
-enum { M_RST = 0, M_BLACKHOLE, M_DNS, M_BLOCKPAGE, M_TLS, M_MAX };
-static const char *const method_names[M_MAX] = {
-	"rst_injection", "blackhole", "dns_injection", "http_blockpage", "tls_interference",
-};
-
-const char *tw_verdict_method_name(int i)
-{
-	return i >= 0 && i < M_MAX ? method_names[i] : NULL;
-}
-
 enum req_kind { REQ_NONE = 0, REQ_HTTP, REQ_TLS, REQ_OTHER };
 enum resp_kind { RESP_NONE = 0, RESP_HTTP, RESP_TLS_ALERT, RESP_TLS_HELLO, RESP_OTHER };
 
@@ -792,17 +782,6 @@ static int ipid_jumps(uint16_t now, uint16_t prev)
 	return d > V_IPID_GAP && d < (uint16_t)(65536 - V_IPID_GAP);
 }
 
-static const char *stage_name(unsigned s)
-{
-	switch (s) {
-	case TW_STAGE_SYN: return "after_syn";
-	case TW_STAGE_HANDSHAKE: return "after_handshake";
-	case TW_STAGE_CLIENT_DATA: return "after_request";
-	case TW_STAGE_SERVER_DATA: return "after_response";
-	}
-	return "midstream";
-}
-
 /* The members every per-flow record starts with (docs/schema.md): time, type,
  * flow, the client as its prefix only, the server, ports, protocol. */
 static void record_head(const struct tw_pipeline *pl, struct tw_jb *b, const struct tw_event *e, const char *type)
@@ -837,11 +816,11 @@ static int write_tamper(struct tw_verdict *v, const struct tw_event *e, const st
 
 	/* weak evidence alone (an IP-ID jump, a 451) is not a verdict; a
 	 * timeout is reported weak, since only many of them make a case */
-	if (c < 0.5 && method != M_BLACKHOLE && strcmp(signature, "PSH->timeout"))
+	if (c < 0.5 && method != TW_METHOD_BLACKHOLE && strcmp(signature, "PSH->timeout"))
 		return 0;
 	if (fl->flags & TW_FLOW_MIDSTREAM)
 		lim[nlim++] = "midstream";
-	if (e->proto == TW_PROTO_TCP && (!fl->dir[0].packets || !fl->dir[1].packets) && method != M_BLACKHOLE)
+	if (e->proto == TW_PROTO_TCP && (!fl->dir[0].packets || !fl->dir[1].packets) && method != TW_METHOD_BLACKHOLE)
 		lim[nlim++] = "one_way";
 	if (nlim && c > 0.3)
 		c = 0.3;
@@ -850,7 +829,7 @@ static int write_tamper(struct tw_verdict *v, const struct tw_event *e, const st
 	tw_jb_init(&b, buf, sizeof(buf));
 	record_head(pl, &b, e, "tamper");
 	tw_jb_obj_open(&b, "tamper");
-	tw_jb_str(&b, "method", method_names[method]);
+	tw_jb_str(&b, "method", tw_method_name(method));
 	tw_jb_str(&b, "signature", signature);
 	tw_jb_str(&b, "stage", stage);
 	tw_jb_arr_open(&b, "anomalies");
@@ -875,7 +854,7 @@ static int write_tamper(struct tw_verdict *v, const struct tw_event *e, const st
 	if (n > 0)
 		tw_pipeline_line(pl, buf, (size_t)n);
 	memset(out, 0, sizeof(*out));
-	out->method = method_names[method];
+	out->method = tw_method_name(method);
 	out->signature = signature;
 	out->stage = stage;
 	out->confidence = c;
@@ -905,8 +884,8 @@ static void judge_dns(struct tw_verdict *v, const struct tw_event *e, struct vfl
 		if (q->fp)
 			anom(&a, "dns_known_forged_address", 0.90);
 		struct tw_tamper t;
-		int w = a.n && write_tamper(v, e, f, M_DNS, sig, "dns", &a, q->qname, q->fp ? "fingerprint" : NULL,
-		                            q->fp ? q->fp->name : NULL, &t);
+		int w = a.n && write_tamper(v, e, f, TW_METHOD_DNS_INJECTION, sig, "dns", &a, q->qname,
+		                            q->fp ? "fingerprint" : NULL, q->fp ? q->fp->name : NULL, &t);
 		outcome(v, e, q->qname, q->nresp > 0, w ? &t : NULL);
 	}
 }
@@ -1036,10 +1015,10 @@ static int resolve_silence(const struct tw_verdict *v, const struct pending *p, 
 	}
 	if (silent_here || (silent_elsewhere && !answered_here)) {
 		*why = "other_requests_unanswered";
-		return M_BLACKHOLE;
+		return TW_METHOD_BLACKHOLE;
 	}
 	*why = answered_here ? "other_requests_answered" : NULL;
-	return M_TLS;
+	return TW_METHOD_TLS_INTERFERENCE;
 }
 
 static void resolve_pending(struct tw_verdict *v, struct pending *p)
@@ -1049,8 +1028,8 @@ static void resolve_pending(struct tw_verdict *v, struct pending *p)
 	const char *why;
 	int m = resolve_silence(v, p, &why);
 	anom(&a, "request_timeout", V_TIMEOUT_CONF);
-	int w = write_tamper(v, p->e, &p->f, m, "PSH->timeout", "after_request", &a, NULL, why ? "cross_flow" : NULL,
-	                     why, &t);
+	int w = write_tamper(v, p->e, &p->f, m, "PSH->timeout", tw_stage_name(TW_STAGE_CLIENT_DATA), &a, NULL,
+	                     why ? "cross_flow" : NULL, why, &t);
 	outcome(v, p->e, p->f.sni[0] ? p->f.sni : p->f.host, 0, w ? &t : NULL);
 	free(p->e);
 	p->e = NULL;
@@ -1151,10 +1130,12 @@ static int judge_tcp_inner(struct tw_verdict *v, const struct tw_event *e, struc
 		if (a.n && confidence(&a) >= 0.5) {
 			if (f->resp == RESP_HTTP) {
 				snprintf(sig, sizeof(sig), "PSH->HTTP%d", f->status);
-				return write_tamper(v, e, f, M_BLOCKPAGE, sig, "after_request", &a, NULL,
+				return write_tamper(v, e, f, TW_METHOD_HTTP_BLOCKPAGE, sig,
+				                    tw_stage_name(TW_STAGE_CLIENT_DATA), &a, NULL,
 				                    f->fp ? "fingerprint" : NULL, f->fp ? f->fp->name : NULL, t);
 			}
-			return write_tamper(v, e, f, M_TLS, "PSH->ALERT", "after_request", &a, NULL, NULL, NULL, t);
+			return write_tamper(v, e, f, TW_METHOD_TLS_INTERFERENCE, "PSH->ALERT",
+			                    tw_stage_name(TW_STAGE_CLIENT_DATA), &a, NULL, NULL, NULL, t);
 		}
 		a.n = 0;
 	}
@@ -1194,16 +1175,14 @@ static int judge_tcp_inner(struct tw_verdict *v, const struct tw_event *e, struc
 		if (strong) {
 			if (burst)
 				anom(&a, "multiple_rst_seq", 0.50);
-			static const char *const pre[] = { "?", "SYN", "ACK", "PSH", "DATA", "MID" };
-			snprintf(sig, sizeof(sig), "%s->RST%s", pre[r0->stage < 6 ? r0->stage : 0],
-			         f->nrst > 1 ? ";RST" : "");
+			snprintf(sig, sizeof(sig), "%s->RST%s", tw_stage_sig(r0->stage), f->nrst > 1 ? ";RST" : "");
 			/* an on-path injector shows itself (a lost race, a burst): that
 			 * is RST injection whatever the trigger; a lone forged reset
 			 * right after a ClientHello is TLS interference */
 			int method = (r0->stage == TW_STAGE_CLIENT_DATA && f->req == REQ_TLS && !f->race && !burst)
-			                     ? M_TLS
-			                     : M_RST;
-			return write_tamper(v, e, f, method, sig, stage_name(r0->stage), &a, NULL, NULL, NULL, t);
+			                     ? TW_METHOD_TLS_INTERFERENCE
+			                     : TW_METHOD_RST_INJECTION;
+			return write_tamper(v, e, f, method, sig, tw_stage_name(r0->stage), &a, NULL, NULL, NULL, t);
 		}
 		/* the server's own reset: benign, unless it closes a silence below */
 		v->st.suppressed_benign++;
@@ -1213,7 +1192,8 @@ static int judge_tcp_inner(struct tw_verdict *v, const struct tw_event *e, struc
 	/* silence: the SYN, or the request, never answered */
 	if (syn_unanswered(e)) {
 		anom(&a, "syn_timeout", V_TIMEOUT_CONF);
-		return write_tamper(v, e, f, M_BLACKHOLE, "SYN->timeout", "after_syn", &a, NULL, NULL, NULL, t);
+		return write_tamper(v, e, f, TW_METHOD_BLACKHOLE, "SYN->timeout", tw_stage_name(TW_STAGE_SYN), &a, NULL,
+		                    NULL, NULL, t);
 	}
 	if (request_unanswered(e)) {
 		/* a silent ClientHello: the SNI, or the address whatever was
@@ -1221,7 +1201,8 @@ static int judge_tcp_inner(struct tw_verdict *v, const struct tw_event *e, struc
 		if (f && f->req == REQ_TLS)
 			return V_DEFER;
 		anom(&a, "request_timeout", V_TIMEOUT_CONF);
-		return write_tamper(v, e, f, M_BLACKHOLE, "PSH->timeout", "after_request", &a, NULL, NULL, NULL, t);
+		return write_tamper(v, e, f, TW_METHOD_BLACKHOLE, "PSH->timeout", tw_stage_name(TW_STAGE_CLIENT_DATA),
+		                    &a, NULL, NULL, NULL, t);
 	}
 	return 0;
 }

@@ -6,6 +6,7 @@
 #define TW_VERDICT_H
 #include <stdint.h>
 #include <tamperwatch/event.h>
+#include "verdicts/method.h"
 
 struct tw_pipeline;
 struct tw_fp_db;
@@ -13,7 +14,7 @@ struct tw_verdict;
 
 #define TW_VERDICT_PARSERS 5
 struct tw_verdict_stats {
-	uint64_t verdicts[8];             /* by method (enum in verdict.c order) */
+	uint64_t verdicts[TW_METHOD_MAX]; /* by enum tw_method */
 	uint64_t flows_dropped;           /* flow contexts not kept: table full */
 	uint64_t suppressed_benign;       /* RSTs that matched the server's own pattern */
 	uint64_t redirect_bodies_skipped; /* DNS-linked HTTP responses not read for ISP
@@ -64,8 +65,6 @@ void tw_verdict_set_hook(struct tw_verdict *v, tw_outcome_cb cb, void *arg);
  * learns the verdict before an alert raised by the first names the flow. */
 void tw_verdict_set_hook2(struct tw_verdict *v, tw_outcome_cb cb, void *arg);
 const struct tw_verdict_stats *tw_verdict_stats(const struct tw_verdict *v);
-/* Name of tw_verdict_stats.verdicts[i] ("rst_injection", ...), NULL past the last. */
-const char *tw_verdict_method_name(int i);
 /* Name of parse_errors[i] ("dns", "tls_client_hello", ...), NULL past the last. */
 const char *tw_verdict_parser_name(int i);
 void tw_verdict_free(struct tw_verdict *v);

@@ -133,7 +133,7 @@ static __always_inline __u32 tw_track(struct tw_flow *f, const struct tw_pkt *p,
 	ctx->sender_ttl_base = d->ttl_base;
 	ctx->sender_ipid_last = d->ipid_last;
 	ctx->sender_ttl_last = d->ttl_last;
-	ctx->reserved = 0;
+	__builtin_memset(ctx->reserved, 0, sizeof(ctx->reserved));
 	ctx->since_other_ns = o->last_ns && now > o->last_ns ? now - o->last_ns : 0;
 	ctx->stage = tw_stage(f);
 	ctx->seq_rel = (__s32)(p->seq - d->next_seq);

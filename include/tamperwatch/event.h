@@ -49,6 +49,34 @@ enum tw_stage {
 	TW_STAGE_MIDSTREAM = 5,   /* flow picked up mid-stream */
 };
 
+/* The stage as the JSON records write it (rst events' "stage", tamper
+ * verdicts' "stage"); "unknown" for a value no producer sets. */
+static __always_inline const char *tw_stage_name(__u32 stage)
+{
+	switch (stage) {
+	case TW_STAGE_SYN: return "after_syn";
+	case TW_STAGE_HANDSHAKE: return "after_handshake";
+	case TW_STAGE_CLIENT_DATA: return "after_request";
+	case TW_STAGE_SERVER_DATA: return "after_response";
+	case TW_STAGE_MIDSTREAM: return "midstream";
+	}
+	return "unknown";
+}
+
+/* The stage's token in a verdict signature ("PSH->RST": Cloudflare's
+ * notation, README "Verdicts"); "?" for a value no producer sets. */
+static __always_inline const char *tw_stage_sig(__u32 stage)
+{
+	switch (stage) {
+	case TW_STAGE_SYN: return "SYN";
+	case TW_STAGE_HANDSHAKE: return "ACK";
+	case TW_STAGE_CLIENT_DATA: return "PSH";
+	case TW_STAGE_SERVER_DATA: return "DATA";
+	case TW_STAGE_MIDSTREAM: return "MID";
+	}
+	return "?";
+}
+
 /* Where the event's packet stands against the flow, measured before the
  * packet updated the flow. */
 struct tw_pkt_ctx {
@@ -61,8 +89,8 @@ struct tw_pkt_ctx {
 	__u8 sender_seen;       /* sender had sent packets before this one */
 	__u16 sender_ipid_last; /* sender's IP-ID on its previous packet */
 	__u8 sender_ttl_last;   /* sender's TTL on its previous packet */
-	__u8 reserved;
-	__u64 since_other_ns; /* time since the other direction's last packet */
+	__u8 reserved[5];       /* zero; fills up to since_other_ns's alignment */
+	__u64 since_other_ns;   /* time since the other direction's last packet */
 };
 TW_STATIC_ASSERT(sizeof(struct tw_pkt_ctx) == 32, "tw_pkt_ctx layout");
 
@@ -118,6 +146,11 @@ enum tw_counter {
 	TW_CNT_NONLINEAR,       /* TC: headers not in the linear part: skipped */
 	TW_CNT_PFX_INSERT_FAIL, /* packets to a client network not counted: prefix table full */
 	TW_CNT_MAX
+};
+
+/* The value of the stats map: one per CPU. */
+struct tw_counters {
+	__u64 c[TW_CNT_MAX];
 };
 
 #endif

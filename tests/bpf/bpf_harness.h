@@ -205,9 +205,8 @@ static __attribute__((unused)) void m_process(struct mirror *m, const uint8_t *d
 	}
 	struct tw_flow *f = &m->flow[i];
 	int dir = tw_pkt_dir(f, src_is_b);
-	/* tw_track() never writes ctx.reserved nor the 4 padding bytes
-	 * before since_other_ns: the BPF program zeroes them (its request
-	 * struct is "= {}"), so the mirror must too */
+	/* the BPF program starts from a zeroed request ("= {}"): so does
+	 * the mirror, whatever tw_track() leaves alone */
 	memset(&pc, 0, sizeof(pc));
 	__u32 ev = tw_track(f, &p, dir, now, 1, (__u32)len, &pc);
 	for (__u32 t = 1; t < TW_EV_TYPE_MAX; t++) {

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "alerts/legit.h"
+#include "verdicts/method.h"
 
 #include "check.h"
 
@@ -72,7 +73,18 @@ int main(void)
 	bad("ok.example, any, L, ,\nx.example, any, L\n", "2: expected 5");
 	bad("bad domain!, any, L, ,\n", "1: pattern");
 	bad("10.0.0.0/33, any, L, ,\n", "1: pattern");
-	bad("x.example, shouting, L, ,\n", "1: method");
+	bad("x.example, shouting, L, ,\n", "1: method: unknown method 'shouting' (any, rst_injection, http_blockpage, "
+	                                   "dns_injection, tls_interference, blackhole, throttling, shutdown)");
+	/* every method of the one list (verdicts/method.h) can be declared */
+	for (int m = 0; m < TW_METHOD_MAX; m++) {
+		char line[128];
+		if (!tw_method_name(m))
+			continue;
+		snprintf(line, sizeof(line), "x.example, %s, L, ,\n", tw_method_name(m));
+		struct tw_legit *l = load(line, err, sizeof(err));
+		CHECK(l, "%s: %s", tw_method_name(m), err);
+		tw_legit_free(l);
+	}
 	bad("x.example, any, , ,\n", "1: legal_reference");
 	bad("x.example, any, L, 2020-13-01,\n", "1: since");
 	bad("x.example, any, L, , tomorrow\n", "1: until");

@@ -97,8 +97,8 @@ int main(void)
 	st.events[TW_EV_FLOW_END] = 9;
 	st.events_malformed = 3;
 	st.output_write_errors = 1;
-	st.tamper_verdicts[0] = 12; /* rst_injection */
-	st.tamper_verdicts[1] = 1;  /* blackhole */
+	st.tamper_verdicts[TW_METHOD_RST_INJECTION] = 12;
+	st.tamper_verdicts[TW_METHOD_BLACKHOLE] = 1;
 	st.agg.targets = 7;
 	st.agg.targets_dropped = 3;
 	st.agg.prefixes_dropped = 2;

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Sizes of the kernel side's maps, used by the BPF program that declares
+ * them and by the daemon that sizes, fills and reads them (the userspace
+ * replay engine keeps the same prefix bound, so both backends count the
+ * same prefixes).  Entries, except where a unit is named. */
+#ifndef TAMPERWATCH_MAPS_H
+#define TAMPERWATCH_MAPS_H
+#include "types.h"
+
+#define TW_FLOWS_DEFAULT 262144    /* tw_flows (LRU): the default of flows.max, which sizes it at load */
+#define TW_RINGBUF_BYTES (8 << 20) /* tw_events: bytes, a power of two (a BPF ring buffer's rule) */
+#define TW_CLIENT_NETS_MAX 4096    /* tw_client_nets (LPM): client networks of regions.file */
+#define TW_PFX_MAX 65536           /* tw_pfx: client prefixes counted at once (not LRU: see the BPF program) */
+TW_STATIC_ASSERT((TW_RINGBUF_BYTES & (TW_RINGBUF_BYTES - 1)) == 0, "ring buffer size: a power of two");
+
+#endif
