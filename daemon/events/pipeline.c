@@ -7,6 +7,7 @@
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
+#include <tamperwatch/classify.h>
 
 void tw_pipeline_init(struct tw_pipeline *pl, struct tw_output *out, const struct tw_pipeline_opts *opt)
 {
@@ -230,7 +231,8 @@ static int valid(const struct tw_event *e, size_t len)
 		return 0;
 	if (e->type == 0 || e->type >= TW_EV_TYPE_MAX)
 		return 0;
-	if (e->snippet_len > TW_SNIPPET_MAX || e->len != sizeof(*e) + e->snippet_len || e->len > len)
+	if (e->snippet_len > tw_event_snippet_max(e->type, e->proto, e->sport) ||
+	    e->len != sizeof(*e) + e->snippet_len || e->len > len)
 		return 0;
 	if (e->family != TW_FAMILY_IPV4 && e->family != TW_FAMILY_IPV6)
 		return 0;

@@ -9,18 +9,19 @@
  * put back in order from offset 0 and handed to the TLS ClientHello parser
  * (proto_tls.c) for SNI and ALPN.
  *
- * The snippet problem: an Initial fills a datagram of >= 1200 bytes but an
- * event snippet holds TW_SNIPPET_MAX (1024).  GCM can only check its tag on
- * the whole packet.  We do not raise the snippet bound (every payload event
- * reserves the bound in the ring buffer, and a ClientHello with a
- * post-quantum key share spans two Initials anyway); instead, when the
- * packet is cut we decrypt the bytes present with AES-128-CTR, which is
- * GCM's own keystream (counter block iv^pn || 2, RFC 5116 / SP 800-38D), and
- * say authenticated = 0.  The ClientHello of a client's first Initial sits
- * at its start, so the SNI is read all the same; what is lost is only the
- * proof that the bytes were the client's (our own capture of the client's
- * packet, so the tag would prove little more).  A whole packet is decrypted
- * with GCM and a wrong tag is DECRYPT_FAILED.
+ * The snippet problem: an Initial fills a datagram of >= 1200 bytes, but
+ * an event snippet holds TW_SNIPPET_MAX (1024) and AES-GCM checks its tag
+ * only on the whole packet.  Reading a 1024-byte prefix without the tag
+ * (AES-CTR) is not enough: clients put PADDING before the CRYPTO frame (in
+ * every 1252/1280-byte Initial of the GFW corpus captures the SNI starts
+ * past byte 1040).  So the kernel side keeps a QUIC client's first datagram
+ * (UDP to port 443) whole, up to TW_SNIPPET_QUIC_MAX (include/tamperwatch/
+ * event.h), and a whole packet is decrypted with GCM: authenticated = 1, a
+ * wrong tag is DECRYPT_FAILED.  A packet still cut (a jumbo datagram, a
+ * capture with a short snaplen, a payload event on another port) is
+ * decrypted as far as present with AES-128-CTR, which is GCM's own
+ * keystream (counter block iv^pn || 2, SP 800-38D), and parsed as far as
+ * it goes with authenticated = 0: its fields are unverified.
  *
  * Bounded work: at most TW_QUIC_PACKET_MAX payload bytes are decrypted and
  * walked; every frame consumes at least one byte; CRYPTO data beyond
