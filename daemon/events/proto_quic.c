@@ -201,9 +201,12 @@ static int gcm_open(const struct tw_quic_keys *k, const uint8_t nonce[12], const
 	return rc;
 }
 
-/* Which bytes of the CRYPTO stream [0, TW_QUIC_CRYPTO_MAX) have arrived. */
+/* Which bytes of the CRYPTO stream [0, TW_QUIC_CRYPTO_MAX) have arrived;
+ * conflict: a byte sent twice with different values, which RFC 9000 19.6
+ * forbids and which would let a censor and a server read two hellos. */
 struct crypto_map {
 	uint64_t have[TW_QUIC_CRYPTO_MAX / 64];
+	int conflict;
 };
 
 static void crypto_put(struct tw_quic_initial *out, struct crypto_map *m, uint64_t off, const uint8_t *d, size_t n)
@@ -212,9 +215,14 @@ static void crypto_put(struct tw_quic_initial *out, struct crypto_map *m, uint64
 		return;
 	if (n > TW_QUIC_CRYPTO_MAX - off)
 		n = (size_t)(TW_QUIC_CRYPTO_MAX - off);
-	memcpy(out->crypto + off, d, n);
-	for (size_t i = (size_t)off; i < off + n; i++)
-		m->have[i / 64] |= (uint64_t)1 << (i % 64);
+	for (size_t i = 0; i < n; i++) {
+		size_t at = (size_t)off + i;
+		uint64_t bit = (uint64_t)1 << (at % 64);
+		if ((m->have[at / 64] & bit) && out->crypto[at] != d[i])
+			m->conflict = 1;
+		out->crypto[at] = d[i];
+		m->have[at / 64] |= bit;
+	}
 }
 
 static size_t crypto_contiguous(const struct crypto_map *m)
@@ -309,13 +317,14 @@ static enum tw_quic_status parse(const uint8_t *p, size_t len, size_t wire_len, 
 {
 	size_t off;
 
+	/* fewer bytes than a header: cut by the snippet, or a datagram too short */
 	if (len < 1)
-		return TW_QUIC_TRUNCATED;
+		return len < wire_len ? TW_QUIC_TRUNCATED : TW_QUIC_MALFORMED;
 	if (!(p[0] & 0x80))
 		return TW_QUIC_SHORT_HEADER;
 	out->first_byte = p[0];
 	if (len < 6)
-		return TW_QUIC_TRUNCATED;
+		return len < wire_len ? TW_QUIC_TRUNCATED : TW_QUIC_MALFORMED;
 	out->version = rd32(p + 1);
 
 	/* the invariant part (RFC 8999): connection IDs of up to 255 bytes */
@@ -424,6 +433,8 @@ static enum tw_quic_status parse(const uint8_t *p, size_t len, size_t wire_len, 
 	out->crypto_len = crypto_contiguous(&m);
 	if (st != TW_QUIC_OK)
 		return st;
+	if (m.conflict)
+		return TW_QUIC_MALFORMED;
 	out->tls_rc = tw_parse_tls_client_hello_msg(out->crypto, out->crypto_len, &out->hello);
 	switch (out->tls_rc) {
 	case TW_PAYLOAD_OK: return TW_QUIC_OK;

@@ -15,9 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include "events/proto.h"
+#include "quic_protect.h"
 
 #include "check.h"
 
@@ -115,63 +114,6 @@ static int eqhex(const uint8_t *b, size_t n, const char *h)
 {
 	uint8_t x[64];
 	return unhex(h, x, sizeof(x)) == n && memcmp(b, x, n) == 0;
-}
-
-/* Long header of a client Initial with a 2-byte Length and a pn_len-byte
- * packet number: the form of the RFC examples. */
-static size_t initial_header(uint8_t *h, uint8_t first, uint32_t version, const uint8_t *dcid, size_t dlen,
-                             size_t token_len, size_t payload_len, uint32_t pn, size_t pn_len)
-{
-	size_t o = 0;
-	h[o++] = (uint8_t)(first | (pn_len - 1));
-	for (int i = 3; i >= 0; i--)
-		h[o++] = (uint8_t)(version >> (8 * i));
-	h[o++] = (uint8_t)dlen;
-	memcpy(h + o, dcid, dlen);
-	o += dlen;
-	h[o++] = 0;                  /* SCID */
-	h[o++] = (uint8_t)token_len; /* token_len < 64 */
-	memset(h + o, 0x5a, token_len);
-	o += token_len;
-	size_t length = pn_len + payload_len + 16;
-	h[o++] = (uint8_t)(0x40 | length >> 8);
-	h[o++] = (uint8_t)length;
-	for (size_t i = 0; i < pn_len; i++)
-		h[o++] = (uint8_t)(pn >> (8 * (pn_len - 1 - i)));
-	return o;
-}
-
-/* The sender's side (RFC 9001 5.3, 5.4), written separately from the
- * parser: GCM seal with the header as associated data, then the header
- * protection mask over the first byte's low bits and the packet number. */
-static size_t protect(const struct tw_quic_keys *k, const uint8_t *hdr, size_t hlen, size_t pn_len,
-                      const uint8_t *payload, size_t plen, uint8_t *out)
-{
-	uint8_t nonce[12], mask[16];
-	uint32_t pn = 0;
-	int l = 0;
-
-	for (size_t i = 0; i < pn_len; i++)
-		pn = pn << 8 | hdr[hlen - pn_len + i];
-	memcpy(nonce, k->iv, 12);
-	for (int i = 0; i < 4; i++)
-		nonce[11 - i] ^= (uint8_t)(pn >> (8 * i));
-	memcpy(out, hdr, hlen);
-	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-	EVP_EncryptInit_ex(c, EVP_aes_128_gcm(), NULL, k->key, nonce);
-	EVP_EncryptUpdate(c, NULL, &l, hdr, (int)hlen);
-	EVP_EncryptUpdate(c, out + hlen, &l, payload, (int)plen);
-	EVP_EncryptFinal_ex(c, out + hlen + l, &l);
-	EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, out + hlen + plen);
-	EVP_CIPHER_CTX_free(c);
-	c = EVP_CIPHER_CTX_new();
-	EVP_EncryptInit_ex(c, EVP_aes_128_ecb(), NULL, k->hp, NULL);
-	EVP_EncryptUpdate(c, mask, &l, out + hlen - pn_len + 4, 16);
-	EVP_CIPHER_CTX_free(c);
-	out[0] ^= mask[0] & 0x0f;
-	for (size_t i = 0; i < pn_len; i++)
-		out[hlen - pn_len + i] ^= mask[1 + i];
-	return hlen + plen + 16;
 }
 
 /* A client Initial for version/dcid carrying payload (padded with zeros to
@@ -334,7 +276,11 @@ static void test_headers(void)
 	int f0 = fails;
 
 	st = parse_hex("");
-	CHECK(st == TW_QUIC_TRUNCATED, "empty -> %s", tw_quic_status_str(st));
+	CHECK(st == TW_QUIC_MALFORMED, "empty datagram -> %s", tw_quic_status_str(st));
+	st = tw_parse_quic_initial((const uint8_t *)"\xc0\x00\x00", 3, 1200, &q);
+	CHECK(st == TW_QUIC_TRUNCATED, "3 bytes of a 1200-byte datagram -> %s", tw_quic_status_str(st));
+	st = parse_hex("c0000000");
+	CHECK(st == TW_QUIC_MALFORMED, "4-byte datagram with a long header -> %s", tw_quic_status_str(st));
 	st = parse_hex("4001020304050607");
 	CHECK(st == TW_QUIC_SHORT_HEADER, "short header -> %s", tw_quic_status_str(st));
 	/* version negotiation: DCID 4, SCID 4, versions v1, v2, a GREASE one */
@@ -457,6 +403,22 @@ static void test_frames(void)
 	CHECK(st == TW_QUIC_TRUNCATED && q.n_frames == 2, "ACK of 63 zero ranges -> %s frames %d",
 	      tw_quic_status_str(st), q.n_frames);
 
+	/* the hello twice: identical data is a retransmission, different data
+	 * at the same offset a protocol violation */
+	for (int differ = 0; differ < 2; differ++) {
+		o = 0;
+		pl[o++] = 0x06, pl[o++] = 0, o += v2byte(pl + o, cfn);
+		memcpy(pl + o, ch, cfn), o += cfn;
+		pl[o++] = 0x06, pl[o++] = 0, o += v2byte(pl + o, cfn);
+		memcpy(pl + o, ch, cfn), o += cfn;
+		if (differ)
+			pl[o - 1] ^= 1;
+		n = build_initial(TW_QUIC_V1, 0xc0, rfc_dcid, 8, pl, o, pkt);
+		st = tw_parse_quic_initial(pkt, n, n, &q);
+		CHECK(st == (differ ? TW_QUIC_MALFORMED : TW_QUIC_OK), "CRYPTO sent twice, %s -> %s",
+		      differ ? "different" : "same", tw_quic_status_str(st));
+	}
+
 	/* reserved header bits set: a protocol violation, once decrypted */
 	o = 0;
 	pl[o++] = 0x06, pl[o++] = 0, pl[o++] = (uint8_t)0x40, pl[o++] = (uint8_t)cfn;
@@ -480,7 +442,8 @@ static void test_frames(void)
 	      "token and 20-byte DCID -> %s token %llu pn %u", tw_quic_status_str(st), (unsigned long long)q.token_len,
 	      q.pn);
 	printf("%s frames: out-of-order CRYPTO with PING/ACK/ACK_ECN/PADDING OK; split hello TRUNCATED with SNI; "
-	       "unknown frame stops; CRYPTO overruns MALFORMED; reserved bits MALFORMED; token + 20-byte DCID OK\n",
+	       "unknown frame stops; CRYPTO overruns and conflicts MALFORMED; reserved bits MALFORMED; token + 20-byte "
+	       "DCID OK\n",
 	       MARK(f0));
 }
 
