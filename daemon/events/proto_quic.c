@@ -41,7 +41,7 @@
 struct quic_version {
 	uint32_t version;
 	uint8_t salt[20];
-	const char *label_key, *label_iv, *label_hp;
+	const char *label;    /* "quic " or "quicv2 ": prefix of the key, iv and hp labels */
 	uint8_t initial_type; /* long-header type bits of an Initial */
 };
 
@@ -49,23 +49,17 @@ static const struct quic_version versions[] = {
 	{ TW_QUIC_V1,
 	  { 0x38, 0x76, 0x2c, 0xf7, 0xf5, 0x59, 0x34, 0xb3, 0x4d, 0x17,
 	    0x9a, 0xe6, 0xa4, 0xc8, 0x0c, 0xad, 0xcc, 0xbb, 0x7f, 0x0a },
-	  "quic key",
-	  "quic iv",
-	  "quic hp",
+	  "quic ",
 	  0 },
 	{ TW_QUIC_V2,
 	  { 0x0d, 0xed, 0xe3, 0xde, 0xf7, 0x00, 0xa6, 0xdb, 0x81, 0x93,
 	    0x81, 0xbe, 0x6e, 0x26, 0x9d, 0xcb, 0xf9, 0xbd, 0x2e, 0xd9 },
-	  "quicv2 key",
-	  "quicv2 iv",
-	  "quicv2 hp",
+	  "quicv2 ",
 	  1 },
 	{ TW_QUIC_DRAFT29,
 	  { 0xaf, 0xbf, 0xec, 0x28, 0x99, 0x93, 0xd2, 0x4c, 0x9e, 0x97,
 	    0x86, 0xf1, 0x9c, 0x61, 0x11, 0xe0, 0x43, 0x90, 0xa8, 0x99 },
-	  "quic key",
-	  "quic iv",
-	  "quic hp",
+	  "quic ",
 	  0 },
 };
 
@@ -99,24 +93,27 @@ static int varint(const uint8_t *p, size_t end, size_t *off, uint64_t *v)
 	return 0;
 }
 
-/* HKDF-Expand-Label (RFC 8446 7.1) with an empty context, for outputs of
- * at most one SHA-256 block, which is all QUIC's Initial keys need. */
-static int expand_label(const uint8_t secret[32], const char *label, uint8_t *out, size_t n)
+/* HKDF-Expand-Label (RFC 8446 7.1) of label prefix + name with an empty
+ * context, for outputs of at most one SHA-256 block, which is all QUIC's
+ * Initial keys need. */
+static int expand_label(const uint8_t secret[32], const char *prefix, const char *name, uint8_t *out, size_t n)
 {
 	uint8_t info[2 + 1 + 255 + 1 + 1];
-	size_t llen = strlen(label), i = 0;
+	size_t plen = strlen(prefix), nlen = strlen(name), i = 0;
 	uint8_t md[32];
 	unsigned mdlen = 0;
 
-	if (n > sizeof(md) || 6 + llen > 255)
+	if (n > sizeof(md) || 6 + plen + nlen > 255)
 		return -1;
 	info[i++] = 0;
 	info[i++] = (uint8_t)n;
-	info[i++] = (uint8_t)(6 + llen);
+	info[i++] = (uint8_t)(6 + plen + nlen);
 	memcpy(info + i, "tls13 ", 6);
 	i += 6;
-	memcpy(info + i, label, llen);
-	i += llen;
+	memcpy(info + i, prefix, plen);
+	i += plen;
+	memcpy(info + i, name, nlen);
+	i += nlen;
 	info[i++] = 0; /* context length */
 	info[i++] = 1; /* T(1) = HMAC(secret, info || 0x01) */
 	if (!HMAC(EVP_sha256(), secret, 32, info, i, md, &mdlen) || mdlen != sizeof(md))
@@ -135,10 +132,10 @@ static int derive_keys(const struct quic_version *qv, const uint8_t *dcid, size_
 	if (!HMAC(EVP_sha256(), qv->salt, sizeof(qv->salt), dcid_len ? dcid : &empty, dcid_len, initial, &mdlen) ||
 	    mdlen != sizeof(initial))
 		return -1;
-	if (expand_label(initial, "client in", client, sizeof(client)) ||
-	    expand_label(client, qv->label_key, k->key, sizeof(k->key)) ||
-	    expand_label(client, qv->label_iv, k->iv, sizeof(k->iv)) ||
-	    expand_label(client, qv->label_hp, k->hp, sizeof(k->hp)))
+	if (expand_label(initial, "", "client in", client, sizeof(client)) ||
+	    expand_label(client, qv->label, "key", k->key, sizeof(k->key)) ||
+	    expand_label(client, qv->label, "iv", k->iv, sizeof(k->iv)) ||
+	    expand_label(client, qv->label, "hp", k->hp, sizeof(k->hp)))
 		return -1;
 	return 0;
 }
@@ -313,6 +310,26 @@ static enum tw_quic_status version_negotiation(const uint8_t *p, size_t len, siz
 	return TW_QUIC_VERSION_NEG;
 }
 
+/* A length byte and a connection ID at *off; the first TW_QUIC_CID_MAX
+ * bytes are kept. */
+static enum tw_quic_status read_cid(const uint8_t *p, size_t len, size_t wire_len, size_t *off, uint8_t *cid,
+                                    uint8_t *cid_len)
+{
+	if (*off >= wire_len)
+		return TW_QUIC_MALFORMED;
+	if (*off >= len)
+		return TW_QUIC_TRUNCATED;
+	size_t n = p[(*off)++];
+	if (n > wire_len - *off)
+		return TW_QUIC_MALFORMED;
+	if (n > len - *off)
+		return TW_QUIC_TRUNCATED;
+	*cid_len = (uint8_t)n;
+	memcpy(cid, p + *off, n < TW_QUIC_CID_MAX ? n : TW_QUIC_CID_MAX);
+	*off += n;
+	return TW_QUIC_OK;
+}
+
 static enum tw_quic_status parse(const uint8_t *p, size_t len, size_t wire_len, struct tw_quic_initial *out)
 {
 	size_t off;
@@ -329,26 +346,12 @@ static enum tw_quic_status parse(const uint8_t *p, size_t len, size_t wire_len, 
 
 	/* the invariant part (RFC 8999): connection IDs of up to 255 bytes */
 	off = 5;
-	size_t dl = p[off++];
-	if (dl > wire_len - off)
-		return TW_QUIC_MALFORMED;
-	if (dl > len - off)
-		return TW_QUIC_TRUNCATED;
-	out->dcid_len = (uint8_t)dl;
-	memcpy(out->dcid, p + off, dl < TW_QUIC_CID_MAX ? dl : TW_QUIC_CID_MAX);
-	off += dl;
-	if (off >= wire_len)
-		return TW_QUIC_MALFORMED;
-	if (off >= len)
-		return TW_QUIC_TRUNCATED;
-	size_t sl = p[off++];
-	if (sl > wire_len - off)
-		return TW_QUIC_MALFORMED;
-	if (sl > len - off)
-		return TW_QUIC_TRUNCATED;
-	out->scid_len = (uint8_t)sl;
-	memcpy(out->scid, p + off, sl < TW_QUIC_CID_MAX ? sl : TW_QUIC_CID_MAX);
-	off += sl;
+	enum tw_quic_status st = read_cid(p, len, wire_len, &off, out->dcid, &out->dcid_len);
+	if (st == TW_QUIC_OK)
+		st = read_cid(p, len, wire_len, &off, out->scid, &out->scid_len);
+	if (st != TW_QUIC_OK)
+		return st;
+	size_t dl = out->dcid_len, sl = out->scid_len;
 
 	if (out->version == 0)
 		return version_negotiation(p, len, wire_len, off, out);
@@ -429,7 +432,7 @@ static enum tw_quic_status parse(const uint8_t *p, size_t len, size_t wire_len, 
 
 	struct crypto_map m;
 	memset(&m, 0, sizeof(m));
-	enum tw_quic_status st = walk_frames(plain, n, !whole, out, &m);
+	st = walk_frames(plain, n, !whole, out, &m);
 	out->crypto_len = crypto_contiguous(&m);
 	if (st != TW_QUIC_OK)
 		return st;

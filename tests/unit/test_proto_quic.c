@@ -304,16 +304,22 @@ static void test_headers(void)
 	st = parse_hex("c06b3343cf08a1a2a3a4a5a6a7a800aabbccdd");
 	CHECK(st == TW_QUIC_NOT_INITIAL && q.type == TW_QUIC_PT_RETRY, "v2 type 0 is Retry -> %s type %u",
 	      tw_quic_status_str(st), q.type);
-	st = parse_hex("c00000000115a1a2a3a4a5a6a7a8a1a2a3a4a5a6a7a8a1a2a3a4a5a6a7a8a1a2a3a4a5a6a7a8");
-	CHECK(st == TW_QUIC_MALFORMED, "v1 DCID of 21 bytes -> %s", tw_quic_status_str(st));
-	st = parse_hex("c00000000108a1a2a3a4a5a6a7a8");
-	CHECK(st == TW_QUIC_MALFORMED, "datagram ends after the DCID -> %s", tw_quic_status_str(st));
-	st = parse_hex("c00000000108a1a2a3a4a5a6a7a8000a0102");
-	CHECK(st == TW_QUIC_MALFORMED, "token longer than the datagram -> %s", tw_quic_status_str(st));
-	st = parse_hex("c00000000108a1a2a3a4a5a6a7a800001300000000000000000000000000000000000000");
-	CHECK(st == TW_QUIC_MALFORMED, "Length 19 (no room for the sample) -> %s", tw_quic_status_str(st));
-	st = parse_hex("c00000000108a1a2a3a4a5a6a7a800004100000000000000000000000000000000000000");
-	CHECK(st == TW_QUIC_MALFORMED, "Length past the datagram -> %s", tw_quic_status_str(st));
+	static const struct {
+		const char *hex, *what;
+	} bad[] = {
+		{ "c00000000115a1a2a3a4a5a6a7a8a1a2a3a4a5a6a7a8a1a2a3a4a5a6a7a8a1a2a3a4a5a6a7a8",
+		  "v1 DCID of 21 bytes" },
+		{ "c00000000108a1a2a3a4a5a6a7a8", "datagram ends after the DCID" },
+		{ "c00000000108a1a2a3a4a5a6a7a8000a0102", "token longer than the datagram" },
+		{ "c00000000108a1a2a3a4a5a6a7a800001300000000000000000000000000000000000000",
+		  "Length 19 (no room for the sample)" },
+		{ "c00000000108a1a2a3a4a5a6a7a800004100000000000000000000000000000000000000",
+		  "Length past the datagram" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		st = parse_hex(bad[i].hex);
+		CHECK(st == TW_QUIC_MALFORMED, "%s -> %s", bad[i].what, tw_quic_status_str(st));
+	}
 	st = parse_hex("c00000000108a1a2a3a4a5a6a7a8000040140000000000000000000000000000000000000000");
 	CHECK(st == TW_QUIC_DECRYPT_FAILED && q.length == 20, "garbage Initial -> %s", tw_quic_status_str(st));
 	printf("%s headers: short, version negotiation (3 versions), unknown version, Handshake/Retry (v1, v2 "
