@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tamperwatchd attached in XDP mode to a gateway sees a real QUIC client
+# tamperwatchd attached to a gateway (XDP, then TC) sees a real QUIC client
 # (ngtcp2's gtlsclient) fetch a file from a real QUIC server (gtlsserver),
 # in QUIC v1 and draft-29: the client's first datagram of each connection is
 # kept whole and its payload event says the version and, from the decrypted
@@ -16,7 +16,9 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W
 ip netns exec $NS_S gtlsserver --quiet -d "$WORK/www" 203.0.113.10 443 "$WORK/key.pem" "$WORK/cert.pem" \
   >"$WORK/quic-server.log" 2>&1 &
 PIDS+=($!)
-tw_start "$WORK/quic.json" -i gw-cli -i gw-srv --mode xdp
+for mode in xdp tc; do
+out=$WORK/quic-$mode.json
+tw_start "$out" -i gw-cli -i gw-srv --mode $mode
 mkdir -p "$WORK/dl"
 for v in v1 0xff00001d; do
   for i in $(seq 20); do  # the server may still be starting
@@ -24,14 +26,14 @@ for v in v1 0xff00001d; do
       203.0.113.10 443 https://www.lab/index.html >"$WORK/quic-client-$v.log" 2>&1 && break
     sleep 0.3
   done
-  cmp -s "$WORK/dl/index.html" "$WORK/www/index.html" || fail "QUIC $v download: $(tail -3 "$WORK/quic-client-$v.log")"
+  cmp -s "$WORK/dl/index.html" "$WORK/www/index.html" || fail "$mode: QUIC $v download: $(tail -3 "$WORK/quic-client-$v.log")"
   rm -f "$WORK/dl/index.html"
 done
-ok "QUIC v1 and draft-29 downloads"
+ok "$mode: QUIC v1 and draft-29 downloads"
 sleep 0.5
-tw_stop "$WORK/quic.json"
+tw_stop "$out"
 assert_detached
-python3 - "$WORK/quic.json" <<'PY' || fail "QUIC payload events"
+python3 - "$out" <<'PY' || fail "$mode: QUIC payload events"
 import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1])]
 pl = [r for r in ev if r["event_type"] == "payload" and r["proto"] == "UDP" and r["dest_port"] == 443]
@@ -50,4 +52,5 @@ print("authenticated Initials by version:", ok)
 assert ok.get("1", 0) >= 1 and ok.get("draft-29", 0) >= 1, ok
 assert srv and all(r["snippet_len"] <= 1024 and "quic" not in r for r in srv), srv
 PY
-ok "QUIC Initials decrypted from the live capture: version, SNI, ALPN h3, authenticated"
+ok "$mode: QUIC Initials decrypted from the live traffic: version, SNI, ALPN h3, authenticated"
+done
