@@ -282,6 +282,52 @@ static void measure_new_flows(struct result *r, uint32_t nflows)
 	r->ref_ns = median(b, ROUNDS);
 }
 
+/* repeat = 1 per distinct new UDP flow whose first packet is a 1250-byte
+ * client datagram to dport: the flow's creation and its first-payload
+ * event, whose snippet is the whole datagram to 443 (TW_SNIPPET_QUIC_MAX)
+ * and 1024 bytes to any other port.  The ring buffer is drained between
+ * rounds; events and losses are counted as for the other rows. */
+static void measure_new_udp(struct result *r, uint16_t dport, uint32_t nflows)
+{
+	double a[ROUNDS], b[ROUNDS];
+	uint64_t c0[TW_CNT_MAX], c1[TW_CNT_MAX];
+	static uint8_t round_base;
+	struct frame f;
+
+	ring_buffer__consume(rb);
+	counters(c0);
+	for (int i = 0; i < ROUNDS; i++) {
+		double sa = 0, sb = 0;
+		round_base++;
+		for (uint32_t j = 0; j < nflows; j++) {
+			struct pb_pkt p = {
+				.family = 4,
+				.ttl = 64,
+				.l4 = 17,
+				.sport = (uint16_t)(20000 + j),
+				.dport = dport,
+				.payload_len = 1250,
+				.payload_fill = 0xc3,
+			};
+			/* a different server address per round and port keeps every flow new */
+			uint8_t srv[4] = { 198, 19, round_base, (uint8_t)(dport & 0xff) };
+			memcpy(p.src, CLI4, 4);
+			memcpy(p.dst, srv, 4);
+			f.len = pb_build(&p, f.b, sizeof(f.b));
+			sa += run(tw_fd, f.b, f.len, 1, 1, 0);
+			sb += run(ref_fd, f.b, f.len, 1, 1, 0);
+		}
+		ring_buffer__consume(rb);
+		a[i] = sa / nflows;
+		b[i] = sb / nflows;
+	}
+	counters(c1);
+	r->tw_ns = median(a, ROUNDS);
+	r->ref_ns = median(b, ROUNDS);
+	r->events = c1[TW_CNT_EVENTS] - c0[TW_CNT_EVENTS];
+	r->lost = c1[TW_CNT_EVENTS_LOST] - c0[TW_CNT_EVENTS_LOST];
+}
+
 /* Open and load one object; set the const volatile __u32 variables
  * vars[0..nvars) in its .rodata to vals first (found through BTF).  Exits 77 if
  * the kernel cannot take it. */
@@ -451,13 +497,14 @@ int main(void)
 	uint32_t batch =
 	        (uint32_t)((bpf_map__max_entries(bpf_object__find_map_by_name(tw, "tw_events")) * 3 / 4) / rec);
 
-	struct result res[10];
+	struct result res[12];
 	int nres = 0;
 	memset(res, 0, sizeof(res));
 	uint64_t c0[TW_CNT_MAX];
 	counters(c0);
 	/* BENCH_XDP_CASES=acd (say) runs only those rows (a-d, e-f: ring full,
-	 * g: new flows, h: (a) with per-prefix counting); for perf record of one path.  Default: all. */
+	 * g: new flows, h: (a) with per-prefix counting, i-j: new UDP flows to
+	 * 443 and 8443); for perf record of one path.  Default: all. */
 	const char *only = getenv("BENCH_XDP_CASES");
 #define WANT(c) (!only || strchr(only, (c)))
 	if (WANT('a')) {
@@ -499,6 +546,17 @@ int main(void)
 		res[nres].name = "    SYN, new flow (repeat=1 x 20000)";
 		res[nres].info = 1;
 		measure_new_flows(&res[nres++], 20000);
+	}
+	if (WANT('i')) {
+		/* the QUIC snippet bound: compare with row j */
+		res[nres].name = "    UDP/443 new flow, 1250 B kept whole";
+		res[nres].info = 1;
+		measure_new_udp(&res[nres++], 443, 2000);
+	}
+	if (WANT('j')) {
+		res[nres].name = "    UDP/8443 new flow, 1250 B cut to 1024";
+		res[nres].info = 1;
+		measure_new_udp(&res[nres++], 8443, 2000);
 	}
 
 	struct utsname_ {

@@ -132,6 +132,7 @@ static __always_inline int tw_emit(void *ctx, int is_xdp, struct tw_emit_req *r,
 	struct tw_counters *cnt = bpf_map_lookup_elem(&tw_stats, &zero);
 	struct tw_event *e;
 	__u32 snip = 0;
+	int quic = 0;
 
 	if (!r || !f || !cnt)
 		return 0;
@@ -141,10 +142,15 @@ static __always_inline int tw_emit(void *ctx, int is_xdp, struct tw_emit_req *r,
 			if (snip > r->pkt.payload_len)
 				snip = r->pkt.payload_len;
 		}
+		quic = tw_event_snippet_max(r->type, r->pkt.proto,
+		                            r->dir == TW_DIR_C2S ? r->pkt.dport : r->pkt.sport) == TW_SNIPPET_QUIC_MAX;
 	}
-	/* two size classes (the verifier wants a constant): most RSTs and
-	 * FINs carry no payload and take a quarter of the room */
-	if (snip)
+	/* three size classes (the verifier wants a constant): most RSTs and
+	 * FINs carry no payload and take a quarter of the room; only a QUIC
+	 * client's first datagram takes the large one */
+	if (snip && quic)
+		e = bpf_ringbuf_reserve(&tw_events, sizeof(*e) + TW_SNIPPET_QUIC_MAX, 0);
+	else if (snip)
 		e = bpf_ringbuf_reserve(&tw_events, sizeof(*e) + TW_SNIPPET_MAX, 0);
 	else
 		e = bpf_ringbuf_reserve(&tw_events, sizeof(*e), 0);
@@ -153,12 +159,17 @@ static __always_inline int tw_emit(void *ctx, int is_xdp, struct tw_emit_req *r,
 		return 0;
 	}
 	tw_event_fill(e, (__u16)r->type, &r->key, f, &r->pkt, &r->pc, r->dir, r->now, r->ifindex);
-	if (snip > TW_SNIPPET_MAX)
+	if (quic && snip > TW_SNIPPET_QUIC_MAX)
+		snip = TW_SNIPPET_QUIC_MAX;
+	else if (!quic && snip > TW_SNIPPET_MAX)
 		snip = TW_SNIPPET_MAX;
 	if (snip > 0) {
 		/* the same value in a form the verifier can bound: [1, MAX]
-		 * (TW_SNIPPET_MAX is a power of two) */
-		snip = ((snip - 1) & (TW_SNIPPET_MAX - 1)) + 1;
+		 * (both maxima are powers of two) */
+		if (quic)
+			snip = ((snip - 1) & (TW_SNIPPET_QUIC_MAX - 1)) + 1;
+		else
+			snip = ((snip - 1) & (TW_SNIPPET_MAX - 1)) + 1;
 		long rc;
 		if (is_xdp)
 			rc = bpf_xdp_load_bytes(ctx, r->pkt.payload_off, e->snippet, snip);

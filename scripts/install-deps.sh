@@ -16,6 +16,8 @@ PKGS=(
   openssl procps psmisc ethtool
   # the CLI test sends crafted incident frames into a monitored link
   tcpreplay
+  # the live QUIC test: a real QUIC client and server (ngtcp2's examples)
+  ngtcp2-client ngtcp2-server
   # alert outputs under test: real Prometheus, Alertmanager and rsyslog
   prometheus prometheus-alertmanager rsyslog
   # benchmark peers

@@ -31,7 +31,7 @@ struct user_engine {
 	size_t max_flows;
 	uint64_t next_flow_id;
 	uint64_t cnt[TW_CNT_MAX];
-	uint8_t evbuf[sizeof(struct tw_event) + TW_SNIPPET_MAX];
+	uint8_t evbuf[sizeof(struct tw_event) + TW_SNIPPET_QUIC_MAX];
 	/* per-client-prefix counters, as the kernel's tw_pfx (prefix.h) */
 	struct tw_prefix_opts pfx;
 	const struct tw_regions *nets;
@@ -108,8 +108,9 @@ static void emit(struct user_engine *u, uint32_t type, const struct tw_flow_key 
 		snip = fr->caplen - p->payload_off;
 		if (snip > p->payload_len)
 			snip = p->payload_len;
-		if (snip > TW_SNIPPET_MAX)
-			snip = TW_SNIPPET_MAX;
+		uint32_t max = tw_event_snippet_max(type, p->proto, dir == TW_DIR_C2S ? p->dport : p->sport);
+		if (snip > max)
+			snip = max;
 		memcpy(e->snippet, fr->data + p->payload_off, snip);
 		e->snippet_len = (__u16)snip;
 		e->len = (__u16)(sizeof(*e) + snip);

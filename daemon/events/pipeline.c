@@ -7,6 +7,7 @@
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
+#include <tamperwatch/classify.h>
 
 void tw_pipeline_init(struct tw_pipeline *pl, struct tw_output *out, const struct tw_pipeline_opts *opt)
 {
@@ -125,8 +126,44 @@ static void dir_json(struct tw_jb *b, const char *key, const struct tw_dir_state
 	tw_jb_obj_close(b);
 }
 
+/* A QUIC client's first datagram: the Initial's version and, decrypted,
+ * its ClientHello's SNI and ALPN; authenticated says whether the AES-GCM
+ * tag was checked (the whole packet was in the snippet).  Nothing for a
+ * short header: not QUIC, or not a first flight. */
+static void quic_json(struct tw_jb *b, const struct tw_event *e)
+{
+	struct tw_quic_initial q;
+	enum tw_quic_status st = tw_parse_quic_initial(e->snippet, e->snippet_len, e->payload_len, &q);
+	char ver[16];
+
+	if (st == TW_QUIC_SHORT_HEADER)
+		return;
+	tw_jb_obj_open(b, "quic");
+	if (q.version == TW_QUIC_V1 || q.version == TW_QUIC_V2)
+		snprintf(ver, sizeof(ver), "%u", q.version == TW_QUIC_V1 ? 1 : 2);
+	else if (q.version == TW_QUIC_DRAFT29)
+		snprintf(ver, sizeof(ver), "draft-29");
+	else
+		snprintf(ver, sizeof(ver), "0x%08x", q.version);
+	if (st != TW_QUIC_MALFORMED || q.version) /* a datagram too short has no version */
+		tw_jb_str(b, "version", ver);
+	if (st == TW_QUIC_OK || st == TW_QUIC_TRUNCATED) {
+		tw_jb_str(b, "sni", q.hello.has_sni ? q.hello.sni : NULL);
+		tw_jb_arr_open(b, "alpn");
+		/* the list is comma-separated; a ',' inside a protocol is escaped */
+		for (char *save = NULL, *a = strtok_r(q.hello.alpn, ",", &save); a; a = strtok_r(NULL, ",", &save))
+			tw_jb_str(b, NULL, a);
+		tw_jb_arr_close(b);
+		tw_jb_bool(b, "authenticated", q.authenticated);
+	}
+	if (st != TW_QUIC_OK)
+		tw_jb_str(b, "parse", tw_quic_status_str(st));
+	tw_jb_obj_close(b);
+}
+
 /* What the snippet says, parsed here rather than in the kernel: the TLS
- * SNI and HTTP Host of a request, the status of a response, a DNS message.
+ * SNI and HTTP Host of a request, the status of a response, a DNS message,
+ * a QUIC Initial.
  * Request paths and bodies are user data and are not written. */
 static void payload_json(struct tw_jb *b, const struct tw_event *e)
 {
@@ -165,6 +202,10 @@ static void payload_json(struct tw_jb *b, const struct tw_event *e)
 		if (rc == TW_PAYLOAD_TRUNCATED)
 			tw_jb_str(b, "parse", "truncated");
 		tw_jb_obj_close(b);
+		return;
+	}
+	if (e->type == TW_EV_CLIENT_DATA && e->proto == TW_PROTO_UDP && e->sport == 443) {
+		quic_json(b, e);
 		return;
 	}
 	if (e->proto != TW_PROTO_TCP)
@@ -218,7 +259,8 @@ static int valid(const struct tw_event *e, size_t len)
 		return 0;
 	if (e->type == 0 || e->type >= TW_EV_TYPE_MAX)
 		return 0;
-	if (e->snippet_len > TW_SNIPPET_MAX || e->len != sizeof(*e) + e->snippet_len || e->len > len)
+	if (e->snippet_len > tw_event_snippet_max(e->type, e->proto, e->sport) ||
+	    e->len != sizeof(*e) + e->snippet_len || e->len > len)
 		return 0;
 	if (e->family != TW_FAMILY_IPV4 && e->family != TW_FAMILY_IPV6)
 		return 0;

@@ -93,6 +93,8 @@ struct tw_tls_hello {
 	uint16_t legacy_version; /* ClientHello.legacy_version */
 	uint16_t record_version; /* first record header version */
 	char alpn_first[32];     /* first ALPN protocol, escaped like names */
+	char alpn[128];          /* every ALPN protocol, comma-separated; ',' inside one is escaped */
+	int alpn_cut;            /* alpn did not hold the whole list */
 	int n_extensions;        /* extensions fully seen */
 	int n_records;           /* TLS records the hello spans (so far) */
 };
@@ -101,6 +103,9 @@ struct tw_tls_hello {
  * handshake records; one cut by the snippet (even before the SNI, which
  * modern clients may put after a >1 KiB key_share) is TRUNCATED. */
 enum tw_parse_rc tw_parse_tls_client_hello(const uint8_t *p, size_t len, struct tw_tls_hello *out);
+/* The same on a bare handshake message (no record layer), as QUIC's CRYPTO
+ * frames carry it: record_version and n_records stay 0. */
+enum tw_parse_rc tw_parse_tls_client_hello_msg(const uint8_t *b, size_t len, struct tw_tls_hello *out);
 
 #define TW_TLS_CT_CCS 20
 #define TW_TLS_CT_ALERT 21
@@ -122,6 +127,85 @@ struct tw_tls_server {
 	uint16_t cipher_suite;   /* ServerHello.cipher_suite */
 };
 enum tw_parse_rc tw_parse_tls_server_first(const uint8_t *p, size_t len, struct tw_tls_server *out);
+
+/* ---- QUIC --------------------------------------------------------------- */
+
+#define TW_QUIC_V1 0x00000001u
+#define TW_QUIC_V2 0x6b3343cfu
+#define TW_QUIC_DRAFT29 0xff00001du
+#define TW_QUIC_CID_MAX 20       /* v1/v2/draft-29 connection IDs */
+#define TW_QUIC_VN_MAX 8         /* versions kept from a version negotiation */
+#define TW_QUIC_CRYPTO_MAX 4096  /* CRYPTO stream bytes reassembled from offset 0 */
+#define TW_QUIC_PACKET_MAX 16384 /* protected payload bytes decrypted at most */
+
+enum tw_quic_status {
+	TW_QUIC_OK = 0,             /* ClientHello complete in the CRYPTO data */
+	TW_QUIC_TRUNCATED = 1,      /* consistent, but the bytes end before the ClientHello (or header) does */
+	TW_QUIC_MALFORMED = 2,      /* contradicts the protocol */
+	TW_QUIC_SHORT_HEADER = 3,   /* no long header: 1-RTT, a stateless reset, or not QUIC; not parsed */
+	TW_QUIC_VERSION_NEG = 4,    /* version negotiation (version 0): versions[] filled */
+	TW_QUIC_BAD_VERSION = 5,    /* long header of a version we have no keys for */
+	TW_QUIC_NOT_INITIAL = 6,    /* 0-RTT, Handshake or Retry */
+	TW_QUIC_DECRYPT_FAILED = 7, /* whole packet present but the AEAD tag is wrong: not a client Initial */
+};
+
+/* Long-header packet types, in v1 numbering whatever the version. */
+enum { TW_QUIC_PT_INITIAL = 0, TW_QUIC_PT_0RTT = 1, TW_QUIC_PT_HANDSHAKE = 2, TW_QUIC_PT_RETRY = 3 };
+
+struct tw_quic_keys {
+	uint8_t key[16], iv[12], hp[16];
+};
+
+struct tw_quic_initial {
+	enum tw_quic_status status;
+	uint32_t version;
+	uint8_t first_byte; /* header protection removed when decrypted */
+	uint8_t type;       /* TW_QUIC_PT_* */
+	uint8_t dcid_len, scid_len;
+	uint8_t dcid[TW_QUIC_CID_MAX], scid[TW_QUIC_CID_MAX];
+	uint64_t token_len;
+	uint64_t length;   /* the Length field: packet number + payload + tag */
+	size_t packet_len; /* bytes of this packet in the datagram (coalesced ones follow) */
+	uint32_t pn;       /* packet number as sent */
+	uint8_t pn_len;
+	int authenticated;                 /* 1: AES-GCM tag verified on the whole packet; 0: read without it */
+	int n_frames;                      /* frames walked */
+	uint8_t stop_frame;                /* type of the unknown frame that stopped the walk, 0 if none */
+	uint32_t versions[TW_QUIC_VN_MAX]; /* version negotiation: first versions listed */
+	int n_versions;                    /* ... and how many it lists in all */
+	size_t crypto_len;                 /* contiguous CRYPTO bytes from offset 0 in crypto[] */
+	uint8_t crypto[TW_QUIC_CRYPTO_MAX];
+	enum tw_parse_rc tls_rc;   /* tw_parse_tls_client_hello on crypto[] */
+	struct tw_tls_hello hello; /* SNI and ALPN */
+};
+
+static inline const char *tw_quic_status_str(enum tw_quic_status st)
+{
+	switch (st) {
+	case TW_QUIC_OK: return "ok";
+	case TW_QUIC_TRUNCATED: return "truncated";
+	case TW_QUIC_MALFORMED: return "malformed";
+	case TW_QUIC_SHORT_HEADER: return "short_header";
+	case TW_QUIC_VERSION_NEG: return "version_negotiation";
+	case TW_QUIC_BAD_VERSION: return "bad_version";
+	case TW_QUIC_NOT_INITIAL: return "not_initial";
+	case TW_QUIC_DECRYPT_FAILED: return "decrypt_failed";
+	}
+	return "?";
+}
+
+/* Client Initial keys for a version, from the client's first Destination
+ * Connection ID (RFC 9001 5.2, RFC 9369 3.3).  0, or -1 for an unknown
+ * version or a libcrypto failure. */
+int tw_quic_client_initial_keys(uint32_t version, const uint8_t *dcid, size_t dcid_len, struct tw_quic_keys *k);
+
+/* Parse the first QUIC packet of a UDP payload and, when it is a client
+ * Initial, decrypt it and parse its ClientHello.  p holds len bytes of a
+ * datagram of wire_len bytes (a snippet may hold only its head; wire_len <
+ * len is taken as len).  Out is zeroed and filled as far as parsing got;
+ * out->status is returned.  See proto_quic.c for the unauthenticated read
+ * of a packet cut by the snippet. */
+enum tw_quic_status tw_parse_quic_initial(const uint8_t *p, size_t len, size_t wire_len, struct tw_quic_initial *out);
 
 /* ---- HTTP --------------------------------------------------------------- */
 

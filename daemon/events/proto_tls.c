@@ -133,16 +133,25 @@ static enum tw_parse_rc gather(const uint8_t *p, size_t len, size_t cap, struct 
 	}
 }
 
-static void copy_alpn(const uint8_t *s, size_t n, char *out, size_t outsz)
+/* Append one ALPN protocol at out[o], escaped like names but keeping
+ * printable ASCII; ',' is escaped too unless comma_plain (the list form
+ * uses it as separator).  Returns the new length; a protocol that does not
+ * fit whole is cut (cut_whole == 0) or left out (cut_whole == 1). */
+static size_t put_alpn(const uint8_t *s, size_t n, char *out, size_t outsz, size_t o, int comma_plain, int cut_whole,
+                       int *cut)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
+	size_t start = o;
 
 	for (size_t i = 0; i < n; i++) {
 		uint8_t c = s[i];
-		int plain = c > 0x20 && c < 0x7f && c != '%' && c != '"' && c != '\\';
-		if (o + (plain ? 1 : 3) >= outsz)
+		int plain = c > 0x20 && c < 0x7f && c != '%' && c != '"' && c != '\\' && (comma_plain || c != ',');
+		if (o + (plain ? 1 : 3) >= outsz) {
+			*cut = 1;
+			if (cut_whole)
+				o = start;
 			break;
+		}
 		if (plain) {
 			out[o++] = (char)c;
 		} else {
@@ -152,6 +161,7 @@ static void copy_alpn(const uint8_t *s, size_t n, char *out, size_t outsz)
 		}
 	}
 	out[o] = '\0';
+	return o;
 }
 
 /* server_name extension body [off, end) */
@@ -197,7 +207,8 @@ static enum tw_parse_rc parse_alpn(const uint8_t *b, size_t off, size_t end, siz
 	if (list_end != end || list_end == off + 2)
 		return TW_PAYLOAD_MALFORMED;
 	off += 2;
-	int first = 1;
+	int first = 1, first_cut = 0;
+	size_t o = 0; /* length of out->alpn */
 	while (off < list_end) {
 		if ((rc = need(off, 1, avail, list_end)) != TW_PAYLOAD_OK)
 			return rc;
@@ -207,36 +218,39 @@ static enum tw_parse_rc parse_alpn(const uint8_t *b, size_t off, size_t end, siz
 		if ((rc = need(off, plen, avail, list_end)) != TW_PAYLOAD_OK)
 			return rc;
 		if (first)
-			copy_alpn(b + off, plen, out->alpn_first, sizeof(out->alpn_first));
+			put_alpn(b + off, plen, out->alpn_first, sizeof(out->alpn_first), 0, 1, 0, &first_cut);
+		if (!out->alpn_cut) {
+			size_t before = o;
+			if (!first && o + 2 < sizeof(out->alpn))
+				out->alpn[o++] = ',';
+			else if (!first)
+				out->alpn_cut = 1;
+			if (!out->alpn_cut)
+				o = put_alpn(b + off, plen, out->alpn, sizeof(out->alpn), o, 0, 1, &out->alpn_cut);
+			if (out->alpn_cut) { /* no dangling separator */
+				o = before;
+				out->alpn[o] = '\0';
+			}
+		}
 		first = 0;
 		off += plen;
 	}
 	return TW_PAYLOAD_OK;
 }
 
-enum tw_parse_rc tw_parse_tls_client_hello(const uint8_t *p, size_t len, struct tw_tls_hello *out)
+/* The ClientHello handshake message: n bytes present at b, need = 4 + its
+ * declared length (0 while unknown). */
+static enum tw_parse_rc hello_msg(const uint8_t *b, size_t n, size_t need_len, struct tw_tls_hello *out)
 {
-	struct gather g;
 	enum tw_parse_rc rc;
-
-	memset(out, 0, sizeof(*out));
-	if (!p)
-		len = 0;
-	rc = gather(p, len, TLS_GATHER_MAX, &g);
-	if (rc != TW_PAYLOAD_OK)
-		return rc;
-	out->record_version = g.version;
-	out->n_records = g.nrec;
-
-	const uint8_t *b = g.buf;
-	size_t avail = g.n;
+	size_t avail = n;
 	if (avail < 1)
 		return TW_PAYLOAD_TRUNCATED;
 	if (b[0] != 1)
 		return TW_PAYLOAD_MALFORMED; /* a client's first handshake must be ClientHello */
 	if (avail < 4)
 		return TW_PAYLOAD_TRUNCATED;
-	size_t end = g.need;
+	size_t end = need_len;
 	if (avail > end)
 		avail = end;
 	size_t off = 4;
@@ -272,7 +286,7 @@ enum tw_parse_rc tw_parse_tls_client_hello(const uint8_t *p, size_t len, struct 
 	if (off > end)
 		return TW_PAYLOAD_MALFORMED;
 	if (off == end) /* pre-extension hello */
-		return g.n >= end ? TW_PAYLOAD_OK : TW_PAYLOAD_TRUNCATED;
+		return n >= end ? TW_PAYLOAD_OK : TW_PAYLOAD_TRUNCATED;
 
 	if ((rc = need(off, 2, avail, end)) != TW_PAYLOAD_OK)
 		return rc;
@@ -306,6 +320,31 @@ enum tw_parse_rc tw_parse_tls_client_hello(const uint8_t *p, size_t len, struct 
 		off = eend;
 	}
 	return TW_PAYLOAD_OK;
+}
+
+enum tw_parse_rc tw_parse_tls_client_hello(const uint8_t *p, size_t len, struct tw_tls_hello *out)
+{
+	struct gather g;
+	enum tw_parse_rc rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!p)
+		len = 0;
+	rc = gather(p, len, TLS_GATHER_MAX, &g);
+	if (rc != TW_PAYLOAD_OK)
+		return rc;
+	out->record_version = g.version;
+	out->n_records = g.nrec;
+	return hello_msg(g.buf, g.n, g.need, out);
+}
+
+enum tw_parse_rc tw_parse_tls_client_hello_msg(const uint8_t *b, size_t len, struct tw_tls_hello *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!b)
+		len = 0;
+	size_t need = len >= 4 ? 4 + ((size_t)b[1] << 16 | (size_t)b[2] << 8 | b[3]) : 0;
+	return hello_msg(b, len, need, out);
 }
 
 static int ct_any(uint8_t ct)

@@ -314,4 +314,14 @@ static __always_inline __u32 tw_event_wants_snippet(__u32 type)
 	       type == TW_EV_DNS_RESPONSE || type == TW_EV_DATA_AFTER_RST || type == TW_EV_RST;
 }
 
+/* Largest snippet of a payload event: TW_SNIPPET_QUIC_MAX for the first
+ * client payload of a UDP flow to port 443 (a QUIC Initial), else
+ * TW_SNIPPET_MAX. */
+static __always_inline __u32 tw_event_snippet_max(__u32 type, __u8 proto, __u16 server_port)
+{
+	if (type == TW_EV_CLIENT_DATA && proto == TW_PROTO_UDP && server_port == 443)
+		return TW_SNIPPET_QUIC_MAX;
+	return TW_SNIPPET_MAX;
+}
+
 #endif

@@ -18,6 +18,12 @@
 /* Payload bytes copied into first-payload and DNS events.  Large enough for a
  * TLS ClientHello whose SNI comes after a post-quantum key share. */
 #define TW_SNIPPET_MAX 1024
+/* A QUIC client's first datagram (UDP to port 443) is kept whole up to this
+ * (tw_event_snippet_max in classify.h): its Initial fills >= 1200 bytes,
+ * AES-GCM authenticates only the whole packet, and clients put PADDING
+ * before the CRYPTO frame.  A power of two for the BPF copy's bound; holds
+ * any datagram of a 1500-byte MTU. */
+#define TW_SNIPPET_QUIC_MAX 2048
 
 enum tw_event_type {
 	TW_EV_HANDSHAKE = 1,      /* client ACKed the server's SYN-ACK */

@@ -21,7 +21,7 @@
 #include "check.h"
 
 #define H_MAX_EV 64
-#define H_EV_SIZE (sizeof(struct tw_event) + TW_SNIPPET_MAX)
+#define H_EV_SIZE (sizeof(struct tw_event) + TW_SNIPPET_QUIC_MAX)
 
 struct h_evlist {
 	int n;
@@ -223,8 +223,9 @@ static __attribute__((unused)) void m_process(struct mirror *m, const uint8_t *d
 			uint32_t s = (uint32_t)len - p.payload_off;
 			if (s > p.payload_len)
 				s = p.payload_len;
-			if (s > TW_SNIPPET_MAX)
-				s = TW_SNIPPET_MAX;
+			uint32_t max = tw_event_snippet_max(t, p.proto, dir == TW_DIR_C2S ? p.dport : p.sport);
+			if (s > max)
+				s = max;
 			memcpy(e->snippet, data + p.payload_off, s);
 			e->snippet_len = (__u16)s;
 			e->len = (__u16)(sizeof(*e) + s);

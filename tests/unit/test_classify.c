@@ -883,7 +883,15 @@ static void test_event_fill(void)
 	              !tw_event_wants_snippet(TW_EV_HANDSHAKE) && !tw_event_wants_snippet(TW_EV_FIN) &&
 	              tw_event_wants_snippet(TW_EV_DNS_RESPONSE),
 	      "wants snippet");
-	printf("ok   tw_event_fill: header, client/server orientation, packet fields, ctx and flow copies\n");
+	/* only a QUIC client's first datagram (UDP to 443) gets the larger bound */
+	CHECK(tw_event_snippet_max(TW_EV_CLIENT_DATA, TW_PROTO_UDP, 443) == 2048 &&
+	              tw_event_snippet_max(TW_EV_CLIENT_DATA, TW_PROTO_TCP, 443) == 1024 &&
+	              tw_event_snippet_max(TW_EV_SERVER_DATA, TW_PROTO_UDP, 443) == 1024 &&
+	              tw_event_snippet_max(TW_EV_CLIENT_DATA, TW_PROTO_UDP, 8443) == 1024 &&
+	              tw_event_snippet_max(TW_EV_DNS_QUERY, TW_PROTO_UDP, 53) == 1024,
+	      "snippet bounds");
+	printf("ok   tw_event_fill: header, client/server orientation, packet fields, ctx and flow copies; snippet "
+	       "bounds\n");
 }
 
 int main(void)

@@ -184,12 +184,48 @@ static void test_sni_early(void)
 	CHECK(rc == TW_PAYLOAD_OK, "rc=%s", tw_parse_rc_str(rc));
 	CHECK(h.has_sni && strcmp(h.sni, "example.com") == 0, "sni='%s'", h.sni);
 	CHECK(strcmp(h.alpn_first, "h2") == 0, "alpn='%s'", h.alpn_first);
+	CHECK(strcmp(h.alpn, "h2,http/1.1") == 0 && !h.alpn_cut, "alpn list='%s'", h.alpn);
 	CHECK(h.legacy_version == 0x0303 && h.record_version == 0x0301, "versions %04x %04x", h.legacy_version,
 	      h.record_version);
 	CHECK(!h.has_ech && !h.has_esni, "ech %d esni %d", h.has_ech, h.has_esni);
 	CHECK(h.n_records == 1 && h.n_extensions == 4, "records %d exts %d", h.n_records, h.n_extensions);
-	printf("ok   early SNI: sni=%s alpn=%s exts=%d\n", h.sni, h.alpn_first, h.n_extensions);
+	printf("ok   early SNI: sni=%s alpn=%s exts=%d\n", h.sni, h.alpn, h.n_extensions);
 	check_prefixes(&rec, "early SNI");
+
+	/* the bare handshake message (QUIC CRYPTO data) parses the same */
+	struct tw_tls_hello m;
+	rc = tw_parse_tls_client_hello_msg(hs.d, hs.n, &m);
+	CHECK(rc == TW_PAYLOAD_OK && strcmp(m.sni, "example.com") == 0 && strcmp(m.alpn, h.alpn) == 0 &&
+	              m.n_extensions == h.n_extensions && m.n_records == 0,
+	      "message form: %s sni='%s'", tw_parse_rc_str(rc), m.sni);
+	rc = tw_parse_tls_client_hello_msg(hs.d, hs.n - 1, &m);
+	CHECK(rc == TW_PAYLOAD_TRUNCATED, "message form cut by one: %s", tw_parse_rc_str(rc));
+
+	/* a ',' inside a protocol is escaped in the list, kept in alpn_first;
+	 * a list too long for alpn keeps the whole protocols that fit */
+	struct hello_opts c = { .sni = "a.example", .alpn = { "x,y", "h3", NULL } };
+	build_hello(&hs, &c);
+	wrap(&rec, &hs, 16384);
+	rc = tw_parse_tls_client_hello(rec.d, rec.n, &h);
+	CHECK(rc == TW_PAYLOAD_OK && strcmp(h.alpn, "x%2cy,h3") == 0 && strcmp(h.alpn_first, "x,y") == 0,
+	      "comma: '%s' '%s'", h.alpn, h.alpn_first);
+	char longp[101];
+	memset(longp, 'p', 100);
+	longp[100] = 0;
+	struct hello_opts l = { .sni = "a.example", .alpn = { "h3", longp, "h2" } };
+	build_hello(&hs, &l);
+	wrap(&rec, &hs, 16384);
+	rc = tw_parse_tls_client_hello(rec.d, rec.n, &h);
+	CHECK(rc == TW_PAYLOAD_OK && strlen(h.alpn) == 106 && h.alpn_cut == 0, "long list: '%s' cut %d", h.alpn,
+	      h.alpn_cut);
+	struct hello_opts l2 = { .sni = "a.example", .alpn = { "h3", longp, longp } };
+	build_hello(&hs, &l2);
+	wrap(&rec, &hs, 16384);
+	rc = tw_parse_tls_client_hello(rec.d, rec.n, &h);
+	CHECK(rc == TW_PAYLOAD_OK && strlen(h.alpn) == 103 && h.alpn_cut == 1, "too long list: %zu cut %d",
+	      strlen(h.alpn), h.alpn_cut);
+	printf("ok   ALPN list: comma escaped, over-long list keeps whole protocols and says cut; message form "
+	       "parses\n");
 }
 
 static void test_sni_late(void)
