@@ -17,7 +17,7 @@
 #include "alerts/legit.h"
 #include "capture/run.h"
 #include "outputs/bus.h"
-#include "control/status.h"
+#include "outputs/status.h"
 #include "outputs/metrics.h"
 #include "outputs/syslog_out.h"
 #include "util/hostport.h"
@@ -30,6 +30,7 @@
 #include "alerts/shutdown_feed.h"
 #include "util/state.h"
 #include "capture/linkwatch.h"
+#include "stats.h"
 
 #define TW_VERSION "0.1.0"
 #define TW_MAX_REPLAY 256
@@ -121,6 +122,39 @@ static void on_link(void *arg, const char *name, int link_up, int all_up)
 	if (c->sd)
 		tw_shutdown_link_iface(c->sd, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec, name, link_up,
 		                       all_up);
+}
+
+/* What the run loops drive above capture (run.h). */
+struct run_ctx {
+	struct tw_pipeline *pl;
+	struct tw_output *out;
+	struct tw_stats_src stats;
+};
+
+static void run_tick(void *arg, uint64_t now_ns, int final)
+{
+	struct run_ctx *r = arg;
+	tw_pipeline_tick(r->pl, now_ns, final);
+}
+
+static void run_stats(void *arg, uint64_t ts_ns, const struct tw_replay_totals *tot, int final)
+{
+	struct run_ctx *r = arg;
+	tw_stats_write(&r->stats, ts_ns, tot, final);
+}
+
+static void run_flush(void *arg)
+{
+	struct run_ctx *r = arg;
+	tw_output_flush(r->out);
+}
+
+static void run_reopen(void *arg)
+{
+	struct run_ctx *r = arg;
+	char err[256];
+	if (tw_output_reopen(r->out, err, sizeof(err)) < 0)
+		fprintf(stderr, "tamperwatchd: SIGHUP: %s (still writing to the old file)\n", err);
 }
 
 static int64_t clock_offset(void)
@@ -428,21 +462,26 @@ int main(int argc, char **argv)
 		.events_payload = cfg.events_payload,
 		.clock_offset_ns = nreplay ? 0 : clock_offset(),
 	};
-	tw_pipeline_init(&pl, &out, &po);
+	tw_pipeline_init(&pl, &po);
+	struct tw_event_writer writer;
+	tw_event_writer_init(&writer, &pl.opt, tw_output_line, &out);
+	tw_pipeline_add_consumer(&pl, "events", tw_event_write, &writer);
 	/* alerts: to the log, then to every sink (bus.h) */
 	struct tw_bus bus;
-	tw_bus_init(&bus, &pl);
+	tw_bus_init(&bus, tw_output_line_now, &out);
+	struct tw_verdict *verdict = NULL;
 	if (verdicts) {
-		pl.verdict = tw_verdict_new(&pl, fpdb, cfg.max_flows, cfg.silence_hold_ns);
-		if (!pl.verdict) {
+		verdict = tw_verdict_new(&pl, fpdb, cfg.max_flows, cfg.silence_hold_ns, tw_output_line_now, &out);
+		if (!verdict) {
 			fprintf(stderr, "tamperwatchd: out of memory for the verdict table\n");
 			return 3;
 		}
+		tw_pipeline_add_consumer(&pl, "verdicts", tw_verdict_event, verdict);
 	}
 	/* evidence pcaps (README "Evidence"): retention sees every event after
 	 * the verdicts and every outcome; the files are written by a bus sink */
 	struct tw_evidence *evid = NULL;
-	if (pl.verdict && cfg.evidence.dir[0]) {
+	if (verdict && cfg.evidence.dir[0]) {
 		struct tw_pseudonym pn;
 		if (tw_pseudonym_init(&pn, state_dir, cfg.prefix_v4, cfg.prefix_v6, err, sizeof(err)) < 0 ||
 		    !(evid = tw_evidence_new(&cfg.evidence, &pn, po.clock_offset_ns, err, sizeof(err)))) {
@@ -452,9 +491,9 @@ int main(int argc, char **argv)
 		if (!pn.persistent)
 			fprintf(stderr,
 			        "tamperwatchd: evidence: no --state: client pseudonyms use a key for this run only\n");
-		pl.evidence = evid;
-		tw_verdict_set_hook2(pl.verdict, tw_evidence_outcome, evid);
-		if (tw_bus_add_sink(&bus, "evidence", tw_evidence_sink, evid) < 0 ||
+		tw_verdict_set_hook2(verdict, tw_evidence_outcome, evid);
+		if (tw_pipeline_add_consumer(&pl, "evidence", tw_evidence_on_event, evid) < 0 ||
+		    tw_bus_add_sink(&bus, "evidence", tw_evidence_sink, evid) < 0 ||
 		    tw_pipeline_add_tick(&pl, tw_evidence_tick, evid) < 0) {
 			fprintf(stderr, "tamperwatchd: evidence: no free sink or tick slot (a build-time bound)\n");
 			return 3;
@@ -463,13 +502,13 @@ int main(int argc, char **argv)
 	}
 	/* per-target alerts on top of the verdicts */
 	struct tw_agg *agg = NULL;
-	if (pl.verdict) {
+	if (verdict) {
 		agg = tw_agg_new(&cfg.alerts, legit, state_dir, tw_bus_emit, &bus, err, sizeof(err));
 		if (!agg) {
 			fprintf(stderr, "tamperwatchd: %s\n", err);
 			return 3;
 		}
-		tw_verdict_set_hook(pl.verdict, tw_agg_outcome, agg);
+		tw_verdict_set_hook(verdict, tw_agg_outcome, agg);
 		tw_pipeline_add_tick(&pl, tw_agg_tick, agg);
 		if (tw_stats_add_section(tw_agg_stats_json, agg) < 0)
 			fprintf(stderr, "tamperwatchd: no room for the alerts stats section\n");
@@ -486,10 +525,11 @@ int main(int argc, char **argv)
 	struct tw_engine *eng;
 	int use_bpf = !nreplay || (engine_name && !strcmp(engine_name, "bpf"));
 	struct tw_prefix_opts pfx = { cfg.shutdown_on, cfg.shutdown_v4, cfg.shutdown_v6 };
+	struct tw_record_sink records = { tw_pipeline_record, &pl };
 	if (use_bpf)
-		eng = tw_engine_bpf_new(&pl, nreplay > 0, cfg.max_flows, &pfx, err, sizeof(err));
+		eng = tw_engine_bpf_new(&records, nreplay > 0, cfg.max_flows, &pfx, err, sizeof(err));
 	else
-		eng = tw_engine_user_new(&pl, cfg.max_flows, &pfx, err, sizeof(err));
+		eng = tw_engine_user_new(&records, cfg.max_flows, &pfx, err, sizeof(err));
 	if (!eng) {
 		fprintf(stderr, "tamperwatchd: %s\n", err);
 		tw_output_close(&out);
@@ -507,7 +547,7 @@ int main(int argc, char **argv)
 			eng->destroy(eng);
 			return 3;
 		}
-		if (!(sd = tw_shutdown_new(&cfg.shutdown, &pl))) {
+		if (!(sd = tw_shutdown_new(&cfg.shutdown))) {
 			fprintf(stderr, "tamperwatchd: shutdown detection: out of memory\n");
 			eng->destroy(eng);
 			return 3;
@@ -542,7 +582,7 @@ int main(int argc, char **argv)
 
 	/* the operator's views read this snapshot, refreshed every tick */
 	struct tw_status status;
-	struct tw_status_src status_src = { &status, eng, agg };
+	struct tw_status_src status_src = { &status, eng, &pl, &writer, &out, verdict, agg };
 	tw_status_init(&status,
 	               nreplay              ? (use_bpf ? "replay-bpf" : "replay-user")
 	               : mode == TW_MODE_TC ? "tc"
@@ -605,10 +645,12 @@ int main(int argc, char **argv)
 		}
 	}
 
+	struct run_ctx run = { &pl, &out, { eng, &pl, &writer, &out, verdict, evid, { tw_output_line_now, &out } } };
+	struct tw_run_hooks hooks = { &run, run_tick, run_stats, run_flush, run_reopen };
 	int rc;
 	if (nreplay) {
 		struct tw_replay_totals tot;
-		rc = tw_replay_run(eng, replay, nreplay, &cfg.timeouts, &tot);
+		rc = tw_replay_run(eng, &hooks, replay, nreplay, &cfg.timeouts, &tot);
 	} else {
 		int xdp_fd = tw_engine_bpf_prog_fd(eng, 1), tc_fd = tw_engine_bpf_prog_fd(eng, 0);
 		rc = 0;
@@ -632,7 +674,7 @@ int main(int argc, char **argv)
 		struct tw_linkwatch *lw = tw_linkwatch_new(links, nif, on_link, &lctx, err, sizeof(err));
 		if (!lw)
 			fprintf(stderr, "tamperwatchd: %s (continuing without it)\n", err);
-		rc = tw_live_run(eng, links, nif, &cfg.timeouts, cfg.stats_interval, lw);
+		rc = tw_live_run(eng, &hooks, links, nif, &cfg.timeouts, cfg.stats_interval, lw);
 		tw_linkwatch_free(lw);
 		fprintf(stderr, "tamperwatchd: stopped; detached from %d interface(s)\n", nif);
 	}
@@ -641,7 +683,7 @@ int main(int argc, char **argv)
 	tw_ctl_stop(ctl);
 	eng->destroy(eng);
 	tw_am_free(am);
-	tw_verdict_free(pl.verdict);
+	tw_verdict_free(verdict);
 	tw_stats_remove_section(agg);
 	tw_agg_free(agg);
 	tw_evidence_free(evid);

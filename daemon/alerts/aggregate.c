@@ -12,7 +12,6 @@
 #include "util/jsonbuf.h"
 #include "alerts/legit.h"
 #include "util/state.h"
-#include "outputs/evidence.h"
 
 #define NS 1000000000ull
 #define NMETH 6
@@ -1242,4 +1241,13 @@ size_t tw_agg_top_targets(const struct tw_agg *a, uint64_t now, int n, char *buf
 	tw_jb_arr_close(&b);
 	long len = tw_jb_end(&b);
 	return len > 0 ? (size_t)len : 0;
+}
+
+int tw_evidence_path(const char *dir, const char *id, char *out, size_t cap)
+{
+	size_t n = strlen(id);
+	if (n == 0 || n > 64 || strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != n)
+		return -1;
+	int w = snprintf(out, cap, "%s/%s.pcap", dir, id);
+	return w < 0 || (size_t)w >= cap ? -1 : 0;
 }

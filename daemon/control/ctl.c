@@ -2,7 +2,7 @@
 #include "outputs/bus.h"
 #include "control/ctlreq.h"
 #include "control/report.h"
-#include "control/status.h"
+#include "outputs/status.h"
 #include "util/textbuf.h"
 #include "control/timeline.h"
 #include "verdicts/verdict.h"
