@@ -1,31 +1,17 @@
 #include "stats.h"
 #include "util/jsonbuf.h"
 #include "verdicts/verdict.h"
-#include "outputs/evidence.h"
 #include <string.h>
 #include <tamperwatch/parse.h>
 
-static struct {
-	tw_stats_section_fn fn;
-	void *arg;
-} sections[TW_STATS_MAX_SECTIONS];
-
-int tw_stats_add_section(tw_stats_section_fn fn, void *arg)
+int tw_stats_add_section(struct tw_stats_src *s, tw_stats_section_fn fn, void *arg)
 {
-	for (int i = 0; i < TW_STATS_MAX_SECTIONS; i++)
-		if (!sections[i].fn) {
-			sections[i].fn = fn;
-			sections[i].arg = arg;
-			return 0;
-		}
-	return -1;
-}
-
-void tw_stats_remove_section(void *arg)
-{
-	for (int i = 0; i < TW_STATS_MAX_SECTIONS; i++)
-		if (sections[i].arg == arg)
-			sections[i].fn = NULL;
+	if (s->nsections == TW_STATS_MAX_SECTIONS)
+		return -1;
+	s->sections[s->nsections].fn = fn;
+	s->sections[s->nsections].arg = arg;
+	s->nsections++;
+	return 0;
 }
 
 void tw_stats_write(const struct tw_stats_src *s, uint64_t ts_ns, const struct tw_replay_totals *r, int final)
@@ -85,8 +71,6 @@ void tw_stats_write(const struct tw_stats_src *s, uint64_t ts_ns, const struct t
 		}
 		tw_jb_obj_close(&b);
 	}
-	if (s->evidence)
-		tw_evidence_stats_json(s->evidence, &b);
 	if (r) {
 		tw_jb_obj_open(&b, "replay");
 		tw_jb_u64(&b, "files", r->files);
@@ -97,9 +81,8 @@ void tw_stats_write(const struct tw_stats_src *s, uint64_t ts_ns, const struct t
 		tw_jb_u64(&b, "read_errors", r->read_errors);
 		tw_jb_obj_close(&b);
 	}
-	for (int i = 0; i < TW_STATS_MAX_SECTIONS; i++)
-		if (sections[i].fn)
-			sections[i].fn(sections[i].arg, &b);
+	for (int i = 0; i < s->nsections; i++)
+		s->sections[i].fn(s->sections[i].arg, &b);
 	tw_jb_obj_close(&b);
 	tw_jb_obj_close(&b);
 	long n = tw_jb_end(&b);

@@ -480,8 +480,9 @@ uint64_t tw_evidence_evictions(const struct tw_evidence *ev)
 	return ev->st.evicted_live + ev->st.evicted_tampered + ev->st.expired;
 }
 
-void tw_evidence_stats_json(const struct tw_evidence *ev, struct tw_jb *b)
+void tw_evidence_stats_json(void *arg, struct tw_jb *b)
 {
+	const struct tw_evidence *ev = arg;
 	const struct tw_evidence_stats *s = &ev->st;
 	tw_jb_obj_open(b, "evidence");
 	tw_jb_u64(b, "flows_held", s->flows);

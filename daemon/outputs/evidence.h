@@ -64,7 +64,7 @@ void tw_evidence_tick(void *ev, uint64_t now_wall_ns, int final);               
 const struct tw_evidence_stats *tw_evidence_stats(const struct tw_evidence *ev);
 /* every flow evicted or expired before an alert could name it */
 uint64_t tw_evidence_evictions(const struct tw_evidence *ev);
-/* "evidence":{...} member of the stats record */
-void tw_evidence_stats_json(const struct tw_evidence *ev, struct tw_jb *b);
+/* "evidence":{...} member of the stats record (a stats section, stats.h) */
+void tw_evidence_stats_json(void *ev, struct tw_jb *b);
 void tw_evidence_free(struct tw_evidence *ev);
 #endif
