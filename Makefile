@@ -5,6 +5,7 @@
 #   bpf/*.bpf.c          -> build/bpf/*.bpf.o and build/*.skel.h
 #   daemon/*.c, daemon/LAYER/*.c -> linked into tamperwatchd (main.c) and into every test
 #   tests/unit/test_*.c  -> build/unit/test_* under ASan+UBSan, run by `make unit`
+#   tests/unit/test_*.sh -> source checks (the layer rule), run by `make unit` too
 #   tests/bpf/test_*.c   -> build/bpftest/test_*, load the real objects, run by `make bpftest`
 #   tests/fuzz/fuzz_*.c  -> build/fuzz/fuzz_* (libFuzzer), run for FUZZ_SECONDS each
 
@@ -34,6 +35,7 @@ LIB_OBJS    := $(patsubst daemon/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 SAN_OBJS    := $(patsubst daemon/%.c,$(BUILD)/san/%.o,$(LIB_SRCS))
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
+UNIT_SCRIPTS := $(wildcard tests/unit/test_*.sh)
 BPFT_SRCS   := $(wildcard tests/bpf/test_*.c)
 BPFT_BINS   := $(patsubst tests/bpf/%.c,$(BUILD)/bpftest/%,$(BPFT_SRCS))
 FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
@@ -109,7 +111,7 @@ $(BUILD)/bench/%: bench/%.c $(LIB_OBJS) $(BPF_OBJS)
 	$(CC) $(TW_CFLAGS) -Itests $< $(LIB_OBJS) -o $@ $(LIBS)
 
 unit: $(UNIT_BINS)
-	@scripts/run-suite unit $(UNIT_BINS)
+	@scripts/run-suite unit $(UNIT_SCRIPTS) $(UNIT_BINS)
 
 bpftest: $(BPFT_BINS) $(BPF_OBJS) $(SKELS)
 	@scripts/run-suite bpf $(BPFT_BINS)
