@@ -471,8 +471,8 @@ static void close_control(void *c)
 	tw_ctl_stop(c);
 }
 
-/* Prometheus metrics: bound before the backend starts, so a bad address or
- * a port in use fails startup with nothing attached */
+/* Prometheus metrics: bound before anything is attached to a link (run),
+ * so a bad address or a port in use fails startup with nothing attached */
 static int open_metrics(struct daemon *d, void **obj, char *err, size_t errlen)
 {
 	const char *addr = d->cfg.metrics_listen;
@@ -753,20 +753,7 @@ static int setup_steps(struct daemon *d, char *err, size_t errlen)
 			return 3;
 		}
 		tw_pipeline_add_consumer(&d->pl, "verdicts", tw_verdict_event, d->verdict);
-	}
-	if ((rc = sinks_open(d, err, errlen)))
-		return rc;
-	d->stats.verdict = d->verdict;
-
-	/* per-target alerts on top of the verdicts */
-	if (d->verdict) {
-		d->agg = tw_agg_new(&cfg->alerts, d->legit, a->state_dir, tw_bus_emit, &d->bus, err, errlen);
-		if (!d->agg)
-			return 3;
-		tw_verdict_set_hook(d->verdict, tw_agg_outcome, d->agg);
-		tw_pipeline_add_tick(&d->pl, tw_agg_tick, d->agg);
-		if (tw_stats_add_section(&d->stats, tw_agg_stats_json, d->agg) < 0)
-			fprintf(stderr, "tamperwatchd: no room for the alerts stats section\n");
+		d->stats.verdict = d->verdict;
 	}
 
 	struct sigaction sa;
@@ -782,6 +769,23 @@ static int setup_steps(struct daemon *d, char *err, size_t errlen)
 	if (!(d->eng = d->be->make(&records, cfg, a->nreplay > 0, &pfx, err, errlen)))
 		return 3;
 	d->stats.eng = d->eng;
+
+	/* the outputs, once the backend has started: they claim sockets, spools
+	 * and threads, and the first error of a run that cannot start is the
+	 * backend's */
+	if ((rc = sinks_open(d, err, errlen)))
+		return rc;
+
+	/* per-target alerts on top of the verdicts */
+	if (d->verdict) {
+		d->agg = tw_agg_new(&cfg->alerts, d->legit, a->state_dir, tw_bus_emit, &d->bus, err, errlen);
+		if (!d->agg)
+			return 3;
+		tw_verdict_set_hook(d->verdict, tw_agg_outcome, d->agg);
+		tw_pipeline_add_tick(&d->pl, tw_agg_tick, d->agg);
+		if (tw_stats_add_section(&d->stats, tw_agg_stats_json, d->agg) < 0)
+			fprintf(stderr, "tamperwatchd: no room for the alerts stats section\n");
+	}
 
 	/* shutdown detection on the engine's per-prefix counters */
 	if (cfg->shutdown_on && (rc = shutdown_setup(d, err, errlen)))
