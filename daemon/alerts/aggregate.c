@@ -783,7 +783,7 @@ void tw_agg_tick(void *arg, uint64_t now, int final)
 		a->last_save = now;
 	/* a raise or a resolution is saved at this tick, not the next periodic
 	 * one: a crash in between would otherwise raise it again (or lose the
-	 * resolution).  Its line is already in the log (tw_pipeline_line writes
+	 * resolution).  Its line is already in the log (tw_output_line_now writes
 	 * detector lines at once), so the state never names an alert the log
 	 * does not have.  At most one save a tick (a second). */
 	if (final || a->dirty || now >= a->last_save + (uint64_t)a->c.state_interval * NS) {
