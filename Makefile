@@ -5,6 +5,7 @@
 #   bpf/*.bpf.c          -> build/bpf/*.bpf.o and build/*.skel.h
 #   daemon/*.c, daemon/LAYER/*.c -> linked into tamperwatchd (main.c) and into every test
 #   tests/unit/test_*.c  -> build/unit/test_* under ASan+UBSan, run by `make unit`
+#   tests/unit/test_*.sh -> source checks (the layer rule), run by `make unit` too
 #   tests/bpf/test_*.c   -> build/bpftest/test_*, load the real objects, run by `make bpftest`
 #   tests/fuzz/fuzz_*.c  -> build/fuzz/fuzz_* (libFuzzer), run for FUZZ_SECONDS each
 
@@ -60,6 +61,7 @@ LIB_OBJS    := $(patsubst daemon/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 SAN_OBJS    := $(patsubst daemon/%.c,$(BUILD)/san/%.o,$(LIB_SRCS))
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
+UNIT_SCRIPTS := $(wildcard tests/unit/test_*.sh)
 BPFT_SRCS   := $(wildcard tests/bpf/test_*.c)
 BPFT_BINS   := $(patsubst tests/bpf/%.c,$(BUILD)/bpftest/%,$(BPFT_SRCS))
 FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
@@ -138,7 +140,7 @@ $(BUILD)/bench/%: bench/%.c $(LIB_OBJS) $(BPF_OBJS) | $(SKELS)
 	$(CC) $(TW_CFLAGS) $(DEPFLAGS) -Itests $< $(LIB_OBJS) -o $@ $(LIBS)
 
 unit: $(UNIT_BINS)
-	@scripts/run-suite unit $(UNIT_BINS)
+	@scripts/run-suite unit $(UNIT_SCRIPTS) $(UNIT_BINS)
 
 # the documentation against the daemon: the JSON Schema on real records, the man pages
 docs: all

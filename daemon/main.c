@@ -1,5 +1,10 @@
 /* tamperwatchd: watch links (eBPF, live) or replay captures, and write what
- * the detector sees as JSON lines.  See README.md and --help. */
+ * the detector sees as JSON lines.  See README.md and --help.
+ *
+ * main() is four steps: the command line (parse_args), the configuration
+ * and the files it names (configure), everything the run needs, wired in
+ * the one-way order of docs/architecture.md (setup), the run itself (run);
+ * whatever of it was made is taken down by one function (teardown). */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -10,29 +15,34 @@
 #include <time.h>
 #include <unistd.h>
 #include "config.h"
+#include "stats.h"
+#include "regions.h"
+#include "util/hostport.h"
+#include "util/state.h"
 #include "capture/engine_bpf.h"
+#include "capture/linkwatch.h"
+#include "capture/run.h"
+#include "events/pipeline.h"
 #include "verdicts/fingerprints.h"
 #include "verdicts/verdict.h"
 #include "alerts/aggregate.h"
 #include "alerts/legit.h"
-#include "capture/run.h"
-#include "outputs/bus.h"
-#include "control/status.h"
-#include "outputs/metrics.h"
-#include "outputs/syslog_out.h"
-#include "util/hostport.h"
-#include "outputs/alertmanager.h"
-#include "outputs/evidence.h"
-#include "outputs/pseudonym.h"
-#include "control/ctl.h"
-#include "regions.h"
 #include "alerts/shutdown.h"
 #include "alerts/shutdown_feed.h"
-#include "util/state.h"
-#include "capture/linkwatch.h"
+#include "outputs/alertmanager.h"
+#include "outputs/bus.h"
+#include "outputs/evidence.h"
+#include "outputs/metrics.h"
+#include "outputs/output.h"
+#include "outputs/pseudonym.h"
+#include "outputs/status.h"
+#include "outputs/syslog_out.h"
+#include "control/ctl.h"
 
 #define TW_VERSION "0.1.0"
 #define TW_MAX_REPLAY 256
+#define TW_MAX_SETS 64
+#define TW_MAX_FPS 16
 
 static void usage(FILE *out)
 {
@@ -97,41 +107,88 @@ static void usage(FILE *out)
 	        TW_MAX_IFACES);
 }
 
-static void on_signal(int sig)
-{
-	if (sig == SIGHUP)
-		tw_hup = 1;
-	else
-		tw_stop = 1;
-}
+/* ---- backends ------------------------------------------------------------ */
 
-struct link_ctx {
-	struct tw_shutdown *sd;
-	struct tw_status *st;
+/* The backends, by --mode (live) and --replay-engine (replay).  Adding one
+ * is one entry: its name, how the status names it and how it is made. */
+struct backend {
+	const char *name;
+	int live;              /* 1: --mode NAME; 0: --replay-engine NAME */
+	enum tw_mode attach;   /* live: how the programs go on the links */
+	const char *status;    /* the backend as the status snapshot and metrics name it */
+	const char *not_built; /* non-NULL: refused on the command line, saying this */
+	/* NULL with err: the backend could not start */
+	struct tw_engine *(*make)(const struct tw_record_sink *events, const struct tw_config *cfg, int replay,
+	                          const struct tw_prefix_opts *pfx, char *err, size_t errlen);
 };
 
-/* our own link went down or came back: never a shutdown (linkwatch.h) */
-static void on_link(void *arg, const char *name, int link_up, int all_up)
+static struct tw_engine *make_bpf(const struct tw_record_sink *events, const struct tw_config *cfg, int replay,
+                                  const struct tw_prefix_opts *pfx, char *err, size_t errlen)
 {
-	struct link_ctx *c = arg;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	fprintf(stderr, "tamperwatchd: link %s is %s\n", name, link_up ? "up" : "down");
-	tw_status_set_link_up(c->st, name, link_up);
-	if (c->sd)
-		tw_shutdown_link_iface(c->sd, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec, name, link_up,
-		                       all_up);
+	return tw_engine_bpf_new(events, replay, cfg->max_flows, pfx, err, errlen);
 }
 
-static int64_t clock_offset(void)
+static struct tw_engine *make_user(const struct tw_record_sink *events, const struct tw_config *cfg, int replay,
+                                   const struct tw_prefix_opts *pfx, char *err, size_t errlen)
 {
-	struct timespec r, m;
-	clock_gettime(CLOCK_REALTIME, &r);
-	clock_gettime(CLOCK_MONOTONIC, &m);
-	return ((int64_t)r.tv_sec - m.tv_sec) * 1000000000ll + ((int64_t)r.tv_nsec - m.tv_nsec);
+	(void)replay;
+	return tw_engine_user_new(events, cfg->max_flows, pfx, err, errlen);
 }
 
-int main(int argc, char **argv)
+static const struct backend backends[] = {
+	{ "xdp", 1, TW_MODE_XDP, "xdp", NULL, make_bpf },
+	{ "tc", 1, TW_MODE_TC, "tc", NULL, make_bpf },
+	{ "kmod", 1, TW_MODE_XDP, "kmod", "the kernel module backend is not built yet", NULL },
+	{ "user", 0, TW_MODE_XDP, "replay-user", NULL, make_user },
+	{ "bpf", 0, TW_MODE_XDP, "replay-bpf", NULL, make_bpf },
+};
+#define NBACKENDS (sizeof(backends) / sizeof(backends[0]))
+
+static const struct backend *backend_find(const char *name, int live)
+{
+	for (size_t i = 0; i < NBACKENDS; i++)
+		if (backends[i].live == live && !strcmp(backends[i].name, name))
+			return &backends[i];
+	return NULL;
+}
+
+/* "xdp or tc": the names the command line accepts */
+static void backend_names(int live, char *out, size_t cap)
+{
+	size_t n = 0, k = 0, total = 0;
+	for (size_t i = 0; i < NBACKENDS; i++)
+		total += backends[i].live == live && !backends[i].not_built;
+	out[0] = 0;
+	for (size_t i = 0; i < NBACKENDS && n < cap; i++) {
+		if (backends[i].live != live || backends[i].not_built)
+			continue;
+		const char *sep = k == 0 ? "" : k + 1 == total ? " or " : ", ";
+		int w = snprintf(out + n, cap - n, "%s%s", sep, backends[i].name);
+		n += w > 0 ? (size_t)w : 0;
+		k++;
+	}
+}
+
+/* ---- the command line ------------------------------------------------------ */
+
+struct args {
+	const char *ifaces[TW_MAX_IFACES];
+	int nif;
+	char *replay[TW_MAX_REPLAY];
+	int nreplay;
+	const char *sets[TW_MAX_SETS];
+	int nsets;
+	const char *fps[TW_MAX_FPS];
+	int nfp;
+	int verdicts, check_only, payload;
+	const struct backend *mode;   /* --mode (default xdp) */
+	const struct backend *engine; /* --replay-engine; NULL: not given (user) */
+	const char *alerts, *config_path, *state_dir, *declared;
+	const char *metrics_addr, *am_url, *evidence_arg, *control;
+};
+
+/* -1 to go on, or the exit status (0 after --help and --version). */
+static int parse_args(int argc, char **argv, struct args *a)
 {
 	enum { O_METRICS = 400 }; /* operator outputs */
 	enum {
@@ -172,86 +229,73 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *ifaces[TW_MAX_IFACES];
-	char *replay[TW_MAX_REPLAY];
-	const char *sets[64];
-	const char *fps[16];
-	int nfp = 0, verdicts = 1;
-	int nif = 0, nreplay = 0, nsets = 0, check_only = 0, payload = 0;
-	enum tw_mode mode = TW_MODE_XDP;
-	const char *alerts = "-", *config_path = NULL, *engine_name = NULL;
-	const char *state_dir = NULL, *declared = NULL;
-	const char *metrics_addr = NULL;
-	const char *am_url = NULL;
-	const char *evidence_arg = NULL;
-	const char *control = NULL; /* --control */
-	struct tw_config cfg;
-	char err[1024];
+	char names[64];
 	int opt;
 
+	memset(a, 0, sizeof(*a));
+	a->verdicts = 1;
+	a->mode = backend_find("xdp", 1);
+	a->alerts = "-";
 	while ((opt = getopt_long(argc, argv, "i:c:hV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'i':
-			if (nif == TW_MAX_IFACES) {
+			if (a->nif == TW_MAX_IFACES) {
 				fprintf(stderr, "tamperwatchd: at most %d interfaces\n", TW_MAX_IFACES);
 				return 2;
 			}
-			ifaces[nif++] = optarg;
+			a->ifaces[a->nif++] = optarg;
 			break;
 		case O_MODE:
-			if (!strcmp(optarg, "xdp"))
-				mode = TW_MODE_XDP;
-			else if (!strcmp(optarg, "tc"))
-				mode = TW_MODE_TC;
-			else if (!strcmp(optarg, "kmod")) {
-				fprintf(stderr,
-				        "tamperwatchd: --mode kmod: the kernel module backend is not built yet\n");
+			if (!(a->mode = backend_find(optarg, 1))) {
+				backend_names(1, names, sizeof(names));
+				fprintf(stderr, "tamperwatchd: --mode: expected %s, got '%s'\n", names, optarg);
 				return 2;
-			} else {
-				fprintf(stderr, "tamperwatchd: --mode: expected xdp or tc, got '%s'\n", optarg);
+			}
+			if (a->mode->not_built) {
+				fprintf(stderr, "tamperwatchd: --mode %s: %s\n", a->mode->name, a->mode->not_built);
 				return 2;
 			}
 			break;
-		case O_ALERTS: alerts = optarg; break;
+		case O_ALERTS: a->alerts = optarg; break;
 		case O_REPLAY:
-			if (nreplay == TW_MAX_REPLAY) {
+			if (a->nreplay == TW_MAX_REPLAY) {
 				fprintf(stderr, "tamperwatchd: at most %d --replay files\n", TW_MAX_REPLAY);
 				return 2;
 			}
-			replay[nreplay++] = optarg;
+			a->replay[a->nreplay++] = optarg;
 			break;
 		case O_ENGINE:
-			if (strcmp(optarg, "user") && strcmp(optarg, "bpf")) {
-				fprintf(stderr, "tamperwatchd: --replay-engine: expected user or bpf, got '%s'\n",
+			if (!(a->engine = backend_find(optarg, 0)) || a->engine->not_built) {
+				backend_names(0, names, sizeof(names));
+				fprintf(stderr, "tamperwatchd: --replay-engine: expected %s, got '%s'\n", names,
 				        optarg);
 				return 2;
 			}
-			engine_name = optarg;
 			break;
-		case 'c': config_path = optarg; break;
+		case 'c': a->config_path = optarg; break;
 		case O_SET:
-			if (nsets == 64) {
-				fprintf(stderr, "tamperwatchd: at most 64 --set options\n");
+			if (a->nsets == TW_MAX_SETS) {
+				fprintf(stderr, "tamperwatchd: at most %d --set options\n", TW_MAX_SETS);
 				return 2;
 			}
-			sets[nsets++] = optarg;
+			a->sets[a->nsets++] = optarg;
 			break;
-		case O_CHECK: check_only = 1; break;
-		case O_PAYLOAD: payload = 1; break;
+		case O_CHECK: a->check_only = 1; break;
+		case O_PAYLOAD: a->payload = 1; break;
 		case O_FP:
-			if (nfp == 16) {
-				fprintf(stderr, "tamperwatchd: at most 16 --fingerprints files\n");
+			if (a->nfp == TW_MAX_FPS) {
+				fprintf(stderr, "tamperwatchd: at most %d --fingerprints files\n", TW_MAX_FPS);
 				return 2;
 			}
-			fps[nfp++] = optarg;
+			a->fps[a->nfp++] = optarg;
 			break;
-		case O_NOVERDICT: verdicts = 0; break;
-		case O_STATE: state_dir = optarg; break;
-		case O_DECLARED: declared = optarg; break;
-		case O_METRICS: metrics_addr = optarg; break;
-		case O_AM: am_url = optarg; break;
-		case O_EVIDENCE: evidence_arg = optarg; break;
-		case O_CONTROL: control = optarg; break;
+		case O_NOVERDICT: a->verdicts = 0; break;
+		case O_STATE: a->state_dir = optarg; break;
+		case O_DECLARED: a->declared = optarg; break;
+		case O_METRICS: a->metrics_addr = optarg; break;
+		case O_AM: a->am_url = optarg; break;
+		case O_EVIDENCE: a->evidence_arg = optarg; break;
+		case O_CONTROL: a->control = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("tamperwatchd %s (event format %d)\n", TW_VERSION, TW_EVENT_VERSION); return 0;
 		default: fprintf(stderr, "tamperwatchd: try --help\n"); return 2;
@@ -261,229 +305,466 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tamperwatchd: unexpected argument '%s' (try --help)\n", argv[optind]);
 		return 2;
 	}
+	return -1;
+}
 
-	tw_config_default(&cfg);
-	if (config_path && tw_config_load(&cfg, config_path, err, sizeof(err)) < 0) {
+/* ---- the daemon ---------------------------------------------------------- */
+
+#define NSINKS 5 /* entries of sinks[] below */
+
+/* Everything a run is made of; zero until made, so teardown takes down
+ * whatever exists, whichever step failed. */
+struct daemon {
+	struct args a;
+	struct tw_config cfg;
+	const struct backend *be;
+	struct tw_fp_db *fpdb;
+	struct tw_legit *legit;
+	struct tw_regions regions;
+	struct tw_link links[TW_MAX_IFACES];
+	struct tw_output out;
+	int out_open;
+	struct tw_pipeline pl;
+	struct tw_event_writer writer;
+	struct tw_bus bus;
+	int bus_ready;
+	struct tw_status status;
+	int status_ready;
+	struct tw_status_src status_src;
+	struct tw_verdict *verdict;
+	struct tw_agg *agg;
+	struct tw_engine *eng;
+	struct tw_shutdown *sd;
+	struct tw_sdfeed *feed;
+	void *sink[NSINKS]; /* sinks[i]'s object, NULL when not configured */
+	struct tw_stats_src stats;
+};
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		tw_hup = 1;
+	else
+		tw_stop = 1;
+}
+
+/* our own link went down or came back: never a shutdown (linkwatch.h) */
+static void on_link(void *arg, const char *name, int link_up, int all_up)
+{
+	struct daemon *d = arg;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	fprintf(stderr, "tamperwatchd: link %s is %s\n", name, link_up ? "up" : "down");
+	tw_status_set_link_up(&d->status, name, link_up);
+	if (d->sd)
+		tw_shutdown_link_iface(d->sd, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec, name, link_up,
+		                       all_up);
+}
+
+static int64_t clock_offset(void)
+{
+	struct timespec r, m;
+	clock_gettime(CLOCK_REALTIME, &r);
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	return ((int64_t)r.tv_sec - m.tv_sec) * 1000000000ll + ((int64_t)r.tv_nsec - m.tv_nsec);
+}
+
+/* ---- outputs: one table ---------------------------------------------------- */
+
+/* Each operator output once (as Suricata's output modules): open makes it
+ * when the configuration asks for it (0, *obj left NULL when it does not;
+ * else the exit status, err saying why; *obj is set as soon as there is
+ * something to close), then it gets every alert line (on_record, a bus
+ * sink), a tick after the detectors' ticks, a member of the stats record,
+ * and close.  setup and teardown walk this table; adding an output is one
+ * entry.  The JSON-lines log is not here: everything is written to it
+ * first (events, records, the bus), it is the daemon's own output. */
+struct sink {
+	const char *name;
+	int (*open)(struct daemon *d, void **obj, char *err, size_t errlen);
+	tw_sink_fn on_record;
+	tw_tick_fn tick;
+	tw_stats_section_fn stats;
+	void (*close)(void *obj);
+};
+
+/* Evidence pcaps (README "Evidence"): retention sees every event after the
+ * verdicts (a pipeline consumer), every outcome (a verdict hook) and
+ * expires on its own tick, before aggregation's: an alert finds what was
+ * kept until it was raised.  The files are written by its bus sink. */
+static int open_evidence(struct daemon *d, void **obj, char *err, size_t errlen)
+{
+	struct tw_config *cfg = &d->cfg;
+	struct tw_pseudonym pn;
+	struct tw_evidence *ev;
+
+	if (!d->verdict || !cfg->evidence.dir[0])
+		return 0;
+	if (tw_pseudonym_init(&pn, d->a.state_dir, cfg->prefix_v4, cfg->prefix_v6, err, errlen) < 0 ||
+	    !(ev = tw_evidence_new(&cfg->evidence, &pn, d->pl.opt.clock_offset_ns, err, errlen)))
+		return 3;
+	*obj = ev;
+	if (!pn.persistent)
+		fprintf(stderr, "tamperwatchd: evidence: no --state: client pseudonyms use a key for this run only\n");
+	tw_verdict_set_hook2(d->verdict, tw_evidence_outcome, ev);
+	if (tw_pipeline_add_consumer(&d->pl, "evidence", tw_evidence_on_event, ev) < 0 ||
+	    tw_pipeline_add_tick(&d->pl, tw_evidence_tick, ev) < 0) {
+		snprintf(err, errlen, "evidence: no free consumer or tick slot (a build-time bound)");
+		return 3;
+	}
+	cfg->alerts.evidence_dir = cfg->evidence.dir;
+	return 0;
+}
+
+static void close_evidence(void *ev)
+{
+	tw_evidence_free(ev);
+}
+
+static int open_syslog(struct daemon *d, void **obj, char *err, size_t errlen)
+{
+	struct tw_syslog_target st;
+	if (!d->cfg.syslog.enabled)
+		return 0;
+	tw_syslog_parse_target(d->cfg.syslog.target, &st, err, errlen); /* checked with the config */
+	*obj = tw_syslog_new(&st, tw_syslog_facility(d->cfg.syslog.facility), &d->status, err, errlen);
+	return *obj ? 0 : 3;
+}
+
+static void close_syslog(void *s)
+{
+	tw_syslog_free(s);
+}
+
+/* Alertmanager: delivers on its own threads; its tick, after the
+ * detectors', drains at the end what they wrote last */
+static int open_alertmanager(struct daemon *d, void **obj, char *err, size_t errlen)
+{
+	if (!d->cfg.am.url[0])
+		return 0;
+	*obj = tw_am_new(&d->cfg.am, d->a.state_dir, err, errlen);
+	return *obj ? 0 : 3;
+}
+
+static void close_alertmanager(void *am)
+{
+	tw_am_free(am);
+}
+
+/* the operator's control socket: live by default, replay only when asked */
+static int open_control(struct daemon *d, void **obj, char *err, size_t errlen)
+{
+	const char *path = d->a.control;
+	if (!path && d->cfg.control_socket[0])
+		path = d->cfg.control_socket;
+	if (!path && d->a.nreplay)
+		return 0;
+	struct tw_ctl_opts co = { .path = path ? path : TW_CTL_DEFAULT_PATH,
+		                  .version = TW_VERSION,
+		                  .evidence_dir = d->cfg.evidence.dir[0] ? d->cfg.evidence.dir : NULL };
+	*obj = tw_ctl_start(&co, &d->status, &d->bus, err, errlen);
+	return *obj ? 0 : 3;
+}
+
+static void close_control(void *c)
+{
+	tw_ctl_stop(c);
+}
+
+/* Prometheus metrics: bound before anything is attached to a link (run),
+ * so a bad address or a port in use fails startup with nothing attached */
+static int open_metrics(struct daemon *d, void **obj, char *err, size_t errlen)
+{
+	const char *addr = d->cfg.metrics_listen;
+	struct sockaddr_storage mss;
+	socklen_t msl;
+	int code = 2;
+
+	if (!addr[0])
+		return 0;
+	struct tw_metrics *m = tw_metrics_open(addr, err, errlen, &code);
+	if (!(*obj = m))
+		return code;
+	tw_hostport_parse(addr, &mss, &msl, err, errlen); /* parsed by tw_metrics_open */
+	fprintf(stderr, "tamperwatchd: metrics on http://%s/metrics%s\n", addr,
+	        tw_hostport_is_loopback(&mss) ? "" : " (not loopback: reachable from the network)");
+	return tw_metrics_start(m, &d->status, &d->bus, err, errlen) < 0 ? 3 : 0;
+}
+
+static void close_metrics(void *m)
+{
+	tw_metrics_stop(m);
+}
+
+static const struct sink sinks[NSINKS] = {
+	{ "evidence", open_evidence, tw_evidence_sink, NULL, tw_evidence_stats_json, close_evidence },
+	{ "syslog", open_syslog, tw_syslog_sink, tw_syslog_tick, tw_syslog_stats, close_syslog },
+	{ "alertmanager", open_alertmanager, tw_am_sink, tw_am_tick, tw_am_stats, close_alertmanager },
+	{ "control", open_control, tw_ctl_on_record, NULL, NULL, close_control },
+	{ "metrics", open_metrics, NULL, NULL, NULL, close_metrics },
+};
+
+/* open every configured output and hand it the alert lines */
+static int sinks_open(struct daemon *d, char *err, size_t errlen)
+{
+	for (int i = 0; i < NSINKS; i++) {
+		int rc = sinks[i].open(d, &d->sink[i], err, errlen);
+		if (rc)
+			return rc;
+		if (d->sink[i] && sinks[i].on_record &&
+		    tw_bus_add_sink(&d->bus, sinks[i].name, sinks[i].on_record, d->sink[i]) < 0) {
+			snprintf(err, errlen, "%s: no free alert bus sink (a build-time bound)", sinks[i].name);
+			return 3;
+		}
+	}
+	return 0;
+}
+
+/* their ticks (after the detectors') and stats sections (after theirs) */
+static int sinks_schedule(struct daemon *d, char *err, size_t errlen)
+{
+	for (int i = 0; i < NSINKS; i++) {
+		if (!d->sink[i])
+			continue;
+		if ((sinks[i].tick && tw_pipeline_add_tick(&d->pl, sinks[i].tick, d->sink[i]) < 0) ||
+		    (sinks[i].stats && tw_stats_add_section(&d->stats, sinks[i].stats, d->sink[i]) < 0)) {
+			snprintf(err, errlen, "%s: no free tick or stats slot (a build-time bound)", sinks[i].name);
+			return 3;
+		}
+	}
+	return 0;
+}
+
+/* ---- configuration --------------------------------------------------------- */
+
+/* The configuration and the files it names; -1 to go on, or the exit status
+ * (0 after --check-config). */
+static int configure(struct daemon *d)
+{
+	const struct args *a = &d->a;
+	struct tw_config *cfg = &d->cfg;
+	char err[1024];
+
+	tw_config_default(cfg);
+	if (a->config_path && tw_config_load(cfg, a->config_path, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tamperwatchd: %s\n", err);
 		return 2;
 	}
-	for (int i = 0; i < nsets; i++)
-		if (tw_config_set(&cfg, sets[i], err, sizeof(err)) < 0) {
+	for (int i = 0; i < a->nsets; i++)
+		if (tw_config_set(cfg, a->sets[i], err, sizeof(err)) < 0) {
 			fprintf(stderr, "tamperwatchd: %s\n", err);
 			return 2;
 		}
-	if (am_url) {
+	if (a->am_url) {
 		char set[1100];
-		snprintf(set, sizeof(set), "alertmanager.url=%.1050s", am_url);
-		if (tw_config_set(&cfg, set, err, sizeof(err)) < 0) {
+		snprintf(set, sizeof(set), "alertmanager.url=%.1050s", a->am_url);
+		if (tw_config_set(cfg, set, err, sizeof(err)) < 0) {
 			fprintf(stderr, "tamperwatchd: --alertmanager: %s\n", err);
 			return 2;
 		}
 	}
-	if (payload)
-		cfg.events_payload = 1;
+	if (a->payload)
+		cfg->events_payload = 1;
 	/* operator outputs: the flag wins over metrics.listen (checked with the config) */
-	if (metrics_addr) {
+	if (a->metrics_addr) {
 		struct sockaddr_storage mss;
 		socklen_t msl;
-		if (tw_hostport_parse(metrics_addr, &mss, &msl, err, sizeof(err)) < 0) { /* fits metrics_listen then */
-			fprintf(stderr, "tamperwatchd: metrics address '%.100s': %s\n", metrics_addr, err);
+		if (tw_hostport_parse(a->metrics_addr, &mss, &msl, err, sizeof(err)) <
+		    0) { /* fits metrics_listen then */
+			fprintf(stderr, "tamperwatchd: metrics address '%.100s': %s\n", a->metrics_addr, err);
 			return 2;
 		}
-		snprintf(cfg.metrics_listen, sizeof(cfg.metrics_listen), "%s", metrics_addr);
+		snprintf(cfg->metrics_listen, sizeof(cfg->metrics_listen), "%s", a->metrics_addr);
 	}
 	/* --evidence overrides evidence.dir */
-	if (evidence_arg &&
-	    snprintf(cfg.evidence.dir, sizeof(cfg.evidence.dir), "%s", evidence_arg) >= (int)sizeof(cfg.evidence.dir)) {
-		fprintf(stderr, "tamperwatchd: --evidence: path longer than %zu bytes\n", sizeof(cfg.evidence.dir) - 1);
+	if (a->evidence_arg && snprintf(cfg->evidence.dir, sizeof(cfg->evidence.dir), "%s", a->evidence_arg) >=
+	                               (int)sizeof(cfg->evidence.dir)) {
+		fprintf(stderr, "tamperwatchd: --evidence: path longer than %zu bytes\n",
+		        sizeof(cfg->evidence.dir) - 1);
 		return 2;
 	}
-	if (cfg.evidence.dir[0] && !verdicts) {
+	if (cfg->evidence.dir[0] && !a->verdicts) {
 		fprintf(stderr, "tamperwatchd: --evidence needs verdicts (drop --no-verdicts)\n");
 		return 2;
 	}
 	/* fingerprints.files (checked with the configuration), then each --fingerprints */
-	char fplist[sizeof(cfg.fingerprints)];
-	const char *fpfiles[TW_CONFIG_FP_FILES_MAX + 16];
-	snprintf(fplist, sizeof(fplist), "%s", cfg.fingerprints);
+	char fplist[sizeof(cfg->fingerprints)];
+	const char *fpfiles[TW_CONFIG_FP_FILES_MAX + TW_MAX_FPS];
+	snprintf(fplist, sizeof(fplist), "%s", cfg->fingerprints);
 	int nfpfiles = fplist[0] ? tw_config_list(fplist, fpfiles, TW_CONFIG_FP_FILES_MAX) : 0;
 	if (nfpfiles < 0) {
 		fprintf(stderr, "tamperwatchd: fingerprints.files: more than %d files\n", TW_CONFIG_FP_FILES_MAX);
 		return 2;
 	}
-	for (int i = 0; i < nfp; i++)
-		fpfiles[nfpfiles++] = fps[i];
-	struct tw_fp_db *fpdb = NULL;
+	for (int i = 0; i < a->nfp; i++)
+		fpfiles[nfpfiles++] = a->fps[i];
 	if (nfpfiles) {
-		fpdb = tw_fp_db_new();
-		if (!fpdb) {
+		if (!(d->fpdb = tw_fp_db_new())) {
 			fprintf(stderr, "tamperwatchd: out of memory\n");
 			return 2;
 		}
 		for (int i = 0; i < nfpfiles; i++)
-			if (tw_fp_db_load(fpdb, fpfiles[i], err, sizeof(err)) < 0) {
+			if (tw_fp_db_load(d->fpdb, fpfiles[i], err, sizeof(err)) < 0) {
 				fprintf(stderr, "tamperwatchd: %s\n", err);
-				tw_fp_db_free(fpdb);
 				return 2;
 			}
 	}
 	/* declared restrictions: a bad file fails startup */
-	struct tw_legit *legit = NULL;
-	if (declared && !(legit = tw_legit_load(declared, err, sizeof(err)))) {
+	if (a->declared && !(d->legit = tw_legit_load(a->declared, err, sizeof(err)))) {
 		fprintf(stderr, "tamperwatchd: %s\n", err);
-		tw_fp_db_free(fpdb);
 		return 2;
 	}
 	/* client prefix -> region/ASN labels (alert scope; the client networks
 	 * of shutdown detection): a bad file fails startup */
-	struct tw_regions regions = { 0 };
-	if (cfg.regions[0]) {
-		if (tw_regions_load(&regions, cfg.regions, err, sizeof(err)) < 0) {
+	if (cfg->regions[0]) {
+		if (tw_regions_load(&d->regions, cfg->regions, err, sizeof(err)) < 0) {
 			fprintf(stderr, "tamperwatchd: %s\n", err);
-			tw_legit_free(legit);
-			tw_fp_db_free(fpdb);
 			return 2;
 		}
-		cfg.alerts.regions = &regions;
+		cfg->alerts.regions = &d->regions;
 	}
-	if (cfg.shutdown_on) {
-		if (!cfg.regions[0]) {
+	if (cfg->shutdown_on) {
+		if (!cfg->regions[0]) {
 			fprintf(stderr, "tamperwatchd: shutdown.enabled needs regions.file = FILE "
 			                "(the client networks and their region labels; docs/shutdown.md)\n");
 			return 2;
 		}
-		if (!regions.n) {
-			fprintf(stderr, "tamperwatchd: %s: no client networks listed\n", cfg.regions);
+		if (!d->regions.n) {
+			fprintf(stderr, "tamperwatchd: %s: no client networks listed\n", cfg->regions);
 			return 2;
 		}
-		if (tw_shutdown_cfg_check(&cfg.shutdown, err, sizeof(err)) < 0) {
+		if (tw_shutdown_cfg_check(&cfg->shutdown, err, sizeof(err)) < 0) {
 			fprintf(stderr, "tamperwatchd: configuration: %s\n", err);
 			return 2;
 		}
 		/* series are named by their prefix: never finer than privacy allows */
-		if (cfg.shutdown_v4 > cfg.prefix_v4 || cfg.shutdown_v6 > cfg.prefix_v6) {
+		if (cfg->shutdown_v4 > cfg->prefix_v4 || cfg->shutdown_v6 > cfg->prefix_v6) {
 			fprintf(stderr,
 			        "tamperwatchd: configuration: shutdown.prefix_v4/prefix_v6 (%d/%d) may not be "
 			        "longer than privacy.prefix_v4/prefix_v6 (%d/%d)\n",
-			        cfg.shutdown_v4, cfg.shutdown_v6, cfg.prefix_v4, cfg.prefix_v6);
+			        cfg->shutdown_v4, cfg->shutdown_v6, cfg->prefix_v4, cfg->prefix_v6);
 			return 2;
 		}
-		uint64_t span = tw_sdfeed_span(&regions, cfg.shutdown_v4, cfg.shutdown_v6);
+		uint64_t span = tw_sdfeed_span(&d->regions, cfg->shutdown_v4, cfg->shutdown_v6);
 		if (span > TW_PFX_MAX)
 			fprintf(stderr,
 			        "tamperwatchd: warning: the client networks span %llu counting prefixes; at most %d "
 			        "are counted (stats: prefix_counter_full)\n",
 			        (unsigned long long)span, TW_PFX_MAX);
 	}
-	if (check_only) {
-		if (cfg.regions[0])
-			printf("tamperwatchd: %zu client networks labelled with regions%s\n", regions.n,
-			       cfg.shutdown_on ? " (shutdown detection on)" : "");
-		tw_regions_free(&regions);
-		if (legit)
-			printf("tamperwatchd: %zu declared restrictions loaded\n", tw_legit_count(legit));
-		tw_legit_free(legit);
-		if (fpdb) {
-			size_t skipped = 0, n = tw_fp_db_count(fpdb, &skipped);
+	if (a->check_only) {
+		if (cfg->regions[0])
+			printf("tamperwatchd: %zu client networks labelled with regions%s\n", d->regions.n,
+			       cfg->shutdown_on ? " (shutdown detection on)" : "");
+		if (d->legit)
+			printf("tamperwatchd: %zu declared restrictions loaded\n", tw_legit_count(d->legit));
+		if (d->fpdb) {
+			size_t skipped = 0, n = tw_fp_db_count(d->fpdb, &skipped);
 			printf("tamperwatchd: %zu fingerprints loaded, %zu skipped\n", n, skipped);
-			tw_fp_db_free(fpdb);
 		}
 		printf("tamperwatchd: configuration OK\n");
 		return 0;
 	}
-	if (nif && nreplay) {
+	if (a->nif && a->nreplay) {
 		fprintf(stderr, "tamperwatchd: give either -i (live) or --replay, not both\n");
 		return 2;
 	}
-	if (!nif && !nreplay) {
+	if (!a->nif && !a->nreplay) {
 		fprintf(stderr, "tamperwatchd: nothing to watch: give -i IFACE or --replay FILE (try --help)\n");
 		return 2;
 	}
-	if (engine_name && !nreplay) {
+	if (a->engine && !a->nreplay) {
 		fprintf(stderr, "tamperwatchd: --replay-engine goes with --replay\n");
 		return 2;
 	}
-	/* operator outputs: bound before the backend starts, so a bad address or
-	 * a port in use fails startup with nothing attached */
-	struct tw_metrics *metrics = NULL;
-	struct tw_syslog *syslog_out = NULL;
-	if (cfg.metrics_listen[0]) {
-		int code = 2;
-		struct sockaddr_storage mss;
-		socklen_t msl;
-		if (!(metrics = tw_metrics_open(cfg.metrics_listen, err, sizeof(err), &code))) {
-			fprintf(stderr, "tamperwatchd: %s\n", err);
-			return code;
-		}
-		tw_hostport_parse(cfg.metrics_listen, &mss, &msl, err, sizeof(err));
-		fprintf(stderr, "tamperwatchd: metrics on http://%s/metrics%s\n", cfg.metrics_listen,
-		        tw_hostport_is_loopback(&mss) ? "" : " (not loopback: reachable from the network)");
+	d->be = !a->nreplay ? a->mode : a->engine ? a->engine : backend_find("user", 0);
+	return -1;
+}
+
+/* ---- setup: built bottom up, in the order of docs/architecture.md ---------- */
+
+static int shutdown_setup(struct daemon *d, char *err, size_t errlen)
+{
+	struct tw_config *cfg = &d->cfg;
+	const char *state_dir = d->a.state_dir;
+
+	cfg->shutdown.emit = tw_bus_emit;
+	cfg->shutdown.emit_arg = &d->bus;
+	char why[512];
+	if (d->eng->set_client_nets(d->eng, &d->regions, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "shutdown detection: %s", why);
+		return 3;
 	}
-
-	struct tw_link links[TW_MAX_IFACES];
-	for (int i = 0; i < nif; i++)
-		if (tw_link_resolve(&links[i], ifaces[i], mode, err, sizeof(err)) < 0) {
-			fprintf(stderr, "tamperwatchd: %s\n", err);
-			return 2;
-		}
-
-	struct tw_output out;
-	if (tw_output_open(&out, alerts, err, sizeof(err)) < 0) {
+	if (!(d->sd = tw_shutdown_new(&cfg->shutdown))) {
+		snprintf(err, errlen, "shutdown detection: out of memory");
+		return 3;
+	}
+	if (state_dir && mkdir(state_dir, 0700) < 0 && errno != EEXIST) { /* without [alerts] too */
+		snprintf(err, errlen, "--state %s: %s", state_dir, strerror(errno));
+		return 3;
+	}
+	int rc = state_dir ? tw_shutdown_load(d->sd, state_dir, err, errlen) : TW_STATE_NONE;
+	if (rc == TW_STATE_UNREADABLE) /* left in place: not ours to overwrite */
+		return 3;
+	if (rc == TW_STATE_CORRUPT)
 		fprintf(stderr, "tamperwatchd: %s\n", err);
+	struct tw_sdfeed_opts fo = { cfg->shutdown.interval_s, state_dir, (uint32_t)cfg->alerts.state_interval,
+		                     d->a.nreplay > 0 };
+	if (!(d->feed = tw_sdfeed_new(d->eng, d->sd, &d->regions, &fo))) {
+		snprintf(err, errlen, "out of memory");
+		return 3;
+	}
+	if (tw_pipeline_add_tick(&d->pl, tw_sdfeed_tick, d->feed) < 0 ||
+	    tw_stats_add_section(&d->stats, tw_sdfeed_stats_json, d->feed) < 0) {
+		snprintf(err, errlen, "shutdown: no free tick or stats slot (a build-time bound)");
+		return 3;
+	}
+	return 0;
+}
+
+static int setup_steps(struct daemon *d, char *err, size_t errlen)
+{
+	const struct args *a = &d->a;
+	struct tw_config *cfg = &d->cfg;
+	int rc;
+
+	for (int i = 0; i < a->nif; i++)
+		if (tw_link_resolve(&d->links[i], a->ifaces[i], d->be->attach, err, errlen) < 0)
+			return 2;
+	if (tw_output_open(&d->out, a->alerts, err, errlen) < 0)
 		return 2;
-	}
-	struct tw_pipeline pl;
+	d->out_open = 1;
+
+	/* events: decoded once, handed to the event writer, the verdicts and
+	 * evidence retention, in that order (pipeline.h) */
 	struct tw_pipeline_opts po = {
-		.v4_prefix = cfg.prefix_v4,
-		.v6_prefix = cfg.prefix_v6,
-		.events_payload = cfg.events_payload,
-		.clock_offset_ns = nreplay ? 0 : clock_offset(),
+		.v4_prefix = cfg->prefix_v4,
+		.v6_prefix = cfg->prefix_v6,
+		.events_payload = cfg->events_payload,
+		.clock_offset_ns = a->nreplay ? 0 : clock_offset(),
 	};
-	tw_pipeline_init(&pl, &out, &po);
-	/* alerts: to the log, then to every sink (bus.h) */
-	struct tw_bus bus;
-	tw_bus_init(&bus, &pl);
-	if (verdicts) {
-		pl.verdict = tw_verdict_new(&pl, fpdb, cfg.max_flows, cfg.silence_hold_ns);
-		if (!pl.verdict) {
-			fprintf(stderr, "tamperwatchd: out of memory for the verdict table\n");
+	tw_pipeline_init(&d->pl, &po);
+	tw_event_writer_init(&d->writer, &d->pl.opt, tw_output_line, &d->out);
+	tw_pipeline_add_consumer(&d->pl, "events", tw_event_write, &d->writer);
+	/* detector lines: to the log, then to every sink (bus.h) */
+	tw_bus_init(&d->bus, tw_output_line_now, &d->out);
+	d->bus_ready = 1;
+	/* the operator's views read this snapshot, refreshed every tick */
+	tw_status_init(&d->status, d->be->status, TW_VERSION);
+	d->status_ready = 1;
+	d->stats = (struct tw_stats_src){
+		.pl = &d->pl, .writer = &d->writer, .out = &d->out, .line = { tw_output_line_now, &d->out }
+	};
+
+	if (a->verdicts) {
+		d->verdict = tw_verdict_new(&d->pl, d->fpdb, cfg->max_flows, cfg->silence_hold_ns, tw_output_line_now,
+		                            &d->out);
+		if (!d->verdict) {
+			snprintf(err, errlen, "out of memory for the verdict table");
 			return 3;
 		}
-	}
-	/* evidence pcaps (README "Evidence"): retention sees every event after
-	 * the verdicts and every outcome; the files are written by a bus sink */
-	struct tw_evidence *evid = NULL;
-	if (pl.verdict && cfg.evidence.dir[0]) {
-		struct tw_pseudonym pn;
-		if (tw_pseudonym_init(&pn, state_dir, cfg.prefix_v4, cfg.prefix_v6, err, sizeof(err)) < 0 ||
-		    !(evid = tw_evidence_new(&cfg.evidence, &pn, po.clock_offset_ns, err, sizeof(err)))) {
-			fprintf(stderr, "tamperwatchd: %s\n", err);
-			return 3;
-		}
-		if (!pn.persistent)
-			fprintf(stderr,
-			        "tamperwatchd: evidence: no --state: client pseudonyms use a key for this run only\n");
-		pl.evidence = evid;
-		tw_verdict_set_hook2(pl.verdict, tw_evidence_outcome, evid);
-		if (tw_bus_add_sink(&bus, "evidence", tw_evidence_sink, evid) < 0 ||
-		    tw_pipeline_add_tick(&pl, tw_evidence_tick, evid) < 0) {
-			fprintf(stderr, "tamperwatchd: evidence: no free sink or tick slot (a build-time bound)\n");
-			return 3;
-		}
-		cfg.alerts.evidence_dir = cfg.evidence.dir;
-	}
-	/* per-target alerts on top of the verdicts */
-	struct tw_agg *agg = NULL;
-	if (pl.verdict) {
-		agg = tw_agg_new(&cfg.alerts, legit, state_dir, tw_bus_emit, &bus, err, sizeof(err));
-		if (!agg) {
-			fprintf(stderr, "tamperwatchd: %s\n", err);
-			return 3;
-		}
-		tw_verdict_set_hook(pl.verdict, tw_agg_outcome, agg);
-		tw_pipeline_add_tick(&pl, tw_agg_tick, agg);
-		if (tw_stats_add_section(tw_agg_stats_json, agg) < 0)
-			fprintf(stderr, "tamperwatchd: no room for the alerts stats section\n");
+		tw_pipeline_add_consumer(&d->pl, "verdicts", tw_verdict_event, d->verdict);
+		d->stats.verdict = d->verdict;
 	}
 
 	struct sigaction sa;
@@ -494,175 +775,151 @@ int main(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	struct tw_engine *eng;
-	int use_bpf = !nreplay || (engine_name && !strcmp(engine_name, "bpf"));
-	struct tw_prefix_opts pfx = { cfg.shutdown_on, cfg.shutdown_v4, cfg.shutdown_v6 };
-	if (use_bpf)
-		eng = tw_engine_bpf_new(&pl, nreplay > 0, cfg.max_flows, &pfx, err, sizeof(err));
-	else
-		eng = tw_engine_user_new(&pl, cfg.max_flows, &pfx, err, sizeof(err));
-	if (!eng) {
-		fprintf(stderr, "tamperwatchd: %s\n", err);
-		tw_output_close(&out);
+	struct tw_prefix_opts pfx = { cfg->shutdown_on, cfg->shutdown_v4, cfg->shutdown_v6 };
+	struct tw_record_sink records = { tw_pipeline_record, &d->pl };
+	if (!(d->eng = d->be->make(&records, cfg, a->nreplay > 0, &pfx, err, errlen)))
 		return 3;
+	d->stats.eng = d->eng;
+
+	/* the outputs, once the backend has started: they claim sockets, spools
+	 * and threads, and the first error of a run that cannot start is the
+	 * backend's */
+	if ((rc = sinks_open(d, err, errlen)))
+		return rc;
+
+	/* per-target alerts on top of the verdicts */
+	if (d->verdict) {
+		d->agg = tw_agg_new(&cfg->alerts, d->legit, a->state_dir, tw_bus_emit, &d->bus, err, errlen);
+		if (!d->agg)
+			return 3;
+		tw_verdict_set_hook(d->verdict, tw_agg_outcome, d->agg);
+		tw_pipeline_add_tick(&d->pl, tw_agg_tick, d->agg);
+		if (tw_stats_add_section(&d->stats, tw_agg_stats_json, d->agg) < 0)
+			fprintf(stderr, "tamperwatchd: no room for the alerts stats section\n");
 	}
 
 	/* shutdown detection on the engine's per-prefix counters */
-	struct tw_shutdown *sd = NULL;
-	struct tw_sdfeed *feed = NULL;
-	if (cfg.shutdown_on) {
-		cfg.shutdown.emit = tw_bus_emit;
-		cfg.shutdown.emit_arg = &bus;
-		if (eng->set_client_nets(eng, &regions, err, sizeof(err)) < 0) {
-			fprintf(stderr, "tamperwatchd: shutdown detection: %s\n", err);
-			eng->destroy(eng);
-			return 3;
-		}
-		if (!(sd = tw_shutdown_new(&cfg.shutdown, &pl))) {
-			fprintf(stderr, "tamperwatchd: shutdown detection: out of memory\n");
-			eng->destroy(eng);
-			return 3;
-		}
-		if (state_dir && mkdir(state_dir, 0700) < 0 && errno != EEXIST) { /* without [alerts] too */
-			fprintf(stderr, "tamperwatchd: --state %s: %s\n", state_dir, strerror(errno));
-			eng->destroy(eng);
-			return 3;
-		}
-		int rc = state_dir ? tw_shutdown_load(sd, state_dir, err, sizeof(err)) : TW_STATE_NONE;
-		if (rc == TW_STATE_UNREADABLE) { /* left in place: not ours to overwrite */
-			fprintf(stderr, "tamperwatchd: %s\n", err);
-			eng->destroy(eng);
-			return 3;
-		}
-		if (rc == TW_STATE_CORRUPT)
-			fprintf(stderr, "tamperwatchd: %s\n", err);
-		struct tw_sdfeed_opts fo = { cfg.shutdown.interval_s, state_dir, (uint32_t)cfg.alerts.state_interval,
-			                     nreplay > 0 };
-		feed = tw_sdfeed_new(eng, sd, &regions, &fo);
-		if (!feed) {
-			fprintf(stderr, "tamperwatchd: out of memory\n");
-			eng->destroy(eng);
-			return 3;
-		}
-		if (tw_pipeline_add_tick(&pl, tw_sdfeed_tick, feed) < 0 ||
-		    tw_stats_add_section(tw_sdfeed_stats_json, feed) < 0) {
-			fprintf(stderr, "tamperwatchd: shutdown: no free tick or stats slot (a build-time bound)\n");
-			return 3;
-		}
-	}
+	if (cfg->shutdown_on && (rc = shutdown_setup(d, err, errlen)))
+		return rc;
 
-	/* the operator's views read this snapshot, refreshed every tick */
-	struct tw_status status;
-	struct tw_status_src status_src = { &status, eng, agg };
-	tw_status_init(&status,
-	               nreplay              ? (use_bpf ? "replay-bpf" : "replay-user")
-	               : mode == TW_MODE_TC ? "tc"
-	                                    : "xdp",
-	               TW_VERSION);
-	tw_pipeline_add_tick(&pl, tw_status_tick, &status_src);
-	if (metrics && tw_metrics_start(metrics, &status, &bus, err, sizeof(err)) < 0) {
+	d->status_src = (struct tw_status_src){ &d->status, d->eng, &d->pl, &d->writer, &d->out, d->verdict, d->agg };
+	tw_pipeline_add_tick(&d->pl, tw_status_tick, &d->status_src);
+	return sinks_schedule(d, err, errlen);
+}
+
+/* -1 to go on, or the exit status */
+static int setup(struct daemon *d)
+{
+	char err[1024];
+	int rc = setup_steps(d, err, sizeof(err));
+	if (rc)
 		fprintf(stderr, "tamperwatchd: %s\n", err);
-		return 3;
-	}
-	if (cfg.syslog.enabled) {
-		struct tw_syslog_target st;
-		tw_syslog_parse_target(cfg.syslog.target, &st, err, sizeof(err)); /* checked with the config */
-		syslog_out = tw_syslog_new(&st, tw_syslog_facility(cfg.syslog.facility), &status, err, sizeof(err));
-		if (!syslog_out) {
-			fprintf(stderr, "tamperwatchd: %s\n", err);
-			return 3;
-		}
-		if (tw_bus_add_sink(&bus, "syslog", tw_syslog_sink, syslog_out) < 0 ||
-		    tw_pipeline_add_tick(&pl, tw_syslog_tick, syslog_out) < 0 ||
-		    tw_stats_add_section(tw_syslog_stats, syslog_out) < 0) {
-			fprintf(stderr,
-			        "tamperwatchd: syslog: no free sink, tick or stats slot (a build-time bound)\n");
-			return 3;
-		}
-	}
+	return rc ? rc : -1;
+}
 
-	/* Alertmanager: a bus sink delivering on its own threads; its tick goes
-	 * after the detectors' so the final one drains what they wrote last */
-	struct tw_am *am = NULL;
-	if (cfg.am.url[0]) {
-		am = tw_am_new(&cfg.am, state_dir, err, sizeof(err));
-		if (!am) {
-			fprintf(stderr, "tamperwatchd: %s\n", err);
-			eng->destroy(eng);
-			tw_output_close(&out);
-			return 3;
-		}
-		if (tw_bus_add_sink(&bus, "alertmanager", tw_am_sink, am) < 0 ||
-		    tw_pipeline_add_tick(&pl, tw_am_tick, am) < 0) {
-			fprintf(stderr, "tamperwatchd: alertmanager: no free sink or tick slot (a build-time bound)\n");
-			return 3;
-		}
-	}
+/* ---- run ----------------------------------------------------------------- */
 
-	/* the operator's control socket: live by default, replay only when asked */
-	struct tw_ctl *ctl = NULL;
-	if (!control && cfg.control_socket[0])
-		control = cfg.control_socket;
-	if (control || !nreplay) {
-		struct tw_ctl_opts co = { .path = control ? control : TW_CTL_DEFAULT_PATH,
-			                  .version = TW_VERSION,
-			                  .evidence_dir = cfg.evidence.dir[0] ? cfg.evidence.dir : NULL };
-		ctl = tw_ctl_start(&co, &status, &bus, err, sizeof(err));
-		if (!ctl) {
+/* what the run loops drive above capture (run.h) */
+static void run_tick(void *arg, uint64_t now_ns, int final)
+{
+	struct daemon *d = arg;
+	tw_pipeline_tick(&d->pl, now_ns, final);
+}
+
+static void run_stats(void *arg, uint64_t ts_ns, const struct tw_replay_totals *tot, int final)
+{
+	struct daemon *d = arg;
+	tw_stats_write(&d->stats, ts_ns, tot, final);
+}
+
+static void run_flush(void *arg)
+{
+	struct daemon *d = arg;
+	tw_output_flush(&d->out);
+}
+
+static void run_reopen(void *arg)
+{
+	struct daemon *d = arg;
+	char err[256];
+	if (tw_output_reopen(&d->out, err, sizeof(err)) < 0)
+		fprintf(stderr, "tamperwatchd: SIGHUP: %s (still writing to the old file)\n", err);
+}
+
+static int run_live(struct daemon *d, const struct tw_run_hooks *hooks)
+{
+	const struct args *a = &d->a;
+	int xdp_fd = tw_engine_bpf_prog_fd(d->eng, 1), tc_fd = tw_engine_bpf_prog_fd(d->eng, 0);
+	char err[1024];
+
+	for (int i = 0; i < a->nif; i++) {
+		struct tw_link *l = &d->links[i];
+		if (tw_link_attach(l, xdp_fd, tc_fd, err, sizeof(err)) < 0) {
 			fprintf(stderr, "tamperwatchd: %s\n", err);
-			eng->destroy(eng);
-			tw_output_close(&out);
+			for (int j = 0; j <= i; j++)
+				tw_link_detach(&d->links[j], xdp_fd);
 			return 3;
 		}
+		const char *how = d->be->attach == TW_MODE_TC                   ? "tc"
+		                  : (l->xdp_flags & 2 /* XDP_FLAGS_SKB_MODE */) ? "xdp generic"
+		                                                                : "xdp native";
+		fprintf(stderr, "tamperwatchd: watching %s (%s)\n", l->name,
+		        d->be->attach == TW_MODE_TC ? "tc clsact ingress+egress" : how);
+		tw_status_add_link(&d->status, l->name, how);
 	}
-
-	int rc;
-	if (nreplay) {
-		struct tw_replay_totals tot;
-		rc = tw_replay_run(eng, replay, nreplay, &cfg.timeouts, &tot);
-	} else {
-		int xdp_fd = tw_engine_bpf_prog_fd(eng, 1), tc_fd = tw_engine_bpf_prog_fd(eng, 0);
-		rc = 0;
-		for (int i = 0; i < nif; i++) {
-			if (tw_link_attach(&links[i], xdp_fd, tc_fd, err, sizeof(err)) < 0) {
-				fprintf(stderr, "tamperwatchd: %s\n", err);
-				for (int j = 0; j <= i; j++)
-					tw_link_detach(&links[j], xdp_fd);
-				eng->destroy(eng);
-				tw_output_close(&out);
-				return 3;
-			}
-			const char *how = mode == TW_MODE_TC                                  ? "tc"
-			                  : (links[i].xdp_flags & 2 /* XDP_FLAGS_SKB_MODE */) ? "xdp generic"
-			                                                                      : "xdp native";
-			fprintf(stderr, "tamperwatchd: watching %s (%s)\n", links[i].name,
-			        mode == TW_MODE_TC ? "tc clsact ingress+egress" : how);
-			tw_status_add_link(&status, links[i].name, how);
-		}
-		struct link_ctx lctx = { sd, &status };
-		struct tw_linkwatch *lw = tw_linkwatch_new(links, nif, on_link, &lctx, err, sizeof(err));
-		if (!lw)
-			fprintf(stderr, "tamperwatchd: %s (continuing without it)\n", err);
-		rc = tw_live_run(eng, links, nif, &cfg.timeouts, cfg.stats_interval, lw);
-		tw_linkwatch_free(lw);
-		fprintf(stderr, "tamperwatchd: stopped; detached from %d interface(s)\n", nif);
-	}
-	tw_metrics_stop(metrics);
-	tw_syslog_free(syslog_out);
-	tw_ctl_stop(ctl);
-	eng->destroy(eng);
-	tw_am_free(am);
-	tw_verdict_free(pl.verdict);
-	tw_stats_remove_section(agg);
-	tw_agg_free(agg);
-	tw_evidence_free(evid);
-	tw_sdfeed_free(feed);
-	tw_shutdown_free(sd);
-	tw_bus_free(&bus);
-	tw_status_free(&status);
-	tw_legit_free(legit);
-	tw_regions_free(&regions);
-	tw_fp_db_free(fpdb);
-	tw_output_close(&out);
+	struct tw_linkwatch *lw = tw_linkwatch_new(d->links, a->nif, on_link, d, err, sizeof(err));
+	if (!lw)
+		fprintf(stderr, "tamperwatchd: %s (continuing without it)\n", err);
+	int rc = tw_live_run(d->eng, hooks, d->links, a->nif, &d->cfg.timeouts, d->cfg.stats_interval, lw);
+	tw_linkwatch_free(lw);
+	fprintf(stderr, "tamperwatchd: stopped; detached from %d interface(s)\n", a->nif);
 	return rc ? 1 : 0;
+}
+
+static int run(struct daemon *d)
+{
+	struct tw_run_hooks hooks = { d, run_tick, run_stats, run_flush, run_reopen };
+	if (d->a.nreplay) {
+		struct tw_replay_totals tot;
+		return tw_replay_run(d->eng, &hooks, d->a.replay, d->a.nreplay, &d->cfg.timeouts, &tot) ? 1 : 0;
+	}
+	return run_live(d, &hooks);
+}
+
+/* ---- teardown: whatever exists, top down ----------------------------------- */
+
+static void teardown(struct daemon *d)
+{
+	for (int i = NSINKS - 1; i >= 0; i--)
+		if (d->sink[i])
+			sinks[i].close(d->sink[i]);
+	if (d->eng)
+		d->eng->destroy(d->eng);
+	tw_verdict_free(d->verdict);
+	tw_agg_free(d->agg);
+	tw_sdfeed_free(d->feed);
+	tw_shutdown_free(d->sd);
+	if (d->bus_ready)
+		tw_bus_free(&d->bus);
+	if (d->status_ready)
+		tw_status_free(&d->status);
+	tw_legit_free(d->legit);
+	tw_regions_free(&d->regions);
+	tw_fp_db_free(d->fpdb);
+	if (d->out_open)
+		tw_output_close(&d->out);
+}
+
+int main(int argc, char **argv)
+{
+	static struct daemon d; /* large (the status snapshot): not on the stack */
+	int rc = parse_args(argc, argv, &d.a);
+	if (rc < 0)
+		rc = configure(&d);
+	if (rc < 0)
+		rc = setup(&d);
+	if (rc < 0)
+		rc = run(&d);
+	teardown(&d);
+	return rc;
 }

@@ -1,53 +1,26 @@
 #include "stats.h"
 #include "util/jsonbuf.h"
 #include "verdicts/verdict.h"
-#include "outputs/evidence.h"
 #include <string.h>
 #include <tamperwatch/parse.h>
 
-static const char *const parse_names[TW_PARSE_RESULT_MAX] = {
-	[TW_PARSE_NOT_IP] = "not_ip",         [TW_PARSE_TRUNC_L2] = "truncated_l2",
-	[TW_PARSE_TRUNC_L3] = "truncated_l3", [TW_PARSE_BAD_L3] = "bad_l3",
-	[TW_PARSE_FRAGMENT] = "fragment",     [TW_PARSE_IPV6_EXT_LIMIT] = "ipv6_ext_limit",
-	[TW_PARSE_OTHER_L4] = "other_l4",     [TW_PARSE_TRUNC_L4] = "truncated_l4",
-	[TW_PARSE_BAD_L4] = "bad_l4",
-};
-
-const char *tw_stats_parse_name(int i)
+int tw_stats_add_section(struct tw_stats_src *s, tw_stats_section_fn fn, void *arg)
 {
-	return i > 0 && i < TW_PARSE_RESULT_MAX ? parse_names[i] : NULL;
+	if (s->nsections == TW_STATS_MAX_SECTIONS)
+		return -1;
+	s->sections[s->nsections].fn = fn;
+	s->sections[s->nsections].arg = arg;
+	s->nsections++;
+	return 0;
 }
 
-static struct {
-	tw_stats_section_fn fn;
-	void *arg;
-} sections[TW_STATS_MAX_SECTIONS];
-
-int tw_stats_add_section(tw_stats_section_fn fn, void *arg)
-{
-	for (int i = 0; i < TW_STATS_MAX_SECTIONS; i++)
-		if (!sections[i].fn) {
-			sections[i].fn = fn;
-			sections[i].arg = arg;
-			return 0;
-		}
-	return -1;
-}
-
-void tw_stats_remove_section(void *arg)
-{
-	for (int i = 0; i < TW_STATS_MAX_SECTIONS; i++)
-		if (sections[i].arg == arg)
-			sections[i].fn = NULL;
-}
-
-void tw_stats_write(struct tw_engine *e, uint64_t ts_ns, const struct tw_replay_totals *r, int final)
+void tw_stats_write(const struct tw_stats_src *s, uint64_t ts_ns, const struct tw_replay_totals *r, int final)
 {
 	static char buf[8192];
 	uint64_t c[TW_CNT_MAX], lost[256];
 	int ncpu = 0;
 	struct tw_jb b;
-	struct tw_pipeline *pl = e->pl;
+	struct tw_engine *e = s->eng;
 
 	memset(lost, 0, sizeof(lost));
 	e->counters(e, c, lost, 256, &ncpu);
@@ -62,7 +35,7 @@ void tw_stats_write(struct tw_engine *e, uint64_t ts_ns, const struct tw_replay_
 	tw_jb_u64(&b, "tracked", c[TW_CNT_TRACKED]);
 	tw_jb_obj_open(&b, "untracked");
 	for (int i = 1; i < TW_PARSE_RESULT_MAX; i++)
-		tw_jb_u64(&b, parse_names[i], c[TW_CNT_PARSE_BASE + i]);
+		tw_jb_u64(&b, tw_untracked_name(i), c[TW_CNT_PARSE_BASE + i]);
 	tw_jb_obj_close(&b);
 	tw_jb_u64(&b, "flows_new", c[TW_CNT_FLOWS_NEW]);
 	tw_jb_u64(&b, "flow_insert_failed", c[TW_CNT_FLOW_INSERT_FAIL]);
@@ -77,11 +50,11 @@ void tw_stats_write(struct tw_engine *e, uint64_t ts_ns, const struct tw_replay_
 	}
 	tw_jb_u64(&b, "snippet_failed", c[TW_CNT_SNIPPET_FAIL]);
 	tw_jb_u64(&b, "prefix_counter_full", c[TW_CNT_PFX_INSERT_FAIL]);
-	tw_jb_u64(&b, "events_malformed", pl->malformed);
-	tw_jb_u64(&b, "lines_too_long", pl->json_overflow);
-	tw_jb_u64(&b, "output_write_errors", pl->out->write_errors);
-	if (pl->verdict) {
-		const struct tw_verdict_stats *vs = tw_verdict_stats(pl->verdict);
+	tw_jb_u64(&b, "events_malformed", s->pl->malformed);
+	tw_jb_u64(&b, "lines_too_long", s->writer->lines_too_long);
+	tw_jb_u64(&b, "output_write_errors", s->out->write_errors);
+	if (s->verdict) {
+		const struct tw_verdict_stats *vs = tw_verdict_stats(s->verdict);
 		uint64_t t = 0;
 		for (int m = 0; m < TW_METHOD_MAX; m++)
 			t += vs->verdicts[m];
@@ -98,8 +71,6 @@ void tw_stats_write(struct tw_engine *e, uint64_t ts_ns, const struct tw_replay_
 		}
 		tw_jb_obj_close(&b);
 	}
-	if (pl->evidence)
-		tw_evidence_stats_json(pl->evidence, &b);
 	if (r) {
 		tw_jb_obj_open(&b, "replay");
 		tw_jb_u64(&b, "files", r->files);
@@ -110,12 +81,11 @@ void tw_stats_write(struct tw_engine *e, uint64_t ts_ns, const struct tw_replay_
 		tw_jb_u64(&b, "read_errors", r->read_errors);
 		tw_jb_obj_close(&b);
 	}
-	for (int i = 0; i < TW_STATS_MAX_SECTIONS; i++)
-		if (sections[i].fn)
-			sections[i].fn(sections[i].arg, &b);
+	for (int i = 0; i < s->nsections; i++)
+		s->sections[i].fn(s->sections[i].arg, &b);
 	tw_jb_obj_close(&b);
 	tw_jb_obj_close(&b);
 	long n = tw_jb_end(&b);
 	if (n > 0)
-		tw_pipeline_line(pl, buf, (size_t)n);
+		tw_line_put(&s->line, buf, (size_t)n);
 }

@@ -16,7 +16,6 @@
 #include "util/jsonbuf.h"
 #include "alerts/legit.h"
 #include "util/state.h"
-#include "outputs/evidence.h"
 
 #define NS 1000000000ull
 #define MAX_REC 2048
@@ -775,7 +774,7 @@ void tw_agg_tick(void *arg, uint64_t now, int final)
 		a->last_save = now;
 	/* a raise or a resolution is saved at this tick, not the next periodic
 	 * one: a crash in between would otherwise raise it again (or lose the
-	 * resolution).  Its line is already in the log (tw_pipeline_line writes
+	 * resolution).  Its line is already in the log (tw_output_line_now writes
 	 * detector lines at once), so the state never names an alert the log
 	 * does not have.  At most one save a tick (a second). */
 	if (final || a->dirty || now >= a->last_save + (uint64_t)a->c.state_interval * NS) {
@@ -1539,4 +1538,13 @@ size_t tw_agg_top_targets(const struct tw_agg *a, uint64_t now, int n, char *buf
 	tw_jb_arr_close(&b);
 	long len = tw_jb_end(&b);
 	return len > 0 ? (size_t)len : 0;
+}
+
+int tw_evidence_path(const char *dir, const char *id, char *out, size_t cap)
+{
+	size_t n = strlen(id);
+	if (n == 0 || n > 64 || strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != n)
+		return -1;
+	int w = snprintf(out, cap, "%s/%s.pcap", dir, id);
+	return w < 0 || (size_t)w >= cap ? -1 : 0;
 }

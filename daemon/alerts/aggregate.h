@@ -64,4 +64,9 @@ void tw_agg_stats_json(void *agg, struct tw_jb *b);
  * window's records once.  Length written, 0 if cap is too small. */
 size_t tw_agg_top_targets(const struct tw_agg *a, uint64_t now, int n, char *buf, size_t cap);
 void tw_agg_free(struct tw_agg *a);
+
+/* DIR/ID.pcap into out: what an alert line names as its evidence file and
+ * the evidence sink (outputs/evidence.c) writes.  0, or -1 when id is not a
+ * safe file name ([A-Za-z0-9_-], 1..64). */
+int tw_evidence_path(const char *dir, const char *id, char *out, size_t cap);
 #endif

@@ -1,7 +1,6 @@
 /* Shutdown detector core: see shutdown.h and README "Shutdown detection". */
 #include "alerts/shutdown.h"
 #include "util/jsonbuf.h"
-#include "events/pipeline.h"
 #include "util/state.h"
 
 #include <errno.h>
@@ -56,7 +55,6 @@ struct sd_region {
 
 struct tw_shutdown {
 	struct tw_shutdown_cfg c;
-	struct tw_pipeline *pl;
 	uint64_t bin_ns;
 	struct sd_series *ser;
 	size_t nser, capser;
@@ -120,7 +118,7 @@ int tw_shutdown_cfg_check(const struct tw_shutdown_cfg *c, char *err, size_t err
 	return e ? -1 : 0;
 }
 
-struct tw_shutdown *tw_shutdown_new(const struct tw_shutdown_cfg *cfg, struct tw_pipeline *pl)
+struct tw_shutdown *tw_shutdown_new(const struct tw_shutdown_cfg *cfg)
 {
 	if (tw_shutdown_cfg_check(cfg, NULL, 0))
 		return NULL;
@@ -128,7 +126,6 @@ struct tw_shutdown *tw_shutdown_new(const struct tw_shutdown_cfg *cfg, struct tw
 	if (!s)
 		return NULL;
 	s->c = *cfg;
-	s->pl = pl;
 	s->bin_ns = (uint64_t)cfg->period_s / cfg->bins * NS;
 	return s;
 }
@@ -160,8 +157,6 @@ static void emit(struct tw_shutdown *s, struct tw_jb *b)
 		return;
 	if (s->c.emit)
 		s->c.emit(s->c.emit_arg, b->buf, (size_t)n);
-	else if (s->pl)
-		tw_pipeline_line(s->pl, b->buf, (size_t)n);
 }
 
 static uint64_t fnv(const char *a, uint64_t h)

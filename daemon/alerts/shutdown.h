@@ -13,8 +13,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct tw_pipeline;
-
 /* Port classes a sample may break packets down by; a drop where one class
  * still passes near its baseline is reported as partial. */
 enum {
@@ -54,14 +52,14 @@ struct tw_shutdown_cfg {
 	uint32_t region_min;      /* prefixes of one region down together -> region alert (2) */
 	enum tw_sd_metric metric; /* series compared (packets) */
 	uint32_t max_series;      /* bound on tracked series (4096) */
-	/* test/embedding hook: if set, lines go here instead of the pipeline */
+	/* where alert, link and gap lines go (main: the alert bus); unset: dropped */
 	void (*emit)(void *arg, const char *line, size_t len);
 	void *emit_arg;
 };
 
 void tw_shutdown_cfg_default(struct tw_shutdown_cfg *c);
 /* NULL on a bad configuration (message in err) or out of memory. */
-struct tw_shutdown *tw_shutdown_new(const struct tw_shutdown_cfg *cfg, struct tw_pipeline *pl);
+struct tw_shutdown *tw_shutdown_new(const struct tw_shutdown_cfg *cfg);
 int tw_shutdown_cfg_check(const struct tw_shutdown_cfg *c, char *err, size_t errlen);
 void tw_shutdown_free(struct tw_shutdown *s);
 

@@ -6,7 +6,6 @@
 #include <stdint.h>
 #include <tamperwatch/event.h>
 #include "capture/pcap_in.h"
-#include "events/pipeline.h"
 #include <tamperwatch/prefix.h>
 #include <tamperwatch/maps.h>
 
@@ -32,10 +31,19 @@ typedef void (*tw_pfx_cb)(void *arg, const struct tw_pfx_sample *s);
 
 typedef int (*tw_flow_cb)(void *arg, const struct tw_flow_key *k, const struct tw_flow *f);
 
+/* Where a backend hands its event records (len: bytes at e): the layer
+ * above registers here (main wires the event pipeline), capture knows
+ * nothing above it. */
+typedef void (*tw_record_fn)(void *arg, const struct tw_event *e, size_t len);
+struct tw_record_sink {
+	tw_record_fn fn;
+	void *arg;
+};
+
 struct tw_engine {
 	const char *name;
-	struct tw_pipeline *pl;
-	/* replay: account one frame taken at f->ts_ns; events go to pl */
+	struct tw_record_sink events;
+	/* replay: account one frame taken at f->ts_ns; events go to events */
 	int (*process)(struct tw_engine *e, const struct tw_frame *f);
 	/* visit every flow; cb returning non-zero stops the walk */
 	int (*for_each_flow)(struct tw_engine *e, tw_flow_cb cb, void *arg);
@@ -52,7 +60,10 @@ struct tw_engine {
 	long (*poll_prefixes)(struct tw_engine *e, tw_pfx_cb cb, void *arg);
 };
 
+/* Name of the untracked-packet reason TW_CNT_PARSE_BASE + i ("not_ip", ...), NULL if none. */
+const char *tw_untracked_name(int i);
+
 /* pfx NULL: no per-prefix counters */
-struct tw_engine *tw_engine_user_new(struct tw_pipeline *pl, uint32_t max_flows, const struct tw_prefix_opts *pfx,
-                                     char *err, size_t errlen);
+struct tw_engine *tw_engine_user_new(const struct tw_record_sink *events, uint32_t max_flows,
+                                     const struct tw_prefix_opts *pfx, char *err, size_t errlen);
 #endif

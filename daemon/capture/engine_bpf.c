@@ -24,7 +24,7 @@ struct bpf_engine {
 static int on_event(void *ctx, void *data, size_t len)
 {
 	struct bpf_engine *b = ctx;
-	tw_pipeline_event(b->base.pl, data, len);
+	b->base.events.fn(b->base.events.arg, data, len);
 	return 0;
 }
 
@@ -220,7 +220,7 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, ap);
 }
 
-struct tw_engine *tw_engine_bpf_new(struct tw_pipeline *pl, int replay, uint32_t max_flows,
+struct tw_engine *tw_engine_bpf_new(const struct tw_record_sink *events, int replay, uint32_t max_flows,
                                     const struct tw_prefix_opts *pfx, char *err, size_t errlen)
 {
 	struct bpf_engine *b;
@@ -277,7 +277,7 @@ struct tw_engine *tw_engine_bpf_new(struct tw_pipeline *pl, int replay, uint32_t
 		goto fail;
 	}
 	b->base.name = "bpf";
-	b->base.pl = pl;
+	b->base.events = *events;
 	b->base.process = bpf_process;
 	b->base.for_each_flow = bpf_for_each;
 	b->base.remove_flow = bpf_remove;

@@ -8,7 +8,7 @@
 
 /* max_flows sizes the kernel's LRU flow map (flows.max). */
 /* pfx NULL: no per-prefix counters. */
-struct tw_engine *tw_engine_bpf_new(struct tw_pipeline *pl, int replay, uint32_t max_flows,
+struct tw_engine *tw_engine_bpf_new(const struct tw_record_sink *events, int replay, uint32_t max_flows,
                                     const struct tw_prefix_opts *pfx, char *err, size_t errlen);
 /* xdp 0: the TC program, which a replay engine does not load (-1). */
 int tw_engine_bpf_prog_fd(struct tw_engine *e, int xdp);

@@ -116,7 +116,7 @@ static void emit(struct user_engine *u, uint32_t type, const struct tw_flow_key 
 		e->len = (__u16)(sizeof(*e) + snip);
 	}
 	u->cnt[TW_CNT_EVENTS]++;
-	tw_pipeline_event(u->base.pl, e, e->len);
+	u->base.events.fn(u->base.events.arg, e, e->len);
 }
 
 #define PTAB_SLOTS (2 * TW_PFX_MAX)
@@ -321,8 +321,8 @@ static void user_destroy(struct tw_engine *eng)
 	free(u);
 }
 
-struct tw_engine *tw_engine_user_new(struct tw_pipeline *pl, uint32_t max_flows, const struct tw_prefix_opts *pfx,
-                                     char *err, size_t errlen)
+struct tw_engine *tw_engine_user_new(const struct tw_record_sink *events, uint32_t max_flows,
+                                     const struct tw_prefix_opts *pfx, char *err, size_t errlen)
 {
 	struct user_engine *u = calloc(1, sizeof(*u));
 	size_t cap = 8192;
@@ -337,7 +337,7 @@ struct tw_engine *tw_engine_user_new(struct tw_pipeline *pl, uint32_t max_flows,
 	u->mask = cap - 1;
 	u->max_flows = max_flows;
 	u->base.name = "user";
-	u->base.pl = pl;
+	u->base.events = *events;
 	u->base.process = user_process;
 	u->base.for_each_flow = user_for_each;
 	u->base.remove_flow = user_remove;

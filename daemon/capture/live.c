@@ -24,12 +24,11 @@ static uint64_t wall_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-int tw_live_run(struct tw_engine *e, struct tw_link *links, int nlinks, const struct tw_timeouts *t,
-                unsigned stats_interval_s, struct tw_linkwatch *lw)
+int tw_live_run(struct tw_engine *e, const struct tw_run_hooks *h, struct tw_link *links, int nlinks,
+                const struct tw_timeouts *t, unsigned stats_interval_s, struct tw_linkwatch *lw)
 {
 	uint64_t next_sweep = mono_ns() + 1000000000ull;
 	uint64_t next_stats = stats_interval_s ? mono_ns() + stats_interval_s * 1000000000ull : UINT64_MAX;
-	char err[256];
 	int rc = 0;
 
 	while (!tw_stop) {
@@ -41,20 +40,19 @@ int tw_live_run(struct tw_engine *e, struct tw_link *links, int nlinks, const st
 		}
 		if (lw)
 			tw_linkwatch_poll(lw);
-		tw_output_flush(e->pl->out);
+		h->flush(h->arg);
 		if (tw_hup) {
 			tw_hup = 0;
-			if (tw_output_reopen(e->pl->out, err, sizeof(err)) < 0)
-				fprintf(stderr, "tamperwatchd: SIGHUP: %s (still writing to the old file)\n", err);
+			h->reopen(h->arg);
 		}
 		uint64_t now = mono_ns();
 		if (now >= next_sweep) {
 			tw_sweep(e, now, t, 0);
-			tw_pipeline_tick(e->pl, now, 0);
+			h->tick(h->arg, now, 0);
 			next_sweep = now + 1000000000ull;
 		}
 		if (now >= next_stats) {
-			tw_stats_write(e, wall_ns(), NULL, 0);
+			h->stats(h->arg, wall_ns(), NULL, 0);
 			next_stats = now + stats_interval_s * 1000000000ull;
 		}
 	}
@@ -63,7 +61,7 @@ int tw_live_run(struct tw_engine *e, struct tw_link *links, int nlinks, const st
 	tw_engine_bpf_poll(e, 0);
 	uint64_t end = mono_ns();
 	tw_sweep(e, end, t, 1);
-	tw_pipeline_tick(e->pl, end, 1);
-	tw_stats_write(e, wall_ns(), NULL, 1);
+	h->tick(h->arg, end, 1);
+	h->stats(h->arg, wall_ns(), NULL, 1);
 	return rc;
 }

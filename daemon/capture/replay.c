@@ -6,8 +6,8 @@
 
 #define TW_SWEEP_EVERY_NS 1000000000ull
 
-int tw_replay_run(struct tw_engine *e, char *const *files, int nfiles, const struct tw_timeouts *t,
-                  struct tw_replay_totals *tot)
+int tw_replay_run(struct tw_engine *e, const struct tw_run_hooks *h, char *const *files, int nfiles,
+                  const struct tw_timeouts *t, struct tw_replay_totals *tot)
 {
 	uint64_t clock = 0, next_sweep = 0;
 	int faults = 0;
@@ -32,7 +32,7 @@ int tw_replay_run(struct tw_engine *e, char *const *files, int nfiles, const str
 			if (clock >= next_sweep) {
 				if (next_sweep) {
 					tw_sweep(e, clock, t, 0);
-					tw_pipeline_tick(e->pl, clock, 0);
+					h->tick(h->arg, clock, 0);
 				}
 				next_sweep = clock - clock % TW_SWEEP_EVERY_NS + TW_SWEEP_EVERY_NS;
 			}
@@ -63,7 +63,7 @@ int tw_replay_run(struct tw_engine *e, char *const *files, int nfiles, const str
 	}
 	/* end of capture: every flow still open ends here */
 	tw_sweep(e, clock, t, 1);
-	tw_pipeline_tick(e->pl, clock, 1);
-	tw_stats_write(e, clock, tot, 1);
+	h->tick(h->arg, clock, 1);
+	h->stats(h->arg, clock, tot, 1);
 	return faults;
 }

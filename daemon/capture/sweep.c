@@ -94,7 +94,7 @@ long tw_sweep(struct tw_engine *e, uint64_t now, const struct tw_timeouts *t, in
 		int dir = TW_DIR_C2S;
 		tw_event_fill(&ev, TW_EV_FLOW_END, &x->key, &x->flow, NULL, NULL, dir, last_seen(&x->flow), 0);
 		ev.end_reason = (__u8)x->reason;
-		tw_pipeline_event(e->pl, &ev, sizeof(ev));
+		e->events.fn(e->events.arg, &ev, sizeof(ev));
 	}
 	free(c.v);
 	e->flows_active = c.oom ? c.seen : c.seen - c.n;

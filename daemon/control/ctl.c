@@ -2,7 +2,7 @@
 #include "outputs/bus.h"
 #include "control/ctlreq.h"
 #include "control/report.h"
-#include "control/status.h"
+#include "outputs/status.h"
 #include "util/textbuf.h"
 #include "control/timeline.h"
 #include "verdicts/verdict.h"
@@ -682,10 +682,6 @@ struct tw_ctl *tw_ctl_start(const struct tw_ctl_opts *o, struct tw_status *st, s
 		snprintf(err, errlen, "control socket: %s", strerror(errno));
 		goto fail_unlink;
 	}
-	if (tw_bus_add_sink(bus, "control", tw_timeline_sink, &c->tl) < 0) {
-		snprintf(err, errlen, "control socket: no free alert bus sink");
-		goto fail_unlink;
-	}
 	/* signals go to the main loop: the thread starts with them blocked */
 	sigset_t all, old;
 	sigfillset(&all);
@@ -693,11 +689,8 @@ struct tw_ctl *tw_ctl_start(const struct tw_ctl_opts *o, struct tw_status *st, s
 	int rc = pthread_create(&c->th, NULL, thread_main, c);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc) {
-		/* the bus still holds the sink and its timeline: c is left to the
-		 * exit that follows this error */
 		snprintf(err, errlen, "control socket thread: %s", strerror(rc));
-		unlink(c->path);
-		return NULL;
+		goto fail_unlink;
 	}
 	return c;
 fail_unlink:
@@ -714,6 +707,11 @@ fail:
 	pthread_mutex_destroy(&c->mu);
 	free(c);
 	return NULL;
+}
+
+void tw_ctl_on_record(void *c, const char *line, size_t len, struct json_object *obj)
+{
+	tw_timeline_sink(&((struct tw_ctl *)c)->tl, line, len, obj);
 }
 
 void tw_ctl_stop(struct tw_ctl *c)

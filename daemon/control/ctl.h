@@ -39,6 +39,9 @@ struct tw_ctl_stats {
  * timeline sink on bus, start the thread.  NULL with a one-line err. */
 struct tw_ctl *tw_ctl_start(const struct tw_ctl_opts *o, struct tw_status *st, struct tw_bus *bus, char *err,
                             size_t errlen);
+/* A bus sink (main's sink table): every alert line, for the timelines. */
+struct json_object;
+void tw_ctl_on_record(void *c, const char *line, size_t len, struct json_object *obj);
 /* Stop the thread, remove the socket file, free.  NULL is a no-op. */
 void tw_ctl_stop(struct tw_ctl *c);
 #endif

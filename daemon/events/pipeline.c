@@ -1,19 +1,35 @@
 #include "events/pipeline.h"
 #include "util/jsonbuf.h"
 #include "events/proto.h"
-#include "verdicts/verdict.h"
-#include "outputs/evidence.h"
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
 #include <tamperwatch/classify.h>
 
-void tw_pipeline_init(struct tw_pipeline *pl, struct tw_output *out, const struct tw_pipeline_opts *opt)
+void tw_pipeline_init(struct tw_pipeline *pl, const struct tw_pipeline_opts *opt)
 {
 	memset(pl, 0, sizeof(*pl));
-	pl->out = out;
 	pl->opt = *opt;
+}
+
+int tw_pipeline_add_consumer(struct tw_pipeline *pl, const char *name, tw_event_fn fn, void *arg)
+{
+	if (pl->nconsumers == TW_PIPELINE_MAX_CONSUMERS)
+		return -1;
+	pl->consumers[pl->nconsumers].name = name;
+	pl->consumers[pl->nconsumers].fn = fn;
+	pl->consumers[pl->nconsumers].arg = arg;
+	pl->nconsumers++;
+	return 0;
+}
+
+void tw_event_writer_init(struct tw_event_writer *w, const struct tw_pipeline_opts *opt, tw_line_fn fn, void *arg)
+{
+	memset(w, 0, sizeof(*w));
+	w->opt = opt;
+	w->out.fn = fn;
+	w->out.arg = arg;
 }
 
 /* IPv4 by hand: glibc's inet_ntop formats it through sprintf, once or
@@ -126,53 +142,84 @@ static void dir_json(struct tw_jb *b, const char *key, const struct tw_dir_state
 	tw_jb_obj_close(b);
 }
 
+/* What the snippet says, parsed in userspace rather than in the kernel,
+ * once per event for every consumer (pipeline.h). */
+static void decode(struct tw_decoded_event *d, const struct tw_event *e)
+{
+	const uint8_t *p = e->snippet;
+	size_t n = e->snippet_len;
+
+	d->ev = e;
+	d->view = TW_VIEW_NONE;
+	if (!n && e->type != TW_EV_CLIENT_DATA && e->type != TW_EV_SERVER_DATA && e->type != TW_EV_DNS_RESPONSE)
+		return;
+	if (e->type == TW_EV_DNS_QUERY || e->type == TW_EV_DNS_RESPONSE) {
+		d->view = TW_VIEW_DNS;
+		d->dns.rc = tw_parse_dns(p, n, &d->dns.msg);
+	} else if (e->type == TW_EV_CLIENT_DATA && e->proto == TW_PROTO_UDP && e->sport == 443) {
+		d->view = TW_VIEW_QUIC;
+		d->quic.st = tw_parse_quic_initial(p, n, e->payload_len, &d->quic.q);
+	} else if (e->proto != TW_PROTO_TCP) {
+		return;
+	} else if (e->dir == TW_DIR_C2S) {
+		d->view = TW_VIEW_REQUEST;
+		d->req.tls_rc = tw_parse_tls_client_hello(p, n, &d->req.tls);
+		d->req.http_rc = d->req.tls_rc <= TW_PAYLOAD_TRUNCATED ? TW_PAYLOAD_NOT_THIS
+		                                                       : tw_parse_http_request(p, n, &d->req.http);
+	} else {
+		d->view = TW_VIEW_RESPONSE;
+		d->resp.http_rc = tw_parse_http_response(p, n, &d->resp.http);
+		d->resp.tls_rc = d->resp.http_rc <= TW_PAYLOAD_TRUNCATED
+		                         ? TW_PAYLOAD_NOT_THIS
+		                         : tw_parse_tls_server_first(p, n, &d->resp.tls);
+	}
+}
+
 /* A QUIC client's first datagram: the Initial's version and, decrypted,
  * its ClientHello's SNI and ALPN; authenticated says whether the AES-GCM
  * tag was checked (the whole packet was in the snippet).  Nothing for a
  * short header: not QUIC, or not a first flight. */
-static void quic_json(struct tw_jb *b, const struct tw_event *e)
+static void quic_json(struct tw_jb *b, enum tw_quic_status st, const struct tw_quic_initial *q)
 {
-	struct tw_quic_initial q;
-	enum tw_quic_status st = tw_parse_quic_initial(e->snippet, e->snippet_len, e->payload_len, &q);
-	char ver[16];
+	char ver[16], alpn[sizeof(q->hello.alpn)];
 
 	if (st == TW_QUIC_SHORT_HEADER)
 		return;
 	tw_jb_obj_open(b, "quic");
-	if (q.version == TW_QUIC_V1 || q.version == TW_QUIC_V2)
-		snprintf(ver, sizeof(ver), "%u", q.version == TW_QUIC_V1 ? 1 : 2);
-	else if (q.version == TW_QUIC_DRAFT29)
+	if (q->version == TW_QUIC_V1 || q->version == TW_QUIC_V2)
+		snprintf(ver, sizeof(ver), "%u", q->version == TW_QUIC_V1 ? 1 : 2);
+	else if (q->version == TW_QUIC_DRAFT29)
 		snprintf(ver, sizeof(ver), "draft-29");
 	else
-		snprintf(ver, sizeof(ver), "0x%08x", q.version);
-	if (st != TW_QUIC_MALFORMED || q.version) /* a datagram too short has no version */
+		snprintf(ver, sizeof(ver), "0x%08x", q->version);
+	if (st != TW_QUIC_MALFORMED || q->version) /* a datagram too short has no version */
 		tw_jb_str(b, "version", ver);
 	if (st == TW_QUIC_OK || st == TW_QUIC_TRUNCATED) {
-		tw_jb_str(b, "sni", q.hello.has_sni ? q.hello.sni : NULL);
+		tw_jb_str(b, "sni", q->hello.has_sni ? q->hello.sni : NULL);
 		tw_jb_arr_open(b, "alpn");
-		/* the list is comma-separated; a ',' inside a protocol is escaped */
-		for (char *save = NULL, *a = strtok_r(q.hello.alpn, ",", &save); a; a = strtok_r(NULL, ",", &save))
+		/* the list is comma-separated; a ',' inside a protocol is escaped.
+		 * Split a copy: the decoded event is shared by every consumer. */
+		snprintf(alpn, sizeof(alpn), "%s", q->hello.alpn);
+		for (char *save = NULL, *a = strtok_r(alpn, ",", &save); a; a = strtok_r(NULL, ",", &save))
 			tw_jb_str(b, NULL, a);
 		tw_jb_arr_close(b);
-		tw_jb_bool(b, "authenticated", q.authenticated);
+		tw_jb_bool(b, "authenticated", q->authenticated);
 	}
 	if (st != TW_QUIC_OK)
 		tw_jb_str(b, "parse", tw_quic_status_str(st));
 	tw_jb_obj_close(b);
 }
 
-/* What the snippet says, parsed here rather than in the kernel: the TLS
- * SNI and HTTP Host of a request, the status of a response, a DNS message,
- * a QUIC Initial.
- * Request paths and bodies are user data and are not written. */
-static void payload_json(struct tw_jb *b, const struct tw_event *e)
+/* What the snippet says: the TLS SNI and HTTP Host of a request, the
+ * status of a response, a DNS message, a QUIC Initial.  Request paths and bodies are user
+ * data and are not written. */
+static void payload_json(struct tw_jb *b, const struct tw_decoded_event *d)
 {
-	const uint8_t *p = e->snippet;
-	size_t n = e->snippet_len;
+	const struct tw_event *e = d->ev;
 
-	if (e->type == TW_EV_DNS_QUERY || e->type == TW_EV_DNS_RESPONSE) {
-		struct tw_dns_msg m;
-		enum tw_parse_rc rc = tw_parse_dns(p, n, &m);
+	if (d->view == TW_VIEW_DNS) {
+		const struct tw_dns_msg *m = &d->dns.msg;
+		enum tw_parse_rc rc = d->dns.rc;
 		tw_jb_obj_open(b, "dns");
 		tw_jb_str(b, "type", e->type == TW_EV_DNS_QUERY ? "query" : "answer");
 		if (rc == TW_PAYLOAD_MALFORMED || rc == TW_PAYLOAD_NOT_THIS) {
@@ -180,15 +227,15 @@ static void payload_json(struct tw_jb *b, const struct tw_event *e)
 			tw_jb_obj_close(b);
 			return;
 		}
-		tw_jb_u64(b, "id", m.id);
-		tw_jb_str(b, "rrname", m.qname);
-		tw_jb_u64(b, "rrtype", m.qtype);
+		tw_jb_u64(b, "id", m->id);
+		tw_jb_str(b, "rrname", m->qname);
+		tw_jb_u64(b, "rrtype", m->qtype);
 		if (e->type == TW_EV_DNS_RESPONSE) {
-			tw_jb_u64(b, "rcode", m.rcode);
+			tw_jb_u64(b, "rcode", m->rcode);
 			tw_jb_arr_open(b, "answers");
-			for (int i = 0; i < m.n_answers; i++) {
+			for (int i = 0; i < m->n_answers; i++) {
 				char a[INET6_ADDRSTRLEN];
-				const struct tw_dns_answer *x = &m.answers[i];
+				const struct tw_dns_answer *x = &m->answers[i];
 				if (x->family == 4 || x->family == 6) {
 					tw_addr_str(x->family == 6 ? TW_FAMILY_IPV6 : TW_FAMILY_IPV4, x->addr, a,
 					            sizeof(a));
@@ -204,47 +251,45 @@ static void payload_json(struct tw_jb *b, const struct tw_event *e)
 		tw_jb_obj_close(b);
 		return;
 	}
-	if (e->type == TW_EV_CLIENT_DATA && e->proto == TW_PROTO_UDP && e->sport == 443) {
-		quic_json(b, e);
+	if (d->view == TW_VIEW_QUIC) {
+		quic_json(b, d->quic.st, &d->quic.q);
 		return;
 	}
-	if (e->proto != TW_PROTO_TCP)
-		return;
-	if (e->dir == TW_DIR_C2S) {
-		struct tw_tls_hello h;
-		struct tw_http_req r;
-		if (tw_parse_tls_client_hello(p, n, &h) <= TW_PAYLOAD_TRUNCATED) {
+	if (d->view == TW_VIEW_REQUEST) {
+		const struct tw_tls_hello *h = &d->req.tls;
+		const struct tw_http_req *r = &d->req.http;
+		if (d->req.tls_rc <= TW_PAYLOAD_TRUNCATED) {
 			tw_jb_obj_open(b, "tls");
-			tw_jb_str(b, "sni", h.has_sni ? h.sni : NULL);
-			if (h.has_ech)
+			tw_jb_str(b, "sni", h->has_sni ? h->sni : NULL);
+			if (h->has_ech)
 				tw_jb_bool(b, "ech", 1);
-			if (h.has_esni)
+			if (h->has_esni)
 				tw_jb_bool(b, "esni", 1);
 			tw_jb_obj_close(b);
-		} else if (tw_parse_http_request(p, n, &r) <= TW_PAYLOAD_TRUNCATED) {
+		} else if (d->req.http_rc <= TW_PAYLOAD_TRUNCATED) {
 			tw_jb_obj_open(b, "http");
-			tw_jb_str(b, "hostname", r.host[0] ? r.host : NULL);
-			tw_jb_str(b, "http_method", r.method);
+			tw_jb_str(b, "hostname", r->host[0] ? r->host : NULL);
+			tw_jb_str(b, "http_method", r->method);
 			tw_jb_obj_close(b);
 		}
-	} else {
-		struct tw_http_resp r;
-		struct tw_tls_server t;
-		if (tw_parse_http_response(p, n, &r) <= TW_PAYLOAD_TRUNCATED) {
+	} else if (d->view == TW_VIEW_RESPONSE) {
+		const struct tw_http_resp *r = &d->resp.http;
+		const struct tw_tls_server *t = &d->resp.tls;
+		if (d->resp.http_rc <= TW_PAYLOAD_TRUNCATED) {
 			tw_jb_obj_open(b, "http");
-			tw_jb_u64(b, "status", (uint64_t)r.status);
-			if (r.title[0])
-				tw_jb_str(b, "title", r.title);
-			if (r.location[0])
-				tw_jb_str(b, "redirect", r.location);
+			tw_jb_u64(b, "status", (uint64_t)r->status);
+			if (r->title[0])
+				tw_jb_str(b, "title", r->title);
+			if (r->location[0])
+				tw_jb_str(b, "redirect", r->location);
 			tw_jb_obj_close(b);
-		} else if (tw_parse_tls_server_first(p, n, &t) <= TW_PAYLOAD_TRUNCATED) {
+		} else if (d->resp.tls_rc <= TW_PAYLOAD_TRUNCATED) {
 			tw_jb_obj_open(b, "tls");
-			if (t.is_alert) {
-				tw_jb_u64(b, "alert_level", t.alert_level);
-				tw_jb_u64(b, "alert_description", t.alert_desc);
+			if (t->is_alert) {
+				tw_jb_u64(b, "alert_level", t->alert_level);
+				tw_jb_u64(b, "alert_description", t->alert_desc);
 			} else {
-				tw_jb_bool(b, "server_hello", t.is_server_hello);
+				tw_jb_bool(b, "server_hello", t->is_server_hello);
 			}
 			tw_jb_obj_close(b);
 		}
@@ -284,32 +329,36 @@ int tw_pipeline_add_tick(struct tw_pipeline *pl, tw_tick_fn fn, void *arg)
 	return 0;
 }
 
-/* Detector lines (alerts, stats, link and gap records) are few and go to
- * the file at once, with the events queued before them: an alert is in the
- * log before a state file can record it (aggregate.c), and a consumer sees
- * it without waiting for the next flush. */
-void tw_pipeline_line(struct tw_pipeline *pl, const char *line, size_t len)
-{
-	tw_output_write(pl->out, line, len);
-	tw_output_flush(pl->out);
-}
-
 void tw_pipeline_event(struct tw_pipeline *pl, const struct tw_event *e, size_t len)
 {
-	static char buf[16384];
-	struct tw_jb b;
-	char a[INET6_ADDRSTRLEN + 8], flags[8];
-	int fam = e->family;
-
 	if (!valid(e, len)) {
 		pl->malformed++;
 		return;
 	}
 	pl->events[e->type]++;
+	decode(&pl->dec, e);
+	for (int i = 0; i < pl->nconsumers; i++)
+		pl->consumers[i].fn(pl->consumers[i].arg, &pl->dec);
+}
+
+void tw_pipeline_record(void *pl, const struct tw_event *e, size_t len)
+{
+	tw_pipeline_event(pl, e, len);
+}
+
+void tw_event_write(void *writer, const struct tw_decoded_event *d)
+{
+	static char buf[16384];
+	struct tw_event_writer *w = writer;
+	const struct tw_pipeline_opts *opt = w->opt;
+	const struct tw_event *e = d->ev;
+	struct tw_jb b;
+	char a[INET6_ADDRSTRLEN + 8], flags[8];
+	int fam = e->family;
 
 	tw_jb_init(&b, buf, sizeof(buf));
 	tw_jb_obj_open(&b, NULL);
-	tw_jb_time(&b, "timestamp", (uint64_t)((int64_t)e->ts_ns + pl->opt.clock_offset_ns));
+	tw_jb_time(&b, "timestamp", (uint64_t)((int64_t)e->ts_ns + opt->clock_offset_ns));
 	tw_jb_str(&b, "event_type", tw_event_type_name(e->type));
 	tw_jb_u64(&b, "flow_id", e->flow_id);
 	if (e->ifindex) {
@@ -318,7 +367,7 @@ void tw_pipeline_event(struct tw_pipeline *pl, const struct tw_event *e, size_t 
 			tw_jb_str(&b, "in_iface", ifn);
 	}
 	/* privacy: the client is only ever named by its prefix */
-	tw_prefix_str(fam, e->caddr, fam == TW_FAMILY_IPV6 ? pl->opt.v6_prefix : pl->opt.v4_prefix, a, sizeof(a));
+	tw_prefix_str(fam, e->caddr, fam == TW_FAMILY_IPV6 ? opt->v6_prefix : opt->v4_prefix, a, sizeof(a));
 	tw_jb_str(&b, "src_prefix", a);
 	tw_jb_u64(&b, "src_port", e->cport);
 	tw_addr_str(fam, e->saddr, a, sizeof(a));
@@ -360,9 +409,9 @@ void tw_pipeline_event(struct tw_pipeline *pl, const struct tw_event *e, size_t 
 			tw_jb_obj_close(&b);
 		}
 		if (e->snippet_len) {
-			payload_json(&b, e);
+			payload_json(&b, d);
 			tw_jb_u64(&b, "snippet_len", e->snippet_len);
-			if (pl->opt.events_payload)
+			if (opt->events_payload)
 				tw_jb_base64(&b, "snippet", e->snippet, e->snippet_len);
 		}
 	}
@@ -376,8 +425,8 @@ void tw_pipeline_event(struct tw_pipeline *pl, const struct tw_event *e, size_t 
 		uint64_t first = f->dir[0].first_ns && (!f->dir[1].first_ns || f->dir[0].first_ns < f->dir[1].first_ns)
 		                         ? f->dir[0].first_ns
 		                         : f->dir[1].first_ns;
-		tw_jb_time(&b, "start", (uint64_t)((int64_t)first + pl->opt.clock_offset_ns));
-		tw_jb_time(&b, "end", (uint64_t)((int64_t)e->ts_ns + pl->opt.clock_offset_ns));
+		tw_jb_time(&b, "start", (uint64_t)((int64_t)first + opt->clock_offset_ns));
+		tw_jb_time(&b, "end", (uint64_t)((int64_t)e->ts_ns + opt->clock_offset_ns));
 	}
 	if (f->flags & TW_FLOW_MIDSTREAM)
 		tw_jb_bool(&b, "midstream", 1);
@@ -396,11 +445,7 @@ void tw_pipeline_event(struct tw_pipeline *pl, const struct tw_event *e, size_t 
 
 	long n = tw_jb_end(&b);
 	if (n < 0)
-		pl->json_overflow++;
+		w->lines_too_long++;
 	else
-		tw_output_write(pl->out, buf, (size_t)n);
-	if (pl->verdict)
-		tw_verdict_event(pl->verdict, e);
-	if (pl->evidence)
-		tw_evidence_event(pl->evidence, e);
+		tw_line_put(&w->out, buf, (size_t)n);
 }

@@ -2,7 +2,6 @@
 #include "outputs/am_queue.h"
 #include "util/jsonbuf.h"
 #include "util/state.h"
-#include "stats.h"
 #include <curl/curl.h>
 #include <errno.h>
 #include <json-c/json.h>
@@ -400,7 +399,6 @@ void tw_am_free(struct tw_am *am)
 	if (!am)
 		return;
 	stop(am);
-	tw_stats_remove_section(am);
 	for (int i = 0; i < am->nurls; i++) {
 		curl_slist_free_all(am->url[i].hdr);
 		if (am->url[i].h)
@@ -512,9 +510,6 @@ struct tw_am *tw_am_new(const struct tw_am_cfg *cfg, const char *state_dir, char
 		}
 		am->url[i].started = 1;
 	}
-	if (tw_stats_add_section(tw_am_stats, am) < 0)
-		fprintf(stderr,
-		        "tamperwatchd: alertmanager: no room for its stats section (counters in metrics only)\n");
 	return am;
 fail:
 	/* nothing was delivered or changed: stop the threads, keep the spool as it is */

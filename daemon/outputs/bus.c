@@ -1,14 +1,14 @@
 #include "outputs/bus.h"
-#include "events/pipeline.h"
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
 
-void tw_bus_init(struct tw_bus *b, struct tw_pipeline *pl)
+void tw_bus_init(struct tw_bus *b, tw_line_fn log, void *log_arg)
 {
 	memset(b, 0, sizeof(*b));
 	pthread_mutex_init(&b->mu, NULL);
-	b->pl = pl;
+	b->log.fn = log;
+	b->log.arg = log_arg;
 }
 
 void tw_bus_free(struct tw_bus *b)
@@ -172,7 +172,7 @@ static void track_alert(struct tw_bus *b, struct json_object *o, const char *lin
 
 void tw_bus_line(struct tw_bus *b, const char *line, size_t len)
 {
-	tw_pipeline_line(b->pl, line, len);
+	tw_line_put(&b->log, line, len);
 
 	struct json_tokener *tok = json_tokener_new();
 	struct json_object *o = tok ? json_tokener_parse_ex(tok, line, (int)len) : NULL;

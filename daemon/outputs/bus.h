@@ -13,9 +13,9 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "util/line.h"
 
 struct json_object;
-struct tw_pipeline;
 
 /* obj: the parsed line (owned by the bus, valid during the call); called
  * on the main thread, in the order sinks were added. */
@@ -41,8 +41,8 @@ struct tw_bus_alert {
 };
 
 struct tw_bus {
-	pthread_mutex_t mu; /* guards everything below for reader threads */
-	struct tw_pipeline *pl;
+	pthread_mutex_t mu;      /* guards everything below for reader threads */
+	struct tw_line_sink log; /* the JSON-lines log, written and flushed at once */
 	struct {
 		const char *name;
 		tw_sink_fn fn;
@@ -64,7 +64,8 @@ struct tw_bus {
 	uint64_t oom;
 };
 
-void tw_bus_init(struct tw_bus *b, struct tw_pipeline *pl);
+/* log: where every line is written first (main: the output, flushed) */
+void tw_bus_init(struct tw_bus *b, tw_line_fn log, void *log_arg);
 void tw_bus_free(struct tw_bus *b);
 /* 0, or -1 when all TW_BUS_MAX_SINKS are taken (a build-time bound). */
 int tw_bus_add_sink(struct tw_bus *b, const char *name, tw_sink_fn fn, void *arg);

@@ -56,15 +56,6 @@ void tw_evidence_cfg_default(struct tw_evidence_cfg *c)
 	c->retain = 900;
 }
 
-int tw_evidence_path(const char *dir, const char *id, char *out, size_t cap)
-{
-	size_t n = strlen(id);
-	if (n == 0 || n > 64 || strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != n)
-		return -1;
-	int w = snprintf(out, cap, "%s/%s.pcap", dir, id);
-	return w < 0 || (size_t)w >= cap ? -1 : 0;
-}
-
 static uint64_t mix(uint64_t x)
 {
 	x ^= x >> 33;
@@ -236,6 +227,11 @@ void tw_evidence_event(struct tw_evidence *ev, const struct tw_event *e)
 	f->bytes += sizeof(*c) + keep;
 	ev->st.memory_bytes += sizeof(*c) + keep;
 	enforce_budget(ev, f);
+}
+
+void tw_evidence_on_event(void *ev, const struct tw_decoded_event *d)
+{
+	tw_evidence_event(ev, d->ev);
 }
 
 void tw_evidence_outcome(void *arg, const struct tw_flow_outcome *o)
@@ -484,8 +480,9 @@ uint64_t tw_evidence_evictions(const struct tw_evidence *ev)
 	return ev->st.evicted_live + ev->st.evicted_tampered + ev->st.expired;
 }
 
-void tw_evidence_stats_json(const struct tw_evidence *ev, struct tw_jb *b)
+void tw_evidence_stats_json(void *arg, struct tw_jb *b)
 {
+	const struct tw_evidence *ev = arg;
 	const struct tw_evidence_stats *s = &ev->st;
 	tw_jb_obj_open(b, "evidence");
 	tw_jb_u64(b, "flows_held", s->flows);

@@ -4,7 +4,7 @@
  * ids (evidence.flow_ids), writes their packets to DIR/<alert id>.pcap
  * (evpcap.h: pseudonymised clients, user payload cut) and forgets them.
  *
- * Hooks: tw_evidence_event (every valid event, after the verdict engine saw
+ * Hooks: tw_evidence_on_event (every valid event, after the verdict engine saw
  * it), tw_evidence_outcome (a verdict hook), tw_evidence_sink (a bus sink),
  * tw_evidence_tick (a pipeline tick: expiry). */
 #ifndef TW_EVIDENCE_H
@@ -14,6 +14,7 @@
 #include <tamperwatch/event.h>
 #include "outputs/pseudonym.h"
 #include "verdicts/verdict.h"
+#include "alerts/aggregate.h" /* tw_evidence_path */
 
 struct json_object;
 struct tw_jb;
@@ -56,17 +57,14 @@ struct tw_evidence;
 struct tw_evidence *tw_evidence_new(const struct tw_evidence_cfg *cfg, const struct tw_pseudonym *pn,
                                     int64_t clock_offset_ns, char *err, size_t errlen);
 void tw_evidence_event(struct tw_evidence *ev, const struct tw_event *e);
+void tw_evidence_on_event(void *ev, const struct tw_decoded_event *d);                  /* a tw_event_fn */
 void tw_evidence_outcome(void *ev, const struct tw_flow_outcome *o);                    /* a tw_outcome_cb */
 void tw_evidence_sink(void *ev, const char *line, size_t len, struct json_object *obj); /* a tw_sink_fn */
 void tw_evidence_tick(void *ev, uint64_t now_wall_ns, int final);                       /* a tw_tick_fn */
 const struct tw_evidence_stats *tw_evidence_stats(const struct tw_evidence *ev);
 /* every flow evicted or expired before an alert could name it */
 uint64_t tw_evidence_evictions(const struct tw_evidence *ev);
-/* "evidence":{...} member of the stats record */
-void tw_evidence_stats_json(const struct tw_evidence *ev, struct tw_jb *b);
+/* "evidence":{...} member of the stats record (a stats section, stats.h) */
+void tw_evidence_stats_json(void *ev, struct tw_jb *b);
 void tw_evidence_free(struct tw_evidence *ev);
-
-/* DIR/ID.pcap into out: what the alert line names and the sink writes.
- * 0, or -1 when id is not a safe file name ([A-Za-z0-9_-], 1..64). */
-int tw_evidence_path(const char *dir, const char *id, char *out, size_t cap);
 #endif

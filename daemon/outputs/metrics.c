@@ -2,8 +2,7 @@
 #include "outputs/bus.h"
 #include "util/hostport.h"
 #include "events/pipeline.h"
-#include "stats.h"
-#include "control/status.h"
+#include "outputs/status.h"
 #include "verdicts/verdict.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -176,9 +175,9 @@ static void render_backend(struct sb *b, const struct tw_status *s)
 		counter(b, bc[i].name, bc[i].help, "backend", s->backend, s->counters[bc[i].cnt]);
 	family(b, "tamperwatch_packets_untracked_total", "counter",
 	       "Packets not tracked, by reason (names as in the stats record's untracked object).");
-	for (int i = 1; tw_stats_parse_name(i); i++)
-		sample(b, "tamperwatch_packets_untracked_total", "backend", s->backend, "reason",
-		       tw_stats_parse_name(i), s->counters[TW_CNT_PARSE_BASE + i]);
+	for (int i = 1; tw_untracked_name(i); i++)
+		sample(b, "tamperwatch_packets_untracked_total", "backend", s->backend, "reason", tw_untracked_name(i),
+		       s->counters[TW_CNT_PARSE_BASE + i]);
 }
 
 static void render_pipeline(struct sb *b, const struct tw_status *s)

@@ -115,3 +115,18 @@ void tw_output_close(struct tw_output *o)
 		close(o->fd);
 	o->fd = -1;
 }
+
+void tw_output_line(void *o, const char *line, size_t len)
+{
+	tw_output_write(o, line, len);
+}
+
+/* Detector lines (alerts, stats, link and gap records) are few and go to
+ * the file at once, with the events queued before them: an alert is in the
+ * log before a state file can record it (aggregate.c), and a consumer sees
+ * it without waiting for the next flush. */
+void tw_output_line_now(void *o, const char *line, size_t len)
+{
+	tw_output_write(o, line, len);
+	tw_output_flush(o);
+}

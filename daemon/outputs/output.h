@@ -27,4 +27,8 @@ int tw_output_write(struct tw_output *o, const char *line, size_t len);
 int tw_output_flush(struct tw_output *o);
 int tw_output_reopen(struct tw_output *o, char *err, size_t errlen);
 void tw_output_close(struct tw_output *o);
+/* The same as line sinks (tw_line_fn, util/line.h), arg the output: queued
+ * (events), or written and flushed at once (detector and stats lines). */
+void tw_output_line(void *o, const char *line, size_t len);
+void tw_output_line_now(void *o, const char *line, size_t len);
 #endif

@@ -1,7 +1,7 @@
 #include "outputs/syslog_out.h"
 #include "util/hostport.h"
 #include "util/jsonbuf.h"
-#include "control/status.h"
+#include "outputs/status.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>

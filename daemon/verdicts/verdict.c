@@ -2,7 +2,8 @@
  * first bytes, every RST with where it stood against the flow (TTL and IP-ID
  * baselines, sequence position, stage), races (payload after an RST), the
  * server's first bytes, DNS answers, and a summary at the end.  Here the
- * payloads are parsed and, at flow end, the evidence is weighed:
+ * payloads as the pipeline parsed them (pipeline.h) are joined and, at flow
+ * end, the evidence is weighed:
  *
  *   anomaly                     weight  source
  *   ttl_mismatch                 0.60   Weaver/Sommer/Paxson NDSS 2009; Cloudflare SIGCOMM 2023
@@ -146,7 +147,8 @@ struct pending {
 };
 
 struct tw_verdict {
-	struct tw_pipeline *pl;
+	struct tw_pipeline *pl;      /* its options (client prefix lengths, clock) and ticks */
+	struct tw_line_sink records; /* tamper and redirect records */
 	tw_outcome_cb hook, hook2;
 	void *hook_arg, *hook2_arg;
 	const struct tw_fp_db *fp;
@@ -365,7 +367,7 @@ static int rst_too_early(struct tw_verdict *v, const struct vflow *f, const stru
 static void verdict_tick(void *arg, uint64_t now_wall_ns, int final);
 
 struct tw_verdict *tw_verdict_new(struct tw_pipeline *pl, const struct tw_fp_db *fp, uint32_t max_flows,
-                                  uint64_t hold_ns)
+                                  uint64_t hold_ns, tw_line_fn records, void *records_arg)
 {
 	struct tw_verdict *v = calloc(1, sizeof(*v));
 	size_t cap = 4096;
@@ -383,6 +385,8 @@ struct tw_verdict *tw_verdict_new(struct tw_pipeline *pl, const struct tw_fp_db 
 	v->max = max_flows;
 	v->hold_ns = hold_ns;
 	v->pl = pl;
+	v->records.fn = records;
+	v->records.arg = records_arg;
 	v->fp = fp;
 	/* before aggregation's tick (main.c adds it later): held verdicts
 	 * reach aggregation in the same tick they are written */
@@ -542,14 +546,16 @@ static enum tw_parse_rc counted(struct tw_verdict *v, int parser, enum tw_parse_
 	return rc;
 }
 
-static void on_dns_response(struct tw_verdict *v, struct vflow *f, const struct tw_event *e)
+/* d: a DNS answer, its DNS view parsed (pipeline.h) */
+static void on_dns_response(struct tw_verdict *v, struct vflow *f, const struct tw_decoded_event *d)
 {
-	struct tw_dns_msg m;
-	if (counted(v, P_DNS, tw_parse_dns(e->snippet, e->snippet_len, &m)) == TW_PAYLOAD_MALFORMED || !m.is_response)
+	const struct tw_event *e = d->ev;
+	const struct tw_dns_msg *m = &d->dns.msg;
+	if (d->view != TW_VIEW_DNS || counted(v, P_DNS, d->dns.rc) == TW_PAYLOAD_MALFORMED || !m->is_response)
 		return;
 	struct vdnsq *q = NULL;
 	for (int i = 0; i < f->nq; i++)
-		if (f->q[i].id == m.id)
+		if (f->q[i].id == m->id)
 			q = &f->q[i];
 	if (!q) {
 		if (f->nq == V_MAX_DNSQ)
@@ -559,8 +565,8 @@ static void on_dns_response(struct tw_verdict *v, struct vflow *f, const struct 
 			return;
 		}
 		q = &f->q[f->nq++];
-		q->id = m.id;
-		snprintf(q->qname, sizeof(q->qname), "%s", m.qname);
+		q->id = m->id;
+		snprintf(q->qname, sizeof(q->qname), "%s", m->qname);
 	}
 	/* learnt as answers arrive, so queries judged at a flush already
 	 * know the resolver; the most frequent TTL wins (base_ttl) */
@@ -569,16 +575,16 @@ static void on_dns_response(struct tw_verdict *v, struct vflow *f, const struct 
 	base_learn(v, e->family, e->saddr, e->ttl);
 	int differs = 0;
 	if (q->nresp < 2) {
-		dns_answers_text(&m, q->ans[q->nresp], sizeof(q->ans[0]));
+		dns_answers_text(m, q->ans[q->nresp], sizeof(q->ans[0]));
 		q->ttl[q->nresp] = e->ttl;
-		q->rcode[q->nresp] = m.rcode;
+		q->rcode[q->nresp] = m->rcode;
 		differs = q->nresp == 1 && strcmp(q->ans[0], q->ans[1]);
 	}
 	q->nresp++;
 	int forged = 0;
-	for (int i = 0; v->fp && i < m.n_answers; i++) {
+	for (int i = 0; v->fp && i < m->n_answers; i++) {
 		char a[INET6_ADDRSTRLEN] = "";
-		const struct tw_dns_answer *x = &m.answers[i];
+		const struct tw_dns_answer *x = &m->answers[i];
 		if (x->family == 4)
 			inet_ntop(AF_INET, x->addr, a, sizeof(a));
 		else if (x->family == 6)
@@ -596,9 +602,9 @@ static void on_dns_response(struct tw_verdict *v, struct vflow *f, const struct 
 	}
 	/* remember which name each address answered, for the web flows that
 	 * follow; what looks forged is marked so it is never called benign */
-	uint64_t nh = name_hash(m.qname);
-	for (int i = 0; i < m.n_answers; i++) {
-		const struct tw_dns_answer *x = &m.answers[i];
+	uint64_t nh = name_hash(m->qname);
+	for (int i = 0; i < m->n_answers; i++) {
+		const struct tw_dns_answer *x = &m->answers[i];
 		if (x->family != 4 && x->family != 6)
 			continue;
 		answ_put(v, x, nh, e, forged || ttl_odd || differs);
@@ -615,21 +621,20 @@ static void on_dns_response(struct tw_verdict *v, struct vflow *f, const struct 
 	}
 }
 
-static void on_client_data(struct tw_verdict *v, struct vflow *f, const struct tw_event *e)
+/* d: the client's first payload, its request view parsed (pipeline.h) */
+static void on_client_data(struct tw_verdict *v, struct vflow *f, const struct tw_decoded_event *d)
 {
-	struct tw_tls_hello h;
-	struct tw_http_req r;
+	const struct tw_event *e = d->ev;
+	int parsed = d->view == TW_VIEW_REQUEST;
 	f->req_ns = e->ts_ns;
 	f->req_s2c = e->flow.dir[TW_DIR_S2C].packets;
-	if (counted(v, P_TLS_HELLO, tw_parse_tls_client_hello(e->snippet, e->snippet_len, &h)) <=
-	    TW_PAYLOAD_TRUNCATED) {
+	if (parsed && counted(v, P_TLS_HELLO, d->req.tls_rc) <= TW_PAYLOAD_TRUNCATED) {
 		f->req = REQ_TLS;
-		if (h.has_sni)
-			snprintf(f->sni, sizeof(f->sni), "%s", h.sni);
-	} else if (counted(v, P_HTTP_REQ, tw_parse_http_request(e->snippet, e->snippet_len, &r)) <=
-	           TW_PAYLOAD_TRUNCATED) {
+		if (d->req.tls.has_sni)
+			snprintf(f->sni, sizeof(f->sni), "%s", d->req.tls.sni);
+	} else if (parsed && counted(v, P_HTTP_REQ, d->req.http_rc) <= TW_PAYLOAD_TRUNCATED) {
 		f->req = REQ_HTTP;
-		snprintf(f->host, sizeof(f->host), "%s", r.host);
+		snprintf(f->host, sizeof(f->host), "%s", d->req.http.host);
 	} else {
 		f->req = REQ_OTHER;
 	}
@@ -716,30 +721,31 @@ static void isp_redirect_check(struct tw_verdict *v, struct vflow *f, const stru
 	f->dns_ttl = a->ttl;
 }
 
-static void on_server_data(struct tw_verdict *v, struct vflow *f, const struct tw_event *e)
+/* d: the server's first payload, its response view parsed (pipeline.h) */
+static void on_server_data(struct tw_verdict *v, struct vflow *f, const struct tw_decoded_event *d)
 {
-	struct tw_http_resp r;
-	struct tw_tls_server t;
+	const struct tw_event *e = d->ev;
+	const struct tw_http_resp *r = &d->resp.http;
+	int parsed = d->view == TW_VIEW_RESPONSE;
 	f->resp_ttl = e->ttl;
 	f->resp_ipid = e->ip_id;
 	f->resp_base_ttl = e->ctx.sender_ttl_base;
 	f->resp_last_ttl = e->ctx.sender_ttl_last;
 	f->resp_ipid_prev = e->ctx.sender_ipid_last;
 	f->resp_base_known = e->ctx.sender_seen;
-	if (counted(v, P_HTTP_RESP, tw_parse_http_response(e->snippet, e->snippet_len, &r)) <= TW_PAYLOAD_TRUNCATED) {
+	if (parsed && counted(v, P_HTTP_RESP, d->resp.http_rc) <= TW_PAYLOAD_TRUNCATED) {
 		f->resp = RESP_HTTP;
-		f->status = r.status;
-		snprintf(f->title, sizeof(f->title), "%s", r.title);
+		f->status = r->status;
+		snprintf(f->title, sizeof(f->title), "%s", r->title);
 		if (v->fp) {
 			const struct tw_fp_match *m = tw_fp_match_http(v->fp, e->snippet, e->snippet_len);
 			if (m && !m->is_false_positive_scope)
 				f->fp = m;
 		}
 		if (f->req == REQ_HTTP && !f->fp)
-			isp_redirect_check(v, f, e, &r);
-	} else if (counted(v, P_TLS_SERVER, tw_parse_tls_server_first(e->snippet, e->snippet_len, &t)) <=
-	           TW_PAYLOAD_TRUNCATED) {
-		f->resp = t.is_alert ? RESP_TLS_ALERT : RESP_TLS_HELLO;
+			isp_redirect_check(v, f, e, r);
+	} else if (parsed && counted(v, P_TLS_SERVER, d->resp.tls_rc) <= TW_PAYLOAD_TRUNCATED) {
+		f->resp = d->resp.tls.is_alert ? RESP_TLS_ALERT : RESP_TLS_HELLO;
 	} else {
 		f->resp = RESP_OTHER;
 	}
@@ -852,7 +858,7 @@ static int write_tamper(struct tw_verdict *v, const struct tw_event *e, const st
 	tw_jb_obj_close(&b);
 	long n = tw_jb_end(&b);
 	if (n > 0)
-		tw_pipeline_line(pl, buf, (size_t)n);
+		tw_line_put(&v->records, buf, (size_t)n);
 	memset(out, 0, sizeof(*out));
 	out->method = tw_method_name(method);
 	out->signature = signature;
@@ -917,7 +923,7 @@ static void write_redirect(struct tw_verdict *v, const struct tw_event *e, const
 	tw_jb_obj_close(&b);
 	long n = tw_jb_end(&b);
 	if (n > 0)
-		tw_pipeline_line(pl, buf, (size_t)n);
+		tw_line_put(&v->records, buf, (size_t)n);
 }
 
 /* The SYN resent and never answered until the flow timed out. */
@@ -1207,18 +1213,20 @@ static int judge_tcp_inner(struct tw_verdict *v, const struct tw_event *e, struc
 	return 0;
 }
 
-void tw_verdict_event(struct tw_verdict *v, const struct tw_event *e)
+void tw_verdict_event(void *verdict, const struct tw_decoded_event *d)
 {
+	struct tw_verdict *v = verdict;
+	const struct tw_event *e = d->ev;
 	struct vflow *f;
 
 	switch (e->type) {
 	case TW_EV_CLIENT_DATA:
 		if (e->proto == TW_PROTO_TCP && (f = flow_get(v, e->flow_id, 1)))
-			on_client_data(v, f, e);
+			on_client_data(v, f, d);
 		break;
 	case TW_EV_SERVER_DATA:
 		if (e->proto == TW_PROTO_TCP && (f = flow_get(v, e->flow_id, 1)))
-			on_server_data(v, f, e);
+			on_server_data(v, f, d);
 		break;
 	case TW_EV_RST:
 		if (e->dir != TW_DIR_S2C)
@@ -1243,7 +1251,7 @@ void tw_verdict_event(struct tw_verdict *v, const struct tw_event *e)
 		break;
 	case TW_EV_DNS_RESPONSE:
 		if ((f = flow_get(v, e->flow_id, 1)))
-			on_dns_response(v, f, e);
+			on_dns_response(v, f, d);
 		break;
 	case TW_EV_FLOW_END:
 		f = flow_get(v, e->flow_id, 0);

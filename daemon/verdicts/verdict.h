@@ -6,9 +6,9 @@
 #define TW_VERDICT_H
 #include <stdint.h>
 #include <tamperwatch/event.h>
+#include "events/pipeline.h"
+#include "util/line.h"
 #include "verdicts/method.h"
-
-struct tw_pipeline;
 struct tw_fp_db;
 struct tw_verdict;
 
@@ -55,10 +55,12 @@ struct tw_flow_outcome {
 typedef void (*tw_outcome_cb)(void *arg, const struct tw_flow_outcome *o);
 
 /* hold_ns: how long a silent ClientHello waits for other flows to tell
- * TLS interference from blackholing (flows.silence_hold) */
+ * TLS interference from blackholing (flows.silence_hold); records: where
+ * tamper and redirect records go (main: the output, flushed at once).
+ * Adds its tick to pl; main adds tw_verdict_event as a consumer. */
 struct tw_verdict *tw_verdict_new(struct tw_pipeline *pl, const struct tw_fp_db *fp, uint32_t max_flows,
-                                  uint64_t hold_ns);
-void tw_verdict_event(struct tw_verdict *v, const struct tw_event *e);
+                                  uint64_t hold_ns, tw_line_fn records, void *records_arg);
+void tw_verdict_event(void *v, const struct tw_decoded_event *d); /* a tw_event_fn */
 /* Called for every flow outcome (aggregation); one hook. */
 void tw_verdict_set_hook(struct tw_verdict *v, tw_outcome_cb cb, void *arg);
 /* A second hook (evidence retention), called before the first one: it

@@ -24,6 +24,7 @@
 #include "pktbuild.h"
 #include "capture/engine.h"
 #include "capture/engine_bpf.h"
+#include "events/pipeline.h"
 #include "outputs/output.h"
 #include "regions.h"
 
@@ -433,13 +434,18 @@ static void test_pollers(void)
 		CHECK(0, "%s", err);
 		return;
 	}
-	tw_pipeline_init(&pl, &out, &po);
+	tw_pipeline_init(&pl, &po);
+	/* events written as JSON lines, as the daemon does */
+	struct tw_event_writer w;
+	tw_event_writer_init(&w, &pl.opt, tw_output_line, &out);
+	tw_pipeline_add_consumer(&pl, "events", tw_event_write, &w);
+	struct tw_record_sink rs = { tw_pipeline_record, &pl };
 	CHECK(tw_regions_parse(&r, "nets", "198.51.100.0/24 north\n2001:db8::/32 east\n", err, sizeof(err)) == 0,
 	      "regions: %s", err);
 	struct tw_prefix_opts pfx = { 1, 24, 48 };
-	struct tw_engine *eb = tw_engine_bpf_new(&pl, 1, 4096, &pfx, err, sizeof(err));
+	struct tw_engine *eb = tw_engine_bpf_new(&rs, 1, 4096, &pfx, err, sizeof(err));
 	CHECK(eb != NULL, "bpf engine: %s", err);
-	struct tw_engine *eu = tw_engine_user_new(&pl, 4096, &pfx, err, sizeof(err));
+	struct tw_engine *eu = tw_engine_user_new(&rs, 4096, &pfx, err, sizeof(err));
 	CHECK(eu != NULL, "user engine: %s", err);
 	if (!eb || !eu)
 		goto out;

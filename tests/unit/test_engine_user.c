@@ -73,9 +73,14 @@ int main(void)
 		printf("%s\n", err);
 		return 1;
 	}
-	tw_pipeline_init(&pl, &out, &po);
+	tw_pipeline_init(&pl, &po);
+	/* events written as JSON lines, as the daemon does */
+	struct tw_event_writer w;
+	tw_event_writer_init(&w, &pl.opt, tw_output_line, &out);
+	tw_pipeline_add_consumer(&pl, "events", tw_event_write, &w);
+	struct tw_record_sink rs = { tw_pipeline_record, &pl };
 	tw_timeouts_default(&t);
-	struct tw_engine *e = tw_engine_user_new(&pl, 30000, NULL, err, sizeof(err));
+	struct tw_engine *e = tw_engine_user_new(&rs, 30000, NULL, err, sizeof(err));
 	CHECK(e != NULL, "engine: %s", err);
 	if (!e)
 		return 1;

@@ -10,7 +10,7 @@
 #include "outputs/bus.h"
 #include "outputs/metrics.h"
 #include "events/pipeline.h"
-#include "control/status.h"
+#include "outputs/status.h"
 #include "verdicts/verdict.h"
 #include "check.h"
 
@@ -68,8 +68,6 @@ int main(void)
 {
 	char err[256];
 	struct tw_output out;
-	struct tw_pipeline pl;
-	struct tw_pipeline_opts po = { .v4_prefix = 24, .v6_prefix = 48 };
 	struct tw_bus bus;
 	struct tw_status st;
 
@@ -77,8 +75,7 @@ int main(void)
 		printf("%s\n", err);
 		return 1;
 	}
-	tw_pipeline_init(&pl, &out, &po);
-	tw_bus_init(&bus, &pl);
+	tw_bus_init(&bus, tw_output_line_now, &out);
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
 		tw_bus_line(&bus, lines[i], strlen(lines[i]));
 

@@ -309,7 +309,7 @@ static void test_diurnal_and_drop(void)
 {
 	struct tw_shutdown_cfg c;
 	test_cfg(&c);
-	struct tw_shutdown *s = tw_shutdown_new(&c, NULL);
+	struct tw_shutdown *s = tw_shutdown_new(&c);
 	CHECK(s != NULL, "new");
 	clear_lines();
 	/* weeks 0..3 normal: warm-up (week 0), troughs, weekends, noise, glitches */
@@ -368,7 +368,7 @@ static void test_partial(void)
 {
 	struct tw_shutdown_cfg c;
 	test_cfg(&c);
-	struct tw_shutdown *s = tw_shutdown_new(&c, NULL);
+	struct tw_shutdown *s = tw_shutdown_new(&c);
 	clear_lines();
 	run(s, 1, 0, 3 * WEEK, NULL, 0, 0, 0);
 	uint64_t d = 3 * WEEK + 2 * DAY + DAY / 2;
@@ -391,7 +391,7 @@ static void test_warmup(void)
 	struct tw_shutdown_cfg c;
 	test_cfg(&c);
 	c.warmup_s = 2 * WEEK;
-	struct tw_shutdown *s = tw_shutdown_new(&c, NULL);
+	struct tw_shutdown *s = tw_shutdown_new(&c);
 	clear_lines();
 	uint64_t d = WEEK + 2 * DAY + DAY / 2; /* baselines exist (week 0) but warm-up runs */
 	d -= d % IV;
@@ -408,7 +408,7 @@ static void test_link_and_gap(void)
 {
 	struct tw_shutdown_cfg c;
 	test_cfg(&c);
-	struct tw_shutdown *s = tw_shutdown_new(&c, NULL);
+	struct tw_shutdown *s = tw_shutdown_new(&c);
 	clear_lines();
 	run(s, 1, 0, 3 * WEEK, NULL, 0, 0, 0);
 	uint64_t lf = 3 * WEEK + DAY + DAY / 2, lt = lf + DROP;
@@ -463,14 +463,14 @@ static void test_state(void)
 	char path[256], err[4600];
 	snprintf(path, sizeof path, "%s/" TW_SHUTDOWN_STATE, dir);
 
-	struct tw_shutdown *a = tw_shutdown_new(&c, NULL);
+	struct tw_shutdown *a = tw_shutdown_new(&c);
 	clear_lines();
 	run(a, 2, 0, 3 * WEEK, NULL, 0, 0, 0);
 	CHECK(tw_shutdown_save(a, dir, err, sizeof err) == 0, "save: %s", err);
 	struct stat sb;
 	CHECK(stat(path, &sb) == 0 && sb.st_size > 0, "no state file");
 	printf("  state: 2 series, %lld bytes compressed\n", (long long)sb.st_size);
-	struct tw_shutdown *b = tw_shutdown_new(&c, NULL);
+	struct tw_shutdown *b = tw_shutdown_new(&c);
 	CHECK(tw_shutdown_load(b, dir, err, sizeof err) == TW_STATE_LOADED, "load: %s", err);
 	uint64_t probe = (T0 + 3 * WEEK + DAY + 77) * NS;
 	CHECK(tw_shutdown_baseline(a, keys[1], probe) == tw_shutdown_baseline(b, keys[1], probe) &&
@@ -501,7 +501,7 @@ static void test_state(void)
 	/* a layout change is refused, not misread */
 	struct tw_shutdown_cfg c2 = c;
 	c2.history = 4;
-	struct tw_shutdown *e = tw_shutdown_new(&c2, NULL);
+	struct tw_shutdown *e = tw_shutdown_new(&c2);
 	CHECK(tw_shutdown_load(e, dir, err, sizeof err) == TW_STATE_CORRUPT && strstr(err, "layout"),
 	      "layout change: %s", err);
 	tw_shutdown_free(e);
@@ -552,7 +552,7 @@ static void test_state(void)
 			      "%s", err);
 			free(x);
 		}
-		struct tw_shutdown *x = tw_shutdown_new(&c, NULL);
+		struct tw_shutdown *x = tw_shutdown_new(&c);
 		err[0] = 0;
 		int rc = tw_shutdown_load(x, dir, err, sizeof err);
 		CHECK(rc == TW_STATE_CORRUPT, "%s state accepted: %d", what[k], rc);
@@ -564,7 +564,7 @@ static void test_state(void)
 		tw_shutdown_free(x);
 	}
 	free(body);
-	struct tw_shutdown *x = tw_shutdown_new(&c, NULL);
+	struct tw_shutdown *x = tw_shutdown_new(&c);
 	CHECK(tw_shutdown_load(x, dir, err, sizeof err) == TW_STATE_NONE, "missing file is not a fresh start");
 	/* a file the system will not let us read is left alone: the caller stops */
 	CHECK(mkdir(path, 0700) == 0, "mkdir");
@@ -586,7 +586,7 @@ static void test_state_open_alert(void)
 	char dir[] = "/tmp/tw_sd_XXXXXX";
 	CHECK(mkdtemp(dir) != NULL, "mkdtemp");
 	char err[4600];
-	struct tw_shutdown *a = tw_shutdown_new(&c, NULL);
+	struct tw_shutdown *a = tw_shutdown_new(&c);
 	clear_lines();
 	run(a, 2, 0, 3 * WEEK, NULL, 0, 0, 0);
 	uint64_t d = 3 * WEEK + DAY + DAY / 2, mid = d + DROP / 2;
@@ -609,7 +609,7 @@ static void test_state_open_alert(void)
 	CHECK(tw_shutdown_save(a, dir, err, sizeof err) == 0, "save: %s", err);
 
 	/* restarted at once: byte for byte the run that never stopped */
-	struct tw_shutdown *b = tw_shutdown_new(&c, NULL);
+	struct tw_shutdown *b = tw_shutdown_new(&c);
 	CHECK(tw_shutdown_load(b, dir, err, sizeof err) == TW_STATE_LOADED, "load: %s", err);
 	uint64_t saved_rng = rng;
 	clear_lines();
@@ -638,7 +638,7 @@ static void test_state_open_alert(void)
 	 * evaluable sample after the restart gap, once, under the same ids */
 	uint64_t late = d + DROP + DAY / 12;
 	late -= late % IV;
-	struct tw_shutdown *l = tw_shutdown_new(&c, NULL);
+	struct tw_shutdown *l = tw_shutdown_new(&c);
 	CHECK(tw_shutdown_load(l, dir, err, sizeof err) == TW_STATE_LOADED, "load: %s", err);
 	clear_lines();
 	run(l, 2, late, late + DAY / 4, NULL, 0, 0, 0);
@@ -656,7 +656,7 @@ static void test_state_open_alert(void)
 	}
 	/* the restart gap comes first when a tick does: a restored series that
 	 * nothing reports is judged silent only after it */
-	struct tw_shutdown *m = tw_shutdown_new(&c, NULL);
+	struct tw_shutdown *m = tw_shutdown_new(&c);
 	CHECK(tw_shutdown_load(m, dir, err, sizeof err) == TW_STATE_LOADED, "load: %s", err);
 	clear_lines();
 	tw_shutdown_tick(m, (T0 + late) * NS, 0);
@@ -679,7 +679,7 @@ static void test_state_open_alert(void)
 		x[i] ^= 0xff;
 		tw_state_save(dir, TW_SHUTDOWN_STATE, x, blen, err, sizeof err);
 		free(x);
-		struct tw_shutdown *y = tw_shutdown_new(&c, NULL);
+		struct tw_shutdown *y = tw_shutdown_new(&c);
 		int rc = tw_shutdown_load(y, dir, err, sizeof err);
 		CHECK(rc == TW_STATE_LOADED || rc == TW_STATE_CORRUPT, "byte %zu: %d %s", i, rc, err);
 		if (rc == TW_STATE_CORRUPT) {
@@ -705,7 +705,7 @@ static void test_region(void)
 {
 	struct tw_shutdown_cfg c;
 	test_cfg(&c);
-	struct tw_shutdown *s = tw_shutdown_new(&c, NULL);
+	struct tw_shutdown *s = tw_shutdown_new(&c);
 	clear_lines();
 	run(s, 3, 0, 3 * WEEK, NULL, 0, 0, 0);
 	uint64_t d = 3 * WEEK + DAY + DAY / 2, d2 = 3 * WEEK + 3 * DAY + DAY / 2;
@@ -734,7 +734,7 @@ static void test_sparse_and_cfg(void)
 	struct tw_shutdown_cfg c;
 	test_cfg(&c);
 	c.min_clients = 1e6; /* every series is too sparse to judge */
-	struct tw_shutdown *s = tw_shutdown_new(&c, NULL);
+	struct tw_shutdown *s = tw_shutdown_new(&c);
 	clear_lines();
 	run(s, 1, 0, 2 * WEEK, NULL, 0, 0, 0);
 	uint64_t d = 2 * WEEK + DAY;
@@ -746,7 +746,7 @@ static void test_sparse_and_cfg(void)
 	test_cfg(&c);
 	c.period_s = WEEK + 1;
 	CHECK(tw_shutdown_cfg_check(&c, err, sizeof err) == -1 && strstr(err, "period_s"), "bad cfg: %s", err);
-	CHECK(tw_shutdown_new(&c, NULL) == NULL, "bad cfg accepted");
+	CHECK(tw_shutdown_new(&c) == NULL, "bad cfg accepted");
 	tw_shutdown_cfg_default(&c);
 	CHECK(tw_shutdown_cfg_check(&c, err, sizeof err) == 0, "defaults invalid: %s", err);
 }

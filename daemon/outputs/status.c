@@ -1,4 +1,4 @@
-#include "control/status.h"
+#include "outputs/status.h"
 #include "verdicts/verdict.h"
 #include <net/if.h>
 #include "alerts/aggregate.h"
@@ -46,7 +46,7 @@ void tw_status_tick(void *arg, uint64_t now_wall_ns, int final)
 	struct tw_status_src *src = arg;
 	struct tw_status *st = src->st;
 	struct tw_engine *e = src->eng;
-	struct tw_pipeline *pl = e->pl;
+	const struct tw_pipeline *pl = src->pl;
 	uint64_t c[TW_CNT_MAX];
 	int ncpu = 0;
 
@@ -78,11 +78,11 @@ void tw_status_tick(void *arg, uint64_t now_wall_ns, int final)
 	memcpy(st->counters, c, sizeof(c));
 	memcpy(st->events, pl->events, sizeof(st->events));
 	st->events_malformed = pl->malformed;
-	st->lines_too_long = pl->json_overflow;
-	st->output_lines = pl->out->lines;
-	st->output_write_errors = pl->out->write_errors;
-	if (pl->verdict) {
-		const struct tw_verdict_stats *vs = tw_verdict_stats(pl->verdict);
+	st->lines_too_long = src->writer->lines_too_long;
+	st->output_lines = src->out->lines;
+	st->output_write_errors = src->out->write_errors;
+	if (src->verdict) {
+		const struct tw_verdict_stats *vs = tw_verdict_stats(src->verdict);
 		memcpy(st->tamper_verdicts, vs->verdicts, sizeof(st->tamper_verdicts));
 		st->verdict_flows_dropped = vs->flows_dropped;
 		st->redirect_bodies_skipped = vs->redirect_bodies_skipped;

@@ -11,6 +11,8 @@
 #include <tamperwatch/event.h>
 #include "capture/attach.h"
 #include "capture/engine.h"
+#include "events/pipeline.h"
+#include "outputs/output.h"
 
 struct tw_bus;
 struct tw_agg;
@@ -67,7 +69,11 @@ struct tw_status {
 struct tw_status_src {
 	struct tw_status *st;
 	struct tw_engine *eng;
-	struct tw_agg *agg; /* NULL: no per-target summary */
+	const struct tw_pipeline *pl;
+	const struct tw_event_writer *writer;
+	const struct tw_output *out;
+	const struct tw_verdict *verdict; /* NULL: --no-verdicts */
+	struct tw_agg *agg;               /* NULL: no per-target summary */
 };
 
 void tw_status_init(struct tw_status *st, const char *backend, const char *version);
