@@ -153,7 +153,10 @@ void tw_config_default(struct tw_config *c)
 	tw_timeouts_default(&c->timeouts);
 	c->prefix_v4 = 24;
 	c->prefix_v6 = 48;
-	c->max_flows = 262144;
+	/* a gateway: ~10 k clients x ~50 concurrent flows, with 2x headroom
+	 * for bursts and scans; the kernel map is preallocated, about 290 B a
+	 * flow (make bench), so ~300 MB of kernel memory at this size */
+	c->max_flows = 1048576;
 	c->silence_hold_ns = 30ull * 1000000000ull;
 	c->stats_interval = 60;
 	tw_agg_cfg_default(&c->alerts);
