@@ -770,6 +770,12 @@ int main(void)
 		for (int p = 0; p < NPROG; p++)
 			printf(" %8.1f", lv[l].mix[p]);
 		printf(" %7.2f %7.2f\n", lv[l].mix[TW_X] / lv[l].mix[REF_X], lv[l].mix[TW_T] / lv[l].mix[REF_T]);
+		/* where the mix's extra cost over the reference comes from */
+		printf("  mix gap to the reference by case (xdp, ns per mix packet):");
+		for (size_t m = 0; m < NMIX; m++)
+			printf(" %c %+.1f", lv[l].r[m].id,
+			       (lv[l].r[m].ns[TW_X] - lv[l].r[m].ns[REF_X]) * MIX[m].permille / 1000.0);
+		printf("\n");
 	}
 	printf("\n== extra rows (last fill level), for context\n");
 	print_head();
