@@ -2,9 +2,9 @@
  * interface named, in native mode, and exit; the program stays attached
  * until `ip link set dev IF xdpdrv off`.  For bench/bench_live.sh, which
  * builds and runs it inside the gateway's namespace.  libbpf loads it with
- * BPF_F_XDP_HAS_FRAGS (section xdp.frags), as the daemon loads tw_xdp, so
- * veth hands both programs its GRO packets the same way; attached through
- * `ip link ... obj`, the empty program ran at 0.7 of tw_xdp's throughput.
+ * BPF_F_XDP_HAS_FRAGS (section xdp.frags) and attaches it natively, as the
+ * daemon does tw_xdp, so the baseline differs from tw_xdp in the program
+ * only (iproute2's loader is a different path, whose flags we cannot see).
  *
  *   xdp_attach OBJECT IFNAME... */
 #include <bpf/bpf.h>
