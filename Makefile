@@ -177,8 +177,11 @@ check: all
 	awk '{p+=$$2; f+=$$3; k+=$$4} END {printf "check: %d passed, %d failed, %d skipped\n", p, f, k}' $(BUILD)/results; \
 	exit $$fail
 
+# each benchmark writes its figures to build/bench/NAME.results; results.sh
+# gathers this run's into bench/results.json (committed: regressions show)
 bench: all $(BENCH_BINS) $(SKELS)
-	@scripts/run-suite bench $(BENCH_BINS) $(sort $(wildcard bench/bench_*.sh))
+	@rm -f $(BUILD)/bench/*.results
+	@scripts/run-suite bench $(BENCH_BINS) $(sort $(wildcard bench/bench_*.sh)); rc=$$?; bench/results.sh; exit $$rc
 
 demo: all
 	scripts/demo

@@ -2,7 +2,7 @@
  * benchmark (bench/bench_replay.sh builds and runs this; the output lives in
  * build/bench/ and is never committed).
  *
- *   gen_capture OUT.pcap [PACKETS [SEED]]       (default 1200000, seed 1)
+ *   gen_capture OUT.pcap [PACKETS [SEED [MIX]]]  (default 1200000, seed 1, long)
  *
  * Seen from a client-side edge link: sessions start as a Poisson process
  * (about 330 a second), each one a small script of packets with its own RTT,
@@ -20,6 +20,11 @@
  *   tampered (3%) RST injected after the ClientHello (other TTL, before an
  *                RTT), HTTP block page injected ahead of the real answer,
  *                SYN black hole (SYN retransmitted 3 times, no answer)
+ * MIX "short" makes a capture dominated by short flows, as a busy access
+ * network's DNS lookups and small fetches: sessions start three times as
+ * often, DNS 55%, TLS 25% and HTTP 18% with bodies of 300 B to 8 KB (one
+ * request per connection), SYN black holes 2% (the other tampering kinds
+ * at the same rates as above).
  * About 20% of sessions are IPv6.  A few ARP frames.  Checksums are right.
  * Timestamps are microseconds (classic pcap, linktype EN10MB). */
 #include <stdint.h>
@@ -275,6 +280,7 @@ struct sess_stats {
 	uint64_t dns, tls, http, inj_rst, inj_block, blackhole, dns_forged, v6, arp;
 };
 static struct sess_stats st;
+static int short_mix; /* MIX "short": see the top of the file */
 
 #define US 1000ull
 #define MS 1000000ull
@@ -371,12 +377,13 @@ static void sess_tls(struct flow *f, uint64_t t, int inject)
 	add(f, t, 0, TW_PSH | TW_ACK, rint_(200, 900), K_TLS_APP);
 	t += rtt;
 	double u = urand();
-	uint32_t body = u < 0.80   ? (uint32_t)rlog(800, 20000)
+	uint32_t body = short_mix  ? (uint32_t)rlog(300, 8000)
+	                : u < 0.80 ? (uint32_t)rlog(800, 20000)
 	                : u < 0.98 ? (uint32_t)rlog(20000, 200000)
 	                           : (uint32_t)rlog(200000, 2000000);
 	t = bulk(f, t, rtt, body, K_TLS_APP, gap);
 	/* sometimes a second request on the same connection */
-	if (urand() < 0.3) {
+	if (!short_mix && urand() < 0.3) {
 		t += (uint64_t)(rlog(0.01, 1.0) * 1e9);
 		add(f, t, 0, TW_PSH | TW_ACK, rint_(100, 600), K_TLS_APP);
 		t += rtt;
@@ -421,7 +428,7 @@ static void sess_http(struct flow *f, uint64_t t, int inject)
 		st.inj_block++;
 		return;
 	}
-	f->body_len = f->http_code == 200 ? (uint32_t)rlog(300, 150000) : 160;
+	f->body_len = f->http_code != 200 ? 160 : short_mix ? (uint32_t)rlog(300, 8000) : (uint32_t)rlog(300, 150000);
 	t += rtt;
 	t = bulk(f, t, rtt, f->body_len + (uint32_t)http_resp(f, tmp, sizeof(tmp)), K_HTTP_RESP, gap);
 	tcp_close(f, t, rtt);
@@ -853,10 +860,15 @@ static void emit_arp(uint64_t ts)
 
 int main(int argc, char **argv)
 {
-	if (argc < 2 || argc > 4) {
-		fprintf(stderr, "usage: gen_capture OUT.pcap [PACKETS [SEED]]\n");
+	if (argc < 2 || argc > 5 || (argc > 4 && strcmp(argv[4], "short") && strcmp(argv[4], "long"))) {
+		fprintf(stderr, "usage: gen_capture OUT.pcap [PACKETS [SEED [long|short]]]\n");
 		return 2;
 	}
+	short_mix = argc > 4 && !strcmp(argv[4], "short");
+	/* session shares: DNS below p_dns, TLS below p_tls, HTTP below p_http,
+	 * SYN black hole above */
+	const double p_dns = short_mix ? 0.55 : 0.35, p_tls = 0.80, p_http = short_mix ? 0.98 : 0.97;
+	const double sess_gap_ms = short_mix ? 1.0 : 3.0;
 	uint64_t target = argc > 2 ? strtoull(argv[2], NULL, 10) : 1200000;
 	if (argc > 3)
 		rs ^= strtoull(argv[3], NULL, 10) * 0x2545f4914f6cdd1dull;
@@ -896,7 +908,7 @@ int main(int argc, char **argv)
 			f->host = hosts[hostidx];
 			f->v6 = urand() < 0.2;
 			st.v6 += (uint64_t)f->v6;
-			if (u < 0.35) {
+			if (u < p_dns) {
 				endpoints(f, hostidx);
 				uint32_t r = rint_(0, 2);
 				static const uint8_t res4[3] = { 8, 1, 9 };
@@ -914,10 +926,10 @@ int main(int argc, char **argv)
 				st.dns++;
 			} else {
 				endpoints(f, hostidx);
-				if (u < 0.80) {
+				if (u < p_tls) {
 					f->sport = 443;
 					sess_tls(f, next_sess, urand() < 0.02);
-				} else if (u < 0.97) {
+				} else if (u < p_http) {
 					f->sport = 80;
 					sess_http(f, next_sess, urand() < 0.03);
 				} else {
@@ -929,7 +941,7 @@ int main(int argc, char **argv)
 			scheduled += f->n;
 			flows++;
 			hpush(f);
-			next_sess += (uint64_t)rexp(3.0 * MS);
+			next_sess += (uint64_t)rexp(sess_gap_ms * MS);
 			if (scheduled >= target)
 				starting = 0;
 			continue;
@@ -954,12 +966,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	fprintf(stderr,
-	        "gen_capture: %llu packets, %.1f MB, %llu sessions (dns %llu, tls %llu, http %llu; tampered: "
+	        "gen_capture: %llu packets, %.1f MB, %s mix, %llu sessions (dns %llu, tls %llu, http %llu; tampered: "
 	        "rst-after-clienthello %llu, http-block-page %llu, syn-blackhole %llu, forged-dns %llu); "
 	        "ipv6 sessions %llu; arp %llu\n",
-	        (unsigned long long)npk, nbytes / 1e6, (unsigned long long)flows, (unsigned long long)st.dns,
-	        (unsigned long long)st.tls, (unsigned long long)st.http, (unsigned long long)st.inj_rst,
-	        (unsigned long long)st.inj_block, (unsigned long long)st.blackhole, (unsigned long long)st.dns_forged,
-	        (unsigned long long)st.v6, (unsigned long long)st.arp);
+	        (unsigned long long)npk, nbytes / 1e6, short_mix ? "short-flow" : "long-flow",
+	        (unsigned long long)flows, (unsigned long long)st.dns, (unsigned long long)st.tls,
+	        (unsigned long long)st.http, (unsigned long long)st.inj_rst, (unsigned long long)st.inj_block,
+	        (unsigned long long)st.blackhole, (unsigned long long)st.dns_forged, (unsigned long long)st.v6,
+	        (unsigned long long)st.arp);
 	return 0;
 }

@@ -154,7 +154,7 @@ void tw_config_default(struct tw_config *c)
 	tw_timeouts_default(&c->timeouts);
 	c->prefix_v4 = 24;
 	c->prefix_v6 = 48;
-	c->max_flows = TW_FLOWS_DEFAULT;
+	c->max_flows = TW_FLOWS_DEFAULT; /* include/tamperwatch/maps.h says why */
 	c->silence_hold_ns = 30ull * 1000000000ull;
 	c->stats_interval = 60;
 	tw_agg_cfg_default(&c->alerts);

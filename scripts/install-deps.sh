@@ -20,8 +20,8 @@ PKGS=(
   ngtcp2-client ngtcp2-server
   # alert outputs under test: real Prometheus, Alertmanager and rsyslog
   prometheus prometheus-alertmanager rsyslog
-  # benchmark peers
-  libndpi-bin tshark
+  # benchmark peers, and the live benchmark's traffic (bench/bench_live.sh)
+  libndpi-bin tshark iperf3
   # the docs suite: records against the JSON Schema, man pages checked by man
   python3-jsonschema man-db groff-base
 )
@@ -41,6 +41,8 @@ echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 # tshark asks whether non-root users may capture; answer no, non-interactively
 echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+# iperf3 asks whether to run a server at boot; no: bench_live starts its own
+echo "iperf3 iperf3/start_daemon boolean false" | debconf-set-selections
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The tests start their own nginx, unbound, Prometheus, Alertmanager and rsyslog;

@@ -7,7 +7,12 @@
 #define TAMPERWATCH_MAPS_H
 #include "types.h"
 
-#define TW_FLOWS_DEFAULT 262144    /* tw_flows (LRU): the default of flows.max, which sizes it at load */
+/* tw_flows (LRU): the default of flows.max, which sizes it at load.  A
+ * gateway: ~10 k clients x ~50 concurrent flows, with 2x headroom for
+ * bursts and scans; the map is preallocated, about 290 B a flow (make
+ * bench), so ~300 MB of kernel memory at this size. */
+#define TW_FLOWS_DEFAULT 1048576
+
 #define TW_RINGBUF_BYTES (8 << 20) /* tw_events: bytes, a power of two (a BPF ring buffer's rule) */
 #define TW_CLIENT_NETS_MAX 4096    /* tw_client_nets (LPM): client networks of regions.file */
 #define TW_PFX_MAX 65536           /* tw_pfx: client prefixes counted at once (not LRU: see the BPF program) */

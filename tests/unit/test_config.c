@@ -38,6 +38,7 @@ int main(void)
 	      "syslog defaults");
 	CHECK(c.regions[0] == 0 && c.metrics_listen[0] == 0 && c.am.url[0] == 0, "outputs off by default");
 	CHECK(c.fingerprints[0] == 0, "no fingerprint files by default");
+	CHECK(c.max_flows == 1048576, "flows.max default sized for a gateway: %u", c.max_flows);
 
 	/* booleans: true/yes/1 and false/no/0, nothing else */
 	const char *yes[] = { "true", "yes", "1" }, *no[] = { "false", "no", "0" };
@@ -53,6 +54,12 @@ int main(void)
 	      "bad bool: %s", err);
 
 	/* integers and ratios: bounds named */
+	CHECK(set(&c, "flows.max=4194304", err, sizeof(err)) == 0 && c.max_flows == 4194304, "%s", err);
+	CHECK(set(&c, "flows.max=16777216", err, sizeof(err)) == 0 && c.max_flows == 16777216, "%s", err);
+	CHECK(set(&c, "flows.max=16777217", err, sizeof(err)) < 0 && strstr(err, "flows.max") &&
+	              c.max_flows == 16777216,
+	      "%s", err);
+	CHECK(set(&c, "flows.max=1023", err, sizeof(err)) < 0 && strstr(err, "flows.max"), "%s", err);
 	CHECK(set(&c, "alerts.min_flows=7", err, sizeof(err)) == 0 && c.alerts.min_flows == 7, "%s", err);
 	CHECK(set(&c, "alerts.min_flows=x", err, sizeof(err)) < 0 && strstr(err, "alerts.min_flows"), "%s", err);
 	CHECK(set(&c, "alerts.min_ratio=1.5", err, sizeof(err)) < 0 && strstr(err, "from 0 to 1"), "%s", err);
