@@ -179,6 +179,17 @@ detector_start() {
     "${DAEMON_ARGS[@]}" >"$OUT/detector.log" 2>&1 </dev/null &
   DET_PID=$!
   echo "$DET_PID" > "$LAB_RUN/pids/tamperwatchd.pid"
+  # Wait until the daemon watches every interface (its "watching" line comes
+  # after the attach) before the scenario's first packet: loading the BPF
+  # program and preallocating the flow map (flows.max) takes seconds on a
+  # busy machine, and a flow whose SYN it missed is midstream and not judged.
+  local want=$((${#ifargs[@]} / 2)) n
+  for i in $(seq 300); do
+    n=$(grep -c '^tamperwatchd: watching ' "$OUT/detector.log" 2>/dev/null)
+    [ "${n:-0}" -ge "$want" ] && break
+    kill -0 "$DET_PID" 2>/dev/null || break
+    sleep 0.1
+  done
   sleep "${TW_LAB_DETECTOR_WARMUP:-1}"
   if kill -0 "$DET_PID" 2>/dev/null; then DET_STATUS="running"
   else wait "$DET_PID"; DET_STATUS="exited early (rc=$?)"; DET_PID=""; fi
