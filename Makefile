@@ -47,7 +47,7 @@ BENCH_BINS  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 .DELETE_ON_ERROR:
 # skeletons are only prerequisites of pattern rules: keep make from deleting them
 .SECONDARY: $(SKELS) $(BUILD)/vmlinux.h $(SAN_OBJS) $(FUZZ_OBJS)
-.PHONY: all check unit bpftest fuzz live lab replaytest outputs bench demo eval clean deps install format format-check
+.PHONY: all check unit bpftest fuzz live lab replaytest hostile outputs bench demo eval clean deps install format format-check
 
 all: $(BUILD)/tamperwatchd $(BUILD)/tamperwatch
 
@@ -130,8 +130,12 @@ lab: all
 outputs: all
 	@scripts/run-suite outputs $(sort $(wildcard tests/outputs/test_*.sh))
 
+# hostile input (tests/hostile): mutated captures, abusive clients, full disks
+hostile: all
+	@scripts/run-suite hostile $(sort $(wildcard tests/hostile/test_*.sh))
+
 # Every suite runs even when an earlier one failed; the closing line counts all.
-SUITES := unit bpftest fuzz replaytest outputs live lab
+SUITES := unit bpftest fuzz replaytest hostile outputs live lab
 check: all
 	@rm -f $(BUILD)/results
 	@fail=0; for s in $(SUITES); do echo "== $$s"; $(MAKE) -s --no-print-directory $$s || fail=1; done; \
