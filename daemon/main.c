@@ -92,7 +92,8 @@ static void usage(FILE *out)
 	        "  their region labels); shutdown alerts, and link and gap records for our own\n"
 	        "  outages, go to the same output\n"
 	        "\n"
-	        "Exit status: 0 ok; 1 an input had a fault (reported; the rest was processed);\n"
+	        "Exit status: 0 ok; 1 an input had a fault (reported; the rest was processed) or\n"
+	        "output lines were lost (reported);\n"
 	        "2 bad command line or configuration; 3 the backend could not start.\n",
 	        TW_MAX_IFACES);
 }
@@ -653,5 +654,5 @@ int main(int argc, char **argv)
 	tw_regions_free(&regions);
 	tw_fp_db_free(fpdb);
 	tw_output_close(&out);
-	return rc ? 1 : 0;
+	return rc || out.write_errors ? 1 : 0; /* lost output is a fault too */
 }

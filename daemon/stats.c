@@ -80,6 +80,7 @@ void tw_stats_write(struct tw_engine *e, uint64_t ts_ns, const struct tw_replay_
 	tw_jb_u64(&b, "events_malformed", pl->malformed);
 	tw_jb_u64(&b, "lines_too_long", pl->json_overflow);
 	tw_jb_u64(&b, "output_write_errors", pl->out->write_errors);
+	tw_jb_u64(&b, "output_lines_cut", pl->out->lines_cut);
 	if (pl->verdict) {
 		const struct tw_verdict_stats *vs = tw_verdict_stats(pl->verdict);
 		uint64_t t = 0;

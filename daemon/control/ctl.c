@@ -192,6 +192,7 @@ static void do_status(struct tw_ctl *c, int fd)
 	json_object_object_add(pe, "alert_lines", u64(bus_perr));
 	json_object_object_add(st, "parse_errors", pe);
 	json_object_object_add(st, "output_write_errors", u64(s->output_write_errors));
+	json_object_object_add(st, "output_lines_cut", u64(s->output_lines_cut));
 	struct json_object *vd = json_object_new_object();
 	uint64_t vt = 0;
 	for (int i = 1; i < 8; i++) {

@@ -81,6 +81,7 @@ void tw_status_tick(void *arg, uint64_t now_wall_ns, int final)
 	st->lines_too_long = pl->json_overflow;
 	st->output_lines = pl->out->lines;
 	st->output_write_errors = pl->out->write_errors;
+	st->output_lines_cut = pl->out->lines_cut;
 	if (pl->verdict) {
 		const struct tw_verdict_stats *vs = tw_verdict_stats(pl->verdict);
 		memcpy(st->tamper_verdicts, vs->verdicts, sizeof(st->tamper_verdicts));

@@ -208,6 +208,9 @@ static void render_pipeline(struct sb *b, const struct tw_status *s)
 	        s->output_lines);
 	counter(b, "tamperwatch_output_write_errors_total", "JSON lines lost to a failed write of the alert log.", NULL,
 	        NULL, s->output_write_errors);
+	counter(b, "tamperwatch_output_lines_cut_total",
+	        "JSON lines a short write of the alert log cut (completed later, or discarded and counted lost).", NULL,
+	        NULL, s->output_lines_cut);
 	counter(b, "tamperwatch_output_lines_too_long_total", "JSON lines dropped: longer than the line buffer.", NULL,
 	        NULL, s->lines_too_long);
 	family(b, "tamperwatch_tamper_verdicts_total", "counter", "Per-flow tamper verdicts, by method.");

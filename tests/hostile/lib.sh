@@ -18,18 +18,10 @@ cleanup() {
 trap cleanup EXIT
 [ -x "$TW" ] && [ -x "$CLI" ] || fail "build/tamperwatchd or build/tamperwatch missing: run make"
 
-# A daemon replaying stdin that stays open: it serves its control socket
-# $WORK/ctl.sock (and any --metrics given) until held_stop.  Feeds FILE, then
-# 2 MiB of non-IP frames so the reader has certainly passed FILE's last
-# packet, then waits until the daemon has written MIN alert lines.
-#   held_start FILE MIN [tamperwatchd args...]   (output: $WORK/held.json)
-held_start() {
-  local file=$1 min=$2; shift 2
-  rm -f "$WORK/held.in"; mkfifo "$WORK/held.in"
-  "$TW" --replay - --alerts "$WORK/held.json" --control "$WORK/ctl.sock" "$@" <"$WORK/held.in" 2>"$WORK/held.err" &
-  HELD_PID=$!
-  exec {HELD_FD}>"$WORK/held.in"
-  python3 - "$file" <<'PY' >&"$HELD_FD" || fail "feeding the held replay"
+# FILE (a pcap), then 2 MiB of non-IP frames at its last timestamp: a reader
+# of a pipe has certainly passed FILE's last packet
+feed() {
+  python3 - "$1" <<'PY'
 import struct, sys
 d = open(sys.argv[1], "rb").read()
 sys.stdout.buffer.write(d)
@@ -40,6 +32,19 @@ frame = b"\x02" * 6 + b"\x04" * 6 + b"\x88\xb5" + b"\0" * 1000   # local experim
 rec = struct.pack("<IIII", last, 999999, len(frame), len(frame)) + frame
 sys.stdout.buffer.write(rec * 2100)
 PY
+}
+
+# A daemon replaying stdin that stays open: it serves its control socket
+# $WORK/ctl.sock (and any --metrics given) until held_stop.  Feeds FILE
+# (feed), then waits until the daemon has written MIN alert lines.
+#   held_start FILE MIN [tamperwatchd args...]   (output: $WORK/held.json)
+held_start() {
+  local file=$1 min=$2; shift 2
+  rm -f "$WORK/held.in"; mkfifo "$WORK/held.in"
+  "$TW" --replay - --alerts "$WORK/held.json" --control "$WORK/ctl.sock" "$@" <"$WORK/held.in" 2>"$WORK/held.err" &
+  HELD_PID=$!
+  exec {HELD_FD}>"$WORK/held.in"
+  feed "$file" >&"$HELD_FD" || fail "feeding the held replay"
   for _ in $(seq 100); do
     "$CLI" --socket "$WORK/ctl.sock" --json status 2>/dev/null |
       python3 -c 'import json,sys; sys.exit(json.load(sys.stdin)["alert_lines"] < int(sys.argv[1]))' "$min" && return 0
