@@ -14,12 +14,15 @@ int tw_replay_run(struct tw_engine *e, char *const *files, int nfiles, const str
 	char err[512];
 
 	memset(tot, 0, sizeof(*tot));
+	tw_pcap_stop_flag(&tw_stop);
 	for (int i = 0; i < nfiles && !tw_stop; i++) {
 		struct tw_pcap_in *in;
 		struct tw_frame f;
 		int rc = 0;
 
 		if (tw_pcap_open(&in, files[i], err, sizeof(err)) < 0) {
+			if (tw_stop)
+				break; /* stopped while waiting for the capture header */
 			fprintf(stderr, "tamperwatchd: %s\n", err);
 			tot->read_errors++;
 			faults = 1;

@@ -7,6 +7,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
 TW=${TW:-$PWD/build/tamperwatchd}
 CLI=${CLI:-$PWD/build/tamperwatch}
 WORK=$(mktemp -d /tmp/tw-hostile.XXXXXX)
+# the interpreter itself, not a pyenv shim (1 s a call on a busy machine)
+PY=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null) || PY=python3
 HELD_PID="" HELD_FD=""
 fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "SKIP: $*"; exit 77; }
