@@ -109,6 +109,7 @@ void tw_stats_write(struct tw_engine *e, uint64_t ts_ns, const struct tw_replay_
 		tw_jb_u64(&b, "skipped_unsupported_l3", r->skipped_unsupported_l3);
 		tw_jb_u64(&b, "out_of_order", r->out_of_order);
 		tw_jb_u64(&b, "read_errors", r->read_errors);
+		tw_jb_u64(&b, "clipped_frames", r->clipped_frames);
 		tw_jb_obj_close(&b);
 	}
 	for (int i = 0; i < TW_STATS_MAX_SECTIONS; i++)
