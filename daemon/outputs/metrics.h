@@ -17,7 +17,7 @@ struct tw_bus;
 #define TW_METRICS_MAX_REQUEST 8192 /* request line + headers */
 #define TW_METRICS_MAX_CONNS 16
 #define TW_METRICS_LOCAL_CONNS 4   /* of them, kept for loopback scrapers */
-#define TW_METRICS_EVICT_MS 100  /* a client silent this long may lose its slot to a new one */
+#define TW_METRICS_EVICT_MS 100    /* a client silent this long may lose its slot to a new one */
 #define TW_METRICS_TIMEOUT_MS 5000 /* whole exchange, from accept */
 
 enum tw_metrics_reject {
