@@ -82,8 +82,9 @@ $(BUILD)/tamperwatchd: daemon/main.c $(LIB_OBJS)
 	$(CC) $(TW_CFLAGS) $^ -o $@ $(LIBS)
 
 # ---- tamperwatch: the operator's CLI (shares the request parser) ---------
-$(BUILD)/tamperwatch: cli/tamperwatch.c $(BUILD)/obj/control/ctlreq.o daemon/control/ctlreq.h daemon/control/ctl.h
-	$(CC) $(TW_CFLAGS) $< $(BUILD)/obj/control/ctlreq.o -o $@ -ljson-c
+$(BUILD)/tamperwatch: cli/tamperwatch.c $(BUILD)/obj/control/ctlreq.o $(BUILD)/obj/util/fdio.o daemon/control/ctlreq.h \
+		daemon/control/ctl.h daemon/util/fdio.h
+	$(CC) $(TW_CFLAGS) $< $(BUILD)/obj/control/ctlreq.o $(BUILD)/obj/util/fdio.o -o $@ -ljson-c
 
 # ---- tests ----------------------------------------------------------------
 $(BUILD)/unit/%: tests/unit/%.c $(SAN_OBJS) $(TEST_HDRS)

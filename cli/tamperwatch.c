@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include "control/ctl.h"
 #include "control/ctlreq.h"
+#include "util/fdio.h"
 
 #define MAX_RESPONSE (256u << 20) /* a JSON response line; reports add their announced bytes */
 #define IO_TIMEOUT_S 60
@@ -376,21 +377,6 @@ static int cmd_targets(const struct tw_ctl_req *rq, int json)
 	return 0;
 }
 
-/* every byte or an error: a pipe or a device may take less than asked */
-static int write_full(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Where a report goes, decided before the daemon is asked.  A new name or a
    regular file: written to PATH.part-PID and renamed over PATH when complete.
    An existing FIFO or character device: written through as a stream (what
@@ -474,7 +460,7 @@ static int cmd_report(const struct tw_ctl_req *rq, const char *outfile, int json
 	size_t first = r.n - r.line - 1;
 	if (first > want)
 		first = (size_t)want;
-	if (first && write_full(out, r.p + r.line + 1, first) < 0)
+	if (first && tw_write_full(out, r.p + r.line + 1, first) < 0)
 		msg = strerror(errno);
 	have = first;
 	char buf[65536];
@@ -487,7 +473,7 @@ static int cmd_report(const struct tw_ctl_req *rq, const char *outfile, int json
 			msg = got < 0 ? strerror(errno) : "the daemon closed the connection early";
 			break;
 		}
-		if (write_full(out, buf, (size_t)got) < 0)
+		if (tw_write_full(out, buf, (size_t)got) < 0)
 			msg = strerror(errno);
 		have += (unsigned long long)got;
 	}

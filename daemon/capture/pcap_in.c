@@ -127,6 +127,19 @@ static ssize_t pipe_fill(struct gz_src *s, unsigned char *p, size_t cap)
 	}
 }
 
+/* more compressed input after what inflate has not used yet: 0, -2 stopped, -1 error */
+static ssize_t gz_more(struct gz_src *s)
+{
+	memmove(s->in, s->zs.next_in, s->zs.avail_in);
+	ssize_t r = pipe_fill(s, s->in + s->zs.avail_in, sizeof(s->in) - s->zs.avail_in);
+	if (r < 0)
+		return r;
+	s->eof = r == 0;
+	s->zs.next_in = s->in;
+	s->zs.avail_in += (uInt)r;
+	return 0;
+}
+
 static ssize_t pipe_read(struct gz_src *s, char *buf, size_t size)
 {
 	ssize_t r;
@@ -175,15 +188,8 @@ static ssize_t pipe_read(struct gz_src *s, char *buf, size_t size)
 	for (;;) { /* gzip: inflate what has arrived, read more only when nothing came out */
 		if (s->member_end) {
 			if (s->zs.avail_in < 2 && !s->eof) {
-				memmove(s->in, s->zs.next_in, s->zs.avail_in);
-				r = pipe_fill(s, s->in + s->zs.avail_in, sizeof(s->in) - s->zs.avail_in);
-				if (r == -2)
-					return 0;
-				if (r < 0)
-					return pipe_fail(s, Z_ERRNO, strerror(errno));
-				s->eof = r == 0;
-				s->zs.next_in = s->in;
-				s->zs.avail_in += (uInt)r;
+				if ((r = gz_more(s)) < 0)
+					return r == -2 ? 0 : pipe_fail(s, Z_ERRNO, strerror(errno));
 				continue;
 			}
 			/* another member follows, or the end (trailing bytes ignored, as gzread does) */
@@ -192,16 +198,8 @@ static ssize_t pipe_read(struct gz_src *s, char *buf, size_t size)
 			inflateReset(&s->zs);
 			s->member_end = 0;
 		}
-		if (!s->zs.avail_in && !s->eof) {
-			r = pipe_fill(s, s->in, sizeof(s->in));
-			if (r == -2)
-				return 0;
-			if (r < 0)
-				return pipe_fail(s, Z_ERRNO, strerror(errno));
-			s->eof = r == 0;
-			s->zs.next_in = s->in;
-			s->zs.avail_in = (uInt)r;
-		}
+		if (!s->zs.avail_in && !s->eof && (r = gz_more(s)) < 0)
+			return r == -2 ? 0 : pipe_fail(s, Z_ERRNO, strerror(errno));
 		s->zs.next_out = (Bytef *)buf;
 		s->zs.avail_out = (uInt)(size > (1u << 30) ? (1u << 30) : size);
 		uInt before = s->zs.avail_out;
