@@ -47,11 +47,16 @@ static int open_path(struct tw_output *o, char *err, size_t errlen)
 	}
 	/* a file left ending mid-line (an earlier run cut off): our first line
 	   must not be fused onto it */
-	struct stat st;
+	struct stat st, rst;
 	char last;
-	if (fstat(o->fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
-	    pread(o->fd, &last, 1, st.st_size - 1) == 1 && last != '\n')
+	if (fstat(o->fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
+		return 0;
+	int rfd = open(o->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW); /* the write-only fd cannot read */
+	if (rfd >= 0 && fstat(rfd, &rst) == 0 && rst.st_ino == st.st_ino && rst.st_dev == st.st_dev &&
+	    pread(rfd, &last, 1, st.st_size - 1) == 1 && last != '\n')
 		o->newline_first = 1;
+	if (rfd >= 0)
+		close(rfd);
 	return 0;
 }
 

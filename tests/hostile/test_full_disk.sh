@@ -30,6 +30,13 @@ PY
 [ "$(grep -c 'write failed' "$WORK/full.err")" -le 2 ] || fail "/dev/full: stderr not rate-limited: $(wc -l <"$WORK/full.err") lines"
 ok "--alerts /dev/full: exit 1, the failure and all $REF lost lines said on stderr, rate-limited"
 
+# a log an earlier run left ending mid-line: our first line starts on a line of its own
+printf '{"cut short by an earlier r' >"$WORK/old.json"
+"$TW" --replay "$INC" --alerts "$WORK/old.json" 2>"$WORK/old.err" || fail "old log: rc $?: $(cat "$WORK/old.err")"
+[ "$(head -n1 "$WORK/old.json")" = '{"cut short by an earlier r' ] && tail -n +2 "$WORK/old.json" >"$WORK/old.rest" &&
+  n=$(valid "$WORK/old.rest") && [ "$n" = "$REF" ] || fail "old log ending mid-line: $(head -c 300 "$WORK/old.json")"
+ok "a log ending mid-line: the fragment stays alone on its line, all $REF new lines whole"
+
 [ "$(id -u)" = 0 ] || skip "not root: no tmpfs for the full-disk cases"
 mkdir "$WORK/small" && mount -t tmpfs -o size=64k tw-hostile "$WORK/small" || skip "cannot mount a tmpfs"
 P=""
