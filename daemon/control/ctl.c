@@ -588,7 +588,7 @@ static void accept_one(struct tw_ctl *c)
 		memset(k, 0, sizeof(*k));
 		k->fd = fd;
 		k->deadline = mono_ms() + TW_CTL_READ_MS;
-		return; /* one per wakeup: the listening socket blocks */
+		return; /* one per wakeup */
 	}
 }
 
@@ -753,6 +753,11 @@ struct tw_ctl *tw_ctl_start(const struct tw_ctl_opts *o, struct tw_status *st, s
 	}
 	if (claim(c, err, errlen) < 0)
 		goto fail;
+	/* a client gone between poll and accept must not block the loop in accept */
+	if (fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK) < 0) {
+		snprintf(err, errlen, "control socket: %s", strerror(errno));
+		goto fail_unlink;
+	}
 	if (pipe2(c->wake, O_CLOEXEC) < 0) {
 		snprintf(err, errlen, "control socket: %s", strerror(errno));
 		goto fail_unlink;
