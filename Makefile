@@ -75,7 +75,7 @@ BENCH_BINS  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 .DELETE_ON_ERROR:
 # skeletons are only prerequisites of pattern rules: keep make from deleting them
 .SECONDARY: $(SKELS) $(BUILD)/vmlinux.h $(SAN_OBJS) $(FUZZ_OBJS)
-.PHONY: all check unit docs installtest bpftest fuzz live lab replaytest outputs bench demo eval clean deps install uninstall \
+.PHONY: all check unit docs installtest bpftest fuzz live lab replaytest hostile outputs bench demo eval clean deps install uninstall \
 	format format-check
 
 all: $(BUILD)/tamperwatchd $(BUILD)/tamperwatch
@@ -113,8 +113,8 @@ $(BUILD)/tamperwatchd: daemon/main.c $(LIB_OBJS) | $(SKELS)
 	$(CC) $(TW_CFLAGS) $(DEPFLAGS) $< $(LIB_OBJS) -o $@ $(LDFLAGS) $(LIBS)
 
 # ---- tamperwatch: the operator's CLI (shares the request parser) ---------
-$(BUILD)/tamperwatch: cli/tamperwatch.c $(BUILD)/obj/control/ctlreq.o
-	$(CC) $(TW_CFLAGS) $(DEPFLAGS) $< $(BUILD)/obj/control/ctlreq.o -o $@ $(LDFLAGS) $(JSONC_LIBS)
+$(BUILD)/tamperwatch: cli/tamperwatch.c $(BUILD)/obj/control/ctlreq.o $(BUILD)/obj/util/fdio.o
+	$(CC) $(TW_CFLAGS) $(DEPFLAGS) $< $(BUILD)/obj/control/ctlreq.o $(BUILD)/obj/util/fdio.o -o $@ $(LDFLAGS) $(JSONC_LIBS)
 
 # ---- tests ----------------------------------------------------------------
 $(BUILD)/unit/%: tests/unit/%.c $(SAN_OBJS) | $(SKELS)
@@ -169,8 +169,12 @@ lab: all
 outputs: all
 	@scripts/run-suite outputs $(sort $(wildcard tests/outputs/test_*.sh))
 
+# hostile input (tests/hostile): mutated captures, abusive clients, full disks
+hostile: all
+	@scripts/run-suite hostile $(sort $(wildcard tests/hostile/test_*.sh))
+
 # Every suite runs even when an earlier one failed; the closing line counts all.
-SUITES := unit docs installtest bpftest fuzz replaytest outputs live lab
+SUITES := unit docs installtest bpftest fuzz replaytest hostile outputs live lab
 check: all
 	@rm -f $(BUILD)/results
 	@fail=0; for s in $(SUITES); do echo "== $$s"; $(MAKE) -s --no-print-directory $$s || fail=1; done; \

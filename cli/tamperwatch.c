@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include "control/ctl.h"
 #include "control/ctlreq.h"
+#include "util/fdio.h"
 
 #define MAX_RESPONSE (256u << 20) /* a JSON response line; reports add their announced bytes */
 #define IO_TIMEOUT_S 60
@@ -376,37 +377,90 @@ static int cmd_targets(const struct tw_ctl_req *rq, int json)
 	return 0;
 }
 
+/* Where a report goes, decided before the daemon is asked.  A new name or a
+   regular file: written to PATH.part-PID and renamed over PATH when complete.
+   An existing FIFO or character device: written through as a stream (what
+   someone naming /dev/stdout or a pipe means), never replaced.  Anything else
+   (symbolic link, directory, socket, block device) is refused: a report never
+   replaces it or follows it somewhere else.  Returns the fd, -1 with err set. */
+static int open_output(const char *path, char *tmp, size_t tmpcap, int *stream, char *err, size_t errlen)
+{
+	struct stat st;
+	*stream = 0;
+	tmp[0] = 0;
+	if (lstat(path, &st) < 0) {
+		if (errno != ENOENT) {
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			return -1;
+		}
+	} else if (!S_ISREG(st.st_mode)) {
+		if (S_ISLNK(st.st_mode)) {
+			snprintf(err, errlen, "%s: is a symbolic link; refusing to follow it (name its target)", path);
+			return -1;
+		}
+		if (!S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode)) {
+			snprintf(err, errlen,
+			         "%s: not a regular file, FIFO or character device; refusing to replace it", path);
+			return -1;
+		}
+		/* O_NOFOLLOW, then fstat: the name may have changed since lstat */
+		int fd = open(path, O_WRONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st) < 0 || !(S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode))) {
+			snprintf(err, errlen, "%s: %s", path,
+			         fd < 0 ? (errno == ELOOP ? "is a symbolic link" : strerror(errno))
+			                : "changed while being opened");
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		*stream = 1;
+		return fd;
+	}
+	if ((size_t)snprintf(tmp, tmpcap, "%s.part-%d", path, (int)getpid()) >= tmpcap) {
+		snprintf(err, errlen, "%s: name too long", path);
+		tmp[0] = 0;
+		return -1;
+	}
+	/* O_EXCL: never through a name someone planted (a link is not followed) */
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		tmp[0] = 0;
+	}
+	return fd;
+}
+
 static int cmd_report(const struct tw_ctl_req *rq, const char *outfile, int json)
 {
 	struct resp r;
-	int fd, rc;
-	char def[128], tmp[4200];
-	if ((rc = request(rq, &fd, &r)))
-		return rc;
-	unsigned long long want = u_at(r.o, "report", "bytes");
+	int fd, rc, stream = 0;
+	char def[128], tmp[4200] = "", oerr[4400];
 	if (!outfile) {
 		snprintf(def, sizeof(def), "tamperwatch-report-%s.tar.gz", rq->id);
 		outfile = def;
 	}
 	int to_stdout = !strcmp(outfile, "-");
 	int out = 1;
-	if (!to_stdout) {
-		snprintf(tmp, sizeof(tmp), "%s.part-%d", outfile, (int)getpid());
-		out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (out < 0) {
-			fprintf(stderr, "tamperwatch: %s: %s\n", tmp, strerror(errno));
-			close(fd);
-			resp_free(&r);
-			return EXIT_DAEMON;
-		}
+	if (!to_stdout && (out = open_output(outfile, tmp, sizeof(tmp), &stream, oerr, sizeof(oerr))) < 0) {
+		fprintf(stderr, "tamperwatch: %s\n", oerr);
+		return EXIT_DAEMON;
 	}
+	if ((rc = request(rq, &fd, &r))) {
+		if (!to_stdout) {
+			close(out);
+			if (tmp[0])
+				unlink(tmp);
+		}
+		return rc;
+	}
+	unsigned long long want = u_at(r.o, "report", "bytes");
 	/* the bytes after the JSON line, then the rest from the socket */
 	unsigned long long have = 0;
 	const char *msg = NULL;
 	size_t first = r.n - r.line - 1;
 	if (first > want)
 		first = (size_t)want;
-	if (first && write(out, r.p + r.line + 1, first) != (ssize_t)first)
+	if (first && tw_write_full(out, r.p + r.line + 1, first) < 0)
 		msg = strerror(errno);
 	have = first;
 	char buf[65536];
@@ -419,18 +473,19 @@ static int cmd_report(const struct tw_ctl_req *rq, const char *outfile, int json
 			msg = got < 0 ? strerror(errno) : "the daemon closed the connection early";
 			break;
 		}
-		if (write(out, buf, (size_t)got) != got)
+		if (tw_write_full(out, buf, (size_t)got) < 0)
 			msg = strerror(errno);
 		have += (unsigned long long)got;
 	}
 	close(fd);
 	if (!to_stdout && (close(out) < 0) && !msg)
 		msg = strerror(errno);
-	if (!msg && !to_stdout && rename(tmp, outfile) < 0)
+	if (!msg && tmp[0] && rename(tmp, outfile) < 0)
 		msg = strerror(errno);
 	if (msg) {
-		fprintf(stderr, "tamperwatch: report %s: %s\n", rq->id, msg);
-		if (!to_stdout)
+		fprintf(stderr, "tamperwatch: report %s: %s: %s\n", rq->id, to_stdout ? "standard output" : outfile,
+		        msg);
+		if (tmp[0])
 			unlink(tmp);
 		resp_free(&r);
 		return EXIT_DAEMON;
@@ -440,8 +495,8 @@ static int cmd_report(const struct tw_ctl_req *rq, const char *outfile, int json
 		print_json(at(r.o, NULL, "report"));
 	} else if (!to_stdout) {
 		struct json_object *note = at(r.o, "report", "evidence_note");
-		printf("wrote %s (%llu bytes, %s records; evidence capture %s%s%s)\n", outfile, want,
-		       s_at(r.o, "report", "records"),
+		printf("wrote %s%s (%llu bytes, %s records; evidence capture %s%s%s)\n", stream ? "through " : "",
+		       outfile, want, s_at(r.o, "report", "records"),
 		       json_object_get_boolean(at(r.o, "report", "evidence")) ? "included" : "not included",
 		       note ? ": " : "", note ? json_object_get_string(note) : "");
 	}

@@ -2,6 +2,7 @@
 #include "util/hostport.h"
 #include "outputs/syslog_out.h"
 #include <tamperwatch/maps.h>
+#include "util/lineread.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -274,6 +275,14 @@ static int assign(struct tw_config *c, const char *where, const char *section, c
 	return 0;
 }
 
+/* messages quote the file's bytes: never raw control bytes to a terminal */
+static void escape_err(char *err, size_t errlen)
+{
+	char safe[2048];
+	tw_line_escape(err, safe, sizeof(safe));
+	snprintf(err, errlen, "%s", safe);
+}
+
 int tw_config_load(struct tw_config *c, const char *path, char *err, size_t errlen)
 {
 	FILE *fp = fopen(path, "r");
@@ -284,10 +293,15 @@ int tw_config_load(struct tw_config *c, const char *path, char *err, size_t errl
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	while (fgets(line, sizeof(line), fp)) {
+	int r;
+	while ((r = tw_line_read(fp, line, TW_CONFIG_MAX_LINE + 1)) != TW_LINE_EOF) {
 		snprintf(where, sizeof(where), "%s:%d", path, ++lineno);
-		if (lineno > TW_CONFIG_MAX_LINES || (strlen(line) > TW_CONFIG_MAX_LINE && !strchr(line, '\n'))) {
+		if (lineno > TW_CONFIG_MAX_LINES || r == TW_LINE_TOO_LONG) {
 			snprintf(err, errlen, "%s: line too long or file too large", where);
+			goto fail;
+		}
+		if (r == TW_LINE_NUL) {
+			snprintf(err, errlen, "%s: NUL byte in the line", where);
 			goto fail;
 		}
 		char *s = trim(line);
@@ -301,6 +315,10 @@ int tw_config_load(struct tw_config *c, const char *path, char *err, size_t errl
 			}
 			*e = 0;
 			snprintf(section, sizeof(section), "%s", trim(s + 1));
+			if (!*section) {
+				snprintf(err, errlen, "%s: empty section name", where);
+				goto fail;
+			}
 			continue;
 		}
 		char *eq = strchr(s, '=');
@@ -325,6 +343,7 @@ int tw_config_load(struct tw_config *c, const char *path, char *err, size_t errl
 	return 0;
 fail:
 	fclose(fp);
+	escape_err(err, errlen);
 	return -1;
 }
 
@@ -345,5 +364,9 @@ int tw_config_set(struct tw_config *c, const char *a, char *err, size_t errlen)
 	*dot = 0;
 	/* the value is not part of `where`: assign() shows it where it is no secret */
 	snprintf(where, sizeof(where), "--set %.100s.%.100s", trim(buf), trim(dot + 1));
-	return assign(c, where, trim(buf), trim(dot + 1), trim(eq + 1), err, errlen);
+	if (assign(c, where, trim(buf), trim(dot + 1), trim(eq + 1), err, errlen) < 0) {
+		escape_err(err, errlen);
+		return -1;
+	}
+	return 0;
 }

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,7 +103,8 @@ static void usage(FILE *out)
 	        "  their region labels); shutdown alerts, and link and gap records for our own\n"
 	        "  outages, go to the same output\n"
 	        "\n"
-	        "Exit status: 0 ok; 1 an input had a fault (reported; the rest was processed);\n"
+	        "Exit status: 0 ok; 1 an input had a fault (reported; the rest was processed) or\n"
+	        "output lines were lost (reported);\n"
 	        "2 bad command line or configuration; 3 the backend could not start.\n",
 	        TW_MAX_IFACES);
 }
@@ -912,6 +914,9 @@ static void teardown(struct daemon *d)
 
 int main(int argc, char **argv)
 {
+	/* least privilege: nothing this process starts may gain privileges (it execs
+	 * nothing; this holds if that ever changes); first, so every thread inherits it */
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	static struct daemon d; /* large (the status snapshot): not on the stack */
 	int rc = parse_args(argc, argv, &d.a);
 	if (rc < 0)
@@ -920,6 +925,8 @@ int main(int argc, char **argv)
 		rc = setup(&d);
 	if (rc < 0)
 		rc = run(&d);
-	teardown(&d);
+	teardown(&d); /* closes the log: lines still queued then are counted lost */
+	if (rc == 0 && d.out.write_errors)
+		rc = 1; /* lost output is a fault too */
 	return rc;
 }

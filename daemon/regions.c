@@ -19,19 +19,6 @@ static int valid_region(const char *s)
 	return 1;
 }
 
-static int prefix_match(const uint8_t *a, const uint8_t *p, int plen)
-{
-	int full = plen / 8, rem = plen % 8;
-	if (memcmp(a, p, (size_t)full))
-		return 0;
-	if (rem) {
-		uint8_t m = (uint8_t)(0xff << (8 - rem));
-		if ((a[full] & m) != (p[full] & m))
-			return 0;
-	}
-	return 1;
-}
-
 static int parse_line(char *line, struct tw_region_entry *e, const char **why)
 {
 	char *save = NULL;
@@ -106,10 +93,72 @@ static int parse_line(char *line, struct tw_region_entry *e, const char **why)
 	return 0;
 }
 
+/* the table's order: family, prefix length, address; lookups binary-search it */
+static int entry_cmp(const struct tw_region_entry *a, const struct tw_region_entry *b)
+{
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	if (a->plen != b->plen)
+		return a->plen < b->plen ? -1 : 1;
+	return memcmp(a->addr, b->addr, 16);
+}
+
+static int by_entry(const void *a, const void *b)
+{
+	return entry_cmp(a, b);
+}
+
+/* an entry and the file line it came from (0: loaded before this parse) */
+struct lined {
+	struct tw_region_entry e;
+	int line;
+};
+
+static int by_entry_line(const void *a, const void *b)
+{
+	const struct lined *x = a, *y = b;
+	int c = entry_cmp(&x->e, &y->e);
+	return c ? c : (x->line > y->line) - (x->line < y->line);
+}
+
+/* the prefix lengths present per family, longest first: a lookup tries each */
+static void index_lengths(struct tw_regions *r)
+{
+	r->nplens4 = r->nplens6 = 0;
+	for (size_t i = r->n; i-- > 0;) { /* sorted: lengths ascend within a family */
+		const struct tw_region_entry *e = &r->e[i];
+		uint8_t *l = e->family == AF_INET ? r->plens4 : r->plens6;
+		int *n = e->family == AF_INET ? &r->nplens4 : &r->nplens6;
+		if (!*n || l[*n - 1] != e->plen)
+			l[(*n)++] = (uint8_t)e->plen;
+	}
+}
+
+/* The first line that repeats a prefix given before it, 0 if none: sorting
+ * by (prefix, line) puts every repeat right after its first occurrence. */
+static int first_duplicate(const struct tw_regions *r, const int *lines)
+{
+	struct lined *v = malloc((r->n ? r->n : 1) * sizeof(*v));
+	if (!v)
+		return -1;
+	for (size_t i = 0; i < r->n; i++) {
+		v[i].e = r->e[i];
+		v[i].line = lines[i];
+	}
+	qsort(v, r->n, sizeof(*v), by_entry_line);
+	int dup = 0;
+	for (size_t i = 1; i < r->n; i++)
+		if (!entry_cmp(&v[i - 1].e, &v[i].e) && v[i].line && (!dup || v[i].line < dup))
+			dup = v[i].line;
+	free(v);
+	return dup;
+}
+
 int tw_regions_parse(struct tw_regions *r, const char *name, const char *text, char *err, size_t errlen)
 {
-	size_t n0 = r->n;
-	int lineno = 0;
+	size_t n0 = r->n, lcap = 0;
+	int lineno = 0, bad = 0, *lines = NULL;
+	char why_bad[160] = "";
 	const char *p = text;
 	while (*p) {
 		const char *nl = strchr(p, '\n');
@@ -117,9 +166,9 @@ int tw_regions_parse(struct tw_regions *r, const char *name, const char *text, c
 		lineno++;
 		char line[1024];
 		if (len >= sizeof line) {
-			snprintf(err, errlen, "%s:%d: line too long", name, lineno);
-			r->n = n0;
-			return -1;
+			snprintf(why_bad, sizeof why_bad, "line too long");
+			bad = lineno;
+			break;
 		}
 		memcpy(line, p, len);
 		line[len] = 0;
@@ -138,29 +187,57 @@ int tw_regions_parse(struct tw_regions *r, const char *name, const char *text, c
 		struct tw_region_entry e;
 		const char *why = NULL;
 		if (parse_line(s, &e, &why)) {
-			snprintf(err, errlen, "%s:%d: %s", name, lineno, why);
-			r->n = n0;
-			return -1;
+			snprintf(why_bad, sizeof why_bad, "%s", why);
+			bad = lineno;
+			break;
 		}
-		for (size_t i = 0; i < r->n; i++)
-			if (r->e[i].family == e.family && r->e[i].plen == e.plen && !memcmp(r->e[i].addr, e.addr, 16)) {
-				snprintf(err, errlen, "%s:%d: duplicate prefix", name, lineno);
-				r->n = n0;
-				return -1;
-			}
 		if (r->n == r->cap) {
 			size_t nc = r->cap ? r->cap * 2 : 32;
 			struct tw_region_entry *ne = realloc(r->e, nc * sizeof *ne);
 			if (!ne) {
-				snprintf(err, errlen, "%s:%d: out of memory", name, lineno);
-				r->n = n0;
-				return -1;
+				snprintf(why_bad, sizeof why_bad, "out of memory");
+				bad = lineno;
+				break;
 			}
 			r->e = ne;
 			r->cap = nc;
 		}
+		if (r->n >= lcap) {
+			size_t nc = r->cap;
+			int *nlines = realloc(lines, nc * sizeof *nlines);
+			if (!nlines) {
+				snprintf(why_bad, sizeof why_bad, "out of memory");
+				bad = lineno;
+				break;
+			}
+			if (!lines)
+				memset(nlines, 0, n0 * sizeof *nlines); /* entries of earlier loads */
+			lines = nlines;
+			lcap = nc;
+		}
+		lines[r->n] = lineno;
 		r->e[r->n++] = e;
 	}
+	/* a repeat before the first bad line is the first error, as in file order */
+	int dup = lines ? first_duplicate(r, lines) : 0;
+	free(lines);
+	if (dup < 0) {
+		snprintf(err, errlen, "%s:%d: out of memory", name, lineno);
+		r->n = n0;
+		return -1;
+	}
+	if (dup && (!bad || dup < bad)) {
+		snprintf(err, errlen, "%s:%d: duplicate prefix", name, dup);
+		r->n = n0;
+		return -1;
+	}
+	if (bad) {
+		snprintf(err, errlen, "%s:%d: %s", name, bad, why_bad);
+		r->n = n0;
+		return -1;
+	}
+	qsort(r->e, r->n, sizeof *r->e, by_entry);
+	index_lengths(r);
 	return 0;
 }
 
@@ -211,15 +288,27 @@ int tw_regions_load(struct tw_regions *r, const char *path, char *err, size_t er
 	return rc;
 }
 
+/* longest prefix first: per length present, the address masked to it,
+ * binary-searched; O(lengths x log n) */
 const struct tw_region_entry *tw_regions_lookup(const struct tw_regions *r, int family, const uint8_t *addr)
 {
-	const struct tw_region_entry *best = NULL;
-	for (size_t i = 0; i < r->n; i++) {
-		const struct tw_region_entry *e = &r->e[i];
-		if (e->family == family && (!best || e->plen > best->plen) && prefix_match(addr, e->addr, e->plen))
-			best = e;
+	const uint8_t *lens = family == AF_INET ? r->plens4 : r->plens6;
+	int nlens = family == AF_INET ? r->nplens4 : family == AF_INET6 ? r->nplens6 : 0;
+	struct tw_region_entry key;
+	memset(&key, 0, sizeof key);
+	key.family = family;
+	for (int k = 0; k < nlens; k++) {
+		key.plen = lens[k];
+		memset(key.addr, 0, sizeof key.addr);
+		int full = key.plen / 8, rem = key.plen % 8;
+		memcpy(key.addr, addr, (size_t)full);
+		if (rem)
+			key.addr[full] = addr[full] & (uint8_t)(0xff << (8 - rem));
+		const struct tw_region_entry *e = bsearch(&key, r->e, r->n, sizeof *r->e, by_entry);
+		if (e)
+			return e;
 	}
-	return best;
+	return NULL;
 }
 
 void tw_regions_free(struct tw_regions *r)

@@ -6,7 +6,10 @@
  *     2001:db8:10::/48  north-east   AS64500
  * PREFIX: IPv4 or IPv6 in CIDR notation, host bits zero.  REGION: 1..47 of
  * [A-Za-z0-9._:-].  ASN: optional, decimal, "AS" prefix allowed.
- * Lookup is longest-prefix match.  A duplicate prefix is an error.
+ * Lookup is longest-prefix match: the table is kept sorted, and a lookup
+ * binary-searches it once per prefix length present (O(log n) each);
+ * duplicates are found by sorting (O(n log n)).  A duplicate prefix is an
+ * error, reported at the line that repeats it.
  * Errors read "FILE:LINE: reason". */
 #ifndef TW_REGIONS_H
 #define TW_REGIONS_H
@@ -22,8 +25,10 @@ struct tw_region_entry {
 };
 
 struct tw_regions {
-	struct tw_region_entry *e;
+	struct tw_region_entry *e; /* sorted by family, prefix length, address */
 	size_t n, cap;
+	uint8_t plens4[33], plens6[129]; /* the lengths present, longest first */
+	int nplens4, nplens6;
 };
 
 /* 0 ok (entries appended to r), -1 error (r unchanged). */

@@ -53,6 +53,7 @@ void tw_stats_write(const struct tw_stats_src *s, uint64_t ts_ns, const struct t
 	tw_jb_u64(&b, "events_malformed", s->pl->malformed);
 	tw_jb_u64(&b, "lines_too_long", s->writer->lines_too_long);
 	tw_jb_u64(&b, "output_write_errors", s->out->write_errors);
+	tw_jb_u64(&b, "output_lines_cut", s->out->lines_cut);
 	if (s->verdict) {
 		const struct tw_verdict_stats *vs = tw_verdict_stats(s->verdict);
 		uint64_t t = 0;
@@ -79,6 +80,7 @@ void tw_stats_write(const struct tw_stats_src *s, uint64_t ts_ns, const struct t
 		tw_jb_u64(&b, "skipped_unsupported_l3", r->skipped_unsupported_l3);
 		tw_jb_u64(&b, "out_of_order", r->out_of_order);
 		tw_jb_u64(&b, "read_errors", r->read_errors);
+		tw_jb_u64(&b, "clipped_frames", r->clipped_frames);
 		tw_jb_obj_close(&b);
 	}
 	for (int i = 0; i < s->nsections; i++)

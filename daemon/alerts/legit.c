@@ -1,5 +1,6 @@
 #include "alerts/legit.h"
 #include "verdicts/method.h"
+#include "util/lineread.h"
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -38,7 +39,7 @@ static int parse_date(const char *s, uint64_t dflt, uint64_t *out)
 		return -1;
 	struct tm tm = { .tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d };
 	time_t t = timegm(&tm);
-	if (t < 0)
+	if (t < 0 || tm.tm_mday != d || tm.tm_mon != m - 1) /* normalised: 2020-02-30 is no date */
 		return -1;
 	*out = (uint64_t)t * 1000000000ull;
 	return 0;
@@ -80,7 +81,13 @@ static int parse_net(struct tw_legit_entry *e)
 		e->family = 6;
 		e->plen = plen < 0 ? 128 : plen;
 	} else
-		return slash ? -1 : 1; /* 1: not an address */
+		return slash ? -1 : 1;                        /* 1: not an address */
+	for (int i = 0; i < (e->family == 4 ? 4 : 16); i++) { /* as the regions file: no host bits */
+		int keep = e->plen - 8 * i;
+		uint8_t mask = keep >= 8 ? 0xff : keep <= 0 ? 0 : (uint8_t)(0xff << (8 - keep));
+		if (e->net[i] & ~mask)
+			return -2;
+	}
 	e->is_net = 1;
 	return 0;
 }
@@ -100,10 +107,15 @@ struct tw_legit *tw_legit_load(const char *path, char *err, size_t errlen)
 		fclose(fp);
 		return NULL;
 	}
-	while (fgets(line, sizeof(line), fp)) {
+	int rl;
+	while ((rl = tw_line_read(fp, line, sizeof(line))) != TW_LINE_EOF) {
 		ln++;
-		if (!strchr(line, '\n') && !feof(fp)) {
+		if (rl == TW_LINE_TOO_LONG) {
 			snprintf(err, errlen, "%s:%d: line too long", path, ln);
+			goto fail;
+		}
+		if (rl == TW_LINE_NUL) {
+			snprintf(err, errlen, "%s:%d: NUL byte in the line", path, ln);
 			goto fail;
 		}
 		char *h = strchr(line, '#');
@@ -141,6 +153,10 @@ struct tw_legit *tw_legit_load(const char *path, char *err, size_t errlen)
 		for (char *p = e.pattern; *p; p++)
 			*p = (char)tolower((unsigned char)*p);
 		int r = parse_net(&e);
+		if (r == -2) {
+			snprintf(err, errlen, "%s:%d: pattern: '%s': host bits set in prefix", path, ln, f[0]);
+			goto fail;
+		}
 		if (r < 0 || (r > 0 && !valid_domain(e.pattern))) {
 			snprintf(err, errlen,
 			         "%s:%d: pattern: '%s' is neither a domain, '*.domain', an address nor a CIDR", path,
@@ -176,6 +192,10 @@ struct tw_legit *tw_legit_load(const char *path, char *err, size_t errlen)
 			snprintf(err, errlen, "%s:%d: until: before since", path, ln);
 			goto fail;
 		}
+		if (l->n == TW_LEGIT_MAX) {
+			snprintf(err, errlen, "%s:%d: more than %d declarations", path, ln, TW_LEGIT_MAX);
+			goto fail;
+		}
 		if (l->n == l->cap) {
 			size_t nc = l->cap ? l->cap * 2 : 16;
 			void *ne = realloc(l->e, nc * sizeof(*l->e));
@@ -193,6 +213,9 @@ struct tw_legit *tw_legit_load(const char *path, char *err, size_t errlen)
 fail:
 	fclose(fp);
 	tw_legit_free(l);
+	char safe[1024]; /* the message quotes the file: no raw control bytes */
+	tw_line_escape(err, safe, sizeof(safe));
+	snprintf(err, errlen, "%s", safe);
 	return NULL;
 }
 

@@ -19,6 +19,8 @@ struct tw_legit_entry {
 	uint8_t net[16];
 };
 
+#define TW_LEGIT_MAX 100000 /* declarations in one file: bounds memory (~600 bytes each) */
+
 /* NULL with "FILE:LINE: field: ..." in err. */
 struct tw_legit *tw_legit_load(const char *path, char *err, size_t errlen);
 /* First restriction that covers domain (may be NULL) or ip at time ts_ns. */

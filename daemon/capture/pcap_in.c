@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,13 +37,41 @@ enum {
 enum { ST_OPEN, ST_EOF, ST_FAULT };
 
 /* The zlib side of a gzip input, behind a fopencookie() FILE* so libpcap can
-   parse the decompressed bytes as if they were a plain file. */
+   parse the decompressed bytes as if they were a plain file.  A pipe is read
+   by our own loop (pipe_read), not gzread: gzread waits until it has filled
+   the whole request, so packets already in the pipe would wait for more
+   input, and it takes a signal's EINTR for a corrupt stream. */
 struct gz_src {
 	gzFile gz;
 	int failed; /* zlib reported an error or a stream cut short */
 	int zerr;   /* zlib error code at failure */
 	char zmsg[128];
+	/* pipes */
+	int fd;         /* >= 0: read by pipe_read */
+	int mode;       /* PIPE_SNIFF, PIPE_PLAIN, PIPE_GZIP */
+	int eof;        /* read() returned 0 */
+	int member_end; /* a gzip member ended: another may follow */
+	int z_init;     /* zs needs inflateEnd */
+	int stopped;    /* the stop flag was set while waiting for input */
+	z_stream zs;
+	unsigned char in[1u << 15];
+	size_t sniffed; /* PIPE_PLAIN: bytes in in[] read while sniffing, not yet returned */
+	size_t sniff_off;
 };
+
+enum { PIPE_SNIFF, PIPE_PLAIN, PIPE_GZIP };
+
+static volatile sig_atomic_t *stop_flag;
+
+void tw_pcap_stop_flag(volatile sig_atomic_t *stop)
+{
+	stop_flag = stop;
+}
+
+static int stopping(void)
+{
+	return stop_flag && *stop_flag;
+}
 
 struct tw_pcap_in {
 	pcap_t *p;
@@ -72,6 +101,121 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
+static ssize_t pipe_fail(struct gz_src *s, int zerr, const char *msg)
+{
+	s->failed = 1;
+	s->zerr = zerr;
+	snprintf(s->zmsg, sizeof(s->zmsg), "%s", msg && *msg ? msg : "read error");
+	errno = EIO;
+	return -1;
+}
+
+/* One read(): what the pipe holds now, 0 at its end; a signal ends the wait
+   only when the stop flag is set (s->stopped: the reader stops cleanly) */
+static ssize_t pipe_fill(struct gz_src *s, unsigned char *p, size_t cap)
+{
+	for (;;) {
+		ssize_t r = read(s->fd, p, cap);
+		if (r >= 0)
+			return r;
+		if (errno != EINTR)
+			return -1;
+		if (stopping()) {
+			s->stopped = 1;
+			return -2;
+		}
+	}
+}
+
+/* more compressed input after what inflate has not used yet: 0, -2 stopped, -1 error */
+static ssize_t gz_more(struct gz_src *s)
+{
+	memmove(s->in, s->zs.next_in, s->zs.avail_in);
+	ssize_t r = pipe_fill(s, s->in + s->zs.avail_in, sizeof(s->in) - s->zs.avail_in);
+	if (r < 0)
+		return r;
+	s->eof = r == 0;
+	s->zs.next_in = s->in;
+	s->zs.avail_in += (uInt)r;
+	return 0;
+}
+
+static ssize_t pipe_read(struct gz_src *s, char *buf, size_t size)
+{
+	ssize_t r;
+
+	if (s->stopped)
+		return 0;
+	while (s->mode == PIPE_SNIFF) { /* the first two bytes say gzip or not */
+		if (s->sniffed >= 2 || s->eof) {
+			if (s->sniffed >= 2 && s->in[0] == 0x1f && s->in[1] == 0x8b) {
+				if (inflateInit2(&s->zs, 16 + MAX_WBITS) != Z_OK)
+					return pipe_fail(s, Z_MEM_ERROR, "out of memory");
+				s->z_init = 1;
+				s->zs.next_in = s->in;
+				s->zs.avail_in = (uInt)s->sniffed;
+				s->mode = PIPE_GZIP;
+			} else {
+				s->mode = PIPE_PLAIN;
+			}
+			break;
+		}
+		r = pipe_fill(s, s->in + s->sniffed, sizeof(s->in) - s->sniffed);
+		if (r == -2)
+			return 0;
+		if (r < 0)
+			return pipe_fail(s, Z_ERRNO, strerror(errno));
+		s->eof = r == 0;
+		s->sniffed += (size_t)r;
+	}
+	if (s->mode == PIPE_PLAIN) {
+		if (s->sniff_off < s->sniffed) {
+			size_t n = s->sniffed - s->sniff_off < size ? s->sniffed - s->sniff_off : size;
+			memcpy(buf, s->in + s->sniff_off, n);
+			s->sniff_off += n;
+			return (ssize_t)n;
+		}
+		if (s->eof)
+			return 0;
+		r = pipe_fill(s, (unsigned char *)buf, size);
+		if (r == -2)
+			return 0;
+		if (r < 0)
+			return pipe_fail(s, Z_ERRNO, strerror(errno));
+		s->eof = r == 0;
+		return r;
+	}
+	for (;;) { /* gzip: inflate what has arrived, read more only when nothing came out */
+		if (s->member_end) {
+			if (s->zs.avail_in < 2 && !s->eof) {
+				if ((r = gz_more(s)) < 0)
+					return r == -2 ? 0 : pipe_fail(s, Z_ERRNO, strerror(errno));
+				continue;
+			}
+			/* another member follows, or the end (trailing bytes ignored, as gzread does) */
+			if (s->zs.avail_in < 2 || s->zs.next_in[0] != 0x1f || s->zs.next_in[1] != 0x8b)
+				return 0;
+			inflateReset(&s->zs);
+			s->member_end = 0;
+		}
+		if (!s->zs.avail_in && !s->eof && (r = gz_more(s)) < 0)
+			return r == -2 ? 0 : pipe_fail(s, Z_ERRNO, strerror(errno));
+		s->zs.next_out = (Bytef *)buf;
+		s->zs.avail_out = (uInt)(size > (1u << 30) ? (1u << 30) : size);
+		uInt before = s->zs.avail_out;
+		int z = inflate(&s->zs, Z_NO_FLUSH);
+		size_t out = before - s->zs.avail_out;
+		if (z == Z_STREAM_END)
+			s->member_end = 1;
+		else if (z != Z_OK && z != Z_BUF_ERROR)
+			return pipe_fail(s, z == Z_NEED_DICT ? Z_DATA_ERROR : z, s->zs.msg ? s->zs.msg : zError(z));
+		if (out)
+			return (ssize_t)out;
+		if (!s->member_end && s->eof && !s->zs.avail_in)
+			return pipe_fail(s, Z_BUF_ERROR, "unexpected end of file");
+	}
+}
+
 static ssize_t gz_cookie_read(void *cookie, char *buf, size_t size)
 {
 	struct gz_src *s = cookie;
@@ -82,6 +226,8 @@ static ssize_t gz_cookie_read(void *cookie, char *buf, size_t size)
 		errno = EIO;
 		return -1;
 	}
+	if (s->fd >= 0)
+		return pipe_read(s, buf, size);
 	if (size > INT_MAX)
 		size = INT_MAX;
 	n = gzread(s->gz, buf, (unsigned)size);
@@ -110,6 +256,12 @@ static int gz_cookie_close(void *cookie)
 		gzclose(s->gz);
 		s->gz = NULL;
 	}
+	if (s->z_init)
+		inflateEnd(&s->zs);
+	s->z_init = 0;
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
 	return 0;
 }
 
@@ -174,6 +326,15 @@ static pcap_t *open_fd(struct tw_pcap_in *in, int fd, char *err, size_t errlen)
 		}
 		/* glibc ignores the size unless it is handed the buffer itself */
 		setvbuf(fp, in->iobuf, _IOFBF, sizeof(in->iobuf));
+	} else if (off < 0) {
+		in->gzs.fd = fd; /* a pipe: pipe_read */
+		fp = fopencookie(&in->gzs, "rb", io);
+		if (!fp) {
+			seterr(err, errlen, "%s: %s", in->name, strerror(errno));
+			close(fd);
+			in->gzs.fd = -1;
+			return NULL;
+		}
 	} else {
 		in->gzs.gz = gzdopen(fd, "rb");
 		if (!in->gzs.gz) {
@@ -195,7 +356,9 @@ static pcap_t *open_fd(struct tw_pcap_in *in, int fd, char *err, size_t errlen)
 
 	p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, ebuf);
 	if (!p) {
-		if (in->via_gz && in->gzs.failed)
+		if (in->gzs.stopped)
+			seterr(err, errlen, "%s: stopped before the capture header", in->name);
+		else if (in->via_gz && in->gzs.failed)
 			seterr(err, errlen, "%s: gzip stream %s before the capture header (zlib: %s)", in->name,
 			       gz_what(&in->gzs), in->gzs.zmsg);
 		else
@@ -204,7 +367,7 @@ static pcap_t *open_fd(struct tw_pcap_in *in, int fd, char *err, size_t errlen)
 		return NULL;
 	}
 	if (in->via_gz)
-		in->is_gzip = !gzdirect(in->gzs.gz);
+		in->is_gzip = in->gzs.gz ? !gzdirect(in->gzs.gz) : in->gzs.mode == PIPE_GZIP;
 	return p;
 }
 
@@ -226,6 +389,7 @@ int tw_pcap_open(struct tw_pcap_in **out, const char *path, char *err, size_t er
 		return -1;
 	}
 	snprintf(in->name, sizeof(in->name), "%s", is_stdin ? "stdin" : path);
+	in->gzs.fd = -1;
 
 	/* dup stdin so closing the reader never closes the process's fd 0. */
 	fd = is_stdin ? fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0) : open(path, O_RDONLY | O_CLOEXEC);
@@ -414,9 +578,18 @@ int tw_pcap_next(struct tw_pcap_in *in, struct tw_frame *f, char *err, size_t er
 		seterr(err, errlen, "%s", in->fault);
 		return -1;
 	}
-	/* One record per iteration; ends with the file (or at the first fault). */
+	/* One record per iteration; ends with the file (or at the first fault),
+	   or when the stop flag is set: skipped records are no reason to go on */
 	for (;;) {
+		if (stopping()) {
+			in->state = ST_EOF;
+			return 0;
+		}
 		rc = pcap_next_ex(in->p, &h, &d);
+		if (in->gzs.stopped) { /* a signal ended the wait for input: a clean stop */
+			in->state = ST_EOF;
+			return 0;
+		}
 		if (rc == PCAP_ERROR_BREAK) {
 			/* Defensive: a zlib failure must never read as a clean end. */
 			if (in->via_gz && in->gzs.failed)

@@ -52,6 +52,7 @@
 #ifndef TW_PCAP_IN_H
 #define TW_PCAP_IN_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <stddef.h>
 
@@ -91,6 +92,12 @@ int tw_pcap_open(struct tw_pcap_in **out, const char *path, char *err, size_t er
    number, reason); frames read before the fault were already returned; the caller
    reports and stops this file.  After 0 or -1 every later call returns the same. */
 int tw_pcap_next(struct tw_pcap_in *in, struct tw_frame *f, char *err, size_t errlen);
+
+/* The process's stop flag (SIGINT/SIGTERM; NULL: none): once it is set,
+   tw_pcap_next returns 0 (a clean end) at the next record, also in a run of
+   skipped records, and a signal interrupting the wait for a pipe's input
+   ends it the same way; other signals (SIGHUP) only resume the wait. */
+void tw_pcap_stop_flag(volatile sig_atomic_t *stop);
 
 const struct tw_pcap_stats *tw_pcap_stats(const struct tw_pcap_in *in);
 

@@ -10,16 +10,19 @@ int tw_replay_run(struct tw_engine *e, const struct tw_run_hooks *h, char *const
                   const struct tw_timeouts *t, struct tw_replay_totals *tot)
 {
 	uint64_t clock = 0, next_sweep = 0;
-	int faults = 0;
+	int faults = 0, clip_warned = 0;
 	char err[512];
 
 	memset(tot, 0, sizeof(*tot));
+	tw_pcap_stop_flag(&tw_stop);
 	for (int i = 0; i < nfiles && !tw_stop; i++) {
 		struct tw_pcap_in *in;
 		struct tw_frame f;
 		int rc = 0;
 
 		if (tw_pcap_open(&in, files[i], err, sizeof(err)) < 0) {
+			if (tw_stop)
+				break; /* stopped while waiting for the capture header */
 			fprintf(stderr, "tamperwatchd: %s\n", err);
 			tot->read_errors++;
 			faults = 1;
@@ -35,6 +38,14 @@ int tw_replay_run(struct tw_engine *e, const struct tw_run_hooks *h, char *const
 					h->tick(h->arg, clock, 0);
 				}
 				next_sweep = clock - clock % TW_SWEEP_EVERY_NS + TW_SWEEP_EVERY_NS;
+			}
+			if (tw_pcap_stats(in)->clipped_frames == 1 && !clip_warned) { /* once: the rest are counted */
+				clip_warned = 1;
+				fprintf(stderr,
+				        "tamperwatchd: %s: packet %llu: a frame of %u bytes cut to %u (every cut frame "
+				        "is "
+				        "counted in the stats record's replay.clipped_frames)\n",
+				        files[i], (unsigned long long)tw_pcap_stats(in)->records, f.origlen, f.caplen);
 			}
 			if (e->process(e, &f) < 0) {
 				fprintf(stderr, "tamperwatchd: %s: stopping this file\n", files[i]);
@@ -53,6 +64,7 @@ int tw_replay_run(struct tw_engine *e, const struct tw_run_hooks *h, char *const
 		tot->skipped_unsupported_l3 += s->skipped_unsupported_l3;
 		tot->out_of_order += s->out_of_order;
 		tot->read_errors += s->read_errors;
+		tot->clipped_frames += s->clipped_frames;
 		if (s->skipped_truncated_l2 || s->skipped_unsupported_l3 || s->out_of_order)
 			fprintf(stderr,
 			        "tamperwatchd: %s: %llu packets; skipped %llu shorter than their link header, "

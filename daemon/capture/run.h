@@ -13,6 +13,7 @@ struct tw_replay_totals {
 	uint64_t skipped_unsupported_l3;
 	uint64_t out_of_order;
 	uint64_t read_errors;
+	uint64_t clipped_frames; /* longer than TW_PCAP_MAX_FRAME: cut to it */
 };
 
 /* What a run loop drives above capture, wired by main (capture knows

@@ -24,8 +24,20 @@
 #include <time.h>
 #include <unistd.h>
 
+/* one client: its request, then its answer, each with a deadline */
+struct conn {
+	int fd; /* -1: free slot */
+	int writing;
+	uint64_t deadline; /* mono_ms */
+	size_t n;          /* request bytes in in[] */
+	char in[TW_CTL_REQ_MAX + 2];
+	struct tw_tb out; /* the whole answer */
+	size_t off;       /* bytes of out sent */
+};
+
 struct tw_ctl {
 	struct tw_ctl_opts o;
+	struct conn *conns; /* TW_CTL_MAX_CONN */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char *evidence_dir;
 	int fd, wake[2];
@@ -58,57 +70,38 @@ static uint64_t wall_ns(void)
 		pthread_mutex_unlock(&(c)->mu);                                                                        \
 	} while (0)
 
-/* ---- responses, written with a deadline ---------------------------------- */
+/* ---- responses, queued whole; the loop sends them ----------------------- */
 
-static int write_all(struct tw_ctl *c, int fd, const char *p, size_t n, uint64_t deadline)
+/* Error texts may quote the request: its bytes are not trusted to be text,
+ * so anything but printable ASCII becomes \xHH and the answer is always
+ * valid JSON (and UTF-8). */
+static void send_error(struct tw_ctl *c, struct tw_tb *out, const char *msg)
 {
-	while (n) {
-		uint64_t now = mono_ms();
-		if (now >= deadline)
-			return -1;
-		/* the wake pipe too: stopping the daemon never waits for a slow peer */
-		struct pollfd pf[2] = { { fd, POLLOUT, 0 }, { c->wake[0], POLLIN, 0 } };
-		int r = poll(pf, 2, (int)(deadline - now));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0 || pf[1].revents || (pf[0].revents & (POLLERR | POLLHUP)))
-			return -1;
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (w < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
+	char safe[1024];
+	size_t k = 0;
+	for (const unsigned char *p = (const unsigned char *)msg; *p && k + 5 < sizeof(safe); p++) {
+		if (*p >= 0x20 && *p < 0x7f)
+			safe[k++] = (char)*p;
+		else
+			k += (size_t)snprintf(safe + k, sizeof(safe) - k, "\\x%02x", *p);
 	}
-	return 0;
-}
-
-static void send_error(struct tw_ctl *c, int fd, const char *msg)
-{
+	safe[k] = 0;
 	struct json_object *o = json_object_new_object();
 	json_object_object_add(o, "ok", json_object_new_boolean(0));
-	json_object_object_add(o, "error", json_object_new_string(msg));
-	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-	struct tw_tb r = { 0 };
-	tw_tb_str(&r, s);
-	tw_tb_str(&r, "\n");
-	if (r.fail || write_all(c, fd, r.p, r.n, mono_ms() + TW_CTL_READ_MS) < 0)
+	json_object_object_add(o, "error", json_object_new_string(safe));
+	tw_tb_str(out, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	tw_tb_str(out, "\n");
+	if (out->fail)
 		COUNT(c, write_errors);
-	free(r.p);
 	json_object_put(o);
 }
 
-static void send_json(struct tw_ctl *c, int fd, struct json_object *o)
+static void send_json(struct tw_ctl *c, struct tw_tb *out, struct json_object *o)
 {
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-	if (!s || write_all(c, fd, s, strlen(s), mono_ms() + TW_CTL_WRITE_MS) < 0 ||
-	    write_all(c, fd, "\n", 1, mono_ms() + TW_CTL_WRITE_MS) < 0)
+	if (!s || tw_tb_str(out, s) < 0 || tw_tb_str(out, "\n") < 0)
 		COUNT(c, write_errors);
 }
-
-/* ---- status ----------------------------------------------------------- */
 
 static struct json_object *u64(uint64_t v)
 {
@@ -129,11 +122,11 @@ static int link_up(const char *name)
 	return up;
 }
 
-static void do_status(struct tw_ctl *c, int fd)
+static void do_status(struct tw_ctl *c, struct tw_tb *out)
 {
 	struct tw_status *s = malloc(sizeof(*s));
 	if (!s) {
-		send_error(c, fd, "out of memory");
+		send_error(c, out, "out of memory");
 		return;
 	}
 	pthread_mutex_lock(&c->st->mu);
@@ -192,6 +185,7 @@ static void do_status(struct tw_ctl *c, int fd)
 	json_object_object_add(pe, "alert_lines", u64(bus_perr));
 	json_object_object_add(st, "parse_errors", pe);
 	json_object_object_add(st, "output_write_errors", u64(s->output_write_errors));
+	json_object_object_add(st, "output_lines_cut", u64(s->output_lines_cut));
 	struct json_object *vd = json_object_new_object();
 	uint64_t vt = 0;
 	for (int m = 0; m < TW_METHOD_MAX; m++)
@@ -221,18 +215,18 @@ static void do_status(struct tw_ctl *c, int fd)
 	json_object_object_add(ctl, "timeouts", u64(cs.timeouts));
 	json_object_object_add(ctl, "write_errors", u64(cs.write_errors));
 	json_object_object_add(st, "control", ctl);
-	send_json(c, fd, o);
+	send_json(c, out, o);
 	json_object_put(o);
 	free(s);
 }
 
 /* ---- targets ---------------------------------------------------------- */
 
-static void do_targets(struct tw_ctl *c, int fd, const struct tw_ctl_req *rq)
+static void do_targets(struct tw_ctl *c, struct tw_tb *out, const struct tw_ctl_req *rq)
 {
 	char *txt = malloc(TW_STATUS_TARGETS + 1);
 	if (!txt) {
-		send_error(c, fd, "out of memory");
+		send_error(c, out, "out of memory");
 		return;
 	}
 	/* ask the main loop for the summary; unless the last tick made one,
@@ -259,7 +253,7 @@ static void do_targets(struct tw_ctl *c, int fd, const struct tw_ctl_req *rq)
 	free(txt);
 	if (!arr || !json_object_is_type(arr, json_type_array)) {
 		json_object_put(arr);
-		send_error(c, fd, "no per-target summary (verdicts are off)");
+		send_error(c, out, "no per-target summary (verdicts are off)");
 		return;
 	}
 	while (json_object_array_length(arr) > (size_t)rq->top)
@@ -267,7 +261,7 @@ static void do_targets(struct tw_ctl *c, int fd, const struct tw_ctl_req *rq)
 	struct json_object *o = json_object_new_object();
 	json_object_object_add(o, "ok", json_object_new_boolean(1));
 	json_object_object_add(o, "targets", arr);
-	send_json(c, fd, o);
+	send_json(c, out, o);
 	json_object_put(o);
 }
 
@@ -325,7 +319,7 @@ static int keep(const struct tw_ctl_req *rq, struct json_object *o, uint64_t now
 	return 1;
 }
 
-static void do_alerts(struct tw_ctl *c, int fd, const struct tw_ctl_req *rq)
+static void do_alerts(struct tw_ctl *c, struct tw_tb *out, const struct tw_ctl_req *rq)
 {
 	struct tw_bus *b = c->bus;
 	struct cand *v;
@@ -359,7 +353,7 @@ static void do_alerts(struct tw_ctl *c, int fd, const struct tw_ctl_req *rq)
 			free(v[i].line);
 		free(v);
 		free(ids);
-		send_error(c, fd, "out of memory");
+		send_error(c, out, "out of memory");
 		return;
 	}
 	/* the latest line per id (open ones come first: theirs is the latest);
@@ -406,28 +400,28 @@ static void do_alerts(struct tw_ctl *c, int fd, const struct tw_ctl_req *rq)
 		free(v[i].line);
 	free(v);
 	if (r.fail)
-		send_error(c, fd, "out of memory");
-	else if (write_all(c, fd, r.p, r.n, mono_ms() + TW_CTL_WRITE_MS) < 0)
+		send_error(c, out, "out of memory");
+	else if (tw_tb_add(out, r.p, r.n) < 0)
 		COUNT(c, write_errors);
 	free(r.p);
 }
 
 /* ---- report ----------------------------------------------------------- */
 
-static void do_report(struct tw_ctl *c, int fd, const struct tw_ctl_req *rq)
+static void do_report(struct tw_ctl *c, struct tw_tb *out, const struct tw_ctl_req *rq)
 {
 	char **lines, err[600], msg[800];
 	uint64_t omitted;
 	long n = tw_timeline_get(&c->tl, rq->id, &lines, &omitted);
 	if (n < 0) {
-		send_error(c, fd, "out of memory");
+		send_error(c, out, "out of memory");
 		return;
 	}
 	if (n == 0) {
 		snprintf(msg, sizeof(msg),
 		         "no alert %s: not open and not among the %d most recently resolved alerts this daemon keeps",
 		         rq->id, TW_TL_MAX_RESOLVED);
-		send_error(c, fd, msg);
+		send_error(c, out, msg);
 		return;
 	}
 	struct tw_report_in in = {
@@ -443,7 +437,7 @@ static void do_report(struct tw_ctl *c, int fd, const struct tw_ctl_req *rq)
 	int rc = tw_report_build(&in, &r, err, sizeof(err));
 	tw_timeline_lines_free(lines, n);
 	if (rc < 0) {
-		send_error(c, fd, err);
+		send_error(c, out, err);
 		return;
 	}
 	struct json_object *o = json_object_new_object(), *ro = json_object_new_object();
@@ -455,118 +449,130 @@ static void do_report(struct tw_ctl *c, int fd, const struct tw_ctl_req *rq)
 	json_object_object_add(ro, "evidence", json_object_new_boolean(r.evidence));
 	if (r.note[0])
 		json_object_object_add(ro, "evidence_note", json_object_new_string(r.note));
-	send_json(c, fd, o);
+	send_json(c, out, o);
 	json_object_put(o);
 	/* then exactly the announced bytes */
-	if (write_all(c, fd, r.data, r.len, mono_ms() + TW_CTL_WRITE_MS) < 0)
+	if (tw_tb_add(out, r.data, r.len) < 0)
 		COUNT(c, write_errors);
 	free(r.data);
 }
 
-/* ---- one connection ---------------------------------------------------- */
+/* ---- connections: up to TW_CTL_MAX_CONN at once, one poll loop ---------- */
 
-/* One request line, bounded in size and time: its length; -1 with the
- * answer in err (counted); -2 when the peer closed without a byte (a
- * starting daemon probing whether the socket is live) */
-static long read_request(struct tw_ctl *c, int fd, char *buf, size_t cap, char *err, size_t errlen)
-{
-	size_t n = 0;
-	uint64_t deadline = mono_ms() + TW_CTL_READ_MS;
-	for (;;) {
-		char *nl = n ? memchr(buf, '\n', n) : NULL;
-		if (nl)
-			return nl - buf;
-		if (n > TW_CTL_REQ_MAX) {
-			COUNT(c, bad_requests);
-			snprintf(err, errlen, "request longer than %d bytes", TW_CTL_REQ_MAX);
-			return -1;
-		}
-		uint64_t now = mono_ms();
-		struct pollfd pf[2] = { { fd, POLLIN, 0 }, { c->wake[0], POLLIN, 0 } };
-		int r = now < deadline ? poll(pf, 2, (int)(deadline - now)) : 0;
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r > 0 && pf[1].revents) {
-			snprintf(err, errlen, "tamperwatchd is stopping");
-			return -1;
-		}
-		if (r <= 0) {
-			COUNT(c, timeouts);
-			snprintf(err, errlen, "no complete request line in time");
-			return -1;
-		}
-		ssize_t got = recv(fd, buf + n, cap - n, MSG_DONTWAIT);
-		if (got < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (got <= 0)
-			return n ? (long)n : -2; /* EOF: what came is the request */
-		n += (size_t)got;
-	}
-}
-
-static void serve(struct tw_ctl *c, int fd)
+/* The request is complete (len), too long (-1), cut by EOF before any byte
+ * (-2: a starting daemon probing whether the socket is live) or late (-3):
+ * queue the answer.  The request is read before any answer, even a
+ * refusal, so the peer does not lose it to a reset for unread data. */
+static void answer(struct tw_ctl *c, struct conn *k, long len)
 {
 	struct ucred cr;
 	socklen_t crl = sizeof(cr);
-	char buf[TW_CTL_REQ_MAX + 2], err[256];
+	char err[256];
+	struct tw_tb *out = &k->out;
 
-	/* the request is read before the answer, even a refusal, so that the
-	 * peer does not lose the answer to a reset for unread data */
-	long len = read_request(c, fd, buf, sizeof(buf), err, sizeof(err));
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crl) < 0 || crl != sizeof(cr) ||
+	if (getsockopt(k->fd, SOL_SOCKET, SO_PEERCRED, &cr, &crl) < 0 || crl != sizeof(cr) ||
 	    (cr.uid != 0 && cr.uid != geteuid())) {
 		COUNT(c, refused);
 		snprintf(err, sizeof(err), "permission denied: uid %d may not use the control socket (root only)",
 		         crl == sizeof(cr) ? (int)cr.uid : -1);
-		send_error(c, fd, err);
+		send_error(c, out, err);
 		return;
 	}
 	if (len == -2)
 		return;
-	if (len < 0) {
-		send_error(c, fd, err);
+	if (len == -3) {
+		COUNT(c, timeouts);
+		send_error(c, out, "no complete request line in time");
+		return;
+	}
+	if (len == -1) {
+		COUNT(c, bad_requests);
+		snprintf(err, sizeof(err), "request longer than %d bytes", TW_CTL_REQ_MAX);
+		send_error(c, out, err);
 		return;
 	}
 	struct tw_ctl_req rq;
 	COUNT(c, requests);
-	if (tw_ctl_req_parse(buf, (size_t)len, &rq, err, sizeof(err)) < 0) {
+	if (tw_ctl_req_parse(k->in, (size_t)len, &rq, err, sizeof(err)) < 0) {
 		COUNT(c, bad_requests);
-		send_error(c, fd, err);
+		send_error(c, out, err);
 		return;
 	}
 	switch (rq.cmd) {
-	case TW_CTL_STATUS: do_status(c, fd); break;
-	case TW_CTL_ALERTS: do_alerts(c, fd, &rq); break;
-	case TW_CTL_TARGETS: do_targets(c, fd, &rq); break;
-	case TW_CTL_REPORT: do_report(c, fd, &rq); break;
-	default: send_error(c, fd, "unknown command"); break;
+	case TW_CTL_STATUS: do_status(c, out); break;
+	case TW_CTL_ALERTS: do_alerts(c, out, &rq); break;
+	case TW_CTL_TARGETS: do_targets(c, out, &rq); break;
+	case TW_CTL_REPORT: do_report(c, out, &rq); break;
+	default: send_error(c, out, "unknown command"); break;
 	}
 }
 
 /* Close after the answer: closing a Unix socket with unread input resets
  * the peer, which may then lose the answer; so end our side, and discard
  * what is already queued (bounded) first. */
-static void finish(int fd)
+static void finish(struct conn *k)
 {
 	char sink[4096];
-	shutdown(fd, SHUT_WR);
+	shutdown(k->fd, SHUT_WR);
 	for (int i = 0; i < 16; i++)
-		if (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) <= 0)
+		if (recv(k->fd, sink, sizeof(sink), MSG_DONTWAIT) <= 0)
 			break;
-	close(fd);
+	close(k->fd);
+	free(k->out.p);
+	memset(&k->out, 0, sizeof(k->out));
+	k->fd = -1;
 }
 
-static void *thread_main(void *arg)
+static void to_writing(struct tw_ctl *c, struct conn *k, long len)
 {
-	struct tw_ctl *c = arg;
-	for (;;) {
-		struct pollfd pf[2] = { { c->fd, POLLIN, 0 }, { c->wake[0], POLLIN, 0 } };
-		int r = poll(pf, 2, -1);
-		if (r < 0 && errno == EINTR)
+	answer(c, k, len);
+	if (!k->out.n || k->out.fail) { /* nothing to say, or no memory to say it */
+		finish(k);
+		return;
+	}
+	k->writing = 1;
+	k->off = 0;
+	k->deadline = mono_ms() + (len == -3 ? TW_CTL_READ_MS : TW_CTL_WRITE_MS);
+}
+
+static void on_readable(struct tw_ctl *c, struct conn *k)
+{
+	ssize_t got = recv(k->fd, k->in + k->n, sizeof(k->in) - k->n, MSG_DONTWAIT);
+	if (got < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (got <= 0) {
+		to_writing(c, k, k->n ? (long)k->n : -2); /* EOF: what came is the request */
+		return;
+	}
+	k->n += (size_t)got;
+	char *nl = memchr(k->in, '\n', k->n);
+	if (nl)
+		to_writing(c, k, nl - k->in);
+	else if (k->n > TW_CTL_REQ_MAX)
+		to_writing(c, k, -1);
+}
+
+static void on_writable(struct tw_ctl *c, struct conn *k)
+{
+	ssize_t w = send(k->fd, k->out.p + k->off, k->out.n - k->off, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (w < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (w <= 0) {
+		COUNT(c, write_errors);
+		finish(k);
+		return;
+	}
+	k->off += (size_t)w;
+	if (k->off == k->out.n)
+		finish(k);
+}
+
+static void accept_one(struct tw_ctl *c)
+{
+	for (int i = 0; i < TW_CTL_MAX_CONN; i++) {
+		if (c->conns[i].fd >= 0)
 			continue;
-		if (r < 0 || pf[1].revents)
-			break;
-		int fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC);
+		int fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0) {
 			/* out of descriptors: the pending connection stays readable;
 			 * pause instead of spinning on it */
@@ -574,11 +580,71 @@ static void *thread_main(void *arg)
 				struct timespec ts = { 0, 100 * 1000000 };
 				nanosleep(&ts, NULL);
 			}
-			continue;
+			return;
 		}
-		serve(c, fd);
-		finish(fd);
+		struct conn *k = &c->conns[i];
+		memset(k, 0, sizeof(*k));
+		k->fd = fd;
+		k->deadline = mono_ms() + TW_CTL_READ_MS;
+		return; /* one per wakeup */
 	}
+}
+
+static void *thread_main(void *arg)
+{
+	struct tw_ctl *c = arg;
+	struct pollfd pf[2 + TW_CTL_MAX_CONN];
+	int at[2 + TW_CTL_MAX_CONN];
+	for (;;) {
+		uint64_t now = mono_ms();
+		int n = 2, timeout = -1, full = 1;
+		for (int i = 0; i < TW_CTL_MAX_CONN; i++) {
+			struct conn *k = &c->conns[i];
+			if (k->fd < 0) {
+				full = 0;
+				continue;
+			}
+			if (now >= k->deadline) { /* late: a request gets an answer, an answer is given up */
+				if (k->writing) {
+					COUNT(c, write_errors);
+					finish(k);
+				} else {
+					to_writing(c, k, -3);
+				}
+				if (k->fd < 0) {
+					full = 0;
+					continue;
+				}
+			}
+			int left = (int)(k->deadline - now);
+			if (timeout < 0 || left < timeout)
+				timeout = left;
+			pf[n] = (struct pollfd){ k->fd, k->writing ? POLLOUT : POLLIN, 0 };
+			at[n++] = i;
+		}
+		/* all slots taken: new clients wait in the backlog until one frees */
+		pf[0] = (struct pollfd){ c->wake[0], POLLIN, 0 };
+		pf[1] = (struct pollfd){ full ? -1 : c->fd, POLLIN, 0 };
+		int r = poll(pf, (nfds_t)n, timeout);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 || pf[0].revents)
+			break;
+		for (int j = 2; j < n; j++) {
+			struct conn *k = &c->conns[at[j]];
+			if (!pf[j].revents)
+				continue;
+			if (k->writing)
+				on_writable(c, k);
+			else
+				on_readable(c, k);
+		}
+		if (pf[1].revents & POLLIN)
+			accept_one(c);
+	}
+	for (int i = 0; i < TW_CTL_MAX_CONN; i++)
+		if (c->conns[i].fd >= 0)
+			finish(&c->conns[i]);
 	return NULL;
 }
 
@@ -671,6 +737,13 @@ struct tw_ctl *tw_ctl_start(const struct tw_ctl_opts *o, struct tw_status *st, s
 	c->st = st;
 	c->bus = bus;
 	pthread_mutex_init(&c->mu, NULL);
+	if (!(c->conns = calloc(TW_CTL_MAX_CONN, sizeof(*c->conns)))) {
+		snprintf(err, errlen, "out of memory");
+		free(c);
+		return NULL;
+	}
+	for (int i = 0; i < TW_CTL_MAX_CONN; i++)
+		c->conns[i].fd = -1;
 	tw_timeline_init(&c->tl);
 	if (o->evidence_dir && !(c->evidence_dir = strdup(o->evidence_dir))) {
 		snprintf(err, errlen, "out of memory");
@@ -678,6 +751,11 @@ struct tw_ctl *tw_ctl_start(const struct tw_ctl_opts *o, struct tw_status *st, s
 	}
 	if (claim(c, err, errlen) < 0)
 		goto fail;
+	/* a client gone between poll and accept must not block the loop in accept */
+	if (fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK) < 0) {
+		snprintf(err, errlen, "control socket: %s", strerror(errno));
+		goto fail_unlink;
+	}
 	if (pipe2(c->wake, O_CLOEXEC) < 0) {
 		snprintf(err, errlen, "control socket: %s", strerror(errno));
 		goto fail_unlink;
@@ -703,6 +781,7 @@ fail:
 		close(c->wake[1]);
 	}
 	free(c->evidence_dir);
+	free(c->conns);
 	tw_timeline_free(&c->tl);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
@@ -728,5 +807,6 @@ void tw_ctl_stop(struct tw_ctl *c)
 	tw_timeline_free(&c->tl);
 	pthread_mutex_destroy(&c->mu);
 	free(c->evidence_dir);
+	free(c->conns);
 	free(c);
 }

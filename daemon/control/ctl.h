@@ -1,5 +1,7 @@
 /* The control socket (README "tamperwatch (operator CLI)"): a Unix stream
- * socket served by one thread.  Per connection: one request line
+ * socket served by one thread, up to TW_CTL_MAX_CONN clients at once (one
+ * poll loop; more wait in the listen backlog), so a client that sends
+ * nothing or reads slowly delays nobody else.  Per connection: one request line
  * (ctlreq.h, at most TW_CTL_REQ_MAX bytes, read within TW_CTL_READ_MS),
  * one JSON response (for report: the JSON line, then the .tar.gz bytes it
  * announces), then close.  Only uid 0 and the daemon's own uid are served
@@ -15,6 +17,7 @@
 #define TW_CTL_READ_MS 2000
 #define TW_CTL_WRITE_MS 30000
 #define TW_CTL_MAX_ALERTS 1000
+#define TW_CTL_MAX_CONN 32 /* clients served at once */
 
 struct tw_status;
 struct tw_bus;

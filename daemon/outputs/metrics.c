@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -100,6 +101,7 @@ static const char *const reject_names[TW_MR_MAX] = {
 	[TW_MR_NOT_FOUND] = "not_found",     [TW_MR_METHOD] = "method_not_allowed",
 	[TW_MR_BAD_REQUEST] = "bad_request", [TW_MR_TOO_LARGE] = "too_large",
 	[TW_MR_TIMEOUT] = "timeout",         [TW_MR_TOO_MANY] = "too_many_connections",
+	[TW_MR_EVICTED] = "idle_evicted",
 };
 
 const char *tw_metrics_reject_name(int r)
@@ -207,6 +209,9 @@ static void render_pipeline(struct sb *b, const struct tw_status *s)
 	        s->output_lines);
 	counter(b, "tamperwatch_output_write_errors_total", "JSON lines lost to a failed write of the alert log.", NULL,
 	        NULL, s->output_write_errors);
+	counter(b, "tamperwatch_output_lines_cut_total",
+	        "JSON lines a short write of the alert log cut (completed later, or discarded and counted lost).", NULL,
+	        NULL, s->output_lines_cut);
 	counter(b, "tamperwatch_output_lines_too_long_total", "JSON lines dropped: longer than the line buffer.", NULL,
 	        NULL, s->lines_too_long);
 	family(b, "tamperwatch_tamper_verdicts_total", "counter", "Per-flow tamper verdicts, by method.");
@@ -327,7 +332,8 @@ long tw_metrics_render(struct tw_status *st, struct tw_bus *bus, const struct tw
 
 struct conn {
 	int fd;
-	uint64_t deadline_ms;
+	int local; /* the peer is on loopback */
+	uint64_t accepted_ms, deadline_ms;
 	size_t len; /* request bytes in req */
 	char req[TW_METRICS_MAX_REQUEST];
 	char *resp; /* the whole response once decided */
@@ -528,16 +534,56 @@ static void conn_write(struct conn *c)
 	}
 }
 
+static int is_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+	if (ss->ss_family != AF_INET6)
+		return 0;
+	const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+	return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+}
+
+/* A slot for a new peer: a free one (remote peers leave the last
+ * TW_METRICS_LOCAL_CONNS to loopback scrapes), else the one whose client
+ * has waited longest without sending its request, once that is at least
+ * TW_METRICS_EVICT_MS (a scraper sends at once), among the peers the new one
+ * may displace (a remote peer never displaces a local one).  NULL: none. */
+static struct conn *slot_for(struct tw_metrics *m, int local, uint64_t now)
+{
+	struct conn *free_slot = NULL, *oldest = NULL;
+	int remote = 0;
+	for (int i = 0; i < TW_METRICS_MAX_CONNS; i++) {
+		struct conn *c = &m->conns[i];
+		if (c->fd < 0) {
+			free_slot = free_slot ? free_slot : c;
+			continue;
+		}
+		remote += !c->local;
+		if (!c->resp && (local || !c->local) && now - c->accepted_ms >= TW_METRICS_EVICT_MS &&
+		    (!oldest || c->accepted_ms < oldest->accepted_ms))
+			oldest = c;
+	}
+	if (free_slot && (local || remote < TW_METRICS_MAX_CONNS - TW_METRICS_LOCAL_CONNS))
+		return free_slot;
+	if (oldest) {
+		m->hs.rejected[TW_MR_EVICTED]++;
+		conn_close(oldest);
+	}
+	return oldest;
+}
+
 static void accept_all(struct tw_metrics *m)
 {
 	for (int k = 0; k < 64; k++) { /* bounded per wake-up */
-		int fd = accept4(m->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int fd = accept4(m->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
-		struct conn *c = NULL;
-		for (int i = 0; i < TW_METRICS_MAX_CONNS && !c; i++)
-			if (m->conns[i].fd < 0)
-				c = &m->conns[i];
+		uint64_t now = mono_ms();
+		int local = is_loopback(&ss);
+		struct conn *c = slot_for(m, local, now);
 		if (!c) {
 			static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
 			                           "Connection: close\r\n\r\n";
@@ -549,8 +595,10 @@ static void accept_all(struct tw_metrics *m)
 			continue;
 		}
 		c->fd = fd;
+		c->local = local;
 		c->len = 0;
-		c->deadline_ms = mono_ms() + TW_METRICS_TIMEOUT_MS;
+		c->accepted_ms = now;
+		c->deadline_ms = now + TW_METRICS_TIMEOUT_MS;
 	}
 }
 

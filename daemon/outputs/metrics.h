@@ -3,7 +3,9 @@
  * exposition format 0.0.4.  It reads only those two, each under its mutex
  * for a copy, so a slow or hostile scraper never holds up the main loop.
  * Requests are bounded (size, time, concurrent connections) and every
- * rejected one is counted and exposed.  README "Metrics" lists the series. */
+ * rejected one is counted and exposed.  Idle clients cannot starve
+ * scrapes: a new client takes the slot of the one silent longest, and
+ * remote clients never hold the slots kept for loopback.  README "Metrics" lists the series. */
 #ifndef TW_METRICS_H
 #define TW_METRICS_H
 #include <stddef.h>
@@ -14,6 +16,8 @@ struct tw_bus;
 
 #define TW_METRICS_MAX_REQUEST 8192 /* request line + headers */
 #define TW_METRICS_MAX_CONNS 16
+#define TW_METRICS_LOCAL_CONNS 4   /* of them, kept for loopback scrapers */
+#define TW_METRICS_EVICT_MS 100    /* a client silent this long may lose its slot to a new one */
 #define TW_METRICS_TIMEOUT_MS 5000 /* whole exchange, from accept */
 
 enum tw_metrics_reject {
@@ -22,7 +26,8 @@ enum tw_metrics_reject {
 	TW_MR_BAD_REQUEST, /* 400: not an HTTP/1.x request line */
 	TW_MR_TOO_LARGE,   /* 431: no end of headers within TW_METRICS_MAX_REQUEST */
 	TW_MR_TIMEOUT,     /* closed: not done within TW_METRICS_TIMEOUT_MS */
-	TW_MR_TOO_MANY,    /* 503: TW_METRICS_MAX_CONNS already open */
+	TW_MR_TOO_MANY,    /* 503: no slot, none idle long enough to be displaced */
+	TW_MR_EVICTED,     /* closed: silent for TW_METRICS_EVICT_MS while a new client needed its slot */
 	TW_MR_MAX
 };
 

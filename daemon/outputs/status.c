@@ -81,6 +81,7 @@ void tw_status_tick(void *arg, uint64_t now_wall_ns, int final)
 	st->lines_too_long = src->writer->lines_too_long;
 	st->output_lines = src->out->lines;
 	st->output_write_errors = src->out->write_errors;
+	st->output_lines_cut = src->out->lines_cut;
 	if (src->verdict) {
 		const struct tw_verdict_stats *vs = tw_verdict_stats(src->verdict);
 		memcpy(st->tamper_verdicts, vs->verdicts, sizeof(st->tamper_verdicts));

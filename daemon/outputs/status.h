@@ -40,6 +40,7 @@ struct tw_status {
 	uint64_t counters[TW_CNT_MAX];   /* backend counters summed over CPUs */
 	uint64_t events[TW_EV_TYPE_MAX]; /* events through the pipeline by type */
 	uint64_t events_malformed, lines_too_long, output_lines, output_write_errors;
+	uint64_t output_lines_cut;               /* cut by a short write: completed later or discarded */
 	uint64_t tamper_verdicts[TW_METHOD_MAX]; /* by enum tw_method (verdicts/method.h) */
 	uint64_t verdict_flows_dropped;
 	uint64_t redirect_bodies_skipped;                     /* verdict.h */

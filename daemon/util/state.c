@@ -1,4 +1,5 @@
 #include "util/state.h"
+#include "util/fdio.h"
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -41,20 +42,6 @@ static uint64_t get64(const uint8_t *p)
 	return v;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 int tw_state_save(const char *dir, const char *name, const void *data, size_t len, char *err, size_t errlen)
 {
 	char path[4096], tmp[4200];
@@ -77,7 +64,7 @@ int tw_state_save(const char *dir, const char *name, const void *data, size_t le
 	put64(buf + 16, len);
 	put64(buf + 24, clen);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write_all(fd, buf, HDR + clen) < 0 || fsync(fd) < 0) {
+	if (fd < 0 || tw_write_full(fd, buf, HDR + clen) < 0 || fsync(fd) < 0) {
 		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
 		if (fd >= 0)
 			close(fd);

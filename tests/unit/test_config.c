@@ -15,17 +15,31 @@ static int set(struct tw_config *c, const char *a, char *err, size_t n)
 	return tw_config_set(c, a, err, n);
 }
 
-static int load_text(struct tw_config *c, const char *text, char *path, char *err, size_t n)
+static int load_bytes(struct tw_config *c, const char *text, size_t len, char *path, char *err, size_t n)
 {
 	snprintf(path, 64, "/tmp/tw-config-test.XXXXXX");
 	int fd = mkstemp(path);
-	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len)
 		return -2;
 	close(fd);
 	err[0] = 0;
 	int rc = tw_config_load(c, path, err, n);
 	unlink(path);
 	return rc;
+}
+
+static int load_text(struct tw_config *c, const char *text, char *path, char *err, size_t n)
+{
+	return load_bytes(c, text, strlen(text), path, err, n);
+}
+
+/* no byte of err below 0x20 or 0x7f: a message never drives a terminal */
+static int printable(const char *err)
+{
+	for (const unsigned char *p = (const unsigned char *)err; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return 0;
+	return 1;
 }
 
 int main(void)
@@ -167,6 +181,23 @@ int main(void)
 		memset(c.control_socket, 0, sizeof(c.control_socket));
 		CHECK(!memcmp(&c, &dflt, sizeof(c)), "a value in etc/tamperwatchd.conf is not the built-in default");
 	}
+	/* hostile bytes (issue 20, 9): a NUL refused on its own line, never a
+	 * value cut short; "[   ]" refused where it is; control bytes escaped */
+	static const char nul[] = "[flows]\ntcp_idle = 5\0junk\nudp_idle = 7\n";
+	tw_config_default(&c);
+	rc = load_bytes(&c, nul, sizeof(nul) - 1, path, err, sizeof(err));
+	CHECK(rc < 0 && strstr(err, ":2: NUL byte in the line"), "NUL: rc %d: %s", rc, err);
+	static const char nul3[] = "[flows]\n\ntcp_idle = 5\0\n";
+	rc = load_bytes(&c, nul3, sizeof(nul3) - 1, path, err, sizeof(err));
+	CHECK(rc < 0 && strstr(err, ":3: NUL byte"), "NUL line 3: %s", err);
+	rc = load_text(&c, "# x\n[   ]\n\ntcp_idle = 5\n", path, err, sizeof(err));
+	CHECK(rc < 0 && strstr(err, ":2: empty section name"), "[   ]: %s", err);
+	rc = load_text(&c, "[flows]\ntcp_idle = \x1b[2J\x1b]0;pwned\x07\n", path, err, sizeof(err));
+	CHECK(rc < 0 && printable(err) && strstr(err, "\\x1b[2J\\x1b]0;pwned\\x07"), "escape bytes: %s", err);
+	CHECK(set(&c, "flows.tcp_idle=\x1b[31m", err, sizeof(err)) < 0 && printable(err) && strstr(err, "\\x1b[31m"),
+	      "--set escape bytes: %s", err);
+	rc = load_text(&c, "[flows]\ntcp_idle = 5\nudp_idle = 7\n", path, err, sizeof(err));
+	CHECK(rc == 0 && c.timeouts.udp_idle_ns == 7000000000ull, "good file after: %s", err);
 
 	printf("%d checks, %d failed\n", checks, fails);
 	return fails ? 1 : 0;

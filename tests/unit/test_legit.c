@@ -91,6 +91,40 @@ int main(void)
 	bad("x.example, any, L, 2021-01-01, 2020-01-01\n", "1: until");
 	CHECK(!tw_legit_load("/nonexistent/declared.csv", err, sizeof(err)) && strstr(err, "/nonexistent/declared.csv"),
 	      "missing file: %s", err);
+	/* issue 20, 9: impossible dates, host bits, NUL bytes, escape bytes, size */
+	bad("a.example, any, Law, 2020-02-30,\n", "1: since:");
+	bad("a.example, any, Law, , 2023-04-31\n", "1: until:");
+	bad("# leap\na.example, any, Law, 2023-02-29,\n", "2: since:");
+	bad("198.51.100.7/24, any, Law, ,\n", "1: pattern: '198.51.100.7/24': host bits set in prefix");
+	bad("2001:db8::1/32, any, Law, ,\n", "1: pattern: '2001:db8::1/32': host bits set in prefix");
+	l = load("a.example, any, Law, 2024-02-29,\n198.51.100.0/24, any, Law, ,\n", err, sizeof(err));
+	CHECK(l && tw_legit_count(l) == 2, "leap day and a clean prefix: %s", err);
+	tw_legit_free(l);
+	bad("a.example, any, L\x1b[2Jaw\x01, , x\x1b]0;t\x07\n",
+	    "1: until: expected YYYY-MM-DD or empty, got 'x\\x1b]0;t\\x07'");
+	{
+		static const char nul[] = "a.example, any, Law, ,\nb.example\0junk, any, Law, ,\n";
+		snprintf(path, sizeof(path), "/tmp/tw-legit-XXXXXX");
+		int fd = mkstemp(path);
+		CHECK(fd >= 0 && write(fd, nul, sizeof(nul) - 1) == (ssize_t)sizeof(nul) - 1, "write");
+		close(fd);
+		l = tw_legit_load(path, err, sizeof(err));
+		CHECK(!l && strstr(err, ":2: NUL byte in the line"), "NUL: %s", err);
+		tw_legit_free(l);
+		/* more declarations than the bound: refused on the first one too many */
+		FILE *fp = fopen(path, "w");
+		for (int i = 0; fp && i <= TW_LEGIT_MAX; i++)
+			fprintf(fp, "d%d.example, any, Law, ,\n", i);
+		if (fp)
+			fclose(fp);
+		l = tw_legit_load(path, err, sizeof(err));
+		char want[64];
+		snprintf(want, sizeof(want), ":%d: more than %d declarations", TW_LEGIT_MAX + 1, TW_LEGIT_MAX);
+		CHECK(!l && strstr(err, want), "bound: %s", err);
+		tw_legit_free(l);
+		unlink(path);
+	}
+
 	printf("test_legit: %d checks, %d failed\n", checks, fails);
 	return fails ? 1 : 0;
 }

@@ -85,6 +85,85 @@ int main(void)
 		CHECK(tw_regions_load(&f, path, err, sizeof err) == -1, "missing file accepted");
 		CHECK(strstr(err, path) != NULL, "error lacks file name: %s", err);
 	}
+	/* duplicates found by sorting: still reported at the repeating line, and
+	 * before a bad line further down, after one above it */
+	bad("10.0.0.0/8 r\n10.1.0.0/16 s\n10.0.0.0/8 t\nnonsense\n", "t.conf:3: duplicate prefix");
+	bad("10.0.0.0/8 r\nnonsense\n10.0.0.0/8 t\n", "t.conf:2: expected");
+	bad("10.0.0.0/8 r\n10.1.0.0/16 s\n10.1.0.0/16 u\n10.0.0.0/8 t\n", "t.conf:3: duplicate prefix");
+	bad("2001:db8::/32 r\n10.0.0.0/8 s\n2001:db8:0::/32 t\n", "t.conf:3: duplicate prefix");
+	{ /* a second file repeating a prefix of the first */
+		struct tw_regions two = { 0 };
+		CHECK(tw_regions_parse(&two, "a.conf", "10.0.0.0/8 r\n", err, sizeof err) == 0, "%s", err);
+		CHECK(tw_regions_parse(&two, "b.conf", "\n10.0.0.0/8 s\n", err, sizeof err) == -1 &&
+		              strstr(err, "b.conf:2: duplicate prefix") && two.n == 1,
+		      "second file: %s", err);
+		tw_regions_free(&two);
+	}
+
+	/* the sorted table against a plain longest-prefix scan: 20,000 random
+	 * prefixes of random lengths, 20,000 random addresses, same answers */
+	{
+		struct tw_regions big = { 0 };
+		size_t cap = 20000 * 64, len = 0;
+		char *text = malloc(cap);
+		uint8_t(*pa)[16] = calloc(20000, 16);
+		int *pl = calloc(20000, sizeof(int)), *pf = calloc(20000, sizeof(int)), np = 0;
+		srand(7);
+		for (int i = 0; i < 20000 && text; i++) {
+			int v6 = rand() % 4 == 0, plen = v6 ? 16 + rand() % 113 : 8 + rand() % 25;
+			uint8_t a[16] = { 0 };
+			for (int k = 0; k < (v6 ? 16 : 4); k++)
+				a[k] = (uint8_t)(v6 && k < 2 ? (k ? 0x0d : 0x20) : k < 1 ? 10 : rand() % 4);
+			for (int k = 0; k < 16; k++) { /* clear the host bits */
+				int keep = plen - 8 * k;
+				a[k] &= keep >= 8 ? 0xff : keep <= 0 ? 0 : (uint8_t)(0xff << (8 - keep));
+			}
+			int dup = 0;
+			for (int j = 0; j < np && !dup; j++) /* the file must not repeat one */
+				dup = pl[j] == plen && pf[j] == v6 && !memcmp(pa[j], a, 16);
+			if (dup)
+				continue;
+			char ip[64];
+			inet_ntop(v6 ? AF_INET6 : AF_INET, a, ip, sizeof ip);
+			len += (size_t)snprintf(text + len, cap - len, "%s/%d r%d\n", ip, plen, np);
+			memcpy(pa[np], a, 16);
+			pl[np] = plen;
+			pf[np++] = v6;
+		}
+		CHECK(text && tw_regions_parse(&big, "big.conf", text, err, sizeof err) == 0 && big.n == (size_t)np,
+		      "big: %s", err);
+		int same = 0;
+		for (int i = 0; i < 20000; i++) {
+			int v6 = rand() % 4 == 0;
+			uint8_t a[16] = { 0 };
+			for (int k = 0; k < (v6 ? 16 : 4); k++)
+				a[k] = (uint8_t)(v6 && k < 2 ? (k ? 0x0d : 0x20) : k < 1 ? 10 : rand() % 4);
+			int best = -1;
+			for (int j = 0; j < np; j++) {
+				if (pf[j] != v6 || (best >= 0 && pl[j] <= pl[best]))
+					continue;
+				int ok = 1;
+				for (int k = 0; k < 16 && ok; k++) {
+					int keep = pl[j] - 8 * k;
+					uint8_t m = keep >= 8 ? 0xff : keep <= 0 ? 0 : (uint8_t)(0xff << (8 - keep));
+					ok = (a[k] & m) == pa[j][k];
+				}
+				if (ok)
+					best = j;
+			}
+			const struct tw_region_entry *e = tw_regions_lookup(&big, v6 ? AF_INET6 : AF_INET, a);
+			char want[16];
+			snprintf(want, sizeof want, "r%d", best);
+			same += best < 0 ? e == NULL : e && !strcmp(e->region, want);
+		}
+		CHECK(same == 20000, "%d of 20000 lookups agree with a linear scan", same);
+		free(text);
+		free(pa);
+		free(pl);
+		free(pf);
+		tw_regions_free(&big);
+	}
+
 	printf("test_regions: %d checks, %d failed\n", checks, fails);
 	return fails ? 1 : 0;
 }
