@@ -47,7 +47,8 @@ BENCH_BINS  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 .DELETE_ON_ERROR:
 # skeletons are only prerequisites of pattern rules: keep make from deleting them
 .SECONDARY: $(SKELS) $(BUILD)/vmlinux.h $(SAN_OBJS) $(FUZZ_OBJS)
-.PHONY: all check unit bpftest fuzz live lab replaytest outputs bench demo eval clean deps install format format-check
+.PHONY: all check unit bpftest fuzz live lab replaytest outputs bench demo eval clean deps install format format-check \
+	kmod kmodtest
 
 all: $(BUILD)/tamperwatchd $(BUILD)/tamperwatch
 
@@ -84,6 +85,20 @@ $(BUILD)/tamperwatchd: daemon/main.c $(LIB_OBJS)
 # ---- tamperwatch: the operator's CLI (shares the request parser) ---------
 $(BUILD)/tamperwatch: cli/tamperwatch.c $(BUILD)/obj/control/ctlreq.o daemon/control/ctlreq.h daemon/control/ctl.h
 	$(CC) $(TW_CFLAGS) $< $(BUILD)/obj/control/ctlreq.o -o $@ -ljson-c
+
+# ---- kmod: the kernel module (Kbuild, kmod/), built out of the source tree ----
+# KDIR: the running kernel's build tree if present, else Debian's
+# linux-headers-*-amd64.  The sources are copied to $(BUILD)/kmod so Kbuild's
+# objects stay out of the tree (DKMS builds from the same files).
+KDIR ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
+	$(lastword $(sort $(wildcard /usr/src/linux-headers-*-amd64))))
+KMOD_SRCS := Kbuild $(wildcard kmod/*.c kmod/*.h) $(wildcard include/tamperwatch/*.h)
+kmod: $(BUILD)/kmod/tamperwatch.ko
+$(BUILD)/kmod/tamperwatch.ko: $(KMOD_SRCS)
+	@test -n "$(KDIR)" -a -d "$(KDIR)" || { echo "kmod: no kernel build tree: install linux-headers-amd64 or give KDIR=" >&2; exit 1; }
+	@mkdir -p $(BUILD)/kmod
+	@cp --parents $(KMOD_SRCS) $(BUILD)/kmod/
+	$(MAKE) -C $(KDIR) M=$(abspath $(BUILD)/kmod) modules
 
 # ---- tests ----------------------------------------------------------------
 $(BUILD)/unit/%: tests/unit/%.c $(SAN_OBJS) $(TEST_HDRS)
@@ -130,8 +145,11 @@ lab: all
 outputs: all
 	@scripts/run-suite outputs $(sort $(wildcard tests/outputs/test_*.sh))
 
+kmodtest: all
+	@scripts/run-suite kmod $(sort $(wildcard tests/kmod/test_*.sh))
+
 # Every suite runs even when an earlier one failed; the closing line counts all.
-SUITES := unit bpftest fuzz replaytest outputs live lab
+SUITES := unit bpftest fuzz replaytest outputs live lab kmodtest
 check: all
 	@rm -f $(BUILD)/results
 	@fail=0; for s in $(SUITES); do echo "== $$s"; $(MAKE) -s --no-print-directory $$s || fail=1; done; \
