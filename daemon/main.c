@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "config.h"
 #include "capture/engine_bpf.h"
+#include "capture/engine_kmod.h"
 #include "verdicts/fingerprints.h"
 #include "verdicts/verdict.h"
 #include "alerts/aggregate.h"
@@ -37,7 +38,7 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: tamperwatchd -i IFACE [-i IFACE]... [--mode xdp|tc] [options]\n"
+	        "usage: tamperwatchd -i IFACE [-i IFACE]... [--mode xdp|tc|kmod] [options]\n"
 	        "       tamperwatchd --replay FILE [--replay FILE]... [--replay-engine user|bpf] [options]\n"
 	        "\n"
 	        "Watches links for Internet censorship (forged resets, injected answers, blocking)\n"
@@ -46,8 +47,9 @@ static void usage(FILE *out)
 	        "Live (root):\n"
 	        "  -i, --interface IFACE   watch IFACE (repeatable, up to %d); packets are only\n"
 	        "                          observed, never changed, dropped or delayed\n"
-	        "      --mode xdp|tc       XDP (default; native, else generic with a message) or\n"
-	        "                          TC clsact ingress+egress (sees GSO super-packets)\n"
+	        "      --mode xdp|tc|kmod  XDP (default; native, else generic with a message) or\n"
+	        "                          TC clsact ingress+egress (sees GSO super-packets), or\n"
+	        "                          kmod: the tamperwatch kernel module's netfilter hooks\n"
 	        "Replay (no root needed with the user engine):\n"
 	        "      --replay FILE       read a pcap or pcapng capture, plain or gzip; '-' is stdin\n"
 	        "                          (repeatable: files are read in order, one clock)\n"
@@ -179,6 +181,7 @@ int main(int argc, char **argv)
 	int nfp = 0, verdicts = 1;
 	int nif = 0, nreplay = 0, nsets = 0, check_only = 0, payload = 0;
 	enum tw_mode mode = TW_MODE_XDP;
+	int kmod = 0; /* --mode kmod */
 	const char *alerts = "-", *config_path = NULL, *engine_name = NULL;
 	const char *state_dir = NULL, *declared = NULL;
 	const char *metrics_addr = NULL;
@@ -203,12 +206,10 @@ int main(int argc, char **argv)
 				mode = TW_MODE_XDP;
 			else if (!strcmp(optarg, "tc"))
 				mode = TW_MODE_TC;
-			else if (!strcmp(optarg, "kmod")) {
-				fprintf(stderr,
-				        "tamperwatchd: --mode kmod: the kernel module backend is not built yet\n");
-				return 2;
-			} else {
-				fprintf(stderr, "tamperwatchd: --mode: expected xdp or tc, got '%s'\n", optarg);
+			else if (!strcmp(optarg, "kmod"))
+				kmod = 1;
+			else {
+				fprintf(stderr, "tamperwatchd: --mode: expected xdp, tc or kmod, got '%s'\n", optarg);
 				return 2;
 			}
 			break;
@@ -388,6 +389,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tamperwatchd: nothing to watch: give -i IFACE or --replay FILE (try --help)\n");
 		return 2;
 	}
+	if (kmod && nreplay) {
+		fprintf(stderr, "tamperwatchd: --mode kmod is live only (-i IFACE)\n");
+		return 2;
+	}
 	if (engine_name && !nreplay) {
 		fprintf(stderr, "tamperwatchd: --replay-engine goes with --replay\n");
 		return 2;
@@ -484,9 +489,11 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	struct tw_engine *eng;
-	int use_bpf = !nreplay || (engine_name && !strcmp(engine_name, "bpf"));
+	int use_bpf = !kmod && (!nreplay || (engine_name && !strcmp(engine_name, "bpf")));
 	struct tw_prefix_opts pfx = { cfg.shutdown_on, cfg.shutdown_v4, cfg.shutdown_v6 };
-	if (use_bpf)
+	if (kmod)
+		eng = tw_engine_kmod_new(&pl, ifaces, nif, TW_HOOK_PREPOST, cfg.max_flows, &pfx, err, sizeof(err));
+	else if (use_bpf)
 		eng = tw_engine_bpf_new(&pl, nreplay > 0, cfg.max_flows, &pfx, err, sizeof(err));
 	else
 		eng = tw_engine_user_new(&pl, cfg.max_flows, &pfx, err, sizeof(err));
@@ -545,6 +552,7 @@ int main(int argc, char **argv)
 	struct tw_status_src status_src = { &status, eng, agg };
 	tw_status_init(&status,
 	               nreplay              ? (use_bpf ? "replay-bpf" : "replay-user")
+	               : kmod               ? "kmod"
 	               : mode == TW_MODE_TC ? "tc"
 	                                    : "xdp",
 	               TW_VERSION);
@@ -610,9 +618,14 @@ int main(int argc, char **argv)
 		struct tw_replay_totals tot;
 		rc = tw_replay_run(eng, replay, nreplay, &cfg.timeouts, &tot);
 	} else {
-		int xdp_fd = tw_engine_bpf_prog_fd(eng, 1), tc_fd = tw_engine_bpf_prog_fd(eng, 0);
+		int xdp_fd = kmod ? -1 : tw_engine_bpf_prog_fd(eng, 1),
+		    tc_fd = kmod ? -1 : tw_engine_bpf_prog_fd(eng, 0);
 		rc = 0;
-		for (int i = 0; i < nif; i++) {
+		for (int i = 0; i < nif && kmod; i++) { /* the engine watches them */
+			fprintf(stderr, "tamperwatchd: watching %s (kmod netfilter pre/post-routing)\n", ifaces[i]);
+			tw_status_add_link(&status, ifaces[i], "kmod");
+		}
+		for (int i = 0; i < nif && !kmod; i++) {
 			if (tw_link_attach(&links[i], xdp_fd, tc_fd, err, sizeof(err)) < 0) {
 				fprintf(stderr, "tamperwatchd: %s\n", err);
 				for (int j = 0; j <= i; j++)
@@ -632,7 +645,7 @@ int main(int argc, char **argv)
 		struct tw_linkwatch *lw = tw_linkwatch_new(links, nif, on_link, &lctx, err, sizeof(err));
 		if (!lw)
 			fprintf(stderr, "tamperwatchd: %s (continuing without it)\n", err);
-		rc = tw_live_run(eng, links, nif, &cfg.timeouts, cfg.stats_interval, lw);
+		rc = tw_live_run(eng, links, kmod ? 0 : nif, &cfg.timeouts, cfg.stats_interval, lw);
 		tw_linkwatch_free(lw);
 		fprintf(stderr, "tamperwatchd: stopped; detached from %d interface(s)\n", nif);
 	}

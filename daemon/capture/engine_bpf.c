@@ -285,6 +285,7 @@ struct tw_engine *tw_engine_bpf_new(struct tw_pipeline *pl, int replay, uint32_t
 	b->base.remove_flow = bpf_remove;
 	b->base.counters = bpf_counters;
 	b->base.destroy = bpf_destroy;
+	b->base.poll = tw_engine_bpf_poll;
 	if (pfx && pfx->on) {
 		b->base.set_client_nets = bpf_set_nets;
 		b->base.poll_prefixes = bpf_poll_prefixes;

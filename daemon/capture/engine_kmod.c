@@ -1,0 +1,492 @@
+/* The kernel module engine (engine_kmod.h).  Two netlink sockets: one for
+ * commands and dumps (flows, per-prefix counters), one subscribed to the
+ * events group, non-blocking and polled by the live loop.  The event socket
+ * asks for NETLINK_BROADCAST_ERROR, so an event that does not fit in it is
+ * refused to the module, which counts it in TW_CNT_EVENTS_LOST per CPU as
+ * the BPF program counts a full ring buffer; NETLINK_NO_ENOBUFS keeps that
+ * from also failing our reads. */
+#include "capture/engine_kmod.h"
+#include "regions.h"
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <linux/netlink.h>
+#include <netlink/netlink.h>
+#include <netlink/genl/genl.h>
+#include <netlink/genl/ctrl.h>
+#include <tamperwatch/genl.h>
+#include <tamperwatch/event.h>
+
+#ifndef SOL_NETLINK
+#define SOL_NETLINK 270
+#endif
+
+#define TW_KMOD_RCVBUF (8 << 20) /* as the BPF ring buffer */
+#define TW_KMOD_POLL_BATCH 4096  /* events per poll before the loop's other work */
+
+struct kmod_engine {
+	struct tw_engine base;
+	struct nl_sock *cmd, *ev;
+	int family;
+	int ncpu;
+	int last_errno; /* the kernel's answer to the last failed command */
+	char ifaces[16][32];
+	int nif, attached;
+	uint64_t evbuf[(sizeof(struct tw_event) + TW_SNIPPET_MAX) / 8 + 1];
+	uint64_t malformed; /* messages without a well-formed event attribute */
+};
+
+static int on_err(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
+{
+	(void)nla;
+	((struct kmod_engine *)arg)->last_errno = -e->error;
+	return NL_STOP;
+}
+
+static int on_nothing(struct nl_msg *msg, void *arg)
+{
+	(void)msg;
+	(void)arg;
+	return NL_OK;
+}
+
+static struct nl_msg *kmsg(struct kmod_engine *k, uint8_t cmd, int flags)
+{
+	struct nl_msg *m = nlmsg_alloc();
+
+	if (m && !genlmsg_put(m, NL_AUTO_PORT, NL_AUTO_SEQ, k->family, 0, flags, cmd, TW_GENL_API_VERSION)) {
+		nlmsg_free(m);
+		m = NULL;
+	}
+	return m;
+}
+
+/* Send m (freed) and take the reply, the dump or the ACK; replies go to cb.
+ * 0, or -1 with errno (the kernel's, or EIO for a netlink failure). */
+static int ksend(struct kmod_engine *k, struct nl_msg *m, nl_recvmsg_msg_cb_t cb, void *arg)
+{
+	int dump = nlmsg_hdr(m)->nlmsg_flags & NLM_F_DUMP, rc;
+
+	k->last_errno = 0;
+	nl_socket_modify_cb(k->cmd, NL_CB_VALID, NL_CB_CUSTOM, cb ? cb : on_nothing, arg);
+	rc = nl_send_auto(k->cmd, m);
+	nlmsg_free(m);
+	if (rc >= 0)
+		rc = dump ? nl_recvmsgs_default(k->cmd) : nl_wait_for_ack(k->cmd);
+	if (rc < 0) {
+		errno = k->last_errno ? k->last_errno : EIO;
+		return -1;
+	}
+	return 0;
+}
+
+static struct nlattr *attr_of(struct nl_msg *msg, int type, size_t min_len)
+{
+	struct nlattr *a[TW_A_MAX + 1];
+
+	if (genlmsg_parse(nlmsg_hdr(msg), 0, a, TW_A_MAX, NULL) < 0 || !a[type] || (size_t)nla_len(a[type]) < min_len)
+		return NULL;
+	return a[type];
+}
+
+/* --- events --- */
+static int on_event(struct nl_msg *msg, void *arg)
+{
+	struct kmod_engine *k = arg;
+	struct nlattr *a = attr_of(msg, TW_A_EVENT, sizeof(struct tw_event));
+	size_t len = a ? (size_t)nla_len(a) : 0;
+
+	if (!a || len > sizeof(k->evbuf)) {
+		k->malformed++;
+		return NL_OK;
+	}
+	memcpy(k->evbuf, nla_data(a), len); /* aligned for the pipeline */
+	tw_pipeline_event(k->base.pl, (const struct tw_event *)k->evbuf, len);
+	return NL_OK;
+}
+
+static int kmod_poll(struct tw_engine *eng, int timeout_ms)
+{
+	struct kmod_engine *k = (struct kmod_engine *)eng;
+	struct pollfd pfd = { .fd = nl_socket_get_fd(k->ev), .events = POLLIN };
+	int n = 0;
+
+	if (poll(&pfd, 1, timeout_ms) < 0)
+		return errno == EINTR ? -4 : -1;
+	while (n < TW_KMOD_POLL_BATCH) {
+		int rc = nl_recvmsgs_default(k->ev);
+		if (rc == -NLE_AGAIN)
+			break;
+		if (rc < 0) {
+			fprintf(stderr, "tamperwatchd: kernel module events: %s\n", nl_geterror(rc));
+			return -1;
+		}
+		n++;
+	}
+	return n;
+}
+
+/* --- flows --- */
+struct flow_walk {
+	tw_flow_cb cb;
+	void *arg;
+	int stopped;
+};
+
+static int on_flow(struct nl_msg *msg, void *arg)
+{
+	struct flow_walk *w = arg;
+	struct nlattr *a = attr_of(msg, TW_A_FLOW, sizeof(struct tw_genl_flow));
+	struct tw_genl_flow gf;
+
+	if (!a || w->stopped)
+		return NL_OK; /* the rest of the dump is read and dropped */
+	memcpy(&gf, nla_data(a), sizeof(gf));
+	if (w->cb(w->arg, &gf.key, &gf.flow))
+		w->stopped = 1;
+	return NL_OK;
+}
+
+static int kmod_for_each(struct tw_engine *eng, tw_flow_cb cb, void *arg)
+{
+	struct kmod_engine *k = (struct kmod_engine *)eng;
+	struct flow_walk w = { cb, arg, 0 };
+	struct nl_msg *m = kmsg(k, TW_CMD_FLOW_GET, NLM_F_DUMP);
+
+	if (!m || ksend(k, m, on_flow, &w) < 0) {
+		fprintf(stderr, "tamperwatchd: kernel module: cannot read the flow table: %s\n", strerror(errno));
+		return 0;
+	}
+	return w.stopped;
+}
+
+static int kmod_remove(struct tw_engine *eng, const struct tw_flow_key *key)
+{
+	struct kmod_engine *k = (struct kmod_engine *)eng;
+	struct nl_msg *m = kmsg(k, TW_CMD_FLOW_DEL, NLM_F_ACK);
+
+	if (!m || nla_put(m, TW_A_FLOW_KEY, sizeof(*key), key) < 0) {
+		nlmsg_free(m);
+		errno = ENOMEM;
+		return -1;
+	}
+	return ksend(k, m, NULL, NULL);
+}
+
+/* --- counters --- */
+struct counters_reply {
+	struct kmod_engine *k;
+	uint64_t *out, *lost;
+	int max_cpu;
+};
+
+static int on_counters(struct nl_msg *msg, void *arg)
+{
+	struct counters_reply *r = arg;
+	struct nlattr *a = attr_of(msg, TW_A_COUNTERS, 0);
+	size_t row = TW_CNT_MAX * sizeof(uint64_t);
+
+	if (!a || nla_len(a) % row) {
+		r->k->malformed++;
+		return NL_OK;
+	}
+	int ncpu = nla_len(a) / (int)row;
+	const uint8_t *p = nla_data(a);
+	for (int cpu = 0; cpu < ncpu; cpu++) {
+		uint64_t c[TW_CNT_MAX];
+		memcpy(c, p + (size_t)cpu * row, row);
+		for (int i = 0; i < TW_CNT_MAX; i++)
+			r->out[i] += c[i];
+		if (r->lost && cpu < r->max_cpu)
+			r->lost[cpu] = c[TW_CNT_EVENTS_LOST];
+	}
+	r->k->ncpu = ncpu;
+	return NL_OK;
+}
+
+static void kmod_counters(struct tw_engine *eng, uint64_t out[TW_CNT_MAX], uint64_t *lost, int max_cpu, int *ncpu)
+{
+	struct kmod_engine *k = (struct kmod_engine *)eng;
+	struct counters_reply r = { k, out, lost, max_cpu };
+	struct nl_msg *m = kmsg(k, TW_CMD_GET_COUNTERS, NLM_F_ACK);
+
+	memset(out, 0, TW_CNT_MAX * sizeof(uint64_t));
+	if (!m || ksend(k, m, on_counters, &r) < 0)
+		fprintf(stderr, "tamperwatchd: kernel module: cannot read the counters: %s\n", strerror(errno));
+	if (ncpu)
+		*ncpu = k->ncpu;
+}
+
+/* --- per-prefix counters --- */
+static int kmod_set_nets(struct tw_engine *eng, const struct tw_regions *r, char *err, size_t errlen)
+{
+	struct kmod_engine *k = (struct kmod_engine *)eng;
+	size_t i = 0;
+
+	if (r->n > TW_GENL_MAX_NETS) {
+		snprintf(err, errlen, "%zu client networks: the kernel module holds at most %d", r->n,
+		         TW_GENL_MAX_NETS);
+		return -1;
+	}
+	do { /* in chunks: one attribute holds less than 64 KiB */
+		size_t n = r->n - i > TW_GENL_NETS_CHUNK ? TW_GENL_NETS_CHUNK : r->n - i;
+		struct tw_lpm_key *v = calloc(n ? n : 1, sizeof(*v));
+		struct nl_msg *m = kmsg(k, TW_CMD_CLIENT_NETS, NLM_F_ACK);
+		if (!v || !m) {
+			free(v);
+			nlmsg_free(m);
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		for (size_t j = 0; j < n; j++) {
+			const struct tw_region_entry *e = &r->e[i + j];
+			v[j].prefixlen = 8 + (uint32_t)e->plen;
+			v[j].data[0] = e->family == AF_INET ? TW_FAMILY_IPV4 : TW_FAMILY_IPV6;
+			memcpy(v[j].data + 1, e->addr, e->family == AF_INET ? 4 : 16);
+		}
+		int bad = nla_put(m, TW_A_NETS, (int)(n * sizeof(*v)), v) < 0 ||
+		          (i == 0 && nla_put_flag(m, TW_A_NETS_FIRST) < 0);
+		free(v);
+		if (bad) {
+			nlmsg_free(m);
+			snprintf(err, errlen, "client networks: netlink message too large");
+			return -1;
+		}
+		if (ksend(k, m, NULL, NULL) < 0) {
+			snprintf(err, errlen, "cannot give the client networks to the kernel module: %s",
+			         strerror(errno));
+			return -1;
+		}
+		i += n;
+	} while (i < r->n);
+	return 0;
+}
+
+struct pfx_walk {
+	tw_pfx_cb cb;
+	void *arg;
+	long n;
+};
+
+static int on_pfx(struct nl_msg *msg, void *arg)
+{
+	struct pfx_walk *w = arg;
+	struct nlattr *a = attr_of(msg, TW_A_PFX, sizeof(struct tw_genl_pfx));
+	struct tw_genl_pfx g;
+	struct tw_pfx_sample s;
+
+	if (!a)
+		return NL_OK;
+	memcpy(&g, nla_data(a), sizeof(g));
+	memset(&s, 0, sizeof(s));
+	s.key = g.key;
+	s.packets = g.packets;
+	s.bytes = g.bytes;
+	s.new_flows = g.new_flows;
+	memcpy(s.class_packets, g.class_packets, sizeof(s.class_packets));
+	memcpy(s.clients, g.clients, sizeof(s.clients));
+	w->cb(w->arg, &s);
+	w->n++;
+	return NL_OK;
+}
+
+static long kmod_poll_prefixes(struct tw_engine *eng, tw_pfx_cb cb, void *arg)
+{
+	struct kmod_engine *k = (struct kmod_engine *)eng;
+	struct pfx_walk w = { cb, arg, 0 };
+	struct nl_msg *m = kmsg(k, TW_CMD_PFX_POLL, NLM_F_DUMP);
+
+	if (!m)
+		return -1;
+	return ksend(k, m, on_pfx, &w) < 0 ? -1 : w.n;
+}
+
+/* --- interfaces --- */
+static int iface_cmd(struct kmod_engine *k, uint8_t cmd, const char *name, int hook)
+{
+	struct nl_msg *m = kmsg(k, cmd, NLM_F_ACK);
+
+	if (!m || nla_put_string(m, TW_A_IFNAME, name) < 0 ||
+	    (cmd == TW_CMD_IFACE_ADD && nla_put_u8(m, TW_A_HOOK, (uint8_t)hook) < 0)) {
+		nlmsg_free(m);
+		errno = ENOMEM;
+		return -1;
+	}
+	return ksend(k, m, NULL, NULL);
+}
+
+static void kmod_detach(struct tw_engine *eng)
+{
+	struct kmod_engine *k = (struct kmod_engine *)eng;
+
+	for (int i = 0; i < k->attached; i++)
+		if (iface_cmd(k, TW_CMD_IFACE_DEL, k->ifaces[i], 0) < 0)
+			fprintf(stderr, "tamperwatchd: kernel module: cannot stop watching %s: %s\n", k->ifaces[i],
+			        strerror(errno));
+	k->attached = 0;
+}
+
+static int kmod_process(struct tw_engine *eng, const struct tw_frame *f)
+{
+	(void)eng;
+	(void)f;
+	fprintf(stderr, "tamperwatchd: the kernel module engine is live only (replay: --replay-engine user|bpf)\n");
+	return -1;
+}
+
+static void kmod_destroy(struct tw_engine *eng)
+{
+	struct kmod_engine *k = (struct kmod_engine *)eng;
+
+	if (!k)
+		return;
+	if (k->cmd && k->family > 0)
+		kmod_detach(eng);
+	if (k->malformed)
+		fprintf(stderr, "tamperwatchd: kernel module: %llu malformed messages ignored\n",
+		        (unsigned long long)k->malformed);
+	nl_socket_free(k->ev);
+	nl_socket_free(k->cmd);
+	free(k);
+}
+
+struct hello {
+	uint32_t api, event, ncpu, limit;
+};
+
+static int on_hello(struct nl_msg *msg, void *arg)
+{
+	struct hello *h = arg;
+	struct nlattr *a[TW_A_MAX + 1];
+
+	if (genlmsg_parse(nlmsg_hdr(msg), 0, a, TW_A_MAX, NULL) < 0)
+		return NL_OK;
+	if (a[TW_A_API_VERSION])
+		h->api = nla_get_u32(a[TW_A_API_VERSION]);
+	if (a[TW_A_EVENT_VERSION])
+		h->event = nla_get_u32(a[TW_A_EVENT_VERSION]);
+	if (a[TW_A_NCPU])
+		h->ncpu = nla_get_u32(a[TW_A_NCPU]);
+	if (a[TW_A_MAX_FLOWS_LIMIT])
+		h->limit = nla_get_u32(a[TW_A_MAX_FLOWS_LIMIT]);
+	return NL_OK;
+}
+
+static int open_event_socket(struct kmod_engine *k, char *err, size_t errlen)
+{
+	int one = 1, size = TW_KMOD_RCVBUF, grp;
+
+	k->ev = nl_socket_alloc();
+	if (!k->ev || genl_connect(k->ev) < 0) {
+		snprintf(err, errlen, "cannot open a generic netlink socket");
+		return -1;
+	}
+	nl_socket_disable_seq_check(k->ev);
+	nl_socket_modify_cb(k->ev, NL_CB_VALID, NL_CB_CUSTOM, on_event, k);
+	grp = genl_ctrl_resolve_grp(k->ev, TW_GENL_NAME, TW_GENL_MCGRP_EVENTS);
+	if (grp < 0 || nl_socket_add_membership(k->ev, grp) < 0) {
+		snprintf(err, errlen, "cannot join the kernel module's event group: %s", nl_geterror(grp));
+		return -1;
+	}
+	int fd = nl_socket_get_fd(k->ev);
+	/* as large as the BPF ring buffer; FORCE needs CAP_NET_ADMIN, which a
+	 * daemon that could talk to the module has */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	if (setsockopt(fd, SOL_NETLINK, NETLINK_BROADCAST_ERROR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_NETLINK, NETLINK_NO_ENOBUFS, &one, sizeof(one)) < 0) {
+		snprintf(err, errlen, "cannot set up the event socket: %s", strerror(errno));
+		return -1;
+	}
+	nl_socket_set_nonblocking(k->ev);
+	return 0;
+}
+
+struct tw_engine *tw_engine_kmod_new(struct tw_pipeline *pl, const char *const *ifaces, int nif, int hook,
+                                     uint32_t max_flows, const struct tw_prefix_opts *pfx, char *err, size_t errlen)
+{
+	struct kmod_engine *k = calloc(1, sizeof(*k));
+	struct hello h = { 0 };
+	struct nl_msg *m;
+
+	if (!k) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	k->base.name = "kmod";
+	k->base.pl = pl;
+	if (nif > 16) {
+		snprintf(err, errlen, "at most 16 interfaces");
+		goto fail;
+	}
+	k->cmd = nl_socket_alloc();
+	if (!k->cmd || genl_connect(k->cmd) < 0) {
+		snprintf(err, errlen, "cannot open a generic netlink socket");
+		goto fail;
+	}
+	nl_socket_disable_auto_ack(k->cmd);
+	nl_socket_modify_err_cb(k->cmd, NL_CB_CUSTOM, on_err, k);
+	k->family = genl_ctrl_resolve(k->cmd, TW_GENL_NAME);
+	if (k->family < 0) {
+		snprintf(err, errlen,
+		         "the tamperwatch kernel module is not loaded (modprobe tamperwatch; README: Kernel module)");
+		goto fail;
+	}
+	m = kmsg(k, TW_CMD_HELLO, NLM_F_ACK);
+	if (!m || ksend(k, m, on_hello, &h) < 0) {
+		snprintf(err, errlen, "the tamperwatch kernel module does not answer: %s%s", strerror(errno),
+		         errno == EPERM ? " (need root with CAP_NET_ADMIN)" : "");
+		goto fail;
+	}
+	if (h.api != TW_GENL_API_VERSION || h.event != TW_EVENT_VERSION) {
+		snprintf(err, errlen,
+		         "kernel module netlink API version %u (events %u), this daemon speaks version %d (events %d): "
+		         "load the module built with this daemon",
+		         h.api, h.event, TW_GENL_API_VERSION, TW_EVENT_VERSION);
+		goto fail;
+	}
+	k->ncpu = (int)h.ncpu;
+	if (max_flows > h.limit) {
+		snprintf(err, errlen, "flows.max %u is above the module's max_flows=%u (a load parameter)", max_flows,
+		         h.limit);
+		goto fail;
+	}
+	m = kmsg(k, TW_CMD_SET_CONFIG, NLM_F_ACK);
+	if (!m || nla_put_u32(m, TW_A_MAX_FLOWS, max_flows) < 0 || nla_put_u8(m, TW_A_PFX_ON, pfx && pfx->on) < 0 ||
+	    nla_put_u8(m, TW_A_PFX_V4, (uint8_t)(pfx && pfx->on ? pfx->v4_len : 24)) < 0 ||
+	    nla_put_u8(m, TW_A_PFX_V6, (uint8_t)(pfx && pfx->on ? pfx->v6_len : 48)) < 0 ||
+	    ksend(k, m, NULL, NULL) < 0) {
+		snprintf(err, errlen, "cannot configure the kernel module: %s", strerror(errno));
+		goto fail;
+	}
+	if (open_event_socket(k, err, errlen) < 0)
+		goto fail;
+	/* subscribed before watching: no event of ours goes unheard */
+	for (int i = 0; i < nif; i++) {
+		snprintf(k->ifaces[i], sizeof(k->ifaces[i]), "%s", ifaces[i]);
+		if (iface_cmd(k, TW_CMD_IFACE_ADD, ifaces[i], hook) < 0) {
+			snprintf(err, errlen, "the kernel module cannot watch %s: %s", ifaces[i], strerror(errno));
+			goto fail;
+		}
+		k->attached = i + 1;
+	}
+	k->nif = nif;
+	k->base.process = kmod_process;
+	k->base.for_each_flow = kmod_for_each;
+	k->base.remove_flow = kmod_remove;
+	k->base.counters = kmod_counters;
+	k->base.destroy = kmod_destroy;
+	k->base.poll = kmod_poll;
+	k->base.detach = kmod_detach;
+	if (pfx && pfx->on) {
+		k->base.set_client_nets = kmod_set_nets;
+		k->base.poll_prefixes = kmod_poll_prefixes;
+	}
+	return &k->base;
+fail:
+	kmod_destroy(&k->base);
+	return NULL;
+}
