@@ -6,7 +6,8 @@
  * Unlike the BPF LRU map a full table refuses new flows and counts them
  * (TW_CNT_FLOW_INSERT_FAIL); the daemon's sweep ends and removes flows, and
  * a slow idle eviction here keeps the table from filling with flows nobody
- * sweeps (no daemon running), counted as evicted. */
+ * sweeps (no daemon running), counted as evicted.
+ */
 #include <linux/jhash.h>
 #include <linux/random.h>
 #include <linux/slab.h>
@@ -17,14 +18,13 @@
 
 static unsigned int evict_idle_s = 600;
 module_param(evict_idle_s, uint, 0644);
-MODULE_PARM_DESC(evict_idle_s,
-                 "Seconds without packets after which the module itself drops a flow (0: never)");
+MODULE_PARM_DESC(evict_idle_s, "Idle seconds before the module drops a flow itself (0: never)");
 
 #define TW_EVICT_PERIOD (10 * HZ)
 
 struct tw_bucket {
 	struct hlist_head head;
-	spinlock_t lock;
+	spinlock_t lock; /* inserts and removals; lookups are RCU */
 };
 
 static struct tw_bucket *buckets;
@@ -48,7 +48,9 @@ struct tw_kflow *tw_flow_lookup(const struct tw_flow_key *k)
 	struct tw_bucket *b = bucket_of(k);
 	struct tw_kflow *e;
 
-	hlist_for_each_entry_rcu(e, &b->head, node) if (!memcmp(&e->key, k, sizeof(*k))) return e;
+	hlist_for_each_entry_rcu(e, &b->head, node)
+		if (!memcmp(&e->key, k, sizeof(*k)))
+			return e;
 	return NULL;
 }
 
@@ -67,7 +69,7 @@ static void flow_unlink(struct tw_kflow *e)
 }
 
 struct tw_kflow *tw_flow_insert(const struct tw_flow_key *k, const struct tw_pkt *p, int src_is_b,
-                                int *created)
+				int *created)
 {
 	struct tw_bucket *b = bucket_of(k);
 	struct tw_kflow *e, *n;
@@ -75,7 +77,9 @@ struct tw_kflow *tw_flow_insert(const struct tw_flow_key *k, const struct tw_pkt
 	*created = 0;
 	spin_lock_bh(&b->lock);
 	/* another CPU may have added it since the lookup */
-	hlist_for_each_entry(e, &b->head, node) if (!memcmp(&e->key, k, sizeof(*k))) goto out;
+	hlist_for_each_entry(e, &b->head, node)
+		if (!memcmp(&e->key, k, sizeof(*k)))
+			goto out;
 	e = NULL;
 	if (atomic_read(&flow_count) >= READ_ONCE(flow_limit))
 		goto out;
@@ -101,12 +105,12 @@ int tw_flow_delete(const struct tw_flow_key *k)
 	int rc = -ENOENT;
 
 	spin_lock_bh(&b->lock);
-	hlist_for_each_entry(e, &b->head, node) if (!memcmp(&e->key, k, sizeof(*k)))
-	{
-		flow_unlink(e);
-		rc = 0;
-		break;
-	}
+	hlist_for_each_entry(e, &b->head, node)
+		if (!memcmp(&e->key, k, sizeof(*k))) {
+			flow_unlink(e);
+			rc = 0;
+			break;
+		}
 	spin_unlock_bh(&b->lock);
 	return rc;
 }
@@ -130,12 +134,11 @@ static void evict_fn(struct work_struct *w)
 		if (hlist_empty(&b->head))
 			continue;
 		spin_lock_bh(&b->lock);
-		hlist_for_each_entry_safe(e, tmp, &b->head,
-		                          node) if (now > flow_last_ns(&e->flow) + idle)
-		{
-			flow_unlink(e);
-			atomic64_inc(&flow_evicted);
-		}
+		hlist_for_each_entry_safe(e, tmp, &b->head, node)
+			if (now > flow_last_ns(&e->flow) + idle) {
+				flow_unlink(e);
+				atomic64_inc(&flow_evicted);
+			}
 		spin_unlock_bh(&b->lock);
 		if ((i & 1023) == 1023)
 			cond_resched();
@@ -145,7 +148,30 @@ static void evict_fn(struct work_struct *w)
 
 /* One flow per message; the cursor is (bucket, entries of it already sent).
  * A flow added or removed between two messages may be missed or sent twice,
- * as with the BPF map's get_next_key walk. */
+ * as with the BPF map's get_next_key walk.
+ */
+static int put_flow(struct sk_buff *skb, struct netlink_callback *cb, const struct tw_kflow *e)
+{
+	struct tw_genl_flow *gf;
+	struct nlattr *a;
+	void *hdr;
+
+	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq, &tw_genl_family,
+			  NLM_F_MULTI, TW_CMD_FLOW_GET);
+	if (!hdr)
+		return -EMSGSIZE;
+	a = nla_reserve_64bit(skb, TW_A_FLOW, sizeof(*gf), TW_A_PAD);
+	if (!a) {
+		genlmsg_cancel(skb, hdr);
+		return -EMSGSIZE;
+	}
+	gf = nla_data(a);
+	gf->key = e->key;
+	memcpy(&gf->flow, &e->flow, sizeof(gf->flow));
+	genlmsg_end(skb, hdr);
+	return 0;
+}
+
 int tw_flows_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	u32 i = cb->args[0];
@@ -156,33 +182,19 @@ int tw_flows_dump(struct sk_buff *skb, struct netlink_callback *cb)
 		struct tw_kflow *e;
 		long pos = 0;
 
-		hlist_for_each_entry_rcu(e, &buckets[i].head, node)
-		{
-			struct tw_genl_flow *gf;
-			struct nlattr *a;
-			void *hdr;
-
-			if (pos++ < skip)
+		hlist_for_each_entry_rcu(e, &buckets[i].head, node) {
+			if (pos < skip) {
+				pos++;
 				continue;
-			hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
-			                  &tw_genl_family, NLM_F_MULTI, TW_CMD_FLOW_GET);
-			if (!hdr)
-				goto full;
-			a = nla_reserve_64bit(skb, TW_A_FLOW, sizeof(*gf), TW_A_PAD);
-			if (!a) {
-				genlmsg_cancel(skb, hdr);
-				goto full;
 			}
-			gf = nla_data(a);
-			gf->key = e->key;
-			memcpy(&gf->flow, &e->flow, sizeof(gf->flow));
-			genlmsg_end(skb, hdr);
-			continue;
-		full:
-			rcu_read_unlock();
-			cb->args[0] = i;
-			cb->args[1] = pos - 1;
-			return skb->len;
+			if (put_flow(skb, cb, e)) {
+				/* full: this entry opens the next message */
+				rcu_read_unlock();
+				cb->args[0] = i;
+				cb->args[1] = pos;
+				return skb->len;
+			}
+			pos++;
 		}
 	}
 	rcu_read_unlock();
@@ -242,7 +254,8 @@ int tw_flows_init(u32 limit)
 }
 
 /* The hooks are gone and no netlink call is running: free every flow, wait
- * for the frees queued behind grace periods, and say if any is left. */
+ * for the frees queued behind grace periods, and say if any is left.
+ */
 void tw_flows_exit(void)
 {
 	u32 i;
@@ -253,7 +266,8 @@ void tw_flows_exit(void)
 		struct tw_kflow *e;
 
 		spin_lock_bh(&buckets[i].lock);
-		hlist_for_each_entry_safe(e, tmp, &buckets[i].head, node) flow_unlink(e);
+		hlist_for_each_entry_safe(e, tmp, &buckets[i].head, node)
+			flow_unlink(e);
 		spin_unlock_bh(&buckets[i].lock);
 	}
 	rcu_barrier();

@@ -4,7 +4,8 @@
  * message.  An event that cannot be delivered (no daemon listening, its
  * socket full: the daemon sets NETLINK_BROADCAST_ERROR so a full socket is
  * reported here) is counted in TW_CNT_EVENTS_LOST on the CPU that made it,
- * as a full ring buffer is on the BPF path.  Commands need CAP_NET_ADMIN. */
+ * as a full ring buffer is on the BPF path.  Commands need CAP_NET_ADMIN.
+ */
 #include <linux/cpumask.h>
 #include "tw_kmod.h"
 
@@ -34,7 +35,7 @@ void tw_genl_emit(const struct tw_emit_req *r, const struct tw_flow *f)
 
 	if (tw_event_wants_snippet(r->type) && r->pkt.payload_off < r->frame_len)
 		snip = min3(r->frame_len - r->pkt.payload_off, (u32)r->pkt.payload_len,
-		            (u32)TW_SNIPPET_MAX);
+			    (u32)TW_SNIPPET_MAX);
 	if (!genl_has_listeners(&tw_genl_family, &init_net, 0))
 		goto lost;
 	len = sizeof(*e) + snip;
@@ -107,7 +108,7 @@ static int tw_cmd_set_config(struct sk_buff *skb, struct genl_info *info)
 		on = nla_get_u8(a[TW_A_PFX_ON]);
 	if (a[TW_A_PFX_ON] || a[TW_A_PFX_V4] || a[TW_A_PFX_V6])
 		return tw_pfx_configure(on, a[TW_A_PFX_V4] ? nla_get_u8(a[TW_A_PFX_V4]) : 24,
-		                        a[TW_A_PFX_V6] ? nla_get_u8(a[TW_A_PFX_V6]) : 48);
+					a[TW_A_PFX_V6] ? nla_get_u8(a[TW_A_PFX_V6]) : 48);
 	return 0;
 }
 
@@ -121,8 +122,8 @@ static int tw_cmd_iface(struct sk_buff *skb, struct genl_info *info)
 	if (info->genlhdr->cmd == TW_CMD_IFACE_DEL)
 		return tw_iface_del(genl_info_net(info), name);
 	return tw_iface_add(genl_info_net(info), name,
-	                    info->attrs[TW_A_HOOK] ? nla_get_u8(info->attrs[TW_A_HOOK])
-	                                           : TW_HOOK_PREPOST);
+			    info->attrs[TW_A_HOOK] ? nla_get_u8(info->attrs[TW_A_HOOK])
+						   : TW_HOOK_PREPOST);
 }
 
 static int tw_cmd_counters(struct sk_buff *skb, struct genl_info *info)
@@ -140,8 +141,9 @@ static int tw_cmd_counters(struct sk_buff *skb, struct genl_info *info)
 	if (!a)
 		goto nospace;
 	memset(nla_data(a), 0, clen);
-	for_each_possible_cpu(cpu) memcpy((u8 *)nla_data(a) + cpu * sizeof(struct tw_counters),
-	                                  per_cpu_ptr(tw_stats, cpu), sizeof(struct tw_counters));
+	for_each_possible_cpu(cpu)
+		memcpy((u8 *)nla_data(a) + cpu * sizeof(struct tw_counters),
+		       per_cpu_ptr(tw_stats, cpu), sizeof(struct tw_counters));
 	if (nla_put_u64_64bit(msg, TW_A_FLOWS, tw_flows_count(), TW_A_PAD) ||
 	    nla_put_u64_64bit(msg, TW_A_FLOW_OBJS, tw_flows_objs(), TW_A_PAD) ||
 	    nla_put_u64_64bit(msg, TW_A_EVICTED, tw_flows_evicted(), TW_A_PAD) ||
@@ -171,7 +173,7 @@ static int tw_cmd_client_nets(struct sk_buff *skb, struct genl_info *info)
 		return -EINVAL;
 	}
 	return tw_pfx_set_nets(a ? nla_data(a) : NULL, len / sizeof(struct tw_lpm_key),
-	                       nla_get_flag(info->attrs[TW_A_NETS_FIRST]));
+			       nla_get_flag(info->attrs[TW_A_NETS_FIRST]));
 }
 
 static const struct genl_ops tw_ops[] = {
@@ -208,7 +210,8 @@ int tw_genl_init(void)
 }
 
 /* Waits for running commands and dumps; events already queued to a
- * socket belong to that socket. */
+ * socket belong to that socket.
+ */
 void tw_genl_exit(void)
 {
 	genl_unregister_family(&tw_genl_family);

@@ -7,7 +7,8 @@
  * Ethernet header in front of the copied IP headers; a frame then counts
  * ETH_HLEN + the IP length, as XDP on the wire without padding.  Hooks sit
  * first in pre-routing and forward (before defragmentation: fragments are
- * seen as on the wire) and last in post-routing (after NAT). */
+ * seen as on the wire) and last in post-routing (after NAT).
+ */
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4.h>
 #include <linux/netfilter_ipv6.h>
@@ -18,7 +19,8 @@
 #include "tw_kmod.h"
 
 /* Header bytes copied for the parser: IPv6 with extension headers and a TCP
- * header with options.  Longer header chains are counted as TW_CNT_NONLINEAR. */
+ * header with options.  Longer header chains are counted as TW_CNT_NONLINEAR.
+ */
 #define TW_HDR_MAX 320
 
 #define TW_MAX_WATCH 16
@@ -114,7 +116,7 @@ static void tw_handle(const struct sk_buff *skb, int pf, const struct net_device
 		bool clipped = copy < skb->len;
 
 		if (clipped && (rc == TW_PARSE_TRUNC_L3 || rc == TW_PARSE_TRUNC_L4 ||
-		                rc == TW_PARSE_IPV6_EXT_LIMIT))
+				rc == TW_PARSE_IPV6_EXT_LIMIT))
 			tw_count(TW_CNT_NONLINEAR, 1);
 		else if (rc > 0 && rc < TW_PARSE_RESULT_MAX)
 			tw_count(TW_CNT_PARSE_BASE + rc, 1);
@@ -146,10 +148,10 @@ static void tw_handle(const struct sk_buff *skb, int pf, const struct net_device
 	}
 	/* the BPF program's clock choice: precise where arrival time is evidence */
 	precise = is_new || p->proto != TW_PROTO_TCP ||
-	          (p->tcp_flags & (TW_TCP_SYN | TW_TCP_FIN | TW_TCP_RST)) ||
-	          kf->flow.state != TW_TCP_ESTABLISHED ||
-	          (kf->flow.flags & (TW_FLOW_CLIENT_DATA | TW_FLOW_SERVER_DATA)) !=
-	                  (TW_FLOW_CLIENT_DATA | TW_FLOW_SERVER_DATA);
+		  (p->tcp_flags & (TW_TCP_SYN | TW_TCP_FIN | TW_TCP_RST)) ||
+		  kf->flow.state != TW_TCP_ESTABLISHED ||
+		  (kf->flow.flags & (TW_FLOW_CLIENT_DATA | TW_FLOW_SERVER_DATA)) !=
+			  (TW_FLOW_CLIENT_DATA | TW_FLOW_SERVER_DATA);
 	now = precise ? ktime_get_ns() : ktime_get_coarse_ns();
 	dir = tw_pkt_dir(&kf->flow, src_is_b);
 	ev = tw_track(&kf->flow, p, dir, now, segs, frame_len, &r.pc);

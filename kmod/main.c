@@ -2,25 +2,23 @@
 /* tamperwatch: the censorship detector's backend for kernels where the BPF
  * programs cannot run.  Load order: counters, flow and prefix tables,
  * netlink, hooks (so a hook never sees a half-made module); unload in
- * reverse, each step waiting for the users of the one before it. */
+ * reverse, each step waiting for the users of the one before it.
+ */
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include "tw_kmod.h"
 
 static unsigned int max_flows = 262144;
 module_param(max_flows, uint, 0444);
-MODULE_PARM_DESC(max_flows,
-                 "Flow table size: the most the daemon's flows.max may ask for (default 262144)");
+MODULE_PARM_DESC(max_flows, "Flow table size, the most flows.max may ask for (262144)");
 
 static char *ifaces;
 module_param(ifaces, charp, 0444);
-MODULE_PARM_DESC(ifaces, "Interfaces watched from load on, e.g. eth0,eth1:forward (default: none, "
-                         "the daemon adds them)");
+MODULE_PARM_DESC(ifaces, "Interfaces watched from load on: eth0,eth1:forward");
 
 static char *hook = "prepost";
 module_param(hook, charp, 0444);
-MODULE_PARM_DESC(hook,
-                 "Default hook for ifaces=: prepost (pre-routing in, post-routing out) or forward");
+MODULE_PARM_DESC(hook, "Default hook for ifaces=: prepost or forward");
 
 struct tw_counters __percpu *tw_stats;
 
@@ -79,7 +77,7 @@ err_stats:
 static void __exit tw_exit(void)
 {
 	tw_hooks_exit(); /* no packet is handled after this */
-	tw_genl_exit();  /* no command or dump runs after this */
+	tw_genl_exit();	 /* no command or dump runs after this */
 	tw_pfx_exit();
 	tw_flows_exit();
 	free_percpu(tw_stats);

@@ -5,7 +5,8 @@
  * sorted array of disjoint networks (nested ones fold into the outer one:
  * only membership matters), found by binary search.  Prefixes live in a
  * hash with per-CPU values; like the BPF map it never evicts (an evicted
- * prefix would look like a shutdown) and refuses new ones when full. */
+ * prefix would look like a shutdown) and refuses new ones when full.
+ */
 #include <linux/jhash.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
@@ -116,8 +117,9 @@ static struct tw_kpfx *pfx_find(const struct tw_pfx_key *k)
 {
 	struct tw_kpfx *e;
 
-	hlist_for_each_entry_rcu(e, pfx_bucket(k),
-	                         node) if (!memcmp(&e->key, k, sizeof(*k))) return e;
+	hlist_for_each_entry_rcu(e, pfx_bucket(k), node)
+		if (!memcmp(&e->key, k, sizeof(*k)))
+			return e;
 	return NULL;
 }
 
@@ -183,8 +185,7 @@ static void pfx_clear(void)
 		struct hlist_node *tmp;
 		struct tw_kpfx *e;
 
-		hlist_for_each_entry_safe(e, tmp, &pfx_buckets[i], node)
-		{
+		hlist_for_each_entry_safe(e, tmp, &pfx_buckets[i], node) {
 			hlist_del_rcu(&e->node);
 			atomic_dec(&pfx_count);
 			call_rcu(&e->rcu, pfx_free_rcu);
@@ -204,7 +205,8 @@ int tw_pfx_configure(int on, u32 v4, u32 v6)
 }
 
 /* The client networks arrive in chunks (an attribute holds < 64 KiB): the
- * raw entries are staged and the lookup array rebuilt after each chunk. */
+ * raw entries are staged and the lookup array rebuilt after each chunk.
+ */
 static struct tw_net *staged;
 static u32 staged_n;
 static DEFINE_MUTEX(nets_mutex);
@@ -277,11 +279,13 @@ u64 tw_pfx_entries(void)
 }
 
 /* A poll closes the sketch epoch: writers move to the other bank, the
- * closed one is read (prefix.h). */
+ * closed one is read (prefix.h).
+ */
 int tw_pfx_dump_start(struct netlink_callback *cb)
 {
 	mutex_lock(&pfx_poll_mutex);
 	cb->args[0] = READ_ONCE(pfx_epoch);
+	/* pairs with the hooks' READ_ONCE: they move to the other bank */
 	smp_store_release(&pfx_epoch, cb->args[0] + 1);
 	mutex_unlock(&pfx_poll_mutex);
 	cb->args[1] = 0;
@@ -295,8 +299,7 @@ static void pfx_sum(const struct tw_kpfx *e, u64 closed, struct tw_genl_pfx *s)
 
 	memset(s, 0, sizeof(*s));
 	s->key = e->key;
-	for_each_possible_cpu(cpu)
-	{
+	for_each_possible_cpu(cpu) {
 		const struct tw_pfx_val *v = per_cpu_ptr(e->val, cpu);
 
 		s->packets += v->packets;
@@ -310,6 +313,26 @@ static void pfx_sum(const struct tw_kpfx *e, u64 closed, struct tw_genl_pfx *s)
 	}
 }
 
+static int put_pfx(struct sk_buff *skb, struct netlink_callback *cb, const struct tw_kpfx *e,
+		   u64 closed)
+{
+	struct nlattr *a;
+	void *hdr;
+
+	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq, &tw_genl_family,
+			  NLM_F_MULTI, TW_CMD_PFX_POLL);
+	if (!hdr)
+		return -EMSGSIZE;
+	a = nla_reserve_64bit(skb, TW_A_PFX, sizeof(struct tw_genl_pfx), TW_A_PAD);
+	if (!a) {
+		genlmsg_cancel(skb, hdr);
+		return -EMSGSIZE;
+	}
+	pfx_sum(e, closed, nla_data(a));
+	genlmsg_end(skb, hdr);
+	return 0;
+}
+
 int tw_pfx_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	u64 closed = cb->args[0];
@@ -321,30 +344,19 @@ int tw_pfx_dump(struct sk_buff *skb, struct netlink_callback *cb)
 		struct tw_kpfx *e;
 		long pos = 0;
 
-		hlist_for_each_entry_rcu(e, &pfx_buckets[i], node)
-		{
-			struct nlattr *a;
-			void *hdr;
-
-			if (pos++ < skip)
+		hlist_for_each_entry_rcu(e, &pfx_buckets[i], node) {
+			if (pos < skip) {
+				pos++;
 				continue;
-			hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
-			                  &tw_genl_family, NLM_F_MULTI, TW_CMD_PFX_POLL);
-			if (!hdr)
-				goto full;
-			a = nla_reserve_64bit(skb, TW_A_PFX, sizeof(struct tw_genl_pfx), TW_A_PAD);
-			if (!a) {
-				genlmsg_cancel(skb, hdr);
-				goto full;
 			}
-			pfx_sum(e, closed, nla_data(a));
-			genlmsg_end(skb, hdr);
-			continue;
-		full:
-			rcu_read_unlock();
-			cb->args[1] = i;
-			cb->args[2] = pos - 1;
-			return skb->len;
+			if (put_pfx(skb, cb, e, closed)) {
+				/* full: this entry opens the next message */
+				rcu_read_unlock();
+				cb->args[1] = i;
+				cb->args[2] = pos;
+				return skb->len;
+			}
+			pos++;
 		}
 	}
 	rcu_read_unlock();

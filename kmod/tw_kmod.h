@@ -2,7 +2,8 @@
 /* tamperwatch kernel module: what its parts share.  The module is only a
  * backend: netfilter hooks that parse (hook.c), a flow table (flows.c),
  * per-prefix counters (pfx.c) and generic netlink (genl.c); every decision
- * is the classifier core's, from include/tamperwatch/. */
+ * is the classifier core's, from include/tamperwatch/.
+ */
 #ifndef TW_KMOD_H
 #define TW_KMOD_H
 
@@ -18,6 +19,7 @@
 struct tw_counters {
 	u64 c[TW_CNT_MAX];
 };
+
 extern struct tw_counters __percpu *tw_stats;
 
 static inline void tw_count(int idx, u64 n)
@@ -41,7 +43,7 @@ u32 tw_flows_limit(void);
 struct tw_kflow *tw_flow_lookup(const struct tw_flow_key *k);
 /* NULL when the table is full or out of memory; *created tells which */
 struct tw_kflow *tw_flow_insert(const struct tw_flow_key *k, const struct tw_pkt *p, int src_is_b,
-                                int *created);
+				int *created);
 int tw_flow_delete(const struct tw_flow_key *k);
 /* dump cursor in cb->args[0..1] */
 int tw_flows_dump(struct sk_buff *skb, struct netlink_callback *cb);
@@ -87,6 +89,7 @@ struct tw_emit_req {
 	const struct sk_buff *skb;
 	int l3_off; /* offset of the IP header in skb (the frame's byte 14) */
 };
+
 void tw_genl_emit(const struct tw_emit_req *r, const struct tw_flow *f);
 
 #endif
