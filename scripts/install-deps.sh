@@ -20,6 +20,9 @@ PKGS=(
   prometheus prometheus-alertmanager rsyslog
   # benchmark peers
   libndpi-bin tshark
+  # the kernel module: Debian's kernel headers to build against; its test
+  # boots Debian's kernel (fetched by scripts/kmod-guest-kernel) under qemu
+  linux-headers-amd64 qemu-system-x86 busybox-static
 )
 
 missing=()

@@ -26,32 +26,22 @@
 
 #define TW_KMOD_RCVBUF (8 << 20) /* as the BPF ring buffer */
 #define TW_KMOD_POLL_BATCH 4096  /* events per poll before the loop's other work */
+#define TW_KMOD_CMD_RCVBUF (1 << 20)
+#define TW_KMOD_MSGBUF 65536 /* a dump's messages come in skbs of at most 32 KiB */
 
 struct kmod_engine {
 	struct tw_engine base;
 	struct nl_sock *cmd, *ev;
 	int family;
 	int ncpu;
-	int last_errno; /* the kernel's answer to the last failed command */
+	uint32_t seq;   /* of the command whose answers are awaited */
+	uint64_t stale; /* answers to earlier commands, skipped */
 	char ifaces[16][32];
 	int nif, attached;
 	uint64_t evbuf[(sizeof(struct tw_event) + TW_SNIPPET_MAX) / 8 + 1];
-	uint64_t malformed; /* messages without a well-formed event attribute */
+	uint64_t rxbuf[TW_KMOD_MSGBUF / 8]; /* command answers */
+	uint64_t malformed;                 /* messages without a well-formed event attribute */
 };
-
-static int on_err(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
-{
-	(void)nla;
-	((struct kmod_engine *)arg)->last_errno = -e->error;
-	return NL_STOP;
-}
-
-static int on_nothing(struct nl_msg *msg, void *arg)
-{
-	(void)msg;
-	(void)arg;
-	return NL_OK;
-}
 
 static struct nl_msg *kmsg(struct kmod_engine *k, uint8_t cmd, int flags)
 {
@@ -66,18 +56,90 @@ static struct nl_msg *kmsg(struct kmod_engine *k, uint8_t cmd, int flags)
 
 /* Send m (freed) and take the reply, the dump or the ACK; replies go to cb.
  * 0, or -1 with errno (the kernel's, or EIO for a netlink failure). */
+static int open_cmd_socket(struct kmod_engine *k)
+{
+	int size = TW_KMOD_CMD_RCVBUF;
+	struct timeval tmo = { .tv_sec = 5 };
+
+	nl_socket_free(k->cmd);
+	k->cmd = nl_socket_alloc();
+	if (!k->cmd || genl_connect(k->cmd) < 0)
+		return -1;
+	nl_socket_disable_auto_ack(k->cmd);
+	if (setsockopt(nl_socket_get_fd(k->cmd), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+		nl_socket_set_buffer_size(k->cmd, size, 0);
+	/* a module that stops answering is an error, not a hang */
+	setsockopt(nl_socket_get_fd(k->cmd), SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo));
+	return 0;
+}
+
+/* Answers to command k->seq: replies to cb, up to the ACK (a command) or
+ * NLMSG_DONE (a dump).  The loop is ours, not libnl's: each answer is matched
+ * to its command by sequence number (anything else is counted as stale and
+ * skipped), and a dump is read to its end.  0, or -1 with errno. */
+static int krecv(struct kmod_engine *k, int dump, nl_recvmsg_msg_cb_t cb, void *arg)
+{
+	int fd = nl_socket_get_fd(k->cmd);
+
+	for (;;) {
+		ssize_t n = recv(fd, k->rxbuf, TW_KMOD_MSGBUF, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		int left = (int)n;
+		for (struct nlmsghdr *h = (struct nlmsghdr *)k->rxbuf; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+			if (h->nlmsg_seq != k->seq) {
+				k->stale++;
+				continue;
+			}
+			if (h->nlmsg_type == NLMSG_ERROR || h->nlmsg_type == NLMSG_DONE) {
+				int e = 0;
+				if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(int)))
+					memcpy(&e, NLMSG_DATA(h),
+					       sizeof(int)); /* nlmsgerr.error or the dump's status */
+				if (e < 0) {
+					errno = -e;
+					return -1;
+				}
+				if (h->nlmsg_type == NLMSG_DONE || !dump)
+					return 0;
+				continue;
+			}
+			if (cb) {
+				struct nl_msg *m = nlmsg_convert(h);
+				if (!m) {
+					errno = ENOMEM;
+					return -1;
+				}
+				cb(m, arg);
+				nlmsg_free(m);
+			}
+		}
+	}
+}
+
+/* Send m (freed) and take its answers.  0, or -1 with errno. */
 static int ksend(struct kmod_engine *k, struct nl_msg *m, nl_recvmsg_msg_cb_t cb, void *arg)
 {
-	int dump = nlmsg_hdr(m)->nlmsg_flags & NLM_F_DUMP, rc;
+	int dump = (nlmsg_hdr(m)->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP;
+	int rc = nl_send_auto(k->cmd, m);
 
-	k->last_errno = 0;
-	nl_socket_modify_cb(k->cmd, NL_CB_VALID, NL_CB_CUSTOM, cb ? cb : on_nothing, arg);
-	rc = nl_send_auto(k->cmd, m);
+	k->seq = nlmsg_hdr(m)->nlmsg_seq; /* filled in by the send */
 	nlmsg_free(m);
-	if (rc >= 0)
-		rc = dump ? nl_recvmsgs_default(k->cmd) : nl_wait_for_ack(k->cmd);
 	if (rc < 0) {
-		errno = k->last_errno ? k->last_errno : EIO;
+		errno = EIO;
+		return -1;
+	}
+	if (krecv(k, dump, cb, arg) < 0) {
+		int e = errno;
+		/* a dump cut short stays open in the kernel: start a new socket */
+		if (dump && open_cmd_socket(k) < 0)
+			fprintf(stderr, "tamperwatchd: kernel module: cannot reopen the netlink socket\n");
+		errno = e;
 		return -1;
 	}
 	return 0;
@@ -131,6 +193,7 @@ static int kmod_poll(struct tw_engine *eng, int timeout_ms)
 
 /* --- flows --- */
 struct flow_walk {
+	struct kmod_engine *k;
 	tw_flow_cb cb;
 	void *arg;
 	int stopped;
@@ -142,7 +205,11 @@ static int on_flow(struct nl_msg *msg, void *arg)
 	struct nlattr *a = attr_of(msg, TW_A_FLOW, sizeof(struct tw_genl_flow));
 	struct tw_genl_flow gf;
 
-	if (!a || w->stopped)
+	if (!a) {
+		w->k->malformed++;
+		return NL_OK;
+	}
+	if (w->stopped)
 		return NL_OK; /* the rest of the dump is read and dropped */
 	memcpy(&gf, nla_data(a), sizeof(gf));
 	if (w->cb(w->arg, &gf.key, &gf.flow))
@@ -153,7 +220,7 @@ static int on_flow(struct nl_msg *msg, void *arg)
 static int kmod_for_each(struct tw_engine *eng, tw_flow_cb cb, void *arg)
 {
 	struct kmod_engine *k = (struct kmod_engine *)eng;
-	struct flow_walk w = { cb, arg, 0 };
+	struct flow_walk w = { k, cb, arg, 0 };
 	struct nl_msg *m = kmsg(k, TW_CMD_FLOW_GET, NLM_F_DUMP);
 
 	if (!m || ksend(k, m, on_flow, &w) < 0) {
@@ -345,9 +412,9 @@ static void kmod_destroy(struct tw_engine *eng)
 		return;
 	if (k->cmd && k->family > 0)
 		kmod_detach(eng);
-	if (k->malformed)
-		fprintf(stderr, "tamperwatchd: kernel module: %llu malformed messages ignored\n",
-		        (unsigned long long)k->malformed);
+	if (k->malformed || k->stale)
+		fprintf(stderr, "tamperwatchd: kernel module: %llu malformed and %llu stale messages ignored\n",
+		        (unsigned long long)k->malformed, (unsigned long long)k->stale);
 	nl_socket_free(k->ev);
 	nl_socket_free(k->cmd);
 	free(k);
@@ -385,6 +452,8 @@ static int open_event_socket(struct kmod_engine *k, char *err, size_t errlen)
 		return -1;
 	}
 	nl_socket_disable_seq_check(k->ev);
+	nl_socket_disable_msg_peek(k->ev);
+	nl_socket_set_msg_buf_size(k->ev, TW_KMOD_MSGBUF);
 	nl_socket_modify_cb(k->ev, NL_CB_VALID, NL_CB_CUSTOM, on_event, k);
 	grp = genl_ctrl_resolve_grp(k->ev, TW_GENL_NAME, TW_GENL_MCGRP_EVENTS);
 	if (grp < 0 || nl_socket_add_membership(k->ev, grp) < 0) {
@@ -422,13 +491,10 @@ struct tw_engine *tw_engine_kmod_new(struct tw_pipeline *pl, const char *const *
 		snprintf(err, errlen, "at most 16 interfaces");
 		goto fail;
 	}
-	k->cmd = nl_socket_alloc();
-	if (!k->cmd || genl_connect(k->cmd) < 0) {
+	if (open_cmd_socket(k) < 0) {
 		snprintf(err, errlen, "cannot open a generic netlink socket");
 		goto fail;
 	}
-	nl_socket_disable_auto_ack(k->cmd);
-	nl_socket_modify_err_cb(k->cmd, NL_CB_CUSTOM, on_err, k);
 	k->family = genl_ctrl_resolve(k->cmd, TW_GENL_NAME);
 	if (k->family < 0) {
 		snprintf(err, errlen,
