@@ -31,7 +31,6 @@ struct tw_watch {
 };
 
 struct tw_watchset {
-	struct rcu_head rcu;
 	int n;
 	struct tw_watch w[TW_MAX_WATCH];
 };
@@ -242,8 +241,13 @@ static int watch_update(int ifindex, int add, u8 hook)
 		goto out;
 	}
 	rcu_assign_pointer(watching, ws);
-	if (old)
-		kfree_rcu(old, rcu);
+	mutex_unlock(&watch_mutex);
+	/* hooks still on the old set finish first: after IFACE_DEL no event of
+	 * that interface is sent, so the daemon's last drain gets them all
+	 */
+	synchronize_net();
+	kfree(old);
+	return 0;
 out:
 	mutex_unlock(&watch_mutex);
 	return rc;

@@ -39,6 +39,7 @@ static struct tw_nets __rcu *client_nets;
 static struct hlist_head *pfx_buckets;
 static DEFINE_SPINLOCK(pfx_lock); /* inserts and clears */
 static atomic_t pfx_count = ATOMIC_INIT(0);
+static atomic64_t pfx_objs = ATOMIC64_INIT(0); /* allocated, not yet freed */
 static u32 pfx_v4 = 24, pfx_v6 = 48;
 static bool pfx_enabled;
 static u64 pfx_epoch;
@@ -141,6 +142,7 @@ static struct tw_kpfx *pfx_insert(const struct tw_pfx_key *k)
 		goto out;
 	}
 	e->key = *k;
+	atomic64_inc(&pfx_objs);
 	atomic_inc(&pfx_count);
 	hlist_add_head_rcu(&e->node, pfx_bucket(k));
 out:
@@ -174,6 +176,7 @@ static void pfx_free_rcu(struct rcu_head *h)
 
 	free_percpu(e->val);
 	kfree(e);
+	atomic64_dec(&pfx_objs);
 }
 
 static void pfx_clear(void)
@@ -383,6 +386,11 @@ void tw_pfx_exit(void)
 
 	pfx_clear();
 	rcu_barrier();
+	if (atomic64_read(&pfx_objs))
+		pr_err("tamperwatch: %lld prefix objects not freed\n",
+		       (long long)atomic64_read(&pfx_objs));
+	else
+		pr_info("tamperwatch: all prefixes freed\n");
 	kvfree(nets);
 	kvfree(pfx_buckets);
 	kvfree(staged);

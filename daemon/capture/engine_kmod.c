@@ -27,6 +27,7 @@
 #define TW_KMOD_RCVBUF (8 << 20) /* as the BPF ring buffer */
 #define TW_KMOD_POLL_BATCH 4096  /* events per poll before the loop's other work */
 #define TW_KMOD_CMD_RCVBUF (1 << 20)
+#define TW_KMOD_MAX_CPUS 8192
 #define TW_KMOD_MSGBUF 65536 /* a dump's messages come in skbs of at most 32 KiB */
 
 struct kmod_engine {
@@ -36,10 +37,12 @@ struct kmod_engine {
 	int ncpu;
 	uint32_t seq;   /* of the command whose answers are awaited */
 	uint64_t stale; /* answers to earlier commands, skipped */
+	int gone;       /* the module's family vanished: it was unloaded */
 	char ifaces[16][32];
 	int nif, attached;
 	uint64_t evbuf[(sizeof(struct tw_event) + TW_SNIPPET_MAX) / 8 + 1];
 	uint64_t rxbuf[TW_KMOD_MSGBUF / 8]; /* command answers */
+	uint64_t (*cbase)[TW_CNT_MAX];      /* counters at start, per CPU */
 	uint64_t malformed;                 /* messages without a well-formed event attribute */
 };
 
@@ -136,6 +139,8 @@ static int ksend(struct kmod_engine *k, struct nl_msg *m, nl_recvmsg_msg_cb_t cb
 	}
 	if (krecv(k, dump, cb, arg) < 0) {
 		int e = errno;
+		if (e == ENOENT) /* no such family */
+			k->gone = 1;
 		/* a dump cut short stays open in the kernel: start a new socket */
 		if (dump && open_cmd_socket(k) < 0)
 			fprintf(stderr, "tamperwatchd: kernel module: cannot reopen the netlink socket\n");
@@ -176,9 +181,15 @@ static int kmod_poll(struct tw_engine *eng, int timeout_ms)
 	struct pollfd pfd = { .fd = nl_socket_get_fd(k->ev), .events = POLLIN };
 	int n = 0;
 
+	if (k->gone) {
+		if (k->gone++ == 1)
+			fprintf(stderr, "tamperwatchd: the tamperwatch kernel module was unloaded: stopping\n");
+		return -1;
+	}
 	if (poll(&pfd, 1, timeout_ms) < 0)
 		return errno == EINTR ? -4 : -1;
-	while (n < TW_KMOD_POLL_BATCH) {
+	/* timeout 0 is the last drain: everything, as the BPF ring buffer's */
+	while (timeout_ms == 0 || n < TW_KMOD_POLL_BATCH) {
 		int rc = nl_recvmsgs_default(k->ev);
 		if (rc == -NLE_AGAIN)
 			break;
@@ -244,10 +255,14 @@ static int kmod_remove(struct tw_engine *eng, const struct tw_flow_key *key)
 }
 
 /* --- counters --- */
+/* The module's counters run from its load; a daemon reports what happened
+ * since it started, as a freshly loaded BPF program's counters do: the
+ * values at start are the baseline (k->cbase, CPU by CPU). */
 struct counters_reply {
 	struct kmod_engine *k;
 	uint64_t *out, *lost;
 	int max_cpu;
+	int set_base;
 };
 
 static int on_counters(struct nl_msg *msg, void *arg)
@@ -262,11 +277,19 @@ static int on_counters(struct nl_msg *msg, void *arg)
 	}
 	int ncpu = nla_len(a) / (int)row;
 	const uint8_t *p = nla_data(a);
+	if (ncpu > TW_KMOD_MAX_CPUS)
+		ncpu = TW_KMOD_MAX_CPUS;
 	for (int cpu = 0; cpu < ncpu; cpu++) {
 		uint64_t c[TW_CNT_MAX];
 		memcpy(c, p + (size_t)cpu * row, row);
-		for (int i = 0; i < TW_CNT_MAX; i++)
+		if (r->set_base) {
+			memcpy(r->k->cbase[cpu], c, row);
+			continue;
+		}
+		for (int i = 0; i < TW_CNT_MAX; i++) {
+			c[i] = c[i] >= r->k->cbase[cpu][i] ? c[i] - r->k->cbase[cpu][i] : c[i];
 			r->out[i] += c[i];
+		}
 		if (r->lost && cpu < r->max_cpu)
 			r->lost[cpu] = c[TW_CNT_EVENTS_LOST];
 	}
@@ -277,7 +300,7 @@ static int on_counters(struct nl_msg *msg, void *arg)
 static void kmod_counters(struct tw_engine *eng, uint64_t out[TW_CNT_MAX], uint64_t *lost, int max_cpu, int *ncpu)
 {
 	struct kmod_engine *k = (struct kmod_engine *)eng;
-	struct counters_reply r = { k, out, lost, max_cpu };
+	struct counters_reply r = { k, out, lost, max_cpu, 0 };
 	struct nl_msg *m = kmsg(k, TW_CMD_GET_COUNTERS, NLM_F_ACK);
 
 	memset(out, 0, TW_CNT_MAX * sizeof(uint64_t));
@@ -417,6 +440,7 @@ static void kmod_destroy(struct tw_engine *eng)
 		        (unsigned long long)k->malformed, (unsigned long long)k->stale);
 	nl_socket_free(k->ev);
 	nl_socket_free(k->cmd);
+	free(k->cbase);
 	free(k);
 }
 
@@ -515,6 +539,13 @@ struct tw_engine *tw_engine_kmod_new(struct tw_pipeline *pl, const char *const *
 		goto fail;
 	}
 	k->ncpu = (int)h.ncpu;
+	k->cbase = calloc(TW_KMOD_MAX_CPUS, sizeof(*k->cbase));
+	struct counters_reply cr = { k, NULL, NULL, 0, 1 };
+	m = kmsg(k, TW_CMD_GET_COUNTERS, NLM_F_ACK);
+	if (!k->cbase || !m || ksend(k, m, on_counters, &cr) < 0) {
+		snprintf(err, errlen, "cannot read the kernel module's counters: %s", strerror(errno));
+		goto fail;
+	}
 	if (max_flows > h.limit) {
 		snprintf(err, errlen, "flows.max %u is above the module's max_flows=%u (a load parameter)", max_flows,
 		         h.limit);

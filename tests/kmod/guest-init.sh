@@ -63,13 +63,28 @@ wait $KPID
 say "kmod daemon rc=$?"
 for f in kmod.json kmod.err replay.log; do put $f /tmp/$f; done
 
-# --- 2. unload under traffic, a daemon attached ---
+# --- 2. a daemon too slow for the traffic: events lost, and counted ---
+tcpreplay -q -K --loop=0 --pps=4000 -i veth0 $D/rst_race.pcap $D/dns_race.pcap >/dev/null 2>&1 &
+TPID=$!
 $D/tamperwatchd -i veth1 --mode kmod --alerts /tmp/kmod2.json --control /tmp/kmod2.sock 2>/tmp/kmod2.err &
 KPID=$!
 wait_for /tmp/kmod2.err "watching veth1" 60 || say "kmod daemon 2 did not start"
-tcpreplay -q -K --loop=0 --pps=2000 -i veth0 $D/rst_race.pcap $D/dns_race.pcap >/dev/null 2>&1 &
-TPID=$!
-sleep 3
+sleep 1
+kill -STOP $KPID
+sleep 15
+kill -CONT $KPID
+sleep 2
+kill -TERM $KPID
+wait $KPID
+say "kmod daemon 2 rc=$?"
+put kmod2.json /tmp/kmod2.json
+put kmod2.err /tmp/kmod2.err
+
+# --- 3. unload under traffic, a daemon attached (it stops, saying why) ---
+$D/tamperwatchd -i veth1 --mode kmod --alerts /tmp/kmod3.json --control /tmp/kmod3.sock 2>/tmp/kmod3.err &
+KPID=$!
+wait_for /tmp/kmod3.err "watching veth1" 60 || say "kmod daemon 3 did not start"
+sleep 2
 grep -q '^tamperwatch ' /proc/modules && say "module loaded under traffic"
 rmmod tamperwatch
 say "rmmod rc=$?"
@@ -77,17 +92,17 @@ grep -q '^tamperwatch ' /proc/modules && say "module still loaded"
 sleep 1
 kill -TERM $KPID
 wait $KPID
-say "kmod daemon 2 rc=$?"
+say "kmod daemon 3 rc=$?"
 kill $TPID
 wait $TPID
-put kmod2.err /tmp/kmod2.err
+put kmod3.err /tmp/kmod3.err
 
-# --- 3. a module of another netlink API version is refused ---
+# --- 4. a module of another netlink API version is refused ---
 insmod $D/tamperwatch-api99.ko
 say "insmod api99 rc=$?"
-$D/tamperwatchd -i veth1 --mode kmod --alerts /tmp/kmod3.json --control /tmp/kmod3.sock 2>/tmp/kmod3.err
+$D/tamperwatchd -i veth1 --mode kmod --alerts /tmp/kmod4.json --control /tmp/kmod4.sock 2>/tmp/kmod4.err
 say "api99 daemon rc=$?"
-put kmod3.err /tmp/kmod3.err
+put kmod4.err /tmp/kmod4.err
 rmmod tamperwatch
 say "rmmod api99 rc=$?"
 finish

@@ -131,21 +131,34 @@ need(ke == be, f"same events by type: kmod {ke} {engine} {be}")
 ks, bs = final_stats("kmod.json"), final_stats("ref.json")
 for key in ("packets", "bytes", "tracked", "flows_new"):
     need(key in ks and ks.get(key) == bs.get(key), f"stats {key}: kmod {ks.get(key)} {engine} {bs.get(key)}")
-need(ks.get("events_lost") == 0 and ks.get("events", 0) > 0, "kmod: events delivered, none lost")
-need("module loaded under traffic" in notes and "rmmod rc=0" in notes and "module still loaded" not in notes,
+KERNEL_EVENTS = ("handshake", "payload", "rst", "fin", "data_after_rst", "dns")
+def delivered(name):
+    return sum(n for t, n in event_counts(name).items() if t in KERNEL_EVENTS)
+need(ks.get("events_lost") == 0 and ks.get("events", 0) == delivered("kmod.json") > 0,
+     f"kmod: every event delivered is written ({delivered('kmod.json')} of {ks.get('events')}), none lost")
+# a stopped daemon: the module counts what its socket refused, per CPU, as the BPF ring buffer does
+s2 = final_stats("kmod2.json")
+lost2 = [r["stats"]["events_lost_per_cpu"] for r in recs("kmod2.json") if r["event_type"] == "stats" and r.get("final")]
+need("kmod daemon 2 rc=0" in notes and s2.get("events_lost", 0) > 0 and lost2 and sum(lost2[-1]) == s2["events_lost"],
+     f"slow daemon: {s2.get('events_lost')} events lost, counted per CPU {lost2[-1] if lost2 else None}")
+need(s2.get("events", 0) == delivered("kmod2.json"),
+     f"slow daemon: every event the module delivered was written ({delivered('kmod2.json')} of {s2.get('events')})")
+need("module loaded under traffic" in notes and "rmmod rc=0" in notes and "module still loaded" not in notes
+     and "kmod daemon 3 rc=1" in notes and "kernel module was unloaded: stopping" in files.get("kmod3.err", ""),
      "module unloaded under traffic with a daemon attached")
 dm = files.get("dmesg", "")
-need("tamperwatch: all flows freed" in dm and "not freed" not in dm, "every flow object freed at unload")
+need("tamperwatch: all flows freed" in dm and "tamperwatch: all prefixes freed" in dm and "not freed" not in dm,
+     "every flow and prefix object freed at unload")
 need("tamperwatch: unloaded" in dm, "unload completed")
 for pat in ("BUG:", "WARNING:", "Oops", "still has objects", "general protection", "RCU stall", "rcu_sched self-detected"):
     need(pat not in dm, f"kernel log has no '{pat}'")
-e3 = files.get("kmod3.err", "").strip().splitlines()
+e3 = files.get("kmod4.err", "").strip().splitlines()
 line = next((x for x in e3 if "version" in x), "")
 need("api99 daemon rc=3" in notes and "version 99" in line and "version 1" in line,
      f"another API version refused in one line: {line!r}")
 need("rmmod api99 rc=0" in notes, "the refused module unloads")
 if bad:
-    for n in ("kmod.err", "kmod2.err", "replay.log"):
+    for n in ("kmod.err", "kmod2.err", "kmod3.err", "replay.log"):
         print(f"--- {n}\n{files.get(n, '')[-2000:]}")
     print("--- dmesg (tail)\n" + dm[-3000:])
 sys.exit(1 if bad else 0)
