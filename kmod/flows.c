@@ -146,12 +146,9 @@ static void evict_fn(struct work_struct *w)
 	schedule_delayed_work(&evict_work, TW_EVICT_PERIOD);
 }
 
-/* One flow per message; the cursor is (bucket, entries of it already sent).
- * A flow added or removed between two messages may be missed or sent twice,
- * as with the BPF map's get_next_key walk.
- */
-static int put_flow(struct sk_buff *skb, struct netlink_callback *cb, const struct tw_kflow *e)
+static int put_flow(struct sk_buff *skb, struct netlink_callback *cb, struct hlist_node *n)
 {
+	const struct tw_kflow *e = hlist_entry(n, struct tw_kflow, node);
 	struct tw_genl_flow *gf;
 	struct nlattr *a;
 	void *hdr;
@@ -172,35 +169,14 @@ static int put_flow(struct sk_buff *skb, struct netlink_callback *cb, const stru
 	return 0;
 }
 
+static struct hlist_head *flow_head(u32 i)
+{
+	return &buckets[i].head;
+}
+
 int tw_flows_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
-	u32 i = cb->args[0];
-	long skip = cb->args[1];
-
-	rcu_read_lock();
-	for (; i <= bucket_mask; i++, skip = 0) {
-		struct tw_kflow *e;
-		long pos = 0;
-
-		hlist_for_each_entry_rcu(e, &buckets[i].head, node) {
-			if (pos < skip) {
-				pos++;
-				continue;
-			}
-			if (put_flow(skb, cb, e)) {
-				/* full: this entry opens the next message */
-				rcu_read_unlock();
-				cb->args[0] = i;
-				cb->args[1] = pos;
-				return skb->len;
-			}
-			pos++;
-		}
-	}
-	rcu_read_unlock();
-	cb->args[0] = i;
-	cb->args[1] = 0;
-	return skb->len;
+	return tw_genl_dump_buckets(skb, cb, 0, bucket_mask + 1, flow_head, put_flow);
 }
 
 void tw_flows_set_limit(u32 max_flows)

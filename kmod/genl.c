@@ -71,6 +71,40 @@ lost:
 	tw_count(TW_CNT_EVENTS_LOST, 1);
 }
 
+int tw_genl_dump_buckets(struct sk_buff *skb, struct netlink_callback *cb, int argi, u32 nbuckets,
+			 struct hlist_head *(*head)(u32 i),
+			 int (*put)(struct sk_buff *skb, struct netlink_callback *cb,
+				    struct hlist_node *n))
+{
+	u32 i = cb->args[argi];
+	long skip = cb->args[argi + 1];
+
+	rcu_read_lock();
+	for (; i < nbuckets; i++, skip = 0) {
+		struct hlist_node *n;
+		long pos = 0;
+
+		__hlist_for_each_rcu(n, head(i)) {
+			if (pos < skip) {
+				pos++;
+				continue;
+			}
+			if (put(skb, cb, n)) {
+				/* full: this entry opens the next message */
+				rcu_read_unlock();
+				cb->args[argi] = i;
+				cb->args[argi + 1] = pos;
+				return skb->len;
+			}
+			pos++;
+		}
+	}
+	rcu_read_unlock();
+	cb->args[argi] = i;
+	cb->args[argi + 1] = 0;
+	return skb->len;
+}
+
 static int tw_cmd_hello(struct sk_buff *skb, struct genl_info *info)
 {
 	struct sk_buff *msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);

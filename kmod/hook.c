@@ -183,31 +183,18 @@ static unsigned int tw_nf_hook(void *priv, struct sk_buff *skb, const struct nf_
 	return NF_ACCEPT;
 }
 
+#define TW_NF_OP(fam, num, prio)                                                                   \
+	{                                                                                          \
+		.hook = tw_nf_hook, .pf = (fam), .hooknum = (num), .priority = (prio)              \
+	}
+
 static const struct nf_hook_ops tw_nf_ops[] = {
-	{ .hook = tw_nf_hook,
-	  .pf = NFPROTO_IPV4,
-	  .hooknum = NF_INET_PRE_ROUTING,
-	  .priority = NF_IP_PRI_FIRST },
-	{ .hook = tw_nf_hook,
-	  .pf = NFPROTO_IPV4,
-	  .hooknum = NF_INET_FORWARD,
-	  .priority = NF_IP_PRI_FIRST },
-	{ .hook = tw_nf_hook,
-	  .pf = NFPROTO_IPV4,
-	  .hooknum = NF_INET_POST_ROUTING,
-	  .priority = NF_IP_PRI_LAST },
-	{ .hook = tw_nf_hook,
-	  .pf = NFPROTO_IPV6,
-	  .hooknum = NF_INET_PRE_ROUTING,
-	  .priority = NF_IP6_PRI_FIRST },
-	{ .hook = tw_nf_hook,
-	  .pf = NFPROTO_IPV6,
-	  .hooknum = NF_INET_FORWARD,
-	  .priority = NF_IP6_PRI_FIRST },
-	{ .hook = tw_nf_hook,
-	  .pf = NFPROTO_IPV6,
-	  .hooknum = NF_INET_POST_ROUTING,
-	  .priority = NF_IP6_PRI_LAST },
+	TW_NF_OP(NFPROTO_IPV4, NF_INET_PRE_ROUTING, NF_IP_PRI_FIRST),
+	TW_NF_OP(NFPROTO_IPV4, NF_INET_FORWARD, NF_IP_PRI_FIRST),
+	TW_NF_OP(NFPROTO_IPV4, NF_INET_POST_ROUTING, NF_IP_PRI_LAST),
+	TW_NF_OP(NFPROTO_IPV6, NF_INET_PRE_ROUTING, NF_IP6_PRI_FIRST),
+	TW_NF_OP(NFPROTO_IPV6, NF_INET_FORWARD, NF_IP6_PRI_FIRST),
+	TW_NF_OP(NFPROTO_IPV6, NF_INET_POST_ROUTING, NF_IP6_PRI_LAST),
 };
 
 /* The watch set is replaced whole (RCU); the hooks read it without locks. */
@@ -254,13 +241,11 @@ out:
 }
 
 /* Interfaces of the initial network namespace: the hooks are registered there. */
-int tw_iface_add(struct net *net, const char *name, u8 hook)
+static int ifindex_of(struct net *net, const char *name)
 {
 	struct net_device *dev;
 	int ifindex;
 
-	if (hook > TW_HOOK_FORWARD)
-		return -EINVAL;
 	if (net != &init_net)
 		return -EOPNOTSUPP;
 	dev = dev_get_by_name(net, name);
@@ -268,22 +253,23 @@ int tw_iface_add(struct net *net, const char *name, u8 hook)
 		return -ENODEV;
 	ifindex = dev->ifindex;
 	dev_put(dev);
-	return watch_update(ifindex, 1, hook);
+	return ifindex;
+}
+
+int tw_iface_add(struct net *net, const char *name, u8 hook)
+{
+	int ifindex = ifindex_of(net, name);
+
+	if (hook > TW_HOOK_FORWARD)
+		return -EINVAL;
+	return ifindex < 0 ? ifindex : watch_update(ifindex, 1, hook);
 }
 
 int tw_iface_del(struct net *net, const char *name)
 {
-	struct net_device *dev;
-	int ifindex;
+	int ifindex = ifindex_of(net, name);
 
-	if (net != &init_net)
-		return -EOPNOTSUPP;
-	dev = dev_get_by_name(net, name);
-	if (!dev)
-		return -ENODEV;
-	ifindex = dev->ifindex;
-	dev_put(dev);
-	return watch_update(ifindex, 0, 0);
+	return ifindex < 0 ? ifindex : watch_update(ifindex, 0, 0);
 }
 
 /* "eth0,eth1:forward": the ifaces= module parameter */

@@ -316,8 +316,7 @@ static void pfx_sum(const struct tw_kpfx *e, u64 closed, struct tw_genl_pfx *s)
 	}
 }
 
-static int put_pfx(struct sk_buff *skb, struct netlink_callback *cb, const struct tw_kpfx *e,
-		   u64 closed)
+static int put_pfx(struct sk_buff *skb, struct netlink_callback *cb, struct hlist_node *n)
 {
 	struct nlattr *a;
 	void *hdr;
@@ -331,41 +330,20 @@ static int put_pfx(struct sk_buff *skb, struct netlink_callback *cb, const struc
 		genlmsg_cancel(skb, hdr);
 		return -EMSGSIZE;
 	}
-	pfx_sum(e, closed, nla_data(a));
+	/* cb->args[0]: the epoch the dump closed */
+	pfx_sum(hlist_entry(n, struct tw_kpfx, node), cb->args[0], nla_data(a));
 	genlmsg_end(skb, hdr);
 	return 0;
 }
 
+static struct hlist_head *pfx_head(u32 i)
+{
+	return &pfx_buckets[i];
+}
+
 int tw_pfx_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
-	u64 closed = cb->args[0];
-	u32 i = cb->args[1];
-	long skip = cb->args[2];
-
-	rcu_read_lock();
-	for (; i < TW_PFX_BUCKETS; i++, skip = 0) {
-		struct tw_kpfx *e;
-		long pos = 0;
-
-		hlist_for_each_entry_rcu(e, &pfx_buckets[i], node) {
-			if (pos < skip) {
-				pos++;
-				continue;
-			}
-			if (put_pfx(skb, cb, e, closed)) {
-				/* full: this entry opens the next message */
-				rcu_read_unlock();
-				cb->args[1] = i;
-				cb->args[2] = pos;
-				return skb->len;
-			}
-			pos++;
-		}
-	}
-	rcu_read_unlock();
-	cb->args[1] = i;
-	cb->args[2] = 0;
-	return skb->len;
+	return tw_genl_dump_buckets(skb, cb, 1, TW_PFX_BUCKETS, pfx_head, put_pfx);
 }
 
 int tw_pfx_init(void)

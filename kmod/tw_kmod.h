@@ -73,6 +73,15 @@ int tw_iface_param(const char *spec, u8 default_hook);
 
 /* --- generic netlink (genl.c) --- */
 extern struct genl_family tw_genl_family;
+/* A dump over RCU hash buckets, one entry per put(); the cursor (bucket,
+ * entries of it sent) is kept in cb->args[argi] and cb->args[argi + 1].  An
+ * entry added or removed between two messages may be missed or sent twice,
+ * as with the BPF map's get_next_key walk.
+ */
+int tw_genl_dump_buckets(struct sk_buff *skb, struct netlink_callback *cb, int argi, u32 nbuckets,
+			 struct hlist_head *(*head)(u32 i),
+			 int (*put)(struct sk_buff *skb, struct netlink_callback *cb,
+				    struct hlist_node *n));
 int tw_genl_init(void);
 void tw_genl_exit(void);
 
