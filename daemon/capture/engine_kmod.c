@@ -80,6 +80,35 @@ static int open_cmd_socket(struct kmod_engine *k)
  * NLMSG_DONE (a dump).  The loop is ours, not libnl's: each answer is matched
  * to its command by sequence number (anything else is counted as stale and
  * skipped), and a dump is read to its end.  0, or -1 with errno. */
+/* One answer: 0 more to come, 1 the last one, -1 an error (errno). */
+static int kanswer(struct kmod_engine *k, struct nlmsghdr *h, int dump, nl_recvmsg_msg_cb_t cb, void *arg)
+{
+	if (h->nlmsg_seq != k->seq) {
+		k->stale++;
+		return 0;
+	}
+	if (h->nlmsg_type == NLMSG_ERROR || h->nlmsg_type == NLMSG_DONE) {
+		int e = 0;
+		if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(int)))
+			memcpy(&e, NLMSG_DATA(h), sizeof(int)); /* nlmsgerr.error or the dump's status */
+		if (e < 0) {
+			errno = -e;
+			return -1;
+		}
+		return h->nlmsg_type == NLMSG_DONE || !dump;
+	}
+	if (cb) {
+		struct nl_msg *m = nlmsg_convert(h);
+		if (!m) {
+			errno = ENOMEM;
+			return -1;
+		}
+		cb(m, arg);
+		nlmsg_free(m);
+	}
+	return 0;
+}
+
 static int krecv(struct kmod_engine *k, int dump, nl_recvmsg_msg_cb_t cb, void *arg)
 {
 	int fd = nl_socket_get_fd(k->cmd);
@@ -93,34 +122,17 @@ static int krecv(struct kmod_engine *k, int dump, nl_recvmsg_msg_cb_t cb, void *
 				errno = EIO;
 			return -1;
 		}
-		int left = (int)n;
-		for (struct nlmsghdr *h = (struct nlmsghdr *)k->rxbuf; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
-			if (h->nlmsg_seq != k->seq) {
-				k->stale++;
-				continue;
+		/* each message's length is checked against what was received */
+		for (size_t off = 0; off + sizeof(struct nlmsghdr) <= (size_t)n;) {
+			struct nlmsghdr *h = (struct nlmsghdr *)((uint8_t *)k->rxbuf + off);
+			if (h->nlmsg_len < sizeof(*h) || h->nlmsg_len > (size_t)n - off) {
+				k->malformed++;
+				break;
 			}
-			if (h->nlmsg_type == NLMSG_ERROR || h->nlmsg_type == NLMSG_DONE) {
-				int e = 0;
-				if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(int)))
-					memcpy(&e, NLMSG_DATA(h),
-					       sizeof(int)); /* nlmsgerr.error or the dump's status */
-				if (e < 0) {
-					errno = -e;
-					return -1;
-				}
-				if (h->nlmsg_type == NLMSG_DONE || !dump)
-					return 0;
-				continue;
-			}
-			if (cb) {
-				struct nl_msg *m = nlmsg_convert(h);
-				if (!m) {
-					errno = ENOMEM;
-					return -1;
-				}
-				cb(m, arg);
-				nlmsg_free(m);
-			}
+			int rc = kanswer(k, h, dump, cb, arg);
+			if (rc)
+				return rc < 0 ? -1 : 0;
+			off += NLMSG_ALIGN(h->nlmsg_len);
 		}
 	}
 }
