@@ -24,12 +24,12 @@ CFLAGS    ?= -O2 -g
 PKG_CONFIG ?= pkg-config
 PKGS      := libbpf:libbpf-dev libelf:libelf-dev zlib:zlib1g-dev libpcap:libpcap-dev json-c:libjson-c-dev \
 	libcurl:libcurl4-openssl-dev libcrypto:libssl-dev libarchive:libarchive-dev \
-	libnl-route-3.0:libnl-route-3-dev libnl-3.0:libnl-3-dev
+	libnl-genl-3.0:libnl-genl-3-dev libnl-route-3.0:libnl-route-3-dev libnl-3.0:libnl-3-dev
 pkg_name   = $(firstword $(subst :, ,$(1)))
 pkg_debian = $(lastword $(subst :, ,$(1)))
 PKG_NAMES := $(foreach p,$(PKGS),$(call pkg_name,$(p)))
 # goals that compile nothing need no library (deps is what installs them)
-NO_LIB_GOALS := clean deps format format-check uninstall
+NO_LIB_GOALS := clean deps format format-check uninstall kmod
 ifneq ($(if $(MAKECMDGOALS),$(filter-out $(NO_LIB_GOALS),$(MAKECMDGOALS)),all),)
 ifeq ($(shell command -v $(PKG_CONFIG)),)
 $(error $(PKG_CONFIG) not found: install the Debian package pkg-config (or run `make deps`))
@@ -76,7 +76,7 @@ BENCH_BINS  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 # skeletons are only prerequisites of pattern rules: keep make from deleting them
 .SECONDARY: $(SKELS) $(BUILD)/vmlinux.h $(SAN_OBJS) $(FUZZ_OBJS)
 .PHONY: all check unit docs installtest bpftest fuzz live lab replaytest hostile outputs bench demo eval clean deps install uninstall \
-	format format-check
+	format format-check kmod kmodtest
 
 all: $(BUILD)/tamperwatchd $(BUILD)/tamperwatch
 
@@ -115,6 +115,20 @@ $(BUILD)/tamperwatchd: daemon/main.c $(LIB_OBJS) | $(SKELS)
 # ---- tamperwatch: the operator's CLI (shares the request parser) ---------
 $(BUILD)/tamperwatch: cli/tamperwatch.c $(BUILD)/obj/control/ctlreq.o $(BUILD)/obj/util/fdio.o
 	$(CC) $(TW_CFLAGS) $(DEPFLAGS) $< $(BUILD)/obj/control/ctlreq.o $(BUILD)/obj/util/fdio.o -o $@ $(LDFLAGS) $(JSONC_LIBS)
+
+# ---- kmod: the kernel module (Kbuild, kmod/), built out of the source tree ----
+# KDIR: the running kernel's build tree if present, else Debian's
+# linux-headers-*-amd64.  The sources are copied to $(BUILD)/kmod so Kbuild's
+# objects stay out of the tree (DKMS builds from the same files).
+KDIR ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
+	$(lastword $(sort $(wildcard /usr/src/linux-headers-*-amd64))))
+KMOD_SRCS := Kbuild $(wildcard kmod/*.c kmod/*.h) $(wildcard include/tamperwatch/*.h)
+kmod: $(BUILD)/kmod/tamperwatch.ko
+$(BUILD)/kmod/tamperwatch.ko: $(KMOD_SRCS)
+	@test -n "$(KDIR)" -a -d "$(KDIR)" || { echo "kmod: no kernel build tree: install linux-headers-amd64 or give KDIR=" >&2; exit 1; }
+	@mkdir -p $(BUILD)/kmod
+	@cp --parents $(KMOD_SRCS) $(BUILD)/kmod/
+	$(MAKE) -C $(KDIR) M=$(abspath $(BUILD)/kmod) modules
 
 # ---- tests ----------------------------------------------------------------
 $(BUILD)/unit/%: tests/unit/%.c $(SAN_OBJS) | $(SKELS)
@@ -173,8 +187,11 @@ outputs: all
 hostile: all
 	@scripts/run-suite hostile $(sort $(wildcard tests/hostile/test_*.sh))
 
+kmodtest: all
+	@scripts/run-suite kmod $(sort $(wildcard tests/kmod/test_*.sh))
+
 # Every suite runs even when an earlier one failed; the closing line counts all.
-SUITES := unit docs installtest bpftest fuzz replaytest hostile outputs live lab
+SUITES := unit docs installtest bpftest fuzz replaytest hostile outputs live lab kmodtest
 check: all
 	@rm -f $(BUILD)/results
 	@fail=0; for s in $(SUITES); do echo "== $$s"; $(MAKE) -s --no-print-directory $$s || fail=1; done; \

@@ -21,6 +21,7 @@
 #include "util/hostport.h"
 #include "util/state.h"
 #include "capture/engine_bpf.h"
+#include "capture/engine_kmod.h"
 #include "capture/linkwatch.h"
 #include "capture/run.h"
 #include "events/pipeline.h"
@@ -48,7 +49,7 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: tamperwatchd -i IFACE [-i IFACE]... [--mode xdp|tc] [options]\n"
+	        "usage: tamperwatchd -i IFACE [-i IFACE]... [--mode xdp|tc|kmod] [options]\n"
 	        "       tamperwatchd --replay FILE [--replay FILE]... [--replay-engine user|bpf] [options]\n"
 	        "\n"
 	        "Watches links for Internet censorship (forged resets, injected answers, blocking)\n"
@@ -57,8 +58,9 @@ static void usage(FILE *out)
 	        "Live (root):\n"
 	        "  -i, --interface IFACE   watch IFACE (repeatable, up to %d); packets are only\n"
 	        "                          observed, never changed, dropped or delayed\n"
-	        "      --mode xdp|tc       XDP (default; native, else generic with a message) or\n"
-	        "                          TC clsact ingress+egress (sees GSO super-packets)\n"
+	        "      --mode xdp|tc|kmod  XDP (default; native, else generic with a message) or\n"
+	        "                          TC clsact ingress+egress (sees GSO super-packets), or\n"
+	        "                          kmod: the tamperwatch kernel module's netfilter hooks\n"
 	        "Replay (no root needed with the user engine):\n"
 	        "      --replay FILE       read a pcap or pcapng capture, plain or gzip; '-' is stdin\n"
 	        "                          (repeatable: files are read in order, one clock)\n"
@@ -119,30 +121,46 @@ struct backend {
 	enum tw_mode attach;   /* live: how the programs go on the links */
 	const char *status;    /* the backend as the status snapshot and metrics name it */
 	const char *not_built; /* non-NULL: refused on the command line, saying this */
-	/* NULL with err: the backend could not start */
+	/* live, non-NULL: the engine watches the links itself (nothing for
+	 * attach.c to put on them), as this says */
+	const char *watches;
+	/* NULL with err: the backend could not start; ifaces: -i (live) */
 	struct tw_engine *(*make)(const struct tw_record_sink *events, const struct tw_config *cfg, int replay,
-	                          const struct tw_prefix_opts *pfx, char *err, size_t errlen);
+	                          const char *const *ifaces, int nif, const struct tw_prefix_opts *pfx, char *err,
+	                          size_t errlen);
 };
 
 static struct tw_engine *make_bpf(const struct tw_record_sink *events, const struct tw_config *cfg, int replay,
-                                  const struct tw_prefix_opts *pfx, char *err, size_t errlen)
+                                  const char *const *ifaces, int nif, const struct tw_prefix_opts *pfx, char *err,
+                                  size_t errlen)
 {
+	(void)ifaces, (void)nif; /* attach.c puts the programs on the links */
 	return tw_engine_bpf_new(events, replay, cfg->max_flows, pfx, err, errlen);
 }
 
 static struct tw_engine *make_user(const struct tw_record_sink *events, const struct tw_config *cfg, int replay,
-                                   const struct tw_prefix_opts *pfx, char *err, size_t errlen)
+                                   const char *const *ifaces, int nif, const struct tw_prefix_opts *pfx, char *err,
+                                   size_t errlen)
 {
-	(void)replay;
+	(void)replay, (void)ifaces, (void)nif;
 	return tw_engine_user_new(events, cfg->max_flows, pfx, err, errlen);
 }
 
+/* the module's netfilter hooks watch the links, told over generic netlink */
+static struct tw_engine *make_kmod(const struct tw_record_sink *events, const struct tw_config *cfg, int replay,
+                                   const char *const *ifaces, int nif, const struct tw_prefix_opts *pfx, char *err,
+                                   size_t errlen)
+{
+	(void)replay; /* live only: --mode */
+	return tw_engine_kmod_new(events, ifaces, nif, TW_HOOK_PREPOST, cfg->max_flows, pfx, err, errlen);
+}
+
 static const struct backend backends[] = {
-	{ "xdp", 1, TW_MODE_XDP, "xdp", NULL, make_bpf },
-	{ "tc", 1, TW_MODE_TC, "tc", NULL, make_bpf },
-	{ "kmod", 1, TW_MODE_XDP, "kmod", "the kernel module backend is not built yet", NULL },
-	{ "user", 0, TW_MODE_XDP, "replay-user", NULL, make_user },
-	{ "bpf", 0, TW_MODE_XDP, "replay-bpf", NULL, make_bpf },
+	{ "xdp", 1, TW_MODE_XDP, "xdp", NULL, NULL, make_bpf },
+	{ "tc", 1, TW_MODE_TC, "tc", NULL, NULL, make_bpf },
+	{ "kmod", 1, TW_MODE_XDP, "kmod", NULL, "kmod netfilter pre/post-routing", make_kmod },
+	{ "user", 0, TW_MODE_XDP, "replay-user", NULL, NULL, make_user },
+	{ "bpf", 0, TW_MODE_XDP, "replay-bpf", NULL, NULL, make_bpf },
 };
 #define NBACKENDS (sizeof(backends) / sizeof(backends[0]))
 
@@ -675,6 +693,10 @@ static int configure(struct daemon *d)
 		fprintf(stderr, "tamperwatchd: nothing to watch: give -i IFACE or --replay FILE (try --help)\n");
 		return 2;
 	}
+	if (a->mode->watches && a->nreplay) { /* a kernel backend with nothing to replay through */
+		fprintf(stderr, "tamperwatchd: --mode %s is live only (-i IFACE)\n", a->mode->name);
+		return 2;
+	}
 	if (a->engine && !a->nreplay) {
 		fprintf(stderr, "tamperwatchd: --replay-engine goes with --replay\n");
 		return 2;
@@ -779,7 +801,7 @@ static int setup_steps(struct daemon *d, char *err, size_t errlen)
 
 	struct tw_prefix_opts pfx = { cfg->shutdown_on, cfg->shutdown_v4, cfg->shutdown_v6 };
 	struct tw_record_sink records = { tw_pipeline_record, &d->pl };
-	if (!(d->eng = d->be->make(&records, cfg, a->nreplay > 0, &pfx, err, errlen)))
+	if (!(d->eng = d->be->make(&records, cfg, a->nreplay > 0, a->ifaces, a->nif, &pfx, err, errlen)))
 		return 3;
 	d->stats.eng = d->eng;
 
@@ -851,10 +873,15 @@ static void run_reopen(void *arg)
 static int run_live(struct daemon *d, const struct tw_run_hooks *hooks)
 {
 	const struct args *a = &d->a;
-	int xdp_fd = tw_engine_bpf_prog_fd(d->eng, 1), tc_fd = tw_engine_bpf_prog_fd(d->eng, 0);
+	int own = d->be->watches != NULL; /* the engine watches the links: nothing to attach */
+	int xdp_fd = own ? -1 : tw_engine_bpf_prog_fd(d->eng, 1), tc_fd = own ? -1 : tw_engine_bpf_prog_fd(d->eng, 0);
 	char err[1024];
 
-	for (int i = 0; i < a->nif; i++) {
+	for (int i = 0; i < a->nif && own; i++) {
+		fprintf(stderr, "tamperwatchd: watching %s (%s)\n", d->links[i].name, d->be->watches);
+		tw_status_add_link(&d->status, d->links[i].name, d->be->name);
+	}
+	for (int i = 0; i < a->nif && !own; i++) {
 		struct tw_link *l = &d->links[i];
 		if (tw_link_attach(l, xdp_fd, tc_fd, err, sizeof(err)) < 0) {
 			fprintf(stderr, "tamperwatchd: %s\n", err);
@@ -872,7 +899,7 @@ static int run_live(struct daemon *d, const struct tw_run_hooks *hooks)
 	struct tw_linkwatch *lw = tw_linkwatch_new(d->links, a->nif, on_link, d, err, sizeof(err));
 	if (!lw)
 		fprintf(stderr, "tamperwatchd: %s (continuing without it)\n", err);
-	int rc = tw_live_run(d->eng, hooks, d->links, a->nif, &d->cfg.timeouts, d->cfg.stats_interval, lw);
+	int rc = tw_live_run(d->eng, hooks, d->links, own ? 0 : a->nif, &d->cfg.timeouts, d->cfg.stats_interval, lw);
 	tw_linkwatch_free(lw);
 	fprintf(stderr, "tamperwatchd: stopped; detached from %d interface(s)\n", a->nif);
 	return rc ? 1 : 0;

@@ -24,6 +24,9 @@ PKGS=(
   libndpi-bin tshark iperf3
   # the docs suite: records against the JSON Schema, man pages checked by man
   python3-jsonschema man-db groff-base
+  # the kernel module: Debian's kernel headers to build against; its test
+  # boots Debian's kernel (fetched by scripts/kmod-guest-kernel) under qemu
+  linux-headers-amd64 qemu-system-x86 busybox-static
 )
 
 missing=()

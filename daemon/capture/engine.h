@@ -58,6 +58,11 @@ struct tw_engine {
 	/* close the sketch epoch and visit every counted prefix; returns how
 	 * many, or -1 with errno */
 	long (*poll_prefixes)(struct tw_engine *e, tw_pfx_cb cb, void *arg);
+	/* live: wait up to timeout_ms for events and hand them to events (<0: error) */
+	int (*poll)(struct tw_engine *e, int timeout_ms);
+	/* live: stop watching the links (before the last poll); NULL when the
+	 * links are detached by attach.c */
+	void (*detach)(struct tw_engine *e);
 };
 
 /* Name of the untracked-packet reason TW_CNT_PARSE_BASE + i ("not_ip", ...), NULL if none. */

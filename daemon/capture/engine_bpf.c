@@ -283,6 +283,7 @@ struct tw_engine *tw_engine_bpf_new(const struct tw_record_sink *events, int rep
 	b->base.remove_flow = bpf_remove;
 	b->base.counters = bpf_counters;
 	b->base.destroy = bpf_destroy;
+	b->base.poll = tw_engine_bpf_poll;
 	if (pfx && pfx->on) {
 		b->base.set_client_nets = bpf_set_nets;
 		b->base.poll_prefixes = bpf_poll_prefixes;

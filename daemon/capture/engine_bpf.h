@@ -12,7 +12,7 @@ struct tw_engine *tw_engine_bpf_new(const struct tw_record_sink *events, int rep
                                     const struct tw_prefix_opts *pfx, char *err, size_t errlen);
 /* xdp 0: the TC program, which a replay engine does not load (-1). */
 int tw_engine_bpf_prog_fd(struct tw_engine *e, int xdp);
-/* Live: wait up to timeout_ms for events and hand them to the pipeline. */
+/* Live: wait up to timeout_ms for events and hand them to the record sink. */
 int tw_engine_bpf_poll(struct tw_engine *e, int timeout_ms);
 /* One clear line for why BPF cannot be used here (root, BTF, bpf()). */
 int tw_bpf_preflight(char *err, size_t errlen);

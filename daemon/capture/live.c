@@ -32,7 +32,7 @@ int tw_live_run(struct tw_engine *e, const struct tw_run_hooks *h, struct tw_lin
 	int rc = 0;
 
 	while (!tw_stop) {
-		int n = tw_engine_bpf_poll(e, 200);
+		int n = e->poll(e, 200);
 		if (n < 0 && n != -4 /* EINTR */) {
 			fprintf(stderr, "tamperwatchd: ring buffer poll failed (%d)\n", n);
 			rc = 1;
@@ -58,7 +58,9 @@ int tw_live_run(struct tw_engine *e, const struct tw_run_hooks *h, struct tw_lin
 	}
 	for (int i = 0; i < nlinks; i++)
 		tw_link_detach(&links[i], tw_engine_bpf_prog_fd(e, 1));
-	tw_engine_bpf_poll(e, 0);
+	if (e->detach)
+		e->detach(e);
+	e->poll(e, 0);
 	uint64_t end = mono_ns();
 	tw_sweep(e, end, t, 1);
 	h->tick(h->arg, end, 1);

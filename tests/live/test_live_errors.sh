@@ -15,7 +15,7 @@ out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$TW" -i lo 2>&1); rc=$
 ok "not root -> $out"
 
 out=$("$TW" --mode bogus -i lo 2>&1); rc=$?
-[ $rc -eq 2 ] && echo "$out" | grep -q "expected xdp or tc" || fail "bad mode: rc=$rc '$out'"
+[ $rc -eq 2 ] && echo "$out" | grep -q "expected xdp, tc or kmod" || fail "bad mode: rc=$rc '$out'"
 out=$("$TW" 2>&1); rc=$?
 [ $rc -eq 2 ] && echo "$out" | grep -q "nothing to watch" || fail "no args: rc=$rc '$out'"
 out=$("$TW" --replay x.pcap --set flows.tcp_idle=abc 2>&1); rc=$?
