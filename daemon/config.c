@@ -29,6 +29,7 @@ static const struct key keys[] = {
 	{ "flows", "tcp_idle", K_SECONDS, 1, 86400, OFF(timeouts.tcp_idle_ns) },
 	{ "flows", "tcp_closed", K_SECONDS, 0, 3600, OFF(timeouts.tcp_closed_ns) },
 	{ "flows", "udp_idle", K_SECONDS, 1, 86400, OFF(timeouts.udp_idle_ns) },
+	{ "flows", "rate_min_bytes", K_U32, 0, 1073741824, OFF(timeouts.rate_min_bytes) },
 	{ "flows", "max", K_INT, 1024, 16777216, OFF(max_flows) },
 	{ "flows", "silence_hold", K_SECONDS, 1, 3600, OFF(silence_hold_ns) },
 	{ "privacy", "prefix_v4", K_INT, 0, 32, OFF(prefix_v4) },
