@@ -107,7 +107,8 @@ long tw_sweep(struct tw_engine *e, uint64_t now, const struct tw_timeouts *t, in
 		const struct ended *x = &c.v[i];
 		int dir = TW_DIR_C2S;
 		if (x->reason == TW_END_NONE) {
-			tw_event_fill(&ev, TW_EV_FLOW_RATE, &x->key, &x->flow, NULL, NULL, dir, now, 0);
+			/* as of its last packet: goodput samples end there */
+			tw_event_fill(&ev, TW_EV_FLOW_RATE, &x->key, &x->flow, NULL, NULL, dir, last_seen(&x->flow), 0);
 			tw_pipeline_event(e->pl, &ev, sizeof(ev));
 			continue;
 		}

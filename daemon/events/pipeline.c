@@ -3,6 +3,7 @@
 #include "events/proto.h"
 #include "verdicts/verdict.h"
 #include "outputs/evidence.h"
+#include <tamperwatch/rate_track.h>
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -138,14 +139,13 @@ static void dir_json(struct tw_jb *b, const char *key, const struct tw_dir_state
 	tw_jb_obj_close(b);
 }
 
-/* Rate evidence of one direction's data (include/tamperwatch/rate.h):
- * delivered is the sequence space the sender covered (retransmissions once) */
-static void rate_json(struct tw_jb *b, const char *key, const struct tw_dir_state *d, const struct tw_rate_dir *r,
-                      int has_data)
+/* Rate evidence of one direction's data (include/tamperwatch/rate.h) */
+static void rate_json(struct tw_jb *b, const char *key, const struct tw_flow *f, int dir)
 {
+	const struct tw_rate_dir *r = &f->rate[dir];
 	tw_jb_obj_open(b, key);
-	if (has_data)
-		tw_jb_u64(b, "delivered", (uint32_t)(d->next_seq - d->first_data_seq - (d->fin_count ? 1 : 0)));
+	if (f->flags & (dir == TW_DIR_C2S ? TW_FLOW_CLIENT_DATA : TW_FLOW_SERVER_DATA))
+		tw_jb_u64(b, "delivered", tw_rate_delivered(f, dir));
 	if (r->rtt_min) {
 		tw_jb_u64(b, "rtt_min_us", ((uint64_t)r->rtt_min << TW_RATE_RTT_SHIFT) / 1000);
 		tw_jb_u64(b, "rtt_max_us", ((uint64_t)r->rtt_max << TW_RATE_RTT_SHIFT) / 1000);
@@ -386,8 +386,8 @@ void tw_pipeline_event(struct tw_pipeline *pl, const struct tw_event *e, size_t 
 	tw_jb_obj_close(&b);
 	if (summary && e->proto == TW_PROTO_TCP && (f->flags & (TW_FLOW_CLIENT_DATA | TW_FLOW_SERVER_DATA))) {
 		tw_jb_obj_open(&b, "rate");
-		rate_json(&b, "to_server", &f->dir[TW_DIR_C2S], &f->rate[TW_DIR_C2S], f->flags & TW_FLOW_CLIENT_DATA);
-		rate_json(&b, "to_client", &f->dir[TW_DIR_S2C], &f->rate[TW_DIR_S2C], f->flags & TW_FLOW_SERVER_DATA);
+		rate_json(&b, "to_server", f, TW_DIR_C2S);
+		rate_json(&b, "to_client", f, TW_DIR_S2C);
 		tw_jb_obj_close(&b);
 	}
 	tw_jb_obj_close(&b);

@@ -19,7 +19,7 @@
 #define TW_RATE_ACKED 0x0001   /* ack_last is valid */
 #define TW_RATE_TS_SEEN 0x0002 /* ts_val holds a TSval of this side */
 #define TW_RATE_TS_WAIT 0x0004 /* ts_val awaits its echo from the other side */
-#define TW_RATE_LOSS 0x0008    /* loss_tick is valid (a retransmission was seen) */
+#define TW_RATE_LOSS 0x0008    /* loss_tick is valid (a loss was seen) */
 
 /* One per direction (index TW_DIR_*), about the data and ACKs that
  * direction sends.  RTTs are "through the other side": from this side's
@@ -30,9 +30,9 @@ struct tw_rate_dir {
 	__u16 ts_val;     /* low 16 bits of the TSval awaiting its echo */
 	__u16 ts_tick;    /* when that TSval was first seen (ticks, wraps) */
 	__u16 rtt_min;    /* smallest RTT sample (TW_RATE_RTT_SHIFT units), 0: none */
-	__u16 rtt_max;    /* largest RTT sample before the flow's first loss episode */
+	__u16 rtt_max;    /* largest RTT sample before the flow's second loss episode */
 	__u16 loss_tick;  /* tick of this side's last retransmission (TW_RATE_LOSS) */
-	__u16 loss_eps;   /* loss episodes: retransmissions more than 2 RTT apart start a new one */
+	__u16 loss_eps;   /* loss episodes: retransmissions and holes, 2 RTT apart start a new one */
 	__u16 dupacks;    /* ACKs repeated by the other side while this side had data outstanding */
 	__u16 win_full;   /* new-data packets that (nearly) filled the other side's receive window */
 	__u16 idle_sends; /* new-data packets sent with nothing outstanding: the sender was not busy */

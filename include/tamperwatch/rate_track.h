@@ -9,7 +9,10 @@
 #include "types.h"
 #include "flow.h"
 #include "parse.h"
+#include "event.h"
 
+/* RTT maxima are kept until the flow's second loss episode. */
+#define TW_RATE_RTT_LOSSES 2
 /* Loss episodes: a retransmission less than this many RTTs after the
  * previous one belongs to the same recovery. */
 #define TW_RATE_EPISODE_RTTS 2
@@ -43,13 +46,28 @@ static __always_inline void tw_rate_handshake(struct tw_flow *f, int answered_di
 		tw_rate_rtt(&f->rate[answered_dir & 1], now - prev_ns, 1);
 }
 
+static __always_inline __u32 tw_rate_rtt_of(const struct tw_rate_dir *r)
+{
+	return r->rtt_max > r->rtt_min ? r->rtt_max : r->rtt_min;
+}
+
 /* The end-to-end RTT in ticks (through the receiver plus through the
- * sender), times TW_RATE_EPISODE_RTTS, at least TW_RATE_EPISODE_MIN_TICKS. */
+ * sender; the largest seen before the losses, so a queue's delay counts),
+ * times TW_RATE_EPISODE_RTTS, at least TW_RATE_EPISODE_MIN_TICKS. */
 static __always_inline __u32 tw_rate_wait_ticks(const struct tw_rate_dir *a, const struct tw_rate_dir *b)
 {
-	__u32 rtt = (__u32)a->rtt_min + b->rtt_min;
+	__u32 rtt = tw_rate_rtt_of(a) + tw_rate_rtt_of(b);
 	__u32 t = (rtt << TW_RATE_RTT_SHIFT >> TW_RATE_TICK_SHIFT) * TW_RATE_EPISODE_RTTS;
 	return t > TW_RATE_EPISODE_MIN_TICKS ? t : TW_RATE_EPISODE_MIN_TICKS;
+}
+
+/* A loss seen now: a new episode unless the last one is recent. */
+static __always_inline void tw_rate_loss(struct tw_rate_dir *r, __u16 tick, __u16 wait)
+{
+	if (!(r->flags & TW_RATE_LOSS) || (__u16)(tick - r->loss_tick) > wait)
+		r->loss_eps = tw_rate_sat16(r->loss_eps);
+	r->loss_tick = tick;
+	r->flags |= TW_RATE_LOSS;
 }
 
 /* ctx: where the packet stands, measured by tw_track before the update
@@ -61,7 +79,10 @@ static __always_inline void tw_rate_track(struct tw_flow *f, const struct tw_pkt
 	struct tw_rate_dir *r = &f->rate[dir & 1];
 	struct tw_rate_dir *ro = &f->rate[(dir & 1) ^ 1];
 	__u16 tick = (__u16)(now >> TW_RATE_TICK_SHIFT);
-	int before_loss = !r->loss_eps && !ro->loss_eps;
+	/* RTT growth that a queue causes shows before the losses; a sample
+	 * after them can hold a retransmission timeout.  The first episode
+	 * is allowed: a queue's own overflow at slow start ends one. */
+	int before_loss = (__u32)r->loss_eps + ro->loss_eps < TW_RATE_RTT_LOSSES;
 
 	/* RTT through the other side from TCP timestamps (pping): the first
 	 * time a TSval passes, then the first echo of exactly that value */
@@ -71,7 +92,10 @@ static __always_inline void tw_rate_track(struct tw_flow *f, const struct tw_pkt
 			if (ecr == ro->ts_val) {
 				__s16 dt = (__s16)(__u16)(tick - ro->ts_tick);
 				__u64 ns = dt > 0 ? (__u64)dt << TW_RATE_TICK_SHIFT : 0;
-				tw_rate_rtt(ro, ns, before_loss);
+				/* an echo after a silence of the other side is a
+				 * timeout (a tail dropped before the observer),
+				 * not a queue: only the minimum takes it */
+				tw_rate_rtt(ro, ns, before_loss && ctx->since_other_ns < (ns >> 1));
 				ro->flags &= ~TW_RATE_TS_WAIT;
 			} else if ((__s16)(__u16)(ecr - ro->ts_val) > 0) {
 				ro->flags &= ~TW_RATE_TS_WAIT; /* its echo passed unseen */
@@ -99,7 +123,12 @@ static __always_inline void tw_rate_track(struct tw_flow *f, const struct tw_pkt
 	if (!p->payload_len)
 		return;
 	__u32 end = p->seq + p->payload_len;
+	__u16 wait = (__u16)tw_rate_wait_ticks(r, ro);
 	if ((__s32)(end - d->next_seq) > 0) {
+		/* a hole before it: what it skips was lost on the sender's side
+		 * of the observer (or reordered) */
+		if ((__s32)(p->seq - d->next_seq) > 0)
+			tw_rate_loss(r, tick, wait);
 		/* new data: had the sender been idle (everything acknowledged
 		 * and the ACK long past: it had nothing to send), and did it
 		 * fill the receiver's window? */
@@ -107,7 +136,7 @@ static __always_inline void tw_rate_track(struct tw_flow *f, const struct tw_pkt
 			__s32 out = (__s32)(d->next_seq - ro->ack_last);
 			__s32 after = (__s32)(end - ro->ack_last);
 			__u32 w = ctx->rcv_window;
-			if (out <= 0 && (ctx->since_other_ns >> TW_RATE_TICK_SHIFT) > tw_rate_wait_ticks(r, ro))
+			if (out <= 0 && (ctx->since_other_ns >> TW_RATE_TICK_SHIFT) > wait)
 				r->idle_sends = tw_rate_sat16(r->idle_sends);
 			if (w && after > 0 && ((__u64)after * 8 >= (__u64)w * 7))
 				r->win_full = tw_rate_sat16(r->win_full);
@@ -115,10 +144,22 @@ static __always_inline void tw_rate_track(struct tw_flow *f, const struct tw_pkt
 		return;
 	}
 	/* at or below what was sent: a retransmission */
-	if (!(r->flags & TW_RATE_LOSS) || (__u16)(tick - r->loss_tick) > tw_rate_wait_ticks(r, ro))
-		r->loss_eps = tw_rate_sat16(r->loss_eps);
-	r->loss_tick = tick;
-	r->flags |= TW_RATE_LOSS;
+	tw_rate_loss(r, tick, wait);
+}
+
+/* Goodput so far of one direction's data: the bytes the other side has
+ * acknowledged (a byte that passed the observer may still be lost
+ * beyond it, or sit behind a hole), the FIN left out. */
+static __always_inline __u32 tw_rate_delivered(const struct tw_flow *f, int dir)
+{
+	const struct tw_dir_state *d = &f->dir[dir & 1];
+	const struct tw_rate_dir *ro = &f->rate[(dir & 1) ^ 1];
+	__u32 sent = d->next_seq - d->first_data_seq - (d->fin_count ? 1 : 0);
+	__u32 acked = ro->ack_last - d->first_data_seq;
+
+	if (!(ro->flags & TW_RATE_ACKED) || (__s32)acked < 0)
+		return 0;
+	return acked < sent ? acked : sent;
 }
 
 #endif

@@ -1,7 +1,7 @@
 /* Rate evidence (include/tamperwatch/rate.h) kept by the real BPF programs:
  * one crafted TCP flow with timestamps, a receive-window-filling segment,
- * duplicate ACKs, two loss episodes (one of two retransmissions) and a
- * send after an idle period is run through tw_xdp and through tw_tc; the
+ * duplicate ACKs, three loss episodes (one of two retransmissions, one a
+ * hole in the sequence) and a send after an idle period is run through tw_xdp and through tw_tc; the
  * flow entry the kernel keeps must hold the expected samples and counts,
  * byte for byte what the userspace mirror computes. */
 #include "bpf_harness.h"
@@ -32,6 +32,7 @@ static const struct step steps[] = {
 	{ 0, S | A, 5000, 1001, 65535, 0, 10 * MS, 0, 0, 0 },      /* RTT via server: 10 ms */
 	{ 1, A, 1001, 5001, 1000, 0, 12 * MS, 100, 0, 1 },         /* RTT via client: 2 ms; TSval 100 */
 	{ 1, P, 1001, 5001, 1000, 100, 13 * MS, 100, 0, 1 },       /* request */
+	{ 1, A, 1101, 5001, 1000, 0, 24 * MS, 100, 0, 1 },         /* the client is busy: the echo is a queue's */
 	{ 0, P, 5001, 1101, 65535, 1000, 25 * MS, 500, 100, 1 },   /* echo of 100; fills the window */
 	{ 1, A, 1101, 6001, 1000, 0, 26 * MS, 101, 500, 1 },       /* echo of 500 */
 	{ 0, P, 6001, 1101, 65535, 500, 35 * MS, 501, 100, 1 },    /* 6001..6501 */
@@ -39,9 +40,10 @@ static const struct step steps[] = {
 	{ 1, A, 1101, 6001, 1000, 0, 37 * MS, 102, 501, 1 },       /* duplicate ACK */
 	{ 0, P, 6001, 1101, 65535, 500, 60 * MS, 502, 100, 1 },    /* retransmission: episode 1 */
 	{ 0, P, 6001, 1101, 65535, 500, 62 * MS, 502, 100, 1 },    /* same episode */
-	{ 0, P, 6001, 1101, 65535, 500, 300 * MS, 700, 101, 1 },   /* episode 2; echo of 101 after the loss */
+	{ 0, P, 6001, 1101, 65535, 500, 300 * MS, 700, 100, 1 },   /* episode 2 */
 	{ 1, A, 1101, 6501, 1000, 0, 301 * MS, 103, 700, 1 },      /* all acknowledged */
-	{ 0, P, 6501, 1101, 65535, 100, 1300 * MS, 1700, 103, 1 }, /* idle send */
+	{ 0, P, 6501, 1101, 65535, 100, 1300 * MS, 1700, 101, 1 }, /* idle send; echo of 101 after 2 episodes */
+	{ 0, P, 6701, 1101, 65535, 100, 1301 * MS, 1701, 101, 1 }, /* a hole (6601..6701 lost upstream): episode 3 */
 };
 
 /* the tick of a step's time (TW_RATE_TICK_SHIFT), in RTT units */
@@ -104,14 +106,14 @@ static void run(int xdp)
 	const struct tw_rate_dir *c = &f.rate[TW_DIR_C2S], *s = &f.rate[TW_DIR_S2C];
 
 	/* RTT through the server: SYN->SYN-ACK 10 ms, TSval 100 (12 ms) echoed
-	 * at 25 ms; the echo of 101 comes after the first loss and must not
+	 * at 25 ms; the echo of 101 comes after the second loss episode and must not
 	 * raise the maximum */
 	CHECK(c->rtt_min == (10 * MS) >> TW_RATE_RTT_SHIFT, "%s: c2s rtt_min %u", hook, c->rtt_min);
 	CHECK(c->rtt_max == TICKS_RTT(12 * MS, 25 * MS), "%s: c2s rtt_max %u", hook, c->rtt_max);
 	/* RTT through the client: SYN-ACK->ACK 2 ms, TSval 500 echoed a tick later */
 	CHECK(s->rtt_min == TICKS_RTT(25 * MS, 26 * MS), "%s: s2c rtt_min %u", hook, s->rtt_min);
 	CHECK(s->rtt_max == (2 * MS) >> TW_RATE_RTT_SHIFT, "%s: s2c rtt_max %u", hook, s->rtt_max);
-	CHECK(s->loss_eps == 2 && c->loss_eps == 0, "%s: loss episodes s2c %u c2s %u", hook, s->loss_eps, c->loss_eps);
+	CHECK(s->loss_eps == 3 && c->loss_eps == 0, "%s: loss episodes s2c %u c2s %u", hook, s->loss_eps, c->loss_eps);
 	CHECK(f.dir[TW_DIR_S2C].retrans == 3, "%s: retransmissions %u", hook, f.dir[TW_DIR_S2C].retrans);
 	CHECK(s->dupacks == 2 && c->dupacks == 0, "%s: dupacks s2c %u c2s %u", hook, s->dupacks, c->dupacks);
 	CHECK(s->win_full == 1, "%s: window-full sends %u", hook, s->win_full);
