@@ -8,7 +8,7 @@ void tw_timeouts_default(struct tw_timeouts *t)
 	t->tcp_idle_ns = 120ull * 1000000000ull;
 	t->tcp_closed_ns = 5ull * 1000000000ull;
 	t->udp_idle_ns = 30ull * 1000000000ull;
-	t->rate_min_bytes = 65536;
+	t->rate_min_bytes = 16384;
 }
 
 static uint64_t last_seen(const struct tw_flow *f)

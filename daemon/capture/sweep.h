@@ -14,7 +14,7 @@ struct tw_timeouts {
 	/* a TCP flow that carried at least this many payload bytes and saw a
 	 * packet since the previous sweep gets a periodic rate record
 	 * (TW_EV_FLOW_RATE) at each sweep: goodput samples for throttling
-	 * detection (default 64 KiB; 0: none) */
+	 * detection (default 16 KiB; 0: none) */
 	uint32_t rate_min_bytes;
 };
 

@@ -873,23 +873,22 @@ s.bind((src, 0)); s.connect((dst, 80))
 s.sendall(b"GET /files/bulk.bin HTTP/1.1\r\nHost: bulk.example\r\nConnection: close\r\n\r\n")
 t0, n = time.time(), 0
 while time.time() - t0 < dur:
-    b = s.recv(65536)
+    b = s.recv(2048)   # a slow reader: 2 KiB every 20 ms, the window fills
     if not b: break
     n += len(b)
+    time.sleep(0.02)
 print(n, round(n * 8 / (time.time() - t0)))
 '
-scenario benign-rwnd-limited benign "receiver-window-limited downloads: clients with a 16 KiB receive buffer, 40 ms behind a delay line (no loss, no queue)"
+scenario benign-rwnd-limited benign "receiver-window-limited downloads: clients with a 16 KiB receive buffer reading 2 KiB every 20 ms (no loss, no queue)"
 scn_benign_rwnd_limited() {
-  censor_on
-  nsx tw-cen tc qdisc add dev cen-gw root netem delay 40ms limit 10000
   local i src
   for i in 0 1; do
     src=${C1_IPS[$i]}
     spawn obs "c1-rwnd-$i" tw-c1 15 "$PY" -c "$RWND_CLIENT_PY" "$(host_ip bulk.example)" "$src" "${OPT_DURATION:-5}"
   done
   join
-  truth_benign behaviour=receiver_window_limited rcvbuf:=16384 delay_ms:=40 \
-    note="the client's small window sets the pace (about 16 KiB per RTT): a low steady rate without loss"
+  truth_benign behaviour=receiver_window_limited rcvbuf:=16384 read_bps:=819200 \
+    note="the client's small, slowly drained window sets the pace: a low steady rate without loss"
 }
 scenario benign-slow-server benign "a slow application server: allowed.example:$AUX_SLOW_PORT writes its response 1400 bytes every 50 ms (about 220 kbit/s)"
 scn_benign_slow_server() {
