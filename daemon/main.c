@@ -438,6 +438,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "tamperwatchd: out of memory for the verdict table\n");
 			return 3;
 		}
+		tw_verdict_set_throttle(pl.verdict, &cfg.throttling);
 	}
 	/* evidence pcaps (README "Evidence"): retention sees every event after
 	 * the verdicts and every outcome; the files are written by a bus sink */

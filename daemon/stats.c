@@ -1,9 +1,22 @@
 #include "stats.h"
 #include "util/jsonbuf.h"
 #include "verdicts/verdict.h"
+#include "verdicts/throttle_flows.h"
 #include "outputs/evidence.h"
 #include <string.h>
 #include <tamperwatch/parse.h>
+
+/* The throttling classifier's flows: kept, not kept (table full), judged, by kind. */
+static void throttle_stats(struct tw_jb *b, const struct tw_thr_flows_stats *ts)
+{
+	tw_jb_obj_open(b, "throttle_flows");
+	tw_jb_u64(b, "kept", ts->flows);
+	tw_jb_u64(b, "dropped", ts->dropped);
+	tw_jb_u64(b, "judged", ts->judged);
+	for (int k = 0; k < 5; k++)
+		tw_jb_u64(b, tw_thr_kind_name((enum tw_thr_kind)k), ts->by_kind[k]);
+	tw_jb_obj_close(b);
+}
 
 static const char *const parse_names[TW_PARSE_RESULT_MAX] = {
 	[TW_PARSE_NOT_IP] = "not_ip",         [TW_PARSE_TRUNC_L2] = "truncated_l2",
@@ -97,6 +110,7 @@ void tw_stats_write(struct tw_engine *e, uint64_t ts_ns, const struct tw_replay_
 			tw_jb_obj_close(&b);
 		}
 		tw_jb_obj_close(&b);
+		throttle_stats(&b, tw_thr_flows_stats(tw_verdict_throttle(pl->verdict)));
 	}
 	if (pl->evidence)
 		tw_evidence_stats_json(pl->evidence, &b);

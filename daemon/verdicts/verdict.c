@@ -411,6 +411,11 @@ const struct tw_thr_flows *tw_verdict_throttle(const struct tw_verdict *v)
 	return v->thr;
 }
 
+void tw_verdict_set_throttle(struct tw_verdict *v, const struct tw_thr_cfg *c)
+{
+	v->thr_cfg = *c;
+}
+
 void tw_verdict_free(struct tw_verdict *v)
 {
 	if (!v)

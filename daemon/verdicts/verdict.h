@@ -74,4 +74,7 @@ void tw_verdict_free(struct tw_verdict *v);
 struct tw_thr_flows;
 /* The throttling classifier's flow table (verdicts/throttle_flows.h), for its counters. */
 const struct tw_thr_flows *tw_verdict_throttle(const struct tw_verdict *v);
+struct tw_thr_cfg;
+/* Thresholds of the throttling classifier ([throttling]; defaults otherwise). */
+void tw_verdict_set_throttle(struct tw_verdict *v, const struct tw_thr_cfg *c);
 #endif
