@@ -2,6 +2,7 @@
 #include "verdicts/verdict.h"
 #include "events/pipeline.h"
 #include "util/jsonbuf.h"
+#include "util/hash.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,14 +16,6 @@ struct tw_thr_flows {
 	size_t mask, count, max;
 	struct tw_thr_flows_stats st;
 };
-
-static uint64_t mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	return x;
-}
 
 struct tw_thr_flows *tw_thr_flows_new(uint32_t max_flows)
 {
@@ -56,7 +49,7 @@ void tw_thr_flows_free(struct tw_thr_flows *t)
  * max entries in twice as many slots) */
 static struct entry *find(struct tw_thr_flows *t, uint64_t id)
 {
-	size_t i = mix(id) & t->mask;
+	size_t i = tw_hash64(id) & t->mask;
 	while (t->e[i].id && t->e[i].id != id)
 		i = (i + 1) & t->mask;
 	return &t->e[i];
@@ -74,7 +67,7 @@ static void del(struct tw_thr_flows *t, struct entry *x)
 		j = (j + 1) & t->mask;
 		if (!t->e[j].id)
 			return;
-		size_t home = mix(t->e[j].id) & t->mask;
+		size_t home = tw_hash64(t->e[j].id) & t->mask;
 		/* j's entry may move to i if i lies cyclically in [home, j) */
 		if (((j - home) & t->mask) >= ((j - i) & t->mask)) {
 			t->e[i] = t->e[j];

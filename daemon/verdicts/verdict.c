@@ -29,6 +29,7 @@
 #include <string.h>
 #include "verdicts/fingerprints.h"
 #include "util/jsonbuf.h"
+#include "util/hash.h"
 #include "events/pipeline.h"
 #include "events/proto.h"
 
@@ -178,10 +179,7 @@ struct tw_verdict {
 
 static uint64_t mix(uint64_t x)
 {
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	return x;
+	return tw_hash64(x);
 }
 
 static struct slot *slot_find(struct tw_verdict *v, uint64_t id)

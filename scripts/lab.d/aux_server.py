@@ -20,13 +20,18 @@ def split_hostport(s):
     return host.strip("[]"), int(port)
 
 
-def abort_server(addr):
+def listen_tcp(addr):
     host, port = split_hostport(addr)
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
     srv = socket.socket(fam, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind((host, port))
     srv.listen(64)
+    return srv
+
+
+def abort_server(addr):
+    srv = listen_tcp(addr)
     while True:
         conn, _ = srv.accept()
         try:
@@ -54,12 +59,7 @@ def slow_client(conn):
 
 
 def slow_server(addr):
-    host, port = split_hostport(addr)
-    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    srv = socket.socket(fam, socket.SOCK_STREAM)
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind((host, port))
-    srv.listen(64)
+    srv = listen_tcp(addr)
     while True:
         conn, _ = srv.accept()
         threading.Thread(target=slow_client, args=(conn,), daemon=True).start()

@@ -215,23 +215,27 @@ static void synthetic(void)
 	struct tw_thr_verdict v;
 	tw_thr_cfg_default(&c);
 
-	synth(&ser, 10, 3, 1000, 0);
-	tw_thr_classify(&ser, &c, &v);
-	CHECK(v.kind == TW_THR_POLICING && v.dirs == 1 << TW_DIR_S2C, "steady + losses, no queue: %s dirs %d",
-	      tw_thr_kind_name(v.kind), v.dirs);
-	CHECK(v.rate_bps > 999000 && v.rate_bps < 1001000, "rate %.0f", v.rate_bps);
-	synth(&ser, 10, 0, 400000, 0);
-	tw_thr_classify(&ser, &c, &v);
-	CHECK(v.kind == TW_THR_SHAPING, "steady + queue, no loss: %s", tw_thr_kind_name(v.kind));
-	synth(&ser, 10, 0, 1000, 20);
-	tw_thr_classify(&ser, &c, &v);
-	CHECK(v.kind == TW_THR_APP_LIMITED, "idle sender: %s", tw_thr_kind_name(v.kind));
-	synth(&ser, 10, 0, 1000, 0);
-	tw_thr_classify(&ser, &c, &v);
-	CHECK(v.kind == TW_THR_NONE, "steady, nothing limiting seen: %s", tw_thr_kind_name(v.kind));
-	synth(&ser, 2, 3, 1000, 0);
-	tw_thr_classify(&ser, &c, &v);
-	CHECK(v.kind == TW_THR_NONE, "too short to judge: %s", tw_thr_kind_name(v.kind));
+	/* n samples, losses per second, largest RTT through the server, idle sends per second */
+	static const struct {
+		int n;
+		uint32_t loss, rtt_max_us, idle;
+		enum tw_thr_kind want;
+		const char *what;
+	} cases[] = {
+		{ 10, 3, 1000, 0, TW_THR_POLICING, "steady + losses, no queue" },
+		{ 10, 0, 400000, 0, TW_THR_SHAPING, "steady + queue, no loss" },
+		{ 10, 0, 1000, 20, TW_THR_APP_LIMITED, "idle sender" },
+		{ 10, 0, 1000, 0, TW_THR_NONE, "steady, nothing limiting seen" },
+		{ 2, 3, 1000, 0, TW_THR_NONE, "too short to judge" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		synth(&ser, cases[i].n, cases[i].loss, cases[i].rtt_max_us, cases[i].idle);
+		tw_thr_classify(&ser, &c, &v);
+		CHECK(v.kind == cases[i].want, "%s: %s", cases[i].what, tw_thr_kind_name(v.kind));
+		if (cases[i].want == TW_THR_POLICING)
+			CHECK(v.dirs == 1 << TW_DIR_S2C && v.rate_bps > 999000 && v.rate_bps < 1001000,
+			      "%s: dirs %d rate %.0f", cases[i].what, v.dirs, v.rate_bps);
+	}
 
 	/* bounded: 1000 samples keep at most TW_THR_MAX_SAMPLES, first and
 	 * last kept, in time order; an out-of-order sample is ignored */
