@@ -143,9 +143,13 @@ static const uint8_t CLI4[4] = { 10, 1, 2, 3 };
 static const uint8_t SRV4[4] = { 93, 184, 216, 34 };
 static const uint8_t DNS4[4] = { 9, 9, 9, 9 };
 
+/* set: non-SYN frames carry NOP,NOP,TS (TSval = seq, TSecr = ack), as Linux sends them */
+static int mk_ts;
+
 static void mk(struct frame *f, int c2s, const uint8_t *srv, uint16_t cport, uint16_t sport, uint8_t flags,
                uint32_t seq, uint32_t ack, size_t plen, int syn_opts)
 {
+	uint8_t ts[12] = { 1, 1, 8, 10 };
 	struct pb_pkt p = {
 		.family = 4,
 		.ttl = c2s ? 64 : 52,
@@ -164,6 +168,12 @@ static void mk(struct frame *f, int c2s, const uint8_t *srv, uint16_t cport, uin
 		.payload_len = plen,
 		.payload_fill = 0x41,
 	};
+	if (mk_ts && !(flags & TW_TCP_SYN)) {
+		pb_put32(ts + 4, seq);
+		pb_put32(ts + 8, ack);
+		p.opt_raw = ts;
+		p.opt_raw_len = sizeof(ts);
+	}
 	memcpy(p.src, c2s ? CLI4 : srv, 4);
 	memcpy(p.dst, c2s ? srv : CLI4, 4);
 	f->len = pb_build(&p, f->b, sizeof(f->b));
@@ -422,6 +432,21 @@ int main(void)
 	        flow_of(&steady, &fa) == 0 && fa.state == TW_TCP_ESTABLISHED &&
 	        (fa.flags & (TW_FLOW_CLIENT_DATA | TW_FLOW_SERVER_DATA)) == (TW_FLOW_CLIENT_DATA | TW_FLOW_SERVER_DATA);
 
+	/* --- (a) again, every packet with TCP timestamps (the RTT probe) --- */
+	struct frame t_f[5], steady_ts;
+	mk_ts = 1;
+	mk(&t_f[0], 1, SRV4, 40003, 443, TW_TCP_SYN, ci, 0, 0, 1);
+	mk(&t_f[1], 0, SRV4, 40003, 443, TW_TCP_SYN | TW_TCP_ACK, si, ci + 1, 0, 1);
+	mk(&t_f[2], 1, SRV4, 40003, 443, TW_TCP_ACK, ci + 1, si + 1, 0, 0);
+	mk(&t_f[3], 1, SRV4, 40003, 443, TW_TCP_PSH | TW_TCP_ACK, ci + 1, si + 1, 517, 0);
+	mk(&t_f[4], 0, SRV4, 40003, 443, TW_TCP_PSH | TW_TCP_ACK, si + 1, ci + 518, 1460, 0);
+	mk(&steady_ts, 0, SRV4, 40003, 443, TW_TCP_ACK, si + 1461, ci + 518, 1460, 0);
+	mk_ts = 0;
+	for (size_t i = 0; i < 5; i++) {
+		once(tfd, t_f[i].b, t_f[i].len);
+		once(rfd, t_f[i].b, t_f[i].len);
+	}
+
 	/* --- (b) SYN of an existing flow ----------------------------------- */
 	struct frame syn_b;
 	mk(&syn_b, 1, SRV4, 40001, 443, TW_TCP_SYN, 3000, 0, 0, 1);
@@ -455,13 +480,14 @@ int main(void)
 	uint32_t batch =
 	        (uint32_t)((bpf_map__max_entries(bpf_object__find_map_by_name(tw, "tw_events")) * 3 / 4) / rec);
 
-	struct result res[10];
+	struct result res[12];
 	int nres = 0;
 	memset(res, 0, sizeof(res));
 	uint64_t c0[TW_CNT_MAX];
 	counters(c0);
 	/* BENCH_XDP_CASES=acd (say) runs only those rows (a-d, e-f: ring full,
-	 * g: new flows, h: (a) with per-prefix counting); for perf record of one path.  Default: all. */
+	 * g: new flows, h: (a) with per-prefix counting, i: (a) with TCP
+	 * timestamps); for perf record of one path.  Default: all. */
 	const char *only = getenv("BENCH_XDP_CASES");
 #define WANT(c) (!only || strchr(only, (c)))
 	if (WANT('a')) {
@@ -498,6 +524,12 @@ int main(void)
 		tw_fd = twp_fd;
 		measure(&res[nres++], &steady, REPEAT, REPEAT, 0);
 		tw_fd = tfd;
+	}
+	if (WANT('i')) {
+		/* the pping probe's compares on every packet; compare with row (a) */
+		res[nres].name = "    (a) with TCP timestamps";
+		res[nres].info = 1;
+		measure(&res[nres++], &steady_ts, REPEAT, REPEAT, 0);
 	}
 	if (WANT('g')) {
 		res[nres].name = "    SYN, new flow (repeat=1 x 20000)";
