@@ -486,7 +486,7 @@ int main(void)
 	uint64_t c0[TW_CNT_MAX];
 	counters(c0);
 	/* BENCH_XDP_CASES=acd (say) runs only those rows (a-d, e-f: ring full,
-	 * g: new flows, h: (a) with per-prefix counting, i: (a) with TCP
+	 * g: new flows, h: (a) with per-prefix counting, k: (a) with TCP
 	 * timestamps); for perf record of one path.  Default: all. */
 	const char *only = getenv("BENCH_XDP_CASES");
 #define WANT(c) (!only || strchr(only, (c)))
@@ -525,7 +525,7 @@ int main(void)
 		measure(&res[nres++], &steady, REPEAT, REPEAT, 0);
 		tw_fd = tfd;
 	}
-	if (WANT('i')) {
+	if (WANT('k')) {
 		/* the pping probe's compares on every packet; compare with row (a) */
 		res[nres].name = "    (a) with TCP timestamps";
 		res[nres].info = 1;
