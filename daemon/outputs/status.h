@@ -42,7 +42,8 @@ struct tw_status {
 	uint64_t events_malformed, lines_too_long, output_lines, output_write_errors;
 	uint64_t tamper_verdicts[TW_METHOD_MAX]; /* by enum tw_method (verdicts/method.h) */
 	uint64_t verdict_flows_dropped;
-	uint64_t redirect_bodies_skipped;                     /* verdict.h */
+	uint64_t throttle_flows_dropped;  /* busy flows whose rate series was not kept (throttle_flows.h) */
+	uint64_t redirect_bodies_skipped; /* verdict.h */
 	uint64_t payload_parse_errors[TW_VERDICT_PARSERS][2]; /* [parser][truncated, malformed] (verdict.h) */
 	uint64_t ticks;
 	struct tw_agg_stats agg; /* per-target aggregation (aggregate.h); zero without it */
