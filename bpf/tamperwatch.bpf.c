@@ -198,8 +198,9 @@ __noinline int tw_emit_tc(struct __sk_buff *ctx, struct tw_emit_req *r, struct t
 }
 
 /* TCP options of a SYN: copied out with one helper call, parsed on the
- * stack copy (see tw_parse_tcp_opts). */
-static __always_inline void tw_syn_opts(void *ctx, int is_xdp, struct tw_pkt *p)
+ * stack copy (see tw_parse_tcp_opts).  A subprogram of its own: the copy's
+ * frame is not added to tw_handle's, which also calls the emit functions. */
+static __noinline void tw_syn_opts(void *ctx, int is_xdp, struct tw_pkt *p)
 {
 	__u8 buf[TW_TCP_OPT_BUF];
 	__u32 n = p->opt_len;

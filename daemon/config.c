@@ -31,7 +31,17 @@ static const struct key keys[] = {
 	{ "flows", "tcp_idle", K_SECONDS, 1, 86400, OFF(timeouts.tcp_idle_ns) },
 	{ "flows", "tcp_closed", K_SECONDS, 0, 3600, OFF(timeouts.tcp_closed_ns) },
 	{ "flows", "udp_idle", K_SECONDS, 1, 86400, OFF(timeouts.udp_idle_ns) },
+	{ "flows", "rate_min_bytes", K_U32, 0, 1073741824, OFF(timeouts.rate_min_bytes) },
 	{ "flows", "max", K_INT, 1024, 16777216, OFF(max_flows) },
+	/* per-flow throttling classifier (README "Throttling") */
+	{ "throttling", "min_bytes", K_U32, 1024, 1073741824, OFF(throttling.min_bytes) },
+	{ "throttling", "min_seconds", K_REAL, 1, 3600, OFF(throttling.min_seconds) },
+	{ "throttling", "plateau_cv", K_REAL, 0, 10, OFF(throttling.plateau_cv) },
+	{ "throttling", "min_loss_episodes", K_U32, 1, 65535, OFF(throttling.min_loss_eps) },
+	{ "throttling", "rtt_growth_ms", K_REAL, 0, 60000, OFF(throttling.rtt_growth_ms) },
+	{ "throttling", "rtt_growth_ratio", K_REAL, 0, 1000, OFF(throttling.rtt_growth_ratio) },
+	{ "throttling", "window_full", K_RATIO, 0, 1, OFF(throttling.window_full_frac) },
+	{ "throttling", "idle", K_RATIO, 0, 1, OFF(throttling.idle_frac) },
 	{ "flows", "silence_hold", K_SECONDS, 1, 3600, OFF(silence_hold_ns) },
 	{ "privacy", "prefix_v4", K_INT, 0, 32, OFF(prefix_v4) },
 	{ "privacy", "prefix_v6", K_INT, 0, 128, OFF(prefix_v6) },
@@ -153,6 +163,7 @@ void tw_config_default(struct tw_config *c)
 {
 	memset(c, 0, sizeof(*c));
 	tw_timeouts_default(&c->timeouts);
+	tw_thr_cfg_default(&c->throttling);
 	c->prefix_v4 = 24;
 	c->prefix_v6 = 48;
 	c->max_flows = TW_FLOWS_DEFAULT; /* include/tamperwatch/maps.h says why */

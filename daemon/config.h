@@ -10,17 +10,19 @@
 #include "outputs/alertmanager.h" /* [alertmanager] keys */
 #include "outputs/evidence.h"     /* [evidence] keys */
 #include "alerts/shutdown.h"      /* [shutdown] keys */
+#include "verdicts/throttle.h"    /* [throttling] keys */
 #include <limits.h>
 
 struct tw_config {
 	struct tw_timeouts timeouts;
-	int prefix_v4;            /* privacy.prefix_v4 */
-	int prefix_v6;            /* privacy.prefix_v6 */
-	uint32_t max_flows;       /* flows.max (userspace replay table) */
-	uint64_t silence_hold_ns; /* flows.silence_hold: a silent ClientHello waits for context */
-	unsigned stats_interval;  /* output.stats_interval (s, 0 = final only) */
-	int events_payload;       /* output.events_payload */
-	struct tw_agg_cfg alerts; /* [alerts] and state.interval (aggregate.h) */
+	struct tw_thr_cfg throttling; /* [throttling] */
+	int prefix_v4;                /* privacy.prefix_v4 */
+	int prefix_v6;                /* privacy.prefix_v6 */
+	uint32_t max_flows;           /* flows.max (userspace replay table) */
+	uint64_t silence_hold_ns;     /* flows.silence_hold: a silent ClientHello waits for context */
+	unsigned stats_interval;      /* output.stats_interval (s, 0 = final only) */
+	int events_payload;           /* output.events_payload */
+	struct tw_agg_cfg alerts;     /* [alerts] and state.interval (aggregate.h) */
 	/* operator outputs (README "Metrics", "Syslog") */
 	char metrics_listen[128]; /* metrics.listen: ADDR:PORT, "" = no endpoint */
 	struct {

@@ -787,6 +787,7 @@ static int setup_steps(struct daemon *d, char *err, size_t errlen)
 			snprintf(err, errlen, "out of memory for the verdict table");
 			return 3;
 		}
+		tw_verdict_set_throttle(d->verdict, &cfg->throttling);
 		tw_pipeline_add_consumer(&d->pl, "verdicts", tw_verdict_event, d->verdict);
 		d->stats.verdict = d->verdict;
 	}

@@ -1,8 +1,21 @@
 #include "stats.h"
 #include "util/jsonbuf.h"
 #include "verdicts/verdict.h"
+#include "verdicts/throttle_flows.h"
 #include <string.h>
 #include <tamperwatch/parse.h>
+
+/* The throttling classifier's flows: kept, not kept (table full), judged, by kind. */
+static void throttle_stats(struct tw_jb *b, const struct tw_thr_flows_stats *ts)
+{
+	tw_jb_obj_open(b, "throttle_flows");
+	tw_jb_u64(b, "kept", ts->flows);
+	tw_jb_u64(b, "dropped", ts->dropped);
+	tw_jb_u64(b, "judged", ts->judged);
+	for (int k = 0; k < 5; k++)
+		tw_jb_u64(b, tw_thr_kind_name((enum tw_thr_kind)k), ts->by_kind[k]);
+	tw_jb_obj_close(b);
+}
 
 int tw_stats_add_section(struct tw_stats_src *s, tw_stats_section_fn fn, void *arg)
 {
@@ -71,6 +84,7 @@ void tw_stats_write(const struct tw_stats_src *s, uint64_t ts_ns, const struct t
 			tw_jb_obj_close(&b);
 		}
 		tw_jb_obj_close(&b);
+		throttle_stats(&b, tw_thr_flows_stats(tw_verdict_throttle(s->verdict)));
 	}
 	if (r) {
 		tw_jb_obj_open(&b, "replay");

@@ -33,7 +33,9 @@ struct rec {
 	uint64_t group; /* hash of the prefix's region (regions.file), else pfx */
 	double conf;
 	uint8_t method, tampered, answered;
-	uint8_t silent; /* a timeout verdict: judged with the blackhole_* thresholds */
+	uint8_t silent;   /* a timeout verdict: judged with the blackhole_* thresholds */
+	uint8_t thr_dirs; /* throttling: bit TW_DIR_* of the throttled directions */
+	float rate_bps;   /* throttling: the flow's estimated rate (not in the state file) */
 	char prefix[PFXLEN];
 };
 
@@ -271,6 +273,38 @@ static void put_regions(struct tw_jb *b, const struct tw_regions *r, const struc
 	tw_jb_arr_close(b);
 }
 
+static int cmp_float(const void *x, const void *y)
+{
+	float a = *(const float *)x, b = *(const float *)y;
+	return a < b ? -1 : a > b;
+}
+
+/* The throttled flows' common rate: the median of their estimates, the
+ * spread (interquartile range over the median) and the directions. */
+static void throttle_stats(struct tw_jb *b, const struct target *t)
+{
+	static float v[MAX_REC];
+	size_t n = 0;
+	unsigned dirs = 0;
+	for (size_t i = 0; i < t->nr; i++)
+		if (t->r[i].tampered && t->r[i].method == TW_METHOD_THROTTLING && t->r[i].rate_bps > 0) {
+			v[n++] = t->r[i].rate_bps;
+			dirs |= t->r[i].thr_dirs;
+		}
+	if (!n)
+		return;
+	qsort(v, n, sizeof(v[0]), cmp_float);
+	double med = v[n / 2];
+	tw_jb_u64(b, "rate_bps", (uint64_t)(med + 0.5));
+	tw_jb_dbl(b, "rate_spread", med > 0 ? (double)(v[(3 * n) / 4] - v[n / 4]) / med : 0, 2);
+	tw_jb_arr_open(b, "directions");
+	if (dirs & 1)
+		tw_jb_str(b, NULL, "to_server");
+	if (dirs & 2)
+		tw_jb_str(b, NULL, "to_client");
+	tw_jb_arr_close(b);
+}
+
 static void emit(struct tw_agg *a, struct target *t, const char *state, uint64_t ts, const char *resolution)
 {
 	static char buf[16384];
@@ -290,9 +324,10 @@ static void emit(struct tw_agg *a, struct target *t, const char *state, uint64_t
 	tw_jb_str(&b, "id", al->id);
 	tw_jb_str(&b, "state", state);
 	tw_jb_u64(&b, "signature_id", mi->signature_id);
-	snprintf(sig, sizeof(sig), "%s blocking of %s", m, t->domain[0] ? t->domain : t->ip);
+	int rate = mi->cls == TW_MCLASS_RATE; /* throttling: slowed down, not blocked */
+	snprintf(sig, sizeof(sig), rate ? "%s of %s" : "%s blocking of %s", m, t->domain[0] ? t->domain : t->ip);
 	tw_jb_str(&b, "signature", sig);
-	tw_jb_str(&b, "category", "blocking");
+	tw_jb_str(&b, "category", rate ? "throttling" : "blocking");
 	tw_jb_u64(&b, "severity", le ? 3 : mi->severity);
 	if (resolution)
 		tw_jb_str(&b, "resolution", resolution);
@@ -340,6 +375,8 @@ static void emit(struct tw_agg *a, struct target *t, const char *state, uint64_t
 		tw_jb_null(&b, "baseline");
 	else
 		tw_jb_dbl(&b, "baseline", al->baseline, 3);
+	if (mi->cls == TW_MCLASS_RATE)
+		throttle_stats(&b, t);
 	tw_jb_obj_close(&b);
 	tw_jb_time(&b, "first_seen", al->first_seen);
 	tw_jb_time(&b, "last_seen", al->last_seen);
@@ -695,6 +732,8 @@ void tw_agg_outcome(void *arg, const struct tw_flow_outcome *o)
 	r->silent = (uint8_t)(o->tamper && silent_verdict(o->tamper, m));
 	r->answered = (uint8_t) !!o->answered;
 	r->conf = o->tamper ? o->tamper->confidence : 0;
+	r->rate_bps = o->tamper ? (float)o->tamper->rate_bps : 0;
+	r->thr_dirs = o->tamper ? (uint8_t)o->tamper->throttle_dirs : 0;
 	snprintf(r->prefix, sizeof(r->prefix), "%s", o->client_prefix ? o->client_prefix : "");
 	rec_keys(a, r);
 	if (o->ts_ns > a->now)

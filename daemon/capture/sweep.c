@@ -8,6 +8,7 @@ void tw_timeouts_default(struct tw_timeouts *t)
 	t->tcp_idle_ns = 120ull * 1000000000ull;
 	t->tcp_closed_ns = 5ull * 1000000000ull;
 	t->udp_idle_ns = 30ull * 1000000000ull;
+	t->rate_min_bytes = 16384;
 }
 
 static uint64_t last_seen(const struct tw_flow *f)
@@ -31,7 +32,7 @@ int tw_flow_expired(const struct tw_flow *f, uint8_t proto, uint64_t now, const 
 struct ended {
 	struct tw_flow_key key;
 	struct tw_flow flow;
-	int reason;
+	int reason; /* TW_END_NONE: a periodic rate record, the flow goes on */
 };
 
 struct collect {
@@ -42,7 +43,17 @@ struct collect {
 	int flush;
 	int oom;
 	uint64_t seen;
+	uint64_t ended;
+	uint64_t prev; /* the previous sweep's time */
 };
+
+/* Busy TCP flows still going: a rate record (goodput sample) this sweep */
+static int wants_rate(const struct tw_flow_key *k, const struct tw_flow *f, const struct collect *c)
+{
+	uint64_t min = c->t->rate_min_bytes;
+	return min && k->proto == TW_PROTO_TCP && f->dir[0].payload_bytes + f->dir[1].payload_bytes >= min &&
+	       last_seen(f) > c->prev;
+}
 
 static int collect_cb(void *arg, const struct tw_flow_key *k, const struct tw_flow *f)
 {
@@ -55,7 +66,7 @@ static int collect_cb(void *arg, const struct tw_flow_key *k, const struct tw_fl
 		if (r == TW_END_CLOSED || (f->state == TW_TCP_CLOSED || f->state == TW_TCP_RESET))
 			reason = TW_END_CLOSED;
 	}
-	if (!reason)
+	if (!reason && !wants_rate(k, f, c))
 		return 0;
 	if (c->n == c->cap) {
 		size_t ncap = c->cap ? c->cap * 2 : 256;
@@ -71,6 +82,7 @@ static int collect_cb(void *arg, const struct tw_flow_key *k, const struct tw_fl
 	c->v[c->n].flow = *f;
 	c->v[c->n].reason = reason;
 	c->n++;
+	c->ended += reason != TW_END_NONE;
 	return 0;
 }
 
@@ -82,7 +94,10 @@ static int by_flow_id(const void *a, const void *b)
 
 long tw_sweep(struct tw_engine *e, uint64_t now, const struct tw_timeouts *t, int flush)
 {
-	struct collect c = { .now = now, .t = t, .flush = flush };
+	/* the previous sweep was a second ago (live.c, replay.c) */
+	struct collect c = {
+		.now = now, .t = t, .flush = flush, .prev = now > 1000000000ull ? now - 1000000000ull : 0
+	};
 	struct tw_event ev;
 
 	e->for_each_flow(e, collect_cb, &c);
@@ -90,13 +105,19 @@ long tw_sweep(struct tw_engine *e, uint64_t now, const struct tw_timeouts *t, in
 		qsort(c.v, c.n, sizeof(*c.v), by_flow_id);
 	for (size_t i = 0; i < c.n; i++) {
 		const struct ended *x = &c.v[i];
-		e->remove_flow(e, &x->key);
 		int dir = TW_DIR_C2S;
+		if (x->reason == TW_END_NONE) {
+			/* as of its last packet: goodput samples end there */
+			tw_event_fill(&ev, TW_EV_FLOW_RATE, &x->key, &x->flow, NULL, NULL, dir, last_seen(&x->flow), 0);
+			e->events.fn(e->events.arg, &ev, sizeof(ev));
+			continue;
+		}
+		e->remove_flow(e, &x->key);
 		tw_event_fill(&ev, TW_EV_FLOW_END, &x->key, &x->flow, NULL, NULL, dir, last_seen(&x->flow), 0);
 		ev.end_reason = (__u8)x->reason;
 		e->events.fn(e->events.arg, &ev, sizeof(ev));
 	}
 	free(c.v);
-	e->flows_active = c.oom ? c.seen : c.seen - c.n;
-	return c.oom ? -1 : (long)c.n;
+	e->flows_active = c.oom ? c.seen : c.seen - c.ended;
+	return c.oom ? -1 : (long)c.ended;
 }

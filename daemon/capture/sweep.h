@@ -11,12 +11,17 @@ struct tw_timeouts {
 	uint64_t tcp_idle_ns;   /* established or half-open TCP, no packet (default 120 s) */
 	uint64_t tcp_closed_ns; /* after FIN both ways or RST (default 5 s) */
 	uint64_t udp_idle_ns;   /* UDP (default 30 s) */
+	/* a TCP flow that carried at least this many payload bytes and saw a
+	 * packet since the previous sweep gets a periodic rate record
+	 * (TW_EV_FLOW_RATE) at each sweep: goodput samples for throttling
+	 * detection (default 16 KiB; 0: none) */
+	uint32_t rate_min_bytes;
 };
 
 void tw_timeouts_default(struct tw_timeouts *t);
 /* End reason if the flow is over at time now (0: still live). */
 int tw_flow_expired(const struct tw_flow *f, uint8_t proto, uint64_t now, const struct tw_timeouts *t);
 /* Emit flow end events for every expired flow (all flows if flush) and
- * remove them.  Returns how many ended; -1 on allocation failure. */
+ * remove them; periodic rate records for the busy flows that go on.  Returns how many ended; -1 on allocation failure. */
 long tw_sweep(struct tw_engine *e, uint64_t now, const struct tw_timeouts *t, int flush);
 #endif

@@ -1,6 +1,7 @@
 #include "events/pipeline.h"
 #include "util/jsonbuf.h"
 #include "events/proto.h"
+#include <tamperwatch/rate_track.h>
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -93,6 +94,7 @@ static const char *const type_names[TW_EV_TYPE_MAX] = {
 	[TW_EV_DNS_QUERY] = "dns",
 	[TW_EV_DNS_RESPONSE] = "dns",
 	[TW_EV_FLOW_END] = "flow",
+	[TW_EV_FLOW_RATE] = "flow_rate",
 };
 
 const char *tw_event_type_name(unsigned type)
@@ -139,6 +141,24 @@ static void dir_json(struct tw_jb *b, const char *key, const struct tw_dir_state
 	}
 	if (d->wscale != 0xff)
 		tw_jb_u64(b, "wscale", d->wscale);
+	tw_jb_obj_close(b);
+}
+
+/* Rate evidence of one direction's data (include/tamperwatch/rate.h) */
+static void rate_json(struct tw_jb *b, const char *key, const struct tw_flow *f, int dir)
+{
+	const struct tw_rate_dir *r = &f->rate[dir];
+	tw_jb_obj_open(b, key);
+	if (f->flags & (dir == TW_DIR_C2S ? TW_FLOW_CLIENT_DATA : TW_FLOW_SERVER_DATA))
+		tw_jb_u64(b, "delivered", tw_rate_delivered(f, dir));
+	if (r->rtt_min) {
+		tw_jb_u64(b, "rtt_min_us", ((uint64_t)r->rtt_min << TW_RATE_RTT_SHIFT) / 1000);
+		tw_jb_u64(b, "rtt_max_us", ((uint64_t)r->rtt_max << TW_RATE_RTT_SHIFT) / 1000);
+	}
+	tw_jb_u64(b, "loss_episodes", r->loss_eps);
+	tw_jb_u64(b, "dupacks", r->dupacks);
+	tw_jb_u64(b, "window_full", r->win_full);
+	tw_jb_u64(b, "idle_sends", r->idle_sends);
 	tw_jb_obj_close(b);
 }
 
@@ -375,7 +395,8 @@ void tw_event_write(void *writer, const struct tw_decoded_event *d)
 	tw_jb_u64(&b, "dest_port", e->sport);
 	tw_jb_str(&b, "proto", e->proto == TW_PROTO_TCP ? "TCP" : "UDP");
 
-	if (e->type != TW_EV_FLOW_END) {
+	int summary = e->type == TW_EV_FLOW_END || e->type == TW_EV_FLOW_RATE;
+	if (!summary) {
 		tw_jb_str(&b, "direction", e->dir == TW_DIR_C2S ? "to_server" : "to_client");
 		tw_jb_obj_open(&b, "packet");
 		tw_jb_u64(&b, "ttl", e->ttl);
@@ -420,8 +441,9 @@ void tw_event_write(void *writer, const struct tw_decoded_event *d)
 	tw_jb_obj_open(&b, "flow");
 	if (e->proto == TW_PROTO_TCP)
 		tw_jb_str(&b, "state", state_name(f->state));
-	if (e->type == TW_EV_FLOW_END) {
-		tw_jb_str(&b, "end_reason", end_reason_name(e->end_reason));
+	if (summary) {
+		if (e->type == TW_EV_FLOW_END)
+			tw_jb_str(&b, "end_reason", end_reason_name(e->end_reason));
 		uint64_t first = f->dir[0].first_ns && (!f->dir[1].first_ns || f->dir[0].first_ns < f->dir[1].first_ns)
 		                         ? f->dir[0].first_ns
 		                         : f->dir[1].first_ns;
@@ -436,11 +458,17 @@ void tw_event_write(void *writer, const struct tw_decoded_event *d)
 		tw_jb_bool(&b, "one_way", 1);
 	if (f->flags & TW_FLOW_DATA_AFTER_RST)
 		tw_jb_bool(&b, "data_after_rst", 1);
-	if (e->type == TW_EV_FLOW_END || e->type == TW_EV_RST) {
+	if (summary || e->type == TW_EV_RST) {
 		dir_json(&b, "to_server", &f->dir[TW_DIR_C2S]);
 		dir_json(&b, "to_client", &f->dir[TW_DIR_S2C]);
 	}
 	tw_jb_obj_close(&b);
+	if (summary && e->proto == TW_PROTO_TCP && (f->flags & (TW_FLOW_CLIENT_DATA | TW_FLOW_SERVER_DATA))) {
+		tw_jb_obj_open(&b, "rate");
+		rate_json(&b, "to_server", f, TW_DIR_C2S);
+		rate_json(&b, "to_client", f, TW_DIR_S2C);
+		tw_jb_obj_close(&b);
+	}
 	tw_jb_obj_close(&b);
 
 	long n = tw_jb_end(&b);

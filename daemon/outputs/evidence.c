@@ -231,6 +231,8 @@ void tw_evidence_event(struct tw_evidence *ev, const struct tw_event *e)
 
 void tw_evidence_on_event(void *ev, const struct tw_decoded_event *d)
 {
+	if (d->ev->type == TW_EV_FLOW_RATE) /* a snapshot of the flow, not a packet */
+		return;
 	tw_evidence_event(ev, d->ev);
 }
 

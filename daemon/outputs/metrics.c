@@ -221,6 +221,9 @@ static void render_pipeline(struct sb *b, const struct tw_status *s)
 			       s->tamper_verdicts[m]);
 	counter(b, "tamperwatch_verdict_flows_dropped_total", "Flows not judged: verdict table full.", NULL, NULL,
 	        s->verdict_flows_dropped);
+	counter(b, "tamperwatch_throttle_flows_dropped_total",
+	        "Busy flows not judged for throttling: their rate series found the table full.", NULL, NULL,
+	        s->throttle_flows_dropped);
 	counter(b, "tamperwatch_redirect_bodies_skipped_total",
 	        "DNS-linked HTTP responses not read for ISP redirection: body over 8 KiB.", NULL, NULL,
 	        s->redirect_bodies_skipped);

@@ -43,7 +43,8 @@ struct tw_status {
 	uint64_t output_lines_cut;               /* cut by a short write: completed later or discarded */
 	uint64_t tamper_verdicts[TW_METHOD_MAX]; /* by enum tw_method (verdicts/method.h) */
 	uint64_t verdict_flows_dropped;
-	uint64_t redirect_bodies_skipped;                     /* verdict.h */
+	uint64_t throttle_flows_dropped;  /* busy flows whose rate series was not kept (throttle_flows.h) */
+	uint64_t redirect_bodies_skipped; /* verdict.h */
 	uint64_t payload_parse_errors[TW_VERDICT_PARSERS][2]; /* [parser][truncated, malformed] (verdict.h) */
 	uint64_t ticks;
 	struct tw_agg_stats agg; /* per-target aggregation (aggregate.h); zero without it */

@@ -18,7 +18,7 @@ enum tw_method {
 	TW_METHOD_DNS_INJECTION = 3,
 	TW_METHOD_TLS_INTERFERENCE = 4,
 	TW_METHOD_BLACKHOLE = 5,
-	TW_METHOD_THROTTLING = 6, /* reserved: not detected yet */
+	TW_METHOD_THROTTLING = 6, /* per flow from its rate series (verdicts/throttle.c) */
 	TW_METHOD_SHUTDOWN = 7,   /* per prefix (alerts/shutdown.c), not per flow */
 	TW_METHOD_MAX
 };

@@ -23,12 +23,14 @@
  * ("limitations").  An RST that fits the server's own TTL and IP-ID, with no
  * race and no burst, is a server's abortive close: no verdict. */
 #include "verdicts/verdict.h"
+#include "verdicts/throttle_flows.h"
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "verdicts/fingerprints.h"
 #include "util/jsonbuf.h"
+#include "util/hash.h"
 #include "events/pipeline.h"
 #include "events/proto.h"
 
@@ -47,6 +49,7 @@
 #define V_DEFER 2                             /* judge_tcp_inner: decided later, with other flows' outcomes */
 #define V_ANS_SLOTS 16384                     /* recent DNS answers, by the address they gave */
 #define V_ANS_AGE_NS (600ull * 1000000000ull) /* an answer links a web flow this long */
+#define V_THR_FLOWS 4096                      /* busy flows whose rate series is kept (about 3 KiB each) */
 #define V_REDIR_BODY_MAX 8192                 /* a search/redirect stub page is small; larger bodies are not decoded */
 
 enum req_kind { REQ_NONE = 0, REQ_HTTP, REQ_TLS, REQ_OTHER };
@@ -161,15 +164,14 @@ struct tw_verdict {
 	struct pending *pend; /* FIFO ring of V_MAX_PENDING, allocated on first use */
 	uint64_t hold_ns;     /* flows.silence_hold: how long a silent ClientHello waits for context */
 	size_t pend_head, npend;
+	struct tw_thr_flows *thr; /* rate series of busy flows (throttling) */
+	struct tw_thr_cfg thr_cfg;
 	struct tw_verdict_stats st;
 };
 
 static uint64_t mix(uint64_t x)
 {
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	return x;
+	return tw_hash64(x);
 }
 
 static struct slot *slot_find(struct tw_verdict *v, uint64_t id)
@@ -377,7 +379,9 @@ struct tw_verdict *tw_verdict_new(struct tw_pipeline *pl, const struct tw_fp_db 
 	v->bases = calloc(V_BASE_SLOTS, sizeof(*v->bases));
 	v->answers = calloc(V_ANS_SLOTS, sizeof(*v->answers));
 	v->recent = calloc(V_RECENT, sizeof(*v->recent));
-	if (!v->slots || !v->bases || !v->answers || !v->recent) {
+	v->thr = tw_thr_flows_new(V_THR_FLOWS);
+	tw_thr_cfg_default(&v->thr_cfg);
+	if (!v->slots || !v->bases || !v->answers || !v->recent || !v->thr) {
 		tw_verdict_free(v);
 		return NULL;
 	}
@@ -394,10 +398,21 @@ struct tw_verdict *tw_verdict_new(struct tw_pipeline *pl, const struct tw_fp_db 
 	return v;
 }
 
+const struct tw_thr_flows *tw_verdict_throttle(const struct tw_verdict *v)
+{
+	return v->thr;
+}
+
+void tw_verdict_set_throttle(struct tw_verdict *v, const struct tw_thr_cfg *c)
+{
+	v->thr_cfg = *c;
+}
+
 void tw_verdict_free(struct tw_verdict *v)
 {
 	if (!v)
 		return;
+	tw_thr_flows_free(v->thr);
 	if (v->slots)
 		for (size_t i = 0; i <= v->mask; i++)
 			if (v->slots[i].f) {
@@ -1082,10 +1097,26 @@ static void verdict_tick(void *arg, uint64_t now_wall_ns, int final)
 
 static int judge_tcp_inner(struct tw_verdict *v, const struct tw_event *e, struct vflow *f, struct tw_tamper *t);
 
+/* A flow without another verdict whose rate series shows policing or
+ * shaping (verdicts/throttle.c). */
+static int judge_throttle(struct tw_verdict *v, const struct tw_event *e, const struct vflow *f, struct tw_tamper *t)
+{
+	struct tw_thr_verdict tv;
+	if (!tw_thr_flows_end(v->thr, e, &v->thr_cfg, &tv) || (tv.kind != TW_THR_POLICING && tv.kind != TW_THR_SHAPING))
+		return 0;
+	v->st.verdicts[TW_METHOD_THROTTLING]++;
+	tw_thr_write_tamper(v->pl, &v->records, record_head, e, f ? f->sni : NULL, f ? f->host : NULL, &tv, t);
+	return 1;
+}
+
 static void judge_tcp(struct tw_verdict *v, const struct tw_event *e, struct vflow *f)
 {
 	struct tw_tamper t;
 	int w = judge_tcp_inner(v, e, f, &t);
+	if (!w)
+		w = judge_throttle(v, e, f, &t);
+	else
+		tw_thr_flows_end(v->thr, e, &v->thr_cfg, &(struct tw_thr_verdict){ 0 }); /* forget its series */
 	remember(v, e, f);
 	if (w == V_DEFER) {
 		defer(v, e, f);
@@ -1252,6 +1283,10 @@ void tw_verdict_event(void *verdict, const struct tw_decoded_event *d)
 	case TW_EV_DNS_RESPONSE:
 		if ((f = flow_get(v, e->flow_id, 1)))
 			on_dns_response(v, f, d);
+		break;
+	case TW_EV_FLOW_RATE:
+		if (e->proto == TW_PROTO_TCP)
+			tw_thr_flows_sample(v->thr, e);
 		break;
 	case TW_EV_FLOW_END:
 		f = flow_get(v, e->flow_id, 0);

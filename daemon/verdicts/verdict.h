@@ -28,7 +28,7 @@ struct tw_verdict_stats {
 /* A verdict as aggregation sees it: the client only as its prefix. */
 #define TW_TAMPER_MAX_ANOM 8
 struct tw_tamper {
-	const char *method;    /* rst_injection, tls_interference, http_blockpage, dns_injection, blackhole */
+	const char *method; /* rst_injection, tls_interference, http_blockpage, dns_injection, blackhole, throttling */
 	const char *signature; /* e.g. "PSH->RST" */
 	const char *stage;
 	double confidence; /* after the mid-stream/one-way cap */
@@ -36,6 +36,8 @@ struct tw_tamper {
 	int n_anomalies;
 	const char *anomalies[TW_TAMPER_MAX_ANOM];
 	const char *fingerprint; /* block-page / forged-address fingerprint name, or NULL */
+	double rate_bps;         /* throttling: the flow's estimated rate, else 0 */
+	int throttle_dirs;       /* throttling: bit TW_DIR_* of the throttled directions */
 };
 
 /* Every ended flow (and every DNS query) as aggregation sees it: which
@@ -70,4 +72,10 @@ const struct tw_verdict_stats *tw_verdict_stats(const struct tw_verdict *v);
 /* Name of parse_errors[i] ("dns", "tls_client_hello", ...), NULL past the last. */
 const char *tw_verdict_parser_name(int i);
 void tw_verdict_free(struct tw_verdict *v);
+struct tw_thr_flows;
+/* The throttling classifier's flow table (verdicts/throttle_flows.h), for its counters. */
+const struct tw_thr_flows *tw_verdict_throttle(const struct tw_verdict *v);
+struct tw_thr_cfg;
+/* Thresholds of the throttling classifier ([throttling]; defaults otherwise). */
+void tw_verdict_set_throttle(struct tw_verdict *v, const struct tw_thr_cfg *c);
 #endif

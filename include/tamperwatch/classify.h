@@ -12,6 +12,7 @@
 #include "flow.h"
 #include "parse.h"
 #include "event.h"
+#include "rate_track.h"
 
 #define TW_EVBIT(t) (1u << (t))
 
@@ -192,9 +193,10 @@ static __always_inline __u32 tw_track(struct tw_flow *f, const struct tw_pkt *p,
 		d->ipid_base = p->ip_id;
 		if (p->pflags & TW_PKT_HAS_WSCALE)
 			d->wscale = p->wscale;
-		if ((fl & TW_TCP_ACK) && dir == TW_DIR_S2C && f->state < TW_TCP_SYN_RCVD)
+		if ((fl & TW_TCP_ACK) && dir == TW_DIR_S2C && f->state < TW_TCP_SYN_RCVD) {
+			tw_rate_handshake(f, TW_DIR_C2S, now, o->last_ns);
 			f->state = TW_TCP_SYN_RCVD;
-		else if (!(fl & TW_TCP_ACK) && dir == TW_DIR_C2S && f->state == TW_TCP_NONE)
+		} else if (!(fl & TW_TCP_ACK) && dir == TW_DIR_C2S && f->state == TW_TCP_NONE)
 			f->state = TW_TCP_SYN_SENT;
 	}
 
@@ -213,7 +215,10 @@ static __always_inline __u32 tw_track(struct tw_flow *f, const struct tw_pkt *p,
 	    p->ack == o->isn + 1) {
 		f->state = TW_TCP_ESTABLISHED;
 		ev |= TW_EVBIT(TW_EV_HANDSHAKE);
+		tw_rate_handshake(f, TW_DIR_S2C, now, o->last_ns);
 	}
+
+	tw_rate_track(f, p, dir, now, ctx);
 
 	if (p->payload_len) {
 		__u32 end = p->seq + p->payload_len;

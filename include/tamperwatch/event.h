@@ -12,7 +12,7 @@
 #include "flow.h"
 
 /* Bumped on any layout change; the daemon refuses an object of another one. */
-#define TW_EVENT_VERSION 1
+#define TW_EVENT_VERSION 2
 #define TW_API_VERSION 1
 
 /* Payload bytes copied into first-payload and DNS events.  Large enough for a
@@ -35,6 +35,7 @@ enum tw_event_type {
 	TW_EV_DNS_QUERY = 7,      /* every UDP/53 query (snippet) */
 	TW_EV_DNS_RESPONSE = 8,   /* every UDP/53 response (snippet) */
 	TW_EV_FLOW_END = 9,       /* flow closed or idle: summary (made by the sweeper) */
+	TW_EV_FLOW_RATE = 10,     /* periodic snapshot of a long flow (made by the sweeper) */
 	TW_EV_TYPE_MAX
 };
 

@@ -7,6 +7,7 @@
 #define TAMPERWATCH_FLOW_H
 
 #include "types.h"
+#include "rate.h"
 
 /* Address family on the wire: our own constants, not AF_* (differs by OS). */
 #define TW_FAMILY_IPV4 4
@@ -86,7 +87,8 @@ struct tw_flow {
 	__u8 rst_dir;     /* direction the first RST came from */
 	__u8 reserved[6];
 	struct tw_dir_state dir[2];
+	struct tw_rate_dir rate[2]; /* throttling evidence (rate.h) */
 };
-TW_STATIC_ASSERT(sizeof(struct tw_flow) == 24 + 8 + 144, "tw_flow layout");
+TW_STATIC_ASSERT(sizeof(struct tw_flow) == 24 + 8 + 144 + 48, "tw_flow layout");
 
 #endif

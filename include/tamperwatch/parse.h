@@ -34,6 +34,7 @@ enum tw_parse_result {
 #define TW_PKT_DF 0x02
 #define TW_PKT_HAS_WSCALE 0x04
 #define TW_PKT_VLAN 0x08
+#define TW_PKT_HAS_TS 0x10 /* tsval/tsecr: TCP timestamps in the usual NOP,NOP,TS layout */
 
 /* TCP flags as on the wire. */
 #define TW_TCP_FIN 0x01
@@ -62,6 +63,8 @@ struct tw_pkt {
 	__u8 pflags;       /* TW_PKT_* */
 	__u8 opt_len;      /* TCP option bytes (at payload_off - opt_len) */
 	__u8 reserved;
+	__u16 tsval; /* if TW_PKT_HAS_TS: low 16 bits of TSval and TSecr (rate_track.h) */
+	__u16 tsecr;
 };
 
 static __always_inline void tw_copy16(__u8 *dst, const __u8 *src)
@@ -304,6 +307,18 @@ static __always_inline int tw_parse(const void *data, const void *data_end, stru
 		p->tcp_flags = th->flags;
 		/* options: where they are; the caller parses them on SYNs */
 		p->opt_len = (__u8)(doff - 20);
+		/* timestamps where every stack but a SYN's puts them (NOP, NOP,
+		 * TS first): a fixed offset, no option walk on the hot path */
+		const __u8 *o = (const __u8 *)(th + 1);
+		if (doff >= 32 && (const void *)(o + 12) <= data_end && o[0] == 1 && o[1] == 1 && o[2] == 8 &&
+		    o[3] == 10) {
+			__u16 v, r;
+			__builtin_memcpy(&v, o + 6, 2);
+			__builtin_memcpy(&r, o + 10, 2);
+			p->tsval = tw_ntohs(v);
+			p->tsecr = tw_ntohs(r);
+			p->pflags |= TW_PKT_HAS_TS;
+		}
 		if (p->payload_len < doff)
 			p->payload_len = 0;
 		else

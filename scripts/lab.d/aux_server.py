@@ -4,11 +4,15 @@
 --abort ADDR:PORT   read the request, then close with SO_LINGER 0, i.e. an
                     abortive close: the client gets an RST from the real
                     server (load balancers and crashing apps do this).
+--slow ADDR:PORT    read the request, then answer HTTP 200 and write the body
+                    1400 bytes every 50 ms for up to 30 s: an application that
+                    writes slowly (not the network).
 """
 import argparse
 import socket
 import struct
 import threading
+import time
 
 
 def split_hostport(s):
@@ -16,13 +20,18 @@ def split_hostport(s):
     return host.strip("[]"), int(port)
 
 
-def abort_server(addr):
+def listen_tcp(addr):
     host, port = split_hostport(addr)
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
     srv = socket.socket(fam, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind((host, port))
     srv.listen(64)
+    return srv
+
+
+def abort_server(addr):
+    srv = listen_tcp(addr)
     while True:
         conn, _ = srv.accept()
         try:
@@ -32,6 +41,28 @@ def abort_server(addr):
             pass
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         conn.close()
+
+
+def slow_client(conn):
+    try:
+        conn.settimeout(2)
+        conn.recv(4096)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n")
+        chunk = bytes(1400)
+        for _ in range(600):
+            conn.sendall(chunk)
+            time.sleep(0.05)
+    except OSError:
+        pass
+    finally:
+        conn.close()
+
+
+def slow_server(addr):
+    srv = listen_tcp(addr)
+    while True:
+        conn, _ = srv.accept()
+        threading.Thread(target=slow_client, args=(conn,), daemon=True).start()
 
 
 def udp_echo(addr):
@@ -51,9 +82,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--abort", action="append", default=[])
     ap.add_argument("--udp-echo", action="append", default=[])
+    ap.add_argument("--slow", action="append", default=[])
     a = ap.parse_args()
     threads = [threading.Thread(target=abort_server, args=(x,), daemon=True) for x in a.abort]
     threads += [threading.Thread(target=udp_echo, args=(x,), daemon=True) for x in a.udp_echo]
+    threads += [threading.Thread(target=slow_server, args=(x,), daemon=True) for x in a.slow]
     for t in threads:
         t.start()
     for t in threads:

@@ -28,6 +28,7 @@ FORGED_IP=203.0.113.250   FORGED_IP6=2001:db8:dead::1   # forged DNS answers (un
 AUX_IP=203.0.113.12        # benign oddities live beside allowed.example
 AUX_ABORT_PORT=8080        # server reads the request, then aborts (RST)
 AUX_CLOSED_PORT=8081       # nobody listens: kernel RST
+AUX_SLOW_PORT=8082         # server writes its response slowly (an application-limited sender)
 AUX_UDP_PORT=5004          # UDP echo: the far end of a media stream or tunnel (probe.py stream)
 LAB_ZONE=example
 

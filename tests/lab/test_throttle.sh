@@ -1,26 +1,74 @@
 #!/usr/bin/env bash
-# Throttling: policing at 130 kbit/s, shaping at 1 Mbit/s; benign congestion.
+# Throttling: policing at 64, 130 and 500 kbit/s (both directions, and
+# towards the clients only) and shaping at 1 Mbit/s must throttle the
+# clients (curl's own rates); the detector must raise a `throttling` alert
+# on each policed target with the policer's rate within 20 % and the
+# direction it sees (downloads: to_client), and nothing on the controls.
+# Congestion, a receiver-window-limited client and a slow application
+# server must raise no throttling verdict at all.  The lab has few clients
+# per target: alerts.min_flows 2 (README "Throttling").
 . "$(dirname "$0")/lib.sh"
 lab_up
+THR=(--duration 8 --daemon-arg --set --daemon-arg alerts.min_flows=2)
 
-lab_run throttle-police
-for n in c1-throttled-1 c1-throttled-2 c1-throttled-v6 c2-throttled; do
-  r=$(rate_bps $n)
-  assert_le "$n rate (bit/s)" "$r" 200000
-  assert_ge "$n rate (bit/s)" "$r" 50000       # throttled, not blocked
-done
-for n in c1-control c2-control; do assert_http $n 200; assert_ge "$n rate (bit/s)" "$(rate_bps $n)" 20000000; done
-grep -q 'limit rate over 16250 bytes/second' "$RUN_DIR/censor-state.txt" && ok "nft policer was active" || bad "no nft policer in censor state"
+# thr_alert DOMAIN RATE_BPS: one raised throttling alert on DOMAIN (any port),
+# rate within 20 %, to_client among its directions; no alert on anything else
+thr_alert() {
+  local out
+  if out=$("$PY" - "$RUN_DIR/alerts.json" "$1" "$2" <<'PY' 2>&1
+import json, sys
+path, dom, rate = sys.argv[1], sys.argv[2], float(sys.argv[3])
+A = [json.loads(l) for l in open(path) if '"event_type":"alert"' in l]
+R = [a for a in A if a["alert"]["state"] == "raised"]
+mine = [a for a in R if a["censorship"]["method"] == "throttling" and a["target"]["domain"] == dom]
+other = [a for a in R if a not in mine]
+assert mine, "no throttling alert on %s (raised: %s)" % (dom, [(a["censorship"]["method"], a["target"]) for a in R])
+assert not other, "other alerts: %s" % [(a["censorship"]["method"], a["target"]) for a in other]
+for a in mine:
+    s = a["stats"]
+    assert a["alert"]["category"] == "throttling" and a["alert"]["signature_id"] == 2006, a["alert"]
+    assert abs(s["rate_bps"] - rate) <= 0.2 * rate, "rate %s, policer %s" % (s["rate_bps"], rate)
+    assert "to_client" in s["directions"], s["directions"]
+    print("%s:%s rate %d bit/s (policer %d), spread %.2f, %s, %d of %d flows" % (dom, a["target"]["port"],
+          s["rate_bps"], rate, s["rate_spread"], s["directions"], s["affected_flows"], s["flows"]))
+PY
+  ); then ok "detector: $out"; else bad "detector: $out"; fi
+}
+# thr_none: no throttling tamper record and no throttling alert
+thr_none() {
+  local n; n=$(alerts_of throttling | wc -l)
+  [ "$n" = 0 ] && ok "detector: no throttling verdict" || bad "detector: $n throttling records: $(alerts_of throttling | head -c 400)"
+}
 
-lab_run throttle-shape
+police_run() { # scenario bytes/s
+  lab_run "$1" "${THR[@]}"
+  local n r
+  for n in c1-throttled-1 c1-throttled-2 c1-throttled-v6 c2-throttled; do
+    r=$(rate_bps $n)
+    assert_le "$n rate (bit/s)" "$r" $(( $2 * 8 * 3 / 2 ))
+    assert_ge "$n rate (bit/s)" "$r" $(( $2 * 8 / 2 ))   # throttled, not blocked
+  done
+  for n in c1-control c2-control; do assert_http $n 200; assert_ge "$n rate (bit/s)" "$(rate_bps $n)" 20000000; done
+  grep -q "limit rate over $2 bytes/second" "$RUN_DIR/censor-state.txt" && ok "nft policer was active" || bad "no nft policer in censor state"
+  thr_alert media.example $(( $2 * 8 ))
+}
+police_run throttle-police 16250
+police_run throttle-police-64 8000
+police_run throttle-police-500 62500
+
+lab_run throttle-shape "${THR[@]}"
 total=0
 for n in c1-throttled-1 c1-throttled-2 c1-throttled-v6 c2-throttled; do total=$((total + $(rate_bps $n))); done
 assert_le "shaped aggregate (bit/s)" "$total" 1400000
 assert_ge "shaped aggregate (bit/s)" "$total" 300000
 for n in c1-control c2-control; do assert_ge "$n rate (bit/s)" "$(rate_bps $n)" 20000000; done
+# a queue, not drops: no flow of the shaped target may look policed
+n=$(alerts_of throttling | grep -c '"signature":"policing"')
+[ "$n" = 0 ] && ok "detector: no policing verdict on the shaped target" || bad "detector: $n policing verdicts on a shaper"
 
-lab_run benign-congestion
+lab_run benign-congestion "${THR[@]}"
 expect_quiet
+thr_none
 total=0
 for n in c1-bulk-0 c1-bulk-1 c2-bulk c2-bulk-v6; do
   r=$(rate_bps $n); total=$((total + r)); assert_ge "$n got data" "$r" 100000
@@ -30,4 +78,17 @@ assert_ge "bottleneck aggregate (bit/s)" "$total" 4000000
 assert_http c1-page-during 200
 assert_ge "page during congestion waited in the queue (s)" "$(curl_field c1-page-during 5)" 0.1
 expect_truth 't["kind"] == "benign" and t["benign"][0]["behaviour"] == "congestion"'
+
+lab_run benign-rwnd-limited "${THR[@]}"
+expect_quiet
+thr_none
+for n in c1-rwnd-0 c1-rwnd-1; do   # "bytes rate": the slow reader set the pace
+  r=$(client_out $n | awk '{print $2}'); assert_le "$n rate (bit/s)" "$r" 1000000; assert_ge "$n rate (bit/s)" "$r" 300000
+done
+
+# the server writes for 30 s: curl stops at --max-time (exit 28)
+lab_run benign-slow-server "${THR[@]}"
+expect_quiet
+thr_none
+for n in c1-slow-0 c1-slow-1 c2-slow; do assert_rc $n 28; assert_le "$n rate (bit/s)" "$(rate_bps $n)" 260000; done
 finish

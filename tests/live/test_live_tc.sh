@@ -33,7 +33,9 @@ def norm(path):
     out = []
     for l in open(path):
         r = json.loads(l)
-        if r["event_type"] == "stats":
+        # flow_rate snapshots are taken at sweep times: a second of wall
+        # clock live, of capture time on replay
+        if r["event_type"] in ("stats", "flow_rate"):
             continue
         r.pop("timestamp", None); r.pop("in_iface", None)
         r.get("context", {}).pop("since_other_us", None)
@@ -44,6 +46,10 @@ def norm(path):
         # either order: what depends on that order is left out
         if r["event_type"] == "fin":
             f.pop("state", None); r["context"].pop("ack_rel", None)
+        # live, steady data packets read the coarse clock (a jiffy, 4 ms,
+        # apart); the capture's times are precise: RTT samples differ
+        for d in r.get("rate", {}).values():
+            d.pop("rtt_min_us", None); d.pop("rtt_max_us", None)
         # a GSO super-packet counts as its segments live, as one frame in a capture
         for d in ("to_server", "to_client"):
             if d in f:

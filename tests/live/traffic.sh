@@ -26,9 +26,14 @@ checks = {
   "dns response": n(lambda r: r["event_type"] == "dns" and r["direction"] == "to_client" and r["dest_port"] == 53),
   "flow end": n(lambda r: r["event_type"] == "flow"),
   "big download": n(lambda r: r["event_type"] == "flow" and r["flow"]["to_client"]["payload_bytes"] >= 300000),
+  # rate evidence (README "Throttling"): all of it acknowledged, RTTs through both sides
+  "big download rate": n(lambda r: r["event_type"] == "flow" and
+                         r.get("rate", {}).get("to_client", {}).get("delivered", 0) >= 300000 and
+                         "rtt_min_us" in r["rate"]["to_server"] and "rtt_min_us" in r["rate"]["to_client"]),
 }
 need = {"handshake v4 :80": 2, "handshake v6 :80": 1, "request payload": 3, "response payload": 3,
-        "fin to_server": 3, "fin to_client": 3, "dns query": 1, "dns response": 1, "flow end": 4, "big download": 1}
+        "fin to_server": 3, "fin to_client": 3, "dns query": 1, "dns response": 1, "flow end": 4, "big download": 1,
+        "big download rate": 1}
 bad = 0
 for k, v in checks.items():
     print(f"{k}: {v} (need >= {need[k]})")
@@ -45,7 +50,8 @@ else:
     print("final stats:", json.dumps(s))
     if s["events_lost"] or s["events_malformed"] or s["output_write_errors"]:
         print("events lost or malformed"); bad = 1
-    if s["events"] != len(ev) - sum(1 for r in ev if r["event_type"] == "flow"):
+    # flow and flow_rate records are the sweep's, not the kernel's
+    if s["events"] != len(ev) - sum(1 for r in ev if r["event_type"] in ("flow", "flow_rate")):
         print("kernel event count", s["events"], "does not match the lines written"); bad = 1
 text = open(sys.argv[1]).read()
 for addr in ("198.51.100.2", "2001:db8:1::2"):

@@ -565,6 +565,68 @@ static void test_state(void)
 	CHECK(system(cmd) == 0, "cleanup");
 }
 
+/* Throttling (method 6, class rate): its own category and signature, the
+ * throttled flows' rate in stats, and the method through alerts.state v2 */
+static void throttled(struct tw_agg *a, uint64_t ts, const char *pfx, double bps)
+{
+	struct tw_tamper tp = { .method = "throttling",
+		                .signature = "policing",
+		                .stage = "transfer",
+		                .confidence = 0.8,
+		                .rate_bps = bps,
+		                .throttle_dirs = 2 };
+	struct tw_flow_outcome o = { .ts_ns = ts,
+		                     .flow_id = ++fid,
+		                     .client_prefix = pfx,
+		                     .server_ip = "203.0.113.9",
+		                     .server_port = 443,
+		                     .proto = "tcp",
+		                     .domain = "slow.example",
+		                     .answered = 1,
+		                     .tamper = &tp };
+	tw_agg_outcome(a, &o);
+}
+
+static void test_throttling(void)
+{
+	char dir[] = "/tmp/tw-thr-XXXXXX", id[64], b[64], path[256];
+	CHECK(mkdtemp(dir), "mkdtemp");
+	snprintf(path, sizeof(path), "%s/alerts.state", dir);
+	struct tw_agg *a = mk(NULL, NULL, dir);
+	throttled(a, T0, "198.51.100.0/24", 120000);
+	throttled(a, T0 + 5 * S, "198.51.100.0/24", 130000);
+	throttled(a, T0 + 10 * S, "192.0.2.0/24", 140000);
+	CHECK(nlines == 1 && count_state("raised") == 1, "throttling: %d lines", nlines);
+	CHECK(nlines && strstr(lines[0], "\"signature_id\":2006") && strstr(lines[0], "\"category\":\"throttling\"") &&
+	              strstr(lines[0], "\"signature\":\"throttling of slow.example\"") &&
+	              strstr(lines[0], "\"severity\":1") && strstr(lines[0], "\"method\":\"throttling\"") &&
+	              strstr(lines[0], "\"rate_bps\":130000") && strstr(lines[0], "\"directions\":[\"to_client\"]"),
+	      "%s", nlines ? lines[0] : "");
+	field(nlines ? lines[0] : "", "id", id, sizeof(id));
+	tw_agg_tick(a, T0 + 11 * S, 1);
+	tw_agg_free(a);
+	size_t len = 0;
+	void *data = NULL;
+	char err[512];
+	CHECK(tw_state_load(dir, "alerts.state", &data, &len, err, sizeof(err)) == TW_STATE_LOADED, "%s", err);
+	CHECK(data && strstr(data, " method=throttling ") && strstr(data, " methods=throttling "), "state body:\n%.*s",
+	      (int)len, data ? (char *)data : "");
+	free(data);
+	a = mk(NULL, NULL, dir);
+	CHECK(tw_agg_open_alerts(a) == 1, "throttling restored: %zu open alerts", tw_agg_open_alerts(a));
+	throttled(a, T0 + 20 * S, "100.64.1.0/24", 125000);
+	tw_agg_tick(a, T0 + 100 * S, 0);
+	CHECK(count_state("updated") == 1 && count_state("raised") == 0, "after restart: %d lines", nlines);
+	CHECK(nlines && !strcmp(field(lines[nlines - 1], "id", b, sizeof(b)), id) &&
+	              strstr(lines[nlines - 1], "\"category\":\"throttling\"") &&
+	              strstr(lines[nlines - 1], "\"rate_bps\":125000"),
+	      "%s", nlines ? lines[nlines - 1] : "");
+	tw_agg_free(a);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK(system(cmd) == 0, "cleanup");
+}
+
 /* A raise is saved at the next tick, long before state.interval; a state
  * file that cannot be read (here: a directory) stops startup and is left
  * alone; a lowered alerts.max_targets keeps the open alerts of the file. */
@@ -719,6 +781,7 @@ int main(void)
 	test_state();
 	test_state_transitions();
 	test_state_mutations();
+	test_throttling();
 	printf("test_aggregate: %d checks, %d failed\n", checks, fails);
 	return fails ? 1 : 0;
 }

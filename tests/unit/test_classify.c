@@ -387,6 +387,43 @@ static void test_tcp_opts(void)
 	printf("ok   SYN with a malformed WS option (len 2): wscale ignored\n");
 }
 
+/* TCP timestamps are read on every packet, only in the NOP,NOP,TS layout
+ * at the start of the options, and only when all 12 bytes are inside both
+ * the TCP header and the captured frame. */
+static void test_tcp_timestamps(void)
+{
+	static const uint8_t ts[] = { 1, 1, 8, 10, 1, 2, 3, 4, 10, 11, 12, 13 };
+	static const uint8_t ts_first[] = { 8, 10, 1, 2, 3, 4, 10, 11, 12, 13, 1, 1 };
+	static const uint8_t ts_short[] = { 1, 1, 8, 10, 1, 2, 3, 4 }; /* doff 28: the TS runs into the payload */
+	static const struct {
+		const char *name;
+		const uint8_t *opts;
+		uint8_t len;
+		size_t cut; /* frame bytes dropped from the end */
+		int has;
+	} cases[] = {
+		{ "NOP,NOP,TS", ts, sizeof(ts), 0, 1 },
+		{ "TS first (another layout: not read)", ts_first, sizeof(ts_first), 0, 0 },
+		{ "TS cut by the data offset", ts_short, sizeof(ts_short), 0, 0 },
+		{ "frame cut inside the TS option", ts, sizeof(ts), 100 + 6, 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pb_pkt d = { .family = 4,
+			            .flags = TW_TCP_ACK | TW_TCP_PSH,
+			            .payload_len = 100,
+			            .payload_fill = 0x0a,
+			            .opt_raw = cases[i].opts,
+			            .opt_raw_len = cases[i].len };
+		size_t n = build(&d);
+		struct tw_pkt p;
+		int rc = parse_n(fbuf, n - cases[i].cut, &p);
+		int has = !!(p.pflags & TW_PKT_HAS_TS);
+		CHECK(rc == TW_PARSE_OK && has == cases[i].has && (!has || (p.tsval == 0x0304 && p.tsecr == 0x0c0d)),
+		      "%s: rc %s has %d val %#x ecr %#x", cases[i].name, rc_name(rc), has, p.tsval, p.tsecr);
+		printf("ok   tcp timestamps: %-40s -> %s\n", cases[i].name, has ? "read" : "not read");
+	}
+}
+
 /* ----------------------------------------------------------- key and init */
 
 static void pkt_of(const struct pb_pkt *d, struct tw_pkt *p)
@@ -899,6 +936,7 @@ int main(void)
 	test_parse_results();
 	test_parse_fields();
 	test_tcp_opts();
+	test_tcp_timestamps();
 	test_key();
 	test_init();
 	test_track_tcp();

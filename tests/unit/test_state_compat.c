@@ -191,11 +191,11 @@ int main(void)
 	};
 	for (size_t i = 0; i < sizeof(bad2) / sizeof(bad2[0]); i++)
 		malformed(dir, v2, bad2[i][0], bad2[i][1], bad2[i][2]);
-	/* version 1 with a method number past the per-flow ones (throttling) */
+	/* version 1 with a method number past the per-flow ones (shutdown) */
 	snprintf(cmd, sizeof(cmd), "cp " FIXTURE "/alerts.state %s/", dir);
 	CHECK(system(cmd) == 0, "copy the fixture");
 	v1 = body(dir, &len);
-	malformed(dir, v1, " 1 1700000000036000000", " 6 1700000000036000000",
+	malformed(dir, v1, " 1 1700000000036000000", " 7 1700000000036000000",
 	          "record 3 (A): field 'method': not the number of a per-flow method");
 	malformed(dir, v1, " 34 2\n", " 34\n", "record 3 (A): field 'em_methods' missing");
 	malformed(dir, v1, "0.40000000000000002 5 2", "0.40000000000000002 0 2",

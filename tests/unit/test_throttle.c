@@ -1,0 +1,261 @@
+/* The per-flow throttling classifier (daemon/verdicts/throttle.c) on rate
+ * series recorded from real lab runs (the .series files in tests/fixtures/throttle,
+ * made by record.py from scripts/lab run throttle-police, throttle-shape
+ * and the other throttle and benign scenarios): each file says what its
+ * flow must be.  A flow classified as policing must have the policer's
+ * rate within 20 %, and most flows of a policed target must be found; the
+ * control, congested, window- and application-limited flows must not be
+ * policing or shaping; plus the bounded series and the thresholds on
+ * synthetic input. */
+#include "verdicts/throttle.h"
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "check.h"
+
+#define FIXTURES "tests/fixtures/throttle"
+
+/* One fixture; returns 0, or -1 with a message naming file and line. */
+static int load(const char *path, struct tw_thr_series *ser, char *kind, size_t kindlen, double *rate)
+{
+	FILE *fp = fopen(path, "r");
+	char line[512];
+	int ln = 0, have_expect = 0;
+	if (!fp) {
+		printf("FAIL %s: cannot open\n", path);
+		return -1;
+	}
+	memset(ser, 0, sizeof(*ser));
+	while (fgets(line, sizeof(line), fp)) {
+		ln++;
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		if (!strncmp(line, "expect ", 7)) {
+			char k[32];
+			if (sscanf(line + 7, "%31s %lf", k, rate) != 2)
+				break;
+			snprintf(kind, kindlen, "%s", k);
+			have_expect = 1;
+			continue;
+		}
+		struct tw_thr_sample s;
+		unsigned long long t, dl[2];
+		unsigned v[2][6];
+		memset(&s, 0, sizeof(s));
+		if (sscanf(line, "%llu %llu %u %u %u %u %u %u %llu %u %u %u %u %u %u", &t, &dl[0], &v[0][0], &v[0][1],
+		           &v[0][2], &v[0][3], &v[0][4], &v[0][5], &dl[1], &v[1][0], &v[1][1], &v[1][2], &v[1][3],
+		           &v[1][4], &v[1][5]) != 15) {
+			printf("FAIL %s:%d: expected 15 numbers\n", path, ln);
+			fclose(fp);
+			return -1;
+		}
+		s.t_ns = t * 1000000ull;
+		for (int i = 0; i < 2; i++) {
+			s.d[i].delivered = dl[i];
+			s.d[i].packets = v[i][0];
+			s.d[i].loss_eps = v[i][1];
+			s.d[i].win_full = v[i][2];
+			s.d[i].idle_sends = v[i][3];
+			s.d[i].rtt_min_us = v[i][4];
+			s.d[i].rtt_max_us = v[i][5];
+		}
+		tw_thr_series_add(ser, &s);
+	}
+	fclose(fp);
+	if (!have_expect) {
+		printf("FAIL %s: no 'expect KIND RATE' line\n", path);
+		return -1;
+	}
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* A scenario's policed target: most of its flows (a flow whose every loss
+ * fell after the observer's view of it shows none) are policing, and the
+ * median of their rates is the policer's within 20 %. */
+struct scn {
+	char name[64];
+	double policer;
+	int flows, policed;
+	double rates[64];
+};
+
+static void scn_check(const struct scn *sc)
+{
+	if (!sc->flows)
+		return;
+	double r[64];
+	memcpy(r, sc->rates, sizeof(r));
+	qsort(r, (size_t)sc->policed, sizeof(r[0]), cmp_dbl);
+	double med = sc->policed ? r[sc->policed / 2] : 0;
+	CHECK(sc->policed * 2 >= sc->flows, "%s: %d of %d policed flows found", sc->name, sc->policed, sc->flows);
+	CHECK(med >= sc->policer * 0.8 && med <= sc->policer * 1.2, "%s: median rate %.0f, policer %.0f", sc->name, med,
+	      sc->policer);
+	printf("%s %s: %d of %d flows policing, median rate %.0f bit/s (policer %.0f)\n",
+	       sc->policed * 2 >= sc->flows && med >= sc->policer * 0.8 && med <= sc->policer * 1.2 ? "ok  " : "FAIL",
+	       sc->name, sc->policed, sc->flows, med, sc->policer);
+}
+
+static void fixtures(void)
+{
+	struct tw_thr_cfg c;
+	DIR *d = opendir(FIXTURES);
+	char *names[256];
+	int n = 0, judged = 0;
+	struct dirent *de;
+	static struct scn scns[16];
+	int nscn = 0;
+
+	tw_thr_cfg_default(&c);
+	CHECK(d != NULL, "no %s", FIXTURES);
+	if (!d)
+		return;
+	while ((de = readdir(d)) && n < 256) {
+		size_t l = strlen(de->d_name);
+		if (l > 7 && !strcmp(de->d_name + l - 7, ".series"))
+			names[n++] = strdup(de->d_name);
+	}
+	closedir(d);
+	qsort(names, (size_t)n, sizeof(names[0]), cmp_str);
+	CHECK(n >= 20, "only %d fixtures", n);
+	for (int i = 0; i < n; i++) {
+		static struct tw_thr_series ser;
+		struct tw_thr_verdict v;
+		char path[512], kind[32] = "", scenario[64];
+		double rate = 0;
+		snprintf(path, sizeof(path), "%s/%s", FIXTURES, names[i]);
+		snprintf(scenario, sizeof(scenario), "%s", names[i]);
+		char *dash = strrchr(scenario, '-');
+		if (dash)
+			*dash = 0;
+		int k;
+		for (k = 0; k < nscn && strcmp(scns[k].name, scenario); k++)
+			;
+		if (k == nscn && nscn < 16)
+			snprintf(scns[nscn++].name, sizeof(scns[k].name), "%s", scenario);
+		struct scn *sc = &scns[k < 16 ? k : 15];
+		int f0 = fails;
+		if (load(path, &ser, kind, sizeof(kind), &rate) < 0) {
+			fails++;
+			free(names[i]);
+			continue;
+		}
+		tw_thr_classify(&ser, &c, &v);
+		const struct tw_thr_dir_verdict *s = &v.d[TW_DIR_S2C];
+		if (!strcmp(kind, "policing")) {
+			sc->policer = rate;
+			sc->flows++;
+			if (v.kind == TW_THR_POLICING) {
+				CHECK(v.dirs & (1 << TW_DIR_S2C), "%s: policing, not towards the client", names[i]);
+				CHECK(v.rate_bps >= rate * 0.8 && v.rate_bps <= rate * 1.2,
+				      "%s: rate %.0f, policer %.0f", names[i], v.rate_bps, rate);
+				if (sc->policed < 64)
+					sc->rates[sc->policed++] = v.rate_bps;
+			} else {
+				CHECK(v.kind != TW_THR_SHAPING && v.kind != TW_THR_CONGESTION,
+				      "%s: policed flow seen as %s", names[i], tw_thr_kind_name(v.kind));
+			}
+		} else if (!strcmp(kind, "shaping")) {
+			/* a flow's share of a shaped target is not steady: the
+			 * target's aggregate is; a flow must not look policed */
+			CHECK(v.kind != TW_THR_POLICING, "%s: policing", names[i]);
+		} else if (!strcmp(kind, "app_limited")) {
+			CHECK(v.kind == TW_THR_APP_LIMITED, "%s: %s", names[i], tw_thr_kind_name(v.kind));
+		} else {
+			CHECK(v.kind != TW_THR_POLICING && v.kind != TW_THR_SHAPING, "%s: %s on a %s flow", names[i],
+			      tw_thr_kind_name(v.kind), kind);
+		}
+		judged++;
+		printf("%s %-32s expect %-11s got %-11s dirs %d rate %8.0f bit/s cv %.2f rtt+ %6.1f ms loss %u conf "
+		       "%.2f\n",
+		       fails == f0 ? "ok  " : "FAIL", names[i], kind, tw_thr_kind_name(v.kind), v.dirs, v.rate_bps,
+		       s->cv, s->rtt_growth_ms, s->loss_eps, v.confidence);
+		free(names[i]);
+	}
+	for (int k = 0; k < nscn; k++)
+		scn_check(&scns[k]);
+	CHECK(judged == n, "%d of %d fixtures judged", judged, n);
+}
+
+/* a steady 1 Mbit/s series with the given per-sample losses and RTT */
+static void synth(struct tw_thr_series *ser, int n, uint32_t loss_per_s, uint32_t rtt_max_us, uint32_t idle)
+{
+	memset(ser, 0, sizeof(*ser));
+	for (int i = 0; i < n; i++) {
+		struct tw_thr_sample s;
+		memset(&s, 0, sizeof(s));
+		s.t_ns = (uint64_t)i * 1000000000ull;
+		s.d[TW_DIR_S2C].delivered = (uint64_t)i * 125000;
+		s.d[TW_DIR_S2C].packets = (uint32_t)i * 90 + 1;
+		s.d[TW_DIR_S2C].loss_eps = (uint32_t)i * loss_per_s;
+		s.d[TW_DIR_S2C].idle_sends = (uint32_t)i * idle;
+		s.d[TW_DIR_S2C].rtt_min_us = 500;
+		s.d[TW_DIR_S2C].rtt_max_us = 500;
+		s.d[TW_DIR_C2S].rtt_min_us = 1000;
+		s.d[TW_DIR_C2S].rtt_max_us = rtt_max_us;
+		tw_thr_series_add(ser, &s);
+	}
+}
+
+static void synthetic(void)
+{
+	static struct tw_thr_series ser;
+	struct tw_thr_cfg c;
+	struct tw_thr_verdict v;
+	tw_thr_cfg_default(&c);
+
+	/* n samples, losses per second, largest RTT through the server, idle sends per second */
+	static const struct {
+		int n;
+		uint32_t loss, rtt_max_us, idle;
+		enum tw_thr_kind want;
+		const char *what;
+	} cases[] = {
+		{ 10, 3, 1000, 0, TW_THR_POLICING, "steady + losses, no queue" },
+		{ 10, 0, 400000, 0, TW_THR_SHAPING, "steady + queue, no loss" },
+		{ 10, 0, 1000, 20, TW_THR_APP_LIMITED, "idle sender" },
+		{ 10, 0, 1000, 0, TW_THR_NONE, "steady, nothing limiting seen" },
+		{ 2, 3, 1000, 0, TW_THR_NONE, "too short to judge" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		synth(&ser, cases[i].n, cases[i].loss, cases[i].rtt_max_us, cases[i].idle);
+		tw_thr_classify(&ser, &c, &v);
+		CHECK(v.kind == cases[i].want, "%s: %s", cases[i].what, tw_thr_kind_name(v.kind));
+		if (cases[i].want == TW_THR_POLICING)
+			CHECK(v.dirs == 1 << TW_DIR_S2C && v.rate_bps > 999000 && v.rate_bps < 1001000,
+			      "%s: dirs %d rate %.0f", cases[i].what, v.dirs, v.rate_bps);
+	}
+
+	/* bounded: 1000 samples keep at most TW_THR_MAX_SAMPLES, first and
+	 * last kept, in time order; an out-of-order sample is ignored */
+	synth(&ser, 1000, 3, 1000, 0);
+	CHECK(ser.n <= TW_THR_MAX_SAMPLES && ser.n > TW_THR_MAX_SAMPLES / 2, "%d samples kept", ser.n);
+	CHECK(ser.s[0].t_ns == 0 && ser.s[ser.n - 1].t_ns == 999000000000ull, "ends %llu %llu",
+	      (unsigned long long)ser.s[0].t_ns, (unsigned long long)ser.s[ser.n - 1].t_ns);
+	int n = ser.n;
+	struct tw_thr_sample old = ser.s[1];
+	tw_thr_series_add(&ser, &old);
+	CHECK(ser.n == n, "an older sample was added");
+	tw_thr_classify(&ser, &c, &v);
+	CHECK(v.kind == TW_THR_POLICING && v.rate_bps > 999000 && v.rate_bps < 1001000, "long flow: %s %.0f",
+	      tw_thr_kind_name(v.kind), v.rate_bps);
+}
+
+int main(void)
+{
+	fixtures();
+	synthetic();
+	printf("%d checks, %d failed\n", checks, fails);
+	return fails ? 1 : 0;
+}
