@@ -30,6 +30,8 @@
 #include "alerts/shutdown_feed.h"
 #include "util/state.h"
 #include "capture/linkwatch.h"
+#include "outputs/nats_pub.h" /* nats: publisher */
+#include "hub/hub.h"          /* nats: --hub */
 
 #define TW_VERSION "0.1.0"
 #define TW_MAX_REPLAY 256
@@ -84,6 +86,8 @@ static void usage(FILE *out)
 	        "      --control PATH      the operator's control socket for tamperwatch(1) (live\n"
 	        "                          default " TW_CTL_DEFAULT_PATH ";\n"
 	        "                          replay: only when given; control.socket)\n"
+	        "      --hub -c FILE       run the hub: correlate what sites publish to NATS\n"
+	        "                          ([nats], [hub]; docs/hub.md)\n"
 	        "  -h, --help              this text\n"
 	        "  -V, --version           version\n"
 	        "\n"
@@ -148,7 +152,8 @@ int main(int argc, char **argv)
 		O_DECLARED,
 		O_AM,
 		O_EVIDENCE,
-		O_CONTROL
+		O_CONTROL,
+		O_HUB /* nats */
 	};
 	static const struct option longopts[] = {
 		{ "interface", required_argument, NULL, 'i' },
@@ -168,6 +173,7 @@ int main(int argc, char **argv)
 		{ "alertmanager", required_argument, NULL, O_AM },
 		{ "evidence", required_argument, NULL, O_EVIDENCE },
 		{ "control", required_argument, NULL, O_CONTROL },
+		{ "hub", no_argument, NULL, O_HUB }, /* nats */
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -185,6 +191,7 @@ int main(int argc, char **argv)
 	const char *am_url = NULL;
 	const char *evidence_arg = NULL;
 	const char *control = NULL; /* --control */
+	int hub = 0;                /* nats: --hub */
 	struct tw_config cfg;
 	char err[1024];
 	int opt;
@@ -252,6 +259,7 @@ int main(int argc, char **argv)
 		case O_AM: am_url = optarg; break;
 		case O_EVIDENCE: evidence_arg = optarg; break;
 		case O_CONTROL: control = optarg; break;
+		case O_HUB: hub = 1; break; /* nats */
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("tamperwatchd %s (event format %d)\n", TW_VERSION, TW_EVENT_VERSION); return 0;
 		default: fprintf(stderr, "tamperwatchd: try --help\n"); return 2;
@@ -291,6 +299,14 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		snprintf(cfg.metrics_listen, sizeof(cfg.metrics_listen), "%s", metrics_addr);
+	}
+	/* nats: the hub consumes what sites publish (hub/hub.h) */
+	if (hub) {
+		if (check_only) {
+			printf("tamperwatchd: configuration OK\n");
+			return 0;
+		}
+		return tw_hub_run(&cfg, alerts, state_dir, TW_VERSION);
 	}
 	/* --evidence overrides evidence.dir */
 	if (evidence_arg &&
@@ -599,6 +615,22 @@ int main(int argc, char **argv)
 		}
 	}
 
+	/* nats: the publisher (docs/hub.md) sees every line the log gets */
+	struct tw_nats_pub *natspub = NULL;
+	if (cfg.nats.url[0]) {
+		if (!(natspub = tw_nats_pub_new(&cfg.nats, state_dir, &status, err, sizeof(err)))) {
+			fprintf(stderr, "tamperwatchd: %s\n", err);
+			return 3;
+		}
+		pl.tap = tw_nats_pub_line;
+		pl.tap_arg = natspub;
+		if (tw_pipeline_add_tick(&pl, tw_nats_pub_tick, natspub) < 0 ||
+		    tw_stats_add_section(tw_nats_pub_stats, natspub) < 0) {
+			fprintf(stderr, "tamperwatchd: nats: no free tick or stats slot (a build-time bound)\n");
+			return 3;
+		}
+	}
+
 	/* the operator's control socket: live by default, replay only when asked */
 	struct tw_ctl *ctl = NULL;
 	if (!control && cfg.control_socket[0])
@@ -652,6 +684,8 @@ int main(int argc, char **argv)
 	tw_ctl_stop(ctl);
 	eng->destroy(eng);
 	tw_am_free(am);
+	tw_stats_remove_section(natspub); /* nats */
+	tw_nats_pub_free(natspub);
 	tw_verdict_free(pl.verdict);
 	tw_stats_remove_section(agg);
 	tw_agg_free(agg);

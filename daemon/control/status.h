@@ -11,6 +11,7 @@
 #include <tamperwatch/event.h>
 #include "capture/attach.h"
 #include "capture/engine.h"
+#include "outputs/nats_pub.h"
 
 struct tw_bus;
 struct tw_agg;
@@ -54,6 +55,16 @@ struct tw_status {
 		uint64_t connects;  /* connection attempts (tcp; unix/udp: socket (re)opens) */
 		uint64_t queued;    /* tcp: messages waiting for the connection (gauge) */
 	} syslog;
+	/* the NATS publisher's counters (nats_pub.c), copied at its tick */
+	struct {
+		int enabled;
+		struct tw_nats_counters c;
+	} nats;
+	/* the hub's counters (hub.c) */
+	struct {
+		int enabled;
+		uint64_t received, duplicates, malformed, sites, sites_silent, state_errors;
+	} hub;
 	/* operator's views (control socket) */
 	uint64_t flows_active;           /* flows in the table at the last sweep */
 	char targets[TW_STATUS_TARGETS]; /* most affected targets: a JSON array (aggregate.h) */

@@ -262,6 +262,8 @@ void tw_pipeline_line(struct tw_pipeline *pl, const char *line, size_t len)
 {
 	tw_output_write(pl->out, line, len);
 	tw_output_flush(pl->out);
+	if (pl->tap)
+		pl->tap(pl->tap_arg, line, len);
 }
 
 void tw_pipeline_event(struct tw_pipeline *pl, const struct tw_event *e, size_t len)

@@ -35,6 +35,9 @@ struct tw_pipeline {
 		void *arg;
 	} ticks[TW_PIPELINE_MAX_TICKS];
 	int nticks;
+	/* sees every line tw_pipeline_line writes (the NATS publisher); NULL: none */
+	void (*tap)(void *arg, const char *line, size_t len);
+	void *tap_arg;
 	uint64_t events[TW_EV_TYPE_MAX];
 	uint64_t malformed;     /* records that failed validation: dropped, counted */
 	uint64_t json_overflow; /* lines too long for the buffer: dropped, counted */
