@@ -2,6 +2,14 @@
 #include <stdio.h>
 #include <string.h>
 
+/* with a callback, a first connect that fails returns at once and goes on in
+ * the background (without one, libnats retries inside natsConnection_Connect) */
+static void on_connected(natsConnection *nc, void *closure)
+{
+	(void)nc;
+	(void)closure;
+}
+
 int tw_nats_connect_opts(const struct tw_nats_cfg *cfg, natsOptions **opts, char *err, size_t errlen)
 {
 	char list[sizeof(cfg->url)];
@@ -28,7 +36,7 @@ int tw_nats_connect_opts(const struct tw_nats_cfg *cfg, natsOptions **opts, char
 	if ((s = natsOptions_SetMaxReconnect(*opts, -1)) != NATS_OK ||
 	    (s = natsOptions_SetReconnectWait(*opts, 500)) != NATS_OK ||
 	    (s = natsOptions_SetTimeout(*opts, 2000)) != NATS_OK ||
-	    (s = natsOptions_SetRetryOnFailedConnect(*opts, true, NULL, NULL)) != NATS_OK)
+	    (s = natsOptions_SetRetryOnFailedConnect(*opts, true, on_connected, NULL)) != NATS_OK)
 		goto fail;
 	what = "nats.user/password";
 	if (cfg->user[0] && (s = natsOptions_SetUserInfo(*opts, cfg->user, cfg->password)) != NATS_OK)

@@ -109,7 +109,7 @@ struct tw_nats_pub {
 	natsConnection *nc;
 	jsCtx *js;
 	int stream_ok;
-	pthread_t thr;
+	pthread_t thr, hb_thr;
 	int started;
 	pthread_mutex_t mu; /* guards everything below */
 	pthread_cond_t cv;
@@ -140,6 +140,10 @@ static void push(struct tw_nats_pub *p, struct rec *r)
 		p->c.dropped++;
 		free(r);
 		return;
+	}
+	if (!r->retried && (!p->nc || natsConnection_Status(p->nc) != NATS_CONN_STATUS_CONNECTED)) {
+		r->retried = 1; /* waits for the server from the start */
+		p->c.spooled++;
 	}
 	p->q[(p->head + p->n) % (size_t)p->cfg.spool_max] = r;
 	p->n++;
@@ -265,10 +269,11 @@ static void nap(struct tw_nats_pub *p, int ms)
 	pthread_cond_timedwait(&p->cv, &p->mu, &t);
 }
 
-static void *publisher(void *arg)
+/* the heartbeat thread: a "site" record every nats.heartbeat seconds,
+ * whatever the publisher is waiting for */
+static void *heartbeats(void *arg)
 {
 	struct tw_nats_pub *p = arg;
-	int backoff = 0;
 	pthread_mutex_lock(&p->mu);
 	while (!p->stop) {
 		int64_t now = mono_ns();
@@ -276,6 +281,18 @@ static void *publisher(void *arg)
 			heartbeat(p);
 			p->next_hb_ns = now + (int64_t)p->cfg.heartbeat * 1000000000ll;
 		}
+		nap(p, (int)((p->next_hb_ns - now) / 1000000 + 1));
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+static void *publisher(void *arg)
+{
+	struct tw_nats_pub *p = arg;
+	int backoff = 0;
+	pthread_mutex_lock(&p->mu);
+	while (!p->stop) {
 		if (!p->n || backoff) {
 			nap(p, backoff ? backoff : 200);
 			backoff = 0;
@@ -285,7 +302,7 @@ static void *publisher(void *arg)
 		p->in_flight = 1;
 		pthread_mutex_unlock(&p->mu);
 
-		natsStatus s = NATS_OK;
+		natsStatus s = NATS_ERR; /* no stream (no server): a failed attempt */
 		jsPubAck *pa = NULL;
 		jsErrCode jerr = 0;
 		if (!p->stream_ok && tw_nats_ensure_stream(p->js, &p->cfg) == 0)
@@ -492,6 +509,11 @@ struct tw_nats_pub *tw_nats_pub_new(const struct tw_nats_cfg *cfg, const char *s
 		goto fail;
 	}
 	p->started = 1;
+	if (pthread_create(&p->hb_thr, NULL, heartbeats, p)) {
+		snprintf(err, errlen, "nats: cannot start the heartbeat thread");
+		goto fail;
+	}
+	p->started = 2;
 	if (st) {
 		pthread_mutex_lock(&st->mu);
 		st->nats.enabled = 1;
@@ -571,6 +593,8 @@ void tw_nats_pub_free(struct tw_nats_pub *p)
 		pthread_cond_broadcast(&p->cv);
 		pthread_mutex_unlock(&p->mu);
 		pthread_join(p->thr, NULL);
+		if (p->started == 2)
+			pthread_join(p->hb_thr, NULL);
 	}
 	spool_save(p); /* what the final tick could not publish waits for the next start */
 	for (size_t i = 0; i < p->n; i++)
