@@ -437,9 +437,10 @@ static void eval_sites(struct tw_xcorr *x, int64_t now_ns, struct json_object *s
 					json_object_object_add(g, "first", json_object_new_string(f));
 			}
 		}
-		if (in_shut)
+		if (in_shut) { /* its silence is the shutdown it reported, not an outage of the site */
 			add_unique(member(g, "shut"), name);
-		else if (silent(x, s, now_ns))
+			json_object_object_add(covered, name, NULL);
+		} else if (silent(x, s, now_ns))
 			add_unique(member(g, "silent"), name);
 	}
 	/* multi-site shutdowns: the sites that see it and the silent ones with them */
