@@ -51,11 +51,11 @@ void tw_nats_cfg_default(struct tw_nats_cfg *c);
 int tw_nats_check_key(const char *name, const char *value, char *why, size_t whylen);
 
 struct tw_nats_counters {
-	uint64_t records;         /* records handed to the publisher */
-	uint64_t published;       /* acknowledged by JetStream */
-	uint64_t duplicates;      /* acknowledged as a duplicate (a retry of one already stored) */
-	uint64_t spooled;         /* records that had to wait: server unreachable, or not acknowledged at the first try */
-	uint64_t dropped;         /* records lost: the queue was full (nats.spool_max) */
+	uint64_t records;    /* records handed to the publisher */
+	uint64_t published;  /* acknowledged by JetStream */
+	uint64_t duplicates; /* acknowledged as a duplicate (a retry of one already stored) */
+	uint64_t spooled;    /* records that had to wait: server unreachable, or not acknowledged at the first try */
+	uint64_t dropped;    /* records lost: the queue was full (nats.spool_max) */
 	uint64_t dropped_at_exit; /* of which: left when there was no spool to keep them */
 	uint64_t publish_errors;  /* attempts that failed (not acknowledged in time, refused) */
 	uint64_t spool_saves, spool_errors, spool_loaded;
