@@ -94,3 +94,33 @@ nats_stats "$W/d1.json" 's["published"] == s["records"] and s["dropped"] == 0'
 nats_stats "$W/d2.json" 's["published"] == 0 and s["queue"] == 16 and s["dropped"] == s["records"] - 16 and s["dropped"] >= 1'
 ! grep -rq wrongpw "$W/d2.err" "$W/d2.json" "$W/sd" || fail "the password was echoed"
 ok "user/password; a wrong password publishes nothing and is not echoed; the spool bound drops, counted"
+ns_stop n2
+
+# ---- 5. a three-node cluster, one node killed mid-run ---------------------
+R="nats-route://127.0.0.1:16501,nats-route://127.0.0.1:16502,nats-route://127.0.0.1:16503"
+for i in 1 2 3; do
+  "$NATS" -a 127.0.0.1 -p 1450$i -m 1550$i -js -sd "$W/js-c$i" -n c$i --cluster_name tw \
+    --cluster nats://127.0.0.1:1650$i --routes "$R" >>"$W/ns-c$i.log" 2>&1 &
+  NATS_PID[c$i]=$!
+done
+for i in 1 2 3; do
+  wait_for 30 "curl -sf 'http://127.0.0.1:1550$i/healthz' >/dev/null" || fail "cluster node c$i not ready"
+done
+CURL=nats://127.0.0.1:14501,nats://127.0.0.1:14502,nats://127.0.0.1:14503
+cgw() {  # NAME tamperwatchd-arguments...
+  local name=$1; shift
+  "$TW" --set nats.url=$CURL --set nats.site=isp-e --set nats.replicas=3 --alerts "$W/$name.json" "$@" \
+    2>"$W/$name.err" || fail "$name: exit $?"
+}
+# the stream is made with three replicas once the cluster has a JetStream leader
+wait_for 30 "cgw e0 --replay '$W/empty.pcap' --set nats.drain_timeout=2 && nats_stats '$W/e0.json' 's[\"published\"] == s[\"records\"]' >/dev/null" \
+  || fail "cluster: first publish: $(cat "$W/e0.err")"
+(sleep 3; cat "$W/c/incident.pcap") | cgw e1 --replay - --set nats.heartbeat=1 --set nats.drain_timeout=30 &
+GW=$!
+sleep 1
+ns_stop c1 KILL
+wait $GW || fail "e1: exit $?"
+nats_stats "$W/e1.json" 's["published"] == s["records"] and s["dropped"] == 0 and s["queue"] == 0'
+dump 14502 >"$W/d5" || fail "dump from c2"
+python3 tests/outputs/nats_check.py same "$W/d5" isp-e "$W/e0.json" "$W/e1.json" || fail "cluster records"
+ok "three-node cluster, one node killed mid-run: publishing went on, every record stored once"
