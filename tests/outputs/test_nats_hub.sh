@@ -11,7 +11,10 @@
 #     the other still reporting;
 #  4. the hub killed (SIGKILL) and restarted: its durable consumer resumes
 #     (it does not read the stream again), no alert is raised twice;
-#  5. a fresh consumer reads every record of the stream exactly once.
+#  5. a fresh consumer reads every record of the stream exactly once;
+#  and every line the hub wrote, and a publishing gateway's log, is valid
+#  against the JSON Schema.  With TW_HUB_RECORDS=DIR, the hub's log and a
+#  gateway's go to DIR too (the docs suite validates them with the rest).
 # Runs in its own network namespace (unshare -n): loopback ports are ours.
 cd "$(dirname "$0")/../.." || exit 1
 if [ "${TW_NATS_INNER:-}" != 1 ]; then
@@ -143,3 +146,17 @@ sleep 4; kill -TERM $A; wait $A
 grep -q "stopped: $TOTAL records received, 0 duplicates dropped, 0 malformed" "$W/audit.err" \
   || fail "audit consumer: $(tail -1 "$W/audit.err") (stream: $TOTAL)"
 ok "a fresh consumer: all $TOTAL records of the stream, each once, none malformed"
+
+python3 - docs/schema/tamperwatch.schema.json "$W/hub.json" "$W/a1.json" <<'PY' || fail "records against the schema"
+import json, sys, jsonschema
+v = jsonschema.Draft202012Validator(json.load(open(sys.argv[1])))
+for path in sys.argv[2:]:
+    for n, l in enumerate(open(path), 1):
+        errs = list(v.iter_errors(json.loads(l)))
+        assert not errs, "%s:%d: %s" % (path, n, errs[0].message[:300])
+print("hub and gateway records valid")
+PY
+if [ -n "${TW_HUB_RECORDS:-}" ]; then
+  cp "$W/hub.json" "$TW_HUB_RECORDS/hub.json" && cp "$W/a1.json" "$TW_HUB_RECORDS/nats-gateway.json" || fail "copy records"
+fi
+ok "the hub's alerts and a publishing gateway's records are valid against the JSON Schema"
