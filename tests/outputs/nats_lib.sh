@@ -1,12 +1,20 @@
 # shellcheck shell=bash
 # Shared by tests/outputs/test_nats*.sh: real nats-server processes with
 # JetStream on loopback, each with its store in the test's directory $W, and
-# the stream read back with nats_dump.py.  The caller sets W and runs in its
-# own network namespace (unshare -n), so the loopback ports are its own.
+# the stream read back with nats_dump.py.  The caller runs in its own network
+# namespace (nats_own_netns), so the loopback ports are its own, and sets W.
 NATS=/usr/sbin/nats-server
 [ -x "$NATS" ] || { echo "nats-server not installed (scripts/install-deps.sh)"; exit 77; }
 TW=${TW:-build/tamperwatchd}
 declare -A NATS_PID=()
+# nats_own_netns "$0" "$@": run the calling test again in a private network namespace
+nats_own_netns() {
+  if [ "${TW_NATS_INNER:-}" != 1 ]; then
+    [ "$(id -u)" -eq 0 ] || { echo "needs root (a private network namespace)"; exit 77; }
+    TW_NATS_INNER=1 exec unshare -n -- bash "$@"
+  fi
+  ip link set lo up || exit 1
+}
 fail() { echo "FAIL: $*" >&2; for f in "$W"/*.err "$W"/ns-*.log; do [ -f "$f" ] && { echo "== $f" >&2; tail -n 8 "$f" >&2; }; done; exit 1; }
 ok() { echo "ok: [${SECONDS}s] $*"; }
 wait_for() {  # seconds, shell condition

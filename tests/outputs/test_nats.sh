@@ -14,13 +14,9 @@
 #     what does not fit, counted.
 # Runs in its own network namespace (unshare -n): loopback ports are ours.
 cd "$(dirname "$0")/../.." || exit 1
-if [ "${TW_NATS_INNER:-}" != 1 ]; then
-  [ "$(id -u)" -eq 0 ] || { echo "needs root (a private network namespace)"; exit 77; }
-  TW_NATS_INNER=1 exec unshare -n -- bash "$0" "$@"
-fi
-ip link set lo up || exit 1
-W=$(mktemp -d /tmp/tw-nats.XXXXXX)
 . tests/outputs/nats_lib.sh
+nats_own_netns "$0" "$@"
+W=$(mktemp -d /tmp/tw-nats.XXXXXX)
 trap 'ns_cleanup; rm -rf "$W"' EXIT
 python3 tests/replay/craft_alerts.py "$W/c" >/dev/null || fail craft
 python3 -c "import struct,sys; open(sys.argv[1],'wb').write(struct.pack('<IHHiIII',0xa1b2c3d4,2,4,0,0,65535,1))" "$W/empty.pcap"

@@ -17,13 +17,9 @@
 #  gateway's go to DIR too (the docs suite validates them with the rest).
 # Runs in its own network namespace (unshare -n): loopback ports are ours.
 cd "$(dirname "$0")/../.." || exit 1
-if [ "${TW_NATS_INNER:-}" != 1 ]; then
-  [ "$(id -u)" -eq 0 ] || { echo "needs root (a private network namespace)"; exit 77; }
-  TW_NATS_INNER=1 exec unshare -n -- bash "$0" "$@"
-fi
-ip link set lo up || exit 1
-W=$(mktemp -d /tmp/tw-hub.XXXXXX)
 . tests/outputs/nats_lib.sh
+nats_own_netns "$0" "$@"
+W=$(mktemp -d /tmp/tw-hub.XXXXXX)
 PIDS=()
 trap 'for p in "${PIDS[@]:-}"; do kill -9 "$p" 2>/dev/null; done; ns_cleanup; rm -rf "$W"' EXIT
 python3 tests/replay/craft_alerts.py "$W/c" >/dev/null || fail craft
@@ -39,7 +35,9 @@ while i + 16 <= len(d):
 open(sys.argv[2], "wb").write(out)
 PY
 printf '198.51.100.0/24 north\n203.0.113.0/24 south\n2001:db8:a::/48 east\n' >"$W/regions.txt"
-cat >"$W/shutdown.conf" <<EOF2
+# craft_shutdown's week (8400 s) is the detector's period; a minute down raises
+printf '[regions]\nfile = %s\n[shutdown]\nenabled = true\ninterval = 10\nperiod = 8400\nwarmup = 8400\nmin_duration = 60\nrecover = 60\nmin_clients = 2\n' \
+  "$W/regions.txt" >"$W/shutdown.conf"
 [regions]
 file = $W/regions.txt
 [shutdown]
