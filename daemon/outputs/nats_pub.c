@@ -269,8 +269,20 @@ static void nap(struct tw_nats_pub *p, int ms)
 	pthread_cond_timedwait(&p->cv, &p->mu, &t);
 }
 
+/* caller holds mu: the counters into the operator's snapshot, also when
+ * no tick comes (a replay waiting for its input) */
+static void to_status(struct tw_nats_pub *p)
+{
+	if (!p->st)
+		return;
+	pthread_mutex_lock(&p->st->mu);
+	p->st->nats.c = p->c;
+	p->st->nats.c.queue = p->n;
+	pthread_mutex_unlock(&p->st->mu);
+}
+
 /* the heartbeat thread: a "site" record every nats.heartbeat seconds,
- * whatever the publisher is waiting for */
+ * whatever the publisher is waiting for; the snapshot once a second */
 static void *heartbeats(void *arg)
 {
 	struct tw_nats_pub *p = arg;
@@ -281,7 +293,10 @@ static void *heartbeats(void *arg)
 			heartbeat(p);
 			p->next_hb_ns = now + (int64_t)p->cfg.heartbeat * 1000000000ll;
 		}
-		nap(p, (int)((p->next_hb_ns - now) / 1000000 + 1));
+		p->c.connected = p->nc && natsConnection_Status(p->nc) == NATS_CONN_STATUS_CONNECTED;
+		to_status(p);
+		int64_t ms = (p->next_hb_ns - now) / 1000000 + 1;
+		nap(p, ms < 1000 ? (int)ms : 1000);
 	}
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
@@ -546,13 +561,9 @@ void tw_nats_pub_tick(void *arg, uint64_t now_ns, int final)
 		spool_save(p);
 		p->next_save_ns = now + 1000000000ll;
 	}
-	if (p->st) {
-		struct tw_nats_counters c;
-		tw_nats_pub_counters(p, &c);
-		pthread_mutex_lock(&p->st->mu);
-		p->st->nats.c = c;
-		pthread_mutex_unlock(&p->st->mu);
-	}
+	pthread_mutex_lock(&p->mu);
+	to_status(p);
+	pthread_mutex_unlock(&p->mu);
 }
 
 void tw_nats_pub_counters(struct tw_nats_pub *p, struct tw_nats_counters *out)
