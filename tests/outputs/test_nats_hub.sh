@@ -38,22 +38,6 @@ printf '198.51.100.0/24 north\n203.0.113.0/24 south\n2001:db8:a::/48 east\n' >"$
 # craft_shutdown's week (8400 s) is the detector's period; a minute down raises
 printf '[regions]\nfile = %s\n[shutdown]\nenabled = true\ninterval = 10\nperiod = 8400\nwarmup = 8400\nmin_duration = 60\nrecover = 60\nmin_clients = 2\n' \
   "$W/regions.txt" >"$W/shutdown.conf"
-[regions]
-file = $W/regions.txt
-[shutdown]
-enabled = true
-interval = 10
-period = 8400
-bins = 168
-history = 4
-warmup = 8400
-min_duration = 60
-recover = 60
-drop_frac = 0.25
-recover_frac = 0.5
-min_clients = 2
-region_min = 2
-EOF2
 PORT=14422
 URL=nats://127.0.0.1:$PORT
 ns_start n1 $PORT
