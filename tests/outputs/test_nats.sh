@@ -123,3 +123,20 @@ nats_stats "$W/e1.json" 's["published"] == s["records"] and s["dropped"] == 0 an
 dump 14502 >"$W/d5" || fail "dump from c2"
 python3 tests/outputs/nats_check.py same "$W/d5" isp-e "$W/e0.json" "$W/e1.json" || fail "cluster records"
 ok "three-node cluster, one node killed mid-run: publishing went on, every record stored once"
+for i in 2 3; do ns_stop c$i; done
+
+# ---- 6. TLS with a private CA ----------------------------------------------
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=tw-test-ca -keyout "$W/ca.key" -out "$W/ca.pem" \
+  >/dev/null 2>&1 || fail "openssl ca"
+openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout "$W/srv.key" -out "$W/srv.csr" >/dev/null 2>&1 &&
+  openssl x509 -req -in "$W/srv.csr" -CA "$W/ca.pem" -CAkey "$W/ca.key" -CAcreateserial -days 1 \
+    -extfile <(printf 'subjectAltName=IP:127.0.0.1\n') -out "$W/srv.pem" >/dev/null 2>&1 || fail "openssl server cert"
+ns_start t1 $PORT --tls --tlscert "$W/srv.pem" --tlskey "$W/srv.key"
+"$TW" --replay "$W/c/incident.pcap" --set nats.url=tls://127.0.0.1:$PORT --set nats.site=isp-f --set nats.ca_file="$W/ca.pem" \
+  --alerts "$W/f1.json" 2>"$W/f1.err" || fail "f1: exit $?"
+nats_stats "$W/f1.json" 's["published"] == s["records"] and s["records"] >= 15'
+# without the CA the server is not trusted: nothing published, counted, no secret in the errors
+"$TW" --replay "$W/c/incident.pcap" --set nats.url=tls://127.0.0.1:$PORT --set nats.site=isp-g --set nats.drain_timeout=1 \
+  --alerts "$W/g1.json" 2>"$W/g1.err" || fail "g1: exit $?"
+nats_stats "$W/g1.json" 's["published"] == 0 and s["dropped"] == s["records"] and s["dropped_at_exit"] == s["records"]'
+ok "TLS: published with nats.ca_file; without it nothing, every record counted as dropped at exit (no spool)"
