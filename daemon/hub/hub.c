@@ -34,7 +34,7 @@ void tw_hub_cfg_default(struct tw_hub_cfg *c)
 	c->national_networks = 3;
 	c->shutdown_sites = 2;
 	c->site_timeout = 120;
-	c->max_seen = 1000000;
+	c->max_seen = 100000; /* the hub state holds them all, saved before each acknowledgement */
 }
 
 struct hub {
