@@ -32,8 +32,8 @@ tw_start run1 "${FAST[@]}"
 for a in $C4 $C4b $C6 $C6b; do fetch $a >/dev/null; done
 wait_alert "$LOG" 'S.count("raised") == 1'
 ID=$("$PY" -c 'import json,sys; print([json.loads(l) for l in open(sys.argv[1]) if "\"raised\"" in l][0]["alert"]["id"])' "$LOG")
-for _ in $(seq 50); do state_text "$STATE" alerts.state 2>/dev/null | grep -q "^A 1 s$ID " && break; sleep 0.1; done
-state_text "$STATE" alerts.state | grep -q "^A 1 s$ID " || fail "the open alert $ID was never saved"
+for _ in $(seq 50); do state_text "$STATE" alerts.state 2>/dev/null | grep -q "^A open=1 id=$ID " && break; sleep 0.1; done
+state_text "$STATE" alerts.state | grep -q "^A open=1 id=$ID " || fail "the open alert $ID was never saved"
 tw_kill9
 for dev in gw-cli gw-up; do
   ip -n $NS_G -d link show dev $dev | grep -q 'prog/xdp' && fail "$dev: the killed daemon's XDP program is still attached"
