@@ -105,6 +105,32 @@ static const struct key keys[] = {
 	{ "shutdown", "region_min", K_U32, 1, 100000, OFF(shutdown.region_min) },
 	{ "shutdown", "metric", K_ENUM, 0, 0, offsetof(struct tw_config, shutdown.metric), metric_names },
 	{ "shutdown", "max_series", K_U32, 1, 1000000, OFF(shutdown.max_series) },
+	/* publishing to the hub (docs/hub.md); strings checked by tw_nats_check_key */
+	{ "nats", "url", K_STR, 0, sizeof(((struct tw_config *)0)->nats.url), OFF(nats.url) },
+	{ "nats", "stream", K_STR, 1, sizeof(((struct tw_config *)0)->nats.stream), OFF(nats.stream) },
+	{ "nats", "subject", K_STR, 1, sizeof(((struct tw_config *)0)->nats.subject), OFF(nats.subject) },
+	{ "nats", "site", K_STR, 0, sizeof(((struct tw_config *)0)->nats.site), OFF(nats.site) },
+	{ "nats", "network", K_STR, 0, sizeof(((struct tw_config *)0)->nats.network), OFF(nats.network) },
+	{ "nats", "region", K_STR, 0, sizeof(((struct tw_config *)0)->nats.region), OFF(nats.region) },
+	{ "nats", "user", K_STR, 0, sizeof(((struct tw_config *)0)->nats.user), OFF(nats.user) },
+	{ "nats", "password", K_STR, 0, sizeof(((struct tw_config *)0)->nats.password), OFF(nats.password) },
+	{ "nats", "nkey", K_STR, 0, sizeof(((struct tw_config *)0)->nats.nkey), OFF(nats.nkey) },
+	{ "nats", "nkey_seed", K_STR, 0, sizeof(((struct tw_config *)0)->nats.nkey_seed), OFF(nats.nkey_seed) },
+	{ "nats", "ca_file", K_STR, 0, sizeof(((struct tw_config *)0)->nats.ca_file), OFF(nats.ca_file) },
+	{ "nats", "spool_dir", K_STR, 0, sizeof(((struct tw_config *)0)->nats.spool_dir), OFF(nats.spool_dir) },
+	{ "nats", "spool_max", K_INT, 16, 10000000, OFF(nats.spool_max) },
+	{ "nats", "timeout", K_INT, 1, 300, OFF(nats.timeout) },
+	{ "nats", "drain_timeout", K_INT, 0, 600, OFF(nats.drain_timeout) },
+	{ "nats", "heartbeat", K_INT, 1, 3600, OFF(nats.heartbeat) },
+	{ "nats", "replicas", K_INT, 1, 5, OFF(nats.replicas) },
+	{ "nats", "duplicates", K_INT, 1, 86400, OFF(nats.duplicates) },
+	/* the hub (docs/hub.md) */
+	{ "hub", "durable", K_STR, 1, sizeof(((struct tw_config *)0)->hub.durable), OFF(hub.durable) },
+	{ "hub", "min_sites", K_INT, 1, 10000, OFF(hub.min_sites) },
+	{ "hub", "national_networks", K_INT, 1, 10000, OFF(hub.national_networks) },
+	{ "hub", "shutdown_sites", K_INT, 1, 10000, OFF(hub.shutdown_sites) },
+	{ "hub", "site_timeout", K_INT, 5, 86400, OFF(hub.site_timeout) },
+	{ "hub", "max_seen", K_INT, 1024, 10000000, OFF(hub.max_seen) },
 };
 
 static char *trim(char *s);
@@ -150,6 +176,8 @@ static int check_str(const char *section, const char *name, const char *value, c
 		return tw_syslog_parse_target(value, &t, why, whylen);
 	if (!strcmp(section, "alertmanager"))
 		return tw_am_check_key(name, value, why, whylen);
+	if (!strcmp(section, "nats") || !strcmp(section, "hub"))
+		return tw_nats_check_key(name, value, why, whylen);
 	if (!strcmp(section, "syslog") && !strcmp(name, "facility") && tw_syslog_facility(value) < 0) {
 		snprintf(why, whylen,
 		         "expected kern, user, mail, daemon, auth, syslog, lpr, news, uucp, cron, authpriv, ftp or "
@@ -177,6 +205,8 @@ void tw_config_default(struct tw_config *c)
 	c->shutdown_v4 = 24;
 	c->shutdown_v6 = 48;
 	tw_shutdown_cfg_default(&c->shutdown);
+	tw_nats_cfg_default(&c->nats);
+	tw_hub_cfg_default(&c->hub);
 }
 
 static char *trim(char *s)
@@ -211,7 +241,8 @@ static int assign(struct tw_config *c, const char *where, const char *section, c
 			return -1;
 		}
 		if (check_str(section, name, value, why, sizeof(why)) < 0) {
-			if (!strcmp(section, "alertmanager")) /* a URL may hold a password: never echoed */
+			if (!strcmp(section, "alertmanager") ||
+			    !strcmp(section, "nats")) /* may hold a password: never echoed */
 				snprintf(err, errlen, "%s: %s.%s: %s", where, section, name, why);
 			else
 				snprintf(err, errlen, "%s: %s.%s: '%.200s': %s", where, section, name, value, why);

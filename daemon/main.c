@@ -35,11 +35,13 @@
 #include "outputs/bus.h"
 #include "outputs/evidence.h"
 #include "outputs/metrics.h"
+#include "outputs/nats_pub.h"
 #include "outputs/output.h"
 #include "outputs/pseudonym.h"
 #include "outputs/status.h"
 #include "outputs/syslog_out.h"
 #include "control/ctl.h"
+#include "hub/hub.h"
 
 #define TW_VERSION "0.1.0"
 #define TW_MAX_REPLAY 256
@@ -97,6 +99,8 @@ static void usage(FILE *out)
 	        "      --control PATH      the operator's control socket for tamperwatch(1) (live\n"
 	        "                          default " TW_CTL_DEFAULT_PATH ";\n"
 	        "                          replay: only when given; control.socket)\n"
+	        "      --hub -c FILE       run the hub: correlate what sites publish to NATS\n"
+	        "                          ([nats], [hub]; docs/hub.md)\n"
 	        "  -h, --help              this text\n"
 	        "  -V, --version           version\n"
 	        "\n"
@@ -201,6 +205,7 @@ struct args {
 	const char *fps[TW_MAX_FPS];
 	int nfp;
 	int verdicts, check_only, payload;
+	int hub;                      /* --hub: run the hub instead (hub/hub.h) */
 	const struct backend *mode;   /* --mode (default xdp) */
 	const struct backend *engine; /* --replay-engine; NULL: not given (user) */
 	const char *alerts, *config_path, *state_dir, *declared;
@@ -225,7 +230,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		O_DECLARED,
 		O_AM,
 		O_EVIDENCE,
-		O_CONTROL
+		O_CONTROL,
+		O_HUB
 	};
 	static const struct option longopts[] = {
 		{ "interface", required_argument, NULL, 'i' },
@@ -245,6 +251,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "alertmanager", required_argument, NULL, O_AM },
 		{ "evidence", required_argument, NULL, O_EVIDENCE },
 		{ "control", required_argument, NULL, O_CONTROL },
+		{ "hub", no_argument, NULL, O_HUB },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -316,6 +323,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case O_AM: a->am_url = optarg; break;
 		case O_EVIDENCE: a->evidence_arg = optarg; break;
 		case O_CONTROL: a->control = optarg; break;
+		case O_HUB: a->hub = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("tamperwatchd %s (event format %d)\n", TW_VERSION, TW_EVENT_VERSION); return 0;
 		default: fprintf(stderr, "tamperwatchd: try --help\n"); return 2;
@@ -330,7 +338,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 
 /* ---- the daemon ---------------------------------------------------------- */
 
-#define NSINKS 5 /* entries of sinks[] below */
+#define NSINKS 6    /* entries of sinks[] below */
+#define SINK_NATS 5 /* sinks[SINK_NATS]: the NATS publisher, fed every line of the log */
 
 /* Everything a run is made of; zero until made, so teardown takes down
  * whatever exists, whichever step failed. */
@@ -359,14 +368,6 @@ struct daemon {
 	void *sink[NSINKS]; /* sinks[i]'s object, NULL when not configured */
 	struct tw_stats_src stats;
 };
-
-static void on_signal(int sig)
-{
-	if (sig == SIGHUP)
-		tw_hup = 1;
-	else
-		tw_stop = 1;
-}
 
 /* our own link went down or came back: never a shutdown (linkwatch.h) */
 static void on_link(void *arg, const char *name, int link_up, int all_up)
@@ -516,13 +517,41 @@ static void close_metrics(void *m)
 	tw_metrics_stop(m);
 }
 
+/* the NATS JetStream publisher (docs/hub.md): it is not a bus sink, it
+ * gets every line the log gets (log_line) */
+static int open_nats(struct daemon *d, void **obj, char *err, size_t errlen)
+{
+	if (!d->cfg.nats.url[0])
+		return 0;
+	*obj = tw_nats_pub_new(&d->cfg.nats, d->a.state_dir, &d->status, err, errlen);
+	return *obj ? 0 : 3;
+}
+
+static void close_nats(void *p)
+{
+	tw_nats_pub_free(p);
+}
+
 static const struct sink sinks[NSINKS] = {
 	{ "evidence", open_evidence, tw_evidence_sink, NULL, tw_evidence_stats_json, close_evidence },
 	{ "syslog", open_syslog, tw_syslog_sink, tw_syslog_tick, tw_syslog_stats, close_syslog },
 	{ "alertmanager", open_alertmanager, tw_am_sink, tw_am_tick, tw_am_stats, close_alertmanager },
 	{ "control", open_control, tw_ctl_on_record, NULL, NULL, close_control },
 	{ "metrics", open_metrics, NULL, NULL, NULL, close_metrics },
+	[SINK_NATS] = { "nats", open_nats, NULL, tw_nats_pub_tick, tw_nats_pub_stats, close_nats },
 };
+
+/* The line sink of every detector line (verdicts, the bus's alerts, link
+ * and gap records, the stats record): written to the log at once, then
+ * handed to the NATS publisher when there is one (it takes the records a
+ * site publishes and ignores the rest). */
+static void log_line(void *arg, const char *line, size_t len)
+{
+	struct daemon *d = arg;
+	tw_output_line_now(&d->out, line, len);
+	if (d->sink[SINK_NATS])
+		tw_nats_pub_line(d->sink[SINK_NATS], line, len);
+}
 
 /* open every configured output and hand it the alert lines */
 static int sinks_open(struct daemon *d, char *err, size_t errlen)
@@ -595,6 +624,14 @@ static int configure(struct daemon *d)
 			return 2;
 		}
 		snprintf(cfg->metrics_listen, sizeof(cfg->metrics_listen), "%s", a->metrics_addr);
+	}
+	/* --hub: main runs the hub (hub/hub.h) with this configuration; the
+	 * files below are a gateway's */
+	if (a->hub) {
+		if (!a->check_only)
+			return -1;
+		printf("tamperwatchd: configuration OK\n");
+		return 0;
 	}
 	/* --evidence overrides evidence.dir */
 	if (a->evidence_arg && snprintf(cfg->evidence.dir, sizeof(cfg->evidence.dir), "%s", a->evidence_arg) >=
@@ -771,18 +808,15 @@ static int setup_steps(struct daemon *d, char *err, size_t errlen)
 	tw_event_writer_init(&d->writer, &d->pl.opt, tw_output_line, &d->out);
 	tw_pipeline_add_consumer(&d->pl, "events", tw_event_write, &d->writer);
 	/* detector lines: to the log, then to every sink (bus.h) */
-	tw_bus_init(&d->bus, tw_output_line_now, &d->out);
+	tw_bus_init(&d->bus, log_line, d);
 	d->bus_ready = 1;
 	/* the operator's views read this snapshot, refreshed every tick */
 	tw_status_init(&d->status, d->be->status, TW_VERSION);
 	d->status_ready = 1;
-	d->stats = (struct tw_stats_src){
-		.pl = &d->pl, .writer = &d->writer, .out = &d->out, .line = { tw_output_line_now, &d->out }
-	};
+	d->stats = (struct tw_stats_src){ .pl = &d->pl, .writer = &d->writer, .out = &d->out, .line = { log_line, d } };
 
 	if (a->verdicts) {
-		d->verdict = tw_verdict_new(&d->pl, d->fpdb, cfg->max_flows, cfg->silence_hold_ns, tw_output_line_now,
-		                            &d->out);
+		d->verdict = tw_verdict_new(&d->pl, d->fpdb, cfg->max_flows, cfg->silence_hold_ns, log_line, d);
 		if (!d->verdict) {
 			snprintf(err, errlen, "out of memory for the verdict table");
 			return 3;
@@ -792,13 +826,7 @@ static int setup_steps(struct daemon *d, char *err, size_t errlen)
 		d->stats.verdict = d->verdict;
 	}
 
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	tw_run_signals();
 
 	struct tw_prefix_opts pfx = { cfg->shutdown_on, cfg->shutdown_v4, cfg->shutdown_v6 };
 	struct tw_record_sink records = { tw_pipeline_record, &d->pl };
@@ -921,8 +949,10 @@ static int run(struct daemon *d)
 static void teardown(struct daemon *d)
 {
 	for (int i = NSINKS - 1; i >= 0; i--)
-		if (d->sink[i])
+		if (d->sink[i]) {
 			sinks[i].close(d->sink[i]);
+			d->sink[i] = NULL; /* log_line hands no more lines to it */
+		}
 	if (d->eng)
 		d->eng->destroy(d->eng);
 	tw_verdict_free(d->verdict);
@@ -949,6 +979,8 @@ int main(int argc, char **argv)
 	int rc = parse_args(argc, argv, &d.a);
 	if (rc < 0)
 		rc = configure(&d);
+	if (rc < 0 && d.a.hub) /* --hub: consume what sites publish instead */
+		rc = tw_hub_run(&d.cfg, d.a.alerts, d.a.state_dir, TW_VERSION);
 	if (rc < 0)
 		rc = setup(&d);
 	if (rc < 0)

@@ -9,6 +9,8 @@ PKGS=(
   make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libpcap-dev
   libnl-3-dev libnl-genl-3-dev libnl-route-3-dev pkg-config libclang-rt-14-dev
   libjson-c-dev libcurl4-openssl-dev libarchive-dev
+  # publishing to the hub: NATS JetStream client
+  libnats-dev
   # evidence pseudonyms: HMAC-SHA256
   libssl-dev
   # tests and the lab
@@ -22,6 +24,8 @@ PKGS=(
   prometheus prometheus-alertmanager rsyslog
   # benchmark peers, and the live benchmark's traffic (bench/bench_live.sh)
   libndpi-bin tshark iperf3
+  # the hub's tests: real NATS servers with JetStream
+  nats-server
   # the docs suite: records against the JSON Schema, man pages checked by man
   python3-jsonschema man-db groff-base
   # the kernel module: Debian's kernel headers to build against; its test
@@ -52,7 +56,7 @@ apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # the units Debian starts with the packages we just installed must not hold
 # their ports.  Services that were installed before are left alone.
 for svc in nginx-light:nginx unbound:unbound prometheus:prometheus \
-           prometheus-alertmanager:prometheus-alertmanager; do
+           prometheus-alertmanager:prometheus-alertmanager nats-server:nats-server; do
   pkg=${svc%%:*} unit=${svc#*:}
   case " ${missing[*]} " in
     *" $pkg "*) systemctl disable --now "$unit" >/dev/null 2>&1 || true ;;

@@ -4,11 +4,32 @@
 #include "capture/run.h"
 #include "capture/engine_bpf.h"
 #include "capture/linkwatch.h"
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 volatile sig_atomic_t tw_stop;
 volatile sig_atomic_t tw_hup;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		tw_hup = 1;
+	else
+		tw_stop = 1;
+}
+
+void tw_run_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
 
 static uint64_t mono_ns(void)
 {

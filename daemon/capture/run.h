@@ -33,6 +33,9 @@ struct tw_run_hooks {
 
 extern volatile sig_atomic_t tw_stop; /* SIGINT/SIGTERM */
 extern volatile sig_atomic_t tw_hup;  /* SIGHUP: reopen outputs */
+/* SIGINT/SIGTERM set tw_stop, SIGHUP tw_hup; SIGPIPE ignored (the daemon
+ * and the hub alike). */
+void tw_run_signals(void);
 
 /* Returns 0, or 1 when some input had a fault (reported, the rest processed). */
 int tw_replay_run(struct tw_engine *e, const struct tw_run_hooks *h, char *const *files, int nfiles,

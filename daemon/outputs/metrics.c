@@ -266,6 +266,41 @@ static void render_syslog(struct sb *b, const struct tw_status *s)
 	sample(b, "tamperwatch_syslog_queued_messages", "transport", s->syslog.transport, NULL, NULL, s->syslog.queued);
 }
 
+static void render_nats(struct sb *b, const struct tw_status *s)
+{
+	const struct tw_nats_counters *c = &s->nats.c;
+	if (!s->nats.enabled)
+		return;
+	family(b, "tamperwatch_nats_connected", "gauge", "1 while connected to a NATS server (docs/hub.md).");
+	sample(b, "tamperwatch_nats_connected", NULL, NULL, NULL, NULL, (uint64_t)c->connected);
+	counter(b, "tamperwatch_nats_records_total", "Records handed to the NATS publisher.", NULL, NULL, c->records);
+	counter(b, "tamperwatch_nats_published_total", "Records acknowledged by JetStream.", NULL, NULL, c->published);
+	counter(b, "tamperwatch_nats_spooled_total",
+	        "Records that waited in the spool: not acknowledged at the first try.", NULL, NULL, c->spooled);
+	counter(b, "tamperwatch_nats_dropped_total", "Records lost: the spool was full, or no spool at exit.", NULL,
+	        NULL, c->dropped);
+	counter(b, "tamperwatch_nats_publish_errors_total", "Publish attempts not acknowledged in time or refused.",
+	        NULL, NULL, c->publish_errors);
+	family(b, "tamperwatch_nats_queue_records", "gauge", "Records waiting to be published.");
+	sample(b, "tamperwatch_nats_queue_records", NULL, NULL, NULL, NULL, c->queue);
+}
+
+static void render_hub(struct sb *b, const struct tw_status *s)
+{
+	if (!s->hub.enabled)
+		return;
+	counter(b, "tamperwatch_hub_records_total", "Records the hub received from sites (duplicates included).", NULL,
+	        NULL, s->hub.received);
+	counter(b, "tamperwatch_hub_duplicates_total", "Records dropped by the hub as already seen (message ID).", NULL,
+	        NULL, s->hub.duplicates);
+	counter(b, "tamperwatch_hub_malformed_total", "Records the hub could not read: dropped.", NULL, NULL,
+	        s->hub.malformed);
+	family(b, "tamperwatch_hub_sites", "gauge", "Sites the hub has heard from.");
+	sample(b, "tamperwatch_hub_sites", NULL, NULL, NULL, NULL, s->hub.sites);
+	family(b, "tamperwatch_hub_sites_silent", "gauge", "Sites silent for longer than hub.site_timeout.");
+	sample(b, "tamperwatch_hub_sites_silent", NULL, NULL, NULL, NULL, s->hub.sites_silent);
+}
+
 long tw_metrics_render(struct tw_status *st, struct tw_bus *bus, const struct tw_metrics_http *hs, char **out)
 {
 	struct tw_status s;
@@ -311,6 +346,8 @@ long tw_metrics_render(struct tw_status *st, struct tw_bus *bus, const struct tw
 	render_alerts(&b, &bs);
 	render_aggregation(&b, &s);
 	render_syslog(&b, &s);
+	render_nats(&b, &s);
+	render_hub(&b, &s);
 	if (hs) {
 		counter(&b, "tamperwatch_metrics_requests_total", "Scrapes of /metrics answered.", NULL, NULL,
 		        hs->requests);

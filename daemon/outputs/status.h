@@ -13,6 +13,7 @@
 #include "capture/engine.h"
 #include "events/pipeline.h"
 #include "outputs/output.h"
+#include "outputs/nats_pub.h"
 
 struct tw_bus;
 struct tw_agg;
@@ -58,6 +59,16 @@ struct tw_status {
 		uint64_t connects;  /* connection attempts (tcp; unix/udp: socket (re)opens) */
 		uint64_t queued;    /* tcp: messages waiting for the connection (gauge) */
 	} syslog;
+	/* the NATS publisher's counters (nats_pub.c), copied at its tick */
+	struct {
+		int enabled;
+		struct tw_nats_counters c;
+	} nats;
+	/* the hub's counters (hub.c) */
+	struct {
+		int enabled;
+		uint64_t received, duplicates, malformed, sites, sites_silent, state_errors;
+	} hub;
 	/* operator's views (control socket) */
 	uint64_t flows_active;           /* flows in the table at the last sweep */
 	char targets[TW_STATUS_TARGETS]; /* most affected targets: a JSON array (aggregate.h) */

@@ -232,3 +232,13 @@ long tw_jb_end(struct tw_jb *b)
 	b->buf[b->len] = 0;
 	return (long)b->len;
 }
+
+void tw_time_format(char *out, size_t cap, uint64_t ns)
+{
+	time_t secs = (time_t)(ns / 1000000000ull);
+	struct tm tm;
+	char date[32];
+	gmtime_r(&secs, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, cap, "%.20s.%06u+0000", date, (unsigned)((ns / 1000ull) % 1000000ull));
+}

@@ -29,6 +29,9 @@ void tw_jb_null(struct tw_jb *b, const char *key);
 void tw_jb_base64(struct tw_jb *b, const char *key, const uint8_t *p, size_t n);
 /* RFC 3339 with microseconds and +0000, as EVE writes it */
 void tw_jb_time(struct tw_jb *b, const char *key, uint64_t ns_since_epoch);
+/* The same time as text (for records built with json-c): out gets at most
+ * cap - 1 characters; 32 is always enough. */
+void tw_time_format(char *out, size_t cap, uint64_t ns_since_epoch);
 /* Finish the line: appends '\n' and NUL; returns length or -1 on overflow. */
 long tw_jb_end(struct tw_jb *b);
 #endif

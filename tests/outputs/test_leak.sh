@@ -37,11 +37,11 @@
 # Outputs are collected in OUTPUTS order: wire last, after the consumers
 # have stopped talking.
 . "$(dirname "$0")/lib.sh"
-OUTPUTS=(json_log stats stderr state_dir syslog prometheus alertmanager evidence cli wire)
+OUTPUTS=(json_log stats stderr state_dir syslog prometheus alertmanager evidence cli nats wire)
 TW_ARGS=()
 ALL=("${CLIENTS4[@]}" "${CLIENTS6[@]}")
 # loopback ports in the gateway namespace (this test's own: free by construction)
-SYSLOG_PORT=10514 METRICS=127.0.0.1:9464 AM=http://127.0.0.1:9093 HOOK_PORT=9094
+SYSLOG_PORT=10514 METRICS=127.0.0.1:9464 AM=http://127.0.0.1:9093 HOOK_PORT=9094 NATS_PORT=14222
 CLI=build/tamperwatch
 
 # wait_for SECONDS CMD...: until CMD succeeds (bounded)
@@ -226,6 +226,21 @@ verify_cli() {
   echo "cli: status, alerts, targets (text and --json) and a report bundle with evidence.pcap in each phase"
 }
 
+# NATS JetStream (docs/hub.md): a real nats-server; what the stream holds
+# (read back with nats_dump.py) and the server's own store files
+setup_nats() {
+  gw_bg /usr/sbin/nats-server -a 127.0.0.1 -p $NATS_PORT -js -sd "$WORK/nats-store" >"$WORK/nats-server.log" 2>&1
+  NATS_SERVER=$BG
+  wait_for 10 grep -q "Server is ready" "$WORK/nats-server.log" || fail "nats-server: $(tail -3 "$WORK/nats-server.log")"
+  TW_ARGS+=(--set nats.url=nats://127.0.0.1:$NATS_PORT --set nats.site=leak --set nats.heartbeat=1)
+}
+collect_nats() {
+  gw "$PY" tests/outputs/nats_dump.py 127.0.0.1:$NATS_PORT TAMPERWATCH >"$1/stream.tsv" || fail "nats_dump"
+  stop_pid "$NATS_SERVER"
+  cp -a "$WORK/nats-store" "$1/store"
+}
+expect_nats() { printf '%s\n' 'tamperwatch.leak.alert' 'tamperwatch.leak.tamper' '"state":"resolved"' '"src_prefix":"198.51.100.0\/24"'; }
+
 # everything that crossed the gateway namespace's loopback: the daemon's
 # requests to Alertmanager (the raw bodies), its syslog stream, the scrapes,
 # Alertmanager's notifications
@@ -239,7 +254,7 @@ expect_wire() { printf '%s\n' 'POST /api/v2/alerts' '"scope_prefixes":"198.51.10
                   'tamperwatch@32473' 'tamperwatch_packets_total' '"status":"resolved"'; }
 
 need_root
-for c in rsyslogd prometheus-alertmanager; do command -v "$c" >/dev/null || skip "$c not installed (scripts/install-deps.sh)"; done
+for c in rsyslogd prometheus-alertmanager nats-server; do command -v "$c" >/dev/null || skip "$c not installed (scripts/install-deps.sh)"; done
 [ -x "$CLI" ] || fail "$CLI not built (make)"
 "$PY" tests/outputs/leakscan.py --selftest || fail "the scanner misses a planted address"
 topo_up

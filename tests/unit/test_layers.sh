@@ -17,7 +17,9 @@ rank() {
   alerts/*) echo 4 ;;
   outputs/*) echo 5 ;;
   control/*) echo 6 ;;
-  main.c | config.[ch] | stats.[ch]) echo 7 ;;
+  # the hub (tamperwatchd --hub) is a second main: it wires outputs and
+  # control like main.c, and config.h holds its [hub] keys
+  main.c | config.[ch] | stats.[ch] | hub/*) echo 7 ;;
   *) echo unknown ;;
   esac
 }
