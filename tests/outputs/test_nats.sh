@@ -69,10 +69,10 @@ ok "server down for a run: records spooled to disk and published by the next run
   --set nats.heartbeat=1 --metrics 127.0.0.1:19465 --alerts "$W/c1.json" 2>"$W/c1.err" &
 GW=$!
 metric() { curl -sf http://127.0.0.1:19465/metrics | awk -v m="$1" '$1 == m {print $2}'; }
-wait_for 5 '[ "$(metric tamperwatch_nats_connected)" = 1 ]' || fail "metrics: not connected"
+wait_for 30 '[ "$(metric tamperwatch_nats_connected)" = 1 ]' || fail "metrics: not connected"
 sleep 1
 ns_stop n1 KILL
-wait_for 6 '[ "$(metric tamperwatch_nats_connected)" = 0 ] && [ "$(metric tamperwatch_nats_queue_records)" -ge 2 ] && [ "$(metric tamperwatch_nats_spooled_total)" -ge 2 ]' \
+wait_for 30 '[ "$(metric tamperwatch_nats_connected)" = 0 ] && [ "$(metric tamperwatch_nats_queue_records)" -ge 2 ] && [ "$(metric tamperwatch_nats_spooled_total)" -ge 2 ]' \
   || fail "metrics while the server is down: $(curl -sf http://127.0.0.1:19465/metrics | grep nats_)"
 ns_start n1 $PORT
 wait $GW || fail "c1: exit $?"

@@ -98,7 +98,7 @@ kill -9 $HUB; wait $HUB 2>/dev/null
 N1=$(wc -l <"$W/hub.json")
 hub_start hub2 --metrics 127.0.0.1:19466
 grep -q "state restored" "$W/hub2.err" || fail "hub state not restored: $(cat "$W/hub2.err")"
-wait_for 5 'curl -sf http://127.0.0.1:19466/metrics | grep -q "^tamperwatch_hub_sites 7$"' \
+wait_for 30 'curl -sf http://127.0.0.1:19466/metrics | grep -q "^tamperwatch_hub_sites 7$"' \
   || fail "hub metrics: $(curl -sf http://127.0.0.1:19466/metrics | grep hub_)"
 gw a2 isp-a AS64501 east --replay "$W/c/part2.pcap" --state "$W/sa"
 gw b2 isp-b AS64502 east --replay "$W/c/part2.pcap" --state "$W/sb"
