@@ -565,8 +565,13 @@ throttle_probe() { # target control
   truth_control target:="$(target_json "$2" 443)" prefixes:="$(json_list "${PREFIXES[@]}")" note="not throttled"
 }
 scenario throttle-police censor "throttling: per-flow policing of media.example to 130 kbit/s both directions (nft limit, drops), all regions"
-scn_throttle_police() {
-  local d=${OPT_TARGET:-media.example}
+scn_throttle_police() { police_target "$THROTTLE_BPS" both; }
+scenario throttle-police-64 censor "throttling: per-flow policing of media.example to 64 kbit/s both directions, all regions"
+scn_throttle_police_64() { police_target 8000 both; }
+scenario throttle-police-500 censor "throttling: per-flow policing of media.example to 500 kbit/s towards the clients only, all regions"
+scn_throttle_police_500() { police_target 62500 to_client; }
+police_target() { # bytes/s, both|to_client
+  local d=${OPT_TARGET:-media.example} bps=$1 dirs=$2
   resolve_prefixes all
   censor_on
   # the wire carries MTU-sized packets: no 64 KiB GSO bursts from the server
@@ -574,17 +579,18 @@ scn_throttle_police() {
   nft_table
   nft_cen add set inet twcensor thr4 '{ type ipv4_addr . inet_service . ipv4_addr . inet_service; flags dynamic; timeout 2m; }'
   nft_cen add set inet twcensor thr6 '{ type ipv6_addr . inet_service . ipv6_addr . inet_service; flags dynamic; timeout 2m; }'
-  local lim="limit rate over $THROTTLE_BPS bytes/second burst 12000 bytes"
+  local lim="limit rate over $bps bytes/second burst 12000 bytes"
   if [ ${#PFX4[@]} -gt 0 ]; then
     nft_rule ip saddr "$(host_ip "$d")" ip daddr "$(nft_set "${PFX4[@]}")" meta l4proto tcp update @thr4 \{ ip saddr . th sport . ip daddr . th dport $lim \} drop
-    nft_rule ip daddr "$(host_ip "$d")" ip saddr "$(nft_set "${PFX4[@]}")" meta l4proto tcp update @thr4 \{ ip saddr . th sport . ip daddr . th dport $lim \} drop
+    [ "$dirs" = both ] && nft_rule ip daddr "$(host_ip "$d")" ip saddr "$(nft_set "${PFX4[@]}")" meta l4proto tcp update @thr4 \{ ip saddr . th sport . ip daddr . th dport $lim \} drop
   fi
   if [ ${#PFX6[@]} -gt 0 ]; then
     nft_rule ip6 saddr "$(host_ip6 "$d")" ip6 daddr "$(nft_set "${PFX6[@]}")" meta l4proto tcp update @thr6 \{ ip6 saddr . th sport . ip6 daddr . th dport $lim \} drop
-    nft_rule ip6 daddr "$(host_ip6 "$d")" ip6 saddr "$(nft_set "${PFX6[@]}")" meta l4proto tcp update @thr6 \{ ip6 saddr . th sport . ip6 daddr . th dport $lim \} drop
+    [ "$dirs" = both ] && nft_rule ip6 daddr "$(host_ip6 "$d")" ip6 saddr "$(nft_set "${PFX6[@]}")" meta l4proto tcp update @thr6 \{ ip6 saddr . th sport . ip6 daddr . th dport $lim \} drop
   fi
   throttle_probe "$d" bulk.example
-  truth_tamper method=throttling variant=policing rate_bps:=$((THROTTLE_BPS * 8)) per_flow:=true \
+  local dj='["to_client","to_server"]'; [ "$dirs" = both ] || dj='["to_client"]'
+  truth_tamper method=throttling variant=policing rate_bps:=$((bps * 8)) per_flow:=true directions:="$dj" \
     target:="$(target_json "$d" null)" prefixes:="$(json_list "${PREFIXES[@]}")" \
     note="token bucket, excess dropped (no queue): loss without RTT growth"
 }
@@ -857,6 +863,45 @@ scn_benign_congestion() {
   join
   truth_benign behaviour=congestion bottleneck_bps:=8000000 queue=tbf_400ms \
     note="all flows share one bottleneck: RTT grows for every destination, no per-target plateau"
+}
+# a download with a small receive buffer, set before connect so the window stays small
+RWND_CLIENT_PY='import socket, sys, time
+dst, src, dur = sys.argv[1], sys.argv[2], float(sys.argv[3])
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)   # before connect: the window stays small
+s.bind((src, 0)); s.connect((dst, 80))
+s.sendall(b"GET /files/bulk.bin HTTP/1.1\r\nHost: bulk.example\r\nConnection: close\r\n\r\n")
+t0, n = time.time(), 0
+while time.time() - t0 < dur:
+    b = s.recv(2048)   # a slow reader: 2 KiB every 20 ms, the window fills
+    if not b: break
+    n += len(b)
+    time.sleep(0.02)
+print(n, round(n * 8 / (time.time() - t0)))
+'
+scenario benign-rwnd-limited benign "receiver-window-limited downloads: clients with a 16 KiB receive buffer reading 2 KiB every 20 ms (no loss, no queue)"
+scn_benign_rwnd_limited() {
+  local i src
+  for i in 0 1; do
+    src=${C1_IPS[$i]}
+    spawn obs "c1-rwnd-$i" tw-c1 15 "$PY" -c "$RWND_CLIENT_PY" "$(host_ip bulk.example)" "$src" "${OPT_DURATION:-5}"
+  done
+  join
+  truth_benign behaviour=receiver_window_limited rcvbuf:=16384 read_bps:=819200 \
+    note="the client's small, slowly drained window sets the pace: a low steady rate without loss"
+}
+scenario benign-slow-server benign "a slow application server: allowed.example:$AUX_SLOW_PORT writes its response 1400 bytes every 50 ms (about 220 kbit/s)"
+scn_benign_slow_server() {
+  local i
+  for i in 0 1; do
+    FETCH_MAXTIME=${OPT_DURATION:-5} FETCH_TIMEOUT=$(( ${OPT_DURATION:-5} + 4 )) \
+      spawn fetch "c1-slow-$i" tw-c1 "${C1_IPS[$i]}" "http://allowed.example:$AUX_SLOW_PORT/" -4
+  done
+  FETCH_MAXTIME=${OPT_DURATION:-5} FETCH_TIMEOUT=$(( ${OPT_DURATION:-5} + 4 )) \
+    spawn fetch c2-slow tw-c2 "$C2" "http://allowed.example:$AUX_SLOW_PORT/" -4
+  join
+  truth_benign behaviour=slow_server target:="$(target_json allowed.example "$AUX_SLOW_PORT")" \
+    note="the application writes slowly: low rate, no loss, the sender idles between writes"
 }
 scenario benign-cdn-dns benign "CDN-style varying resolver answers: cdn.example has four addresses served in rotation"
 scn_benign_cdn_dns() {
