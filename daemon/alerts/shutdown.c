@@ -43,6 +43,9 @@ struct sd_series {
 	/* sums over the down samples of this episode: which classes pass is
 	 * judged on them, not on one noisy interval (a small class flickers) */
 	double d_base, d_cls_base[TW_SD_NCLASS], d_cls[TW_SD_NCLASS];
+	/* was down during its region's open alert: the resolved region alert
+	 * names the prefixes it was about, not the (few) still down */
+	int in_region_alert;
 };
 
 struct sd_region {
@@ -273,7 +276,7 @@ static void emit_region_alert(struct tw_shutdown *s, struct sd_region *r, uint64
 	tw_jb_obj_open(&b, "scope");
 	tw_jb_arr_open(&b, "prefixes");
 	for (size_t i = 0; i < s->nser; i++)
-		if (s->ser[i].alerting && !strcmp(s->ser[i].region, r->name))
+		if ((s->ser[i].alerting || (end && s->ser[i].in_region_alert)) && !strcmp(s->ser[i].region, r->name))
 			tw_jb_str(&b, NULL, s->ser[i].key);
 	tw_jb_arr_close(&b);
 	tw_jb_str(&b, "region", r->name);
@@ -579,6 +582,8 @@ static void regions_eval(struct tw_shutdown *s, uint64_t now)
 			struct sd_series *x = &s->ser[i];
 			if (!x->alerting || strcmp(x->region, r->name))
 				continue;
+			if (r->alerting)
+				x->in_region_alert = 1;
 			n++;
 			if (x->a_start < start)
 				start = x->a_start;
@@ -587,6 +592,9 @@ static void regions_eval(struct tw_shutdown *s, uint64_t now)
 		if (n)
 			depth /= n;
 		if (!r->alerting && n >= (int)s->c.region_min) {
+			for (size_t i = 0; i < s->nser; i++)
+				if (s->ser[i].alerting && !strcmp(s->ser[i].region, r->name))
+					s->ser[i].in_region_alert = 1;
 			r->alerting = 1;
 			r->n = n;
 			r->start = start;
@@ -599,6 +607,9 @@ static void regions_eval(struct tw_shutdown *s, uint64_t now)
 			emit_region_alert(s, r, now, "raised", 0);
 		} else if (r->alerting && n < (int)s->c.region_min) {
 			emit_region_alert(s, r, now, "resolved", now);
+			for (size_t i = 0; i < s->nser; i++)
+				if (!strcmp(s->ser[i].region, r->name))
+					s->ser[i].in_region_alert = 0;
 			r->alerting = 0;
 			s->st.state_changes++;
 		} else if (r->alerting) {

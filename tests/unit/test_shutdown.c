@@ -724,6 +724,11 @@ static void test_region(void)
 		printf("  region alert: %.200s...\n", lines[r]);
 	}
 	CHECK(count("\"signature_id\":2703", "\"state\":\"resolved\"", NULL) == 1, "region alert not resolved");
+	/* the resolved alert names the prefixes it was about, not the few still down */
+	r = find("\"signature_id\":2703", "\"state\":\"resolved\"");
+	if (r >= 0)
+		CHECK(strstr(lines[r], "\"prefixes\":[\"198.51.100.0/24\",\"198.51.101.0/24\"]") != NULL, "%s",
+		      lines[r]);
 	CHECK(count("\"signature_id\":2701", "\"state\":\"raised\"", NULL) == 4, "prefix alerts %d, want 4",
 	      count("\"signature_id\":2701", "\"state\":\"raised\"", NULL));
 	tw_shutdown_free(s);
