@@ -80,7 +80,8 @@ void tw_spage_set_agg(struct tw_spage *p, struct tw_agg *agg)
 	p->agg = agg;
 }
 
-#define RING_PUSH(r, cap) ((r)->n < (cap) ? (r)->n++ : 0, (r)->head = ((r)->head + 1) % (cap), ((r)->head + (cap)-1) % (cap))
+#define RING_PUSH(r, cap)                                                                                              \
+	((r)->n < (cap) ? (r)->n++ : 0, (r)->head = ((r)->head + 1) % (cap), ((r)->head + (cap)-1) % (cap))
 #define RING_AT(r, cap, i) (((r)->head + (cap) - (r)->n + (i)) % (cap)) /* i-th oldest */
 
 void tw_spage_observe(void *page, const struct tw_sd_point *pt)
@@ -114,7 +115,8 @@ static double num(struct json_object *o, const char *k1, const char *k2)
 	struct json_object *a = o, *v;
 	if (k1 && !json_object_object_get_ex(o, k1, &a))
 		return NAN;
-	if (!json_object_object_get_ex(a, k2, &v) || !(json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)))
+	if (!json_object_object_get_ex(a, k2, &v) ||
+	    !(json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)))
 		return NAN;
 	return json_object_get_double(v);
 }
@@ -179,7 +181,7 @@ out:
 void tw_spage_tick(void *page, uint64_t now_ns, int final)
 {
 	struct tw_spage *p = page;
-	(void)final;
+	(void) final;
 	if (!p->agg || now_ns < p->next_target_ns)
 		return;
 	p->next_target_ns = now_ns + TW_SPAGE_TARGET_EVERY * 1000000000ull;
@@ -363,7 +365,8 @@ static void render_shutdown(struct tw_tb *b, const struct sp_data *d, struct tw_
 				bv[nb++] = pt->base;
 			}
 			if (pt->alert) {
-				if (nbands && bands[nbands - 1].t1 >= 0 && i && x->pts[RING_AT(x, TW_SPAGE_POINTS, i - 1)].alert)
+				if (nbands && bands[nbands - 1].t1 >= 0 && i &&
+				    x->pts[RING_AT(x, TW_SPAGE_POINTS, i - 1)].alert)
 					bands[nbands - 1].t1 = pt->t;
 				else if (nbands < TW_SVG_MAX_BANDS)
 					bands[nbands++] = (struct tw_svg_band){ pt->t, pt->t };
@@ -372,9 +375,17 @@ static void render_shutdown(struct tw_tb *b, const struct sp_data *d, struct tw_
 		char id[128], title[200];
 		snprintf(id, sizeof id, "shutdown:%s", x->key);
 		snprintf(title, sizeof title, "%s%s%s", x->key, x->region[0] ? " region " : "", x->region);
-		struct tw_svg_series ser[2] = { { "traffic", "#1f77b4", t, v, n, 0 }, { "baseline", "#7f7f7f", bt, bv, nb, 1 } };
-		struct tw_svg_plot pl = { .id = id, .title = title, .ylabel = "per interval", .width = 900, .height = 260,
-			                  .series = ser, .nseries = 2, .bands = bands, .nbands = nbands };
+		struct tw_svg_series ser[2] = { { "traffic", "#1f77b4", t, v, n, 0 },
+			                        { "baseline", "#7f7f7f", bt, bv, nb, 1 } };
+		struct tw_svg_plot pl = { .id = id,
+			                  .title = title,
+			                  .ylabel = "per interval",
+			                  .width = 900,
+			                  .height = 260,
+			                  .series = ser,
+			                  .nseries = 2,
+			                  .bands = bands,
+			                  .nbands = nbands };
 		plot_out(b, &pl, c);
 	}
 	tw_tb_str(b, "</section>\n");
@@ -397,8 +408,14 @@ static void render_targets(struct tw_tb *b, const struct sp_data *d, struct tw_s
 		}
 		ser[s] = (struct tw_svg_series){ x->label, NULL, t[s], v[s], x->n, 0 };
 	}
-	struct tw_svg_plot pl = { .id = "targets", .title = "share of flows tampered with", .ylabel = "share",
-		                  .width = 900, .height = 260, .ymax = 1, .series = ser, .nseries = d->ntgt };
+	struct tw_svg_plot pl = { .id = "targets",
+		                  .title = "share of flows tampered with",
+		                  .ylabel = "share",
+		                  .width = 900,
+		                  .height = 260,
+		                  .ymax = 1,
+		                  .series = ser,
+		                  .nseries = d->ntgt };
 	plot_out(b, &pl, c);
 	tw_tb_str(b, "</section>\n");
 }
@@ -424,9 +441,16 @@ static void render_throttled(struct tw_tb *b, const struct sp_data *d, struct tw
 		ser[s] = (struct tw_svg_series){ names[s], NULL, t[s], v[s], x->n, 0 };
 		marks[s] = (struct tw_svg_mark){ x->raised, "raised" };
 	}
-	struct tw_svg_plot pl = { .id = "throttling", .title = "measured rate (stats.rate_bps)", .ylabel = "bit/s",
-		                  .width = 900, .height = 260, .points = 1, .series = ser, .nseries = d->nthr,
-		                  .marks = marks, .nmarks = d->nthr };
+	struct tw_svg_plot pl = { .id = "throttling",
+		                  .title = "measured rate (stats.rate_bps)",
+		                  .ylabel = "bit/s",
+		                  .width = 900,
+		                  .height = 260,
+		                  .points = 1,
+		                  .series = ser,
+		                  .nseries = d->nthr,
+		                  .marks = marks,
+		                  .nmarks = d->nthr };
 	plot_out(b, &pl, c);
 	tw_tb_str(b, "</section>\n");
 }
@@ -464,7 +488,8 @@ static void render_health(struct tw_tb *b, const struct tw_status *s, const stru
 	row_u64(b, "page: target samples not drawn (target bound)", c->targets_dropped);
 	row_u64(b, "page: throttling lines not drawn (bound)", c->throttled_dropped);
 	row_u64(b, "page: unreadable summaries", c->parse_errors);
-	tw_tb_str(b, "</table>\n<h3>Links</h3>\n<table id=\"links\"><tr><th>interface</th><th>mode</th><th>state</th></tr>\n");
+	tw_tb_str(b, "</table>\n<h3>Links</h3>\n<table "
+	             "id=\"links\"><tr><th>interface</th><th>mode</th><th>state</th></tr>\n");
 	for (int i = 0; i < s->nlinks && i < TW_MAX_IFACES; i++) {
 		tw_tb_str(b, "<tr>");
 		td(b, s->links[i].name);
@@ -514,7 +539,8 @@ long tw_spage_render(struct tw_spage *p, struct tw_status *st, struct tw_bus *bu
 	for (size_t i = 0; i < bus->nopen && nopen < MAX_OPEN_SHOWN; i++)
 		if ((open[nopen] = strndup(bus->open[i].line, bus->open[i].len)))
 			nopen++;
-	for (uint64_t i = bus->recent_next; i-- > 0 && nrecent < TW_SPAGE_RECENT && bus->recent_next - i <= TW_BUS_RECENT;)
+	for (uint64_t i = bus->recent_next;
+	     i-- > 0 && nrecent < TW_SPAGE_RECENT && bus->recent_next - i <= TW_BUS_RECENT;)
 		if (bus->recent[i % TW_BUS_RECENT] &&
 		    (recent[nrecent] = strndup(bus->recent[i % TW_BUS_RECENT], bus->recent_len[i % TW_BUS_RECENT])))
 			nrecent++;

@@ -44,7 +44,12 @@ void tw_svg_escape(struct tw_tb *b, const char *s, size_t max)
 	const unsigned char *u = (const unsigned char *)s;
 	for (size_t i = 0; i < n;) {
 		unsigned c = u[i];
-		const char *ent = c == '&' ? "&amp;" : c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '"' ? "&quot;" : c == '\'' ? "&#39;" : NULL;
+		const char *ent = c == '&'    ? "&amp;"
+		                  : c == '<'  ? "&lt;"
+		                  : c == '>'  ? "&gt;"
+		                  : c == '"'  ? "&quot;"
+		                  : c == '\'' ? "&#39;"
+		                              : NULL;
 		if (ent) {
 			tw_tb_str(b, ent);
 			i++;
@@ -108,9 +113,9 @@ int tw_svg_plot(struct tw_tb *b, const struct tw_svg_plot *p, uint64_t *thinned)
 {
 	if (thinned)
 		*thinned = 0;
-	if (!p || p->nseries < 1 || p->nseries > TW_SVG_MAX_SERIES || p->nbands < 0 ||
-	    p->nbands > TW_SVG_MAX_BANDS || p->nmarks < 0 || p->nmarks > TW_SVG_MAX_MARKS ||
-	    (p->nbands && !p->bands) || (p->nmarks && !p->marks) || !p->series)
+	if (!p || p->nseries < 1 || p->nseries > TW_SVG_MAX_SERIES || p->nbands < 0 || p->nbands > TW_SVG_MAX_BANDS ||
+	    p->nmarks < 0 || p->nmarks > TW_SVG_MAX_MARKS || (p->nbands && !p->bands) || (p->nmarks && !p->marks) ||
+	    !p->series)
 		return -1;
 	int W = p->width < 200 ? 200 : p->width > 2000 ? 2000 : p->width;
 	int H = p->height < 120 ? 120 : p->height > 1200 ? 1200 : p->height;
@@ -141,7 +146,7 @@ int tw_svg_plot(struct tw_tb *b, const struct tw_svg_plot *p, uint64_t *thinned)
 	}
 	if (!(ymax > 0) || !isfinite(ymax))
 		ymax = vmax > 0 ? vmax * 1.1 : 1;
-#define X(t) (L + ((t) < tmin ? 0 : (t) > tmax ? 1 : ((t) - tmin) / (tmax - tmin)) * pw)
+#define X(t) (L + ((t) < tmin ? 0 : (t) > tmax ? 1 : ((t)-tmin) / (tmax - tmin)) * pw)
 #define Y(v) (T + ph - ((v) < 0 ? 0 : (v) > ymax ? 1 : (v) / ymax) * ph)
 
 	tw_tb_printf(b,
@@ -179,7 +184,10 @@ int tw_svg_plot(struct tw_tb *b, const struct tw_svg_plot *p, uint64_t *thinned)
 		double t = tmin + (tmax - tmin) * k / 4;
 		hhmm(t, lab, sizeof lab, secs);
 		tw_tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\">%s</text>\n", X(t), T + ph + 14,
-		             k == 0 ? "start" : k == 4 ? "end" : "middle", lab);
+		             k == 0   ? "start"
+		             : k == 4 ? "end"
+		                      : "middle",
+		             lab);
 	}
 	tw_tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">time (UTC)</text>\n", L + pw / 2,
 	             T + ph + 28);
@@ -219,15 +227,18 @@ int tw_svg_plot(struct tw_tb *b, const struct tw_svg_plot *p, uint64_t *thinned)
 					continue;
 				tw_tb_str(b, "<circle class=\"point\" data-series=\"");
 				tw_svg_escape(b, x->name ? x->name : "", TW_SVG_MAX_TEXT);
-				tw_tb_printf(b, "\" data-t=\"%.3f\" data-v=\"%.15g\" cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n",
+				tw_tb_printf(b,
+				             "\" data-t=\"%.3f\" data-v=\"%.15g\" cx=\"%.1f\" cy=\"%.1f\" r=\"3\" "
+				             "fill=\"%s\"/>\n",
 				             x->t[i], x->v[i], X(x->t[i]), Y(x->v[i]), col);
 			}
 		/* legend */
-		tw_tb_printf(b,
-		             "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"%s/>"
-		             "<text x=\"%.1f\" y=\"%.1f\" font-family=\"sans-serif\" font-size=\"11\">",
-		             L + pw - 150, T + 10 + 14.0 * s, L + pw - 130, T + 10 + 14.0 * s, col,
-		             x->dashed ? " stroke-dasharray=\"6 4\"" : "", L + pw - 126, T + 14 + 14.0 * s);
+		tw_tb_printf(
+		        b,
+		        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"%s/>"
+		        "<text x=\"%.1f\" y=\"%.1f\" font-family=\"sans-serif\" font-size=\"11\">",
+		        L + pw - 150, T + 10 + 14.0 * s, L + pw - 130, T + 10 + 14.0 * s, col,
+		        x->dashed ? " stroke-dasharray=\"6 4\"" : "", L + pw - 126, T + 14 + 14.0 * s);
 		tw_svg_escape(b, x->name ? x->name : "", 40);
 		tw_tb_str(b, "</text>\n");
 	}

@@ -21,8 +21,8 @@ struct tw_tb;
 #define TW_SVG_MAX_TEXT 200 /* bytes of any one string drawn */
 
 struct tw_svg_series {
-	const char *name;   /* legend; escaped */
-	const char *color;  /* "#rrggbb"; anything else is replaced by a default */
+	const char *name;    /* legend; escaped */
+	const char *color;   /* "#rrggbb"; anything else is replaced by a default */
 	const double *t, *v; /* n points: time (s since the epoch) and value */
 	size_t n;
 	int dashed;
