@@ -495,10 +495,13 @@ static int cmd_report(const struct tw_ctl_req *rq, const char *outfile, int json
 		print_json(at(r.o, NULL, "report"));
 	} else if (!to_stdout) {
 		struct json_object *note = at(r.o, "report", "evidence_note");
-		printf("wrote %s%s (%llu bytes, %s records; evidence capture %s%s%s)\n", stream ? "through " : "",
-		       outfile, want, s_at(r.o, "report", "records"),
+		struct json_object *pnote = at(r.o, "report", "plot_note");
+		printf("wrote %s%s (%llu bytes, %s records; evidence capture %s%s%s; plot %s%s%s)\n",
+		       stream ? "through " : "", outfile, want, s_at(r.o, "report", "records"),
 		       json_object_get_boolean(at(r.o, "report", "evidence")) ? "included" : "not included",
-		       note ? ": " : "", note ? json_object_get_string(note) : "");
+		       note ? ": " : "", note ? json_object_get_string(note) : "",
+		       json_object_get_boolean(at(r.o, "report", "plot")) ? "included" : "not included",
+		       pnote ? ": " : "", pnote ? json_object_get_string(pnote) : "");
 	}
 	resp_free(&r);
 	return 0;

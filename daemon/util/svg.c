@@ -84,7 +84,7 @@ static int color_ok(const char *c)
 static const char *const palette[TW_SVG_MAX_SERIES] = { "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
 	                                                "#9467bd", "#8c564b", "#e377c2", "#7f7f7f" };
 
-static void hhmm(double t, char *out, size_t cap, int secs)
+void tw_svg_axis_time(double t, int secs, char *out, size_t cap)
 {
 	time_t s = (time_t)t;
 	struct tm tm;
@@ -95,8 +95,7 @@ static void hhmm(double t, char *out, size_t cap, int secs)
 	strftime(out, cap, secs ? "%H:%M:%S" : "%m-%d %H:%M", &tm);
 }
 
-/* a short human number: 1.2k, 3.4M, 0.25 */
-static void human(double v, char *out, size_t cap)
+void tw_svg_human(double v, char *out, size_t cap)
 {
 	double a = fabs(v);
 	if (a >= 1e9)
@@ -109,19 +108,24 @@ static void human(double v, char *out, size_t cap)
 		snprintf(out, cap, "%.3g", v);
 }
 
-int tw_svg_plot(struct tw_tb *b, const struct tw_svg_plot *p, uint64_t *thinned)
+const char *tw_svg_color(const struct tw_svg_plot *p, int i)
 {
-	if (thinned)
-		*thinned = 0;
+	const char *c = p->series[i].color;
+	return color_ok(c) ? c : palette[i % TW_SVG_MAX_SERIES];
+}
+
+int tw_svg_layout(const struct tw_svg_plot *p, struct tw_svg_layout *l)
+{
 	if (!p || p->nseries < 1 || p->nseries > TW_SVG_MAX_SERIES || p->nbands < 0 || p->nbands > TW_SVG_MAX_BANDS ||
 	    p->nmarks < 0 || p->nmarks > TW_SVG_MAX_MARKS || (p->nbands && !p->bands) || (p->nmarks && !p->marks) ||
 	    !p->series)
 		return -1;
-	int W = p->width < 200 ? 200 : p->width > 2000 ? 2000 : p->width;
-	int H = p->height < 120 ? 120 : p->height > 1200 ? 1200 : p->height;
-	const double L = 60, R = 12, T = 28, B = 34;
-	double pw = W - L - R, ph = H - T - B;
-
+	l->W = p->width < 200 ? 200 : p->width > 2000 ? 2000 : p->width;
+	l->H = p->height < 120 ? 120 : p->height > 1200 ? 1200 : p->height;
+	l->L = 60;
+	l->T = 28;
+	l->pw = l->W - l->L - 12;
+	l->ph = l->H - l->T - 34;
 	/* the axes' ranges, from the finite points when not given */
 	double tmin = p->tmin, tmax = p->tmax, ymax = p->ymax;
 	int from_data = !(tmax > tmin) || !isfinite(tmin) || !isfinite(tmax);
@@ -146,8 +150,35 @@ int tw_svg_plot(struct tw_tb *b, const struct tw_svg_plot *p, uint64_t *thinned)
 	}
 	if (!(ymax > 0) || !isfinite(ymax))
 		ymax = vmax > 0 ? vmax * 1.1 : 1;
-#define X(t) (L + ((t) < tmin ? 0 : (t) > tmax ? 1 : ((t)-tmin) / (tmax - tmin)) * pw)
-#define Y(v) (T + ph - ((v) < 0 ? 0 : (v) > ymax ? 1 : (v) / ymax) * ph)
+	l->tmin = tmin;
+	l->tmax = tmax;
+	l->ymax = ymax;
+	return 0;
+}
+
+double tw_svg_x(const struct tw_svg_layout *l, double t)
+{
+	double f = t < l->tmin ? 0 : t > l->tmax ? 1 : (t - l->tmin) / (l->tmax - l->tmin);
+	return l->L + f * l->pw;
+}
+
+double tw_svg_y(const struct tw_svg_layout *l, double v)
+{
+	double f = v < 0 ? 0 : v > l->ymax ? 1 : v / l->ymax;
+	return l->T + l->ph - f * l->ph;
+}
+
+int tw_svg_plot(struct tw_tb *b, const struct tw_svg_plot *p, uint64_t *thinned)
+{
+	struct tw_svg_layout lay;
+	if (thinned)
+		*thinned = 0;
+	if (tw_svg_layout(p, &lay) < 0)
+		return -1;
+	const int W = lay.W, H = lay.H;
+	const double L = lay.L, T = lay.T, pw = lay.pw, ph = lay.ph, tmin = lay.tmin, tmax = lay.tmax, ymax = lay.ymax;
+#define X(t) tw_svg_x(&lay, (t))
+#define Y(v) tw_svg_y(&lay, (v))
 
 	tw_tb_printf(b,
 	             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
@@ -173,7 +204,7 @@ int tw_svg_plot(struct tw_tb *b, const struct tw_svg_plot *p, uint64_t *thinned)
 	tw_tb_printf(b, "<g font-family=\"sans-serif\" font-size=\"11\" fill=\"#333333\">\n");
 	for (int k = 0; k <= 4; k++) {
 		double v = ymax * k / 4, y = Y(v);
-		human(v, lab, sizeof lab);
+		tw_svg_human(v, lab, sizeof lab);
 		tw_tb_printf(b,
 		             "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#dddddd\"/>"
 		             "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
@@ -182,7 +213,7 @@ int tw_svg_plot(struct tw_tb *b, const struct tw_svg_plot *p, uint64_t *thinned)
 	int secs = tmax - tmin < 3 * 3600;
 	for (int k = 0; k <= 4; k++) {
 		double t = tmin + (tmax - tmin) * k / 4;
-		hhmm(t, lab, sizeof lab, secs);
+		tw_svg_axis_time(t, secs, lab, sizeof lab);
 		tw_tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\">%s</text>\n", X(t), T + ph + 14,
 		             k == 0   ? "start"
 		             : k == 4 ? "end"
@@ -209,7 +240,7 @@ int tw_svg_plot(struct tw_tb *b, const struct tw_svg_plot *p, uint64_t *thinned)
 	/* the series: a polyline each, points thinned evenly beyond the bound */
 	for (int s = 0; s < p->nseries; s++) {
 		const struct tw_svg_series *x = &p->series[s];
-		const char *col = color_ok(x->color) ? x->color : palette[s];
+		const char *col = tw_svg_color(p, s);
 		size_t step = x->n > TW_SVG_MAX_POINTS ? (x->n + TW_SVG_MAX_POINTS - 1) / TW_SVG_MAX_POINTS : 1;
 		if (thinned && step > 1)
 			*thinned += x->n - (x->n + step - 1) / step;

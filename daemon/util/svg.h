@@ -53,6 +53,25 @@ struct tw_svg_plot {
 	int nmarks;
 };
 
+/* Where a plot goes on its canvas: the picture's size, the plot area
+ * (left, top, width, height in pixels) and the axes' ranges, from the
+ * plot's settings or its data.  Shared by the SVG and the PNG (png.h). */
+struct tw_svg_layout {
+	int W, H;
+	double L, T, pw, ph;
+	double tmin, tmax, ymax;
+};
+/* 0, or -1 when the plot is invalid (as tw_svg_plot) */
+int tw_svg_layout(const struct tw_svg_plot *p, struct tw_svg_layout *l);
+double tw_svg_x(const struct tw_svg_layout *l, double t);
+double tw_svg_y(const struct tw_svg_layout *l, double v);
+/* the colour of series i (its own when valid, else the palette's) */
+const char *tw_svg_color(const struct tw_svg_plot *p, int i);
+/* a short number for an axis: 1.2k, 3.4M, 0.25 */
+void tw_svg_human(double v, char *out, size_t cap);
+/* an axis time: HH:MM:SS (spans under 3 h) or MM-DD HH:MM, UTC */
+void tw_svg_axis_time(double t, int secs, char *out, size_t cap);
+
 /* Escape s (at most max bytes, and TW_SVG_MAX_TEXT) for XML/HTML text and
  * attribute values: & < > " ' as entities, control characters and bytes
  * that are not well-formed UTF-8 as '?'. */

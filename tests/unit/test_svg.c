@@ -51,8 +51,17 @@ static void test_plot(void)
 	struct tw_svg_series s = { "share <b>", "#zzzzzz", t, v, 5, 0 };
 	struct tw_svg_band band = { 1010, 1030 };
 	struct tw_svg_mark mark = { 1010, "raised\"" };
-	struct tw_svg_plot p = { .id = "x\"y", .title = "t<", .width = 10, .height = 99999, .points = 1, .series = &s,
-		                 .nseries = 1, .bands = &band, .nbands = 1, .marks = &mark, .nmarks = 1 };
+	struct tw_svg_plot p = { .id = "x\"y",
+		                 .title = "t<",
+		                 .width = 10,
+		                 .height = 99999,
+		                 .points = 1,
+		                 .series = &s,
+		                 .nseries = 1,
+		                 .bands = &band,
+		                 .nbands = 1,
+		                 .marks = &mark,
+		                 .nmarks = 1 };
 	struct tw_tb b = { 0 };
 	uint64_t thin = 99;
 	CHECK(tw_svg_plot(&b, &p, &thin) == 0 && thin == 0, "plot failed");
@@ -122,11 +131,11 @@ static void test_time(void)
 
 #define THR(state, ts, rate)                                                                                           \
 	"{\"timestamp\":\"" ts "\",\"event_type\":\"alert\",\"alert\":{\"id\":\"th01\",\"state\":\"" state             \
-	"\",\"signature_id\":2006,\"signature\":\"throttling of <img src=x onerror=alert(1)>\",\"category\":"           \
-	"\"throttling\",\"severity\":2},\"censorship\":{\"method\":\"throttling\",\"confidence\":0.8,\"legitimacy\":" \
-	"\"undeclared\",\"sampling\":1},\"target\":{\"domain\":\"<img src=x onerror=alert(1)>\",\"ip\":"              \
-	"\"203.0.113.7\",\"port\":443,\"proto\":\"tcp\"},\"scope\":{\"prefixes\":[\"198.51.100.0/24\"]},"             \
-	"\"stats\":{\"flows\":4,\"affected_flows\":4,\"ratio\":1.0,\"rate_bps\":" rate "},"                         \
+	"\",\"signature_id\":2006,\"signature\":\"throttling of <img src=x onerror=alert(1)>\",\"category\":"          \
+	"\"throttling\",\"severity\":2},\"censorship\":{\"method\":\"throttling\",\"confidence\":0.8,\"legitimacy\":"  \
+	"\"undeclared\",\"sampling\":1},\"target\":{\"domain\":\"<img src=x onerror=alert(1)>\",\"ip\":"               \
+	"\"203.0.113.7\",\"port\":443,\"proto\":\"tcp\"},\"scope\":{\"prefixes\":[\"198.51.100.0/24\"]},"              \
+	"\"stats\":{\"flows\":4,\"affected_flows\":4,\"ratio\":1.0,\"rate_bps\":" rate "},"                            \
 	"\"evidence\":{\"flow_ids\":[7,8]}}\n"
 
 static void test_page(void)
@@ -148,7 +157,8 @@ static void test_page(void)
 		THR("updated", "2023-11-14T22:14:30.000000+0000", "128000"),
 		"{\"timestamp\":\"2023-11-14T22:15:00.000000+0000\",\"event_type\":\"link\",\"link\":{\"interface\":"
 		"\"gw-c1\",\"state\":\"down\",\"detection\":\"suspended\"}}\n",
-		"{\"timestamp\":\"2023-11-14T22:16:00.000000+0000\",\"event_type\":\"gap\",\"gap\":{\"why\":\"<b>\"}}\n",
+		"{\"timestamp\":\"2023-11-14T22:16:00.000000+0000\",\"event_type\":\"gap\",\"gap\":{\"why\":\"<b>\"}}"
+		"\n",
 	};
 	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
 		tw_bus_line(&bus, lines[i], strlen(lines[i]));
@@ -157,8 +167,13 @@ static void test_page(void)
 		for (int i = 0; i < 30; i++) {
 			char key[64];
 			snprintf(key, sizeof key, "10.%d.0.0/24", s);
-			struct tw_sd_point pt = { (1700000000ull + 60ull * (uint64_t)i) * 1000000000ull, key, "north",
-				                  i >= 10 && i < 20 ? 5 : 100, 100, i >= 12 && i < 22, 0 };
+			struct tw_sd_point pt = { (1700000000ull + 60ull * (uint64_t)i) * 1000000000ull,
+				                  key,
+				                  "north",
+				                  i >= 10 && i < 20 ? 5 : 100,
+				                  100,
+				                  i >= 12 && i < 22,
+				                  0 };
 			tw_spage_observe(pg, &pt);
 		}
 	char *html = NULL;
@@ -168,7 +183,7 @@ static void test_page(void)
 		return;
 	CHECK(strstr(html, "<meta http-equiv=\"refresh\""), "no refresh");
 	const char *sections[] = { "id=\"alerts-open\"", "id=\"alerts-recent\"", "id=\"shutdown\"", "id=\"targets\"",
-		                   "id=\"throttling\"", "id=\"health\"", "id=\"records\"" };
+		                   "id=\"throttling\"",  "id=\"health\"",        "id=\"records\"" };
 	for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
 		CHECK(strstr(html, sections[i]), "no %s", sections[i]);
 	CHECK(count(html, "data-plot=\"shutdown:") == TW_SPAGE_SERIES, "shutdown plots: %zu",
