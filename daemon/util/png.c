@@ -170,8 +170,8 @@ int tw_png_plot(struct tw_tb *out, const struct tw_svg_plot *p)
 	if (!cv.px)
 		return -1;
 	memset(cv.px, 0xff, (size_t)l.W * (size_t)l.H * 3);
-	static const uint8_t band[3] = { 0xf8, 0xdc, 0xd9 }, grid[3] = { 0xdd, 0xdd, 0xdd }, ink[3] = { 0x33, 0x33, 0x33 },
-	                     black[3] = { 0, 0, 0 };
+	static const uint8_t band[3] = { 0xf8, 0xdc, 0xd9 }, grid[3] = { 0xdd, 0xdd, 0xdd },
+	                     ink[3] = { 0x33, 0x33, 0x33 }, black[3] = { 0, 0, 0 };
 	for (int i = 0; i < p->nbands; i++) {
 		double t0 = p->bands[i].t0, t1 = p->bands[i].t1;
 		if (!isfinite(t0) || !isfinite(t1) || t1 < t0 || t1 < l.tmin || t0 > l.tmax)
@@ -211,7 +211,8 @@ int tw_png_plot(struct tw_tb *out, const struct tw_svg_plot *p)
 			px = cx;
 			py = cy;
 		}
-		line(&cv, l.L + l.pw - 150, l.T + 10 + 14.0 * s, l.L + l.pw - 130, l.T + 10 + 14.0 * s, c, x->dashed, 1);
+		line(&cv, l.L + l.pw - 150, l.T + 10 + 14.0 * s, l.L + l.pw - 130, l.T + 10 + 14.0 * s, c, x->dashed,
+		     1);
 	}
 	for (int i = 0; i < p->nmarks; i++) {
 		double t = p->marks[i].t;
