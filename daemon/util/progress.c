@@ -48,8 +48,8 @@ void tw_progress_update(struct tw_progress *p, uint64_t packets, uint64_t bytes,
 	n += snprintf(line + n, sizeof line - (size_t)n, "%s, %s/s", b, r);
 	if (total && done <= total && done > 0 && secs > 0) {
 		double left = secs * (double)(total - done) / (double)done;
-		snprintf(line + n, sizeof line - (size_t)n, ", %.0f%%, about %.0f s left", 100.0 * (double)done / (double)total,
-		         left);
+		snprintf(line + n, sizeof line - (size_t)n, ", %.0f%%, about %.0f s left",
+		         100.0 * (double)done / (double)total, left);
 	}
 	fprintf(stderr, "\r\033[K%s", line);
 	fflush(stderr);

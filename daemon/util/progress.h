@@ -8,8 +8,8 @@
 #include <stdint.h>
 
 struct tw_progress {
-	int on;            /* stderr is a terminal */
-	int shown;         /* a line is on screen */
+	int on;    /* stderr is a terminal */
+	int shown; /* a line is on screen */
 	uint64_t t0_us, last_us;
 	char what[64];
 };
