@@ -25,16 +25,16 @@ struct tw_status;
 struct tw_bus;
 struct tw_tb;
 
-#define TW_SPAGE_SERIES 16       /* shutdown series drawn */
-#define TW_SPAGE_POINTS 1440     /* per series: a day of 60 s samples */
-#define TW_SPAGE_TARGETS 8       /* targets whose share is drawn */
-#define TW_SPAGE_TPOINTS 720     /* per target */
-#define TW_SPAGE_TARGET_EVERY 10 /* seconds between share samples */
-#define TW_SPAGE_THROTTLED 8     /* throttling alerts whose rate is drawn */
-#define TW_SPAGE_RPOINTS 256     /* per throttling alert */
-#define TW_SPAGE_RECORDS 16      /* link and gap records kept */
-#define TW_SPAGE_RECENT 20       /* recent alert lines shown */
-#define TW_SPAGE_REFRESH_S 30    /* the page's meta refresh */
+#define TW_SPAGE_SERIES 16      /* shutdown series drawn */
+#define TW_SPAGE_POINTS 1440    /* per series: a day of 60 s samples */
+#define TW_SPAGE_TARGETS 8      /* targets whose share is drawn */
+#define TW_SPAGE_TPOINTS 720    /* per target */
+#define TW_SPAGE_TARGET_EVERY 5 /* seconds between share samples */
+#define TW_SPAGE_THROTTLED 8    /* throttling alerts whose rate is drawn */
+#define TW_SPAGE_RPOINTS 256    /* per throttling alert */
+#define TW_SPAGE_RECORDS 16     /* link and gap records kept */
+#define TW_SPAGE_RECENT 20      /* recent alert lines shown */
+#define TW_SPAGE_REFRESH_S 30   /* the page's meta refresh */
 #define TW_SPAGE_MAX_BYTES (8u << 20)
 
 struct tw_spage_counters {
