@@ -474,6 +474,14 @@ static void respond_error(struct conn *c, const char *status, const char *extra)
 
 static void respond_body(struct tw_metrics *m, struct conn *c, int head, char *body, long bl, const char *type);
 
+/* no memory to render or to answer: 500, and the request is not counted as answered */
+static void respond_oom(struct tw_metrics *m, struct conn *c)
+{
+	m->hs.requests--;
+	m->hs.oom++;
+	respond_error(c, "500 Internal Server Error", "");
+}
+
 static void respond_metrics(struct tw_metrics *m, struct conn *c, int head)
 {
 	char *body;
@@ -490,9 +498,7 @@ static void respond_metrics(struct tw_metrics *m, struct conn *c, int head)
 			free(t.p);
 	}
 	if (bl < 0) {
-		m->hs.requests--;
-		m->hs.oom++;
-		respond_error(c, "500 Internal Server Error", "");
+		respond_oom(m, c);
 		return;
 	}
 	respond_body(m, c, head, body, bl, "text/plain; version=0.0.4; charset=utf-8");
@@ -504,9 +510,7 @@ static void respond_page(struct tw_metrics *m, struct conn *c, int head)
 	m->hs.requests++;
 	long bl = tw_spage_render(m->page, m->st, m->bus, &body);
 	if (bl < 0) {
-		m->hs.requests--;
-		m->hs.oom++;
-		respond_error(c, "500 Internal Server Error", "");
+		respond_oom(m, c);
 		return;
 	}
 	respond_body(m, c, head, body, bl, "text/html; charset=utf-8");
@@ -524,9 +528,7 @@ static void respond_body(struct tw_metrics *m, struct conn *c, int head, char *b
 	char *r = malloc(total);
 	if (!r) {
 		free(body);
-		m->hs.requests--;
-		m->hs.oom++;
-		respond_error(c, "500 Internal Server Error", "");
+		respond_oom(m, c);
 		return;
 	}
 	memcpy(r, hdr, (size_t)hl);
