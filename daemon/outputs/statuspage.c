@@ -80,9 +80,18 @@ void tw_spage_set_agg(struct tw_spage *p, struct tw_agg *agg)
 	p->agg = agg;
 }
 
-#define RING_PUSH(r, cap)                                                                                              \
-	((r)->n < (cap) ? (r)->n++ : 0, (r)->head = ((r)->head + 1) % (cap), ((r)->head + (cap)-1) % (cap))
-#define RING_AT(r, cap, i) (((r)->head + (cap) - (r)->n + (i)) % (cap)) /* i-th oldest */
+/* the rings of points: the slot for a new point (the oldest one once full,
+ * which ages out: a day of samples is what is drawn) */
+static uint32_t ring_push(uint32_t *head, uint32_t *n, uint32_t cap)
+{
+	uint32_t k = *head;
+	*head = (*head + 1) % cap;
+	if (*n < cap)
+		(*n)++;
+	return k;
+}
+#define RING_PUSH(r, cap) ring_push(&(r)->head, &(r)->n, (cap))
+#define RING_AT(r, cap, i) (((r)->head + (cap) - (r)->n + (i)) % (cap)) /* the i-th oldest point */
 
 void tw_spage_observe(void *page, const struct tw_sd_point *pt)
 {
