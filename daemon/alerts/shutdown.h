@@ -40,12 +40,13 @@ enum tw_sd_metric { TW_SD_PACKETS = 0, TW_SD_BYTES, TW_SD_FLOWS, TW_SD_CLIENTS }
 
 /* One evaluated sample of a series, for the operator's pictures (status
  * page): the metric compared, its learned baseline (<= 0: none yet) and
- * whether the series is in an alert. */
+ * whether the series is in an alert, and since when. */
 struct tw_sd_point {
 	uint64_t t_ns;
 	const char *key, *region; /* region: "" when none */
 	double value, baseline;
 	int alerting, excluded;
+	uint64_t alert_start_ns; /* alerting: when the drop began (shutdown.start) */
 };
 
 struct tw_shutdown_cfg {

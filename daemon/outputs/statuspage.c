@@ -18,7 +18,7 @@ struct sp_series {
 	uint32_t head, n; /* ring: next slot, points held */
 	struct {
 		double t, v, base;
-		int alert;
+		double astart; /* alert: when its drop began; 0: not in an alert */
 	} pts[TW_SPAGE_POINTS];
 };
 
@@ -114,7 +114,8 @@ void tw_spage_observe(void *page, const struct tw_sd_point *pt)
 		x->pts[k].t = (double)pt->t_ns / 1e9;
 		x->pts[k].v = pt->value;
 		x->pts[k].base = pt->baseline;
-		x->pts[k].alert = pt->alerting;
+		x->pts[k].astart =
+		        pt->alerting ? (double)(pt->alert_start_ns ? pt->alert_start_ns : pt->t_ns) / 1e9 : 0;
 	}
 	pthread_mutex_unlock(&p->mu);
 }
@@ -272,6 +273,8 @@ static void value_text(struct tw_tb *b, struct json_object *v, int depth)
 		int first = 1;
 		json_object_object_foreach(v, k, x)
 		{
+			if (!x || (json_object_is_type(x, json_type_array) && !json_object_array_length(x)))
+				continue; /* null or empty: nothing to say */
 			tw_tb_str(b, first ? "" : "; ");
 			first = 0;
 			esc(b, k);
@@ -373,12 +376,11 @@ static void render_shutdown(struct tw_tb *b, const struct sp_data *d, struct tw_
 				bt[nb] = pt->t;
 				bv[nb++] = pt->base;
 			}
-			if (pt->alert) {
-				if (nbands && bands[nbands - 1].t1 >= 0 && i &&
-				    x->pts[RING_AT(x, TW_SPAGE_POINTS, i - 1)].alert)
+			if (pt->astart > 0) { /* one band per alert: from its start to its last sample */
+				if (nbands && bands[nbands - 1].t0 == pt->astart)
 					bands[nbands - 1].t1 = pt->t;
 				else if (nbands < TW_SVG_MAX_BANDS)
-					bands[nbands++] = (struct tw_svg_band){ pt->t, pt->t };
+					bands[nbands++] = (struct tw_svg_band){ pt->astart, pt->t };
 			}
 		}
 		char id[128], title[200];
@@ -400,7 +402,23 @@ static void render_shutdown(struct tw_tb *b, const struct sp_data *d, struct tw_
 	tw_tb_str(b, "</section>\n");
 }
 
-static void render_targets(struct tw_tb *b, const struct sp_data *d, struct tw_spage_counters *c)
+/* the time axis of a plot of events (targets, throttled rates): from its
+ * first point to now (the run's clock), so a lone point is not a span of 1 s */
+static void span(struct tw_svg_plot *pl, const struct tw_svg_series *ser, int n, double now)
+{
+	double lo = INFINITY, hi = now;
+	for (int s = 0; s < n; s++)
+		for (size_t i = 0; i < ser[s].n; i++) {
+			lo = ser[s].t[i] < lo ? ser[s].t[i] : lo;
+			hi = ser[s].t[i] > hi ? ser[s].t[i] : hi;
+		}
+	if (!isfinite(lo))
+		return;
+	pl->tmin = lo - 10;
+	pl->tmax = hi + 10;
+}
+
+static void render_targets(struct tw_tb *b, const struct sp_data *d, double now, struct tw_spage_counters *c)
 {
 	tw_tb_str(b, "<section id=\"targets\"><h2>Tampered-flow share of the most affected targets</h2>\n");
 	if (!d->ntgt) {
@@ -425,11 +443,12 @@ static void render_targets(struct tw_tb *b, const struct sp_data *d, struct tw_s
 		                  .ymax = 1,
 		                  .series = ser,
 		                  .nseries = d->ntgt };
+	span(&pl, ser, d->ntgt, now);
 	plot_out(b, &pl, c);
 	tw_tb_str(b, "</section>\n");
 }
 
-static void render_throttled(struct tw_tb *b, const struct sp_data *d, struct tw_spage_counters *c)
+static void render_throttled(struct tw_tb *b, const struct sp_data *d, double now, struct tw_spage_counters *c)
 {
 	tw_tb_str(b, "<section id=\"throttling\"><h2>Measured rates of throttled targets</h2>\n");
 	if (!d->nthr) {
@@ -460,6 +479,7 @@ static void render_throttled(struct tw_tb *b, const struct sp_data *d, struct tw
 		                  .nseries = d->nthr,
 		                  .marks = marks,
 		                  .nmarks = d->nthr };
+	span(&pl, ser, d->nthr, now);
 	plot_out(b, &pl, c);
 	tw_tb_str(b, "</section>\n");
 }
@@ -592,8 +612,9 @@ long tw_spage_render(struct tw_spage *p, struct tw_status *st, struct tw_bus *bu
 	}
 	tw_tb_str(&b, "</section>\n");
 	render_shutdown(&b, d, &c);
-	render_targets(&b, d, &c);
-	render_throttled(&b, d, &c);
+	double now = (double)s->updated_wall_ns / 1e9;
+	render_targets(&b, d, now, &c);
+	render_throttled(&b, d, now, &c);
 	struct tw_spage_counters shown = d->c;
 	shown.parse_errors += c.parse_errors;
 	render_health(&b, s, d, &shown, bus_dropped);

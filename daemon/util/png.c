@@ -208,6 +208,10 @@ int tw_png_plot(struct tw_tb *out, const struct tw_svg_plot *p)
 				line(&cv, px, py, cx, cy, c, x->dashed, 1);
 			if (p->points)
 				disc(&cv, cx, cy, 3, c);
+			else if (
+			        !isfinite(
+			                px)) /* a line of one point shows nothing: a dot (erased by a second point's line) */
+				disc(&cv, cx, cy, 2, c);
 			px = cx;
 			py = cy;
 		}

@@ -248,10 +248,17 @@ int tw_svg_plot(struct tw_tb *b, const struct tw_svg_plot *p, uint64_t *thinned)
 		tw_svg_escape(b, x->name ? x->name : "", TW_SVG_MAX_TEXT);
 		tw_tb_printf(b, "\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"", col,
 		             x->dashed ? " stroke-dasharray=\"6 4\"" : "");
+		size_t drawn = 0, last = 0;
 		for (size_t i = 0; i < x->n; i += step)
-			if (isfinite(x->t[i]) && isfinite(x->v[i]))
+			if (isfinite(x->t[i]) && isfinite(x->v[i])) {
 				tw_tb_printf(b, "%.1f,%.1f ", X(x->t[i]), Y(x->v[i]));
+				drawn++;
+				last = i;
+			}
 		tw_tb_str(b, "\"/>\n");
+		if (drawn == 1 && !p->points) /* a line of one point shows nothing: a dot */
+			tw_tb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n", X(x->t[last]),
+			             Y(x->v[last]), col);
 		if (p->points)
 			for (size_t i = 0; i < x->n; i += step) {
 				if (!isfinite(x->t[i]) || !isfinite(x->v[i]))

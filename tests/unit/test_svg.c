@@ -78,6 +78,13 @@ static void test_plot(void)
 	CHECK(strstr(b.p, "stroke=\"#1f77b4\""), "a bad colour must be replaced");
 	free(b.p);
 
+	/* a series of one point is a dot, not an empty line */
+	struct tw_svg_series one = { "one", NULL, t, v, 1, 0 };
+	struct tw_svg_plot p1 = { .series = &one, .nseries = 1 };
+	struct tw_tb d1 = { 0 };
+	CHECK(tw_svg_plot(&d1, &p1, NULL) == 0 && count(d1.p, "<circle") == 1, "lone point not drawn");
+	free(d1.p);
+
 	/* bounds: too many series, bands or marks; a missing array */
 	struct tw_svg_series many[TW_SVG_MAX_SERIES + 1];
 	for (int i = 0; i <= TW_SVG_MAX_SERIES; i++)
@@ -167,13 +174,10 @@ static void test_page(void)
 		for (int i = 0; i < 30; i++) {
 			char key[64];
 			snprintf(key, sizeof key, "10.%d.0.0/24", s);
-			struct tw_sd_point pt = { (1700000000ull + 60ull * (uint64_t)i) * 1000000000ull,
-				                  key,
-				                  "north",
-				                  i >= 10 && i < 20 ? 5 : 100,
-				                  100,
-				                  i >= 12 && i < 22,
-				                  0 };
+			struct tw_sd_point pt = { (1700000000ull + 60ull * (uint64_t)i) * 1000000000ull, key, "north",
+				                  i >= 10 && i < 20 ? 5 : 100, 100, i >= 12 && i < 22, 0,
+				                  /* the band spans the drop: from sample 10 */
+				                  i >= 12 && i < 22 ? 1700000600ull * 1000000000ull : 0 };
 			tw_spage_observe(pg, &pt);
 		}
 	char *html = NULL;
@@ -190,7 +194,7 @@ static void test_page(void)
 	      count(html, "data-plot=\"shutdown:"));
 	CHECK(strstr(html, "data-plot=\"shutdown:10.0.0.0/24\""), "first series missing");
 	CHECK(!strstr(html, "10.16.0.0/24"), "series beyond the bound drawn");
-	CHECK(strstr(html, "class=\"band\" data-t0=\"1700000720.000\" data-t1=\"1700001260.000\""), "alert band");
+	CHECK(strstr(html, "class=\"band\" data-t0=\"1700000600.000\" data-t1=\"1700001260.000\""), "alert band");
 	CHECK(strstr(html, "data-plot=\"throttling\"") && strstr(html, "data-v=\"130000\"") &&
 	              strstr(html, "data-v=\"128000\""),
 	      "throttled rates missing");
