@@ -22,12 +22,14 @@ struct sp_series {
 	} pts[TW_SPAGE_POINTS];
 };
 
+struct sp_point {
+	double t, v;
+};
+
 struct sp_target {
 	char label[160];
 	uint32_t head, n;
-	struct {
-		double t, share;
-	} pts[TW_SPAGE_TPOINTS];
+	struct sp_point pts[TW_SPAGE_TPOINTS]; /* v: tampered-flow share */
 };
 
 struct sp_throttled {
@@ -35,9 +37,7 @@ struct sp_throttled {
 	double raised; /* first line's time */
 	int open;
 	uint32_t head, n;
-	struct {
-		double t, rate;
-	} pts[TW_SPAGE_RPOINTS];
+	struct sp_point pts[TW_SPAGE_RPOINTS]; /* v: stats.rate_bps */
 };
 
 struct sp_data {
@@ -182,7 +182,7 @@ void tw_spage_sink(void *page, const char *line, size_t len, struct json_object 
 		x->open = strcmp(tw_bus_field(o, "alert", "state"), "resolved") != 0;
 		uint32_t k = RING_PUSH(x, TW_SPAGE_RPOINTS);
 		x->pts[k].t = t;
-		x->pts[k].rate = rate;
+		x->pts[k].v = rate;
 	}
 out:
 	pthread_mutex_unlock(&p->mu);
@@ -227,7 +227,7 @@ void tw_spage_tick(void *page, uint64_t now_ns, int final)
 		}
 		uint32_t k = RING_PUSH(x, TW_SPAGE_TPOINTS);
 		x->pts[k].t = (double)now_ns / 1e9;
-		x->pts[k].share = share;
+		x->pts[k].v = share;
 	}
 out:
 	pthread_mutex_unlock(&p->mu);
@@ -418,21 +418,35 @@ static void span(struct tw_svg_plot *pl, const struct tw_svg_series *ser, int n,
 	pl->tmax = hi + 10;
 }
 
+/* a ring's points, oldest first, into t and v (room for cap) */
+static void ring_copy(const struct sp_point *pts, uint32_t head, uint32_t n, uint32_t cap, double *t, double *v)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		const struct sp_point *q = &pts[(head + cap - n + i) % cap];
+		t[i] = q->t;
+		v[i] = q->v;
+	}
+}
+
+/* a section's head; 0 (and the section closed with what it lacks) when empty */
+static int section(struct tw_tb *b, const char *id, const char *title, int n, const char *none)
+{
+	tw_tb_printf(b, "<section id=\"%s\"><h2>%s</h2>\n", id, title);
+	if (!n)
+		tw_tb_printf(b, "<p class=\"none\">%s</p></section>\n", none);
+	return n;
+}
+
 static void render_targets(struct tw_tb *b, const struct sp_data *d, double now, struct tw_spage_counters *c)
 {
-	tw_tb_str(b, "<section id=\"targets\"><h2>Tampered-flow share of the most affected targets</h2>\n");
-	if (!d->ntgt) {
-		tw_tb_str(b, "<p class=\"none\">No target with tampered flows yet.</p></section>\n");
+	if (!section(b, "targets", "Tampered-flow share of the most affected targets", d->ntgt,
+	             "No target with tampered flows yet."))
 		return;
-	}
 	static double t[TW_SPAGE_TARGETS][TW_SPAGE_TPOINTS], v[TW_SPAGE_TARGETS][TW_SPAGE_TPOINTS];
 	struct tw_svg_series ser[TW_SPAGE_TARGETS];
 	for (int s = 0; s < d->ntgt; s++) {
 		const struct sp_target *x = &d->tgt[s];
-		for (uint32_t i = 0; i < x->n; i++) {
-			t[s][i] = x->pts[RING_AT(x, TW_SPAGE_TPOINTS, i)].t;
-			v[s][i] = x->pts[RING_AT(x, TW_SPAGE_TPOINTS, i)].share;
-		}
+		ring_copy(x->pts, x->head, x->n, TW_SPAGE_TPOINTS, t[s], v[s]);
 		ser[s] = (struct tw_svg_series){ x->label, NULL, t[s], v[s], x->n, 0 };
 	}
 	struct tw_svg_plot pl = { .id = "targets",
@@ -450,21 +464,15 @@ static void render_targets(struct tw_tb *b, const struct sp_data *d, double now,
 
 static void render_throttled(struct tw_tb *b, const struct sp_data *d, double now, struct tw_spage_counters *c)
 {
-	tw_tb_str(b, "<section id=\"throttling\"><h2>Measured rates of throttled targets</h2>\n");
-	if (!d->nthr) {
-		tw_tb_str(b, "<p class=\"none\">No throttling alert.</p></section>\n");
+	if (!section(b, "throttling", "Measured rates of throttled targets", d->nthr, "No throttling alert."))
 		return;
-	}
 	static double t[TW_SPAGE_THROTTLED][TW_SPAGE_RPOINTS], v[TW_SPAGE_THROTTLED][TW_SPAGE_RPOINTS];
 	struct tw_svg_series ser[TW_SPAGE_THROTTLED];
 	struct tw_svg_mark marks[TW_SPAGE_THROTTLED];
 	char names[TW_SPAGE_THROTTLED][240];
 	for (int s = 0; s < d->nthr; s++) {
 		const struct sp_throttled *x = &d->thr[s];
-		for (uint32_t i = 0; i < x->n; i++) {
-			t[s][i] = x->pts[RING_AT(x, TW_SPAGE_RPOINTS, i)].t;
-			v[s][i] = x->pts[RING_AT(x, TW_SPAGE_RPOINTS, i)].rate;
-		}
+		ring_copy(x->pts, x->head, x->n, TW_SPAGE_RPOINTS, t[s], v[s]);
 		snprintf(names[s], sizeof names[s], "%s (%s)", x->label, x->id);
 		ser[s] = (struct tw_svg_series){ names[s], NULL, t[s], v[s], x->n, 0 };
 		marks[s] = (struct tw_svg_mark){ x->raised, "raised" };
