@@ -18,7 +18,7 @@ PORT=19464 URL=http://127.0.0.1:19464/status
 PAGE=(--daemon-arg --metrics --daemon-arg 127.0.0.1:$PORT --daemon-arg --status-page)
 # the daemon outlives each scenario by this much: the last flows end (1 s
 # after their FIN) and the browser loads the page while it still serves
-export TW_LAB_DETECTOR_GRACE=14
+export TW_LAB_DETECTOR_GRACE=10
 CHR_DIR=$(mktemp -d /tmp/tw-chromium.XXXXXX)
 CHR=(--no-sandbox --disable-gpu --hide-scrollbars --user-data-dir="$CHR_DIR")
 WATCH=""
