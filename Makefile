@@ -113,8 +113,9 @@ $(BUILD)/tamperwatchd: daemon/main.c $(LIB_OBJS) | $(SKELS)
 	$(CC) $(TW_CFLAGS) $(DEPFLAGS) $< $(LIB_OBJS) -o $@ $(LDFLAGS) $(LIBS)
 
 # ---- tamperwatch: the operator's CLI (shares the request parser) ---------
-$(BUILD)/tamperwatch: cli/tamperwatch.c $(BUILD)/obj/control/ctlreq.o $(BUILD)/obj/util/fdio.o
-	$(CC) $(TW_CFLAGS) $(DEPFLAGS) $< $(BUILD)/obj/control/ctlreq.o $(BUILD)/obj/util/fdio.o -o $@ $(LDFLAGS) $(JSONC_LIBS)
+CLI_OBJS := $(BUILD)/obj/control/ctlreq.o $(BUILD)/obj/util/fdio.o $(BUILD)/obj/util/progress.o
+$(BUILD)/tamperwatch: cli/tamperwatch.c $(CLI_OBJS)
+	$(CC) $(TW_CFLAGS) $(DEPFLAGS) $< $(CLI_OBJS) -o $@ $(LDFLAGS) $(JSONC_LIBS)
 
 # ---- kmod: the kernel module (Kbuild, kmod/), built out of the source tree ----
 # KDIR: the running kernel's build tree if present, else Debian's

@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#include "util/progress.h"
 #include "control/ctl.h"
 #include "control/ctlreq.h"
 #include "util/fdio.h"
@@ -464,7 +465,10 @@ static int cmd_report(const struct tw_ctl_req *rq, const char *outfile, int json
 		msg = strerror(errno);
 	have = first;
 	char buf[65536];
+	struct tw_progress pg; /* a large bundle (evidence up to 64 MiB): progress on a terminal */
+	tw_progress_init(&pg, "report");
 	while (!msg && have < want) {
+		tw_progress_update(&pg, UINT64_MAX, have, have, want);
 		size_t ask = want - have < sizeof(buf) ? (size_t)(want - have) : sizeof(buf);
 		ssize_t got = recv(fd, buf, ask, 0);
 		if (got < 0 && errno == EINTR)
@@ -477,6 +481,7 @@ static int cmd_report(const struct tw_ctl_req *rq, const char *outfile, int json
 			msg = strerror(errno);
 		have += (unsigned long long)got;
 	}
+	tw_progress_end(&pg);
 	close(fd);
 	if (!to_stdout && (close(out) < 0) && !msg)
 		msg = strerror(errno);
@@ -495,10 +500,13 @@ static int cmd_report(const struct tw_ctl_req *rq, const char *outfile, int json
 		print_json(at(r.o, NULL, "report"));
 	} else if (!to_stdout) {
 		struct json_object *note = at(r.o, "report", "evidence_note");
-		printf("wrote %s%s (%llu bytes, %s records; evidence capture %s%s%s)\n", stream ? "through " : "",
-		       outfile, want, s_at(r.o, "report", "records"),
+		struct json_object *pnote = at(r.o, "report", "plot_note");
+		printf("wrote %s%s (%llu bytes, %s records; evidence capture %s%s%s; plot %s%s%s)\n",
+		       stream ? "through " : "", outfile, want, s_at(r.o, "report", "records"),
 		       json_object_get_boolean(at(r.o, "report", "evidence")) ? "included" : "not included",
-		       note ? ": " : "", note ? json_object_get_string(note) : "");
+		       note ? ": " : "", note ? json_object_get_string(note) : "",
+		       json_object_get_boolean(at(r.o, "report", "plot")) ? "included" : "not included",
+		       pnote ? ": " : "", pnote ? json_object_get_string(pnote) : "");
 	}
 	resp_free(&r);
 	return 0;

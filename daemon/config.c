@@ -64,6 +64,7 @@ static const struct key keys[] = {
 	{ "state", "interval", K_INT, 1, 86400, OFF(alerts.state_interval) },
 	/* operator outputs (README "Metrics", "Syslog"); values checked by check_str */
 	{ "metrics", "listen", K_STR, 0, sizeof(((struct tw_config *)0)->metrics_listen), OFF(metrics_listen) },
+	{ "metrics", "status_page", K_BOOL, 0, 1, OFF(metrics_status_page) },
 	{ "syslog", "enabled", K_BOOL, 0, 1, OFF(syslog.enabled) },
 	{ "syslog", "target", K_STR, 0, sizeof(((struct tw_config *)0)->syslog.target), OFF(syslog.target) },
 	{ "syslog", "facility", K_STR, 0, sizeof(((struct tw_config *)0)->syslog.facility), OFF(syslog.facility) },

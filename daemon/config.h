@@ -27,6 +27,7 @@ struct tw_config {
 	struct tw_agg_cfg alerts;     /* [alerts] and state.interval (aggregate.h) */
 	/* operator outputs (README "Metrics", "Syslog") */
 	char metrics_listen[128]; /* metrics.listen: ADDR:PORT, "" = no endpoint */
+	int metrics_status_page;  /* metrics.status_page: serve /status on that endpoint too */
 	struct {
 		int enabled;       /* syslog.enabled (default no) */
 		char target[128];  /* syslog.target (default /dev/log) */

@@ -35,6 +35,7 @@
 #include "outputs/bus.h"
 #include "outputs/evidence.h"
 #include "outputs/metrics.h"
+#include "outputs/statuspage.h"
 #include "outputs/nats_pub.h"
 #include "outputs/output.h"
 #include "outputs/pseudonym.h"
@@ -88,6 +89,8 @@ static void usage(FILE *out)
 	        "      --metrics ADDR:PORT serve Prometheus metrics on http://ADDR:PORT/metrics\n"
 	        "                          (or metrics.listen; e.g. 127.0.0.1:9464, [::1]:9464;\n"
 	        "                          off unless given; docs/outputs.md)\n"
+	        "      --status-page       also serve a status page at http://ADDR:PORT/status on\n"
+	        "                          the metrics listener (or metrics.status_page=yes)\n"
 	        "      --set syslog.enabled=yes  also send alerts to syslog, RFC 5424 (keys\n"
 	        "                          syslog.target, syslog.facility; docs/outputs.md)\n"
 	        "      --alertmanager URL  send alerts to Prometheus Alertmanager at URL (comma-\n"
@@ -210,12 +213,13 @@ struct args {
 	const struct backend *engine; /* --replay-engine; NULL: not given (user) */
 	const char *alerts, *config_path, *state_dir, *declared;
 	const char *metrics_addr, *am_url, *evidence_arg, *control;
+	int status_page; /* --status-page */
 };
 
 /* -1 to go on, or the exit status (0 after --help and --version). */
 static int parse_args(int argc, char **argv, struct args *a)
 {
-	enum { O_METRICS = 400 }; /* operator outputs */
+	enum { O_METRICS = 400, O_STATUS_PAGE }; /* operator outputs */
 	enum {
 		O_MODE = 256,
 		O_ALERTS,
@@ -248,6 +252,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "state", required_argument, NULL, O_STATE },
 		{ "declared", required_argument, NULL, O_DECLARED },
 		{ "metrics", required_argument, NULL, O_METRICS },
+		{ "status-page", no_argument, NULL, O_STATUS_PAGE },
 		{ "alertmanager", required_argument, NULL, O_AM },
 		{ "evidence", required_argument, NULL, O_EVIDENCE },
 		{ "control", required_argument, NULL, O_CONTROL },
@@ -320,6 +325,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case O_STATE: a->state_dir = optarg; break;
 		case O_DECLARED: a->declared = optarg; break;
 		case O_METRICS: a->metrics_addr = optarg; break;
+		case O_STATUS_PAGE: a->status_page = 1; break;
 		case O_AM: a->am_url = optarg; break;
 		case O_EVIDENCE: a->evidence_arg = optarg; break;
 		case O_CONTROL: a->control = optarg; break;
@@ -365,7 +371,8 @@ struct daemon {
 	struct tw_engine *eng;
 	struct tw_shutdown *sd;
 	struct tw_sdfeed *feed;
-	void *sink[NSINKS]; /* sinks[i]'s object, NULL when not configured */
+	struct tw_spage *page; /* the status page (metrics.status_page); NULL: off */
+	void *sink[NSINKS];    /* sinks[i]'s object, NULL when not configured */
 	struct tw_stats_src stats;
 };
 
@@ -509,6 +516,18 @@ static int open_metrics(struct daemon *d, void **obj, char *err, size_t errlen)
 	tw_hostport_parse(addr, &mss, &msl, err, errlen); /* parsed by tw_metrics_open */
 	fprintf(stderr, "tamperwatchd: metrics on http://%s/metrics%s\n", addr,
 	        tw_hostport_is_loopback(&mss) ? "" : " (not loopback: reachable from the network)");
+	if (d->cfg.metrics_status_page) {
+		if (!(d->page = tw_spage_new())) {
+			snprintf(err, errlen, "status page: out of memory");
+			return 3;
+		}
+		if (tw_bus_add_sink(&d->bus, "status_page", tw_spage_sink, d->page) < 0) {
+			snprintf(err, errlen, "status_page: no free alert bus sink (a build-time bound)");
+			return 3;
+		}
+		tw_metrics_set_page(m, d->page);
+		fprintf(stderr, "tamperwatchd: status page on http://%s/status\n", addr);
+	}
 	return tw_metrics_start(m, &d->status, &d->bus, err, errlen) < 0 ? 3 : 0;
 }
 
@@ -624,6 +643,13 @@ static int configure(struct daemon *d)
 			return 2;
 		}
 		snprintf(cfg->metrics_listen, sizeof(cfg->metrics_listen), "%s", a->metrics_addr);
+	}
+	if (a->status_page)
+		cfg->metrics_status_page = 1;
+	if (cfg->metrics_status_page && !cfg->metrics_listen[0]) {
+		fprintf(stderr, "tamperwatchd: the status page is served on the metrics listener: give --metrics "
+		                "ADDR:PORT (or metrics.listen)\n");
+		return 2;
 	}
 	/* --hub: main runs the hub (hub/hub.h) with this configuration; the
 	 * files below are a gateway's */
@@ -751,6 +777,10 @@ static int shutdown_setup(struct daemon *d, char *err, size_t errlen)
 
 	cfg->shutdown.emit = tw_bus_emit;
 	cfg->shutdown.emit_arg = &d->bus;
+	if (d->page) {
+		cfg->shutdown.observe = tw_spage_observe;
+		cfg->shutdown.observe_arg = d->page;
+	}
 	char why[512];
 	if (d->eng->set_client_nets(d->eng, &d->regions, why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "shutdown detection: %s", why);
@@ -857,6 +887,10 @@ static int setup_steps(struct daemon *d, char *err, size_t errlen)
 
 	d->status_src = (struct tw_status_src){ &d->status, d->eng, &d->pl, &d->writer, &d->out, d->verdict, d->agg };
 	tw_pipeline_add_tick(&d->pl, tw_status_tick, &d->status_src);
+	if (d->page) {
+		tw_spage_set_agg(d->page, d->agg);
+		tw_pipeline_add_tick(&d->pl, tw_spage_tick, d->page);
+	}
 	return sinks_schedule(d, err, errlen);
 }
 
@@ -959,6 +993,7 @@ static void teardown(struct daemon *d)
 	tw_agg_free(d->agg);
 	tw_sdfeed_free(d->feed);
 	tw_shutdown_free(d->sd);
+	tw_spage_free(d->page); /* after the metrics thread that reads it */
 	if (d->bus_ready)
 		tw_bus_free(&d->bus);
 	if (d->status_ready)

@@ -26,6 +26,9 @@ PKGS=(
   libndpi-bin tshark iperf3
   # the hub's tests: real NATS servers with JetStream
   nats-server
+  # the status page in a real headless browser (tests/lab/test_status_page.sh),
+  # report pictures checked with xmllint, progress under a pseudo-terminal (script)
+  chromium-headless-shell libxml2-utils bsdutils
   # the docs suite: records against the JSON Schema, man pages checked by man
   python3-jsonschema man-db groff-base
   # the kernel module: Debian's kernel headers to build against; its test

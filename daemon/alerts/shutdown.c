@@ -515,6 +515,11 @@ static void process(struct tw_shutdown *s, struct sd_series *x, uint64_t now, co
 	}
 	if (excluded || down || x->alerting || x->down_since)
 		x->acc_excluded = 1;
+	if (c->observe) {
+		struct tw_sd_point pt = { now,  x->key,      x->region, v[m],
+			                  base, x->alerting, excluded,  x->alerting ? x->a_start : 0 };
+		c->observe(c->observe_arg, &pt);
+	}
 	for (int i = 0; i < NM; i++)
 		x->acc[i] += v[i];
 	x->acc_n++;

@@ -38,6 +38,17 @@ struct tw_series_sample {
 
 enum tw_sd_metric { TW_SD_PACKETS = 0, TW_SD_BYTES, TW_SD_FLOWS, TW_SD_CLIENTS };
 
+/* One evaluated sample of a series, for the operator's pictures (status
+ * page): the metric compared, its learned baseline (<= 0: none yet) and
+ * whether the series is in an alert, and since when. */
+struct tw_sd_point {
+	uint64_t t_ns;
+	const char *key, *region; /* region: "" when none */
+	double value, baseline;
+	int alerting, excluded;
+	uint64_t alert_start_ns; /* alerting: when the drop began (shutdown.start) */
+};
+
 struct tw_shutdown_cfg {
 	uint32_t interval_s;      /* expected sample interval (60) */
 	uint32_t period_s;        /* baseline cycle (604800: one week) */
@@ -55,6 +66,9 @@ struct tw_shutdown_cfg {
 	/* where alert, link and gap lines go (main: the alert bus); unset: dropped */
 	void (*emit)(void *arg, const char *line, size_t len);
 	void *emit_arg;
+	/* optional: every evaluated sample (main: the status page); unset: none */
+	void (*observe)(void *arg, const struct tw_sd_point *p);
+	void *observe_arg;
 };
 
 void tw_shutdown_cfg_default(struct tw_shutdown_cfg *c);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <pcap/pcap.h>
@@ -81,6 +82,8 @@ struct tw_pcap_in {
 	int state;
 	struct gz_src gzs;
 	uint64_t last_ts;
+	int posfd;     /* a dup of the input: shares its offset (progress), -1 if none */
+	uint64_t size; /* a regular file's size; 0: unknown (a pipe) */
 	struct tw_pcap_stats st;
 	char name[256];
 	char fault[512];
@@ -398,8 +401,13 @@ int tw_pcap_open(struct tw_pcap_in **out, const char *path, char *err, size_t er
 		free(in);
 		return -1;
 	}
+	struct stat sb;
+	in->size = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0;
+	in->posfd = in->size ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
 	in->p = open_fd(in, fd, err, errlen);
 	if (!in->p) {
+		if (in->posfd >= 0)
+			close(in->posfd);
 		free(in);
 		return -1;
 	}
@@ -408,11 +416,21 @@ int tw_pcap_open(struct tw_pcap_in **out, const char *path, char *err, size_t er
 		lname = pcap_datalink_val_to_name(in->dlt);
 		seterr(err, errlen, "%s: unsupported link type %d (%s)", in->name, in->dlt, lname ? lname : "unknown");
 		pcap_close(in->p);
+		if (in->posfd >= 0)
+			close(in->posfd);
 		free(in);
 		return -1;
 	}
 	*out = in;
 	return 0;
+}
+
+int tw_pcap_progress(const struct tw_pcap_in *in, uint64_t *pos, uint64_t *size)
+{
+	off_t o = in->posfd >= 0 ? lseek(in->posfd, 0, SEEK_CUR) : -1;
+	*pos = o > 0 ? (uint64_t)o : 0;
+	*size = in->size;
+	return o >= 0 && in->size > 0;
 }
 
 static uint64_t ts_to_ns(const struct timeval *tv)
@@ -634,5 +652,7 @@ void tw_pcap_close(struct tw_pcap_in *in)
 		return;
 	if (in->p)
 		pcap_close(in->p); /* fcloses the FILE*, and through the cookie the gzFile */
+	if (in->posfd >= 0)
+		close(in->posfd);
 	free(in);
 }

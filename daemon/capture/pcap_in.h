@@ -108,6 +108,11 @@ int tw_pcap_linktype(const struct tw_pcap_in *in);
 /* True if the input was gzip-compressed. */
 int tw_pcap_is_gzip(const struct tw_pcap_in *in);
 
+/* How far the input has been read (bytes of the file as stored: compressed
+   for gzip, read ahead by up to 1 MiB) and the file's size: 1 when both are
+   known (a regular file), 0 (a pipe, stdin). */
+int tw_pcap_progress(const struct tw_pcap_in *in, uint64_t *pos, uint64_t *size);
+
 void tw_pcap_close(struct tw_pcap_in *in);
 
 #endif /* TW_PCAP_IN_H */

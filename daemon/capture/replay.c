@@ -1,6 +1,7 @@
 /* Offline replay: the capture's timestamps are the clock, so idle timeouts
  * and every time window behave as they would have live. */
 #include "capture/run.h"
+#include "util/progress.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@ int tw_replay_run(struct tw_engine *e, const struct tw_run_hooks *h, char *const
 	int faults = 0, clip_warned = 0;
 	char err[512];
 
+	struct tw_progress prog;
 	memset(tot, 0, sizeof(*tot));
 	tw_pcap_stop_flag(&tw_stop);
 	for (int i = 0; i < nfiles && !tw_stop; i++) {
@@ -29,7 +31,18 @@ int tw_replay_run(struct tw_engine *e, const struct tw_run_hooks *h, char *const
 			continue;
 		}
 		tot->files++;
+		char what[128];
+		snprintf(what, sizeof(what), nfiles > 1 ? "replay %d/%d" : "replay", i + 1, nfiles);
+		tw_progress_init(&prog, what);
+		uint64_t packets = 0, bytes = 0;
 		while (!tw_stop && (rc = tw_pcap_next(in, &f, err, sizeof(err))) == 1) {
+			packets++;
+			bytes += f.origlen;
+			if (prog.on && !(packets & 1023)) { /* a terminal only: a look at the clock every 1024 */
+				uint64_t pos, size;
+				tw_pcap_progress(in, &pos, &size);
+				tw_progress_update(&prog, packets, bytes, pos, size);
+			}
 			if (f.ts_ns > clock)
 				clock = f.ts_ns;
 			if (clock >= next_sweep) {
@@ -53,6 +66,7 @@ int tw_replay_run(struct tw_engine *e, const struct tw_run_hooks *h, char *const
 				break;
 			}
 		}
+		tw_progress_end(&prog);
 		const struct tw_pcap_stats *s = tw_pcap_stats(in);
 		if (rc < 0) {
 			fprintf(stderr, "tamperwatchd: %s (the %llu packets before it were processed)\n", err,

@@ -449,6 +449,9 @@ static void do_report(struct tw_ctl *c, struct tw_tb *out, const struct tw_ctl_r
 	json_object_object_add(ro, "evidence", json_object_new_boolean(r.evidence));
 	if (r.note[0])
 		json_object_object_add(ro, "evidence_note", json_object_new_string(r.note));
+	json_object_object_add(ro, "plot", json_object_new_boolean(r.plot));
+	if (!r.plot)
+		json_object_object_add(ro, "plot_note", json_object_new_string(r.plot_note));
 	send_json(c, out, o);
 	json_object_put(o);
 	/* then exactly the announced bytes */

@@ -1,5 +1,8 @@
 #include "control/report.h"
+#include "util/png.h"
+#include "util/svg.h"
 #include "util/textbuf.h"
+#include <math.h>
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
@@ -166,6 +169,120 @@ static void timeline_text(const struct tw_report_in *in, struct tw_tb *t)
 	}
 }
 
+static double jnum(struct json_object *o, const char *k1, const char *k2)
+{
+	struct json_object *a = o, *v;
+	if ((k1 && !json_object_object_get_ex(o, k1, &a)) || !json_object_object_get_ex(a, k2, &v) ||
+	    !(json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)))
+		return NAN;
+	return json_object_get_double(v);
+}
+
+/* The alert's picture from its kept lines: plot.svg into svg, plot.png into
+ * png; 0, or -1 with the reason in note. */
+static int report_plot(const struct tw_report_in *in, struct tw_tb *svg, struct tw_tb *png, char *note, size_t cap)
+{
+	long n = in->nlines;
+	double *t = calloc((size_t)n + 1, sizeof(double)), *v = calloc((size_t)n + 1, sizeof(double)),
+	       *bv = calloc((size_t)n + 1, sizeof(double));
+	char title[240] = "", cat[16] = "";
+	double raised = NAN, start = NAN, end = NAN, last = NAN;
+	int region = 0, rc = -1;
+	long k = 0;
+	if (!t || !v || !bv) {
+		snprintf(note, cap, "out of memory");
+		goto done;
+	}
+	for (long i = 0; i < n; i++) {
+		struct json_object *o = json_tokener_parse(in->lines[i]);
+		double ts;
+		if (!o)
+			continue;
+		if (tw_svg_parse_time(jstr(o, NULL, "timestamp"), &ts) < 0) {
+			json_object_put(o);
+			continue;
+		}
+		const char *state = jstr(o, "alert", "state") ?: "";
+		if (!cat[0]) {
+			snprintf(cat, sizeof cat, "%s", jstr(o, "alert", "category") ?: "");
+			snprintf(title, sizeof title, "%s", jstr(o, "alert", "signature") ?: in->id);
+			double s0;
+			if (tw_svg_parse_time(jstr(o, "shutdown", "start") ?: jstr(o, NULL, "first_seen"), &s0) == 0)
+				start = s0;
+		}
+		if (!strcmp(state, "raised") && !isfinite(raised))
+			raised = ts;
+		if (!strcmp(state, "resolved"))
+			end = ts;
+		last = ts;
+		double x, b = NAN;
+		if (!strcmp(cat, "throttling"))
+			x = jnum(o, "stats", "rate_bps");
+		else if (!strcmp(cat, "shutdown")) {
+			x = jnum(o, "stats", "current");
+			b = jnum(o, "stats", "baseline");
+			if (!isfinite(x) && isfinite(jnum(o, "stats", "prefixes_down"))) {
+				region = 1;
+				x = jnum(o, "stats", "prefixes_down");
+			}
+		} else
+			x = jnum(o, "stats", "ratio");
+		json_object_put(o);
+		if (!isfinite(x))
+			continue;
+		t[k] = ts;
+		v[k] = x;
+		bv[k++] = b;
+	}
+	if (!k) {
+		snprintf(note, cap, "no line of the alert carries a figure to plot");
+		goto done;
+	}
+	double t0 = isfinite(start) && start < t[0] ? start : t[0];
+	double t1 = t[k - 1] > t0 ? t[k - 1] : t0 + 60;
+	double pad = (t1 - t0) * 0.08 + 1;
+	struct tw_svg_band band = { isfinite(start) ? start : t[0], isfinite(end) ? end : last };
+	struct tw_svg_mark mark = { isfinite(raised) ? raised : t[0], "raised" };
+	int shut = !strcmp(cat, "shutdown");
+	int thr = !strcmp(cat, "throttling");
+	struct tw_svg_series ser[2] = {
+		{ shut  ? (region ? "prefixes down" : "traffic (stats.current)")
+		  : thr ? "measured rate (stats.rate_bps)"
+		        : "tampered share (stats.ratio)",
+		  "#d62728", t, v, (size_t)k, 0 },
+		{ "baseline (stats.baseline)", "#7f7f7f", t, bv, (size_t)k, 1 },
+	};
+	struct tw_svg_plot pl = {
+		.id = in->id,
+		.title = title,
+		.ylabel = shut  ? (region ? "prefixes" : "per interval")
+		          : thr ? "bit/s"
+		                : "share of flows",
+		.width = 900,
+		.height = 320,
+		.tmin = t0 - pad,
+		.tmax = t1 + pad,
+		.ymax = !shut && !thr ? 1 : 0,
+		.points = 1,
+		.series = ser,
+		.nseries = shut && !region ? 2 : 1,
+		.bands = &band,
+		.nbands = 1,
+		.marks = &mark,
+		.nmarks = 1,
+	};
+	if (tw_svg_plot(svg, &pl, NULL) < 0 || tw_png_plot(png, &pl) < 0) {
+		snprintf(note, cap, "drawing failed: out of memory or over the size bound");
+		goto done;
+	}
+	rc = 0;
+done:
+	free(t);
+	free(v);
+	free(bv);
+	return rc;
+}
+
 static void readme_text(const struct tw_report_in *in, const struct tw_report *r, struct tw_tb *t)
 {
 	char when[64];
@@ -189,6 +306,9 @@ static void readme_text(const struct tw_report_in *in, const struct tw_report *r
 	             "                tamperwatch (installed under share/doc/tamperwatch/).\n"
 	             "                %s\n"
 	             "  timeline.txt  the same records as a readable timeline.\n"
+	             "  plot.svg      %s\n"
+	             "  plot.png      the same picture as a PNG image (numbers and times only: the\n"
+	             "                words are in the SVG).\n"
 	             "  README.txt    this file.\n"
 	             "  evidence.pcap %s\n"
 	             "\n"
@@ -219,11 +339,19 @@ static void readme_text(const struct tw_report_in *in, const struct tw_report *r
 	             in->omitted ? "Long-lived alert: the first record and the latest ones are kept; the\n"
 	                           "                count of records left out is in timeline.txt."
 	                         : "Every record of the alert is here.",
+	             r->plot ? "the alert's picture, drawn from the records above: for blocking the\n"
+	                       "                share of the target's flows tampered with (stats.ratio), for\n"
+	                       "                throttling the measured rate (stats.rate_bps), for a shutdown\n"
+	                       "                the traffic against its baseline; the alert's period shaded,\n"
+	                       "                the moment it was raised marked (dashed line)."
+	                     : "not included: see below.",
 	             r->evidence  ? "the packet capture the detector kept as evidence for this alert."
 	             : r->note[0] ? "not included: see below."
 	                          : "not included: the alert names no capture.");
 	if (!r->evidence && r->note[0])
 		tw_tb_printf(t, "\nEvidence capture not included: %s\n", r->note);
+	if (!r->plot)
+		tw_tb_printf(t, "\nPlot not included: %s\n", r->plot_note);
 }
 
 /* the evidence pcap the newest line names ("" if none) */
@@ -244,6 +372,7 @@ int tw_report_build(const struct tw_report_in *in, struct tw_report *r, char *er
 	uint64_t max = in->max_evidence ? in->max_evidence : TW_REPORT_MAX_EVIDENCE;
 	struct tw_tb out = { .max = (size_t)max + (8u << 20) };
 	struct tw_tb js = { .max = 8u << 20 }, tl = { .max = 8u << 20 }, rd = { .max = 1u << 20 };
+	struct tw_tb svg = { .max = 4u << 20 }, png = { .max = 8u << 20 };
 	char path[PATH_MAX];
 	int64_t mtime = (int64_t)(in->now_ns / 1000000000ull);
 	int fd = -1, rc = -1;
@@ -258,6 +387,7 @@ int tw_report_build(const struct tw_report_in *in, struct tw_report *r, char *er
 	for (long i = 0; i < in->nlines; i++)
 		tw_tb_add(&js, in->lines[i], strlen(in->lines[i]));
 	timeline_text(in, &tl);
+	r->plot = report_plot(in, &svg, &png, r->plot_note, sizeof(r->plot_note)) == 0;
 	readme_text(in, r, &rd);
 	if (js.fail || tl.fail || rd.fail) {
 		snprintf(err, errlen, "out of memory building the report");
@@ -275,6 +405,9 @@ int tw_report_build(const struct tw_report_in *in, struct tw_report *r, char *er
 	    archive_write_open2(a, &out, NULL, out_write, NULL, NULL) != ARCHIVE_OK ||
 	    add_member(a, "README.txt", rd.p, rd.n, mtime) < 0 || add_member(a, "alert.json", js.p, js.n, mtime) < 0 ||
 	    add_member(a, "timeline.txt", tl.p, tl.n, mtime) < 0)
+		goto archive_fail;
+	if (r->plot &&
+	    (add_member(a, "plot.svg", svg.p, svg.n, mtime) < 0 || add_member(a, "plot.png", png.p, png.n, mtime) < 0))
 		goto archive_fail;
 	if (fd >= 0) {
 		if (add_header(a, "evidence.pcap", esize, mtime) < 0)
@@ -311,5 +444,7 @@ done:
 	free(js.p);
 	free(tl.p);
 	free(rd.p);
+	free(svg.p);
+	free(png.p);
 	return rc;
 }

@@ -5,6 +5,12 @@
  *   README.txt     what the bundle is, the detector version, how to read it, privacy
  *   evidence.pcap  the alert's evidence.pcap, when the field names a file that passes
  *                  tw_report_evidence_open
+ *   plot.svg       the alert's picture from its own lines (util/svg.h): blocking, the
+ *                  share of the target's flows tampered with (stats.ratio); throttling,
+ *                  the measured rate (stats.rate_bps); shutdown, the series against its
+ *                  baseline (stats.current, stats.baseline; a region alert: prefixes
+ *                  down); the alert's period shaded, the moment it was raised marked
+ *   plot.png       the same picture as a PNG (util/png.h)
  * Nothing in it comes from anywhere but the alert lines and that file, so it
  * carries client prefixes only, as the alerts do. */
 #ifndef TW_REPORT_H
@@ -28,8 +34,10 @@ struct tw_report_in {
 struct tw_report {
 	char *data; /* the .tar.gz (free()) */
 	size_t len;
-	int evidence;   /* 1: evidence.pcap included */
-	char note[512]; /* why the evidence was left out ("" if none was named) */
+	int evidence;        /* 1: evidence.pcap included */
+	char note[512];      /* why the evidence was left out ("" if none was named) */
+	int plot;            /* 1: plot.svg and plot.png included */
+	char plot_note[256]; /* why not */
 };
 
 /* 0, or -1 with err (out of memory, archive error). */

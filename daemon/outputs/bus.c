@@ -35,8 +35,8 @@ int tw_bus_add_sink(struct tw_bus *b, const char *name, tw_sink_fn fn, void *arg
 
 static const char *get_str(struct json_object *o, const char *k1, const char *k2)
 {
-	struct json_object *a, *v;
-	if (!json_object_object_get_ex(o, k1, &a))
+	struct json_object *a = o, *v;
+	if (k1 && !json_object_object_get_ex(o, k1, &a))
 		return "";
 	if (!json_object_object_get_ex(a, k2, &v) || !json_object_is_type(v, json_type_string))
 		return "";

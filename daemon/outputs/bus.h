@@ -71,7 +71,7 @@ void tw_bus_free(struct tw_bus *b);
 int tw_bus_add_sink(struct tw_bus *b, const char *name, tw_sink_fn fn, void *arg);
 /* One finished line (with '\n'): written to the log, tracked, handed to the sinks. */
 void tw_bus_line(struct tw_bus *b, const char *line, size_t len);
-/* obj.key of a parsed line as a string ("" when missing or not a string):
+/* obj.key of a parsed line (obj NULL: the top-level key) as a string ("" when missing or not a string):
  * for sinks reading the schema. */
 const char *tw_bus_field(struct json_object *o, const char *obj, const char *key);
 /* A tw_agg_emit_cb / shutdown emit hook: arg is the bus. */

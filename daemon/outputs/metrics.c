@@ -3,6 +3,8 @@
 #include "util/hostport.h"
 #include "events/pipeline.h"
 #include "outputs/status.h"
+#include "outputs/statuspage.h"
+#include "util/textbuf.h"
 #include "verdicts/verdict.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -387,6 +389,7 @@ struct tw_metrics {
 	pthread_t th;
 	struct tw_status *st;
 	struct tw_bus *bus;
+	struct tw_spage *page; /* NULL: no status page */
 	struct tw_metrics_http hs;
 	struct conn conns[TW_METRICS_MAX_CONNS];
 };
@@ -469,29 +472,63 @@ static void respond_error(struct conn *c, const char *status, const char *extra)
 	c->resp_off = 0;
 }
 
+static void respond_body(struct tw_metrics *m, struct conn *c, int head, char *body, long bl, const char *type);
+
+/* no memory to render or to answer: 500, and the request is not counted as answered */
+static void respond_oom(struct tw_metrics *m, struct conn *c)
+{
+	m->hs.requests--;
+	m->hs.oom++;
+	respond_error(c, "500 Internal Server Error", "");
+}
+
 static void respond_metrics(struct tw_metrics *m, struct conn *c, int head)
 {
 	char *body;
 	m->hs.requests++; /* counted before rendering: this scrape sees itself */
 	long bl = tw_metrics_render(m->st, m->bus, &m->hs, &body);
+	if (bl >= 0 && m->page) { /* the page's own counters follow */
+		struct tw_tb t = { 0 };
+		tw_tb_add(&t, body, (size_t)bl);
+		tw_spage_metrics(m->page, &t);
+		free(body);
+		body = t.fail ? NULL : t.p;
+		bl = t.fail ? -1 : (long)t.n;
+		if (t.fail)
+			free(t.p);
+	}
 	if (bl < 0) {
-		m->hs.requests--;
-		m->hs.oom++;
-		respond_error(c, "500 Internal Server Error", "");
+		respond_oom(m, c);
 		return;
 	}
-	char hdr[256];
+	respond_body(m, c, head, body, bl, "text/plain; version=0.0.4; charset=utf-8");
+}
+
+static void respond_page(struct tw_metrics *m, struct conn *c, int head)
+{
+	char *body;
+	m->hs.requests++;
+	long bl = tw_spage_render(m->page, m->st, m->bus, &body);
+	if (bl < 0) {
+		respond_oom(m, c);
+		return;
+	}
+	respond_body(m, c, head, body, bl, "text/html; charset=utf-8");
+}
+
+/* the rendered body (taken) behind a 200 header */
+static void respond_body(struct tw_metrics *m, struct conn *c, int head, char *body, long bl, const char *type)
+{
+	char hdr[512];
 	int hl = snprintf(hdr, sizeof(hdr),
-	                  "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
-	                  "Content-Length: %ld\r\nConnection: close\r\n\r\n",
-	                  bl);
+	                  "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n"
+	                  "Content-Length: %ld\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
+	                  type, bl);
 	size_t total = (size_t)hl + (head ? 0 : (size_t)bl);
 	char *r = malloc(total);
 	if (!r) {
 		free(body);
-		m->hs.requests--;
-		m->hs.oom++;
-		respond_error(c, "500 Internal Server Error", "");
+		respond_oom(m, c);
 		return;
 	}
 	memcpy(r, hdr, (size_t)hl);
@@ -527,6 +564,10 @@ static void handle_request(struct tw_metrics *m, struct conn *c)
 	const char *q = memchr(path, '?', pl);
 	if (q)
 		pl = (size_t)(q - path);
+	if (m->page && pl == 7 && !memcmp(path, "/status", 7)) {
+		respond_page(m, c, head);
+		return;
+	}
 	if (pl != 8 || memcmp(path, "/metrics", 8)) {
 		m->hs.rejected[TW_MR_NOT_FOUND]++;
 		respond_error(c, "404 Not Found", "");
@@ -691,6 +732,11 @@ static void *serve(void *arg)
 	for (int i = 0; i < TW_METRICS_MAX_CONNS; i++)
 		conn_close(&m->conns[i]);
 	return NULL;
+}
+
+void tw_metrics_set_page(struct tw_metrics *m, struct tw_spage *page)
+{
+	m->page = page;
 }
 
 int tw_metrics_start(struct tw_metrics *m, struct tw_status *st, struct tw_bus *bus, char *err, size_t errlen)

@@ -13,6 +13,7 @@
 
 struct tw_status;
 struct tw_bus;
+struct tw_spage;
 
 #define TW_METRICS_MAX_REQUEST 8192 /* request line + headers */
 #define TW_METRICS_MAX_CONNS 16
@@ -21,7 +22,7 @@ struct tw_bus;
 #define TW_METRICS_TIMEOUT_MS 5000 /* whole exchange, from accept */
 
 enum tw_metrics_reject {
-	TW_MR_NOT_FOUND,   /* 404: a path other than /metrics */
+	TW_MR_NOT_FOUND,   /* 404: a path other than /metrics (and /status when the status page is on) */
 	TW_MR_METHOD,      /* 405: not GET or HEAD */
 	TW_MR_BAD_REQUEST, /* 400: not an HTTP/1.x request line */
 	TW_MR_TOO_LARGE,   /* 431: no end of headers within TW_METRICS_MAX_REQUEST */
@@ -50,6 +51,8 @@ struct tw_metrics;
 struct tw_metrics *tw_metrics_open(const char *addr, char *err, size_t errlen, int *code);
 /* Start serving; 0 or -1 with err. */
 int tw_metrics_start(struct tw_metrics *m, struct tw_status *st, struct tw_bus *bus, char *err, size_t errlen);
+/* Serve the status page (statuspage.h) at /status too; before start. */
+void tw_metrics_set_page(struct tw_metrics *m, struct tw_spage *page);
 /* Stop the thread (if started), close and free; NULL is fine. */
 void tw_metrics_stop(struct tw_metrics *m);
 #endif

@@ -5,13 +5,15 @@
 # socket refused, a stale socket replaced, a non-socket left alone; a real
 # alert (the crafted incident frames sent into the monitored link) seen by
 # `alerts` and `targets`, and its report bundle: the members, the alert's
-# lines exactly as logged, no client address anywhere.
+# lines exactly as logged, its picture (tests/outputs/plotcheck.py: valid
+# SVG, a PNG that decodes, the alert's own figures), no client address anywhere.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/live/lib.sh
 . tests/live/traffic.sh
 need_root
 command -v tcpreplay >/dev/null || skip "tcpreplay not installed (scripts/install-deps.sh)"
 command -v setpriv >/dev/null || skip "setpriv not installed"
+command -v xmllint >/dev/null || skip "xmllint not installed (libxml2-utils; scripts/install-deps.sh)"
 CLI=$PWD/build/tamperwatch
 [ -x "$CLI" ] || fail "build/tamperwatch missing: run make"
 topo_up
@@ -200,7 +202,7 @@ tf = tarfile.open(bundle, "r:gz")
 members = {m.name: tf.extractfile(m).read() for m in tf.getmembers()}
 logged = [l for l in open(log) if l.startswith("{") and json.loads(l).get("alert", {}).get("id") == aid]
 pcap = json.loads(logged[-1]).get("evidence", {}).get("pcap")
-want = {"README.txt", "alert.json", "timeline.txt"} | ({"evidence.pcap"} if pcap else set())
+want = {"README.txt", "alert.json", "timeline.txt", "plot.svg", "plot.png"} | ({"evidence.pcap"} if pcap else set())
 assert set(members) == want, sorted(members)
 lines = members["alert.json"].decode().splitlines(keepends=True)
 assert lines == logged, (lines, logged)        # every line of the alert, exactly as logged
@@ -222,7 +224,10 @@ print("report:", sorted(members), states)
 PY
 tar xzOf "$B" timeline.txt
 cmp -s <(tar xzOf "$B" alert.json) <(tar xzOf "$WORK/r2.tar.gz" alert.json) || fail "report -o differs"
-[ "$(tw report "$ID" -o - | tar tz | LC_ALL=C sort | tr '\n' ' ')" = "README.txt alert.json timeline.txt " ] || fail "report -o -"
+[ "$(tw report "$ID" -o - | tar tz | LC_ALL=C sort | tr '\n' ' ')" = "README.txt alert.json plot.png plot.svg timeline.txt " ] || fail "report -o -"
+# the picture: valid SVG, a PNG that decodes, the alert's own figures plotted
+python3 tests/outputs/plotcheck.py "$B" || fail "report plot"
+grep -q "plot included" "$WORK/report.out" || fail "the CLI does not say the plot is included: $(cat "$WORK/report.out")"
 ok "report bundle: members, every logged line of the alert, no client address"
 
 tw_stop "$WORK/live.json"

@@ -7,7 +7,8 @@
 # has enabled in the same run and read by a real consumer where there is
 # one: the JSON log and its stats records, stderr, the state directory, a
 # real rsyslogd (TCP), the Prometheus endpoint (scraped with curl), a real
-# Alertmanager with a webhook receiver, the evidence pcaps, the operator CLI
+# Alertmanager with a webhook receiver, the evidence pcaps, the status page
+# (HTML and its SVG plots, curl), the operator CLI
 # over the control socket (status, alerts, targets, report bundles) and
 # everything that crossed the gateway namespace's loopback (tcpdump: the
 # requests to Alertmanager, the syslog stream, the scrapes, the webhook).
@@ -37,7 +38,7 @@
 # Outputs are collected in OUTPUTS order: wire last, after the consumers
 # have stopped talking.
 . "$(dirname "$0")/lib.sh"
-OUTPUTS=(json_log stats stderr state_dir syslog prometheus alertmanager evidence cli nats wire)
+OUTPUTS=(json_log stats stderr state_dir syslog prometheus status_page alertmanager evidence cli nats wire)
 TW_ARGS=()
 ALL=("${CLIENTS4[@]}" "${CLIENTS6[@]}")
 # loopback ports in the gateway namespace (this test's own: free by construction)
@@ -126,6 +127,19 @@ verify_prometheus() {
   local n; n=$(find "$1" -name 'every-second-*' | wc -l)
   [ "$n" -ge 3 ] || { echo "prometheus: only $n background scrapes"; return 1; }
   echo "prometheus: $n background scrapes and one in each phase"
+}
+
+# the status page (--status-page, on the metrics listener): the HTML with
+# its inline SVG plots, as a browser gets it, in each phase
+setup_status_page() { mkdir -p "$WORK/page"; TW_ARGS+=(--status-page); }
+during_status_page() { gw curl -sf -m 3 "http://$METRICS/status" >"$WORK/page/$1.html" || fail "status page ($1) failed"; }
+collect_status_page() { cp -a "$WORK/page/." "$1/"; }
+expect_status_page() { printf '%s\n' 198.51.100.0/24 2001:db8:1::/48 'data-category="blocking"' blocked.example 'id="health"'; }
+verify_status_page() {
+  grep -q 'class="alert" data-alert-id="[0-9a-f]*" data-category="blocking" data-state="raised\|class="alert" data-alert-id="[0-9a-f]*" data-category="blocking" data-state="updated' "$1/open.html" ||
+    { echo "status page: no open blocking alert in the open phase"; return 1; }
+  grep -q 'data-state="resolved"' "$1/resolved.html" || { echo "status page: no resolved record in the resolved phase"; return 1; }
+  echo "status page: the open alert, then its resolution, in each phase's page"
 }
 
 # Alertmanager: a real one (API v2, debug log of what it receives) whose
@@ -219,11 +233,11 @@ expect_cli() { printf '%s\n' 198.51.100.0/24 2001:db8:1::/48 '"state":"raised"' 
 verify_cli() {
   local p m
   for p in open resolved; do
-    for m in alert.json timeline.txt README.txt evidence.pcap; do
+    for m in alert.json timeline.txt README.txt evidence.pcap plot.svg plot.png; do
       [ -s "$1/$p/report/$m" ] || { echo "cli: the $p report bundle has no $m"; return 1; }
     done
   done
-  echo "cli: status, alerts, targets (text and --json) and a report bundle with evidence.pcap in each phase"
+  echo "cli: status, alerts, targets (text and --json) and a report bundle with evidence.pcap and its plot in each phase"
 }
 
 # NATS JetStream (docs/hub.md): a real nats-server; what the stream holds

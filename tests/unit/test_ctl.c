@@ -259,7 +259,18 @@ static void test_report(void)
 	CHECK(tw_report_build(&in, &r, err, sizeof(err)) == 0, "%s", err);
 	struct member m[8];
 	int nm = untar(r.data, r.len, m, 8);
-	CHECK(nm == 4 && r.evidence, "members %d evidence %d note %s", nm, r.evidence, r.note);
+	CHECK(nm == 6 && r.evidence && r.plot, "members %d evidence %d note %s plot %d %s", nm, r.evidence, r.note,
+	      r.plot, r.plot_note);
+	/* the picture: the three lines' ratio at their times, the raise marked */
+	const struct member *sv = find(m, nm, "plot.svg"), *pn = find(m, nm, "plot.png");
+	CHECK(sv && strstr(sv->data, "data-plot=\"abcd\"") &&
+	              strstr(sv->data, "data-t=\"1795882201.000\" data-v=\"1\"") &&
+	              strstr(sv->data, "data-t=\"1795882203.000\" data-v=\"1\"") &&
+	              strstr(sv->data, "class=\"mark\" data-t=\"1795882201.000\""),
+	      "plot.svg: %s", sv ? sv->data : "");
+	CHECK(pn && pn->len > 100 && !memcmp(pn->data, "\x89PNG\r\n\x1a\n", 8), "plot.png");
+	if (getenv("TW_TEST_REPORT_OUT")) /* tests/unit/test_report_plot.sh checks it further */
+		write_file(getenv("TW_TEST_REPORT_OUT"), r.data, r.len);
 	const struct member *aj = find(m, nm, "alert.json"), *tl = find(m, nm, "timeline.txt"),
 	                    *rd = find(m, nm, "README.txt"), *pc = find(m, nm, "evidence.pcap");
 	char all[4096];
@@ -322,7 +333,7 @@ static void test_report(void)
 	CHECK(tw_report_build(&in, &r, err, sizeof(err)) == 0 && !r.evidence && strstr(r.note, "symbolic"),
 	      "refused evidence: %s / %s", err, r.note);
 	nm = untar(r.data, r.len, m, 8);
-	CHECK(nm == 3 && !find(m, nm, "evidence.pcap"), "members %d", nm);
+	CHECK(nm == 5 && !find(m, nm, "evidence.pcap") && find(m, nm, "plot.svg"), "members %d", nm);
 	rd = find(m, nm, "README.txt");
 	CHECK(rd && strstr(rd->data, "not included: ") && strstr(rd->data, "symbolic"), "readme note");
 	for (int i = 0; i < nm; i++)
@@ -336,7 +347,7 @@ static void test_report(void)
 	struct tw_report_in in2 = { .id = "eeee", .lines = one, .nlines = 1, .omitted = 7, .now_ns = 1 };
 	CHECK(tw_report_build(&in2, &r, err, sizeof(err)) == 0, "%s", err);
 	nm = untar(r.data, r.len, m, 8);
-	CHECK(nm == 3 && strstr(find(m, nm, "README.txt")->data, "first record and the latest"), "omitted readme");
+	CHECK(nm == 5 && strstr(find(m, nm, "README.txt")->data, "first record and the latest"), "omitted readme");
 	for (int i = 0; i < nm; i++)
 		free(m[i].data);
 	free(r.data);
