@@ -87,12 +87,11 @@ struct vdnsq {
 struct vflow {
 	uint64_t id;
 	enum req_kind req;
-	uint64_t req_ns;     /* when the request (first client payload) passed */
-	uint32_t req_s2c;    /* server packets seen by then */
-	uint8_t req_ttl;     /* its IP TTL here */
-	uint8_t unacked;     /* the server's TCP acknowledged nothing after the handshake (request_unacked) */
-	uint8_t pend;        /* why judge_tcp_inner deferred it (PEND_*) */
-	uint32_t c2s_rewind; /* client packets seen by its FIN that went back before bytes it had sent, 0 none */
+	uint64_t req_ns;  /* when the request (first client payload) passed */
+	uint32_t req_s2c; /* server packets seen by then */
+	uint8_t req_ttl;  /* its IP TTL here */
+	uint8_t unacked;  /* the server's TCP acknowledged nothing after the handshake (request_unacked) */
+	uint8_t pend;     /* why judge_tcp_inner deferred it (PEND_*) */
 	char sni[TW_NAME_MAX];
 	char host[TW_NAME_MAX];
 	struct vrst rst[V_MAX_RST];
@@ -134,6 +133,8 @@ struct base {
 	uint8_t ttl[4];  /* the TTLs seen most, with their counts: a forged */
 	uint16_t n[4];   /* answer's random TTL never becomes the baseline */
 	uint32_t rtt_us; /* shortest handshake round trip seen, 0 unknown */
+	uint8_t fw_ttl;  /* TTL of resets that followed the server's own reset (an endpoint firewall) */
+	uint8_t fw_n;    /* how often, 0 unknown */
 };
 
 /* Recent DNS answers, keyed by the address they gave: which name asked for
@@ -364,6 +365,36 @@ static void base_learn_rtt(struct tw_verdict *v, int family, const uint8_t *addr
 	}
 	if (!b->rtt_us || us < b->rtt_us)
 		b->rtt_us = (uint32_t)us;
+}
+
+/* An endpoint firewall: after the server reset a flow itself, the
+ * client's later packets drew resets on another TTL.  Seen twice on one
+ * TTL, that device's resets on this server's other flows are not a
+ * censor's (the CenTrace ft.com pair: TTL 237 against the server's 44). */
+static void base_learn_fw(struct tw_verdict *v, int family, const uint8_t *addr, uint8_t ttl)
+{
+	struct base *b = base_slot(v, family, addr);
+	if (b->family != family || memcmp(b->addr, addr, 16)) {
+		memset(b, 0, sizeof(*b)); /* direct-mapped: a collision replaces */
+		memcpy(b->addr, addr, 16);
+		b->family = (uint8_t)family;
+	}
+	if (b->fw_n && !ttl_differs(b->fw_ttl, ttl)) {
+		if (b->fw_n < 0xff)
+			b->fw_n++;
+		return;
+	}
+	b->fw_ttl = ttl; /* another device: starts over */
+	b->fw_n = 1;
+}
+
+static int base_fw(struct tw_verdict *v, int family, const uint8_t *addr, uint8_t *ttl)
+{
+	struct base *b = base_slot(v, family, addr);
+	if (b->family != family || memcmp(b->addr, addr, 16) || b->fw_n < 2)
+		return 0;
+	*ttl = b->fw_ttl;
+	return 1;
 }
 
 static uint64_t base_rtt(struct tw_verdict *v, int family, const uint8_t *addr)
@@ -1357,13 +1388,22 @@ static int judge_tcp_inner(struct tw_verdict *v, const struct tw_event *e, struc
 		 * resets that answer the client's later packets come from a
 		 * device that keeps no state for a dead flow (an endpoint
 		 * firewall: the CenTrace ft.com pair), not from a censor */
+		uint8_t fw = 0;
+		int fw_known = base_fw(v, e->family, e->saddr, &fw);
 		int server_reset =
 		        have_base && !ttl_differs(r0->ttl, base) && !r0->too_early &&
 		        !(e->family == TW_FAMILY_IPV4 && r0->sender_seen && ipid_jumps(r0->ipid, r0->ipid_prev));
 		for (int i = 0; i < f->nrst; i++) {
 			const struct vrst *r = &f->rst[i];
-			if (!f->race && ((i && server_reset && r->c2s_pkts > r0->c2s_pkts) ||
-			                 (f->c2s_rewind && r->c2s_pkts >= f->c2s_rewind && !r->too_early))) {
+			if (!f->race && i && server_reset && r->c2s_pkts > r0->c2s_pkts) {
+				v->st.rst_after_dead_flow++;
+				base_learn_fw(v, e->family, e->saddr, r->ttl);
+				continue;
+			}
+			/* the same device resetting this server's other flows, on a
+			 * TTL no reset of the server's own carried */
+			if (!f->race && !r->too_early && fw_known && !ttl_differs(r->ttl, fw) && have_base &&
+			    ttl_differs(r->ttl, base)) {
 				v->st.rst_after_dead_flow++;
 				continue;
 			}
@@ -1464,13 +1504,6 @@ void tw_verdict_event(void *verdict, const struct tw_decoded_event *d)
 			r->c2s_pkts = e->flow.dir[TW_DIR_C2S].packets;
 			r->too_early = (uint8_t)rst_too_early(v, f, e);
 		}
-		break;
-	case TW_EV_FIN:
-		/* a client FIN behind bytes it already sent: a segment no
-		 * stack in the path accepts, which a stateful device rejects */
-		if (e->proto == TW_PROTO_TCP && e->dir == TW_DIR_C2S && e->ctx.seq_rel < 0 &&
-		    (f = flow_get(v, e->flow_id, 0)) && !f->c2s_rewind)
-			f->c2s_rewind = e->flow.dir[TW_DIR_C2S].packets;
 		break;
 	case TW_EV_DATA_AFTER_RST:
 		if (e->dir == TW_DIR_S2C && (f = flow_get(v, e->flow_id, 1)))
