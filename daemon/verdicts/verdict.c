@@ -16,6 +16,9 @@
  *   dns_known_forged_address     0.90   GFWatch; OONI fingerprints_dns
  *   syn_timeout (SYN resent)     0.40   Cloudflare SIGCOMM 2023 (SYN->timeout)
  *   request_timeout (resent)     0.40   Cloudflare SIGCOMM 2023 (PSH->timeout)
+ *   request_unacked              0.25   the server's TCP never ACKed (CenTrace drop-based blocking; RFC 1122 delayed ACK)
+ *   ipid_constant_across_flows   0.60   Citizen Lab "Bad Traffic" 2018 (PacketLogic's IP-ID 0x3412)
+ *   ttl_one_hop                  0.30   Citizen Lab "Bad Traffic" 2018 (injector one hop off a stable server TTL)
  *   status_451                   0.30   RFC 7725 (also used by lawful geo-blocks: weak alone)
  *
  * confidence = 1 - prod(1 - w) over the anomalies seen; a flow picked up
@@ -804,7 +807,10 @@ static void isp_redirect_check(struct tw_verdict *v, struct vflow *f, const stru
 /* A redirect (Location or meta refresh) to another site than the one the
  * client asked for: the target is kept, to be named if the response turns
  * out to be injected (http_injection).  Without a name asked (no Host, or
- * an address), any target other than the server itself is another site. */
+ * an address), any target other than the server itself is another site.
+ * A redirect that names the site asked in its URL, or that goes to an
+ * address, is a filter's notice ("redirect.cgi?u=www.bglad.com&c=porn",
+ * CenTrace testdata), not an injector's ads or spyware: a block page. */
 static void redirect_target(struct vflow *f, const struct tw_event *e)
 {
 	struct tw_http_redirect rd;
@@ -812,10 +818,16 @@ static void redirect_target(struct vflow *f, const struct tw_event *e)
 	if (!tw_http_redirect(e->snippet, e->snippet_len, &rd) || !rd.host[0])
 		return;
 	tw_addr_str(e->family, e->saddr, sip, sizeof(sip));
-	if (f->host[0] && !is_ip_literal(f->host))
-		f->redir_offsite = !same_reg_domain(rd.host, f->host);
-	else
+	if (f->host[0] && !is_ip_literal(f->host)) {
+		char want[TW_NAME_MAX];
+		size_t hl = strlen(f->host);
+		snprintf(want, sizeof(want), "%.*s", (int)(hl && f->host[hl - 1] == '.' ? hl - 1 : hl), f->host);
+		f->redir_offsite = !same_reg_domain(rd.host, f->host) && !strcasestr(rd.url, want);
+	} else {
 		f->redir_offsite = strcasecmp(rd.host, sip) != 0;
+	}
+	if (is_ip_literal(rd.host))
+		f->redir_offsite = 0;
 	snprintf(f->redir_target, sizeof(f->redir_target), "%s", rd.host);
 }
 
