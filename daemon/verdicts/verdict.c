@@ -301,15 +301,22 @@ static struct base *base_slot(struct tw_verdict *v, int family, const uint8_t *a
 	return &v->bases[mix(a ^ mix(b) ^ (uint64_t)family) & (V_BASE_SLOTS - 1)];
 }
 
+/* The slot for this server, emptied first if it held another one
+ * (direct-mapped: a collision replaces). */
+static void base_claim(struct base *b, int family, const uint8_t *addr)
+{
+	if (b->family == family && !memcmp(b->addr, addr, 16))
+		return;
+	memset(b, 0, sizeof(*b));
+	memcpy(b->addr, addr, 16);
+	b->family = (uint8_t)family;
+}
+
 static void base_learn(struct tw_verdict *v, int family, const uint8_t *addr, uint8_t ttl)
 {
 	struct base *b = base_slot(v, family, addr);
 	int i, low = 0;
-	if (b->family != family || memcmp(b->addr, addr, 16)) {
-		memset(b, 0, sizeof(*b)); /* direct-mapped: a collision replaces */
-		memcpy(b->addr, addr, 16);
-		b->family = (uint8_t)family;
-	}
+	base_claim(b, family, addr);
 	for (i = 0; i < 4; i++) {
 		if (b->n[i] && !ttl_differs(b->ttl[i], ttl)) {
 			if (b->n[i] < 0xffff)
@@ -361,11 +368,7 @@ static void base_learn_rtt(struct tw_verdict *v, int family, const uint8_t *addr
 	uint64_t us = rtt_ns / 1000;
 	if (!us || us > UINT32_MAX)
 		return;
-	if (b->family != family || memcmp(b->addr, addr, 16)) {
-		memset(b, 0, sizeof(*b));
-		memcpy(b->addr, addr, 16);
-		b->family = (uint8_t)family;
-	}
+	base_claim(b, family, addr);
 	if (!b->rtt_us || us < b->rtt_us)
 		b->rtt_us = (uint32_t)us;
 }
@@ -377,11 +380,7 @@ static void base_learn_rtt(struct tw_verdict *v, int family, const uint8_t *addr
 static void base_learn_fw(struct tw_verdict *v, int family, const uint8_t *addr, uint8_t ttl)
 {
 	struct base *b = base_slot(v, family, addr);
-	if (b->family != family || memcmp(b->addr, addr, 16)) {
-		memset(b, 0, sizeof(*b)); /* direct-mapped: a collision replaces */
-		memcpy(b->addr, addr, 16);
-		b->family = (uint8_t)family;
-	}
+	base_claim(b, family, addr);
 	if (b->fw_n && !ttl_differs(b->fw_ttl, ttl)) {
 		if (b->fw_n < 0xff)
 			b->fw_n++;
