@@ -1169,6 +1169,8 @@ static void resolve_pending(struct tw_verdict *v, struct pending *p)
 	const char *why;
 	if (p->f.pend == PEND_RESPONSE) {
 		int w = judge_response(v, p->e, &p->f, 0, &t);
+		if (!w && p->f.isp_redir)
+			write_redirect(v, p->e, &p->f);
 		outcome(v, p->e, p->f.sni[0] ? p->f.sni : p->f.host, 1, w ? &t : NULL);
 		free(p->e);
 		p->e = NULL;
