@@ -73,6 +73,7 @@ struct target {
 	struct target *next;
 	char key[300], domain[256], ip[48], proto[8];
 	uint16_t port;
+	char *redirect; /* http_injection: the last host its injected redirects sent to, NULL none */
 	struct rec *r;
 	size_t nr, cap;
 	struct alert al;
@@ -313,7 +314,7 @@ static void emit(struct tw_agg *a, struct target *t, const char *state, uint64_t
 	const struct tw_method_info *mi = tw_method(al->method);
 	const char *m = mi->name;
 	const struct tw_legit_entry *le =
-	        tw_legit_match(a->legit, t->domain[0] ? t->domain : NULL, t->ip, al->first_seen);
+	        tw_legit_for(a->legit, al->method, t->domain[0] ? t->domain : NULL, t->ip, al->first_seen);
 	char sig[400];
 
 	tw_jb_init(&b, buf, sizeof(buf));
@@ -352,6 +353,8 @@ static void emit(struct tw_agg *a, struct target *t, const char *state, uint64_t
 		if ((al->methods & (1u << i)) && tw_method_name(i))
 			tw_jb_str(&b, NULL, tw_method_name(i));
 	tw_jb_arr_close(&b);
+	if (al->method == TW_METHOD_HTTP_INJECTION && t->redirect)
+		tw_jb_str(&b, "redirect_target", t->redirect);
 	tw_jb_obj_close(&b);
 	tw_jb_obj_open(&b, "target");
 	tw_jb_str(&b, "domain", t->domain[0] ? t->domain : NULL);
@@ -734,6 +737,14 @@ void tw_agg_outcome(void *arg, const struct tw_flow_outcome *o)
 	r->conf = o->tamper ? o->tamper->confidence : 0;
 	r->rate_bps = o->tamper ? (float)o->tamper->rate_bps : 0;
 	r->thr_dirs = o->tamper ? (uint8_t)o->tamper->throttle_dirs : 0;
+	if (r->tampered && o->tamper->redirect_target && o->tamper->redirect_target[0] &&
+	    (!t->redirect || strcmp(t->redirect, o->tamper->redirect_target))) {
+		char *d = strdup(o->tamper->redirect_target);
+		if (d) { /* out of memory: the alert keeps the last one it had */
+			free(t->redirect);
+			t->redirect = d;
+		}
+	}
 	snprintf(r->prefix, sizeof(r->prefix), "%s", o->client_prefix ? o->client_prefix : "");
 	rec_keys(a, r);
 	if (o->ts_ns > a->now)
@@ -766,6 +777,7 @@ void tw_agg_outcome(void *arg, const struct tw_flow_outcome *o)
 
 static void free_target(struct target *t)
 {
+	free(t->redirect);
 	free(t->al.prefix);
 	free(t->r);
 	free(t);

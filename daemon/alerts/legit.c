@@ -167,9 +167,16 @@ struct tw_legit *tw_legit_load(const char *path, char *err, size_t errlen)
 			char names[256];
 			size_t o = (size_t)snprintf(names, sizeof(names), "any");
 			for (int m = 0; m < TW_METHOD_MAX && o < sizeof(names); m++)
-				if (tw_method_name(m))
+				if (tw_method_name(m) && tw_method(m)->declarable)
 					o += (size_t)snprintf(names + o, sizeof(names) - o, ", %s", tw_method_name(m));
 			snprintf(err, errlen, "%s:%d: method: unknown method '%s' (%s)", path, ln, f[1], names);
+			goto fail;
+		}
+		if (tw_method_by_name(f[1]) && !tw_method(tw_method_by_name(f[1]))->declarable) {
+			snprintf(err, errlen,
+			         "%s:%d: method: '%s' cannot be declared (no lawful restriction injects third-party "
+			         "content; such alerts stay undeclared)",
+			         path, ln, f[1]);
 			goto fail;
 		}
 		snprintf(e.method, sizeof(e.method), "%s", f[1]);
@@ -265,6 +272,15 @@ const struct tw_legit_entry *tw_legit_match(const struct tw_legit *l, const char
 			return e;
 	}
 	return NULL;
+}
+
+const struct tw_legit_entry *tw_legit_for(const struct tw_legit *l, int m, const char *domain, const char *ip,
+                                          uint64_t ts)
+{
+	const struct tw_method_info *mi = tw_method(m);
+	if (mi && !mi->declarable)
+		return NULL;
+	return tw_legit_match(l, domain, ip, ts);
 }
 
 size_t tw_legit_count(const struct tw_legit *l)

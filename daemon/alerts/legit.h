@@ -26,6 +26,10 @@ struct tw_legit *tw_legit_load(const char *path, char *err, size_t errlen);
 /* First restriction that covers domain (may be NULL) or ip at time ts_ns. */
 const struct tw_legit_entry *tw_legit_match(const struct tw_legit *l, const char *domain, const char *ip,
                                             uint64_t ts_ns);
+/* The same for an alert of method m (enum tw_method): NULL for a method
+ * no lawful restriction covers (method.h "declarable": http_injection). */
+const struct tw_legit_entry *tw_legit_for(const struct tw_legit *l, int m, const char *domain, const char *ip,
+                                          uint64_t ts_ns);
 size_t tw_legit_count(const struct tw_legit *l);
 void tw_legit_free(struct tw_legit *l);
 #endif

@@ -2,13 +2,14 @@
 #include <string.h>
 
 static const struct tw_method_info methods[TW_METHOD_MAX] = {
-	[TW_METHOD_RST_INJECTION] = { "rst_injection", 2001, 1, TW_MCLASS_INJECTION, 1 },
-	[TW_METHOD_HTTP_BLOCKPAGE] = { "http_blockpage", 2002, 1, TW_MCLASS_INJECTION, 1 },
-	[TW_METHOD_DNS_INJECTION] = { "dns_injection", 2003, 1, TW_MCLASS_INJECTION, 1 },
-	[TW_METHOD_TLS_INTERFERENCE] = { "tls_interference", 2004, 1, TW_MCLASS_INJECTION, 1 },
-	[TW_METHOD_BLACKHOLE] = { "blackhole", 2005, 2, TW_MCLASS_SILENCE, 1 },
-	[TW_METHOD_THROTTLING] = { "throttling", 2006, 1, TW_MCLASS_RATE, 1 },
-	[TW_METHOD_SHUTDOWN] = { "shutdown", 0, 0, TW_MCLASS_OUTAGE, 0 },
+	[TW_METHOD_RST_INJECTION] = { "rst_injection", 2001, 1, TW_MCLASS_INJECTION, 1, 1 },
+	[TW_METHOD_HTTP_BLOCKPAGE] = { "http_blockpage", 2002, 1, TW_MCLASS_INJECTION, 1, 1 },
+	[TW_METHOD_DNS_INJECTION] = { "dns_injection", 2003, 1, TW_MCLASS_INJECTION, 1, 1 },
+	[TW_METHOD_TLS_INTERFERENCE] = { "tls_interference", 2004, 1, TW_MCLASS_INJECTION, 1, 1 },
+	[TW_METHOD_BLACKHOLE] = { "blackhole", 2005, 2, TW_MCLASS_SILENCE, 1, 1 },
+	[TW_METHOD_THROTTLING] = { "throttling", 2006, 1, TW_MCLASS_RATE, 1, 1 },
+	[TW_METHOD_SHUTDOWN] = { "shutdown", 0, 0, TW_MCLASS_OUTAGE, 0, 1 },
+	[TW_METHOD_HTTP_INJECTION] = { "http_injection", 2008, 1, TW_MCLASS_INJECTION, 1, 0 },
 };
 
 const struct tw_method_info *tw_method(int m)

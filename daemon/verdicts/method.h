@@ -18,8 +18,9 @@ enum tw_method {
 	TW_METHOD_DNS_INJECTION = 3,
 	TW_METHOD_TLS_INTERFERENCE = 4,
 	TW_METHOD_BLACKHOLE = 5,
-	TW_METHOD_THROTTLING = 6, /* per flow from its rate series (verdicts/throttle.c) */
-	TW_METHOD_SHUTDOWN = 7,   /* per prefix (alerts/shutdown.c), not per flow */
+	TW_METHOD_THROTTLING = 6,     /* per flow from its rate series (verdicts/throttle.c) */
+	TW_METHOD_SHUTDOWN = 7,       /* per prefix (alerts/shutdown.c), not per flow */
+	TW_METHOD_HTTP_INJECTION = 8, /* a response that is not a block page (a redirect to a third-party host) */
 	TW_METHOD_MAX
 };
 
@@ -38,6 +39,10 @@ struct tw_method_info {
 	unsigned severity;     /* alert.severity when undeclared (declared: 3); 0: the detector sets it */
 	enum tw_method_class cls;
 	int per_flow; /* a verdict of the per-flow engine (verdicts/verdict.c) */
+	/* an operator may declare it as a lawful restriction (alerts/legit.c);
+	 * 0: no lawful order injects ads or spyware, so a declaration never
+	 * makes it "declared" and a declared-restrictions file may not name it */
+	int declarable;
 };
 
 /* NULL for TW_METHOD_NONE and anything out of range */

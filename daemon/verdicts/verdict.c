@@ -16,6 +16,9 @@
  *   dns_known_forged_address     0.90   GFWatch; OONI fingerprints_dns
  *   syn_timeout (SYN resent)     0.40   Cloudflare SIGCOMM 2023 (SYN->timeout)
  *   request_timeout (resent)     0.40   Cloudflare SIGCOMM 2023 (PSH->timeout)
+ *   request_unacked              0.25   the server's TCP never ACKed (CenTrace drop-based blocking; RFC 1122 delayed ACK)
+ *   ipid_constant_across_flows   0.60   Citizen Lab "Bad Traffic" 2018 (PacketLogic's IP-ID 0x3412)
+ *   ttl_one_hop                  0.30   Citizen Lab "Bad Traffic" 2018 (injector one hop off a stable server TTL)
  *   status_451                   0.30   RFC 7725 (also used by lawful geo-blocks: weak alone)
  *
  * confidence = 1 - prod(1 - w) over the anomalies seen; a flow picked up
@@ -51,6 +54,13 @@
 #define V_ANS_AGE_NS (600ull * 1000000000ull) /* an answer links a web flow this long */
 #define V_THR_FLOWS 4096                      /* busy flows whose rate series is kept (about 3 KiB each) */
 #define V_REDIR_BODY_MAX 8192                 /* a search/redirect stub page is small; larger bodies are not decoded */
+/* How long a live server's TCP takes at most to acknowledge a request,
+ * past one round trip: RFC 1122 4.2.3.2 and RFC 9293 3.8.6.3 bound the
+ * delayed ACK at 0.5 s (Linux sends within 40-200 ms, Windows 200 ms):
+ * the bound every conforming stack keeps, not the usual value */
+#define V_ACK_WAIT_NS 500000000ull
+#define V_UNACKED_W 0.25 /* request_unacked: with the timeout's 0.40, 0.55 */
+#define V_IPID_REPEAT 2  /* flows whose suspect response carried one IP-ID: a crafted constant */
 
 enum req_kind { REQ_NONE = 0, REQ_HTTP, REQ_TLS, REQ_OTHER };
 enum resp_kind { RESP_NONE = 0, RESP_HTTP, RESP_TLS_ALERT, RESP_TLS_HELLO, RESP_OTHER };
@@ -60,6 +70,7 @@ struct vrst {
 	uint8_t too_early; /* came back sooner than the server could have answered */
 	uint16_t ipid, ipid_prev;
 	uint32_t seq;
+	uint32_t c2s_pkts; /* client packets seen by then */
 };
 
 struct vdnsq {
@@ -81,6 +92,9 @@ struct vflow {
 	enum req_kind req;
 	uint64_t req_ns;  /* when the request (first client payload) passed */
 	uint32_t req_s2c; /* server packets seen by then */
+	uint8_t req_ttl;  /* its IP TTL here */
+	uint8_t unacked;  /* the server's TCP acknowledged nothing after the handshake (request_unacked) */
+	uint8_t pend;     /* why judge_tcp_inner deferred it (PEND_*) */
 	char sni[TW_NAME_MAX];
 	char host[TW_NAME_MAX];
 	struct vrst rst[V_MAX_RST];
@@ -93,6 +107,10 @@ struct vflow {
 	uint8_t resp_ttl, resp_base_ttl, resp_last_ttl;
 	uint16_t resp_ipid, resp_ipid_prev;
 	int resp_base_known;
+	int resp_suspect_ipid; /* an IP-ID unlike the server's own on a refusal, redirect or alert (ipid_seen) */
+	/* a redirect (3xx with a Location) to another site than the one asked */
+	int redir_offsite;
+	char redir_target[TW_NAME_MAX];
 	struct vdnsq *q; /* V_MAX_DNSQ of them, for DNS flows only */
 	int nq;
 	/* ISP NXDOMAIN redirection: the answer for the Host sent the client
@@ -118,6 +136,8 @@ struct base {
 	uint8_t ttl[4];  /* the TTLs seen most, with their counts: a forged */
 	uint16_t n[4];   /* answer's random TTL never becomes the baseline */
 	uint32_t rtt_us; /* shortest handshake round trip seen, 0 unknown */
+	uint8_t fw_ttl;  /* TTL of resets that followed the server's own reset (an endpoint firewall) */
+	uint8_t fw_n;    /* how often, 0 unknown */
 };
 
 /* Recent DNS answers, keyed by the address they gave: which name asked for
@@ -142,7 +162,20 @@ struct recent {
 	uint8_t family, req, result;
 };
 
-/* A silent ClientHello waiting for its context (tw_verdict_tick). */
+/* Why a flow waits for others before it is judged (tw_verdict_tick). */
+enum { PEND_SILENCE = 0, PEND_RESPONSE = 1 };
+
+/* Responses carrying an IP-ID unlike their server's, by that IP-ID: an
+ * injector that writes one constant into every packet it forges
+ * (PacketLogic: 0x3412, Citizen Lab "Bad Traffic") shows up as one value
+ * on the responses of unrelated connections. */
+struct ipid_seen {
+	uint64_t ts_ns; /* the last such response */
+	uint32_t flows;
+};
+
+/* A flow waiting for its context (tw_verdict_tick): a silent ClientHello,
+ * or a suspect response whose IP-ID other flows may repeat. */
 struct pending {
 	uint64_t due_ns;
 	struct tw_event *e; /* a copy of the flow end, without snippet */
@@ -160,9 +193,10 @@ struct tw_verdict {
 	struct base *bases;
 	struct answ *answers;
 	struct recent *recent;
-	size_t nrecent;       /* written so far; the ring holds the last V_RECENT */
-	struct pending *pend; /* FIFO ring of V_MAX_PENDING, allocated on first use */
-	uint64_t hold_ns;     /* flows.silence_hold: how long a silent ClientHello waits for context */
+	struct ipid_seen *ipids; /* 65536, by IP-ID */
+	size_t nrecent;          /* written so far; the ring holds the last V_RECENT */
+	struct pending *pend;    /* FIFO ring of V_MAX_PENDING, allocated on first use */
+	uint64_t hold_ns;        /* flows.silence_hold: how long a silent ClientHello waits for context */
 	size_t pend_head, npend;
 	struct tw_thr_flows *thr; /* rate series of busy flows (throttling) */
 	struct tw_thr_cfg thr_cfg;
@@ -267,15 +301,22 @@ static struct base *base_slot(struct tw_verdict *v, int family, const uint8_t *a
 	return &v->bases[mix(a ^ mix(b) ^ (uint64_t)family) & (V_BASE_SLOTS - 1)];
 }
 
+/* The slot for this server, emptied first if it held another one
+ * (direct-mapped: a collision replaces). */
+static void base_claim(struct base *b, int family, const uint8_t *addr)
+{
+	if (b->family == family && !memcmp(b->addr, addr, 16))
+		return;
+	memset(b, 0, sizeof(*b));
+	memcpy(b->addr, addr, 16);
+	b->family = (uint8_t)family;
+}
+
 static void base_learn(struct tw_verdict *v, int family, const uint8_t *addr, uint8_t ttl)
 {
 	struct base *b = base_slot(v, family, addr);
 	int i, low = 0;
-	if (b->family != family || memcmp(b->addr, addr, 16)) {
-		memset(b, 0, sizeof(*b)); /* direct-mapped: a collision replaces */
-		memcpy(b->addr, addr, 16);
-		b->family = (uint8_t)family;
-	}
+	base_claim(b, family, addr);
 	for (i = 0; i < 4; i++) {
 		if (b->n[i] && !ttl_differs(b->ttl[i], ttl)) {
 			if (b->n[i] < 0xffff)
@@ -327,13 +368,35 @@ static void base_learn_rtt(struct tw_verdict *v, int family, const uint8_t *addr
 	uint64_t us = rtt_ns / 1000;
 	if (!us || us > UINT32_MAX)
 		return;
-	if (b->family != family || memcmp(b->addr, addr, 16)) {
-		memset(b, 0, sizeof(*b));
-		memcpy(b->addr, addr, 16);
-		b->family = (uint8_t)family;
-	}
+	base_claim(b, family, addr);
 	if (!b->rtt_us || us < b->rtt_us)
 		b->rtt_us = (uint32_t)us;
+}
+
+/* An endpoint firewall: after the server reset a flow itself, the
+ * client's later packets drew resets on another TTL.  Seen twice on one
+ * TTL, that device's resets on this server's other flows are not a
+ * censor's (the CenTrace ft.com pair: TTL 237 against the server's 44). */
+static void base_learn_fw(struct tw_verdict *v, int family, const uint8_t *addr, uint8_t ttl)
+{
+	struct base *b = base_slot(v, family, addr);
+	base_claim(b, family, addr);
+	if (b->fw_n && !ttl_differs(b->fw_ttl, ttl)) {
+		if (b->fw_n < 0xff)
+			b->fw_n++;
+		return;
+	}
+	b->fw_ttl = ttl; /* another device: starts over */
+	b->fw_n = 1;
+}
+
+static int base_fw(struct tw_verdict *v, int family, const uint8_t *addr, uint8_t *ttl)
+{
+	struct base *b = base_slot(v, family, addr);
+	if (b->family != family || memcmp(b->addr, addr, 16) || b->fw_n < 2)
+		return 0;
+	*ttl = b->fw_ttl;
+	return 1;
 }
 
 static uint64_t base_rtt(struct tw_verdict *v, int family, const uint8_t *addr)
@@ -367,6 +430,7 @@ static int rst_too_early(struct tw_verdict *v, const struct vflow *f, const stru
 }
 
 static void verdict_tick(void *arg, uint64_t now_wall_ns, int final);
+static int ipid_jumps(uint16_t now, uint16_t prev);
 
 struct tw_verdict *tw_verdict_new(struct tw_pipeline *pl, const struct tw_fp_db *fp, uint32_t max_flows,
                                   uint64_t hold_ns, tw_line_fn records, void *records_arg)
@@ -379,9 +443,10 @@ struct tw_verdict *tw_verdict_new(struct tw_pipeline *pl, const struct tw_fp_db 
 	v->bases = calloc(V_BASE_SLOTS, sizeof(*v->bases));
 	v->answers = calloc(V_ANS_SLOTS, sizeof(*v->answers));
 	v->recent = calloc(V_RECENT, sizeof(*v->recent));
+	v->ipids = calloc(65536, sizeof(*v->ipids));
 	v->thr = tw_thr_flows_new(V_THR_FLOWS);
 	tw_thr_cfg_default(&v->thr_cfg);
-	if (!v->slots || !v->bases || !v->answers || !v->recent || !v->thr) {
+	if (!v->slots || !v->bases || !v->answers || !v->recent || !v->ipids || !v->thr) {
 		tw_verdict_free(v);
 		return NULL;
 	}
@@ -423,6 +488,7 @@ void tw_verdict_free(struct tw_verdict *v)
 	free(v->bases);
 	free(v->answers);
 	free(v->recent);
+	free(v->ipids);
 	for (size_t i = 0; v->pend && i < v->npend; i++)
 		free(v->pend[(v->pend_head + i) % V_MAX_PENDING].e);
 	free(v->pend);
@@ -643,6 +709,7 @@ static void on_client_data(struct tw_verdict *v, struct vflow *f, const struct t
 	int parsed = d->view == TW_VIEW_REQUEST;
 	f->req_ns = e->ts_ns;
 	f->req_s2c = e->flow.dir[TW_DIR_S2C].packets;
+	f->req_ttl = e->ttl;
 	if (parsed && counted(v, P_TLS_HELLO, d->req.tls_rc) <= TW_PAYLOAD_TRUNCATED) {
 		f->req = REQ_TLS;
 		if (d->req.tls.has_sni)
@@ -736,6 +803,50 @@ static void isp_redirect_check(struct tw_verdict *v, struct vflow *f, const stru
 	f->dns_ttl = a->ttl;
 }
 
+/* A redirect (Location or meta refresh) to another site than the one the
+ * client asked for: the target is kept, to be named if the response turns
+ * out to be injected (http_injection).  Without a name asked (no Host, or
+ * an address), any target other than the server itself is another site.
+ * A redirect that names the site asked in its URL, or that goes to an
+ * address, is a filter's notice ("redirect.cgi?u=www.bglad.com&c=porn",
+ * CenTrace testdata), not an injector's ads or spyware: a block page. */
+static void redirect_target(struct vflow *f, const struct tw_event *e)
+{
+	struct tw_http_redirect rd;
+	char sip[INET6_ADDRSTRLEN];
+	if (!tw_http_redirect(e->snippet, e->snippet_len, &rd) || !rd.host[0])
+		return;
+	tw_addr_str(e->family, e->saddr, sip, sizeof(sip));
+	if (f->host[0] && !is_ip_literal(f->host)) {
+		char want[TW_NAME_MAX];
+		size_t hl = strlen(f->host);
+		snprintf(want, sizeof(want), "%.*s", (int)(hl && f->host[hl - 1] == '.' ? hl - 1 : hl), f->host);
+		f->redir_offsite = !same_reg_domain(rd.host, f->host) && !strcasestr(rd.url, want);
+	} else {
+		f->redir_offsite = strcasecmp(rd.host, sip) != 0;
+	}
+	if (is_ip_literal(rd.host))
+		f->redir_offsite = 0;
+	snprintf(f->redir_target, sizeof(f->redir_target), "%s", rd.host);
+}
+
+/* A refusal, redirect or TLS alert whose IP-ID is unlike the server's own
+ * packets before it: counted by that IP-ID across flows (ipid_seen). */
+static void note_suspect_ipid(struct tw_verdict *v, struct vflow *f, const struct tw_event *e)
+{
+	int refusal = (f->resp == RESP_HTTP && (f->status < 200 || f->status >= 300)) || f->resp == RESP_TLS_ALERT;
+	if (!refusal || e->family != TW_FAMILY_IPV4 || !e->ip_id || !f->resp_base_known ||
+	    !ipid_jumps(e->ip_id, f->resp_ipid_prev))
+		return;
+	struct ipid_seen *s = &v->ipids[e->ip_id];
+	if (e->ts_ns > s->ts_ns + V_CONTEXT_NS)
+		s->flows = 0; /* an old coincidence says nothing now */
+	if (s->flows < UINT32_MAX)
+		s->flows++;
+	s->ts_ns = e->ts_ns;
+	f->resp_suspect_ipid = 1;
+}
+
 /* d: the server's first payload, its response view parsed (pipeline.h) */
 static void on_server_data(struct tw_verdict *v, struct vflow *f, const struct tw_decoded_event *d)
 {
@@ -759,11 +870,14 @@ static void on_server_data(struct tw_verdict *v, struct vflow *f, const struct t
 		}
 		if (f->req == REQ_HTTP && !f->fp)
 			isp_redirect_check(v, f, e, r);
+		if (f->req == REQ_HTTP && r->status >= 300 && r->status < 400)
+			redirect_target(f, e);
 	} else if (parsed && counted(v, P_TLS_SERVER, d->resp.tls_rc) <= TW_PAYLOAD_TRUNCATED) {
 		f->resp = d->resp.tls.is_alert ? RESP_TLS_ALERT : RESP_TLS_HELLO;
 	} else {
 		f->resp = RESP_OTHER;
 	}
+	note_suspect_ipid(v, f, e);
 }
 
 struct anomalies {
@@ -883,6 +997,7 @@ static int write_tamper(struct tw_verdict *v, const struct tw_event *e, const st
 	for (int i = 0; i < a->n && i < TW_TAMPER_MAX_ANOM; i++)
 		out->anomalies[out->n_anomalies++] = a->name[i];
 	out->fingerprint = detail_key && !strcmp(detail_key, "fingerprint") ? detail : NULL;
+	out->redirect_target = detail_key && !strcmp(detail_key, "redirect_target") ? detail : NULL;
 	return 1;
 }
 
@@ -984,13 +1099,15 @@ static uint64_t flow_name_hash(const struct vflow *f)
 	return f->sni[0] ? name_hash(f->sni) : f->host[0] ? name_hash(f->host) : 0;
 }
 
+static int request_unacked(struct tw_verdict *v, const struct tw_event *e, const struct vflow *f);
+
 /* Keep what became of a flow that asked something (or whose SYN went
  * unanswered): answered, or silent. */
 static void remember(struct tw_verdict *v, const struct tw_event *e, const struct vflow *f)
 {
-	int result = (e->flow.flags & TW_FLOW_SERVER_DATA)          ? R_ANSWERED
-	             : (syn_unanswered(e) || request_unanswered(e)) ? R_SILENT
-	                                                            : 0;
+	int result = (e->flow.flags & TW_FLOW_SERVER_DATA)                                      ? R_ANSWERED
+	             : (syn_unanswered(e) || request_unanswered(e) || request_unacked(v, e, f)) ? R_SILENT
+	                                                                                        : 0;
 	if (!result || (e->flow.flags & TW_FLOW_MIDSTREAM))
 		return;
 	struct recent *r = &v->recent[v->nrecent++ % V_RECENT];
@@ -1042,13 +1159,27 @@ static int resolve_silence(const struct tw_verdict *v, const struct pending *p, 
 	return TW_METHOD_TLS_INTERFERENCE;
 }
 
+static int judge_response(struct tw_verdict *v, const struct tw_event *e, struct vflow *f, int may_defer,
+                          struct tw_tamper *t);
+
 static void resolve_pending(struct tw_verdict *v, struct pending *p)
 {
 	struct anomalies a = { .n = 0 };
 	struct tw_tamper t;
 	const char *why;
+	if (p->f.pend == PEND_RESPONSE) {
+		int w = judge_response(v, p->e, &p->f, 0, &t);
+		if (!w && p->f.isp_redir)
+			write_redirect(v, p->e, &p->f);
+		outcome(v, p->e, p->f.sni[0] ? p->f.sni : p->f.host, 1, w ? &t : NULL);
+		free(p->e);
+		p->e = NULL;
+		return;
+	}
 	int m = resolve_silence(v, p, &why);
 	anom(&a, "request_timeout", V_TIMEOUT_CONF);
+	if (p->f.unacked)
+		anom(&a, "request_unacked", V_UNACKED_W);
 	int w = write_tamper(v, p->e, &p->f, m, "PSH->timeout", tw_stage_name(TW_STAGE_CLIENT_DATA), &a, NULL,
 	                     why ? "cross_flow" : NULL, why, &t);
 	outcome(v, p->e, p->f.sni[0] ? p->f.sni : p->f.host, 0, w ? &t : NULL);
@@ -1134,48 +1265,131 @@ static void judge_tcp(struct tw_verdict *v, const struct tw_event *e, struct vfl
 		outcome(v, e, domain, (e->flow.flags & TW_FLOW_SERVER_DATA) != 0, w ? &t : NULL);
 }
 
-static int judge_tcp_inner(struct tw_verdict *v, const struct tw_event *e, struct vflow *f, struct tw_tamper *t)
+/* The server's stable TTL (its packets in this flow so far and its
+ * earlier flows' SYN-ACKs agree), and a response one hop off it: an
+ * injector that copies the server's TTL but sits one hop nearer or
+ * further (Citizen Lab "Bad Traffic": PacketLogic in Turk Telekom).  One
+ * hop is also an ECMP or route change: weak alone. */
+static int ttl_one_hop(struct tw_verdict *v, const struct tw_event *e, const struct vflow *f)
+{
+	uint8_t b;
+	if (!f->resp_base_known || f->resp_base_ttl != f->resp_last_ttl)
+		return 0;
+	if (!base_ttl(v, e->family, e->saddr, &b) || b != f->resp_base_ttl)
+		return 0;
+	int d = (int)f->resp_ttl - (int)f->resp_base_ttl;
+	return d == 1 || d == -1;
+}
+
+/* Other flows' suspect responses carried this IP-ID too, recently. */
+static int ipid_repeats(const struct tw_verdict *v, uint16_t id, uint64_t now)
+{
+	const struct ipid_seen *s = &v->ipids[id];
+	uint64_t d = s->ts_ns > now ? s->ts_ns - now : now - s->ts_ns;
+	return s->flows >= V_IPID_REPEAT && d <= V_CONTEXT_NS;
+}
+
+/* The server's first answer: an injected block page, redirect or TLS
+ * alert?  (judged first: an injector's page is often followed by the real
+ * server's own RST, which carries the server's TTL).  1: a verdict;
+ * V_DEFER: an IP-ID unlike the server's that other flows may yet repeat
+ * (may_defer; decided by verdict_tick); 0: none. */
+static int judge_response(struct tw_verdict *v, const struct tw_event *e, struct vflow *f, int may_defer,
+                          struct tw_tamper *t)
+{
+	static char sig[64]; /* out->signature points here until the next verdict */
+	const struct tw_dir_state *s2c = &e->flow.dir[TW_DIR_S2C];
+	struct anomalies a = { .n = 0 };
+	if (!f || (f->resp != RESP_HTTP && f->resp != RESP_TLS_ALERT))
+		return 0;
+	/* a TTL that differs from the SYN-ACK's but then carries a long
+	 * transfer is a route, SYN-proxy or load-balancer change */
+	int persists = s2c->ttl_last == f->resp_ttl && s2c->packets >= V_PERSIST_PKTS;
+	if (f->resp_base_known && ttl_differs(f->resp_ttl, f->resp_base_ttl) &&
+	    ttl_differs(f->resp_ttl, f->resp_last_ttl) && !persists)
+		anom(&a, "ttl_mismatch", 0.60);
+	else if (!persists && ttl_one_hop(v, e, f))
+		anom(&a, "ttl_one_hop", 0.30);
+	if (e->family == TW_FAMILY_IPV4 && f->resp_base_known && ipid_jumps(f->resp_ipid, f->resp_ipid_prev))
+		anom(&a, "ipid_mismatch", 0.40);
+	int repeated = f->resp_suspect_ipid && ipid_repeats(v, f->resp_ipid, e->ts_ns);
+	if (repeated)
+		anom(&a, "ipid_constant_across_flows", 0.60);
+	/* SYN proxies and load balancers answer the handshake with their
+	 * own TTL: a 2xx page with only a TTL/IP-ID difference is not a
+	 * block page; a refusal or redirect with it is */
+	if (f->resp == RESP_HTTP && !f->fp && f->status >= 200 && f->status < 300)
+		a.n = 0;
+	if (f->resp == RESP_HTTP) {
+		if (f->fp)
+			anom(&a, "blockpage_fingerprint", f->fp->confidence_no_fp ? 0.95 : 0.70);
+		if (f->status == 451)
+			anom(&a, "status_451", 0.30);
+	}
+	if (a.n && confidence(&a) >= 0.5) {
+		const char *stage = tw_stage_name(TW_STAGE_CLIENT_DATA);
+		if (f->resp == RESP_TLS_ALERT)
+			return write_tamper(v, e, f, TW_METHOD_TLS_INTERFERENCE, "PSH->ALERT", stage, &a, NULL, NULL,
+			                    NULL, t);
+		snprintf(sig, sizeof(sig), "PSH->HTTP%d", f->status);
+		/* a block page is recognised by its fingerprint; an injected
+		 * redirect elsewhere that is none is an injection (ads, spyware) */
+		if (!f->fp && f->redir_offsite)
+			return write_tamper(v, e, f, TW_METHOD_HTTP_INJECTION, sig, stage, &a, NULL, "redirect_target",
+			                    f->redir_target, t);
+		return write_tamper(v, e, f, TW_METHOD_HTTP_BLOCKPAGE, sig, stage, &a, NULL,
+		                    f->fp ? "fingerprint" : NULL, f->fp ? f->fp->name : NULL, t);
+	}
+	if (may_defer && f->resp_suspect_ipid && !repeated) {
+		f->pend = PEND_RESPONSE;
+		return V_DEFER;
+	}
+	return 0;
+}
+
+/* The server's TCP acknowledged nothing after a completed handshake: not
+ * the request, not a FIN, nothing, for longer than any live stack delays
+ * an ACK (V_ACK_WAIT_NS past a round trip).  A hung or slow application
+ * still has its kernel ACK the request; a path that drops it does not.
+ * Not evidence when this vantage may miss the server's packets (the
+ * client acknowledges bytes we never saw: asymmetric routing), when the
+ * SYN-ACK came twice (a live server whose accept queue is full), when the
+ * request's TTL was cut short to expire on the way (a traceroute-style
+ * probe), or when the flow was not watched long enough after the request
+ * (the client gave up, the capture ended). */
+static int request_unacked(struct tw_verdict *v, const struct tw_event *e, const struct vflow *f)
 {
 	const struct tw_flow *fl = &e->flow;
-	const struct tw_dir_state *s2c = &fl->dir[TW_DIR_S2C];
-	struct anomalies a = { .n = 0 };
-	char sig[64];
+	const struct tw_dir_state *c2s = &fl->dir[TW_DIR_C2S], *s2c = &fl->dir[TW_DIR_S2C];
+	if (!f || !f->req_ns || !(fl->flags & TW_FLOW_CLIENT_DATA) ||
+	    (fl->flags & (TW_FLOW_SERVER_DATA | TW_FLOW_MIDSTREAM | TW_FLOW_SYNACK_FIRST)))
+		return 0;
+	if (s2c->syn_count != 1 || !c2s->syn_count || s2c->packets != s2c->syn_count)
+		return 0;
+	const struct tw_rate_dir *ca = &fl->rate[TW_DIR_C2S];
+	if ((ca->flags & TW_RATE_ACKED) && (int32_t)(ca->ack_last - s2c->next_seq) > 0)
+		return 0;
+	/* hops to the server from its TTL (initial 64, 128 or 255) */
+	int init = s2c->ttl_base <= 64 ? 64 : s2c->ttl_base <= 128 ? 128 : 255, hops = init - s2c->ttl_base;
+	if (f->req_ttl + 1 < c2s->ttl_base && f->req_ttl <= hops + 1)
+		return 0;
+	uint64_t rtt = handshake_rtt(fl), known = base_rtt(v, e->family, e->saddr);
+	if (!rtt)
+		rtt = known;
+	if (!rtt || e->ts_ns < f->req_ns)
+		return 0;
+	/* watched until the idle timeout, or until a later packet at least that long after the request */
+	return e->end_reason == TW_END_IDLE || e->ts_ns - f->req_ns >= rtt + V_ACK_WAIT_NS;
+}
 
-	/* the server's first answer: an injected block page or TLS alert?
-	 * (judged first: an injector's page is often followed by the real
-	 * server's own RST, which carries the server's TTL) */
-	if (f && (f->resp == RESP_HTTP || f->resp == RESP_TLS_ALERT)) {
-		/* a TTL that differs from the SYN-ACK's but then carries a long
-		 * transfer is a route, SYN-proxy or load-balancer change */
-		int persists = s2c->ttl_last == f->resp_ttl && s2c->packets >= V_PERSIST_PKTS;
-		if (f->resp_base_known && ttl_differs(f->resp_ttl, f->resp_base_ttl) &&
-		    ttl_differs(f->resp_ttl, f->resp_last_ttl) && !persists)
-			anom(&a, "ttl_mismatch", 0.60);
-		if (e->family == TW_FAMILY_IPV4 && f->resp_base_known && ipid_jumps(f->resp_ipid, f->resp_ipid_prev))
-			anom(&a, "ipid_mismatch", 0.40);
-		/* SYN proxies and load balancers answer the handshake with their
-		 * own TTL: a 2xx page with only a TTL/IP-ID difference is not a
-		 * block page; a refusal or redirect with it is */
-		if (f->resp == RESP_HTTP && !f->fp && f->status >= 200 && f->status < 300)
-			a.n = 0;
-		if (f->resp == RESP_HTTP) {
-			if (f->fp)
-				anom(&a, "blockpage_fingerprint", f->fp->confidence_no_fp ? 0.95 : 0.70);
-			if (f->status == 451)
-				anom(&a, "status_451", 0.30);
-		}
-		if (a.n && confidence(&a) >= 0.5) {
-			if (f->resp == RESP_HTTP) {
-				snprintf(sig, sizeof(sig), "PSH->HTTP%d", f->status);
-				return write_tamper(v, e, f, TW_METHOD_HTTP_BLOCKPAGE, sig,
-				                    tw_stage_name(TW_STAGE_CLIENT_DATA), &a, NULL,
-				                    f->fp ? "fingerprint" : NULL, f->fp ? f->fp->name : NULL, t);
-			}
-			return write_tamper(v, e, f, TW_METHOD_TLS_INTERFERENCE, "PSH->ALERT",
-			                    tw_stage_name(TW_STAGE_CLIENT_DATA), &a, NULL, NULL, NULL, t);
-		}
-		a.n = 0;
-	}
+static int judge_tcp_inner(struct tw_verdict *v, const struct tw_event *e, struct vflow *f, struct tw_tamper *t)
+{
+	struct anomalies a = { .n = 0 };
+	static char sig[64]; /* out->signature points here until the next verdict */
+
+	int resp = judge_response(v, e, f, 1, t);
+	if (resp == 1)
+		return 1;
 
 	if (f && f->nrst) {
 		/* RSTs that claim to come from the server */
@@ -1183,8 +1397,29 @@ static int judge_tcp_inner(struct tw_verdict *v, const struct tw_event *e, struc
 		uint8_t base = r0->base_ttl;
 		int have_base = r0->sender_seen || base_ttl(v, e->family, e->saddr, &base);
 		int burst = 0, strong = 0;
+		/* the server reset the flow itself first (its TTL, its IP-ID):
+		 * resets that answer the client's later packets come from a
+		 * device that keeps no state for a dead flow (an endpoint
+		 * firewall: the CenTrace ft.com pair), not from a censor */
+		uint8_t fw = 0;
+		int fw_known = base_fw(v, e->family, e->saddr, &fw);
+		int server_reset =
+		        have_base && !ttl_differs(r0->ttl, base) && !r0->too_early &&
+		        !(e->family == TW_FAMILY_IPV4 && r0->sender_seen && ipid_jumps(r0->ipid, r0->ipid_prev));
 		for (int i = 0; i < f->nrst; i++) {
 			const struct vrst *r = &f->rst[i];
+			if (!f->race && i && server_reset && r->c2s_pkts > r0->c2s_pkts) {
+				v->st.rst_after_dead_flow++;
+				base_learn_fw(v, e->family, e->saddr, r->ttl);
+				continue;
+			}
+			/* the same device resetting this server's other flows, on a
+			 * TTL no reset of the server's own carried */
+			if (!f->race && !r->too_early && fw_known && !ttl_differs(r->ttl, fw) && have_base &&
+			    ttl_differs(r->ttl, base)) {
+				v->st.rst_after_dead_flow++;
+				continue;
+			}
 			/* a TTL that persists on the server's later packets is a route change */
 			if (have_base && ttl_differs(r->ttl, base) &&
 			    (!r->sender_seen || ttl_differs(r->ttl, r->last_ttl))) {
@@ -1232,16 +1467,22 @@ static int judge_tcp_inner(struct tw_verdict *v, const struct tw_event *e, struc
 		return write_tamper(v, e, f, TW_METHOD_BLACKHOLE, "SYN->timeout", tw_stage_name(TW_STAGE_SYN), &a, NULL,
 		                    NULL, NULL, t);
 	}
-	if (request_unanswered(e)) {
+	int unacked = request_unacked(v, e, f);
+	if (request_unanswered(e) || unacked) {
 		/* a silent ClientHello: the SNI, or the address whatever was
 		 * asked?  Other flows to that server tell (verdict_tick) */
-		if (f && f->req == REQ_TLS)
+		if (f && f->req == REQ_TLS) {
+			f->unacked = (uint8_t)unacked;
+			f->pend = PEND_SILENCE;
 			return V_DEFER;
+		}
 		anom(&a, "request_timeout", V_TIMEOUT_CONF);
+		if (unacked)
+			anom(&a, "request_unacked", V_UNACKED_W);
 		return write_tamper(v, e, f, TW_METHOD_BLACKHOLE, "PSH->timeout", tw_stage_name(TW_STAGE_CLIENT_DATA),
 		                    &a, NULL, NULL, NULL, t);
 	}
-	return 0;
+	return resp;
 }
 
 void tw_verdict_event(void *verdict, const struct tw_decoded_event *d)
@@ -1273,6 +1514,7 @@ void tw_verdict_event(void *verdict, const struct tw_decoded_event *d)
 			r->base_ttl = e->ctx.sender_ttl_base;
 			r->last_ttl = e->ctx.sender_ttl_last;
 			r->ipid_prev = e->ctx.sender_ipid_last;
+			r->c2s_pkts = e->flow.dir[TW_DIR_C2S].packets;
 			r->too_early = (uint8_t)rst_too_early(v, f, e);
 		}
 		break;

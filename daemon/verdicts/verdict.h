@@ -17,6 +17,9 @@ struct tw_verdict_stats {
 	uint64_t verdicts[TW_METHOD_MAX]; /* by enum tw_method */
 	uint64_t flows_dropped;           /* flow contexts not kept: table full */
 	uint64_t suppressed_benign;       /* RSTs that matched the server's own pattern */
+	uint64_t rst_after_dead_flow;     /* RSTs not weighed: they answered the client's packets after
+					   * the server had reset the flow itself, or a client FIN
+					   * behind bytes it had sent */
 	uint64_t redirect_bodies_skipped; /* DNS-linked HTTP responses not read for ISP
 					   * redirection: Content-Length over 8 KiB */
 	/* payload snippets a parser could only partly read ([.][0]: truncated)
@@ -28,16 +31,17 @@ struct tw_verdict_stats {
 /* A verdict as aggregation sees it: the client only as its prefix. */
 #define TW_TAMPER_MAX_ANOM 8
 struct tw_tamper {
-	const char *method; /* rst_injection, tls_interference, http_blockpage, dns_injection, blackhole, throttling */
+	const char *method;    /* a method name (method.h) */
 	const char *signature; /* e.g. "PSH->RST" */
 	const char *stage;
 	double confidence; /* after the mid-stream/one-way cap */
 	int limited;       /* mid-stream or one-way: capped */
 	int n_anomalies;
 	const char *anomalies[TW_TAMPER_MAX_ANOM];
-	const char *fingerprint; /* block-page / forged-address fingerprint name, or NULL */
-	double rate_bps;         /* throttling: the flow's estimated rate, else 0 */
-	int throttle_dirs;       /* throttling: bit TW_DIR_* of the throttled directions */
+	const char *fingerprint;     /* block-page / forged-address fingerprint name, or NULL */
+	const char *redirect_target; /* http_injection: the host the injected redirect sends to, or NULL */
+	double rate_bps;             /* throttling: the flow's estimated rate, else 0 */
+	int throttle_dirs;           /* throttling: bit TW_DIR_* of the throttled directions */
 };
 
 /* Every ended flow (and every DNS query) as aggregation sees it: which

@@ -105,10 +105,10 @@ web = [p for d in ("chrissanders__packets", "markofu__pcaps", "citizenlab__badtr
 for p in sorted(web):
     if not p.endswith("dns_isp_hijack.pcapng") and redirects(p):
         print("BAD redirect label on", os.path.basename(p)); bad = 1
-# Citizen Lab: injected 307 redirects (Turkey), PacketLogic RSTs (Egypt)
+# Citizen Lab: injected 307 redirects to spyware (Turkey: http_injection), PacketLogic RSTs (Egypt)
 t = tampers(f"{corpus}/citizenlab__badtraffic/pcaps/turkey-malware-injection.pcap")
-ok = any(x["method"] == "http_blockpage" and x["confidence"] >= 0.5 for x in t)
-print(("ok " if ok else "BAD") + f" turkey-malware-injection: {len(t)} http_blockpage"); bad |= not ok
+ok = any(x["method"] == "http_injection" and x["confidence"] >= 0.5 for x in t)
+print(("ok " if ok else "BAD") + f" turkey-malware-injection: {len(t)} http_injection"); bad |= not ok
 t = tampers(f"{corpus}/citizenlab__badtraffic/pcaps/egypt-packetlogic-ttl-localization.pcap")
 ok = any(x["method"] == "rst_injection" and "ttl_mismatch" in x["anomalies"] for x in t)
 print(("ok " if ok else "BAD") + f" egypt-packetlogic: {len(t)} rst_injection"); bad |= not ok

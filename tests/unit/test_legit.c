@@ -75,16 +75,28 @@ int main(void)
 	bad("10.0.0.0/33, any, L, ,\n", "1: pattern");
 	bad("x.example, shouting, L, ,\n", "1: method: unknown method 'shouting' (any, rst_injection, http_blockpage, "
 	                                   "dns_injection, tls_interference, blackhole, throttling, shutdown)");
-	/* every method of the one list (verdicts/method.h) can be declared */
+	/* every declarable method of the one list (verdicts/method.h) can be
+	 * declared; http_injection cannot (no lawful order injects ads) */
 	for (int m = 0; m < TW_METHOD_MAX; m++) {
 		char line[128];
 		if (!tw_method_name(m))
 			continue;
 		snprintf(line, sizeof(line), "x.example, %s, L, ,\n", tw_method_name(m));
 		struct tw_legit *l = load(line, err, sizeof(err));
-		CHECK(l, "%s: %s", tw_method_name(m), err);
+		if (tw_method(m)->declarable)
+			CHECK(l, "%s: %s", tw_method_name(m), err);
+		else
+			CHECK(!l && strstr(err, ":1: method: 'http_injection' cannot be declared"), "%s: %s",
+			      tw_method_name(m), l ? "accepted" : err);
 		tw_legit_free(l);
 	}
+	CHECK(!tw_method(TW_METHOD_HTTP_INJECTION)->declarable, "http_injection is not declarable");
+	/* and an alert of it never matches a declaration, even "any" */
+	l = load("x.example, any, L, ,\n", err, sizeof(err));
+	CHECK(l && tw_legit_for(l, TW_METHOD_RST_INJECTION, "x.example", NULL, t2023) &&
+	              !tw_legit_for(l, TW_METHOD_HTTP_INJECTION, "x.example", NULL, t2023),
+	      "tw_legit_for: declared for rst_injection, never for http_injection");
+	tw_legit_free(l);
 	bad("x.example, any, , ,\n", "1: legal_reference");
 	bad("x.example, any, L, 2020-13-01,\n", "1: since");
 	bad("x.example, any, L, , tomorrow\n", "1: until");
