@@ -65,6 +65,7 @@ void tw_stats_write(const struct tw_stats_src *s, uint64_t ts_ns, const struct t
 	tw_jb_u64(&b, "prefix_counter_full", c[TW_CNT_PFX_INSERT_FAIL]);
 	tw_jb_u64(&b, "events_malformed", s->pl->malformed);
 	tw_jb_u64(&b, "lines_too_long", s->writer->lines_too_long);
+	tw_jb_u64(&b, "lines_not_selected", s->writer->not_selected + (s->types ? s->types->not_selected : 0));
 	tw_jb_u64(&b, "output_write_errors", s->out->write_errors);
 	tw_jb_u64(&b, "output_lines_cut", s->out->lines_cut);
 	if (s->verdict) {

@@ -7,6 +7,7 @@
 #include "capture/run.h"
 #include "events/pipeline.h"
 #include "outputs/output.h"
+#include "outputs/types.h"
 #include "util/line.h"
 
 struct tw_verdict;
@@ -24,6 +25,7 @@ struct tw_stats_src {
 	const struct tw_pipeline *pl;
 	const struct tw_event_writer *writer;
 	const struct tw_output *out;
+	const struct tw_out_types *types; /* NULL: no filter (lines_not_selected counts the writer's only) */
 	const struct tw_verdict *verdict; /* NULL: --no-verdicts */
 	struct tw_line_sink line;         /* where the record goes */
 	struct {
