@@ -66,11 +66,11 @@ static void keep(void *arg, const struct tw_event *e, size_t len)
 
 static void no_tick(void *arg, uint64_t now, int final)
 {
-	(void)arg, (void)now, (void)final;
+	(void)arg, (void)now, (void) final;
 }
 static void no_stats(void *arg, uint64_t ts, const struct tw_replay_totals *t, int final)
 {
-	(void)arg, (void)ts, (void)t, (void)final;
+	(void)arg, (void)ts, (void)t, (void) final;
 }
 
 static uint64_t lines, line_bytes;
@@ -149,7 +149,8 @@ int main(void)
 	struct stat st;
 	if (stat(pcap, &st) < 0) {
 		snprintf(cmd, sizeof(cmd),
-		         "cc -std=gnu11 -O2 -Wall -Wextra -Werror -Itests bench/gen_capture.c -o '%s/gen_capture' -lm && "
+		         "cc -std=gnu11 -O2 -Wall -Wextra -Werror -Itests bench/gen_capture.c -o '%s/gen_capture' -lm "
+		         "&& "
 		         "'%s/gen_capture' '%s.tmp' %ld 1 short >/dev/null 2>&1 && mv '%s.tmp' '%s'",
 		         dir, dir, pcap, npkt, pcap, pcap);
 		if (system(cmd) != 0) {
@@ -209,18 +210,21 @@ int main(void)
 	snprintf(cmd, sizeof(cmd), "%s/bench_events.results", dir);
 	FILE *f = fopen(cmd, "w");
 	if (f) {
-		const char *wl = "bench_events: events of gen_capture's short mix (%ld packets) from memory through the "
-		                 "pipeline%s, one CPU, median of 3";
+		const char *wl =
+		        "bench_events: events of gen_capture's short mix (%ld packets) from memory through the "
+		        "pipeline%s, one CPU, median of 3";
 		char w1[300], w2[300];
 		snprintf(w1, sizeof(w1), wl, npkt, " and the verdicts");
 		snprintf(w2, sizeof(w2), wl, npkt, ", the verdicts and the event writer (every type)");
 		fprintf(f,
 		        "{\"figure\":\"daemon events/s to verdicts\",\"workload\":\"%s\",\"value\":%.0f,\"unit\":"
-		        "\"events/s\",\"baseline\":%.0f,\"ratio\":%.3f,\"target\":\">= 2000000 events/s\",\"met\":%s}\n",
+		        "\"events/s\",\"baseline\":%.0f,\"ratio\":%.3f,\"target\":\">= 2000000 "
+		        "events/s\",\"met\":%s}\n",
 		        w1, rate[1], rate[0], rate[1] / rate[0], rate[1] >= TARGET ? "true" : "false");
 		fprintf(f,
 		        "{\"figure\":\"daemon events/s, every event written\",\"workload\":\"%s\",\"value\":%.0f,"
-		        "\"unit\":\"events/s\",\"baseline\":%.0f,\"ratio\":%.3f,\"target\":\"(context)\",\"met\":true}\n",
+		        "\"unit\":\"events/"
+		        "s\",\"baseline\":%.0f,\"ratio\":%.3f,\"target\":\"(context)\",\"met\":true}\n",
 		        w2, rate[2], rate[0], rate[2] / rate[0]);
 		fclose(f);
 	}

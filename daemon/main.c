@@ -841,9 +841,12 @@ static int setup_steps(struct daemon *d, char *err, size_t errlen)
 	/* the operator's views read this snapshot, refreshed every tick */
 	tw_status_init(&d->status, d->be->status, TW_VERSION);
 	d->status_ready = 1;
-	d->stats = (struct tw_stats_src){
-		.pl = &d->pl, .writer = &d->writer, .out = &d->out, .types = &d->types, .line = { log_line, d }
-	};
+	d->stats = (struct tw_stats_src){ .pl = &d->pl,
+		                          .writer = &d->writer,
+		                          .out = &d->out,
+		                          .types = &d->types,
+		                          .status = &d->status,
+		                          .line = { log_line, d } };
 
 	if (a->verdicts) {
 		d->verdict = tw_verdict_new(&d->pl, d->fpdb, cfg->max_flows, cfg->silence_hold_ns, log_line, d);
@@ -885,7 +888,8 @@ static int setup_steps(struct daemon *d, char *err, size_t errlen)
 	if (cfg->shutdown_on && (rc = shutdown_setup(d, err, errlen)))
 		return rc;
 
-	d->status_src = (struct tw_status_src){ &d->status, d->eng, &d->pl, &d->writer, &d->out, d->verdict, d->agg };
+	d->status_src = (struct tw_status_src){ &d->status, d->eng,    &d->pl,     &d->writer,
+		                                &d->out,    &d->types, d->verdict, d->agg };
 	tw_pipeline_add_tick(&d->pl, tw_status_tick, &d->status_src);
 	return sinks_schedule(d, err, errlen);
 }

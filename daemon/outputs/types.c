@@ -5,8 +5,8 @@
 #include <tamperwatch/event.h>
 
 static const char *const names[] = {
-	"handshake", "payload", "rst",    "data_after_rst", "fin",  "dns",  "flow", "flow_rate",
-	"tamper",    "redirect", "alert", "stats",          "link", "gap",
+	"handshake", "payload", "rst",      "data_after_rst", "fin",   "dns",  "flow",
+	"flow_rate", "tamper",  "redirect", "alert",          "stats", "link", "gap",
 };
 #define NTYPES ((int)(sizeof(names) / sizeof(names[0])))
 

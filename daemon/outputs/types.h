@@ -14,9 +14,9 @@
 #define TW_TYPES_EVENTS "handshake,payload,rst,data_after_rst,fin,dns,flow,flow_rate"
 
 struct tw_out_types {
-	uint32_t on;                /* bit i: tw_out_type_name(i) is written */
-	uint32_t ev_on;             /* bit t: events of TW_EV type t are written (for the event writer) */
-	uint64_t not_selected;      /* detector lines left out by type (events: the writer counts its own) */
+	uint32_t on;           /* bit i: tw_out_type_name(i) is written */
+	uint32_t ev_on;        /* bit t: events of TW_EV type t are written (for the event writer) */
+	uint64_t not_selected; /* detector lines left out by type (events: the writer counts its own) */
 };
 
 /* name of type i, NULL past the last */
