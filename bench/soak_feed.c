@@ -77,7 +77,8 @@ int main(int argc, char **argv)
 			struct rec r;
 			memcpy(&r, buf + off, sizeof(r));
 			r.sec += shift;
-			if (fwrite(&r, sizeof(r), 1, stdout) != 1 || fwrite(buf + off + 16, 1, r.caplen, stdout) != r.caplen) {
+			if (fwrite(&r, sizeof(r), 1, stdout) != 1 ||
+			    fwrite(buf + off + 16, 1, r.caplen, stdout) != r.caplen) {
 				fprintf(stderr, "soak_feed: write failed after %lu loops\n", loops);
 				return 1;
 			}
