@@ -102,9 +102,12 @@ bench_capture() {
   add_row tw_user_file "  (user, --alerts to a file)"
   time_cmd tw_user_nov "$TWD" --replay "$pcap" --no-verdicts
   add_row tw_user_nov "  (user, --no-verdicts)"
+  # what a gateway keeps (output.types' live default): verdicts, no event lines
+  time_cmd tw_user_gw "$TWD" --replay "$pcap" --set output.types=gateway
+  add_row tw_user_gw "  (user, output.types=gateway)"
 
   local n
-  for n in tw_user tw_user_file tw_user_nov ${MED[tw_bpf]:+tw_bpf}; do
+  for n in tw_user tw_user_file tw_user_nov tw_user_gw ${MED[tw_bpf]:+tw_bpf}; do
     if [ "${RC[$n]}" -ne 0 ]; then
       echo "FAIL: tamperwatchd ($n) exited ${RC[$n]} on the $mix capture:"; tail -n 5 "$B/replay-$n.err"; fail=1
     fi

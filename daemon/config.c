@@ -1,6 +1,7 @@
 #include "config.h"
 #include "util/hostport.h"
 #include "outputs/syslog_out.h"
+#include "outputs/types.h"
 #include <tamperwatch/maps.h>
 #include "util/lineread.h"
 #include <errno.h>
@@ -47,6 +48,7 @@ static const struct key keys[] = {
 	{ "privacy", "prefix_v6", K_INT, 0, 128, OFF(prefix_v6) },
 	{ "output", "stats_interval", K_INT, 0, 86400, OFF(stats_interval) },
 	{ "output", "events_payload", K_BOOL, 0, 1, OFF(events_payload) },
+	{ "output", "types", K_STR, 0, sizeof(((struct tw_config *)0)->output_types), OFF(output_types) },
 	/* per-target alerts (README "Alerts") */
 	{ "alerts", "window", K_INT, 10, 86400, OFF(alerts.window) },
 	{ "alerts", "min_confidence", K_RATIO, 0, 1, OFF(alerts.min_confidence) },
@@ -170,6 +172,10 @@ static int check_str(const char *section, const char *name, const char *value, c
 				snprintf(why, whylen, "empty file name in the list (item %d)", i + 1);
 				return -1;
 			}
+	}
+	if (!strcmp(section, "output") && !strcmp(name, "types")) {
+		uint32_t mask = 0;
+		return *value ? tw_out_types_parse(value, &mask, why, whylen) : 0;
 	}
 	if (!strcmp(section, "metrics") && !strcmp(name, "listen"))
 		return *value ? tw_hostport_parse(value, &ss, &sl, why, whylen) : 0;

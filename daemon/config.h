@@ -24,6 +24,7 @@ struct tw_config {
 	uint64_t silence_hold_ns;     /* flows.silence_hold: a silent ClientHello waits for context */
 	unsigned stats_interval;      /* output.stats_interval (s, 0 = final only) */
 	int events_payload;           /* output.events_payload */
+	char output_types[256];       /* output.types: record types in the log ("" = by mode; outputs/types.h) */
 	struct tw_agg_cfg alerts;     /* [alerts] and state.interval (aggregate.h) */
 	/* operator outputs (README "Metrics", "Syslog") */
 	char metrics_listen[128]; /* metrics.listen: ADDR:PORT, "" = no endpoint */

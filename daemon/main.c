@@ -41,6 +41,7 @@
 #include "outputs/pseudonym.h"
 #include "outputs/status.h"
 #include "outputs/syslog_out.h"
+#include "outputs/types.h"
 #include "control/ctl.h"
 #include "hub/hub.h"
 
@@ -76,6 +77,12 @@ static void usage(FILE *out)
 	        "  -c, --config FILE       INI configuration file (tamperwatchd.conf(5))\n"
 	        "      --set SEC.KEY=VAL   override one configuration key (repeatable)\n"
 	        "      --check-config      validate the configuration and exit\n"
+	        "      --set output.types=LIST  record types written to the log: alert, tamper,\n"
+	        "                          redirect, link, gap, stats, the event types, or the\n"
+	        "                          groups gateway, events, all (default: live gateway,\n"
+	        "                          replay all; docs/configuration.md)\n"
+	        "      --events            also write the per-packet event types (handshake,\n"
+	        "                          payload, rst, data_after_rst, fin, dns, flow, flow_rate)\n"
 	        "      --events-payload    include payload snippets (base64) in events: user data,\n"
 	        "                          for debugging only (output.events_payload)\n"
 	        "      --fingerprints FILE block-page / forged-DNS fingerprints in the CSV format of\n"
@@ -208,6 +215,7 @@ struct args {
 	const char *fps[TW_MAX_FPS];
 	int nfp;
 	int verdicts, check_only, payload;
+	int events;                   /* --events: the per-packet event types too (outputs/types.h) */
 	int hub;                      /* --hub: run the hub instead (hub/hub.h) */
 	const struct backend *mode;   /* --mode (default xdp) */
 	const struct backend *engine; /* --replay-engine; NULL: not given (user) */
@@ -235,7 +243,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		O_AM,
 		O_EVIDENCE,
 		O_CONTROL,
-		O_HUB
+		O_HUB,
+		O_EVENTS
 	};
 	static const struct option longopts[] = {
 		{ "interface", required_argument, NULL, 'i' },
@@ -257,6 +266,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "evidence", required_argument, NULL, O_EVIDENCE },
 		{ "control", required_argument, NULL, O_CONTROL },
 		{ "hub", no_argument, NULL, O_HUB },
+		{ "events", no_argument, NULL, O_EVENTS },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -330,6 +340,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case O_EVIDENCE: a->evidence_arg = optarg; break;
 		case O_CONTROL: a->control = optarg; break;
 		case O_HUB: a->hub = 1; break;
+		case O_EVENTS: a->events = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("tamperwatchd %s (event format %d)\n", TW_VERSION, TW_EVENT_VERSION); return 0;
 		default: fprintf(stderr, "tamperwatchd: try --help\n"); return 2;
@@ -361,6 +372,7 @@ struct daemon {
 	int out_open;
 	struct tw_pipeline pl;
 	struct tw_event_writer writer;
+	struct tw_out_types types; /* which records the log gets (output.types, --events) */
 	struct tw_bus bus;
 	int bus_ready;
 	struct tw_status status;
@@ -567,7 +579,10 @@ static const struct sink sinks[NSINKS] = {
 static void log_line(void *arg, const char *line, size_t len)
 {
 	struct daemon *d = arg;
-	tw_output_line_now(&d->out, line, len);
+	if (tw_out_types_line_on(&d->types, line, len))
+		tw_output_line_now(&d->out, line, len);
+	else
+		d->types.not_selected++;
 	if (d->sink[SINK_NATS])
 		tw_nats_pub_line(d->sink[SINK_NATS], line, len);
 }
@@ -836,6 +851,19 @@ static int setup_steps(struct daemon *d, char *err, size_t errlen)
 	};
 	tw_pipeline_init(&d->pl, &po);
 	tw_event_writer_init(&d->writer, &d->pl.opt, tw_output_line, &d->out);
+	uint32_t types = 0;
+	char why[256];
+	if (tw_out_types_parse(cfg->output_types[0] ? cfg->output_types
+	                       : a->nreplay         ? "all"
+	                                            : TW_TYPES_GATEWAY,
+	                       &types, why, sizeof(why)) < 0) { /* checked with the configuration */
+		snprintf(err, errlen, "output.types: %s", why);
+		return 2;
+	}
+	if (a->events)
+		tw_out_types_parse(TW_TYPES_EVENTS, &types, why, sizeof(why));
+	tw_out_types_set(&d->types, types);
+	d->writer.ev_on = d->types.ev_on;
 	tw_pipeline_add_consumer(&d->pl, "events", tw_event_write, &d->writer);
 	/* detector lines: to the log, then to every sink (bus.h) */
 	tw_bus_init(&d->bus, log_line, d);
@@ -843,7 +871,12 @@ static int setup_steps(struct daemon *d, char *err, size_t errlen)
 	/* the operator's views read this snapshot, refreshed every tick */
 	tw_status_init(&d->status, d->be->status, TW_VERSION);
 	d->status_ready = 1;
-	d->stats = (struct tw_stats_src){ .pl = &d->pl, .writer = &d->writer, .out = &d->out, .line = { log_line, d } };
+	d->stats = (struct tw_stats_src){ .pl = &d->pl,
+		                          .writer = &d->writer,
+		                          .out = &d->out,
+		                          .types = &d->types,
+		                          .status = &d->status,
+		                          .line = { log_line, d } };
 
 	if (a->verdicts) {
 		d->verdict = tw_verdict_new(&d->pl, d->fpdb, cfg->max_flows, cfg->silence_hold_ns, log_line, d);
@@ -885,7 +918,8 @@ static int setup_steps(struct daemon *d, char *err, size_t errlen)
 	if (cfg->shutdown_on && (rc = shutdown_setup(d, err, errlen)))
 		return rc;
 
-	d->status_src = (struct tw_status_src){ &d->status, d->eng, &d->pl, &d->writer, &d->out, d->verdict, d->agg };
+	d->status_src = (struct tw_status_src){ &d->status, d->eng,    &d->pl,     &d->writer,
+		                                &d->out,    &d->types, d->verdict, d->agg };
 	tw_pipeline_add_tick(&d->pl, tw_status_tick, &d->status_src);
 	if (d->page) {
 		tw_spage_set_agg(d->page, d->agg);

@@ -55,6 +55,12 @@ void tw_stats_write(const struct tw_stats_src *s, uint64_t ts_ns, const struct t
 	tw_jb_u64(&b, "events", c[TW_CNT_EVENTS]);
 	tw_jb_u64(&b, "events_lost", c[TW_CNT_EVENTS_LOST]);
 	/* per CPU only where the ring buffer is per-CPU-written (live BPF) */
+	if (!r && s->status) { /* wall-clock rate: live only, replay output stays deterministic */
+		pthread_mutex_lock(&s->status->mu);
+		uint64_t eps = s->status->events_per_s;
+		pthread_mutex_unlock(&s->status->mu);
+		tw_jb_u64(&b, "events_per_s", eps);
+	}
 	if (!r) {
 		tw_jb_arr_open(&b, "events_lost_per_cpu");
 		for (int i = 0; i < ncpu && i < 256; i++)
@@ -65,6 +71,7 @@ void tw_stats_write(const struct tw_stats_src *s, uint64_t ts_ns, const struct t
 	tw_jb_u64(&b, "prefix_counter_full", c[TW_CNT_PFX_INSERT_FAIL]);
 	tw_jb_u64(&b, "events_malformed", s->pl->malformed);
 	tw_jb_u64(&b, "lines_too_long", s->writer->lines_too_long);
+	tw_jb_u64(&b, "lines_not_selected", s->writer->not_selected + (s->types ? s->types->not_selected : 0));
 	tw_jb_u64(&b, "output_write_errors", s->out->write_errors);
 	tw_jb_u64(&b, "output_lines_cut", s->out->lines_cut);
 	if (s->verdict) {

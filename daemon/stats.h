@@ -7,6 +7,8 @@
 #include "capture/run.h"
 #include "events/pipeline.h"
 #include "outputs/output.h"
+#include "outputs/types.h"
+#include "outputs/status.h"
 #include "util/line.h"
 
 struct tw_verdict;
@@ -24,6 +26,8 @@ struct tw_stats_src {
 	const struct tw_pipeline *pl;
 	const struct tw_event_writer *writer;
 	const struct tw_output *out;
+	const struct tw_out_types *types; /* NULL: no filter (lines_not_selected counts the writer's only) */
+	struct tw_status *status;         /* live: events_per_s from its last tick (NULL: not written) */
 	const struct tw_verdict *verdict; /* NULL: --no-verdicts */
 	struct tw_line_sink line;         /* where the record goes */
 	struct {

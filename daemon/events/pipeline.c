@@ -29,6 +29,7 @@ void tw_event_writer_init(struct tw_event_writer *w, const struct tw_pipeline_op
 {
 	memset(w, 0, sizeof(*w));
 	w->opt = opt;
+	w->ev_on = ~0u;
 	w->out.fn = fn;
 	w->out.arg = arg;
 }
@@ -376,6 +377,10 @@ void tw_event_write(void *writer, const struct tw_decoded_event *d)
 	char a[INET6_ADDRSTRLEN + 8], flags[8];
 	int fam = e->family;
 
+	if (!(w->ev_on & (1u << e->type))) { /* valid: type < TW_EV_TYPE_MAX */
+		w->not_selected++;
+		return;
+	}
 	tw_jb_init(&b, buf, sizeof(buf));
 	tw_jb_obj_open(&b, NULL);
 	tw_jb_time(&b, "timestamp", (uint64_t)((int64_t)e->ts_ns + opt->clock_offset_ns));

@@ -98,6 +98,8 @@ int tw_pipeline_add_tick(struct tw_pipeline *pl, tw_tick_fn fn, void *arg);
 struct tw_event_writer {
 	const struct tw_pipeline_opts *opt;
 	struct tw_line_sink out;
+	uint32_t ev_on;          /* bit t: events of type t are written (output.types; all by default) */
+	uint64_t not_selected;   /* events of a type left out of the log (output.types): counted */
 	uint64_t lines_too_long; /* events whose line did not fit the buffer: dropped, counted */
 };
 void tw_event_writer_init(struct tw_event_writer *w, const struct tw_pipeline_opts *opt, tw_line_fn fn, void *arg);

@@ -216,6 +216,12 @@ static void render_pipeline(struct sb *b, const struct tw_status *s)
 	        NULL, s->output_lines_cut);
 	counter(b, "tamperwatch_output_lines_too_long_total", "JSON lines dropped: longer than the line buffer.", NULL,
 	        NULL, s->lines_too_long);
+	counter(b, "tamperwatch_output_lines_not_selected_total",
+	        "Records left out of the alert log by output.types (counted, not lost).", NULL, NULL,
+	        s->lines_not_selected);
+	family(b, "tamperwatch_events_per_second", "gauge",
+	       "Events the daemon took through the pipeline a second, between its last two one-second ticks.");
+	sample(b, "tamperwatch_events_per_second", NULL, NULL, NULL, NULL, s->events_per_s);
 	family(b, "tamperwatch_tamper_verdicts_total", "counter", "Per-flow tamper verdicts, by method.");
 	for (int m = 0; m < TW_METHOD_MAX; m++)
 		if (tw_method(m) && tw_method(m)->per_flow)

@@ -52,6 +52,9 @@ void tw_status_tick(void *arg, uint64_t now_wall_ns, int final)
 	int ncpu = 0;
 
 	(void) final;
+	struct timespec mts;
+	clock_gettime(CLOCK_MONOTONIC, &mts);
+	uint64_t mono = (uint64_t)mts.tv_sec * 1000000000ull + (uint64_t)mts.tv_nsec;
 	e->counters(e, c, NULL, 0, &ncpu); /* outside the lock: a map walk live */
 	/* the targets summary is built outside the lock, copied in under it */
 	static char top[TW_STATUS_TARGETS];
@@ -83,6 +86,14 @@ void tw_status_tick(void *arg, uint64_t now_wall_ns, int final)
 	st->output_lines = src->out->lines;
 	st->output_write_errors = src->out->write_errors;
 	st->output_lines_cut = src->out->lines_cut;
+	st->lines_not_selected = src->writer->not_selected + (src->types ? src->types->not_selected : 0);
+	uint64_t evn = 0;
+	for (int t = 0; t < TW_EV_TYPE_MAX; t++)
+		evn += pl->events[t];
+	if (st->rate_mono_ns && mono > st->rate_mono_ns)
+		st->events_per_s = (evn - st->rate_events) * 1000000000ull / (mono - st->rate_mono_ns);
+	st->rate_events = evn;
+	st->rate_mono_ns = mono;
 	if (src->verdict) {
 		const struct tw_verdict_stats *vs = tw_verdict_stats(src->verdict);
 		memcpy(st->tamper_verdicts, vs->verdicts, sizeof(st->tamper_verdicts));

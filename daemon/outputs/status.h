@@ -4,6 +4,7 @@
  * engine, the pipeline or the detectors themselves. */
 #ifndef TW_STATUS_H
 #define TW_STATUS_H
+#include "outputs/types.h"
 #include <pthread.h>
 #include <stdint.h>
 #include "verdicts/verdict.h"
@@ -42,6 +43,10 @@ struct tw_status {
 	uint64_t events[TW_EV_TYPE_MAX]; /* events through the pipeline by type */
 	uint64_t events_malformed, lines_too_long, output_lines, output_write_errors;
 	uint64_t output_lines_cut;               /* cut by a short write: completed later or discarded */
+	uint64_t lines_not_selected;             /* records output.types left out of the log (types.h) */
+	uint64_t events_per_s;                   /* events through the pipeline a second of wall time,
+	                                          * between the last two ticks (the daemon's own rate) */
+	uint64_t rate_events, rate_mono_ns;      /* where that rate was measured from */
 	uint64_t tamper_verdicts[TW_METHOD_MAX]; /* by enum tw_method (verdicts/method.h) */
 	uint64_t verdict_flows_dropped;
 	uint64_t throttle_flows_dropped;  /* busy flows whose rate series was not kept (throttle_flows.h) */
@@ -85,6 +90,7 @@ struct tw_status_src {
 	const struct tw_pipeline *pl;
 	const struct tw_event_writer *writer;
 	const struct tw_output *out;
+	const struct tw_out_types *types; /* NULL: the log is not filtered */
 	const struct tw_verdict *verdict; /* NULL: --no-verdicts */
 	struct tw_agg *agg;               /* NULL: no per-target summary */
 };

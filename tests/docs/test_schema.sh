@@ -107,7 +107,7 @@ live() {
   ip netns exec $NS-b python3 -m http.server 8080 --bind 198.51.100.2 --directory "$W/www" >/dev/null 2>&1 &
   HTTP_PID=$!
   printf '198.51.100.0/24 lab\n' >"$W/live.regions"
-  ip netns exec $NS-a "$TW" -i tw-docs0 --alerts "$OUT/live.json" --control "$W/ctl.sock" \
+  ip netns exec $NS-a "$TW" -i tw-docs0 --alerts "$OUT/live.json" --control "$W/ctl.sock" --events \
     --set shutdown.enabled=true --set regions.file="$W/live.regions" --set output.stats_interval=1 \
     2>"$W/live.err" &
   TW_PID=$!
@@ -123,6 +123,7 @@ live() {
   TW_PID=
   # what only a live run writes, so that the schema is checked on it
   grep -q '"event_type":"link"' "$OUT/live.json" || fail "no link record in the live run"
+  grep -q '"events_per_s":' "$OUT/live.json" || fail "no events_per_s in the live stats records"
   grep -q '"in_iface":"tw-docs0"' "$OUT/live.json" || fail "no live event naming its interface"
   grep -q '"events_lost_per_cpu":\[' "$OUT/live.json" || fail "no live stats record"
 }

@@ -49,7 +49,7 @@ done
 # --- 1. the captures through the module ---
 insmod $D/tamperwatch.ko
 say "insmod tamperwatch rc=$?"
-$D/tamperwatchd -i veth1 --mode kmod --alerts /tmp/kmod.json --control /tmp/kmod.sock 2>/tmp/kmod.err &
+$D/tamperwatchd -i veth1 --mode kmod --events --alerts /tmp/kmod.json --control /tmp/kmod.sock 2>/tmp/kmod.err &
 KPID=$!
 wait_for /tmp/kmod.err "watching veth1" 60 || say "kmod daemon did not start"
 for c in rst_race blockpage dns_race; do
@@ -66,7 +66,7 @@ for f in kmod.json kmod.err replay.log; do put $f /tmp/$f; done
 # --- 2. a daemon too slow for the traffic: events lost, and counted ---
 tcpreplay -q -K --loop=0 --pps=4000 -i veth0 $D/rst_race.pcap $D/dns_race.pcap >/dev/null 2>&1 &
 TPID=$!
-$D/tamperwatchd -i veth1 --mode kmod --alerts /tmp/kmod2.json --control /tmp/kmod2.sock 2>/tmp/kmod2.err &
+$D/tamperwatchd -i veth1 --mode kmod --events --alerts /tmp/kmod2.json --control /tmp/kmod2.sock 2>/tmp/kmod2.err &
 KPID=$!
 wait_for /tmp/kmod2.err "watching veth1" 60 || say "kmod daemon 2 did not start"
 sleep 1
@@ -81,7 +81,7 @@ put kmod2.json /tmp/kmod2.json
 put kmod2.err /tmp/kmod2.err
 
 # --- 3. unload under traffic, a daemon attached (it stops, saying why) ---
-$D/tamperwatchd -i veth1 --mode kmod --alerts /tmp/kmod3.json --control /tmp/kmod3.sock 2>/tmp/kmod3.err &
+$D/tamperwatchd -i veth1 --mode kmod --events --alerts /tmp/kmod3.json --control /tmp/kmod3.sock 2>/tmp/kmod3.err &
 KPID=$!
 wait_for /tmp/kmod3.err "watching veth1" 60 || say "kmod daemon 3 did not start"
 sleep 2
@@ -100,7 +100,7 @@ put kmod3.err /tmp/kmod3.err
 # --- 4. a module of another netlink API version is refused ---
 insmod $D/tamperwatch-api99.ko
 say "insmod api99 rc=$?"
-$D/tamperwatchd -i veth1 --mode kmod --alerts /tmp/kmod4.json --control /tmp/kmod4.sock 2>/tmp/kmod4.err
+$D/tamperwatchd -i veth1 --mode kmod --events --alerts /tmp/kmod4.json --control /tmp/kmod4.sock 2>/tmp/kmod4.err
 say "api99 daemon rc=$?"
 put kmod4.err /tmp/kmod4.err
 rmmod tamperwatch

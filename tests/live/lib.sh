@@ -72,7 +72,10 @@ tw_start() {
   local out=$1; shift
   local ctl=(--control "$out.ctl.sock")
   case " $* " in *" --control "*) ctl=() ;; esac
-  ip netns exec $NS_G "$TW" --alerts "$out" --set output.stats_interval=0 "${ctl[@]}" "$@" 2>"$out.stderr" &
+  # the tests read the per-packet events: on unless ARGS choose output.types
+  local ev=(--events)
+  case " $* " in *output.types=*) ev=() ;; esac
+  ip netns exec $NS_G "$TW" --alerts "$out" --set output.stats_interval=0 "${ctl[@]}" "${ev[@]}" "$@" 2>"$out.stderr" &
   TW_PID=$!
   for i in $(seq 50); do
     grep -q "watching" "$out.stderr" 2>/dev/null && return 0

@@ -154,7 +154,8 @@ dns_all() {
 tw_start() {
   local name=$1; shift
   # not through gw(): TW_PID must be the daemon, not a subshell around it
-  ip netns exec "$NS_G" "$TW" -i gw-cli -i gw-up --mode xdp --control "$WORK/$name.ctl.sock" "$@" 2>"$WORK/$name.err" &
+  # every record type (--events): the leak test reads the events too
+  ip netns exec "$NS_G" "$TW" -i gw-cli -i gw-up --mode xdp --control "$WORK/$name.ctl.sock" --events "$@" 2>"$WORK/$name.err" &
   TW_PID=$!
   for _ in $(seq 100); do
     [ "$(grep -c "watching" "$WORK/$name.err" 2>/dev/null)" = 2 ] && return 0
