@@ -24,7 +24,7 @@ CFLAGS    ?= -O2 -g
 PKG_CONFIG ?= pkg-config
 PKGS      := libbpf:libbpf-dev libelf:libelf-dev zlib:zlib1g-dev libpcap:libpcap-dev json-c:libjson-c-dev \
 	libcurl:libcurl4-openssl-dev libcrypto:libssl-dev libarchive:libarchive-dev \
-	libnl-genl-3.0:libnl-genl-3-dev libnl-route-3.0:libnl-route-3-dev libnl-3.0:libnl-3-dev libnats:libnats-dev
+	libnl-genl-3.0:libnl-genl-3-dev libnl-route-3.0:libnl-route-3-dev libnl-3.0:libnl-3-dev libnats:libnats-dev libseccomp:libseccomp-dev
 pkg_name   = $(firstword $(subst :, ,$(1)))
 pkg_debian = $(lastword $(subst :, ,$(1)))
 PKG_NAMES := $(foreach p,$(PKGS),$(call pkg_name,$(p)))
