@@ -3,10 +3,12 @@
  * Three steps, in this order, from the main thread:
  *  1. sandbox.user: switch every thread to that user (glibc applies setresuid
  *     to all threads), the main thread keeping its capabilities across it;
- *  2. capabilities: every thread keeps only what its mode still needs (the
+ *  2. capabilities: the main thread, the only one that still touches the
+ *     kernel side (maps, detach, the module), keeps what its mode needs (the
  *     set below, intersected with what it holds) in its effective, permitted
- *     and bounding sets, the ambient set cleared.  Capabilities are per
- *     thread: the main thread drops its own, then signals every other thread
+ *     and bounding sets; every other thread (control socket, metrics, sinks)
+ *     keeps nothing; ambient sets are cleared.  Capabilities are per thread:
+ *     the main thread drops its own, then signals every other thread
  *     (TW_SIG_PRIVDROP) to drop theirs, and /proc/self/task is read back to
  *     check that no thread kept more;
  *  3. seccomp: an allow-list of system calls per mode, synchronised to every
@@ -94,13 +96,13 @@ static int cap_set(uint64_t eff, uint64_t prm)
 	return (int)syscall(SYS_capset, &h, d);
 }
 
-static uint64_t keep_caps;           /* what every thread keeps */
+static uint64_t keep_caps; /* what the main thread keeps; every other thread keeps nothing */
 static atomic_int drop_acks, drop_errno;
 
 /* The calling thread: bounding set (needs CAP_SETPCAP, so first), ambient
  * set, then effective and permitted.  Async-signal-safe: also run from the
  * TW_SIG_PRIVDROP handler in every other thread. */
-static int drop_self(void)
+static int drop_self(uint64_t keep)
 {
 	uint64_t eff, prm;
 	if (cap_get(&eff, &prm) < 0)
@@ -109,16 +111,16 @@ static int drop_self(void)
 		cap_set(prm, prm); /* after setresuid the effective set is empty */
 	if (prm & CAPBIT(CAP_SETPCAP))
 		for (int c = 0; c < 64; c++)
-			if (!(keep_caps & CAPBIT(c)))
+			if (!(keep & CAPBIT(c)))
 				prctl(PR_CAPBSET_DROP, c, 0, 0, 0); /* EINVAL: a cap this kernel lacks */
 	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-	return cap_set(keep_caps & prm, keep_caps & prm) < 0 ? errno : 0;
+	return cap_set(keep & prm, keep & prm) < 0 ? errno : 0;
 }
 
 static void on_privdrop(int sig)
 {
 	(void)sig;
-	int saved = errno, e = drop_self();
+	int saved = errno, e = drop_self(0);
 	if (e)
 		atomic_store(&drop_errno, e);
 	atomic_fetch_add(&drop_acks, 1);
@@ -148,7 +150,7 @@ static int thread_caps(const char *tid, uint64_t *eff, uint64_t *prm, char *comm
 	return got == 3 ? 0 : -1;
 }
 
-/* Signal each thread that holds more than keep_caps; 0 when none did,
+/* Signal each other thread that holds any capability; 0 when none did,
  * 1 when some were signalled, -1 with err on failure. */
 static int drop_others(char *err, size_t errlen)
 {
@@ -168,7 +170,7 @@ static int drop_others(char *err, size_t errlen)
 			continue;
 		if (thread_caps(de->d_name, &eff, &prm, comm, sizeof(comm)) < 0)
 			continue; /* gone */
-		if (!((eff | prm) & ~keep_caps))
+		if (!(eff | prm))
 			continue;
 		if (syscall(SYS_tgkill, pid, atoi(de->d_name), TW_SIG_PRIVDROP) == 0)
 			sent++;
@@ -184,7 +186,8 @@ static int drop_others(char *err, size_t errlen)
 	return sent > 0;
 }
 
-/* The first thread still holding more than keep_caps, in err; 0 when none */
+/* The first thread still holding more than it should (the main thread
+ * keep_caps, the others nothing), in err; 0 when none */
 static int check_threads(char *err, size_t errlen)
 {
 	DIR *dir = opendir("/proc/self/task");
@@ -193,16 +196,17 @@ static int check_threads(char *err, size_t errlen)
 		return -1;
 	}
 	struct dirent *de;
-	int rc = 0;
+	int rc = 0, pid = getpid();
 	while (!rc && (de = readdir(dir))) {
 		char comm[64];
 		uint64_t eff, prm;
 		if (de->d_name[0] == '.' || thread_caps(de->d_name, &eff, &prm, comm, sizeof(comm)) < 0)
 			continue;
-		if ((eff | prm) & ~keep_caps) {
+		uint64_t keep = atoi(de->d_name) == pid ? keep_caps : 0;
+		if ((eff | prm) & ~keep) {
 			snprintf(err, errlen,
 			         "sandbox: thread %s (%s) still holds capabilities %#" PRIx64 " (keeping %#" PRIx64 ")",
-			         de->d_name, comm, eff | prm, keep_caps);
+			         de->d_name, comm, eff | prm, keep);
 			rc = -1;
 		}
 	}
@@ -251,7 +255,7 @@ static int drop_caps(enum tw_sandbox_mode mode, const struct tw_sandbox_cfg *cfg
 		snprintf(err, errlen, "sandbox: sigaction: %s", strerror(errno));
 		return -1;
 	}
-	int e = drop_self();
+	int e = drop_self(keep_caps);
 	if (e) {
 		snprintf(err, errlen, "sandbox: dropping capabilities: %s", strerror(e));
 		return -1;
@@ -275,31 +279,147 @@ static int drop_caps(enum tw_sandbox_mode mode, const struct tw_sandbox_cfg *cfg
  * the next --replay file), time, signals, threads, polling, sockets that are
  * already open or are opened by the sinks (syslog, Alertmanager, NATS). */
 static const char *const base_calls[] = {
-	"read", "write", "readv", "writev", "pread64", "pwrite64", "close", "openat", "open", "creat",
-	"stat", "fstat", "lstat", "newfstatat", "statx", "statfs", "fstatfs", "lseek", "fsync", "fdatasync",
-	"rename", "renameat", "renameat2", "unlink", "unlinkat", "mkdir", "mkdirat", "rmdir", "getdents64",
-	"getdents", "ftruncate", "fallocate", "readlink", "readlinkat", "access", "faccessat", "faccessat2",
-	"fcntl", "dup", "dup2", "dup3", "pipe", "pipe2", "ioctl", "flock", "umask", "fchmod", "utimensat",
-	"mmap", "munmap", "mremap", "mprotect", "brk", "madvise", "mincore", "membarrier", "clock_gettime",
-	"clock_getres", "gettimeofday", "time", "nanosleep", "clock_nanosleep", "rt_sigaction",
-	"rt_sigprocmask", "rt_sigreturn", "rt_sigtimedwait", "rt_sigpending", "sigaltstack",
-	"restart_syscall", "futex", "futex_waitv", "set_robust_list", "get_robust_list", "rseq", "exit",
-	"exit_group", "sched_yield", "sched_getaffinity", "gettid", "getpid", "getppid", "getuid", "geteuid",
-	"getgid", "getegid", "getresuid", "getresgid", "getgroups", "poll", "ppoll", "select", "pselect6",
-	"epoll_create", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2", "eventfd2",
-	"timerfd_create", "timerfd_settime", "timerfd_gettime", "socketpair", "connect", "accept", "accept4",
-	"sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg", "recvmmsg", "shutdown", "getsockname",
-	"getpeername", "setsockopt", "getsockopt", "getrandom", "uname", "prlimit64", "getrlimit", "sysinfo",
-	"getcwd", "sendfile",
+	"read",
+	"write",
+	"readv",
+	"writev",
+	"pread64",
+	"pwrite64",
+	"close",
+	"openat",
+	"open",
+	"creat",
+	"stat",
+	"fstat",
+	"lstat",
+	"newfstatat",
+	"statx",
+	"statfs",
+	"fstatfs",
+	"lseek",
+	"fsync",
+	"fdatasync",
+	"rename",
+	"renameat",
+	"renameat2",
+	"unlink",
+	"unlinkat",
+	"mkdir",
+	"mkdirat",
+	"rmdir",
+	"getdents64",
+	"getdents",
+	"ftruncate",
+	"fallocate",
+	"readlink",
+	"readlinkat",
+	"access",
+	"faccessat",
+	"faccessat2",
+	"fcntl",
+	"dup",
+	"dup2",
+	"dup3",
+	"pipe",
+	"pipe2",
+	"ioctl",
+	"flock",
+	"umask",
+	"fchmod",
+	"utimensat",
+	"mmap",
+	"munmap",
+	"mremap",
+	"mprotect",
+	"brk",
+	"madvise",
+	"mincore",
+	"membarrier",
+	"clock_gettime",
+	"clock_getres",
+	"gettimeofday",
+	"time",
+	"nanosleep",
+	"clock_nanosleep",
+	"rt_sigaction",
+	"rt_sigprocmask",
+	"rt_sigreturn",
+	"rt_sigtimedwait",
+	"rt_sigpending",
+	"sigaltstack",
+	"restart_syscall",
+	"futex",
+	"futex_waitv",
+	"set_robust_list",
+	"get_robust_list",
+	"rseq",
+	"exit",
+	"exit_group",
+	"sched_yield",
+	"sched_getaffinity",
+	"gettid",
+	"getpid",
+	"getppid",
+	"getuid",
+	"geteuid",
+	"getgid",
+	"getegid",
+	"getresuid",
+	"getresgid",
+	"getgroups",
+	"poll",
+	"ppoll",
+	"select",
+	"pselect6",
+	"epoll_create",
+	"epoll_create1",
+	"epoll_ctl",
+	"epoll_wait",
+	"epoll_pwait",
+	"epoll_pwait2",
+	"eventfd2",
+	"timerfd_create",
+	"timerfd_settime",
+	"timerfd_gettime",
+	"socketpair",
+	"connect",
+	"accept",
+	"accept4",
+	"sendto",
+	"recvfrom",
+	"sendmsg",
+	"recvmsg",
+	"sendmmsg",
+	"recvmmsg",
+	"shutdown",
+	"getsockname",
+	"getpeername",
+	"setsockopt",
+	"getsockopt",
+	"getrandom",
+	"uname",
+	"prlimit64",
+	"getrlimit",
+	"sysinfo",
+	"getcwd",
+	"sendfile",
 };
 
 /* bpf(2) commands the BPF modes still make: map reads, updates and deletes
  * (flow sweep, counters), program test runs (replay), object info; never a
  * program or map load */
 static const int bpf_cmds[] = {
-	BPF_MAP_LOOKUP_ELEM,       BPF_MAP_UPDATE_ELEM,         BPF_MAP_DELETE_ELEM, BPF_MAP_GET_NEXT_KEY,
-	BPF_PROG_TEST_RUN,         BPF_OBJ_GET_INFO_BY_FD,      BPF_MAP_LOOKUP_BATCH, BPF_MAP_LOOKUP_AND_DELETE_ELEM,
-	BPF_MAP_LOOKUP_AND_DELETE_BATCH, BPF_MAP_UPDATE_BATCH, BPF_MAP_DELETE_BATCH,
+	BPF_MAP_LOOKUP_ELEM,
+	BPF_MAP_UPDATE_ELEM,
+	BPF_MAP_DELETE_ELEM,
+	BPF_MAP_GET_NEXT_KEY,
+	BPF_PROG_TEST_RUN,
+	BPF_OBJ_GET_INFO_BY_FD,
+	BPF_MAP_LOOKUP_BATCH,
+	BPF_MAP_LOOKUP_AND_DELETE_ELEM,
+	BPF_MAP_LOOKUP_AND_DELETE_BATCH,
+	BPF_MAP_UPDATE_BATCH,
+	BPF_MAP_DELETE_BATCH,
 };
 
 /* system call names by number, for the SIGSYS line (resolved before the
@@ -381,6 +501,9 @@ static int build(scmp_filter_ctx ctx, enum tw_sandbox_mode mode)
 		struct scmp_arg_cmp dom = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)domains[i]);
 		rc = allow(ctx, "socket", 1, &dom);
 	}
+	/* libbpf and libnl bind each netlink socket they open (TC detach, the
+	 * module's dumps); bind(2) cannot see the family, socket(2) did */
+	rc = rc || !netlink ? rc : allow(ctx, "bind", 0, NULL);
 	for (size_t i = 0; bpf && i < sizeof(bpf_cmds) / sizeof(bpf_cmds[0]) && !rc; i++) {
 		struct scmp_arg_cmp cmd = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)bpf_cmds[i]);
 		rc = allow(ctx, "bpf", 1, &cmd);
