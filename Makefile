@@ -29,7 +29,7 @@ pkg_name   = $(firstword $(subst :, ,$(1)))
 pkg_debian = $(lastword $(subst :, ,$(1)))
 PKG_NAMES := $(foreach p,$(PKGS),$(call pkg_name,$(p)))
 # goals that compile nothing need no library (deps is what installs them)
-NO_LIB_GOALS := clean deps format format-check uninstall kmod
+NO_LIB_GOALS := clean deps format format-check uninstall kmod deb
 ifneq ($(if $(MAKECMDGOALS),$(filter-out $(NO_LIB_GOALS),$(MAKECMDGOALS)),all),)
 ifeq ($(shell command -v $(PKG_CONFIG)),)
 $(error $(PKG_CONFIG) not found: install the Debian package pkg-config (or run `make deps`))
@@ -76,7 +76,7 @@ BENCH_BINS  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 # skeletons are only prerequisites of pattern rules: keep make from deleting them
 .SECONDARY: $(SKELS) $(BUILD)/vmlinux.h $(SAN_OBJS) $(FUZZ_OBJS)
 .PHONY: all check unit docs installtest bpftest fuzz live lab replaytest hostile outputs bench demo eval clean deps install uninstall \
-	format format-check kmod kmodtest
+	format format-check kmod kmodtest deb
 
 all: $(BUILD)/tamperwatchd $(BUILD)/tamperwatch
 
@@ -269,6 +269,17 @@ uninstall: $(BUILD)/install/tamperwatchd.conf
 	@$(call uninstall_conf,etc/logrotate.d/tamperwatch,$(ROT_DEST))
 	@for d in $(DESTDIR)$(DOCDIR) $(DESTDIR)$(PKGDATADIR) $(DESTDIR)$(SYSCONFDIR)/tamperwatch; do \
 		[ ! -d "$$d" ] || find "$$d" -depth -type d -empty -delete; done
+
+# ---- the Debian package (debian/; docs/packaging.md) ---------------------------
+# Built from a copy of the tree (what git tracks, and new files it does not
+# ignore), so that the package build's `make clean` leaves this build alone:
+# $(BUILD)/deb/tamperwatch_*.deb and tamperwatch-dkms_*.deb, then lintian.
+deb:
+	@rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/tamperwatch
+	@git ls-files -co --exclude-standard | while IFS= read -r f; do [ ! -e "$$f" ] || printf '%s\n' "$$f"; done | \
+		tar -cf - -T - | tar -xf - -C $(BUILD)/deb/tamperwatch
+	cd $(BUILD)/deb/tamperwatch && dpkg-buildpackage -us -uc -b
+	lintian --fail-on error,warning $(BUILD)/deb/*.changes
 
 # the house style (.clang-format): `make format` rewrites, `make format-check` only looks
 FORMAT_SRCS = $(shell git ls-files '*.c' '*.h')
