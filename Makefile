@@ -45,7 +45,7 @@ JSONC_LIBS := $(shell $(PKG_CONFIG) --libs json-c)
 endif
 
 LAYER_INC := -Idaemon   # includes name their layer: "capture/engine.h"
-TW_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude $(LAYER_INC) -I$(BUILD) $(PKG_CFLAGS) $(CFLAGS)
+TW_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude $(LAYER_INC) -I$(BUILD) $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 SAN       := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 LIBS      := $(PKG_LIBS) -lm -lpthread
 # every compile writes the headers it read to TARGET.d (included at the end),
