@@ -278,7 +278,8 @@ deb:
 	@rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/tamperwatch
 	@git ls-files -co --exclude-standard | while IFS= read -r f; do [ ! -e "$$f" ] || printf '%s\n' "$$f"; done | \
 		tar -cf - -T - | tar -xf - -C $(BUILD)/deb/tamperwatch
-	cd $(BUILD)/deb/tamperwatch && dpkg-buildpackage -us -uc -b
+	# a fresh make inside: none of this make's variables (BUILD=... would be the copy's)
+	cd $(BUILD)/deb/tamperwatch && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES -u BUILD dpkg-buildpackage -us -uc -b
 	lintian --fail-on error,warning $(BUILD)/deb/*.changes
 
 # the house style (.clang-format): `make format` rewrites, `make format-check` only looks
