@@ -23,7 +23,7 @@ dpkg -x "$deb" "$root" && dpkg -x "$dkms" "$root" || { echo "FAIL: dpkg -x"; exi
 for f in usr/sbin/tamperwatchd usr/bin/tamperwatch \
   usr/share/man/man8/tamperwatchd.8.gz usr/share/man/man1/tamperwatch.1.gz usr/share/man/man5/tamperwatchd.conf.5.gz \
   etc/tamperwatch/tamperwatchd.conf etc/logrotate.d/tamperwatch lib/systemd/system/tamperwatchd.service \
-  usr/share/tamperwatch/fingerprints.csv usr/share/doc/tamperwatch/hardening.md usr/share/doc/tamperwatch/copyright \
+  usr/share/tamperwatch/fingerprints.csv usr/share/doc/tamperwatch/copyright \
   usr/src/tamperwatch-0.1.0/dkms.conf usr/src/tamperwatch-0.1.0/Kbuild usr/src/tamperwatch-0.1.0/kmod/genl.c \
   usr/src/tamperwatch-0.1.0/include/tamperwatch/genl.h; do
   [ -f "$root/$f" ] || fail "missing /$f"
@@ -32,6 +32,9 @@ done
 for f in kmod/*.c kmod/*.h include/tamperwatch/*.h; do
   cmp -s "$f" "$root/usr/src/tamperwatch-0.1.0/$f" || fail "/usr/src/tamperwatch-0.1.0/$f differs from the tree"
 done
+# debhelper compresses the larger documents
+[ -f "$root/usr/share/doc/tamperwatch/hardening.md" ] || [ -f "$root/usr/share/doc/tamperwatch/hardening.md.gz" ] ||
+  fail "missing /usr/share/doc/tamperwatch/hardening.md(.gz)"
 [ -x "$root/usr/sbin/tamperwatchd" ] && [ -x "$root/usr/bin/tamperwatch" ] || fail "binaries not executable"
 ok "file list: $(dpkg -c "$deb" | grep -vc '/$') files in tamperwatch, $(dpkg -c "$dkms" | grep -vc '/$') in tamperwatch-dkms"
 
@@ -53,7 +56,9 @@ for s in postinst postrm prerm; do
 done
 grep -q 'adduser --system' "$tmp/ctl/postinst" || fail "postinst does not create the system user"
 grep -q 'deb-systemd-invoke start' "$tmp/ctl/postinst" && fail "postinst starts the unit (it needs its interfaces first)"
-grep -q 'deb-systemd-helper enable' "$tmp/ctl/postinst" && fail "postinst enables the unit"
+# enabled again on upgrade only where the administrator had enabled it
+awk '/deb-systemd-helper enable/ && prev !~ /was-enabled/ {bad=1} NF {prev=$0} END {exit !bad}' "$tmp/ctl/postinst" &&
+  fail "postinst enables the unit unconditionally"
 dpkg-deb -e "$dkms" "$tmp/ctl-dkms"
 grep -q 'dkms add' "$tmp/ctl-dkms/postinst" && grep -q 'dkms remove' "$tmp/ctl-dkms/prerm" || fail "dkms maintainer scripts"
 ok "maintainer scripts"
