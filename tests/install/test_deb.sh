@@ -57,7 +57,7 @@ done
 grep -q 'adduser --system' "$tmp/ctl/postinst" || fail "postinst does not create the system user"
 grep -q 'deb-systemd-invoke start' "$tmp/ctl/postinst" && fail "postinst starts the unit (it needs its interfaces first)"
 # enabled again on upgrade only where the administrator had enabled it
-awk '/deb-systemd-helper enable/ && prev !~ /was-enabled/ {bad=1} NF {prev=$0} END {exit !bad}' "$tmp/ctl/postinst" &&
+awk '/deb-systemd-helper enable/ && prev !~ /was-enabled/ {bad=1} NF && $1 !~ /^#/ {prev=$0} END {exit !bad}' "$tmp/ctl/postinst" &&
   fail "postinst enables the unit unconditionally"
 dpkg-deb -e "$dkms" "$tmp/ctl-dkms"
 grep -q 'dkms add' "$tmp/ctl-dkms/postinst" && grep -q 'dkms remove' "$tmp/ctl-dkms/prerm" || fail "dkms maintainer scripts"
