@@ -78,4 +78,28 @@ if command -v systemd-analyze >/dev/null; then
     fail "systemd-analyze verify: $(cat "$tmp/verify.log")"
   fi
 fi
+
+# CI only (TW_DEB_INSTALL=1, a machine of its own: this installs into /):
+# install, upgrade over an edited conffile, start where systemd runs, purge
+if [ "${TW_DEB_INSTALL:-0}" = 1 ]; then
+  dpkg -i "$deb" >"$tmp/dpkg.log" 2>&1 || fail "dpkg -i: $(tail -3 "$tmp/dpkg.log")"
+  getent passwd tamperwatch >/dev/null || fail "postinst made no user tamperwatch"
+  /usr/sbin/tamperwatchd --version >/dev/null || fail "installed tamperwatchd --version"
+  echo "# edited" >>/etc/tamperwatch/tamperwatchd.conf
+  dpkg -i --force-confold "$deb" >"$tmp/dpkg.log" 2>&1 || fail "upgrade: $(tail -3 "$tmp/dpkg.log")"
+  tail -n 1 /etc/tamperwatch/tamperwatchd.conf | grep -q '^# edited$' || fail "upgrade replaced the edited conffile"
+  if [ -d /run/systemd/system ]; then
+    mkdir -p /etc/systemd/system/tamperwatchd.service.d
+    printf '[Service]\nEnvironment="TAMPERWATCHD_OPTS=-i lo --mode tc"\n' >/etc/systemd/system/tamperwatchd.service.d/test.conf
+    systemctl daemon-reload && systemctl start tamperwatchd && sleep 2 && systemctl is-active --quiet tamperwatchd ||
+      fail "systemctl start: $(journalctl -u tamperwatchd -n 5 --no-pager)"
+    systemctl stop tamperwatchd
+    rm -rf /etc/systemd/system/tamperwatchd.service.d
+    systemctl daemon-reload
+  fi
+  dpkg -P tamperwatch >"$tmp/dpkg.log" 2>&1 || fail "purge: $(tail -3 "$tmp/dpkg.log")"
+  [ ! -e /etc/tamperwatch ] && [ ! -e /usr/sbin/tamperwatchd ] && [ ! -e /var/lib/tamperwatch ] ||
+    fail "purge left files behind"
+  ok "dpkg -i, upgrade keeping an edited conffile$([ -d /run/systemd/system ] && echo ", started under systemd"), purge"
+fi
 finish
