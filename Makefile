@@ -24,12 +24,12 @@ CFLAGS    ?= -O2 -g
 PKG_CONFIG ?= pkg-config
 PKGS      := libbpf:libbpf-dev libelf:libelf-dev zlib:zlib1g-dev libpcap:libpcap-dev json-c:libjson-c-dev \
 	libcurl:libcurl4-openssl-dev libcrypto:libssl-dev libarchive:libarchive-dev \
-	libnl-genl-3.0:libnl-genl-3-dev libnl-route-3.0:libnl-route-3-dev libnl-3.0:libnl-3-dev libnats:libnats-dev
+	libnl-genl-3.0:libnl-genl-3-dev libnl-route-3.0:libnl-route-3-dev libnl-3.0:libnl-3-dev libnats:libnats-dev libseccomp:libseccomp-dev
 pkg_name   = $(firstword $(subst :, ,$(1)))
 pkg_debian = $(lastword $(subst :, ,$(1)))
 PKG_NAMES := $(foreach p,$(PKGS),$(call pkg_name,$(p)))
 # goals that compile nothing need no library (deps is what installs them)
-NO_LIB_GOALS := clean deps format format-check uninstall kmod
+NO_LIB_GOALS := clean deps format format-check uninstall kmod deb
 ifneq ($(if $(MAKECMDGOALS),$(filter-out $(NO_LIB_GOALS),$(MAKECMDGOALS)),all),)
 ifeq ($(shell command -v $(PKG_CONFIG)),)
 $(error $(PKG_CONFIG) not found: install the Debian package pkg-config (or run `make deps`))
@@ -45,7 +45,7 @@ JSONC_LIBS := $(shell $(PKG_CONFIG) --libs json-c)
 endif
 
 LAYER_INC := -Idaemon   # includes name their layer: "capture/engine.h"
-TW_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude $(LAYER_INC) -I$(BUILD) $(PKG_CFLAGS) $(CFLAGS)
+TW_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude $(LAYER_INC) -I$(BUILD) $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 SAN       := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 LIBS      := $(PKG_LIBS) -lm -lpthread
 # every compile writes the headers it read to TARGET.d (included at the end),
@@ -76,7 +76,7 @@ BENCH_BINS  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 # skeletons are only prerequisites of pattern rules: keep make from deleting them
 .SECONDARY: $(SKELS) $(BUILD)/vmlinux.h $(SAN_OBJS) $(FUZZ_OBJS)
 .PHONY: all check unit docs installtest bpftest fuzz live lab replaytest hostile outputs bench demo eval clean deps install uninstall \
-	format format-check kmod kmodtest
+	format format-check kmod kmodtest deb
 
 all: $(BUILD)/tamperwatchd $(BUILD)/tamperwatch
 
@@ -270,6 +270,18 @@ uninstall: $(BUILD)/install/tamperwatchd.conf
 	@$(call uninstall_conf,etc/logrotate.d/tamperwatch,$(ROT_DEST))
 	@for d in $(DESTDIR)$(DOCDIR) $(DESTDIR)$(PKGDATADIR) $(DESTDIR)$(SYSCONFDIR)/tamperwatch; do \
 		[ ! -d "$$d" ] || find "$$d" -depth -type d -empty -delete; done
+
+# ---- the Debian package (debian/; docs/packaging.md) ---------------------------
+# Built from a copy of the tree (what git tracks, and new files it does not
+# ignore), so that the package build's `make clean` leaves this build alone:
+# $(BUILD)/deb/tamperwatch_*.deb and tamperwatch-dkms_*.deb, then lintian.
+deb:
+	@rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/tamperwatch
+	@git ls-files -co --exclude-standard | while IFS= read -r f; do [ ! -e "$$f" ] || printf '%s\n' "$$f"; done | \
+		tar -cf - -T - | tar -xf - -C $(BUILD)/deb/tamperwatch
+	# a fresh make inside: none of this make's variables (BUILD=... would be the copy's)
+	cd $(BUILD)/deb/tamperwatch && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES -u BUILD dpkg-buildpackage -us -uc -b
+	lintian --fail-on error,warning $(BUILD)/deb/*.changes
 
 # the house style (.clang-format): `make format` rewrites, `make format-check` only looks
 FORMAT_SRCS = $(shell git ls-files '*.c' '*.h')

@@ -91,6 +91,9 @@ static const struct key keys[] = {
 	{ "regions", "file", K_STR, 0, sizeof(((struct tw_config *)0)->regions), OFF(regions) },
 	/* block-page / forged-DNS fingerprints (docs/configuration.md: the default set) */
 	{ "fingerprints", "files", K_STR, 0, sizeof(((struct tw_config *)0)->fingerprints), OFF(fingerprints) },
+	/* least privilege after setup (docs/hardening.md) */
+	{ "sandbox", "seccomp", K_BOOL, 0, 1, OFF(sandbox.seccomp) },
+	{ "sandbox", "user", K_STR, 0, sizeof(((struct tw_config *)0)->sandbox.user), OFF(sandbox.user) },
 	/* shutdown detection (README "Shutdown detection") */
 	{ "shutdown", "enabled", K_BOOL, 0, 1, OFF(shutdown_on) },
 	{ "shutdown", "prefix_v4", K_INT, 8, 32, OFF(shutdown_v4) },
@@ -177,6 +180,13 @@ static int check_str(const char *section, const char *name, const char *value, c
 		uint32_t mask = 0;
 		return *value ? tw_out_types_parse(value, &mask, why, whylen) : 0;
 	}
+	if (!strcmp(section, "sandbox") && !strcmp(name, "user")) /* a POSIX user name */
+		for (const char *p = value; *p; p++)
+			if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' ||
+			      (p > value && ((*p >= '0' && *p <= '9') || *p == '-' || *p == '.')))) {
+				snprintf(why, whylen, "not a user name");
+				return -1;
+			}
 	if (!strcmp(section, "metrics") && !strcmp(name, "listen"))
 		return *value ? tw_hostport_parse(value, &ss, &sl, why, whylen) : 0;
 	if (!strcmp(section, "syslog") && !strcmp(name, "target"))
@@ -204,6 +214,7 @@ void tw_config_default(struct tw_config *c)
 	c->max_flows = TW_FLOWS_DEFAULT; /* include/tamperwatch/maps.h says why */
 	c->silence_hold_ns = 30ull * 1000000000ull;
 	c->stats_interval = 60;
+	c->sandbox.seccomp = 1;
 	tw_agg_cfg_default(&c->alerts);
 	snprintf(c->syslog.target, sizeof(c->syslog.target), "/dev/log");
 	snprintf(c->syslog.facility, sizeof(c->syslog.facility), "daemon");

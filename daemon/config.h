@@ -13,6 +13,7 @@
 #include "verdicts/throttle.h"    /* [throttling] keys */
 #include "outputs/nats_pub.h"     /* [nats] keys */
 #include "hub/hub.h"              /* [hub] keys */
+#include "sandbox.h"              /* [sandbox] keys */
 #include <limits.h>
 
 struct tw_config {
@@ -44,8 +45,9 @@ struct tw_config {
 	int shutdown_on;              /* shutdown.enabled */
 	int shutdown_v4, shutdown_v6; /* shutdown.prefix_v4 / prefix_v6: series granularity */
 	struct tw_shutdown_cfg shutdown;
-	struct tw_nats_cfg nats; /* [nats]: publishing to the hub (nats_pub.h) */
-	struct tw_hub_cfg hub;   /* [hub]: tamperwatchd --hub (hub.h) */
+	struct tw_nats_cfg nats;       /* [nats]: publishing to the hub (nats_pub.h) */
+	struct tw_hub_cfg hub;         /* [hub]: tamperwatchd --hub (hub.h) */
+	struct tw_sandbox_cfg sandbox; /* [sandbox]: least privilege after setup (sandbox.h) */
 };
 
 void tw_config_default(struct tw_config *c);

@@ -44,6 +44,7 @@
 #include "outputs/types.h"
 #include "control/ctl.h"
 #include "hub/hub.h"
+#include "sandbox.h"
 
 #define TW_VERSION "0.1.0"
 #define TW_MAX_REPLAY 256
@@ -967,6 +968,20 @@ static void run_reopen(void *arg)
 		fprintf(stderr, "tamperwatchd: SIGHUP: %s (still writing to the old file)\n", err);
 }
 
+/* least privilege for the rest of the run (sandbox.h); 0, or an exit status */
+static int enter_sandbox(struct daemon *d)
+{
+	char err[512];
+	enum tw_sandbox_mode m = d->a.nreplay
+	                                 ? (strcmp(d->be->name, "bpf") ? TW_SANDBOX_REPLAY_USER : TW_SANDBOX_REPLAY_BPF)
+	                         : d->be->watches ? TW_SANDBOX_LIVE_KMOD
+	                                          : TW_SANDBOX_LIVE_BPF;
+	if (tw_sandbox_enter(m, &d->cfg.sandbox, err, sizeof(err)) == 0)
+		return 0;
+	fprintf(stderr, "tamperwatchd: %s\n", err);
+	return 3;
+}
+
 static int run_live(struct daemon *d, const struct tw_run_hooks *hooks)
 {
 	const struct args *a = &d->a;
@@ -996,7 +1011,14 @@ static int run_live(struct daemon *d, const struct tw_run_hooks *hooks)
 	struct tw_linkwatch *lw = tw_linkwatch_new(d->links, a->nif, on_link, d, err, sizeof(err));
 	if (!lw)
 		fprintf(stderr, "tamperwatchd: %s (continuing without it)\n", err);
-	int rc = tw_live_run(d->eng, hooks, d->links, own ? 0 : a->nif, &d->cfg.timeouts, d->cfg.stats_interval, lw);
+	int rc = enter_sandbox(d); /* attached: what is left needs far less */
+	if (rc) {
+		tw_linkwatch_free(lw);
+		for (int i = 0; i < a->nif && !own; i++)
+			tw_link_detach(&d->links[i], xdp_fd);
+		return rc;
+	}
+	rc = tw_live_run(d->eng, hooks, d->links, own ? 0 : a->nif, &d->cfg.timeouts, d->cfg.stats_interval, lw);
 	tw_linkwatch_free(lw);
 	fprintf(stderr, "tamperwatchd: stopped; detached from %d interface(s)\n", a->nif);
 	return rc ? 1 : 0;
@@ -1007,6 +1029,9 @@ static int run(struct daemon *d)
 	struct tw_run_hooks hooks = { d, run_tick, run_stats, run_flush, run_reopen };
 	if (d->a.nreplay) {
 		struct tw_replay_totals tot;
+		int rc = enter_sandbox(d);
+		if (rc)
+			return rc;
 		return tw_replay_run(d->eng, &hooks, d->a.replay, d->a.nreplay, &d->cfg.timeouts, &tot) ? 1 : 0;
 	}
 	return run_live(d, &hooks);

@@ -13,6 +13,10 @@ PKGS=(
   libnats-dev
   # evidence pseudonyms: HMAC-SHA256
   libssl-dev
+  # the sandbox after setup: seccomp filters (daemon/sandbox.c)
+  libseccomp-dev
+  # the Debian package (make deb, tests/install/test_deb.sh)
+  debhelper dpkg-dev fakeroot lintian
   # tests and the lab
   iproute2 tcpdump curl python3 nginx-light unbound dnsutils nftables iptables
   openssl procps psmisc ethtool

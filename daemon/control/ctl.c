@@ -6,6 +6,7 @@
 #include "util/textbuf.h"
 #include "control/timeline.h"
 #include "verdicts/verdict.h"
+#include "util/privsig.h"
 #include <tamperwatch/parse.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -763,9 +764,11 @@ struct tw_ctl *tw_ctl_start(const struct tw_ctl_opts *o, struct tw_status *st, s
 		snprintf(err, errlen, "control socket: %s", strerror(errno));
 		goto fail_unlink;
 	}
-	/* signals go to the main loop: the thread starts with them blocked */
+	/* signals go to the main loop: the thread starts with them blocked, but
+	 * for the sandbox's request to drop capabilities (util/privsig.h) */
 	sigset_t all, old;
 	sigfillset(&all);
+	sigdelset(&all, TW_SIG_PRIVDROP);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	int rc = pthread_create(&c->th, NULL, thread_main, c);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

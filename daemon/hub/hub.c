@@ -338,6 +338,11 @@ int tw_hub_run(const struct tw_config *cfg, const char *alerts, const char *stat
 		goto out;
 	}
 	tw_run_signals();
+	if (tw_sandbox_enter(TW_SANDBOX_HUB, &cfg->sandbox, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tamperwatchd: %s\n", err);
+		rc = 3;
+		goto out;
+	}
 	loop(&h, nc, js, am);
 	h.dirty = 1;
 	save_state(&h);

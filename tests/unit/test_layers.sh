@@ -19,7 +19,7 @@ rank() {
   control/*) echo 6 ;;
   # the hub (tamperwatchd --hub) is a second main: it wires outputs and
   # control like main.c, and config.h holds its [hub] keys
-  main.c | config.[ch] | stats.[ch] | hub/*) echo 7 ;;
+  main.c | config.[ch] | stats.[ch] | sandbox.[ch] | hub/*) echo 7 ;;
   *) echo unknown ;;
   esac
 }
