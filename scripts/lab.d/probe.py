@@ -15,9 +15,9 @@ probe.py once HOST PORT SRC --send TEXT [--hold S]
     socket for it) and an RST that gives up; prints "acked N" when the
     server's TCP acknowledged the request, "reply N bytes" when data came,
     "reset" or "no_ack".  --after N: instead of giving up, send the request
-    N times more, 0.3 s apart, and print "later_resets K".  Its kernel's RSTs for the port are dropped with an
-    iptables rule in its own namespace while it runs (packets it writes
-    itself carry mark 0x5151 and pass).
+    N times more, 0.3 s apart, and print "later_resets K".  Its kernel's
+    RSTs for the port are dropped with an iptables rule in its own
+    namespace while it runs (packets it writes itself carry mark 0x5151).
 probe.py stream HOST PORT SRC[,SRC...] --rate N --stop FILE [--max S]
     a steady UDP stream (a media call or a VPN tunnel) from each SRC to an
     echo server (aux_server.py --udp-echo): N datagrams a second in all,
@@ -30,6 +30,8 @@ import socket
 import struct
 import sys
 import time
+
+from censor import build_tcp  # the lab's one packet builder (censor.py, beside this file)
 
 
 def tcp(a):
@@ -59,26 +61,6 @@ def tcp(a):
     return 0
 
 
-def _csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    t = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    while t >> 16:
-        t = (t & 0xFFFF) + (t >> 16)
-    return ~t & 0xFFFF
-
-
-def _seg(src, dst, sport, dport, seq, ack, flags, payload=b"", ipid=0):
-    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 5 << 4, flags, 64240, 0, 0) + payload
-    ph = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, 6, len(tcp))
-    c = _csum(ph + tcp)
-    tcp = tcp[:16] + struct.pack("!H", c) + tcp[18:]
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), ipid, 0x4000, 64, 6, 0,
-                     socket.inet_aton(src), socket.inet_aton(dst))
-    ip = ip[:10] + struct.pack("!H", _csum(ip)) + ip[12:]
-    return ip + tcp
-
-
 def once(a):
     import subprocess
     sport = random.randint(40000, 59999)
@@ -94,7 +76,8 @@ def once(a):
     def send(seq, ack, flags, payload=b""):
         nonlocal ipid
         ipid = (ipid + 1) & 0xFFFF
-        tx.sendto(_seg(a.src, a.host, sport, a.port, seq, ack, flags, payload, ipid), (a.host, 0))
+        tx.sendto(build_tcp(4, a.src, a.host, sport, a.port, seq, ack, flags, 64240, payload, ttl=64, ipid=ipid,
+                             df=True), (a.host, 0))
 
     def recv_until(deadline):
         """segments from the server to our port until deadline: (flags, seq, ack, payload length)"""
