@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The corpus as a labelled set (issue 18): tests/eval/corpus-labels.csv
 # labels every CenTrace capture and the Citizen Lab captures from SOURCES.md
-# (each row's capture exists, every censored row names its method); then
+# (each row's capture exists, every censored row names its method and says
+# whether its censorship is visible from one side, and if not why); then
 # scripts/eval --corpus-only replays every capture with the default
 # settings and the goal must be met: every labelled censored capture gets a
-# verdict >= 0.5, no control or benign capture one, no control an alert.
+# verdict >= 0.5 where its censorship is visible from one side, no control or
+# benign capture one, no control an alert.
 # Without the corpus, eval must say so and the test skips.
 cd "$(dirname "$0")/../.." || exit 1
 CORPUS=${TW_CORPUS:-../shared/corpus}
@@ -28,6 +30,8 @@ want = {os.path.relpath(p, corpus) for p in glob.glob(f"{corpus}/censoredplanet_
 want |= {os.path.relpath(p, corpus) for p in glob.glob(f"{corpus}/citizenlab__badtraffic/pcaps/*.pcap")}
 assert want <= files, "captures without a label: %s" % sorted(want - files)
 assert all(r["method"] for r in rows if r["label"] == "censored"), "a censored row without its method"
+assert all(r["visible"] == "yes" or r["visible"].startswith("no: ") for r in rows if r["label"] == "censored"), \
+    "a censored row without visible = yes or 'no: why'"
 assert all(r["source"].startswith("SOURCES.md ") for r in rows), "a row that does not cite SOURCES.md"
 print("ok: %d captures labelled (%d censored, %d control, %d benign, %d unlabelled), every one in SOURCES.md" % (
     len(rows), *(sum(r["label"] == k for r in rows) for k in ("censored", "control", "benign", "unlabelled"))))
