@@ -109,6 +109,11 @@ $(BUILD)/san/%.o: daemon/%.c | $(SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(TW_CFLAGS) $(SAN) $(DEPFLAGS) -c $< -o $@
 
+# the built-in fingerprint set is assembled into this object (.incbin, which
+# the compiler's dependency files do not list)
+$(BUILD)/obj/verdicts/fp_default.o $(BUILD)/san/verdicts/fp_default.o $(BUILD)/fuzzobj/verdicts/fp_default.o: \
+	data/fingerprints.csv
+
 $(BUILD)/tamperwatchd: daemon/main.c $(LIB_OBJS) | $(SKELS)
 	$(CC) $(TW_CFLAGS) $(DEPFLAGS) $< $(LIB_OBJS) -o $@ $(LDFLAGS) $(LIBS)
 
@@ -229,7 +234,7 @@ MAN_PAGES  := $(wildcard man/*.1 man/*.5 man/*.8)
 DOC_FILES  := $(shell find docs -type f 2>/dev/null)
 DATA_FILES := $(wildcard data/*)
 # what install puts there, but for the two configuration files (below)
-INSTALLED  := $(DESTDIR)$(SBINDIR)/tamperwatchd $(DESTDIR)$(BINDIR)/tamperwatch \
+INSTALLED  := $(DESTDIR)$(SBINDIR)/tamperwatchd $(DESTDIR)$(SBINDIR)/tamperwatch-fingerprints $(DESTDIR)$(BINDIR)/tamperwatch \
 	$(foreach m,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m))) $(patsubst docs/%,$(DESTDIR)$(DOCDIR)/%,$(DOC_FILES)) \
 	$(patsubst data/%,$(DESTDIR)$(PKGDATADIR)/%,$(DATA_FILES)) $(DESTDIR)$(UNITDIR)/tamperwatchd.service
 CONF_DEST  := $(DESTDIR)$(SYSCONFDIR)/tamperwatch/tamperwatchd.conf
@@ -239,8 +244,11 @@ ROT_DEST   := $(DESTDIR)$(SYSCONFDIR)/logrotate.d/tamperwatch
 # install and uninstall (PREFIX may differ from the last build's)
 $(BUILD)/install/tamperwatchd.conf: etc/tamperwatchd.conf FORCE
 	@mkdir -p $(@D)
-	sed 's|^files = /usr/local/share/tamperwatch/|files = $(PKGDATADIR)/|' $< > $@
+	cp $< $@
 $(BUILD)/install/tamperwatchd.service: systemd/tamperwatchd.service FORCE
+	@mkdir -p $(@D)
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@
+$(BUILD)/install/tamperwatch-fingerprints: scripts/tamperwatch-fingerprints FORCE
 	@mkdir -p $(@D)
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@
 FORCE:
@@ -254,8 +262,9 @@ install_conf = if [ ! -e '$(2)' ] || cmp -s '$(1)' '$(2)'; then $(INSTALL) -D -m
 uninstall_conf = if [ -e '$(2)' ] && ! cmp -s '$(1)' '$(2)'; then echo "kept $(2) (edited)"; else rm -f '$(2)'; fi; \
 	rm -f '$(2).dist'
 
-install: all $(BUILD)/install/tamperwatchd.conf $(BUILD)/install/tamperwatchd.service
+install: all $(BUILD)/install/tamperwatchd.conf $(BUILD)/install/tamperwatchd.service $(BUILD)/install/tamperwatch-fingerprints
 	$(INSTALL) -D -m 0755 $(BUILD)/tamperwatchd $(DESTDIR)$(SBINDIR)/tamperwatchd
+	$(INSTALL) -D -m 0755 $(BUILD)/install/tamperwatch-fingerprints $(DESTDIR)$(SBINDIR)/tamperwatch-fingerprints
 	$(INSTALL) -D -m 0755 $(BUILD)/tamperwatch $(DESTDIR)$(BINDIR)/tamperwatch
 	for m in $(MAN_PAGES); do $(INSTALL) -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/} || exit; done
 	for f in $(DOC_FILES); do $(INSTALL) -D -m 0644 $$f $(DESTDIR)$(DOCDIR)/$${f#docs/} || exit; done

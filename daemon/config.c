@@ -90,6 +90,7 @@ static const struct key keys[] = {
 	/* the operator's client prefix -> region/ASN labels (README "Regions") */
 	{ "regions", "file", K_STR, 0, sizeof(((struct tw_config *)0)->regions), OFF(regions) },
 	/* block-page / forged-DNS fingerprints (docs/configuration.md: the default set) */
+	{ "fingerprints", "default", K_BOOL, 0, 1, OFF(fingerprints_default) },
 	{ "fingerprints", "files", K_STR, 0, sizeof(((struct tw_config *)0)->fingerprints), OFF(fingerprints) },
 	/* least privilege after setup (docs/hardening.md) */
 	{ "sandbox", "seccomp", K_BOOL, 0, 1, OFF(sandbox.seccomp) },
@@ -215,6 +216,7 @@ void tw_config_default(struct tw_config *c)
 	c->silence_hold_ns = 30ull * 1000000000ull;
 	c->stats_interval = 60;
 	c->sandbox.seccomp = 1;
+	c->fingerprints_default = 1;
 	tw_agg_cfg_default(&c->alerts);
 	snprintf(c->syslog.target, sizeof(c->syslog.target), "/dev/log");
 	snprintf(c->syslog.facility, sizeof(c->syslog.facility), "daemon");

@@ -39,6 +39,7 @@ struct tw_config {
 	struct tw_evidence_cfg evidence; /* [evidence] (evidence.h) */
 	char control_socket[108];        /* control.socket ("" = the default, live only) */
 	char regions[4096];              /* regions.file: prefix -> region/ASN labels (regions.h); "" = none */
+	int fingerprints_default;        /* fingerprints.default: load the built-in set first (yes) */
 	char fingerprints[4096];         /* fingerprints.files: comma-separated CSV files, loaded before
 	                                  * each --fingerprints FILE; "" = none */
 	/* [shutdown] (README "Shutdown detection") */

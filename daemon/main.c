@@ -26,6 +26,7 @@
 #include "capture/run.h"
 #include "events/pipeline.h"
 #include "verdicts/fingerprints.h"
+#include "verdicts/fp_default.h"
 #include "verdicts/verdict.h"
 #include "alerts/aggregate.h"
 #include "alerts/legit.h"
@@ -87,7 +88,8 @@ static void usage(FILE *out)
 	        "      --events-payload    include payload snippets (base64) in events: user data,\n"
 	        "                          for debugging only (output.events_payload)\n"
 	        "      --fingerprints FILE block-page / forged-DNS fingerprints in the CSV format of\n"
-	        "                          OONI's blocking-fingerprints (repeatable: add your own)\n"
+	        "                          OONI's blocking-fingerprints (repeatable: add your own;\n"
+	        "                          loaded after the built-in default set)\n"
 	        "      --no-verdicts       write events only, no per-flow tamper verdicts\n"
 	        "      --state DIR         keep open alerts, their windows, the shutdown baselines\n"
 	        "                          and the Alertmanager spool in DIR across restarts\n"
@@ -697,9 +699,14 @@ static int configure(struct daemon *d)
 	}
 	for (int i = 0; i < a->nfp; i++)
 		fpfiles[nfpfiles++] = a->fps[i];
-	if (nfpfiles) {
+	if (nfpfiles || cfg->fingerprints_default) {
 		if (!(d->fpdb = tw_fp_db_new())) {
 			fprintf(stderr, "tamperwatchd: out of memory\n");
+			return 2;
+		}
+		/* the built-in default set first (fingerprints.default) */
+		if (cfg->fingerprints_default && tw_fp_db_load_default(d->fpdb, err, sizeof(err)) < 0) {
+			fprintf(stderr, "tamperwatchd: %s\n", err);
 			return 2;
 		}
 		for (int i = 0; i < nfpfiles; i++)

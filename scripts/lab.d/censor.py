@@ -30,7 +30,19 @@ Rules come from a JSON file (list of objects):
    "style": "single|burst",        # rst: one RST, or 3 RST/ACKs (GFW type 2)
    "to_server": true,              # also reset the server side
    "status": 451,                  # blockpage
-   "forged_a": "203.0.113.250", "forged_aaaa": "2001:db8:dead::1"}
+   "forged_a": "203.0.113.250", "forged_aaaa": "2001:db8:dead::1",
+   "page": "fortigate",            # blockpage: a FortiGate-style Application Control page (403)
+   # action "redirect" (Sandvine PacketLogic style, Citizen Lab "Bad Traffic"):
+   # an injected HTTP redirect to another host; in-path it replaces the
+   # request (dropped, RST to the server), on-path it races the server
+   "location": "http://ads.example/static1.html", "ttl": "copy|hop",   # the
+                                   # server's TTL from its SYN-ACK, or one hop off it
+   "ipid": 13330,                  # the same IP-ID on every forgery (0x3412)
+   "path_prefix": "/files/"}       # only requests whose path starts so
+ {"name": "...", "action": "firewall", "dst": [...], "ports": [...]}
+   an endpoint firewall (queue 2, every packet of the port both ways): once
+   the server has reset a connection, every later client packet of it is
+   dropped and answered with an RST of the firewall's own (TTL 237)
 Every injection is logged as one JSON line to --log.
 """
 import argparse
@@ -360,6 +372,7 @@ class Censor:
         self.held = []            # heap of (release time, seq, queue, packet id)
         self.nheld = 0
         self.count = {}
+        self.dead = set()         # connections the server reset: (client, cport, server, sport)
 
     # which rule applies to a client->server packet
     def match(self, p, path):
@@ -386,6 +399,10 @@ class Censor:
                 continue
             h = http_host(p.payload)
             d = name_match(h, r.get("http_host", []))
+            if d and r.get("path_prefix"):
+                line = p.payload.split(b"\r\n", 1)[0].split(b" ")
+                if len(line) < 2 or not line[1].startswith(r["path_prefix"].encode()):
+                    continue
             if d:
                 return r, "http_host=" + h, None
             s = tls_sni(p.payload)
@@ -436,6 +453,8 @@ class Censor:
                                ttl=64, ipid=random.randint(1, 0xFFFF)), p.ver, p.dst)
 
     def blockpage(self, p, rule):
+        if rule.get("page") == "fortigate":
+            return self.fortigate_page(p)
         status = int(rule.get("status", 451))
         reason = {403: "Forbidden", 451: "Unavailable For Legal Reasons"}.get(status, "Blocked")
         body = ("<html><head><title>Access denied</title></head><body>"
@@ -447,6 +466,38 @@ class Censor:
         self.tx.send(build_tcp(p.ver, p.dst, p.src, p.dport, p.sport, p.ack, p.seq + len(p.payload),
                                TH_PSH | TH_ACK | TH_FIN, 8192, resp, ttl=ttl, ipid=ipid), p.ver, p.src)
         return {"status": status, "ttl": ttl, "ipid": ipid, "bytes": len(resp)}
+
+    def fortigate_page(self, p):
+        # the shape of FortiOS's default Application Control replacement
+        # message: its title, its heading and images served by the
+        # FortiGate under /XX/YY/ZZ/CI/ (what data/fingerprints.csv names)
+        img = "http://fortigate.example:8008/XX/YY/ZZ/CI/MGPGHGPGPFGHCDPFGGOGFGEH"
+        body = ("<!DOCTYPE html>\n<html><head><title>Application Control Violation</title>\n"
+                "<style>div.header { background: url(%s) 0 0 repeat-x; }</style></head>\n"
+                "<body><div class=\"header\"><h1>FortiGate Application Control</h1></div>\n"
+                "<h2>Application Blocked</h2><p>You have attempted to use an application that violates your "
+                "Internet usage policy (tamperwatch lab censor).</p></body></html>\n" % img).encode()
+        resp = ("HTTP/1.1 403 Forbidden\r\nX-Frame-Options: SAMEORIGIN\r\nContent-Type: text/html; "
+                "charset=\"utf-8\"\r\nContent-Length: %d\r\nConnection: Close\r\n\r\n" % len(body)).encode() + body
+        ttl, ipid = 112, random.randint(1, 0xFFFF)
+        self.tx.send(build_tcp(p.ver, p.dst, p.src, p.dport, p.sport, p.ack, p.seq + len(p.payload),
+                               TH_PSH | TH_ACK | TH_FIN, 8192, resp, ttl=ttl, ipid=ipid), p.ver, p.src)
+        return {"status": 403, "page": "fortigate", "ttl": ttl, "ipid": ipid, "bytes": len(resp)}
+
+    def redirect(self, p, rule):
+        """an injected 307 to another host: the server's TTL copied (or one
+        hop off it), one constant IP-ID on every forgery"""
+        ttl0, _ipid, df = self.synack.get((p.dst, p.dport, p.src, p.sport), (64, 0, True))
+        ttl = ttl0 + 1 if rule.get("ttl") == "hop" else ttl0
+        ipid = int(rule.get("ipid", 0x3412)) & 0xFFFF
+        loc = rule["location"]
+        if "%s" in loc:
+            loc = loc % ("%040x" % random.getrandbits(160))
+        resp = ("HTTP/1.1 307 Temporary Redirect\r\nLocation: %s\r\nConnection: close\r\n"
+                "Content-Length: 0\r\n\r\n" % loc).encode()
+        self.tx.send(build_tcp(p.ver, p.dst, p.src, p.dport, p.sport, p.ack, p.seq + len(p.payload),
+                               TH_PSH | TH_ACK | TH_FIN, 8192, resp, ttl=ttl, ipid=ipid, df=df), p.ver, p.src)
+        return {"status": 307, "location": loc, "ttl": ttl, "server_ttl": ttl0, "ipid": ipid}
 
     def dns_answer(self, p, rule, q):
         qid, _flags, qname, qtype, question = q
@@ -486,9 +537,40 @@ class Censor:
             if rule.get("to_server", True):
                 self.rst_to_server(p, False)
             self.note(rule, trig, p, style=rule.get("style", "single"), rsts=sent)
+        elif rule["action"] == "redirect":
+            self.note(rule, trig, p, redirect=self.redirect(p, rule))
+
+    def on_firewall(self, nfq, pid, p):
+        """queue 2: an endpoint firewall in front of the server.  After the
+        server's own RST, the connection is dead to it: every later client
+        packet is dropped and answered with the firewall's RST (TTL 237)."""
+        if not p or p.proto != 6:
+            nfq.verdict(2, pid, NF_ACCEPT)
+            return
+        rule = next((r for r in self.rules if r["action"] == "firewall"), None)
+        if rule and p.src in rule.get("dst", []) and p.sport in rule.get("ports", [p.sport]):
+            if p.flags & TH_RST:
+                self.dead.add((p.dst, p.dport, p.src, p.sport))
+                if len(self.dead) > 50000:
+                    self.dead.clear()
+            nfq.verdict(2, pid, NF_ACCEPT)
+            return
+        key = (p.src, p.sport, p.dst, p.dport)
+        if rule and key in self.dead and not p.flags & (TH_RST | TH_SYN):
+            nfq.verdict(2, pid, NF_DROP)
+            ipid = random.randint(1, 0xFFFF)
+            self.tx.send(build_tcp(p.ver, p.dst, p.src, p.dport, p.sport, p.ack, p.seq + len(p.payload) +
+                                   (1 if p.flags & TH_FIN else 0), TH_RST | TH_ACK, 0, ttl=237, ipid=ipid),
+                         p.ver, p.src)
+            self.note(rule, "after_server_rst", p, rsts=[{"seq": p.ack, "flags": "RA", "ttl": 237, "ipid": ipid}])
+            return
+        nfq.verdict(2, pid, NF_ACCEPT)
 
     def on_queue(self, nfq, queue, pid, buf):
         p = parse_ip(buf) if buf else None
+        if queue == 2:
+            self.on_firewall(nfq, pid, p)
+            return
         if queue == 1:
             if p and p.proto == 6 and p.flags & (TH_SYN | TH_ACK) == TH_SYN | TH_ACK:
                 self.synack[(p.src, p.sport, p.dst, p.dport)] = (p.ttl, p.ipid, p.df)
@@ -535,6 +617,10 @@ class Censor:
             info = self.blockpage(p, rule)
             self.rst_to_server(p, True)
             self.note(rule, trig, p, blockpage=info, request_dropped=True)
+        elif act == "redirect":
+            info = self.redirect(p, rule)
+            self.rst_to_server(p, True)
+            self.note(rule, trig, p, redirect=info, request_dropped=True)
         elif act == "drop":
             self.note(rule, trig, p, request_dropped=True)
 
@@ -561,7 +647,7 @@ def main():
     ap.add_argument("--rules", required=True)
     ap.add_argument("--log", required=True)
     ap.add_argument("--tap", default="", help="interface for the on-path tap (client side)")
-    ap.add_argument("--queue", action="store_true", help="serve NFQUEUE 0 and 1 (in-path, delay line)")
+    ap.add_argument("--queue", action="store_true", help="serve NFQUEUE 0, 1 and 2 (in-path, delay line, firewall)")
     ap.add_argument("--delay-ms", type=float, default=0.0)
     ap.add_argument("--ready", default="", help="file to create once listening")
     a = ap.parse_args()
@@ -575,7 +661,7 @@ def main():
         t = tap(a.tap, TAP_FILTER)
         socks[t.fileno()] = ("tap", t)
     if a.queue:
-        nfq = NFQueue([0, 1])
+        nfq = NFQueue([0, 1, 2])
         socks[nfq.sock.fileno()] = ("nfq", nfq)
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))

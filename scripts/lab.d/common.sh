@@ -29,6 +29,8 @@ AUX_IP=203.0.113.12        # benign oddities live beside allowed.example
 AUX_ABORT_PORT=8080        # server reads the request, then aborts (RST)
 AUX_CLOSED_PORT=8081       # nobody listens: kernel RST
 AUX_SLOW_PORT=8082         # server writes its response slowly (an application-limited sender)
+AUX_HANG_PORT=8083         # server reads the request and never answers (its kernel ACKs)
+AUX_REDIRECT_PORT=8084     # server answers every request with a 307 to news.example
 AUX_UDP_PORT=5004          # UDP echo: the far end of a media stream or tunnel (probe.py stream)
 LAB_ZONE=example
 

@@ -8,6 +8,16 @@ probe.py tcp HOST PORT SRC [--send TEXT] [--wait S]
 probe.py dns QNAME SERVER SRC [--type A|AAAA] [--wait S]
     send one query and print every response that arrives within --wait
     seconds ("answer <ip> ttl=<dns ttl> after=<ms>"), to show racing answers.
+probe.py once HOST PORT SRC --send TEXT [--hold S]
+    a raw-socket client (IPv4) that sends its request exactly once, as a
+    measurement tool does (CenTrace): handshake, the request in one segment,
+    then nothing for --hold seconds (no retransmission: the kernel has no
+    socket for it) and an RST that gives up; prints "acked N" when the
+    server's TCP acknowledged the request, "reply N bytes" when data came,
+    "reset" or "no_ack".  --after N: instead of giving up, send the request
+    N times more, 0.3 s apart, and print "later_resets K".  Its kernel's
+    RSTs for the port are dropped with an iptables rule in its own
+    namespace while it runs (packets it writes itself carry mark 0x5151).
 probe.py stream HOST PORT SRC[,SRC...] --rate N --stop FILE [--max S]
     a steady UDP stream (a media call or a VPN tunnel) from each SRC to an
     echo server (aux_server.py --udp-echo): N datagrams a second in all,
@@ -20,6 +30,8 @@ import socket
 import struct
 import sys
 import time
+
+from censor import build_tcp  # the lab's one packet builder (censor.py, beside this file)
 
 
 def tcp(a):
@@ -46,6 +58,81 @@ def tcp(a):
         print("no_reply")
     except ConnectionResetError:
         print("reset")
+    return 0
+
+
+def once(a):
+    import subprocess
+    sport = random.randint(40000, 59999)
+    rule = ["-p", "tcp", "-s", a.src, "--sport", str(sport), "--tcp-flags", "RST", "RST",
+            "-m", "mark", "!", "--mark", "0x5151", "-j", "DROP"]
+    subprocess.run(["iptables", "-w", "-I", "OUTPUT"] + rule, check=True)
+    tx = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    tx.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, 0x5151)
+    rx = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+    rx.settimeout(0.05)
+    ipid = random.randint(1, 0xFFFF)
+
+    def send(seq, ack, flags, payload=b""):
+        nonlocal ipid
+        ipid = (ipid + 1) & 0xFFFF
+        tx.sendto(build_tcp(4, a.src, a.host, sport, a.port, seq, ack, flags, 64240, payload, ttl=64, ipid=ipid,
+                             df=True), (a.host, 0))
+
+    def recv_until(deadline):
+        """segments from the server to our port until deadline: (flags, seq, ack, payload length)"""
+        out = []
+        while time.monotonic() < deadline:
+            try:
+                b = rx.recv(65535)
+            except socket.timeout:
+                continue
+            ihl = (b[0] & 15) * 4
+            if socket.inet_ntoa(b[12:16]) != a.host or len(b) < ihl + 20:
+                continue
+            sp, dp, seq, ack, off, fl = struct.unpack("!HHIIBB", b[ihl:ihl + 14])
+            if sp != a.port or dp != sport:
+                continue
+            out.append((fl, seq, ack, len(b) - ihl - (off >> 4) * 4))
+            if fl & 0x06:  # SYN or RST: the caller looks now
+                break
+        return out
+
+    try:
+        isn = random.randint(0, 0xFFFFFFFF)
+        send(isn, 0, 0x02)
+        got = [x for x in recv_until(time.monotonic() + 3) if x[0] & 0x12 == 0x12]
+        if not got:
+            print("connect_timeout")
+            return 0
+        srv = (got[0][1] + 1) & 0xFFFFFFFF
+        seq = (isn + 1) & 0xFFFFFFFF
+        send(seq, srv, 0x10)
+        req = a.send.encode().decode("unicode_escape").encode("latin-1")
+        print("connected")
+        send(seq, srv, 0x18, req)
+        end = (seq + len(req)) & 0xFFFFFFFF
+        segs = recv_until(time.monotonic() + a.hold)
+        if any(x[0] & 0x04 for x in segs):
+            print("reset")
+        elif any(x[3] for x in segs):
+            print("reply %d bytes" % sum(x[3] for x in segs))
+        elif any(x[0] & 0x10 and x[2] == end for x in segs):
+            print("acked %d" % len(req))
+        else:
+            print("no_ack")
+        if a.after:
+            # a client that keeps going after a reset (a raw prober does):
+            # the request again, --after times, 0.3 s apart
+            later = 0
+            for _ in range(a.after):
+                send(seq, srv, 0x18, req)
+                later += sum(1 for x in recv_until(time.monotonic() + 0.3) if x[0] & 0x04)
+            print("later_resets %d" % later)
+        else:
+            send(end if segs else seq, srv, 0x14)
+    finally:
+        subprocess.run(["iptables", "-w", "-D", "OUTPUT"] + rule, check=False)
     return 0
 
 
@@ -148,6 +235,13 @@ def main():
     d.add_argument("src")
     d.add_argument("--type", default="A")
     d.add_argument("--wait", type=float, default=0.5)
+    o = sub.add_parser("once")
+    o.add_argument("host")
+    o.add_argument("port", type=int)
+    o.add_argument("src")
+    o.add_argument("--send", required=True)
+    o.add_argument("--hold", type=float, default=1.5)
+    o.add_argument("--after", type=int, default=0)
     m = sub.add_parser("stream")
     m.add_argument("host")
     m.add_argument("port", type=int)
@@ -156,7 +250,7 @@ def main():
     m.add_argument("--stop", required=True)
     m.add_argument("--max", type=float, default=120)
     a = ap.parse_args()
-    return {"tcp": tcp, "dns": dns, "stream": stream}[a.cmd](a)
+    return {"tcp": tcp, "once": once, "dns": dns, "stream": stream}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -931,3 +931,129 @@ scn_benign_cdn_dns() {
   truth_benign behaviour=cdn_rotation answers:="$(json_list "${all[@]}")" \
     note="different first A record per query from the same resolver: not injection"
 }
+
+# --------------------------------------- censors as the real ones behave ----
+# Issue 18: what the corpus's real censors do that the scenarios above did
+# not (CenTrace testdata, Citizen Lab "Bad Traffic"), each beside its benign
+# look-alike.  once_probe: probe.py once, a raw client that sends its
+# request exactly once and gives up after 1.5 s, without the kernel's
+# retransmissions (CenTrace's prober does the same).
+once_probe() { # name ns src ip port host [probe.py args]
+  local name=$1 ns=$2 src=$3 ip=$4 port=$5 host=$6; shift 6
+  obs "$name" "$ns" 10 "$PY" "$PROBE_PY" once "$ip" "$port" "$src" \
+    --send 'GET / HTTP/1.1\r\nHost: '"$host"'\r\nUser-Agent: tamperwatch-lab\r\n\r\n' "$@"
+}
+once_round() { # domain
+  local ip; ip=$(host_ip "$1")
+  spawn once_probe "c1-once-1$RS" tw-c1 "$C1" "$ip" 80 "$1"
+  spawn once_probe "c1-once-2$RS" tw-c1 "$C1b" "$ip" 80 "$1"
+  spawn once_probe "c1-once-3$RS" tw-c1 "$C1c" "$ip" 80 "$1"
+  spawn once_probe "c2-once$RS" tw-c2 "$C2" "$ip" 80 "$1"
+  join
+}
+scenario drop-request-once censor "HTTP request dropped in-path after the handshake, sent once (a raw client gives up after 1.5 s, before any retransmission): the server never sees it and never ACKs it (CenTrace youtube.com, store.steampowered.com, www.pokerstars.com), region-a"
+scn_drop_request_once() {
+  local d; d=$(T_DOMAIN)
+  resolve_prefixes region-a
+  censor_on
+  inpath_select "$d" 80
+  injector_start "[{\"name\":\"$SCN_NAME\",\"action\":\"drop\",\"path\":\"in\",\"http_host\":[\"$d\"],\"ports\":[80],\"prefixes\":$(json_list "${PREFIXES[@]}")}]" \
+    --queue || return 1
+  each_round once_round "$d"
+  truth_tamper method=blackhole variant=request_drop_once signature=PSH-\>timeout stage=after_handshake \
+    trigger:="{\"http_host\":\"$d\"}" target:="$(target_json "$d" 80)" prefixes:="$(json_list "${PREFIXES[@]}")" \
+    note="the request (sent once, no retransmission) dropped by the censor; the server's TCP acknowledges nothing after the handshake; the region-b client's identical request is acknowledged and answered"
+}
+
+scenario benign-hung-app benign "a hung application: allowed.example:$AUX_HANG_PORT reads the request and never answers, its kernel ACKs it; raw clients send once and give up after 1.5 s, curl waits 3 s"
+scn_benign_hung_app() {
+  spawn once_probe c1-hung-once-1 tw-c1 "$C1" "$AUX_IP" "$AUX_HANG_PORT" allowed.example
+  spawn once_probe c1-hung-once-2 tw-c1 "$C1b" "$AUX_IP" "$AUX_HANG_PORT" allowed.example
+  spawn once_probe c2-hung-once tw-c2 "$C2" "$AUX_IP" "$AUX_HANG_PORT" allowed.example
+  FETCH_MAXTIME=3 spawn fetch c1-hung-curl tw-c1 "$C1c" "http://allowed.example:$AUX_HANG_PORT/" -4
+  join
+  truth_benign behaviour=hung_application target:="$(target_json allowed.example "$AUX_HANG_PORT")" \
+    note="the server's TCP acknowledges every request; the application never writes: silence that is not the path's"
+}
+
+# PacketLogic-style redirect injection (Citizen Lab, "Bad Traffic", 2018)
+redirect_rule() { # path location ttl(copy|hop) [extra JSON members]
+  local d; d=$(T_DOMAIN)
+  echo "[{\"name\":\"$SCN_NAME\",\"action\":\"redirect\",\"path\":\"$1\",\"http_host\":[\"$d\"],\"ports\":[80],\"location\":\"$2\",\"ttl\":\"$3\",\"ipid\":13330,\"prefixes\":$(json_list "${PREFIXES[@]}")${4:+,$4}}]"
+}
+scenario inject-307-ttlcopy censor "in-path redirect injection: the request dropped, a 307 to an ad host (ads.example) with the server's own TTL (copied from its SYN-ACK) and IP-ID 0x3412 on every forgery, RST to the server (Telecom Egypt's PacketLogic), region-a"
+scn_inject_307_ttlcopy() {
+  local d; d=$(T_DOMAIN)
+  resolve_prefixes region-a
+  censor_on
+  inpath_select "$d" 80
+  injector_start "$(redirect_rule in http://ads.example/static1.html copy)" --queue || return 1
+  each_round web_probe http
+  truth_tamper method=http_injection variant=in_path_ttl_copy signature=injected_response stage=after_request \
+    redirect_target=ads.example trigger:="{\"http_host\":\"$d\"}" target:="$(target_json "$d" 80)" \
+    prefixes:="$(json_list "${PREFIXES[@]}")" \
+    note="request dropped; HTTP 307 to http://ads.example/static1.html with the SYN-ACK's TTL and IP-ID 0x3412 (every connection); RST to the server"
+}
+download_round() { # domain
+  spawn fetch "c1-download-1$RS" tw-c1 "$C1" "http://$1/files/small.bin" -4
+  spawn fetch "c1-download-2$RS" tw-c1 "$C1b" "http://$1/files/small.bin" -4
+  spawn fetch "c1-download-v6$RS" tw-c1 "$C16" "http://$1/files/small.bin" -6
+  spawn fetch "c1-page$RS" tw-c1 "$C1c" "http://$1/" -4
+  spawn fetch "c2-download$RS" tw-c2 "$C2" "http://$1/files/small.bin" -4
+  join
+}
+scenario inject-redirect-download censor "on-path redirect injection for downloads only: a request for /files/ gets a 307 to a third-party host (downloads.example, a spyware-like installer) one hop off the server's TTL, IP-ID 0x3412, racing the real response (held 30 ms) (Türk Telekom's PacketLogic), region-a"
+scn_inject_redirect_download() {
+  local d; d=$(T_DOMAIN)
+  resolve_prefixes region-a
+  censor_on
+  delay_line "$(host_ip "$d")" "$(host_ip6 "$d")"
+  injector_start "$(redirect_rule on 'http://downloads.example/down.php?a=%s' hop '"path_prefix":"/files/"')" \
+    --tap cen-gw --queue --delay-ms 30 || return 1
+  each_round download_round "$d"
+  truth_tamper method=http_injection variant=on_path_download signature=injected_response stage=after_request \
+    redirect_target=downloads.example trigger:="{\"http_host\":\"$d\",\"path_prefix\":\"/files/\"}" \
+    target:="$(target_json "$d" 80)" prefixes:="$(json_list "${PREFIXES[@]}")" \
+    note="a 307 to http://downloads.example/down.php?a=<40 hex> one hop off the server's TTL, IP-ID 0x3412, wins the race against the real response held 30 ms; pages other than /files/ untouched"
+}
+scenario benign-redirect benign "a server that legitimately redirects: allowed.example:$AUX_REDIRECT_PORT answers every request with a 307 to https://news.example/, with its own TTL and IP-IDs"
+scn_benign_redirect() {
+  spawn fetch c1-redirect-1 tw-c1 "$C1" "http://allowed.example:$AUX_REDIRECT_PORT/" -4
+  spawn fetch c1-redirect-2 tw-c1 "$C1b" "http://allowed.example:$AUX_REDIRECT_PORT/files/small.bin" -4
+  spawn fetch c1-redirect-3 tw-c1 "$C1c" "http://allowed.example:$AUX_REDIRECT_PORT/" -4
+  spawn fetch c2-redirect tw-c2 "$C2" "http://allowed.example:$AUX_REDIRECT_PORT/" -4
+  join
+  truth_benign behaviour=legitimate_redirect target:="$(target_json allowed.example "$AUX_REDIRECT_PORT")" \
+    note="307 to another site written by the server itself: its TTL, its running IP-IDs"
+}
+
+scenario firewall-reset-after-server benign "an endpoint firewall in front of a server that resets: allowed.example:$AUX_ABORT_PORT resets the connection itself, and every later packet of the client draws an RST from the firewall at TTL 237 (CenTrace www.ft.com, test and control alike): not a censor"
+scn_firewall_reset_after_server() {
+  censor_on
+  ipt4 -A FORWARD -p tcp -d "$AUX_IP" --dport "$AUX_ABORT_PORT" -j NFQUEUE --queue-num 2 --queue-bypass
+  ipt4 -A FORWARD -p tcp -s "$AUX_IP" --sport "$AUX_ABORT_PORT" -j NFQUEUE --queue-num 2 --queue-bypass
+  injector_start "[{\"name\":\"$SCN_NAME\",\"action\":\"firewall\",\"dst\":[\"$AUX_IP\"],\"ports\":[$AUX_ABORT_PORT]}]" \
+    --queue || return 1
+  spawn once_probe c1-fw-1 tw-c1 "$C1" "$AUX_IP" "$AUX_ABORT_PORT" allowed.example --after 3
+  spawn once_probe c1-fw-2 tw-c1 "$C1b" "$AUX_IP" "$AUX_ABORT_PORT" allowed.example --after 3
+  spawn once_probe c2-fw-1 tw-c2 "$C2" "$AUX_IP" "$AUX_ABORT_PORT" allowed.example --after 3
+  spawn once_probe c2-fw-2 tw-c2 "$C2b" "$AUX_IP" "$AUX_ABORT_PORT" allowed.example --after 3
+  join
+  truth_benign behaviour=endpoint_firewall_after_server_reset target:="$(target_json allowed.example "$AUX_ABORT_PORT")" \
+    note="the server's own RST (its TTL, its IP-ID) first; the firewall's RSTs (TTL 237) answer only packets of a connection already dead; every client alike"
+}
+
+scenario blockpage-fortigate censor "in-path commercial filter: a FortiGate-style Application Control block page (403 'Application Blocked', its title and /XX/YY/ZZ/CI/ images) replaces the response, region-a; named by the default fingerprints"
+scn_blockpage_fortigate() {
+  local d; d=$(T_DOMAIN)
+  resolve_prefixes region-a
+  censor_on
+  inpath_select "$d" 80
+  injector_start "[{\"name\":\"$SCN_NAME\",\"action\":\"blockpage\",\"path\":\"in\",\"page\":\"fortigate\",\"http_host\":[\"$d\"],\"prefixes\":$(json_list "${PREFIXES[@]}")}]" \
+    --queue || return 1
+  each_round web_probe http
+  truth_tamper method=http_blockpage variant=fortigate status:=403 signature=injected_response stage=after_request \
+    fingerprint=tw.fortigate_appctrl trigger:="{\"http_host\":\"$d\"}" target:="$(target_json "$d" 80)" \
+    prefixes:="$(json_list "${PREFIXES[@]}")" \
+    note="request dropped; FortiGate-style 403 Application Control page with FIN (TTL 112); RST to server"
+}

@@ -10,6 +10,7 @@ expected() {
   local p=${1#/} e=${2#/} m f
   {
     echo "755 $p/sbin/tamperwatchd"
+    echo "755 $p/sbin/tamperwatch-fingerprints"
     echo "755 $p/bin/tamperwatch"
     for m in man/*.1 man/*.5 man/*.8; do [ -f "$m" ] && echo "644 $p/share/man/man${m##*.}/${m##*/}"; done
     find docs -type f 2>/dev/null | while read -r f; do echo "644 $p/share/doc/tamperwatch/${f#docs/}"; done
@@ -35,9 +36,9 @@ check_prefix() { # DESTDIR PREFIX SYSCONFDIR [make variables...]
     cat "$tmp/diff"
   fi
   local conf=$d$etc/tamperwatch/tamperwatchd.conf unit=$d$prefix/lib/systemd/system/tamperwatchd.service
-  grep -qx "files = $prefix/share/tamperwatch/fingerprints.csv" "$conf" &&
-    ok "configuration names $prefix/share/tamperwatch/fingerprints.csv" ||
-    fail "configuration: $(grep '^files' "$conf")"
+  local fpt=$d$prefix/sbin/tamperwatch-fingerprints
+  grep -q "^sysconf=$etc\$" "$fpt" && grep -q "^sbin=$prefix/sbin\$" "$fpt" &&
+    ok "tamperwatch-fingerprints names $etc and $prefix/sbin" || fail "tamperwatch-fingerprints: $(grep -E '^(sysconf|sbin)=' "$fpt")"
   grep -q "^ExecStart=$prefix/sbin/tamperwatchd -c $etc/tamperwatch/tamperwatchd.conf " "$unit" &&
     ! grep -q '@[A-Z]*@' "$unit" && ok "unit runs $prefix/sbin/tamperwatchd -c $etc/..." ||
     fail "unit: $(grep -E '^ExecStart=|@[A-Z]*@' "$unit")"
@@ -68,8 +69,8 @@ done
 [ -z "$missing" ] && ok "etc/tamperwatchd.conf lists all $(echo "$keys" | wc -l) keys" ||
   fail "etc/tamperwatchd.conf lacks:$missing"
 
-# the shipped configuration as it is in the tree, pointed at the tree's set
-out=$(build/tamperwatchd --check-config -c etc/tamperwatchd.conf --set fingerprints.files=data/fingerprints.csv 2>&1)
+# the shipped configuration as it is in the tree: the built-in set, one row per line of data/fingerprints.csv
+out=$(build/tamperwatchd --check-config -c etc/tamperwatchd.conf 2>&1)
 [ "$out" = "tamperwatchd: $(($(wc -l <data/fingerprints.csv) - 1)) fingerprints loaded, 0 skipped
 tamperwatchd: configuration OK" ] && ok "etc/tamperwatchd.conf accepted" || fail "--check-config: $out"
 

@@ -52,6 +52,7 @@ int main(void)
 	      "syslog defaults");
 	CHECK(c.regions[0] == 0 && c.metrics_listen[0] == 0 && c.am.url[0] == 0, "outputs off by default");
 	CHECK(c.fingerprints[0] == 0, "no fingerprint files by default");
+	CHECK(c.fingerprints_default == 1, "the built-in fingerprint set is on by default");
 	CHECK(c.max_flows == 1048576, "flows.max default sized for a gateway: %u", c.max_flows);
 
 	/* booleans: true/yes/1 and false/no/0, nothing else */
@@ -150,7 +151,7 @@ int main(void)
 
 	/* etc/tamperwatchd.conf lists every key commented out with its default:
 	 * uncommented, it must give exactly the built-in defaults (what differs on
-	 * purpose: the fingerprint set it names, the control socket's spelled-out
+	 * purpose: the control socket's spelled-out
 	 * default path) */
 	FILE *in = fopen("etc/tamperwatchd.conf", "r");
 	CHECK(in != NULL, "etc/tamperwatchd.conf: run from the repository root");
@@ -174,10 +175,9 @@ int main(void)
 		tw_config_default(&c);
 		rc = load_text(&c, text, path, err, sizeof(err));
 		CHECK(rc == 0, "etc/tamperwatchd.conf uncommented: %s", err);
-		CHECK(!strcmp(c.fingerprints, "/usr/local/share/tamperwatch/fingerprints.csv"),
-		      "fingerprints.files: '%s'", c.fingerprints);
+		CHECK(c.fingerprints[0] == 0 && c.fingerprints_default == 1, "fingerprints: '%s', default %d",
+		      c.fingerprints, c.fingerprints_default);
 		CHECK(!strcmp(c.control_socket, TW_CTL_DEFAULT_PATH), "control.socket: '%s'", c.control_socket);
-		memset(c.fingerprints, 0, sizeof(c.fingerprints));
 		memset(c.control_socket, 0, sizeof(c.control_socket));
 		CHECK(!memcmp(&c, &dflt, sizeof(c)), "a value in etc/tamperwatchd.conf is not the built-in default");
 	}

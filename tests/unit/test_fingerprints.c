@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "verdicts/fingerprints.h"
+#include "verdicts/fp_default.h"
 
 #include "check.h"
 
@@ -478,8 +479,53 @@ static void test_bad_files(void)
 	tw_fp_db_free(db);
 }
 
+/* the set built into the daemon is data/fingerprints.csv as it is now, it
+ * loads whole, it names the FortiGate block page, and a user's file adds to
+ * it (run from the repository root) */
+static void test_builtin(void)
+{
+	size_t len = 0;
+	char *want = slurp("data/fingerprints.csv", &len);
+	CHECK(want != NULL, "data/fingerprints.csv: run from the repository root");
+	if (!want)
+		return;
+	size_t rows = 0;
+	for (size_t i = 0; i < len; i++)
+		rows += want[i] == '\n';
+	rows--; /* the header */
+	CHECK(tw_fp_default_size() == len, "built-in set: %zu bytes, data/fingerprints.csv %zu (rebuild?)",
+	      tw_fp_default_size(), len);
+	struct tw_fp_db *db = tw_fp_db_new();
+	char err[512] = "";
+	CHECK(db && tw_fp_db_load_default(db, err, sizeof(err)) == 0, "built-in set: %s", err);
+	size_t skipped = 1, n = tw_fp_db_count(db, &skipped);
+	CHECK(n == rows && skipped == 0, "built-in set: %zu rows loaded, %zu skipped; the file has %zu", n, skipped,
+	      rows);
+	static const char page[] = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<html><head>"
+	                           "<title>Application Control Violation</title></head><body><h1>FortiGate "
+	                           "Application Control</h1>Application Blocked</body></html>";
+	const struct tw_fp_match *m = tw_fp_match_http(db, (const uint8_t *)page, sizeof(page) - 1);
+	CHECK(m && !strncmp(m->name, "tw.fortigate_appctrl_", 21) && !strcmp(m->file, TW_FP_DEFAULT_NAME),
+	      "FortiGate page: %s from %s", m ? m->name : "no match", m ? m->file : "-");
+	/* a user's rows load after it: both sets match */
+	static const char mine[] = "name,location_found,pattern_type,pattern,confidence_no_fp\n"
+	                           "local.ours,body,contains,Blocked by our own filter,10\n";
+	CHECK(tw_fp_db_load_mem(db, "mine.csv", (const uint8_t *)mine, sizeof(mine) - 1, err, sizeof(err)) == 0,
+	      "user file after the built-in set: %s", err);
+	CHECK(tw_fp_db_count(db, NULL) == rows + 1, "merged: %zu rows", tw_fp_db_count(db, NULL));
+	static const char ours[] = "HTTP/1.1 403 Forbidden\r\n\r\nBlocked by our own filter";
+	m = tw_fp_match_http(db, (const uint8_t *)ours, sizeof(ours) - 1);
+	CHECK(m && !strcmp(m->name, "local.ours") && !strcmp(m->file, "mine.csv"), "user row: %s",
+	      m ? m->name : "no match");
+	m = tw_fp_match_http(db, (const uint8_t *)page, sizeof(page) - 1);
+	CHECK(m && !strncmp(m->name, "tw.fortigate_", 13), "built-in row still matches after the merge");
+	tw_fp_db_free(db);
+	free(want);
+}
+
 int main(void)
 {
+	test_builtin();
 	const char *corpus = getenv("TW_CORPUS");
 	if (!corpus || !*corpus)
 		corpus = "../shared/corpus";
