@@ -20,6 +20,8 @@ enum tw_method {
 	TW_METHOD_BLACKHOLE = 5,
 	TW_METHOD_THROTTLING = 6, /* per flow from its rate series (verdicts/throttle.c) */
 	TW_METHOD_SHUTDOWN = 7,   /* per prefix (alerts/shutdown.c), not per flow */
+	/* 8: http_injection (another branch); a gap here until it is merged */
+	TW_METHOD_QUIC_INTERFERENCE = 9, /* per flow, UDP/443 (verdicts/quic.c) */
 	TW_METHOD_MAX
 };
 

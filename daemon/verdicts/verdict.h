@@ -16,6 +16,7 @@ struct tw_verdict;
 struct tw_verdict_stats {
 	uint64_t verdicts[TW_METHOD_MAX]; /* by enum tw_method */
 	uint64_t flows_dropped;           /* flow contexts not kept: table full */
+	uint64_t quic_flows_dropped;      /* QUIC flows forgotten before their end (verdicts/quic.c) */
 	uint64_t suppressed_benign;       /* RSTs that matched the server's own pattern */
 	uint64_t redirect_bodies_skipped; /* DNS-linked HTTP responses not read for ISP
 					   * redirection: Content-Length over 8 KiB */
@@ -28,7 +29,8 @@ struct tw_verdict_stats {
 /* A verdict as aggregation sees it: the client only as its prefix. */
 #define TW_TAMPER_MAX_ANOM 8
 struct tw_tamper {
-	const char *method; /* rst_injection, tls_interference, http_blockpage, dns_injection, blackhole, throttling */
+	const char *
+	        method; /* rst_injection, tls_interference, http_blockpage, dns_injection, blackhole, throttling, quic_interference */
 	const char *signature; /* e.g. "PSH->RST" */
 	const char *stage;
 	double confidence; /* after the mid-stream/one-way cap */
