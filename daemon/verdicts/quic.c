@@ -23,10 +23,10 @@
 #include <string.h>
 #include "util/hash.h"
 
-#define Q_SLOTS 8192                          /* QUIC flows between first datagram and end (direct-mapped) */
-#define Q_RECENT 4096                         /* ring of recent outcomes: the context */
-#define Q_PENDING 1024                        /* held silences */
-#define Q_CONTEXT_NS (300ull * 1000000000ull) /* how far apart flows still inform each other */
+#define Q_SLOTS 8192                           /* QUIC flows between first datagram and end (direct-mapped) */
+#define Q_RECENT 4096                          /* ring of recent outcomes: the context */
+#define Q_PENDING 1024                         /* held silences */
+#define Q_CONTEXT_NS (300ull * 1000000000ull)  /* how far apart flows still inform each other */
 #define Q_RESIDUAL_NS (180ull * 1000000000ull) /* the GFW's residual blocking of a tuple */
 
 enum { S_NONE = 0, S_ANSWER, S_FORGED_VN, S_RESET };
@@ -183,8 +183,7 @@ static void remember(struct tw_quic_verdicts *q, uint64_t ts, uint64_t flow_id, 
 	}
 }
 
-void tw_quic_note_tcp(struct tw_quic_verdicts *q, uint64_t ts_ns, uint64_t prefix_key, uint64_t name_hash,
-                      int answered)
+void tw_quic_note_tcp(struct tw_quic_verdicts *q, uint64_t ts_ns, uint64_t prefix_key, uint64_t name_hash, int answered)
 {
 	if (name_hash)
 		remember(q, ts_ns, 0, prefix_key, name_hash, NULL, K_TCP, answered);
