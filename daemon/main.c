@@ -209,8 +209,8 @@ struct args {
 	const char *fps[TW_MAX_FPS];
 	int nfp;
 	int verdicts, check_only, payload;
-	int hub;                      /* --hub: run the hub instead (hub/hub.h) */
-	const struct backend *mode;   /* --mode (default: by the profile, below) */
+	int hub;                    /* --hub: run the hub instead (hub/hub.h) */
+	const struct backend *mode; /* --mode (default: by the profile, below) */
 	int mode_given;
 	const struct backend *engine; /* --replay-engine; NULL: not given (user) */
 	const char *alerts, *config_path, *state_dir, *declared;

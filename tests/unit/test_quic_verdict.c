@@ -175,8 +175,7 @@ int main(void)
 	CHECK(conf(&got[0]) < 0.41 && has(&got[0], "quic_initial_unanswered"), "weak alone: %.2f", conf(&got[0]));
 	tw_quic_tick(q, 0, 1);
 	CHECK(ngot == 2, "final tick decides the rest");
-	CHECK(has(&got[1], "quic_residual_block") && conf(&got[1]) < 0.5, "residual, still weak: %.2f",
-	      conf(&got[1]));
+	CHECK(has(&got[1], "quic_residual_block") && conf(&got[1]) < 0.5, "residual, still weak: %.2f", conf(&got[1]));
 	tw_quic_verdicts_free(q);
 
 	/* 2. the same server answers QUIC for another name: the name is blocked */
@@ -212,7 +211,8 @@ int main(void)
 	tw_quic_tick(q, 0, 1);
 	CHECK(ngot == 4, "%d", ngot);
 	for (int i = 1; i < 4; i++) {
-		CHECK(has(&got[i], "quic_client_answered_elsewhere") && has(&got[i], "tcp_fallback_answered"), "ctx %d", i);
+		CHECK(has(&got[i], "quic_client_answered_elsewhere") && has(&got[i], "tcp_fallback_answered"), "ctx %d",
+		      i);
 		CHECK(conf(&got[i]) < 0.5, "server without QUIC stays under 0.5: %.2f", conf(&got[i]));
 	}
 	tw_quic_verdicts_free(q);
