@@ -148,6 +148,7 @@ void tw_config_profile(struct tw_config *c)
 	 * dark prefixes) */
 	if (c->profile == TW_PROFILE_VANTAGE && !c->blackhole_min_prefixes_set)
 		c->alerts.blackhole_min_prefixes = 1;
+	c->alerts.require_control = c->profile == TW_PROFILE_VANTAGE;
 }
 
 static char *trim(char *s);
