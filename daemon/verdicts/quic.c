@@ -1,23 +1,25 @@
 /* QUIC interference verdicts (quic.h).  Weights, as verdict.c combines
  * them (confidence = 1 - prod(1 - w)):
  *
- *   quic_initial_unanswered          0.40  like request_timeout: weak alone
+ *   quic_initial_unanswered          0.30  weaker than request_timeout: most
+ *                                          servers do not speak QUIC at all
  *   quic_server_answers_others       0.60  the same server answered another
  *                                          QUIC flow: it speaks QUIC, so the
  *                                          silence is about this flow
- *   quic_client_answered_elsewhere   0.05  the client's QUIC to other servers
- *   tcp_fallback_answered            0.05  the client's TCP for the same name
- *   quic_residual_block              0.05  an earlier silent Initial to the
+ *   quic_client_answered_elsewhere   0.03  the client's QUIC to other servers
+ *   tcp_fallback_answered            0.03  the client's TCP for the same name
+ *   quic_residual_block              0.03  an earlier silent Initial to the
  *                                          same server:port from this client
  *   quic_forged_version_negotiation  0.80  RFC 9000 6.2 / 17.2.1
  *   quic_reset_before_handshake      0.70  RFC 9000 10.3
  *
  * The three context labels stay small on purpose: a server that does not
  * speak QUIC, reached by a client whose other QUIC and TCP work, gives
- * 1 - 0.6 * 0.95^3 = 0.49, under the 0.5 of a verdict that counts as
- * injection; only the server answering QUIC elsewhere (0.76 and up) says
- * the silence was chosen for this flow.  A local firewall dropping UDP/443
- * for everyone answers no QUIC flow at all: no control, 0.40. */
+ * 1 - 0.7 * 0.97^3 = 0.36, under alerts.min_confidence_timeout (0.4): such
+ * flows never count towards an alert, however many there are.  Only the
+ * server answering QUIC elsewhere (0.72 and up) says the silence was
+ * chosen for this flow.  A local firewall dropping UDP/443 for everyone
+ * answers no QUIC flow at all: 0.30. */
 #include "verdicts/quic.h"
 #include <stdlib.h>
 #include <string.h>
@@ -223,15 +225,15 @@ static void resolve(struct tw_quic_verdicts *q, struct qpending *p)
 		}
 	}
 	struct tw_quic_judged j = { .e = e, .sni = p->sni, .answered = 0, .signature = "INITIAL->timeout" };
-	add(&j, "quic_initial_unanswered", 0.40);
+	add(&j, "quic_initial_unanswered", 0.30);
 	if (server_quic)
 		add(&j, "quic_server_answers_others", 0.60);
 	if (client_quic)
-		add(&j, "quic_client_answered_elsewhere", 0.05);
+		add(&j, "quic_client_answered_elsewhere", 0.03);
 	if (tcp_ok)
-		add(&j, "tcp_fallback_answered", 0.05);
+		add(&j, "tcp_fallback_answered", 0.03);
 	if (residual)
-		add(&j, "quic_residual_block", 0.05);
+		add(&j, "quic_residual_block", 0.03);
 	q->fn(q->arg, &j);
 	free(p->e);
 	p->e = NULL;

@@ -62,8 +62,9 @@ echo "ok: 12 QUIC first datagrams: whole -> authenticated with SNI; cut to 1100 
 # answered (the server only captured; the GFW's residual blocking, set off
 # by the attacker's spoofed google.com Initial, dropped 32 of them on the
 # way: the server capture holds 10).  From the victim's side alone each is a
-# silent Initial with no control, so each is a weak INITIAL->timeout (0.40,
-# below the 0.5 of a verdict that counts alone); every one after the first
+# silent Initial with no control, so each is a weak INITIAL->timeout (0.30,
+# below alerts.min_confidence_timeout: a server without QUIC looks the
+# same); every one after the first
 # follows a silent Initial on the same server:port within 180 s and says
 # quic_residual_block.  No QUIC flow of that client is answered anywhere, so
 # no alert: a local UDP/443 firewall would look the same.
@@ -77,7 +78,7 @@ assert len(t) == 42, len(t)
 for i, x in enumerate(t):
     assert x["method"] == "quic_interference" and x["signature"] == "INITIAL->timeout", x
     assert x["sni"] == "http3check.net" and x["stage"] == "after_request", x
-    assert 0.39 <= x["confidence"] < 0.5, x
+    assert 0.29 <= x["confidence"] < 0.4, x
     assert ("quic_residual_block" in x["anomalies"]) == (i > 0), (i, x)
     assert "quic_server_answers_others" not in x["anomalies"], x
 al = [r for r in ev if r["event_type"] == "alert"]

@@ -2,11 +2,11 @@
  * the client's first datagram as the pipeline decodes it, the server's
  * first datagram as raw bytes (a version negotiation, a short header, a
  * long header), and the flow end.  Checked: an unanswered Initial with no
- * control stays weak (< 0.5: a server without QUIC looks the same); the
+ * control stays weak (0.30: a server without QUIC looks the same); the
  * same server answering QUIC for another name makes it strong; the
  * benign look-alikes (a server without QUIC while the client's other
  * QUIC and TCP work, a local firewall dropping every Initial) stay under
- * 0.5; a second silent Initial on the tuple is residual blocking; a
+ * alerts.min_confidence_timeout (0.4); a second silent Initial on the tuple is residual blocking; a
  * version negotiation listing the client's version or not echoing its
  * connection IDs is forged, a genuine one is an answer; a short header as
  * the server's first datagram is a reset before any handshake; the hold
@@ -172,10 +172,10 @@ int main(void)
 	CHECK(ngot == 1, "the first judged after 30 s: %d", ngot);
 	CHECK(got[0].signature && !strcmp(got[0].signature, "INITIAL->timeout"), "signature");
 	CHECK(!strcmp(got_sni[0], "blocked.example"), "sni %s", got_sni[0]);
-	CHECK(conf(&got[0]) < 0.41 && has(&got[0], "quic_initial_unanswered"), "weak alone: %.2f", conf(&got[0]));
+	CHECK(conf(&got[0]) < 0.31 && has(&got[0], "quic_initial_unanswered"), "weak alone: %.2f", conf(&got[0]));
 	tw_quic_tick(q, 0, 1);
 	CHECK(ngot == 2, "final tick decides the rest");
-	CHECK(has(&got[1], "quic_residual_block") && conf(&got[1]) < 0.5, "residual, still weak: %.2f", conf(&got[1]));
+	CHECK(has(&got[1], "quic_residual_block") && conf(&got[1]) < 0.4, "residual, still weak: %.2f", conf(&got[1]));
 	tw_quic_verdicts_free(q);
 
 	/* 2. the same server answers QUIC for another name: the name is blocked */
@@ -192,7 +192,7 @@ int main(void)
 	tw_quic_tick(q, 0, 1);
 	CHECK(ngot == 2 && got[1].signature, "judged");
 	CHECK(has(&got[1], "quic_server_answers_others") && has(&got[1], "tcp_fallback_answered"), "context");
-	CHECK(conf(&got[1]) >= 0.75, "strong: %.2f", conf(&got[1]));
+	CHECK(conf(&got[1]) >= 0.7, "strong: %.2f", conf(&got[1]));
 	tw_quic_verdicts_free(q);
 
 	/* 3. benign look-alike: a server that does not speak QUIC (another
@@ -213,7 +213,8 @@ int main(void)
 	for (int i = 1; i < 4; i++) {
 		CHECK(has(&got[i], "quic_client_answered_elsewhere") && has(&got[i], "tcp_fallback_answered"), "ctx %d",
 		      i);
-		CHECK(conf(&got[i]) < 0.5, "server without QUIC stays under 0.5: %.2f", conf(&got[i]));
+		/* under alerts.min_confidence_timeout: never counts towards an alert */
+		CHECK(conf(&got[i]) < 0.4, "server without QUIC stays under 0.4: %.2f", conf(&got[i]));
 	}
 	tw_quic_verdicts_free(q);
 
