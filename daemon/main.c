@@ -366,6 +366,7 @@ struct daemon {
 	struct args a;
 	struct tw_config cfg;
 	const struct backend *be;
+	char mode_note[160]; /* live without --mode: which was chosen and why, said on attach */
 	struct tw_fp_db *fpdb;
 	struct tw_legit *legit;
 	struct tw_regions regions;
@@ -632,7 +633,8 @@ static int forwarding(void)
  * keeps XDP, which sees each packet once on its way in; a host watching
  * its own traffic (the vantage profile, or deployment.profile = auto on a
  * host that forwards nothing) needs the egress side too, which only TC
- * sees.  Says which and why. */
+ * sees.  Which and why goes to d->mode_note, said when attaching (a
+ * configuration error stays one line). */
 static const struct backend *live_backend(struct daemon *d)
 {
 	const struct args *a = &d->a;
@@ -640,15 +642,14 @@ static const struct backend *live_backend(struct daemon *d)
 	if (a->mode_given)
 		return a->mode;
 	if (prof == TW_PROFILE_VANTAGE || (prof == TW_PROFILE_AUTO && fwd == 0)) {
-		fprintf(stderr,
-		        "tamperwatchd: %s: both directions, with TC (ingress+egress); --mode xdp for "
-		        "ingress only\n",
-		        prof == TW_PROFILE_VANTAGE ? "profile vantage"
-		                                   : "this host forwards no packets (its own traffic)");
+		snprintf(d->mode_note, sizeof(d->mode_note),
+		         "%s: both directions, with TC (ingress+egress); --mode xdp for ingress only",
+		         prof == TW_PROFILE_VANTAGE ? "profile vantage"
+		                                    : "this host forwards no packets (its own traffic)");
 		return backend_find("tc", 1);
 	}
-	fprintf(stderr, "tamperwatchd: %s: XDP, each packet once as it arrives on a watched link\n",
-	        prof == TW_PROFILE_GATEWAY ? "profile gateway" : "this host forwards packets (a gateway)");
+	snprintf(d->mode_note, sizeof(d->mode_note), "%s: XDP, each packet once as it arrives on a watched link",
+	         prof == TW_PROFILE_GATEWAY ? "profile gateway" : "this host forwards packets (a gateway)");
 	return a->mode;
 }
 
@@ -971,6 +972,8 @@ static int run_live(struct daemon *d, const struct tw_run_hooks *hooks)
 	int xdp_fd = own ? -1 : tw_engine_bpf_prog_fd(d->eng, 1), tc_fd = own ? -1 : tw_engine_bpf_prog_fd(d->eng, 0);
 	char err[1024];
 
+	if (d->mode_note[0])
+		fprintf(stderr, "tamperwatchd: %s\n", d->mode_note);
 	for (int i = 0; i < a->nif && own; i++) {
 		fprintf(stderr, "tamperwatchd: watching %s (%s)\n", d->links[i].name, d->be->watches);
 		tw_status_add_link(&d->status, d->links[i].name, d->be->name);
