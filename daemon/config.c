@@ -26,6 +26,7 @@ struct key {
 };
 
 static const char *const metric_names[] = { "packets", "bytes", "new_flows", "active_clients", NULL };
+static const char *const profile_names[] = { "auto", "gateway", "vantage", NULL };
 
 #define OFF(f) offsetof(struct tw_config, f), NULL
 static const struct key keys[] = {
@@ -138,7 +139,24 @@ static const struct key keys[] = {
 	{ "hub", "shutdown_sites", K_INT, 1, 10000, OFF(hub.shutdown_sites) },
 	{ "hub", "site_timeout", K_INT, 5, 86400, OFF(hub.site_timeout) },
 	{ "hub", "max_seen", K_INT, 1024, 10000000, OFF(hub.max_seen) },
+	/* where the daemon sits (docs/configuration.md "Vantage points") */
+	{ "deployment", "profile", K_ENUM, 0, 0, offsetof(struct tw_config, profile), profile_names },
 };
+
+const char *tw_profile_name(int profile)
+{
+	return profile >= 0 && profile < TW_PROFILE_VANTAGE + 1 ? profile_names[profile] : "?";
+}
+
+void tw_config_profile(struct tw_config *c)
+{
+	/* one vantage point is one client: silence from one prefix is enough,
+	 * the client's other targets answered being the control (aggregate.c,
+	 * dark prefixes) */
+	if (c->profile == TW_PROFILE_VANTAGE && !c->blackhole_min_prefixes_set)
+		c->alerts.blackhole_min_prefixes = 1;
+	c->alerts.require_control = c->profile == TW_PROFILE_VANTAGE;
+}
 
 static char *trim(char *s);
 
@@ -251,6 +269,8 @@ static int assign(struct tw_config *c, const char *where, const char *section, c
 		snprintf(err, errlen, "%s: unknown key '%s' in section [%s]", where, name, section);
 		return -1;
 	}
+	if (!strcmp(section, "alerts") && !strcmp(name, "blackhole_min_prefixes"))
+		c->blackhole_min_prefixes_set = 1; /* the profile leaves it alone (a bad value fails anyway) */
 	char *p = (char *)c + k->off;
 	if (k->kind == K_STR) {
 		char why[256];

@@ -49,7 +49,16 @@ struct tw_config {
 	struct tw_nats_cfg nats;       /* [nats]: publishing to the hub (nats_pub.h) */
 	struct tw_hub_cfg hub;         /* [hub]: tamperwatchd --hub (hub.h) */
 	struct tw_sandbox_cfg sandbox; /* [sandbox]: least privilege after setup (sandbox.h) */
+	/* deployment.profile (docs/configuration.md "Vantage points"): how the
+	 * daemon sits in the network; tw_config_profile applies it */
+	int profile;
+	int blackhole_min_prefixes_set; /* alerts.blackhole_min_prefixes was given */
 };
+enum { TW_PROFILE_AUTO = 0, TW_PROFILE_GATEWAY = 1, TW_PROFILE_VANTAGE = 2 };
+const char *tw_profile_name(int profile);
+/* After the file and every --set: the profile's defaults for the keys the
+ * operator did not give (vantage: alerts.blackhole_min_prefixes = 1). */
+void tw_config_profile(struct tw_config *c);
 
 void tw_config_default(struct tw_config *c);
 /* 0, or -1 with "FILE:LINE: ..." in err. */

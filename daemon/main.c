@@ -64,9 +64,13 @@ static void usage(FILE *out)
 	        "Live (root):\n"
 	        "  -i, --interface IFACE   watch IFACE (repeatable, up to %d); packets are only\n"
 	        "                          observed, never changed, dropped or delayed\n"
-	        "      --mode xdp|tc|kmod  XDP (default; native, else generic with a message) or\n"
+	        "      --mode xdp|tc|kmod  XDP (native, else generic with a message) or\n"
 	        "                          TC clsact ingress+egress (sees GSO super-packets), or\n"
-	        "                          kmod: the tamperwatch kernel module's netfilter hooks\n"
+	        "                          kmod: the tamperwatch kernel module's netfilter hooks;\n"
+	        "                          default: XDP on a gateway, TC on a host that forwards\n"
+	        "                          nothing or with the vantage profile\n"
+	        "      --profile P         auto (default), gateway or vantage: where the daemon\n"
+	        "                          sits (= --set deployment.profile=P; docs/configuration.md)\n"
 	        "Replay (no root needed with the user engine):\n"
 	        "      --replay FILE       read a pcap or pcapng capture, plain or gzip; '-' is stdin\n"
 	        "                          (repeatable: files are read in order, one clock)\n"
@@ -218,9 +222,10 @@ struct args {
 	const char *fps[TW_MAX_FPS];
 	int nfp;
 	int verdicts, check_only, payload;
-	int events;                   /* --events: the per-packet event types too (outputs/types.h) */
-	int hub;                      /* --hub: run the hub instead (hub/hub.h) */
-	const struct backend *mode;   /* --mode (default xdp) */
+	int events;                 /* --events: the per-packet event types too (outputs/types.h) */
+	int hub;                    /* --hub: run the hub instead (hub/hub.h) */
+	const struct backend *mode; /* --mode (default: by the profile, below) */
+	int mode_given;
 	const struct backend *engine; /* --replay-engine; NULL: not given (user) */
 	const char *alerts, *config_path, *state_dir, *declared;
 	const char *metrics_addr, *am_url, *evidence_arg, *control;
@@ -247,7 +252,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		O_EVIDENCE,
 		O_CONTROL,
 		O_HUB,
-		O_EVENTS
+		O_EVENTS,
+		O_PROFILE
 	};
 	static const struct option longopts[] = {
 		{ "interface", required_argument, NULL, 'i' },
@@ -270,6 +276,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "control", required_argument, NULL, O_CONTROL },
 		{ "hub", no_argument, NULL, O_HUB },
 		{ "events", no_argument, NULL, O_EVENTS },
+		{ "profile", required_argument, NULL, O_PROFILE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -300,6 +307,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 				fprintf(stderr, "tamperwatchd: --mode %s: %s\n", a->mode->name, a->mode->not_built);
 				return 2;
 			}
+			a->mode_given = 1;
 			break;
 		case O_ALERTS: a->alerts = optarg; break;
 		case O_REPLAY:
@@ -344,6 +352,17 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case O_CONTROL: a->control = optarg; break;
 		case O_HUB: a->hub = 1; break;
 		case O_EVENTS: a->events = 1; break;
+		case O_PROFILE: { /* = --set deployment.profile=NAME, checked with the configuration */
+			static char sets[4][64];
+			static int n;
+			if (a->nsets == TW_MAX_SETS || n == 4) {
+				fprintf(stderr, "tamperwatchd: too many --set / --profile options\n");
+				return 2;
+			}
+			snprintf(sets[n], sizeof(sets[n]), "deployment.profile=%.40s", optarg);
+			a->sets[a->nsets++] = sets[n++];
+			break;
+		}
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("tamperwatchd %s (event format %d)\n", TW_VERSION, TW_EVENT_VERSION); return 0;
 		default: fprintf(stderr, "tamperwatchd: try --help\n"); return 2;
@@ -367,6 +386,7 @@ struct daemon {
 	struct args a;
 	struct tw_config cfg;
 	const struct backend *be;
+	char mode_note[160]; /* live without --mode: which was chosen and why, said on attach */
 	struct tw_fp_db *fpdb;
 	struct tw_legit *legit;
 	struct tw_regions regions;
@@ -625,6 +645,51 @@ static int sinks_schedule(struct daemon *d, char *err, size_t errlen)
 
 /* The configuration and the files it names; -1 to go on, or the exit status
  * (0 after --check-config). */
+/* 1 if this network namespace forwards packets (IPv4 or IPv6), 0 if not,
+ * -1 if the sysctls cannot be read. */
+static int forwarding(void)
+{
+	static const char *const paths[] = { "/proc/sys/net/ipv4/conf/all/forwarding",
+		                             "/proc/sys/net/ipv6/conf/all/forwarding" };
+	int any = 0, read_one = 0;
+	for (int i = 0; i < 2; i++) {
+		FILE *f = fopen(paths[i], "r");
+		int v = 0;
+		if (!f)
+			continue;
+		if (fscanf(f, "%d", &v) == 1) {
+			read_one = 1;
+			any |= v != 0;
+		}
+		fclose(f);
+	}
+	return read_one ? any : -1;
+}
+
+/* Live without --mode: a gateway (forwarding between the watched links)
+ * keeps XDP, which sees each packet once on its way in; a host watching
+ * its own traffic (the vantage profile, or deployment.profile = auto on a
+ * host that forwards nothing) needs the egress side too, which only TC
+ * sees.  Which and why goes to d->mode_note, said when attaching (a
+ * configuration error stays one line). */
+static const struct backend *live_backend(struct daemon *d)
+{
+	const struct args *a = &d->a;
+	int prof = d->cfg.profile, fwd = prof == TW_PROFILE_AUTO ? forwarding() : -1;
+	if (a->mode_given)
+		return a->mode;
+	if (prof == TW_PROFILE_VANTAGE || (prof == TW_PROFILE_AUTO && fwd == 0)) {
+		snprintf(d->mode_note, sizeof(d->mode_note),
+		         "%s: both directions, with TC (ingress+egress); --mode xdp for ingress only",
+		         prof == TW_PROFILE_VANTAGE ? "profile vantage"
+		                                    : "this host forwards no packets (its own traffic)");
+		return backend_find("tc", 1);
+	}
+	snprintf(d->mode_note, sizeof(d->mode_note), "%s: XDP, each packet once as it arrives on a watched link",
+	         prof == TW_PROFILE_GATEWAY ? "profile gateway" : "this host forwards packets (a gateway)");
+	return a->mode;
+}
+
 static int configure(struct daemon *d)
 {
 	const struct args *a = &d->a;
@@ -649,6 +714,7 @@ static int configure(struct daemon *d)
 			return 2;
 		}
 	}
+	tw_config_profile(cfg);
 	if (a->payload)
 		cfg->events_payload = 1;
 	/* operator outputs: the flag wins over metrics.listen (checked with the config) */
@@ -787,7 +853,7 @@ static int configure(struct daemon *d)
 		fprintf(stderr, "tamperwatchd: --replay-engine goes with --replay\n");
 		return 2;
 	}
-	d->be = !a->nreplay ? a->mode : a->engine ? a->engine : backend_find("user", 0);
+	d->be = !a->nreplay ? live_backend(d) : a->engine ? a->engine : backend_find("user", 0);
 	return -1;
 }
 
@@ -996,6 +1062,8 @@ static int run_live(struct daemon *d, const struct tw_run_hooks *hooks)
 	int xdp_fd = own ? -1 : tw_engine_bpf_prog_fd(d->eng, 1), tc_fd = own ? -1 : tw_engine_bpf_prog_fd(d->eng, 0);
 	char err[1024];
 
+	if (d->mode_note[0])
+		fprintf(stderr, "tamperwatchd: %s\n", d->mode_note);
 	for (int i = 0; i < a->nif && own; i++) {
 		fprintf(stderr, "tamperwatchd: watching %s (%s)\n", d->links[i].name, d->be->watches);
 		tw_status_add_link(&d->status, d->links[i].name, d->be->name);

@@ -82,7 +82,7 @@ void tw_stats_write(const struct tw_stats_src *s, uint64_t ts_ns, const struct t
 		tw_jb_u64(&b, "tamper_verdicts", t);
 		tw_jb_u64(&b, "benign_rst_suppressed", vs->suppressed_benign);
 		tw_jb_u64(&b, "rst_after_dead_flow", vs->rst_after_dead_flow);
-		tw_jb_u64(&b, "verdict_flows_dropped", vs->flows_dropped);
+		tw_jb_u64(&b, "verdict_flows_dropped", vs->flows_dropped + vs->quic_flows_dropped);
 		tw_jb_u64(&b, "redirect_bodies_skipped", vs->redirect_bodies_skipped);
 		tw_jb_obj_open(&b, "payload_parse_errors");
 		for (int i = 0; tw_verdict_parser_name(i); i++) {

@@ -108,6 +108,7 @@ void tw_agg_cfg_default(struct tw_agg_cfg *c)
 	c->blackhole_min_flows = 5;
 	c->blackhole_min_prefixes = 2;
 	c->blackhole_min_ratio = 0.8;
+	c->require_control = 0;
 	c->resolve_after = 600;
 	c->resolve_ok_flows = 3;
 	c->update_interval = 60;
@@ -529,6 +530,16 @@ static int prefix_dark(const struct tw_agg *a, uint64_t pfx, uint64_t now, size_
 	return flows >= DARK_MIN_FLOWS && (double)(flows - answered) / (double)flows + 1e-9 >= a->c.blackhole_min_ratio;
 }
 
+/* The control of a single vantage point (require_control): one of the
+ * prefix's flows to another target answered in the window.  Without one,
+ * nothing tells a blocked target from the vantage point's own network. */
+static int prefix_has_control(const struct tw_agg *a, uint64_t pfx, uint64_t now, size_t own_answered)
+{
+	uint64_t flows, answered;
+	pstat_sum(a, pfx, now, &flows, &answered);
+	return answered > own_answered;
+}
+
 static int cell_cmp(const void *x, const void *y)
 {
 	const struct cell *c = x, *d = y;
@@ -575,7 +586,9 @@ static int makes_case(struct tw_agg *a, const struct target *t, uint64_t after, 
 				phit += a->cells[k].hit;
 				pans += a->cells[k].answered;
 			}
-			if (!silent || !phit || !prefix_dark(a, a->cells[j].p, a->now, ptot, pans)) {
+			if (!silent || !phit ||
+			    (!prefix_dark(a, a->cells[j].p, a->now, ptot, pans) &&
+			     (!a->c.require_control || prefix_has_control(a, a->cells[j].p, a->now, pans)))) {
 				tot += ptot;
 				hit += phit;
 				np += phit > 0;

@@ -23,6 +23,8 @@ struct tw_agg_cfg {
 	int blackhole_min_flows;          /* alerts.blackhole_min_flows: silence verdicts, as the next two */
 	int blackhole_min_prefixes;       /* alerts.blackhole_min_prefixes */
 	double blackhole_min_ratio;       /* alerts.blackhole_min_ratio (all three must hold) */
+	int require_control;              /* deployment.profile = vantage: a prefix's silence counts only while
+	                      * one of its flows to another target was answered in the window */
 	int resolve_after;                /* alerts.resolve_after (s) without a tampered flow */
 	int resolve_ok_flows;             /* alerts.resolve_ok_flows: consecutive answered clean flows */
 	int update_interval;              /* alerts.update_interval (s): at most one update per alert */

@@ -97,7 +97,7 @@ void tw_status_tick(void *arg, uint64_t now_wall_ns, int final)
 	if (src->verdict) {
 		const struct tw_verdict_stats *vs = tw_verdict_stats(src->verdict);
 		memcpy(st->tamper_verdicts, vs->verdicts, sizeof(st->tamper_verdicts));
-		st->verdict_flows_dropped = vs->flows_dropped;
+		st->verdict_flows_dropped = vs->flows_dropped + vs->quic_flows_dropped;
 		st->throttle_flows_dropped = tw_thr_flows_stats(tw_verdict_throttle(src->verdict))->dropped;
 		st->redirect_bodies_skipped = vs->redirect_bodies_skipped;
 		memcpy(st->payload_parse_errors, vs->parse_errors, sizeof(st->payload_parse_errors));

@@ -10,6 +10,9 @@ static const struct tw_method_info methods[TW_METHOD_MAX] = {
 	[TW_METHOD_THROTTLING] = { "throttling", 2006, 1, TW_MCLASS_RATE, 1, 1 },
 	[TW_METHOD_SHUTDOWN] = { "shutdown", 0, 0, TW_MCLASS_OUTAGE, 0, 1 },
 	[TW_METHOD_HTTP_INJECTION] = { "http_injection", 2008, 1, TW_MCLASS_INJECTION, 1, 0 },
+	/* an unanswered Initial ("INITIAL->timeout") is judged as silence by its
+	 * signature (aggregate.c); forged answers are injection */
+	[TW_METHOD_QUIC_INTERFERENCE] = { "quic_interference", 2009, 1, TW_MCLASS_INJECTION, 1, 1 },
 };
 
 const struct tw_method_info *tw_method(int m)

@@ -27,6 +27,7 @@
  * race and no burst, is a server's abortive close: no verdict. */
 #include "verdicts/verdict.h"
 #include "verdicts/throttle_flows.h"
+#include "verdicts/quic.h"
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,6 +201,7 @@ struct tw_verdict {
 	size_t pend_head, npend;
 	struct tw_thr_flows *thr; /* rate series of busy flows (throttling) */
 	struct tw_thr_cfg thr_cfg;
+	struct tw_quic_verdicts *quic; /* UDP/443 flows (verdicts/quic.c) */
 	struct tw_verdict_stats st;
 };
 
@@ -431,6 +433,7 @@ static int rst_too_early(struct tw_verdict *v, const struct vflow *f, const stru
 
 static void verdict_tick(void *arg, uint64_t now_wall_ns, int final);
 static int ipid_jumps(uint16_t now, uint16_t prev);
+static void quic_judged(void *arg, const struct tw_quic_judged *j);
 
 struct tw_verdict *tw_verdict_new(struct tw_pipeline *pl, const struct tw_fp_db *fp, uint32_t max_flows,
                                   uint64_t hold_ns, tw_line_fn records, void *records_arg)
@@ -445,8 +448,9 @@ struct tw_verdict *tw_verdict_new(struct tw_pipeline *pl, const struct tw_fp_db 
 	v->recent = calloc(V_RECENT, sizeof(*v->recent));
 	v->ipids = calloc(65536, sizeof(*v->ipids));
 	v->thr = tw_thr_flows_new(V_THR_FLOWS);
+	v->quic = tw_quic_verdicts_new(hold_ns, quic_judged, v);
 	tw_thr_cfg_default(&v->thr_cfg);
-	if (!v->slots || !v->bases || !v->answers || !v->recent || !v->ipids || !v->thr) {
+	if (!v->slots || !v->bases || !v->answers || !v->recent || !v->ipids || !v->thr || !v->quic) {
 		tw_verdict_free(v);
 		return NULL;
 	}
@@ -478,6 +482,7 @@ void tw_verdict_free(struct tw_verdict *v)
 	if (!v)
 		return;
 	tw_thr_flows_free(v->thr);
+	tw_quic_verdicts_free(v->quic);
 	if (v->slots)
 		for (size_t i = 0; i <= v->mask; i++)
 			if (v->slots[i].f) {
@@ -542,16 +547,9 @@ const struct tw_verdict_stats *tw_verdict_stats(const struct tw_verdict *v)
 	return &v->st;
 }
 
-/* FNV-1a of a name as the parsers escape it, without a trailing dot */
 static uint64_t name_hash(const char *n)
 {
-	size_t len = strlen(n);
-	uint64_t h = 0xcbf29ce484222325ull;
-	if (len && n[len - 1] == '.')
-		len--;
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (uint8_t)n[i]) * 0x100000001b3ull;
-	return h ? h : 1;
+	return tw_name_hash(n);
 }
 
 static struct answ *answ_slot(struct tw_verdict *v, int family, const uint8_t *addr)
@@ -951,7 +949,8 @@ static int write_tamper(struct tw_verdict *v, const struct tw_event *e, const st
 
 	/* weak evidence alone (an IP-ID jump, a 451) is not a verdict; a
 	 * timeout is reported weak, since only many of them make a case */
-	if (c < 0.5 && method != TW_METHOD_BLACKHOLE && strcmp(signature, "PSH->timeout"))
+	size_t sl = strlen(signature);
+	if (c < 0.5 && method != TW_METHOD_BLACKHOLE && (sl < 9 || strcmp(signature + sl - 9, "->timeout")))
 		return 0;
 	if (fl->flags & TW_FLOW_MIDSTREAM)
 		lim[nlim++] = "midstream";
@@ -1119,6 +1118,7 @@ static void remember(struct tw_verdict *v, const struct tw_event *e, const struc
 	r->family = e->family;
 	r->req = (uint8_t)(f ? f->req : REQ_NONE);
 	r->result = (uint8_t)result;
+	tw_quic_note_tcp(v->quic, e->ts_ns, r->prefix_key, r->name_hash, result == R_ANSWERED);
 }
 
 /* A ClientHello went unanswered.  Was it the name (TLS interference) or
@@ -1224,6 +1224,25 @@ static void verdict_tick(void *arg, uint64_t now_wall_ns, int final)
 		v->pend_head = (v->pend_head + 1) % V_MAX_PENDING;
 		v->npend--;
 	}
+	tw_quic_tick(v->quic, now, final);
+	v->st.quic_flows_dropped = tw_quic_vstats(v->quic)->flows_evicted;
+}
+
+/* A QUIC flow judged (verdicts/quic.c): its record and its outcome. */
+static void quic_judged(void *arg, const struct tw_quic_judged *j)
+{
+	struct tw_verdict *v = arg;
+	struct anomalies a = { .n = 0 };
+	struct vflow f = { .req = REQ_TLS };
+	struct tw_tamper t;
+	int w = 0;
+	snprintf(f.sni, sizeof(f.sni), "%s", j->sni);
+	for (int i = 0; i < j->n; i++)
+		anom(&a, j->anom[i], j->w[i]);
+	if (j->signature)
+		w = write_tamper(v, j->e, &f, TW_METHOD_QUIC_INTERFERENCE, j->signature,
+		                 tw_stage_name(TW_STAGE_CLIENT_DATA), &a, NULL, NULL, NULL, &t);
+	outcome(v, j->e, j->sni, j->answered, w ? &t : NULL);
 }
 
 static int judge_tcp_inner(struct tw_verdict *v, const struct tw_event *e, struct vflow *f, struct tw_tamper *t);
@@ -1495,10 +1514,14 @@ void tw_verdict_event(void *verdict, const struct tw_decoded_event *d)
 	case TW_EV_CLIENT_DATA:
 		if (e->proto == TW_PROTO_TCP && (f = flow_get(v, e->flow_id, 1)))
 			on_client_data(v, f, d);
+		else if (tw_quic_flow(e))
+			tw_quic_data(v->quic, d);
 		break;
 	case TW_EV_SERVER_DATA:
 		if (e->proto == TW_PROTO_TCP && (f = flow_get(v, e->flow_id, 1)))
 			on_server_data(v, f, d);
+		else if (tw_quic_flow(e))
+			tw_quic_data(v->quic, d);
 		break;
 	case TW_EV_RST:
 		if (e->dir != TW_DIR_S2C)
@@ -1538,6 +1561,8 @@ void tw_verdict_event(void *verdict, const struct tw_decoded_event *d)
 				base_learn(v, e->family, e->saddr, e->flow.dir[TW_DIR_S2C].ttl_base);
 			base_learn_rtt(v, e->family, e->saddr, handshake_rtt(&e->flow));
 			judge_tcp(v, e, f);
+		} else if (tw_quic_flow(e)) {
+			tw_quic_end(v->quic, e, prefix_key(v, e));
 		} else if (f) {
 			judge_dns(v, e, f);
 		}

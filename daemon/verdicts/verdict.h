@@ -16,6 +16,7 @@ struct tw_verdict;
 struct tw_verdict_stats {
 	uint64_t verdicts[TW_METHOD_MAX]; /* by enum tw_method */
 	uint64_t flows_dropped;           /* flow contexts not kept: table full */
+	uint64_t quic_flows_dropped;      /* QUIC flows forgotten before their end (verdicts/quic.c) */
 	uint64_t suppressed_benign;       /* RSTs that matched the server's own pattern */
 	uint64_t rst_after_dead_flow;     /* RSTs not weighed: they answered the client's packets after
 					   * the server had reset the flow itself, or a client FIN

@@ -55,3 +55,34 @@ assert sni == {"http3check.net": 10, "google.com": 2}, sni
 PY
 done
 echo "ok: 12 QUIC first datagrams: whole -> authenticated with SNI; cut to 1100 bytes -> SNI unauthenticated, truncated"
+
+# quic_interference verdicts (README "Verdicts", verdicts/quic.c).  The
+# victim's own capture of the availability attack: 42 Initials (SNI
+# http3check.net) to one server, one every 11 s from a new port, none
+# answered (the server only captured; the GFW's residual blocking, set off
+# by the attacker's spoofed google.com Initial, dropped 32 of them on the
+# way: the server capture holds 10).  From the victim's side alone each is a
+# silent Initial with no control, so each is a weak INITIAL->timeout (0.30,
+# below alerts.min_confidence_timeout: a server without QUIC looks the
+# same); every one after the first
+# follows a silent Initial on the same server:port within 180 s and says
+# quic_residual_block.  No QUIC flow of that client is answered anywhere, so
+# no alert: a local UDP/443 firewall would look the same.
+VICTIM=$CORPUS/gfw-report__usenixsecurity25-quic-sni/experiments/availability-attack/pcap/quic_victim_client_anon.pcap
+"$TW" --replay "$VICTIM" --alerts "$W/victim.json" 2>"$W/err" || fail "victim: exit $?: $(cat "$W/err")"
+python3 - "$W/victim.json" <<'PY' || fail "victim: quic_interference verdicts"
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+t = [r["tamper"] for r in ev if r["event_type"] == "tamper"]
+assert len(t) == 42, len(t)
+for i, x in enumerate(t):
+    assert x["method"] == "quic_interference" and x["signature"] == "INITIAL->timeout", x
+    assert x["sni"] == "http3check.net" and x["stage"] == "after_request", x
+    assert 0.29 <= x["confidence"] < 0.4, x
+    assert ("quic_residual_block" in x["anomalies"]) == (i > 0), (i, x)
+    assert "quic_server_answers_others" not in x["anomalies"], x
+al = [r for r in ev if r["event_type"] == "alert"]
+assert not al, al
+print("victim: 42 weak INITIAL->timeout verdicts for http3check.net, 41 residual, no alert")
+PY
+echo "ok: GFW victim capture -> 42 weak quic_interference verdicts (SNI http3check.net), residual blocking named, no alert without a control"

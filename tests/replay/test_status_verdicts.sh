@@ -34,7 +34,7 @@ v = s["verdicts"]
 tampers = [json.loads(l)["tamper"]["method"] for l in open(sys.argv[2]) if '"event_type":"tamper"' in l]
 print("status verdicts:", v, "total", s["verdicts_total"], "tamper lines:", len(tampers))
 assert set(v) == {"rst_injection", "http_blockpage", "dns_injection", "tls_interference", "blackhole", "throttling",
-                  "http_injection"}, v
+                  "http_injection", "quic_interference"}, v
 assert v["rst_injection"] == tampers.count("rst_injection") > 0, (v, tampers)
 assert s["verdicts_total"] == sum(v.values()) == len(tampers), s
 PY

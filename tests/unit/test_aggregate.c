@@ -323,6 +323,32 @@ static void test_shares(void)
 		flow(a, T0 + i * S, a1, "tls.example", "tls_interference", 0.4, 0);
 	CHECK(nlines == 0, "silent tls_interference from one prefix raised");
 	tw_agg_free(a);
+	/* ... on a vantage point (deployment.profile = vantage: one prefix
+	 * enough, with a control): silent QUIC Initials to one target with no
+	 * other target answered raise nothing; with the client's other targets
+	 * answered, one alert for the target, quic_interference, 2009 */
+	{
+		struct tw_agg_cfg vc;
+		tw_agg_cfg_default(&vc);
+		vc.blackhole_min_prefixes = 1;
+		vc.require_control = 1;
+		signature = "INITIAL->timeout";
+		a = mk(&vc, NULL, NULL);
+		for (int i = 0; i < 9; i++)
+			flow(a, T0 + i * S, a1, "quic.example", "quic_interference", 0.43, 0);
+		CHECK(nlines == 0, "vantage without a control raised: %s", nlines ? lines[0] : "");
+		tw_agg_free(a);
+		a = mk(&vc, NULL, NULL);
+		for (int i = 0; i < 3; i++)
+			flow(a, T0 + i * S, a1, "control.example", NULL, 0, 1);
+		for (int i = 0; i < 5; i++)
+			flow(a, T0 + (5 + i) * S, a1, "quic.example", "quic_interference", 0.43, 0);
+		CHECK(count_state("raised") == 1 && strstr(lines[0], "\"method\":\"quic_interference\"") &&
+		              strstr(lines[0], "\"signature_id\":2009") && strstr(lines[0], "quic.example"),
+		      "vantage with a control: %s", nlines ? lines[0] : "(none)");
+		tw_agg_free(a);
+		signature = "PSH->timeout";
+	}
 	/* ... and below 0.8 within each prefix: nothing */
 	a = mk(NULL, NULL, NULL);
 	for (int i = 0; i < 8; i++) {

@@ -179,6 +179,7 @@ int main(void)
 		      c.fingerprints, c.fingerprints_default);
 		CHECK(!strcmp(c.control_socket, TW_CTL_DEFAULT_PATH), "control.socket: '%s'", c.control_socket);
 		memset(c.control_socket, 0, sizeof(c.control_socket));
+		c.blackhole_min_prefixes_set = 0; /* given in the file, as every key is */
 		CHECK(!memcmp(&c, &dflt, sizeof(c)), "a value in etc/tamperwatchd.conf is not the built-in default");
 	}
 	/* hostile bytes (issue 20, 9): a NUL refused on its own line, never a
@@ -200,5 +201,26 @@ int main(void)
 	CHECK(rc == 0 && c.timeouts.udp_idle_ns == 7000000000ull, "good file after: %s", err);
 
 	printf("%d checks, %d failed\n", checks, fails);
+	/* deployment.profile: vantage makes one prefix enough for silence,
+	 * unless the operator gave alerts.blackhole_min_prefixes (before or after) */
+	tw_config_default(&c);
+	CHECK(c.profile == TW_PROFILE_AUTO && c.alerts.blackhole_min_prefixes == 2, "profile default");
+	CHECK(set(&c, "deployment.profile=vantage", err, sizeof(err)) == 0, "%s", err);
+	tw_config_profile(&c);
+	CHECK(c.profile == TW_PROFILE_VANTAGE && c.alerts.blackhole_min_prefixes == 1, "vantage: %d",
+	      c.alerts.blackhole_min_prefixes);
+	tw_config_default(&c);
+	rc = load_text(&c, "[alerts]\nblackhole_min_prefixes = 3\n[deployment]\nprofile = vantage\n", path, err,
+	               sizeof(err));
+	tw_config_profile(&c);
+	CHECK(rc == 0 && c.alerts.blackhole_min_prefixes == 3, "given wins over the profile: %d %s",
+	      c.alerts.blackhole_min_prefixes, err);
+	tw_config_default(&c);
+	CHECK(set(&c, "deployment.profile=gateway", err, sizeof(err)) == 0, "%s", err);
+	tw_config_profile(&c);
+	CHECK(c.alerts.blackhole_min_prefixes == 2 && !strcmp(tw_profile_name(c.profile), "gateway"), "gateway");
+	CHECK(set(&c, "deployment.profile=laptop", err, sizeof(err)) < 0 &&
+	              strstr(err, "expected one of auto, gateway, vantage, got 'laptop'"),
+	      "bad profile: %s", err);
 	return fails ? 1 : 0;
 }

@@ -73,8 +73,9 @@ int main(void)
 	bad("ok.example, any, L, ,\nx.example, any, L\n", "2: expected 5");
 	bad("bad domain!, any, L, ,\n", "1: pattern");
 	bad("10.0.0.0/33, any, L, ,\n", "1: pattern");
-	bad("x.example, shouting, L, ,\n", "1: method: unknown method 'shouting' (any, rst_injection, http_blockpage, "
-	                                   "dns_injection, tls_interference, blackhole, throttling, shutdown)");
+	bad("x.example, shouting, L, ,\n",
+	    "1: method: unknown method 'shouting' (any, rst_injection, http_blockpage, "
+	    "dns_injection, tls_interference, blackhole, throttling, shutdown, quic_interference)");
 	/* every declarable method of the one list (verdicts/method.h) can be
 	 * declared; http_injection cannot (no lawful order injects ads) */
 	for (int m = 0; m < TW_METHOD_MAX; m++) {

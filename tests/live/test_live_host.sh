@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# tamperwatchd on a host watching its own traffic (docs/configuration.md
+# "Vantage points"): started with no --mode in the client namespace, which
+# forwards nothing and whose default route leaves by its veth (c-eth).  It
+# must choose TC (ingress and egress) by itself and say why, and then see
+# what XDP alone could not there: the handshakes (its own SYNs leave, they
+# never arrive), both directions of each flow (none one_way or syn_missed),
+# and a SYN that nothing answers (the gateway drops TCP to port 81) as a
+# blackhole SYN->timeout verdict.  Then the same namespace with --mode xdp,
+# to show the test can tell: no handshake event, flows one way.
+cd "$(dirname "$0")/../.." || exit 1
+. tests/live/lib.sh
+need_root
+topo_up
+[ "$(ip netns exec $NS_C cat /proc/sys/net/ipv4/conf/all/forwarding)" = 0 ] || fail "client namespace forwards"
+ip netns exec $NS_G nft -f - <<'EOF' || fail "nft"
+table inet twhole {
+  chain censor {
+    type filter hook forward priority 0; policy accept;
+    tcp dport 81 drop
+  }
+}
+EOF
+
+host_start() { # host_start OUT ARGS...: the daemon in the client namespace
+  local out=$1; shift
+  ip netns exec $NS_C "$TW" --alerts "$out" --set output.stats_interval=0 --control "$out.ctl.sock" \
+    -i c-eth --set flows.tcp_idle=4 "$@" 2>"$out.stderr" &
+  TW_PID=$!
+  for i in $(seq 50); do
+    grep -q "watching" "$out.stderr" 2>/dev/null && return 0
+    kill -0 $TW_PID 2>/dev/null || fail "tamperwatchd exited: $(cat "$out.stderr")"
+    sleep 0.1
+  done
+  fail "tamperwatchd did not attach: $(cat "$out.stderr")"
+}
+traffic() {
+  client curl -s -o /dev/null http://203.0.113.10/ || fail "curl www"
+  client curl -s -o /dev/null http://203.0.113.10/big.bin || fail "curl big"
+  client curl -s -o /dev/null --connect-timeout 4 http://203.0.113.10:81/ && fail "port 81 answered"
+  sleep 1
+}
+
+out=$WORK/host.json
+host_start "$out"
+grep -q "this host forwards no packets" "$out.stderr" || fail "no word on the choice: $(cat "$out.stderr")"
+grep -q "watching c-eth (tc clsact ingress+egress)" "$out.stderr" || fail "not TC: $(cat "$out.stderr")"
+ok "no --mode on a host: $(grep -m1 'forwards' "$out.stderr" | cut -c1-90)"
+traffic
+tw_stop "$out"
+[ -z "$(tc -n $NS_C filter show dev c-eth ingress 2>/dev/null)$(tc -n $NS_C filter show dev c-eth egress 2>/dev/null)" ] ||
+  fail "c-eth still has a TC filter"
+python3 - "$out" <<'PY' || fail "host: both directions"
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+hs = [r for r in ev if r["event_type"] == "handshake" and r["dest_port"] == 80]
+fl = [r for r in ev if r["event_type"] == "flow" and r["proto"] == "TCP" and r["dest_port"] == 80]
+print("handshakes:", len(hs), "port-80 flows:", len(fl))
+assert len(hs) >= 2 and len(fl) >= 2, (len(hs), len(fl))
+for r in fl:
+    f = r["flow"]
+    assert not f.get("one_way") and not f.get("syn_missed"), f
+    assert f["to_server"]["pkts"] > 0 and f["to_client"]["pkts"] > 0, f
+bh = [r for r in ev if r["event_type"] == "tamper" and r["dest_port"] == 81]
+assert bh and bh[0]["tamper"]["method"] == "blackhole" and bh[0]["tamper"]["signature"] == "SYN->timeout", bh
+print("blackhole:", bh[0]["tamper"])
+PY
+ok "host, TC by default: handshakes, both directions, the dropped SYN a blackhole SYN->timeout verdict"
+
+out=$WORK/host-xdp.json
+host_start "$out" --mode xdp
+traffic
+tw_stop "$out"
+python3 - "$out" <<'PY' || fail "host with --mode xdp"
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+hs = [r for r in ev if r["event_type"] == "handshake"]
+fl = [r for r in ev if r["event_type"] == "flow" and r["proto"] == "TCP" and r["dest_port"] == 80]
+assert not hs and fl and all(r["flow"].get("one_way") or r["flow"].get("syn_missed") for r in fl), (len(hs), fl[:1])
+assert not [r for r in ev if r["event_type"] == "tamper" and r["dest_port"] == 81]
+PY
+ok "the same host with --mode xdp: no handshake, flows one way, the dropped SYN unseen (what the default avoids)"
