@@ -18,9 +18,9 @@ enum tw_method {
 	TW_METHOD_DNS_INJECTION = 3,
 	TW_METHOD_TLS_INTERFERENCE = 4,
 	TW_METHOD_BLACKHOLE = 5,
-	TW_METHOD_THROTTLING = 6,     /* per flow from its rate series (verdicts/throttle.c) */
-	TW_METHOD_SHUTDOWN = 7,       /* per prefix (alerts/shutdown.c), not per flow */
-	TW_METHOD_HTTP_INJECTION = 8, /* a response that is not a block page (a redirect to a third-party host) */
+	TW_METHOD_THROTTLING = 6,        /* per flow from its rate series (verdicts/throttle.c) */
+	TW_METHOD_SHUTDOWN = 7,          /* per prefix (alerts/shutdown.c), not per flow */
+	TW_METHOD_HTTP_INJECTION = 8,    /* a response that is not a block page (a redirect to a third-party host) */
 	TW_METHOD_QUIC_INTERFERENCE = 9, /* per flow, UDP/443 (verdicts/quic.c) */
 	TW_METHOD_MAX
 };

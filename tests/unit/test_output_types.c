@@ -33,7 +33,8 @@ int main(void)
 	CHECK(tw_out_types_parse("all", &m, why, sizeof(why)) == 0 && m == (1u << n) - 1, "all: %#x", m);
 	m = 0;
 	CHECK(tw_out_types_parse(" gateway ", &m, why, sizeof(why)) == 0, "gateway: %s", why);
-	CHECK(m == (bit("alert") | bit("tamper") | bit("redirect") | bit("link") | bit("gap") | bit("stats")), "%#x", m);
+	CHECK(m == (bit("alert") | bit("tamper") | bit("redirect") | bit("link") | bit("gap") | bit("stats")), "%#x",
+	      m);
 	uint32_t g = m;
 	m = 0;
 	CHECK(tw_out_types_parse("events,\tgateway", &m, why, sizeof(why)) == 0 && m == (1u << n) - 1, "%#x", m);
@@ -41,8 +42,8 @@ int main(void)
 	CHECK(tw_out_types_parse("dns,dns", &m, why, sizeof(why)) == 0 && m == bit("dns"), "repeat: %#x", m);
 
 	/* refused, with the reason */
-	static const char *const bad[] = { "", ",", "alert,", ",alert", "alert,,stats", "  ", "Alert", "alerts",
-		                           "dns;flow", "flow_rate_x", "all,bogus" };
+	static const char *const bad[] = { "",      ",",      "alert,",   ",alert",      "alert,,stats", "  ",
+		                           "Alert", "alerts", "dns;flow", "flow_rate_x", "all,bogus" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		m = 0;
 		why[0] = 0;
