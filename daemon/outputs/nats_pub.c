@@ -176,7 +176,8 @@ static void add_site(const struct tw_nats_cfg *cfg, struct json_object *o)
 /* The records that leave a site (docs/hub.md "What leaves a site"). */
 static int published_type(const char *t)
 {
-	return !strcmp(t, "tamper") || !strcmp(t, "alert") || !strcmp(t, "link") || !strcmp(t, "gap");
+	return !strcmp(t, "tamper") || !strcmp(t, "alert") || !strcmp(t, "link") || !strcmp(t, "gap") ||
+	       !strcmp(t, "prefix_summary");
 }
 
 void tw_nats_pub_line(void *arg, const char *line, size_t len)
