@@ -132,6 +132,8 @@ static const struct key keys[] = {
 	{ "hub", "shutdown_sites", K_INT, 1, 10000, OFF(hub.shutdown_sites) },
 	{ "hub", "site_timeout", K_INT, 5, 86400, OFF(hub.site_timeout) },
 	{ "hub", "max_seen", K_INT, 1024, 10000000, OFF(hub.max_seen) },
+	{ "hub", "collapse_frac", K_RATIO, 0, 1, OFF(hub.collapse_frac) },
+	{ "hub", "collapse_min_packets", K_INT, 1, 2147483647, OFF(hub.collapse_min_packets) },
 };
 
 static char *trim(char *s);
