@@ -314,10 +314,16 @@ static struct json_object *sorted(struct json_object *arr)
 	return arr;
 }
 
-static int silent(const struct tw_xcorr *x, struct json_object *site, int64_t now_ns)
+/* silent for `times` site_timeouts */
+static int silent_for(const struct tw_xcorr *x, struct json_object *site, int64_t now_ns, int times)
 {
 	struct json_object *rx = member(site, "last_rx");
-	return rx && now_ns - json_object_get_int64(rx) > (int64_t)x->cfg.site_timeout * 1000000000ll;
+	return rx && now_ns - json_object_get_int64(rx) > (int64_t)times * x->cfg.site_timeout * 1000000000ll;
+}
+
+static int silent(const struct tw_xcorr *x, struct json_object *site, int64_t now_ns)
+{
+	return silent_for(x, site, now_ns, 1);
 }
 
 static uint64_t fnv(const char *s, uint64_t h)
@@ -595,7 +601,11 @@ static void eval_sites(struct tw_xcorr *x, int64_t now_ns, struct json_object *s
 		char key[TW_NATS_NAME_MAX + 8];
 		snprintf(key, sizeof(key), "o:%s", name2);
 		const char *r = str(s2, "region");
-		if (silent(x, s2, now_ns) && !json_object_object_get_ex(covered, name2, NULL)) {
+		/* a site silent after its traffic collapsed waits one more site_timeout for its
+		 * region's other sites: the cut that took it may take them a moment later */
+		int after_collapse = !strcmp(traffic_trend(x, s2), "collapsed");
+		if (silent_for(x, s2, now_ns, after_collapse ? 2 : 1) &&
+		    !json_object_object_get_ex(covered, name2, NULL)) {
 			size_t reporting = 0, others = 0;
 			json_object_object_foreach(sites, n3, s3)
 			{

@@ -194,8 +194,9 @@ static void loop(struct hub *h, natsConnection *nc, jsCtx *js, struct tw_am *am)
 	natsSubscription *sub = NULL;
 	int64_t next_eval = 0;
 	int stream_ok = 0;
-	(void)nc;
+	natsStatus conn_err = NATS_OK;
 	while (!tw_stop) {
+		tw_nats_report_conn(nc, &h->cfg->nats, &conn_err, "hub: nats");
 		if (!stream_ok && tw_nats_ensure_stream(js, &h->cfg->nats) == 0)
 			stream_ok = 1;
 		if (stream_ok && !sub && subscribe(h->cfg, js, &sub) < 0) {
