@@ -24,8 +24,9 @@ PKGS=(
   prometheus prometheus-alertmanager rsyslog
   # benchmark peers, and the live benchmark's traffic (bench/bench_live.sh)
   libndpi-bin tshark iperf3
-  # the hub's tests: real NATS servers with JetStream
-  nats-server
+  # the hub's tests: real NATS servers with JetStream; NKey pairs made by the
+  # test (Ed25519)
+  nats-server python3-cryptography
   # the docs suite: records against the JSON Schema, man pages checked by man
   python3-jsonschema man-db groff-base
   # the kernel module: Debian's kernel headers to build against; its test
