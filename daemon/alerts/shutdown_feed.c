@@ -45,6 +45,7 @@ struct tw_sdfeed {
 	double scale;                                /* interval / time since the last poll */
 	uint64_t sum_ns, next_summary, summary_from; /* prefix summaries: every sum_ns (0: none) */
 	uint32_t window_polls;                       /* polls in the summary window so far */
+	size_t w_open;                               /* prefixes with counts in this window */
 	struct tw_line_sink summary;
 	struct tw_sdfeed_stats st;
 };
@@ -191,7 +192,8 @@ static void use_prefix(struct tw_sdfeed *f, const struct tw_pfx_sample *s)
 		}
 		if (x.active_clients > p->w_clients)
 			p->w_clients = x.active_clients;
-		p->w_polls++;
+		if (!p->w_polls++)
+			f->w_open++;
 	}
 	if (!known) {
 		f->npv++;
@@ -254,30 +256,38 @@ static void summary_line(struct tw_sdfeed *f, const struct tw_pfx_sample *s, str
 	f->st.summaries++;
 }
 
+static void window_reset(struct tw_sdfeed *f, struct prev *p)
+{
+	if (p->w_polls)
+		f->w_open--;
+	p->w_packets = p->w_bytes = p->w_flows = p->w_clients = 0;
+	memset(p->w_class, 0, sizeof(p->w_class));
+	p->w_polls = 0;
+}
+
 /* The window closes: a line per prefix of the last poll, in key order;
- * every window restarts empty (a prefix the poll lacked is counted missed). */
+ * every window restarts empty.  The poll lists every counted prefix (the
+ * table is not an LRU), so only when it did not is the whole table walked
+ * for the prefixes it lacked (counted missed). */
 static void summarize(struct tw_sdfeed *f, uint64_t now)
 {
-	if (f->window_polls) {
-		for (size_t i = 0; i < f->nbatch; i++) {
-			if (i && !key_cmp(&f->batch[i - 1], &f->batch[i]))
-				continue;
-			struct prev *p = prev_slot(f, &f->batch[i].key);
-			if (p && p->key.family) {
+	for (size_t i = 0; i < f->nbatch; i++) {
+		if (i && !key_cmp(&f->batch[i - 1], &f->batch[i]))
+			continue;
+		struct prev *p = prev_slot(f, &f->batch[i].key);
+		if (p && p->key.family) {
+			if (f->window_polls)
 				summary_line(f, &f->batch[i], p, now);
-				p->w_polls = 0; /* written */
-			}
+			window_reset(f, p);
 		}
 	}
-	for (size_t i = 0; i < PV_SLOTS; i++) {
+	for (size_t i = 0; f->w_open && i < PV_SLOTS; i++) {
 		struct prev *p = &f->pv[i];
-		if (!p->key.family)
+		if (!p->key.family || !p->w_polls)
 			continue;
-		if (p->w_polls && (p->w_packets || p->w_flows))
+		if (p->w_packets || p->w_flows)
 			f->st.summary_prefixes_missed++;
-		p->w_packets = p->w_bytes = p->w_flows = p->w_clients = 0;
-		memset(p->w_class, 0, sizeof(p->w_class));
-		p->w_polls = 0;
+		window_reset(f, p);
 	}
 	f->window_polls = 0;
 	f->summary_from = now;
