@@ -113,6 +113,7 @@ static const struct key keys[] = {
 	{ "shutdown", "region_min", K_U32, 1, 100000, OFF(shutdown.region_min) },
 	{ "shutdown", "metric", K_ENUM, 0, 0, offsetof(struct tw_config, shutdown.metric), metric_names },
 	{ "shutdown", "max_series", K_U32, 1, 1000000, OFF(shutdown.max_series) },
+	{ "shutdown", "summary_interval", K_U32, 0, 86400, OFF(shutdown_summary_s) },
 	/* publishing to the hub (docs/hub.md); strings checked by tw_nats_check_key */
 	{ "nats", "url", K_STR, 0, sizeof(((struct tw_config *)0)->nats.url), OFF(nats.url) },
 	{ "nats", "stream", K_STR, 1, sizeof(((struct tw_config *)0)->nats.stream), OFF(nats.stream) },
@@ -139,6 +140,8 @@ static const struct key keys[] = {
 	{ "hub", "shutdown_sites", K_INT, 1, 10000, OFF(hub.shutdown_sites) },
 	{ "hub", "site_timeout", K_INT, 5, 86400, OFF(hub.site_timeout) },
 	{ "hub", "max_seen", K_INT, 1024, 10000000, OFF(hub.max_seen) },
+	{ "hub", "collapse_frac", K_RATIO, 0, 1, OFF(hub.collapse_frac) },
+	{ "hub", "collapse_min_packets", K_INT, 1, 2147483647, OFF(hub.collapse_min_packets) },
 	/* where the daemon sits (docs/configuration.md "Vantage points") */
 	{ "deployment", "profile", K_ENUM, 0, 0, offsetof(struct tw_config, profile), profile_names },
 };

@@ -45,6 +45,7 @@ struct tw_config {
 	/* [shutdown] (README "Shutdown detection") */
 	int shutdown_on;              /* shutdown.enabled */
 	int shutdown_v4, shutdown_v6; /* shutdown.prefix_v4 / prefix_v6: series granularity */
+	uint32_t shutdown_summary_s;  /* shutdown.summary_interval: prefix_summary records (s, 0 = none) */
 	struct tw_shutdown_cfg shutdown;
 	struct tw_nats_cfg nats;       /* [nats]: publishing to the hub (nats_pub.h) */
 	struct tw_hub_cfg hub;         /* [hub]: tamperwatchd --hub (hub.h) */

@@ -795,6 +795,18 @@ static int configure(struct daemon *d)
 		}
 		cfg->alerts.regions = &d->regions;
 	}
+	if (cfg->shutdown_summary_s && !cfg->shutdown_on) {
+		fprintf(stderr, "tamperwatchd: shutdown.summary_interval needs shutdown.enabled = true "
+		                "(the summaries come from its per-prefix counters; docs/shutdown.md)\n");
+		return 2;
+	}
+	if (cfg->shutdown_summary_s && cfg->shutdown_summary_s < cfg->shutdown.interval_s) {
+		fprintf(stderr,
+		        "tamperwatchd: configuration: shutdown.summary_interval (%u) may not be shorter than "
+		        "shutdown.interval (%u)\n",
+		        cfg->shutdown_summary_s, cfg->shutdown.interval_s);
+		return 2;
+	}
 	if (cfg->shutdown_on) {
 		if (!cfg->regions[0]) {
 			fprintf(stderr, "tamperwatchd: shutdown.enabled needs regions.file = FILE "
@@ -888,8 +900,11 @@ static int shutdown_setup(struct daemon *d, char *err, size_t errlen)
 		return 3;
 	if (rc == TW_STATE_CORRUPT)
 		fprintf(stderr, "tamperwatchd: %s\n", err);
-	struct tw_sdfeed_opts fo = { cfg->shutdown.interval_s, state_dir, (uint32_t)cfg->alerts.state_interval,
-		                     d->a.nreplay > 0 };
+	/* prefix summaries are records, not alerts: to the log (and NATS), not the bus */
+	struct tw_sdfeed_opts fo = {
+		cfg->shutdown.interval_s, state_dir,      (uint32_t)cfg->alerts.state_interval, d->a.nreplay > 0,
+		cfg->shutdown_summary_s,  { log_line, d }
+	};
 	if (!(d->feed = tw_sdfeed_new(d->eng, d->sd, &d->regions, &fo))) {
 		snprintf(err, errlen, "out of memory");
 		return 3;

@@ -28,8 +28,9 @@ PKGS=(
   prometheus prometheus-alertmanager rsyslog
   # benchmark peers, and the live benchmark's traffic (bench/bench_live.sh)
   libndpi-bin tshark iperf3
-  # the hub's tests: real NATS servers with JetStream
-  nats-server
+  # the hub's tests: real NATS servers with JetStream; NKey pairs made by the
+  # test (Ed25519)
+  nats-server python3-cryptography
   # the status page in a real headless browser (tests/lab/test_status_page.sh),
   # report pictures checked with xmllint, progress under a pseudo-terminal (script)
   chromium-headless-shell libxml2-utils bsdutils

@@ -15,6 +15,9 @@ struct prev {
 	uint64_t packets, bytes, new_flows, class_packets[TW_PFX_NCLASS];
 	uint64_t seen_poll; /* number of the last poll that saw it */
 	const char *region; /* its label (NULL: none), looked up once */
+	/* the summary window so far: real (unscaled) deltas, the most clients of one poll */
+	uint64_t w_packets, w_bytes, w_flows, w_class[TW_PFX_NCLASS], w_clients;
+	uint32_t w_polls;
 };
 
 struct tw_sdfeed {
@@ -36,10 +39,14 @@ struct tw_sdfeed {
 	struct tw_pfx_sample *batch; /* one poll's prefixes, sorted before use */
 	size_t nbatch;
 	uint64_t batch_dropped;
-	uint64_t poll_no; /* successful polls, the reference poll is 1 */
-	uint64_t now;     /* time of the poll in progress */
-	int sampling;     /* this poll hands samples to the detector */
-	double scale;     /* interval / time since the last poll */
+	uint64_t poll_no;                            /* successful polls, the reference poll is 1 */
+	uint64_t now;                                /* time of the poll in progress */
+	int sampling;                                /* this poll hands samples to the detector */
+	double scale;                                /* interval / time since the last poll */
+	uint64_t sum_ns, next_summary, summary_from; /* prefix summaries: every sum_ns (0: none) */
+	uint32_t window_polls;                       /* polls in the summary window so far */
+	size_t w_open;                               /* prefixes with counts in this window */
+	struct tw_line_sink summary;
 	struct tw_sdfeed_stats st;
 };
 
@@ -88,6 +95,8 @@ struct tw_sdfeed *tw_sdfeed_new(struct tw_engine *e, struct tw_shutdown *sd, con
 	f->replay = o->replay;
 	f->iv_ns = (uint64_t)(o->interval_s ? o->interval_s : 60) * NS;
 	f->state_every_ns = (uint64_t)(o->state_interval_s ? o->state_interval_s : 60) * NS;
+	f->sum_ns = (uint64_t)o->summary_s * NS;
+	f->summary = o->summary;
 	return f;
 }
 
@@ -173,6 +182,19 @@ static void use_prefix(struct tw_sdfeed *f, const struct tw_pfx_sample *s)
 		f->reset_seen = 1;
 	}
 	x.active_clients = (uint64_t)llround(tw_sketch_estimate(s->clients));
+	if (f->sum_ns && f->poll_no > 1 && !backwards) { /* the reference poll opens the first window */
+		p->w_packets += s->packets - (contiguous ? p->packets : 0);
+		p->w_bytes += s->bytes - (contiguous ? p->bytes : 0);
+		p->w_flows += s->new_flows - (contiguous ? p->new_flows : 0);
+		for (int i = 0; i < TW_PFX_NCLASS; i++) {
+			uint64_t base = contiguous ? p->class_packets[i] : 0;
+			p->w_class[i] += s->class_packets[i] >= base ? s->class_packets[i] - base : 0;
+		}
+		if (x.active_clients > p->w_clients)
+			p->w_clients = x.active_clients;
+		if (!p->w_polls++)
+			f->w_open++;
+	}
 	if (!known) {
 		f->npv++;
 		int fam = s->key.family == TW_FAMILY_IPV4 ? AF_INET : AF_INET6;
@@ -194,6 +216,82 @@ static void use_prefix(struct tw_sdfeed *f, const struct tw_pfx_sample *s)
 	tw_prefix_str(s->key.family, s->key.addr, s->key.plen, key, sizeof(key));
 	tw_shutdown_sample(f->sd, f->now, key, p->region, &x);
 	f->st.samples++;
+}
+
+static const char *const class_names[TW_PFX_NCLASS] = { "web", "dns", "tcp_other", "other" };
+
+/* one prefix's line of the window [summary_from, now) */
+static void summary_line(struct tw_sdfeed *f, const struct tw_pfx_sample *s, struct prev *p, uint64_t now)
+{
+	char buf[1024], key[64];
+	struct tw_jb b;
+	tw_prefix_str(s->key.family, s->key.addr, s->key.plen, key, sizeof(key));
+	tw_jb_init(&b, buf, sizeof(buf));
+	tw_jb_obj_open(&b, NULL);
+	tw_jb_time(&b, "timestamp", now);
+	tw_jb_str(&b, "event_type", "prefix_summary");
+	tw_jb_obj_open(&b, "prefix_summary");
+	tw_jb_str(&b, "prefix", key);
+	tw_jb_str(&b, "region", p->region);
+	tw_jb_time(&b, "from", f->summary_from);
+	tw_jb_time(&b, "to", now);
+	tw_jb_u64(&b, "seconds", (now - f->summary_from + NS / 2) / NS);
+	tw_jb_u64(&b, "polls", f->window_polls);
+	tw_jb_u64(&b, "packets", p->w_packets);
+	tw_jb_u64(&b, "bytes", p->w_bytes);
+	tw_jb_u64(&b, "new_flows", p->w_flows);
+	tw_jb_u64(&b, "active_clients", p->w_clients);
+	tw_jb_obj_open(&b, "class_shares");
+	for (int i = 0; i < TW_PFX_NCLASS; i++)
+		tw_jb_dbl(&b, class_names[i], p->w_packets ? (double)p->w_class[i] / (double)p->w_packets : 0, 3);
+	tw_jb_obj_close(&b);
+	tw_jb_obj_close(&b);
+	tw_jb_obj_close(&b);
+	long n = tw_jb_end(&b);
+	if (n < 0) {
+		f->st.summaries_dropped++;
+		return;
+	}
+	tw_line_put(&f->summary, buf, (size_t)n);
+	f->st.summaries++;
+}
+
+static void window_reset(struct tw_sdfeed *f, struct prev *p)
+{
+	if (p->w_polls)
+		f->w_open--;
+	p->w_packets = p->w_bytes = p->w_flows = p->w_clients = 0;
+	memset(p->w_class, 0, sizeof(p->w_class));
+	p->w_polls = 0;
+}
+
+/* The window closes: a line per prefix of the last poll, in key order;
+ * every window restarts empty.  The poll lists every counted prefix (the
+ * table is not an LRU), so only when it did not is the whole table walked
+ * for the prefixes it lacked (counted missed). */
+static void summarize(struct tw_sdfeed *f, uint64_t now)
+{
+	for (size_t i = 0; i < f->nbatch; i++) {
+		if (i && !key_cmp(&f->batch[i - 1], &f->batch[i]))
+			continue;
+		struct prev *p = prev_slot(f, &f->batch[i].key);
+		if (p && p->key.family) {
+			if (f->window_polls)
+				summary_line(f, &f->batch[i], p, now);
+			window_reset(f, p);
+		}
+	}
+	for (size_t i = 0; f->w_open && i < PV_SLOTS; i++) {
+		struct prev *p = &f->pv[i];
+		if (!p->key.family || !p->w_polls)
+			continue;
+		if (p->w_packets || p->w_flows)
+			f->st.summary_prefixes_missed++;
+		window_reset(f, p);
+	}
+	f->window_polls = 0;
+	f->summary_from = now;
+	f->next_summary = now - now % f->sum_ns + f->sum_ns;
 }
 
 /* one poll: close the epoch, collect, then use the prefixes in key order */
@@ -252,6 +350,10 @@ void tw_sdfeed_tick(void *arg, uint64_t now, int final)
 			f->last_packets = c[TW_CNT_PACKETS];
 			f->next_poll = now - now % f->iv_ns + f->iv_ns;
 			f->next_save = now + f->state_every_ns;
+			if (f->sum_ns) {
+				f->summary_from = now;
+				f->next_summary = now - now % f->sum_ns + f->sum_ns;
+			}
 		}
 	} else if (now >= f->next_poll && !final) {
 		f->e->counters(f->e, c, NULL, 0, NULL);
@@ -278,12 +380,17 @@ void tw_sdfeed_tick(void *arg, uint64_t now, int final)
 			}
 			f->skip_next = 0;
 			f->last_packets = c[TW_CNT_PACKETS];
+			f->window_polls++;
+			if (f->sum_ns && now >= f->next_summary)
+				summarize(f, now);
 		}
 		tw_shutdown_tick(f->sd, now, 0);
 		f->last_poll = now;
 		f->next_poll = now - now % f->iv_ns + f->iv_ns;
 	}
 	if (final) {
+		if (f->sum_ns && f->primed && f->window_polls) /* the last window, short */
+			summarize(f, f->last_poll);
 		tw_shutdown_tick(f->sd, now, 1);
 		save_state(f);
 	} else if (f->primed && (now >= f->next_save || changed(f))) {
@@ -315,5 +422,8 @@ void tw_sdfeed_stats_json(void *arg, struct tw_jb *b)
 	tw_jb_u64(b, "link_down", d.link_down);
 	tw_jb_u64(b, "state_saves", f->st.state_saves);
 	tw_jb_u64(b, "state_errors", f->st.state_errors);
+	tw_jb_u64(b, "summaries", f->st.summaries);
+	tw_jb_u64(b, "summaries_dropped", f->st.summaries_dropped);
+	tw_jb_u64(b, "summary_prefixes_missed", f->st.summary_prefixes_missed);
 	tw_jb_obj_close(b);
 }

@@ -11,24 +11,38 @@
  * and counters that went backwards.  Baselines and open alerts are saved
  * to the state directory every state.interval, at the end, and at the tick
  * a shutdown alert is raised or resolved (a crash then neither raises it
- * again nor forgets its resolution). */
+ * again nor forgets its resolution).
+ *
+ * The same polls, and nothing else, make the per-prefix traffic summaries
+ * (docs/schema.md "prefix_summary"): with summary_s set, every summary_s
+ * of the run's clock (at the first poll on or after each boundary, and at
+ * the end) one "prefix_summary" line per counted prefix, in key order, to
+ * the summary line sink: its packets, bytes and answered flows over the
+ * window, the most distinct clients of one poll interval and the port
+ * classes' shares.  Aggregates of a prefix only, never a client. */
 #ifndef TW_SHUTDOWN_FEED_H
 #define TW_SHUTDOWN_FEED_H
 #include <stdint.h>
 #include "capture/engine.h"
 #include "regions.h"
 #include "alerts/shutdown.h"
+#include "util/line.h"
 
 struct tw_sdfeed_stats {
 	uint64_t polls, samples, gaps_no_packets, gaps_late, counter_resets, prefixes_unlabelled, state_saves,
 	        state_errors;
+	uint64_t summaries;               /* prefix_summary lines written */
+	uint64_t summaries_dropped;       /* lines that did not fit their buffer (never expected) */
+	uint64_t summary_prefixes_missed; /* prefixes with counts in a window that the closing poll lacked */
 };
 
 struct tw_sdfeed_opts {
-	uint32_t interval_s;       /* as the detector's (shutdown.interval) */
-	const char *state_dir;     /* NULL: baselines are not kept */
-	uint32_t state_interval_s; /* seconds between saves (state.interval) */
-	int replay;                /* the clock is a capture's: a late poll is a capture gap */
+	uint32_t interval_s;         /* as the detector's (shutdown.interval) */
+	const char *state_dir;       /* NULL: baselines are not kept */
+	uint32_t state_interval_s;   /* seconds between saves (state.interval) */
+	int replay;                  /* the clock is a capture's: a late poll is a capture gap */
+	uint32_t summary_s;          /* shutdown.summary_interval: seconds between prefix summaries, 0 = none */
+	struct tw_line_sink summary; /* where prefix_summary lines go (main: the log, then NATS) */
 };
 
 /* The feed does not own e, sd or r.  NULL on out of memory. */

@@ -1,6 +1,7 @@
 #include "hub/correlate.h"
 #include "util/jsonbuf.h"
 #include <json-c/json.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,15 +9,16 @@
 
 #define TW_XCORR_MAX_SITES 4096    /* more sites are not tracked (records ignored, counted) */
 #define TW_XCORR_MAX_ENTRIES 65536 /* open site alerts kept; beyond: ignored, counted */
+#define TW_XCORR_HISTORY 8         /* summary windows of a site kept before its last one */
 
 struct tw_xcorr {
 	struct tw_hub_cfg cfg;
 	tw_xcorr_emit_fn emit;
 	void *arg;
-	/* {"sites":{NAME:{network,region,last_rx,records}}, "blocks":{TARGET:{SITE|ID:entry}},
+	/* {"sites":{NAME:{network,region,last_rx,records,traffic}}, "blocks":{TARGET:{SITE|ID:entry}},
 	 *  "shut":{SITE|ID:entry}, "xalerts":{KEY:{id,sig,first}}} */
 	struct json_object *st;
-	uint64_t ignored;
+	uint64_t ignored, summaries;
 	size_t entries;
 };
 
@@ -129,6 +131,87 @@ static void del_entry(struct tw_xcorr *x, struct json_object *map, const char *k
 
 static void eval_target(struct tw_xcorr *x, const char *tk, struct json_object *entries, int64_t now_ns);
 
+static int64_t num(struct json_object *o, const char *k)
+{
+	struct json_object *v = member(o, k);
+	return v && json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : 0;
+}
+
+/* A prefix summary into the site's traffic: {"to": the window's end (the
+ * site's clock), "prefixes", "packets", "bytes", "new_flows",
+ * "active_clients": sums over its prefixes, "history": the packets of the
+ * windows before, oldest first}.  A window's lines come together and in
+ * order; one older than the current window is ignored (counted). */
+static int take_summary(struct tw_xcorr *x, struct json_object *site, struct json_object *rec)
+{
+	struct json_object *ps = member(rec, "prefix_summary");
+	const char *to = str(ps, "to");
+	if (!to || !*to || strlen(to) > 40)
+		return -1;
+	static const char *const sums[] = { "packets", "bytes", "new_flows", "active_clients" };
+	struct json_object *tr = member(site, "traffic");
+	const char *cur = str(tr, "to");
+	if (cur && strcmp(to, cur) < 0) {
+		x->ignored++;
+		return 0;
+	}
+	if (!tr || !cur || strcmp(to, cur)) { /* a new window: the last one goes into the history */
+		struct json_object *h = json_object_new_array();
+		struct json_object *old = member(tr, "history");
+		size_t n = old && json_object_is_type(old, json_type_array) ? json_object_array_length(old) : 0;
+		size_t keep = cur ? TW_XCORR_HISTORY - 1 : TW_XCORR_HISTORY;
+		for (size_t i = n > keep ? n - keep : 0; i < n; i++)
+			json_object_array_add(h, json_object_get(json_object_array_get_idx(old, i)));
+		if (cur)
+			json_object_array_add(h, json_object_new_int64(num(tr, "packets")));
+		tr = json_object_new_object();
+		const char *from = str(ps, "from");
+		json_object_object_add(tr, "from", from && strlen(from) <= 40 ? json_object_new_string(from) : NULL);
+		json_object_object_add(tr, "to", json_object_new_string(to));
+		json_object_object_add(tr, "prefixes", json_object_new_int64(0));
+		for (size_t i = 0; i < sizeof(sums) / sizeof(sums[0]); i++)
+			json_object_object_add(tr, sums[i], json_object_new_int64(0));
+		json_object_object_add(tr, "history", h);
+		json_object_object_add(site, "traffic", tr);
+	}
+	json_object_object_add(tr, "prefixes", json_object_new_int64(num(tr, "prefixes") + 1));
+	for (size_t i = 0; i < sizeof(sums) / sizeof(sums[0]); i++) {
+		int64_t v = num(ps, sums[i]);
+		if (v < 0 || v > INT64_MAX / 2)
+			return -1;
+		int64_t t = num(tr, sums[i]);
+		json_object_object_add(tr, sums[i], json_object_new_int64(t > INT64_MAX - v ? INT64_MAX : t + v));
+	}
+	x->summaries++;
+	return 0;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* What a site's summaries said last: "collapsed" (its last window below
+ * collapse_frac of the earlier windows' median, that median at least
+ * collapse_min_packets), "steady", or "unknown" (no summary, or fewer than
+ * two windows before the last). */
+static const char *traffic_trend(const struct tw_xcorr *x, struct json_object *site)
+{
+	struct json_object *tr = member(site, "traffic"), *h = member(tr, "history");
+	size_t n = h && json_object_is_type(h, json_type_array) ? json_object_array_length(h) : 0;
+	int64_t v[TW_XCORR_HISTORY];
+	if (n < 2 || n > TW_XCORR_HISTORY)
+		return "unknown";
+	for (size_t i = 0; i < n; i++)
+		v[i] = json_object_get_int64(json_object_array_get_idx(h, i));
+	qsort(v, n, sizeof(v[0]), cmp_i64);
+	double median = n % 2 ? (double)v[n / 2] : ((double)v[n / 2 - 1] + (double)v[n / 2]) / 2;
+	if (median < (double)x->cfg.collapse_min_packets)
+		return "unknown";
+	return (double)num(tr, "packets") < x->cfg.collapse_frac * median ? "collapsed" : "steady";
+}
+
 int tw_xcorr_record(struct tw_xcorr *x, struct json_object *rec, int64_t now_ns)
 {
 	struct json_object *site = member(rec, "site");
@@ -151,6 +234,8 @@ int tw_xcorr_record(struct tw_xcorr *x, struct json_object *rec, int64_t now_ns)
 	struct json_object *nrec = member(s, "records");
 	json_object_object_add(s, "records", json_object_new_int64((nrec ? json_object_get_int64(nrec) : 0) + 1));
 
+	if (!strcmp(type, "prefix_summary"))
+		return take_summary(x, s, rec);
 	if (strcmp(type, "alert")) {
 		if (strcmp(type, "site"))
 			x->ignored++;
@@ -229,10 +314,16 @@ static struct json_object *sorted(struct json_object *arr)
 	return arr;
 }
 
-static int silent(const struct tw_xcorr *x, struct json_object *site, int64_t now_ns)
+/* silent for `times` site_timeouts */
+static int silent_for(const struct tw_xcorr *x, struct json_object *site, int64_t now_ns, int times)
 {
 	struct json_object *rx = member(site, "last_rx");
-	return rx && now_ns - json_object_get_int64(rx) > (int64_t)x->cfg.site_timeout * 1000000000ll;
+	return rx && now_ns - json_object_get_int64(rx) > (int64_t)times * x->cfg.site_timeout * 1000000000ll;
+}
+
+static int silent(const struct tw_xcorr *x, struct json_object *site, int64_t now_ns)
+{
+	return silent_for(x, site, now_ns, 1);
 }
 
 static uint64_t fnv(const char *s, uint64_t h)
@@ -414,7 +505,8 @@ static void eval_blocks(struct tw_xcorr *x, int64_t now_ns, struct json_object *
 static void eval_sites(struct tw_xcorr *x, int64_t now_ns, struct json_object *seen_keys)
 {
 	struct json_object *sites = sub(x->st, "sites"), *shut = sub(x->st, "shut");
-	struct json_object *regions = json_object_new_object(); /* region -> {"shut":[..],"silent":[..],"first"} */
+	/* region -> {"shut":[..],"collapsed":[..],"silent":[..],"first"} */
+	struct json_object *regions = json_object_new_object();
 	struct json_object *covered = json_object_new_object(); /* silent sites a shutdown alert names */
 	json_object_object_foreach(sites, name, s)
 	{
@@ -424,6 +516,7 @@ static void eval_sites(struct tw_xcorr *x, int64_t now_ns, struct json_object *s
 		struct json_object *g = sub(regions, r);
 		if (!member(g, "shut")) {
 			json_object_object_add(g, "shut", json_object_new_array());
+			json_object_object_add(g, "collapsed", json_object_new_array());
 			json_object_object_add(g, "silent", json_object_new_array());
 		}
 		int in_shut = 0;
@@ -440,6 +533,12 @@ static void eval_sites(struct tw_xcorr *x, int64_t now_ns, struct json_object *s
 		if (in_shut) { /* its silence is the shutdown it reported, not an outage of the site */
 			add_unique(member(g, "shut"), name);
 			json_object_object_add(covered, name, NULL);
+		} else if (silent(x, s, now_ns) && !strcmp(traffic_trend(x, s), "collapsed")) {
+			/* silent right after its traffic collapsed: a cut that took the site with it */
+			add_unique(member(g, "collapsed"), name);
+			const char *f = str(member(s, "traffic"), "from"), *cur = str(g, "cfirst");
+			if (f && (!cur || strcmp(f, cur) < 0))
+				json_object_object_add(g, "cfirst", json_object_new_string(f));
 		} else if (silent(x, s, now_ns))
 			add_unique(member(g, "silent"), name);
 	}
@@ -448,12 +547,14 @@ static void eval_sites(struct tw_xcorr *x, int64_t now_ns, struct json_object *s
 	{
 		size_t nshut = json_object_array_length(member(g, "shut"));
 		size_t nsil = json_object_array_length(member(g, "silent"));
+		size_t ncol = json_object_array_length(member(g, "collapsed"));
 		struct json_object *want = NULL;
 		char key[128];
 		snprintf(key, sizeof(key), "s:%s", r);
-		if (nshut && nshut + nsil >= (size_t)x->cfg.shutdown_sites) {
+		if (nshut + ncol && nshut + ncol + nsil >= (size_t)x->cfg.shutdown_sites) {
 			char signature[160];
-			snprintf(signature, sizeof(signature), "shutdown of %s seen by %zu sites", r, nshut + nsil);
+			snprintf(signature, sizeof(signature), "shutdown of %s seen by %zu sites", r,
+			         nshut + ncol + nsil);
 			want = alert_head(2804, signature, "shutdown", 1);
 			struct json_object *c = json_object_new_object(), *sc = json_object_new_object(),
 			                   *all = json_object_new_array(), *stt = json_object_new_object();
@@ -463,23 +564,31 @@ static void eval_sites(struct tw_xcorr *x, int64_t now_ns, struct json_object *s
 			for (size_t i = 0; i < nshut; i++)
 				add_unique(all,
 				           json_object_get_string(json_object_array_get_idx(member(g, "shut"), i)));
+			struct json_object *quiet = json_object_new_array(); /* silent, collapsed or not */
 			for (size_t i = 0; i < nsil; i++)
-				add_unique(all,
+				add_unique(quiet,
 				           json_object_get_string(json_object_array_get_idx(member(g, "silent"), i)));
+			for (size_t i = 0; i < ncol; i++)
+				add_unique(quiet, json_object_get_string(
+				                          json_object_array_get_idx(member(g, "collapsed"), i)));
+			for (size_t i = 0; i < json_object_array_length(quiet); i++)
+				add_unique(all, json_object_get_string(json_object_array_get_idx(quiet, i)));
 			json_object_object_add(sc, "sites", sorted(all));
 			json_object_object_add(sc, "region", json_object_new_string(r));
-			json_object_object_add(sc, "sites_silent", json_object_get(sorted(member(g, "silent"))));
+			json_object_object_add(sc, "sites_silent", sorted(quiet));
+			json_object_object_add(sc, "sites_collapsed", json_object_get(sorted(member(g, "collapsed"))));
 			json_object_object_add(want, "scope", sc);
 			json_object_object_add(stt, "sites_in_shutdown", json_object_new_int64((int64_t)nshut));
-			json_object_object_add(stt, "sites_silent", json_object_new_int64((int64_t)nsil));
+			json_object_object_add(stt, "sites_silent", json_object_new_int64((int64_t)(nsil + ncol)));
+			json_object_object_add(stt, "sites_collapsed", json_object_new_int64((int64_t)ncol));
 			json_object_object_add(want, "stats", stt);
-			json_object_object_add(want, "first_seen", json_object_get(member(g, "first")));
+			/* since: the earliest shutdown a site reported, else the earliest collapsed window */
+			json_object_object_add(want, "first_seen",
+			                       json_object_get(member(g, member(g, "first") ? "first" : "cfirst")));
 			/* its silent sites are part of it, not outages */
-			for (size_t i = 0; i < nsil; i++)
+			for (size_t i = 0; i < nsil + ncol; i++)
 				json_object_object_add(
-				        covered,
-				        json_object_get_string(json_object_array_get_idx(member(g, "silent"), i)),
-				        NULL);
+				        covered, json_object_get_string(json_object_array_get_idx(quiet, i)), NULL);
 		}
 		json_object_object_add(seen_keys, key, NULL);
 		settle(x, key, want, now_ns);
@@ -492,7 +601,11 @@ static void eval_sites(struct tw_xcorr *x, int64_t now_ns, struct json_object *s
 		char key[TW_NATS_NAME_MAX + 8];
 		snprintf(key, sizeof(key), "o:%s", name2);
 		const char *r = str(s2, "region");
-		if (silent(x, s2, now_ns) && !json_object_object_get_ex(covered, name2, NULL)) {
+		/* a site silent after its traffic collapsed waits one more site_timeout for its
+		 * region's other sites: the cut that took it may take them a moment later */
+		int after_collapse = !strcmp(traffic_trend(x, s2), "collapsed");
+		if (silent_for(x, s2, now_ns, after_collapse ? 2 : 1) &&
+		    !json_object_object_get_ex(covered, name2, NULL)) {
 			size_t reporting = 0, others = 0;
 			json_object_object_foreach(sites, n3, s3)
 			{
@@ -516,6 +629,8 @@ static void eval_sites(struct tw_xcorr *x, int64_t now_ns, struct json_object *s
 			json_object_object_add(stt, "region_sites", json_object_new_int64((int64_t)others));
 			json_object_object_add(stt, "region_sites_reporting",
 			                       json_object_new_int64((int64_t)reporting));
+			json_object_object_add(stt, "traffic_before_silence",
+			                       json_object_new_string(traffic_trend(x, s2)));
 			json_object_object_add(want, "stats", stt);
 			tw_time_format(since, sizeof(since), (uint64_t)json_object_get_int64(member(s2, "last_rx")));
 			json_object_object_add(want, "first_seen", json_object_new_string(since));
@@ -559,4 +674,5 @@ void tw_xcorr_stats(const struct tw_xcorr *x, struct tw_xcorr_stats *out)
 	}
 	out->open_alerts = (uint64_t)json_object_object_length(member(x->st, "xalerts"));
 	out->ignored = x->ignored;
+	out->summaries = x->summaries;
 }

@@ -8,6 +8,14 @@
  *              (at least one of them reporting the shutdown);
  *   site_outage a site silent for hub.site_timeout while the other sites
  *              of its region see no shutdown: the site, not the network.
+ * A site's prefix summaries (prefix_summary records) are kept as its
+ * traffic: the last window's totals over its prefixes and the packets of
+ * the windows before.  A site that fell silent right after its traffic
+ * collapsed (the last window below hub.collapse_frac of the earlier ones'
+ * median) counts, for its region's shutdown, as a site that reported one:
+ * a cut that took the site's own uplink with it, before its detector
+ * could raise.  Alone in its region it is still reported as a site
+ * outage, with "traffic_before_silence":"collapsed". 
  * Time is the hub's clock (arrival), never a site's: a site whose clock is
  * off still correlates.  The state is JSON so that it is saved as it is. */
 #ifndef TW_HUB_CORRELATE_H
@@ -21,7 +29,9 @@ typedef void (*tw_xcorr_emit_fn)(void *arg, const char *line, size_t len);
 
 struct tw_xcorr_stats {
 	uint64_t sites, sites_silent, open_alerts;
-	uint64_t ignored; /* records of a type the hub does not correlate (tamper, link, gap) */
+	uint64_t ignored;   /* records of a type the hub does not correlate (tamper, link, gap), summaries
+	                   * out of order, sites or entries beyond the bounds */
+	uint64_t summaries; /* prefix_summary records taken into a site's traffic */
 };
 
 struct tw_xcorr;

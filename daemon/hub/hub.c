@@ -34,6 +34,8 @@ void tw_hub_cfg_default(struct tw_hub_cfg *c)
 	c->shutdown_sites = 2;
 	c->site_timeout = 120;
 	c->max_seen = 100000; /* the hub state holds them all, saved before each acknowledgement */
+	c->collapse_frac = 0.25;
+	c->collapse_min_packets = 100;
 }
 
 struct hub {
@@ -192,8 +194,9 @@ static void loop(struct hub *h, natsConnection *nc, jsCtx *js, struct tw_am *am)
 	natsSubscription *sub = NULL;
 	int64_t next_eval = 0;
 	int stream_ok = 0;
-	(void)nc;
+	natsStatus conn_err = NATS_OK;
 	while (!tw_stop) {
+		tw_nats_report_conn(nc, &h->cfg->nats, &conn_err, "hub: nats");
 		if (!stream_ok && tw_nats_ensure_stream(js, &h->cfg->nats) == 0)
 			stream_ok = 1;
 		if (stream_ok && !sub && subscribe(h->cfg, js, &sub) < 0) {
@@ -348,11 +351,14 @@ int tw_hub_run(const struct tw_config *cfg, const char *alerts, const char *stat
 	save_state(&h);
 	if (am)
 		tw_am_tick(am, (uint64_t)wall_ns(), 1);
+	struct tw_xcorr_stats xs;
+	tw_xcorr_stats(h.x, &xs);
 	fprintf(stderr,
 	        "tamperwatchd: hub: stopped: %llu records received, %llu duplicates dropped, %llu malformed, "
-	        "%llu state saves, %llu state errors\n",
+	        "%llu state saves, %llu state errors, %llu prefix summaries, %llu records ignored\n",
 	        (unsigned long long)h.received, (unsigned long long)h.duplicates, (unsigned long long)h.malformed,
-	        (unsigned long long)h.state_saves, (unsigned long long)h.state_errors);
+	        (unsigned long long)h.state_saves, (unsigned long long)h.state_errors, (unsigned long long)xs.summaries,
+	        (unsigned long long)xs.ignored);
 	rc = 0;
 out:
 	tw_ctl_stop(ctl);

@@ -17,6 +17,9 @@ struct tw_hub_cfg {                     /* [hub] */
 	int shutdown_sites;             /* shutdown_sites: sites of a region in shutdown (or silent) */
 	int site_timeout;               /* site_timeout: seconds without a record: the site is silent */
 	int max_seen;                   /* max_seen: message IDs remembered for deduplication */
+	double collapse_frac;           /* collapse_frac: a site's last summarized traffic below this share of
+	                                 * its earlier windows' median: its traffic collapsed */
+	int collapse_min_packets;       /* collapse_min_packets: that median at least this (minimum activity) */
 };
 
 void tw_hub_cfg_default(struct tw_hub_cfg *c);

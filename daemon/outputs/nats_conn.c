@@ -59,6 +59,45 @@ fail:
 	return -1;
 }
 
+/* One plain connection attempt, no retry: the reason libnats' background
+ * reconnection does not keep (it reports every failure as "no server"). */
+static natsStatus probe(const struct tw_nats_cfg *cfg)
+{
+	natsOptions *o = NULL;
+	natsConnection *c = NULL;
+	char err[256];
+	if (tw_nats_connect_opts(cfg, &o, err, sizeof(err)) < 0)
+		return NATS_ERR;
+	natsStatus s = natsOptions_SetRetryOnFailedConnect(o, false, NULL, NULL);
+	if (s == NATS_OK)
+		s = natsOptions_SetAllowReconnect(o, false);
+	if (s == NATS_OK)
+		s = natsConnection_Connect(&c, o);
+	natsConnection_Destroy(c);
+	natsOptions_Destroy(o);
+	return s;
+}
+
+void tw_nats_report_conn(natsConnection *nc, const struct tw_nats_cfg *cfg, natsStatus *last, const char *who)
+{
+	if (!nc)
+		return;
+	if (natsConnection_Status(nc) == NATS_CONN_STATUS_CONNECTED) {
+		*last = NATS_OK;
+		return;
+	}
+	if (*last != NATS_OK) /* reported since the last connection */
+		return;
+	natsStatus s = probe(cfg);
+	*last = s == NATS_OK ? NATS_ILLEGAL_STATE : s;
+	if (s == NATS_OK) /* the server takes us: the background connection will too */
+		return;
+	fprintf(stderr, "tamperwatchd: %s: not connected: %s%s\n", who, natsStatus_GetText(s),
+	        s == NATS_CONNECTION_AUTH_FAILED || s == NATS_NOT_PERMITTED
+	                ? " (the server refused our credentials: nats.user/password or nats.nkey/nkey_seed)"
+	                : "");
+}
+
 /* the stream, made when missing: PREFIX.> */
 int tw_nats_ensure_stream(jsCtx *js, const struct tw_nats_cfg *cfg)
 {

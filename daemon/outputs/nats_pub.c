@@ -69,6 +69,18 @@ int tw_nats_check_key(const char *name, const char *value, char *why, size_t why
 			p += n + 1;
 		}
 	}
+	if (!strcmp(name, "nkey") && *value) { /* a user's public NKey: 'U' and 55 more base32 characters */
+		size_t n = strlen(value);
+		int ok = n == 56 && value[0] == 'U';
+		for (size_t i = 0; ok && i < n; i++)
+			ok = (value[i] >= 'A' && value[i] <= 'Z') || (value[i] >= '2' && value[i] <= '7');
+		if (!ok) {
+			snprintf(why, whylen,
+			         "expected a user's public NKey: 'U' and 55 more of A-Z, 2-7 (not its seed)");
+			return -1;
+		}
+		return 0;
+	}
 	if (!strcmp(name, "url") && *value) {
 		char list[1024];
 		int n = 0;
@@ -121,6 +133,7 @@ struct tw_nats_pub {
 	uint64_t changes, saved; /* queue changes; changes at the last spool save */
 	int spool_exists;        /* a spool file may hold records: an empty queue must be saved too */
 	int64_t next_save_ns, next_hb_ns;
+	natsStatus conn_err; /* the reason for not being connected last reported */
 	uint64_t hb_seq, boot_ns;
 	struct tw_nats_counters c;
 };
@@ -176,7 +189,8 @@ static void add_site(const struct tw_nats_cfg *cfg, struct json_object *o)
 /* The records that leave a site (docs/hub.md "What leaves a site"). */
 static int published_type(const char *t)
 {
-	return !strcmp(t, "tamper") || !strcmp(t, "alert") || !strcmp(t, "link") || !strcmp(t, "gap");
+	return !strcmp(t, "tamper") || !strcmp(t, "alert") || !strcmp(t, "link") || !strcmp(t, "gap") ||
+	       !strcmp(t, "prefix_summary");
 }
 
 void tw_nats_pub_line(void *arg, const char *line, size_t len)
@@ -332,6 +346,7 @@ static void *publisher(void *arg)
 				p->stream_ok = 0; /* the stream went away: make it again */
 		}
 		int conn = natsConnection_Status(p->nc) == NATS_CONN_STATUS_CONNECTED;
+		tw_nats_report_conn(p->nc, &p->cfg, &p->conn_err, "nats");
 
 		pthread_mutex_lock(&p->mu);
 		p->in_flight = 0;

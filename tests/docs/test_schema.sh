@@ -89,7 +89,7 @@ c.main(out)
 # the story's week is the detector's period: hourly bins, 10 s polls, a
 # week of warm-up, a minute down to raise and up to resolve
 conf = {"enabled": "true", "interval": 10, "period": c.WEEK, "bins": 168, "warmup": c.WEEK,
-        "min_duration": 60, "recover": 60, "min_clients": 2, "region_min": 2}
+        "min_duration": 60, "recover": 60, "min_clients": 2, "region_min": 2, "summary_interval": 600}
 with open(f"{out}/tw.conf", "w") as f:
     f.write(f"[regions]\nfile = {out}/regions.txt\n[shutdown]\n")
     f.writelines(f"{k} = {v}\n" for k, v in conf.items())

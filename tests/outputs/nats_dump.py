@@ -3,8 +3,10 @@
 (JetStream's stream API: STREAM.INFO, then STREAM.MSG.GET for each sequence),
 so the tests see exactly what a site published and what the hub consumes.
 usage: nats_dump.py HOST:PORT STREAM   ->  one line per message:
-  SEQ TAB SUBJECT TAB NATS-MSG-ID TAB DATA"""
-import base64, json, socket, sys
+  SEQ TAB SUBJECT TAB NATS-MSG-ID TAB DATA
+With NATS_DUMP_SEED=FILE (a user NKey seed, tests/outputs/nkey.py) it signs
+the server's nonce with it, as a client does with NKey authentication."""
+import base64, json, os, socket, sys
 
 def main():
     host, port = sys.argv[1].rsplit(":", 1)
@@ -14,8 +16,13 @@ def main():
     info = f.readline()
     if not info.startswith(b"INFO "):
         sys.exit("nats_dump: not a NATS server: %r" % info[:40])
-    s.sendall(b'CONNECT {"verbose":false,"pedantic":false,"headers":true,"no_responders":true}\r\n'
-              b"SUB _INBOX.dump 1\r\n")
+    conn = {"verbose": False, "pedantic": False, "headers": True, "no_responders": True}
+    if os.environ.get("NATS_DUMP_SEED"):
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from nkey import nkey_sign
+        nonce = json.loads(info[5:])["nonce"].encode()
+        conn["nkey"], conn["sig"] = nkey_sign(open(os.environ["NATS_DUMP_SEED"]).read().strip(), nonce)
+    s.sendall(b"CONNECT %s\r\nSUB _INBOX.dump 1\r\n" % json.dumps(conn).encode())
 
     def request(subject, body=b""):
         s.sendall(b"PUB %s _INBOX.dump %d\r\n%s\r\n" % (subject.encode(), len(body), body))

@@ -247,13 +247,18 @@ setup_nats() {
   NATS_SERVER=$BG
   wait_for 10 grep -q "Server is ready" "$WORK/nats-server.log" || fail "nats-server: $(tail -3 "$WORK/nats-server.log")"
   TW_ARGS+=(--set nats.url=nats://127.0.0.1:$NATS_PORT --set nats.site=leak --set nats.heartbeat=1)
+  # per-prefix traffic summaries every second, published too
+  printf '198.51.100.0/24 lab\n2001:db8:1::/48 lab\n' >"$WORK/nats.regions"
+  TW_ARGS+=(--set shutdown.enabled=true --set regions.file="$WORK/nats.regions" --set shutdown.interval=1
+            --set shutdown.summary_interval=1)
 }
 collect_nats() {
   gw "$PY" tests/outputs/nats_dump.py 127.0.0.1:$NATS_PORT TAMPERWATCH >"$1/stream.tsv" || fail "nats_dump"
   stop_pid "$NATS_SERVER"
   cp -a "$WORK/nats-store" "$1/store"
 }
-expect_nats() { printf '%s\n' 'tamperwatch.leak.alert' 'tamperwatch.leak.tamper' '"state":"resolved"' '"src_prefix":"198.51.100.0\/24"'; }
+expect_nats() { printf '%s\n' 'tamperwatch.leak.alert' 'tamperwatch.leak.tamper' '"state":"resolved"' '"src_prefix":"198.51.100.0\/24"' \
+  'tamperwatch.leak.prefix_summary' '"prefix":"198.51.100.0\/24"'; }
 
 # everything that crossed the gateway namespace's loopback: the daemon's
 # requests to Alertmanager (the raw bodies), its syslog stream, the scrapes,

@@ -7,8 +7,14 @@
 #  2. two sites of region north replay a shutdown: one multi-site shutdown
 #     alert; a third north site that falls silent joins it (silent), it is
 #     not a site outage;
+#  2b. prefix summaries: the shutdown sites publish them; two sites of
+#     region valley whose captures end 40 s into the cut (their detectors
+#     have not raised yet) fall silent right after their summarized traffic
+#     collapsed: one multi-site shutdown (sites_collapsed), no outage; a
+#     lone hill site like them: a site outage that says its traffic
+#     collapsed before the silence;
 #  3. of two west sites that stay up, one is killed: a site outage, with
-#     the other still reporting;
+#     the other still reporting (no summaries: traffic unknown);
 #  4. the hub killed (SIGKILL) and restarted: its durable consumer resumes
 #     (it does not read the stream again), no alert is raised twice;
 #  5. a fresh consumer reads every record of the stream exactly once;
@@ -38,6 +44,24 @@ printf '198.51.100.0/24 north\n203.0.113.0/24 south\n2001:db8:a::/48 east\n' >"$
 # craft_shutdown's week (8400 s) is the detector's period; a minute down raises
 printf '[regions]\nfile = %s\n[shutdown]\nenabled = true\ninterval = 10\nperiod = 8400\nwarmup = 8400\nmin_duration = 60\nrecover = 60\nmin_clients = 2\n' \
   "$W/regions.txt" >"$W/shutdown.conf"
+# valley and hill sites count only north's prefix and summarize every 20 s; their
+# captures are the ten minutes before north's cut and its first 40 s
+printf '198.51.100.0/24 north\n' >"$W/north.txt"
+sed "s|^file = .*|file = $W/north.txt|" "$W/shutdown.conf" >"$W/valley.conf"
+printf 'summary_interval = 20\n' >>"$W/valley.conf"
+python3 - "$W/s/mid1.pcap" "$W/s/truth.json" "$W/cut40.pcap" <<'PY' || fail cut40
+import json, struct, sys
+d = open(sys.argv[1], "rb").read(); cut = json.load(open(sys.argv[2]))["cut"][0]
+out = bytearray(d[:24]); i = 24
+while i + 16 <= len(d):
+    s, us, incl, orig = struct.unpack_from("<IIII", d, i)
+    if s >= cut + 40:
+        break
+    if s >= cut - 600:
+        out += d[i:i + 16 + incl]
+    i += 16 + incl
+open(sys.argv[3], "wb").write(out)
+PY
 PORT=14422
 URL=nats://127.0.0.1:$PORT
 ns_start n1 $PORT
@@ -50,6 +74,7 @@ HUB=
 hub_start() {  # NAME [tamperwatchd arguments]
   local name=$1; shift
   "$TW" --hub --set nats.url=$URL --set hub.min_sites=2 --set hub.national_networks=2 --set hub.site_timeout=5 \
+    --set hub.collapse_min_packets=10 \
     --state "$W/hubstate" --alerts "$W/hub.json" "$@" 2>>"$W/$name.err" &
   HUB=$!; PIDS+=($HUB)
   wait_for 10 "grep -q 'consuming' '$W/$name.err'" || fail "hub $name did not start"
@@ -76,6 +101,20 @@ gw s3 north-3 AS64513 north --replay "$W/empty.pcap"
 alerts 'any(a["alert"]["category"] == "shutdown" and a["scope"]["region"] == "north" and a["scope"]["sites"] == ["north-1", "north-2"] and a["alert"]["signature_id"] == 2804 for a in A)'
 ok "two sites of north in shutdown: one multi-site shutdown alert"
 
+# ---- 2b. silent right after the traffic collapsed ---------------------------
+gw v1 valley-1 AS64521 valley -c "$W/valley.conf" --replay "$W/cut40.pcap"
+gw v2 valley-2 AS64522 valley -c "$W/valley.conf" --replay "$W/cut40.pcap"
+gw h1 hill-1 AS64531 hill -c "$W/valley.conf" --replay "$W/cut40.pcap"
+! grep -q '"event_type":"alert"' "$W/v1.json" || fail "valley-1 raised an alert of its own: the capture is too long"
+python3 - "$W/v1.json" <<'PY' || fail "valley-1's summaries"
+import json, sys
+S = [json.loads(l)["prefix_summary"] for l in open(sys.argv[1]) if '"prefix_summary"' in l]
+assert len(S) > 10 and S[-1]["packets"] == 0 and S[-3]["packets"] > 10, [s["packets"] for s in S[-4:]]
+PY
+alerts 'any(a["alert"]["category"] == "shutdown" and a["scope"]["region"] == "valley" and a["scope"]["sites_collapsed"] == ["valley-1", "valley-2"] and a["stats"]["sites_in_shutdown"] == 0 and a["first_seen"] is not None for a in A)'
+alerts 'any(a["alert"]["category"] == "site_outage" and a["scope"]["sites"] == ["hill-1"] and a["stats"]["traffic_before_silence"] == "collapsed" for a in A)'
+ok "silent right after their summarized traffic collapsed: two valley sites make a shutdown, a lone hill site an outage that says so"
+
 # ---- 3. a site outage, told apart by what the others see ------------------
 "$TW" --replay <(sleep 60; cat "$W/empty.pcap") --set nats.url=$URL --set nats.site=west-1 --set nats.region=west \
   --set nats.heartbeat=1 --alerts "$W/w1.json" 2>"$W/w1.err" & W1=$!; PIDS+=($W1)
@@ -83,13 +122,13 @@ ok "two sites of north in shutdown: one multi-site shutdown alert"
   --set nats.heartbeat=1 --alerts "$W/w2.json" 2>"$W/w2.err" & W2=$!; PIDS+=($W2)
 sleep 3
 kill -9 $W1
-alerts 'any(a["alert"]["category"] == "site_outage" and a["scope"]["sites"] == ["west-1"] and a["stats"]["region_sites_reporting"] == 1 for a in A)'
+alerts 'any(a["alert"]["category"] == "site_outage" and a["scope"]["sites"] == ["west-1"] and a["stats"]["region_sites_reporting"] == 1 and a["stats"]["traffic_before_silence"] == "unknown" for a in A)'
 alerts 'any(a["alert"]["category"] == "shutdown" and a["scope"]["region"] == "north" and a["scope"]["sites_silent"] == ["north-3"] for a in A)'
 python3 - "$W/hub.json" <<'PY' || fail "site outages"
 import json, sys
 A = [json.loads(l) for l in open(sys.argv[1])]
 out = {a["scope"]["sites"][0] for a in A if a["alert"]["category"] == "site_outage"}
-assert "west-2" not in out and not out & {"north-1", "north-2", "north-3"}, out
+assert "west-2" not in out and not out & {"north-1", "north-2", "north-3", "valley-1", "valley-2"}, out
 PY
 ok "a killed site with its neighbour reporting: site outage; a silent site in a shutdown region: part of the shutdown"
 
@@ -98,7 +137,7 @@ kill -9 $HUB; wait $HUB 2>/dev/null
 N1=$(wc -l <"$W/hub.json")
 hub_start hub2 --metrics 127.0.0.1:19466
 grep -q "state restored" "$W/hub2.err" || fail "hub state not restored: $(cat "$W/hub2.err")"
-wait_for 30 'curl -sf http://127.0.0.1:19466/metrics | grep -q "^tamperwatch_hub_sites 7$"' \
+wait_for 30 'curl -sf http://127.0.0.1:19466/metrics | grep -q "^tamperwatch_hub_sites 10$"' \
   || fail "hub metrics: $(curl -sf http://127.0.0.1:19466/metrics | grep hub_)"
 gw a2 isp-a AS64501 east --replay "$W/c/part2.pcap" --state "$W/sa"
 gw b2 isp-b AS64502 east --replay "$W/c/part2.pcap" --state "$W/sb"

@@ -159,6 +159,73 @@ static void test_sites(void)
 	tw_xcorr_free(x);
 }
 
+/* one window of a site: two prefixes, `packets` each, ending at second `t` (the site's clock) */
+static void window(struct tw_xcorr *x, const char *site, const char *region, int t, int packets, int64_t now)
+{
+	for (int i = 0; i < 2; i++) {
+		char j[768];
+		snprintf(j, sizeof j,
+		         "{\"event_type\":\"prefix_summary\",\"site\":{\"name\":\"%s\",\"network\":\"%s\","
+		         "\"region\":\"%s\"},\"prefix_summary\":{\"prefix\":\"198.51.%d.0/24\",\"from\":"
+		         "\"2025-11-24T19:%02d:00.000000+0000\",\"to\":\"2025-11-24T19:%02d:00.000000+0000\","
+		         "\"packets\":%d,\"bytes\":%d,\"new_flows\":1,\"active_clients\":3}}",
+		         site, site, region, i, t - 1, t, packets, packets * 100);
+		feed(x, j, now);
+	}
+}
+
+/* prefix summaries: a site silent right after its traffic collapsed */
+static void test_summaries(void)
+{
+	struct tw_hub_cfg c;
+	tw_hub_cfg_default(&c);
+	c.site_timeout = 60;
+	c.collapse_min_packets = 100;
+	nout = 0;
+	struct tw_xcorr *x = tw_xcorr_new(&c, emit, NULL);
+	/* valley: v1 and v2 collapse and fall silent; steady: s1 steady, then silent; low: too little traffic */
+	for (int t = 1; t <= 6; t++) {
+		int n = t == 6 ? 0 : 100 + t; /* per prefix: 200 a window, 0 at the last */
+		window(x, "v1", "valley", t, n, t * S);
+		window(x, "v2", "valley", t, n, t * S);
+		window(x, "s1", "plain", t, 100, t * S);
+		window(x, "l1", "low", t, t == 6 ? 0 : 20, t * S);
+	}
+	heartbeat(x, "p2", "plain", 6 * S);
+	struct tw_xcorr_stats xs;
+	tw_xcorr_stats(x, &xs);
+	CHECK(xs.summaries == 48 && xs.ignored == 0, "48 summaries taken, got %llu, %llu ignored",
+	      (unsigned long long)xs.summaries, (unsigned long long)xs.ignored);
+	/* an older window is ignored (counted), not taken */
+	window(x, "v1", "valley", 2, 5, 6 * S);
+	tw_xcorr_stats(x, &xs);
+	CHECK(xs.summaries == 48 && xs.ignored == 2, "an older window ignored");
+	tw_xcorr_evaluate(x, 30 * S);
+	CHECK(nout == 0, "nothing while the sites report");
+	heartbeat(x, "p2", "plain", 70 * S); /* s1's neighbour still reports */
+	tw_xcorr_evaluate(x, 70 * S);
+	CHECK(has("\"signature_id\":2804") == 1 && has("\"sites_collapsed\":[\"v1\",\"v2\"]") == 1 &&
+	              has("\"sites_in_shutdown\":0") == 1 &&
+	              has("\"first_seen\":\"2025-11-24T19:05:00.000000+0000\"") == 1,
+	      "v1 and v2 silent after a collapse: a shutdown of valley since their last window");
+	CHECK(has("site outage of s1") == 1 && has("\"traffic_before_silence\":\"steady\"") == 1,
+	      "s1 silent with its traffic steady: an outage that says so");
+	CHECK(has("site outage of l1") == 1 && has("\"traffic_before_silence\":\"unknown\"") == 1,
+	      "l1: an outage, its traffic (a median of 40 packets) too little to judge");
+	CHECK(!has("site outage of v"), "no valley site is an outage");
+	/* the traffic is in the state: a hub restored from it judges the same */
+	struct tw_xcorr *y = tw_xcorr_new(&c, emit, NULL);
+	CHECK(tw_xcorr_restore(y, tw_xcorr_state(x)) == 0, "restore");
+	tw_xcorr_free(x);                      /* y holds its own reference to the state */
+	heartbeat(y, "v2", "valley", 200 * S); /* v2 back: v1 alone, collapsed: an outage after 2 timeouts */
+	nout = 0;
+	tw_xcorr_evaluate(y, 200 * S);
+	CHECK(has("\"state\":\"resolved\"") >= 1 && has("site outage of v1") == 1 &&
+	              has("\"traffic_before_silence\":\"collapsed\"") == 1,
+	      "v2 back: the shutdown resolved, v1 an outage whose traffic collapsed");
+	tw_xcorr_free(y);
+}
+
 static void test_keys(void)
 {
 	char why[256];
@@ -167,6 +234,13 @@ static void test_keys(void)
 	CHECK(tw_nats_check_key("subject", "tw.sites", why, sizeof why) == 0, "good subject");
 	CHECK(tw_nats_check_key("subject", "tw..x", why, sizeof why) < 0, "empty token");
 	CHECK(tw_nats_check_key("url", "nats://a:1,tls://b:2", why, sizeof why) == 0, "good urls");
+	CHECK(tw_nats_check_key("nkey", "UDXVOXLVDTL3NTCOLV4J6FCAI5S7C2PM6VM4XMVXHXGR4SEZNIMYNMI7", why, sizeof why) ==
+	              0,
+	      "a user's public nkey");
+	CHECK(tw_nats_check_key("nkey", "SUAMCFVZ3GHCRR72BFUYEFWKQNHZSCLSTDHJ7VO45QTNTPNLHBA7VJSHNY", why, sizeof why) <
+	                      0 &&
+	              !strstr(why, "SUAM"),
+	      "a seed as the public key refused, not echoed");
 	CHECK(tw_nats_check_key("url", "http://u:pw@a:1", why, sizeof why) < 0 && !strstr(why, "pw"),
 	      "bad url refused, password not echoed: %s", why);
 }
@@ -176,6 +250,7 @@ int main(void)
 	test_seen();
 	test_blocking();
 	test_sites();
+	test_summaries();
 	test_keys();
 	printf("test_hub: %d checks, %d failed\n", checks, fails);
 	return fails != 0;
