@@ -301,24 +301,30 @@ struct ctrl {
 };
 static void control_add(const struct tw_agg *a, const struct target *t, uint64_t pfx, struct ctrl *c);
 
-/* The aggregate rate of a target's throttled flows of one kind: their
- * bytes over the time from the first one's start to the last one's end
- * (a shaper holds the target's flows together at its rate). */
-static double aggregate_rate(const struct target *t, int kind)
+/* A shaped target's aggregate rate: the bytes of the rated flows to its
+ * domain (its address without one), on any port, that were not limited by
+ * the application or the receiver, over the time from the first one's
+ * start to the last one's end: a shaper holds them together at its rate.
+ * Walks every target: only when an alert line is written. */
+static double aggregate_rate(const struct tw_agg *a, const struct target *t)
 {
 	double bits = 0;
 	uint64_t t0 = UINT64_MAX, t1 = 0;
-	for (size_t i = 0; i < t->nr; i++) {
-		const struct rec *r = &t->r[i];
-		if (!r->tampered || r->method != TW_METHOD_THROTTLING || r->rate_kind != kind || !r->rated)
-			continue;
-		uint64_t d = (uint64_t)((double)r->rate_s * 1e9);
-		bits += (double)r->rate_bps * r->rate_s;
-		if (r->ts - (d < r->ts ? d : r->ts) < t0)
-			t0 = r->ts - (d < r->ts ? d : r->ts);
-		if (r->ts > t1)
-			t1 = r->ts;
-	}
+	for (size_t b = 0; b < NBUCKET; b++)
+		for (const struct target *o = a->b[b]; o; o = o->next) {
+			if (t->domain[0] ? strcmp(o->domain, t->domain) : (o->domain[0] || strcmp(o->ip, t->ip)))
+				continue;
+			for (size_t i = 0; i < o->nr; i++) {
+				const struct rec *r = &o->r[i];
+				if (r->ts <= t->al.resolved_ts || !r->rated || r->rate_kind == TW_THR_APP_LIMITED ||
+				    r->rate_bps < 1)
+					continue;
+				uint64_t d = (uint64_t)((double)r->rate_s * 1e9), start = r->ts - (d < r->ts ? d : r->ts);
+				bits += (double)r->rate_bps * r->rate_s;
+				t0 = start < t0 ? start : t0;
+				t1 = r->ts > t1 ? r->ts : t1;
+			}
+		}
 	double span = t1 > t0 ? (double)(t1 - t0) / 1e9 : 0;
 	return span >= 1 ? bits / span : 0;
 }
@@ -344,8 +350,8 @@ static void throttle_stats(struct tw_agg *a, struct tw_jb *b, const struct targe
 	int shaping = nshape * 2 > n;
 	qsort(v, n, sizeof(v[0]), cmp_float);
 	double med = v[n / 2], rate = med;
-	if (shaping && aggregate_rate(t, TW_THR_SHAPING) > 0)
-		rate = aggregate_rate(t, TW_THR_SHAPING);
+	if (shaping && aggregate_rate(a, t) > 0)
+		rate = aggregate_rate(a, t);
 	tw_jb_u64(b, "rate_bps", (uint64_t)(rate + 0.5));
 	tw_jb_dbl(b, "rate_spread", med > 0 ? (double)(v[(3 * n) / 4] - v[n / 4]) / med : 0, 2);
 	tw_jb_arr_open(b, "directions");
