@@ -84,7 +84,8 @@ struct target {
 	uint16_t port;
 	struct rec *r;
 	size_t nr, cap;
-	int shape_pending; /* rated flows that built a queue: judged for shaping at each tick */
+	int shape_pending;   /* rated flows that built a queue: judged for shaping ... */
+	uint64_t shape_next; /* ... at a tick from then on (every 2 s) */
 	struct alert al;
 };
 
@@ -299,7 +300,14 @@ struct ctrl {
 	int64_t flows, queued;
 	double lsum;
 };
-static void control_add(const struct tw_agg *a, const struct target *t, uint64_t pfx, struct ctrl *c);
+static void control_of(const struct tw_agg *a, const struct target *t, const uint64_t *pf, int np, struct ctrl *c);
+
+/* o is the same site as t: the same domain, or without one the same
+ * address (any port: a censor throttles a site, not a port) */
+static int same_site(const struct target *t, const struct target *o)
+{
+	return t->domain[0] ? !strcmp(o->domain, t->domain) : (!o->domain[0] && !strcmp(o->ip, t->ip));
+}
 
 /* A shaped target's aggregate rate: the bytes of the rated flows to its
  * domain (its address without one), on any port, that were not limited by
@@ -312,14 +320,15 @@ static double aggregate_rate(const struct tw_agg *a, const struct target *t)
 	uint64_t t0 = UINT64_MAX, t1 = 0;
 	for (size_t b = 0; b < NBUCKET; b++)
 		for (const struct target *o = a->b[b]; o; o = o->next) {
-			if (t->domain[0] ? strcmp(o->domain, t->domain) : (o->domain[0] || strcmp(o->ip, t->ip)))
+			if (!same_site(t, o))
 				continue;
 			for (size_t i = 0; i < o->nr; i++) {
 				const struct rec *r = &o->r[i];
 				if (r->ts <= t->al.resolved_ts || !r->rated || r->rate_kind == TW_THR_APP_LIMITED ||
 				    r->rate_bps < 1)
 					continue;
-				uint64_t d = (uint64_t)((double)r->rate_s * 1e9), start = r->ts - (d < r->ts ? d : r->ts);
+				uint64_t d = (uint64_t)((double)r->rate_s * 1e9),
+				         start = r->ts - (d < r->ts ? d : r->ts);
 				bits += (double)r->rate_bps * r->rate_s;
 				t0 = start < t0 ? start : t0;
 				t1 = r->ts > t1 ? r->ts : t1;
@@ -362,8 +371,10 @@ static void throttle_stats(struct tw_agg *a, struct tw_jb *b, const struct targe
 	tw_jb_arr_close(b);
 	tw_jb_str(b, "variant", shaping ? "shaping" : "policing");
 	struct ctrl c = { 0, 0, 0 };
+	uint64_t pf[MAX_PFX];
 	for (int i = 0; i < t->al.nprefix; i++)
-		control_add(a, t, fnv(t->al.prefix[i], FNV0), &c);
+		pf[i] = fnv(t->al.prefix[i], FNV0);
+	control_of(a, t, pf, t->al.nprefix, &c);
 	tw_jb_obj_open(b, "control");
 	tw_jb_u64(b, "flows", (uint64_t)c.flows);
 	if (c.flows > 0) {
@@ -606,26 +617,41 @@ static int prefix_dark(const struct tw_agg *a, uint64_t pfx, uint64_t now, size_
 	return flows >= DARK_MIN_FLOWS && (double)(flows - answered) / (double)flows + 1e-9 >= a->c.blackhole_min_ratio;
 }
 
-static void control_add(const struct tw_agg *a, const struct target *t, uint64_t pfx, struct ctrl *c)
+/* The control of a throttling verdict on t: the rated flows in the window
+ * of the client prefixes pf (hashes) to other sites than t's.  One walk
+ * of the targets for the site's own flows (raising and alert lines only). */
+static void control_of(const struct tw_agg *a, const struct target *t, const uint64_t *pf, int np, struct ctrl *c)
 {
-	const struct pstat *p = pstat_find(a, pfx);
 	uint64_t e = a->now / bucket_ns(a);
 	struct ctrl own = { 0, 0, 0 }, all = { 0, 0, 0 };
-	for (int k = 0; p && k < PB; k++)
-		if (p->epoch[k] + PB > e && p->epoch[k] <= e) {
-			all.flows += p->rated[k];
-			all.queued += p->queued[k];
-			all.lsum += p->lrate[k];
-		}
-	for (size_t i = 0; i < t->nr; i++) {
-		const struct rec *r = &t->r[i];
-		uint64_t re = r->ts / bucket_ns(a);
-		if (r->pfx != pfx || !r->rated || r->rate_bps < 1 || re + PB <= e || re > e)
-			continue;
-		own.flows++;
-		own.queued += r->rtt_grow_ms >= a->c.throttle_queue_ms;
-		own.lsum += log2(r->rate_bps);
+	for (int i = 0; i < np; i++) {
+		const struct pstat *p = pstat_find(a, pf[i]);
+		for (int k = 0; p && k < PB; k++)
+			if (p->epoch[k] + PB > e && p->epoch[k] <= e) {
+				all.flows += p->rated[k];
+				all.queued += p->queued[k];
+				all.lsum += p->lrate[k];
+			}
 	}
+	for (size_t b = 0; b < NBUCKET; b++)
+		for (const struct target *o = a->b[b]; o; o = o->next) {
+			if (!same_site(t, o))
+				continue;
+			for (size_t i = 0; i < o->nr; i++) {
+				const struct rec *r = &o->r[i];
+				uint64_t re = r->ts / bucket_ns(a);
+				int k = 0;
+				if (!r->rated || r->rate_bps < 1 || re + PB <= e || re > e)
+					continue;
+				while (k < np && pf[k] != r->pfx)
+					k++;
+				if (k == np)
+					continue;
+				own.flows++;
+				own.queued += r->rtt_grow_ms >= a->c.throttle_queue_ms;
+				own.lsum += log2(r->rate_bps);
+			}
+		}
 	if (all.flows > own.flows) {
 		c->flows += all.flows - own.flows;
 		c->queued += all.queued > own.queued ? all.queued - own.queued : 0;
@@ -680,8 +706,7 @@ static int shape_eval(struct tw_agg *a, struct target *t, uint64_t now)
 		return 0;
 	double agg = bits / ((double)(t1 - t0) / 1e9);
 	struct ctrl c = { 0, 0, 0 };
-	for (int k = 0; k < np; k++)
-		control_add(a, t, pf[k], &c);
+	control_of(a, t, pf, np, &c);
 	if (c.flows < a->c.throttle_control_flows || c.queued * 2 > c.flows)
 		return 0;
 	double speedup = exp2(c.lsum / (double)c.flows) / agg;
@@ -973,8 +998,10 @@ void tw_agg_tick(void *arg, uint64_t now, int final)
 		while (*p) {
 			struct target *t = *p;
 			struct alert *al = &t->al;
-			if (!al->open && t->shape_pending)
+			if (!al->open && t->shape_pending && now >= t->shape_next) {
+				t->shape_next = now + 2 * NS;
 				shape_eval(a, t, now); /* the control may have come since */
+			}
 			if (al->open) {
 				if (now >= al->last_tampered + (uint64_t)a->c.resolve_after * NS)
 					resolve(a, t, now, "quiet");
