@@ -10,10 +10,12 @@
 # Nothing on the controls.  Congestion, a receiver-window-limited client
 # and a slow application server must raise no throttling verdict at all.
 # The lab has few clients per target: alerts.min_flows 2 (README
-# "Throttling").
+# "Throttling"), and one control flow (two clients, one prefix of which
+# may have no rated flow elsewhere): alerts.throttle_control_flows 1.
 . "$(dirname "$0")/lib.sh"
 lab_up
-THR=(--duration 8 --daemon-arg --set --daemon-arg alerts.min_flows=2)
+THR=(--duration 8 --daemon-arg --set --daemon-arg alerts.min_flows=2
+     --daemon-arg --set --daemon-arg alerts.throttle_control_flows=1)
 
 # thr_alert DOMAIN RATE_BPS DIRECTION VARIANT: one raised throttling alert on
 # DOMAIN (any port), rate within 20 %, DIRECTION among its directions, the
@@ -49,8 +51,36 @@ thr_none() {
   [ "$n" = 0 ] && ok "detector: no throttling verdict" || bad "detector: $n throttling records: $(alerts_of throttling | head -c 400)"
 }
 
-police_run() { # scenario bytes/s
-  lab_run "$1" "${THR[@]}"
+# `tamperwatch throttling` against the running detector (its control socket):
+# polled while the scenario runs, the last answer naming DOMAIN kept
+CLI=$REPO/build/tamperwatch
+SOCK=${TW_LAB_RUN:-/run/tamperwatch-lab}/tamperwatchd.sock
+cli_poll() { # domain outfile
+  local i
+  for i in $(seq 120); do
+    "$CLI" --socket "$SOCK" throttling > "$2.tmp" 2>/dev/null && grep -q "^$1:" "$2.tmp" && cp "$2.tmp" "$2"
+    sleep 0.5
+  done
+}
+police_run() { # scenario bytes/s [cli]
+  local poll=""
+  if [ "${3:-}" = cli ]; then
+    rm -f "$LAB_OUT/cli-throttling.txt"
+    cli_poll media.example "$LAB_OUT/cli-throttling.txt" & poll=$!
+  fi
+  TW_LAB_DETECTOR_GRACE=${poll:+3} lab_run "$1" "${THR[@]}"
+  if [ -n "$poll" ]; then
+    kill "$poll" 2>/dev/null; wait "$poll" 2>/dev/null
+    # TARGET VARIANT RATE SPREAD DIRECTIONS CONTROL SPEEDUP CLIENTS STATE ID
+    if awk -v r=$(( $2 * 8 )) '$1 ~ /^media.example:/ && $2 == "policing" && $5 ~ /to_client/ && $9 ~ /^(raised|updated)$/ {
+          v = $3; m = 1; if (v ~ /k$/) m = 1e3; if (v ~ /M$/) m = 1e6; sub(/[kM]$/, "", v); v *= m
+          if (v >= 0.8 * r && v <= 1.2 * r && $7 != "-") ok = 1 }
+        END { exit !ok }' "$LAB_OUT/cli-throttling.txt" 2>/dev/null; then
+      ok "tamperwatch throttling: $(grep '^media.example:' "$LAB_OUT/cli-throttling.txt" | head -1)"
+    else
+      bad "tamperwatch throttling: $(cat "$LAB_OUT/cli-throttling.txt" 2>/dev/null || echo 'no answer naming media.example')"
+    fi
+  fi
   local n r
   for n in c1-throttled-1 c1-throttled-2 c1-throttled-v6 c2-throttled; do
     r=$(rate_bps $n)
@@ -61,7 +91,7 @@ police_run() { # scenario bytes/s
   grep -q "limit rate over $2 bytes/second" "$RUN_DIR/censor-state.txt" && ok "nft policer was active" || bad "no nft policer in censor state"
   thr_alert media.example $(( $2 * 8 )) to_client policing
 }
-police_run throttle-police 16250
+police_run throttle-police 16250 cli
 police_run throttle-police-64 8000
 police_run throttle-police-500 62500
 
