@@ -672,8 +672,12 @@ static void evaluate(struct tw_agg *a, struct target *t, uint64_t now);
  * faster than the target's aggregate rate by alerts.throttle_control_ratio
  * (geometric mean), most of them without a queue: congestion queues every
  * destination.  Those flows become throttling (shaping) outcomes and the
- * target is evaluated as for any verdict.  1: a case. */
-static int shape_eval(struct tw_agg *a, struct target *t, uint64_t now)
+ * target is evaluated as for any verdict, once SHAPE_SETTLE has passed
+ * since the last candidate ended (or at the final tick): the flows the
+ * shaper held together with it end about then, and the alert's aggregate
+ * rate counts them.  1: a case. */
+#define SHAPE_SETTLE (2 * NS)
+static int shape_eval(struct tw_agg *a, struct target *t, uint64_t now, int final)
 {
 	uint64_t after = t->al.resolved_ts, pf[MAX_PFX], t0 = UINT64_MAX, t1 = 0;
 	size_t cand = 0, rated = 0;
@@ -702,7 +706,7 @@ static int shape_eval(struct tw_agg *a, struct target *t, uint64_t now)
 			pf[np++] = r->pfx;
 	}
 	if (cand < (size_t)a->c.min_flows || np < a->c.min_prefixes ||
-	    (double)cand + 1e-9 < a->c.min_ratio * (double)rated || t1 < t0 + NS)
+	    (double)cand + 1e-9 < a->c.min_ratio * (double)rated || t1 < t0 + NS || (!final && now < t1 + SHAPE_SETTLE))
 		return 0;
 	double agg = bits / ((double)(t1 - t0) / 1e9);
 	struct ctrl c = { 0, 0, 0 };
@@ -959,7 +963,7 @@ void tw_agg_outcome(void *arg, const struct tw_flow_outcome *o)
 		if (r->tampered)
 			evaluate(a, t, o->ts_ns);
 		else if (r->rated && r->rtt_grow_ms >= a->c.throttle_queue_ms)
-			shape_eval(a, t, o->ts_ns);
+			shape_eval(a, t, o->ts_ns, 0);
 		return;
 	}
 	al->flows++;
@@ -998,9 +1002,9 @@ void tw_agg_tick(void *arg, uint64_t now, int final)
 		while (*p) {
 			struct target *t = *p;
 			struct alert *al = &t->al;
-			if (!al->open && t->shape_pending && now >= t->shape_next) {
+			if (!al->open && t->shape_pending && (final || now >= t->shape_next)) {
 				t->shape_next = now + 2 * NS;
-				shape_eval(a, t, now); /* the control may have come since */
+				shape_eval(a, t, now, final); /* settled, or the control came since */
 			}
 			if (al->open) {
 				if (now >= al->last_tampered + (uint64_t)a->c.resolve_after * NS)
