@@ -68,7 +68,11 @@ police_run() { # scenario bytes/s [cli]
     rm -f "$LAB_OUT/cli-throttling.txt"
     cli_poll media.example "$LAB_OUT/cli-throttling.txt" & poll=$!
   fi
-  TW_LAB_DETECTOR_GRACE=${poll:+3} lab_run "$1" "${THR[@]}"
+  # the detector stays 3 s after the clients: the flows' ends (and the
+  # alert) come after the closed-flow timeout
+  [ -n "$poll" ] && export TW_LAB_DETECTOR_GRACE=3
+  lab_run "$1" "${THR[@]}"
+  unset TW_LAB_DETECTOR_GRACE
   if [ -n "$poll" ]; then
     kill "$poll" 2>/dev/null; wait "$poll" 2>/dev/null
     # TARGET VARIANT RATE SPREAD DIRECTIONS CONTROL SPEEDUP CLIENTS STATE ID
