@@ -39,6 +39,9 @@ static void usage(FILE *out)
 	        "                             --state all); DURATION: 90s, 15m, 2h, 7d or seconds\n"
 	        "  targets [--top N]          the most affected targets (tampered flows in the alert\n"
 	        "                             window) with methods and shares; N from 1 to %d\n"
+	        "  throttling [--state open|resolved|all]\n"
+	        "                             throttled targets (default --state open): variant, rate,\n"
+	        "                             directions, and the same clients' other targets (control)\n"
 	        "  report ALERT_ID [-o FILE]  write a privacy-safe report bundle of one alert (.tar.gz:\n"
 	        "                             alert.json, timeline.txt, README.txt, evidence.pcap when\n"
 	        "                             there is one) to FILE (default tamperwatch-report-ID.tar.gz,\n"
@@ -343,6 +346,65 @@ static int cmd_alerts(const struct tw_ctl_req *rq, int json)
 	return 0;
 }
 
+/* rate in bit/s as "130.0k", "1.02M" */
+static void fmt_rate(struct json_object *v, char *out, size_t cap)
+{
+	if (!v || json_object_is_type(v, json_type_null)) {
+		snprintf(out, cap, "-");
+		return;
+	}
+	double r = json_object_get_double(v);
+	if (r >= 1e6)
+		snprintf(out, cap, "%.2fM", r / 1e6);
+	else if (r >= 1e3)
+		snprintf(out, cap, "%.1fk", r / 1e3);
+	else
+		snprintf(out, cap, "%.0f", r);
+}
+
+/* The throttling alerts (an alerts request with category throttling): the
+ * target, how it is throttled and how fast the same clients reach others. */
+static int cmd_throttling(const struct tw_ctl_req *rq, int json)
+{
+	if (json)
+		return cmd_alerts(rq, json);
+	struct resp r;
+	int fd, rc;
+	if ((rc = request(rq, &fd, &r)))
+		return rc;
+	close(fd);
+	struct json_object *arr = at(r.o, NULL, "alerts");
+	size_t n = arr ? json_object_array_length(arr) : 0;
+	if (!n) {
+		printf("no throttling alerts (%s)\n", tw_ctl_state_name(rq->state));
+		resp_free(&r);
+		return 0;
+	}
+	printf("%-28s %-9s %9s %6s %-19s %9s %7s %-7s %-8s %s\n", "TARGET", "VARIANT", "RATE", "SPREAD", "DIRECTIONS",
+	       "CONTROL", "SPEEDUP", "CLIENTS", "STATE", "ID");
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *a = json_object_array_get_idx(arr, i);
+		struct json_object *st = at(a, NULL, "stats"), *c = st ? at(st, NULL, "control") : NULL;
+		char target[320], rate[24], crate[24], dirs[64], speed[24];
+		const char *dom = s_at(a, "target", "domain");
+		snprintf(target, sizeof(target), "%s:%s/%s", strcmp(dom, "-") ? dom : s_at(a, "target", "ip"),
+		         s_at(a, "target", "port"), s_at(a, "target", "proto"));
+		fmt_rate(st ? at(st, NULL, "rate_bps") : NULL, rate, sizeof(rate));
+		fmt_rate(c ? at(c, NULL, "rate_bps") : NULL, crate, sizeof(crate));
+		join_array(st ? at(st, NULL, "directions") : NULL, dirs, sizeof(dirs));
+		struct json_object *sp = c ? at(c, NULL, "speedup") : NULL;
+		if (sp && !json_object_is_type(sp, json_type_null))
+			snprintf(speed, sizeof(speed), "%.1fx", json_object_get_double(sp));
+		else
+			snprintf(speed, sizeof(speed), "-");
+		printf("%-28s %-9s %9s %6s %-19s %9s %7s %-7s %-8s %s\n", target, s_at(a, "stats", "variant"), rate,
+		       s_at(a, "stats", "rate_spread"), dirs, crate, speed, s_at(a, "stats", "clients"),
+		       s_at(a, "alert", "state"), s_at(a, "alert", "id"));
+	}
+	resp_free(&r);
+	return 0;
+}
+
 static int cmd_targets(const struct tw_ctl_req *rq, int json)
 {
 	struct resp r;
@@ -572,7 +634,12 @@ int main(int argc, char **argv)
 				rq.cmd = TW_CTL_ALERTS;
 			else if (!strcmp(cmd, "targets"))
 				rq.cmd = TW_CTL_TARGETS;
-			else if (!strcmp(cmd, "report"))
+			else if (!strcmp(cmd, "throttling")) {
+				/* the throttling alerts, open unless --state says otherwise */
+				rq.cmd = TW_CTL_ALERTS;
+				rq.state = TW_CTL_OPEN;
+				snprintf(rq.category, sizeof(rq.category), "throttling");
+			} else if (!strcmp(cmd, "report"))
 				rq.cmd = TW_CTL_REPORT;
 			else
 				return usage_error("unknown command '%s'", cmd);
@@ -580,6 +647,7 @@ int main(int argc, char **argv)
 		}
 		int rc = -1;
 		if (rq.cmd == TW_CTL_ALERTS) {
+			int thr = !strcmp(cmd, "throttling"); /* --state only */
 			if ((v = optval(argc, argv, &i, "--state", &missing))) {
 				if (!strcmp(v, "open"))
 					rq.state = TW_CTL_OPEN;
@@ -590,7 +658,9 @@ int main(int argc, char **argv)
 				else
 					return usage_error("--state: expected open, resolved or all, got '%s'", v);
 				rc = 0;
-			} else if ((v = optval(argc, argv, &i, "--method", &missing)))
+			} else if (thr)
+				rc = -1;
+			else if ((v = optval(argc, argv, &i, "--method", &missing)))
 				rc = set_str(rq.method, sizeof(rq.method), "--method", v);
 			else if ((v = optval(argc, argv, &i, "--category", &missing)))
 				rc = set_str(rq.category, sizeof(rq.category), "--category", v);
@@ -632,12 +702,12 @@ int main(int argc, char **argv)
 	}
 	switch (rq.cmd) {
 	case TW_CTL_STATUS: return cmd_status(json);
-	case TW_CTL_ALERTS: return cmd_alerts(&rq, json);
+	case TW_CTL_ALERTS: return !strcmp(cmd, "throttling") ? cmd_throttling(&rq, json) : cmd_alerts(&rq, json);
 	case TW_CTL_TARGETS: return cmd_targets(&rq, json);
 	case TW_CTL_REPORT:
 		if (!rq.id[0])
 			return usage_error("%s: which alert? (tamperwatch report ALERT_ID)", "report");
 		return cmd_report(&rq, outfile, json);
-	default: return usage_error("%s", "no command given: status, alerts, targets or report");
+	default: return usage_error("%s", "no command given: status, alerts, targets, throttling or report");
 	}
 }

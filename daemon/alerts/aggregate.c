@@ -16,6 +16,7 @@
 #include "util/jsonbuf.h"
 #include "alerts/legit.h"
 #include "util/state.h"
+#include "verdicts/throttle.h"
 
 #define NS 1000000000ull
 #define MAX_REC 2048
@@ -33,9 +34,13 @@ struct rec {
 	uint64_t group; /* hash of the prefix's region (regions.file), else pfx */
 	double conf;
 	uint8_t method, tampered, answered;
-	uint8_t silent;   /* a timeout verdict: judged with the blackhole_* thresholds */
-	uint8_t thr_dirs; /* throttling: bit TW_DIR_* of the throttled directions */
-	float rate_bps;   /* throttling: the flow's estimated rate (not in the state file) */
+	uint8_t silent;    /* a timeout verdict: judged with the blackhole_* thresholds */
+	uint8_t thr_dirs;  /* throttling: bit TW_DIR_* of the throttled directions */
+	uint8_t rated;     /* the flow had a rate series (a busy TCP flow) */
+	uint8_t rate_kind; /* enum tw_thr_kind of that series */
+	float rate_bps;    /* throttled: the flow's estimated rate; else, rated: its goodput */
+	float rate_s;      /* rated: the series' span (s) */
+	float rtt_grow_ms; /* rated: the queue the flow built */
 	char prefix[PFXLEN];
 };
 
@@ -48,6 +53,10 @@ struct pstat {
 	uint64_t pfx;
 	uint64_t epoch[PB]; /* bucket number (ts / bucket length) each slot counts */
 	uint32_t flows[PB], answered[PB];
+	/* its rated flows (a rate series): how many, how many built a queue,
+	 * and the sum of log2 of their goodput (the yardstick of throttling) */
+	uint32_t rated[PB], queued[PB];
+	float lrate[PB];
 };
 
 /* one flow in a share computation (makes_case) */
@@ -76,6 +85,8 @@ struct target {
 	char *redirect; /* http_injection: the last host its injected redirects sent to, NULL none */
 	struct rec *r;
 	size_t nr, cap;
+	int shape_pending;   /* rated flows that built a queue: judged for shaping ... */
+	uint64_t shape_next; /* ... at a tick from then on (every 2 s) */
 	struct alert al;
 };
 
@@ -116,6 +127,9 @@ void tw_agg_cfg_default(struct tw_agg_cfg *c)
 	c->state_interval = 60;
 	c->evidence_dir = NULL;
 	c->regions = NULL;
+	c->throttle_control_ratio = 3.0;
+	c->throttle_control_flows = 2;
+	c->throttle_queue_ms = 60.0;
 }
 
 static uint64_t fnv(const char *s, uint64_t h)
@@ -281,23 +295,75 @@ static int cmp_float(const void *x, const void *y)
 	return a < b ? -1 : a > b;
 }
 
-/* The throttled flows' common rate: the median of their estimates, the
- * spread (interquartile range over the median) and the directions. */
-static void throttle_stats(struct tw_jb *b, const struct target *t)
+/* The same clients' rated flows to other targets (the control of a
+ * throttling verdict): how many, how many built a queue, the sum of log2
+ * of their goodput. */
+struct ctrl {
+	int64_t flows, queued;
+	double lsum;
+};
+static void control_of(const struct tw_agg *a, const struct target *t, const uint64_t *pf, int np, struct ctrl *c);
+
+/* o is the same site as t: the same domain, or without one the same
+ * address (any port: a censor throttles a site, not a port) */
+static int same_site(const struct target *t, const struct target *o)
+{
+	return t->domain[0] ? !strcmp(o->domain, t->domain) : (!o->domain[0] && !strcmp(o->ip, t->ip));
+}
+
+/* A shaped target's aggregate rate: the bytes of the rated flows to its
+ * domain (its address without one), on any port, that were not limited by
+ * the application or the receiver, over the time from the first one's
+ * start to the last one's end: a shaper holds them together at its rate.
+ * Walks every target: only when an alert line is written. */
+static double aggregate_rate(const struct tw_agg *a, const struct target *t)
+{
+	double bits = 0;
+	uint64_t t0 = UINT64_MAX, t1 = 0;
+	for (size_t b = 0; b < NBUCKET; b++)
+		for (const struct target *o = a->b[b]; o; o = o->next) {
+			if (!same_site(t, o))
+				continue;
+			for (size_t i = 0; i < o->nr; i++) {
+				const struct rec *r = &o->r[i];
+				if (r->ts <= t->al.resolved_ts || !r->rated || r->rate_kind == TW_THR_APP_LIMITED ||
+				    r->rate_bps < 1)
+					continue;
+				uint64_t d = (uint64_t)((double)r->rate_s * 1e9),
+				         start = r->ts - (d < r->ts ? d : r->ts);
+				bits += (double)r->rate_bps * r->rate_s;
+				t0 = start < t0 ? start : t0;
+				t1 = r->ts > t1 ? r->ts : t1;
+			}
+		}
+	double span = t1 > t0 ? (double)(t1 - t0) / 1e9 : 0;
+	return span >= 1 ? bits / span : 0;
+}
+
+/* The throttled flows' common rate: policing, the median of their
+ * estimates and the spread (interquartile range over the median);
+ * shaping, the target's aggregate rate and the spread of the flows'
+ * shares of it; the directions; the variant; and the control: the same
+ * clients' flows to other targets (docs/alerts.md "Throttling"). */
+static void throttle_stats(struct tw_agg *a, struct tw_jb *b, const struct target *t)
 {
 	static float v[MAX_REC];
-	size_t n = 0;
+	size_t n = 0, nshape = 0;
 	unsigned dirs = 0;
 	for (size_t i = 0; i < t->nr; i++)
 		if (t->r[i].tampered && t->r[i].method == TW_METHOD_THROTTLING && t->r[i].rate_bps > 0) {
 			v[n++] = t->r[i].rate_bps;
 			dirs |= t->r[i].thr_dirs;
+			nshape += t->r[i].rate_kind == TW_THR_SHAPING;
 		}
 	if (!n)
 		return;
+	int shaping = nshape * 2 > n;
 	qsort(v, n, sizeof(v[0]), cmp_float);
-	double med = v[n / 2];
-	tw_jb_u64(b, "rate_bps", (uint64_t)(med + 0.5));
+	double med = v[n / 2], rate = med;
+	if (shaping && aggregate_rate(a, t) > 0)
+		rate = aggregate_rate(a, t);
+	tw_jb_u64(b, "rate_bps", (uint64_t)(rate + 0.5));
 	tw_jb_dbl(b, "rate_spread", med > 0 ? (double)(v[(3 * n) / 4] - v[n / 4]) / med : 0, 2);
 	tw_jb_arr_open(b, "directions");
 	if (dirs & 1)
@@ -305,6 +371,25 @@ static void throttle_stats(struct tw_jb *b, const struct target *t)
 	if (dirs & 2)
 		tw_jb_str(b, NULL, "to_client");
 	tw_jb_arr_close(b);
+	tw_jb_str(b, "variant", shaping ? "shaping" : "policing");
+	struct ctrl c = { 0, 0, 0 };
+	uint64_t pf[MAX_PFX];
+	for (int i = 0; i < t->al.nprefix; i++)
+		pf[i] = fnv(t->al.prefix[i], FNV0);
+	control_of(a, t, pf, t->al.nprefix, &c);
+	tw_jb_obj_open(b, "control");
+	tw_jb_u64(b, "flows", (uint64_t)c.flows);
+	if (c.flows > 0) {
+		double cr = exp2(c.lsum / (double)c.flows);
+		tw_jb_u64(b, "rate_bps", (uint64_t)(cr + 0.5));
+		tw_jb_dbl(b, "speedup", rate > 0 ? cr / rate : 0, 2);
+		tw_jb_dbl(b, "queued_share", (double)c.queued / (double)c.flows, 2);
+	} else {
+		tw_jb_null(b, "rate_bps");
+		tw_jb_null(b, "speedup");
+		tw_jb_null(b, "queued_share");
+	}
+	tw_jb_obj_close(b);
 }
 
 static void emit(struct tw_agg *a, struct target *t, const char *state, uint64_t ts, const char *resolution)
@@ -380,7 +465,7 @@ static void emit(struct tw_agg *a, struct target *t, const char *state, uint64_t
 	else
 		tw_jb_dbl(&b, "baseline", al->baseline, 3);
 	if (mi->cls == TW_MCLASS_RATE)
-		throttle_stats(&b, t);
+		throttle_stats(a, &b, t);
 	tw_jb_obj_close(&b);
 	tw_jb_time(&b, "first_seen", al->first_seen);
 	tw_jb_time(&b, "last_seen", al->last_seen);
@@ -474,10 +559,16 @@ static void pstat_note(struct tw_agg *a, const struct rec *r)
 		return; /* a held verdict older than the window the slot counts now */
 	if (p->epoch[k] != e) {
 		p->epoch[k] = e;
-		p->flows[k] = p->answered[k] = 0;
+		p->flows[k] = p->answered[k] = p->rated[k] = p->queued[k] = 0;
+		p->lrate[k] = 0;
 	}
 	p->flows[k]++;
 	p->answered[k] += r->answered;
+	if (r->rated && r->rate_bps >= 1) {
+		p->rated[k]++;
+		p->queued[k] += r->rtt_grow_ms >= a->c.throttle_queue_ms;
+		p->lrate[k] += (float)log2(r->rate_bps);
+	}
 }
 
 /* flows and answered flows of a prefix over the window ending at now */
@@ -538,6 +629,123 @@ static int prefix_has_control(const struct tw_agg *a, uint64_t pfx, uint64_t now
 	uint64_t flows, answered;
 	pstat_sum(a, pfx, now, &flows, &answered);
 	return answered > own_answered;
+}
+
+/* The control of a throttling verdict on t: the rated flows in the window
+ * of the client prefixes pf (hashes) to other sites than t's.  One walk
+ * of the targets for the site's own flows (raising and alert lines only). */
+static void control_of(const struct tw_agg *a, const struct target *t, const uint64_t *pf, int np, struct ctrl *c)
+{
+	uint64_t e = a->now / bucket_ns(a);
+	struct ctrl own = { 0, 0, 0 }, all = { 0, 0, 0 };
+	for (int i = 0; i < np; i++) {
+		const struct pstat *p = pstat_find(a, pf[i]);
+		for (int k = 0; p && k < PB; k++)
+			if (p->epoch[k] + PB > e && p->epoch[k] <= e) {
+				all.flows += p->rated[k];
+				all.queued += p->queued[k];
+				all.lsum += p->lrate[k];
+			}
+	}
+	for (size_t b = 0; b < NBUCKET; b++)
+		for (const struct target *o = a->b[b]; o; o = o->next) {
+			if (!same_site(t, o))
+				continue;
+			for (size_t i = 0; i < o->nr; i++) {
+				const struct rec *r = &o->r[i];
+				uint64_t re = r->ts / bucket_ns(a);
+				int k = 0;
+				if (!r->rated || r->rate_bps < 1 || re + PB <= e || re > e)
+					continue;
+				while (k < np && pf[k] != r->pfx)
+					k++;
+				if (k == np)
+					continue;
+				own.flows++;
+				own.queued += r->rtt_grow_ms >= a->c.throttle_queue_ms;
+				own.lsum += log2(r->rate_bps);
+			}
+		}
+	if (all.flows > own.flows) {
+		c->flows += all.flows - own.flows;
+		c->queued += all.queued > own.queued ? all.queued - own.queued : 0;
+		c->lsum += all.lsum - own.lsum;
+	}
+}
+
+static void evaluate(struct tw_agg *a, struct target *t, uint64_t now);
+
+/* Shaping, judged per target: a shaper queues a target's flows together,
+ * so each flow reads as congestion (RTT growth, few losses, no steady rate
+ * of its own) and only the target's aggregate is pinned.  A case: at least
+ * alerts.min_flows rated flows of the target that built a queue
+ * (alerts.throttle_queue_ms) and were neither policed nor application- or
+ * window-limited, from alerts.min_prefixes client prefixes and at least
+ * alerts.min_ratio of its rated flows; and the same clients' rated flows
+ * to other targets, at least alerts.throttle_control_flows of them,
+ * faster than the target's aggregate rate by alerts.throttle_control_ratio
+ * (geometric mean), most of them without a queue: congestion queues every
+ * destination.  Those flows become throttling (shaping) outcomes and the
+ * target is evaluated as for any verdict, once SHAPE_SETTLE has passed
+ * since the last candidate ended (or at the final tick): the flows the
+ * shaper held together with it end about then, and the alert's aggregate
+ * rate counts them.  1: a case. */
+#define SHAPE_SETTLE (2 * NS)
+static int shape_eval(struct tw_agg *a, struct target *t, uint64_t now, int final)
+{
+	uint64_t after = t->al.resolved_ts, pf[MAX_PFX], t0 = UINT64_MAX, t1 = 0;
+	size_t cand = 0, rated = 0;
+	int np = 0;
+	double bits = 0;
+	t->shape_pending = 0;
+	for (size_t i = 0; i < t->nr; i++) {
+		const struct rec *r = &t->r[i];
+		if (r->ts <= after || !r->rated || r->tampered)
+			continue;
+		rated++;
+		if (r->rtt_grow_ms < a->c.throttle_queue_ms || r->rate_kind == TW_THR_APP_LIMITED ||
+		    r->rate_kind == TW_THR_POLICING || r->rate_bps < 1)
+			continue;
+		cand++;
+		t->shape_pending = 1;
+		uint64_t d = (uint64_t)((double)r->rate_s * 1e9);
+		uint64_t start = r->ts - (d < r->ts ? d : r->ts);
+		bits += (double)r->rate_bps * r->rate_s;
+		t0 = start < t0 ? start : t0;
+		t1 = r->ts > t1 ? r->ts : t1;
+		int k = 0;
+		while (k < np && pf[k] != r->pfx)
+			k++;
+		if (k == np && np < MAX_PFX)
+			pf[np++] = r->pfx;
+	}
+	if (cand < (size_t)a->c.min_flows || np < a->c.min_prefixes ||
+	    (double)cand + 1e-9 < a->c.min_ratio * (double)rated || t1 < t0 + NS || (!final && now < t1 + SHAPE_SETTLE))
+		return 0;
+	double agg = bits / ((double)(t1 - t0) / 1e9);
+	struct ctrl c = { 0, 0, 0 };
+	control_of(a, t, pf, np, &c);
+	if (c.flows < a->c.throttle_control_flows || c.queued * 2 > c.flows)
+		return 0;
+	double speedup = exp2(c.lsum / (double)c.flows) / agg;
+	if (speedup < a->c.throttle_control_ratio)
+		return 0;
+	double conf = 0.9 - 0.3 * a->c.throttle_control_ratio / speedup;
+	for (size_t i = 0; i < t->nr; i++) {
+		struct rec *r = &t->r[i];
+		if (r->ts <= after || !r->rated || r->tampered || r->rtt_grow_ms < a->c.throttle_queue_ms ||
+		    r->rate_kind == TW_THR_APP_LIMITED || r->rate_kind == TW_THR_POLICING || r->rate_bps < 1)
+			continue;
+		r->tampered = 1;
+		r->method = TW_METHOD_THROTTLING;
+		r->rate_kind = TW_THR_SHAPING;
+		r->conf = conf;
+		if (!r->thr_dirs)
+			r->thr_dirs = 1 << TW_DIR_S2C;
+	}
+	t->shape_pending = 0;
+	evaluate(a, t, now);
+	return 1;
 }
 
 static int cell_cmp(const void *x, const void *y)
@@ -758,6 +966,16 @@ void tw_agg_outcome(void *arg, const struct tw_flow_outcome *o)
 			t->redirect = d;
 		}
 	}
+	if (o->rate) {
+		r->rated = 1;
+		r->rate_kind = (uint8_t)o->rate->kind;
+		r->rate_s = (float)o->rate->seconds;
+		r->rtt_grow_ms = (float)o->rate->rtt_growth_ms;
+		if (!r->rate_bps)
+			r->rate_bps = (float)o->rate->goodput_bps;
+		if (!r->thr_dirs)
+			r->thr_dirs = (uint8_t)o->rate->dirs;
+	}
 	snprintf(r->prefix, sizeof(r->prefix), "%s", o->client_prefix ? o->client_prefix : "");
 	rec_keys(a, r);
 	if (o->ts_ns > a->now)
@@ -768,6 +986,8 @@ void tw_agg_outcome(void *arg, const struct tw_flow_outcome *o)
 	if (!al->open) {
 		if (r->tampered)
 			evaluate(a, t, o->ts_ns);
+		else if (r->rated && r->rtt_grow_ms >= a->c.throttle_queue_ms)
+			shape_eval(a, t, o->ts_ns, 0);
 		return;
 	}
 	al->flows++;
@@ -807,6 +1027,10 @@ void tw_agg_tick(void *arg, uint64_t now, int final)
 		while (*p) {
 			struct target *t = *p;
 			struct alert *al = &t->al;
+			if (!al->open && t->shape_pending && (final || now >= t->shape_next)) {
+				t->shape_next = now + 2 * NS;
+				shape_eval(a, t, now, final); /* settled, or the control came since */
+			}
 			if (al->open) {
 				if (now >= al->last_tampered + (uint64_t)a->c.resolve_after * NS)
 					resolve(a, t, now, "quiet");
@@ -850,12 +1074,13 @@ void tw_agg_tick(void *arg, uint64_t now, int final)
 
 /* ---- state: alerts.state records (docs/state.md), compressed by state.c -
  *
- * Text lines "KIND field field ...".  Record version 2 (written) names its
- * fields, "name=value"; version 1 (the files of earlier releases, still
- * read) gives them by position, in the order of the tables below.  One
- * table per record kind drives the writer and both readers. */
+ * Text lines "KIND field field ...".  Record versions 3 (written) and 2
+ * name their fields, "name=value"; version 3 adds the flows' rates to R.
+ * Version 1 (the files of earlier releases, still read) gives them by
+ * position, in the order of the tables below.  One table per record kind
+ * drives the writer and the readers. */
 
-#define STATE_RECORD_VERSION 2
+#define STATE_RECORD_VERSION 3
 
 enum ftype {
 	F_U64,
@@ -868,14 +1093,18 @@ enum ftype {
 	F_METHOD8,    /* the same in a uint8_t */
 	F_METHODS,    /* unsigned, bit 1 << method: names separated by ","; version 1: the number */
 	F_V1_VERDICT, /* uint8_t: version 1's 0 clean, 1 tampered, 2 tampered by silence */
+	F_FLT,        /* float, finite, >= 0 */
+	F_KIND,       /* uint8_t: enum tw_thr_kind by name */
+	F_DIRS,       /* uint8_t: bit TW_DIR_*, 0..3 */
 };
 #define IN_V1 1u
 #define IN_V2 2u
+#define IN_V3 4u
 struct field {
 	const char *name;
 	enum ftype type;
 	size_t off, size;
-	unsigned vers; /* IN_V1 | IN_V2 */
+	unsigned vers; /* IN_V1 | IN_V2 | IN_V3 */
 };
 #define FIELD(st, mem, type, vers)                                                                                     \
 	{                                                                                                              \
@@ -886,53 +1115,66 @@ struct field {
 struct head_rec {
 	uint64_t now;
 };
-static const struct field head_fields[] = { FIELD(struct head_rec, now, F_U64, IN_V1 | IN_V2) };
+static const struct field head_fields[] = { FIELD(struct head_rec, now, F_U64, IN_V1 | IN_V2 | IN_V3) };
 
 /* T: a target (the key of the table, and what alerts print of it) */
 static const struct field target_fields[] = {
-	FIELD(struct target, key, F_STR, IN_V1 | IN_V2),   FIELD(struct target, domain, F_STR, IN_V1 | IN_V2),
-	FIELD(struct target, ip, F_STR, IN_V1 | IN_V2),    FIELD(struct target, port, F_PORT, IN_V1 | IN_V2),
-	FIELD(struct target, proto, F_STR, IN_V1 | IN_V2),
+	FIELD(struct target, key, F_STR, IN_V1 | IN_V2 | IN_V3),
+	FIELD(struct target, domain, F_STR, IN_V1 | IN_V2 | IN_V3),
+	FIELD(struct target, ip, F_STR, IN_V1 | IN_V2 | IN_V3),
+	FIELD(struct target, port, F_PORT, IN_V1 | IN_V2 | IN_V3),
+	FIELD(struct target, proto, F_STR, IN_V1 | IN_V2 | IN_V3),
 };
 
 /* A: the target's alert, open or the last one resolved */
 static const struct field alert_fields[] = {
-	FIELD(struct alert, open, F_INT, IN_V1 | IN_V2),
-	FIELD(struct alert, id, F_STR, IN_V1 | IN_V2),
-	FIELD(struct alert, method, F_METHOD, IN_V1 | IN_V2),
-	FIELD(struct alert, first_seen, F_U64, IN_V1 | IN_V2),
-	FIELD(struct alert, last_seen, F_U64, IN_V1 | IN_V2),
-	FIELD(struct alert, last_tampered, F_U64, IN_V1 | IN_V2),
-	FIELD(struct alert, last_emit, F_U64, IN_V1 | IN_V2),
-	FIELD(struct alert, resolved_ts, F_U64, IN_V1 | IN_V2),
-	FIELD(struct alert, flows, F_U64, IN_V1 | IN_V2),
-	FIELD(struct alert, affected, F_U64, IN_V1 | IN_V2),
-	FIELD(struct alert, em_affected, F_U64, IN_V1 | IN_V2),
-	FIELD(struct alert, conf_sum, F_DBL, IN_V1 | IN_V2),
-	FIELD(struct alert, baseline, F_DBL, IN_V1 | IN_V2),
-	FIELD(struct alert, ok_run, F_INT, IN_V1 | IN_V2),
-	FIELD(struct alert, em_clients, F_INT, IN_V1 | IN_V2),
-	FIELD(struct alert, methods, F_METHODS, IN_V1 | IN_V2),
-	FIELD(struct alert, em_methods, F_METHODS, IN_V1 | IN_V2),
+	FIELD(struct alert, open, F_INT, IN_V1 | IN_V2 | IN_V3),
+	FIELD(struct alert, id, F_STR, IN_V1 | IN_V2 | IN_V3),
+	FIELD(struct alert, method, F_METHOD, IN_V1 | IN_V2 | IN_V3),
+	FIELD(struct alert, first_seen, F_U64, IN_V1 | IN_V2 | IN_V3),
+	FIELD(struct alert, last_seen, F_U64, IN_V1 | IN_V2 | IN_V3),
+	FIELD(struct alert, last_tampered, F_U64, IN_V1 | IN_V2 | IN_V3),
+	FIELD(struct alert, last_emit, F_U64, IN_V1 | IN_V2 | IN_V3),
+	FIELD(struct alert, resolved_ts, F_U64, IN_V1 | IN_V2 | IN_V3),
+	FIELD(struct alert, flows, F_U64, IN_V1 | IN_V2 | IN_V3),
+	FIELD(struct alert, affected, F_U64, IN_V1 | IN_V2 | IN_V3),
+	FIELD(struct alert, em_affected, F_U64, IN_V1 | IN_V2 | IN_V3),
+	FIELD(struct alert, conf_sum, F_DBL, IN_V1 | IN_V2 | IN_V3),
+	FIELD(struct alert, baseline, F_DBL, IN_V1 | IN_V2 | IN_V3),
+	FIELD(struct alert, ok_run, F_INT, IN_V1 | IN_V2 | IN_V3),
+	FIELD(struct alert, em_clients, F_INT, IN_V1 | IN_V2 | IN_V3),
+	FIELD(struct alert, methods, F_METHODS, IN_V1 | IN_V2 | IN_V3),
+	FIELD(struct alert, em_methods, F_METHODS, IN_V1 | IN_V2 | IN_V3),
 };
 
 /* P: one of the alert's client prefixes; E: one of its evidence flows */
 struct prefix_rec {
 	char prefix[PFXLEN];
 };
-static const struct field prefix_fields[] = { FIELD(struct prefix_rec, prefix, F_STR, IN_V1 | IN_V2) };
+static const struct field prefix_fields[] = { FIELD(struct prefix_rec, prefix, F_STR, IN_V1 | IN_V2 | IN_V3) };
 struct evid_rec {
 	uint64_t flow_id;
 };
-static const struct field evid_fields[] = { FIELD(struct evid_rec, flow_id, F_U64, IN_V1 | IN_V2) };
+static const struct field evid_fields[] = { FIELD(struct evid_rec, flow_id, F_U64, IN_V1 | IN_V2 | IN_V3) };
 
 /* R: one flow outcome in the target's window */
 static const struct field rec_fields[] = {
-	FIELD(struct rec, ts, F_U64, IN_V1 | IN_V2),      FIELD(struct rec, flow_id, F_U64, IN_V1 | IN_V2),
-	FIELD(struct rec, conf, F_DBL, IN_V1 | IN_V2),    FIELD(struct rec, method, F_METHOD8, IN_V1 | IN_V2),
-	FIELD(struct rec, tampered, F_V1_VERDICT, IN_V1), FIELD(struct rec, tampered, F_FLAG, IN_V2),
-	FIELD(struct rec, silent, F_FLAG, IN_V2),         FIELD(struct rec, answered, F_FLAG, IN_V1 | IN_V2),
-	FIELD(struct rec, prefix, F_STR, IN_V1 | IN_V2),
+	FIELD(struct rec, ts, F_U64, IN_V1 | IN_V2 | IN_V3),
+	FIELD(struct rec, flow_id, F_U64, IN_V1 | IN_V2 | IN_V3),
+	FIELD(struct rec, conf, F_DBL, IN_V1 | IN_V2 | IN_V3),
+	FIELD(struct rec, method, F_METHOD8, IN_V1 | IN_V2 | IN_V3),
+	FIELD(struct rec, tampered, F_V1_VERDICT, IN_V1),
+	FIELD(struct rec, tampered, F_FLAG, IN_V2 | IN_V3),
+	FIELD(struct rec, silent, F_FLAG, IN_V2 | IN_V3),
+	FIELD(struct rec, answered, F_FLAG, IN_V1 | IN_V2 | IN_V3),
+	FIELD(struct rec, prefix, F_STR, IN_V1 | IN_V2 | IN_V3),
+	/* version 3: the flow's rate evidence (throttling) */
+	FIELD(struct rec, rated, F_FLAG, IN_V3),
+	FIELD(struct rec, rate_kind, F_KIND, IN_V3),
+	FIELD(struct rec, rate_bps, F_FLT, IN_V3),
+	FIELD(struct rec, rate_s, F_FLT, IN_V3),
+	FIELD(struct rec, rtt_grow_ms, F_FLT, IN_V3),
+	FIELD(struct rec, thr_dirs, F_DIRS, IN_V3),
 };
 
 struct sbuf {
@@ -1010,7 +1252,7 @@ static void write_record(struct sbuf *s, const char *kind, const struct field *f
 	sb_printf(s, "%s", kind);
 	for (size_t i = 0; i < nf; i++) {
 		const void *p = (const char *)base + f[i].off;
-		if (!(f[i].vers & IN_V2))
+		if (!(f[i].vers & IN_V3))
 			continue;
 		sb_printf(s, " %s=", f[i].name);
 		switch (f[i].type) {
@@ -1020,7 +1262,10 @@ static void write_record(struct sbuf *s, const char *kind, const struct field *f
 		case F_STR: sb_enc(s, p); break;
 		case F_PORT: sb_printf(s, "%u", *(const uint16_t *)p); break;
 		case F_FLAG:
+		case F_DIRS:
 		case F_V1_VERDICT: sb_printf(s, "%u", *(const uint8_t *)p); break;
+		case F_FLT: sb_printf(s, "%.9g", (double)*(const float *)p); break;
+		case F_KIND: sb_printf(s, "%s", tw_thr_kind_name((enum tw_thr_kind) * (const uint8_t *)p)); break;
 		case F_METHOD:
 		case F_METHOD8: {
 			int m = f[i].type == F_METHOD ? *(const int *)p : *(const uint8_t *)p;
@@ -1100,6 +1345,26 @@ static const char *read_value(const struct field *f, const char *v, int ver, voi
 			return "not 0, 1 or 2";
 		*(uint8_t *)p = (uint8_t)u;
 		return NULL;
+	case F_DIRS:
+		if (parse_u64(v, 3, &u))
+			return "not 0 to 3";
+		*(uint8_t *)p = (uint8_t)u;
+		return NULL;
+	case F_FLT: {
+		char *end;
+		double d = strtod(v, &end);
+		if (!*v || *end || !isfinite(d) || d < 0 || d > 3.4e38)
+			return "not a finite number >= 0";
+		*(float *)p = (float)d;
+		return NULL;
+	}
+	case F_KIND:
+		for (int k = TW_THR_NONE; k <= TW_THR_APP_LIMITED; k++)
+			if (!strcmp(v, tw_thr_kind_name((enum tw_thr_kind)k))) {
+				*(uint8_t *)p = (uint8_t)k;
+				return NULL;
+			}
+		return "not a rate kind (none, policing, shaping, congestion, app_limited)";
 	case F_METHOD:
 	case F_METHOD8:
 		if (ver == 1) {
@@ -1151,7 +1416,7 @@ static const char *read_value(const struct field *f, const char *v, int ver, voi
  * field and what is wrong in why. */
 static int read_record(const struct field *f, size_t nf, char *fields, int ver, void *base, char *why, size_t cap)
 {
-	unsigned want = ver == 1 ? IN_V1 : IN_V2;
+	unsigned want = ver == 1 ? IN_V1 : ver == 2 ? IN_V2 : IN_V3;
 	uint32_t seen = 0;
 	size_t pos = 0;
 	char *save = NULL;
@@ -1329,6 +1594,8 @@ static int restore_member(struct tw_agg *a, struct target *t, char kind, char *f
 			t->cap = nc;
 		}
 		t->r[t->nr] = r;
+		if (r.rated && !r.tampered && r.rtt_grow_ms >= a->c.throttle_queue_ms)
+			t->shape_pending = 1;
 		rec_keys(a, &t->r[t->nr]);
 		pstat_note(a, &t->r[t->nr]);
 		t->nr++;
@@ -1360,8 +1627,8 @@ static int restore(struct tw_agg *a, char *text, char *err, size_t errlen, size_
 		}
 		if (ln == 1) {
 			struct head_rec h;
-			if (strncmp(line, "V ", 2) || (line[2] != '1' && line[2] != '2') || line[3] != ' ') {
-				snprintf(why, sizeof(why), "not a record version this daemon reads (1, 2)");
+			if (strncmp(line, "V ", 2) || line[2] < '1' || line[2] > '3' || line[3] != ' ') {
+				snprintf(why, sizeof(why), "not a record version this daemon reads (1, 2, 3)");
 				goto bad;
 			}
 			ver = line[2] - '0';

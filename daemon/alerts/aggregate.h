@@ -32,6 +32,10 @@ struct tw_agg_cfg {
 	int state_interval;               /* state.interval (s) */
 	const char *evidence_dir;         /* evidence.dir: alerts name DIR/<id>.pcap; NULL: off */
 	const struct tw_regions *regions; /* regions.file: scope.region/asn of the client prefixes; NULL: none */
+	/* throttling by a shaper (a per-target aggregate, docs/detection.md "Throttling") */
+	double throttle_control_ratio; /* alerts.throttle_control_ratio: other targets this many times faster (3) */
+	int throttle_control_flows;    /* alerts.throttle_control_flows: rated flows to other targets at least (2) */
+	double throttle_queue_ms;      /* alerts.throttle_queue_ms: RTT growth of a queued flow at least (60) */
 };
 void tw_agg_cfg_default(struct tw_agg_cfg *c);
 

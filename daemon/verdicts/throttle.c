@@ -171,7 +171,13 @@ void tw_thr_classify(const struct tw_thr_series *ser, const struct tw_thr_cfg *c
 	/* policing and shaping (the tampering candidates) win over the rest */
 	static const enum tw_thr_kind order[] = { TW_THR_POLICING, TW_THR_SHAPING, TW_THR_CONGESTION,
 		                                  TW_THR_APP_LIMITED };
-	const struct tw_thr_sample *last = &ser->s[ser->n - 1];
+	const struct tw_thr_sample *first = &ser->s[0], *last = &ser->s[ser->n - 1];
+	double min_ms;
+	v->seconds = (double)(last->t_ns - first->t_ns) / 1e9;
+	v->rtt_growth_ms = rtt_growth_ms(last, &min_ms);
+	int big = last->d[TW_DIR_S2C].delivered >= last->d[TW_DIR_C2S].delivered ? TW_DIR_S2C : TW_DIR_C2S;
+	if (ser->n >= 2 && v->seconds > 0 && last->d[big].delivered > first->d[big].delivered)
+		v->goodput_bps = (double)(last->d[big].delivered - first->d[big].delivered) * 8 / v->seconds;
 	for (size_t k = 0; k < sizeof(order) / sizeof(order[0]) && v->kind == TW_THR_NONE; k++) {
 		uint64_t most = 0;
 		for (int i = 0; i < 2; i++) {

@@ -73,6 +73,12 @@ struct tw_thr_verdict {
 	int dirs;              /* bit TW_DIR_*: directions with that kind */
 	double rate_bps;       /* of the direction with the most data among them */
 	double confidence;
+	/* whatever the kind, of the direction that delivered the most: what
+	 * aggregation compares across targets (the same clients' other
+	 * targets, a shaped target's flows together) */
+	double goodput_bps;   /* delivered bytes over the series' span; 0: under 2 samples */
+	double seconds;       /* the series' span */
+	double rtt_growth_ms; /* the queue the flow built (RTT before the first loss minus the smallest) */
 	struct tw_thr_dir_verdict d[2];
 };
 

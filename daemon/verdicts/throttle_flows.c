@@ -105,6 +105,28 @@ int tw_thr_flows_end(struct tw_thr_flows *t, const struct tw_event *e, const str
 	tw_thr_sample_from_flow(&e->flow, e->ts_ns, &s);
 	tw_thr_series_add(x->ser, &s);
 	tw_thr_classify(x->ser, c, v);
+	/* the whole flow's goodput, from its first packet to the sample where
+	 * its delivered count reached its final value (a flow's closing
+	 * packets can trail its data by seconds): what aggregation compares
+	 * (the series starts at the first sweep) */
+	const struct tw_flow *f = &e->flow;
+	const struct tw_thr_series *ser = x->ser;
+	uint64_t t0 = f->dir[0].first_ns, t1 = f->dir[0].last_ns;
+	for (int i = 0; i < 2; i++) {
+		if (f->dir[i].first_ns && (!t0 || f->dir[i].first_ns < t0))
+			t0 = f->dir[i].first_ns;
+		if (f->dir[i].last_ns > t1)
+			t1 = f->dir[i].last_ns;
+	}
+	int bd = s.d[TW_DIR_S2C].delivered >= s.d[TW_DIR_C2S].delivered ? TW_DIR_S2C : TW_DIR_C2S, k = ser->n - 1;
+	while (k > 0 && ser->s[k - 1].d[bd].delivered == ser->s[ser->n - 1].d[bd].delivered)
+		k--;
+	if (ser->s[k].t_ns > t0 && ser->s[k].t_ns < t1)
+		t1 = ser->s[k].t_ns;
+	if (t0 && t1 > t0 + 100000000ull) { /* 0.1 s at least */
+		v->seconds = (double)(t1 - t0) / 1e9;
+		v->goodput_bps = (double)s.d[bd].delivered * 8 / v->seconds;
+	}
 	del(t, x);
 	t->st.judged++;
 	t->st.by_kind[v->kind]++;

@@ -514,7 +514,7 @@ void tw_verdict_set_hook2(struct tw_verdict *v, tw_outcome_cb cb, void *arg)
 
 /* Tell aggregation how a flow (or one DNS query) ended. */
 static void outcome(struct tw_verdict *v, const struct tw_event *e, const char *domain, int answered,
-                    const struct tw_tamper *t)
+                    const struct tw_tamper *t, const struct tw_thr_verdict *rate)
 {
 	char cp[INET6_ADDRSTRLEN + 8], sip[INET6_ADDRSTRLEN];
 	struct tw_pipeline *pl = v->pl;
@@ -533,6 +533,7 @@ static void outcome(struct tw_verdict *v, const struct tw_event *e, const char *
 		.domain = domain && domain[0] ? domain : NULL,
 		.answered = answered,
 		.tamper = t,
+		.rate = rate,
 	};
 	/* evidence first: it must know the verdict before an alert the first
 	 * hook raises names this flow */
@@ -1021,7 +1022,7 @@ static void judge_dns(struct tw_verdict *v, const struct tw_event *e, struct vfl
 		struct tw_tamper t;
 		int w = a.n && write_tamper(v, e, f, TW_METHOD_DNS_INJECTION, sig, "dns", &a, q->qname,
 		                            q->fp ? "fingerprint" : NULL, q->fp ? q->fp->name : NULL, &t);
-		outcome(v, e, q->qname, q->nresp > 0, w ? &t : NULL);
+		outcome(v, e, q->qname, q->nresp > 0, w ? &t : NULL, NULL);
 	}
 }
 
@@ -1171,7 +1172,7 @@ static void resolve_pending(struct tw_verdict *v, struct pending *p)
 		int w = judge_response(v, p->e, &p->f, 0, &t);
 		if (!w && p->f.isp_redir)
 			write_redirect(v, p->e, &p->f);
-		outcome(v, p->e, p->f.sni[0] ? p->f.sni : p->f.host, 1, w ? &t : NULL);
+		outcome(v, p->e, p->f.sni[0] ? p->f.sni : p->f.host, 1, w ? &t : NULL, NULL);
 		free(p->e);
 		p->e = NULL;
 		return;
@@ -1182,7 +1183,7 @@ static void resolve_pending(struct tw_verdict *v, struct pending *p)
 		anom(&a, "request_unacked", V_UNACKED_W);
 	int w = write_tamper(v, p->e, &p->f, m, "PSH->timeout", tw_stage_name(TW_STAGE_CLIENT_DATA), &a, NULL,
 	                     why ? "cross_flow" : NULL, why, &t);
-	outcome(v, p->e, p->f.sni[0] ? p->f.sni : p->f.host, 0, w ? &t : NULL);
+	outcome(v, p->e, p->f.sni[0] ? p->f.sni : p->f.host, 0, w ? &t : NULL, NULL);
 	free(p->e);
 	p->e = NULL;
 }
@@ -1242,31 +1243,34 @@ static void quic_judged(void *arg, const struct tw_quic_judged *j)
 	if (j->signature)
 		w = write_tamper(v, j->e, &f, TW_METHOD_QUIC_INTERFERENCE, j->signature,
 		                 tw_stage_name(TW_STAGE_CLIENT_DATA), &a, NULL, NULL, NULL, &t);
-	outcome(v, j->e, j->sni, j->answered, w ? &t : NULL);
+	outcome(v, j->e, j->sni, j->answered, w ? &t : NULL, NULL);
 }
 
 static int judge_tcp_inner(struct tw_verdict *v, const struct tw_event *e, struct vflow *f, struct tw_tamper *t);
 
 /* A flow without another verdict whose rate series shows policing or
  * shaping (verdicts/throttle.c). */
-static int judge_throttle(struct tw_verdict *v, const struct tw_event *e, const struct vflow *f, struct tw_tamper *t)
+static int judge_throttle(struct tw_verdict *v, const struct tw_event *e, const struct vflow *f,
+                          const struct tw_thr_verdict *tv, struct tw_tamper *t)
 {
-	struct tw_thr_verdict tv;
-	if (!tw_thr_flows_end(v->thr, e, &v->thr_cfg, &tv) || (tv.kind != TW_THR_POLICING && tv.kind != TW_THR_SHAPING))
+	if (tv->kind != TW_THR_POLICING && tv->kind != TW_THR_SHAPING)
 		return 0;
 	v->st.verdicts[TW_METHOD_THROTTLING]++;
-	tw_thr_write_tamper(v->pl, &v->records, record_head, e, f ? f->sni : NULL, f ? f->host : NULL, &tv, t);
+	tw_thr_write_tamper(v->pl, &v->records, record_head, e, f ? f->sni : NULL, f ? f->host : NULL, tv, t);
 	return 1;
 }
 
 static void judge_tcp(struct tw_verdict *v, const struct tw_event *e, struct vflow *f)
 {
 	struct tw_tamper t;
+	struct tw_thr_verdict tv;
+	/* the flow's rate series, classified and forgotten whatever the
+	 * verdict: aggregation compares its rate with the same clients' other
+	 * targets */
+	int rated = tw_thr_flows_end(v->thr, e, &v->thr_cfg, &tv);
 	int w = judge_tcp_inner(v, e, f, &t);
-	if (!w)
-		w = judge_throttle(v, e, f, &t);
-	else
-		tw_thr_flows_end(v->thr, e, &v->thr_cfg, &(struct tw_thr_verdict){ 0 }); /* forget its series */
+	if (!w && rated)
+		w = judge_throttle(v, e, f, &tv, &t);
 	remember(v, e, f);
 	if (w == V_DEFER) {
 		defer(v, e, f);
@@ -1281,7 +1285,7 @@ static void judge_tcp(struct tw_verdict *v, const struct tw_event *e, struct vfl
 	 * retransmissions of a flow already judged, outliving its table entry
 	 * (a blocked ClientHello resent once the censor lets it through) */
 	if (w || ((e->flow.flags & TW_FLOW_CLIENT_DATA) && !(e->flow.flags & TW_FLOW_MIDSTREAM)))
-		outcome(v, e, domain, (e->flow.flags & TW_FLOW_SERVER_DATA) != 0, w ? &t : NULL);
+		outcome(v, e, domain, (e->flow.flags & TW_FLOW_SERVER_DATA) != 0, w ? &t : NULL, rated ? &tv : NULL);
 }
 
 /* The server's stable TTL (its packets in this flow so far and its

@@ -48,6 +48,7 @@ struct tw_tamper {
 /* Every ended flow (and every DNS query) as aggregation sees it: which
  * target, from which client prefix, whether it was answered, and the
  * verdict if there is one.  Strings live until the callback returns. */
+struct tw_thr_verdict;
 struct tw_flow_outcome {
 	uint64_t ts_ns; /* wall clock live, capture time on replay */
 	uint64_t flow_id;
@@ -58,6 +59,9 @@ struct tw_flow_outcome {
 	const char *domain;             /* SNI, HTTP Host or DNS name; NULL if none seen */
 	int answered;                   /* the server sent payload / a DNS answer came */
 	const struct tw_tamper *tamper; /* NULL: no verdict */
+	/* the flow's rate evidence (a busy TCP flow's series, verdicts/throttle.h),
+	 * whatever its verdict; NULL: the flow had no rate series */
+	const struct tw_thr_verdict *rate;
 };
 typedef void (*tw_outcome_cb)(void *arg, const struct tw_flow_outcome *o);
 

@@ -565,15 +565,18 @@ scn_blackhole_after_handshake() {
 }
 
 THROTTLE_BPS=16250   # 130 kbit/s
+# the same clients' control downloads first: the detector compares the
+# throttled target with them when it raises the alert
 throttle_probe() { # target control
+  FETCH_MAXTIME=${OPT_DURATION:-5} spawn fetch c1-control tw-c1 "$C1c" "https://$2/files/bulk.bin" -4
+  FETCH_MAXTIME=${OPT_DURATION:-5} spawn fetch c2-control tw-c2 "$C2b" "https://$2/files/bulk.bin" -4
+  join
   FETCH_MAXTIME=${OPT_DURATION:-5} FETCH_TIMEOUT=$(( ${OPT_DURATION:-5} + 4 ))
   spawn fetch c1-throttled-1 tw-c1 "$C1" "https://$1/files/bulk.bin" -4
   spawn fetch c1-throttled-2 tw-c1 "$C1b" "http://$1/files/bulk.bin" -4
   spawn fetch c2-throttled tw-c2 "$C2" "https://$1/files/bulk.bin" -4
   spawn fetch c1-throttled-v6 tw-c1 "$C16" "https://$1/files/bulk.bin" -6
   join
-  FETCH_MAXTIME=${OPT_DURATION:-5} fetch c1-control tw-c1 "$C1c" "https://$2/files/bulk.bin" -4
-  FETCH_MAXTIME=${OPT_DURATION:-5} fetch c2-control tw-c2 "$C2b" "https://$2/files/bulk.bin" -4
   truth_control target:="$(target_json "$2" 443)" prefixes:="$(json_list "${PREFIXES[@]}")" note="not throttled"
 }
 scenario throttle-police censor "throttling: per-flow policing of media.example to 130 kbit/s both directions (nft limit, drops), all regions"
@@ -582,8 +585,33 @@ scenario throttle-police-64 censor "throttling: per-flow policing of media.examp
 scn_throttle_police_64() { police_target 8000 both; }
 scenario throttle-police-500 censor "throttling: per-flow policing of media.example to 500 kbit/s towards the clients only, all regions"
 scn_throttle_police_500() { police_target 62500 to_client; }
-police_target() { # bytes/s, both|to_client
-  local d=${OPT_TARGET:-media.example} bps=$1 dirs=$2
+scenario throttle-police-upload censor "throttling: per-flow policing of media.example to 130 kbit/s towards the server only: uploads (HTTP PUT), all regions"
+scn_throttle_police_upload() { police_target "$THROTTLE_BPS" to_server upload_probe; }
+# uploads: each client PUTs the 16 MiB bulk file to the control first, then
+# 96 KiB to the target (about 6 s at 130 kbit/s); curl reports the upload in the
+# fields a download reports (code size connect appconnect total speed)
+CURL_W_UP='%{http_code} %{size_upload} %{time_connect} %{time_appconnect} %{time_total} %{speed_upload}\n'
+upload_probe() { # target control
+  local up=$LAB_RUN/www/common/upload src96=$OUT/clients/upload96.bin
+  local big=$LAB_RUN/www/common/files/bulk.bin
+  head -c 96K "$big" > "$src96"
+  # the clients send MTU-sized packets: no 64 KiB GSO bursts into the policer
+  nsx tw-c1 ip link set c1-gw gso_max_segs 1
+  nsx tw-c2 ip link set c2-gw gso_max_segs 1
+  FETCH_MAXTIME=${OPT_DURATION:-5} spawn fetch c1-control tw-c1 "$C1c" "https://$2/upload/c1-control.bin" -4 -H "Expect:" -T "$big" -w "$CURL_W_UP"
+  FETCH_MAXTIME=${OPT_DURATION:-5} spawn fetch c2-control tw-c2 "$C2b" "https://$2/upload/c2-control.bin" -4 -H "Expect:" -T "$big" -w "$CURL_W_UP"
+  join
+  FETCH_MAXTIME=${OPT_DURATION:-5} FETCH_TIMEOUT=$(( ${OPT_DURATION:-5} + 4 ))
+  spawn fetch c1-upload-1 tw-c1 "$C1" "https://$1/upload/c1-1.bin" -4 -H "Expect:" -T "$src96" -w "$CURL_W_UP"
+  spawn fetch c1-upload-2 tw-c1 "$C1b" "http://$1/upload/c1-2.bin" -4 -H "Expect:" -T "$src96" -w "$CURL_W_UP"
+  spawn fetch c2-upload tw-c2 "$C2" "https://$1/upload/c2.bin" -4 -H "Expect:" -T "$src96" -w "$CURL_W_UP"
+  spawn fetch c1-upload-v6 tw-c1 "$C16" "https://$1/upload/c1-v6.bin" -6 -H "Expect:" -T "$src96" -w "$CURL_W_UP"
+  join
+  rm -f "$up"/c1-*.bin "$up"/c2*.bin
+  truth_control target:="$(target_json "$2" 443)" prefixes:="$(json_list "${PREFIXES[@]}")" note="not throttled (uploads)"
+}
+police_target() { # bytes/s, both|to_client|to_server, [probe]
+  local d=${OPT_TARGET:-media.example} bps=$1 dirs=$2 probe=${3:-throttle_probe}
   resolve_prefixes all
   censor_on
   # the wire carries MTU-sized packets: no 64 KiB GSO bursts from the server
@@ -593,15 +621,16 @@ police_target() { # bytes/s, both|to_client
   nft_cen add set inet twcensor thr6 '{ type ipv6_addr . inet_service . ipv6_addr . inet_service; flags dynamic; timeout 2m; }'
   local lim="limit rate over $bps bytes/second burst 12000 bytes"
   if [ ${#PFX4[@]} -gt 0 ]; then
-    nft_rule ip saddr "$(host_ip "$d")" ip daddr "$(nft_set "${PFX4[@]}")" meta l4proto tcp update @thr4 \{ ip saddr . th sport . ip daddr . th dport $lim \} drop
-    [ "$dirs" = both ] && nft_rule ip daddr "$(host_ip "$d")" ip saddr "$(nft_set "${PFX4[@]}")" meta l4proto tcp update @thr4 \{ ip saddr . th sport . ip daddr . th dport $lim \} drop
+    [ "$dirs" = to_server ] || nft_rule ip saddr "$(host_ip "$d")" ip daddr "$(nft_set "${PFX4[@]}")" meta l4proto tcp update @thr4 \{ ip saddr . th sport . ip daddr . th dport $lim \} drop
+    [ "$dirs" = to_client ] || nft_rule ip daddr "$(host_ip "$d")" ip saddr "$(nft_set "${PFX4[@]}")" meta l4proto tcp update @thr4 \{ ip saddr . th sport . ip daddr . th dport $lim \} drop
   fi
   if [ ${#PFX6[@]} -gt 0 ]; then
-    nft_rule ip6 saddr "$(host_ip6 "$d")" ip6 daddr "$(nft_set "${PFX6[@]}")" meta l4proto tcp update @thr6 \{ ip6 saddr . th sport . ip6 daddr . th dport $lim \} drop
-    [ "$dirs" = both ] && nft_rule ip6 daddr "$(host_ip6 "$d")" ip6 saddr "$(nft_set "${PFX6[@]}")" meta l4proto tcp update @thr6 \{ ip6 saddr . th sport . ip6 daddr . th dport $lim \} drop
+    [ "$dirs" = to_server ] || nft_rule ip6 saddr "$(host_ip6 "$d")" ip6 daddr "$(nft_set "${PFX6[@]}")" meta l4proto tcp update @thr6 \{ ip6 saddr . th sport . ip6 daddr . th dport $lim \} drop
+    [ "$dirs" = to_client ] || nft_rule ip6 daddr "$(host_ip6 "$d")" ip6 saddr "$(nft_set "${PFX6[@]}")" meta l4proto tcp update @thr6 \{ ip6 saddr . th sport . ip6 daddr . th dport $lim \} drop
   fi
-  throttle_probe "$d" bulk.example
-  local dj='["to_client","to_server"]'; [ "$dirs" = both ] || dj='["to_client"]'
+  "$probe" "$d" bulk.example
+  local dj='["to_client","to_server"]'
+  case $dirs in to_client) dj='["to_client"]' ;; to_server) dj='["to_server"]' ;; esac
   truth_tamper method=throttling variant=policing rate_bps:=$((bps * 8)) per_flow:=true directions:="$dj" \
     target:="$(target_json "$d" null)" prefixes:="$(json_list "${PREFIXES[@]}")" \
     note="token bucket, excess dropped (no queue): loss without RTT growth"

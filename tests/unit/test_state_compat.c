@@ -156,18 +156,39 @@ int main(void)
 	struct tw_agg *a = load(dir);
 	check_update(a, want, "version 1");
 	tw_agg_free(a);
-	/* saved by this code (version 2), loaded again: the same alert */
+	/* saved by this code (version 3), loaded again: the same alert */
 	CHECK(system(cmd) == 0, "copy the fixture");
 	struct tw_agg *b = load(dir);
 	CHECK(tw_agg_save(b) == 0, "save");
 	tw_agg_free(b);
 	char *v2 = body(dir, &len);
-	CHECK(v2 && !strncmp(v2, "V 2 now=", 8) && strstr(v2, " methods=rst_injection,blackhole ") &&
-	              strstr(v2, " method=blackhole tampered=1 silent=1 "),
-	      "version 2 body:\n%s", v2 ? v2 : "");
+	CHECK(v2 && !strncmp(v2, "V 3 now=", 8) && strstr(v2, " methods=rst_injection,blackhole ") &&
+	              strstr(v2, " method=blackhole tampered=1 silent=1 ") &&
+	              strstr(v2, " rated=0 rate_kind=none rate_bps=0 rate_s=0 rtt_grow_ms=0 thr_dirs=0\n"),
+	      "version 3 body:\n%s", v2 ? v2 : "");
 	b = load(dir);
-	check_update(b, want, "version 2");
+	check_update(b, want, "version 3");
 	tw_agg_free(b);
+	/* version 2 (the same records without the rates): still loads */
+	{
+		static char old[16384];
+		size_t o = 0;
+		const char *drop = " rated=0 rate_kind=none rate_bps=0 rate_s=0 rtt_grow_ms=0 thr_dirs=0";
+		for (const char *q = v2; *q && o + 1 < sizeof(old);) {
+			if (!strncmp(q, drop, strlen(drop))) {
+				q += strlen(drop);
+				continue;
+			}
+			old[o++] = *q++;
+		}
+		old[o] = 0;
+		old[2] = '2';
+		char err[512];
+		CHECK(tw_state_save(dir, "alerts.state", old, o, err, sizeof(err)) == 0, "%s", err);
+		b = load(dir);
+		check_update(b, want, "version 2");
+		tw_agg_free(b);
+	}
 
 	/* malformed version 2: record, kind and field named */
 	static const char *const bad2[][3] = {
@@ -184,7 +205,11 @@ int main(void)
 		{ "tampered=1 silent=1", "tampered=1 silent=2", "field 'silent': not 0 or 1" },
 		{ "conf_sum=", "colour=red conf_sum=", "record 3 (A): unknown field 'colour'" },
 		{ "baseline=-1", "baseline=nan", "field 'baseline': not a finite number" },
-		{ "V 2 ", "V 3 ", "record 1 (V): not a record version" },
+		{ "V 3 ", "V 4 ", "record 1 (V): not a record version" },
+		{ "rate_kind=none", "rate_kind=fast", "(R): field 'rate_kind': not a rate kind" },
+		{ "thr_dirs=0", "thr_dirs=4", "(R): field 'thr_dirs': not 0 to 3" },
+		{ "rate_bps=0 ", "rate_bps=-1 ", "(R): field 'rate_bps': not a finite number >= 0" },
+		{ " rtt_grow_ms=0", "", "(R): field 'rtt_grow_ms' missing" },
 		{ "method=blackhole tampered=1", "method=none tampered=1",
 		  "(R): field 'tampered': a flow without a verdict" },
 		{ "\nEND\n", "\n", "no END" },

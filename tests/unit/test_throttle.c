@@ -6,8 +6,13 @@
  * rate within 20 %, and most flows of a policed target must be found; the
  * control, congested, window- and application-limited flows must not be
  * policing or shaping; plus the bounded series and the thresholds on
- * synthetic input. */
+ * synthetic input.  Then aggregation (alerts/aggregate.c) on the same
+ * series: a shaped target's flows, each congestion-like, become a
+ * throttling (shaping) alert only once the same clients' flows to another
+ * target are seen faster, with that control in the alert; queued controls
+ * (congestion) raise nothing. */
 #include "verdicts/throttle.h"
+#include "alerts/aggregate.h"
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,10 +257,113 @@ static void synthetic(void)
 	      tw_thr_kind_name(v.kind), v.rate_bps);
 }
 
+/* ---- aggregation: shaping per target, the control ---- */
+static char alerts[8][16384];
+static int nalerts;
+static void cap(void *arg, const char *l, size_t n)
+{
+	(void)arg;
+	if (nalerts < 8 && n < sizeof(alerts[0])) {
+		memcpy(alerts[nalerts], l, n);
+		alerts[nalerts++][n] = 0;
+	}
+}
+
+#define T0 1700000000000000000ull
+/* one ended flow with the rate series of fixture NAME, ending at T0 + end_s */
+static void flow(struct tw_agg *a, const char *name, uint64_t id, const char *pfx, const char *dom, const char *ip,
+                 double end_s, int rated)
+{
+	static struct tw_thr_series ser;
+	struct tw_thr_cfg c;
+	struct tw_thr_verdict v;
+	char path[300], kind[32];
+	double rate;
+	tw_thr_cfg_default(&c);
+	snprintf(path, sizeof(path), FIXTURES "/%s.series", name);
+	if (load(path, &ser, kind, sizeof(kind), &rate))
+		return;
+	tw_thr_classify(&ser, &c, &v);
+	struct tw_flow_outcome o = { .ts_ns = T0 + (uint64_t)(end_s * 1e9),
+		                     .flow_id = id,
+		                     .client_prefix = pfx,
+		                     .server_ip = ip,
+		                     .server_port = 443,
+		                     .proto = "tcp",
+		                     .domain = dom,
+		                     .answered = 1,
+		                     .tamper = NULL,
+		                     .rate = rated ? &v : NULL };
+	tw_agg_outcome(a, &o);
+}
+
+static struct tw_agg *agg(void)
+{
+	struct tw_agg_cfg c;
+	char err[200];
+	tw_agg_cfg_default(&c);
+	c.min_flows = 2;
+	nalerts = 0;
+	struct tw_agg *a = tw_agg_new(&c, NULL, NULL, cap, NULL, err, sizeof(err));
+	CHECK(a, "tw_agg_new: %s", err);
+	return a;
+}
+
+static void aggregation(void)
+{
+	/* two clients' shaped flows (lab throttle-shape), congestion-like
+	 * one by one: nothing yet, no control */
+	struct tw_agg *a = agg();
+	flow(a, "throttle-shape-2", 2, "198.51.100.0/24", "media.example", "203.0.113.14", 9, 1);
+	flow(a, "throttle-shape-6", 6, "192.0.2.0/24", "media.example", "203.0.113.14", 9, 1);
+	tw_agg_tick(a, T0 + 10 * 1000000000ull, 0);
+	CHECK(nalerts == 0, "shaping raised without a control: %s", alerts[0]);
+	/* the same clients reach bulk.example fast, without a queue: the
+	 * next tick raises it, the control in the alert */
+	flow(a, "throttle-shape-10", 10, "198.51.100.0/24", "bulk.example", "203.0.113.13", 11, 1);
+	CHECK(nalerts == 0, "raised with one control flow");
+	flow(a, "throttle-shape-12", 12, "192.0.2.0/24", "bulk.example", "203.0.113.13", 11, 1);
+	tw_agg_tick(a, T0 + 12 * 1000000000ull, 0);
+	CHECK(nalerts == 1 && strstr(alerts[0], "\"state\":\"raised\"") &&
+	              strstr(alerts[0], "\"method\":\"throttling\"") &&
+	              strstr(alerts[0], "\"domain\":\"media.example\"") &&
+	              strstr(alerts[0], "\"variant\":\"shaping\"") && strstr(alerts[0], "\"control\":{\"flows\":2,"),
+	      "%d alerts: %s", nalerts, alerts[0]);
+	const char *r = strstr(alerts[0], "\"stats\":");
+	const char *rb = r ? strstr(r, "\"rate_bps\":") : NULL;
+	const char *sp = r ? strstr(r, "\"speedup\":") : NULL;
+	double rate = rb ? atof(rb + 11) : 0, speedup = sp ? atof(sp + 10) : 0;
+	/* the two flows' share of the 1 Mbit/s shaper (two more shared it) */
+	CHECK(rate > 200000 && rate < 1200000 && speedup >= 3, "rate %.0f speedup %.2f", rate, speedup);
+	printf("shaping: %d alert(s), aggregate rate %.0f bit/s, control %.1fx faster\n", nalerts, rate, speedup);
+	tw_agg_free(a);
+
+	/* congestion: the same flows, but the clients' other flows queue too */
+	a = agg();
+	flow(a, "throttle-shape-2", 2, "198.51.100.0/24", "media.example", "203.0.113.14", 9, 1);
+	flow(a, "throttle-shape-6", 6, "192.0.2.0/24", "media.example", "203.0.113.14", 9, 1);
+	flow(a, "benign-congestion-2", 20, "198.51.100.0/24", "bulk.example", "203.0.113.13", 10, 1);
+	flow(a, "throttle-shape-2", 21, "192.0.2.0/24", "news.example", "203.0.113.11", 10, 1);
+	tw_agg_tick(a, T0 + 12 * 1000000000ull, 0);
+	CHECK(nalerts == 0, "congestion raised: %s", alerts[0]);
+	tw_agg_free(a);
+
+	/* application-limited flows (a slow server) and controls: nothing */
+	a = agg();
+	flow(a, "benign-slow-server-1", 2, "198.51.100.0/24", "allowed.example", "203.0.113.12", 9, 1);
+	flow(a, "benign-slow-server-2", 3, "192.0.2.0/24", "allowed.example", "203.0.113.12", 9, 1);
+	flow(a, "throttle-shape-10", 10, "198.51.100.0/24", "bulk.example", "203.0.113.13", 10, 1);
+	flow(a, "throttle-shape-12", 12, "192.0.2.0/24", "bulk.example", "203.0.113.13", 10, 1);
+	tw_agg_tick(a, T0 + 12 * 1000000000ull, 0);
+	CHECK(nalerts == 0, "slow server raised: %s", alerts[0]);
+	tw_agg_free(a);
+}
+
 int main(void)
 {
 	fixtures();
 	synthetic();
+	aggregation();
 	printf("%d checks, %d failed\n", checks, fails);
 	return fails ? 1 : 0;
 }
