@@ -488,24 +488,25 @@ static int build(scmp_filter_ctx ctx, enum tw_sandbox_mode mode)
 	rc = rc ? rc : allow(ctx, "clone", 1, &thread);
 	rc = rc ? rc : seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
 	/* signals to our own threads only (raise, the capability drop) */
-	struct scmp_arg_cmp own = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)pid);
+	struct scmp_arg_cmp own = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)pid, 0);
 	rc = rc ? rc : allow(ctx, "tgkill", 1, &own);
 	/* thread names */
-	struct scmp_arg_cmp setname = SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME), getname = SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME);
+	struct scmp_arg_cmp setname = SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME, 0),
+	                    getname = SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME, 0);
 	rc = rc ? rc : allow(ctx, "prctl", 1, &setname);
 	rc = rc ? rc : allow(ctx, "prctl", 1, &getname);
 	/* sockets: Unix (syslog, control), IP (syslog, Alertmanager, NATS, the
 	 * link watch's ioctl); netlink for the live modes (detach, the module) */
 	int domains[] = { AF_UNIX, AF_INET, AF_INET6, AF_NETLINK };
 	for (size_t i = 0; i < sizeof(domains) / sizeof(domains[0]) - !netlink && !rc; i++) {
-		struct scmp_arg_cmp dom = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)domains[i]);
+		struct scmp_arg_cmp dom = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)domains[i], 0);
 		rc = allow(ctx, "socket", 1, &dom);
 	}
 	/* libbpf and libnl bind each netlink socket they open (TC detach, the
 	 * module's dumps); bind(2) cannot see the family, socket(2) did */
 	rc = rc || !netlink ? rc : allow(ctx, "bind", 0, NULL);
 	for (size_t i = 0; bpf && i < sizeof(bpf_cmds) / sizeof(bpf_cmds[0]) && !rc; i++) {
-		struct scmp_arg_cmp cmd = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)bpf_cmds[i]);
+		struct scmp_arg_cmp cmd = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)bpf_cmds[i], 0);
 		rc = allow(ctx, "bpf", 1, &cmd);
 	}
 	return rc;

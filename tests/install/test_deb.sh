@@ -2,11 +2,12 @@
 # The Debian package (debian/, docs/hardening.md#the-debian-package): `make
 # deb` builds tamperwatch and tamperwatch-dkms with dpkg-buildpackage and
 # passes lintian (errors and warnings fail it; the exceptions are in
-# debian/*.lintian-overrides, each with its reason); then each package is
-# unpacked with `dpkg -x` into a scratch root (nothing is installed on this
-# machine) and checked: the file list, the conffiles, the maintainer
-# scripts, the unit's paths, and tamperwatchd --version from the unpacked
-# tree.  A few minutes: the package build compiles everything once more.
+# debian/*.lintian-overrides, each with its reason); each package is
+# unpacked with `dpkg -x` into a scratch root and checked (the file list,
+# the conffiles, the maintainer scripts, the unit's paths, tamperwatchd
+# --version from the unpacked tree); then, on a machine where tamperwatch
+# is not installed (CI), installed for real with dpkg -i, upgraded, purged.
+# A few minutes: the package build compiles everything once more.
 . "$(dirname "$0")/lib.sh"
 for t in dpkg-buildpackage dh lintian fakeroot; do
   command -v $t >/dev/null || { echo "SKIP: $t not installed (scripts/install-deps.sh)"; exit 77; }
@@ -20,8 +21,8 @@ dkms=$(ls "$tmp"/b/deb/tamperwatch-dkms_*_all.deb) || { echo "FAIL: no tamperwat
 
 root=$tmp/root
 dpkg -x "$deb" "$root" && dpkg -x "$dkms" "$root" || { echo "FAIL: dpkg -x"; exit 1; }
-for f in usr/sbin/tamperwatchd usr/bin/tamperwatch \
-  usr/share/man/man8/tamperwatchd.8.gz usr/share/man/man1/tamperwatch.1.gz usr/share/man/man5/tamperwatchd.conf.5.gz \
+for f in usr/sbin/tamperwatchd usr/bin/tamperwatch usr/sbin/tamperwatch-fingerprints \
+  usr/share/man/man8/tamperwatchd.8.gz usr/share/man/man8/tamperwatch-fingerprints.8.gz usr/share/man/man1/tamperwatch.1.gz usr/share/man/man5/tamperwatchd.conf.5.gz \
   etc/tamperwatch/tamperwatchd.conf etc/logrotate.d/tamperwatch lib/systemd/system/tamperwatchd.service \
   usr/share/tamperwatch/fingerprints.csv usr/share/doc/tamperwatch/copyright \
   usr/src/tamperwatch-0.1.0/dkms.conf usr/src/tamperwatch-0.1.0/Kbuild usr/src/tamperwatch-0.1.0/kmod/genl.c \
@@ -43,12 +44,16 @@ dpkg-deb -e "$deb" "$tmp/ctl"
 for c in /etc/tamperwatch/tamperwatchd.conf /etc/logrotate.d/tamperwatch; do
   grep -qx "$c" "$tmp/ctl/conffiles" || fail "$c is not a conffile: $(cat "$tmp/ctl/conffiles")"
 done
-grep -q '^files = /usr/share/tamperwatch/fingerprints.csv' "$root/etc/tamperwatch/tamperwatchd.conf" ||
-  fail "the configuration does not name /usr/share/tamperwatch/fingerprints.csv"
+# the default fingerprint set is built into the daemon: the configuration
+# names no file (a readable copy is installed) and leaves the set on
+grep -q '^files *=' "$root/etc/tamperwatch/tamperwatchd.conf" &&
+  fail "the packaged configuration names a fingerprint file: the default set is built in"
+grep -q '^#default = yes' "$root/etc/tamperwatch/tamperwatchd.conf" ||
+  fail "the packaged configuration does not show fingerprints.default"
 grep -q '^ExecStart=/usr/sbin/tamperwatchd -c /etc/tamperwatch/tamperwatchd.conf ' "$root/lib/systemd/system/tamperwatchd.service" ||
   fail "the unit's ExecStart: $(grep ExecStart= "$root/lib/systemd/system/tamperwatchd.service")"
 grep -q '@[A-Z]*@' "$root/lib/systemd/system/tamperwatchd.service" && fail "the unit still has @...@ placeholders"
-ok "conffiles, the configuration's fingerprints and the unit's paths"
+ok "conffiles, the built-in fingerprint set left on, the unit's paths"
 
 # maintainer scripts: valid sh, the user made, the unit neither enabled nor started
 for s in postinst postrm prerm; do
@@ -67,7 +72,7 @@ ok "maintainer scripts"
 v=$("$root/usr/sbin/tamperwatchd" --version) || fail "tamperwatchd --version: rc $?"
 [ "$v" = "$(build/tamperwatchd --version 2>/dev/null || echo "$v")" ] || fail "packaged version '$v' differs from the build's"
 "$root/usr/sbin/tamperwatchd" --check-config -c "$root/etc/tamperwatch/tamperwatchd.conf" \
-  --set fingerprints.files="$root/usr/share/tamperwatch/fingerprints.csv" >"$tmp/check.log" 2>&1 ||
+  >"$tmp/check.log" 2>&1 ||
   fail "the packaged configuration does not check: $(cat "$tmp/check.log")"
 ok "$v; the packaged configuration checks"
 if command -v systemd-analyze >/dev/null; then
@@ -79,15 +84,45 @@ if command -v systemd-analyze >/dev/null; then
   fi
 fi
 
-# CI only (TW_DEB_INSTALL=1, a machine of its own: this installs into /):
-# install, upgrade over an edited conffile, start where systemd runs, purge
-if [ "${TW_DEB_INSTALL:-0}" = 1 ]; then
-  dpkg -i "$deb" >"$tmp/dpkg.log" 2>&1 || fail "dpkg -i: $(tail -3 "$tmp/dpkg.log")"
+# Installed for real (issue 20: "dpkg -i on the CI machine itself"): install,
+# upgrade to a newer version over an edited conffile, start where systemd
+# runs, purge.  Only on a machine where nothing of tamperwatch is installed
+# under /usr and /etc (CI's fresh image; this suite's own scratch roots are
+# elsewhere), so nobody's installation is replaced; TW_DEB_INSTALL=0 skips it.
+installed=""
+for p in /etc/tamperwatch /usr/sbin/tamperwatchd /var/lib/tamperwatch; do [ -e "$p" ] && installed="$installed $p"; done
+dpkg -s tamperwatch >/dev/null 2>&1 && installed="$installed (package tamperwatch)"
+if [ "${TW_DEB_INSTALL:-1}" = 0 ]; then
+  echo "# not installed for real: TW_DEB_INSTALL=0"
+elif [ "$(id -u)" != 0 ]; then
+  echo "# not installed for real: needs root"
+elif [ -n "$installed" ]; then
+  echo "# not installed for real: tamperwatch is already here:$installed"
+else
+  # the newer version: the same package with its version raised (dpkg-deb -R/-b)
+  dpkg-deb -R "$deb" "$tmp/up" || fail "dpkg-deb -R"
+  sed -i 's/^Version: \(.*\)$/Version: \1+up1/' "$tmp/up/DEBIAN/control"
+  dpkg-deb -b "$tmp/up" "$tmp/up.deb" >/dev/null || fail "dpkg-deb -b"
+  purge() { dpkg -P tamperwatch >"$tmp/purge.log" 2>&1; }
+  trap 'purge; rm -rf "$tmp"' EXIT
+  export DEBIAN_FRONTEND=noninteractive
+  dpkg -i "$deb" >"$tmp/dpkg.log" 2>&1 </dev/null || fail "dpkg -i: $(tail -3 "$tmp/dpkg.log")"
   getent passwd tamperwatch >/dev/null || fail "postinst made no user tamperwatch"
-  /usr/sbin/tamperwatchd --version >/dev/null || fail "installed tamperwatchd --version"
+  [ "$(/usr/sbin/tamperwatchd --version)" = "$v" ] || fail "installed tamperwatchd --version"
+  /usr/sbin/tamperwatchd --check-config -c /etc/tamperwatch/tamperwatchd.conf >"$tmp/ic.log" 2>&1 ||
+    fail "the installed configuration does not check: $(cat "$tmp/ic.log")"
+  # the installed daemon does its job: a corpus capture, or a crafted one
+  cap=$(ls ../shared/corpus/censoredplanet__CenTrace/testdata/*.pcap* 2>/dev/null | head -1)
+  if [ -n "$cap" ]; then
+    /usr/sbin/tamperwatchd --replay "$cap" --alerts "$tmp/installed.json" >"$tmp/ir.log" 2>&1 ||
+      fail "the installed daemon's replay: $(tail -3 "$tmp/ir.log")"
+    grep -q '"event_type":"stats"' "$tmp/installed.json" || fail "the installed daemon wrote no stats record"
+  fi
   echo "# edited" >>/etc/tamperwatch/tamperwatchd.conf
-  dpkg -i --force-confold "$deb" >"$tmp/dpkg.log" 2>&1 || fail "upgrade: $(tail -3 "$tmp/dpkg.log")"
-  tail -n 1 /etc/tamperwatch/tamperwatchd.conf | grep -q '^# edited$' || fail "upgrade replaced the edited conffile"
+  dpkg -i --force-confdef --force-confold "$tmp/up.deb" >"$tmp/dpkg.log" 2>&1 </dev/null || fail "upgrade: $(tail -3 "$tmp/dpkg.log")"
+  dpkg -s tamperwatch | grep -q '^Version: .*+up1$' || fail "upgrade: not the newer version: $(dpkg -s tamperwatch | grep ^Version)"
+  tail -n 1 /etc/tamperwatch/tamperwatchd.conf | grep -q '^# edited$' || fail "the upgrade replaced the edited conffile"
+  started=""
   if [ -d /run/systemd/system ]; then
     mkdir -p /etc/systemd/system/tamperwatchd.service.d
     printf '[Service]\nEnvironment="TAMPERWATCHD_OPTS=-i lo --mode tc"\n' >/etc/systemd/system/tamperwatchd.service.d/test.conf
@@ -96,10 +131,15 @@ if [ "${TW_DEB_INSTALL:-0}" = 1 ]; then
     systemctl stop tamperwatchd
     rm -rf /etc/systemd/system/tamperwatchd.service.d
     systemctl daemon-reload
+    started=", started under systemd"
+  else
+    echo "# no systemd running here: the unit is checked with systemd-analyze verify only"
   fi
-  dpkg -P tamperwatch >"$tmp/dpkg.log" 2>&1 || fail "purge: $(tail -3 "$tmp/dpkg.log")"
-  [ ! -e /etc/tamperwatch ] && [ ! -e /usr/sbin/tamperwatchd ] && [ ! -e /var/lib/tamperwatch ] ||
-    fail "purge left files behind"
-  ok "dpkg -i, upgrade keeping an edited conffile$([ -d /run/systemd/system ] && echo ", started under systemd"), purge"
+  dpkg -P tamperwatch >"$tmp/dpkg.log" 2>&1 </dev/null || fail "purge: $(tail -3 "$tmp/dpkg.log")"
+  trap 'rm -rf "$tmp"' EXIT
+  for p in /etc/tamperwatch /usr/sbin/tamperwatchd /usr/bin/tamperwatch /var/lib/tamperwatch /var/log/tamperwatch; do
+    [ ! -e "$p" ] || fail "purge left $p behind"
+  done
+  ok "dpkg -i, the installed daemon's replay, upgrade to $(sed -n 's/^Version: //p' "$tmp/up/DEBIAN/control") keeping an edited conffile$started, purge"
 fi
 finish
