@@ -998,9 +998,11 @@ static int setup_steps(struct daemon *d, char *err, size_t errlen)
 		if (!d->agg)
 			return 3;
 		tw_verdict_set_hook(d->verdict, tw_agg_outcome, d->agg);
-		tw_pipeline_add_tick(&d->pl, tw_agg_tick, d->agg);
-		if (tw_stats_add_section(&d->stats, tw_agg_stats_json, d->agg) < 0)
-			fprintf(stderr, "tamperwatchd: no room for the alerts stats section\n");
+		if (tw_pipeline_add_tick(&d->pl, tw_agg_tick, d->agg) < 0 ||
+		    tw_stats_add_section(&d->stats, tw_agg_stats_json, d->agg) < 0) {
+			snprintf(err, errlen, "alerts: no free tick or stats slot (a build-time bound)");
+			return 3;
+		}
 	}
 
 	/* shutdown detection on the engine's per-prefix counters */
@@ -1009,10 +1011,16 @@ static int setup_steps(struct daemon *d, char *err, size_t errlen)
 
 	d->status_src = (struct tw_status_src){ &d->status, d->eng,    &d->pl,     &d->writer,
 		                                &d->out,    &d->types, d->verdict, d->agg };
-	tw_pipeline_add_tick(&d->pl, tw_status_tick, &d->status_src);
+	if (tw_pipeline_add_tick(&d->pl, tw_status_tick, &d->status_src) < 0) {
+		snprintf(err, errlen, "status: no free tick slot (a build-time bound)");
+		return 3;
+	}
 	if (d->page) {
 		tw_spage_set_agg(d->page, d->agg);
-		tw_pipeline_add_tick(&d->pl, tw_spage_tick, d->page);
+		if (tw_pipeline_add_tick(&d->pl, tw_spage_tick, d->page) < 0) {
+			snprintf(err, errlen, "status page: no free tick slot (a build-time bound)");
+			return 3;
+		}
 	}
 	return sinks_schedule(d, err, errlen);
 }

@@ -18,7 +18,7 @@ struct tw_jb;
  * counters (aggregation, shutdown, the outputs of main's sink table): fn
  * writes them with tw_jb_*, in the order added. */
 typedef void (*tw_stats_section_fn)(void *arg, struct tw_jb *b);
-#define TW_STATS_MAX_SECTIONS 8
+#define TW_STATS_MAX_SECTIONS 16
 
 /* Everything the record counts, wired by main. */
 struct tw_stats_src {

@@ -58,7 +58,7 @@ struct tw_decoded_event {
 typedef void (*tw_event_fn)(void *arg, const struct tw_decoded_event *d);
 
 #define TW_PIPELINE_MAX_CONSUMERS 4
-#define TW_PIPELINE_MAX_TICKS 8
+#define TW_PIPELINE_MAX_TICKS 16
 typedef void (*tw_tick_fn)(void *arg, uint64_t now_wall_ns, int final);
 
 struct tw_pipeline {
