@@ -24,7 +24,8 @@ EOF
 
 host_start() { # host_start OUT ARGS...: the daemon in the client namespace
   local out=$1; shift
-  ip netns exec $NS_C "$TW" --alerts "$out" --set output.stats_interval=0 --control "$out.ctl.sock" \
+  # --events: the test reads the per-packet events (off by default live)
+  ip netns exec $NS_C "$TW" --alerts "$out" --set output.stats_interval=0 --control "$out.ctl.sock" --events \
     -i c-eth --set flows.tcp_idle=4 "$@" 2>"$out.stderr" &
   TW_PID=$!
   for i in $(seq 50); do
