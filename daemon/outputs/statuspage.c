@@ -352,6 +352,83 @@ static void plot_out(struct tw_tb *b, const struct tw_svg_plot *pl, struct tw_sp
 	free(tmp.p);
 }
 
+/* A region's curve: the sum of its prefixes' samples taken at the same
+ * poll (one poll samples every prefix at one time), against the sum of
+ * their baselines (of those that have one yet); shaded where any of them
+ * was in an alert, from the earliest drop.  Drawn before its prefixes. */
+struct sp_rpt {
+	double t, v, base, astart;
+};
+static int rpt_cmp(const void *x, const void *y)
+{
+	const struct sp_rpt *a = x, *b = y;
+	return a->t < b->t ? -1 : a->t > b->t;
+}
+static void render_region(struct tw_tb *b, const struct sp_data *d, const char *region, struct tw_spage_counters *c)
+{
+	static struct sp_rpt all[TW_SPAGE_SERIES * TW_SPAGE_POINTS];
+	static double t[TW_SPAGE_POINTS * TW_SPAGE_SERIES], v[TW_SPAGE_POINTS * TW_SPAGE_SERIES],
+	        bt[TW_SPAGE_POINTS * TW_SPAGE_SERIES], bv[TW_SPAGE_POINTS * TW_SPAGE_SERIES];
+	size_t na = 0, n = 0, nb = 0;
+	int nprefixes = 0;
+	double newest = 0;
+	for (int s = 0; s < d->nser; s++) {
+		const struct sp_series *x = &d->ser[s];
+		if (strcmp(x->region, region))
+			continue;
+		nprefixes++;
+		for (uint32_t i = 0; i < x->n; i++) {
+			const __typeof__(x->pts[0]) *pt = &x->pts[RING_AT(x, TW_SPAGE_POINTS, i)];
+			all[na++] = (struct sp_rpt){ pt->t, pt->v, pt->base, pt->astart };
+			newest = pt->t > newest ? pt->t : newest;
+		}
+	}
+	qsort(all, na, sizeof all[0], rpt_cmp);
+	struct tw_svg_band bands[TW_SVG_MAX_BANDS];
+	int nbands = 0;
+	for (size_t i = 0; i < na;) {
+		double sum = 0, base = 0, astart = 0;
+		size_t j = i;
+		for (; j < na && all[j].t - all[i].t < 1e-3; j++) { /* one poll */
+			sum += all[j].v;
+			base += all[j].base > 0 ? all[j].base : 0;
+			if (all[j].astart > 0 && (astart == 0 || all[j].astart < astart))
+				astart = all[j].astart;
+		}
+		double tt = all[i].t;
+		i = j;
+		if (tt < newest - 86400)
+			continue;
+		t[n] = tt;
+		v[n++] = sum;
+		if (base > 0) {
+			bt[nb] = tt;
+			bv[nb++] = base;
+		}
+		if (astart > 0) { /* one band per episode of the region */
+			if (nbands && bands[nbands - 1].t1 >= astart - 1e-3)
+				bands[nbands - 1].t1 = tt;
+			else if (nbands < TW_SVG_MAX_BANDS)
+				bands[nbands++] = (struct tw_svg_band){ astart, tt };
+		}
+	}
+	char id[128], title[200];
+	snprintf(id, sizeof id, "shutdown-region:%s", region);
+	snprintf(title, sizeof title, "region %s: %d prefix%s summed", region, nprefixes, nprefixes == 1 ? "" : "es");
+	struct tw_svg_series ser[2] = { { "traffic", "#1f77b4", t, v, n, 0 },
+		                        { "baseline", "#7f7f7f", bt, bv, nb, 1 } };
+	struct tw_svg_plot pl = { .id = id,
+		                  .title = title,
+		                  .ylabel = "per interval",
+		                  .width = 900,
+		                  .height = 260,
+		                  .series = ser,
+		                  .nseries = 2,
+		                  .bands = bands,
+		                  .nbands = nbands };
+	plot_out(b, &pl, c);
+}
+
 /* the drawing's scratch arrays are static: pages are rendered by one
  * thread at a time (the metrics server's) */
 static void render_shutdown(struct tw_tb *b, const struct sp_data *d, struct tw_spage_counters *c)
@@ -359,6 +436,13 @@ static void render_shutdown(struct tw_tb *b, const struct sp_data *d, struct tw_
 	tw_tb_str(b, "<section id=\"shutdown\"><h2>Shutdown detection: traffic against its baseline (last day)</h2>\n");
 	if (!d->nser)
 		tw_tb_str(b, "<p class=\"none\">No series under shutdown detection.</p>\n");
+	for (int s = 0; s < d->nser; s++) { /* each region once, where its first prefix is */
+		int first = d->ser[s].region[0] != 0;
+		for (int k = 0; k < s && first; k++)
+			first = strcmp(d->ser[k].region, d->ser[s].region) != 0;
+		if (first)
+			render_region(b, d, d->ser[s].region, c);
+	}
 	static double t[TW_SPAGE_POINTS], v[TW_SPAGE_POINTS], bt[TW_SPAGE_POINTS], bv[TW_SPAGE_POINTS];
 	for (int s = 0; s < d->nser; s++) {
 		const struct sp_series *x = &d->ser[s];

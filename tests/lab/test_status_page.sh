@@ -80,6 +80,6 @@ sd_check "a full shutdown alert for 198.51.100.0/24, raised and resolved" '
 X = of("198.51.100.0/24")
 assert len(raised(X)) == 1 and len(resolved(X)) == 1, X
 '
-seen shutdown --alert shutdown=198.51.100.0/24 --plot "shutdown:198.51.100.0/24=band" \
+seen shutdown --alert shutdown=198.51.100.0/24 --plot "shutdown-region:region-a=band" --plot "shutdown:198.51.100.0/24=band" \
   --plot "shutdown:2001:db8:a::/48=band" --plot "shutdown:192.0.2.0/24=line"
 finish

@@ -193,6 +193,24 @@ static void test_page(void)
 	CHECK(count(html, "data-plot=\"shutdown:") == TW_SPAGE_SERIES, "shutdown plots: %zu",
 	      count(html, "data-plot=\"shutdown:"));
 	CHECK(strstr(html, "data-plot=\"shutdown:10.0.0.0/24\""), "first series missing");
+	/* the region's curve: its 16 drawn prefixes summed (100 each, 5 in the
+	 * drop), its baselines summed, the drop shaded once */
+	CHECK(count(html, "data-plot=\"shutdown-region:") == 1, "region plots: %zu",
+	      count(html, "data-plot=\"shutdown-region:"));
+	const char *rp = strstr(html, "data-plot=\"shutdown-region:north\"");
+	CHECK(rp != NULL, "no region plot for north");
+	if (rp) {
+		const char *ym = strstr(rp, "data-ymax=\"");
+		double ymax = ym ? atof(ym + 11) : 0;
+		CHECK(ymax >= 1600 && ymax < 3200, "region ymax %g: not the sum of 16 prefixes of 100", ymax);
+		const char *end = strstr(rp, "</svg>");
+		const char *band = strstr(rp, "class=\"band\" data-t0=\"1700000600.000\" data-t1=\"1700001260.000\"");
+		CHECK(band && end && band < end, "region band missing");
+		CHECK(strstr(rp, "16 prefixes summed") && strstr(rp, "16 prefixes summed") < end, "region title");
+	}
+	const char *pp = strstr(html, "data-plot=\"shutdown:10.0.0.0/24\"");
+	const char *pym = pp ? strstr(pp, "data-ymax=\"") : NULL;
+	CHECK(pym && atof(pym + 11) < 1600, "a prefix's own plot is not the region's sum");
 	CHECK(!strstr(html, "10.16.0.0/24"), "series beyond the bound drawn");
 	CHECK(strstr(html, "class=\"band\" data-t0=\"1700000600.000\" data-t1=\"1700001260.000\""), "alert band");
 	CHECK(strstr(html, "data-plot=\"throttling\"") && strstr(html, "data-v=\"130000\"") &&
