@@ -68,9 +68,10 @@ police_run() { # scenario bytes/s [cli]
     rm -f "$LAB_OUT/cli-throttling.txt"
     cli_poll media.example "$LAB_OUT/cli-throttling.txt" & poll=$!
   fi
-  # the detector stays 3 s after the clients: the flows' ends (and the
-  # alert) come after the closed-flow timeout
-  [ -n "$poll" ] && export TW_LAB_DETECTOR_GRACE=3
+  # the detector stays 8 s after the clients: a closed flow's end record
+  # (and the alert it completes) comes at the sweep after it lingered
+  # (about 5 s after its last packet), and the CLI must see the alert open
+  [ -n "$poll" ] && export TW_LAB_DETECTOR_GRACE=8
   lab_run "$1" "${THR[@]}"
   unset TW_LAB_DETECTOR_GRACE
   if [ -n "$poll" ]; then
