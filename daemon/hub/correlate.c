@@ -286,6 +286,8 @@ int tw_xcorr_record(struct tw_xcorr *x, struct json_object *rec, int64_t now_ns)
 		json_object_object_add(e, "region", r ? json_object_new_string(r) : NULL);
 		json_object_object_add(e, "first_seen", json_object_get(member(rec, "first_seen")));
 		put_entry(x, shut, ek, e);
+	} else {
+		x->ignored++; /* throttling: not correlated across sites (docs/hub.md) */
 	}
 	return 0;
 }

@@ -18,7 +18,8 @@ alerts.json.
 import ipaddress, json, os, re, sys
 
 SIG_ID = {"rst_injection": 2001, "http_blockpage": 2002, "dns_injection": 2003,
-          "tls_interference": 2004, "blackhole": 2005}
+          "tls_interference": 2004, "blackhole": 2005, "http_injection": 2008,
+          "quic_interference": 2009}
 # every client address of the lab (scripts/lab.d/common.sh)
 CLIENTS = ["198.51.100.%d" % i for i in range(10, 14)] + ["192.0.2.%d" % i for i in range(10, 14)] + \
           ["2001:db8:a::%d" % i for i in range(10, 14)] + ["2001:db8:b::%d" % i for i in range(10, 14)]

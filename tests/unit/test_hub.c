@@ -245,6 +245,41 @@ static void test_keys(void)
 	      "bad url refused, password not echoed: %s", why);
 }
 
+/* A site's throttling alert is not correlated (counted as ignored, no
+ * cross-site line); QUIC blocking is a blocking method like the others. */
+static void test_categories(void)
+{
+	struct tw_hub_cfg c;
+	tw_hub_cfg_default(&c);
+	c.min_sites = 2;
+	c.national_networks = 2;
+	nout = 0;
+	struct tw_xcorr *x = tw_xcorr_new(&c, emit, NULL);
+	const char *fmt = "{\"event_type\":\"alert\",\"site\":{\"name\":\"%s\",\"network\":\"%s\",\"region\":\"nl\"},"
+	                  "\"alert\":{\"id\":\"t1\",\"state\":\"raised\",\"category\":\"%s\"},"
+	                  "\"censorship\":{\"method\":\"%s\",\"methods_seen\":[\"%s\"]},"
+	                  "\"target\":{\"domain\":\"video.example\",\"port\":443,\"proto\":\"udp\"},"
+	                  "\"scope\":{\"prefixes\":[]},\"first_seen\":\"2023-11-14T22:13:20.036000+0000\"}";
+	char j[1024];
+	const char *sites[][2] = { { "isp-a", "AS1" }, { "isp-b", "AS2" } };
+	for (int i = 0; i < 2; i++) {
+		snprintf(j, sizeof j, fmt, sites[i][0], sites[i][1], "throttling", "throttling", "throttling");
+		feed(x, j, (10 + i) * S);
+	}
+	struct tw_xcorr_stats xs;
+	tw_xcorr_stats(x, &xs);
+	CHECK(nout == 0 && xs.ignored == 2, "throttling alerts: ignored and counted (%d lines, %llu ignored)", nout,
+	      (unsigned long long)xs.ignored);
+	for (int i = 0; i < 2; i++) {
+		snprintf(j, sizeof j, fmt, sites[i][0], sites[i][1], "blocking", "quic_interference",
+		         "quic_interference");
+		feed(x, j, (20 + i) * S);
+	}
+	CHECK(nout == 1 && has("\"method\":\"quic_interference\"") && has("\"signature_id\":2801"),
+	      "QUIC blocking at two networks: national (%d lines)", nout);
+	tw_xcorr_free(x);
+}
+
 int main(void)
 {
 	test_seen();
@@ -252,6 +287,7 @@ int main(void)
 	test_sites();
 	test_summaries();
 	test_keys();
+	test_categories();
 	printf("test_hub: %d checks, %d failed\n", checks, fails);
 	return fails != 0;
 }
