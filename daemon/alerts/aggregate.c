@@ -799,9 +799,9 @@ static int makes_case(struct tw_agg *a, const struct target *t, uint64_t after, 
 	 * 1 in N stands for N): min_flows compares estimated flows; shares
 	 * are ratios of two estimates alike and prefixes are not scaled
 	 * (docs/alerts.md "Sampling") */
-	size_t flows = 0, pfx = 0;
+	size_t flows = 0, pfx = 0, seen = 0;
 	for (size_t i = 0; i < n;) {
-		size_t j = i, tot = 0, hit = 0, np = 0;
+		size_t j = i, tot = 0, hit = 0, np = 0, nseen = 0;
 		/* one run of cells per prefix within the group */
 		while (j < n && a->cells[j].g == a->cells[i].g) {
 			size_t k = j, ptot = 0, phit = 0, pans = 0, wtot = 0, whit = 0;
@@ -817,17 +817,20 @@ static int makes_case(struct tw_agg *a, const struct target *t, uint64_t after, 
 			     (!a->c.require_control || prefix_has_control(a, a->cells[j].p, a->now, pans)))) {
 				tot += wtot;
 				hit += whit;
+				nseen += phit;
 				np += phit > 0;
 			}
 			j = k;
 		}
 		if (hit && (double)hit / (double)tot + 1e-9 >= ratio) {
 			flows += hit;
+			seen += nseen;
 			pfx += np;
 		}
 		i = j;
 	}
-	return flows >= (size_t)min_flows && pfx >= (size_t)min_pfx;
+	/* one flow seen never makes a case alone, whatever it stands for */
+	return flows >= (size_t)min_flows && pfx >= (size_t)min_pfx && seen >= (size_t)(min_flows < 2 ? min_flows : 2);
 }
 
 static int class_makes_case(struct tw_agg *a, const struct target *t, uint64_t after, int silent, size_t hits)

@@ -43,8 +43,8 @@ static __always_inline __u32 tw_flow_sample_hash(const struct tw_flow_key *k)
 	h = tw_sample_mix(h, a1);
 	h = tw_sample_mix(h, b0);
 	h = tw_sample_mix(h, b1);
-	h = tw_sample_mix(h, (__u64)k->port_a | (__u64)k->port_b << 16 | (__u64)k->family << 32 |
-	                             (__u64)k->proto << 40);
+	h = tw_sample_mix(h,
+	                  (__u64)k->port_a | (__u64)k->port_b << 16 | (__u64)k->family << 32 | (__u64)k->proto << 40);
 	h *= 0xc4ceb9fe1a85ec53ull;
 	h ^= h >> 29;
 	return (__u32)(h >> 32);

@@ -38,7 +38,8 @@ static void build(void)
 				s[0] = 203, s[1] = 0, s[2] = 113, s[3] = (uint8_t)(i % 7 + 1);
 			} else {
 				c[0] = 0x20, c[1] = 0x01, c[2] = 0x0d, c[3] = 0xb8, c[15] = (uint8_t)(i % 250 + 1);
-				s[0] = 0x20, s[1] = 0x01, s[2] = 0x0d, s[3] = 0xb8, s[5] = 1, s[15] = (uint8_t)(i % 7 + 1);
+				s[0] = 0x20, s[1] = 0x01, s[2] = 0x0d, s[3] = 0xb8, s[5] = 1,
+				s[15] = (uint8_t)(i % 7 + 1);
 			}
 			uint16_t cport = (uint16_t)(20000 + i), sport = i % 3 ? 443 : 80;
 			memcpy(c2s ? d.src : d.dst, c, 16);
@@ -82,15 +83,13 @@ static int run_bpf(uint32_t n, uint8_t *kept)
 		kept[i] = (uint8_t)in_map(&keys[i]);
 		split += after_server != kept[i];
 		nkept += kept[i];
-		CHECK(kept[i] == tw_flow_sampled(&keys[i], n), "conn %d: the program and sample.h agree (n=%u)", i,
-		      n);
+		CHECK(kept[i] == tw_flow_sampled(&keys[i], n), "conn %d: the program and sample.h agree (n=%u)", i, n);
 		H.got.n = 0; /* events are not under test here */
 	}
 	h_counters(&H, cnt);
 	CHECK(split == 0, "n=%u: %d connections whose two directions were not sampled together", n, split);
-	CHECK(cnt[TW_CNT_NOT_SAMPLED] == 3ull * (uint64_t)(NCONN - nkept),
-	      "n=%u: packets not sampled %llu, want %d", n, (unsigned long long)cnt[TW_CNT_NOT_SAMPLED],
-	      3 * (NCONN - nkept));
+	CHECK(cnt[TW_CNT_NOT_SAMPLED] == 3ull * (uint64_t)(NCONN - nkept), "n=%u: packets not sampled %llu, want %d", n,
+	      (unsigned long long)cnt[TW_CNT_NOT_SAMPLED], 3 * (NCONN - nkept));
 	CHECK(cnt[TW_CNT_FLOWS_NEW] == (uint64_t)nkept, "n=%u: flows created %llu, kept %d", n,
 	      (unsigned long long)cnt[TW_CNT_FLOWS_NEW], nkept);
 	return nkept;
@@ -203,11 +202,10 @@ int main(void)
 	h_open(&H);
 	build();
 	int n4 = run_bpf(4, k4);
-	CHECK(n4 >= NCONN / 5 && n4 <= NCONN * 3 / 10, "1 in 4: kept %d of %d connections, want about %d", n4,
-	      NCONN, NCONN / 4);
+	CHECK(n4 >= NCONN / 5 && n4 <= NCONN * 3 / 10, "1 in 4: kept %d of %d connections, want about %d", n4, NCONN,
+	      NCONN / 4);
 	int n2 = run_bpf(2, k2);
-	CHECK(n2 >= NCONN * 2 / 5 && n2 <= NCONN * 3 / 5, "1 in 2: kept %d of %d, want about %d", n2, NCONN,
-	      NCONN / 2);
+	CHECK(n2 >= NCONN * 2 / 5 && n2 <= NCONN * 3 / 5, "1 in 2: kept %d of %d, want about %d", n2, NCONN, NCONN / 2);
 	int notnested = 0;
 	for (int i = 0; i < NCONN; i++)
 		notnested += k4[i] && !k2[i];

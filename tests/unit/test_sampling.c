@@ -37,8 +37,7 @@ static void rule(void)
 	CHECK(tw_sampling_update(&s, t += 30 * S, 50) == 0, "30 s after the change: stays");
 	CHECK(tw_sampling_update(&s, t += 30 * S, 50) == 2, "another 60 s quiet: 2");
 	CHECK(tw_sampling_update(&s, t += 60 * S, 50) == 1, "then 1");
-	CHECK(tw_sampling_update(&s, t += 600 * S, 50) == 0 && tw_sampling_rate(&s) == 1,
-	      "never below flows.sample");
+	CHECK(tw_sampling_update(&s, t += 600 * S, 50) == 0 && tw_sampling_rate(&s) == 1, "never below flows.sample");
 	CHECK(tw_sampling_lowers(&s) == 3, "3 lowers");
 	/* events lost after a time: from the seconds remembered */
 	CHECK(tw_sampling_lost_since(&s, 0) == 50, "lost since start: %llu",
@@ -99,8 +98,8 @@ static void decision(void)
 	}
 	CHECK(split == 0, "%d flows whose directions differ", split);
 	CHECK(notnested == 0, "%d flows kept at 4 and not at 2", notnested);
-	CHECK(kept4 > 4500 && kept4 < 5500 && kept2 > 9500 && kept2 < 10500, "kept %d at 4, %d at 2 of 20000",
-	      kept4, kept2);
+	CHECK(kept4 > 4500 && kept4 < 5500 && kept2 > 9500 && kept2 < 10500, "kept %d at 4, %d at 2 of 20000", kept4,
+	      kept2);
 }
 
 int main(void)
