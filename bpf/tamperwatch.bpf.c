@@ -13,6 +13,7 @@
 #include <tamperwatch/classify.h>
 #include <tamperwatch/prefix.h>
 #include <tamperwatch/maps.h>
+#include <tamperwatch/sample.h>
 
 #define XDP_PASS_ 2  /* XDP_PASS */
 #define TC_ACT_OK_ 0 /* TC_ACT_OK */
@@ -26,6 +27,14 @@ const volatile __u32 tw_api_version = TW_API_VERSION;
 /* .bss shared with the daemon */
 __u64 tw_replay_now = 0;   /* replay: the capture time of the packet under test */
 __u64 tw_next_flow_id = 0; /* flow ids in order of creation */
+
+/* .data written by the daemon at any time: 1-in-N flow sampling in force
+ * (include/tamperwatch/sample.h).  Decided when a packet finds no flow:
+ * a flow left out costs a lookup miss and one hash, no map entry, and is
+ * counted (TW_CNT_NOT_SAMPLED, per packet).  Flows already in the table
+ * stay when N is raised.  The prefix counters above the decision count
+ * every packet (shutdown detection is never sampled). */
+__u32 tw_sample_n = 1;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -255,6 +264,10 @@ static __always_inline int tw_handle(void *ctx, int is_xdp, void *data, void *da
 	struct tw_flow *f = bpf_map_lookup_elem(&tw_flows, &r.key);
 	int is_new = 0;
 	if (!f) {
+		if (!tw_flow_sampled(&r.key, tw_sample_n)) {
+			cnt->c[TW_CNT_NOT_SAMPLED]++;
+			return 0;
+		}
 		struct tw_flow *nf = bpf_map_lookup_elem(&tw_scratch, &zero);
 		if (!nf)
 			return 0;

@@ -3,6 +3,7 @@
 #include "outputs/syslog_out.h"
 #include "outputs/types.h"
 #include <tamperwatch/maps.h>
+#include <tamperwatch/sample.h>
 #include "util/lineread.h"
 #include <errno.h>
 #include <stdio.h>
@@ -35,6 +36,10 @@ static const struct key keys[] = {
 	{ "flows", "udp_idle", K_SECONDS, 1, 86400, OFF(timeouts.udp_idle_ns) },
 	{ "flows", "rate_min_bytes", K_U32, 0, 1073741824, OFF(timeouts.rate_min_bytes) },
 	{ "flows", "max", K_INT, 1024, 16777216, OFF(max_flows) },
+	/* 1-in-N flow sampling (docs/configuration.md "Sampling") */
+	{ "flows", "sample", K_U32, 1, TW_SAMPLE_MAX, OFF(sample) },
+	{ "flows", "sample_max", K_U32, 1, TW_SAMPLE_MAX, OFF(sample_max) },
+	{ "flows", "sample_quiet", K_U32, 0, 86400, OFF(sample_quiet) },
 	/* per-flow throttling classifier (README "Throttling") */
 	{ "throttling", "min_bytes", K_U32, 1024, 1073741824, OFF(throttling.min_bytes) },
 	{ "throttling", "min_seconds", K_REAL, 1, 3600, OFF(throttling.min_seconds) },
@@ -237,6 +242,9 @@ void tw_config_default(struct tw_config *c)
 	c->prefix_v4 = 24;
 	c->prefix_v6 = 48;
 	c->max_flows = TW_FLOWS_DEFAULT; /* include/tamperwatch/maps.h says why */
+	c->sample = 1;
+	c->sample_max = 64;
+	c->sample_quiet = 600;
 	c->silence_hold_ns = 30ull * 1000000000ull;
 	c->stats_interval = 60;
 	c->sandbox.seccomp = 1;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include "config.h"
 #include "stats.h"
+#include "capture/sampling.h"
 #include "regions.h"
 #include "util/hostport.h"
 #include "util/state.h"
@@ -409,6 +410,7 @@ struct daemon {
 	struct tw_spage *page; /* the status page (metrics.status_page); NULL: off */
 	void *sink[NSINKS];    /* sinks[i]'s object, NULL when not configured */
 	struct tw_stats_src stats;
+	struct tw_sampling sampling; /* 1-in-N flow sampling in force (capture/sampling.h) */
 };
 
 /* our own link went down or came back: never a shutdown (linkwatch.h) */
@@ -939,6 +941,8 @@ static int setup_steps(struct daemon *d, char *err, size_t errlen)
 		.clock_offset_ns = a->nreplay ? 0 : clock_offset(),
 	};
 	tw_pipeline_init(&d->pl, &po);
+	tw_sampling_init(&d->sampling, cfg->sample, cfg->sample_max, cfg->sample_quiet);
+	d->pl.sampling = &d->sampling;
 	tw_event_writer_init(&d->writer, &d->pl.opt, tw_output_line, &d->out);
 	uint32_t types = 0;
 	char why[256];
@@ -985,6 +989,16 @@ static int setup_steps(struct daemon *d, char *err, size_t errlen)
 	if (!(d->eng = d->be->make(&records, cfg, a->nreplay > 0, a->ifaces, a->nif, &pfx, err, errlen)))
 		return 3;
 	d->stats.eng = d->eng;
+	d->stats.sampling = &d->sampling;
+	/* every backend from the operator's rate (the kernel module keeps the
+	 * last daemon's otherwise) */
+	if (d->eng->set_sampling && d->eng->set_sampling(d->eng, cfg->sample) < 0) {
+		snprintf(err, errlen, "cannot set flow sampling 1 in %u in the backend: %s", cfg->sample,
+		         strerror(errno));
+		return 3;
+	}
+	if (cfg->sample > 1)
+		fprintf(stderr, "tamperwatchd: flow sampling: 1 in %u flows tracked (flows.sample)\n", cfg->sample);
 
 	/* the outputs, once the backend has started: they claim sockets, spools
 	 * and threads, and the first error of a run that cannot start is the
@@ -994,6 +1008,7 @@ static int setup_steps(struct daemon *d, char *err, size_t errlen)
 
 	/* per-target alerts on top of the verdicts */
 	if (d->verdict) {
+		cfg->alerts.sampling = &d->sampling;
 		d->agg = tw_agg_new(&cfg->alerts, d->legit, a->state_dir, tw_bus_emit, &d->bus, err, errlen);
 		if (!d->agg)
 			return 3;
@@ -1038,9 +1053,36 @@ static int setup(struct daemon *d)
 /* ---- run ----------------------------------------------------------------- */
 
 /* what the run loops drive above capture (run.h) */
+/* Live: events lost since the last tick raise the sampling rate (and a
+ * quiet spell lowers it): capture/sampling.h has the rule.  Replay loses
+ * nothing (each frame's events are read before the next frame). */
+static void sampling_tick(struct daemon *d)
+{
+	uint64_t c[TW_CNT_MAX];
+	struct timespec ts;
+	memset(c, 0, sizeof(c));
+	d->eng->counters(d->eng, c, NULL, 0, NULL);
+	clock_gettime(CLOCK_REALTIME, &ts); /* the outcomes' clock live */
+	uint32_t was = tw_sampling_rate(&d->sampling);
+	uint32_t n = tw_sampling_update(&d->sampling, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec,
+	                                c[TW_CNT_EVENTS_LOST]);
+	if (!n)
+		return;
+	if (!d->eng->set_sampling || d->eng->set_sampling(d->eng, n) < 0) {
+		fprintf(stderr, "tamperwatchd: cannot set flow sampling 1 in %u in the backend: %s\n", n,
+		        strerror(errno));
+		return;
+	}
+	fprintf(stderr, "tamperwatchd: flow sampling %s from 1 in %u to 1 in %u flows (%s)\n",
+	        n > was ? "raised" : "lowered", was, n,
+	        n > was ? "events were lost" : "no event lost for flows.sample_quiet");
+}
+
 static void run_tick(void *arg, uint64_t now_ns, int final)
 {
 	struct daemon *d = arg;
+	if (!d->a.nreplay && !final)
+		sampling_tick(d);
 	tw_pipeline_tick(&d->pl, now_ns, final);
 }
 

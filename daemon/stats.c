@@ -69,6 +69,12 @@ void tw_stats_write(const struct tw_stats_src *s, uint64_t ts_ns, const struct t
 	}
 	tw_jb_u64(&b, "snippet_failed", c[TW_CNT_SNIPPET_FAIL]);
 	tw_jb_u64(&b, "prefix_counter_full", c[TW_CNT_PFX_INSERT_FAIL]);
+	tw_jb_obj_open(&b, "sampling");
+	tw_jb_u64(&b, "rate", tw_sampling_rate(s->sampling));
+	tw_jb_u64(&b, "packets_not_sampled", c[TW_CNT_NOT_SAMPLED]);
+	tw_jb_u64(&b, "raised", tw_sampling_raises(s->sampling));
+	tw_jb_u64(&b, "lowered", tw_sampling_lowers(s->sampling));
+	tw_jb_obj_close(&b);
 	tw_jb_u64(&b, "events_malformed", s->pl->malformed);
 	tw_jb_u64(&b, "lines_too_long", s->writer->lines_too_long);
 	tw_jb_u64(&b, "lines_not_selected", s->writer->not_selected + (s->types ? s->types->not_selected : 0));

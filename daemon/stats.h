@@ -10,6 +10,7 @@
 #include "outputs/types.h"
 #include "outputs/status.h"
 #include "util/line.h"
+#include "capture/sampling.h"
 
 struct tw_verdict;
 struct tw_jb;
@@ -26,10 +27,11 @@ struct tw_stats_src {
 	const struct tw_pipeline *pl;
 	const struct tw_event_writer *writer;
 	const struct tw_output *out;
-	const struct tw_out_types *types; /* NULL: no filter (lines_not_selected counts the writer's only) */
-	struct tw_status *status;         /* live: events_per_s from its last tick (NULL: not written) */
-	const struct tw_verdict *verdict; /* NULL: --no-verdicts */
-	struct tw_line_sink line;         /* where the record goes */
+	const struct tw_out_types *types;   /* NULL: no filter (lines_not_selected counts the writer's only) */
+	struct tw_status *status;           /* live: events_per_s from its last tick (NULL: not written) */
+	const struct tw_verdict *verdict;   /* NULL: --no-verdicts */
+	const struct tw_sampling *sampling; /* flow sampling in force (NULL: 1) */
+	struct tw_line_sink line;           /* where the record goes */
 	struct {
 		tw_stats_section_fn fn;
 		void *arg;

@@ -19,6 +19,7 @@ static const struct nla_policy tw_policy[TW_A_MAX + 1] = {
 	[TW_A_FLOW_KEY] = NLA_POLICY_EXACT_LEN(sizeof(struct tw_flow_key)),
 	[TW_A_NETS] = { .type = NLA_BINARY, .len = TW_GENL_NETS_CHUNK * sizeof(struct tw_lpm_key) },
 	[TW_A_NETS_FIRST] = { .type = NLA_FLAG },
+	[TW_A_SAMPLE] = { .type = NLA_U32 }, /* 1..TW_SAMPLE_MAX, checked below (policy bounds are s16) */
 };
 
 static const struct genl_multicast_group tw_mcgrps[] = {
@@ -141,6 +142,15 @@ static int tw_cmd_set_config(struct sk_buff *skb, struct genl_info *info)
 			return -ERANGE;
 		}
 		tw_flows_set_limit(n);
+	}
+	if (a[TW_A_SAMPLE]) {
+		u32 n = nla_get_u32(a[TW_A_SAMPLE]);
+
+		if (n < 1 || n > TW_SAMPLE_MAX) {
+			GENL_SET_ERR_MSG(info, "flow sampling outside 1..65536");
+			return -ERANGE;
+		}
+		tw_sample_set(n);
 	}
 	if (a[TW_A_PFX_ON])
 		on = nla_get_u8(a[TW_A_PFX_ON]);

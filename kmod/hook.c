@@ -18,6 +18,14 @@
 #include <net/net_namespace.h>
 #include "tw_kmod.h"
 
+/* 1-in-N flow sampling in force (include/tamperwatch/sample.h) */
+static u32 tw_sample_n = 1;
+
+void tw_sample_set(u32 n)
+{
+	WRITE_ONCE(tw_sample_n, n ? n : 1);
+}
+
 /* Header bytes copied for the parser: IPv6 with extension headers and a TCP
  * header with options.  Longer header chains are counted as TW_CNT_NONLINEAR.
  */
@@ -136,6 +144,11 @@ static void tw_handle(const struct sk_buff *skb, int pf, const struct net_device
 	src_is_b = tw_flow_key_make(p, &r.key);
 	kf = tw_flow_lookup(&r.key);
 	if (!kf) {
+		/* the BPF program's sampling (sample.h): decided on a miss */
+		if (!tw_flow_sampled(&r.key, READ_ONCE(tw_sample_n))) {
+			tw_count(TW_CNT_NOT_SAMPLED, 1);
+			return;
+		}
 		kf = tw_flow_insert(&r.key, p, src_is_b, &is_new);
 		if (is_new)
 			tw_count(TW_CNT_FLOWS_NEW, 1);

@@ -15,6 +15,7 @@
 #include <tamperwatch/prefix.h>
 #include <tamperwatch/maps.h>
 #include <tamperwatch/genl.h>
+#include <tamperwatch/sample.h>
 
 /* --- per-CPU counters (enum tw_counter, struct tw_counters of event.h, as
  * the BPF program's tw_stats) ---
@@ -64,6 +65,8 @@ int tw_pfx_dump(struct sk_buff *skb, struct netlink_callback *cb);
 u64 tw_pfx_entries(void);
 
 /* --- netfilter hooks (hook.c) --- */
+/* 1-in-N flow sampling in force (TW_CMD_SET_CONFIG's TW_A_SAMPLE) */
+void tw_sample_set(u32 n);
 int tw_hooks_init(void);
 void tw_hooks_exit(void);
 int tw_iface_add(struct net *net, const char *name, u8 hook);

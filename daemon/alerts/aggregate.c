@@ -17,6 +17,7 @@
 #include "alerts/legit.h"
 #include "util/state.h"
 #include "verdicts/throttle.h"
+#include "capture/sampling.h"
 
 #define NS 1000000000ull
 #define MAX_REC 2048
@@ -38,6 +39,7 @@ struct rec {
 	uint8_t thr_dirs;  /* throttling: bit TW_DIR_* of the throttled directions */
 	uint8_t rated;     /* the flow had a rate series (a busy TCP flow) */
 	uint8_t rate_kind; /* enum tw_thr_kind of that series */
+	uint32_t w;        /* 1-in-N flow sampling in force: the flows it stands for (N >= 1) */
 	float rate_bps;    /* throttled: the flow's estimated rate; else, rated: its goodput */
 	float rate_s;      /* rated: the series' span (s) */
 	float rtt_grow_ms; /* rated: the queue the flow built */
@@ -63,6 +65,7 @@ struct pstat {
 struct cell {
 	uint64_t g, p;
 	int hit, answered;
+	uint32_t w; /* flows it stands for (rec.w) */
 };
 
 struct alert {
@@ -73,6 +76,7 @@ struct alert {
 	uint64_t flows, affected, em_affected;
 	double conf_sum, baseline; /* baseline < 0: unknown */
 	int ok_run, nprefix, nevid, em_clients;
+	uint32_t sampling; /* the highest 1-in-N flow sampling among its flows (not in the state file) */
 	unsigned methods, em_methods;
 	char (*prefix)[PFXLEN]; /* MAX_PFX, allocated on first use: most targets never alert */
 	uint64_t evid[MAX_EVID];
@@ -127,6 +131,7 @@ void tw_agg_cfg_default(struct tw_agg_cfg *c)
 	c->state_interval = 60;
 	c->evidence_dir = NULL;
 	c->regions = NULL;
+	c->sampling = NULL;
 	c->throttle_control_ratio = 3.0;
 	c->throttle_control_flows = 2;
 	c->throttle_queue_ms = 60.0;
@@ -423,7 +428,7 @@ static void emit(struct tw_agg *a, struct target *t, const char *state, uint64_t
 	tw_jb_str(&b, "method", m);
 	tw_jb_dbl(&b, "confidence", al->affected ? al->conf_sum / (double)al->affected : 0, 2);
 	tw_jb_str(&b, "legitimacy", le ? "declared" : "undeclared");
-	tw_jb_u64(&b, "sampling", 1);
+	tw_jb_u64(&b, "sampling", al->sampling > 1 ? al->sampling : 1);
 	if (le) {
 		tw_jb_str(&b, "legal_reference", le->legal_ref);
 		tw_jb_str(&b, "declared_pattern", le->pattern);
@@ -464,6 +469,12 @@ static void emit(struct tw_agg *a, struct target *t, const char *state, uint64_t
 		tw_jb_null(&b, "baseline");
 	else
 		tw_jb_dbl(&b, "baseline", al->baseline, 3);
+	/* events the backend lost while the window's flows were counted: the
+	 * counts above may miss flows (docs/alerts.md) */
+	tw_jb_u64(&b, "events_lost",
+	          tw_sampling_lost_since(a->c.sampling, al->first_seen > (uint64_t)a->c.window * NS
+	                                                        ? al->first_seen - (uint64_t)a->c.window * NS
+	                                                        : 0));
 	if (mi->cls == TW_MCLASS_RATE)
 		throttle_stats(a, &b, t);
 	tw_jb_obj_close(&b);
@@ -780,36 +791,46 @@ static int makes_case(struct tw_agg *a, const struct target *t, uint64_t after, 
 		a->cells[n].p = r->pfx;
 		a->cells[n].hit = r->tampered && r->silent == silent;
 		a->cells[n].answered = r->answered;
+		a->cells[n].w = r->w ? r->w : 1;
 		n++;
 	}
 	qsort(a->cells, n, sizeof(*a->cells), cell_cmp);
-	size_t flows = 0, pfx = 0;
+	/* flows are weighed by the sampling they were seen at (a flow kept at
+	 * 1 in N stands for N): min_flows compares estimated flows; shares
+	 * are ratios of two estimates alike and prefixes are not scaled
+	 * (docs/alerts.md "Sampling") */
+	size_t flows = 0, pfx = 0, seen = 0;
 	for (size_t i = 0; i < n;) {
-		size_t j = i, tot = 0, hit = 0, np = 0;
+		size_t j = i, tot = 0, hit = 0, np = 0, nseen = 0;
 		/* one run of cells per prefix within the group */
 		while (j < n && a->cells[j].g == a->cells[i].g) {
-			size_t k = j, ptot = 0, phit = 0, pans = 0;
+			size_t k = j, ptot = 0, phit = 0, pans = 0, wtot = 0, whit = 0;
 			for (; k < n && a->cells[k].g == a->cells[j].g && a->cells[k].p == a->cells[j].p; k++) {
 				ptot++;
 				phit += a->cells[k].hit;
 				pans += a->cells[k].answered;
+				wtot += a->cells[k].w;
+				whit += a->cells[k].hit ? a->cells[k].w : 0;
 			}
 			if (!silent || !phit ||
 			    (!prefix_dark(a, a->cells[j].p, a->now, ptot, pans) &&
 			     (!a->c.require_control || prefix_has_control(a, a->cells[j].p, a->now, pans)))) {
-				tot += ptot;
-				hit += phit;
+				tot += wtot;
+				hit += whit;
+				nseen += phit;
 				np += phit > 0;
 			}
 			j = k;
 		}
 		if (hit && (double)hit / (double)tot + 1e-9 >= ratio) {
 			flows += hit;
+			seen += nseen;
 			pfx += np;
 		}
 		i = j;
 	}
-	return flows >= (size_t)min_flows && pfx >= (size_t)min_pfx;
+	/* one flow seen never makes a case alone, whatever it stands for */
+	return flows >= (size_t)min_flows && pfx >= (size_t)min_pfx && seen >= (size_t)(min_flows < 2 ? min_flows : 2);
 }
 
 static int class_makes_case(struct tw_agg *a, const struct target *t, uint64_t after, int silent, size_t hits)
@@ -842,7 +863,7 @@ static void evaluate(struct tw_agg *a, struct target *t, uint64_t now)
 		if (r->ts <= after || !r->tampered)
 			continue;
 		cnt[r->silent][r->method]++;
-		hits[r->silent]++;
+		hits[r->silent] += r->w ? r->w : 1; /* estimated flows, as makes_case counts them */
 	}
 	int method = 0;
 	if (class_makes_case(a, t, after, 0, hits[0]))
@@ -878,6 +899,8 @@ static void evaluate(struct tw_agg *a, struct target *t, uint64_t now)
 			continue;
 		}
 		al->flows++;
+		if (r->w > al->sampling)
+			al->sampling = r->w;
 		if (r->tampered) {
 			al->affected++;
 			al->conf_sum += r->conf;
@@ -955,6 +978,7 @@ void tw_agg_outcome(void *arg, const struct tw_flow_outcome *o)
 	r->tampered = (uint8_t)tampered(a, o->tamper, m);
 	r->silent = (uint8_t)(o->tamper && silent_verdict(o->tamper, m));
 	r->answered = (uint8_t) !!o->answered;
+	r->w = o->sampling ? o->sampling : 1;
 	r->conf = o->tamper ? o->tamper->confidence : 0;
 	r->rate_bps = o->tamper ? (float)o->tamper->rate_bps : 0;
 	r->thr_dirs = o->tamper ? (uint8_t)o->tamper->throttle_dirs : 0;
@@ -991,6 +1015,8 @@ void tw_agg_outcome(void *arg, const struct tw_flow_outcome *o)
 		return;
 	}
 	al->flows++;
+	if (r->w > al->sampling)
+		al->sampling = r->w;
 	if (r->tampered) {
 		al->affected++;
 		al->conf_sum += r->conf;

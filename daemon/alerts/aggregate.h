@@ -12,6 +12,7 @@
 
 struct tw_legit;
 struct tw_regions;
+struct tw_sampling;
 
 struct tw_agg_cfg {
 	int window;                       /* alerts.window (s): sliding window for raising */
@@ -36,6 +37,7 @@ struct tw_agg_cfg {
 	double throttle_control_ratio; /* alerts.throttle_control_ratio: other targets this many times faster (3) */
 	int throttle_control_flows;    /* alerts.throttle_control_flows: rated flows to other targets at least (2) */
 	double throttle_queue_ms;      /* alerts.throttle_queue_ms: RTT growth of a queued flow at least (60) */
+	const struct tw_sampling *sampling; /* events lost by the backend (alert stats.events_lost); NULL: none */
 };
 void tw_agg_cfg_default(struct tw_agg_cfg *c);
 

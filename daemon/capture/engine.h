@@ -51,6 +51,9 @@ struct tw_engine {
 	/* counters summed over CPUs; lost_per_cpu may be NULL */
 	void (*counters)(struct tw_engine *e, uint64_t out[TW_CNT_MAX], uint64_t *lost_per_cpu, int max_cpu, int *ncpu);
 	void (*destroy)(struct tw_engine *e);
+	/* 1-in-n flow sampling from now on (include/tamperwatch/sample.h),
+	 * n in 1..TW_SAMPLE_MAX: 0, or -1 with errno */
+	int (*set_sampling)(struct tw_engine *e, uint32_t n);
 	uint64_t flows_active; /* flows the last sweep walked (status snapshot) */
 	/* per-prefix counters (NULL members when the engine has them off):
 	 * the client networks (every prefix of the regions file), 0 or -1 */

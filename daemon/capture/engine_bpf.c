@@ -193,6 +193,14 @@ static long bpf_poll_prefixes(struct tw_engine *eng, tw_pfx_cb cb, void *arg)
 	return n;
 }
 
+static int bpf_set_sampling(struct tw_engine *eng, uint32_t n)
+{
+	struct bpf_engine *b = (struct bpf_engine *)eng;
+	/* .data is mmapped: the next packet sees it */
+	__atomic_store_n(&b->skel->data->tw_sample_n, n ? n : 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
 static void bpf_destroy(struct tw_engine *eng)
 {
 	struct bpf_engine *b = (struct bpf_engine *)eng;
@@ -282,6 +290,7 @@ struct tw_engine *tw_engine_bpf_new(const struct tw_record_sink *events, int rep
 	b->base.for_each_flow = bpf_for_each;
 	b->base.remove_flow = bpf_remove;
 	b->base.counters = bpf_counters;
+	b->base.set_sampling = bpf_set_sampling;
 	b->base.destroy = bpf_destroy;
 	b->base.poll = tw_engine_bpf_poll;
 	if (pfx && pfx->on) {

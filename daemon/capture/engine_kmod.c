@@ -266,6 +266,19 @@ static int kmod_remove(struct tw_engine *eng, const struct tw_flow_key *key)
 	return ksend(k, m, NULL, NULL);
 }
 
+static int kmod_set_sampling(struct tw_engine *eng, uint32_t n)
+{
+	struct kmod_engine *k = (struct kmod_engine *)eng;
+	struct nl_msg *m = kmsg(k, TW_CMD_SET_CONFIG, NLM_F_ACK);
+
+	if (!m || nla_put_u32(m, TW_A_SAMPLE, n ? n : 1) < 0) {
+		nlmsg_free(m);
+		errno = ENOMEM;
+		return -1;
+	}
+	return ksend(k, m, NULL, NULL);
+}
+
 /* --- counters --- */
 /* The module's counters run from its load; a daemon reports what happened
  * since it started, as a freshly loaded BPF program's counters do: the
@@ -587,6 +600,7 @@ struct tw_engine *tw_engine_kmod_new(const struct tw_record_sink *events, const 
 	k->base.for_each_flow = kmod_for_each;
 	k->base.remove_flow = kmod_remove;
 	k->base.counters = kmod_counters;
+	k->base.set_sampling = kmod_set_sampling;
 	k->base.destroy = kmod_destroy;
 	k->base.poll = kmod_poll;
 	k->base.detach = kmod_detach;

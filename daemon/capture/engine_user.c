@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <tamperwatch/classify.h>
+#include <tamperwatch/sample.h>
 
 /* Flows live in a dense array (so sweeping costs what is stored, not the
  * table's capacity); an open-addressing index of array positions finds
@@ -30,6 +31,7 @@ struct user_engine {
 	size_t count, cap;
 	size_t max_flows;
 	uint64_t next_flow_id;
+	uint32_t sample_n; /* 1-in-N flow sampling in force (sample.h) */
 	uint64_t cnt[TW_CNT_MAX];
 	uint8_t evbuf[sizeof(struct tw_event) + TW_SNIPPET_QUIC_MAX];
 	/* per-client-prefix counters, as the kernel's tw_pfx (prefix.h) */
@@ -218,6 +220,10 @@ static int user_process(struct tw_engine *eng, const struct tw_frame *fr)
 	if (found) {
 		en = &u->entries[u->index[slot]];
 	} else {
+		if (!tw_flow_sampled(&key, u->sample_n)) { /* as the kernel: no entry, no flow id */
+			u->cnt[TW_CNT_NOT_SAMPLED]++;
+			return 0;
+		}
 		if (u->count >= u->max_flows) {
 			u->next_flow_id++; /* the kernel burns an id on a failed insert too */
 			u->cnt[TW_CNT_FLOW_INSERT_FAIL]++;
@@ -311,6 +317,12 @@ static void user_counters(struct tw_engine *eng, uint64_t out[TW_CNT_MAX], uint6
 		*ncpu = 1;
 }
 
+static int user_set_sampling(struct tw_engine *eng, uint32_t n)
+{
+	((struct user_engine *)eng)->sample_n = n ? n : 1;
+	return 0;
+}
+
 static void user_destroy(struct tw_engine *eng)
 {
 	struct user_engine *u = (struct user_engine *)eng;
@@ -342,7 +354,9 @@ struct tw_engine *tw_engine_user_new(const struct tw_record_sink *events, uint32
 	u->base.for_each_flow = user_for_each;
 	u->base.remove_flow = user_remove;
 	u->base.counters = user_counters;
+	u->base.set_sampling = user_set_sampling;
 	u->base.destroy = user_destroy;
+	u->sample_n = 1;
 	if (pfx && pfx->on) {
 		u->pfx = *pfx;
 		u->ptab = calloc(PTAB_SLOTS, sizeof(*u->ptab));

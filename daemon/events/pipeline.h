@@ -12,6 +12,7 @@
 #include <tamperwatch/event.h>
 #include "events/proto.h"
 #include "util/line.h"
+#include "capture/sampling.h"
 
 struct tw_pipeline_opts {
 	int v4_prefix;           /* client addresses are written as this prefix (default 24) */
@@ -78,8 +79,9 @@ struct tw_pipeline {
 	} ticks[TW_PIPELINE_MAX_TICKS];
 	int nticks;
 	uint64_t events[TW_EV_TYPE_MAX];
-	uint64_t malformed;          /* records that failed validation: dropped, counted */
-	struct tw_decoded_event dec; /* the event being handed out (large: not on the stack) */
+	uint64_t malformed;                 /* records that failed validation: dropped, counted */
+	const struct tw_sampling *sampling; /* 1-in-N flow sampling in force (main); NULL: 1 */
+	struct tw_decoded_event dec;        /* the event being handed out (large: not on the stack) */
 };
 
 void tw_pipeline_init(struct tw_pipeline *pl, const struct tw_pipeline_opts *opt);

@@ -174,9 +174,14 @@ static void render_backend(struct sb *b, const struct tw_status *s)
 		  "Events sent without their payload snippet: copy failed." },
 		{ TW_CNT_NONLINEAR, "tamperwatch_packets_nonlinear_total",
 		  "TC: packets skipped, headers not in the linear part." },
+		{ TW_CNT_NOT_SAMPLED, "tamperwatch_packets_not_sampled_total",
+		  "Packets of flows left out by 1-in-N flow sampling (shutdown detection still counts them)." },
 	};
 	for (size_t i = 0; i < sizeof(bc) / sizeof(bc[0]); i++)
 		counter(b, bc[i].name, bc[i].help, "backend", s->backend, s->counters[bc[i].cnt]);
+	family(b, "tamperwatch_flow_sampling", "gauge",
+	       "1-in-N flow sampling in force: 1 tracks every flow; raised when events are lost (flows.sample_max).");
+	sample(b, "tamperwatch_flow_sampling", "backend", s->backend, NULL, NULL, s->sampling ? s->sampling : 1);
 	family(b, "tamperwatch_packets_untracked_total", "counter",
 	       "Packets not tracked, by reason (names as in the stats record's untracked object).");
 	for (int i = 1; tw_untracked_name(i); i++)

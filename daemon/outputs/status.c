@@ -72,6 +72,7 @@ void tw_status_tick(void *arg, uint64_t now_wall_ns, int final)
 	}
 	pthread_mutex_lock(&st->mu);
 	st->flows_active = e->flows_active;
+	st->sampling = tw_sampling_rate(pl->sampling);
 	if (src->agg && want) {
 		st->targets_tick = st->ticks + 1;
 		memcpy(st->targets, top, ntop);

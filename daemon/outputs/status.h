@@ -40,6 +40,7 @@ struct tw_status {
 	/* refreshed by tw_status_tick */
 	uint64_t updated_wall_ns;
 	uint64_t counters[TW_CNT_MAX];   /* backend counters summed over CPUs */
+	uint32_t sampling;               /* 1-in-N flow sampling in force (capture/sampling.h) */
 	uint64_t events[TW_EV_TYPE_MAX]; /* events through the pipeline by type */
 	uint64_t events_malformed, lines_too_long, output_lines, output_write_errors;
 	uint64_t output_lines_cut;               /* cut by a short write: completed later or discarded */

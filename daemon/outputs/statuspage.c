@@ -604,7 +604,14 @@ static void render_health(struct tw_tb *b, const struct tw_status *s, const stru
 	row_u64(b, "events malformed", s->events_malformed);
 	row_u64(b, "alert log write errors", s->output_write_errors);
 	row_u64(b, "alert bus lines dropped", bus_dropped);
-	tw_tb_str(b, "<tr><th>sampling</th><td id=\"sampling\">1: every packet is inspected (no sampling)</td></tr>\n");
+	if (s->sampling > 1)
+		tw_tb_printf(b,
+		             "<tr><th>sampling</th><td id=\"sampling\">1 in %u flows tracked (prefix counters see "
+		             "every packet)</td></tr>\n",
+		             s->sampling);
+	else
+		tw_tb_str(b, "<tr><th>sampling</th><td id=\"sampling\">1: every packet is inspected (no "
+		             "sampling)</td></tr>\n");
 	row_u64(b, "page: shutdown samples not drawn (series bound)", c->series_dropped);
 	row_u64(b, "page: target samples not drawn (target bound)", c->targets_dropped);
 	row_u64(b, "page: throttling lines not drawn (bound)", c->throttled_dropped);

@@ -534,6 +534,7 @@ static void outcome(struct tw_verdict *v, const struct tw_event *e, const char *
 		.answered = answered,
 		.tamper = t,
 		.rate = rate,
+		.sampling = tw_sampling_rate(pl->sampling),
 	};
 	/* evidence first: it must know the verdict before an alert the first
 	 * hook raises names this flow */
@@ -972,6 +973,7 @@ static int write_tamper(struct tw_verdict *v, const struct tw_event *e, const st
 		tw_jb_str(&b, NULL, a->name[i]);
 	tw_jb_arr_close(&b);
 	tw_jb_dbl(&b, "confidence", c, 2);
+	tw_jb_u64(&b, "sampling", tw_sampling_rate(pl->sampling));
 	tw_jb_str(&b, "sni", f && f->sni[0] ? f->sni : NULL);
 	tw_jb_str(&b, "http_host", f && f->host[0] ? f->host : NULL);
 	tw_jb_str(&b, "dns_qname", dns_qname);

@@ -152,6 +152,7 @@ enum tw_counter {
 	TW_CNT_SNIPPET_FAIL,    /* snippet copy failed: event sent without it */
 	TW_CNT_NONLINEAR,       /* TC: headers not in the linear part: skipped */
 	TW_CNT_PFX_INSERT_FAIL, /* packets to a client network not counted: prefix table full */
+	TW_CNT_NOT_SAMPLED,     /* packets of flows left out by 1-in-N flow sampling (sample.h) */
 	TW_CNT_MAX
 };
 

@@ -15,14 +15,14 @@
 
 #define TW_GENL_NAME "tamperwatch"
 #define TW_GENL_MCGRP_EVENTS "events"
-#ifndef TW_GENL_API_VERSION /* the kmod test builds a module of another version */
-#define TW_GENL_API_VERSION 1
+#ifndef TW_GENL_API_VERSION   /* the kmod test builds a module of another version */
+#define TW_GENL_API_VERSION 2 /* 2: TW_A_SAMPLE, TW_CNT_NOT_SAMPLED */
 #endif
 
 enum tw_genl_cmd {
 	TW_CMD_UNSPEC,
 	TW_CMD_HELLO,        /* reply: API_VERSION, EVENT_VERSION, NCPU, MAX_FLOWS_LIMIT */
-	TW_CMD_SET_CONFIG,   /* MAX_FLOWS, PFX_ON, PFX_V4, PFX_V6 (each optional) */
+	TW_CMD_SET_CONFIG,   /* MAX_FLOWS, PFX_ON, PFX_V4, PFX_V6, SAMPLE (each optional) */
 	TW_CMD_IFACE_ADD,    /* IFNAME [HOOK]: watch an interface */
 	TW_CMD_IFACE_DEL,    /* IFNAME */
 	TW_CMD_GET_COUNTERS, /* reply: COUNTERS, FLOWS, FLOW_OBJS, EVICTED, PFX_COUNT */
@@ -58,6 +58,7 @@ enum tw_genl_attr {
 	TW_A_PFX,             /* binary: struct tw_genl_pfx */
 	TW_A_EVENT,           /* binary: struct tw_event + snippet */
 	TW_A_NETS_FIRST,      /* flag: the first chunk of client networks */
+	TW_A_SAMPLE,          /* u32: 1-in-N flow sampling in force (sample.h), 1..TW_SAMPLE_MAX */
 	__TW_A_MAX
 };
 #define TW_A_MAX (__TW_A_MAX - 1)

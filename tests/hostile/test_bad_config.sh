@@ -31,6 +31,10 @@ refused noeq.conf 2 "expected 'key = value'" '[alerts]\nwindow\n'
 refused outside.conf 1 "key 'window' outside any [section]" 'window = 60\n'
 refused long.conf 2 "line too long or file too large" "[alerts]\n# $(head -c 1100 /dev/zero | tr '\0' x)\n"
 refused ratio.conf 2 "alerts.min_ratio: expected a number from 0 to 1" '[alerts]\nmin_ratio = 1.5\n'
+refused sample0.conf 2 "flows.sample: expected a whole number from 1 to 65536, got '0'" '[flows]\nsample = 0\n'
+refused samplebig.conf 3 "flows.sample_max: expected a whole number from 1 to 65536, got '65537'" '[flows]\nsample = 2\nsample_max = 65537\n'
+refused samplefrac.conf 2 "flows.sample: expected a whole number from 1 to 65536, got '1.5'" '[flows]\nsample = 1.5\n'
+refused quietneg.conf 2 "flows.sample_quiet: expected a whole number from 0 to 86400, got '-1'" '[flows]\nsample_quiet = -1\n'
 refused date.csv 1 "since: expected YYYY-MM-DD or empty, got '2020-02-30'" 'a.example, any, Law, 2020-02-30,\n' declared
 refused hostbits.csv 2 "pattern: '198.51.100.7/24': host bits set in prefix" '# x\n198.51.100.7/24, any, Law, ,\n' declared
 refused nul.csv 1 "NUL byte in the line" 'a.example\0x, any, Law, ,\n' declared

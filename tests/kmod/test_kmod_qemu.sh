@@ -154,7 +154,8 @@ for pat in ("BUG:", "WARNING:", "Oops", "still has objects", "general protection
     need(pat not in dm, f"kernel log has no '{pat}'")
 e3 = files.get("kmod4.err", "").strip().splitlines()
 line = next((x for x in e3 if "version" in x), "")
-need("api99 daemon rc=3" in notes and "version 99" in line and "version 1" in line,
+api = re.search(r"#define TW_GENL_API_VERSION (\d+)", open("include/tamperwatch/genl.h").read()).group(1)
+need("api99 daemon rc=3" in notes and "version 99" in line and f"speaks version {api}" in line,
      f"another API version refused in one line: {line!r}")
 need("rmmod api99 rc=0" in notes, "the refused module unloads")
 if bad:

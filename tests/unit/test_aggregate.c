@@ -15,6 +15,7 @@
 #include "alerts/legit.h"
 #include "regions.h"
 #include "util/state.h"
+#include "capture/sampling.h"
 
 #include "check.h"
 
@@ -61,6 +62,7 @@ static int count_state(const char *st)
 }
 
 static uint64_t fid;
+static uint32_t sampling_n; /* the rate flows are seen at (0: unset, counted as 1) */
 static const char *signature = "X";
 static void flow(struct tw_agg *a, uint64_t ts, const char *pfx, const char *domain, const char *method, double conf,
                  int answered)
@@ -76,7 +78,8 @@ static void flow(struct tw_agg *a, uint64_t ts, const char *pfx, const char *dom
 		                     .proto = "tcp",
 		                     .domain = domain,
 		                     .answered = answered,
-		                     .tamper = method ? &tp : NULL };
+		                     .tamper = method ? &tp : NULL,
+		                     .sampling = sampling_n };
 	tw_agg_outcome(a, &o);
 }
 
@@ -795,8 +798,65 @@ static void test_state_mutations(void)
 	CHECK(system(cmd) == 0, "cleanup");
 }
 
+/* Flow sampling (docs/alerts.md "Sampling"): a flow seen at 1 in N counts
+ * as N toward min_flows (3), one flow seen never raises alone, the alert
+ * says the rate and the events lost over its window. */
+static void test_sampling(void)
+{
+	static struct tw_sampling smp;
+	struct tw_agg_cfg c;
+	tw_agg_cfg_default(&c);
+	tw_sampling_init(&smp, 2, 8, 0);
+	tw_sampling_update(&smp, T0 - 100 * S, 0);
+	tw_sampling_update(&smp, T0 - 50 * S, 7); /* 7 events lost 50 s before the flows */
+	c.sampling = &smp;
+
+	sampling_n = 2; /* two tampered flows seen stand for four */
+	struct tw_agg *a = mk(&c, NULL, NULL);
+	flow(a, T0, "198.51.100.0/24", "s2.example", "rst_injection", 0.95, 0);
+	flow(a, T0 + S, "198.51.100.0/24", "s2.example", "rst_injection", 0.95, 0);
+	tw_agg_tick(a, T0 + 2 * S, 0);
+	CHECK(count_state("raised") == 1, "1 in 2: two tampered flows seen raise (%d lines)", nlines);
+	CHECK(nlines && strstr(lines[0], "\"sampling\":2,") && strstr(lines[0], "\"affected_flows\":2,") &&
+	              strstr(lines[0], "\"events_lost\":7"),
+	      "the alert says 1 in 2, the flows seen and the 7 events lost in its window: %s", nlines ? lines[0] : "");
+	tw_agg_free(a);
+
+	sampling_n = 4; /* one flow seen: never alone, whatever it stands for */
+	a = mk(NULL, NULL, NULL);
+	flow(a, T0, "198.51.100.0/24", "s4.example", "rst_injection", 0.95, 0);
+	tw_agg_tick(a, T0 + 2 * S, 0);
+	CHECK(count_state("raised") == 0, "1 in 4: one tampered flow seen raises nothing");
+	flow(a, T0 + 3 * S, "192.0.2.0/24", "s4.example", "rst_injection", 0.95, 0);
+	tw_agg_tick(a, T0 + 4 * S, 0);
+	CHECK(count_state("raised") == 1 && strstr(lines[0], "\"sampling\":4,") &&
+	              strstr(lines[0], "\"events_lost\":0"),
+	      "1 in 4: a second one raises, sampling 4, nothing lost (no sampler)");
+	tw_agg_free(a);
+
+	sampling_n = 1; /* unsampled: two flows are two */
+	a = mk(NULL, NULL, NULL);
+	flow(a, T0, "198.51.100.0/24", "s1.example", "rst_injection", 0.95, 0);
+	flow(a, T0 + S, "198.51.100.0/24", "s1.example", "rst_injection", 0.95, 0);
+	tw_agg_tick(a, T0 + 2 * S, 0);
+	CHECK(count_state("raised") == 0, "1 in 1: two tampered flows stay below min_flows 3");
+	tw_agg_free(a);
+
+	sampling_n = 2; /* the share is over weighed flows alike: 1 tampered of 3 seen stays below 0.5 */
+	a = mk(NULL, NULL, NULL);
+	for (int i = 0; i < 3; i++)
+		flow(a, T0 + (uint64_t)i * S, "198.51.100.0/24", "sh.example", NULL, 0, 1);
+	flow(a, T0 + 3 * S, "198.51.100.0/24", "sh.example", "rst_injection", 0.95, 0);
+	flow(a, T0 + 4 * S, "198.51.100.0/24", "sh.example", "rst_injection", 0.95, 0);
+	tw_agg_tick(a, T0 + 6 * S, 0);
+	CHECK(count_state("raised") == 0, "1 in 2: 2 of 5 flows tampered, the share (0.4) stays below min_ratio");
+	tw_agg_free(a);
+	sampling_n = 0;
+}
+
 int main(void)
 {
+	test_sampling();
 	test_raise_update_resolve();
 	test_quiet_resolve();
 	test_regional_recovery();

@@ -380,16 +380,17 @@ static void test_top_targets(void)
 			                     "a.example",
 			                     1,
 			                     i < 4 ? &rst : NULL,
-			                     NULL };
+			                     NULL,
+			                     1 };
 		tw_agg_outcome(a, &o);
 	}
 	for (int i = 0; i < 2; i++) {
 		struct tw_flow_outcome o = { t0 + 6000000000ull, id++, pfx[0], "203.0.113.6", 80, "tcp",
-			                     "b.example",        0,    &bh,    NULL };
+			                     "b.example",        0,    &bh,    NULL,          1 };
 		tw_agg_outcome(a, &o);
 	}
 	struct tw_flow_outcome ok = { t0 + 7000000000ull, id++, pfx[0], "203.0.113.7", 80, "tcp",
-		                      "c.example",        1,    NULL,   NULL };
+		                      "c.example",        1,    NULL,   NULL,          1 };
 	tw_agg_outcome(a, &ok);
 	size_t n = tw_agg_top_targets(a, t0 + 8000000000ull, 20, buf, sizeof(buf));
 	struct json_object *arr = n ? json_tokener_parse(buf) : NULL;

@@ -1,0 +1,88 @@
+#include "capture/sampling.h"
+#include <string.h>
+
+void tw_sampling_init(struct tw_sampling *s, uint32_t base, uint32_t max, uint32_t quiet_s)
+{
+	memset(s, 0, sizeof(*s));
+	s->base = base ? base : 1;
+	s->max = max < s->base ? s->base : max;
+	s->quiet_ns = (uint64_t)quiet_s * 1000000000ull;
+	s->cur = s->base;
+}
+
+static void remember(struct tw_sampling *s, uint64_t ts, uint64_t cum)
+{
+	if (s->nhist == TW_SAMPLING_HIST) {
+		s->hist_floor = s->hist[s->hhead].cum;
+		s->hhead = (s->hhead + 1) % TW_SAMPLING_HIST;
+		s->nhist--;
+	}
+	uint32_t i = (s->hhead + s->nhist) % TW_SAMPLING_HIST;
+	s->hist[i].ts = ts;
+	s->hist[i].cum = cum;
+	s->nhist++;
+}
+
+uint32_t tw_sampling_update(struct tw_sampling *s, uint64_t now_ns, uint64_t lost_total)
+{
+	uint64_t prev = __atomic_load_n(&s->lost, __ATOMIC_RELAXED);
+	if (!s->started) {
+		s->started = 1;
+		s->last_change_ns = now_ns;
+		s->last_loss_ns = now_ns;
+	}
+	if (lost_total < prev) /* a backend counter never goes back; if it did, start over from it */
+		prev = lost_total;
+	__atomic_store_n(&s->lost, lost_total, __ATOMIC_RELEASE);
+	uint32_t cur = s->cur;
+	if (lost_total > prev) {
+		remember(s, now_ns, lost_total);
+		s->last_loss_ns = now_ns;
+		if (cur < s->max && now_ns >= s->last_change_ns + TW_SAMPLING_HOLD_NS) {
+			uint32_t n = cur > s->max / 2 ? s->max : cur * 2;
+			__atomic_store_n(&s->cur, n, __ATOMIC_RELEASE);
+			s->last_change_ns = now_ns;
+			s->raises++;
+			return n;
+		}
+		return 0;
+	}
+	if (cur > s->base && s->quiet_ns && now_ns >= s->last_loss_ns + s->quiet_ns &&
+	    now_ns >= s->last_change_ns + s->quiet_ns) {
+		uint32_t n = cur / 2 < s->base ? s->base : cur / 2;
+		__atomic_store_n(&s->cur, n, __ATOMIC_RELEASE);
+		s->last_change_ns = now_ns;
+		s->lowers++;
+		return n;
+	}
+	return 0;
+}
+
+uint32_t tw_sampling_rate(const struct tw_sampling *s)
+{
+	return s ? __atomic_load_n(&s->cur, __ATOMIC_ACQUIRE) : 1;
+}
+
+uint64_t tw_sampling_lost_since(const struct tw_sampling *s, uint64_t ts_ns)
+{
+	if (!s || !s->nhist)
+		return 0;
+	uint64_t now = s->hist[(s->hhead + s->nhist - 1) % TW_SAMPLING_HIST].cum, before = s->hist_floor;
+	for (uint32_t k = 0; k < s->nhist; k++) {
+		const uint32_t i = (s->hhead + k) % TW_SAMPLING_HIST;
+		if (s->hist[i].ts > ts_ns)
+			break;
+		before = s->hist[i].cum;
+	}
+	return now - before;
+}
+
+uint64_t tw_sampling_raises(const struct tw_sampling *s)
+{
+	return s ? s->raises : 0;
+}
+
+uint64_t tw_sampling_lowers(const struct tw_sampling *s)
+{
+	return s ? s->lowers : 0;
+}

@@ -1,0 +1,52 @@
+/* The 1-in-N flow sampling rate in force (include/tamperwatch/sample.h)
+ * and the rule that moves it: raised when the backend loses events,
+ * lowered again after a quiet spell (docs/configuration.md "Sampling").
+ * The live loop calls tw_sampling_update() once a second with the
+ * backend's cumulative lost-event counter; verdicts, alerts, the stats
+ * record and the metrics read the rate in force (atomics: the metrics
+ * thread reads it too). */
+#ifndef TW_SAMPLING_H
+#define TW_SAMPLING_H
+#include <stdint.h>
+
+#define TW_SAMPLING_HOLD_NS 5000000000ull /* at most one raise per 5 s: the last one takes effect first */
+#define TW_SAMPLING_HIST 4096             /* seconds with lost events remembered (events_lost of an alert) */
+
+struct tw_sampling {
+	uint32_t base;     /* flows.sample: the operator's rate, the floor */
+	uint32_t max;      /* flows.sample_max: raised up to (below base: never raised) */
+	uint64_t quiet_ns; /* flows.sample_quiet: lowered (halved) after this long without loss */
+	uint32_t cur;      /* in force (atomic) */
+	uint64_t lost;     /* cumulative lost events seen by updates (atomic) */
+	uint64_t raises, lowers;
+	uint64_t last_change_ns, last_loss_ns;
+	int started;
+	/* the seconds in which events were lost: (time, cumulative lost after) */
+	struct {
+		uint64_t ts, cum;
+	} hist[TW_SAMPLING_HIST];
+	uint32_t nhist, hhead;
+	uint64_t hist_floor; /* cumulative lost before the oldest entry kept */
+};
+
+void tw_sampling_init(struct tw_sampling *s, uint32_t base, uint32_t max, uint32_t quiet_s);
+
+/* now_ns: the clock of the outcomes (wall clock live); lost_total: the
+ * backend's events lost since start.  Returns the new rate when it changed
+ * (the caller writes it to the backend and logs it), else 0.  Raise: events
+ * were lost since the last call and the last change is TW_SAMPLING_HOLD_NS
+ * old: the rate doubles, at most max.  Lower: no event lost for quiet_ns
+ * since the last loss and the last change: the rate halves, at least base. */
+uint32_t tw_sampling_update(struct tw_sampling *s, uint64_t now_ns, uint64_t lost_total);
+
+/* The rate in force (1 with s NULL). */
+uint32_t tw_sampling_rate(const struct tw_sampling *s);
+
+/* Events the backend lost after ts_ns (at least that many when ts_ns is
+ * older than the TW_SAMPLING_HIST lossy seconds remembered); 0 with s NULL. */
+uint64_t tw_sampling_lost_since(const struct tw_sampling *s, uint64_t ts_ns);
+
+/* Times the rate was raised / lowered. */
+uint64_t tw_sampling_raises(const struct tw_sampling *s);
+uint64_t tw_sampling_lowers(const struct tw_sampling *s);
+#endif
