@@ -59,6 +59,7 @@
 #include <unistd.h>
 #include <tamperwatch/classify.h>
 #include <tamperwatch/prefix.h>
+#include <tamperwatch/maps.h>
 #include <bpf/btf.h>
 #include <limits.h>
 #include <time.h>
@@ -455,6 +456,19 @@ static double meminfo_per_flow(uint32_t n)
 	}
 	return median(v, 3);
 }
+/* fdinfo memlock per entry of a fresh flow map of n entries, made the way
+ * tw_flows is (the default flows.max is a power of two: no spare buckets) */
+static double fresh_memlock_per_flow(uint32_t n)
+{
+	int fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "bench_mem", sizeof(struct tw_flow_key), sizeof(struct tw_flow),
+	                        n, NULL);
+	if (fd < 0)
+		return 0;
+	double v = (double)fd_memlock(fd) / n;
+	close(fd);
+	return v;
+}
+
 /* Open and load one object; set the const volatile __u32 variables
  * vars[0..nvars) in its .rodata to vals first (found through BTF), and every
  * LRU-hash map in it to FLOWS_CAP entries (the flow tables: the program's
@@ -740,6 +754,7 @@ int main(void)
 	double mem_tw = (double)fd_memlock(flows_fd[TW_X]) / FLOWS_CAP;
 	double mem_ref = (double)fd_memlock(flows_fd[REF_X]) / FLOWS_CAP;
 	double mem_meminfo = meminfo_per_flow(1u << 20);
+	double mem_default = fresh_memlock_per_flow(TW_FLOWS_DEFAULT);
 
 	char kv[256] = "";
 	FILE *fp = fopen("/proc/sys/kernel/osrelease", "r");
@@ -800,6 +815,8 @@ int main(void)
 	printf("  tw_flows (key 40 B + value %zu B):     %6.1f B  (map's own accounting, fdinfo memlock)\n",
 	       sizeof(struct tw_flow), mem_tw);
 	printf("  reference (key 40 B + value %zu B):     %6.1f B\n", sizeof(struct ref_inplace_val), mem_ref);
+	printf("  tw_flows at the default flows.max (%u, a power of two: no spare buckets): %6.1f B\n",
+	       TW_FLOWS_DEFAULT, mem_default);
 	printf("  fresh 1 Mi-entry flow map, /proc/meminfo rise: %6.1f B  (cross-check; noisy)\n\n", mem_meminfo);
 
 	/* ---- targets ---- */

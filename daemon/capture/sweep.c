@@ -51,8 +51,8 @@ struct collect {
 static int wants_rate(const struct tw_flow_key *k, const struct tw_flow *f, const struct collect *c)
 {
 	uint64_t min = c->t->rate_min_bytes;
-	return min && k->proto == TW_PROTO_TCP && f->dir[0].payload_bytes + f->dir[1].payload_bytes >= min &&
-	       last_seen(f) > c->prev;
+	return min && k->proto == TW_PROTO_TCP &&
+	       tw_dir_payload_bytes(&f->dir[0]) + tw_dir_payload_bytes(&f->dir[1]) >= min && last_seen(f) > c->prev;
 }
 
 static int collect_cb(void *arg, const struct tw_flow_key *k, const struct tw_flow *f)

@@ -129,8 +129,8 @@ static void dir_json(struct tw_jb *b, const char *key, const struct tw_dir_state
 {
 	tw_jb_obj_open(b, key);
 	tw_jb_u64(b, "pkts", d->packets);
-	tw_jb_u64(b, "bytes", d->bytes);
-	tw_jb_u64(b, "payload_bytes", d->payload_bytes);
+	tw_jb_u64(b, "bytes", tw_dir_bytes(d));
+	tw_jb_u64(b, "payload_bytes", tw_dir_payload_bytes(d));
 	tw_jb_u64(b, "retrans", d->retrans);
 	tw_jb_u64(b, "syn", d->syn_count);
 	tw_jb_u64(b, "fin", d->fin_count);
@@ -449,9 +449,8 @@ void tw_event_write(void *writer, const struct tw_decoded_event *d)
 	if (summary) {
 		if (e->type == TW_EV_FLOW_END)
 			tw_jb_str(&b, "end_reason", end_reason_name(e->end_reason));
-		uint64_t first = f->dir[0].first_ns && (!f->dir[1].first_ns || f->dir[0].first_ns < f->dir[1].first_ns)
-		                         ? f->dir[0].first_ns
-		                         : f->dir[1].first_ns;
+		uint64_t f0 = tw_flow_first_ns(f, 0), f1 = tw_flow_first_ns(f, 1);
+		uint64_t first = f0 && (!f1 || f0 < f1) ? f0 : f1;
 		tw_jb_time(&b, "start", (uint64_t)((int64_t)first + opt->clock_offset_ns));
 		tw_jb_time(&b, "end", (uint64_t)((int64_t)e->ts_ns + opt->clock_offset_ns));
 	}

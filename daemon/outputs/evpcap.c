@@ -79,17 +79,19 @@ int tw_evpcap_handshake(const struct tw_event *first, struct tw_event out[2])
 	if (first->proto != TW_PROTO_TCP || (f->flags & TW_FLOW_MIDSTREAM))
 		return 0;
 	const struct tw_dir_state *c = &f->dir[TW_DIR_C2S], *s = &f->dir[TW_DIR_S2C];
-	int syn = c->syn_count && c->first_ns && c->first_ns <= first->ts_ns && !(f->flags & TW_FLOW_SYNACK_FIRST);
+	uint64_t cf = tw_flow_first_ns(f, TW_DIR_C2S);
+	int syn = c->syn_count && cf && cf <= first->ts_ns && !(f->flags & TW_FLOW_SYNACK_FIRST);
 	for (int d = 0; d < 2; d++) {
 		const struct tw_dir_state *x = d ? s : c;
-		if (d == 0 ? !syn : !(x->syn_count && x->first_ns && x->first_ns <= first->ts_ns))
+		uint64_t xf = tw_flow_first_ns(f, d);
+		if (d == 0 ? !syn : !(x->syn_count && xf && xf <= first->ts_ns))
 			continue;
 		struct tw_event *e = &out[k++];
 		memset(e, 0, sizeof(*e));
 		e->version = TW_EVENT_VERSION;
 		e->type = TW_EVPCAP_SYN;
 		e->len = sizeof(*e);
-		e->ts_ns = x->first_ns;
+		e->ts_ns = xf;
 		e->flow_id = first->flow_id;
 		e->dir = (uint8_t)d;
 		e->family = first->family;

@@ -203,7 +203,7 @@ static void add(struct tw_quic_judged *j, const char *name, double w)
 static void resolve(struct tw_quic_verdicts *q, struct qpending *p)
 {
 	const struct tw_event *e = p->e;
-	uint64_t start = e->flow.dir[TW_DIR_C2S].first_ns;
+	uint64_t start = tw_flow_first_ns(&e->flow, TW_DIR_C2S);
 	int server_quic = 0, client_quic = 0, tcp_ok = 0, residual = 0;
 	size_t n = q->nrecent < Q_RECENT ? q->nrecent : Q_RECENT;
 	for (size_t i = 0; i < n; i++) {

@@ -111,10 +111,11 @@ int tw_thr_flows_end(struct tw_thr_flows *t, const struct tw_event *e, const str
 	 * (the series starts at the first sweep) */
 	const struct tw_flow *f = &e->flow;
 	const struct tw_thr_series *ser = x->ser;
-	uint64_t t0 = f->dir[0].first_ns, t1 = f->dir[0].last_ns;
+	uint64_t t0 = tw_flow_first_ns(f, 0), t1 = f->dir[0].last_ns;
 	for (int i = 0; i < 2; i++) {
-		if (f->dir[i].first_ns && (!t0 || f->dir[i].first_ns < t0))
-			t0 = f->dir[i].first_ns;
+		uint64_t fi = tw_flow_first_ns(f, i);
+		if (fi && (!t0 || fi < t0))
+			t0 = fi;
 		if (f->dir[i].last_ns > t1)
 			t1 = f->dir[i].last_ns;
 	}

@@ -359,7 +359,8 @@ static uint64_t handshake_rtt(const struct tw_flow *fl)
 	const struct tw_dir_state *c = &fl->dir[TW_DIR_C2S], *s = &fl->dir[TW_DIR_S2C];
 	if ((fl->flags & (TW_FLOW_MIDSTREAM | TW_FLOW_SYNACK_FIRST)) || c->syn_count != 1 || s->syn_count != 1)
 		return 0;
-	return s->first_ns > c->first_ns ? s->first_ns - c->first_ns : 0;
+	uint64_t cf = tw_flow_first_ns(fl, TW_DIR_C2S), sf = tw_flow_first_ns(fl, TW_DIR_S2C);
+	return sf > cf ? sf - cf : 0;
 }
 
 /* The shortest round trip earlier flows measured to this server: one flow

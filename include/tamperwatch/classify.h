@@ -151,7 +151,9 @@ static __always_inline __u32 tw_track(struct tw_flow *f, const struct tw_pkt *p,
 
 	/* --- per-direction counters --- */
 	if (d->packets == 0) {
-		d->first_ns = now;
+		if (o->packets == 0)
+			f->base_ns = now; /* the flow's first packet */
+		d->first_us = tw_flow_us(f, now);
 		d->ttl_base = p->ttl;
 		d->ttl_min = p->ttl;
 		d->ttl_max = p->ttl;
@@ -161,8 +163,8 @@ static __always_inline __u32 tw_track(struct tw_flow *f, const struct tw_pkt *p,
 	}
 	d->last_ns = now;
 	d->packets += segs;
-	d->bytes += bytes;
-	d->payload_bytes += p->payload_len;
+	tw_ctr40_add(&d->bytes_lo, &d->bytes_hi, bytes);
+	tw_ctr40_add(&d->payload_lo, &d->payload_hi, p->payload_len);
 	d->ttl_last = p->ttl;
 	if (p->ttl < d->ttl_min)
 		d->ttl_min = p->ttl;
@@ -202,11 +204,8 @@ static __always_inline __u32 tw_track(struct tw_flow *f, const struct tw_pkt *p,
 
 	if (fl & TW_TCP_RST) {
 		d->rst_count = tw_sat8(d->rst_count);
-		if (!f->rst_first_ns) {
-			f->rst_first_ns = now;
-			f->rst_seq = p->seq;
-			f->rst_dir = (__u8)dir;
-		}
+		if (!f->rst_from)
+			f->rst_from = (__u8)(1 + (dir & 1));
 		f->state = TW_TCP_RESET;
 		return ev | TW_EVBIT(TW_EV_RST);
 	}
@@ -237,7 +236,7 @@ static __always_inline __u32 tw_track(struct tw_flow *f, const struct tw_pkt *p,
 			d->first_data_seq = p->seq;
 			ev |= TW_EVBIT(TW_EV_SERVER_DATA);
 		}
-		if (f->rst_first_ns && f->rst_dir == dir && !(f->flags & TW_FLOW_DATA_AFTER_RST)) {
+		if (f->rst_from == 1 + (dir & 1) && !(f->flags & TW_FLOW_DATA_AFTER_RST)) {
 			f->flags |= TW_FLOW_DATA_AFTER_RST;
 			ev |= TW_EVBIT(TW_EV_DATA_AFTER_RST);
 		}

@@ -51,11 +51,17 @@ enum tw_tcp_state {
 #define TW_DIR_C2S 0
 #define TW_DIR_S2C 1
 
+/* Per-direction state: 56 bytes, every field 4- or 8-byte aligned without
+ * padding (the kernel's flow table holds millions of these: maps.h).  The
+ * first packet's time is kept in microseconds after the flow's base_ns
+ * (exact for pcap timestamps; tw_flow_first_ns), the byte counters in 40
+ * bits (tw_dir_bytes, tw_dir_payload_bytes: a direction saturates at
+ * 1 TiB), the last packet's time whole (idle timeouts, RTTs). */
 struct tw_dir_state {
-	__u64 first_ns;
-	__u64 last_ns;
-	__u64 bytes;          /* IP bytes (GSO super-packets counted whole) */
-	__u64 payload_bytes;  /* L4 payload bytes, retransmissions included */
+	__u64 last_ns;        /* last packet */
+	__u32 first_us;       /* first packet: us after tw_flow.base_ns (saturates at ~71 min) */
+	__u32 bytes_lo;       /* IP bytes, low 32 bits (GSO super-packets counted whole) */
+	__u32 payload_lo;     /* L4 payload bytes, retransmissions included, low 32 bits */
 	__u32 packets;        /* wire packets (gso_segs at TC) */
 	__u32 isn;            /* initial sequence number (SYN / SYN-ACK) */
 	__u32 next_seq;       /* highest seq + len seen (wrap-aware) */
@@ -72,23 +78,66 @@ struct tw_dir_state {
 	__u8 syn_count; /* SYNs (or SYN-ACKs) sent: >1 means retransmitted */
 	__u8 rst_count;
 	__u8 fin_count;
-	__u8 reserved[6];
+	__u8 bytes_hi;   /* bits 32..39 of the IP bytes */
+	__u8 payload_hi; /* bits 32..39 of the payload bytes */
 };
-TW_STATIC_ASSERT(sizeof(struct tw_dir_state) == 72, "tw_dir_state layout");
+TW_STATIC_ASSERT(sizeof(struct tw_dir_state) == 56, "tw_dir_state layout");
 
+/* 184 bytes: with the 40-byte key and the LRU hash's own element and
+ * bucket overhead about 290 bytes of kernel memory a flow (maps.h). */
 struct tw_flow {
-	__u64 flow_id;      /* unique per daemon run, in order of creation */
-	__u64 rst_first_ns; /* first RST, 0 if none */
-	__u32 rst_seq;      /* seq of the first RST */
-	__u16 flags;        /* TW_FLOW_* */
-	__u8 state;         /* enum tw_tcp_state */
-	__u8 reserved0;
+	__u64 flow_id;    /* unique per daemon run, in order of creation */
+	__u64 base_ns;    /* the flow's first packet (either direction) */
+	__u16 flags;      /* TW_FLOW_* */
+	__u8 state;       /* enum tw_tcp_state */
 	__u8 client_is_b; /* 1: key.addr_b/port_b is the client */
-	__u8 rst_dir;     /* direction the first RST came from */
-	__u8 reserved[6];
+	__u8 rst_from;    /* 1 + the direction the first RST came from; 0: no RST */
+	__u8 reserved[3];
 	struct tw_dir_state dir[2];
 	struct tw_rate_dir rate[2]; /* throttling evidence (rate.h) */
 };
-TW_STATIC_ASSERT(sizeof(struct tw_flow) == 24 + 8 + 144 + 48, "tw_flow layout");
+TW_STATIC_ASSERT(sizeof(struct tw_flow) == 24 + 112 + 48, "tw_flow layout");
+
+/* Largest first_us: a direction first seen later than this after its flow
+ * began reads as this late. */
+#define TW_FLOW_FIRST_US_MAX 0xffffffffu
+
+/* Microseconds from the flow's base to t (0 before it), saturated. */
+static __always_inline __u32 tw_flow_us(const struct tw_flow *f, __u64 t)
+{
+	__u64 us = t > f->base_ns ? (t - f->base_ns) / 1000 : 0;
+	return us > TW_FLOW_FIRST_US_MAX ? TW_FLOW_FIRST_US_MAX : (__u32)us;
+}
+
+/* When a direction's first packet passed; 0 if it has sent none. */
+static __always_inline __u64 tw_flow_first_ns(const struct tw_flow *f, int dir)
+{
+	const struct tw_dir_state *d = &f->dir[dir & 1];
+	return d->packets ? f->base_ns + (__u64)d->first_us * 1000 : 0;
+}
+
+/* 40-bit counters: lo += v, carried into hi, saturated at 2^40 - 1. */
+static __always_inline void tw_ctr40_add(__u32 *lo, __u8 *hi, __u32 v)
+{
+	__u32 n = *lo + v;
+	if (n < v) {
+		if (*hi == 0xff) {
+			*lo = 0xffffffffu;
+			return;
+		}
+		*hi = (__u8)(*hi + 1);
+	}
+	*lo = n;
+}
+
+static __always_inline __u64 tw_dir_bytes(const struct tw_dir_state *d)
+{
+	return (__u64)d->bytes_hi << 32 | d->bytes_lo;
+}
+
+static __always_inline __u64 tw_dir_payload_bytes(const struct tw_dir_state *d)
+{
+	return (__u64)d->payload_hi << 32 | d->payload_lo;
+}
 
 #endif

@@ -9,8 +9,11 @@
 
 /* tw_flows (LRU): the default of flows.max, which sizes it at load.  A
  * gateway: ~10 k clients x ~50 concurrent flows, with 2x headroom for
- * bursts and scans; the map is preallocated, about 290 B a flow (make
- * bench), so ~300 MB of kernel memory at this size. */
+ * bursts and scans.  The map is preallocated: per flow the kernel's element
+ * header (48 B), the 40-byte key, the 184-byte struct tw_flow and a 16-byte
+ * bucket (buckets are a power of two: a size that is not one pays up to
+ * twice that), 288 B a flow at this size (make bench reads it from the
+ * map's own accounting), so ~300 MB of kernel memory. */
 #define TW_FLOWS_DEFAULT 1048576
 
 #define TW_RINGBUF_BYTES (8 << 20) /* tw_events: bytes, a power of two (a BPF ring buffer's rule) */

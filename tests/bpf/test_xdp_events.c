@@ -757,7 +757,7 @@ static void run_jumbo_counters(void)
 	if (H.got.n == 1) {
 		const struct tw_event *e = (const struct tw_event *)H.got.ev[0];
 		CHECK(e->type == TW_EV_CLIENT_DATA && e->snippet_len == 1024 && e->payload_len == 9000 - 42 &&
-		              memcmp(e->snippet, frame + 42, 1024) == 0 && e->flow.dir[0].bytes == 9000,
+		              memcmp(e->snippet, frame + 42, 1024) == 0 && tw_dir_bytes(&e->flow.dir[0]) == 9000,
 		      "jumbo UDP event type %u snippet %u", e->type, e->snippet_len);
 	}
 	printf("%s [xdp] 9000-byte UDP frame: verdict PASS, bytes counted 9000 (whole frags buffer), CLIENT_DATA "

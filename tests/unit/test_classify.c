@@ -592,7 +592,7 @@ static void test_init(void)
 		CHECK(dir == (c->sender_is_client ? TW_DIR_C2S : TW_DIR_S2C), "%s: dir %d", c->name, dir);
 		CHECK(f.flags == c->flags, "%s: flags %#x want %#x", c->name, f.flags, c->flags);
 		CHECK(f.flow_id == 42 && f.state == TW_TCP_NONE && f.dir[0].wscale == 0xff && f.dir[1].wscale == 0xff &&
-		              f.dir[0].packets == 0 && f.rst_first_ns == 0,
+		              f.dir[0].packets == 0 && f.rst_from == 0 && f.base_ns == 0,
 		      "%s: init fields", c->name);
 		CHECK(tw_pkt_dir(&f, !sb) == !dir, "%s: reverse dir", c->name);
 		printf("ok   init %-36s dir %s flags %#x\n", c->name, dir ? "S2C" : "C2S", f.flags);
@@ -706,8 +706,7 @@ static void test_track_tcp(void)
 	      (unsigned long long)s.ctx.since_other_ns);
 	/* client window now scaled: 502 << 7 = 64256 */
 	CHECK(s.ctx.rcv_window == 502u << 7, "RST 1 rcv_window %u", s.ctx.rcv_window);
-	CHECK(s.f.state == TW_TCP_RESET && s.f.rst_dir == TW_DIR_S2C && s.f.rst_seq == 5001 && s.f.rst_first_ns == t,
-	      "RST 1 flow");
+	CHECK(s.f.state == TW_TCP_RESET && s.f.rst_from == 1 + TW_DIR_S2C, "RST 1 flow");
 	ev = sim_send(&s, S2C, TW_TCP_RST, 5001 + 1000, 0, 0, 62, 0, t += 5);
 	CHECK(ev == EV(RST) && s.ctx.seq_rel == 1000 && s.ctx.in_window == 1 && s.ctx.stage == TW_STAGE_CLIENT_DATA &&
 	              s.ctx.sender_ttl_base == 50,
@@ -715,8 +714,8 @@ static void test_track_tcp(void)
 	ev = sim_send(&s, S2C, TW_TCP_RST, 5001 + 100000, 0, 0, 63, 0, t += 5);
 	CHECK(ev == EV(RST) && s.ctx.seq_rel == 100000 && s.ctx.in_window == 0 && s.ctx.sender_ttl_base == 50,
 	      "RST 3: ev %#x seq_rel %d in_window %u", ev, s.ctx.seq_rel, s.ctx.in_window);
-	CHECK(s.f.dir[1].rst_count == 3 && s.f.rst_seq == 5001, "rst_count %u rst_seq %u", s.f.dir[1].rst_count,
-	      s.f.rst_seq);
+	CHECK(s.f.dir[1].rst_count == 3 && s.f.rst_from == 1 + TW_DIR_S2C, "rst_count %u rst_from %u",
+	      s.f.dir[1].rst_count, s.f.rst_from);
 	printf("ok   track: 3 RSTs from server after client data -> 3 RST events (stage CLIENT_DATA, ttl_base 50, "
 	       "seq_rel 0/1000/100000, in_window 1/1/0)\n");
 
@@ -737,8 +736,59 @@ static void test_track_tcp(void)
 	printf("ok   track: retransmitted payload counts retrans (seq_rel -150), no event\n");
 	CHECK(s.f.dir[0].packets == 7 && s.f.dir[1].packets == 6, "packets %u %u", s.f.dir[0].packets,
 	      s.f.dir[1].packets);
-	CHECK(s.f.dir[0].payload_bytes == 260 && s.f.dir[1].payload_bytes == 600, "payload bytes");
+	CHECK(tw_dir_payload_bytes(&s.f.dir[0]) == 260 && tw_dir_payload_bytes(&s.f.dir[1]) == 600, "payload bytes");
 	CHECK(s.f.dir[1].ttl_min == 50 && s.f.dir[1].ttl_max == 63 && s.f.dir[1].ttl_last == 50, "ttl min/max");
+}
+
+/* The compact encodings of tw_dir_state (flow.h): the flow's base time and
+ * each direction's first packet in us after it, exact on a us grid, down to
+ * the us below otherwise, saturated; 40-bit byte counters that carry and
+ * saturate. */
+static void test_track_compact(void)
+{
+	struct sim s = {
+		.base = { .family = 4, .src = A4(10, 0, 0, 2), .dst = A4(10, 0, 0, 1), .sport = 40001, .dport = 443 }
+	};
+	uint64_t t0 = 1700000000123456000ull; /* a capture time, on the us grid */
+
+	sim_send(&s, C2S, TW_TCP_SYN, 1000, 0, 64240, 64, 0, t0);
+	CHECK(s.f.base_ns == t0 && s.f.dir[0].first_us == 0 && tw_flow_first_ns(&s.f, 0) == t0 &&
+	              tw_flow_first_ns(&s.f, 1) == 0,
+	      "base %llu first_us %u", (unsigned long long)s.f.base_ns, s.f.dir[0].first_us);
+	sim_send(&s, S2C, TW_TCP_SYN | TW_TCP_ACK, 5000, 1001, 65160, 50, 0, t0 + 7654321);
+	CHECK(s.f.base_ns == t0 && s.f.dir[1].first_us == 7654 && tw_flow_first_ns(&s.f, 1) == t0 + 7654000 &&
+	              s.f.dir[1].last_ns == t0 + 7654321,
+	      "SYN-ACK first_us %u", s.f.dir[1].first_us);
+	sim_send(&s, C2S, TW_TCP_ACK, 1001, 5001, 502, 64, 0, t0 + 9000000);
+	CHECK(s.f.base_ns == t0 && s.f.dir[0].first_us == 0 && s.f.dir[0].last_ns == t0 + 9000000, "ACK keeps base");
+
+	/* a packet stamped before the base (another CPU's clock): 0, not a wrap */
+	struct tw_flow g = s.f;
+	CHECK(tw_flow_us(&g, t0 - 5) == 0, "before base");
+	CHECK(tw_flow_us(&g, t0 + (uint64_t)TW_FLOW_FIRST_US_MAX * 1000 + 5000000) == TW_FLOW_FIRST_US_MAX,
+	      "first_us saturates");
+
+	/* 40-bit counters: carry into the high byte, saturate at 2^40 - 1 */
+	struct tw_dir_state d;
+	memset(&d, 0, sizeof(d));
+	d.bytes_lo = 0xfffffff0u;
+	tw_ctr40_add(&d.bytes_lo, &d.bytes_hi, 0x20);
+	CHECK(tw_dir_bytes(&d) == 0x100000010ull, "carry: %llx", (unsigned long long)tw_dir_bytes(&d));
+	d.bytes_hi = 0xff;
+	d.bytes_lo = 0xfffffff0u;
+	tw_ctr40_add(&d.bytes_lo, &d.bytes_hi, 0x20);
+	CHECK(tw_dir_bytes(&d) == 0xffffffffffull, "saturated: %llx", (unsigned long long)tw_dir_bytes(&d));
+	tw_ctr40_add(&d.bytes_lo, &d.bytes_hi, 1500);
+	CHECK(tw_dir_bytes(&d) == 0xffffffffffull, "stays saturated");
+	/* through tw_track: 3 GiB of payload in one direction passes 2^32 */
+	s.f.dir[1].payload_lo = 0xffffff00u;
+	s.f.dir[1].bytes_lo = 0xffffff00u;
+	sim_send(&s, S2C, TW_TCP_ACK, 5001, 1001, 502, 50, 1000, t0 + 10000000);
+	CHECK(tw_dir_payload_bytes(&s.f.dir[1]) == 0xffffff00ull + 1000 && s.f.dir[1].payload_hi == 1 &&
+	              tw_dir_bytes(&s.f.dir[1]) > 0x100000000ull,
+	      "payload %llx", (unsigned long long)tw_dir_payload_bytes(&s.f.dir[1]));
+	printf("ok   track: base_ns and first_us (exact on the us grid, floor else, saturated), 40-bit byte "
+	       "counters carry and saturate\n");
 }
 
 static void test_track_fin(void)
@@ -940,6 +990,7 @@ int main(void)
 	test_key();
 	test_init();
 	test_track_tcp();
+	test_track_compact();
 	test_track_fin();
 	test_track_wrap();
 	test_track_midstream();

@@ -67,7 +67,8 @@ static struct tw_event *ev(int type, uint64_t id, uint64_t ts, uint8_t server, c
 	e->sport = 443;
 	e->snippet_len = (uint16_t)n;
 	e->payload_len = (uint32_t)n;
-	e->flow.dir[TW_DIR_C2S].first_ns = ts;
+	e->flow.base_ns = ts; /* the client's first packet: first_us 0 */
+	e->flow.dir[TW_DIR_C2S].packets = 1;
 	if (n)
 		memcpy(e->snippet, snip, n);
 	return e;
@@ -107,7 +108,7 @@ static void server(struct tw_quic_verdicts *q, uint64_t id, uint64_t ts, uint8_t
 static void end(struct tw_quic_verdicts *q, uint64_t id, uint64_t start, uint64_t ts, uint8_t srv, uint32_t s2c)
 {
 	struct tw_event *e = ev(TW_EV_FLOW_END, id, ts, srv, NULL, 0);
-	e->flow.dir[TW_DIR_C2S].first_ns = start;
+	e->flow.base_ns = start;
 	e->flow.dir[TW_DIR_C2S].packets = 3;
 	e->flow.dir[TW_DIR_S2C].packets = s2c;
 	tw_quic_end(q, e, 77);
