@@ -635,6 +635,42 @@ police_target() { # bytes/s, both|to_client|to_server, [probe]
     target:="$(target_json "$d" null)" prefixes:="$(json_list "${PREFIXES[@]}")" \
     note="token bucket, excess dropped (no queue): loss without RTT growth"
 }
+scenario throttle-region censor "throttling: region-wide policing: after a fast first round, every TCP flow towards region-a (v4 and v6) is policed to 400 kbit/s (nft limit per flow, drops), whatever the site; region-b unaffected"
+REGION_BPS=50000   # 400 kbit/s
+# region_round TAG: both regions download the bulk file from four sites at
+# once (region-a over v4 and v6), FETCH_MAXTIME seconds at most
+region_round() {
+  local h n=0
+  for h in news.example social.example allowed.example bulk.example; do
+    spawn fetch "c1-$1-$h" tw-c1 "${C1_IPS[$((n % 3))]}" "https://$h/files/bulk.bin" -4
+    spawn fetch "c1-$1-$h-v6" tw-c1 "$C16" "https://$h/files/bulk.bin" -6
+    spawn fetch "c2-$1-$h" tw-c2 "${C2_IPS[$((n % 3))]}" "https://$h/files/bulk.bin" -4
+    n=$((n + 1))
+  done
+  join
+}
+scn_throttle_region() {
+  resolve_prefixes region-a
+  local bps=${REGION_RATE:-$REGION_BPS} p
+  # the wire carries MTU-sized packets: no 64 KiB GSO bursts from the server
+  nsx tw-srv ip link set srv-cen gso_max_segs 1
+  # before: both regions fast (the region's own baseline)
+  FETCH_MAXTIME=3 region_round before
+  # the flows of the first round end (and are judged) before the policer
+  sleep 7
+  censor_on
+  nft_table
+  nft_cen add set inet twcensor thr4 '{ type ipv4_addr . inet_service . ipv4_addr . inet_service; flags dynamic; timeout 2m; }'
+  nft_cen add set inet twcensor thr6 '{ type ipv6_addr . inet_service . ipv6_addr . inet_service; flags dynamic; timeout 2m; }'
+  local lim="limit rate over $bps bytes/second burst 12000 bytes"
+  nft_rule ip daddr "$(nft_set "${PFX4[@]}")" meta l4proto tcp update @thr4 \{ ip saddr . th sport . ip daddr . th dport $lim \} drop
+  nft_rule ip6 daddr "$(nft_set "${PFX6[@]}")" meta l4proto tcp update @thr6 \{ ip6 saddr . th sport . ip6 daddr . th dport $lim \} drop
+  FETCH_MAXTIME=${OPT_DURATION:-6} FETCH_TIMEOUT=$(( ${OPT_DURATION:-6} + 4 )) region_round during
+  truth_tamper method=throttling variant=policing rate_bps:=$((bps * 8)) per_flow:=true region=region-a \
+    directions:='["to_client"]' target:=null prefixes:="$(json_list "${PREFIXES[@]}")" \
+    note="every TCP flow towards the region policed (token bucket per flow, excess dropped), whatever the site"
+  truth_control prefixes:="$(json_list "$C2_NET" "$C2_NET6")" note="region-b never throttled: the same sites at full speed"
+}
 scenario throttle-shape censor "throttling: shaping media.example to 1 Mbit/s with a deep queue (tc htb + pfifo), all regions"
 SHAPE_RATE=1mbit
 scn_throttle_shape() {
