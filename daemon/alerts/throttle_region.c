@@ -535,7 +535,7 @@ static void raise_alert(struct tw_rthr *t, struct group *g, const struct eval *e
 void tw_rthr_tick(void *arg, uint64_t now, int final)
 {
 	struct tw_rthr *t = arg;
-	(void)final;
+	(void) final;
 	if (!t->c.enabled)
 		return;
 	if (now > t->now)

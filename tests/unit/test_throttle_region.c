@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "alerts/throttle_region.h"
+#include "outputs/am_map.h"
 #include "regions.h"
 #include "verdicts/throttle.h"
 
@@ -163,6 +164,17 @@ static void test_region_collapse(void)
 		json_object_put(o);
 	}
 	CHECK(count("192.0.2.0", NULL) == 0, "region-b is never named");
+	/* Alertmanager: the region is the alert's target label */
+	o = line_of("\"state\":\"raised\"", NULL);
+	struct tw_am_alert am;
+	char err[200];
+	memset(&am, 0, sizeof am);
+	CHECK(o && tw_am_map(o, NULL, (int64_t)(ts + 10 * NS), &am, NULL, err, sizeof err) == 0, "am map");
+	CHECK(am.labels && strstr(am.labels, "\"target\":\"region-a\"") != NULL, "am target: %s",
+	      am.labels ? am.labels : "-");
+	CHECK(am.labels && strstr(am.labels, "\"category\":\"throttling\"") != NULL, "am category");
+	tw_am_alert_clear(&am);
+	json_object_put(o);
 	const char *id = tw_rthr_related(t, A4, "region-a", ts);
 	CHECK(id && !strncmp(id, "rt-", 3), "a shutdown of region-a refers to the open alert");
 	CHECK(tw_rthr_related(t, B4, "region-b", ts) == NULL, "nothing for region-b");
