@@ -309,6 +309,12 @@ static int in_set(const uint64_t *s, size_t n, uint64_t h)
 	return 0;
 }
 
+/* a policed or shaped flow at the collapse's rate ref (within a factor of 2) */
+static int in_band(const struct wrec *r, double ref)
+{
+	return r->capped && usable(r) && r->rate <= 2 * ref && 2 * r->rate >= ref;
+}
+
 static uint64_t rec_start(const struct wrec *r)
 {
 	uint64_t d = (uint64_t)((double)r->secs * 1e9);
@@ -324,8 +330,20 @@ static void evaluate(struct tw_rthr *t, const struct group *g, uint64_t now, str
 	static double v[MAX_WIN];
 	memset(ev, 0, sizeof(*ev));
 	ev->start = UINT64_MAX;
+	/* the collapse's rate: the median of the latest min_flows policed or
+	 * shaped flows; the collapse is the capped flows within a factor of 2
+	 * of it (a fast flow the classifier called policed, at 10 Mbit/s with
+	 * loss bursts, is not part of a collapse to 400 kbit/s) */
+	size_t nr = 0;
+	for (size_t i = g->nr; i-- > 0 && nr < (size_t)(t->c.min_flows > 0 ? t->c.min_flows : 1);)
+		if (g->r[i].capped && usable(&g->r[i]))
+			v[nr++] = g->r[i].rate;
+	if (!nr)
+		return;
+	qsort(v, nr, sizeof(v[0]), cmp_dbl);
+	double ref = v[nr / 2];
 	for (size_t i = 0; i < g->nr; i++)
-		if (g->r[i].capped && usable(&g->r[i]) && rec_start(&g->r[i]) < ev->start)
+		if (in_band(&g->r[i], ref) && rec_start(&g->r[i]) < ev->start)
 			ev->start = rec_start(&g->r[i]);
 	if (ev->start == UINT64_MAX)
 		return;
@@ -341,7 +359,7 @@ static void evaluate(struct tw_rthr *t, const struct group *g, uint64_t now, str
 			continue;
 		}
 		ev->flows++;
-		if (!r->capped)
+		if (!in_band(r, ref))
 			continue;
 		v[nv++] = r->rate;
 		ev->dirs |= r->dirs;

@@ -198,6 +198,34 @@ static void test_region_collapse(void)
 	tw_rthr_free(t);
 }
 
+/* the first round has fast flows the per-flow classifier called policed
+ * (a plateau at 13 Mbit/s with loss bursts, a loaded machine): they are no
+ * part of a collapse to 400 kbit/s, and count in the baseline */
+static void test_fast_policed_before(void)
+{
+	struct tw_rthr_cfg c;
+	tw_rthr_cfg_default(&c);
+	struct tw_rthr *t = make(&c);
+	uint64_t ts = T0;
+	ts = round_of(t, ts, A, 2, 3, 6e6, TW_THR_NONE, NULL);
+	ts = round_of(t, ts, A, 2, 1, 13e6, TW_THR_POLICING, NULL);
+	ts = round_of(t, ts, B, 1, 4, 6e6, TW_THR_NONE, NULL);
+	ts = round_of(t, ts + 10 * NS, A, 2, 4, 400e3, TW_THR_POLICING, NULL);
+	ts = round_of(t, ts, B, 1, 4, 6e6, TW_THR_NONE, NULL);
+	tick_to(t, T0, ts + NS);
+	CHECK(count("\"state\":\"raised\"", "\"region\":\"region-a\"") == 1, "raised (%d lines)", nlines);
+	json_object *o = line_of("raised", NULL);
+	if (o) {
+		json_object *st = at(o, "stats", NULL);
+		double rate = json_object_get_double(at(st, "rate_bps", NULL));
+		CHECK(fabs(rate - 400e3) <= 0.2 * 400e3, "rate %f", rate);
+		CHECK(json_object_get_int(at(st, "affected_flows", NULL)) == 8, "the 8 slow flows");
+		CHECK(json_object_get_int(at(at(st, "baseline", NULL), "flows", NULL)) == 8, "baseline: the 8 first");
+		json_object_put(o);
+	}
+	tw_rthr_free(t);
+}
+
 /* a region on slow links: policed-looking at 400 kbit/s before and after; the
  * other region is fast: no drop against its own past, no alert */
 static void test_always_slow(void)
@@ -302,6 +330,7 @@ int main(void)
 		return 1;
 	}
 	test_region_collapse();
+	test_fast_policed_before();
 	test_always_slow();
 	test_target_not_region();
 	test_no_plateau();
