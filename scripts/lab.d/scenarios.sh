@@ -697,12 +697,13 @@ scn_throttle_region_cut() {
   FETCH_MAXTIME=${OPT_DURATION:-6} FETCH_TIMEOUT=$(( ${OPT_DURATION:-6} + 4 )) region_round during
   # the policed flows end and are judged (the throttling alert) before the cut
   sleep 8
-  echo "$(date +%s.%N)" > "$OUT/clients/cut-time"
-  local cut_iso; cut_iso=$(now_iso)
   nft_rule ip saddr "$(nft_set "${PFX4[@]}")" drop
   nft_rule ip daddr "$(nft_set "${PFX4[@]}")" drop
   nft_rule ip6 saddr "$(nft_set "${PFX6[@]}")" drop
   nft_rule ip6 daddr "$(nft_set "${PFX6[@]}")" drop
+  # the cut is in force from here (every rule installed)
+  echo "$(date +%s.%N)" > "$OUT/clients/cut-time"
+  local cut_iso; cut_iso=$(now_iso)
   sleep 14
   touch "$stop"
   join

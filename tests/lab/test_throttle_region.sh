@@ -51,13 +51,14 @@ assert s["targets"] >= 3, s
 assert s["baseline"]["flows"] >= 4 and s["baseline"]["speedup"] >= 3, s["baseline"]
 assert s["control"]["flows"] >= 2 and s["control"]["speedup"] >= 3, s["control"]
 assert a["target"] is None, a["target"]
-# region-b: never in any alert's scope
+# region-b: no region-wide alert, and no alert of region-b alone
 for x in A:
-    p = x.get("scope", {}).get("prefixes", [])
-    assert not any(q.startswith("192.0.2.") or q.startswith("2001:db8:b:") for q in p), ("region-b named", x)
     assert x.get("scope", {}).get("region") != "region-b", ("region-b named", x)
-others = sorted({(x["censorship"]["method"], (x.get("target") or {}).get("domain")) for x in R if x is not a})
-print("region-a %s rate %d bit/s (policer %d), spread %.2f, %s, %d of %d flows, %d targets %s; baseline %d flows %.0fx, control %d flows %.0fx; conf %.2f; other alerts raised: %s" % (
+# per-target alerts are not this test's subject (tests/lab/test_throttle.sh):
+# listed, with the prefixes they name
+others = sorted({(x["censorship"]["method"], (x.get("target") or {}).get("domain"), tuple(x["scope"]["prefixes"]))
+                 for x in R if x is not a})
+print("region-a %s rate %d bit/s (policer %d), spread %.2f, %s, %d of %d flows, %d targets %s; baseline %d flows %.0fx, control %d flows %.0fx; conf %.2f; per-target alerts raised: %s" % (
       s["variant"], s["rate_bps"], rate, s["rate_spread"], s["directions"], s["affected_flows"], s["flows"],
       s["targets"], a["targets"], s["baseline"]["flows"], s["baseline"]["speedup"], s["control"]["flows"],
       s["control"]["speedup"], a["censorship"]["confidence"], others or "none"))
@@ -95,8 +96,9 @@ for a in S:
     assert ts(a["timestamp"]) > cut, ("shutdown raised before the cut", a)
     assert a.get("related") == [{"id": tid, "category": "throttling"}], ("related", a.get("related"), tid)
 for x in A:
-    p = x.get("scope", {}).get("prefixes", [])
-    assert not any(q.startswith("192.0.2.") or q.startswith("2001:db8:b:") for q in p), ("region-b named", x)
+    if x["alert"]["category"] == "shutdown" or x["alert"]["signature_id"] == 2010:
+        p = x.get("scope", {}).get("prefixes", [])
+        assert not any(q.startswith("192.0.2.") or q.startswith("2001:db8:b:") for q in p), ("region-b named", x)
 print("throttling %s raised %.1f s before the cut (rate %d bit/s); %d shutdown alerts raised after it, each related to it: %s" % (
       tid, cut - ts(T[0]["timestamp"]), T[0]["stats"]["rate_bps"], len(S),
       [(a["alert"]["signature_id"], a["scope"]["prefixes"], round(ts(a["timestamp"]) - cut, 1)) for a in S]))
