@@ -324,8 +324,9 @@ static uint64_t rec_start(const struct wrec *r)
 /* The group's window: its capped flows, their common rate and spread, the
  * collapse's start, its targets; then the baseline (the group's own flows
  * that ended before the collapse began, and its buckets) and the control
- * (other groups' flows to those targets in the window). */
-static void evaluate(struct tw_rthr *t, const struct group *g, uint64_t now, struct eval *ev)
+ * (other groups' flows to those targets in the window).  lines: for an
+ * alert line, the control even when the group is no candidate. */
+static void evaluate(struct tw_rthr *t, const struct group *g, uint64_t now, int lines, struct eval *ev)
 {
 	static double v[MAX_WIN];
 	memset(ev, 0, sizeof(*ev));
@@ -385,6 +386,11 @@ static void evaluate(struct tw_rthr *t, const struct group *g, uint64_t now, str
 		}
 	if (ev->base_n)
 		ev->base_rate = exp2(base_lsum / (double)ev->base_n);
+	const struct tw_rthr_cfg *c = &t->c;
+	int local = ev->capped >= (size_t)c->min_flows && ev->ntargets >= (size_t)c->min_targets &&
+	            (double)ev->capped >= c->min_ratio * (double)ev->flows - 1e-9 && ev->spread <= c->max_spread + 1e-9;
+	if (!local && !lines)
+		return; /* the walk of every group below only for a candidate or a line */
 	for (size_t j = 0; j < t->n; j++) {
 		const struct group *o = t->all[j];
 		if (o == g)
@@ -399,9 +405,7 @@ static void evaluate(struct tw_rthr *t, const struct group *g, uint64_t now, str
 	}
 	if (ev->ctrl_n)
 		ev->ctrl_rate = exp2(ctrl_lsum / (double)ev->ctrl_n);
-	const struct tw_rthr_cfg *c = &t->c;
-	if (ev->capped < (size_t)c->min_flows || ev->ntargets < (size_t)c->min_targets ||
-	    (double)ev->capped < c->min_ratio * (double)ev->flows - 1e-9 || ev->spread > c->max_spread + 1e-9)
+	if (!local)
 		return;
 	int have_base = ev->base_n >= (size_t)c->baseline_flows;
 	int have_ctrl = ev->ctrl_n >= (size_t)c->control_flows;
@@ -567,13 +571,13 @@ void tw_rthr_tick(void *arg, uint64_t now, int final)
 		struct eval ev;
 		if (!g->open) {
 			g->dirty = 0;
-			evaluate(t, g, now, &ev);
+			evaluate(t, g, now, 0, &ev);
 			if (ev.candidate)
 				raise_alert(t, g, &ev, now);
 			continue;
 		}
 		if (g->last_capped + (uint64_t)t->c.resolve_after * NS <= now) {
-			evaluate(t, g, now, &ev);
+			evaluate(t, g, now, 1, &ev);
 			g->open = 0;
 			t->st.open--;
 			emit(t, g, &ev, "resolved", now, "quiet");
@@ -581,7 +585,7 @@ void tw_rthr_tick(void *arg, uint64_t now, int final)
 		}
 		if (g->dirty && g->last_emit + (uint64_t)t->c.update_interval * NS <= now) {
 			g->dirty = 0;
-			evaluate(t, g, now, &ev);
+			evaluate(t, g, now, 1, &ev);
 			if (ev.capped > g->em_affected)
 				emit(t, g, &ev, "updated", now, NULL);
 		}
