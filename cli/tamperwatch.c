@@ -201,6 +201,26 @@ static const char *s_at(struct json_object *o, const char *k1, const char *k2)
 	return v && !json_object_is_type(v, json_type_null) ? json_object_get_string(v) : "-";
 }
 
+/* an alert's subject: DOMAIN|IP:PORT/PROTO, or for a region-wide
+ * throttling alert (scope.level) "region NAME" or its client prefix */
+static void alert_subject(struct json_object *a, char *out, size_t cap)
+{
+	const char *level = s_at(a, "scope", "level"), *dom = s_at(a, "target", "domain");
+	if (strcmp(level, "-")) {
+		struct json_object *p = at(a, "scope", "prefixes");
+		const char *first = p && json_object_array_length(p)
+		                            ? json_object_get_string(json_object_array_get_idx(p, 0))
+		                            : "-";
+		if (!strcmp(level, "region"))
+			snprintf(out, cap, "region %s", s_at(a, "scope", "region"));
+		else
+			snprintf(out, cap, "%s", first ? first : "-");
+		return;
+	}
+	snprintf(out, cap, "%s:%s/%s", strcmp(dom, "-") ? dom : s_at(a, "target", "ip"), s_at(a, "target", "port"),
+	         s_at(a, "target", "proto"));
+}
+
 static unsigned long long u_at(struct json_object *o, const char *k1, const char *k2)
 {
 	struct json_object *v = at(o, k1, k2);
@@ -330,9 +350,7 @@ static int cmd_alerts(const struct tw_ctl_req *rq, int json)
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *a = json_object_array_get_idx(arr, i);
 		char target[320], tam[48], when[24];
-		const char *dom = s_at(a, "target", "domain");
-		snprintf(target, sizeof(target), "%s:%s/%s", strcmp(dom, "-") ? dom : s_at(a, "target", "ip"),
-		         s_at(a, "target", "port"), s_at(a, "target", "proto"));
+		alert_subject(a, target, sizeof(target));
 		snprintf(tam, sizeof(tam), "%llu/%llu", u_at(a, "stats", "affected_flows"), u_at(a, "stats", "flows"));
 		snprintf(when, sizeof(when), "%.19s", s_at(a, NULL, "timestamp"));
 		printf("%-16s %-8s %-16s %-10s %-28s %-9s %-7s %s\n", s_at(a, "alert", "id"), s_at(a, "alert", "state"),
@@ -386,9 +404,7 @@ static int cmd_throttling(const struct tw_ctl_req *rq, int json)
 		struct json_object *a = json_object_array_get_idx(arr, i);
 		struct json_object *st = at(a, NULL, "stats"), *c = st ? at(st, NULL, "control") : NULL;
 		char target[320], rate[24], crate[24], dirs[64], speed[24];
-		const char *dom = s_at(a, "target", "domain");
-		snprintf(target, sizeof(target), "%s:%s/%s", strcmp(dom, "-") ? dom : s_at(a, "target", "ip"),
-		         s_at(a, "target", "port"), s_at(a, "target", "proto"));
+		alert_subject(a, target, sizeof(target));
 		fmt_rate(st ? at(st, NULL, "rate_bps") : NULL, rate, sizeof(rate));
 		fmt_rate(c ? at(c, NULL, "rate_bps") : NULL, crate, sizeof(crate));
 		join_array(st ? at(st, NULL, "directions") : NULL, dirs, sizeof(dirs));

@@ -72,6 +72,21 @@ static const struct key keys[] = {
 	{ "alerts", "throttle_control_ratio", K_REAL, 1, 1000, OFF(alerts.throttle_control_ratio) },
 	{ "alerts", "throttle_control_flows", K_INT, 1, 1000000, OFF(alerts.throttle_control_flows) },
 	{ "alerts", "throttle_queue_ms", K_REAL, 0, 60000, OFF(alerts.throttle_queue_ms) },
+	/* region-wide throttling (docs/alerts.md "Region-wide throttling") */
+	{ "region_throttling", "enabled", K_BOOL, 0, 1, OFF(region_throttling.enabled) },
+	{ "region_throttling", "window", K_INT, 10, 86400, OFF(region_throttling.window) },
+	{ "region_throttling", "min_flows", K_INT, 1, 1000000, OFF(region_throttling.min_flows) },
+	{ "region_throttling", "min_targets", K_INT, 1, 256, OFF(region_throttling.min_targets) },
+	{ "region_throttling", "min_ratio", K_RATIO, 0, 1, OFF(region_throttling.min_ratio) },
+	{ "region_throttling", "max_spread", K_REAL, 0, 100, OFF(region_throttling.max_spread) },
+	{ "region_throttling", "speedup", K_REAL, 1, 1000, OFF(region_throttling.speedup) },
+	{ "region_throttling", "baseline_flows", K_INT, 1, 1000000, OFF(region_throttling.baseline_flows) },
+	{ "region_throttling", "require_baseline", K_BOOL, 0, 1, OFF(region_throttling.require_baseline) },
+	{ "region_throttling", "control_flows", K_INT, 1, 1000000, OFF(region_throttling.control_flows) },
+	{ "region_throttling", "resolve_after", K_INT, 1, 86400, OFF(region_throttling.resolve_after) },
+	{ "region_throttling", "update_interval", K_INT, 1, 86400, OFF(region_throttling.update_interval) },
+	{ "region_throttling", "related_window", K_INT, 0, 604800, OFF(region_throttling.related_window) },
+	{ "region_throttling", "max_groups", K_INT, 1, 1000000, OFF(region_throttling.max_groups) },
 	{ "state", "interval", K_INT, 1, 86400, OFF(alerts.state_interval) },
 	/* operator outputs (README "Metrics", "Syslog"); values checked by check_str */
 	{ "metrics", "listen", K_STR, 0, sizeof(((struct tw_config *)0)->metrics_listen), OFF(metrics_listen) },
@@ -239,6 +254,7 @@ void tw_config_default(struct tw_config *c)
 	memset(c, 0, sizeof(*c));
 	tw_timeouts_default(&c->timeouts);
 	tw_thr_cfg_default(&c->throttling);
+	tw_rthr_cfg_default(&c->region_throttling);
 	c->prefix_v4 = 24;
 	c->prefix_v6 = 48;
 	c->max_flows = TW_FLOWS_DEFAULT; /* include/tamperwatch/maps.h says why */

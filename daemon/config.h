@@ -6,14 +6,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "capture/sweep.h"
-#include "alerts/aggregate.h"     /* [alerts] / [state] keys */
-#include "outputs/alertmanager.h" /* [alertmanager] keys */
-#include "outputs/evidence.h"     /* [evidence] keys */
-#include "alerts/shutdown.h"      /* [shutdown] keys */
-#include "verdicts/throttle.h"    /* [throttling] keys */
-#include "outputs/nats_pub.h"     /* [nats] keys */
-#include "hub/hub.h"              /* [hub] keys */
-#include "sandbox.h"              /* [sandbox] keys */
+#include "alerts/aggregate.h"       /* [alerts] / [state] keys */
+#include "outputs/alertmanager.h"   /* [alertmanager] keys */
+#include "outputs/evidence.h"       /* [evidence] keys */
+#include "alerts/shutdown.h"        /* [shutdown] keys */
+#include "alerts/throttle_region.h" /* [region_throttling] keys */
+#include "verdicts/throttle.h"      /* [throttling] keys */
+#include "outputs/nats_pub.h"       /* [nats] keys */
+#include "hub/hub.h"                /* [hub] keys */
+#include "sandbox.h"                /* [sandbox] keys */
 #include <limits.h>
 
 struct tw_config {
@@ -30,6 +31,7 @@ struct tw_config {
 	int events_payload;           /* output.events_payload */
 	char output_types[256];       /* output.types: record types in the log ("" = by mode; outputs/types.h) */
 	struct tw_agg_cfg alerts;     /* [alerts] and state.interval (aggregate.h) */
+	struct tw_rthr_cfg region_throttling; /* [region_throttling] (alerts/throttle_region.h) */
 	/* operator outputs (README "Metrics", "Syslog") */
 	char metrics_listen[128]; /* metrics.listen: ADDR:PORT, "" = no endpoint */
 	int metrics_status_page;  /* metrics.status_page: serve /status on that endpoint too */

@@ -33,6 +33,7 @@
 #include "alerts/legit.h"
 #include "alerts/shutdown.h"
 #include "alerts/shutdown_feed.h"
+#include "alerts/throttle_region.h"
 #include "outputs/alertmanager.h"
 #include "outputs/bus.h"
 #include "outputs/evidence.h"
@@ -404,6 +405,7 @@ struct daemon {
 	struct tw_status_src status_src;
 	struct tw_verdict *verdict;
 	struct tw_agg *agg;
+	struct tw_rthr *rthr; /* region-wide throttling (alerts/throttle_region.c) */
 	struct tw_engine *eng;
 	struct tw_shutdown *sd;
 	struct tw_sdfeed *feed;
@@ -873,6 +875,16 @@ static int configure(struct daemon *d)
 
 /* ---- setup: built bottom up, in the order of docs/architecture.md ---------- */
 
+/* Every flow outcome to the per-target alerts, then to region-wide
+ * throttling (one verdict hook: the second one is evidence retention's). */
+static void outcome_fanout(void *arg, const struct tw_flow_outcome *o)
+{
+	struct daemon *d = arg;
+	tw_agg_outcome(d->agg, o);
+	if (d->rthr)
+		tw_rthr_outcome(d->rthr, o);
+}
+
 static int shutdown_setup(struct daemon *d, char *err, size_t errlen)
 {
 	struct tw_config *cfg = &d->cfg;
@@ -1012,11 +1024,27 @@ static int setup_steps(struct daemon *d, char *err, size_t errlen)
 		d->agg = tw_agg_new(&cfg->alerts, d->legit, a->state_dir, tw_bus_emit, &d->bus, err, errlen);
 		if (!d->agg)
 			return 3;
-		tw_verdict_set_hook(d->verdict, tw_agg_outcome, d->agg);
+		tw_verdict_set_hook(d->verdict, outcome_fanout, d);
 		if (tw_pipeline_add_tick(&d->pl, tw_agg_tick, d->agg) < 0 ||
 		    tw_stats_add_section(&d->stats, tw_agg_stats_json, d->agg) < 0) {
 			snprintf(err, errlen, "alerts: no free tick or stats slot (a build-time bound)");
 			return 3;
+		}
+		cfg->region_throttling.regions = cfg->alerts.regions;
+		if (cfg->region_throttling.enabled) {
+			if (!(d->rthr = tw_rthr_new(&cfg->region_throttling, tw_bus_emit, &d->bus))) {
+				snprintf(err, errlen, "region_throttling: out of memory");
+				return 3;
+			}
+			if (tw_pipeline_add_tick(&d->pl, tw_rthr_tick, d->rthr) < 0 ||
+			    tw_stats_add_section(&d->stats, tw_rthr_stats_json, d->rthr) < 0) {
+				snprintf(err, errlen,
+				         "region_throttling: no free tick or stats slot (a build-time bound)");
+				return 3;
+			}
+			/* a shutdown of a throttled region names the throttling alert */
+			cfg->shutdown.related = tw_rthr_related;
+			cfg->shutdown.related_arg = d->rthr;
 		}
 	}
 
@@ -1190,6 +1218,7 @@ static void teardown(struct daemon *d)
 		d->eng->destroy(d->eng);
 	tw_verdict_free(d->verdict);
 	tw_agg_free(d->agg);
+	tw_rthr_free(d->rthr);
 	tw_sdfeed_free(d->feed);
 	tw_shutdown_free(d->sd);
 	tw_spage_free(d->page); /* after the metrics thread that reads it */

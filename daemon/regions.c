@@ -311,6 +311,22 @@ const struct tw_region_entry *tw_regions_lookup(const struct tw_regions *r, int 
 	return NULL;
 }
 
+const struct tw_region_entry *tw_regions_lookup_prefix(const struct tw_regions *r, const char *prefix)
+{
+	char addr[64];
+	uint8_t bin[16];
+	if (!r || !prefix)
+		return NULL;
+	snprintf(addr, sizeof(addr), "%s", prefix);
+	char *slash = strchr(addr, '/');
+	if (slash)
+		*slash = 0;
+	int fam = strchr(addr, ':') ? AF_INET6 : AF_INET;
+	if (inet_pton(fam, addr, bin) != 1)
+		return NULL;
+	return tw_regions_lookup(r, fam, bin);
+}
+
 void tw_regions_free(struct tw_regions *r)
 {
 	free(r->e);

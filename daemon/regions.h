@@ -36,5 +36,8 @@ int tw_regions_load(struct tw_regions *r, const char *path, char *err, size_t er
 /* Parse from memory; `name` is used in error messages. */
 int tw_regions_parse(struct tw_regions *r, const char *name, const char *text, char *err, size_t errlen);
 const struct tw_region_entry *tw_regions_lookup(const struct tw_regions *r, int family, const uint8_t *addr);
+/* The region of a client prefix written "ADDR/LEN", looked up by its
+ * network address; NULL: r NULL, not labelled, or not an address. */
+const struct tw_region_entry *tw_regions_lookup_prefix(const struct tw_regions *r, const char *prefix);
 void tw_regions_free(struct tw_regions *r);
 #endif

@@ -243,18 +243,7 @@ static void add_evid(struct alert *al, uint64_t id)
  * cannot apply.  NULL: no regions.file, or not labelled. */
 static const struct tw_region_entry *region_of(const struct tw_regions *r, const char *prefix)
 {
-	char addr[PFXLEN];
-	uint8_t bin[16];
-	if (!r)
-		return NULL;
-	snprintf(addr, sizeof(addr), "%s", prefix);
-	char *slash = strchr(addr, '/');
-	if (slash)
-		*slash = 0;
-	int fam = strchr(addr, ':') ? AF_INET6 : AF_INET;
-	if (inet_pton(fam, addr, bin) != 1)
-		return NULL;
-	return tw_regions_lookup(r, fam, bin);
+	return tw_regions_lookup_prefix(r, prefix);
 }
 
 /* scope.region / scope.asn: the one region (ASN) every labelled client

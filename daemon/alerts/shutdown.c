@@ -211,6 +211,21 @@ static void alert_head(struct tw_jb *b, uint64_t now, const char *id, const char
 	tw_jb_obj_close(b);
 }
 
+/* "related": the throttling alert of the same region (or prefix) that the
+ * shutdown deepens, while it is open or recent (tw_shutdown_cfg.related) */
+static void put_related(const struct tw_shutdown *s, struct tw_jb *b, const char *key, const char *region, uint64_t now)
+{
+	const char *id = s->c.related ? s->c.related(s->c.related_arg, key, region, now) : NULL;
+	if (!id)
+		return;
+	tw_jb_arr_open(b, "related");
+	tw_jb_obj_open(b, NULL);
+	tw_jb_str(b, "id", id);
+	tw_jb_str(b, "category", "throttling");
+	tw_jb_obj_close(b);
+	tw_jb_arr_close(b);
+}
+
 static void alert_tail(struct tw_jb *b, const char *level, uint64_t start, uint64_t end, double depth, uint64_t last)
 {
 	tw_jb_obj_open(b, "shutdown");
@@ -262,6 +277,7 @@ static void emit_series_alert(struct tw_shutdown *s, struct sd_series *x, uint64
 			tw_jb_str(&b, NULL, class_names[k]);
 	tw_jb_arr_close(&b);
 	tw_jb_obj_close(&b);
+	put_related(s, &b, x->key, x->region, now);
 	alert_tail(&b, x->a_partial ? "partial" : "full", x->a_start, end, depth, x->a_last);
 	emit(s, &b);
 }
@@ -286,6 +302,7 @@ static void emit_region_alert(struct tw_shutdown *s, struct sd_region *r, uint64
 	tw_jb_dbl(&b, "depth", r->depth, 3);
 	tw_jb_u64(&b, "duration_s", ((end ? end : now) - r->start) / NS);
 	tw_jb_obj_close(&b);
+	put_related(s, &b, r->name, r->name, now);
 	alert_tail(&b, "region", r->start, end, r->depth, r->last);
 	emit(s, &b);
 }

@@ -69,6 +69,11 @@ struct tw_shutdown_cfg {
 	/* optional: every evaluated sample (main: the status page); unset: none */
 	void (*observe)(void *arg, const struct tw_sd_point *p);
 	void *observe_arg;
+	/* optional: the id of a throttling alert of the same group (region,
+	 * else the prefix key) open or recent at now, NULL if none; a shutdown
+	 * alert names it in "related" (main: alerts/throttle_region.c) */
+	const char *(*related)(void *arg, const char *key, const char *region, uint64_t now_ns);
+	void *related_arg;
 };
 
 void tw_shutdown_cfg_default(struct tw_shutdown_cfg *c);

@@ -368,8 +368,12 @@ int tw_am_map(struct json_object *line, const struct tw_am_labels *extra, int64_
 	/* the alert's subject: a domain or server address; for a shutdown the
 	 * client prefix, or the region of a regional alert */
 	const char *target;
-	if (level || (category && !strcmp(category, "shutdown")))
-		target = level && !strcmp(level, "region") && region ? region : first_prefix ? first_prefix : region;
+	const char *slevel = str(line, "scope", "level"); /* region-wide throttling: region or prefix */
+	if (level || slevel || (category && !strcmp(category, "shutdown")))
+		target = ((level && !strcmp(level, "region")) || (slevel && !strcmp(slevel, "region"))) && region
+		                 ? region
+		         : first_prefix ? first_prefix
+		                        : region;
 	else
 		target = str(line, "target", "domain") ? str(line, "target", "domain") : str(line, "target", "ip");
 

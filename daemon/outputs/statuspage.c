@@ -175,7 +175,16 @@ void tw_spage_sink(void *page, const char *line, size_t len, struct json_object 
 			memset(x, 0, sizeof *x);
 			snprintf(x->id, sizeof x->id, "%s", id);
 			struct json_object *tg;
-			if (json_object_object_get_ex(o, "target", &tg))
+			const char *lv = tw_bus_field(o, "scope", "level"); /* region-wide throttling */
+			struct json_object *sc, *pf;
+			const char *nm = tw_bus_field(o, "scope", "region");
+			if (*lv && strcmp(lv, "region") && json_object_object_get_ex(o, "scope", &sc) &&
+			    json_object_object_get_ex(sc, "prefixes", &pf) &&
+			    json_object_is_type(pf, json_type_array) && json_object_array_length(pf))
+				nm = json_object_get_string(json_object_array_get_idx(pf, 0));
+			if (*lv)
+				snprintf(x->label, sizeof x->label, "%s %.100s", lv, nm ? nm : "?");
+			else if (json_object_object_get_ex(o, "target", &tg))
 				target_label(tg, x->label, sizeof x->label);
 			x->raised = t;
 		}

@@ -635,6 +635,83 @@ police_target() { # bytes/s, both|to_client|to_server, [probe]
     target:="$(target_json "$d" null)" prefixes:="$(json_list "${PREFIXES[@]}")" \
     note="token bucket, excess dropped (no queue): loss without RTT growth"
 }
+scenario throttle-region censor "throttling: region-wide policing: after a fast first round, every TCP flow towards region-a (v4 and v6) is policed to 400 kbit/s (nft limit per flow, drops), whatever the site; region-b unaffected"
+REGION_BPS=50000   # 400 kbit/s
+# region_round TAG: both regions download the bulk file from four sites at
+# once (region-a over v4 and v6), FETCH_MAXTIME seconds at most
+region_round() {
+  local h n=0 others=("${BG[@]}")   # join waits for this round only (heartbeats may run)
+  BG=()
+  for h in news.example social.example allowed.example bulk.example; do
+    spawn fetch "c1-$1-$h" tw-c1 "${C1_IPS[$((n % 3))]}" "https://$h/files/bulk.bin" -4
+    spawn fetch "c1-$1-$h-v6" tw-c1 "$C16" "https://$h/files/bulk.bin" -6
+    spawn fetch "c2-$1-$h" tw-c2 "${C2_IPS[$((n % 3))]}" "https://$h/files/bulk.bin" -4
+    n=$((n + 1))
+  done
+  join
+  BG=("${others[@]}")
+}
+scn_throttle_region() {
+  resolve_prefixes region-a
+  # the wire carries MTU-sized packets: no 64 KiB GSO bursts from the server
+  nsx tw-srv ip link set srv-cen gso_max_segs 1
+  # before: both regions fast (the region's own baseline)
+  FETCH_MAXTIME=3 region_round before
+  # the flows of the first round end (and are judged) before the policer
+  sleep 7
+  censor_on
+  region_police
+  FETCH_MAXTIME=${OPT_DURATION:-6} FETCH_TIMEOUT=$(( ${OPT_DURATION:-6} + 4 )) region_round during
+  region_truth
+}
+region_truth() {
+  truth_tamper method=throttling variant=policing rate_bps:=$((${REGION_RATE:-$REGION_BPS} * 8)) per_flow:=true region=region-a \
+    directions:='["to_client"]' target:=null prefixes:="$(json_list "${PREFIXES[@]}")" \
+    note="every TCP flow towards the region policed (token bucket per flow, excess dropped), whatever the site"
+  truth_control prefixes:="$(json_list "$C2_NET" "$C2_NET6")" note="region-b never throttled: the same sites at full speed"
+}
+region_police() { # every TCP flow towards region-a policed per flow
+  local bps=${REGION_RATE:-$REGION_BPS}
+  nft_table
+  nft_cen add set inet twcensor thr4 '{ type ipv4_addr . inet_service . ipv4_addr . inet_service; flags dynamic; timeout 2m; }'
+  nft_cen add set inet twcensor thr6 '{ type ipv6_addr . inet_service . ipv6_addr . inet_service; flags dynamic; timeout 2m; }'
+  local lim="limit rate over $bps bytes/second burst 12000 bytes"
+  nft_rule ip daddr "$(nft_set "${PFX4[@]}")" meta l4proto tcp update @thr4 \{ ip saddr . th sport . ip daddr . th dport $lim \} drop
+  nft_rule ip6 daddr "$(nft_set "${PFX6[@]}")" meta l4proto tcp update @thr6 \{ ip6 saddr . th sport . ip6 daddr . th dport $lim \} drop
+}
+scenario throttle-region-cut censor "throttling deepening into a shutdown: clients of both regions poll; region-a is policed to 400 kbit/s on every site (as throttle-region), then cut off completely; region-b unaffected"
+scn_throttle_region_cut() {
+  resolve_prefixes region-a
+  local stop=$OUT/clients/.stop i
+  rm -f "$stop"
+  nsx tw-srv ip link set srv-cen gso_max_segs 1
+  for i in 0 1 2; do
+    spawn heartbeat tw-c1 "${C1_IPS[$i]}" "$OUT/clients/heartbeat-c1-$i.txt" "$stop"
+    spawn heartbeat tw-c2 "${C2_IPS[$i]}" "$OUT/clients/heartbeat-c2-$i.txt" "$stop"
+  done
+  FETCH_MAXTIME=3 region_round before
+  sleep 7
+  censor_on
+  echo "$(date +%s.%N)" > "$OUT/clients/throttle-time"
+  region_police
+  FETCH_MAXTIME=${OPT_DURATION:-6} FETCH_TIMEOUT=$(( ${OPT_DURATION:-6} + 4 )) region_round during
+  # the policed flows end and are judged (the throttling alert) before the cut
+  sleep 8
+  nft_rule ip saddr "$(nft_set "${PFX4[@]}")" drop
+  nft_rule ip daddr "$(nft_set "${PFX4[@]}")" drop
+  nft_rule ip6 saddr "$(nft_set "${PFX6[@]}")" drop
+  nft_rule ip6 daddr "$(nft_set "${PFX6[@]}")" drop
+  # the cut is in force from here (every rule installed)
+  echo "$(date +%s.%N)" > "$OUT/clients/cut-time"
+  local cut_iso; cut_iso=$(now_iso)
+  sleep 14
+  touch "$stop"
+  join
+  region_truth
+  truth_tamper method=shutdown variant=full prefixes:="$(json_list "${PREFIXES[@]}")" target:=null \
+    start="$cut_iso" \
+    note="after the throttling, all traffic of the prefixes dropped both ways"
+}
 scenario throttle-shape censor "throttling: shaping media.example to 1 Mbit/s with a deep queue (tc htb + pfifo), all regions"
 SHAPE_RATE=1mbit
 scn_throttle_shape() {

@@ -30,6 +30,8 @@ def matches(rec, entry):
     t, tg = rec["tamper"], entry["target"]
     if t["method"] != entry["method"] or not in_prefixes(rec["src_prefix"], entry.get("prefixes", [])):
         return False
+    if tg is None:  # region-wide (throttle-region): every site of the prefixes
+        return True
     if t["method"] == "dns_injection":
         return t.get("dns_qname") == tg.get("domain")
     if tg.get("port") is not None and rec.get("dest_port") != tg["port"]:

@@ -5,7 +5,7 @@
 # (tests/docs/schema_check.py fails otherwise, and on a type it does not
 # declare).  Inputs: replays of corpus captures (verdicts, alerts, the ISP
 # redirect), of the crafted captures of tests/replay (every verdict method,
-# an alert raised, updated and resolved, declared and residual blocking, all
+# an alert raised, updated and resolved, declared and residual blocking, region-wide throttling, all
 # outputs on), of a shutdown story where two prefixes of one region are cut
 # together (full, partial and region alerts, a capture gap), and a short
 # live run in network namespaces of its own, under the machine-wide lock
@@ -71,6 +71,10 @@ run incident --replay "$W/a/incident.pcap" --events-payload --evidence "$W/ev" -
 printf 'blocked.example, dns_injection, Court order 77/2024, 2020-01-01,\n' >"$W/declared.csv"
 run declared --replay "$W/a/incident.pcap" --declared "$W/declared.csv"
 run residual --replay "$W/a/residual.pcap"
+# region-wide throttling (tests/replay/craft_throttle_region.py): its alert and stats section
+mkdir -p "$W/rt"
+python3 tests/replay/craft_throttle_region.py "$W/rt" >/dev/null || fail "craft_throttle_region"
+run region-throttling --replay "$W/rt/region.pcap" --set regions.file="$W/rt/regions.txt"
 
 # ---- shutdown: the story of tests/replay/craft_shutdown.py, with the partial
 # shutdown moved onto the full one's time and both prefixes in one region, so
