@@ -386,7 +386,8 @@ struct daemon {
 	struct args a;
 	struct tw_config cfg;
 	const struct backend *be;
-	char mode_note[160]; /* live without --mode: which was chosen and why, said on attach */
+	char mode_note[200]; /* live: which mode and why, said on attach */
+	int ingress_only;    /* live XDP that cannot see each flow's other direction (live_backend) */
 	struct tw_fp_db *fpdb;
 	struct tw_legit *legit;
 	struct tw_regions regions;
@@ -676,18 +677,30 @@ static const struct backend *live_backend(struct daemon *d)
 {
 	const struct args *a = &d->a;
 	int prof = d->cfg.profile, fwd = prof == TW_PROFILE_AUTO ? forwarding() : -1;
-	if (a->mode_given)
-		return a->mode;
-	if (prof == TW_PROFILE_VANTAGE || (prof == TW_PROFILE_AUTO && fwd == 0)) {
+	int host = prof == TW_PROFILE_VANTAGE || (prof == TW_PROFILE_AUTO && fwd == 0);
+	const struct backend *be = a->mode;
+	if (!a->mode_given && host) {
 		snprintf(d->mode_note, sizeof(d->mode_note),
 		         "%s: both directions, with TC (ingress+egress); --mode xdp for ingress only",
 		         prof == TW_PROFILE_VANTAGE ? "profile vantage"
 		                                    : "this host forwards no packets (its own traffic)");
-		return backend_find("tc", 1);
+		be = backend_find("tc", 1);
+	} else if (!a->mode_given) {
+		snprintf(d->mode_note, sizeof(d->mode_note),
+		         "%s: XDP, each packet once as it arrives on a watched link",
+		         prof == TW_PROFILE_GATEWAY ? "profile gateway" : "this host forwards packets (a gateway)");
 	}
-	snprintf(d->mode_note, sizeof(d->mode_note), "%s: XDP, each packet once as it arrives on a watched link",
-	         prof == TW_PROFILE_GATEWAY ? "profile gateway" : "this host forwards packets (a gateway)");
-	return a->mode;
+	/* XDP sees what arrives: on a host's own traffic, or on one link of a
+	 * gateway, each flow's other direction leaves unseen.  Such flows are
+	 * counted, not judged (verdict.h) */
+	d->ingress_only = be && be->attach == TW_MODE_XDP && !be->watches && (host || a->nif == 1);
+	if (d->ingress_only)
+		snprintf(d->mode_note, sizeof(d->mode_note),
+		         "%s: XDP sees only what arrives: flows seen one way are counted "
+		         "(flows_one_way_attachment), not judged; --mode tc for both directions",
+		         host ? (prof == TW_PROFILE_VANTAGE ? "profile vantage" : "this host forwards no packets")
+		              : "one watched link");
+	return be;
 }
 
 static int configure(struct daemon *d)
@@ -974,6 +987,7 @@ static int setup_steps(struct daemon *d, char *err, size_t errlen)
 			return 3;
 		}
 		tw_verdict_set_throttle(d->verdict, &cfg->throttling);
+		tw_verdict_set_ingress_only(d->verdict, d->ingress_only);
 		tw_pipeline_add_consumer(&d->pl, "verdicts", tw_verdict_event, d->verdict);
 		d->stats.verdict = d->verdict;
 	}
