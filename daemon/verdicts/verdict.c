@@ -203,6 +203,11 @@ struct tw_verdict {
 	struct tw_thr_cfg thr_cfg;
 	struct tw_quic_verdicts *quic; /* UDP/443 flows (verdicts/quic.c) */
 	int ingress_only;              /* tw_verdict_set_ingress_only */
+	int nlocal;                    /* tw_verdict_add_local */
+	struct {
+		uint8_t family;
+		uint8_t addr[16];
+	} local[TW_VERDICT_MAX_LOCAL];
 	struct tw_verdict_stats st;
 };
 
@@ -213,9 +218,19 @@ static int one_way(const struct tw_event *e)
 	return !e->flow.dir[0].packets || !e->flow.dir[1].packets;
 }
 
+static int is_local(const struct tw_verdict *v, int family, const uint8_t *a)
+{
+	size_t n = family == TW_FAMILY_IPV6 ? 16 : 4;
+	for (int i = 0; i < v->nlocal; i++)
+		if (v->local[i].family == family && !memcmp(v->local[i].addr, a, n))
+			return 1;
+	return 0;
+}
+
 static int attachment_one_way(const struct tw_verdict *v, const struct tw_event *e)
 {
-	return v->ingress_only && one_way(e);
+	return one_way(e) && (v->ingress_only ||
+	                      (v->nlocal && (is_local(v, e->family, e->caddr) || is_local(v, e->family, e->saddr))));
 }
 
 static uint64_t mix(uint64_t x)
@@ -493,6 +508,19 @@ void tw_verdict_set_throttle(struct tw_verdict *v, const struct tw_thr_cfg *c)
 void tw_verdict_set_ingress_only(struct tw_verdict *v, int on)
 {
 	v->ingress_only = on != 0;
+}
+
+int tw_verdict_add_local(struct tw_verdict *v, int family, const uint8_t addr[16])
+{
+	if (is_local(v, family, addr))
+		return 0;
+	if (v->nlocal == TW_VERDICT_MAX_LOCAL)
+		return -1;
+	v->local[v->nlocal].family = (uint8_t)family;
+	memset(v->local[v->nlocal].addr, 0, 16);
+	memcpy(v->local[v->nlocal].addr, addr, family == TW_FAMILY_IPV6 ? 16 : 4);
+	v->nlocal++;
+	return 0;
 }
 
 void tw_verdict_free(struct tw_verdict *v)
@@ -1581,7 +1609,7 @@ void tw_verdict_event(void *verdict, const struct tw_decoded_event *d)
 		break;
 	case TW_EV_FLOW_END:
 		f = flow_get(v, e->flow_id, 0);
-		if (one_way(e) && v->ingress_only)
+		if (attachment_one_way(v, e))
 			v->st.flows_one_way_attachment++;
 		else if (one_way(e))
 			v->st.flows_one_way++;

@@ -98,4 +98,11 @@ void tw_verdict_set_throttle(struct tw_verdict *v, const struct tw_thr_cfg *c);
  * Such flows are counted (flows_one_way_attachment) and given no verdict,
  * no redirect record and no outcome. */
 void tw_verdict_set_ingress_only(struct tw_verdict *v, int on);
+/* The same for the flows of this host's own addresses only (XDP on the
+ * links of a forwarding gateway: what it forwards arrives on one watched
+ * link or another, what it sends itself arrives nowhere).  Up to
+ * TW_VERDICT_MAX_LOCAL addresses (family TW_FAMILY_*, IPv4 in the first 4
+ * bytes); -1 when full. */
+#define TW_VERDICT_MAX_LOCAL 64
+int tw_verdict_add_local(struct tw_verdict *v, int family, const uint8_t addr[16]);
 #endif
