@@ -5,7 +5,8 @@ tests/live/test_live_quic_forged.sh.  Python 3 standard library only.
 Runs in the gateway namespace: an AF_PACKET socket on the client-side link
 reads the client's UDP/443 datagrams; for a long-header Initial whose
 Destination Connection ID starts with one of the given prefixes it sends,
-from the server's address and port to the client, through a raw IP socket:
+from the server's address and port to the client, through a raw IP socket
+(the packet built by the lab censor's build_udp, scripts/lab.d/censor.py):
 
   vn     a Version Negotiation packet (version 0) that echoes the client's
          connection IDs, swapped, and lists the client's own version among
@@ -22,27 +23,10 @@ port and SCID).  Logs one JSON line per forgery to --log.
 """
 import argparse, json, os, random, signal, socket, struct, sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "lab.d"))
+from censor import build_udp  # noqa: E402  (the lab censor's packet builder)
+
 ETH_P_ALL = 0x0003
-
-
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
-
-
-def udp4(src, dst, sport, dport, payload, ttl=64):
-    ln = 8 + len(payload)
-    s, d = socket.inet_aton(src), socket.inet_aton(dst)
-    hdr = struct.pack("!HHHH", sport, dport, ln, 0)
-    c = csum(s + d + struct.pack("!BBH", 0, 17, ln) + hdr + payload) or 0xFFFF
-    udp = struct.pack("!HHHH", sport, dport, ln, c) + payload
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), random.randint(1, 0xFFFF), 0, ttl, 17, 0, s, d)
-    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
-    return ip + udp
 
 
 def initial(frame):
@@ -115,7 +99,7 @@ def main():
                 bytes([len(dcid)]) + dcid + struct.pack("!II", 0x1A2A3A4A, version)
         else:
             payload = bytes([0x40 | random.randint(0, 0x3F)]) + os.urandom(42)
-        tx.sendto(udp4(dst, src, dport, sport, payload), (src, 0))
+        tx.sendto(build_udp(4, dst, src, dport, sport, payload, ttl=64, ipid=random.randint(1, 0xFFFF)), (src, 0))
         log.write(json.dumps({"forged": kind, "client_port": sport, "version": "%08x" % version,
                               "dcid": dcid.hex(), "scid": scid.hex(), "bytes": len(payload)}) + "\n")
         log.flush()

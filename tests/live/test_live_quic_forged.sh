@@ -20,18 +20,13 @@
 cd "$(dirname "$0")/../.." || exit 1
 . tests/live/lib.sh
 need_root
-command -v gtlsclient >/dev/null && command -v gtlsserver >/dev/null ||
-  skip "ngtcp2-client / ngtcp2-server not installed (scripts/install-deps.sh)"
+need_quic
 command -v nft >/dev/null || skip "nft not installed"
 topo_up
 mkdir -p /etc/netns/$NS_C || fail "/etc/netns/$NS_C"
 trap 'rm -rf /etc/netns/$NS_C; topo_down' EXIT
 printf '203.0.113.10 www.lab vn.lab reset.lab\n' >/etc/netns/$NS_C/hosts
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/key.pem" \
-  -out "$WORK/cert.pem" -days 1 -subj /CN=www.lab >/dev/null 2>&1 || fail "openssl certificate"
-ip netns exec $NS_S gtlsserver --quiet -d "$WORK/www" 203.0.113.10 443 "$WORK/key.pem" "$WORK/cert.pem" \
-  >"$WORK/quic-server.log" 2>&1 &
-PIDS+=($!)
+quic_server_start
 
 VN=0f0f0f0f0f0f0f0f RESET=5e5e5e5e5e5e5e5e
 printf '%s\n' "table inet twforge {" "  chain censor {" \
@@ -44,14 +39,6 @@ ip netns exec $NS_G python3 tests/live/quic_forge.py --iface gw-cli --vn $VN --r
 PIDS+=($!)
 for i in $(seq 50); do [ -e "$WORK/forge.ready" ] && break; sleep 0.1; done
 [ -e "$WORK/forge.ready" ] || fail "quic_forge.py did not start: $(cat "$WORK/forge.log")"
-
-quic() { # quic NAME [extra gtlsclient args]: 0 if the download worked (NAME is the SNI)
-  local sni=$1; shift
-  rm -f "$WORK/dl/index.html"; mkdir -p "$WORK/dl"
-  client timeout 6 gtlsclient --quiet --exit-on-all-streams-close --handshake-timeout=2s \
-    --download="$WORK/dl" "$@" "$sni" 443 "https://$sni/index.html" >>"$WORK/quic-client.log" 2>&1 &&
-    cmp -s "$WORK/dl/index.html" "$WORK/www/index.html"
-}
 
 out=$WORK/quic-forged.json
 tw_start "$out" -i gw-cli -i gw-srv --mode tc --profile vantage --set flows.udp_idle=4 --set flows.silence_hold=4
