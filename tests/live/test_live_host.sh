@@ -20,22 +20,14 @@ cd "$(dirname "$0")/../.." || exit 1
 need_root
 topo_up
 [ "$(ip netns exec $NS_C cat /proc/sys/net/ipv4/conf/all/forwarding)" = 0 ] || fail "client namespace forwards"
-ip netns exec $NS_G nft -f - <<'EOF' || fail "nft"
-table inet twhole {
-  chain censor {
-    type filter hook forward priority 0; policy accept;
-    tcp dport 81 drop
-  }
+# nft_drop NS HOOK PORT: drop TCP to PORT in NS's forward (a censor on the
+# way) or input (the host's own firewall) hook
+nft_drop() {
+  printf '%s\n' "table inet twdrop$3 {" "  chain c {" "    type filter hook $2 priority 0; policy accept;" \
+    "    tcp dport $3 drop" "  }" "}" | ip netns exec "$1" nft -f - || fail "nft in $1"
 }
-EOF
-ip netns exec $NS_C nft -f - <<'EOF' || fail "nft on the host"
-table inet twhostfw {
-  chain input {
-    type filter hook input priority 0; policy accept;
-    tcp dport 82 drop
-  }
-}
-EOF
+nft_drop $NS_G forward 81
+nft_drop $NS_C input 82
 
 host_start() { # host_start OUT ARGS...: the daemon in the client namespace
   local out=$1; shift
