@@ -7,6 +7,8 @@
  * whatever of it was made is taken down by one function (teardown). */
 #include <errno.h>
 #include <getopt.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -388,7 +390,9 @@ struct daemon {
 	struct args a;
 	struct tw_config cfg;
 	const struct backend *be;
-	char mode_note[160]; /* live without --mode: which was chosen and why, said on attach */
+	char mode_note[200]; /* live: which mode and why, said on attach */
+	int ingress_only;    /* live XDP that cannot see each flow's other direction (live_backend) */
+	int xdp_gateway;     /* live XDP on several links of a forwarding host: its own flows one way */
 	struct tw_fp_db *fpdb;
 	struct tw_legit *legit;
 	struct tw_regions regions;
@@ -645,6 +649,48 @@ static int sinks_schedule(struct daemon *d, char *err, size_t errlen)
 	return 0;
 }
 
+/* XDP on a forwarding gateway sees what it forwards both ways, but what
+ * the gateway sends itself arrives on no watched link: its own flows (its
+ * resolver, NTP, management) are one way because of the attachment.  The
+ * namespace's addresses at start are handed to the verdicts (verdict.h);
+ * one added later is not known.  0, or -1 with one line said. */
+static int local_addresses(struct tw_verdict *v)
+{
+	struct ifaddrs *ifa, *i;
+	int n = 0, over = 0;
+	if (getifaddrs(&ifa) < 0) {
+		fprintf(stderr, "tamperwatchd: cannot list this host's addresses (%s): its own flows are judged\n",
+		        strerror(errno));
+		return -1;
+	}
+	for (i = ifa; i; i = i->ifa_next) {
+		uint8_t a[16] = { 0 };
+		int fam;
+		if (!i->ifa_addr)
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET) {
+			memcpy(a, &((const struct sockaddr_in *)(const void *)i->ifa_addr)->sin_addr, 4);
+			fam = TW_FAMILY_IPV4;
+		} else if (i->ifa_addr->sa_family == AF_INET6) {
+			memcpy(a, &((const struct sockaddr_in6 *)(const void *)i->ifa_addr)->sin6_addr, 16);
+			fam = TW_FAMILY_IPV6;
+		} else {
+			continue;
+		}
+		if (tw_verdict_add_local(v, fam, a) < 0)
+			over++;
+		else
+			n++;
+	}
+	freeifaddrs(ifa);
+	if (over)
+		fprintf(stderr,
+		        "tamperwatchd: this host has more than %d addresses: the flows of %d of them are judged as "
+		        "forwarded ones\n",
+		        TW_VERDICT_MAX_LOCAL, over);
+	return over ? -1 : 0;
+}
+
 /* ---- configuration --------------------------------------------------------- */
 
 /* The configuration and the files it names; -1 to go on, or the exit status
@@ -680,18 +726,31 @@ static const struct backend *live_backend(struct daemon *d)
 {
 	const struct args *a = &d->a;
 	int prof = d->cfg.profile, fwd = prof == TW_PROFILE_AUTO ? forwarding() : -1;
-	if (a->mode_given)
-		return a->mode;
-	if (prof == TW_PROFILE_VANTAGE || (prof == TW_PROFILE_AUTO && fwd == 0)) {
+	int host = prof == TW_PROFILE_VANTAGE || (prof == TW_PROFILE_AUTO && fwd == 0);
+	const struct backend *be = a->mode;
+	if (!a->mode_given && host) {
 		snprintf(d->mode_note, sizeof(d->mode_note),
 		         "%s: both directions, with TC (ingress+egress); --mode xdp for ingress only",
 		         prof == TW_PROFILE_VANTAGE ? "profile vantage"
 		                                    : "this host forwards no packets (its own traffic)");
-		return backend_find("tc", 1);
+		be = backend_find("tc", 1);
+	} else if (!a->mode_given) {
+		snprintf(d->mode_note, sizeof(d->mode_note),
+		         "%s: XDP, each packet once as it arrives on a watched link",
+		         prof == TW_PROFILE_GATEWAY ? "profile gateway" : "this host forwards packets (a gateway)");
 	}
-	snprintf(d->mode_note, sizeof(d->mode_note), "%s: XDP, each packet once as it arrives on a watched link",
-	         prof == TW_PROFILE_GATEWAY ? "profile gateway" : "this host forwards packets (a gateway)");
-	return a->mode;
+	/* XDP sees what arrives: on a host's own traffic, or on one link of a
+	 * gateway, each flow's other direction leaves unseen.  Such flows are
+	 * counted, not judged (verdict.h) */
+	d->ingress_only = be && be->attach == TW_MODE_XDP && !be->watches && (host || a->nif == 1);
+	d->xdp_gateway = be && be->attach == TW_MODE_XDP && !be->watches && !d->ingress_only;
+	if (d->ingress_only)
+		snprintf(d->mode_note, sizeof(d->mode_note),
+		         "%s: XDP sees only what arrives: flows seen one way are counted "
+		         "(flows_one_way_attachment), not judged; --mode tc for both directions",
+		         host ? (prof == TW_PROFILE_VANTAGE ? "profile vantage" : "this host forwards no packets")
+		              : "one watched link");
+	return be;
 }
 
 static int configure(struct daemon *d)
@@ -990,6 +1049,9 @@ static int setup_steps(struct daemon *d, char *err, size_t errlen)
 			return 3;
 		}
 		tw_verdict_set_throttle(d->verdict, &cfg->throttling);
+		tw_verdict_set_ingress_only(d->verdict, d->ingress_only);
+		if (d->xdp_gateway)
+			local_addresses(d->verdict);
 		tw_pipeline_add_consumer(&d->pl, "verdicts", tw_verdict_event, d->verdict);
 		d->stats.verdict = d->verdict;
 	}

@@ -90,6 +90,8 @@ void tw_stats_write(const struct tw_stats_src *s, uint64_t ts_ns, const struct t
 		tw_jb_u64(&b, "rst_after_dead_flow", vs->rst_after_dead_flow);
 		tw_jb_u64(&b, "verdict_flows_dropped", vs->flows_dropped + vs->quic_flows_dropped);
 		tw_jb_u64(&b, "redirect_bodies_skipped", vs->redirect_bodies_skipped);
+		tw_jb_u64(&b, "flows_one_way", vs->flows_one_way);
+		tw_jb_u64(&b, "flows_one_way_attachment", vs->flows_one_way_attachment);
 		tw_jb_obj_open(&b, "payload_parse_errors");
 		for (int i = 0; tw_verdict_parser_name(i); i++) {
 			tw_jb_obj_open(&b, tw_verdict_parser_name(i));

@@ -101,6 +101,8 @@ void tw_status_tick(void *arg, uint64_t now_wall_ns, int final)
 		st->verdict_flows_dropped = vs->flows_dropped + vs->quic_flows_dropped;
 		st->throttle_flows_dropped = tw_thr_flows_stats(tw_verdict_throttle(src->verdict))->dropped;
 		st->redirect_bodies_skipped = vs->redirect_bodies_skipped;
+		st->flows_one_way = vs->flows_one_way;
+		st->flows_one_way_attachment = vs->flows_one_way_attachment;
 		memcpy(st->payload_parse_errors, vs->parse_errors, sizeof(st->payload_parse_errors));
 	}
 	if (src->agg)

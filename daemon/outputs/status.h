@@ -52,6 +52,7 @@ struct tw_status {
 	uint64_t verdict_flows_dropped;
 	uint64_t throttle_flows_dropped;  /* busy flows whose rate series was not kept (throttle_flows.h) */
 	uint64_t redirect_bodies_skipped; /* verdict.h */
+	uint64_t flows_one_way, flows_one_way_attachment;     /* verdict.h */
 	uint64_t payload_parse_errors[TW_VERDICT_PARSERS][2]; /* [parser][truncated, malformed] (verdict.h) */
 	uint64_t ticks;
 	struct tw_agg_stats agg; /* per-target aggregation (aggregate.h); zero without it */

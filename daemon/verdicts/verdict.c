@@ -202,8 +202,36 @@ struct tw_verdict {
 	struct tw_thr_flows *thr; /* rate series of busy flows (throttling) */
 	struct tw_thr_cfg thr_cfg;
 	struct tw_quic_verdicts *quic; /* UDP/443 flows (verdicts/quic.c) */
+	int ingress_only;              /* tw_verdict_set_ingress_only */
+	int nlocal;                    /* tw_verdict_add_local */
+	struct {
+		uint8_t family;
+		uint8_t addr[16];
+	} local[TW_VERDICT_MAX_LOCAL];
 	struct tw_verdict_stats st;
 };
+
+/* Seen one way only because the attachment cannot see the other
+ * direction: nothing to judge (tw_verdict_set_ingress_only). */
+static int one_way(const struct tw_event *e)
+{
+	return !e->flow.dir[0].packets || !e->flow.dir[1].packets;
+}
+
+static int is_local(const struct tw_verdict *v, int family, const uint8_t *a)
+{
+	size_t n = family == TW_FAMILY_IPV6 ? 16 : 4;
+	for (int i = 0; i < v->nlocal; i++)
+		if (v->local[i].family == family && !memcmp(v->local[i].addr, a, n))
+			return 1;
+	return 0;
+}
+
+static int attachment_one_way(const struct tw_verdict *v, const struct tw_event *e)
+{
+	return one_way(e) && (v->ingress_only ||
+	                      (v->nlocal && (is_local(v, e->family, e->caddr) || is_local(v, e->family, e->saddr))));
+}
 
 static uint64_t mix(uint64_t x)
 {
@@ -478,6 +506,24 @@ void tw_verdict_set_throttle(struct tw_verdict *v, const struct tw_thr_cfg *c)
 	v->thr_cfg = *c;
 }
 
+void tw_verdict_set_ingress_only(struct tw_verdict *v, int on)
+{
+	v->ingress_only = on != 0;
+}
+
+int tw_verdict_add_local(struct tw_verdict *v, int family, const uint8_t addr[16])
+{
+	if (is_local(v, family, addr))
+		return 0;
+	if (v->nlocal == TW_VERDICT_MAX_LOCAL)
+		return -1;
+	v->local[v->nlocal].family = (uint8_t)family;
+	memset(v->local[v->nlocal].addr, 0, 16);
+	memcpy(v->local[v->nlocal].addr, addr, family == TW_FAMILY_IPV6 ? 16 : 4);
+	v->nlocal++;
+	return 0;
+}
+
 void tw_verdict_free(struct tw_verdict *v)
 {
 	if (!v)
@@ -519,7 +565,7 @@ static void outcome(struct tw_verdict *v, const struct tw_event *e, const char *
 {
 	char cp[INET6_ADDRSTRLEN + 8], sip[INET6_ADDRSTRLEN];
 	struct tw_pipeline *pl = v->pl;
-	if (!v->hook && !v->hook2)
+	if ((!v->hook && !v->hook2) || attachment_one_way(v, e))
 		return;
 	tw_prefix_str(e->family, e->caddr, e->family == TW_FAMILY_IPV6 ? pl->opt.v6_prefix : pl->opt.v4_prefix, cp,
 	              sizeof(cp));
@@ -953,6 +999,8 @@ static int write_tamper(struct tw_verdict *v, const struct tw_event *e, const st
 	/* weak evidence alone (an IP-ID jump, a 451) is not a verdict; a
 	 * timeout is reported weak, since only many of them make a case */
 	size_t sl = strlen(signature);
+	if (attachment_one_way(v, e))
+		return 0;
 	if (c < 0.5 && method != TW_METHOD_BLACKHOLE && (sl < 9 || strcmp(signature + sl - 9, "->timeout")))
 		return 0;
 	if (fl->flags & TW_FLOW_MIDSTREAM)
@@ -1037,6 +1085,8 @@ static void write_redirect(struct tw_verdict *v, const struct tw_event *e, const
 	struct tw_pipeline *pl = v->pl;
 	struct tw_jb b;
 
+	if (attachment_one_way(v, e))
+		return;
 	tw_jb_init(&b, buf, sizeof(buf));
 	record_head(pl, &b, e, "redirect");
 	tw_jb_obj_open(&b, "redirect");
@@ -1111,7 +1161,7 @@ static void remember(struct tw_verdict *v, const struct tw_event *e, const struc
 	int result = (e->flow.flags & TW_FLOW_SERVER_DATA)                                      ? R_ANSWERED
 	             : (syn_unanswered(e) || request_unanswered(e) || request_unacked(v, e, f)) ? R_SILENT
 	                                                                                        : 0;
-	if (!result || (e->flow.flags & TW_FLOW_MIDSTREAM))
+	if (!result || (e->flow.flags & TW_FLOW_MIDSTREAM) || attachment_one_way(v, e))
 		return;
 	struct recent *r = &v->recent[v->nrecent++ % V_RECENT];
 	r->ts_ns = e->ts_ns;
@@ -1256,7 +1306,7 @@ static int judge_tcp_inner(struct tw_verdict *v, const struct tw_event *e, struc
 static int judge_throttle(struct tw_verdict *v, const struct tw_event *e, const struct vflow *f,
                           const struct tw_thr_verdict *tv, struct tw_tamper *t)
 {
-	if (tv->kind != TW_THR_POLICING && tv->kind != TW_THR_SHAPING)
+	if ((tv->kind != TW_THR_POLICING && tv->kind != TW_THR_SHAPING) || attachment_one_way(v, e))
 		return 0;
 	v->st.verdicts[TW_METHOD_THROTTLING]++;
 	tw_thr_write_tamper(v->pl, &v->records, record_head, e, f ? f->sni : NULL, f ? f->host : NULL, tv, t);
@@ -1562,6 +1612,10 @@ void tw_verdict_event(void *verdict, const struct tw_decoded_event *d)
 		break;
 	case TW_EV_FLOW_END:
 		f = flow_get(v, e->flow_id, 0);
+		if (attachment_one_way(v, e))
+			v->st.flows_one_way_attachment++;
+		else if (one_way(e))
+			v->st.flows_one_way++;
 		if (e->proto == TW_PROTO_TCP) {
 			/* the server's SYN-ACK TTL is this server's baseline for later flows */
 			if (e->flow.dir[TW_DIR_S2C].syn_count && !(f && f->nrst))

@@ -23,6 +23,12 @@ struct tw_verdict_stats {
 					   * behind bytes it had sent */
 	uint64_t redirect_bodies_skipped; /* DNS-linked HTTP responses not read for ISP
 					   * redirection: Content-Length over 8 KiB */
+	/* flows that ended seen one way: because the attachment cannot see
+	 * the other direction (tw_verdict_set_ingress_only: counted, never
+	 * judged), or on an attachment that sees both (judged: a path that
+	 * drops one direction is blackholing evidence) */
+	uint64_t flows_one_way_attachment;
+	uint64_t flows_one_way;
 	/* payload snippets a parser could only partly read ([.][0]: truncated)
 	 * or found broken ([.][1]: malformed), by parser (tw_verdict_parser_name);
 	 * a payload of another protocol is not counted */
@@ -88,4 +94,16 @@ const struct tw_thr_flows *tw_verdict_throttle(const struct tw_verdict *v);
 struct tw_thr_cfg;
 /* Thresholds of the throttling classifier ([throttling]; defaults otherwise). */
 void tw_verdict_set_throttle(struct tw_verdict *v, const struct tw_thr_cfg *c);
+/* The attachment sees only what arrives (XDP on a host's own traffic, or on
+ * one link): a flow seen one way is so because of it, not of the path.
+ * Such flows are counted (flows_one_way_attachment) and given no verdict,
+ * no redirect record and no outcome. */
+void tw_verdict_set_ingress_only(struct tw_verdict *v, int on);
+/* The same for the flows of this host's own addresses only (XDP on the
+ * links of a forwarding gateway: what it forwards arrives on one watched
+ * link or another, what it sends itself arrives nowhere).  Up to
+ * TW_VERDICT_MAX_LOCAL addresses (family TW_FAMILY_*, IPv4 in the first 4
+ * bytes); -1 when full. */
+#define TW_VERDICT_MAX_LOCAL 64
+int tw_verdict_add_local(struct tw_verdict *v, int family, const uint8_t addr[16]);
 #endif

@@ -174,7 +174,7 @@ detector_start() {
   : > "$OUT/alerts.json"
   local ifargs=() i
   for i in ${DET_IFACES:-gw-up}; do ifargs+=(-i "$i"); done
-  ip netns exec tw-gw setsid "$DAEMON" "${ifargs[@]}" --mode "$DETECTOR" --alerts "$OUT/alerts.json" \
+  ip netns exec "tw-${DET_NS:-gw}" setsid "$DAEMON" "${ifargs[@]}" --mode "$DETECTOR" --alerts "$OUT/alerts.json" \
     --control "$LAB_RUN/tamperwatchd.sock" \
     "${DAEMON_ARGS[@]}" >"$OUT/detector.log" 2>&1 </dev/null &
   DET_PID=$!
@@ -1162,4 +1162,58 @@ scn_blockpage_fortigate() {
     fingerprint=tw.fortigate_appctrl trigger:="{\"http_host\":\"$d\"}" target:="$(target_json "$d" 80)" \
     prefixes:="$(json_list "${PREFIXES[@]}")" \
     note="request dropped; FortiGate-style 403 Application Control page with FIN (TTL 112); RST to server"
+}
+
+# ---- one vantage point (docs/lab.md "A vantage point"): four censors at once
+# against region-a, each on its own target, and the traffic of ONE client
+# address of tw-c1 only (no other client, no other region): per round, the
+# four blocked targets and the controls, fetched as a user of that host
+# would.  Run with the detector in tw-c1 itself (--detector-ns c1 --ifaces
+# c1-gw --detector tc), as on a researcher's host.
+VANTAGE_RST=blocked.example VANTAGE_PAGE=news.example VANTAGE_HOLE=social.example VANTAGE_DNS=media.example
+vantage_round() {
+  spawn fetch "v-rst$RS" tw-c1 "$C1" "http://$VANTAGE_RST/" -4
+  spawn fetch "v-page$RS" tw-c1 "$C1" "http://$VANTAGE_PAGE/" -4
+  FETCH_MAXTIME=3 spawn fetch "v-hole$RS" tw-c1 "$C1" "https://$VANTAGE_HOLE/" -4
+  spawn lookup "v-dns$RS" tw-c1 "$C1" "$VANTAGE_DNS" A
+  spawn fetch "v-ctl-http$RS" tw-c1 "$C1" "http://allowed.example/" -4
+  spawn fetch "v-ctl-https$RS" tw-c1 "$C1" "https://allowed.example/" -4
+  spawn fetch "v-ctl-bulk$RS" tw-c1 "$C1" "http://bulk.example/files/small.bin" -4
+  spawn lookup "v-ctl-dns$RS" tw-c1 "$C1" allowed.example A
+  join
+  fetch "v-ctl-https2$RS" tw-c1 "$C1" "https://bulk.example/" -4
+}
+scenario vantage-mixed censor "one vantage point: on-path RST (blocked.example Host), in-path 451 block page (news.example Host), SYN blackhole (social.example), on-path DNS forgery (media.example), region-a; controls allowed/bulk.example; one client address"
+scn_vantage_mixed() {
+  local pl
+  resolve_prefixes region-a
+  censor_on
+  pl=$(json_list "${PREFIXES[@]}")
+  delay_line "$(host_ip "$VANTAGE_RST")" "$(host_ip6 "$VANTAGE_RST")"
+  delay_line "$RESOLVER_IP" "$RESOLVER_IP6"
+  inpath_select "$VANTAGE_PAGE" 80
+  [ ${#PFX4[@]} -gt 0 ] && nft_rule ip saddr "$(nft_set "${PFX4[@]}")" ip daddr "$(host_ip "$VANTAGE_HOLE")" tcp flags \& \(syn\|ack\) == syn drop
+  [ ${#PFX6[@]} -gt 0 ] && nft_rule ip6 saddr "$(nft_set "${PFX6[@]}")" ip6 daddr "$(host_ip6 "$VANTAGE_HOLE")" tcp flags \& \(syn\|ack\) == syn drop
+  injector_start "[{\"name\":\"$SCN_NAME-rst\",\"action\":\"rst\",\"path\":\"on\",\"style\":\"single\",\"http_host\":[\"$VANTAGE_RST\"],\"ports\":[80],\"prefixes\":$pl,\"to_server\":true},
+{\"name\":\"$SCN_NAME-page\",\"action\":\"blockpage\",\"path\":\"in\",\"status\":451,\"http_host\":[\"$VANTAGE_PAGE\"],\"prefixes\":$pl},
+{\"name\":\"$SCN_NAME-dns\",\"action\":\"dns\",\"path\":\"on\",\"qname\":[\"$VANTAGE_DNS\"],\"prefixes\":$pl,\"forged_a\":\"$FORGED_IP\",\"forged_aaaa\":\"$FORGED_IP6\"}]" \
+    --tap cen-gw --queue --delay-ms 30 || return 1
+  each_round vantage_round
+  truth_tamper method=rst_injection variant=on_path style=single signature=PSH-\>RST stage=after_request \
+    trigger:="{\"http_host\":\"$VANTAGE_RST\"}" target:="$(target_json "$VANTAGE_RST" 80)" prefixes:="$pl" \
+    note="forged RST racing the real response (held 30 ms)"
+  truth_tamper method=http_blockpage variant=in_path status:=451 signature=injected_response stage=after_request \
+    trigger:="{\"http_host\":\"$VANTAGE_PAGE\"}" target:="$(target_json "$VANTAGE_PAGE" 80)" prefixes:="$pl" \
+    note="request dropped; HTTP 451 block page with FIN to the client; RST to the server"
+  truth_tamper method=blackhole variant=syn_drop signature=SYN-\>timeout stage=handshake \
+    target:="$(target_json "$VANTAGE_HOLE" null)" prefixes:="$pl"
+  truth_tamper method=dns_injection variant=on_path signature=forged_answer_race \
+    trigger:="{\"dns_qname\":\"$VANTAGE_DNS\"}" target:="$(target_json "$VANTAGE_DNS" 53 udp)" \
+    forged:="$(json_list "$FORGED_IP" "$FORGED_IP6")" prefixes:="$pl" note="forged answer first, the real one ~30 ms later"
+  local c
+  for c in "allowed.example 80 tcp" "allowed.example 443 tcp" "bulk.example 80 tcp" "bulk.example 443 tcp" \
+    "allowed.example 53 udp"; do
+    set -- $c
+    truth_control target:="$(target_json "$1" "$2" "$3")" prefixes:="$(json_list "$C1_NET")" note="never tampered"
+  done
 }

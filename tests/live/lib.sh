@@ -119,3 +119,27 @@ for line in open(sys.argv[1]):
 print(n)
 PY
 }
+
+# ---- QUIC (ngtcp2's gtlsclient and gtlsserver, Debian's ngtcp2-client and
+# ngtcp2-server): need_quic skips without them; quic_server_start starts
+# gtlsserver at 203.0.113.10:443 with a fresh certificate, serving $WORK/www
+need_quic() {
+  command -v gtlsclient >/dev/null && command -v gtlsserver >/dev/null ||
+    skip "ngtcp2-client / ngtcp2-server not installed (scripts/install-deps.sh)"
+}
+quic_server_start() {
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/key.pem" \
+    -out "$WORK/cert.pem" -days 1 -subj /CN=www.lab >/dev/null 2>&1 || fail "openssl certificate"
+  ip netns exec $NS_S gtlsserver --quiet -d "$WORK/www" 203.0.113.10 443 "$WORK/key.pem" "$WORK/cert.pem" \
+    >"$WORK/quic-server.log" 2>&1 &
+  PIDS+=($!)
+}
+# quic NAME [extra gtlsclient args]: 0 if the download of /index.html worked
+# (NAME is the SNI: it resolves through /etc/netns/$NS_C/hosts)
+quic() {
+  local sni=$1; shift
+  rm -f "$WORK/dl/index.html"; mkdir -p "$WORK/dl"
+  client timeout 6 gtlsclient --quiet --exit-on-all-streams-close --handshake-timeout=3s \
+    --download="$WORK/dl" "$@" "$sni" 443 "https://$sni/index.html" >>"$WORK/quic-client.log" 2>&1 &&
+    cmp -s "$WORK/dl/index.html" "$WORK/www/index.html"
+}

@@ -8,19 +8,26 @@
 # and a SYN that nothing answers (the gateway drops TCP to port 81) as a
 # blackhole SYN->timeout verdict.  Then the same namespace with --mode xdp,
 # to show the test can tell: no handshake event, flows one way.
+# One way because of the attachment (docs/configuration.md): a connection
+# from the server to the host's port 82, which the host's own firewall
+# drops, is one way on both attachments.  With TC (both directions) it is
+# judged like the dropped SYN to port 81 and counted in stats.flows_one_way;
+# with XDP (ingress only) every flow is one way because of the attachment:
+# stats.flows_one_way_attachment counts them and no flow gets a verdict, not
+# even the port-82 SYNs that TC judged.  With TC that counter stays 0.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/live/lib.sh
 need_root
 topo_up
 [ "$(ip netns exec $NS_C cat /proc/sys/net/ipv4/conf/all/forwarding)" = 0 ] || fail "client namespace forwards"
-ip netns exec $NS_G nft -f - <<'EOF' || fail "nft"
-table inet twhole {
-  chain censor {
-    type filter hook forward priority 0; policy accept;
-    tcp dport 81 drop
-  }
+# nft_drop NS HOOK PORT: drop TCP to PORT in NS's forward (a censor on the
+# way) or input (the host's own firewall) hook
+nft_drop() {
+  printf '%s\n' "table inet twdrop$3 {" "  chain c {" "    type filter hook $2 priority 0; policy accept;" \
+    "    tcp dport $3 drop" "  }" "}" | ip netns exec "$1" nft -f - || fail "nft in $1"
 }
-EOF
+nft_drop $NS_G forward 81
+nft_drop $NS_C input 82
 
 host_start() { # host_start OUT ARGS...: the daemon in the client namespace
   local out=$1; shift
@@ -39,6 +46,7 @@ traffic() {
   client curl -s -o /dev/null http://203.0.113.10/ || fail "curl www"
   client curl -s -o /dev/null http://203.0.113.10/big.bin || fail "curl big"
   client curl -s -o /dev/null --connect-timeout 4 http://203.0.113.10:81/ && fail "port 81 answered"
+  ip netns exec $NS_S curl -s -o /dev/null --connect-timeout 4 http://198.51.100.2:82/ && fail "port 82 answered"
   sleep 1
 }
 
@@ -65,11 +73,18 @@ for r in fl:
 bh = [r for r in ev if r["event_type"] == "tamper" and r["dest_port"] == 81]
 assert bh and bh[0]["tamper"]["method"] == "blackhole" and bh[0]["tamper"]["signature"] == "SYN->timeout", bh
 print("blackhole:", bh[0]["tamper"])
+fw = [r for r in ev if r["event_type"] == "tamper" and r["dest_port"] == 82]
+assert fw and fw[0]["tamper"]["signature"] == "SYN->timeout", fw
+st = [r for r in ev if r["event_type"] == "stats" and r["final"]][-1]["stats"]
+print("one way: path", st["flows_one_way"], "attachment", st["flows_one_way_attachment"])
+assert st["flows_one_way_attachment"] == 0 and st["flows_one_way"] >= 2, st
 PY
-ok "host, TC by default: handshakes, both directions, the dropped SYN a blackhole SYN->timeout verdict"
+ok "host, TC by default: handshakes, both directions, the dropped SYNs blackhole SYN->timeout verdicts, one-way flows judged (flows_one_way_attachment 0)"
 
 out=$WORK/host-xdp.json
 host_start "$out" --mode xdp
+grep -q "XDP sees only what arrives: flows seen one way are counted (flows_one_way_attachment), not judged" "$out.stderr" ||
+  fail "no word on the ingress-only attachment: $(cat "$out.stderr")"
 traffic
 tw_stop "$out"
 python3 - "$out" <<'PY' || fail "host with --mode xdp"
@@ -78,6 +93,15 @@ ev = [json.loads(l) for l in open(sys.argv[1])]
 hs = [r for r in ev if r["event_type"] == "handshake"]
 fl = [r for r in ev if r["event_type"] == "flow" and r["proto"] == "TCP" and r["dest_port"] == 80]
 assert not hs and fl and all(r["flow"].get("one_way") or r["flow"].get("syn_missed") for r in fl), (len(hs), fl[:1])
-assert not [r for r in ev if r["event_type"] == "tamper" and r["dest_port"] == 81]
+# the port-82 SYNs arrive (ingress) and were resent: TC judged this very flow
+fw = [r for r in ev if r["event_type"] == "flow" and r["dest_port"] == 82]
+assert fw and fw[0]["flow"]["to_server"]["syn"] >= 2 and fw[0]["flow"].get("one_way"), fw
+tamper = [r for r in ev if r["event_type"] in ("tamper", "redirect")]
+assert not tamper, tamper
+st = [r for r in ev if r["event_type"] == "stats" and r["final"]][-1]["stats"]
+allflows = [r for r in ev if r["event_type"] == "flow"]
+print("one way: attachment", st["flows_one_way_attachment"], "path", st["flows_one_way"], "flows", len(allflows))
+assert st["flows_one_way_attachment"] >= 3 and st["flows_one_way"] == 0, st
+assert st["flows_one_way_attachment"] == sum(1 for r in allflows if r["flow"].get("one_way")), st
 PY
-ok "the same host with --mode xdp: no handshake, flows one way, the dropped SYN unseen (what the default avoids)"
+ok "the same host with --mode xdp: no handshake, flows one way, the dropped SYN unseen (what the default avoids); every flow counted one way because of the attachment, none judged"

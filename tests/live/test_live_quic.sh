@@ -8,14 +8,9 @@
 cd "$(dirname "$0")/../.." || exit 1
 . tests/live/lib.sh
 need_root
-command -v gtlsclient >/dev/null && command -v gtlsserver >/dev/null ||
-  skip "ngtcp2-client / ngtcp2-server not installed (scripts/install-deps.sh)"
+need_quic
 topo_up
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/key.pem" \
-  -out "$WORK/cert.pem" -days 1 -subj /CN=www.lab >/dev/null 2>&1 || fail "openssl certificate"
-ip netns exec $NS_S gtlsserver --quiet -d "$WORK/www" 203.0.113.10 443 "$WORK/key.pem" "$WORK/cert.pem" \
-  >"$WORK/quic-server.log" 2>&1 &
-PIDS+=($!)
+quic_server_start
 for mode in xdp tc; do
 out=$WORK/quic-$mode.json
 tw_start "$out" -i gw-cli -i gw-srv --mode $mode

@@ -23,8 +23,7 @@
 cd "$(dirname "$0")/../.." || exit 1
 . tests/live/lib.sh
 need_root
-command -v gtlsclient >/dev/null && command -v gtlsserver >/dev/null ||
-  skip "ngtcp2-client / ngtcp2-server not installed (scripts/install-deps.sh)"
+need_quic
 command -v nft >/dev/null || skip "nft not installed"
 topo_up
 ip -n $NS_S addr add 203.0.113.20/24 dev s-eth || fail "second server address"
@@ -34,11 +33,7 @@ ip -n $NS_S addr add 203.0.113.20/24 dev s-eth || fail "second server address"
 mkdir -p /etc/netns/$NS_C || fail "/etc/netns/$NS_C"
 trap 'rm -rf /etc/netns/$NS_C; topo_down' EXIT
 printf '203.0.113.10 www.lab blocked.lab\n203.0.113.20 noquic.lab\n' >/etc/netns/$NS_C/hosts
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/key.pem" \
-  -out "$WORK/cert.pem" -days 1 -subj /CN=www.lab >/dev/null 2>&1 || fail "openssl certificate"
-ip netns exec $NS_S gtlsserver --quiet -d "$WORK/www" 203.0.113.10 443 "$WORK/key.pem" "$WORK/cert.pem" \
-  >"$WORK/quic-server.log" 2>&1 &
-PIDS+=($!)
+quic_server_start
 
 DCID=b10cb10cb10cb10c
 ip netns exec $NS_G nft -f - <<EOF || fail "nft censor"
@@ -51,14 +46,6 @@ table inet twcensor {
   }
 }
 EOF
-
-quic() { # quic NAME [extra gtlsclient args]: 0 if the download worked (NAME is the SNI)
-  local sni=$1; shift
-  rm -f "$WORK/dl/index.html"; mkdir -p "$WORK/dl"
-  client timeout 6 gtlsclient --quiet --exit-on-all-streams-close --handshake-timeout=3s \
-    --download="$WORK/dl" "$@" "$sni" 443 "https://$sni/index.html" >>"$WORK/quic-client.log" 2>&1 &&
-    cmp -s "$WORK/dl/index.html" "$WORK/www/index.html"
-}
 
 out=$WORK/quic-block.json
 # udp_idle 5 s: each flow ends, and is judged, during the run

@@ -102,6 +102,8 @@ int main(void)
 	st.payload_parse_errors[0][1] = 3; /* dns malformed */
 	st.payload_parse_errors[1][0] = 2; /* tls_client_hello truncated */
 	st.redirect_bodies_skipped = 6;
+	st.flows_one_way_attachment = 9;
+	st.flows_one_way = 4;
 	tw_status_add_link(&st, "gw-cli", "xdp native");
 	tw_status_add_link(&st, "od\"d\\if", "xdp native");
 	tw_status_add_link(&st, "never", "xdp native"); /* state unknown: no sample */
@@ -150,6 +152,9 @@ int main(void)
 	LINE(txt, "tamperwatch_payload_parse_errors_total{parser=\"tls_client_hello\",result=\"truncated\"} 2");
 	LINE(txt, "# TYPE tamperwatch_redirect_bodies_skipped_total counter");
 	LINE(txt, "tamperwatch_redirect_bodies_skipped_total 6");
+	LINE(txt, "# TYPE tamperwatch_flows_one_way_total counter");
+	LINE(txt, "tamperwatch_flows_one_way_total{cause=\"attachment\"} 9");
+	LINE(txt, "tamperwatch_flows_one_way_total{cause=\"path\"} 4");
 	LINE(txt, "tamperwatch_tamper_verdicts_total{method=\"blackhole\"} 1");
 	LINE(txt, "tamperwatch_tamper_verdicts_total{method=\"tls_interference\"} 0");
 	/* one alert raised, updated, resolved: counted once each, no longer open */

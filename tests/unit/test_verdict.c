@@ -378,11 +378,82 @@ static void test_server_reset(void)
 	printf("ok: resets after the server's own reset not weighed (counted); a forged first reset still is\n");
 }
 
+/* SYNs resent and never answered, then a forged-looking reset after a
+ * request on a second connection: on a view that sees both directions, a
+ * blackhole SYN->timeout verdict and flows_one_way; where the attachment
+ * sees only what arrives (ingress_only), or the flows are this host's own
+ * (add_local, a gateway's addresses), none, counted instead. */
+static void one_way_flows(struct rig *r, uint64_t t0)
+{
+	struct conn k, k2;
+	conn_init(&k, 31, 43000);
+	pkt(r, &k, 0, SYN, 64, 100, NULL, t0);
+	pkt(r, &k, 0, SYN, 64, 101, NULL, t0 + SEC);
+	pkt(r, &k, 0, SYN, 64, 102, NULL, t0 + 3 * SEC);
+	/* only the server's side: an HTTP 451 page at a TTL unlike its own */
+	conn_init(&k2, 32, 43001);
+	pkt(r, &k2, 1, SYNACK, 50, 7, NULL, t0);
+	pkt(r, &k2, 1, PSHACK, 50, 8, "HTTP/1.1 451 Unavailable\r\nContent-Length: 0\r\n\r\n", t0 + 50 * MS);
+	pkt(r, &k2, 1, RST, 200, 0x7777, NULL, t0 + 51 * MS);
+}
+
+static void test_one_way_attachment(void)
+{
+	struct rig r;
+	uint8_t gw[16] = { 203, 0, 113, 31 }, other[16] = { 192, 0, 2, 1 };
+
+	CHECK(rig_open(&r) == 0, "rig");
+	one_way_flows(&r, SEC);
+	rig_end(&r, 60 * SEC);
+	const struct tw_verdict_stats *st = tw_verdict_stats(r.v);
+	CHECK(count(&r, "\"signature\":\"SYN->timeout\"") == 1, "both ways: the silent SYN judged: %s", r.out);
+	CHECK(st->flows_one_way == 2 && st->flows_one_way_attachment == 0, "both ways: %llu one way, %llu attachment",
+	      (unsigned long long)st->flows_one_way, (unsigned long long)st->flows_one_way_attachment);
+	rig_close(&r);
+
+	CHECK(rig_open(&r) == 0, "rig");
+	tw_verdict_set_ingress_only(r.v, 1);
+	one_way_flows(&r, SEC);
+	rig_end(&r, 60 * SEC);
+	st = tw_verdict_stats(r.v);
+	CHECK(r.lines == 0, "ingress only: no record: %s", r.out);
+	CHECK(st->flows_one_way == 0 && st->flows_one_way_attachment == 2,
+	      "ingress only: %llu one way, %llu attachment", (unsigned long long)st->flows_one_way,
+	      (unsigned long long)st->flows_one_way_attachment);
+	rig_close(&r);
+
+	/* a gateway's own address (the SYNs' server): that flow counted, not
+	 * judged; the other flow, not the gateway's, judged as before */
+	CHECK(rig_open(&r) == 0, "rig");
+	CHECK(tw_verdict_add_local(r.v, 4, other) == 0 && tw_verdict_add_local(r.v, 4, gw) == 0 &&
+	              tw_verdict_add_local(r.v, 4, gw) == 0,
+	      "add_local");
+	one_way_flows(&r, SEC);
+	rig_end(&r, 60 * SEC);
+	st = tw_verdict_stats(r.v);
+	CHECK(count(&r, "SYN->timeout") == 0, "the gateway's own SYNs: no verdict: %s", r.out);
+	CHECK(st->flows_one_way == 1 && st->flows_one_way_attachment == 1, "local: %llu one way, %llu attachment",
+	      (unsigned long long)st->flows_one_way, (unsigned long long)st->flows_one_way_attachment);
+	rig_close(&r);
+
+	CHECK(rig_open(&r) == 0, "rig");
+	int full = 0;
+	for (int i = 0; i < TW_VERDICT_MAX_LOCAL + 1; i++) {
+		uint8_t a[16] = { 10, 0, (uint8_t)(i >> 8), (uint8_t)i };
+		full += tw_verdict_add_local(r.v, 4, a) < 0;
+	}
+	CHECK(full == 1, "the %dth local address refused: %d", TW_VERDICT_MAX_LOCAL + 1, full);
+	rig_close(&r);
+	printf("ok: one-way flows judged on a view of both directions (flows_one_way); with an ingress-only\n"
+	       "    attachment or this host's own address, counted (flows_one_way_attachment), never judged\n");
+}
+
 int main(void)
 {
 	test_unacked();
 	test_injection();
 	test_server_reset();
+	test_one_way_attachment();
 	printf("%d checks, %d failed\n", checks, fails);
 	return fails ? 1 : 0;
 }
