@@ -11,7 +11,10 @@
  *                     server; an earlier unanswered Initial from the same
  *                     client to the same server:port is the GFW's residual
  *                     blocking of the tuple (Zohaib et al., USENIX Security
- *                     2025: 180 s).
+ *                     2025: 180 s); the name's own DNS answer offering
+ *                     HTTP/3 (an HTTPS record, RFC 9460) while the client's
+ *                     QUIC to other servers is answered says the path, not
+ *                     the server, is silent (tw_quic_note_h3).
  *   INITIAL->VN       a version negotiation that no server may send: it lists
  *                     the version the client chose, or does not echo the
  *                     client's connection IDs (RFC 9000 6.2, 17.2.1).
