@@ -270,6 +270,7 @@ int tw_http_redirect(const uint8_t *p, size_t len, struct tw_http_redirect *out)
 #define TW_DNS_A 1
 #define TW_DNS_CNAME 5
 #define TW_DNS_AAAA 28
+#define TW_DNS_HTTPS 65 /* RFC 9460 */
 #define TW_DNS_RCODE_NXDOMAIN 3
 
 struct tw_dns_answer {
@@ -294,6 +295,9 @@ struct tw_dns_msg {
 	struct tw_dns_answer answers[TW_DNS_MAX_ANS];
 	int answers_truncated; /* more than TW_DNS_MAX_ANS such records */
 	int name_cut;          /* some name was cut to fit TW_NAME_MAX */
+	int h3;                /* an HTTPS record (answers, class IN, ServiceMode) whose alpn lists "h3" */
+	uint32_t h3_ttl;       /* the smallest TTL of those records */
+	int https_bad;         /* HTTPS records whose RDATA is broken (skipped; the message parses on) */
 	size_t trailing;       /* bytes after the last section */
 };
 

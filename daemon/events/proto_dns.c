@@ -85,6 +85,60 @@ static enum tw_parse_rc read_name(const uint8_t *p, size_t len, size_t off, size
 	}
 }
 
+/* An HTTPS record's RDATA (RFC 9460 2.2): SvcPriority, TargetName (never
+ * compressed), then SvcParams, each key, length and value, up to the end of
+ * the RDATA.  Only the alpn parameter (key 1: length-prefixed protocol ids)
+ * is read: does the name offer HTTP/3 ("h3")?  AliasMode (priority 0)
+ * carries no parameters.  A record that breaks these rules is counted in
+ * https_bad and skipped: the rest of the message still counts. */
+static void https_rr(const uint8_t *p, size_t n, uint32_t ttl, struct tw_dns_msg *m)
+{
+	size_t o = 2, wire = 0;
+	int h3 = 0;
+	if (n < 3)
+		goto bad;
+	for (;;) {
+		if (o >= n || (p[o] & 0xc0))
+			goto bad; /* out of RDATA, or a compression pointer */
+		uint8_t c = p[o];
+		wire += 1u + c;
+		if (wire > TW_DNS_NAME_WIRE_MAX)
+			goto bad;
+		o += 1u + c;
+		if (c == 0)
+			break;
+	}
+	if (o > n)
+		goto bad;
+	if (rd16(p) == 0)
+		return; /* AliasMode */
+	while (o < n) {
+		if (n - o < 4)
+			goto bad;
+		uint16_t key = rd16(p + o);
+		size_t vl = rd16(p + o + 2);
+		o += 4;
+		if (vl > n - o)
+			goto bad;
+		for (size_t i = 0; key == 1 && i < vl;) {
+			uint8_t l = p[o + i];
+			if (l == 0 || l > vl - i - 1)
+				goto bad;
+			h3 |= l == 2 && p[o + i + 1] == 'h' && p[o + i + 2] == '3';
+			i += 1u + l;
+		}
+		o += vl;
+	}
+	if (h3) {
+		if (!m->h3 || ttl < m->h3_ttl)
+			m->h3_ttl = ttl;
+		m->h3 = 1;
+	}
+	return;
+bad:
+	m->https_bad++;
+}
+
 /* Question or resource-record sections; stores answers when `store`. */
 static enum tw_parse_rc walk_rrs(const uint8_t *p, size_t len, size_t *offp, unsigned count, int store,
                                  struct tw_dns_msg *m)
@@ -113,6 +167,8 @@ static enum tw_parse_rc walk_rrs(const uint8_t *p, size_t len, size_t *offp, uns
 			return TW_PAYLOAD_TRUNCATED;
 		size_t rd = off;
 		off += rdlen;
+		if (store && klass == 1 && type == TW_DNS_HTTPS)
+			https_rr(p + rd, rdlen, ttl, m);
 		if (!store || klass != 1 || (type != TW_DNS_A && type != TW_DNS_AAAA && type != TW_DNS_CNAME)) {
 			if (a)
 				a->name[0] = '\0';

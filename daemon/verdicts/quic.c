@@ -10,6 +10,11 @@
  *   tcp_fallback_answered            0.03  the client's TCP for the same name
  *   quic_residual_block              0.03  an earlier silent Initial to the
  *                                          same server:port from this client
+ *   quic_h3_advertised               0.35  the name's own DNS answer (an
+ *                                          HTTPS record, RFC 9460) offered
+ *                                          HTTP/3 and the client's QUIC to
+ *                                          other servers was answered; 0.03
+ *                                          without that client-side control
  *   quic_forged_version_negotiation  0.80  RFC 9000 6.2 / 17.2.1
  *   quic_reset_before_handshake      0.70  RFC 9000 10.3
  *
@@ -19,7 +24,14 @@
  * flows never count towards an alert, however many there are.  Only the
  * server answering QUIC elsewhere (0.72 and up) says the silence was
  * chosen for this flow.  A local firewall dropping UDP/443 for everyone
- * answers no QUIC flow at all: 0.30. */
+ * answers no QUIC flow at all: 0.30.
+ *
+ * The name offering HTTP/3 in its DNS answer is what a server without QUIC
+ * does not do (a browser tries QUIC only on such an offer or an Alt-Svc):
+ * with the client's QUIC answered elsewhere (its network passes QUIC) the
+ * silence is the path's, 1 - 0.7 * 0.65 * 0.97 = 0.56.  Alone it stays a
+ * label: a local firewall dropping all UDP/443 (or a path whose MTU cannot
+ * carry a 1200-byte Initial) silences names that offer HTTP/3 too. */
 #include "verdicts/quic.h"
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +42,9 @@
 #define Q_PENDING 1024                         /* held silences */
 #define Q_CONTEXT_NS (300ull * 1000000000ull)  /* how far apart flows still inform each other */
 #define Q_RESIDUAL_NS (180ull * 1000000000ull) /* the GFW's residual blocking of a tuple */
+#define Q_H3 1024                              /* names offering HTTP/3 in DNS (direct-mapped) */
+#define Q_H3_TTL_MIN_S 30                      /* a TTL 0 answer still served the connection it was asked for */
+#define Q_H3_TTL_MAX_S 3600
 
 enum { S_NONE = 0, S_ANSWER, S_FORGED_VN, S_RESET };
 
@@ -55,8 +70,13 @@ struct qpending {
 	char sni[TW_NAME_MAX];
 };
 
+struct qh3 {
+	uint64_t name_hash, from_ns, until_ns; /* name_hash 0: empty */
+};
+
 struct tw_quic_verdicts {
 	struct qflow *slots;
+	struct qh3 h3[Q_H3];
 	struct qrecent *recent;
 	size_t nrecent;
 	struct qpending *pend;
@@ -191,6 +211,44 @@ void tw_quic_note_tcp(struct tw_quic_verdicts *q, uint64_t ts_ns, uint64_t prefi
 		remember(q, ts_ns, 0, prefix_key, name_hash, NULL, K_TCP, answered);
 }
 
+/* Names compare without case (DNS answers may carry the 0x20 mix of the
+ * query); "" hashes to 0. */
+static uint64_t lname_hash(const char *n)
+{
+	char l[TW_NAME_MAX];
+	size_t i = 0;
+	for (; n[i] && i + 1 < sizeof(l); i++)
+		l[i] = (char)(n[i] >= 'A' && n[i] <= 'Z' ? n[i] + 32 : n[i]);
+	l[i] = '\0';
+	return i ? tw_name_hash(l) : 0;
+}
+
+void tw_quic_note_h3(struct tw_quic_verdicts *q, uint64_t ts_ns, const char *name, uint32_t ttl_s)
+{
+	uint64_t nh = lname_hash(name);
+	if (!nh)
+		return;
+	struct qh3 *h = &q->h3[tw_hash64(nh) & (Q_H3 - 1)];
+	if (h->name_hash && h->name_hash != nh && h->until_ns > ts_ns)
+		q->st.h3_evicted++;
+	if (ttl_s < Q_H3_TTL_MIN_S)
+		ttl_s = Q_H3_TTL_MIN_S;
+	if (ttl_s > Q_H3_TTL_MAX_S)
+		ttl_s = Q_H3_TTL_MAX_S;
+	if (h->name_hash != nh || h->until_ns < ts_ns)
+		h->from_ns = ts_ns; /* a new offer; a refresh keeps its start */
+	h->name_hash = nh;
+	h->until_ns = ts_ns + ttl_s * 1000000000ull;
+}
+
+/* Did the name offer HTTP/3 in a DNS answer in force when the flow began? */
+static int h3_offered(const struct tw_quic_verdicts *q, const char *sni, uint64_t start)
+{
+	uint64_t nh = lname_hash(sni);
+	const struct qh3 *h = &q->h3[tw_hash64(nh) & (Q_H3 - 1)];
+	return nh && h->name_hash == nh && h->from_ns <= start && start <= h->until_ns;
+}
+
 static void add(struct tw_quic_judged *j, const char *name, double w)
 {
 	if (j->n < TW_QV_MAX_ANOM) {
@@ -234,6 +292,8 @@ static void resolve(struct tw_quic_verdicts *q, struct qpending *p)
 		add(&j, "tcp_fallback_answered", 0.03);
 	if (residual)
 		add(&j, "quic_residual_block", 0.03);
+	if (h3_offered(q, p->sni, start))
+		add(&j, "quic_h3_advertised", client_quic ? 0.35 : 0.03);
 	q->fn(q->arg, &j);
 	free(p->e);
 	p->e = NULL;

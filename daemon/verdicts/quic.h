@@ -11,7 +11,10 @@
  *                     server; an earlier unanswered Initial from the same
  *                     client to the same server:port is the GFW's residual
  *                     blocking of the tuple (Zohaib et al., USENIX Security
- *                     2025: 180 s).
+ *                     2025: 180 s); the name's own DNS answer offering
+ *                     HTTP/3 (an HTTPS record, RFC 9460) while the client's
+ *                     QUIC to other servers is answered says the path, not
+ *                     the server, is silent (tw_quic_note_h3).
  *   INITIAL->VN       a version negotiation that no server may send: it lists
  *                     the version the client chose, or does not echo the
  *                     client's connection IDs (RFC 9000 6.2, 17.2.1).
@@ -28,7 +31,7 @@
 #include <tamperwatch/event.h>
 #include "events/pipeline.h"
 
-#define TW_QV_MAX_ANOM 6
+#define TW_QV_MAX_ANOM 7
 struct tw_quic_judged {
 	const struct tw_event *e; /* the flow end */
 	const char *sni;          /* the Initial's SNI, "" if none */
@@ -44,6 +47,7 @@ struct tw_quic_vstats {
 	uint64_t flows_evicted;   /* QUIC flows forgotten before their end: table slot reused */
 	uint64_t pending_forced;  /* held silences decided early: hold queue full */
 	uint64_t server_unparsed; /* server first datagrams too broken to judge */
+	uint64_t h3_evicted;      /* HTTP/3 offers forgotten before their TTL: table slot reused */
 };
 
 struct tw_quic_verdicts;
@@ -63,6 +67,9 @@ void tw_quic_end(struct tw_quic_verdicts *q, const struct tw_event *e, uint64_t 
  * answered or not: a fallback to TCP after a silent Initial. */
 void tw_quic_note_tcp(struct tw_quic_verdicts *q, uint64_t ts_ns, uint64_t prefix_key, uint64_t name_hash,
                       int answered);
+/* A DNS answer (not suspected of being forged) whose HTTPS record offers
+ * HTTP/3 for name (RFC 9460 alpn "h3"), valid ttl_s seconds from ts_ns. */
+void tw_quic_note_h3(struct tw_quic_verdicts *q, uint64_t ts_ns, const char *name, uint32_t ttl_s);
 /* Decide held silences due by now_ns (capture clock); all when final. */
 void tw_quic_tick(struct tw_quic_verdicts *q, uint64_t now_ns, int final);
 const struct tw_quic_vstats *tw_quic_vstats(const struct tw_quic_verdicts *q);

@@ -728,6 +728,11 @@ static void on_dns_response(struct tw_verdict *v, struct vflow *f, const struct 
 			}
 		}
 	}
+	/* an HTTPS record's HTTP/3 offer, for the QUIC flows that follow; a
+	 * broken one counts as a malformed DNS payload */
+	v->st.parse_errors[P_DNS][1] += (unsigned)m->https_bad;
+	if (m->h3 && m->qtype == TW_DNS_HTTPS && !forged && !ttl_odd && !differs)
+		tw_quic_note_h3(v->quic, e->ts_ns, m->qname, m->h3_ttl);
 	/* remember which name each address answered, for the web flows that
 	 * follow; what looks forged is marked so it is never called benign */
 	uint64_t nh = name_hash(m->qname);

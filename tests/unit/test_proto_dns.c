@@ -437,11 +437,75 @@ static void test_mutations(void)
 	printf("ok   30000 mutated responses: ok=%d truncated=%d malformed=%d\n", counts[0], counts[1], counts[2]);
 }
 
+/* A response to an HTTPS query (RFC 9460) carrying one record of rdata rd. */
+static void https_msg(struct buf *b, uint32_t ttl, const uint8_t *rd, size_t n)
+{
+	hdr(b, 0x8180, 1, 1, 0, 0);
+	put_name(b, "www.h3.test");
+	put16(b, TW_DNS_HTTPS);
+	put16(b, 1);
+	put_ptr(b, 12);
+	put16(b, TW_DNS_HTTPS);
+	put16(b, 1);
+	put32(b, ttl);
+	put16(b, (unsigned)n);
+	putn(b, rd, n);
+}
+
+static void test_https(void)
+{
+	/* RFC 9460 Appendix D.2, figure 5: alpn=h2,h3-19 (no "h3") */
+	static const uint8_t d2[] = { 0x00, 0x10, 0x03, 'f',  'o',  'o', 0x07, 'e',  'x',  'a',  'm',
+		                      'p',  'l',  'e',  0x03, 'c',  'o', 'm',  0x00, 0x00, 0x01, 0x00,
+		                      0x09, 0x02, 'h',  '2',  0x05, 'h', '3',  '-',  '1',  '9' };
+	/* the same with alpn=h3,h2 and a port (key 3) after it */
+	static const uint8_t h3[] = { 0x00, 0x01, 0x00, 0x00, 0x01, 0x00, 0x06, 0x02, 'h', '3',
+		                      0x02, 'h',  '2',  0x00, 0x03, 0x00, 0x02, 0x01, 0xbb };
+	/* RFC 9460 Appendix D.1: AliasMode, no parameters */
+	static const uint8_t alias[] = { 0x00, 0x00, 0x03, 'f', 'o',  'o', 0x07, 'e', 'x', 'a',
+		                         'm',  'p',  'l',  'e', 0x03, 'c', 'o',  'm', 0x00 };
+	struct buf b;
+	https_msg(&b, 300, d2, sizeof(d2));
+	enum tw_parse_rc rc = parse(&b, b.n, &m);
+	CHECK(rc == TW_PAYLOAD_OK && m.qtype == TW_DNS_HTTPS && !m.h3 && !m.https_bad, "h2,h3-19: rc=%s h3=%d bad=%d",
+	      tw_parse_rc_str(rc), m.h3, m.https_bad);
+	https_msg(&b, 300, h3, sizeof(h3));
+	rc = parse(&b, b.n, &m);
+	CHECK(rc == TW_PAYLOAD_OK && m.h3 && m.h3_ttl == 300 && !m.https_bad && !strcmp(m.qname, "www.h3.test"),
+	      "h3,h2: rc=%s h3=%d ttl=%u", tw_parse_rc_str(rc), m.h3, m.h3_ttl);
+	all_prefixes_truncated(&b, "HTTPS response");
+	https_msg(&b, 60, alias, sizeof(alias));
+	rc = parse(&b, b.n, &m);
+	CHECK(rc == TW_PAYLOAD_OK && !m.h3 && !m.https_bad, "AliasMode: h3=%d bad=%d", m.h3, m.https_bad);
+	/* broken records are counted and skipped, the message parses on */
+	uint8_t x[sizeof(h3)];
+	memcpy(x, h3, sizeof(x));
+	x[2] = 0xc0; /* a compressed TargetName (2.2: never) */
+	https_msg(&b, 300, x, sizeof(x));
+	rc = parse(&b, b.n, &m);
+	CHECK(rc == TW_PAYLOAD_OK && !m.h3 && m.https_bad == 1, "compressed target: h3=%d bad=%d", m.h3, m.https_bad);
+	memcpy(x, h3, sizeof(x));
+	x[10] = 0; /* an empty protocol id */
+	https_msg(&b, 300, x, sizeof(x));
+	rc = parse(&b, b.n, &m);
+	CHECK(rc == TW_PAYLOAD_OK && m.https_bad == 1, "empty alpn id: bad=%d", m.https_bad);
+	memcpy(x, h3, sizeof(x));
+	x[6] = 0x40; /* alpn longer than the rdata */
+	https_msg(&b, 300, x, sizeof(x));
+	rc = parse(&b, b.n, &m);
+	CHECK(rc == TW_PAYLOAD_OK && !m.h3 && m.https_bad == 1, "alpn past rdata: h3=%d bad=%d", m.h3, m.https_bad);
+	https_msg(&b, 300, h3, 2); /* priority only */
+	rc = parse(&b, b.n, &m);
+	CHECK(rc == TW_PAYLOAD_OK && m.https_bad == 1, "2-byte rdata: bad=%d", m.https_bad);
+	printf("ok   HTTPS records: RFC 9460 D.1/D.2 vectors, h3 offered, broken ones counted\n");
+}
+
 int main(void)
 {
 	test_query();
 	test_response_chain();
 	test_nxdomain();
+	test_https();
 	test_bad_names();
 	test_many_answers();
 	test_mutations();

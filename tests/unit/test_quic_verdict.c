@@ -10,7 +10,11 @@
  * version negotiation listing the client's version or not echoing its
  * connection IDs is forged, a genuine one is an answer; a short header as
  * the server's first datagram is a reset before any handshake; the hold
- * decides by the capture clock; the flow table evicts and counts. */
+ * decides by the capture clock; the flow table evicts and counts.  The
+ * name's DNS offer of HTTP/3 (an HTTPS record) with the client's QUIC
+ * answered elsewhere makes it over 0.5; the same offer with no QUIC answered
+ * anywhere, an offer for another name, expired or seen after the Initial,
+ * and a client whose network is down stay under 0.4. */
 #include "verdicts/quic.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,6 +263,80 @@ int main(void)
 	for (uint64_t i = 0; i < 20000; i++)
 		client(q, 1000 + i, 200 * S, 6, "many.example");
 	CHECK(tw_quic_vstats(q)->flows_evicted > 0, "evictions counted");
+	tw_quic_verdicts_free(q);
+	/* 8. the name offered HTTP/3 in its DNS answer (an HTTPS record) and the
+	 * client's QUIC to another server is answered: the path dropped it */
+	q = tw_quic_verdicts_new(30 * S, judged, NULL);
+	ngot = 0;
+	tw_quic_note_h3(q, 99 * S, "WWW.Blocked.example", 300); /* 0x20 case mix of a resolver */
+	tw_quic_note_h3(q, 99 * S, "other.example", 300);
+	client(q, 60, 100 * S, 2, "elsewhere.example");
+	n = server_initial(b);
+	server(q, 60, 100 * S + 1000, 2, b, n);
+	end(q, 60, 100 * S, 101 * S, 2, 4);
+	client(q, 61, 102 * S, 1, "www.blocked.example");
+	end(q, 61, 102 * S, 103 * S, 1, 0);
+	tw_quic_tick(q, 0, 1);
+	CHECK(ngot == 2 && got[1].signature, "judged: %d", ngot);
+	CHECK(has(&got[1], "quic_h3_advertised") && has(&got[1], "quic_client_answered_elsewhere"), "offer + control");
+	CHECK(conf(&got[1]) >= 0.5 && conf(&got[1]) < 0.6, "offered and the client's QUIC works: %.2f", conf(&got[1]));
+	tw_quic_verdicts_free(q);
+
+	/* 9. look-alike: the same offer, but nothing answers the client's QUIC
+	 * anywhere (a local firewall dropping UDP/443, a path that cannot carry
+	 * a 1200-byte Initial): a label, under 0.4 */
+	q = tw_quic_verdicts_new(30 * S, judged, NULL);
+	ngot = 0;
+	tw_quic_note_h3(q, 99 * S, "www.blocked.example", 300);
+	client(q, 70, 100 * S, 2, "elsewhere.example");
+	end(q, 70, 100 * S, 101 * S, 2, 0);
+	client(q, 71, 102 * S, 1, "www.blocked.example");
+	end(q, 71, 102 * S, 103 * S, 1, 0);
+	tw_quic_tick(q, 0, 1);
+	CHECK(ngot == 2, "%d", ngot);
+	for (int i = 0; i < 2; i++)
+		CHECK(!has(&got[i], "quic_client_answered_elsewhere") && conf(&got[i]) < 0.4, "no control: %.2f",
+		      conf(&got[i]));
+	CHECK(has(&got[1], "quic_h3_advertised"), "the offer is still named");
+	tw_quic_verdicts_free(q);
+
+	/* 10. no offer in force: another name's, one that expired (TTL 60 s),
+	 * one seen only after the Initial: a server without QUIC stays weak */
+	q = tw_quic_verdicts_new(30 * S, judged, NULL);
+	ngot = 0;
+	tw_quic_note_h3(q, 10 * S, "late.example", 60);
+	tw_quic_note_h3(q, 99 * S, "another.example", 300);
+	client(q, 80, 100 * S, 2, "elsewhere.example");
+	n = server_initial(b);
+	server(q, 80, 100 * S + 1000, 2, b, n);
+	end(q, 80, 100 * S, 101 * S, 2, 4);
+	client(q, 81, 102 * S, 1, "late.example");
+	end(q, 81, 102 * S, 103 * S, 1, 0);
+	client(q, 82, 102 * S, 3, "noquic.example");
+	tw_quic_note_h3(q, 103 * S, "noquic.example", 300);
+	end(q, 82, 102 * S, 104 * S, 3, 0);
+	tw_quic_tick(q, 0, 1);
+	CHECK(ngot == 3, "%d", ngot);
+	for (int i = 1; i < 3; i++)
+		CHECK(!has(&got[i], "quic_h3_advertised") && conf(&got[i]) < 0.4, "no offer in force %d: %.2f", i,
+		      conf(&got[i]));
+	tw_quic_verdicts_free(q);
+
+	/* 11. a client whose network is down: its other QUIC and its TCP to the
+	 * name unanswered too: no control label, weak */
+	q = tw_quic_verdicts_new(30 * S, judged, NULL);
+	ngot = 0;
+	for (int i = 0; i < 4; i++) {
+		client(q, 90 + i, (100 + i) * S, (uint8_t)(1 + i), "down.example");
+		end(q, 90 + i, (100 + i) * S, (101 + i) * S, (uint8_t)(1 + i), 0);
+	}
+	tw_quic_note_tcp(q, 105 * S, 77, tw_name_hash("down.example"), 0);
+	tw_quic_tick(q, 0, 1);
+	CHECK(ngot == 4, "%d", ngot);
+	for (int i = 0; i < 4; i++)
+		CHECK(!has(&got[i], "quic_client_answered_elsewhere") && !has(&got[i], "tcp_fallback_answered") &&
+		              conf(&got[i]) < 0.4,
+		      "network down %d: %.2f", i, conf(&got[i]));
 	tw_quic_verdicts_free(q);
 	printf("test_quic_verdict: %d checks, %d failed\n", checks, fails);
 	return fails ? 1 : 0;
