@@ -87,6 +87,7 @@ struct target {
 	size_t nr, cap;
 	int shape_pending;   /* rated flows that built a queue: judged for shaping ... */
 	uint64_t shape_next; /* ... at a tick from then on (every 2 s) */
+	int police_pending;  /* a policing case held until its control comes (evaluated at ticks) */
 	struct alert al;
 };
 
@@ -103,6 +104,7 @@ struct tw_agg {
 	struct pstat *pb[NBUCKET];
 	size_t npstat;
 	uint64_t pstat_dropped; /* prefixes beyond MAX_PSTAT: never judged dark */
+	uint64_t thr_uncontrolled; /* policing cases held for want of a control (once per case) */
 	size_t nopenv, capopen;
 	uint64_t now, last_save, last_gc, dropped;
 	int dirty; /* an alert was raised or resolved since the last save */
@@ -748,6 +750,43 @@ static int shape_eval(struct tw_agg *a, struct target *t, uint64_t now, int fina
 	return 1;
 }
 
+/* Policing is tampering only where the same clients reach other sites at
+ * full speed (issue 14): the policed flows' client prefixes must have at
+ * least alerts.throttle_control_flows rated flows to other sites in the
+ * window, their geometric mean goodput at least
+ * alerts.throttle_control_ratio times the median of the policed flows'
+ * rates.  Shaping (shape_eval) passed it against the target's aggregate
+ * rate, which no flow's share exceeds, so it holds again here.  Without it
+ * the per-flow verdicts stay (tamper records, counted) and no alert is
+ * raised; the case is judged again at each tick while it lasts. */
+static int throttle_controlled(struct tw_agg *a, const struct target *t, uint64_t after)
+{
+	static float v[MAX_REC];
+	uint64_t pf[MAX_PFX];
+	size_t n = 0;
+	int np = 0;
+	for (size_t i = 0; i < t->nr; i++) {
+		const struct rec *r = &t->r[i];
+		if (r->ts <= after || !r->tampered || r->method != TW_METHOD_THROTTLING)
+			continue;
+		if (r->rate_bps > 0)
+			v[n++] = r->rate_bps;
+		int k = 0;
+		while (k < np && pf[k] != r->pfx)
+			k++;
+		if (k == np && np < MAX_PFX)
+			pf[np++] = r->pfx;
+	}
+	if (!n)
+		return 0;
+	qsort(v, n, sizeof(v[0]), cmp_float);
+	struct ctrl c = { 0, 0, 0 };
+	control_of(a, t, pf, np, &c);
+	if (c.flows < a->c.throttle_control_flows)
+		return 0;
+	return exp2(c.lsum / (double)c.flows) + 1e-9 >= a->c.throttle_control_ratio * (double)v[n / 2];
+}
+
 static int cell_cmp(const void *x, const void *y)
 {
 	const struct cell *c = x, *d = y;
@@ -849,8 +888,17 @@ static void evaluate(struct tw_agg *a, struct target *t, uint64_t now)
 		method = most_frequent(cnt[0]);
 	else if (class_makes_case(a, t, after, 1, hits[1]))
 		method = most_frequent(cnt[1]);
-	if (!method)
+	if (!method) {
+		t->police_pending = 0;
 		return;
+	}
+	if (method == TW_METHOD_THROTTLING && !throttle_controlled(a, t, after)) {
+		if (!t->police_pending)
+			a->thr_uncontrolled++;
+		t->police_pending = 1; /* judged again at ticks: the control may come */
+		return;
+	}
+	t->police_pending = 0;
 
 	struct alert *al = &t->al;
 	uint64_t resolved_ts = al->resolved_ts;
@@ -1027,9 +1075,12 @@ void tw_agg_tick(void *arg, uint64_t now, int final)
 		while (*p) {
 			struct target *t = *p;
 			struct alert *al = &t->al;
-			if (!al->open && t->shape_pending && (final || now >= t->shape_next)) {
+			if (!al->open && (t->shape_pending || t->police_pending) && (final || now >= t->shape_next)) {
 				t->shape_next = now + 2 * NS;
-				shape_eval(a, t, now, final); /* settled, or the control came since */
+				if (t->police_pending)
+					evaluate(a, t, now); /* the control may have come */
+				if (!t->al.open && t->shape_pending)
+					shape_eval(a, t, now, final); /* settled, or the control came since */
 			}
 			if (al->open) {
 				if (now >= al->last_tampered + (uint64_t)a->c.resolve_after * NS)
@@ -1596,6 +1647,8 @@ static int restore_member(struct tw_agg *a, struct target *t, char kind, char *f
 		t->r[t->nr] = r;
 		if (r.rated && !r.tampered && r.rtt_grow_ms >= a->c.throttle_queue_ms)
 			t->shape_pending = 1;
+		if (r.tampered && r.method == TW_METHOD_THROTTLING)
+			t->police_pending = 1; /* judged at the next tick (an open alert ignores it) */
 		rec_keys(a, &t->r[t->nr]);
 		pstat_note(a, &t->r[t->nr]);
 		t->nr++;
@@ -1768,6 +1821,7 @@ void tw_agg_get_stats(const struct tw_agg *a, struct tw_agg_stats *s)
 	s->open = a->nopen;
 	s->prefixes = a->npstat;
 	s->prefixes_dropped = a->pstat_dropped;
+	s->throttling_uncontrolled = a->thr_uncontrolled;
 }
 
 void tw_agg_stats_json(void *arg, struct tw_jb *b)
@@ -1780,6 +1834,7 @@ void tw_agg_stats_json(void *arg, struct tw_jb *b)
 	tw_jb_u64(b, "open", s.open);
 	tw_jb_u64(b, "prefixes", s.prefixes);
 	tw_jb_u64(b, "prefixes_dropped", s.prefixes_dropped);
+	tw_jb_u64(b, "throttling_uncontrolled", s.throttling_uncontrolled);
 	tw_jb_obj_close(b);
 }
 

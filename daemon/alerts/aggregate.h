@@ -58,6 +58,7 @@ struct tw_agg_stats {
 	uint64_t open;             /* open alerts */
 	uint64_t prefixes;         /* client prefixes with flows in the window (the "other targets" yardstick) */
 	uint64_t prefixes_dropped; /* flows of prefixes beyond its limit: their prefix is never judged dark */
+	uint64_t throttling_uncontrolled; /* policing cases not alerted for want of a control (once per case) */
 };
 void tw_agg_get_stats(const struct tw_agg *a, struct tw_agg_stats *s);
 struct tw_jb;
