@@ -67,6 +67,7 @@ static const struct key keys[] = {
 	{ "alerts", "throttle_control_ratio", K_REAL, 1, 1000, OFF(alerts.throttle_control_ratio) },
 	{ "alerts", "throttle_control_flows", K_INT, 1, 1000000, OFF(alerts.throttle_control_flows) },
 	{ "alerts", "throttle_queue_ms", K_REAL, 0, 60000, OFF(alerts.throttle_queue_ms) },
+	{ "alerts", "throttle_plateau_cv", K_REAL, 0, 10, OFF(alerts.throttle_plateau_cv) },
 	{ "state", "interval", K_INT, 1, 86400, OFF(alerts.state_interval) },
 	/* operator outputs (README "Metrics", "Syslog"); values checked by check_str */
 	{ "metrics", "listen", K_STR, 0, sizeof(((struct tw_config *)0)->metrics_listen), OFF(metrics_listen) },

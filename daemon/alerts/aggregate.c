@@ -59,6 +59,17 @@ struct pstat {
 	float lrate[PB];
 };
 
+/* A site's goodput over time: the delivered bits of a target's rated
+ * flows (not window- or application-limited), spread over TB_NS bins by
+ * the flows' own samples; a ring of TB_N bins keyed by the bin number.
+ * What shaping's plateau is judged on (site_plateau). */
+#define TB_N 32
+#define TB_NS (2 * NS)
+struct tbins {
+	uint64_t epoch[TB_N]; /* bin number (time / TB_NS) each slot holds; 0: none */
+	float bits[TB_N];
+};
+
 /* one flow in a share computation (makes_case) */
 struct cell {
 	uint64_t g, p;
@@ -88,6 +99,8 @@ struct target {
 	int shape_pending;   /* rated flows that built a queue: judged for shaping ... */
 	uint64_t shape_next; /* ... at a tick from then on (every 2 s) */
 	int police_pending;  /* a policing case held until its control comes (evaluated at ticks) */
+	float plateau_cv;    /* shaping: the site's goodput spread over time when raised */
+	struct tbins *tb;    /* its rated flows' goodput over time, NULL: none yet */
 	struct alert al;
 };
 
@@ -103,7 +116,7 @@ struct tw_agg {
 	struct cell *cells;    /* MAX_REC, scratch of makes_case */
 	struct pstat *pb[NBUCKET];
 	size_t npstat;
-	uint64_t pstat_dropped; /* prefixes beyond MAX_PSTAT: never judged dark */
+	uint64_t pstat_dropped;    /* prefixes beyond MAX_PSTAT: never judged dark */
 	uint64_t thr_uncontrolled; /* policing cases held for want of a control (once per case) */
 	size_t nopenv, capopen;
 	uint64_t now, last_save, last_gc, dropped;
@@ -132,6 +145,7 @@ void tw_agg_cfg_default(struct tw_agg_cfg *c)
 	c->throttle_control_ratio = 3.0;
 	c->throttle_control_flows = 2;
 	c->throttle_queue_ms = 60.0;
+	c->throttle_plateau_cv = 0.5;
 }
 
 static uint64_t fnv(const char *s, uint64_t h)
@@ -374,6 +388,10 @@ static void throttle_stats(struct tw_agg *a, struct tw_jb *b, const struct targe
 		tw_jb_str(b, NULL, "to_client");
 	tw_jb_arr_close(b);
 	tw_jb_str(b, "variant", shaping ? "shaping" : "policing");
+	if (shaping && t->plateau_cv > 0)
+		tw_jb_dbl(b, "plateau_cv", t->plateau_cv, 2);
+	else if (shaping)
+		tw_jb_null(b, "plateau_cv"); /* raised before a restart: the bins are not kept */
 	struct ctrl c = { 0, 0, 0 };
 	uint64_t pf[MAX_PFX];
 	for (int i = 0; i < t->al.nprefix; i++)
@@ -677,6 +695,85 @@ static void control_of(const struct tw_agg *a, const struct target *t, const uin
 
 static void evaluate(struct tw_agg *a, struct target *t, uint64_t now);
 
+static void tbins_put(struct tbins *tb, uint64_t e, double bits)
+{
+	int k = (int)(e % TB_N);
+	if (tb->epoch[k] > e)
+		return; /* older than the ring holds */
+	if (tb->epoch[k] != e) {
+		tb->epoch[k] = e;
+		tb->bits[k] = 0;
+	}
+	tb->bits[k] += (float)bits;
+}
+
+/* A rated flow's delivered curve into its target's bins: each interval's
+ * bits spread evenly over the bins it spans.  0, or -1 out of memory. */
+static int tbins_add(struct target *t, const struct tw_thr_verdict *v)
+{
+	if (!t->tb && !(t->tb = calloc(1, sizeof(*t->tb))))
+		return -1;
+	for (int i = 1; i < v->ncurve && i < TW_THR_MAX_SAMPLES; i++) {
+		uint64_t t0 = v->curve_t[i - 1], t1 = v->curve_t[i];
+		if (t1 <= t0 || v->curve_b[i] <= v->curve_b[i - 1] || t1 - t0 > TB_N * TB_NS)
+			continue;
+		double rate = (double)(v->curve_b[i] - v->curve_b[i - 1]) * 8 / (double)(t1 - t0);
+		for (uint64_t x = t0; x < t1;) {
+			uint64_t e = x / TB_NS, end = (e + 1) * TB_NS < t1 ? (e + 1) * TB_NS : t1;
+			tbins_put(t->tb, e + 1, rate * (double)(end - x)); /* +1: epoch 0 means empty */
+			x = end;
+		}
+	}
+	return 0;
+}
+
+/* Shaping's plateau: a shaper pins the site's aggregate rate, so the sum
+ * of its flows' goodput per TB_NS bin stays flat while they wait in its
+ * queue; congestion lets it swing with the cross traffic.  The bins
+ * between the first and the last one the site's flows touched (those two
+ * partial, left out; an idle bin between counts as 0), after the target's
+ * last resolved alert: at least 3, and *cv their stddev / mean.  1: judged. */
+static int site_plateau(const struct tw_agg *a, const struct target *t, double *cv)
+{
+	double sum[TB_N] = { 0 };
+	int touched[TB_N] = { 0 };
+	uint64_t top = 0, after = t->al.resolved_ts / TB_NS + 1;
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t b = 0; b < NBUCKET; b++)
+			for (const struct target *o = a->b[b]; o; o = o->next) {
+				if (!o->tb || !same_site(t, o))
+					continue;
+				for (int k = 0; k < TB_N; k++) {
+					uint64_t e = o->tb->epoch[k];
+					if (!pass) {
+						top = e > top ? e : top;
+					} else if (e && e + TB_N > top && e > after) {
+						sum[e % TB_N] += o->tb->bits[k];
+						touched[e % TB_N] = 1;
+					}
+				}
+			}
+	uint64_t lo = 0, hi = 0;
+	for (uint64_t e = top >= TB_N ? top - TB_N + 1 : 1; e <= top; e++)
+		if (touched[e % TB_N]) {
+			lo = lo ? lo : e;
+			hi = e;
+		}
+	if (!lo || hi < lo + 4)
+		return 0;
+	double m = 0, var = 0;
+	int n = 0;
+	for (uint64_t e = lo + 1; e < hi; e++, n++)
+		m += sum[e % TB_N] / ((double)TB_NS / 1e9);
+	m /= n;
+	for (uint64_t e = lo + 1; e < hi; e++) {
+		double d = sum[e % TB_N] / ((double)TB_NS / 1e9) - m;
+		var += d * d;
+	}
+	*cv = m > 0 ? sqrt(var / (n - 1)) / m : 1e9;
+	return 1;
+}
+
 /* Shaping, judged per target: a shaper queues a target's flows together,
  * so each flow reads as congestion (RTT growth, few losses, no steady rate
  * of its own) and only the target's aggregate is pinned.  A case: at least
@@ -729,9 +826,13 @@ static int shape_eval(struct tw_agg *a, struct target *t, uint64_t now, int fina
 	control_of(a, t, pf, np, &c);
 	if (c.flows < a->c.throttle_control_flows || c.queued * 2 > c.flows)
 		return 0;
-	double speedup = exp2(c.lsum / (double)c.flows) / agg;
+	double speedup = exp2(c.lsum / (double)c.flows) / agg, cv;
 	if (speedup < a->c.throttle_control_ratio)
 		return 0;
+	/* slow on average is not enough: the site's rate must stay flat */
+	if (!site_plateau(a, t, &cv) || cv > a->c.throttle_plateau_cv)
+		return 0;
+	t->plateau_cv = (float)cv;
 	double conf = 0.9 - 0.3 * a->c.throttle_control_ratio / speedup;
 	for (size_t i = 0; i < t->nr; i++) {
 		struct rec *r = &t->r[i];
@@ -1023,6 +1124,8 @@ void tw_agg_outcome(void *arg, const struct tw_flow_outcome *o)
 			r->rate_bps = (float)o->rate->goodput_bps;
 		if (!r->thr_dirs)
 			r->thr_dirs = (uint8_t)o->rate->dirs;
+		if (o->rate->kind != TW_THR_APP_LIMITED && o->rate->ncurve >= 2 && tbins_add(t, o->rate) < 0)
+			a->dropped++; /* no memory: the site's plateau misses this flow */
 	}
 	snprintf(r->prefix, sizeof(r->prefix), "%s", o->client_prefix ? o->client_prefix : "");
 	rec_keys(a, r);
@@ -1058,6 +1161,7 @@ void tw_agg_outcome(void *arg, const struct tw_flow_outcome *o)
 
 static void free_target(struct target *t)
 {
+	free(t->tb);
 	free(t->redirect);
 	free(t->al.prefix);
 	free(t->r);

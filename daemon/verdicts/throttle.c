@@ -178,6 +178,11 @@ void tw_thr_classify(const struct tw_thr_series *ser, const struct tw_thr_cfg *c
 	int big = last->d[TW_DIR_S2C].delivered >= last->d[TW_DIR_C2S].delivered ? TW_DIR_S2C : TW_DIR_C2S;
 	if (ser->n >= 2 && v->seconds > 0 && last->d[big].delivered > first->d[big].delivered)
 		v->goodput_bps = (double)(last->d[big].delivered - first->d[big].delivered) * 8 / v->seconds;
+	for (int i = 0; i < ser->n && i < TW_THR_MAX_SAMPLES; i++) {
+		v->curve_t[i] = ser->s[i].t_ns;
+		v->curve_b[i] = ser->s[i].d[big].delivered;
+	}
+	v->ncurve = ser->n < TW_THR_MAX_SAMPLES ? ser->n : TW_THR_MAX_SAMPLES;
 	for (size_t k = 0; k < sizeof(order) / sizeof(order[0]) && v->kind == TW_THR_NONE; k++) {
 		uint64_t most = 0;
 		for (int i = 0; i < 2; i++) {

@@ -79,6 +79,12 @@ struct tw_thr_verdict {
 	double goodput_bps;   /* delivered bytes over the series' span; 0: under 2 samples */
 	double seconds;       /* the series' span */
 	double rtt_growth_ms; /* the queue the flow built (RTT before the first loss minus the smallest) */
+	/* that direction's delivered bytes at each sample (when, how many):
+	 * aggregation sums a target's flows over time to see whether their
+	 * common rate stays flat (shaping's plateau, alerts/aggregate.c) */
+	int ncurve;
+	uint64_t curve_t[TW_THR_MAX_SAMPLES];
+	uint64_t curve_b[TW_THR_MAX_SAMPLES];
 	struct tw_thr_dir_verdict d[2];
 };
 

@@ -651,7 +651,8 @@ static void test_throttling_control(void)
 	tw_agg_tick(a, T0 + 6 * S, 0);
 	tw_agg_get_stats(a, &st);
 	CHECK(nlines == 0, "policing raised without a control: %s", nlines ? lines[0] : "");
-	CHECK(st.throttling_uncontrolled == 1, "uncontrolled cases %llu", (unsigned long long)st.throttling_uncontrolled);
+	CHECK(st.throttling_uncontrolled == 1, "uncontrolled cases %llu",
+	      (unsigned long long)st.throttling_uncontrolled);
 	/* controls, but slow: 2.5 times the policed median (ratio 3) */
 	rated(a, T0 + 7 * S, "198.51.100.0/24", "other.example", 325000);
 	rated(a, T0 + 7 * S, "192.0.2.0/24", "other.example", 325000);
@@ -663,9 +664,15 @@ static void test_throttling_control(void)
 		memset(&v, 0, sizeof(v));
 		v.goodput_bps = 50e6;
 		v.seconds = 2;
-		struct tw_flow_outcome o = { .ts_ns = T0 + 10 * S, .flow_id = ++fid, .client_prefix = "198.51.100.0/24",
-			                     .server_ip = "203.0.113.9", .server_port = 80, .proto = "tcp",
-			                     .domain = "slow.example", .answered = 1, .rate = &v };
+		struct tw_flow_outcome o = { .ts_ns = T0 + 10 * S,
+			                     .flow_id = ++fid,
+			                     .client_prefix = "198.51.100.0/24",
+			                     .server_ip = "203.0.113.9",
+			                     .server_port = 80,
+			                     .proto = "tcp",
+			                     .domain = "slow.example",
+			                     .answered = 1,
+			                     .rate = &v };
 		tw_agg_outcome(a, &o);
 	}
 	tw_agg_tick(a, T0 + 12 * S, 0);
@@ -678,7 +685,8 @@ static void test_throttling_control(void)
 	CHECK(nlines == 1 && count_state("raised") == 1 && strstr(lines[0], "\"variant\":\"policing\"") &&
 	              strstr(lines[0], "\"control\":{\"flows\":4,"),
 	      "%d lines: %s", nlines, nlines ? lines[0] : "");
-	CHECK(st.throttling_uncontrolled == 1, "uncontrolled cases %llu", (unsigned long long)st.throttling_uncontrolled);
+	CHECK(st.throttling_uncontrolled == 1, "uncontrolled cases %llu",
+	      (unsigned long long)st.throttling_uncontrolled);
 	tw_agg_free(a);
 }
 
