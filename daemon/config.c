@@ -44,6 +44,7 @@ static const struct key keys[] = {
 	{ "throttling", "rtt_growth_ratio", K_REAL, 0, 1000, OFF(throttling.rtt_growth_ratio) },
 	{ "throttling", "window_full", K_RATIO, 0, 1, OFF(throttling.window_full_frac) },
 	{ "throttling", "idle", K_RATIO, 0, 1, OFF(throttling.idle_frac) },
+	{ "throttling", "timeout_gap_ms", K_REAL, 0, 60000, OFF(throttling.timeout_gap_ms) },
 	{ "flows", "silence_hold", K_SECONDS, 1, 3600, OFF(silence_hold_ns) },
 	{ "privacy", "prefix_v4", K_INT, 0, 32, OFF(prefix_v4) },
 	{ "privacy", "prefix_v6", K_INT, 0, 128, OFF(prefix_v6) },

@@ -213,6 +213,69 @@ static void synth(struct tw_thr_series *ser, int n, uint32_t loss_per_s, uint32_
 	}
 }
 
+/* n one-second samples of a sender whose every send (per_s a second, seg
+ * bytes each) comes after an idle period; RTT 1 ms */
+static void idle_sender(struct tw_thr_series *ser, int n, uint32_t per_s, uint32_t seg)
+{
+	memset(ser, 0, sizeof(*ser));
+	for (int i = 0; i < n; i++) {
+		struct tw_thr_sample x;
+		memset(&x, 0, sizeof(x));
+		x.t_ns = (uint64_t)i * 1000000000ull;
+		x.d[TW_DIR_S2C].delivered = (uint64_t)i * per_s * seg;
+		x.d[TW_DIR_S2C].packets = (uint32_t)i * per_s + 1;
+		x.d[TW_DIR_S2C].idle_sends = (uint32_t)i * per_s;
+		x.d[TW_DIR_S2C].rtt_min_us = x.d[TW_DIR_S2C].rtt_max_us = 500;
+		x.d[TW_DIR_C2S].rtt_min_us = x.d[TW_DIR_C2S].rtt_max_us = 500;
+		tw_thr_series_add(ser, &x);
+	}
+}
+
+/* Low rates (issue 14): a policer at 64 kbit/s that drops each flight's
+ * tail before the observer leaves no loss in sight; the sender resends one
+ * segment per retransmission timeout (lab: 1 of 4 flows in one run, 2 of 4
+ * in another, read as application-limited).  Timeout-paced: policing, with
+ * the policer's rate within 20 %.  A slow application writing a segment
+ * every 50 ms, or 500 bytes every 250 ms, stays application-limited. */
+static void low_rate(void)
+{
+	static struct tw_thr_series ser;
+	struct tw_thr_cfg c;
+	struct tw_thr_verdict v;
+	char kind[32];
+	double rate;
+	static const char *const paced[] = { "throttle-police-64-2", "throttle-police-64-b-8" };
+	tw_thr_cfg_default(&c);
+	for (size_t i = 0; i < sizeof(paced) / sizeof(paced[0]); i++) {
+		char path[300];
+		snprintf(path, sizeof(path), FIXTURES "/%s.series", paced[i]);
+		if (load(path, &ser, kind, sizeof(kind), &rate)) {
+			fails++;
+			continue;
+		}
+		tw_thr_classify(&ser, &c, &v);
+		CHECK(v.kind == TW_THR_POLICING && v.d[TW_DIR_S2C].timeout_paced && !v.d[TW_DIR_S2C].loss_eps &&
+		              v.rate_bps >= rate * 0.8 && v.rate_bps <= rate * 1.2,
+		      "%s: %s paced %d rate %.0f", paced[i], tw_thr_kind_name(v.kind), v.d[TW_DIR_S2C].timeout_paced,
+		      v.rate_bps);
+		/* the rule off: what it was before */
+		c.timeout_gap_ms = 0;
+		tw_thr_classify(&ser, &c, &v);
+		CHECK(v.kind == TW_THR_APP_LIMITED, "%s without the rule: %s", paced[i], tw_thr_kind_name(v.kind));
+		tw_thr_cfg_default(&c);
+	}
+	idle_sender(&ser, 10, 20, 1400); /* a segment every 50 ms */
+	tw_thr_classify(&ser, &c, &v);
+	CHECK(v.kind == TW_THR_APP_LIMITED, "segment every 50 ms: %s", tw_thr_kind_name(v.kind));
+	idle_sender(&ser, 20, 4, 500); /* 500 bytes every 250 ms */
+	tw_thr_classify(&ser, &c, &v);
+	CHECK(v.kind == TW_THR_APP_LIMITED, "500-byte writes every 250 ms: %s", tw_thr_kind_name(v.kind));
+	idle_sender(&ser, 20, 5, 1448); /* a full segment every 200 ms: the same as a policed flow */
+	tw_thr_classify(&ser, &c, &v);
+	CHECK(v.kind == TW_THR_POLICING && v.d[TW_DIR_S2C].timeout_paced, "segment every 200 ms: %s",
+	      tw_thr_kind_name(v.kind));
+}
+
 static void synthetic(void)
 {
 	static struct tw_thr_series ser;
@@ -442,6 +505,7 @@ int main(void)
 {
 	fixtures();
 	synthetic();
+	low_rate();
 	aggregation();
 	printf("%d checks, %d failed\n", checks, fails);
 	return fails ? 1 : 0;
