@@ -145,7 +145,7 @@ void tw_agg_cfg_default(struct tw_agg_cfg *c)
 	c->throttle_control_ratio = 3.0;
 	c->throttle_control_flows = 2;
 	c->throttle_queue_ms = 60.0;
-	c->throttle_plateau_cv = 0.5;
+	c->throttle_plateau_cv = 0.6;
 }
 
 static uint64_t fnv(const char *s, uint64_t h)

@@ -36,7 +36,7 @@ struct tw_agg_cfg {
 	double throttle_control_ratio; /* alerts.throttle_control_ratio: other targets this many times faster (3) */
 	int throttle_control_flows;    /* alerts.throttle_control_flows: rated flows to other targets at least (2) */
 	double throttle_queue_ms;      /* alerts.throttle_queue_ms: RTT growth of a queued flow at least (60) */
-	double throttle_plateau_cv; /* alerts.throttle_plateau_cv: shaping's site goodput per 2 s, stddev/mean at most (0.5) */
+	double throttle_plateau_cv; /* alerts.throttle_plateau_cv: shaping's site goodput per 2 s, stddev/mean at most (0.6) */
 };
 void tw_agg_cfg_default(struct tw_agg_cfg *c);
 

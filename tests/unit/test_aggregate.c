@@ -615,8 +615,9 @@ static void throttled(struct tw_agg *a, uint64_t ts, const char *pfx, double bps
 }
 
 /* a rated flow (a busy TCP flow's rate series, no verdict) of pfx to
- * domain at bps: the control of a throttling case */
-static void rated(struct tw_agg *a, uint64_t ts, const char *pfx, const char *domain, double bps)
+ * domain (port 443, or 80 with web) at bps: the control of a throttling
+ * case */
+static void rated_port(struct tw_agg *a, uint64_t ts, const char *pfx, const char *domain, double bps, int web)
 {
 	struct tw_thr_verdict v;
 	memset(&v, 0, sizeof(v));
@@ -626,13 +627,18 @@ static void rated(struct tw_agg *a, uint64_t ts, const char *pfx, const char *do
 	struct tw_flow_outcome o = { .ts_ns = ts,
 		                     .flow_id = ++fid,
 		                     .client_prefix = pfx,
-		                     .server_ip = "203.0.113.77",
-		                     .server_port = 443,
+		                     .server_ip = web ? "203.0.113.9" : "203.0.113.77",
+		                     .server_port = web ? 80 : 443,
 		                     .proto = "tcp",
 		                     .domain = domain,
 		                     .answered = 1,
 		                     .rate = &v };
 	tw_agg_outcome(a, &o);
+}
+
+static void rated(struct tw_agg *a, uint64_t ts, const char *pfx, const char *domain, double bps)
+{
+	rated_port(a, ts, pfx, domain, bps, 0);
 }
 
 /* Policing needs the control (issue 14: "while the same clients reach
@@ -659,22 +665,8 @@ static void test_throttling_control(void)
 	tw_agg_tick(a, T0 + 9 * S, 0);
 	CHECK(nlines == 0, "policing raised with a slow control: %s", nlines ? lines[0] : "");
 	/* a control on another port of the policed site is not a control */
-	for (int i = 0; i < 4; i++) {
-		struct tw_thr_verdict v;
-		memset(&v, 0, sizeof(v));
-		v.goodput_bps = 50e6;
-		v.seconds = 2;
-		struct tw_flow_outcome o = { .ts_ns = T0 + 10 * S,
-			                     .flow_id = ++fid,
-			                     .client_prefix = "198.51.100.0/24",
-			                     .server_ip = "203.0.113.9",
-			                     .server_port = 80,
-			                     .proto = "tcp",
-			                     .domain = "slow.example",
-			                     .answered = 1,
-			                     .rate = &v };
-		tw_agg_outcome(a, &o);
-	}
+	for (int i = 0; i < 4; i++)
+		rated_port(a, T0 + 10 * S, "198.51.100.0/24", "slow.example", 50e6, 1);
 	tw_agg_tick(a, T0 + 12 * S, 0);
 	CHECK(nlines == 0, "the policed site's own port taken as control: %s", nlines ? lines[0] : "");
 	/* the same clients reach another site fast: raised at the next tick */

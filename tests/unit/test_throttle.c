@@ -446,9 +446,9 @@ static void aggregation(void)
 	double rate = stat_of(alerts[0], "\"rate_bps\":"), speedup = stat_of(alerts[0], "\"speedup\":"),
 	       pcv = stat_of(alerts[0], "\"plateau_cv\":");
 	/* the flows' share of the 1 Mbit/s shaper; the site's rate per 2 s
-	 * within alerts.throttle_plateau_cv (lab: 0.40) */
+	 * within alerts.throttle_plateau_cv (0.6; lab: 0.40) */
 	CHECK(rate > 200000 && rate < 1200000 && speedup >= 3, "rate %.0f speedup %.2f", rate, speedup);
-	CHECK(pcv >= 0 && pcv <= 0.5, "plateau_cv %.2f", pcv);
+	CHECK(pcv >= 0 && pcv <= 0.6, "plateau_cv %.2f", pcv);
 	printf("shaping: %d alert(s), aggregate rate %.0f bit/s, control %.1fx faster, plateau cv %.2f\n", nalerts,
 	       rate, speedup, pcv);
 	tw_agg_free(a);
