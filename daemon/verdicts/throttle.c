@@ -93,17 +93,12 @@ static void classify_dir(const struct tw_thr_series *ser, const struct tw_thr_cf
 		return;
 
 	/* goodput samples: one per interval, the first (slow start, the
-	 * handshake) left out, and so are the samples after the last one
-	 * that delivered more: the transfer was over (the flow-end record
-	 * comes at the closing packets, often a fraction of a sweep later,
-	 * and a short empty interval there is not a change of rate) */
+	 * handshake) left out, and so is a last interval under half the one
+	 * before: the flow-end record, a fraction of a sweep after the last
+	 * snapshot, where a burst or a pause weighs as much as a whole sweep.
+	 * (A flow stalled for whole sweeps keeps them: that is its rate.) */
 	double rate[TW_THR_MAX_SAMPLES], sum = 0;
 	int n = 0, end = ser->n;
-	while (end > 3 && ser->s[end - 2].d[dir].delivered >= ser->s[end - 1].d[dir].delivered)
-		end--;
-	/* ... and a last interval under half the one before: the record at
-	 * the flow's end, a fraction of a sweep after the last snapshot, where
-	 * a burst or a pause weighs as much as a whole sweep */
 	if (end > 4 && (ser->s[end - 1].t_ns - ser->s[end - 2].t_ns) * 2 < ser->s[end - 2].t_ns - ser->s[end - 3].t_ns)
 		end--;
 	for (int i = 2; i < end; i++) {
