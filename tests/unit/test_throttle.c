@@ -333,9 +333,9 @@ static void cap(void *arg, const char *l, size_t n)
 }
 
 #define T0 1700000000000000000ull
-/* one ended flow with the rate series of fixture NAME, ending at T0 + end_s */
-static void flow(struct tw_agg *a, const char *name, uint64_t id, const char *pfx, const char *dom, const char *ip,
-                 double end_s, int rated)
+/* one ended flow with the rate series of fixture NAME to port, ending at T0 + end_s */
+static void flow_to(struct tw_agg *a, const char *name, uint64_t id, const char *pfx, const char *dom, const char *ip,
+                    uint16_t port, double end_s, int rated)
 {
 	static struct tw_thr_series ser;
 	struct tw_thr_cfg c;
@@ -353,13 +353,19 @@ static void flow(struct tw_agg *a, const char *name, uint64_t id, const char *pf
 		                     .flow_id = id,
 		                     .client_prefix = pfx,
 		                     .server_ip = ip,
-		                     .server_port = 443,
+		                     .server_port = port,
 		                     .proto = "tcp",
 		                     .domain = dom,
 		                     .answered = 1,
 		                     .tamper = NULL,
 		                     .rate = rated ? &v : NULL };
 	tw_agg_outcome(a, &o);
+}
+
+static void flow(struct tw_agg *a, const char *name, uint64_t id, const char *pfx, const char *dom, const char *ip,
+                 double end_s, int rated)
+{
+	flow_to(a, name, id, pfx, dom, ip, 443, end_s, rated);
 }
 
 static struct tw_agg *agg(void)
@@ -451,6 +457,24 @@ static void aggregation(void)
 	CHECK(pcv >= 0 && pcv <= 0.6, "plateau_cv %.2f", pcv);
 	printf("shaping: %d alert(s), aggregate rate %.0f bit/s, control %.1fx faster, plateau cv %.2f\n", nalerts,
 	       rate, speedup, pcv);
+	tw_agg_free(a);
+
+	/* a third lab run, as it was: flows 9 and 10 (two prefixes) queued on
+	 * port 443, 12 lossy without a queue of its own, 8 on port 80: the
+	 * site's plateau counts all four (lab 0.32 per 2 s) */
+	a = agg();
+	flow_to(a, "throttle-shape-d-8", 8, "198.51.100.0/24", "media.example", "203.0.113.14", 80, 12, 1);
+	flow(a, "throttle-shape-d-9", 9, "198.51.100.0/24", "media.example", "203.0.113.14", 12, 1);
+	flow(a, "throttle-shape-d-10", 10, "192.0.2.0/24", "media.example", "203.0.113.14", 12, 1);
+	flow(a, "throttle-shape-d-12", 12, "2001:db8:a::/48", "media.example", "2001:db8:113::14", 12, 1);
+	flow(a, "throttle-shape-d-2", 2, "198.51.100.0/24", "bulk.example", "203.0.113.13", 12, 1);
+	flow(a, "throttle-shape-d-4", 4, "192.0.2.0/24", "bulk.example", "203.0.113.13", 12, 1);
+	tw_agg_tick(a, T0 + 15 * 1000000000ull, 0);
+	pcv = nalerts ? stat_of(alerts[0], "\"plateau_cv\":") : -1;
+	CHECK(nalerts == 1 && strstr(alerts[0], "\"variant\":\"shaping\"") && strstr(alerts[0], "\"port\":443") &&
+	              pcv >= 0 && pcv <= 0.6,
+	      "third run: %d alerts, cv %.2f: %s", nalerts, pcv, nalerts ? alerts[0] : "");
+	printf("shaping (third run): %d alert(s), plateau cv %.2f\n", nalerts, pcv);
 	tw_agg_free(a);
 
 	/* the plateau: two queued flows taking turns under a shaper (their
