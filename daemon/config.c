@@ -49,6 +49,7 @@ static const struct key keys[] = {
 	{ "throttling", "rtt_growth_ratio", K_REAL, 0, 1000, OFF(throttling.rtt_growth_ratio) },
 	{ "throttling", "window_full", K_RATIO, 0, 1, OFF(throttling.window_full_frac) },
 	{ "throttling", "idle", K_RATIO, 0, 1, OFF(throttling.idle_frac) },
+	{ "throttling", "timeout_gap_ms", K_REAL, 0, 60000, OFF(throttling.timeout_gap_ms) },
 	{ "flows", "silence_hold", K_SECONDS, 1, 3600, OFF(silence_hold_ns) },
 	{ "privacy", "prefix_v4", K_INT, 0, 32, OFF(prefix_v4) },
 	{ "privacy", "prefix_v6", K_INT, 0, 128, OFF(prefix_v6) },
@@ -72,6 +73,7 @@ static const struct key keys[] = {
 	{ "alerts", "throttle_control_ratio", K_REAL, 1, 1000, OFF(alerts.throttle_control_ratio) },
 	{ "alerts", "throttle_control_flows", K_INT, 1, 1000000, OFF(alerts.throttle_control_flows) },
 	{ "alerts", "throttle_queue_ms", K_REAL, 0, 60000, OFF(alerts.throttle_queue_ms) },
+	{ "alerts", "throttle_plateau_cv", K_REAL, 0, 10, OFF(alerts.throttle_plateau_cv) },
 	/* region-wide throttling (docs/alerts.md "Region-wide throttling") */
 	{ "region_throttling", "enabled", K_BOOL, 0, 1, OFF(region_throttling.enabled) },
 	{ "region_throttling", "window", K_INT, 10, 86400, OFF(region_throttling.window) },

@@ -61,6 +61,17 @@ struct pstat {
 	float lrate[PB];
 };
 
+/* A site's goodput over time: the delivered bits of a target's rated
+ * flows (not window- or application-limited), spread over TB_NS bins by
+ * the flows' own samples; a ring of TB_N bins keyed by the bin number.
+ * What shaping's plateau is judged on (site_plateau). */
+#define TB_N 32
+#define TB_NS (2 * NS)
+struct tbins {
+	uint64_t epoch[TB_N]; /* bin number (time / TB_NS) each slot holds; 0: none */
+	float bits[TB_N];
+};
+
 /* one flow in a share computation (makes_case) */
 struct cell {
 	uint64_t g, p;
@@ -91,6 +102,9 @@ struct target {
 	size_t nr, cap;
 	int shape_pending;   /* rated flows that built a queue: judged for shaping ... */
 	uint64_t shape_next; /* ... at a tick from then on (every 2 s) */
+	int police_pending;  /* a policing case held until its control comes (evaluated at ticks) */
+	float plateau_cv;    /* shaping: the site's goodput spread over time when raised */
+	struct tbins *tb;    /* its rated flows' goodput over time, NULL: none yet */
 	struct alert al;
 };
 
@@ -106,7 +120,8 @@ struct tw_agg {
 	struct cell *cells;    /* MAX_REC, scratch of makes_case */
 	struct pstat *pb[NBUCKET];
 	size_t npstat;
-	uint64_t pstat_dropped; /* prefixes beyond MAX_PSTAT: never judged dark */
+	uint64_t pstat_dropped;    /* prefixes beyond MAX_PSTAT: never judged dark */
+	uint64_t thr_uncontrolled; /* policing cases held for want of a control (once per case) */
 	size_t nopenv, capopen;
 	uint64_t now, last_save, last_gc, dropped;
 	int dirty; /* an alert was raised or resolved since the last save */
@@ -135,6 +150,7 @@ void tw_agg_cfg_default(struct tw_agg_cfg *c)
 	c->throttle_control_ratio = 3.0;
 	c->throttle_control_flows = 2;
 	c->throttle_queue_ms = 60.0;
+	c->throttle_plateau_cv = 0.6;
 }
 
 static uint64_t fnv(const char *s, uint64_t h)
@@ -366,6 +382,10 @@ static void throttle_stats(struct tw_agg *a, struct tw_jb *b, const struct targe
 		tw_jb_str(b, NULL, "to_client");
 	tw_jb_arr_close(b);
 	tw_jb_str(b, "variant", shaping ? "shaping" : "policing");
+	if (shaping && t->plateau_cv > 0)
+		tw_jb_dbl(b, "plateau_cv", t->plateau_cv, 2);
+	else if (shaping)
+		tw_jb_null(b, "plateau_cv"); /* raised before a restart: the bins are not kept */
 	struct ctrl c = { 0, 0, 0 };
 	uint64_t pf[MAX_PFX];
 	for (int i = 0; i < t->al.nprefix; i++)
@@ -675,6 +695,85 @@ static void control_of(const struct tw_agg *a, const struct target *t, const uin
 
 static void evaluate(struct tw_agg *a, struct target *t, uint64_t now);
 
+static void tbins_put(struct tbins *tb, uint64_t e, double bits)
+{
+	int k = (int)(e % TB_N);
+	if (tb->epoch[k] > e)
+		return; /* older than the ring holds */
+	if (tb->epoch[k] != e) {
+		tb->epoch[k] = e;
+		tb->bits[k] = 0;
+	}
+	tb->bits[k] += (float)bits;
+}
+
+/* A rated flow's delivered curve into its target's bins: each interval's
+ * bits spread evenly over the bins it spans.  0, or -1 out of memory. */
+static int tbins_add(struct target *t, const struct tw_thr_verdict *v)
+{
+	if (!t->tb && !(t->tb = calloc(1, sizeof(*t->tb))))
+		return -1;
+	for (int i = 1; i < v->ncurve && i < TW_THR_MAX_SAMPLES; i++) {
+		uint64_t t0 = v->curve_t[i - 1], t1 = v->curve_t[i];
+		if (t1 <= t0 || v->curve_b[i] <= v->curve_b[i - 1] || t1 - t0 > TB_N * TB_NS)
+			continue;
+		double rate = (double)(v->curve_b[i] - v->curve_b[i - 1]) * 8 / (double)(t1 - t0);
+		for (uint64_t x = t0; x < t1;) {
+			uint64_t e = x / TB_NS, end = (e + 1) * TB_NS < t1 ? (e + 1) * TB_NS : t1;
+			tbins_put(t->tb, e + 1, rate * (double)(end - x)); /* +1: epoch 0 means empty */
+			x = end;
+		}
+	}
+	return 0;
+}
+
+/* Shaping's plateau: a shaper pins the site's aggregate rate, so the sum
+ * of its flows' goodput per TB_NS bin stays flat while they wait in its
+ * queue; congestion lets it swing with the cross traffic.  The bins
+ * between the first and the last one the site's flows touched (those two
+ * partial, left out; an idle bin between counts as 0), after the target's
+ * last resolved alert: at least 3, and *cv their stddev / mean.  1: judged. */
+static int site_plateau(const struct tw_agg *a, const struct target *t, double *cv)
+{
+	double sum[TB_N] = { 0 };
+	int touched[TB_N] = { 0 };
+	uint64_t top = 0, after = t->al.resolved_ts / TB_NS + 1;
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t b = 0; b < NBUCKET; b++)
+			for (const struct target *o = a->b[b]; o; o = o->next) {
+				if (!o->tb || !same_site(t, o))
+					continue;
+				for (int k = 0; k < TB_N; k++) {
+					uint64_t e = o->tb->epoch[k];
+					if (!pass) {
+						top = e > top ? e : top;
+					} else if (e && e + TB_N > top && e > after) {
+						sum[e % TB_N] += o->tb->bits[k];
+						touched[e % TB_N] = 1;
+					}
+				}
+			}
+	uint64_t lo = 0, hi = 0;
+	for (uint64_t e = top >= TB_N ? top - TB_N + 1 : 1; e <= top; e++)
+		if (touched[e % TB_N]) {
+			lo = lo ? lo : e;
+			hi = e;
+		}
+	if (!lo || hi < lo + 4)
+		return 0;
+	double m = 0, var = 0;
+	int n = 0;
+	for (uint64_t e = lo + 1; e < hi; e++, n++)
+		m += sum[e % TB_N] / ((double)TB_NS / 1e9);
+	m /= n;
+	for (uint64_t e = lo + 1; e < hi; e++) {
+		double d = sum[e % TB_N] / ((double)TB_NS / 1e9) - m;
+		var += d * d;
+	}
+	*cv = m > 0 ? sqrt(var / (n - 1)) / m : 1e9;
+	return 1;
+}
+
 /* Shaping, judged per target: a shaper queues a target's flows together,
  * so each flow reads as congestion (RTT growth, few losses, no steady rate
  * of its own) and only the target's aggregate is pinned.  A case: at least
@@ -727,9 +826,13 @@ static int shape_eval(struct tw_agg *a, struct target *t, uint64_t now, int fina
 	control_of(a, t, pf, np, &c);
 	if (c.flows < a->c.throttle_control_flows || c.queued * 2 > c.flows)
 		return 0;
-	double speedup = exp2(c.lsum / (double)c.flows) / agg;
+	double speedup = exp2(c.lsum / (double)c.flows) / agg, cv;
 	if (speedup < a->c.throttle_control_ratio)
 		return 0;
+	/* slow on average is not enough: the site's rate must stay flat */
+	if (!site_plateau(a, t, &cv) || cv > a->c.throttle_plateau_cv)
+		return 0;
+	t->plateau_cv = (float)cv;
 	double conf = 0.9 - 0.3 * a->c.throttle_control_ratio / speedup;
 	for (size_t i = 0; i < t->nr; i++) {
 		struct rec *r = &t->r[i];
@@ -746,6 +849,43 @@ static int shape_eval(struct tw_agg *a, struct target *t, uint64_t now, int fina
 	t->shape_pending = 0;
 	evaluate(a, t, now);
 	return 1;
+}
+
+/* Policing is tampering only where the same clients reach other sites at
+ * full speed (issue 14): the policed flows' client prefixes must have at
+ * least alerts.throttle_control_flows rated flows to other sites in the
+ * window, their geometric mean goodput at least
+ * alerts.throttle_control_ratio times the median of the policed flows'
+ * rates.  Shaping (shape_eval) passed it against the target's aggregate
+ * rate, which no flow's share exceeds, so it holds again here.  Without it
+ * the per-flow verdicts stay (tamper records, counted) and no alert is
+ * raised; the case is judged again at each tick while it lasts. */
+static int throttle_controlled(struct tw_agg *a, const struct target *t, uint64_t after)
+{
+	static float v[MAX_REC];
+	uint64_t pf[MAX_PFX];
+	size_t n = 0;
+	int np = 0;
+	for (size_t i = 0; i < t->nr; i++) {
+		const struct rec *r = &t->r[i];
+		if (r->ts <= after || !r->tampered || r->method != TW_METHOD_THROTTLING)
+			continue;
+		if (r->rate_bps > 0)
+			v[n++] = r->rate_bps;
+		int k = 0;
+		while (k < np && pf[k] != r->pfx)
+			k++;
+		if (k == np && np < MAX_PFX)
+			pf[np++] = r->pfx;
+	}
+	if (!n)
+		return 0;
+	qsort(v, n, sizeof(v[0]), cmp_float);
+	struct ctrl c = { 0, 0, 0 };
+	control_of(a, t, pf, np, &c);
+	if (c.flows < a->c.throttle_control_flows)
+		return 0;
+	return exp2(c.lsum / (double)c.flows) + 1e-9 >= a->c.throttle_control_ratio * (double)v[n / 2];
 }
 
 static int cell_cmp(const void *x, const void *y)
@@ -859,8 +999,17 @@ static void evaluate(struct tw_agg *a, struct target *t, uint64_t now)
 		method = most_frequent(cnt[0]);
 	else if (class_makes_case(a, t, after, 1, hits[1]))
 		method = most_frequent(cnt[1]);
-	if (!method)
+	if (!method) {
+		t->police_pending = 0;
 		return;
+	}
+	if (method == TW_METHOD_THROTTLING && !throttle_controlled(a, t, after)) {
+		if (!t->police_pending)
+			a->thr_uncontrolled++;
+		t->police_pending = 1; /* judged again at ticks: the control may come */
+		return;
+	}
+	t->police_pending = 0;
 
 	struct alert *al = &t->al;
 	uint64_t resolved_ts = al->resolved_ts;
@@ -988,6 +1137,8 @@ void tw_agg_outcome(void *arg, const struct tw_flow_outcome *o)
 			r->rate_bps = (float)o->rate->goodput_bps;
 		if (!r->thr_dirs)
 			r->thr_dirs = (uint8_t)o->rate->dirs;
+		if (o->rate->kind != TW_THR_APP_LIMITED && o->rate->ncurve >= 2 && tbins_add(t, o->rate) < 0)
+			a->dropped++; /* no memory: the site's plateau misses this flow */
 	}
 	snprintf(r->prefix, sizeof(r->prefix), "%s", o->client_prefix ? o->client_prefix : "");
 	rec_keys(a, r);
@@ -1025,6 +1176,7 @@ void tw_agg_outcome(void *arg, const struct tw_flow_outcome *o)
 
 static void free_target(struct target *t)
 {
+	free(t->tb);
 	free(t->redirect);
 	free(t->al.prefix);
 	free(t->r);
@@ -1042,9 +1194,12 @@ void tw_agg_tick(void *arg, uint64_t now, int final)
 		while (*p) {
 			struct target *t = *p;
 			struct alert *al = &t->al;
-			if (!al->open && t->shape_pending && (final || now >= t->shape_next)) {
+			if (!al->open && (t->shape_pending || t->police_pending) && (final || now >= t->shape_next)) {
 				t->shape_next = now + 2 * NS;
-				shape_eval(a, t, now, final); /* settled, or the control came since */
+				if (t->police_pending)
+					evaluate(a, t, now); /* the control may have come */
+				if (!t->al.open && t->shape_pending)
+					shape_eval(a, t, now, final); /* settled, or the control came since */
 			}
 			if (al->open) {
 				if (now >= al->last_tampered + (uint64_t)a->c.resolve_after * NS)
@@ -1611,6 +1766,8 @@ static int restore_member(struct tw_agg *a, struct target *t, char kind, char *f
 		t->r[t->nr] = r;
 		if (r.rated && !r.tampered && r.rtt_grow_ms >= a->c.throttle_queue_ms)
 			t->shape_pending = 1;
+		if (r.tampered && r.method == TW_METHOD_THROTTLING)
+			t->police_pending = 1; /* judged at the next tick (an open alert ignores it) */
 		rec_keys(a, &t->r[t->nr]);
 		pstat_note(a, &t->r[t->nr]);
 		t->nr++;
@@ -1783,6 +1940,7 @@ void tw_agg_get_stats(const struct tw_agg *a, struct tw_agg_stats *s)
 	s->open = a->nopen;
 	s->prefixes = a->npstat;
 	s->prefixes_dropped = a->pstat_dropped;
+	s->throttling_uncontrolled = a->thr_uncontrolled;
 }
 
 void tw_agg_stats_json(void *arg, struct tw_jb *b)
@@ -1795,6 +1953,7 @@ void tw_agg_stats_json(void *arg, struct tw_jb *b)
 	tw_jb_u64(b, "open", s.open);
 	tw_jb_u64(b, "prefixes", s.prefixes);
 	tw_jb_u64(b, "prefixes_dropped", s.prefixes_dropped);
+	tw_jb_u64(b, "throttling_uncontrolled", s.throttling_uncontrolled);
 	tw_jb_obj_close(b);
 }
 

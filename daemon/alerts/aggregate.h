@@ -38,6 +38,7 @@ struct tw_agg_cfg {
 	int throttle_control_flows;    /* alerts.throttle_control_flows: rated flows to other targets at least (2) */
 	double throttle_queue_ms;      /* alerts.throttle_queue_ms: RTT growth of a queued flow at least (60) */
 	const struct tw_sampling *sampling; /* events lost by the backend (alert stats.events_lost); NULL: none */
+	double throttle_plateau_cv; /* alerts.throttle_plateau_cv: shaping's site goodput per 2 s, stddev/mean at most (0.6) */
 };
 void tw_agg_cfg_default(struct tw_agg_cfg *c);
 
@@ -55,11 +56,12 @@ int tw_agg_save(struct tw_agg *a);
 size_t tw_agg_open_alerts(const struct tw_agg *a);
 /* What aggregation holds and what it could not (count every drop). */
 struct tw_agg_stats {
-	uint64_t targets;          /* targets counted now */
-	uint64_t targets_dropped;  /* outcomes not counted: alerts.max_targets reached (or no memory) */
-	uint64_t open;             /* open alerts */
-	uint64_t prefixes;         /* client prefixes with flows in the window (the "other targets" yardstick) */
-	uint64_t prefixes_dropped; /* flows of prefixes beyond its limit: their prefix is never judged dark */
+	uint64_t targets;                 /* targets counted now */
+	uint64_t targets_dropped;         /* outcomes not counted: alerts.max_targets reached (or no memory) */
+	uint64_t open;                    /* open alerts */
+	uint64_t prefixes;                /* client prefixes with flows in the window (the "other targets" yardstick) */
+	uint64_t prefixes_dropped;        /* flows of prefixes beyond its limit: their prefix is never judged dark */
+	uint64_t throttling_uncontrolled; /* policing cases not alerted for want of a control (once per case) */
 };
 void tw_agg_get_stats(const struct tw_agg *a, struct tw_agg_stats *s);
 struct tw_jb;

@@ -265,6 +265,9 @@ static void render_aggregation(struct sb *b, const struct tw_status *s)
 	counter(b, "tamperwatch_alert_prefixes_dropped_total",
 	        "Flow outcomes whose client prefix is beyond the per-prefix table (never judged dark).", NULL, NULL,
 	        s->agg.prefixes_dropped);
+	counter(b, "tamperwatch_alert_throttling_uncontrolled_total",
+	        "Throttling cases not alerted: the same clients reached no other site fast (no control).", NULL, NULL,
+	        s->agg.throttling_uncontrolled);
 }
 
 static void render_syslog(struct sb *b, const struct tw_status *s)

@@ -13,6 +13,7 @@ void tw_thr_cfg_default(struct tw_thr_cfg *c)
 	c->rtt_growth_ratio = 1.0;
 	c->window_full_frac = 0.10;
 	c->idle_frac = 0.05;
+	c->timeout_gap_ms = 150.0;
 }
 
 const char *tw_thr_kind_name(enum tw_thr_kind k)
@@ -92,10 +93,15 @@ static void classify_dir(const struct tw_thr_series *ser, const struct tw_thr_cf
 		return;
 
 	/* goodput samples: one per interval, the first (slow start, the
-	 * handshake) left out */
+	 * handshake) left out, and so is a last interval under half the one
+	 * before: the flow-end record, a fraction of a sweep after the last
+	 * snapshot, where a burst or a pause weighs as much as a whole sweep.
+	 * (A flow stalled for whole sweeps keeps them: that is its rate.) */
 	double rate[TW_THR_MAX_SAMPLES], sum = 0;
-	int n = 0;
-	for (int i = 2; i < ser->n; i++) {
+	int n = 0, end = ser->n;
+	if (end > 4 && (ser->s[end - 1].t_ns - ser->s[end - 2].t_ns) * 2 < ser->s[end - 2].t_ns - ser->s[end - 3].t_ns)
+		end--;
+	for (int i = 2; i < end; i++) {
 		double dt = (double)(ser->s[i].t_ns - ser->s[i - 1].t_ns) / 1e9;
 		if (dt <= 0)
 			continue;
@@ -136,6 +142,28 @@ static void classify_dir(const struct tw_thr_series *ser, const struct tw_thr_cf
 		}
 	}
 
+	/* Timeout-paced: a policer that drops the tail of every flight before
+	 * the observer leaves no hole and no retransmission in sight; the
+	 * sender waits a retransmission timeout (at least 200 ms on Linux)
+	 * and resends one segment, which passes (the bucket refilled).  Seen
+	 * from here: after the first interval, nearly every send (3 in 4) is
+	 * a full segment (1000 bytes or more each) after an idle period, the
+	 * idle sends at least timeout_gap_ms apart on average and at least
+	 * four path RTTs.  An application writing one segment at a time keeps
+	 * its own pace (lab slow server: every 50 ms). */
+	int paced = 0;
+	if (ser->n >= 3 && c->timeout_gap_ms > 0 && last->d[dir].packets >= ser->s[1].d[dir].packets &&
+	    last->d[dir].idle_sends >= ser->s[1].d[dir].idle_sends) {
+		const struct tw_thr_sample *s1 = &ser->s[1];
+		uint32_t dp = last->d[dir].packets - s1->d[dir].packets;
+		uint32_t di = last->d[dir].idle_sends - s1->d[dir].idle_sends;
+		uint64_t db = last->d[dir].delivered - s1->d[dir].delivered;
+		double dt = (double)(last->t_ns - s1->t_ns) / 1e9;
+		paced = dp >= 5 && (uint64_t)di * 4 >= (uint64_t)dp * 3 && db >= (uint64_t)di * 1000 &&
+		        dt * 1000 / di >= c->timeout_gap_ms && dt * 1000 / di >= 4 * min_ms &&
+		        last->d[dir].delivered >= s1->d[dir].delivered;
+	}
+
 	/* a sender that keeps the receiver's window full is not held back
 	 * by the network; then losses decide: a policed sender idles
 	 * through timeouts and can look application-limited, while a sender
@@ -148,6 +176,11 @@ static void classify_dir(const struct tw_thr_series *ser, const struct tw_thr_cf
 	} else if (plateau && lossy && !queue) {
 		v->kind = TW_THR_POLICING;
 		v->confidence = 0.5 + 0.25 * steady + 0.2 * samples;
+	} else if (plateau && paced && !queue) {
+		/* weaker: no loss seen, the pace of the timeouts stands for it */
+		v->kind = TW_THR_POLICING;
+		v->timeout_paced = 1;
+		v->confidence = 0.5 + 0.15 * steady + 0.1 * samples;
 	} else if (plateau && queue && v->loss_eps <= c->min_loss_eps) {
 		v->kind = TW_THR_SHAPING;
 		v->confidence = 0.5 + 0.25 * steady + 0.2 * samples;
@@ -178,6 +211,11 @@ void tw_thr_classify(const struct tw_thr_series *ser, const struct tw_thr_cfg *c
 	int big = last->d[TW_DIR_S2C].delivered >= last->d[TW_DIR_C2S].delivered ? TW_DIR_S2C : TW_DIR_C2S;
 	if (ser->n >= 2 && v->seconds > 0 && last->d[big].delivered > first->d[big].delivered)
 		v->goodput_bps = (double)(last->d[big].delivered - first->d[big].delivered) * 8 / v->seconds;
+	for (int i = 0; i < ser->n && i < TW_THR_MAX_SAMPLES; i++) {
+		v->curve_t[i] = ser->s[i].t_ns;
+		v->curve_b[i] = ser->s[i].d[big].delivered;
+	}
+	v->ncurve = ser->n < TW_THR_MAX_SAMPLES ? ser->n : TW_THR_MAX_SAMPLES;
 	for (size_t k = 0; k < sizeof(order) / sizeof(order[0]) && v->kind == TW_THR_NONE; k++) {
 		uint64_t most = 0;
 		for (int i = 0; i < 2; i++) {

@@ -56,6 +56,8 @@ struct tw_thr_cfg {
 	double rtt_growth_ratio; /* ... and this times the smallest RTT (1.0) */
 	double window_full_frac; /* sends that filled the receiver's window: window-limited (0.10) */
 	double idle_frac;        /* sends after an idle period: application-limited (0.05) */
+	double timeout_gap_ms;   /* idle sends this far apart (150 ms), nearly every send one of them:
+	                          * timeout-paced, a policer's tail drops before the observer */
 };
 
 struct tw_thr_dir_verdict {
@@ -64,7 +66,8 @@ struct tw_thr_dir_verdict {
 	double cv;            /* spread of the goodput samples (stddev / mean) */
 	double rtt_growth_ms; /* RTT before the first loss minus the smallest */
 	uint32_t loss_eps;
-	int intervals; /* goodput samples used */
+	int intervals;     /* goodput samples used */
+	int timeout_paced; /* policing seen through the sender's timeouts, not through losses */
 	double confidence;
 };
 
@@ -79,6 +82,12 @@ struct tw_thr_verdict {
 	double goodput_bps;   /* delivered bytes over the series' span; 0: under 2 samples */
 	double seconds;       /* the series' span */
 	double rtt_growth_ms; /* the queue the flow built (RTT before the first loss minus the smallest) */
+	/* that direction's delivered bytes at each sample (when, how many):
+	 * aggregation sums a target's flows over time to see whether their
+	 * common rate stays flat (shaping's plateau, alerts/aggregate.c) */
+	int ncurve;
+	uint64_t curve_t[TW_THR_MAX_SAMPLES];
+	uint64_t curve_b[TW_THR_MAX_SAMPLES];
 	struct tw_thr_dir_verdict d[2];
 };
 

@@ -158,7 +158,9 @@ void tw_thr_write_tamper(const struct tw_pipeline *pl, const struct tw_line_sink
 	out->throttle_dirs = v->dirs;
 	/* what the verdict rests on (README "Throttling") */
 	out->anomalies[out->n_anomalies++] = "rate_plateau";
-	out->anomalies[out->n_anomalies++] = v->kind == TW_THR_POLICING ? "loss_bursts" : "rtt_growth";
+	out->anomalies[out->n_anomalies++] = v->kind != TW_THR_POLICING ? "rtt_growth"
+	                                     : d->timeout_paced         ? "timeout_paced"
+	                                                                : "loss_bursts";
 
 	tw_jb_init(&b, buf, sizeof(buf));
 	head(pl, &b, e, "tamper");

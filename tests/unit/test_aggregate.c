@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include "alerts/aggregate.h"
 #include "alerts/legit.h"
+#include "verdicts/throttle.h"
 #include "regions.h"
 #include "util/state.h"
 #include "capture/sampling.h"
@@ -616,12 +617,83 @@ static void throttled(struct tw_agg *a, uint64_t ts, const char *pfx, double bps
 	tw_agg_outcome(a, &o);
 }
 
+/* a rated flow (a busy TCP flow's rate series, no verdict) of pfx to
+ * domain (port 443, or 80 with web) at bps: the control of a throttling
+ * case */
+static void rated_port(struct tw_agg *a, uint64_t ts, const char *pfx, const char *domain, double bps, int web)
+{
+	struct tw_thr_verdict v;
+	memset(&v, 0, sizeof(v));
+	v.kind = TW_THR_NONE;
+	v.goodput_bps = bps;
+	v.seconds = 2;
+	struct tw_flow_outcome o = { .ts_ns = ts,
+		                     .flow_id = ++fid,
+		                     .client_prefix = pfx,
+		                     .server_ip = web ? "203.0.113.9" : "203.0.113.77",
+		                     .server_port = web ? 80 : 443,
+		                     .proto = "tcp",
+		                     .domain = domain,
+		                     .answered = 1,
+		                     .rate = &v };
+	tw_agg_outcome(a, &o);
+}
+
+static void rated(struct tw_agg *a, uint64_t ts, const char *pfx, const char *domain, double bps)
+{
+	rated_port(a, ts, pfx, domain, bps, 0);
+}
+
+/* Policing needs the control (issue 14: "while the same clients reach
+ * other targets faster"): policed flows whose clients fetched nothing else
+ * raise nothing (counted once in stats.alerts.throttling_uncontrolled),
+ * nor with controls no faster than alerts.throttle_control_ratio times the
+ * policed rate; fast controls that come later raise it at the next tick. */
+static void test_throttling_control(void)
+{
+	struct tw_agg_stats st;
+	struct tw_agg *a = mk(NULL, NULL, NULL);
+	throttled(a, T0, "198.51.100.0/24", 120000);
+	throttled(a, T0 + 1 * S, "198.51.100.0/24", 130000);
+	throttled(a, T0 + 2 * S, "192.0.2.0/24", 140000);
+	tw_agg_tick(a, T0 + 3 * S, 0);
+	tw_agg_tick(a, T0 + 6 * S, 0);
+	tw_agg_get_stats(a, &st);
+	CHECK(nlines == 0, "policing raised without a control: %s", nlines ? lines[0] : "");
+	CHECK(st.throttling_uncontrolled == 1, "uncontrolled cases %llu",
+	      (unsigned long long)st.throttling_uncontrolled);
+	/* controls, but slow: 2.5 times the policed median (ratio 3) */
+	rated(a, T0 + 7 * S, "198.51.100.0/24", "other.example", 325000);
+	rated(a, T0 + 7 * S, "192.0.2.0/24", "other.example", 325000);
+	tw_agg_tick(a, T0 + 9 * S, 0);
+	CHECK(nlines == 0, "policing raised with a slow control: %s", nlines ? lines[0] : "");
+	/* a control on another port of the policed site is not a control */
+	for (int i = 0; i < 4; i++)
+		rated_port(a, T0 + 10 * S, "198.51.100.0/24", "slow.example", 50e6, 1);
+	tw_agg_tick(a, T0 + 12 * S, 0);
+	CHECK(nlines == 0, "the policed site's own port taken as control: %s", nlines ? lines[0] : "");
+	/* the same clients reach another site fast: raised at the next tick */
+	rated(a, T0 + 13 * S, "198.51.100.0/24", "fast.example", 40e6);
+	rated(a, T0 + 13 * S, "192.0.2.0/24", "fast.example", 60e6);
+	tw_agg_tick(a, T0 + 15 * S, 0);
+	tw_agg_get_stats(a, &st);
+	CHECK(nlines == 1 && count_state("raised") == 1 && strstr(lines[0], "\"variant\":\"policing\"") &&
+	              strstr(lines[0], "\"control\":{\"flows\":4,"),
+	      "%d lines: %s", nlines, nlines ? lines[0] : "");
+	CHECK(st.throttling_uncontrolled == 1, "uncontrolled cases %llu",
+	      (unsigned long long)st.throttling_uncontrolled);
+	tw_agg_free(a);
+}
+
 static void test_throttling(void)
 {
 	char dir[] = "/tmp/tw-thr-XXXXXX", id[64], b[64], path[256];
 	CHECK(mkdtemp(dir), "mkdtemp");
 	snprintf(path, sizeof(path), "%s/alerts.state", dir);
 	struct tw_agg *a = mk(NULL, NULL, dir);
+	/* the control: both prefixes reach another site fast */
+	rated(a, T0, "198.51.100.0/24", "fast.example", 50e6);
+	rated(a, T0, "192.0.2.0/24", "fast.example", 50e6);
 	throttled(a, T0, "198.51.100.0/24", 120000);
 	throttled(a, T0 + 5 * S, "198.51.100.0/24", 130000);
 	throttled(a, T0 + 10 * S, "192.0.2.0/24", 140000);
@@ -869,6 +941,7 @@ int main(void)
 	test_state_transitions();
 	test_state_mutations();
 	test_throttling();
+	test_throttling_control();
 	printf("test_aggregate: %d checks, %d failed\n", checks, fails);
 	return fails ? 1 : 0;
 }

@@ -99,6 +99,7 @@ int main(void)
 	st.agg.targets = 7;
 	st.agg.targets_dropped = 3;
 	st.agg.prefixes_dropped = 2;
+	st.agg.throttling_uncontrolled = 3;
 	st.payload_parse_errors[0][1] = 3; /* dns malformed */
 	st.payload_parse_errors[1][0] = 2; /* tls_client_hello truncated */
 	st.redirect_bodies_skipped = 6;
@@ -147,6 +148,7 @@ int main(void)
 	LINE(txt, "tamperwatch_alert_targets 7");
 	LINE(txt, "tamperwatch_alert_targets_dropped_total 3");
 	LINE(txt, "tamperwatch_alert_prefixes_dropped_total 2");
+	LINE(txt, "tamperwatch_alert_throttling_uncontrolled_total 3");
 	LINE(txt, "tamperwatch_payload_parse_errors_total{parser=\"dns\",result=\"malformed\"} 3");
 	LINE(txt, "tamperwatch_payload_parse_errors_total{parser=\"dns\",result=\"truncated\"} 0");
 	LINE(txt, "tamperwatch_payload_parse_errors_total{parser=\"tls_client_hello\",result=\"truncated\"} 2");
