@@ -35,6 +35,7 @@
 #include "verdicts/fingerprints.h"
 #include "util/jsonbuf.h"
 #include "util/hash.h"
+#include "util/pool.h"
 #include "events/pipeline.h"
 #include "events/proto.h"
 
@@ -179,7 +180,7 @@ struct ipid_seen {
  * or a suspect response whose IP-ID other flows may repeat. */
 struct pending {
 	uint64_t due_ns;
-	struct tw_event *e; /* a copy of the flow end, without snippet */
+	struct tw_event *e; /* the flow end's fixed part (no snippet), in pend_ev */
 	struct vflow f;
 };
 
@@ -191,12 +192,17 @@ struct tw_verdict {
 	const struct tw_fp_db *fp;
 	struct slot *slots;
 	size_t mask, count, max;
+	/* flow state and DNS query sets, taken per flow and given back at its
+	 * end: no malloc per flow once the pools have grown to the working set
+	 * (at most max of each; util/pool.h) */
+	struct tw_pool flows, dnsq;
 	struct base *bases;
 	struct answ *answers;
 	struct recent *recent;
 	struct ipid_seen *ipids; /* 65536, by IP-ID */
 	size_t nrecent;          /* written so far; the ring holds the last V_RECENT */
 	struct pending *pend;    /* FIFO ring of V_MAX_PENDING, allocated on first use */
+	struct tw_event *pend_ev; /* their flow ends, pend[i].e == &pend_ev[i] */
 	uint64_t hold_ns;        /* flows.silence_hold: how long a silent ClientHello waits for context */
 	size_t pend_head, npend;
 	struct tw_thr_flows *thr; /* rate series of busy flows (throttling) */
@@ -255,7 +261,7 @@ static struct vflow *flow_get(struct tw_verdict *v, uint64_t id, int create)
 		}
 		s = slot_find(v, id);
 	}
-	struct vflow *f = calloc(1, sizeof(*f));
+	struct vflow *f = tw_pool_get_zero(&v->flows);
 	if (!f) {
 		v->st.flows_dropped++;
 		return NULL;
@@ -272,8 +278,8 @@ static void flow_del(struct tw_verdict *v, uint64_t id)
 	struct slot *s = slot_find(v, id);
 	if (!s || s->id != id)
 		return;
-	free(s->f->q);
-	free(s->f);
+	tw_pool_put(&v->dnsq, s->f->q);
+	tw_pool_put(&v->flows, s->f);
 	size_t i = (size_t)(s - v->slots), j = i;
 	for (size_t n = 0; n <= v->mask; n++) {
 		j = (j + 1) & v->mask;
@@ -456,6 +462,8 @@ struct tw_verdict *tw_verdict_new(struct tw_pipeline *pl, const struct tw_fp_db 
 	}
 	v->mask = cap - 1;
 	v->max = max_flows;
+	tw_pool_init(&v->flows, sizeof(struct vflow), 256, max_flows ? max_flows : 1);
+	tw_pool_init(&v->dnsq, V_MAX_DNSQ * sizeof(struct vdnsq), 64, max_flows ? max_flows : 1);
 	v->hold_ns = hold_ns;
 	v->pl = pl;
 	v->records.fn = records;
@@ -483,20 +491,15 @@ void tw_verdict_free(struct tw_verdict *v)
 		return;
 	tw_thr_flows_free(v->thr);
 	tw_quic_verdicts_free(v->quic);
-	if (v->slots)
-		for (size_t i = 0; i <= v->mask; i++)
-			if (v->slots[i].f) {
-				free(v->slots[i].f->q);
-				free(v->slots[i].f);
-			}
+	tw_pool_destroy(&v->flows); /* every flow state still held */
+	tw_pool_destroy(&v->dnsq);
 	free(v->slots);
 	free(v->bases);
 	free(v->answers);
 	free(v->recent);
 	free(v->ipids);
-	for (size_t i = 0; v->pend && i < v->npend; i++)
-		free(v->pend[(v->pend_head + i) % V_MAX_PENDING].e);
 	free(v->pend);
+	free(v->pend_ev);
 	free(v);
 }
 
@@ -640,11 +643,12 @@ static void on_dns_response(struct tw_verdict *v, struct vflow *f, const struct 
 	if (!q) {
 		if (f->nq == V_MAX_DNSQ)
 			return;
-		if (!f->q && !(f->q = calloc(V_MAX_DNSQ, sizeof(*f->q)))) {
+		if (!f->q && !(f->q = tw_pool_get(&v->dnsq))) {
 			v->st.flows_dropped++;
 			return;
 		}
 		q = &f->q[f->nq++];
+		memset(q, 0, sizeof(*q));
 		q->id = m->id;
 		snprintf(q->qname, sizeof(q->qname), "%s", m->qname);
 	}
@@ -1173,8 +1177,6 @@ static void resolve_pending(struct tw_verdict *v, struct pending *p)
 		if (!w && p->f.isp_redir)
 			write_redirect(v, p->e, &p->f);
 		outcome(v, p->e, p->f.sni[0] ? p->f.sni : p->f.host, 1, w ? &t : NULL, NULL);
-		free(p->e);
-		p->e = NULL;
 		return;
 	}
 	int m = resolve_silence(v, p, &why);
@@ -1184,30 +1186,33 @@ static void resolve_pending(struct tw_verdict *v, struct pending *p)
 	int w = write_tamper(v, p->e, &p->f, m, "PSH->timeout", tw_stage_name(TW_STAGE_CLIENT_DATA), &a, NULL,
 	                     why ? "cross_flow" : NULL, why, &t);
 	outcome(v, p->e, p->f.sni[0] ? p->f.sni : p->f.host, 0, w ? &t : NULL, NULL);
-	free(p->e);
-	p->e = NULL;
 }
 
 static void defer(struct tw_verdict *v, const struct tw_event *e, const struct vflow *f)
 {
-	if (!v->pend && !(v->pend = calloc(V_MAX_PENDING, sizeof(*v->pend)))) {
-		v->st.flows_dropped++;
-		return;
+	if (!v->pend) {
+		v->pend = calloc(V_MAX_PENDING, sizeof(*v->pend));
+		v->pend_ev = calloc(V_MAX_PENDING, sizeof(*v->pend_ev));
+		if (!v->pend || !v->pend_ev) {
+			free(v->pend);
+			free(v->pend_ev);
+			v->pend = NULL;
+			v->pend_ev = NULL;
+			v->st.flows_dropped++;
+			return;
+		}
 	}
 	if (v->npend == V_MAX_PENDING) { /* full: the oldest is decided now */
 		resolve_pending(v, &v->pend[v->pend_head]);
 		v->pend_head = (v->pend_head + 1) % V_MAX_PENDING;
 		v->npend--;
 	}
-	struct tw_event *copy = malloc(sizeof(*copy));
-	if (!copy) {
-		v->st.flows_dropped++;
-		return;
-	}
+	size_t slot = (v->pend_head + v->npend++) % V_MAX_PENDING;
+	struct tw_event *copy = &v->pend_ev[slot];
 	memcpy(copy, e, sizeof(*copy));
 	copy->snippet_len = 0;
 	copy->len = sizeof(*copy);
-	struct pending *p = &v->pend[(v->pend_head + v->npend++) % V_MAX_PENDING];
+	struct pending *p = &v->pend[slot];
 	p->e = copy;
 	p->f = *f;
 	p->f.q = NULL;
