@@ -1,4 +1,4 @@
-/* A fixed-size object pool: objects are carved from chunks allocated as the
+/* A fixed-size object pool: objects are carved from chunks mapped as the
  * pool grows (never more than max objects in all), handed out and taken
  * back through a free list, and returned to the system only when the pool
  * is freed.  The hot paths (a flow's state taken and given back per flow)
@@ -15,7 +15,9 @@ struct tw_pool {
 	size_t max;       /* objects at most, free or in use */
 	size_t made;      /* objects carved so far */
 	size_t in_use;
-	void *free;       /* free list, linked through each object's first bytes */
+	void *free;          /* free list, linked through each object's first bytes */
+	unsigned char *bump; /* the newest chunk's objects never handed out */
+	size_t bump_left;
 	void **chunks;
 	size_t nchunks, chunks_cap;
 	uint64_t exhausted; /* tw_pool_get that found no object: max reached or no memory */

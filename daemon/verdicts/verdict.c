@@ -77,16 +77,16 @@ struct vrst {
 
 struct vdnsq {
 	uint16_t id;
-	char qname[TW_NAME_MAX];
-	int nresp;
-	char ans[2][160]; /* answer sets of the first two responses, as text */
+	uint8_t differs; /* the second response's answer set was another */
 	uint8_t ttl[2];
 	uint8_t rcode[2];
-	const struct tw_fp_match *fp;
-	char fp_addr[64];
-	uint8_t a0[4][16]; /* the first response's addresses, to mark them */
-	uint8_t a0fam[4];  /* suspect when a differing second one comes */
+	uint8_t a0fam[4]; /* suspect when a differing second one comes */
+	int nresp;
 	int na0;
+	const struct tw_fp_match *fp;
+	uint8_t a0[4][16]; /* the first response's addresses, to mark them */
+	char qname[TW_NAME_MAX];
+	char ans0[160]; /* the first response's answer set, as text */
 };
 
 /* A flow's names and texts: only flows that carried a request or a
@@ -206,11 +206,11 @@ struct tw_verdict {
 	struct base *bases;
 	struct answ *answers;
 	struct recent *recent;
-	struct ipid_seen *ipids; /* 65536, by IP-ID */
-	size_t nrecent;          /* written so far; the ring holds the last V_RECENT */
-	struct pending *pend;    /* FIFO ring of V_MAX_PENDING, allocated on first use */
+	struct ipid_seen *ipids;  /* 65536, by IP-ID */
+	size_t nrecent;           /* written so far; the ring holds the last V_RECENT */
+	struct pending *pend;     /* FIFO ring of V_MAX_PENDING, allocated on first use */
 	struct tw_event *pend_ev; /* their flow ends, pend[i].e == &pend_ev[i] */
-	uint64_t hold_ns;        /* flows.silence_hold: how long a silent ClientHello waits for context */
+	uint64_t hold_ns;         /* flows.silence_hold: how long a silent ClientHello waits for context */
 	size_t pend_head, npend;
 	struct tw_thr_flows *thr; /* rate series of busy flows (throttling) */
 	struct tw_thr_cfg thr_cfg;
@@ -228,8 +228,15 @@ static const struct vnames *names(const struct vflow *f)
  * (counted) only when memory ran out */
 static struct vnames *names_w(struct tw_verdict *v, struct vflow *f)
 {
-	if (!f->n && !(f->n = tw_pool_get_zero(&v->names)))
+	if (f->n)
+		return f->n;
+	if (!(f->n = tw_pool_get(&v->names))) {
 		v->st.flows_dropped++;
+		return NULL;
+	}
+	/* every field is a string, read only as one: empty ones suffice, the
+	 * rest of the record is never read before it is written */
+	f->n->sni[0] = f->n->host[0] = f->n->redir_target[0] = f->n->redir_host[0] = f->n->resolver[0] = 0;
 	return f->n;
 }
 
@@ -494,8 +501,9 @@ struct tw_verdict *tw_verdict_new(struct tw_pipeline *pl, const struct tw_fp_db 
 	}
 	v->mask = cap - 1;
 	v->max = max_flows;
-	tw_pool_init(&v->flows, sizeof(struct vflow), 256, max_flows ? max_flows : 1);
-	tw_pool_init(&v->dnsq, sizeof(struct vdnsq), 256, max_flows ? max_flows : 1);
+	/* chunks of about 200 KB each */
+	tw_pool_init(&v->flows, sizeof(struct vflow), 1024, max_flows ? max_flows : 1);
+	tw_pool_init(&v->dnsq, sizeof(struct vdnsq), 512, max_flows ? max_flows : 1);
 	tw_pool_init(&v->names, sizeof(struct vnames), 256, max_flows ? max_flows : 1);
 	v->hold_ns = hold_ns;
 	v->pl = pl;
@@ -628,21 +636,57 @@ static struct answ *answ_find(struct tw_verdict *v, int family, const uint8_t *a
 	return s;
 }
 
+/* append n bytes of s at out[*o], cut to what the buffer holds (cap with
+ * its terminating NUL) */
+static void app(char *out, size_t cap, size_t *o, const char *s, size_t n)
+{
+	if (*o + 1 >= cap)
+		return;
+	if (n > cap - 1 - *o)
+		n = cap - 1 - *o;
+	memcpy(out + *o, s, n);
+	*o += n;
+	out[*o] = 0;
+}
+
+static size_t u8_dec(char *p, unsigned v)
+{
+	size_t n = 0;
+	if (v >= 100)
+		p[n++] = (char)('0' + v / 100);
+	if (v >= 10)
+		p[n++] = (char)('0' + v / 10 % 10);
+	p[n++] = (char)('0' + v % 10);
+	return n;
+}
+
+/* "rcode=N A1 A2 ..." (addresses only: CNAMEs vary legitimately), cut to
+ * cap - 1 characters: only compared, never written out.  Built without
+ * printf (once per DNS query, on the verdict path of every lookup). */
 static void dns_answers_text(const struct tw_dns_msg *m, char *out, size_t cap)
 {
 	size_t o = 0;
+	char a[INET6_ADDRSTRLEN + 1];
 	out[0] = 0;
-	o += (size_t)snprintf(out, cap, "rcode=%u", m->rcode);
-	for (int i = 0; i < m->n_answers && o < cap; i++) {
-		char a[INET6_ADDRSTRLEN] = "";
+	app(out, cap, &o, "rcode=", 6);
+	app(out, cap, &o, a, (size_t)snprintf(a, sizeof(a), "%u", m->rcode));
+	for (int i = 0; i < m->n_answers && o + 1 < cap; i++) {
 		const struct tw_dns_answer *x = &m->answers[i];
-		if (x->family == 4)
-			inet_ntop(AF_INET, x->addr, a, sizeof(a));
-		else if (x->family == 6)
-			inet_ntop(AF_INET6, x->addr, a, sizeof(a));
-		else
-			continue; /* CNAMEs vary legitimately; compare addresses */
-		o += (size_t)snprintf(out + o, cap - o, " %s", a);
+		size_t n = 1;
+		a[0] = ' ';
+		if (x->family == 4) {
+			for (int k = 0; k < 4; k++) {
+				if (k)
+					a[n++] = '.';
+				n += u8_dec(a + n, x->addr[k]);
+			}
+		} else if (x->family == 6) {
+			inet_ntop(AF_INET6, x->addr, a + 1, sizeof(a) - 1);
+			n += strlen(a + 1);
+		} else {
+			continue;
+		}
+		app(out, cap, &o, a, n);
 	}
 }
 
@@ -677,13 +721,19 @@ static void on_dns_response(struct tw_verdict *v, struct vflow *f, const struct 
 	if (!q) {
 		if (f->nq == V_MAX_DNSQ)
 			return;
-		if (!(q = tw_pool_get_zero(&v->dnsq))) {
+		if (!(q = tw_pool_get(&v->dnsq))) {
 			v->st.flows_dropped++;
 			return;
 		}
+		/* what is read before it is written; the texts are written first */
+		q->nresp = q->na0 = 0;
+		q->differs = 0;
+		q->fp = NULL;
 		f->q[f->nq++] = q;
 		q->id = m->id;
-		snprintf(q->qname, sizeof(q->qname), "%s", m->qname);
+		size_t ql = strnlen(m->qname, sizeof(q->qname) - 1);
+		memcpy(q->qname, m->qname, ql);
+		q->qname[ql] = 0;
 	}
 	/* learnt as answers arrive, so queries judged at a flush already
 	 * know the resolver; the most frequent TTL wins (base_ttl) */
@@ -692,10 +742,12 @@ static void on_dns_response(struct tw_verdict *v, struct vflow *f, const struct 
 	base_learn(v, e->family, e->saddr, e->ttl);
 	int differs = 0;
 	if (q->nresp < 2) {
-		dns_answers_text(m, q->ans[q->nresp], sizeof(q->ans[0]));
+		char ans1[sizeof(q->ans0)];
+		dns_answers_text(m, q->nresp ? ans1 : q->ans0, sizeof(q->ans0));
 		q->ttl[q->nresp] = e->ttl;
 		q->rcode[q->nresp] = m->rcode;
-		differs = q->nresp == 1 && strcmp(q->ans[0], q->ans[1]);
+		differs = q->nresp == 1 && strcmp(q->ans0, ans1);
+		q->differs = (uint8_t)differs;
 	}
 	q->nresp++;
 	int forged = 0;
@@ -711,10 +763,8 @@ static void on_dns_response(struct tw_verdict *v, struct vflow *f, const struct 
 		const struct tw_fp_match *fm = tw_fp_match_dns(v->fp, a);
 		if (fm && !fm->is_false_positive_scope) {
 			forged = 1;
-			if (!q->fp) {
+			if (!q->fp)
 				q->fp = fm;
-				snprintf(q->fp_addr, sizeof(q->fp_addr), "%s", a);
-			}
 		}
 	}
 	/* remember which name each address answered, for the web flows that
@@ -1054,7 +1104,7 @@ static void judge_dns(struct tw_verdict *v, const struct tw_event *e, struct vfl
 		struct vdnsq *q = f->q[i];
 		struct anomalies a = { .n = 0 };
 		const char *sig = "DNS->forged";
-		if (q->nresp >= 2 && strcmp(q->ans[0], q->ans[1])) {
+		if (q->nresp >= 2 && q->differs) {
 			anom(&a, "dns_duplicate_differs", 0.80);
 			sig = "DNS->duplicate";
 			if (ttl_differs(q->ttl[0], q->ttl[1]))
@@ -1218,8 +1268,7 @@ static void resolve_pending(struct tw_verdict *v, struct pending *p)
 		int w = judge_response(v, p->e, &p->f, 0, &t);
 		if (!w && p->f.isp_redir)
 			write_redirect(v, p->e, &p->f);
-		outcome(v, p->e, names(&p->f)->sni[0] ? names(&p->f)->sni : names(&p->f)->host, 1, w ? &t : NULL,
-		        NULL);
+		outcome(v, p->e, names(&p->f)->sni[0] ? names(&p->f)->sni : names(&p->f)->host, 1, w ? &t : NULL, NULL);
 		flow_release(v, &p->f);
 		return;
 	}
@@ -1311,8 +1360,8 @@ static int judge_throttle(struct tw_verdict *v, const struct tw_event *e, const 
 	if (tv->kind != TW_THR_POLICING && tv->kind != TW_THR_SHAPING)
 		return 0;
 	v->st.verdicts[TW_METHOD_THROTTLING]++;
-	tw_thr_write_tamper(v->pl, &v->records, record_head, e, f ? names(f)->sni : NULL, f ? names(f)->host : NULL,
-	                    tv, t);
+	tw_thr_write_tamper(v->pl, &v->records, record_head, e, f ? names(f)->sni : NULL, f ? names(f)->host : NULL, tv,
+	                    t);
 	return 1;
 }
 
