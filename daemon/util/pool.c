@@ -64,6 +64,12 @@ static int grow(struct tw_pool *p)
 	return 0;
 }
 
+static inline void prefetch(const unsigned char *o, size_t size)
+{
+	for (size_t off = 0; off < size && off < 256; off += 64)
+		__builtin_prefetch(o + off, 1);
+}
+
 void *tw_pool_get(struct tw_pool *p)
 {
 	void *o;
@@ -71,11 +77,17 @@ void *tw_pool_get(struct tw_pool *p)
 		o = p->free;
 		UNPOISON(o, p->size);
 		memcpy(&p->free, o, sizeof(void *));
+		if (p->free) /* poisoned under ASan: only a hint, never a read */
+			prefetch(p->free, p->size);
 	} else if (p->bump_left || grow(p) == 0) {
 		o = p->bump;
 		UNPOISON(o, p->size);
 		p->bump += p->size;
 		p->bump_left--;
+		/* the next one is cold (never touched since it was mapped): its
+		 * first cache lines on their way while this one is used */
+		if (p->bump_left)
+			prefetch(p->bump, p->size);
 	} else {
 		p->exhausted++;
 		return NULL;
