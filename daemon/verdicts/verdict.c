@@ -649,17 +649,6 @@ static void app(char *out, size_t cap, size_t *o, const char *s, size_t n)
 	out[*o] = 0;
 }
 
-static size_t u8_dec(char *p, unsigned v)
-{
-	size_t n = 0;
-	if (v >= 100)
-		p[n++] = (char)('0' + v / 100);
-	if (v >= 10)
-		p[n++] = (char)('0' + v / 10 % 10);
-	p[n++] = (char)('0' + v % 10);
-	return n;
-}
-
 /* "rcode=N A1 A2 ..." (addresses only: CNAMEs vary legitimately), cut to
  * cap - 1 characters: only compared, never written out.  Built without
  * printf (once per DNS query, on the verdict path of every lookup). */
@@ -672,21 +661,11 @@ static void dns_answers_text(const struct tw_dns_msg *m, char *out, size_t cap)
 	app(out, cap, &o, a, (size_t)snprintf(a, sizeof(a), "%u", m->rcode));
 	for (int i = 0; i < m->n_answers && o + 1 < cap; i++) {
 		const struct tw_dns_answer *x = &m->answers[i];
-		size_t n = 1;
-		a[0] = ' ';
-		if (x->family == 4) {
-			for (int k = 0; k < 4; k++) {
-				if (k)
-					a[n++] = '.';
-				n += u8_dec(a + n, x->addr[k]);
-			}
-		} else if (x->family == 6) {
-			inet_ntop(AF_INET6, x->addr, a + 1, sizeof(a) - 1);
-			n += strlen(a + 1);
-		} else {
+		if (x->family != 4 && x->family != 6)
 			continue;
-		}
-		app(out, cap, &o, a, n);
+		a[0] = ' ';
+		tw_addr_str(x->family == 4 ? TW_FAMILY_IPV4 : TW_FAMILY_IPV6, x->addr, a + 1, sizeof(a) - 1);
+		app(out, cap, &o, a, 1 + strlen(a + 1));
 	}
 }
 
