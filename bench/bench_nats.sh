@@ -30,7 +30,7 @@ run() {  # on|off -> seconds
   local a=() s e
   [ "$1" = on ] && a=(--set nats.url=nats://127.0.0.1:14600 --set nats.site=bench-$RANDOM --set nats.drain_timeout=120)
   s=$EPOCHREALTIME
-  "$TW" --replay "$W/many.pcap" --alerts "$W/$1.json" "${a[@]}" 2>"$W/$1.err" || { echo "FAIL: $1: $(cat "$W/$1.err")"; exit 1; }
+  "$TW" --events --replay "$W/many.pcap" --alerts "$W/$1.json" "${a[@]}" 2>"$W/$1.err" || { echo "FAIL: $1: $(cat "$W/$1.err")"; exit 1; }
   e=$EPOCHREALTIME
   awk -v a="$s" -v b="$e" 'BEGIN{printf "%.3f", b-a}'
 }

@@ -24,6 +24,6 @@ with open(os.path.join(b, "regions-empty.pcap"), "wb") as f:
 PY
 for n in 100k 1m; do
   t0=$EPOCHREALTIME
-  "$TWD" --replay "$B/regions-empty.pcap" --set regions.file="$B/regions-$n.conf" --alerts /dev/null || exit 1
+  "$TWD" --events --replay "$B/regions-empty.pcap" --set regions.file="$B/regions-$n.conf" --alerts /dev/null || exit 1
   awk -v a="$t0" -v b="$EPOCHREALTIME" -v n="$n" 'BEGIN{printf "regions.file of %s lines: loaded in %.2f s\n", n, b-a}'
 done

@@ -89,8 +89,8 @@ static void usage(FILE *out)
 	        "      --check-config      validate the configuration and exit\n"
 	        "      --set output.types=LIST  record types written to the log: alert, tamper,\n"
 	        "                          redirect, link, gap, stats, the event types, or the\n"
-	        "                          groups gateway, events, all (default: live gateway,\n"
-	        "                          replay all; docs/configuration.md)\n"
+	        "                          groups gateway, events, all (default: gateway, live\n"
+	        "                          and on replay; docs/configuration.md)\n"
 	        "      --events            also write the per-packet event types (handshake,\n"
 	        "                          payload, rst, data_after_rst, fin, dns, flow, flow_rate)\n"
 	        "      --events-payload    include payload snippets (base64) in events: user data,\n"
@@ -1017,10 +1017,9 @@ static int setup_steps(struct daemon *d, char *err, size_t errlen)
 	tw_event_writer_init(&d->writer, &d->pl.opt, tw_output_line, &d->out);
 	uint32_t types = 0;
 	char why[256];
-	if (tw_out_types_parse(cfg->output_types[0] ? cfg->output_types
-	                       : a->nreplay         ? "all"
-	                                            : TW_TYPES_GATEWAY,
-	                       &types, why, sizeof(why)) < 0) { /* checked with the configuration */
+	/* replay as live: what a gateway keeps; --events for the per-packet events */
+	if (tw_out_types_parse(cfg->output_types[0] ? cfg->output_types : TW_TYPES_GATEWAY, &types, why, sizeof(why)) <
+	    0) { /* checked with the configuration */
 		snprintf(err, errlen, "output.types: %s", why);
 		return 2;
 	}

@@ -8,8 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* "" (output.types unset): live, the gateway set TW_TYPES_GATEWAY; replay,
- * every type.  --events adds TW_TYPES_EVENTS to either. */
+/* "" (output.types unset): the gateway set TW_TYPES_GATEWAY, live and on
+ * replay.  --events adds TW_TYPES_EVENTS to whatever is set. */
 #define TW_TYPES_GATEWAY "alert,tamper,redirect,link,gap,stats"
 #define TW_TYPES_EVENTS "handshake,payload,rst,data_after_rst,fin,dns,flow,flow_rate"
 

@@ -35,6 +35,7 @@
 #include "verdicts/fingerprints.h"
 #include "util/jsonbuf.h"
 #include "util/hash.h"
+#include "util/pool.h"
 #include "events/pipeline.h"
 #include "events/proto.h"
 
@@ -76,17 +77,29 @@ struct vrst {
 
 struct vdnsq {
 	uint16_t id;
-	char qname[TW_NAME_MAX];
-	int nresp;
-	char ans[2][160]; /* answer sets of the first two responses, as text */
+	uint8_t differs; /* the second response's answer set was another */
 	uint8_t ttl[2];
 	uint8_t rcode[2];
-	const struct tw_fp_match *fp;
-	char fp_addr[64];
-	uint8_t a0[4][16]; /* the first response's addresses, to mark them */
-	uint8_t a0fam[4];  /* suspect when a differing second one comes */
+	uint8_t a0fam[4]; /* suspect when a differing second one comes */
+	int nresp;
 	int na0;
+	const struct tw_fp_match *fp;
+	uint8_t a0[4][16]; /* the first response's addresses, to mark them */
+	char qname[TW_NAME_MAX];
+	char ans0[160]; /* the first response's answer set, as text */
 };
+
+/* A flow's names and texts: only flows that carried a request or a
+ * response have them (taken from a pool on first write; a DNS flow never
+ * does), so the flow state itself stays small */
+struct vnames {
+	char sni[TW_NAME_MAX];
+	char host[TW_NAME_MAX];
+	char redir_target[TW_NAME_MAX];
+	char redir_host[TW_NAME_MAX];
+	char resolver[INET6_ADDRSTRLEN];
+};
+static const struct vnames no_names; /* what a flow without names reads */
 
 struct vflow {
 	uint64_t id;
@@ -96,14 +109,12 @@ struct vflow {
 	uint8_t req_ttl;  /* its IP TTL here */
 	uint8_t unacked;  /* the server's TCP acknowledged nothing after the handshake (request_unacked) */
 	uint8_t pend;     /* why judge_tcp_inner deferred it (PEND_*) */
-	char sni[TW_NAME_MAX];
-	char host[TW_NAME_MAX];
+	struct vnames *n; /* NULL: none written yet (names() reads no_names) */
 	struct vrst rst[V_MAX_RST];
 	int nrst;
 	int race;
 	enum resp_kind resp;
 	int status;
-	char title[128];
 	const struct tw_fp_match *fp;
 	uint8_t resp_ttl, resp_base_ttl, resp_last_ttl;
 	uint16_t resp_ipid, resp_ipid_prev;
@@ -111,15 +122,12 @@ struct vflow {
 	int resp_suspect_ipid; /* an IP-ID unlike the server's own on a refusal, redirect or alert (ipid_seen) */
 	/* a redirect (3xx with a Location) to another site than the one asked */
 	int redir_offsite;
-	char redir_target[TW_NAME_MAX];
-	struct vdnsq *q; /* V_MAX_DNSQ of them, for DNS flows only */
+	struct vdnsq *q[V_MAX_DNSQ]; /* DNS flows only */
 	int nq;
 	/* ISP NXDOMAIN redirection: the answer for the Host sent the client
 	 * here, and this server sends it on to a search for that name */
 	int isp_redir;
 	int redir_via;
-	char redir_host[TW_NAME_MAX];
-	char resolver[INET6_ADDRSTRLEN];
 	uint32_t dns_ttl;
 };
 
@@ -179,7 +187,7 @@ struct ipid_seen {
  * or a suspect response whose IP-ID other flows may repeat. */
 struct pending {
 	uint64_t due_ns;
-	struct tw_event *e; /* a copy of the flow end, without snippet */
+	struct tw_event *e; /* the flow end's fixed part (no snippet), in pend_ev */
 	struct vflow f;
 };
 
@@ -191,13 +199,18 @@ struct tw_verdict {
 	const struct tw_fp_db *fp;
 	struct slot *slots;
 	size_t mask, count, max;
+	/* flow state and DNS query sets, taken per flow and given back at its
+	 * end: no malloc per flow once the pools have grown to the working set
+	 * (at most max of each; util/pool.h) */
+	struct tw_pool flows, dnsq, names;
 	struct base *bases;
 	struct answ *answers;
 	struct recent *recent;
-	struct ipid_seen *ipids; /* 65536, by IP-ID */
-	size_t nrecent;          /* written so far; the ring holds the last V_RECENT */
-	struct pending *pend;    /* FIFO ring of V_MAX_PENDING, allocated on first use */
-	uint64_t hold_ns;        /* flows.silence_hold: how long a silent ClientHello waits for context */
+	struct ipid_seen *ipids;  /* 65536, by IP-ID */
+	size_t nrecent;           /* written so far; the ring holds the last V_RECENT */
+	struct pending *pend;     /* FIFO ring of V_MAX_PENDING, allocated on first use */
+	struct tw_event *pend_ev; /* their flow ends, pend[i].e == &pend_ev[i] */
+	uint64_t hold_ns;         /* flows.silence_hold: how long a silent ClientHello waits for context */
 	size_t pend_head, npend;
 	struct tw_thr_flows *thr; /* rate series of busy flows (throttling) */
 	struct tw_thr_cfg thr_cfg;
@@ -231,6 +244,38 @@ static int attachment_one_way(const struct tw_verdict *v, const struct tw_event 
 {
 	return one_way(e) && (v->ingress_only ||
 	                      (v->nlocal && (is_local(v, e->family, e->caddr) || is_local(v, e->family, e->saddr))));
+}
+
+/* a flow's names to read (never NULL) */
+static const struct vnames *names(const struct vflow *f)
+{
+	return f && f->n ? f->n : &no_names;
+}
+
+/* a flow's names to write, taken zeroed from the pool on first use; NULL
+ * (counted) only when memory ran out */
+static struct vnames *names_w(struct tw_verdict *v, struct vflow *f)
+{
+	if (f->n)
+		return f->n;
+	if (!(f->n = tw_pool_get(&v->names))) {
+		v->st.flows_dropped++;
+		return NULL;
+	}
+	/* every field is a string, read only as one: empty ones suffice, the
+	 * rest of the record is never read before it is written */
+	f->n->sni[0] = f->n->host[0] = f->n->redir_target[0] = f->n->redir_host[0] = f->n->resolver[0] = 0;
+	return f->n;
+}
+
+/* a flow's state back to the pools */
+static void flow_release(struct tw_verdict *v, struct vflow *f)
+{
+	for (int i = 0; i < f->nq; i++)
+		tw_pool_put(&v->dnsq, f->q[i]);
+	tw_pool_put(&v->names, f->n);
+	f->nq = 0;
+	f->n = NULL;
 }
 
 static uint64_t mix(uint64_t x)
@@ -283,7 +328,7 @@ static struct vflow *flow_get(struct tw_verdict *v, uint64_t id, int create)
 		}
 		s = slot_find(v, id);
 	}
-	struct vflow *f = calloc(1, sizeof(*f));
+	struct vflow *f = tw_pool_get_zero(&v->flows);
 	if (!f) {
 		v->st.flows_dropped++;
 		return NULL;
@@ -300,8 +345,8 @@ static void flow_del(struct tw_verdict *v, uint64_t id)
 	struct slot *s = slot_find(v, id);
 	if (!s || s->id != id)
 		return;
-	free(s->f->q);
-	free(s->f);
+	flow_release(v, s->f);
+	tw_pool_put(&v->flows, s->f);
 	size_t i = (size_t)(s - v->slots), j = i;
 	for (size_t n = 0; n <= v->mask; n++) {
 		j = (j + 1) & v->mask;
@@ -485,6 +530,10 @@ struct tw_verdict *tw_verdict_new(struct tw_pipeline *pl, const struct tw_fp_db 
 	}
 	v->mask = cap - 1;
 	v->max = max_flows;
+	/* chunks of about 200 KB each */
+	tw_pool_init(&v->flows, sizeof(struct vflow), 1024, max_flows ? max_flows : 1);
+	tw_pool_init(&v->dnsq, sizeof(struct vdnsq), 512, max_flows ? max_flows : 1);
+	tw_pool_init(&v->names, sizeof(struct vnames), 256, max_flows ? max_flows : 1);
 	v->hold_ns = hold_ns;
 	v->pl = pl;
 	v->records.fn = records;
@@ -530,20 +579,16 @@ void tw_verdict_free(struct tw_verdict *v)
 		return;
 	tw_thr_flows_free(v->thr);
 	tw_quic_verdicts_free(v->quic);
-	if (v->slots)
-		for (size_t i = 0; i <= v->mask; i++)
-			if (v->slots[i].f) {
-				free(v->slots[i].f->q);
-				free(v->slots[i].f);
-			}
+	tw_pool_destroy(&v->flows); /* every flow state still held */
+	tw_pool_destroy(&v->dnsq);
+	tw_pool_destroy(&v->names);
 	free(v->slots);
 	free(v->bases);
 	free(v->answers);
 	free(v->recent);
 	free(v->ipids);
-	for (size_t i = 0; v->pend && i < v->npend; i++)
-		free(v->pend[(v->pend_head + i) % V_MAX_PENDING].e);
 	free(v->pend);
+	free(v->pend_ev);
 	free(v);
 }
 
@@ -639,21 +684,36 @@ static struct answ *answ_find(struct tw_verdict *v, int family, const uint8_t *a
 	return s;
 }
 
+/* append n bytes of s at out[*o], cut to what the buffer holds (cap with
+ * its terminating NUL) */
+static void app(char *out, size_t cap, size_t *o, const char *s, size_t n)
+{
+	if (*o + 1 >= cap)
+		return;
+	if (n > cap - 1 - *o)
+		n = cap - 1 - *o;
+	memcpy(out + *o, s, n);
+	*o += n;
+	out[*o] = 0;
+}
+
+/* "rcode=N A1 A2 ..." (addresses only: CNAMEs vary legitimately), cut to
+ * cap - 1 characters: only compared, never written out.  Built without
+ * printf (once per DNS query, on the verdict path of every lookup). */
 static void dns_answers_text(const struct tw_dns_msg *m, char *out, size_t cap)
 {
 	size_t o = 0;
+	char a[INET6_ADDRSTRLEN + 1];
 	out[0] = 0;
-	o += (size_t)snprintf(out, cap, "rcode=%u", m->rcode);
-	for (int i = 0; i < m->n_answers && o < cap; i++) {
-		char a[INET6_ADDRSTRLEN] = "";
+	app(out, cap, &o, "rcode=", 6);
+	app(out, cap, &o, a, (size_t)snprintf(a, sizeof(a), "%u", m->rcode));
+	for (int i = 0; i < m->n_answers && o + 1 < cap; i++) {
 		const struct tw_dns_answer *x = &m->answers[i];
-		if (x->family == 4)
-			inet_ntop(AF_INET, x->addr, a, sizeof(a));
-		else if (x->family == 6)
-			inet_ntop(AF_INET6, x->addr, a, sizeof(a));
-		else
-			continue; /* CNAMEs vary legitimately; compare addresses */
-		o += (size_t)snprintf(out + o, cap - o, " %s", a);
+		if (x->family != 4 && x->family != 6)
+			continue;
+		a[0] = ' ';
+		tw_addr_str(x->family == 4 ? TW_FAMILY_IPV4 : TW_FAMILY_IPV6, x->addr, a + 1, sizeof(a) - 1);
+		app(out, cap, &o, a, 1 + strlen(a + 1));
 	}
 }
 
@@ -683,18 +743,24 @@ static void on_dns_response(struct tw_verdict *v, struct vflow *f, const struct 
 		return;
 	struct vdnsq *q = NULL;
 	for (int i = 0; i < f->nq; i++)
-		if (f->q[i].id == m->id)
-			q = &f->q[i];
+		if (f->q[i]->id == m->id)
+			q = f->q[i];
 	if (!q) {
 		if (f->nq == V_MAX_DNSQ)
 			return;
-		if (!f->q && !(f->q = calloc(V_MAX_DNSQ, sizeof(*f->q)))) {
+		if (!(q = tw_pool_get(&v->dnsq))) {
 			v->st.flows_dropped++;
 			return;
 		}
-		q = &f->q[f->nq++];
+		/* what is read before it is written; the texts are written first */
+		q->nresp = q->na0 = 0;
+		q->differs = 0;
+		q->fp = NULL;
+		f->q[f->nq++] = q;
 		q->id = m->id;
-		snprintf(q->qname, sizeof(q->qname), "%s", m->qname);
+		size_t ql = strnlen(m->qname, sizeof(q->qname) - 1);
+		memcpy(q->qname, m->qname, ql);
+		q->qname[ql] = 0;
 	}
 	/* learnt as answers arrive, so queries judged at a flush already
 	 * know the resolver; the most frequent TTL wins (base_ttl) */
@@ -703,10 +769,12 @@ static void on_dns_response(struct tw_verdict *v, struct vflow *f, const struct 
 	base_learn(v, e->family, e->saddr, e->ttl);
 	int differs = 0;
 	if (q->nresp < 2) {
-		dns_answers_text(m, q->ans[q->nresp], sizeof(q->ans[0]));
+		char ans1[sizeof(q->ans0)];
+		dns_answers_text(m, q->nresp ? ans1 : q->ans0, sizeof(q->ans0));
 		q->ttl[q->nresp] = e->ttl;
 		q->rcode[q->nresp] = m->rcode;
-		differs = q->nresp == 1 && strcmp(q->ans[0], q->ans[1]);
+		differs = q->nresp == 1 && strcmp(q->ans0, ans1);
+		q->differs = (uint8_t)differs;
 	}
 	q->nresp++;
 	int forged = 0;
@@ -722,10 +790,8 @@ static void on_dns_response(struct tw_verdict *v, struct vflow *f, const struct 
 		const struct tw_fp_match *fm = tw_fp_match_dns(v->fp, a);
 		if (fm && !fm->is_false_positive_scope) {
 			forged = 1;
-			if (!q->fp) {
+			if (!q->fp)
 				q->fp = fm;
-				snprintf(q->fp_addr, sizeof(q->fp_addr), "%s", a);
-			}
 		}
 	}
 	/* an HTTPS record's HTTP/3 offer, for the QUIC flows that follow; a
@@ -764,11 +830,14 @@ static void on_client_data(struct tw_verdict *v, struct vflow *f, const struct t
 	f->req_ttl = e->ttl;
 	if (parsed && counted(v, P_TLS_HELLO, d->req.tls_rc) <= TW_PAYLOAD_TRUNCATED) {
 		f->req = REQ_TLS;
-		if (d->req.tls.has_sni)
-			snprintf(f->sni, sizeof(f->sni), "%s", d->req.tls.sni);
+		struct vnames *nm;
+		if (d->req.tls.has_sni && (nm = names_w(v, f)))
+			snprintf(nm->sni, sizeof(nm->sni), "%s", d->req.tls.sni);
 	} else if (parsed && counted(v, P_HTTP_REQ, d->req.http_rc) <= TW_PAYLOAD_TRUNCATED) {
 		f->req = REQ_HTTP;
-		snprintf(f->host, sizeof(f->host), "%s", d->req.http.host);
+		struct vnames *nm = names_w(v, f);
+		if (nm)
+			snprintf(nm->host, sizeof(nm->host), "%s", d->req.http.host);
 	} else {
 		f->req = REQ_OTHER;
 	}
@@ -828,9 +897,10 @@ static void isp_redirect_check(struct tw_verdict *v, struct vflow *f, const stru
                                const struct tw_http_resp *r)
 {
 	struct tw_http_redirect rd;
-	if (!f->host[0] || is_ip_literal(f->host))
+	const char *host = names(f)->host;
+	if (!host[0] || is_ip_literal(host))
 		return;
-	const struct answ *a = answ_find(v, e->family, e->saddr, name_hash(f->host), e->ts_ns);
+	const struct answ *a = answ_find(v, e->family, e->saddr, name_hash(host), e->ts_ns);
 	if (!a || a->suspect)
 		return;
 	/* a response this check should read but does not: counted, so a
@@ -841,17 +911,18 @@ static void isp_redirect_check(struct tw_verdict *v, struct vflow *f, const stru
 	}
 	if (!tw_http_redirect(e->snippet, e->snippet_len, &rd))
 		return;
-	if (!rd.host[0] || same_reg_domain(rd.host, f->host))
+	if (!rd.host[0] || same_reg_domain(rd.host, host))
 		return;
 	char want[TW_NAME_MAX];
-	size_t hl = strlen(f->host);
-	snprintf(want, sizeof(want), "%.*s", (int)(hl && f->host[hl - 1] == '.' ? hl - 1 : hl), f->host);
+	size_t hl = strlen(host);
+	snprintf(want, sizeof(want), "%.*s", (int)(hl && host[hl - 1] == '.' ? hl - 1 : hl), host);
 	if (!strcasestr(rd.url + rd.query_off, want))
 		return;
+	struct vnames *nm = f->n; /* a Host was written: the names are there */
 	f->isp_redir = 1;
 	f->redir_via = rd.via;
-	snprintf(f->redir_host, sizeof(f->redir_host), "%s", rd.host);
-	tw_addr_str(a->rfamily, a->resolver, f->resolver, sizeof(f->resolver));
+	snprintf(nm->redir_host, sizeof(nm->redir_host), "%s", rd.host);
+	tw_addr_str(a->rfamily, a->resolver, nm->resolver, sizeof(nm->resolver));
 	f->dns_ttl = a->ttl;
 }
 
@@ -862,24 +933,27 @@ static void isp_redirect_check(struct tw_verdict *v, struct vflow *f, const stru
  * A redirect that names the site asked in its URL, or that goes to an
  * address, is a filter's notice ("redirect.cgi?u=www.bglad.com&c=porn",
  * CenTrace testdata), not an injector's ads or spyware: a block page. */
-static void redirect_target(struct vflow *f, const struct tw_event *e)
+static void redirect_target(struct tw_verdict *v, struct vflow *f, const struct tw_event *e)
 {
 	struct tw_http_redirect rd;
 	char sip[INET6_ADDRSTRLEN];
 	if (!tw_http_redirect(e->snippet, e->snippet_len, &rd) || !rd.host[0])
 		return;
 	tw_addr_str(e->family, e->saddr, sip, sizeof(sip));
-	if (f->host[0] && !is_ip_literal(f->host)) {
+	const char *host = names(f)->host;
+	if (host[0] && !is_ip_literal(host)) {
 		char want[TW_NAME_MAX];
-		size_t hl = strlen(f->host);
-		snprintf(want, sizeof(want), "%.*s", (int)(hl && f->host[hl - 1] == '.' ? hl - 1 : hl), f->host);
-		f->redir_offsite = !same_reg_domain(rd.host, f->host) && !strcasestr(rd.url, want);
+		size_t hl = strlen(host);
+		snprintf(want, sizeof(want), "%.*s", (int)(hl && host[hl - 1] == '.' ? hl - 1 : hl), host);
+		f->redir_offsite = !same_reg_domain(rd.host, host) && !strcasestr(rd.url, want);
 	} else {
 		f->redir_offsite = strcasecmp(rd.host, sip) != 0;
 	}
 	if (is_ip_literal(rd.host))
 		f->redir_offsite = 0;
-	snprintf(f->redir_target, sizeof(f->redir_target), "%s", rd.host);
+	struct vnames *nm = names_w(v, f);
+	if (nm)
+		snprintf(nm->redir_target, sizeof(nm->redir_target), "%s", rd.host);
 }
 
 /* A refusal, redirect or TLS alert whose IP-ID is unlike the server's own
@@ -914,7 +988,6 @@ static void on_server_data(struct tw_verdict *v, struct vflow *f, const struct t
 	if (parsed && counted(v, P_HTTP_RESP, d->resp.http_rc) <= TW_PAYLOAD_TRUNCATED) {
 		f->resp = RESP_HTTP;
 		f->status = r->status;
-		snprintf(f->title, sizeof(f->title), "%s", r->title);
 		if (v->fp) {
 			const struct tw_fp_match *m = tw_fp_match_http(v->fp, e->snippet, e->snippet_len);
 			if (m && !m->is_false_positive_scope)
@@ -923,7 +996,7 @@ static void on_server_data(struct tw_verdict *v, struct vflow *f, const struct t
 		if (f->req == REQ_HTTP && !f->fp)
 			isp_redirect_check(v, f, e, r);
 		if (f->req == REQ_HTTP && r->status >= 300 && r->status < 400)
-			redirect_target(f, e);
+			redirect_target(v, f, e);
 	} else if (parsed && counted(v, P_TLS_SERVER, d->resp.tls_rc) <= TW_PAYLOAD_TRUNCATED) {
 		f->resp = d->resp.tls.is_alert ? RESP_TLS_ALERT : RESP_TLS_HELLO;
 	} else {
@@ -1028,8 +1101,9 @@ static int write_tamper(struct tw_verdict *v, const struct tw_event *e, const st
 	tw_jb_arr_close(&b);
 	tw_jb_dbl(&b, "confidence", c, 2);
 	tw_jb_u64(&b, "sampling", tw_sampling_rate(pl->sampling));
-	tw_jb_str(&b, "sni", f && f->sni[0] ? f->sni : NULL);
-	tw_jb_str(&b, "http_host", f && f->host[0] ? f->host : NULL);
+	const struct vnames *nm = names(f);
+	tw_jb_str(&b, "sni", nm->sni[0] ? nm->sni : NULL);
+	tw_jb_str(&b, "http_host", nm->host[0] ? nm->host : NULL);
 	tw_jb_str(&b, "dns_qname", dns_qname);
 	if (detail_key)
 		tw_jb_str(&b, detail_key, detail);
@@ -1062,10 +1136,10 @@ static void judge_dns(struct tw_verdict *v, const struct tw_event *e, struct vfl
 	uint8_t base;
 	int have_base = base_ttl(v, e->family, e->saddr, &base);
 	for (int i = 0; i < f->nq; i++) {
-		struct vdnsq *q = &f->q[i];
+		struct vdnsq *q = f->q[i];
 		struct anomalies a = { .n = 0 };
 		const char *sig = "DNS->forged";
-		if (q->nresp >= 2 && strcmp(q->ans[0], q->ans[1])) {
+		if (q->nresp >= 2 && q->differs) {
 			anom(&a, "dns_duplicate_differs", 0.80);
 			sig = "DNS->duplicate";
 			if (ttl_differs(q->ttl[0], q->ttl[1]))
@@ -1096,11 +1170,11 @@ static void write_redirect(struct tw_verdict *v, const struct tw_event *e, const
 	record_head(pl, &b, e, "redirect");
 	tw_jb_obj_open(&b, "redirect");
 	tw_jb_str(&b, "label", "isp_redirect");
-	tw_jb_str(&b, "http_host", f->host);
+	tw_jb_str(&b, "http_host", names(f)->host);
 	tw_jb_u64(&b, "status", (uint64_t)f->status);
 	tw_jb_str(&b, "via", f->redir_via == TW_REDIR_LOCATION ? "location" : "meta_refresh");
-	tw_jb_str(&b, "target_host", f->redir_host);
-	tw_jb_str(&b, "resolver", f->resolver);
+	tw_jb_str(&b, "target_host", names(f)->redir_host);
+	tw_jb_str(&b, "resolver", names(f)->resolver);
 	tw_jb_u64(&b, "dns_ttl", f->dns_ttl);
 	tw_jb_arr_open(&b, "evidence");
 	tw_jb_str(&b, NULL, "dns_answer_for_host");
@@ -1154,7 +1228,8 @@ static uint64_t flow_name_hash(const struct vflow *f)
 {
 	if (!f)
 		return 0;
-	return f->sni[0] ? name_hash(f->sni) : f->host[0] ? name_hash(f->host) : 0;
+	const struct vnames *nm = names(f);
+	return nm->sni[0] ? name_hash(nm->sni) : nm->host[0] ? name_hash(nm->host) : 0;
 }
 
 static int request_unacked(struct tw_verdict *v, const struct tw_event *e, const struct vflow *f);
@@ -1230,9 +1305,8 @@ static void resolve_pending(struct tw_verdict *v, struct pending *p)
 		int w = judge_response(v, p->e, &p->f, 0, &t);
 		if (!w && p->f.isp_redir)
 			write_redirect(v, p->e, &p->f);
-		outcome(v, p->e, p->f.sni[0] ? p->f.sni : p->f.host, 1, w ? &t : NULL, NULL);
-		free(p->e);
-		p->e = NULL;
+		outcome(v, p->e, names(&p->f)->sni[0] ? names(&p->f)->sni : names(&p->f)->host, 1, w ? &t : NULL, NULL);
+		flow_release(v, &p->f);
 		return;
 	}
 	int m = resolve_silence(v, p, &why);
@@ -1241,34 +1315,42 @@ static void resolve_pending(struct tw_verdict *v, struct pending *p)
 		anom(&a, "request_unacked", V_UNACKED_W);
 	int w = write_tamper(v, p->e, &p->f, m, "PSH->timeout", tw_stage_name(TW_STAGE_CLIENT_DATA), &a, NULL,
 	                     why ? "cross_flow" : NULL, why, &t);
-	outcome(v, p->e, p->f.sni[0] ? p->f.sni : p->f.host, 0, w ? &t : NULL, NULL);
-	free(p->e);
-	p->e = NULL;
+	outcome(v, p->e, names(&p->f)->sni[0] ? names(&p->f)->sni : names(&p->f)->host, 0, w ? &t : NULL, NULL);
+	flow_release(v, &p->f);
 }
 
-static void defer(struct tw_verdict *v, const struct tw_event *e, const struct vflow *f)
+/* f's names go with the pending copy (given back when it is decided); its
+ * DNS queries stay with f */
+static void defer(struct tw_verdict *v, const struct tw_event *e, struct vflow *f)
 {
-	if (!v->pend && !(v->pend = calloc(V_MAX_PENDING, sizeof(*v->pend)))) {
-		v->st.flows_dropped++;
-		return;
+	if (!v->pend) {
+		v->pend = calloc(V_MAX_PENDING, sizeof(*v->pend));
+		v->pend_ev = calloc(V_MAX_PENDING, sizeof(*v->pend_ev));
+		if (!v->pend || !v->pend_ev) {
+			free(v->pend);
+			free(v->pend_ev);
+			v->pend = NULL;
+			v->pend_ev = NULL;
+			v->st.flows_dropped++;
+			return;
+		}
 	}
 	if (v->npend == V_MAX_PENDING) { /* full: the oldest is decided now */
 		resolve_pending(v, &v->pend[v->pend_head]);
 		v->pend_head = (v->pend_head + 1) % V_MAX_PENDING;
 		v->npend--;
 	}
-	struct tw_event *copy = malloc(sizeof(*copy));
-	if (!copy) {
-		v->st.flows_dropped++;
-		return;
-	}
+	size_t slot = (v->pend_head + v->npend++) % V_MAX_PENDING;
+	struct tw_event *copy = &v->pend_ev[slot];
 	memcpy(copy, e, sizeof(*copy));
 	copy->snippet_len = 0;
 	copy->len = sizeof(*copy);
-	struct pending *p = &v->pend[(v->pend_head + v->npend++) % V_MAX_PENDING];
+	struct pending *p = &v->pend[slot];
 	p->e = copy;
 	p->f = *f;
-	p->f.q = NULL;
+	memset(p->f.q, 0, sizeof(p->f.q));
+	p->f.nq = 0;
+	f->n = NULL;
 	p->due_ns = e->ts_ns + v->hold_ns;
 }
 
@@ -1292,10 +1374,11 @@ static void quic_judged(void *arg, const struct tw_quic_judged *j)
 {
 	struct tw_verdict *v = arg;
 	struct anomalies a = { .n = 0 };
-	struct vflow f = { .req = REQ_TLS };
+	static struct vnames nm; /* only sni is ever written */
+	struct vflow f = { .req = REQ_TLS, .n = &nm };
 	struct tw_tamper t;
 	int w = 0;
-	snprintf(f.sni, sizeof(f.sni), "%s", j->sni);
+	snprintf(nm.sni, sizeof(nm.sni), "%s", j->sni);
 	for (int i = 0; i < j->n; i++)
 		anom(&a, j->anom[i], j->w[i]);
 	if (j->signature)
@@ -1314,7 +1397,8 @@ static int judge_throttle(struct tw_verdict *v, const struct tw_event *e, const 
 	if ((tv->kind != TW_THR_POLICING && tv->kind != TW_THR_SHAPING) || attachment_one_way(v, e))
 		return 0;
 	v->st.verdicts[TW_METHOD_THROTTLING]++;
-	tw_thr_write_tamper(v->pl, &v->records, record_head, e, f ? f->sni : NULL, f ? f->host : NULL, tv, t);
+	tw_thr_write_tamper(v->pl, &v->records, record_head, e, f ? names(f)->sni : NULL, f ? names(f)->host : NULL, tv,
+	                    t);
 	return 1;
 }
 
@@ -1336,7 +1420,7 @@ static void judge_tcp(struct tw_verdict *v, const struct tw_event *e, struct vfl
 	}
 	if (!w && f && f->isp_redir)
 		write_redirect(v, e, f);
-	const char *domain = f ? (f->sni[0] ? f->sni : f->host) : NULL;
+	const char *domain = f ? (names(f)->sni[0] ? names(f)->sni : names(f)->host) : NULL;
 	/* flows that never carried a request say nothing about a target's reachability
 	 * unless they were cut before it (SYN timeouts, resets after the handshake);
 	 * nor, without a verdict, do flows first seen mid-stream: mostly the
@@ -1417,7 +1501,7 @@ static int judge_response(struct tw_verdict *v, const struct tw_event *e, struct
 		 * redirect elsewhere that is none is an injection (ads, spyware) */
 		if (!f->fp && f->redir_offsite)
 			return write_tamper(v, e, f, TW_METHOD_HTTP_INJECTION, sig, stage, &a, NULL, "redirect_target",
-			                    f->redir_target, t);
+			                    names(f)->redir_target, t);
 		return write_tamper(v, e, f, TW_METHOD_HTTP_BLOCKPAGE, sig, stage, &a, NULL,
 		                    f->fp ? "fingerprint" : NULL, f->fp ? f->fp->name : NULL, t);
 	}

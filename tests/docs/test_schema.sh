@@ -54,14 +54,14 @@ for c in censoredplanet__CenTrace/examples/pcaps/195.64.201.42_psiphon.ca_psipho
          chrissanders__packets/dns_isp_hijack.pcapng \
          chrissanders__packets/http_espn_fail.pcapng; do
   [ -r "$CORPUS/$c" ] || fail "corpus capture missing: $c"
-  run corpus$((n++)) --replay "$CORPUS/$c" "${FP[@]}"
+  run corpus$((n++)) --events --replay "$CORPUS/$c" "${FP[@]}"
 done
 
 # ---- crafted captures (tests/replay): every verdict, alerts with every output on
 mkdir -p "$W/v" "$W/a" "$W/ev"
 python3 tests/replay/craft_verdicts.py "$W/v" >/dev/null || fail "craft_verdicts"
 python3 tests/replay/craft_alerts.py "$W/a" >/dev/null || fail "craft_alerts"
-for p in "$W"/v/*.pcap; do run "v-$(basename "$p" .pcap)" --replay "$p"; done
+for p in "$W"/v/*.pcap; do run "v-$(basename "$p" .pcap)" --events --replay "$p"; done
 printf '198.51.100.0/24 north 64500\n192.0.2.0/23 north AS64500\n100.64.0.0/10 north 64500\n' >"$W/one.regions"
 # every output on: evidence files, syslog and Alertmanager (loopback ports nobody
 # listens on: their counters in the stats record), payload snippets, regions
@@ -69,8 +69,8 @@ run incident --replay "$W/a/incident.pcap" --events-payload --evidence "$W/ev" -
   --set syslog.enabled=yes --set syslog.target=udp://127.0.0.1:9 \
   --alertmanager http://127.0.0.1:9/ --set alertmanager.drain_timeout=1
 printf 'blocked.example, dns_injection, Court order 77/2024, 2020-01-01,\n' >"$W/declared.csv"
-run declared --replay "$W/a/incident.pcap" --declared "$W/declared.csv"
-run residual --replay "$W/a/residual.pcap"
+run declared --events --replay "$W/a/incident.pcap" --declared "$W/declared.csv"
+run residual --events --replay "$W/a/residual.pcap"
 # region-wide throttling (tests/replay/craft_throttle_region.py): its alert and stats section
 mkdir -p "$W/rt"
 python3 tests/replay/craft_throttle_region.py "$W/rt" >/dev/null || fail "craft_throttle_region"
@@ -98,7 +98,7 @@ with open(f"{out}/tw.conf", "w") as f:
     f.write(f"[regions]\nfile = {out}/regions.txt\n[shutdown]\n")
     f.writelines(f"{k} = {v}\n" for k, v in conf.items())
 PY
-run shutdown -c "$W/s/tw.conf" --replay "$W/s/diurnal.pcap"
+run shutdown -c "$W/s/tw.conf" --events --replay "$W/s/diurnal.pcap"
 
 # ---- live, in two namespaces of our own joined by a veth pair ---------------
 live() {

@@ -43,7 +43,7 @@ PY
 held_start() {
   local file=$1 min=$2; shift 2
   rm -f "$WORK/held.in"; mkfifo "$WORK/held.in"
-  "$TW" --replay - --alerts "$WORK/held.json" --control "$WORK/ctl.sock" "$@" <"$WORK/held.in" 2>"$WORK/held.err" &
+  "$TW" --events --replay - --alerts "$WORK/held.json" --control "$WORK/ctl.sock" "$@" <"$WORK/held.in" 2>"$WORK/held.err" &
   HELD_PID=$!
   exec {HELD_FD}>"$WORK/held.in"
   feed "$file" >&"$HELD_FD" || fail "feeding the held replay"

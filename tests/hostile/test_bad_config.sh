@@ -12,8 +12,8 @@ refused() {  # NAME LINE WANT BYTES (printf format) [kind: config|declared|regio
   printf "$bytes" >"$f"
   case $kind in
     config)   "$TW" -c "$f" --check-config 2>"$WORK/err" >/dev/null ;;
-    declared) "$TW" --replay "$WORK/craft/benign.pcap" --declared "$f" --alerts /dev/null 2>"$WORK/err" ;;
-    regions)  "$TW" --replay "$WORK/craft/benign.pcap" --set regions.file="$f" --alerts /dev/null 2>"$WORK/err" ;;
+    declared) "$TW" --events --replay "$WORK/craft/benign.pcap" --declared "$f" --alerts /dev/null 2>"$WORK/err" ;;
+    regions)  "$TW" --events --replay "$WORK/craft/benign.pcap" --set regions.file="$f" --alerts /dev/null 2>"$WORK/err" ;;
   esac
   rc=$?
   [ $rc = 2 ] && [ "$(wc -l <"$WORK/err")" = 1 ] && grep -qF "$f:$line: $want" "$WORK/err" ||
@@ -46,7 +46,7 @@ ok "$n malformed files: exit 2, one line naming FILE:LINE, control bytes escaped
 [ "$(id -u)" = 0 ] || skip "not root: no read-only tmpfs for the state directory"
 mkdir "$WORK/ro" && mount -t tmpfs -o ro,size=64k tw-hostile-ro "$WORK/ro" || skip "cannot mount a tmpfs"
 trap 'umount "$WORK/ro" 2>/dev/null; cleanup' EXIT
-"$TW" --replay "$WORK/craft/incident.pcap" --state "$WORK/ro" --alerts "$WORK/ro.json" 2>"$WORK/ro.err"; rc=$?
+"$TW" --events --replay "$WORK/craft/incident.pcap" --state "$WORK/ro" --alerts "$WORK/ro.json" 2>"$WORK/ro.err"; rc=$?
 [ $rc = 3 ] && [ "$(wc -l <"$WORK/ro.err")" = 1 ] && grep -q "$WORK/ro: Read-only file system" "$WORK/ro.err" ||
   fail "read-only state: rc $rc: $(cat "$WORK/ro.err")"
 ok "read-only state directory: refused at start, exit 3, one line"

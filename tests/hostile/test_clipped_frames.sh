@@ -14,7 +14,7 @@ big = b"\x02" * 6 + b"\x04" * 6 + b"\x08\x00" + b"\x45" + b"\0" * 69999   # a 70
 recs = [(1700000000.0, small), (1700000000.1, big), (1700000000.2, big), (1700000000.3, small)]
 open(sys.argv[1], "wb").write(pcap(1, recs, snap=262144))
 PY
-"$TW" --replay "$WORK/big.pcap" --alerts "$WORK/out.json" 2>"$WORK/err" || fail "exit $?: $(cat "$WORK/err")"
+"$TW" --events --replay "$WORK/big.pcap" --alerts "$WORK/out.json" 2>"$WORK/err" || fail "exit $?: $(cat "$WORK/err")"
 [ "$(grep -c 'cut to 65549' "$WORK/err")" = 1 ] && grep -q "big.pcap: packet 2: a frame of 70014 bytes cut to 65549" "$WORK/err" ||
   fail "warning: $(cat "$WORK/err")"
 tail -n1 "$WORK/out.json" | "$PY" -c '

@@ -6,7 +6,7 @@
 # valid JSON (UTF-8) whatever bytes the request held, escaped as \xHH.
 . "$(dirname "$0")/lib.sh"
 python3 tests/replay/craft_alerts.py "$WORK/craft" || fail craft
-ID=$("$TW" --replay "$WORK/craft/incident.pcap" --alerts - 2>/dev/null |
+ID=$("$TW" --events --replay "$WORK/craft/incident.pcap" --alerts - 2>/dev/null |
   "$PY" -c 'import json,sys; print([json.loads(l) for l in sys.stdin if "\"alert\"" in l][0]["alert"]["id"])') || fail "no alert"
 held_start "$WORK/craft/incident.pcap" 3
 SOCK=$WORK/ctl.sock

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 python3 tests/replay/craft_alerts.py "$WORK/craft" || fail craft
 INC=$WORK/craft/incident.pcap
-"$TW" --replay "$INC" --alerts "$WORK/ref.json" 2>/dev/null || fail "reference run"
+"$TW" --events --replay "$INC" --alerts "$WORK/ref.json" 2>/dev/null || fail "reference run"
 REF=$(wc -l <"$WORK/ref.json")
 valid() {  # FILE: every line one JSON object, the file ends with a newline; prints the line count
   python3 - "$1" <<'PY'
@@ -23,7 +23,7 @@ PY
 }
 
 # /dev/full: every line refused
-"$TW" --replay "$INC" --alerts /dev/full 2>"$WORK/full.err"; rc=$?
+"$TW" --events --replay "$INC" --alerts /dev/full 2>"$WORK/full.err"; rc=$?
 [ $rc = 1 ] && grep -q "^tamperwatchd: /dev/full: write failed: No space left on device" "$WORK/full.err" &&
   grep -q "^tamperwatchd: /dev/full: $REF lines lost to failed writes" "$WORK/full.err" ||
   fail "/dev/full: rc $rc: $(cat "$WORK/full.err")"
@@ -32,7 +32,7 @@ ok "--alerts /dev/full: exit 1, the failure and all $REF lost lines said on stde
 
 # a log an earlier run left ending mid-line: our first line starts on a line of its own
 printf '{"cut short by an earlier r' >"$WORK/old.json"
-"$TW" --replay "$INC" --alerts "$WORK/old.json" 2>"$WORK/old.err" || fail "old log: rc $?: $(cat "$WORK/old.err")"
+"$TW" --events --replay "$INC" --alerts "$WORK/old.json" 2>"$WORK/old.err" || fail "old log: rc $?: $(cat "$WORK/old.err")"
 [ "$(head -n1 "$WORK/old.json")" = '{"cut short by an earlier r' ] && tail -n +2 "$WORK/old.json" >"$WORK/old.rest" &&
   n=$(valid "$WORK/old.rest") && [ "$n" = "$REF" ] || fail "old log ending mid-line: $(head -c 300 "$WORK/old.json")"
 ok "a log ending mid-line: the fragment stays alone on its line, all $REF new lines whole"
@@ -43,7 +43,7 @@ P=""
 trap '[ -n "$P" ] && kill $P 2>/dev/null && wait $P; umount "$WORK/small" 2>/dev/null; cleanup' EXIT
 
 # a disk that stays full: lines lost are counted, what is in the file is whole
-"$TW" --replay "$INC" --alerts "$WORK/small/out.json" 2>"$WORK/small.err"; rc=$?
+"$TW" --events --replay "$INC" --alerts "$WORK/small/out.json" 2>"$WORK/small.err"; rc=$?
 n=$(valid "$WORK/small/out.json") || fail "full disk: $n"
 lost=$(sed -n 's/.*out.json: \([0-9]*\) lines lost to failed writes.*/\1/p' "$WORK/small.err")
 [ $rc = 1 ] && [ -n "$lost" ] && [ $((n + lost)) = "$REF" ] && [ "$n" -gt 0 ] ||
@@ -54,7 +54,7 @@ ok "full disk: $n lines whole in the file + $lost lost (said) = $REF; exit 1"
 rm -f "$WORK/small/out.json"
 head -c 40960 /dev/zero >"$WORK/small/filler"
 mkfifo "$WORK/in2"
-"$TW" --replay - --alerts "$WORK/small/out.json" <"$WORK/in2" 2>"$WORK/back.err" & P=$!
+"$TW" --events --replay - --alerts "$WORK/small/out.json" <"$WORK/in2" 2>"$WORK/back.err" & P=$!
 exec {F}>"$WORK/in2"
 feed "$INC" >&$F
 for _ in $(seq 100); do grep -q "write failed" "$WORK/back.err" && break; sleep 0.1; done

@@ -23,7 +23,7 @@ n=0 faults=0
 while read -r name kind src; do
   f=$WORK/m/$name
   for eng in user $([ $BPF = 1 ] && echo bpf); do
-    /usr/bin/time -f %M -o "$WORK/rss" "$TW" --replay "$f" --replay-engine $eng --alerts "$WORK/$eng.json" 2>"$WORK/$eng.err"
+    /usr/bin/time -f %M -o "$WORK/rss" "$TW" --events --replay "$f" --replay-engine $eng --alerts "$WORK/$eng.json" 2>"$WORK/$eng.err"
     rc=$?
     eval "rc_$eng=$rc"
     rss=$(tail -n1 "$WORK/rss")

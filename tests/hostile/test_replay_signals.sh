@@ -9,7 +9,7 @@
 python3 tests/replay/craft_alerts.py "$WORK/craft" || fail craft
 INC=$WORK/craft/incident.pcap
 gzip -c "$INC" >"$WORK/incident.pcap.gz"
-"$TW" --replay "$INC" --alerts "$WORK/ref.json" 2>/dev/null || fail "reference run"
+"$TW" --events --replay "$INC" --alerts "$WORK/ref.json" 2>/dev/null || fail "reference run"
 
 stops() {  # PID NAME: the daemon exits 0 within 1 s of SIGTERM
   local p=$1 i
@@ -32,7 +32,7 @@ try:
 except BrokenPipeError: pass
 PY
 for sig in TERM INT; do
-  "$PY" "$WORK/zero.py" 2>/dev/null | "$TW" --replay - --alerts "$WORK/zero$sig.json" 2>"$WORK/zero$sig.err" & P=$!
+  "$PY" "$WORK/zero.py" 2>/dev/null | "$TW" --events --replay - --alerts "$WORK/zero$sig.json" 2>"$WORK/zero$sig.err" & P=$!
   sleep 1.5
   kill -0 $P || fail "zero-length records: exited early: $(cat "$WORK/zero$sig.err")"
   if [ $sig = TERM ]; then stops $P zero$sig; else
@@ -48,7 +48,7 @@ ok "endless unusable records: SIGTERM and SIGINT stop the replay within 1 s, exi
 for f in "$INC" "$WORK/incident.pcap.gz"; do
   name=$(basename "$f" | tr . _)
   rm -f "$WORK/pipe"; mkfifo "$WORK/pipe"
-  "$TW" --replay - --alerts "$WORK/$name.json" <"$WORK/pipe" 2>"$WORK/$name.err" & P=$!
+  "$TW" --events --replay - --alerts "$WORK/$name.json" <"$WORK/pipe" 2>"$WORK/$name.err" & P=$!
   exec {F}>"$WORK/pipe"
   cat "$f" >&$F
   sleep 1

@@ -7,7 +7,7 @@
 # is refused before the daemon is asked, and left alone.
 . "$(dirname "$0")/lib.sh"
 python3 tests/replay/craft_alerts.py "$WORK/craft" || fail craft
-ID=$("$TW" --replay "$WORK/craft/incident.pcap" --alerts - 2>/dev/null |
+ID=$("$TW" --events --replay "$WORK/craft/incident.pcap" --alerts - 2>/dev/null |
   python3 -c 'import json,sys; print([json.loads(l) for l in sys.stdin if "\"alert\"" in l][0]["alert"]["id"])') || fail "no alert"
 held_start "$WORK/craft/incident.pcap" 3
 rep() { "$CLI" --socket "$WORK/ctl.sock" report "$ID" "$@"; }

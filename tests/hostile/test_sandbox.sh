@@ -83,8 +83,8 @@ probe_allowed replay execve
 probe_allowed replay bpf_lookup
 
 # normal operation: the filter changes nothing in what a replay writes
-"$REAL" --replay "$PCAP" --alerts "$WORK/on.json" 2>"$WORK/on.err" || fail "replay under the filter: rc $?: $(cat "$WORK/on.err")"
-"$REAL" --replay "$PCAP" --alerts "$WORK/off.json" --set sandbox.seccomp=no || fail "replay without the filter"
+"$REAL" --events --replay "$PCAP" --alerts "$WORK/on.json" 2>"$WORK/on.err" || fail "replay under the filter: rc $?: $(cat "$WORK/on.err")"
+"$REAL" --events --replay "$PCAP" --alerts "$WORK/off.json" --set sandbox.seccomp=no || fail "replay without the filter"
 cmp -s "$WORK/on.json" "$WORK/off.json" || fail "the filter changed the output"
 ok "replay: the same $(wc -l <"$WORK/on.json") lines with and without the filter"
 
@@ -95,6 +95,6 @@ fi
 WANT_CAPS=$(printf '%016x' $((1 << 39))) # CAP_BPF only
 probe_refused replay-bpf bpf_prog_load bpf --replay-engine bpf
 probe_refused replay-bpf execve execve --replay-engine bpf
-"$REAL" --replay "$PCAP" --replay-engine bpf --alerts "$WORK/bpf.json" 2>"$WORK/bpf.err" || fail "bpf replay under the filter: $(cat "$WORK/bpf.err")"
+"$REAL" --events --replay "$PCAP" --replay-engine bpf --alerts "$WORK/bpf.json" 2>"$WORK/bpf.err" || fail "bpf replay under the filter: $(cat "$WORK/bpf.err")"
 cmp -s "$WORK/on.json" "$WORK/bpf.json" || fail "bpf replay under the filter differs from the user engine's"
 ok "replay-bpf: the same lines as the user engine under the filter"

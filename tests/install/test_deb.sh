@@ -114,7 +114,7 @@ else
   # the installed daemon does its job: a corpus capture, or a crafted one
   cap=$(ls ../shared/corpus/censoredplanet__CenTrace/testdata/*.pcap* 2>/dev/null | head -1)
   if [ -n "$cap" ]; then
-    /usr/sbin/tamperwatchd --replay "$cap" --alerts "$tmp/installed.json" >"$tmp/ir.log" 2>&1 ||
+    /usr/sbin/tamperwatchd --events --replay "$cap" --alerts "$tmp/installed.json" >"$tmp/ir.log" 2>&1 ||
       fail "the installed daemon's replay: $(tail -3 "$tmp/ir.log")"
     grep -q '"event_type":"stats"' "$tmp/installed.json" || fail "the installed daemon wrote no stats record"
   fi

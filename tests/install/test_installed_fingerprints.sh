@@ -38,7 +38,7 @@ out=$("$daemon" --check-config -c "$conf" --set fingerprints.default=no 2>&1)
 # the block page, with the installed configuration and with none
 for how in "-c $conf" ""; do
   # shellcheck disable=SC2086
-  "$daemon" $how --replay "$pcap" --alerts - >"$tmp/test.json" 2>"$tmp/test.err" || fail "replay: $(tail -n 3 "$tmp/test.err")"
+  "$daemon" $how --events --replay "$pcap" --alerts - >"$tmp/test.json" 2>"$tmp/test.err" || fail "replay: $(tail -n 3 "$tmp/test.err")"
   fp=$(grep -o '"fingerprint":"[^"]*"' "$tmp/test.json" | sort -u)
   [[ $fp == '"fingerprint":"tw.fortigate_'* ]] && [ "$(echo "$fp" | wc -l)" -eq 1 ] &&
     grep -q '"method":"http_blockpage".*"blockpage_fingerprint"' "$tmp/test.json" &&
@@ -48,7 +48,7 @@ for how in "-c $conf" ""; do
 done
 
 # the control measurement of the same server, no block page: no fingerprint
-"$daemon" --replay "$control" --alerts - >"$tmp/control.json" 2>"$tmp/control.err" || fail "control replay"
+"$daemon" --events --replay "$control" --alerts - >"$tmp/control.json" 2>"$tmp/control.err" || fail "control replay"
 grep -q '"fingerprint":"tw\.' "$tmp/control.json" && fail "the control capture matched a fingerprint" ||
   ok "the control capture (example.com on the same server) matches none"
 

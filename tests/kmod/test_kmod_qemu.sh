@@ -50,7 +50,7 @@ PY
 ENGINE=bpf
 [ "$(id -u)" -eq 0 ] && [ -r /sys/kernel/btf/vmlinux ] || ENGINE=user
 for c in rst_race blockpage dns_race syn3; do
-  build/tamperwatchd --replay "$W/caps/$c.pcap" --replay-engine $ENGINE --alerts "$W/ref-$c.json" 2>"$W/ref.err" ||
+  build/tamperwatchd --events --replay "$W/caps/$c.pcap" --replay-engine $ENGINE --alerts "$W/ref-$c.json" 2>"$W/ref.err" ||
     { cat "$W/ref.err"; fail "reference replay of $c ($ENGINE)"; }
 done
 cat "$W"/ref-*.json >"$W/ref.json"

@@ -18,7 +18,7 @@ out=$("$TW" --mode bogus -i lo 2>&1); rc=$?
 [ $rc -eq 2 ] && echo "$out" | grep -q "expected xdp, tc or kmod" || fail "bad mode: rc=$rc '$out'"
 out=$("$TW" 2>&1); rc=$?
 [ $rc -eq 2 ] && echo "$out" | grep -q "nothing to watch" || fail "no args: rc=$rc '$out'"
-out=$("$TW" --replay x.pcap --set flows.tcp_idle=abc 2>&1); rc=$?
+out=$("$TW" --events --replay x.pcap --set flows.tcp_idle=abc 2>&1); rc=$?
 [ $rc -eq 2 ] && echo "$out" | grep -q "flows.tcp_idle" || fail "bad --set: rc=$rc '$out'"
 ok "bad flags rejected"
 

@@ -21,8 +21,8 @@ assert_detached
 assert_events "$WORK/tc.json"
 
 # Replay the capture with both engines and compare the flow events
-"$TW" --replay "$WORK/gw-cli.pcap" --alerts "$WORK/replay-user.json" || fail "replay (user)"
-"$TW" --replay "$WORK/gw-cli.pcap" --replay-engine bpf --alerts "$WORK/replay-bpf.json" || fail "replay (bpf)"
+"$TW" --events --replay "$WORK/gw-cli.pcap" --alerts "$WORK/replay-user.json" || fail "replay (user)"
+"$TW" --events --replay "$WORK/gw-cli.pcap" --replay-engine bpf --alerts "$WORK/replay-bpf.json" || fail "replay (bpf)"
 cmp -s "$WORK/replay-user.json" "$WORK/replay-bpf.json" || fail "user and bpf replay differ"
 ok "user and bpf replay identical ($(wc -l < "$WORK/replay-user.json") lines)"
 python3 - "$WORK/tc.json" "$WORK/replay-user.json" <<'PY' || fail "live and replay events differ"

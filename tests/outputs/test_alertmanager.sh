@@ -106,14 +106,14 @@ echo "ok: bad configuration refused with file, line and key"
 
 # ---- 1. one run: raised and resolved -----------------------------------
 am_start 1
-run whole --replay "$W/c/incident.pcap"
+run whole --events --replay "$W/c/incident.pcap"
 am_stats whole 's["delivered"] >= 1 and s["pending"] == 0 and s["queue"] == 0 and s["dropped"] == 0 and s["alerts"] >= 2'
 [ "$(received resolved)" = 1 ] || fail "whole: Alertmanager did not receive the resolution ($(received resolved))"
 [ "$(active)" = "[]" ] || fail "whole: alert still active in Alertmanager"
 echo "ok: one run: resolved alert delivered, nothing left active"
 # a cluster with one member down: the other gets everything, without --state
 # what the dead one did not get is lost at exit and counted
-"$TW" --replay "$W/c/incident.pcap" --alertmanager "$BASE,http://127.0.0.1:19095" --set alertmanager.drain_timeout=1 \
+"$TW" --events --replay "$W/c/incident.pcap" --alertmanager "$BASE,http://127.0.0.1:19095" --set alertmanager.drain_timeout=1 \
   --alerts "$W/cluster.json" 2>"$W/cluster.err" || fail "cluster: exit $?: $(cat "$W/cluster.err")"
 am_stats cluster 's["urls"] == 2 and s["urls_down"] == 1 and s["delivered"] >= 1 and s["pending"] == 1 and s["dropped_at_exit"] == 1 and s["dropped"] == 1'
 [ "$(received resolved)" = 2 ] || fail "cluster: the live member did not get the resolution"
@@ -124,7 +124,7 @@ am_stop
 # ---- 2. two runs, Alertmanager down for the second ------------------------
 rm -rf "$W/amdata"; am_start 2
 S=$W/state
-run half1 --replay "$W/c/part1.pcap" --state "$S"
+run half1 --events --replay "$W/c/part1.pcap" --state "$S"
 am_stats half1 's["delivered"] == 1 and s["open"] == 1 and s["pending"] == 0 and s["dropped"] == 0'
 ID=$(alert_id half1)
 SIG=$(python3 -c 'import json,sys; print([json.loads(l) for l in open(sys.argv[1]) if "\"event_type\":\"alert\"" in l][0]["alert"]["signature"])' "$W/half1.json")
@@ -152,7 +152,7 @@ wait_for 20 'hook_has firing $ID' || fail "half1: no firing notification reached
 echo "ok: raised alert active in Alertmanager with its labels and annotations, notified"
 
 am_stop
-run half2 --replay "$W/c/part2.pcap" --state "$S" --set alertmanager.drain_timeout=1
+run half2 --events --replay "$W/c/part2.pcap" --state "$S" --set alertmanager.drain_timeout=1
 am_stats half2 's["delivered"] == 0 and s["request_failures"] >= 1 and s["pending"] == 1 and s["urls_down"] == 1 and s["dropped"] == 0'
 grep -q "kept in $S/alertmanager.spool" "$W/half2.err" || fail "half2: spooling not reported: $(cat "$W/half2.err")"
 [ -s "$S/alertmanager.spool" ] || fail "half2: no spool"
@@ -161,19 +161,19 @@ echo "ok: Alertmanager down: resolution not delivered, counted, spooled"
 
 am_start 3
 [ "$(active)" = "[]" ] || fail "restarted Alertmanager already has alerts"
-run after --replay "$W/empty.pcap" --state "$S"
+run after --events --replay "$W/empty.pcap" --state "$S"
 am_stats after 's["spool_loaded"] == 1 and s["delivered"] == 1 and s["pending"] == 0 and s["queue"] == 0 and s["dropped"] == 0'
 [ "$(received resolved)" = 1 ] && [ "$(received firing)" = 0 ] \
   || fail "after: Alertmanager received resolved=$(received resolved) firing=$(received firing), want 1 and 0"
 [ "$(active)" = "[]" ] || fail "after: alert active after its resolution"
-run again --replay "$W/empty.pcap" --state "$S"
+run again --events --replay "$W/empty.pcap" --state "$S"
 am_stats again 's["requests"] == 0 and s["queue"] == 0 and s["spool_loaded"] == 0'
 [ "$(received resolved)" = 1 ] || fail "again: resolution sent twice"
 echo "ok: after the restart the spooled resolution is delivered once, nothing fires again"
 
 # ---- 3. a corrupt spool -------------------------------------------------
 printf 'TWSTATE garbage' >"$S/alertmanager.spool"
-run corrupt --replay "$W/empty.pcap" --state "$S"
+run corrupt --events --replay "$W/empty.pcap" --state "$S"
 grep -q "moved aside" "$W/corrupt.err" || fail "corrupt spool not reported: $(cat "$W/corrupt.err")"
 ls "$S"/alertmanager.spool.corrupt-* >/dev/null 2>&1 || fail "corrupt spool not set aside"
 am_stats corrupt 's["spool_set_aside"] == 1'
@@ -182,7 +182,7 @@ echo "ok: corrupt spool set aside and reported"
 # ---- 4. live: re-sends of an open alert ---------------------------------
 # the spool of a run that left the alert open, without the aggregation state
 # (live, the capture's 2023 incident would resolve as quiet at once)
-run open1 --replay "$W/c/part1.pcap" --state "$W/state1"
+run open1 --events --replay "$W/c/part1.pcap" --state "$W/state1"
 ID2=$(alert_id open1)
 S2=$W/state2; mkdir -p "$S2"; cp "$W/state1/alertmanager.spool" "$S2/"
 if ip link add twam0 type veth peer name twam1 2>/dev/null && ip link set twam0 up && ip link set twam1 up &&

@@ -78,12 +78,12 @@ ip netns exec $NS_G "$TW" -i gw-cli --control "$SOCK" --alerts /dev/null 2>"$WOR
 tw status >/dev/null || fail "first daemon lost its socket to the second"
 ip -n $NS_G -d link show dev gw-cli | grep -q 'prog/xdp' || fail "second daemon took the first one's XDP program away"
 python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.close()' "$WORK/stale.sock"
-"$TW" --replay "$WORK/craft/benign.pcap" --set control.socket="$WORK/stale.sock" --alerts /dev/null 2>"$WORK/stale.err" ||
+"$TW" --events --replay "$WORK/craft/benign.pcap" --set control.socket="$WORK/stale.sock" --alerts /dev/null 2>"$WORK/stale.err" ||
   fail "stale socket: rc $?: $(cat "$WORK/stale.err")"
 grep -q "replaced a stale socket" "$WORK/stale.err" || fail "stale socket not reported: $(cat "$WORK/stale.err")"
 [ -e "$WORK/stale.sock" ] && fail "socket left behind after exit"
 echo keep >"$WORK/file.sock"
-"$TW" --replay "$WORK/craft/benign.pcap" --control "$WORK/file.sock" --alerts /dev/null 2>"$WORK/file.err"; rc=$?
+"$TW" --events --replay "$WORK/craft/benign.pcap" --control "$WORK/file.sock" --alerts /dev/null 2>"$WORK/file.err"; rc=$?
 [ $rc = 3 ] && grep -q "not a socket" "$WORK/file.err" && [ "$(cat "$WORK/file.sock")" = keep ] ||
   fail "non-socket path: rc $rc: $(cat "$WORK/file.err")"
 printf '[control]\nsocket = %0200d\n' 0 >"$WORK/bad.conf"

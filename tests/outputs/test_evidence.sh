@@ -51,7 +51,7 @@ fields() {
 }
 
 # 1. the incident: forged RSTs, three clients in three /24s
-run inc1 "$W/s1" --replay "$W/incident.pcap"
+run inc1 "$W/s1" --events --replay "$W/incident.pcap"
 F1=$(check inc1) || exit 1
 [ "$(echo "$F1" | wc -l)" = 1 ] || fail "one alert, one file expected: $F1"
 fields "$F1" >"$W/inc1.tsv"
@@ -76,25 +76,25 @@ PY
 
 # 2. same key, fresh alert state: the same pseudonyms
 mkdir -p "$W/s2" && cp "$W/s1/pseudonym.key" "$W/s2/"
-run inc2 "$W/s2" --replay "$W/incident.pcap"
+run inc2 "$W/s2" --events --replay "$W/incident.pcap"
 F2=$(check inc2) || exit 1
 pseudo() { fields "$1" | awk -F'\t' '{print ($1=="203.0.113.5") ? $2 : $1}' | sort -u; }
 [ "$(pseudo "$F1")" = "$(pseudo "$F2")" ] || fail "same key, different pseudonyms: $(pseudo "$F1") / $(pseudo "$F2")"
 # 3. another state dir (another key): different pseudonyms
-run inc3 "$W/s3" --replay "$W/incident.pcap"
+run inc3 "$W/s3" --events --replay "$W/incident.pcap"
 F3=$(check inc3) || exit 1
 [ "$(pseudo "$F1")" != "$(pseudo "$F3")" ] || fail "another key gave the same pseudonyms"
 echo "pseudonyms: key 1 $(pseudo "$F1" | tr '\n' ' '); key 2 $(pseudo "$F3" | tr '\n' ' ')"
 
 # 4. the injected block page is kept (the censor's), the request is not
-run bp "$W/s4" --replay "$W/blockpage.pcap" --set alerts.min_flows=1
+run bp "$W/s4" --events --replay "$W/blockpage.pcap" --set alerts.min_flows=1
 FB=$(check bp) || exit 1
 fields "$FB" | awk -F'\t' '$8=="451"' | grep -q . || fail "block page (451) not in $FB"
 grep -q "blocked by order" "$FB" || fail "block page body not kept"
 grep -q "GET / HTTP" "$FB" && fail "client request payload kept"
 
 # 5. the forged DNS answer and the genuine one are kept
-run dns "$W/s5" --replay "$W/dns_race.pcap" --set alerts.min_flows=1
+run dns "$W/s5" --events --replay "$W/dns_race.pcap" --set alerts.min_flows=1
 FD=$(check dns) || exit 1
 A=$(fields "$FD" | awk -F'\t' '$9!=""{print $3, $9}' | sort)
 echo "$A" | grep -q "^120 203.0.113.250$" || fail "forged answer (TTL 120) missing: $A"

@@ -33,30 +33,30 @@ gw() {  # NAME SITE tamperwatchd-arguments...: a gateway's run, its log NAME.jso
 [ $rc = 2 ] && grep -q "nats.url" "$W/bad1.err" && ! grep -q s3cretpw "$W/bad1.err" || fail "bad url: rc $rc: $(cat "$W/bad1.err")"
 "$TW" --check-config --set nats.site=a.b 2>"$W/bad2.err"; rc=$?
 [ $rc = 2 ] && grep -q "nats.site" "$W/bad2.err" || fail "bad site: rc $rc"
-"$TW" --replay "$W/empty.pcap" --set nats.url=$URL --alerts /dev/null 2>"$W/bad3.err"; rc=$?
+"$TW" --events --replay "$W/empty.pcap" --set nats.url=$URL --alerts /dev/null 2>"$W/bad3.err"; rc=$?
 [ $rc = 3 ] && grep -q "nats.site" "$W/bad3.err" || fail "no site: rc $rc: $(cat "$W/bad3.err")"
 ok "bad settings refused, no password echoed"
 
 # ---- 1. published exactly once, in order; the same run again deduplicated -
 ns_start n1 $PORT
-gw a1 isp-a --replay "$W/c/incident.pcap"
+gw a1 isp-a --events --replay "$W/c/incident.pcap"
 nats_stats "$W/a1.json" 's["published"] == s["records"] and s["records"] >= 15 and s["spooled"] == 0 and s["dropped"] == 0 and s["queue"] == 0'
 dump $PORT >"$W/d1" || fail dump
 python3 tests/outputs/nats_check.py same "$W/d1" isp-a "$W/a1.json" || fail "run 1 not as published"
-gw a1b isp-a --replay "$W/c/incident.pcap"
+gw a1b isp-a --events --replay "$W/c/incident.pcap"
 nats_stats "$W/a1b.json" 's["published"] == s["records"] and s["duplicates"] >= 15'
 dump $PORT >"$W/d1b" || fail dump
 python3 tests/outputs/nats_check.py same "$W/d1b" isp-a "$W/a1.json" || fail "the same run again was stored twice"
 ok "a replay's records published once, in order; the same records again deduplicated by message ID"
 
 # ---- 2. the server down for a whole run ---------------------------------
-gw b1 isp-b --replay "$W/c/part1.pcap" --state "$W/sb"
+gw b1 isp-b --events --replay "$W/c/part1.pcap" --state "$W/sb"
 ns_stop n1
-gw b2 isp-b --replay "$W/c/part2.pcap" --state "$W/sb" --set nats.drain_timeout=1
+gw b2 isp-b --events --replay "$W/c/part2.pcap" --state "$W/sb" --set nats.drain_timeout=1
 nats_stats "$W/b2.json" 's["published"] == 0 and s["spooled"] >= 1 and s["queue"] >= 5 and s["dropped"] == 0'
 [ -s "$W/sb/nats.spool" ] || fail "no spool file"
 ns_start n1 $PORT
-gw b3 isp-b --replay "$W/empty.pcap" --state "$W/sb"
+gw b3 isp-b --events --replay "$W/empty.pcap" --state "$W/sb"
 grep -q "records from the spool go first" "$W/b3.err" || fail "spool not replayed: $(cat "$W/b3.err")"
 nats_stats "$W/b3.json" 's["spool_loaded"] >= 5 and s["queue"] == 0 and s["dropped"] == 0'
 dump $PORT >"$W/d2" || fail dump
@@ -65,7 +65,7 @@ ok "server down for a run: records spooled to disk and published by the next run
 
 # ---- 3. the server stopped mid-run and restarted --------------------------
 # a gateway that lives 12 s (its capture arrives at the end), a heartbeat a second
-(sleep 12; cat "$W/c/incident.pcap") | "$TW" --replay - --set nats.url=$URL --set nats.site=isp-c \
+(sleep 12; cat "$W/c/incident.pcap") | "$TW" --events --replay - --set nats.url=$URL --set nats.site=isp-c \
   --set nats.heartbeat=1 --metrics 127.0.0.1:19465 --alerts "$W/c1.json" 2>"$W/c1.err" &
 GW=$!
 metric() { curl -sf http://127.0.0.1:19465/metrics | awk -v m="$1" '$1 == m {print $2}'; }
@@ -85,10 +85,10 @@ ns_stop n1
 
 # ---- 4. authentication; the spool bound ---------------------------------
 ns_start n2 $PORT --user tw --pass s3cretpw
-gw d1 isp-d --replay "$W/c/incident.pcap" --set nats.user=tw --set nats.password=s3cretpw
+gw d1 isp-d --events --replay "$W/c/incident.pcap" --set nats.user=tw --set nats.password=s3cretpw
 nats_stats "$W/d1.json" 's["published"] == s["records"] and s["dropped"] == 0'
 # 15 records and a heartbeat a second for 4 s: more than the 16 the spool may keep
-(sleep 4; cat "$W/c/incident.pcap") | gw d2 isp-d --replay - --set nats.user=tw --set nats.password=wrongpw \
+(sleep 4; cat "$W/c/incident.pcap") | gw d2 isp-d --events --replay - --set nats.user=tw --set nats.password=wrongpw \
   --set nats.drain_timeout=1 --set nats.spool_max=16 --set nats.heartbeat=1 --state "$W/sd"
 nats_stats "$W/d2.json" 's["published"] == 0 and s["queue"] == 16 and s["dropped"] == s["records"] - 16 and s["dropped"] >= 1'
 ! grep -rq wrongpw "$W/d2.err" "$W/d2.json" "$W/sd" || fail "the password was echoed"
@@ -112,9 +112,9 @@ cgw() {  # NAME tamperwatchd-arguments...
     2>"$W/$name.err" || fail "$name: exit $?"
 }
 # the stream is made with three replicas once the cluster has a JetStream leader
-wait_for 30 "cgw e0 --replay '$W/empty.pcap' --set nats.drain_timeout=2 && nats_stats '$W/e0.json' 's[\"published\"] == s[\"records\"]' >/dev/null" \
+wait_for 30 "cgw e0 --events --replay '$W/empty.pcap' --set nats.drain_timeout=2 && nats_stats '$W/e0.json' 's[\"published\"] == s[\"records\"]' >/dev/null" \
   || fail "cluster: first publish: $(cat "$W/e0.err")"
-(sleep 3; cat "$W/c/incident.pcap") | cgw e1 --replay - --set nats.heartbeat=1 --set nats.drain_timeout=30 &
+(sleep 3; cat "$W/c/incident.pcap") | cgw e1 --events --replay - --set nats.heartbeat=1 --set nats.drain_timeout=30 &
 GW=$!
 sleep 1
 ns_stop c1 KILL
@@ -132,11 +132,11 @@ openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout "$W/srv.key" -ou
   openssl x509 -req -in "$W/srv.csr" -CA "$W/ca.pem" -CAkey "$W/ca.key" -CAcreateserial -days 1 \
     -extfile <(printf 'subjectAltName=IP:127.0.0.1\n') -out "$W/srv.pem" >/dev/null 2>&1 || fail "openssl server cert"
 ns_start t1 $PORT --tls --tlscert "$W/srv.pem" --tlskey "$W/srv.key"
-"$TW" --replay "$W/c/incident.pcap" --set nats.url=tls://127.0.0.1:$PORT --set nats.site=isp-f --set nats.ca_file="$W/ca.pem" \
+"$TW" --events --replay "$W/c/incident.pcap" --set nats.url=tls://127.0.0.1:$PORT --set nats.site=isp-f --set nats.ca_file="$W/ca.pem" \
   --alerts "$W/f1.json" 2>"$W/f1.err" || fail "f1: exit $?"
 nats_stats "$W/f1.json" 's["published"] == s["records"] and s["records"] >= 15'
 # without the CA the server is not trusted: nothing published, counted, no secret in the errors
-"$TW" --replay "$W/c/incident.pcap" --set nats.url=tls://127.0.0.1:$PORT --set nats.site=isp-g --set nats.drain_timeout=1 \
+"$TW" --events --replay "$W/c/incident.pcap" --set nats.url=tls://127.0.0.1:$PORT --set nats.site=isp-g --set nats.drain_timeout=1 \
   --alerts "$W/g1.json" 2>"$W/g1.err" || fail "g1: exit $?"
 nats_stats "$W/g1.json" 's["published"] == 0 and s["dropped"] == s["records"] and s["dropped_at_exit"] == s["records"]'
 ok "TLS: published with nats.ca_file; without it nothing, every record counted as dropped at exit (no spool)"

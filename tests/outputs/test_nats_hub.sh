@@ -89,22 +89,22 @@ PY" || { cat "$W/hub.json" >&2; fail "hub alerts: $1"; }
 hub_start hub1
 
 # ---- 1. national blocking, one site's clock off ---------------------------
-gw a1 isp-a AS64501 east --replay "$W/c/part1.pcap" --state "$W/sa"
-gw b1 isp-b AS64502 east --replay "$W/skewed.pcap" --state "$W/sb"
+gw a1 isp-a AS64501 east --events --replay "$W/c/part1.pcap" --state "$W/sa"
+gw b1 isp-b AS64502 east --events --replay "$W/skewed.pcap" --state "$W/sb"
 alerts 'any(a["alert"]["category"] == "blocking" and a["alert"]["state"] in ("raised", "updated") and a["censorship"]["extent"] == "national" and a["scope"]["sites"] == ["isp-a", "isp-b"] and a["scope"]["networks"] == ["AS64501", "AS64502"] and a["censorship"]["method"] == "rst_injection" and a["target"]["domain"] == "blocked.example" and a["alert"]["signature_id"] == 2801 for a in A)'
 ok "the same target blocked at two sites of two networks: national blocking (one site's clock 7 min off)"
 
 # ---- 2. multi-site shutdown; a silent site of the region joins it --------
-gw s1 north-1 AS64511 north -c "$W/shutdown.conf" --replay "$W/s/mid1.pcap" --state "$W/s1"
-gw s2 north-2 AS64512 north -c "$W/shutdown.conf" --replay "$W/s/mid1.pcap" --state "$W/s2"
-gw s3 north-3 AS64513 north --replay "$W/empty.pcap"
+gw s1 north-1 AS64511 north -c "$W/shutdown.conf" --events --replay "$W/s/mid1.pcap" --state "$W/s1"
+gw s2 north-2 AS64512 north -c "$W/shutdown.conf" --events --replay "$W/s/mid1.pcap" --state "$W/s2"
+gw s3 north-3 AS64513 north --events --replay "$W/empty.pcap"
 alerts 'any(a["alert"]["category"] == "shutdown" and a["scope"]["region"] == "north" and a["scope"]["sites"] == ["north-1", "north-2"] and a["alert"]["signature_id"] == 2804 for a in A)'
 ok "two sites of north in shutdown: one multi-site shutdown alert"
 
 # ---- 2b. silent right after the traffic collapsed ---------------------------
-gw v1 valley-1 AS64521 valley -c "$W/valley.conf" --replay "$W/cut40.pcap"
-gw v2 valley-2 AS64522 valley -c "$W/valley.conf" --replay "$W/cut40.pcap"
-gw h1 hill-1 AS64531 hill -c "$W/valley.conf" --replay "$W/cut40.pcap"
+gw v1 valley-1 AS64521 valley -c "$W/valley.conf" --events --replay "$W/cut40.pcap"
+gw v2 valley-2 AS64522 valley -c "$W/valley.conf" --events --replay "$W/cut40.pcap"
+gw h1 hill-1 AS64531 hill -c "$W/valley.conf" --events --replay "$W/cut40.pcap"
 ! grep -q '"event_type":"alert"' "$W/v1.json" || fail "valley-1 raised an alert of its own: the capture is too long"
 python3 - "$W/v1.json" <<'PY' || fail "valley-1's summaries"
 import json, sys
@@ -116,9 +116,9 @@ alerts 'any(a["alert"]["category"] == "site_outage" and a["scope"]["sites"] == [
 ok "silent right after their summarized traffic collapsed: two valley sites make a shutdown, a lone hill site an outage that says so"
 
 # ---- 3. a site outage, told apart by what the others see ------------------
-"$TW" --replay <(sleep 60; cat "$W/empty.pcap") --set nats.url=$URL --set nats.site=west-1 --set nats.region=west \
+"$TW" --events --replay <(sleep 60; cat "$W/empty.pcap") --set nats.url=$URL --set nats.site=west-1 --set nats.region=west \
   --set nats.heartbeat=1 --alerts "$W/w1.json" 2>"$W/w1.err" & W1=$!; PIDS+=($W1)
-"$TW" --replay <(sleep 60; cat "$W/empty.pcap") --set nats.url=$URL --set nats.site=west-2 --set nats.region=west \
+"$TW" --events --replay <(sleep 60; cat "$W/empty.pcap") --set nats.url=$URL --set nats.site=west-2 --set nats.region=west \
   --set nats.heartbeat=1 --alerts "$W/w2.json" 2>"$W/w2.err" & W2=$!; PIDS+=($W2)
 sleep 3
 kill -9 $W1
@@ -139,8 +139,8 @@ hub_start hub2 --metrics 127.0.0.1:19466
 grep -q "state restored" "$W/hub2.err" || fail "hub state not restored: $(cat "$W/hub2.err")"
 wait_for 30 'curl -sf http://127.0.0.1:19466/metrics | grep -q "^tamperwatch_hub_sites 10$"' \
   || fail "hub metrics: $(curl -sf http://127.0.0.1:19466/metrics | grep hub_)"
-gw a2 isp-a AS64501 east --replay "$W/c/part2.pcap" --state "$W/sa"
-gw b2 isp-b AS64502 east --replay "$W/c/part2.pcap" --state "$W/sb"
+gw a2 isp-a AS64501 east --events --replay "$W/c/part2.pcap" --state "$W/sa"
+gw b2 isp-b AS64502 east --events --replay "$W/c/part2.pcap" --state "$W/sb"
 alerts 'any(a["alert"]["category"] == "blocking" and a["alert"]["state"] == "resolved" for a in A)'
 sleep 2
 kill -TERM $HUB; wait $HUB

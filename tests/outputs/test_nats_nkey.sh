@@ -38,7 +38,7 @@ ns_start n1 $PORT -c "$W/server.conf"
 export NATS_DUMP_SEED=$W/user.seed   # the stream is read back as that user (nats_dump.py signs)
 gw() {  # NAME SITE SEEDFILE tamperwatchd-arguments...
   local name=$1 site=$2 seed=$3; shift 3
-  "$TW" --replay "$W/c/incident.pcap" --set nats.url=$URL --set nats.site="$site" --set nats.nkey="$PUB" \
+  "$TW" --events --replay "$W/c/incident.pcap" --set nats.url=$URL --set nats.site="$site" --set nats.nkey="$PUB" \
     --set nats.nkey_seed="$seed" --alerts "$W/$name.json" "$@" 2>"$W/$name.err" || fail "$name: exit $?"
 }
 
@@ -60,7 +60,7 @@ dump $PORT >"$W/d2" || fail dump
 ok "a wrong seed: nothing published, the refusal said, every record kept in the spool, no seed echoed"
 
 # ---- 3. the spool, with the right seed ---------------------------------------
-"$TW" --replay "$W/empty.pcap" --set nats.url=$URL --set nats.site=isp-j --set nats.nkey="$PUB" \
+"$TW" --events --replay "$W/empty.pcap" --set nats.url=$URL --set nats.site=isp-j --set nats.nkey="$PUB" \
   --set nats.nkey_seed="$W/user.seed" --state "$W/sk" --alerts "$W/k3.json" 2>"$W/k3.err" || fail "k3: exit $?"
 grep -q "records from the spool go first" "$W/k3.err" || fail "spool not replayed: $(cat "$W/k3.err")"
 nats_stats "$W/k3.json" 's["queue"] == 0 and s["dropped"] == 0 and s["spool_loaded"] >= 15'

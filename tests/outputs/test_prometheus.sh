@@ -116,7 +116,7 @@ ok "link down seen as tamperwatch_link_up 0"
 # ---- alerts, from a replay on an IPv6 endpoint that stays up on a fifo
 python3 tests/replay/craft_alerts.py "$WORK/cap" || fail craft
 mkfifo "$WORK/fifo"
-ip netns exec $NS_G "$TW" --replay "$WORK/cap/incident.pcap" --replay - --alerts "$WORK/replay.json" \
+ip netns exec $NS_G "$TW" --events --replay "$WORK/cap/incident.pcap" --replay - --alerts "$WORK/replay.json" \
   --metrics "[::1]:9465" <"$WORK/fifo" 2>"$WORK/v6.err" &
 V6=$!
 exec 9>"$WORK/fifo"

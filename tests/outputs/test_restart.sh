@@ -131,7 +131,7 @@ faulty() {  # live|replay, name, command that damages alerts.state in the curren
     tw_start "$name" --alerts "$WORK/$name.json" --state "$D"
     tw_stop_int "$name"
   else
-    "$TW" --replay "$WORK/cap/benign.pcap" --alerts "$WORK/$name.json" --state "$D" 2>"$WORK/$name.err"; rc=$?
+    "$TW" --events --replay "$WORK/cap/benign.pcap" --alerts "$WORK/$name.json" --state "$D" 2>"$WORK/$name.err"; rc=$?
     [ $rc = 0 ] || fail "$name: exit status $rc: $(cat "$WORK/$name.err")"
   fi
   local msg
@@ -164,7 +164,7 @@ ok "unreadable (directory): $(cat "$WORK/dir.err")"
 if command -v setpriv >/dev/null; then
   D=$WORK/st-perm; mkdir -p "$D"; cp "$SRC" "$D/alerts.state"; chmod 000 "$D/alerts.state"; chown 65534 "$D"
   chmod 755 "$WORK"
-  setpriv --reuid=65534 --regid=65534 --clear-groups "$TW" --replay "$WORK/cap/benign.pcap" --alerts /dev/null \
+  setpriv --reuid=65534 --regid=65534 --clear-groups "$TW" --events --replay "$WORK/cap/benign.pcap" --alerts /dev/null \
     --state "$D" 2>"$WORK/perm.err"; rc=$?
   [ $rc = 3 ] && [ "$(wc -l <"$WORK/perm.err")" = 1 ] &&
     grep -q "$D/alerts.state: cannot read the state file: Permission denied" "$WORK/perm.err" ||

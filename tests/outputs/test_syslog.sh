@@ -142,7 +142,7 @@ PY
 
 run() {  # name target facility [extra args]
   local name=$1 target=$2 fac=$3; shift 3
-  "$TW" --replay "$W/incident.pcap" --declared "$W/decl.csv" --alerts "$W/$name.json" --set syslog.enabled=yes \
+  "$TW" --events --replay "$W/incident.pcap" --declared "$W/decl.csv" --alerts "$W/$name.json" --set syslog.enabled=yes \
     --set "syslog.target=$target" --set "syslog.facility=$fac" "$@" 2>"$W/$name.err" || fail "$name: exit $?: $(cat "$W/$name.err")"
 }
 stats_of() {  # the final stats record's syslog counters: sent failed connects queued
@@ -152,7 +152,7 @@ print(s["sent"], s["failed"], s["connects"], s["queued"])' "$1"
 }
 
 rs_start
-N=$("$TW" --replay "$W/incident.pcap" --alerts - 2>/dev/null | grep -c '"event_type":"alert"')
+N=$("$TW" --events --replay "$W/incident.pcap" --alerts - 2>/dev/null | grep -c '"event_type":"alert"')
 [ "$N" -ge 3 ] || fail "the capture raised $N alert lines"
 run udp "udp://127.0.0.1:$UPORT" local0
 run tcp "tcp://127.0.0.1:$TPORT" local5
@@ -192,7 +192,7 @@ open(sys.argv[2], "wb").write(d[:cut] + pad); open(sys.argv[3], "wb").write(d[cu
 PY
 mkfifo "$W/fifo" || fail mkfifo
 : >"$W/tcp.log"
-"$TW" --replay - --alerts "$W/restart.json" --set syslog.enabled=yes --set "syslog.target=tcp://127.0.0.1:$TPORT" \
+"$TW" --events --replay - --alerts "$W/restart.json" --set syslog.enabled=yes --set "syslog.target=tcp://127.0.0.1:$TPORT" \
   <"$W/fifo" 2>"$W/restart.err" &
 TWP=$!
 exec 9>"$W/fifo"
@@ -224,11 +224,11 @@ ok "servers down: runs complete, $N failures counted each"
 # bad configuration: one line, exit 2, naming the key
 for a in "syslog.target=udp://localhost:514" "syslog.target=tcp://127.0.0.1" "syslog.target=relative/path" \
          "syslog.facility=local9" "syslog.enabled=maybe"; do
-  "$TW" --replay "$W/incident.pcap" --alerts /dev/null --set "$a" 2>"$W/bad.err"; rc=$?
+  "$TW" --events --replay "$W/incident.pcap" --alerts /dev/null --set "$a" 2>"$W/bad.err"; rc=$?
   [ $rc = 2 ] && [ "$(wc -l <"$W/bad.err")" = 1 ] && grep -q "${a%%=*}" "$W/bad.err" || fail "$a: rc $rc: $(cat "$W/bad.err")"
 done
 printf '[syslog]\nenabled = yes\nfacility = nope\n' >"$W/bad.conf"
-"$TW" --replay "$W/incident.pcap" --alerts /dev/null -c "$W/bad.conf" 2>"$W/bad.err"; rc=$?
+"$TW" --events --replay "$W/incident.pcap" --alerts /dev/null -c "$W/bad.conf" 2>"$W/bad.err"; rc=$?
 [ $rc = 2 ] && grep -q "bad.conf:3: syslog.facility" "$W/bad.err" || fail "config file: rc $rc: $(cat "$W/bad.err")"
 ok "bad targets and facilities refused"
 echo "ok: syslog"

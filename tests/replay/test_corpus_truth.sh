@@ -32,7 +32,7 @@ def replay(rel, *extra, damaged_ok=False):
     global bad
     key = (rel,) + extra
     if key not in cache:
-        p = subprocess.run([tw, "--replay", f"{corpus}/{rel}", "--alerts", "-", *extra],
+        p = subprocess.run([tw, "--events", "--replay", f"{corpus}/{rel}", "--alerts", "-", *extra],
                            capture_output=True, text=True)
         if p.returncode != 0 and not (damaged_ok and p.returncode == 1 and "truncated" in p.stderr):
             print(f"BAD {rel}: exit {p.returncode}: {p.stderr.strip()[-300:]}")
@@ -99,7 +99,7 @@ check(not err and ia and all(x["censorship"]["legitimacy"] == "undeclared" and x
       f"declared target: the http_injection alert stays undeclared ({[x['censorship']['legitimacy'] for x in ia]})")
 with open(decl, "w") as f:
     f.write("www.copticpope.org, http_injection, Court order 1/2018, ,\n")
-p = subprocess.run([tw, "--replay", f"{corpus}/{CL}/adhose-trickle-riseupvpn.pcap", "--declared", decl,
+p = subprocess.run([tw, "--events", "--replay", f"{corpus}/{CL}/adhose-trickle-riseupvpn.pcap", "--declared", decl,
                     "--alerts", "/dev/null"], capture_output=True, text=True)
 check(p.returncode == 2 and "declared.csv:1: method" in p.stderr,
       f"a declaration of http_injection is refused naming file and line: exit {p.returncode}")

@@ -4,7 +4,8 @@
 # type alone writes exactly its records of the full run and nothing else;
 # the final stats record counts every record left out (lines_not_selected);
 # the gateway group writes no per-packet event; --events adds them back;
-# replay's default is every type; a bad list is refused naming the key.
+# replay's default is the gateway set, as live, and --events alone gives
+# every type; a bad list is refused naming the key.
 cd "$(dirname "$0")/../.." || exit 1
 TW=build/tamperwatchd
 W=$(mktemp -d /tmp/tw-types.XXXXXX); trap 'rm -rf "$W"' EXIT
@@ -15,14 +16,14 @@ HIJACK=../shared/corpus/chrissanders__packets/dns_isp_hijack.pcapng
 [ -r "$HIJACK" ] || fail "corpus capture $HIJACK missing"
 TYPES="handshake payload rst data_after_rst fin dns flow flow_rate tamper redirect alert stats link gap"
 
-check() {  # python over the runs of one capture: ALL (default), one file per type
+check() {  # python over the runs of one capture: all, default, --events, one file per type
   python3 - "$W" "$1" "$TYPES" <<'PY'
 import json, sys, os
 w, cap, types = sys.argv[1], sys.argv[2], sys.argv[3].split()
 def load(n): return [json.loads(l) for l in open(os.path.join(w, f"{cap}.{n}.json"))]
 def kinds(L): return [x["event_type"] for x in L]
-allr = load("default")
-assert kinds(allr) == kinds(load("all")), "default replay run differs from types=all"
+allr = load("all")
+assert kinds(load("events")) == kinds(allr), "--events alone does not give every type"
 final = allr[-1]
 assert final["event_type"] == "stats" and final["final"] and final["stats"]["lines_not_selected"] == 0, final
 seen = {t: kinds(allr).count(t) for t in types}
@@ -38,6 +39,9 @@ ev = {"handshake", "payload", "rst", "data_after_rst", "fin", "dns", "flow", "fl
 assert not ev & set(kinds(gw)), set(kinds(gw))
 assert kinds(gw) == [k for k in kinds(allr) if k not in ev], "gateway set differs from the full run without events"
 assert kinds(load("gateway_events")) == kinds(allr), "--events does not restore every event"
+dflt = load("default")
+assert kinds(dflt) == kinds(gw), "the default replay run is not the gateway set"
+assert dflt[-1]["stats"]["lines_not_selected"] == len(allr) - len(dflt), dflt[-1]["stats"]
 on = {t for t in types if seen[t]}
 print(f"{cap}: {len(allr)} records, types {sorted(on)}; gateway set {len(gw)} records")
 PY
@@ -47,6 +51,7 @@ for cap in "$W/a/incident.pcap" "$W/c/good.pcap" "$HIJACK"; do
   n=$(basename "$cap"); n=${n%%.*}
   "$TW" --replay "$cap" --alerts "$W/$n.default.json" 2>"$W/err" || fail "$n: $(cat "$W/err")"
   "$TW" --replay "$cap" --set output.types=all --alerts "$W/$n.all.json" 2>"$W/err" || fail "$n all: $(cat "$W/err")"
+  "$TW" --replay "$cap" --events --alerts "$W/$n.events.json" 2>"$W/err" || fail "$n --events: $(cat "$W/err")"
   "$TW" --replay "$cap" --set output.types=gateway --alerts "$W/$n.gateway.json" 2>"$W/err" || fail "$n gateway"
   "$TW" --replay "$cap" --set output.types=gateway --events --alerts "$W/$n.gateway_events.json" 2>"$W/err" ||
     fail "$n gateway --events"
@@ -58,7 +63,7 @@ for cap in "$W/a/incident.pcap" "$W/c/good.pcap" "$HIJACK"; do
   check "$n" || fail "$n"
 done
 # the three captures between them write every kind of record a replay can make
-cat "$W"/*.default.json | python3 -c '
+cat "$W"/*.all.json | python3 -c '
 import json,sys; k={json.loads(l)["event_type"] for l in sys.stdin}
 need={"handshake","payload","rst","data_after_rst","fin","dns","flow","tamper","redirect","alert","stats"}
 assert need <= k, need - k' || fail "some record type never appears: the test would not see it filtered"

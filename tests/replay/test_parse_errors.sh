@@ -30,7 +30,7 @@ for i, ans in ((1, good), (2, loop), (3, short)):
     t += 1
 open(sys.argv[1], "wb").write(pcap(1, recs))
 PY
-"$TW" --replay "$W/dns.pcap" --alerts "$W/out.json" 2>"$W/err" || fail "exit $?: $(cat "$W/err")"
+"$TW" --events --replay "$W/dns.pcap" --alerts "$W/out.json" 2>"$W/err" || fail "exit $?: $(cat "$W/err")"
 python3 - "$W/out.json" <<'PY' || fail "counts"
 import json, sys
 rec = [json.loads(l) for l in open(sys.argv[1])]
@@ -53,7 +53,7 @@ for name, n, dns in (("redir_8192", 8192, True), ("redir_8193", 8193, True), ("r
 PY
 for c in redir_8192:1:0 redir_8193:0:1 redir_8193_nodns:0:0; do
   IFS=: read -r name want_rec want_skip <<<"$c"
-  "$TW" --replay "$W/$name.pcap" --alerts "$W/$name.json" 2>"$W/err" || fail "$name exit $?: $(cat "$W/err")"
+  "$TW" --events --replay "$W/$name.pcap" --alerts "$W/$name.json" 2>"$W/err" || fail "$name exit $?: $(cat "$W/err")"
   python3 - "$W/$name.json" "$want_rec" "$want_skip" "$name" <<'PY' || fail "$name: counts"
 import json, sys
 rec = [json.loads(l) for l in open(sys.argv[1])]

@@ -21,16 +21,16 @@ python3 tests/replay/craft_shutdown.py "$W" >/dev/null || fail craft
 printf '198.51.100.0/24 north\n203.0.113.0/24 south\n2001:db8:a::/48 east\n' >"$W/regions.txt"
 printf '[regions]\nfile = %s\n[shutdown]\nenabled = true\ninterval = 10\nperiod = 8400\nwarmup = 8400\n' "$W/regions.txt" >"$W/tw.conf"
 
-"$TW" --replay "$W/diurnal.pcap" -c "$W/tw.conf" --set shutdown.enabled=false --set shutdown.summary_interval=60 \
+"$TW" --events --replay "$W/diurnal.pcap" -c "$W/tw.conf" --set shutdown.enabled=false --set shutdown.summary_interval=60 \
   --alerts /dev/null 2>"$W/bad1.err" && fail "summaries without shutdown detection accepted"
 grep -q "summary_interval needs shutdown.enabled" "$W/bad1.err" || fail "bad1: $(cat "$W/bad1.err")"
-"$TW" --replay "$W/diurnal.pcap" -c "$W/tw.conf" --set shutdown.summary_interval=5 --alerts /dev/null 2>"$W/bad2.err" &&
+"$TW" --events --replay "$W/diurnal.pcap" -c "$W/tw.conf" --set shutdown.summary_interval=5 --alerts /dev/null 2>"$W/bad2.err" &&
   fail "a window shorter than a poll accepted"
 grep -q "summary_interval (5) may not be shorter than shutdown.interval (10)" "$W/bad2.err" || fail "bad2: $(cat "$W/bad2.err")"
 ok "refused without shutdown detection and below one poll"
 
 for iv in 60 600; do
-  "$TW" --replay "$W/diurnal.pcap" -c "$W/tw.conf" --set shutdown.summary_interval=$iv --alerts "$W/s$iv.json" \
+  "$TW" --events --replay "$W/diurnal.pcap" -c "$W/tw.conf" --set shutdown.summary_interval=$iv --alerts "$W/s$iv.json" \
     2>"$W/s$iv.err" || fail "replay $iv: $(cat "$W/s$iv.err")"
 done
 python3 - "$W" <<'PY' || fail "summaries"
@@ -87,9 +87,9 @@ PY
 ok "windows without a hole; packets as in the capture; 60 s and 600 s windows agree; north empty in its cut"
 
 if [ "$(id -u)" -eq 0 ] && [ -r /sys/kernel/btf/vmlinux ]; then
-  "$TW" --replay "$W/part2_cut.pcap" -c "$W/tw.conf" --set shutdown.summary_interval=60 --replay-engine bpf \
+  "$TW" --events --replay "$W/part2_cut.pcap" -c "$W/tw.conf" --set shutdown.summary_interval=60 --replay-engine bpf \
     --alerts "$W/bpf.json" 2>"$W/bpf.err" || fail "bpf engine: $(cat "$W/bpf.err")"
-  "$TW" --replay "$W/part2_cut.pcap" -c "$W/tw.conf" --set shutdown.summary_interval=60 \
+  "$TW" --events --replay "$W/part2_cut.pcap" -c "$W/tw.conf" --set shutdown.summary_interval=60 \
     --alerts "$W/user.json" 2>"$W/user.err" || fail "user engine"
   grep prefix_summary "$W/user.json" >"$W/u" && grep prefix_summary "$W/bpf.json" >"$W/b" || fail "no summaries"
   cmp -s "$W/u" "$W/b" || fail "the BPF engine's summaries differ: $(diff "$W/u" "$W/b" | head -4)"

@@ -25,7 +25,7 @@ with open(sys.argv[1], "wb") as f:
 PY
 
 # a terminal: the line is there, with percent and time left, and cleared at the end
-script -qec "$TW --replay $W/big.pcap --alerts $W/tty.json" "$W/tty.typescript" </dev/null >/dev/null ||
+script -qec "$TW --events --replay $W/big.pcap --alerts $W/tty.json" "$W/tty.typescript" </dev/null >/dev/null ||
   fail "replay under a terminal: rc $?"
 tr '\r' '\n' <"$W/tty.typescript" >"$W/tty.txt"
 grep -Eq '^.\[Kreplay: [0-9]+ packets, [0-9.]+ [KM]iB, [0-9.]+ [KM]?i?B/s, [0-9]+%, about [0-9]+ s left' "$W/tty.txt" ||
@@ -40,14 +40,14 @@ sys.exit(0 if last > 0 and t[last:end].rstrip(b"\r").endswith(b"\r\x1b[K") else 
 ok "terminal: $(grep -m1 -a 'replay:' "$W/tty.txt" | cut -c4-)"
 
 # a pipe on stdin: size unknown, so no percent nor time left
-script -qec "cat $W/big.pcap | $TW --replay - --alerts $W/pipe.json" "$W/pipe.typescript" </dev/null >/dev/null ||
+script -qec "cat $W/big.pcap | $TW --events --replay - --alerts $W/pipe.json" "$W/pipe.typescript" </dev/null >/dev/null ||
   fail "replay of stdin under a terminal: rc $?"
 tr '\r' '\n' <"$W/pipe.typescript" | grep -Eq '^.\[Kreplay: [0-9]+ packets, [^%]*/s$' ||
   fail "stdin: $(cat -v "$W/pipe.typescript" | head -c 400)"
 ok "terminal, stdin: packets, bytes and rate, no estimate"
 
 # piped or redirected: nothing
-"$TW" --replay "$W/big.pcap" --alerts "$W/piped.json" 2>&1 | cat >"$W/piped.err" || fail "piped replay"
+"$TW" --events --replay "$W/big.pcap" --alerts "$W/piped.json" 2>&1 | cat >"$W/piped.err" || fail "piped replay"
 [ ! -s "$W/piped.err" ] || fail "stderr not a terminal, yet: $(cat -v "$W/piped.err" | head -c 300)"
 ok "piped: stderr empty"
 

@@ -35,7 +35,7 @@ PY
 for c in whole:1252:true: cut:1100:false:truncated; do
   IFS=: read -r name snip auth parse <<<"$c"
   [ "$name" = whole ] && in=$PCAP || in=$W/cut.pcap
-  "$TW" --replay "$in" --alerts "$W/$name.json" 2>"$W/err" || fail "$name: exit $?: $(cat "$W/err")"
+  "$TW" --events --replay "$in" --alerts "$W/$name.json" 2>"$W/err" || fail "$name: exit $?: $(cat "$W/err")"
   python3 - "$W/$name.json" "$snip" "$auth" "$parse" "$name" <<'PY' || fail "$name: quic objects"
 import collections, json, sys
 path, snip, auth, parse, name = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "true", sys.argv[4], sys.argv[5]
@@ -73,7 +73,7 @@ echo "ok: 12 QUIC first datagrams: whole -> authenticated with SNI; cut to 1100 
 # the delivered ones carry exactly what the dropped ones carry, and there is
 # no alert (tests/eval/corpus-labels.csv: visible "no", with why).
 VICTIM=$CORPUS/gfw-report__usenixsecurity25-quic-sni/experiments/availability-attack/pcap/quic_victim_client_anon.pcap
-"$TW" --replay "$VICTIM" --alerts "$W/victim.json" 2>"$W/err" || fail "victim: exit $?: $(cat "$W/err")"
+"$TW" --events --replay "$VICTIM" --alerts "$W/victim.json" 2>"$W/err" || fail "victim: exit $?: $(cat "$W/err")"
 python3 - "$W/victim.json" "$PCAP" <<'PY' || fail "victim: quic_interference verdicts"
 import json, struct, sys
 ev = [json.loads(l) for l in open(sys.argv[1])]

@@ -22,11 +22,11 @@ has_bpf=1
 JOBS=${TW_REPLAY_JOBS:-2}
 parity() {  # capture, number
   local f=$1 u=$W/p/$2.u.json b=$W/p/$2.b.json ru rb
-  "$TW" --replay "$f" "${SMALL[@]}" --alerts "$u" 2>"$u.err"; ru=$?
+  "$TW" --events --replay "$f" "${SMALL[@]}" --alerts "$u" 2>"$u.err"; ru=$?
   [ $ru -le 1 ] || { echo "$f: user engine exit $ru: $(cat "$u.err")" > "$W/fail.$2"; return; }
   echo "$u" > "$W/json.$2"; echo "$f" > "$W/p/$2.src"
   [ $has_bpf = 1 ] || return
-  "$TW" --replay "$f" --replay-engine bpf "${SMALL[@]}" --alerts "$b" 2>"$b.err"; rb=$?
+  "$TW" --events --replay "$f" --replay-engine bpf "${SMALL[@]}" --alerts "$b" 2>"$b.err"; rb=$?
   [ $rb = $ru ] || { echo "$f: exit status user $ru, bpf $rb: $(cat "$b.err")" > "$W/fail.$2"; return; }
   cmp -s "$u" "$b" || echo "$f: engines differ: $(diff "$u" "$b" | head -5)" > "$W/fail.$2"
 }
@@ -54,7 +54,7 @@ for p in sys.argv[1:]:
 [ $has_bpf = 1 ] && ok "$n captures: user and bpf engines byte-identical" || ok "$n captures replayed (no root/BTF: bpf engine not compared)"
 
 # --- what the crafted captures must show ---------------------------------------
-"$TW" --replay "$W/c/good.pcap" --alerts "$W/g.json" || fail "good.pcap"
+"$TW" --events --replay "$W/c/good.pcap" --alerts "$W/g.json" || fail "good.pcap"
 python3 - "$W/g.json" <<'PY' || fail "good.pcap events"
 import json, sys
 r = [json.loads(l) for l in open(sys.argv[1])]
@@ -73,7 +73,7 @@ print("good.pcap: rst with TTL 118 against SYN-ACK 52 after the request, race se
 PY
 ok "crafted flows give the expected events"
 
-"$TW" --replay "$W/c/gap.pcap" --alerts "$W/gap.json" || fail "gap.pcap"
+"$TW" --events --replay "$W/c/gap.pcap" --alerts "$W/gap.json" || fail "gap.pcap"
 python3 - "$W/gap.json" <<'PY' || fail "capture clock"
 import json, sys
 r = [json.loads(l) for l in open(sys.argv[1])]
@@ -85,13 +85,13 @@ print("the SYN-only flow ended idle at capture time, before the flow 200 s later
 PY
 ok "capture timestamps are the clock"
 
-cat "$W/c/good.pcap" | "$TW" --replay - --alerts "$W/stdin.json" || fail "stdin"
+cat "$W/c/good.pcap" | "$TW" --events --replay - --alerts "$W/stdin.json" || fail "stdin"
 cmp -s "$W/stdin.json" "$W/g.json" || fail "stdin replay differs from file replay"
 ok "'-' reads standard input"
 
 # --- bad input -------------------------------------------------------------------
 expect_fault() {  # file, message regexp, frames expected before the fault
-  "$TW" --replay "$W/c/$1" --alerts "$W/f.json" 2>"$W/f.err"; rc=$?
+  "$TW" --events --replay "$W/c/$1" --alerts "$W/f.json" 2>"$W/f.err"; rc=$?
   [ $rc -eq 1 ] || fail "$1: exit $rc, expected 1: $(cat "$W/f.err")"
   grep -Eq "$2" "$W/f.err" || fail "$1: message does not match '$2': $(cat "$W/f.err")"
   [ "$(wc -l < "$W/f.err")" -le 3 ] || fail "$1: more than a short message: $(cat "$W/f.err")"
@@ -103,10 +103,10 @@ expect_fault() {  # file, message regexp, frames expected before the fault
 expect_fault truncated.pcap "truncated.pcap: packet 17: truncated" 16
 expect_fault corrupt.pcap "corrupt.pcap: packet 3: .*capture length" 2
 expect_fault cut.pcap.gz "cut.pcap.gz: .*gzip stream truncated" +
-"$TW" --replay "$W/c/unknown_linktype.pcap" --alerts "$W/f.json" 2>"$W/f.err"; rc=$?
+"$TW" --events --replay "$W/c/unknown_linktype.pcap" --alerts "$W/f.json" 2>"$W/f.err"; rc=$?
 [ $rc -eq 1 ] && grep -q "unsupported link type 105 (IEEE802_11)" "$W/f.err" || fail "unknown link type: rc=$rc $(cat "$W/f.err")"
 ok "unknown link type named: $(head -1 "$W/f.err")"
-"$TW" --replay "$W/c/short_snap.pcap" --alerts "$W/f.json" || fail "short snap length must not be fatal"
+"$TW" --events --replay "$W/c/short_snap.pcap" --alerts "$W/f.json" || fail "short snap length must not be fatal"
 python3 - "$W/f.json" <<'PY' || fail "short snap counters"
 import json, sys
 s = [json.loads(l) for l in open(sys.argv[1])][-1]["stats"]
@@ -114,9 +114,9 @@ assert s["untracked"]["truncated_l3"] + s["untracked"]["truncated_l4"] == 17, s
 print("20-byte snap length: all 17 frames counted as truncated, none tracked")
 PY
 ok "snap length shorter than the headers is counted"
-"$TW" --replay "$W/c/out_of_order.pcap" --alerts "$W/f.json" 2>"$W/f.err" || fail "out of order must not be fatal"
+"$TW" --events --replay "$W/c/out_of_order.pcap" --alerts "$W/f.json" 2>"$W/f.err" || fail "out of order must not be fatal"
 python3 -c 'import json,sys; s=[json.loads(l) for l in open(sys.argv[1])][-1]["stats"]["replay"]; assert s["out_of_order"]==1, s' "$W/f.json" || fail "out-of-order count"
 ok "out-of-order timestamps tolerated and counted"
-"$TW" --replay "$W/c/no-such.pcap" --alerts /dev/null 2>"$W/f.err"; rc=$?
+"$TW" --events --replay "$W/c/no-such.pcap" --alerts /dev/null 2>"$W/f.err"; rc=$?
 [ $rc -eq 1 ] && grep -q "no-such.pcap: No such file" "$W/f.err" || fail "missing file: $rc $(cat "$W/f.err")"
 ok "missing file reported"

@@ -79,7 +79,7 @@ PY
 }
 
 # ---- the whole capture, user engine ---------------------------------------
-run single --replay "$W/diurnal.pcap"
+run single --events --replay "$W/diurnal.pcap"
 check single '
 assert all(a["alert"]["category"] == "shutdown" for a in A), "only shutdown alerts"
 assert len(raised(A)) == 2, "two alerts raised: the cut and the partial, nothing in troughs, weekends or the gap"
@@ -115,7 +115,7 @@ assert st["polls"] >= (T["end"] - T["t0"] - (h1 - h0)) // IV - 2, st
 '
 
 # ---- control: a flat baseline alerts in the weekend troughs --------------
-run flat --replay "$W/diurnal.pcap" --set shutdown.bins=1
+run flat --events --replay "$W/diurnal.pcap" --set shutdown.bins=1
 check flat '
 trough = [a for a in raised(A) if min(phase(ts(a["shutdown"]["start"])), 1 - phase(ts(a["shutdown"]["start"]))) < 0.15]
 assert trough, "bins = 1 must alert at night: otherwise the quiet troughs above prove nothing"
@@ -123,11 +123,11 @@ assert trough, "bins = 1 must alert at night: otherwise the quiet troughs above 
 
 # ---- state across a restart at the hole ------------------------------------
 mkdir "$W/state"
-run part1 --replay "$W/part1.pcap" --state "$W/state"
+run part1 --events --replay "$W/part1.pcap" --state "$W/state"
 check part1 'assert not A and not G, "part1: warm-up and normal days only"'
 [ -s "$W/state/shutdown.state" ] || fail "no shutdown.state written"
 mkdir "$W/state_p1" && cp "$W/state/"*.state "$W/state_p1/"     # for the parity runs below
-run part2 --replay "$W/part2.pcap" --state "$W/state"
+run part2 --events --replay "$W/part2.pcap" --state "$W/state"
 check part2 '
 h0, h1 = T["hole"]
 assert len(G) == 1 and G[0]["gap"]["why"] == "restart" and ts(G[0]["gap"]["from"]) <= h0 and ts(G[0]["gap"]["to"]) >= h1, G
@@ -135,7 +135,7 @@ assert len(G) == 1 and G[0]["gap"]["why"] == "restart" and ts(G[0]["gap"]["from"
 diff <(grep '"event_type":"alert"' "$W/single.json") <(grep '"event_type":"alert"' "$W/part2.json") >"$W/state.diff" ||
   fail "alerts after a restart differ from the single run: $(head -c 600 "$W/state.diff")"
 echo "state: part1 + part2 with --state give the single run's $(grep -c '"event_type":"alert"' "$W/part2.json") alert records"
-run part2_alone --replay "$W/part2.pcap"
+run part2_alone --events --replay "$W/part2.pcap"
 check part2_alone 'assert not A, "without the saved baselines part2 is still warming up"'
 
 # ---- a restart while a shutdown alert is open ------------------------------
@@ -171,12 +171,12 @@ se = north(SG, "resolved")[0]
 assert ts(se["last_seen"]) - 2 * IV <= ts(e["last_seen"]) <= ts(se["last_seen"]), ("not judged after the restart", e["last_seen"])
 '
 mkdir "$W/smid"
-run mid1 --replay "$W/mid1.pcap" --state "$W/smid"
+run mid1 --events --replay "$W/mid1.pcap" --state "$W/smid"
 mkdir "$W/slate" && cp "$W/smid/"*.state "$W/slate/"
-run mid2 --replay "$W/mid2.pcap" --state "$W/smid"
+run mid2 --events --replay "$W/mid2.pcap" --state "$W/smid"
 across mid1 mid2 "$SAME_AS_SINGLE"
 echo "mid-cut restart: raised once before it, resolved once after it, one id"
-run late2 --replay "$W/late2.pcap" --state "$W/slate"
+run late2 --events --replay "$W/late2.pcap" --state "$W/slate"
 across mid1 late2 '
 end = ts(e["shutdown"]["end"])
 assert ts(G[0]["to"]) <= end <= T["late"] + 300 and ts(e["timestamp"]) - end >= RECOVER, ("judged on the traffic after the restart", G, e)
@@ -187,7 +187,7 @@ echo "restart after the restore: resolved once on the traffic seen after it"
 # open, so the daemon waits for more after mid1; state.interval is longer than
 # the capture, so only the save at the raise can have written the state
 mkdir "$W/skill" && mkfifo "$W/fifo"
-"$TW" -c "$W/tw.conf" --replay - --state "$W/skill" --set state.interval=86400 --alerts "$W/kill1.json" \
+"$TW" -c "$W/tw.conf" --events --replay - --state "$W/skill" --set state.interval=86400 --alerts "$W/kill1.json" \
   <"$W/fifo" 2>"$W/kill1.err" &
 KPID=$!
 exec 3>"$W/fifo"
@@ -197,7 +197,7 @@ for _ in $(seq 100); do
 done
 kill -9 $KPID; wait $KPID 2>/dev/null; exec 3>&-
 grep -q '"state":"raised"' "$W/kill1.json" || fail "kill1: no alert raised before the kill: $(cat "$W/kill1.err")"
-run kill2 --replay "$W/mid2.pcap" --state "$W/skill"
+run kill2 --events --replay "$W/mid2.pcap" --state "$W/skill"
 across kill1 kill2 "$SAME_AS_SINGLE"
 echo "SIGKILL right after the raise: not raised again, resolved once under its id"
 
@@ -213,8 +213,8 @@ grep -q 'shutdown.drop_frac' "$W/cfg.err" || fail "config error does not name th
 if [ "$(id -u)" = 0 ] && [ -r /sys/kernel/btf/vmlinux ]; then
   mkdir "$W/state_u" "$W/state_b"
   cp "$W/state_p1/"*.state "$W/state_u/" && cp "$W/state_p1/"*.state "$W/state_b/" || fail "no part1 state to copy"
-  run part2_u --replay "$W/part2_cut.pcap" --state "$W/state_u"
-  run part2_b --replay "$W/part2_cut.pcap" --state "$W/state_b" --replay-engine bpf
+  run part2_u --events --replay "$W/part2_cut.pcap" --state "$W/state_u"
+  run part2_b --events --replay "$W/part2_cut.pcap" --state "$W/state_b" --replay-engine bpf
   cmp -s "$W/part2_u.json" "$W/part2_b.json" || { diff "$W/part2_u.json" "$W/part2_b.json" | head -5; fail "engines differ"; }
   grep -q '"state":"resolved"' "$W/part2_b.json" || fail "parity run has no resolved alert to compare"
   cmp -s "$W/state_u/shutdown.state" "$W/state_b/shutdown.state" || fail "engines saved different baselines"

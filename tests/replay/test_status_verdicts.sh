@@ -15,7 +15,7 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 python3 tests/replay/craft_alerts.py "$W" >/dev/null || fail craft
 mkfifo "$W/fifo"
-"$TW" --replay "$W/incident.pcap" --replay - --alerts "$W/out.json" --control "$W/ctl.sock" <"$W/fifo" 2>"$W/err" &
+"$TW" --events --replay "$W/incident.pcap" --replay - --alerts "$W/out.json" --control "$W/ctl.sock" <"$W/fifo" 2>"$W/err" &
 PID=$!
 exec 9>"$W/fifo"
 for _ in $(seq 50); do

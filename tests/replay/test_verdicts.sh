@@ -18,11 +18,11 @@ has_bpf=0
 # time in .bss): the kernel side's timestamps and flow state give the same bytes
 bpf_same() {
   [ $has_bpf = 1 ] || return 0
-  "$TW" --replay "$W/$1.pcap" --replay-engine bpf "${FP[@]}" --alerts "$W/$1.bpf.json" 2>"$W/$1.bpf.err" || fail "$1 (bpf): $(cat "$W/$1.bpf.err")"
+  "$TW" --events --replay "$W/$1.pcap" --replay-engine bpf "${FP[@]}" --alerts "$W/$1.bpf.json" 2>"$W/$1.bpf.err" || fail "$1 (bpf): $(cat "$W/$1.bpf.err")"
   cmp -s "$W/$1.json" "$W/$1.bpf.json" || fail "$1: bpf engine output differs from the user engine's"
 }
 check() {  # capture, python assertion over T (the tamper records)
-  "$TW" --replay "$W/$1.pcap" "${FP[@]}" --alerts "$W/$1.json" 2>"$W/$1.err" || fail "$1: $(cat "$W/$1.err")"
+  "$TW" --events --replay "$W/$1.pcap" "${FP[@]}" --alerts "$W/$1.json" 2>"$W/$1.err" || fail "$1: $(cat "$W/$1.err")"
   python3 - "$W/$1.json" "$2" "$1" <<'PY' || fail "$1"
 import json, sys
 L = [json.loads(l) for l in open(sys.argv[1])]
@@ -72,7 +72,7 @@ import functools, glob, json, os, subprocess, sys
 tw, corpus, fp = sys.argv[1], sys.argv[2], sys.argv[3:]
 @functools.lru_cache(maxsize=None)
 def replay(path):
-    out = subprocess.run([tw, "--replay", path, *fp], capture_output=True, text=True).stdout
+    out = subprocess.run([tw, "--events", "--replay", path, *fp], capture_output=True, text=True).stdout
     recs = [json.loads(l) for l in out.splitlines() if '"event_type":"tamper"' in l or '"event_type":"redirect"' in l]
     return [r["tamper"] for r in recs if "tamper" in r], [r["redirect"] for r in recs if "redirect" in r]
 def tampers(path):
