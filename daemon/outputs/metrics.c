@@ -243,8 +243,8 @@ static void render_pipeline(struct sb *b, const struct tw_status *s)
 	family(b, "tamperwatch_flows_one_way_total", "counter",
 	       "Flows that ended seen in one direction only, by why: the attachment cannot see the other "
 	       "direction (not judged), or the path (judged).");
-	sample(b, "tamperwatch_flows_one_way_total", "cause", "attachment", NULL, NULL, s->flows_one_way_attachment);
-	sample(b, "tamperwatch_flows_one_way_total", "cause", "path", NULL, NULL, s->flows_one_way);
+	sample(b, "tamperwatch_flows_one_way_total", "reason", "attachment", NULL, NULL, s->flows_one_way_attachment);
+	sample(b, "tamperwatch_flows_one_way_total", "reason", "path", NULL, NULL, s->flows_one_way);
 	family(b, "tamperwatch_payload_parse_errors_total", "counter",
 	       "Payload snippets a parser read only in part (truncated) or found broken (malformed), by parser.");
 	for (int i = 0; tw_verdict_parser_name(i); i++) {

@@ -155,8 +155,8 @@ int main(void)
 	LINE(txt, "# TYPE tamperwatch_redirect_bodies_skipped_total counter");
 	LINE(txt, "tamperwatch_redirect_bodies_skipped_total 6");
 	LINE(txt, "# TYPE tamperwatch_flows_one_way_total counter");
-	LINE(txt, "tamperwatch_flows_one_way_total{cause=\"attachment\"} 9");
-	LINE(txt, "tamperwatch_flows_one_way_total{cause=\"path\"} 4");
+	LINE(txt, "tamperwatch_flows_one_way_total{reason=\"attachment\"} 9");
+	LINE(txt, "tamperwatch_flows_one_way_total{reason=\"path\"} 4");
 	LINE(txt, "tamperwatch_tamper_verdicts_total{method=\"blackhole\"} 1");
 	LINE(txt, "tamperwatch_tamper_verdicts_total{method=\"tls_interference\"} 0");
 	/* one alert raised, updated, resolved: counted once each, no longer open */
