@@ -92,6 +92,13 @@ void tw_stats_write(const struct tw_stats_src *s, uint64_t ts_ns, const struct t
 		tw_jb_u64(&b, "redirect_bodies_skipped", vs->redirect_bodies_skipped);
 		tw_jb_u64(&b, "flows_one_way", vs->flows_one_way);
 		tw_jb_u64(&b, "flows_one_way_attachment", vs->flows_one_way_attachment);
+		tw_jb_obj_open(&b, "quic");
+		tw_jb_u64(&b, "flows_evicted", vs->quic.flows_evicted);
+		tw_jb_u64(&b, "pending_forced", vs->quic.pending_forced);
+		tw_jb_u64(&b, "server_unparsed", vs->quic.server_unparsed);
+		tw_jb_u64(&b, "h3_evicted", vs->quic.h3_evicted);
+		tw_jb_u64(&b, "context_overwritten", vs->quic.context_overwritten);
+		tw_jb_obj_close(&b);
 		tw_jb_obj_open(&b, "payload_parse_errors");
 		for (int i = 0; tw_verdict_parser_name(i); i++) {
 			tw_jb_obj_open(&b, tw_verdict_parser_name(i));

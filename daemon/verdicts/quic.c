@@ -191,6 +191,8 @@ static void remember(struct tw_quic_verdicts *q, uint64_t ts, uint64_t flow_id, 
                      const struct tw_event *e, int kind, int answered)
 {
 	struct qrecent *r = &q->recent[q->nrecent++ % Q_RECENT];
+	if (q->nrecent > Q_RECENT && r->ts_ns + Q_CONTEXT_NS > ts)
+		q->st.context_overwritten++; /* a later flow loses this one as context */
 	memset(r, 0, sizeof(*r));
 	r->ts_ns = ts;
 	r->flow_id = flow_id;

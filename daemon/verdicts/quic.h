@@ -44,10 +44,11 @@ struct tw_quic_judged {
 typedef void (*tw_quic_judged_fn)(void *arg, const struct tw_quic_judged *j);
 
 struct tw_quic_vstats {
-	uint64_t flows_evicted;   /* QUIC flows forgotten before their end: table slot reused */
-	uint64_t pending_forced;  /* held silences decided early: hold queue full */
-	uint64_t server_unparsed; /* server first datagrams too broken to judge */
-	uint64_t h3_evicted;      /* HTTP/3 offers forgotten before their TTL: table slot reused */
+	uint64_t flows_evicted;       /* QUIC flows forgotten before their end: table slot reused */
+	uint64_t pending_forced;      /* held silences decided early: hold queue full */
+	uint64_t server_unparsed;     /* server first datagrams too broken to judge */
+	uint64_t h3_evicted;          /* HTTP/3 offers forgotten before their TTL: table slot reused */
+	uint64_t context_overwritten; /* outcomes pushed out of the context ring while still inside its window */
 };
 
 struct tw_quic_verdicts;

@@ -1366,7 +1366,8 @@ static void verdict_tick(void *arg, uint64_t now_wall_ns, int final)
 		v->npend--;
 	}
 	tw_quic_tick(v->quic, now, final);
-	v->st.quic_flows_dropped = tw_quic_vstats(v->quic)->flows_evicted;
+	v->st.quic = *tw_quic_vstats(v->quic);
+	v->st.quic_flows_dropped = v->st.quic.flows_evicted;
 }
 
 /* A QUIC flow judged (verdicts/quic.c): its record and its outcome. */

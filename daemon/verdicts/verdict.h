@@ -9,6 +9,7 @@
 #include "events/pipeline.h"
 #include "util/line.h"
 #include "verdicts/method.h"
+#include "verdicts/quic.h"
 struct tw_fp_db;
 struct tw_verdict;
 
@@ -33,6 +34,7 @@ struct tw_verdict_stats {
 	 * or found broken ([.][1]: malformed), by parser (tw_verdict_parser_name);
 	 * a payload of another protocol is not counted */
 	uint64_t parse_errors[TW_VERDICT_PARSERS][2];
+	struct tw_quic_vstats quic; /* the QUIC judge's own drops (verdicts/quic.c), as of the last tick */
 };
 
 /* A verdict as aggregation sees it: the client only as its prefix. */

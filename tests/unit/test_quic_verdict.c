@@ -264,6 +264,21 @@ int main(void)
 		client(q, 1000 + i, 200 * S, 6, "many.example");
 	CHECK(tw_quic_vstats(q)->flows_evicted > 0, "evictions counted");
 	tw_quic_verdicts_free(q);
+	q = tw_quic_verdicts_new(30 * S, judged, NULL);
+	/* the context ring: outcomes pushed out inside the window are counted,
+	 * older ones are not (they no longer inform anything) */
+	for (uint64_t i = 0; i < 4096; i++)
+		tw_quic_note_tcp(q, 300 * S, 77, i + 1, 1);
+	CHECK(tw_quic_vstats(q)->context_overwritten == 0, "a full ring overwrites nothing yet: %llu",
+	      (unsigned long long)tw_quic_vstats(q)->context_overwritten);
+	for (uint64_t i = 0; i < 10; i++)
+		tw_quic_note_tcp(q, 301 * S, 77, i + 1, 1);
+	CHECK(tw_quic_vstats(q)->context_overwritten == 10, "10 outcomes inside the window pushed out: %llu",
+	      (unsigned long long)tw_quic_vstats(q)->context_overwritten);
+	for (uint64_t i = 0; i < 4096; i++)
+		tw_quic_note_tcp(q, 1000 * S, 77, i + 1, 1);
+	CHECK(tw_quic_vstats(q)->context_overwritten == 10, "outcomes older than the window pushed out: not counted");
+	tw_quic_verdicts_free(q);
 	/* 8. the name offered HTTP/3 in its DNS answer (an HTTPS record) and the
 	 * client's QUIC to another server is answered: the path dropped it */
 	q = tw_quic_verdicts_new(30 * S, judged, NULL);
