@@ -201,6 +201,15 @@ static const char *s_at(struct json_object *o, const char *k1, const char *k2)
 	return v && !json_object_is_type(v, json_type_null) ? json_object_get_string(v) : "-";
 }
 
+/* An alert's target as DOMAIN:PORT/PROTO (the address without a domain);
+ * port 0 is a site's shaping alert, all its ports: "*". */
+static void target_str(struct json_object *a, char *buf, size_t cap)
+{
+	const char *dom = s_at(a, "target", "domain"), *port = s_at(a, "target", "port");
+	snprintf(buf, cap, "%s:%s/%s", strcmp(dom, "-") ? dom : s_at(a, "target", "ip"), strcmp(port, "0") ? port : "*",
+	         s_at(a, "target", "proto"));
+}
+
 static unsigned long long u_at(struct json_object *o, const char *k1, const char *k2)
 {
 	struct json_object *v = at(o, k1, k2);
@@ -330,9 +339,7 @@ static int cmd_alerts(const struct tw_ctl_req *rq, int json)
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *a = json_object_array_get_idx(arr, i);
 		char target[320], tam[48], when[24];
-		const char *dom = s_at(a, "target", "domain");
-		snprintf(target, sizeof(target), "%s:%s/%s", strcmp(dom, "-") ? dom : s_at(a, "target", "ip"),
-		         s_at(a, "target", "port"), s_at(a, "target", "proto"));
+		target_str(a, target, sizeof(target));
 		snprintf(tam, sizeof(tam), "%llu/%llu", u_at(a, "stats", "affected_flows"), u_at(a, "stats", "flows"));
 		snprintf(when, sizeof(when), "%.19s", s_at(a, NULL, "timestamp"));
 		printf("%-16s %-8s %-16s %-10s %-28s %-9s %-7s %s\n", s_at(a, "alert", "id"), s_at(a, "alert", "state"),
@@ -386,9 +393,7 @@ static int cmd_throttling(const struct tw_ctl_req *rq, int json)
 		struct json_object *a = json_object_array_get_idx(arr, i);
 		struct json_object *st = at(a, NULL, "stats"), *c = st ? at(st, NULL, "control") : NULL;
 		char target[320], rate[24], crate[24], dirs[64], speed[24];
-		const char *dom = s_at(a, "target", "domain");
-		snprintf(target, sizeof(target), "%s:%s/%s", strcmp(dom, "-") ? dom : s_at(a, "target", "ip"),
-		         s_at(a, "target", "port"), s_at(a, "target", "proto"));
+		target_str(a, target, sizeof(target));
 		fmt_rate(st ? at(st, NULL, "rate_bps") : NULL, rate, sizeof(rate));
 		fmt_rate(c ? at(c, NULL, "rate_bps") : NULL, crate, sizeof(crate));
 		join_array(st ? at(st, NULL, "directions") : NULL, dirs, sizeof(dirs));
