@@ -115,7 +115,7 @@ struct tw_agg {
 	void *emit_arg;
 	struct target *b[NBUCKET];
 	size_t ntargets, nopen;
-	size_t nsite; /* sites' shaping targets among them */
+	size_t nsite;          /* sites' shaping targets among them */
 	struct target **openv; /* targets with an open alert (residual blocking lookup) */
 	struct cell *cells;    /* MAX_REC, scratch of makes_case */
 	struct pstat *pb[NBUCKET];
@@ -758,8 +758,7 @@ static int tbins_add(struct target *t, const struct tw_thr_verdict *v)
  * stddev / mean and *mean their mean (bit/s): the shaper's rate, the
  * site's delivered bytes summed per bin, not a mean of per-flow rates
  * (a flow's share of a shaper is not its rate).  1: judged. */
-static int site_plateau(const struct tw_agg *a, const struct target *t, uint64_t after_ns, double *cv,
-                        double *mean)
+static int site_plateau(const struct tw_agg *a, const struct target *t, uint64_t after_ns, double *cv, double *mean)
 {
 	double sum[TB_N] = { 0 };
 	int touched[TB_N] = { 0 };
@@ -1165,8 +1164,7 @@ static void resolve(struct tw_agg *a, struct target *t, uint64_t now, const char
 	a->dirty = 1;
 }
 
-static void site_count(struct tw_agg *a, const struct target *t, const struct rec *r,
-                       const struct tw_flow_outcome *o);
+static void site_count(struct tw_agg *a, const struct target *t, const struct rec *r, const struct tw_flow_outcome *o);
 static void alert_count(struct tw_agg *a, struct target *t, const struct rec *r, const struct tw_flow_outcome *o);
 
 void tw_agg_outcome(void *arg, const struct tw_flow_outcome *o)
@@ -1261,8 +1259,7 @@ void tw_agg_outcome(void *arg, const struct tw_flow_outcome *o)
 /* A flow r (o) of t's site while the site's shaping alert is open: a copy
  * in the site's target, a shaping candidate counted as shaped, and the
  * alert's counts (alert_count). */
-static void site_count(struct tw_agg *a, const struct target *t, const struct rec *r,
-                       const struct tw_flow_outcome *o)
+static void site_count(struct tw_agg *a, const struct target *t, const struct rec *r, const struct tw_flow_outcome *o)
 {
 	char key[320];
 	if (!a->nsite)
