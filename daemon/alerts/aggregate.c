@@ -787,16 +787,19 @@ static int site_plateau(const struct tw_agg *a, const struct target *t, uint64_t
 	if (!lo || hi < lo + 4)
 		return 0;
 	double m = 0, var = 0;
+	float v[TB_N];
 	int n = 0;
-	for (uint64_t e = lo + 1; e < hi; e++, n++)
-		m += sum[e % TB_N] / ((double)TB_NS / 1e9);
+	for (uint64_t e = lo + 1; e < hi && n < TB_N; e++)
+		m += v[n++] = (float)(sum[e % TB_N] / ((double)TB_NS / 1e9));
 	m /= n;
-	for (uint64_t e = lo + 1; e < hi; e++) {
-		double d = sum[e % TB_N] / ((double)TB_NS / 1e9) - m;
-		var += d * d;
-	}
+	for (int i = 0; i < n; i++)
+		var += (v[i] - m) * (v[i] - m);
 	*cv = m > 0 ? sqrt(var / (n - 1)) / m : 1e9;
-	*mean = m;
+	/* the median bin: a bin the shaper idled through (its flows waiting
+	 * out a retransmission timeout) or one a filled hole inflated (the
+	 * bytes after it counted at once) moves it less than the mean */
+	qsort(v, (size_t)n, sizeof(v[0]), cmp_float);
+	*mean = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
 	return 1;
 }
 
