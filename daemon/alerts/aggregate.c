@@ -100,7 +100,7 @@ struct target {
 	uint64_t shape_next; /* ... at a tick from then on (every 2 s) */
 	int police_pending;  /* a policing case held until its control comes (evaluated at ticks) */
 	float plateau_cv;    /* shaping: the site's goodput spread over time when raised */
-	float site_rate;     /* shaping: the site's rate (mean of the plateau's bins) when raised */
+	float site_rate;     /* shaping: the site's rate (median of the plateau's bins) when raised */
 	int site;            /* a site's shaping target (key "SITE|*|PROTO", port 0): copies of the records
 	                      * of the site's port targets, which the walks over a site skip */
 	struct tbins *tb;    /* its rated flows' goodput over time, NULL: none yet */
