@@ -201,11 +201,13 @@ static const char *s_at(struct json_object *o, const char *k1, const char *k2)
 	return v && !json_object_is_type(v, json_type_null) ? json_object_get_string(v) : "-";
 }
 
-/* an alert's subject: DOMAIN|IP:PORT/PROTO, or for a region-wide
- * throttling alert (scope.level) "region NAME" or its client prefix */
+/* an alert's subject: DOMAIN|IP:PORT/PROTO (port 0 is a site's shaping
+ * alert, all its ports: "*"), or for a region-wide throttling alert
+ * (scope.level) "region NAME" or its client prefix */
 static void alert_subject(struct json_object *a, char *out, size_t cap)
 {
-	const char *level = s_at(a, "scope", "level"), *dom = s_at(a, "target", "domain");
+	const char *level = s_at(a, "scope", "level"), *dom = s_at(a, "target", "domain"),
+	           *port = s_at(a, "target", "port");
 	if (strcmp(level, "-")) {
 		struct json_object *p = at(a, "scope", "prefixes");
 		const char *first = p && json_object_array_length(p)
@@ -217,7 +219,7 @@ static void alert_subject(struct json_object *a, char *out, size_t cap)
 			snprintf(out, cap, "%s", first ? first : "-");
 		return;
 	}
-	snprintf(out, cap, "%s:%s/%s", strcmp(dom, "-") ? dom : s_at(a, "target", "ip"), s_at(a, "target", "port"),
+	snprintf(out, cap, "%s:%s/%s", strcmp(dom, "-") ? dom : s_at(a, "target", "ip"), strcmp(port, "0") ? port : "*",
 	         s_at(a, "target", "proto"));
 }
 

@@ -104,6 +104,9 @@ struct target {
 	uint64_t shape_next; /* ... at a tick from then on (every 2 s) */
 	int police_pending;  /* a policing case held until its control comes (evaluated at ticks) */
 	float plateau_cv;    /* shaping: the site's goodput spread over time when raised */
+	float site_rate;     /* shaping: the site's rate (median of the plateau's bins) when raised */
+	int site;            /* a site's shaping target (key "SITE|*|PROTO", port 0): copies of the records
+	                      * of the site's port targets, which the walks over a site skip */
 	struct tbins *tb;    /* its rated flows' goodput over time, NULL: none yet */
 	struct alert al;
 };
@@ -116,6 +119,7 @@ struct tw_agg {
 	void *emit_arg;
 	struct target *b[NBUCKET];
 	size_t ntargets, nopen;
+	size_t nsite;          /* sites' shaping targets among them */
 	struct target **openv; /* targets with an open alert (residual blocking lookup) */
 	struct cell *cells;    /* MAX_REC, scratch of makes_case */
 	struct pstat *pb[NBUCKET];
@@ -314,11 +318,23 @@ struct ctrl {
 };
 static void control_of(const struct tw_agg *a, const struct target *t, const uint64_t *pf, int np, struct ctrl *c);
 
-/* o is the same site as t: the same domain, or without one the same
- * address (any port: a censor throttles a site, not a port) */
+/* o is one of the port targets of t's site: the same domain, or without
+ * one the same address, and the same protocol (any port: a censor
+ * throttles a site, not a port; a DNS query naming the site is not one of
+ * its flows).  A site's shaping target holds copies of their records:
+ * never one of them. */
 static int same_site(const struct target *t, const struct target *o)
 {
+	if (o->site || strcmp(o->proto, t->proto))
+		return 0;
 	return t->domain[0] ? !strcmp(o->domain, t->domain) : (!o->domain[0] && !strcmp(o->ip, t->ip));
+}
+
+/* The key of t's site (its shaping target): "DOMAIN|*|PROTO", without a
+ * domain "ADDRESS|*|PROTO"; a port target's key has a port number there. */
+static void site_key(const struct target *t, char *key, size_t cap)
+{
+	snprintf(key, cap, "%.255s|*|%s", t->domain[0] ? t->domain : t->ip, t->proto);
 }
 
 /* A shaped target's aggregate rate: the bytes of the rated flows to its
@@ -350,6 +366,8 @@ static double aggregate_rate(const struct tw_agg *a, const struct target *t)
 	return span >= 1 ? bits / span : 0;
 }
 
+static int site_plateau(const struct tw_agg *a, const struct target *t, uint64_t after, double *cv, double *mean);
+
 /* The throttled flows' common rate: policing, the median of their
  * estimates and the spread (interquartile range over the median);
  * shaping, the target's aggregate rate and the spread of the flows'
@@ -370,9 +388,13 @@ static void throttle_stats(struct tw_agg *a, struct tw_jb *b, const struct targe
 		return;
 	int shaping = nshape * 2 > n;
 	qsort(v, n, sizeof(v[0]), cmp_float);
-	double med = v[n / 2], rate = med;
-	if (shaping && aggregate_rate(a, t) > 0)
-		rate = aggregate_rate(a, t);
+	double med = v[n / 2], rate = med, cv, mean;
+	if (shaping && site_plateau(a, t, t->al.resolved_ts, &cv, &mean) && mean > 0)
+		rate = mean; /* the site's bins now (an update counts the flows since) */
+	else if (shaping && t->site_rate > 0)
+		rate = t->site_rate;
+	else if (shaping && aggregate_rate(a, t) > 0)
+		rate = aggregate_rate(a, t); /* raised before a restart: the bins are not kept */
 	tw_jb_u64(b, "rate_bps", (uint64_t)(rate + 0.5));
 	tw_jb_dbl(b, "rate_spread", med > 0 ? (double)(v[(3 * n) / 4] - v[n / 4]) / med : 0, 2);
 	tw_jb_arr_open(b, "directions");
@@ -731,13 +753,16 @@ static int tbins_add(struct target *t, const struct tw_thr_verdict *v)
  * of its flows' goodput per TB_NS bin stays flat while they wait in its
  * queue; congestion lets it swing with the cross traffic.  The bins
  * between the first and the last one the site's flows touched (those two
- * partial, left out; an idle bin between counts as 0), after the target's
- * last resolved alert: at least 3, and *cv their stddev / mean.  1: judged. */
-static int site_plateau(const struct tw_agg *a, const struct target *t, double *cv)
+ * partial, left out; an idle bin between counts as 0), after time
+ * after_ns (the site's last resolved alert): at least 3, *cv their
+ * stddev / mean and *mean their mean (bit/s): the shaper's rate, the
+ * site's delivered bytes summed per bin, not a mean of per-flow rates
+ * (a flow's share of a shaper is not its rate).  1: judged. */
+static int site_plateau(const struct tw_agg *a, const struct target *t, uint64_t after_ns, double *cv, double *mean)
 {
 	double sum[TB_N] = { 0 };
 	int touched[TB_N] = { 0 };
-	uint64_t top = 0, after = t->al.resolved_ts / TB_NS + 1;
+	uint64_t top = 0, after = after_ns / TB_NS + 1;
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t b = 0; b < NBUCKET; b++)
 			for (const struct target *o = a->b[b]; o; o = o->next) {
@@ -762,92 +787,176 @@ static int site_plateau(const struct tw_agg *a, const struct target *t, double *
 	if (!lo || hi < lo + 4)
 		return 0;
 	double m = 0, var = 0;
+	float v[TB_N];
 	int n = 0;
-	for (uint64_t e = lo + 1; e < hi; e++, n++)
-		m += sum[e % TB_N] / ((double)TB_NS / 1e9);
+	for (uint64_t e = lo + 1; e < hi && n < TB_N; e++)
+		m += v[n++] = (float)(sum[e % TB_N] / ((double)TB_NS / 1e9));
 	m /= n;
-	for (uint64_t e = lo + 1; e < hi; e++) {
-		double d = sum[e % TB_N] / ((double)TB_NS / 1e9) - m;
-		var += d * d;
-	}
+	for (int i = 0; i < n; i++)
+		var += (v[i] - m) * (v[i] - m);
 	*cv = m > 0 ? sqrt(var / (n - 1)) / m : 1e9;
+	/* the median bin: a bin the shaper idled through (its flows waiting
+	 * out a retransmission timeout) or one a filled hole inflated (the
+	 * bytes after it counted at once) moves it less than the mean */
+	qsort(v, (size_t)n, sizeof(v[0]), cmp_float);
+	*mean = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
 	return 1;
 }
 
-/* Shaping, judged per target: a shaper queues a target's flows together,
- * so each flow reads as congestion (RTT growth, few losses, no steady rate
- * of its own) and only the target's aggregate is pinned.  A case: at least
- * alerts.min_flows rated flows of the target that built a queue
- * (alerts.throttle_queue_ms) and were neither policed nor application- or
- * window-limited, from alerts.min_prefixes client prefixes and at least
- * alerts.min_ratio of its rated flows; and the same clients' rated flows
- * to other targets, at least alerts.throttle_control_flows of them,
- * faster than the target's aggregate rate by alerts.throttle_control_ratio
- * (geometric mean), most of them without a queue: congestion queues every
- * destination.  Those flows become throttling (shaping) outcomes and the
- * target is evaluated as for any verdict, once SHAPE_SETTLE has passed
- * since the last candidate ended (or at the final tick): the flows the
- * shaper held together with it end about then, and the alert's aggregate
- * rate counts them.  1: a case. */
+/* a rated flow that built a queue and was neither policed nor application-
+ * or window-limited, not tampered by a verdict of its own: a shaping candidate */
+static int shape_candidate(const struct tw_agg *a, const struct rec *r)
+{
+	return r->rated && !r->tampered && r->rtt_grow_ms >= a->c.throttle_queue_ms &&
+	       r->rate_kind != TW_THR_APP_LIMITED && r->rate_kind != TW_THR_POLICING && r->rate_bps >= 1;
+}
+
+static void shape_mark(struct rec *r, double conf)
+{
+	r->tampered = 1;
+	r->method = TW_METHOD_THROTTLING;
+	r->rate_kind = TW_THR_SHAPING;
+	r->conf = conf;
+	if (!r->thr_dirs)
+		r->thr_dirs = 1 << TW_DIR_S2C;
+}
+
+static int rec_ts_cmp(const void *x, const void *y)
+{
+	const struct rec *p = x, *q = y;
+	return p->ts < q->ts ? -1 : p->ts > q->ts;
+}
+
+/* Shaping, judged per site: a shaper queues a site's flows together (on
+ * every port: one queue), so each flow reads as congestion (RTT growth,
+ * few losses, no steady rate of its own) and only the site's aggregate is
+ * pinned.  A case: at least alerts.min_flows candidates (shape_candidate)
+ * among the rated flows to the site (its domain, without one its address;
+ * any port), from alerts.min_prefixes client prefixes and at least
+ * alerts.min_ratio of those rated flows; the site's delivered bytes per
+ * 2 s a plateau (site_plateau), whose mean is the shaper's rate; and the
+ * same clients' rated flows to other sites, at least
+ * alerts.throttle_control_flows of them, faster than that rate by
+ * alerts.throttle_control_ratio (geometric mean), most of them without a
+ * queue: congestion queues every destination.  Judged once SHAPE_SETTLE
+ * has passed since the last candidate ended (or at the final tick): the
+ * flows the shaper held together with it end about then and the bins
+ * count them.  The alert is the site's: its shaping target (site_key,
+ * port 0) takes copies of the site's records in the window, the
+ * candidates marked throttling (shaping), and is evaluated as for any
+ * verdict; while its alert is open the site's further flows are counted
+ * there too (tw_agg_outcome).  t: one of the site's port targets.  1: a case. */
 #define SHAPE_SETTLE (2 * NS)
 static int shape_eval(struct tw_agg *a, struct target *t, uint64_t now, int final)
 {
-	uint64_t after = t->al.resolved_ts, pf[MAX_PFX], t0 = UINT64_MAX, t1 = 0;
-	size_t cand = 0, rated = 0;
+	char key[320];
+	uint64_t pf[MAX_PFX], t0 = UINT64_MAX, t1 = 0, after = 0;
+	size_t cand = 0, rated = 0, copies = 0;
 	int np = 0;
-	double bits = 0;
 	t->shape_pending = 0;
-	for (size_t i = 0; i < t->nr; i++) {
-		const struct rec *r = &t->r[i];
-		if (r->ts <= after || !r->rated || r->tampered)
-			continue;
-		rated++;
-		if (r->rtt_grow_ms < a->c.throttle_queue_ms || r->rate_kind == TW_THR_APP_LIMITED ||
-		    r->rate_kind == TW_THR_POLICING || r->rate_bps < 1)
-			continue;
-		cand++;
+	if (t->site)
+		return 0;
+	site_key(t, key, sizeof(key));
+	struct target *s = *slot(a, key);
+	if (s && s->al.open)
+		return 0; /* the site's alert counts its flows */
+	if (s)
+		after = s->al.resolved_ts;
+	for (size_t b = 0; b < NBUCKET; b++)
+		for (const struct target *o = a->b[b]; o; o = o->next) {
+			if (!same_site(t, o))
+				continue;
+			for (size_t i = 0; i < o->nr; i++) {
+				const struct rec *r = &o->r[i];
+				if (r->ts <= after)
+					continue;
+				copies++;
+				if (!r->rated || r->tampered)
+					continue;
+				rated++;
+				if (!shape_candidate(a, r))
+					continue;
+				cand++;
+				uint64_t d = (uint64_t)((double)r->rate_s * 1e9);
+				uint64_t start = r->ts - (d < r->ts ? d : r->ts);
+				t0 = start < t0 ? start : t0;
+				t1 = r->ts > t1 ? r->ts : t1;
+				int k = 0;
+				while (k < np && pf[k] != r->pfx)
+					k++;
+				if (k == np && np < MAX_PFX)
+					pf[np++] = r->pfx;
+			}
+		}
+	if (cand)
 		t->shape_pending = 1;
-		uint64_t d = (uint64_t)((double)r->rate_s * 1e9);
-		uint64_t start = r->ts - (d < r->ts ? d : r->ts);
-		bits += (double)r->rate_bps * r->rate_s;
-		t0 = start < t0 ? start : t0;
-		t1 = r->ts > t1 ? r->ts : t1;
-		int k = 0;
-		while (k < np && pf[k] != r->pfx)
-			k++;
-		if (k == np && np < MAX_PFX)
-			pf[np++] = r->pfx;
-	}
 	if (cand < (size_t)a->c.min_flows || np < a->c.min_prefixes ||
 	    (double)cand + 1e-9 < a->c.min_ratio * (double)rated || t1 < t0 + NS || (!final && now < t1 + SHAPE_SETTLE))
 		return 0;
-	double agg = bits / ((double)(t1 - t0) / 1e9);
+	/* slow on average is not enough: the site's rate must stay flat */
+	double cv, rate;
+	if (!site_plateau(a, t, after, &cv, &rate) || cv > a->c.throttle_plateau_cv || rate <= 0)
+		return 0;
 	struct ctrl c = { 0, 0, 0 };
 	control_of(a, t, pf, np, &c);
 	if (c.flows < a->c.throttle_control_flows || c.queued * 2 > c.flows)
 		return 0;
-	double speedup = exp2(c.lsum / (double)c.flows) / agg, cv;
+	double speedup = exp2(c.lsum / (double)c.flows) / rate;
 	if (speedup < a->c.throttle_control_ratio)
 		return 0;
-	/* slow on average is not enough: the site's rate must stay flat */
-	if (!site_plateau(a, t, &cv) || cv > a->c.throttle_plateau_cv)
-		return 0;
-	t->plateau_cv = (float)cv;
-	double conf = 0.9 - 0.3 * a->c.throttle_control_ratio / speedup;
-	for (size_t i = 0; i < t->nr; i++) {
-		struct rec *r = &t->r[i];
-		if (r->ts <= after || !r->rated || r->tampered || r->rtt_grow_ms < a->c.throttle_queue_ms ||
-		    r->rate_kind == TW_THR_APP_LIMITED || r->rate_kind == TW_THR_POLICING || r->rate_bps < 1)
-			continue;
-		r->tampered = 1;
-		r->method = TW_METHOD_THROTTLING;
-		r->rate_kind = TW_THR_SHAPING;
-		r->conf = conf;
-		if (!r->thr_dirs)
-			r->thr_dirs = 1 << TW_DIR_S2C;
+	if (!s) {
+		if (!(s = target_get(a, key)))
+			return 0; /* counted in dropped; judged again at the next tick */
+		s->site = 1;
+		a->nsite++;
+		snprintf(s->domain, sizeof(s->domain), "%s", t->domain);
+		snprintf(s->ip, sizeof(s->ip), "%s", t->ip);
+		snprintf(s->proto, sizeof(s->proto), "%s", t->proto);
+		s->port = 0;
 	}
-	t->shape_pending = 0;
-	evaluate(a, t, now);
+	if (copies > MAX_REC) {
+		a->dropped += copies - MAX_REC; /* the oldest of the site's flows left out of its alert */
+		copies = MAX_REC;
+	}
+	if (copies > s->cap) {
+		void *n = realloc(s->r, copies * sizeof(*s->r));
+		if (!n) {
+			a->dropped++;
+			return 0;
+		}
+		s->r = n;
+		s->cap = copies;
+	}
+	/* the site's records in the window, newest kept, in time order */
+	double conf = 0.9 - 0.3 * a->c.throttle_control_ratio / speedup;
+	s->nr = 0;
+	for (size_t b = 0; b < NBUCKET; b++)
+		for (const struct target *o = a->b[b]; o; o = o->next) {
+			if (!same_site(t, o))
+				continue;
+			for (size_t i = 0; i < o->nr; i++) {
+				const struct rec *r = &o->r[i];
+				if (r->ts <= after)
+					continue;
+				size_t k = s->nr;
+				if (k == copies) { /* full: the oldest copy gives way */
+					k = 0;
+					for (size_t j = 1; j < s->nr; j++)
+						k = s->r[j].ts < s->r[k].ts ? j : k;
+					if (s->r[k].ts >= r->ts)
+						continue;
+				} else {
+					s->nr++;
+				}
+				s->r[k] = *r;
+				if (shape_candidate(a, r))
+					shape_mark(&s->r[k], conf);
+			}
+		}
+	qsort(s->r, s->nr, sizeof(*s->r), rec_ts_cmp);
+	s->plateau_cv = (float)cv;
+	s->site_rate = (float)rate;
+	evaluate(a, s, now);
 	return 1;
 }
 
@@ -1070,6 +1179,9 @@ static void resolve(struct tw_agg *a, struct target *t, uint64_t now, const char
 	a->dirty = 1;
 }
 
+static void site_count(struct tw_agg *a, const struct target *t, const struct rec *r, const struct tw_flow_outcome *o);
+static void alert_count(struct tw_agg *a, struct target *t, const struct rec *r, const struct tw_flow_outcome *o);
+
 void tw_agg_outcome(void *arg, const struct tw_flow_outcome *o)
 {
 	struct tw_agg *a = arg;
@@ -1137,7 +1249,9 @@ void tw_agg_outcome(void *arg, const struct tw_flow_outcome *o)
 			r->rate_bps = (float)o->rate->goodput_bps;
 		if (!r->thr_dirs)
 			r->thr_dirs = (uint8_t)o->rate->dirs;
-		if (o->rate->kind != TW_THR_APP_LIMITED && o->rate->ncurve >= 2 && tbins_add(t, o->rate) < 0)
+		/* every rated flow, whatever its kind: a shaper's rate is the sum
+		 * of all it delivers (a queued flow can read as idling) */
+		if (o->rate->ncurve >= 2 && tbins_add(t, o->rate) < 0)
 			a->dropped++; /* no memory: the site's plateau misses this flow */
 	}
 	snprintf(r->prefix, sizeof(r->prefix), "%s", o->client_prefix ? o->client_prefix : "");
@@ -1146,6 +1260,7 @@ void tw_agg_outcome(void *arg, const struct tw_flow_outcome *o)
 		a->now = o->ts_ns;
 	pstat_note(a, r);
 
+	site_count(a, t, r, o);
 	struct alert *al = &t->al;
 	if (!al->open) {
 		if (r->tampered)
@@ -1154,6 +1269,47 @@ void tw_agg_outcome(void *arg, const struct tw_flow_outcome *o)
 			shape_eval(a, t, o->ts_ns, 0);
 		return;
 	}
+	alert_count(a, t, r, o);
+}
+
+/* A flow r (o) of t's site while the site's shaping alert is open: a copy
+ * in the site's target, a shaping candidate counted as shaped, and the
+ * alert's counts (alert_count). */
+static void site_count(struct tw_agg *a, const struct target *t, const struct rec *r, const struct tw_flow_outcome *o)
+{
+	char key[320];
+	if (!a->nsite)
+		return;
+	site_key(t, key, sizeof(key));
+	struct target *s = *slot(a, key);
+	if (!s || !s->site || !s->al.open)
+		return;
+	if (s->nr == MAX_REC) {
+		memmove(s->r, s->r + 1, (s->nr - 1) * sizeof(*s->r));
+		s->nr--;
+	}
+	if (s->nr == s->cap) {
+		size_t nc = s->cap ? s->cap * 2 : 8;
+		void *n = realloc(s->r, nc * sizeof(*s->r));
+		if (!n) {
+			a->dropped++;
+			return;
+		}
+		s->r = n;
+		s->cap = nc;
+	}
+	struct rec *c = &s->r[s->nr++];
+	*c = *r;
+	if (shape_candidate(a, c))
+		shape_mark(c, s->al.affected ? s->al.conf_sum / (double)s->al.affected : 0.5);
+	alert_count(a, s, c, o);
+}
+
+/* an outcome r (o) of t while t's alert is open */
+static void alert_count(struct tw_agg *a, struct target *t, const struct rec *r, const struct tw_flow_outcome *o)
+{
+	struct alert *al = &t->al;
+	int m = r->method;
 	al->flows++;
 	if (r->w > al->sampling)
 		al->sampling = r->w;
@@ -1214,6 +1370,7 @@ void tw_agg_tick(void *arg, uint64_t now, int final)
 				prune(a, t, now);
 				if (!t->nr) {
 					*p = t->next;
+					a->nsite -= (size_t)t->site;
 					free_target(t);
 					a->ntargets--;
 					continue;
@@ -1764,12 +1921,13 @@ static int restore_member(struct tw_agg *a, struct target *t, char kind, char *f
 			t->cap = nc;
 		}
 		t->r[t->nr] = r;
-		if (r.rated && !r.tampered && r.rtt_grow_ms >= a->c.throttle_queue_ms)
+		if (r.rated && !r.tampered && r.rtt_grow_ms >= a->c.throttle_queue_ms && !t->site)
 			t->shape_pending = 1;
 		if (r.tampered && r.method == TW_METHOD_THROTTLING)
 			t->police_pending = 1; /* judged at the next tick (an open alert ignores it) */
 		rec_keys(a, &t->r[t->nr]);
-		pstat_note(a, &t->r[t->nr]);
+		if (!t->site) /* a site's copies are counted in their port targets */
+			pstat_note(a, &t->r[t->nr]);
 		t->nr++;
 		return 0;
 	}
@@ -1840,6 +1998,10 @@ static int restore(struct tw_agg *a, char *text, char *err, size_t errlen, size_
 			memcpy(t->ip, tr.ip, sizeof(t->ip));
 			memcpy(t->proto, tr.proto, sizeof(t->proto));
 			t->port = tr.port;
+			char sk[320];
+			site_key(t, sk, sizeof(sk));
+			t->site = t->port == 0 && !strcmp(t->key, sk); /* a site's shaping target */
+			a->nsite += (size_t)t->site;
 			have_alert = 0;
 			continue;
 		}

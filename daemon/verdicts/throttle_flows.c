@@ -128,6 +128,21 @@ int tw_thr_flows_end(struct tw_thr_flows *t, const struct tw_event *e, const str
 		v->seconds = (double)(t1 - t0) / 1e9;
 		v->goodput_bps = (double)s.d[bd].delivered * 8 / v->seconds;
 	}
+	/* the curve from the flow's first packet: the bytes delivered before
+	 * the first snapshot (up to a sweep, or more behind a shaper's queue)
+	 * spread from then, not left out of the site's bins (aggregate.c) */
+	if (t0 && v->ncurve >= 1 && t0 < v->curve_t[0] && v->curve_b[0] > 0) {
+		if (v->ncurve < TW_THR_MAX_SAMPLES) {
+			memmove(v->curve_t + 1, v->curve_t, (size_t)v->ncurve * sizeof(v->curve_t[0]));
+			memmove(v->curve_b + 1, v->curve_b, (size_t)v->ncurve * sizeof(v->curve_b[0]));
+			v->ncurve++;
+			v->curve_t[0] = t0;
+			v->curve_b[0] = 0;
+		} else if (v->ncurve >= 2) {
+			v->curve_t[0] = t0; /* full: the first interval starts then */
+			v->curve_b[0] = 0;
+		}
+	}
 	del(t, x);
 	t->st.judged++;
 	t->st.by_kind[v->kind]++;

@@ -1390,12 +1390,16 @@ static void quic_judged(void *arg, const struct tw_quic_judged *j)
 
 static int judge_tcp_inner(struct tw_verdict *v, const struct tw_event *e, struct vflow *f, struct tw_tamper *t);
 
-/* A flow without another verdict whose rate series shows policing or
- * shaping (verdicts/throttle.c). */
+/* A flow without another verdict whose rate series shows policing
+ * (verdicts/throttle.c).  Shaping is no verdict per flow: a flow holding
+ * a steady share of a queue is as much a congested bottleneck's (lab
+ * benign-congestion: a flow at 3.3 Mbit/s, spread 0.24, +443 ms); it is a
+ * candidate that aggregation judges per site, against the control
+ * (alerts/aggregate.c). */
 static int judge_throttle(struct tw_verdict *v, const struct tw_event *e, const struct vflow *f,
                           const struct tw_thr_verdict *tv, struct tw_tamper *t)
 {
-	if ((tv->kind != TW_THR_POLICING && tv->kind != TW_THR_SHAPING) || attachment_one_way(v, e))
+	if (tv->kind != TW_THR_POLICING || attachment_one_way(v, e))
 		return 0;
 	v->st.verdicts[TW_METHOD_THROTTLING]++;
 	tw_thr_write_tamper(v->pl, &v->records, record_head, e, f ? names(f)->sni : NULL, f ? names(f)->host : NULL, tv,
