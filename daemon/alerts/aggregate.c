@@ -330,6 +330,28 @@ static int same_site(const struct target *t, const struct target *o)
 	return t->domain[0] ? !strcmp(o->domain, t->domain) : (!o->domain[0] && !strcmp(o->ip, t->ip));
 }
 
+/* A walk over the port targets of t's site (same_site): every target is
+ * visited, since nothing indexes targets by site. */
+struct site_walk {
+	size_t b;               /* bucket being walked */
+	const struct target *o; /* the member found last; NULL: none yet */
+};
+
+static int site_next(const struct tw_agg *a, const struct target *t, struct site_walk *w)
+{
+	const struct target *n = w->o ? w->o->next : a->b[w->b];
+	for (;;) {
+		for (; n; n = n->next)
+			if (same_site(t, n)) {
+				w->o = n;
+				return 1;
+			}
+		if (++w->b >= NBUCKET)
+			return 0;
+		n = a->b[w->b];
+	}
+}
+
 /* The key of t's site (its shaping target): "DOMAIN|*|PROTO", without a
  * domain "ADDRESS|*|PROTO"; a port target's key has a port number there. */
 static void site_key(const struct target *t, char *key, size_t cap)
@@ -346,22 +368,19 @@ static double aggregate_rate(const struct tw_agg *a, const struct target *t)
 {
 	double bits = 0;
 	uint64_t t0 = UINT64_MAX, t1 = 0;
-	for (size_t b = 0; b < NBUCKET; b++)
-		for (const struct target *o = a->b[b]; o; o = o->next) {
-			if (!same_site(t, o))
+	for (struct site_walk w = { 0, NULL }; site_next(a, t, &w);) {
+		const struct target *o = w.o;
+		for (size_t i = 0; i < o->nr; i++) {
+			const struct rec *r = &o->r[i];
+			if (r->ts <= t->al.resolved_ts || !r->rated || r->rate_kind == TW_THR_APP_LIMITED ||
+			    r->rate_bps < 1)
 				continue;
-			for (size_t i = 0; i < o->nr; i++) {
-				const struct rec *r = &o->r[i];
-				if (r->ts <= t->al.resolved_ts || !r->rated || r->rate_kind == TW_THR_APP_LIMITED ||
-				    r->rate_bps < 1)
-					continue;
-				uint64_t d = (uint64_t)((double)r->rate_s * 1e9),
-				         start = r->ts - (d < r->ts ? d : r->ts);
-				bits += (double)r->rate_bps * r->rate_s;
-				t0 = start < t0 ? start : t0;
-				t1 = r->ts > t1 ? r->ts : t1;
-			}
+			uint64_t d = (uint64_t)((double)r->rate_s * 1e9), start = r->ts - (d < r->ts ? d : r->ts);
+			bits += (double)r->rate_bps * r->rate_s;
+			t0 = start < t0 ? start : t0;
+			t1 = r->ts > t1 ? r->ts : t1;
 		}
+	}
 	double span = t1 > t0 ? (double)(t1 - t0) / 1e9 : 0;
 	return span >= 1 ? bits / span : 0;
 }
@@ -689,25 +708,23 @@ static void control_of(const struct tw_agg *a, const struct target *t, const uin
 				all.lsum += p->lrate[k];
 			}
 	}
-	for (size_t b = 0; b < NBUCKET; b++)
-		for (const struct target *o = a->b[b]; o; o = o->next) {
-			if (!same_site(t, o))
+	for (struct site_walk w = { 0, NULL }; site_next(a, t, &w);) {
+		const struct target *o = w.o;
+		for (size_t i = 0; i < o->nr; i++) {
+			const struct rec *r = &o->r[i];
+			uint64_t re = r->ts / bucket_ns(a);
+			int k = 0;
+			if (!r->rated || r->rate_bps < 1 || re + PB <= e || re > e)
 				continue;
-			for (size_t i = 0; i < o->nr; i++) {
-				const struct rec *r = &o->r[i];
-				uint64_t re = r->ts / bucket_ns(a);
-				int k = 0;
-				if (!r->rated || r->rate_bps < 1 || re + PB <= e || re > e)
-					continue;
-				while (k < np && pf[k] != r->pfx)
-					k++;
-				if (k == np)
-					continue;
-				own.flows++;
-				own.queued += r->rtt_grow_ms >= a->c.throttle_queue_ms;
-				own.lsum += log2(r->rate_bps);
-			}
+			while (k < np && pf[k] != r->pfx)
+				k++;
+			if (k == np)
+				continue;
+			own.flows++;
+			own.queued += r->rtt_grow_ms >= a->c.throttle_queue_ms;
+			own.lsum += log2(r->rate_bps);
 		}
+	}
 	if (all.flows > own.flows) {
 		c->flows += all.flows - own.flows;
 		c->queued += all.queued > own.queued ? all.queued - own.queued : 0;
@@ -764,20 +781,20 @@ static int site_plateau(const struct tw_agg *a, const struct target *t, uint64_t
 	int touched[TB_N] = { 0 };
 	uint64_t top = 0, after = after_ns / TB_NS + 1;
 	for (int pass = 0; pass < 2; pass++)
-		for (size_t b = 0; b < NBUCKET; b++)
-			for (const struct target *o = a->b[b]; o; o = o->next) {
-				if (!o->tb || !same_site(t, o))
-					continue;
-				for (int k = 0; k < TB_N; k++) {
-					uint64_t e = o->tb->epoch[k];
-					if (!pass) {
-						top = e > top ? e : top;
-					} else if (e && e + TB_N > top && e > after) {
-						sum[e % TB_N] += o->tb->bits[k];
-						touched[e % TB_N] = 1;
-					}
+		for (struct site_walk w = { 0, NULL }; site_next(a, t, &w);) {
+			const struct target *o = w.o;
+			if (!o->tb)
+				continue;
+			for (int k = 0; k < TB_N; k++) {
+				uint64_t e = o->tb->epoch[k];
+				if (!pass) {
+					top = e > top ? e : top;
+				} else if (e && e + TB_N > top && e > after) {
+					sum[e % TB_N] += o->tb->bits[k];
+					touched[e % TB_N] = 1;
 				}
 			}
+		}
 	uint64_t lo = 0, hi = 0;
 	for (uint64_t e = top >= TB_N ? top - TB_N + 1 : 1; e <= top; e++)
 		if (touched[e % TB_N]) {
@@ -862,32 +879,30 @@ static int shape_eval(struct tw_agg *a, struct target *t, uint64_t now, int fina
 		return 0; /* the site's alert counts its flows */
 	if (s)
 		after = s->al.resolved_ts;
-	for (size_t b = 0; b < NBUCKET; b++)
-		for (const struct target *o = a->b[b]; o; o = o->next) {
-			if (!same_site(t, o))
+	for (struct site_walk w = { 0, NULL }; site_next(a, t, &w);) {
+		const struct target *o = w.o;
+		for (size_t i = 0; i < o->nr; i++) {
+			const struct rec *r = &o->r[i];
+			if (r->ts <= after)
 				continue;
-			for (size_t i = 0; i < o->nr; i++) {
-				const struct rec *r = &o->r[i];
-				if (r->ts <= after)
-					continue;
-				copies++;
-				if (!r->rated || r->tampered)
-					continue;
-				rated++;
-				if (!shape_candidate(a, r))
-					continue;
-				cand++;
-				uint64_t d = (uint64_t)((double)r->rate_s * 1e9);
-				uint64_t start = r->ts - (d < r->ts ? d : r->ts);
-				t0 = start < t0 ? start : t0;
-				t1 = r->ts > t1 ? r->ts : t1;
-				int k = 0;
-				while (k < np && pf[k] != r->pfx)
-					k++;
-				if (k == np && np < MAX_PFX)
-					pf[np++] = r->pfx;
-			}
+			copies++;
+			if (!r->rated || r->tampered)
+				continue;
+			rated++;
+			if (!shape_candidate(a, r))
+				continue;
+			cand++;
+			uint64_t d = (uint64_t)((double)r->rate_s * 1e9);
+			uint64_t start = r->ts - (d < r->ts ? d : r->ts);
+			t0 = start < t0 ? start : t0;
+			t1 = r->ts > t1 ? r->ts : t1;
+			int k = 0;
+			while (k < np && pf[k] != r->pfx)
+				k++;
+			if (k == np && np < MAX_PFX)
+				pf[np++] = r->pfx;
 		}
+	}
 	if (cand)
 		t->shape_pending = 1;
 	if (cand < (size_t)a->c.min_flows || np < a->c.min_prefixes ||
@@ -930,29 +945,27 @@ static int shape_eval(struct tw_agg *a, struct target *t, uint64_t now, int fina
 	/* the site's records in the window, newest kept, in time order */
 	double conf = 0.9 - 0.3 * a->c.throttle_control_ratio / speedup;
 	s->nr = 0;
-	for (size_t b = 0; b < NBUCKET; b++)
-		for (const struct target *o = a->b[b]; o; o = o->next) {
-			if (!same_site(t, o))
+	for (struct site_walk w = { 0, NULL }; site_next(a, t, &w);) {
+		const struct target *o = w.o;
+		for (size_t i = 0; i < o->nr; i++) {
+			const struct rec *r = &o->r[i];
+			if (r->ts <= after)
 				continue;
-			for (size_t i = 0; i < o->nr; i++) {
-				const struct rec *r = &o->r[i];
-				if (r->ts <= after)
+			size_t k = s->nr;
+			if (k == copies) { /* full: the oldest copy gives way */
+				k = 0;
+				for (size_t j = 1; j < s->nr; j++)
+					k = s->r[j].ts < s->r[k].ts ? j : k;
+				if (s->r[k].ts >= r->ts)
 					continue;
-				size_t k = s->nr;
-				if (k == copies) { /* full: the oldest copy gives way */
-					k = 0;
-					for (size_t j = 1; j < s->nr; j++)
-						k = s->r[j].ts < s->r[k].ts ? j : k;
-					if (s->r[k].ts >= r->ts)
-						continue;
-				} else {
-					s->nr++;
-				}
-				s->r[k] = *r;
-				if (shape_candidate(a, r))
-					shape_mark(&s->r[k], conf);
+			} else {
+				s->nr++;
 			}
+			s->r[k] = *r;
+			if (shape_candidate(a, r))
+				shape_mark(&s->r[k], conf);
 		}
+	}
 	qsort(s->r, s->nr, sizeof(*s->r), rec_ts_cmp);
 	s->plateau_cv = (float)cv;
 	s->site_rate = (float)rate;
