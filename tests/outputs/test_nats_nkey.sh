@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/outputs/nats_lib.sh
 nats_own_netns "$0" "$@"
 python3 -c 'import cryptography' 2>/dev/null || { echo "python3-cryptography not installed (scripts/install-deps.sh)"; exit 77; }
-W=$(mktemp -d /tmp/tw-nkey.XXXXXX)
+W=$(mktemp -d /tmp/tw-nkey.XXXXXX) || { echo "FAIL: mktemp" >&2; exit 1; }
 trap 'ns_cleanup; rm -rf "$W"' EXIT
 python3 tests/replay/craft_alerts.py "$W/c" >/dev/null || fail craft
 python3 -c "import struct,sys; open(sys.argv[1],'wb').write(struct.pack('<IHHiIII',0xa1b2c3d4,2,4,0,0,65535,1))" "$W/empty.pcap"
