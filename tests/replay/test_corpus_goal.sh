@@ -10,7 +10,7 @@
 # Without the corpus, eval must say so and the test skips.
 cd "$(dirname "$0")/../.." || exit 1
 CORPUS=${TW_CORPUS:-../shared/corpus}
-W=$(mktemp -d /tmp/tw-goal.XXXXXX); trap 'rm -rf "$W"' EXIT
+W=$(mktemp -d /tmp/tw-goal.XXXXXX) || { echo "FAIL: mktemp" >&2; exit 1; }; trap 'rm -rf "$W"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # without a corpus: one clear line, the lab part untouched

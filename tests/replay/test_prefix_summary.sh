@@ -14,7 +14,7 @@
 #  - the BPF engine (root) writes the same summaries as the user engine.
 cd "$(dirname "$0")/../.." || exit 1
 TW=build/tamperwatchd
-W=$(mktemp -d /tmp/tw-summary.XXXXXX); trap 'rm -rf "$W"' EXIT
+W=$(mktemp -d /tmp/tw-summary.XXXXXX) || { echo "FAIL: mktemp" >&2; exit 1; }; trap 'rm -rf "$W"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { echo "ok: $*"; }
 python3 tests/replay/craft_shutdown.py "$W" >/dev/null || fail craft

@@ -11,7 +11,7 @@
 # never makes a case alone, whatever it stands for).
 cd "$(dirname "$0")/../.." || exit 1
 TW=build/tamperwatchd
-W=$(mktemp -d /tmp/tw-sampling.XXXXXX); trap 'rm -rf "$W"' EXIT
+W=$(mktemp -d /tmp/tw-sampling.XXXXXX) || { echo "FAIL: mktemp" >&2; exit 1; }; trap 'rm -rf "$W"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 python3 tests/replay/craft_alerts.py "$W/a" >/dev/null || fail craft
 python3 tests/replay/craft_verdicts.py "$W/v" >/dev/null 2>&1 || fail craft verdicts

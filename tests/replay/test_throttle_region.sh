@@ -10,7 +10,7 @@
 # start (slow links: no drop against its own past) raises none either.
 cd "$(dirname "$0")/../.." || exit 1
 TW=build/tamperwatchd
-W=$(mktemp -d /tmp/tw-rthr.XXXXXX); trap 'rm -rf "$W"' EXIT
+W=$(mktemp -d /tmp/tw-rthr.XXXXXX) || { echo "FAIL: mktemp" >&2; exit 1; }; trap 'rm -rf "$W"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 python3 tests/replay/craft_throttle_region.py "$W" || fail craft
 
