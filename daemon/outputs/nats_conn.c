@@ -88,7 +88,12 @@ void tw_nats_report_conn(natsConnection *nc, const struct tw_nats_cfg *cfg, nats
 	}
 	if (*last != NATS_OK) /* reported since the last connection */
 		return;
+	/* a server that refuses our credentials sends its -ERR and closes: the
+	 * client may see the close first (an I/O error, not the reason), so an
+	 * I/O error is probed again, twice at most */
 	natsStatus s = probe(cfg);
+	for (int i = 0; i < 2 && s == NATS_IO_ERROR; i++)
+		s = probe(cfg);
 	*last = s == NATS_OK ? NATS_ILLEGAL_STATE : s;
 	if (s == NATS_OK) /* the server takes us: the background connection will too */
 		return;
