@@ -42,6 +42,7 @@ void tw_thr_sample_from_flow(const struct tw_flow *f, uint64_t t_ns, struct tw_t
 		const struct tw_rate_dir *r = &f->rate[i];
 		if (f->flags & (i == TW_DIR_C2S ? TW_FLOW_CLIENT_DATA : TW_FLOW_SERVER_DATA))
 			s->d[i].delivered = tw_rate_delivered(f, i);
+		s->d[i].seen = tw_dir_payload_bytes(d);
 		s->d[i].packets = d->packets;
 		s->d[i].loss_eps = r->loss_eps;
 		s->d[i].win_full = r->win_full;
@@ -213,7 +214,7 @@ void tw_thr_classify(const struct tw_thr_series *ser, const struct tw_thr_cfg *c
 		v->goodput_bps = (double)(last->d[big].delivered - first->d[big].delivered) * 8 / v->seconds;
 	for (int i = 0; i < ser->n && i < TW_THR_MAX_SAMPLES; i++) {
 		v->curve_t[i] = ser->s[i].t_ns;
-		v->curve_b[i] = ser->s[i].d[big].delivered;
+		v->curve_b[i] = ser->s[i].d[big].seen;
 	}
 	v->ncurve = ser->n < TW_THR_MAX_SAMPLES ? ser->n : TW_THR_MAX_SAMPLES;
 	for (size_t k = 0; k < sizeof(order) / sizeof(order[0]) && v->kind == TW_THR_NONE; k++) {

@@ -27,6 +27,7 @@ enum tw_thr_kind {
 /* One direction's data at one instant (from the flow snapshot). */
 struct tw_thr_dir {
 	uint64_t delivered; /* sequence space covered, bytes */
+	uint64_t seen;      /* payload bytes seen, retransmissions included */
 	uint32_t packets;
 	uint32_t loss_eps;
 	uint32_t win_full;
@@ -82,9 +83,12 @@ struct tw_thr_verdict {
 	double goodput_bps;   /* delivered bytes over the series' span; 0: under 2 samples */
 	double seconds;       /* the series' span */
 	double rtt_growth_ms; /* the queue the flow built (RTT before the first loss minus the smallest) */
-	/* that direction's delivered bytes at each sample (when, how many):
-	 * aggregation sums a target's flows over time to see whether their
-	 * common rate stays flat (shaping's plateau, alerts/aggregate.c) */
+	/* that direction's payload bytes seen at each sample (when, how many),
+	 * retransmissions included: what a shaper upstream let through, even
+	 * while the receiver's cumulative ACK waits on a hole (the ACKed curve
+	 * stalls, then jumps).  Aggregation sums a target's flows over time to
+	 * see whether their common rate stays flat (shaping's plateau,
+	 * alerts/aggregate.c) */
 	int ncurve;
 	uint64_t curve_t[TW_THR_MAX_SAMPLES];
 	uint64_t curve_b[TW_THR_MAX_SAMPLES];

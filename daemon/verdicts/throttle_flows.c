@@ -128,7 +128,7 @@ int tw_thr_flows_end(struct tw_thr_flows *t, const struct tw_event *e, const str
 		v->seconds = (double)(t1 - t0) / 1e9;
 		v->goodput_bps = (double)s.d[bd].delivered * 8 / v->seconds;
 	}
-	/* the curve from the flow's first packet: the bytes delivered before
+	/* the curve from the flow's first packet: the bytes seen before
 	 * the first snapshot (up to a sweep, or more behind a shaper's queue)
 	 * spread from then, not left out of the site's bins (aggregate.c) */
 	if (t0 && v->ncurve >= 1 && t0 < v->curve_t[0] && v->curve_b[0] > 0) {

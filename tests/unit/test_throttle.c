@@ -45,19 +45,27 @@ static int load(const char *path, struct tw_thr_series *ser, char *kind, size_t 
 			continue;
 		}
 		struct tw_thr_sample s;
-		unsigned long long t, dl[2];
+		unsigned long long t, dl[2], seen[2];
 		unsigned v[2][6];
 		memset(&s, 0, sizeof(s));
-		if (sscanf(line, "%llu %llu %u %u %u %u %u %u %llu %u %u %u %u %u %u", &t, &dl[0], &v[0][0], &v[0][1],
-		           &v[0][2], &v[0][3], &v[0][4], &v[0][5], &dl[1], &v[1][0], &v[1][1], &v[1][2], &v[1][3],
-		           &v[1][4], &v[1][5]) != 15) {
-			printf("FAIL %s:%d: expected 15 numbers\n", path, ln);
+		/* 17 numbers: the payload bytes seen per direction last; a series
+		 * recorded before those two columns (15) stands its delivered
+		 * bytes for them (record.py) */
+		int got = sscanf(line, "%llu %llu %u %u %u %u %u %u %llu %u %u %u %u %u %u %llu %llu", &t, &dl[0],
+		                 &v[0][0], &v[0][1], &v[0][2], &v[0][3], &v[0][4], &v[0][5], &dl[1], &v[1][0], &v[1][1],
+		                 &v[1][2], &v[1][3], &v[1][4], &v[1][5], &seen[0], &seen[1]);
+		if (got == 15) {
+			seen[0] = dl[0];
+			seen[1] = dl[1];
+		} else if (got != 17) {
+			printf("FAIL %s:%d: expected 15 or 17 numbers\n", path, ln);
 			fclose(fp);
 			return -1;
 		}
 		s.t_ns = t * 1000000ull;
 		for (int i = 0; i < 2; i++) {
 			s.d[i].delivered = dl[i];
+			s.d[i].seen = seen[i];
 			s.d[i].packets = v[i][0];
 			s.d[i].loss_eps = v[i][1];
 			s.d[i].win_full = v[i][2];
@@ -402,7 +410,7 @@ static void wave_to(struct tw_agg *a, uint64_t id, const char *pfx, uint16_t por
 		x.t_ns = T0 + (uint64_t)i * 1000000000ull;
 		if (i)
 			dl += ((i - 1 + phase) / 2) % 2 ? lo : hi;
-		x.d[TW_DIR_S2C].delivered = dl;
+		x.d[TW_DIR_S2C].delivered = x.d[TW_DIR_S2C].seen = dl; /* no retransmission */
 		x.d[TW_DIR_S2C].packets = (uint32_t)(dl / 1448) + 1;
 		x.d[TW_DIR_S2C].loss_eps = i > 0;
 		x.d[TW_DIR_S2C].rtt_min_us = x.d[TW_DIR_S2C].rtt_max_us = 500;
@@ -490,6 +498,34 @@ static void aggregation(void)
 	              rate >= 800000 && rate <= 1200000,
 	      "third run: %d alerts, cv %.2f rate %.0f: %s", nalerts, pcv, rate, nalerts ? alerts[0] : "");
 	printf("shaping (third run): %d alert(s), plateau cv %.2f, rate %.0f bit/s\n", nalerts, pcv, rate);
+	tw_agg_free(a);
+
+	/* a fifth lab run, the one make check failed on: the 250 kB queue
+	 * (2 s at 1 Mbit/s) made the senders time out and resend what sat in
+	 * it, so for seconds the receivers' cumulative ACKs stood still while
+	 * the shaper carried resent bytes at its rate.  Read from the ACKed
+	 * bytes the site's bins were 0.91, 0.38 and 0.19 Mbit/s (cv 0.76:
+	 * nothing raised); read from the bytes seen, retransmissions
+	 * included (what the shaper let through), the plateau is flat at its
+	 * rate */
+	a = agg();
+	flow(a, "throttle-shape-e-6", 6, "198.51.100.0/24", "media.example", "203.0.113.14", 10.0, 1);
+	flow_to(a, "throttle-shape-e-8", 8, "198.51.100.0/24", "media.example", "203.0.113.14", 80, 10.0, 1);
+	flow(a, "throttle-shape-e-10", 10, "2001:db8:a::/48", "media.example", "2001:db8:113::14", 10.0, 1);
+	flow(a, "throttle-shape-e-12", 12, "192.0.2.0/24", "media.example", "203.0.113.14", 10.0, 1);
+	/* the run's own control flows took half a second at 100 Mbit/s and
+	 * more: one snapshot each, no series to rate; the third run's stand in */
+	flow(a, "throttle-shape-d-2", 2, "198.51.100.0/24", "bulk.example", "203.0.113.13", 12, 1);
+	flow(a, "throttle-shape-d-4", 4, "192.0.2.0/24", "bulk.example", "203.0.113.13", 12, 1);
+	tw_agg_tick(a, T0 + 13 * 1000000000ull, 0);
+	tw_agg_tick(a, T0 + 16 * 1000000000ull, 1);
+	pcv = nalerts ? stat_of(alerts[0], "\"plateau_cv\":") : -1;
+	rate = nalerts ? stat_of(alerts[0], "\"rate_bps\":") : -1;
+	CHECK(nalerts == 1 && strstr(alerts[0], "\"variant\":\"shaping\"") && strstr(alerts[0], "\"port\":0,") &&
+	              pcv >= 0 && pcv <= 0.3 && rate >= 800000 && rate <= 1200000,
+	      "fifth run: %d alerts, cv %.2f rate %.0f: %s", nalerts, pcv, rate, nalerts ? alerts[0] : "");
+	printf("shaping (fifth run, resent bytes): %d alert(s), plateau cv %.2f, rate %.0f bit/s\n", nalerts, pcv,
+	       rate);
 	tw_agg_free(a);
 
 	/* per site: the two queued flows taking turns (a flat 2.2 Mbit/s sum),
