@@ -1162,6 +1162,10 @@ static void sampling_tick(struct daemon *d)
 		        strerror(errno));
 		return;
 	}
+	/* from now on new flows come in at n: the backend's clock (a flow's
+	 * base_ns), so that a verdict carries its flow's admission rate */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	tw_sampling_applied(&d->sampling, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec, n);
 	fprintf(stderr, "tamperwatchd: flow sampling %s from 1 in %u to 1 in %u flows (%s)\n",
 	        n > was ? "raised" : "lowered", was, n,
 	        n > was ? "events were lost" : "no event lost for flows.sample_quiet");
