@@ -1158,8 +1158,9 @@ static void sampling_tick(struct daemon *d)
 	if (!n)
 		return;
 	if (!d->eng->set_sampling || d->eng->set_sampling(d->eng, n) < 0) {
-		fprintf(stderr, "tamperwatchd: cannot set flow sampling 1 in %u in the backend: %s\n", n,
-		        strerror(errno));
+		fprintf(stderr, "tamperwatchd: cannot set flow sampling 1 in %u in the backend: %s (1 in %u stays)\n",
+		        n, strerror(errno), was);
+		tw_sampling_undo(&d->sampling, was); /* the records say what the backend does */
 		return;
 	}
 	/* from now on new flows come in at n: the backend's clock (a flow's

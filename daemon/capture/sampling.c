@@ -15,6 +15,18 @@ void tw_sampling_init(struct tw_sampling *s, uint32_t base, uint32_t max, uint32
 	s->nchg = 1;
 }
 
+void tw_sampling_undo(struct tw_sampling *s, uint32_t was)
+{
+	uint32_t cur = s->cur;
+	if (cur == was)
+		return;
+	if (cur > was && s->raises)
+		s->raises--;
+	else if (cur < was && s->lowers)
+		s->lowers--;
+	__atomic_store_n(&s->cur, was, __ATOMIC_RELEASE);
+}
+
 void tw_sampling_applied(struct tw_sampling *s, uint64_t backend_ns, uint32_t n)
 {
 	if (s->nchg == TW_SAMPLING_CHANGES) {

@@ -49,6 +49,10 @@ void tw_sampling_init(struct tw_sampling *s, uint32_t base, uint32_t max, uint32
  * since the last loss and the last change: the rate halves, at least base. */
 uint32_t tw_sampling_update(struct tw_sampling *s, uint64_t now_ns, uint64_t lost_total);
 
+/* The change tw_sampling_update() returned could not be written to the
+ * backend: the rate in force is was again (the change is not counted). */
+void tw_sampling_undo(struct tw_sampling *s, uint32_t was);
+
 /* The backend has the rate n in force since backend_ns (its clock: monotonic
  * live, as a flow's base_ns).  main calls it once the write succeeded. */
 void tw_sampling_applied(struct tw_sampling *s, uint64_t backend_ns, uint32_t n);

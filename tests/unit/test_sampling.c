@@ -58,6 +58,14 @@ static void rule(void)
 	CHECK(tw_sampling_lost_since(&s, last_loss) == 0, "nothing lost after the last loss");
 	CHECK(tw_sampling_lost_since(NULL, 0) == 0 && tw_sampling_rate(NULL) == 1, "NULL: 1, nothing lost");
 
+	/* a change the backend refused: the rate stays, the change uncounted */
+	tw_sampling_init(&s, 1, 8, 60);
+	tw_sampling_update(&s, t, 0);
+	CHECK(tw_sampling_update(&s, t + 10 * S, 3) == 2, "raised");
+	tw_sampling_undo(&s, 1);
+	CHECK(tw_sampling_rate(&s) == 1 && tw_sampling_raises(&s) == 0, "undone: rate %u, raises %llu",
+	      tw_sampling_rate(&s), (unsigned long long)tw_sampling_raises(&s));
+
 	/* max below base: never raised; quiet 0: never lowered */
 	tw_sampling_init(&s, 4, 2, 0);
 	CHECK(tw_sampling_rate(&s) == 4 && tw_sampling_update(&s, t, 0) == 0 &&
