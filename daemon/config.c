@@ -12,11 +12,17 @@
 
 #define TW_CONFIG_MAX_LINE 1024
 #define TW_CONFIG_MAX_LINES 100000
+/* events.ring_size: a BPF ring buffer is a power of two of whole pages;
+ * the least holds six of the largest events (a flow record and a 2 KB
+ * QUIC snippet), 16 KB pages included */
+#define TW_RINGBUF_MIN 16384
+#define TW_RINGBUF_MAX 1073741824
 
 /* K_RATIO: a double from 0 to 1; K_REAL: a double from min to max;
- * K_U32: a uint32_t field; K_STR: a char[max] field (max = its size);
+ * K_U32: a uint32_t field; K_POW2: a uint32_t field, a power of two;
+ * K_STR: a char[max] field (max = its size);
  * K_ENUM: an int field, the index of the value in names[] */
-enum kind { K_SECONDS, K_INT, K_BOOL, K_RATIO, K_REAL, K_U32, K_STR, K_ENUM };
+enum kind { K_SECONDS, K_INT, K_BOOL, K_RATIO, K_REAL, K_U32, K_POW2, K_STR, K_ENUM };
 
 struct key {
 	const char *section, *name;
@@ -40,6 +46,8 @@ static const struct key keys[] = {
 	{ "flows", "sample", K_U32, 1, TW_SAMPLE_MAX, OFF(sample) },
 	{ "flows", "sample_max", K_U32, 1, TW_SAMPLE_MAX, OFF(sample_max) },
 	{ "flows", "sample_quiet", K_U32, 0, 86400, OFF(sample_quiet) },
+	/* the eBPF backend's event ring buffer (docs/configuration.md "[events]") */
+	{ "events", "ring_size", K_POW2, TW_RINGBUF_MIN, TW_RINGBUF_MAX, OFF(ring_size) },
 	/* per-flow throttling classifier (README "Throttling") */
 	{ "throttling", "min_bytes", K_U32, 1024, 1073741824, OFF(throttling.min_bytes) },
 	{ "throttling", "min_seconds", K_REAL, 1, 3600, OFF(throttling.min_seconds) },
@@ -263,6 +271,7 @@ void tw_config_default(struct tw_config *c)
 	c->sample = 1;
 	c->sample_max = 64;
 	c->sample_quiet = 600;
+	c->ring_size = TW_RINGBUF_BYTES;
 	c->silence_hold_ns = 30ull * 1000000000ull;
 	c->stats_interval = 60;
 	c->sandbox.seccomp = 1;
@@ -377,9 +386,14 @@ static int assign(struct tw_config *c, const char *where, const char *section, c
 		         section, name, k->min, k->max, k->kind == K_SECONDS ? " (seconds)" : "", value);
 		return -1;
 	}
+	if (k->kind == K_POW2 && (v & (v - 1))) {
+		snprintf(err, errlen, "%s: %s.%s: expected a power of two from %lld to %lld, got '%s'", where, section,
+		         name, k->min, k->max, value);
+		return -1;
+	}
 	if (k->kind == K_SECONDS)
 		*(uint64_t *)p = (uint64_t)v * 1000000000ull;
-	else if (k->kind == K_U32)
+	else if (k->kind == K_U32 || k->kind == K_POW2)
 		*(uint32_t *)p = (uint32_t)v;
 	else if (k->off == offsetof(struct tw_config, max_flows) ||
 	         k->off == offsetof(struct tw_config, stats_interval))

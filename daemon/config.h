@@ -26,6 +26,7 @@ struct tw_config {
 	uint32_t sample;              /* flows.sample: 1-in-N flow sampling (1: every flow) */
 	uint32_t sample_max;          /* flows.sample_max: raised up to this when events are lost */
 	uint32_t sample_quiet;        /* flows.sample_quiet (s): halved back after this long without loss */
+	uint32_t ring_size;           /* events.ring_size: the eBPF event ring buffer, bytes (a power of two) */
 	uint64_t silence_hold_ns;     /* flows.silence_hold: a silent ClientHello waits for context */
 	unsigned stats_interval;      /* output.stats_interval (s, 0 = final only) */
 	int events_payload;           /* output.events_payload */

@@ -160,7 +160,7 @@ static struct tw_engine *make_bpf(const struct tw_record_sink *events, const str
                                   size_t errlen)
 {
 	(void)ifaces, (void)nif; /* attach.c puts the programs on the links */
-	return tw_engine_bpf_new(events, replay, cfg->max_flows, pfx, err, errlen);
+	return tw_engine_bpf_new(events, replay, cfg->max_flows, cfg->ring_size, pfx, err, errlen);
 }
 
 static struct tw_engine *make_user(const struct tw_record_sink *events, const struct tw_config *cfg, int replay,
@@ -1158,10 +1158,15 @@ static void sampling_tick(struct daemon *d)
 	if (!n)
 		return;
 	if (!d->eng->set_sampling || d->eng->set_sampling(d->eng, n) < 0) {
-		fprintf(stderr, "tamperwatchd: cannot set flow sampling 1 in %u in the backend: %s\n", n,
-		        strerror(errno));
+		fprintf(stderr, "tamperwatchd: cannot set flow sampling 1 in %u in the backend: %s (1 in %u stays)\n",
+		        n, strerror(errno), was);
+		tw_sampling_undo(&d->sampling, was); /* the records say what the backend does */
 		return;
 	}
+	/* from now on new flows come in at n: the backend's clock (a flow's
+	 * base_ns), so that a verdict carries its flow's admission rate */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	tw_sampling_applied(&d->sampling, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec, n);
 	fprintf(stderr, "tamperwatchd: flow sampling %s from 1 in %u to 1 in %u flows (%s)\n",
 	        n > was ? "raised" : "lowered", was, n,
 	        n > was ? "events were lost" : "no event lost for flows.sample_quiet");

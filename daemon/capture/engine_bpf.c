@@ -229,7 +229,7 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 }
 
 struct tw_engine *tw_engine_bpf_new(const struct tw_record_sink *events, int replay, uint32_t max_flows,
-                                    const struct tw_prefix_opts *pfx, char *err, size_t errlen)
+                                    uint32_t ring_bytes, const struct tw_prefix_opts *pfx, char *err, size_t errlen)
 {
 	struct bpf_engine *b;
 
@@ -271,6 +271,10 @@ struct tw_engine *tw_engine_bpf_new(const struct tw_record_sink *events, int rep
 	}
 	if (bpf_map__set_max_entries(b->skel->maps.tw_flows, max_flows)) {
 		snprintf(err, errlen, "cannot size the flow map to %u entries", max_flows);
+		goto fail;
+	}
+	if (ring_bytes && bpf_map__set_max_entries(b->skel->maps.tw_events, ring_bytes)) {
+		snprintf(err, errlen, "cannot size the event ring buffer to %u bytes", ring_bytes);
 		goto fail;
 	}
 	if (tamperwatch__load(b->skel)) {

@@ -188,7 +188,7 @@ void tw_thr_write_tamper(const struct tw_pipeline *pl, const struct tw_line_sink
 		tw_jb_str(&b, NULL, out->anomalies[i]);
 	tw_jb_arr_close(&b);
 	tw_jb_dbl(&b, "confidence", v->confidence, 2);
-	tw_jb_u64(&b, "sampling", tw_sampling_rate(pl->sampling));
+	tw_jb_u64(&b, "sampling", tw_sampling_admitted(pl->sampling, e));
 	tw_jb_str(&b, "sni", sni && sni[0] ? sni : NULL);
 	tw_jb_str(&b, "http_host", host && host[0] ? host : NULL);
 	tw_jb_str(&b, "dns_qname", NULL);

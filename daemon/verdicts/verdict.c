@@ -626,7 +626,7 @@ static void outcome(struct tw_verdict *v, const struct tw_event *e, const char *
 		.answered = answered,
 		.tamper = t,
 		.rate = rate,
-		.sampling = tw_sampling_rate(pl->sampling),
+		.sampling = tw_sampling_admitted(pl->sampling, e),
 	};
 	/* evidence first: it must know the verdict before an alert the first
 	 * hook raises names this flow */
@@ -1100,7 +1100,7 @@ static int write_tamper(struct tw_verdict *v, const struct tw_event *e, const st
 		tw_jb_str(&b, NULL, a->name[i]);
 	tw_jb_arr_close(&b);
 	tw_jb_dbl(&b, "confidence", c, 2);
-	tw_jb_u64(&b, "sampling", tw_sampling_rate(pl->sampling));
+	tw_jb_u64(&b, "sampling", tw_sampling_admitted(pl->sampling, e));
 	const struct vnames *nm = names(f);
 	tw_jb_str(&b, "sni", nm->sni[0] ? nm->sni : NULL);
 	tw_jb_str(&b, "http_host", nm->host[0] ? nm->host : NULL);

@@ -70,7 +70,7 @@ struct tw_flow_outcome {
 	/* the flow's rate evidence (a busy TCP flow's series, verdicts/throttle.h),
 	 * whatever its verdict; NULL: the flow had no rate series */
 	const struct tw_thr_verdict *rate;
-	uint32_t sampling; /* 1-in-N flow sampling in force when the outcome was known */
+	uint32_t sampling; /* 1-in-N flow sampling in force when the flow was admitted (its weight) */
 };
 typedef void (*tw_outcome_cb)(void *arg, const struct tw_flow_outcome *o);
 

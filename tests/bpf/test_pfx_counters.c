@@ -443,7 +443,7 @@ static void test_pollers(void)
 	CHECK(tw_regions_parse(&r, "nets", "198.51.100.0/24 north\n2001:db8::/32 east\n", err, sizeof(err)) == 0,
 	      "regions: %s", err);
 	struct tw_prefix_opts pfx = { 1, 24, 48 };
-	struct tw_engine *eb = tw_engine_bpf_new(&rs, 1, 4096, &pfx, err, sizeof(err));
+	struct tw_engine *eb = tw_engine_bpf_new(&rs, 1, 4096, 0, &pfx, err, sizeof(err));
 	CHECK(eb != NULL, "bpf engine: %s", err);
 	struct tw_engine *eu = tw_engine_user_new(&rs, 4096, &pfx, err, sizeof(err));
 	CHECK(eu != NULL, "user engine: %s", err);

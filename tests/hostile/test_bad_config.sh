@@ -35,6 +35,9 @@ refused sample0.conf 2 "flows.sample: expected a whole number from 1 to 65536, g
 refused samplebig.conf 3 "flows.sample_max: expected a whole number from 1 to 65536, got '65537'" '[flows]\nsample = 2\nsample_max = 65537\n'
 refused samplefrac.conf 2 "flows.sample: expected a whole number from 1 to 65536, got '1.5'" '[flows]\nsample = 1.5\n'
 refused quietneg.conf 2 "flows.sample_quiet: expected a whole number from 0 to 86400, got '-1'" '[flows]\nsample_quiet = -1\n'
+refused ringodd.conf 3 "events.ring_size: expected a power of two from 16384 to 1073741824, got '100000'" '[flows]\n[events]\nring_size = 100000\n'
+refused ringsmall.conf 2 "events.ring_size: expected a whole number from 16384 to 1073741824, got '8192'" '[events]\nring_size = 8192\n'
+refused ringbig.conf 2 "events.ring_size: expected a whole number from 16384 to 1073741824, got '2147483648'" '[events]\nring_size = 2147483648\n'
 refused date.csv 1 "since: expected YYYY-MM-DD or empty, got '2020-02-30'" 'a.example, any, Law, 2020-02-30,\n' declared
 refused hostbits.csv 2 "pattern: '198.51.100.7/24': host bits set in prefix" '# x\n198.51.100.7/24, any, Law, ,\n' declared
 refused nul.csv 1 "NUL byte in the line" 'a.example\0x, any, Law, ,\n' declared
