@@ -304,7 +304,9 @@ struct tw_dns_msg {
 /* Whole UDP DNS message.  Only the first question is stored; all sections
  * are walked so that a cut anywhere gives TRUNCATED.  Compression pointers
  * are followed with a hop limit; names longer than 255 octets, reserved
- * label types and pointer loops are MALFORMED. */
+ * label types and pointer loops are MALFORMED.  answers[] is the one
+ * exception to "zeroes *out first": its entries below n_answers are written
+ * whole, the others hold whatever they held (8 KiB not cleared per message). */
 enum tw_parse_rc tw_parse_dns(const uint8_t *p, size_t len, struct tw_dns_msg *out);
 
 #endif

@@ -251,18 +251,24 @@ static size_t utf8_len(const uint8_t *s, size_t n)
 	return k;
 }
 
-/* Case-insensitive search for lower-case needle in [s, s+n). */
+/* Case-insensitive search for lower-case needle in [s, s+n).  Its first
+ * byte is no letter ('<'): memchr finds the candidates (this runs over the
+ * body of every response the pipeline decodes). */
 static const uint8_t *find_ci(const uint8_t *s, size_t n, const char *needle)
 {
 	size_t m = strlen(needle);
-	if (m > n)
+	if (!m || m > n)
 		return NULL;
-	for (size_t i = 0; i + m <= n; i++) {
-		size_t j = 0;
-		while (j < m && lower(s[i + j]) == (uint8_t)needle[j])
+	for (const uint8_t *c = s, *last = s + (n - m); c <= last;) {
+		c = memchr(c, needle[0], (size_t)(last - c) + 1);
+		if (!c)
+			return NULL;
+		size_t j = 1;
+		while (j < m && lower(c[j]) == (uint8_t)needle[j])
 			j++;
 		if (j == m)
-			return s + i;
+			return c;
+		c++;
 	}
 	return NULL;
 }

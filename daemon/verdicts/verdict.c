@@ -29,6 +29,7 @@
 #include "verdicts/throttle_flows.h"
 #include "verdicts/quic.h"
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,7 +92,9 @@ struct vdnsq {
 
 /* A flow's names and texts: only flows that carried a request or a
  * response have them (taken from a pool on first write; a DNS flow never
- * does), so the flow state itself stays small */
+ * does), so the flow state itself stays small.  Which of them were written
+ * is in the flow (vflow.names_set): a name never written is never touched,
+ * neither to clear it nor to read it (each sits on cache lines of its own). */
 struct vnames {
 	char sni[TW_NAME_MAX];
 	char host[TW_NAME_MAX];
@@ -99,37 +102,52 @@ struct vnames {
 	char redir_host[TW_NAME_MAX];
 	char resolver[INET6_ADDRSTRLEN];
 };
-static const struct vnames no_names; /* what a flow without names reads */
+enum { N_SNI = 1, N_HOST = 2, N_REDIR_TARGET = 4, N_REDIR_HOST = 8, N_RESOLVER = 16 };
 
+/* A flow's state: three cache lines.  Only the first is cleared when the
+ * flow is created (flow_get); every other field is written before it is
+ * read: the request's by on_client_data (read only once req is set), the
+ * response's by on_server_data (read only once resp is set), an RST's as it
+ * is appended (below nrst), a DNS query's pointer as it is added (below
+ * nq).  A DNS flow touches its first line only. */
 struct vflow {
+	/* line 0: cleared at creation */
 	uint64_t id;
-	enum req_kind req;
-	uint64_t req_ns;  /* when the request (first client payload) passed */
-	uint32_t req_s2c; /* server packets seen by then */
-	uint8_t req_ttl;  /* its IP TTL here */
-	uint8_t unacked;  /* the server's TCP acknowledged nothing after the handshake (request_unacked) */
-	uint8_t pend;     /* why judge_tcp_inner deferred it (PEND_*) */
-	struct vnames *n; /* NULL: none written yet (names() reads no_names) */
-	struct vrst rst[V_MAX_RST];
-	int nrst;
-	int race;
-	enum resp_kind resp;
-	int status;
-	const struct tw_fp_match *fp;
-	uint8_t resp_ttl, resp_base_ttl, resp_last_ttl;
-	uint16_t resp_ipid, resp_ipid_prev;
-	int resp_base_known;
-	int resp_suspect_ipid; /* an IP-ID unlike the server's own on a refusal, redirect or alert (ipid_seen) */
-	/* a redirect (3xx with a Location) to another site than the one asked */
-	int redir_offsite;
+	struct vnames *n;            /* NULL: none written yet (names_set 0) */
 	struct vdnsq *q[V_MAX_DNSQ]; /* DNS flows only */
-	int nq;
+	uint8_t nq;
+	uint8_t nrst;
+	uint8_t race;
+	uint8_t req;  /* enum req_kind */
+	uint8_t resp; /* enum resp_kind */
 	/* ISP NXDOMAIN redirection: the answer for the Host sent the client
 	 * here, and this server sends it on to a search for that name */
-	int isp_redir;
-	int redir_via;
+	uint8_t isp_redir;
+	uint8_t names_set; /* N_*: the names written */
+	uint8_t unacked;   /* the server's TCP acknowledged nothing after the handshake (request_unacked) */
+	uint8_t pend;      /* why judge_tcp_inner deferred it (PEND_*) */
+	/* line 1: the request (on_client_data) */
+	uint64_t req_ns;    /* when the request (first client payload) passed */
+	uint64_t name_hash; /* of the SNI, else the Host (flow_name_hash), when names_set has one */
+	uint32_t req_s2c;   /* server packets seen by then */
+	uint8_t req_ttl;    /* its IP TTL here */
+	/* the response (on_server_data) */
+	uint8_t resp_ttl, resp_base_ttl, resp_last_ttl;
+	const struct tw_fp_match *fp;
+	int32_t status;
+	uint16_t resp_ipid, resp_ipid_prev;
+	uint8_t resp_base_known;
+	uint8_t resp_suspect_ipid; /* an IP-ID unlike the server's own on a refusal, redirect or alert (ipid_seen) */
+	/* a redirect (3xx with a Location) to another site than the one asked */
+	uint8_t redir_offsite;
+	uint8_t redir_via;
 	uint32_t dns_ttl;
+	/* lines 1-2: the RSTs */
+	struct vrst rst[V_MAX_RST];
 };
+_Static_assert(sizeof(struct vflow) <= 192, "a flow's state is three cache lines");
+#define VFLOW_CLEARED offsetof(struct vflow, req_ns)
+_Static_assert(VFLOW_CLEARED <= 64, "the part cleared at creation is one cache line");
 
 struct slot {
 	uint64_t id; /* 0 = empty */
@@ -246,26 +264,50 @@ static int attachment_one_way(const struct tw_verdict *v, const struct tw_event 
 	                      (v->nlocal && (is_local(v, e->family, e->caddr) || is_local(v, e->family, e->saddr))));
 }
 
-/* a flow's names to read (never NULL) */
-static const struct vnames *names(const struct vflow *f)
+/* One of a flow's names (N_*), "" when never written (f may be NULL). */
+static const char *name_get(const struct vflow *f, unsigned which)
 {
-	return f && f->n ? f->n : &no_names;
+	if (!f || !(f->names_set & which))
+		return "";
+	switch (which) {
+	case N_SNI: return f->n->sni;
+	case N_HOST: return f->n->host;
+	case N_REDIR_TARGET: return f->n->redir_target;
+	case N_REDIR_HOST: return f->n->redir_host;
+	default: return f->n->resolver;
+	}
+}
+#define SNI(f) name_get(f, N_SNI)
+#define HOST(f) name_get(f, N_HOST)
+
+static uint64_t name_hash(const char *n)
+{
+	return tw_name_hash(n);
 }
 
-/* a flow's names to write, taken zeroed from the pool on first use; NULL
- * (counted) only when memory ran out */
-static struct vnames *names_w(struct tw_verdict *v, struct vflow *f)
+/* Write one of a flow's names (N_*), cut to its field as snprintf cuts.
+ * The record is taken from the pool on the first write (nothing in it is
+ * cleared: names_set says what was written); when memory ran out the name
+ * is not kept (counted), as if never written. */
+static void name_set(struct tw_verdict *v, struct vflow *f, unsigned which, const char *val)
 {
-	if (f->n)
-		return f->n;
-	if (!(f->n = tw_pool_get(&v->names))) {
+	if (!f->n && !(f->n = tw_pool_get(&v->names))) {
 		v->st.flows_dropped++;
-		return NULL;
+		return;
 	}
-	/* every field is a string, read only as one: empty ones suffice, the
-	 * rest of the record is never read before it is written */
-	f->n->sni[0] = f->n->host[0] = f->n->redir_target[0] = f->n->redir_host[0] = f->n->resolver[0] = 0;
-	return f->n;
+	struct vnames *nm = f->n;
+	char *dst = which == N_SNI            ? nm->sni
+	            : which == N_HOST         ? nm->host
+	            : which == N_REDIR_TARGET ? nm->redir_target
+	            : which == N_REDIR_HOST   ? nm->redir_host
+	                                      : nm->resolver;
+	size_t cap = which == N_RESOLVER ? sizeof(nm->resolver) : TW_NAME_MAX;
+	snprintf(dst, cap, "%s", val);
+	f->names_set |= (uint8_t)which;
+	/* the name the flow asked for, as remember() keeps it: hashed here,
+	 * while the name is in the cache, not when the flow ends */
+	if (which & (N_SNI | N_HOST))
+		f->name_hash = SNI(f)[0] ? name_hash(SNI(f)) : HOST(f)[0] ? name_hash(HOST(f)) : 0;
 }
 
 /* a flow's state back to the pools */
@@ -276,6 +318,7 @@ static void flow_release(struct tw_verdict *v, struct vflow *f)
 	tw_pool_put(&v->names, f->n);
 	f->nq = 0;
 	f->n = NULL;
+	f->names_set = 0;
 }
 
 static uint64_t mix(uint64_t x)
@@ -328,11 +371,12 @@ static struct vflow *flow_get(struct tw_verdict *v, uint64_t id, int create)
 		}
 		s = slot_find(v, id);
 	}
-	struct vflow *f = tw_pool_get_zero(&v->flows);
+	struct vflow *f = tw_pool_get(&v->flows);
 	if (!f) {
 		v->st.flows_dropped++;
 		return NULL;
 	}
+	memset(f, 0, VFLOW_CLEARED); /* the rest is written before it is read (struct vflow) */
 	f->id = id;
 	s->id = id;
 	s->f = f;
@@ -492,7 +536,7 @@ static uint64_t base_rtt(struct tw_verdict *v, int family, const uint8_t *addr)
  * (the factor Hold-On uses for DNS answers) cannot be the server's. */
 static int rst_too_early(struct tw_verdict *v, const struct vflow *f, const struct tw_event *e)
 {
-	if (e->ctx.stage != TW_STAGE_CLIENT_DATA || !f->req_ns || e->ts_ns < f->req_ns)
+	if (e->ctx.stage != TW_STAGE_CLIENT_DATA || f->req == REQ_NONE || !f->req_ns || e->ts_ns < f->req_ns)
 		return 0;
 	uint64_t rtt = handshake_rtt(&e->flow), known = base_rtt(v, e->family, e->saddr);
 	if (known && (!rtt || known < rtt))
@@ -639,11 +683,6 @@ static void outcome(struct tw_verdict *v, const struct tw_event *e, const char *
 const struct tw_verdict_stats *tw_verdict_stats(const struct tw_verdict *v)
 {
 	return &v->st;
-}
-
-static uint64_t name_hash(const char *n)
-{
-	return tw_name_hash(n);
 }
 
 static struct answ *answ_slot(struct tw_verdict *v, int family, const uint8_t *addr)
@@ -830,14 +869,11 @@ static void on_client_data(struct tw_verdict *v, struct vflow *f, const struct t
 	f->req_ttl = e->ttl;
 	if (parsed && counted(v, P_TLS_HELLO, d->req.tls_rc) <= TW_PAYLOAD_TRUNCATED) {
 		f->req = REQ_TLS;
-		struct vnames *nm;
-		if (d->req.tls.has_sni && (nm = names_w(v, f)))
-			snprintf(nm->sni, sizeof(nm->sni), "%s", d->req.tls.sni);
+		if (d->req.tls.has_sni)
+			name_set(v, f, N_SNI, d->req.tls.sni);
 	} else if (parsed && counted(v, P_HTTP_REQ, d->req.http_rc) <= TW_PAYLOAD_TRUNCATED) {
 		f->req = REQ_HTTP;
-		struct vnames *nm = names_w(v, f);
-		if (nm)
-			snprintf(nm->host, sizeof(nm->host), "%s", d->req.http.host);
+		name_set(v, f, N_HOST, d->req.http.host);
 	} else {
 		f->req = REQ_OTHER;
 	}
@@ -897,7 +933,7 @@ static void isp_redirect_check(struct tw_verdict *v, struct vflow *f, const stru
                                const struct tw_http_resp *r)
 {
 	struct tw_http_redirect rd;
-	const char *host = names(f)->host;
+	const char *host = HOST(f);
 	if (!host[0] || is_ip_literal(host))
 		return;
 	const struct answ *a = answ_find(v, e->family, e->saddr, name_hash(host), e->ts_ns);
@@ -918,11 +954,12 @@ static void isp_redirect_check(struct tw_verdict *v, struct vflow *f, const stru
 	snprintf(want, sizeof(want), "%.*s", (int)(hl && host[hl - 1] == '.' ? hl - 1 : hl), host);
 	if (!strcasestr(rd.url + rd.query_off, want))
 		return;
-	struct vnames *nm = f->n; /* a Host was written: the names are there */
+	char resolver[INET6_ADDRSTRLEN];
 	f->isp_redir = 1;
-	f->redir_via = rd.via;
-	snprintf(nm->redir_host, sizeof(nm->redir_host), "%s", rd.host);
-	tw_addr_str(a->rfamily, a->resolver, nm->resolver, sizeof(nm->resolver));
+	f->redir_via = (uint8_t)rd.via;
+	name_set(v, f, N_REDIR_HOST, rd.host);
+	tw_addr_str(a->rfamily, a->resolver, resolver, sizeof(resolver));
+	name_set(v, f, N_RESOLVER, resolver);
 	f->dns_ttl = a->ttl;
 }
 
@@ -940,7 +977,7 @@ static void redirect_target(struct tw_verdict *v, struct vflow *f, const struct 
 	if (!tw_http_redirect(e->snippet, e->snippet_len, &rd) || !rd.host[0])
 		return;
 	tw_addr_str(e->family, e->saddr, sip, sizeof(sip));
-	const char *host = names(f)->host;
+	const char *host = HOST(f);
 	if (host[0] && !is_ip_literal(host)) {
 		char want[TW_NAME_MAX];
 		size_t hl = strlen(host);
@@ -951,9 +988,7 @@ static void redirect_target(struct tw_verdict *v, struct vflow *f, const struct 
 	}
 	if (is_ip_literal(rd.host))
 		f->redir_offsite = 0;
-	struct vnames *nm = names_w(v, f);
-	if (nm)
-		snprintf(nm->redir_target, sizeof(nm->redir_target), "%s", rd.host);
+	name_set(v, f, N_REDIR_TARGET, rd.host);
 }
 
 /* A refusal, redirect or TLS alert whose IP-ID is unlike the server's own
@@ -979,12 +1014,18 @@ static void on_server_data(struct tw_verdict *v, struct vflow *f, const struct t
 	const struct tw_event *e = d->ev;
 	const struct tw_http_resp *r = &d->resp.http;
 	int parsed = d->view == TW_VIEW_RESPONSE;
+	if (f->resp == RESP_NONE) { /* the first response: what it may not write (struct vflow) */
+		f->fp = NULL;
+		f->status = 0;
+		f->resp_suspect_ipid = 0;
+		f->redir_offsite = 0;
+	}
 	f->resp_ttl = e->ttl;
 	f->resp_ipid = e->ip_id;
 	f->resp_base_ttl = e->ctx.sender_ttl_base;
 	f->resp_last_ttl = e->ctx.sender_ttl_last;
 	f->resp_ipid_prev = e->ctx.sender_ipid_last;
-	f->resp_base_known = e->ctx.sender_seen;
+	f->resp_base_known = (uint8_t)e->ctx.sender_seen;
 	if (parsed && counted(v, P_HTTP_RESP, d->resp.http_rc) <= TW_PAYLOAD_TRUNCATED) {
 		f->resp = RESP_HTTP;
 		f->status = r->status;
@@ -1101,9 +1142,8 @@ static int write_tamper(struct tw_verdict *v, const struct tw_event *e, const st
 	tw_jb_arr_close(&b);
 	tw_jb_dbl(&b, "confidence", c, 2);
 	tw_jb_u64(&b, "sampling", tw_sampling_rate(pl->sampling));
-	const struct vnames *nm = names(f);
-	tw_jb_str(&b, "sni", nm->sni[0] ? nm->sni : NULL);
-	tw_jb_str(&b, "http_host", nm->host[0] ? nm->host : NULL);
+	tw_jb_str(&b, "sni", SNI(f)[0] ? SNI(f) : NULL);
+	tw_jb_str(&b, "http_host", HOST(f)[0] ? HOST(f) : NULL);
 	tw_jb_str(&b, "dns_qname", dns_qname);
 	if (detail_key)
 		tw_jb_str(&b, detail_key, detail);
@@ -1170,11 +1210,11 @@ static void write_redirect(struct tw_verdict *v, const struct tw_event *e, const
 	record_head(pl, &b, e, "redirect");
 	tw_jb_obj_open(&b, "redirect");
 	tw_jb_str(&b, "label", "isp_redirect");
-	tw_jb_str(&b, "http_host", names(f)->host);
+	tw_jb_str(&b, "http_host", HOST(f));
 	tw_jb_u64(&b, "status", (uint64_t)f->status);
 	tw_jb_str(&b, "via", f->redir_via == TW_REDIR_LOCATION ? "location" : "meta_refresh");
-	tw_jb_str(&b, "target_host", names(f)->redir_host);
-	tw_jb_str(&b, "resolver", names(f)->resolver);
+	tw_jb_str(&b, "target_host", name_get(f, N_REDIR_HOST));
+	tw_jb_str(&b, "resolver", name_get(f, N_RESOLVER));
 	tw_jb_u64(&b, "dns_ttl", f->dns_ttl);
 	tw_jb_arr_open(&b, "evidence");
 	tw_jb_str(&b, NULL, "dns_answer_for_host");
@@ -1224,12 +1264,10 @@ static uint64_t prefix_key(const struct tw_verdict *v, const struct tw_event *e)
 	return mix(mix(x ^ e->family) ^ y);
 }
 
+/* the SNI's hash, else the Host's, 0 if neither (name_set hashed it) */
 static uint64_t flow_name_hash(const struct vflow *f)
 {
-	if (!f)
-		return 0;
-	const struct vnames *nm = names(f);
-	return nm->sni[0] ? name_hash(nm->sni) : nm->host[0] ? name_hash(nm->host) : 0;
+	return f && (f->names_set & (N_SNI | N_HOST)) ? f->name_hash : 0;
 }
 
 static int request_unacked(struct tw_verdict *v, const struct tw_event *e, const struct vflow *f);
@@ -1305,7 +1343,7 @@ static void resolve_pending(struct tw_verdict *v, struct pending *p)
 		int w = judge_response(v, p->e, &p->f, 0, &t);
 		if (!w && p->f.isp_redir)
 			write_redirect(v, p->e, &p->f);
-		outcome(v, p->e, names(&p->f)->sni[0] ? names(&p->f)->sni : names(&p->f)->host, 1, w ? &t : NULL, NULL);
+		outcome(v, p->e, SNI(&p->f)[0] ? SNI(&p->f) : HOST(&p->f), 1, w ? &t : NULL, NULL);
 		flow_release(v, &p->f);
 		return;
 	}
@@ -1315,7 +1353,7 @@ static void resolve_pending(struct tw_verdict *v, struct pending *p)
 		anom(&a, "request_unacked", V_UNACKED_W);
 	int w = write_tamper(v, p->e, &p->f, m, "PSH->timeout", tw_stage_name(TW_STAGE_CLIENT_DATA), &a, NULL,
 	                     why ? "cross_flow" : NULL, why, &t);
-	outcome(v, p->e, names(&p->f)->sni[0] ? names(&p->f)->sni : names(&p->f)->host, 0, w ? &t : NULL, NULL);
+	outcome(v, p->e, SNI(&p->f)[0] ? SNI(&p->f) : HOST(&p->f), 0, w ? &t : NULL, NULL);
 	flow_release(v, &p->f);
 }
 
@@ -1351,6 +1389,7 @@ static void defer(struct tw_verdict *v, const struct tw_event *e, struct vflow *
 	memset(p->f.q, 0, sizeof(p->f.q));
 	p->f.nq = 0;
 	f->n = NULL;
+	f->names_set = 0;
 	p->due_ns = e->ts_ns + v->hold_ns;
 }
 
@@ -1376,7 +1415,7 @@ static void quic_judged(void *arg, const struct tw_quic_judged *j)
 	struct tw_verdict *v = arg;
 	struct anomalies a = { .n = 0 };
 	static struct vnames nm; /* only sni is ever written */
-	struct vflow f = { .req = REQ_TLS, .n = &nm };
+	struct vflow f = { .req = REQ_TLS, .n = &nm, .names_set = N_SNI };
 	struct tw_tamper t;
 	int w = 0;
 	snprintf(nm.sni, sizeof(nm.sni), "%s", j->sni);
@@ -1402,8 +1441,7 @@ static int judge_throttle(struct tw_verdict *v, const struct tw_event *e, const 
 	if (tv->kind != TW_THR_POLICING || attachment_one_way(v, e))
 		return 0;
 	v->st.verdicts[TW_METHOD_THROTTLING]++;
-	tw_thr_write_tamper(v->pl, &v->records, record_head, e, f ? names(f)->sni : NULL, f ? names(f)->host : NULL, tv,
-	                    t);
+	tw_thr_write_tamper(v->pl, &v->records, record_head, e, f ? SNI(f) : NULL, f ? HOST(f) : NULL, tv, t);
 	return 1;
 }
 
@@ -1425,7 +1463,7 @@ static void judge_tcp(struct tw_verdict *v, const struct tw_event *e, struct vfl
 	}
 	if (!w && f && f->isp_redir)
 		write_redirect(v, e, f);
-	const char *domain = f ? (names(f)->sni[0] ? names(f)->sni : names(f)->host) : NULL;
+	const char *domain = f ? (SNI(f)[0] ? SNI(f) : HOST(f)) : NULL;
 	/* flows that never carried a request say nothing about a target's reachability
 	 * unless they were cut before it (SYN timeouts, resets after the handshake);
 	 * nor, without a verdict, do flows first seen mid-stream: mostly the
@@ -1506,7 +1544,7 @@ static int judge_response(struct tw_verdict *v, const struct tw_event *e, struct
 		 * redirect elsewhere that is none is an injection (ads, spyware) */
 		if (!f->fp && f->redir_offsite)
 			return write_tamper(v, e, f, TW_METHOD_HTTP_INJECTION, sig, stage, &a, NULL, "redirect_target",
-			                    names(f)->redir_target, t);
+			                    name_get(f, N_REDIR_TARGET), t);
 		return write_tamper(v, e, f, TW_METHOD_HTTP_BLOCKPAGE, sig, stage, &a, NULL,
 		                    f->fp ? "fingerprint" : NULL, f->fp ? f->fp->name : NULL, t);
 	}
@@ -1531,7 +1569,7 @@ static int request_unacked(struct tw_verdict *v, const struct tw_event *e, const
 {
 	const struct tw_flow *fl = &e->flow;
 	const struct tw_dir_state *c2s = &fl->dir[TW_DIR_C2S], *s2c = &fl->dir[TW_DIR_S2C];
-	if (!f || !f->req_ns || !(fl->flags & TW_FLOW_CLIENT_DATA) ||
+	if (!f || f->req == REQ_NONE || !f->req_ns || !(fl->flags & TW_FLOW_CLIENT_DATA) ||
 	    (fl->flags & (TW_FLOW_SERVER_DATA | TW_FLOW_MIDSTREAM | TW_FLOW_SYNACK_FIRST)))
 		return 0;
 	if (s2c->syn_count != 1 || !c2s->syn_count || s2c->packets != s2c->syn_count)
