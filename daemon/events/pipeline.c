@@ -25,6 +25,16 @@ int tw_pipeline_add_consumer(struct tw_pipeline *pl, const char *name, tw_event_
 	return 0;
 }
 
+int tw_pipeline_add_prefetch(struct tw_pipeline *pl, tw_prefetch_fn fn, void *arg)
+{
+	if (pl->nprefetch == TW_PIPELINE_MAX_CONSUMERS)
+		return -1;
+	pl->prefetch[pl->nprefetch].fn = fn;
+	pl->prefetch[pl->nprefetch].arg = arg;
+	pl->nprefetch++;
+	return 0;
+}
+
 void tw_event_writer_init(struct tw_event_writer *w, const struct tw_pipeline_opts *opt, tw_line_fn fn, void *arg)
 {
 	memset(w, 0, sizeof(*w));
@@ -357,6 +367,8 @@ void tw_pipeline_event(struct tw_pipeline *pl, const struct tw_event *e, size_t 
 		return;
 	}
 	pl->events[e->type]++;
+	for (int i = 0; i < pl->nprefetch; i++)
+		pl->prefetch[i].fn(pl->prefetch[i].arg, e);
 	decode(&pl->dec, e);
 	for (int i = 0; i < pl->nconsumers; i++)
 		pl->consumers[i].fn(pl->consumers[i].arg, &pl->dec);

@@ -76,19 +76,29 @@ struct vrst {
 	uint32_t c2s_pkts; /* client packets seen by then */
 };
 
+/* A DNS query of a flow, as big as it needs (one of V_DNSQ_CLASSES sizes,
+ * a cache line for most): its name, then the first response's addresses
+ * packed (family 4 or 6, then 4 or 16 bytes, in answer order).  The answer
+ * set's text (dns_answers_text) is made from them only when a second
+ * response comes to be compared with; the first four are the ones marked
+ * suspect when it differs. */
+#define V_ANS0_TEXT 160 /* the answer sets are compared as texts cut to this, NUL included */
+#define V_PACKED_MAX (TW_DNS_MAX_ANS * 17)
 struct vdnsq {
+	const struct tw_fp_match *fp;
 	uint16_t id;
 	uint8_t differs; /* the second response's answer set was another */
+	uint8_t nresp;   /* responses seen (stops at 255) */
 	uint8_t ttl[2];
 	uint8_t rcode[2];
-	uint8_t a0fam[4]; /* suspect when a differing second one comes */
-	int nresp;
-	int na0;
-	const struct tw_fp_match *fp;
-	uint8_t a0[4][16]; /* the first response's addresses, to mark them */
-	char qname[TW_NAME_MAX];
-	char ans0[160]; /* the first response's answer set, as text */
+	uint8_t nans; /* addresses packed */
+	uint8_t cls;  /* its size class (pool) */
+	uint8_t qlen;
+	char data[]; /* the name (qlen bytes and a NUL), then the addresses */
 };
+#define V_DNSQ_CLASSES 4
+static const size_t dnsq_size[V_DNSQ_CLASSES] = { 64, 128, 256,
+	                                          offsetof(struct vdnsq, data) + TW_NAME_MAX + V_PACKED_MAX };
 
 /* A flow's names and texts: only flows that carried a request or a
  * response have them (taken from a pool on first write; a DNS flow never
@@ -220,7 +230,9 @@ struct tw_verdict {
 	/* flow state and DNS query sets, taken per flow and given back at its
 	 * end: no malloc per flow once the pools have grown to the working set
 	 * (at most max of each; util/pool.h) */
-	struct tw_pool flows, dnsq, names;
+	struct tw_pool flows, names;
+	struct tw_pool dnsq[V_DNSQ_CLASSES]; /* by size (dnsq_size) */
+	size_t dnsq_live;                    /* queries held, all sizes: at most max */
 	struct base *bases;
 	struct answ *answers;
 	struct recent *recent;
@@ -313,8 +325,10 @@ static void name_set(struct tw_verdict *v, struct vflow *f, unsigned which, cons
 /* a flow's state back to the pools */
 static void flow_release(struct tw_verdict *v, struct vflow *f)
 {
-	for (int i = 0; i < f->nq; i++)
-		tw_pool_put(&v->dnsq, f->q[i]);
+	for (int i = 0; i < f->nq; i++) {
+		v->dnsq_live--;
+		tw_pool_put(&v->dnsq[f->q[i]->cls], f->q[i]);
+	}
 	tw_pool_put(&v->names, f->n);
 	f->nq = 0;
 	f->n = NULL;
@@ -550,6 +564,7 @@ static int rst_too_early(struct tw_verdict *v, const struct vflow *f, const stru
 }
 
 static void verdict_tick(void *arg, uint64_t now_wall_ns, int final);
+static void verdict_prefetch(void *arg, const struct tw_event *e);
 static int ipid_jumps(uint16_t now, uint16_t prev);
 static void quic_judged(void *arg, const struct tw_quic_judged *j);
 
@@ -576,7 +591,8 @@ struct tw_verdict *tw_verdict_new(struct tw_pipeline *pl, const struct tw_fp_db 
 	v->max = max_flows;
 	/* chunks of about 200 KB each */
 	tw_pool_init(&v->flows, sizeof(struct vflow), 1024, max_flows ? max_flows : 1);
-	tw_pool_init(&v->dnsq, sizeof(struct vdnsq), 512, max_flows ? max_flows : 1);
+	for (int i = 0; i < V_DNSQ_CLASSES; i++) /* chunks of 32 to 288 KB */
+		tw_pool_init(&v->dnsq[i], dnsq_size[i], 512, max_flows ? max_flows : 1);
 	tw_pool_init(&v->names, sizeof(struct vnames), 256, max_flows ? max_flows : 1);
 	v->hold_ns = hold_ns;
 	v->pl = pl;
@@ -586,6 +602,7 @@ struct tw_verdict *tw_verdict_new(struct tw_pipeline *pl, const struct tw_fp_db 
 	/* before aggregation's tick (main.c adds it later): held verdicts
 	 * reach aggregation in the same tick they are written */
 	tw_pipeline_add_tick(pl, verdict_tick, v);
+	tw_pipeline_add_prefetch(pl, verdict_prefetch, v);
 	return v;
 }
 
@@ -624,7 +641,8 @@ void tw_verdict_free(struct tw_verdict *v)
 	tw_thr_flows_free(v->thr);
 	tw_quic_verdicts_free(v->quic);
 	tw_pool_destroy(&v->flows); /* every flow state still held */
-	tw_pool_destroy(&v->dnsq);
+	for (int i = 0; i < V_DNSQ_CLASSES; i++)
+		tw_pool_destroy(&v->dnsq[i]);
 	tw_pool_destroy(&v->names);
 	free(v->slots);
 	free(v->bases);
@@ -736,22 +754,50 @@ static void app(char *out, size_t cap, size_t *o, const char *s, size_t n)
 	out[*o] = 0;
 }
 
+/* A response's addresses (A and AAAA answers, in order), packed as
+ * struct vdnsq keeps them; their count in *n, the bytes returned. */
+static size_t pack_answers(const struct tw_dns_msg *m, uint8_t *out, uint8_t *n)
+{
+	size_t o = 0;
+	*n = 0;
+	for (int i = 0; i < m->n_answers && i < TW_DNS_MAX_ANS; i++) {
+		const struct tw_dns_answer *x = &m->answers[i];
+		if (x->family != 4 && x->family != 6)
+			continue;
+		out[o++] = x->family;
+		memcpy(out + o, x->addr, x->family == 4 ? 4 : 16);
+		o += x->family == 4 ? 4 : 16;
+		(*n)++;
+	}
+	return o;
+}
+
+/* The i-th packed address, as a family (TW_FAMILY_*) and 16 bytes zero-padded. */
+static const uint8_t *packed_next(const uint8_t *p, int *family, uint8_t addr[16])
+{
+	int l = p[0] == 4 ? 4 : 16;
+	*family = p[0] == 4 ? TW_FAMILY_IPV4 : TW_FAMILY_IPV6;
+	memset(addr, 0, 16);
+	memcpy(addr, p + 1, (size_t)l);
+	return p + 1 + l;
+}
+
 /* "rcode=N A1 A2 ..." (addresses only: CNAMEs vary legitimately), cut to
- * cap - 1 characters: only compared, never written out.  Built without
- * printf (once per DNS query, on the verdict path of every lookup). */
-static void dns_answers_text(const struct tw_dns_msg *m, char *out, size_t cap)
+ * cap - 1 characters: only compared, never written out.  From n packed
+ * addresses (pack_answers); made only when a query has a second response. */
+static void dns_answers_text(uint8_t rcode, const uint8_t *packed, int n, char *out, size_t cap)
 {
 	size_t o = 0;
 	char a[INET6_ADDRSTRLEN + 1];
 	out[0] = 0;
 	app(out, cap, &o, "rcode=", 6);
-	app(out, cap, &o, a, (size_t)snprintf(a, sizeof(a), "%u", m->rcode));
-	for (int i = 0; i < m->n_answers && o + 1 < cap; i++) {
-		const struct tw_dns_answer *x = &m->answers[i];
-		if (x->family != 4 && x->family != 6)
-			continue;
+	app(out, cap, &o, a, (size_t)snprintf(a, sizeof(a), "%u", rcode));
+	for (int i = 0; i < n && o + 1 < cap; i++) {
+		int fam;
+		uint8_t addr[16];
+		packed = packed_next(packed, &fam, addr);
 		a[0] = ' ';
-		tw_addr_str(x->family == 4 ? TW_FAMILY_IPV4 : TW_FAMILY_IPV6, x->addr, a + 1, sizeof(a) - 1);
+		tw_addr_str(fam, addr, a + 1, sizeof(a) - 1);
 		app(out, cap, &o, a, 1 + strlen(a + 1));
 	}
 }
@@ -781,25 +827,35 @@ static void on_dns_response(struct tw_verdict *v, struct vflow *f, const struct 
 	if (d->view != TW_VIEW_DNS || counted(v, P_DNS, d->dns.rc) == TW_PAYLOAD_MALFORMED || !m->is_response)
 		return;
 	struct vdnsq *q = NULL;
+	uint8_t packed[V_PACKED_MAX], npacked;
+	size_t plen = pack_answers(m, packed, &npacked);
 	for (int i = 0; i < f->nq; i++)
 		if (f->q[i]->id == m->id)
 			q = f->q[i];
 	if (!q) {
 		if (f->nq == V_MAX_DNSQ)
 			return;
-		if (!(q = tw_pool_get(&v->dnsq))) {
+		/* the first response: the name and its addresses, in the smallest size that holds them */
+		size_t ql = strnlen(m->qname, TW_NAME_MAX - 1), need = offsetof(struct vdnsq, data) + ql + 1 + plen;
+		int cls = 0;
+		while (dnsq_size[cls] < need)
+			cls++;
+		if (v->dnsq_live >= v->max || !(q = tw_pool_get(&v->dnsq[cls]))) {
 			v->st.flows_dropped++;
 			return;
 		}
-		/* what is read before it is written; the texts are written first */
-		q->nresp = q->na0 = 0;
+		v->dnsq_live++;
+		q->cls = (uint8_t)cls;
+		q->nresp = 0;
 		q->differs = 0;
 		q->fp = NULL;
 		f->q[f->nq++] = q;
 		q->id = m->id;
-		size_t ql = strnlen(m->qname, sizeof(q->qname) - 1);
-		memcpy(q->qname, m->qname, ql);
-		q->qname[ql] = 0;
+		q->qlen = (uint8_t)ql;
+		memcpy(q->data, m->qname, ql);
+		q->data[ql] = 0;
+		q->nans = npacked;
+		memcpy(q->data + ql + 1, packed, plen);
 	}
 	/* learnt as answers arrive, so queries judged at a flush already
 	 * know the resolver; the most frequent TTL wins (base_ttl) */
@@ -807,15 +863,20 @@ static void on_dns_response(struct tw_verdict *v, struct vflow *f, const struct 
 	int ttl_odd = base_ttl(v, e->family, e->saddr, &rbase) && ttl_differs(e->ttl, rbase);
 	base_learn(v, e->family, e->saddr, e->ttl);
 	int differs = 0;
+	const uint8_t *ans0 = (const uint8_t *)q->data + q->qlen + 1;
 	if (q->nresp < 2) {
-		char ans1[sizeof(q->ans0)];
-		dns_answers_text(m, q->nresp ? ans1 : q->ans0, sizeof(q->ans0));
 		q->ttl[q->nresp] = e->ttl;
 		q->rcode[q->nresp] = m->rcode;
-		differs = q->nresp == 1 && strcmp(q->ans0, ans1);
+		if (q->nresp == 1) {
+			char t0[V_ANS0_TEXT], t1[V_ANS0_TEXT];
+			dns_answers_text(q->rcode[0], ans0, q->nans, t0, sizeof(t0));
+			dns_answers_text(m->rcode, packed, npacked, t1, sizeof(t1));
+			differs = strcmp(t0, t1) != 0;
+		}
 		q->differs = (uint8_t)differs;
 	}
-	q->nresp++;
+	if (q->nresp < 255)
+		q->nresp++;
 	int forged = 0;
 	for (int i = 0; v->fp && i < m->n_answers; i++) {
 		char a[INET6_ADDRSTRLEN] = "";
@@ -846,14 +907,13 @@ static void on_dns_response(struct tw_verdict *v, struct vflow *f, const struct 
 		if (x->family != 4 && x->family != 6)
 			continue;
 		answ_put(v, x, nh, e, forged || ttl_odd || differs);
-		if (q->nresp == 1 && q->na0 < 4) {
-			memset(q->a0[q->na0], 0, 16);
-			memcpy(q->a0[q->na0], x->addr, x->family == 4 ? 4 : 16);
-			q->a0fam[q->na0++] = x->family == 4 ? TW_FAMILY_IPV4 : TW_FAMILY_IPV6;
-		}
 	}
-	for (int i = 0; differs && i < q->na0; i++) {
-		struct answ *s = answ_find(v, q->a0fam[i], q->a0[i], nh, e->ts_ns);
+	/* the first response's first four addresses, now suspect too */
+	for (int i = 0; differs && i < q->nans && i < 4; i++) {
+		int fam;
+		uint8_t addr[16];
+		ans0 = packed_next(ans0, &fam, addr);
+		struct answ *s = answ_find(v, fam, addr, nh, e->ts_ns);
 		if (s)
 			s->suspect = 1;
 	}
@@ -1190,9 +1250,9 @@ static void judge_dns(struct tw_verdict *v, const struct tw_event *e, struct vfl
 		if (q->fp)
 			anom(&a, "dns_known_forged_address", 0.90);
 		struct tw_tamper t;
-		int w = a.n && write_tamper(v, e, f, TW_METHOD_DNS_INJECTION, sig, "dns", &a, q->qname,
+		int w = a.n && write_tamper(v, e, f, TW_METHOD_DNS_INJECTION, sig, "dns", &a, q->data,
 		                            q->fp ? "fingerprint" : NULL, q->fp ? q->fp->name : NULL, &t);
-		outcome(v, e, q->qname, q->nresp > 0, w ? &t : NULL, NULL);
+		outcome(v, e, q->data, q->nresp > 0, w ? &t : NULL, NULL);
 	}
 }
 
@@ -1691,6 +1751,24 @@ static int judge_tcp_inner(struct tw_verdict *v, const struct tw_event *e, struc
 		                    &a, NULL, NULL, NULL, t);
 	}
 	return resp;
+}
+
+/* Before the pipeline decodes an event (tw_prefetch_fn): the flow table's
+ * slot and the server's baseline it will read are asked for, so that they
+ * arrive while the payload is parsed rather than after. */
+static void verdict_prefetch(void *arg, const struct tw_event *e)
+{
+	const struct tw_verdict *v = arg;
+	switch (e->type) {
+	case TW_EV_DNS_RESPONSE:
+	case TW_EV_FLOW_END: __builtin_prefetch(base_slot((struct tw_verdict *)v, e->family, e->saddr)); break;
+	case TW_EV_CLIENT_DATA:
+	case TW_EV_SERVER_DATA:
+	case TW_EV_RST:
+	case TW_EV_DATA_AFTER_RST: break;
+	default: return; /* no flow state */
+	}
+	__builtin_prefetch(&v->slots[mix(e->flow_id) & v->mask]);
 }
 
 void tw_verdict_event(void *verdict, const struct tw_decoded_event *d)
