@@ -112,7 +112,13 @@ struct vnames {
 	char redir_host[TW_NAME_MAX];
 	char resolver[INET6_ADDRSTRLEN];
 };
-enum { N_SNI = 1, N_HOST = 2, N_REDIR_TARGET = 4, N_REDIR_HOST = 8, N_RESOLVER = 16 };
+/* Most flows only ever have one short name (the SNI or the Host): it is
+ * kept in a record of one cache line instead (N_SHORT), moved to a whole
+ * struct vnames when another name comes or a longer one. */
+struct vshort {
+	char s[64];
+};
+enum { N_SNI = 1, N_HOST = 2, N_REDIR_TARGET = 4, N_REDIR_HOST = 8, N_RESOLVER = 16, N_SHORT = 32 };
 
 /* A flow's state: three cache lines.  Only the first is cleared when the
  * flow is created (flow_get); every other field is written before it is
@@ -123,7 +129,7 @@ enum { N_SNI = 1, N_HOST = 2, N_REDIR_TARGET = 4, N_REDIR_HOST = 8, N_RESOLVER =
 struct vflow {
 	/* line 0: cleared at creation */
 	uint64_t id;
-	struct vnames *n;            /* NULL: none written yet (names_set 0) */
+	void *n;                     /* struct vnames, or struct vshort (N_SHORT); NULL: none written yet */
 	struct vdnsq *q[V_MAX_DNSQ]; /* DNS flows only */
 	uint8_t nq;
 	uint8_t nrst;
@@ -230,7 +236,7 @@ struct tw_verdict {
 	/* flow state and DNS query sets, taken per flow and given back at its
 	 * end: no malloc per flow once the pools have grown to the working set
 	 * (at most max of each; util/pool.h) */
-	struct tw_pool flows, names;
+	struct tw_pool flows, names, short_names;
 	struct tw_pool dnsq[V_DNSQ_CLASSES]; /* by size (dnsq_size) */
 	size_t dnsq_live;                    /* queries held, all sizes: at most max */
 	struct base *bases;
@@ -276,18 +282,28 @@ static int attachment_one_way(const struct tw_verdict *v, const struct tw_event 
 	                      (v->nlocal && (is_local(v, e->family, e->caddr) || is_local(v, e->family, e->saddr))));
 }
 
+/* A name's field in a whole record (N_*), and its size. */
+static char *name_field(struct vnames *nm, unsigned which, size_t *cap)
+{
+	*cap = which == N_RESOLVER ? sizeof(nm->resolver) : TW_NAME_MAX;
+	switch (which) {
+	case N_SNI: return nm->sni;
+	case N_HOST: return nm->host;
+	case N_REDIR_TARGET: return nm->redir_target;
+	case N_REDIR_HOST: return nm->redir_host;
+	default: return nm->resolver;
+	}
+}
+
 /* One of a flow's names (N_*), "" when never written (f may be NULL). */
 static const char *name_get(const struct vflow *f, unsigned which)
 {
+	size_t cap;
 	if (!f || !(f->names_set & which))
 		return "";
-	switch (which) {
-	case N_SNI: return f->n->sni;
-	case N_HOST: return f->n->host;
-	case N_REDIR_TARGET: return f->n->redir_target;
-	case N_REDIR_HOST: return f->n->redir_host;
-	default: return f->n->resolver;
-	}
+	if (f->names_set & N_SHORT) /* its one name */
+		return ((const struct vshort *)f->n)->s;
+	return name_field(f->n, which, &cap);
 }
 #define SNI(f) name_get(f, N_SNI)
 #define HOST(f) name_get(f, N_HOST)
@@ -303,19 +319,40 @@ static uint64_t name_hash(const char *n)
  * is not kept (counted), as if never written. */
 static void name_set(struct tw_verdict *v, struct vflow *f, unsigned which, const char *val)
 {
-	if (!f->n && !(f->n = tw_pool_get(&v->names))) {
-		v->st.flows_dropped++;
-		return;
+	size_t len = strnlen(val, TW_NAME_MAX), cap;
+	char *dst;
+	if (!f->n && (which & (N_SNI | N_HOST)) && len < sizeof(((struct vshort *)0)->s)) {
+		if (!(f->n = tw_pool_get(&v->short_names))) {
+			v->st.flows_dropped++;
+			return;
+		}
+		f->names_set = (uint8_t)(which | N_SHORT);
+		dst = ((struct vshort *)f->n)->s;
+		cap = sizeof(((struct vshort *)0)->s);
+	} else {
+		struct vnames *nm = f->n;
+		if (!nm || (f->names_set & N_SHORT)) { /* a whole record, the short name moved into it */
+			if (!(nm = tw_pool_get(&v->names))) {
+				v->st.flows_dropped++;
+				return;
+			}
+			if (f->n) {
+				unsigned had = f->names_set & (N_SNI | N_HOST);
+				char *old = name_field(nm, had, &cap);
+				memcpy(old, ((struct vshort *)f->n)->s, strlen(((struct vshort *)f->n)->s) + 1);
+				tw_pool_put(&v->short_names, f->n);
+			}
+			f->n = nm;
+			f->names_set &= (uint8_t)~N_SHORT;
+		}
+		dst = name_field(nm, which, &cap);
+		f->names_set |= (uint8_t)which;
 	}
-	struct vnames *nm = f->n;
-	char *dst = which == N_SNI            ? nm->sni
-	            : which == N_HOST         ? nm->host
-	            : which == N_REDIR_TARGET ? nm->redir_target
-	            : which == N_REDIR_HOST   ? nm->redir_host
-	                                      : nm->resolver;
-	size_t cap = which == N_RESOLVER ? sizeof(nm->resolver) : TW_NAME_MAX;
-	snprintf(dst, cap, "%s", val);
-	f->names_set |= (uint8_t)which;
+	/* as snprintf(dst, cap, "%s", val) */
+	if (len > cap - 1)
+		len = cap - 1;
+	memcpy(dst, val, len);
+	dst[len] = 0;
 	/* the name the flow asked for, as remember() keeps it: hashed here,
 	 * while the name is in the cache, not when the flow ends */
 	if (which & (N_SNI | N_HOST))
@@ -329,7 +366,7 @@ static void flow_release(struct tw_verdict *v, struct vflow *f)
 		v->dnsq_live--;
 		tw_pool_put(&v->dnsq[f->q[i]->cls], f->q[i]);
 	}
-	tw_pool_put(&v->names, f->n);
+	tw_pool_put((f->names_set & N_SHORT) ? &v->short_names : &v->names, f->n);
 	f->nq = 0;
 	f->n = NULL;
 	f->names_set = 0;
@@ -594,6 +631,7 @@ struct tw_verdict *tw_verdict_new(struct tw_pipeline *pl, const struct tw_fp_db 
 	for (int i = 0; i < V_DNSQ_CLASSES; i++) /* chunks of 32 to 288 KB */
 		tw_pool_init(&v->dnsq[i], dnsq_size[i], 512, max_flows ? max_flows : 1);
 	tw_pool_init(&v->names, sizeof(struct vnames), 256, max_flows ? max_flows : 1);
+	tw_pool_init(&v->short_names, sizeof(struct vshort), 2048, max_flows ? max_flows : 1);
 	v->hold_ns = hold_ns;
 	v->pl = pl;
 	v->records.fn = records;
@@ -644,6 +682,7 @@ void tw_verdict_free(struct tw_verdict *v)
 	for (int i = 0; i < V_DNSQ_CLASSES; i++)
 		tw_pool_destroy(&v->dnsq[i]);
 	tw_pool_destroy(&v->names);
+	tw_pool_destroy(&v->short_names);
 	free(v->slots);
 	free(v->bases);
 	free(v->answers);
