@@ -626,12 +626,12 @@ struct tw_verdict *tw_verdict_new(struct tw_pipeline *pl, const struct tw_fp_db 
 	}
 	v->mask = cap - 1;
 	v->max = max_flows;
-	/* chunks of about 200 KB each */
+	/* chunks of about 200-300 KB each: few system calls as they grow */
 	tw_pool_init(&v->flows, sizeof(struct vflow), 1024, max_flows ? max_flows : 1);
-	for (int i = 0; i < V_DNSQ_CLASSES; i++) /* chunks of 32 to 288 KB */
-		tw_pool_init(&v->dnsq[i], dnsq_size[i], 512, max_flows ? max_flows : 1);
+	for (int i = 0; i < V_DNSQ_CLASSES; i++)
+		tw_pool_init(&v->dnsq[i], dnsq_size[i], (256u << 10) / dnsq_size[i], max_flows ? max_flows : 1);
 	tw_pool_init(&v->names, sizeof(struct vnames), 256, max_flows ? max_flows : 1);
-	tw_pool_init(&v->short_names, sizeof(struct vshort), 2048, max_flows ? max_flows : 1);
+	tw_pool_init(&v->short_names, sizeof(struct vshort), 4096, max_flows ? max_flows : 1);
 	v->hold_ns = hold_ns;
 	v->pl = pl;
 	v->records.fn = records;
@@ -865,6 +865,16 @@ static void on_dns_response(struct tw_verdict *v, struct vflow *f, const struct 
 	const struct tw_dns_msg *m = &d->dns.msg;
 	if (d->view != TW_VIEW_DNS || counted(v, P_DNS, d->dns.rc) == TW_PAYLOAD_MALFORMED || !m->is_response)
 		return;
+	/* the recent-answers slots each address goes to (answ_put, below):
+	 * asked for now, they arrive while the query is looked up */
+	for (int i = 0; i < m->n_answers && i < TW_DNS_MAX_ANS; i++) {
+		const struct tw_dns_answer *x = &m->answers[i];
+		uint8_t addr[16] = { 0 };
+		if (x->family != 4 && x->family != 6)
+			continue;
+		memcpy(addr, x->addr, x->family == 4 ? 4 : 16);
+		__builtin_prefetch(answ_slot(v, x->family == 4 ? TW_FAMILY_IPV4 : TW_FAMILY_IPV6, addr), 1);
+	}
 	struct vdnsq *q = NULL;
 	uint8_t packed[V_PACKED_MAX], npacked;
 	size_t plen = pack_answers(m, packed, &npacked);
