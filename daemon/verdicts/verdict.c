@@ -142,6 +142,9 @@ struct vflow {
 	uint8_t names_set; /* N_*: the names written */
 	uint8_t unacked;   /* the server's TCP acknowledged nothing after the handshake (request_unacked) */
 	uint8_t pend;      /* why judge_tcp_inner deferred it (PEND_*) */
+	/* what judge_dns reads of q[0], kept here by on_dns_response: the
+	 * flow's end reads the query itself only to write about it */
+	uint8_t q0_nresp, q0_differs, q0_ttl[2], q0_fp;
 	/* line 1: the request (on_client_data) */
 	uint64_t req_ns;    /* when the request (first client payload) passed */
 	uint64_t name_hash; /* of the SNI, else the Host (flow_name_hash), when names_set has one */
@@ -897,6 +900,7 @@ static void on_dns_response(struct tw_verdict *v, struct vflow *f, const struct 
 		q->cls = (uint8_t)cls;
 		q->nresp = 0;
 		q->differs = 0;
+		q->ttl[1] = 0;
 		q->fp = NULL;
 		f->q[f->nq++] = q;
 		q->id = m->id;
@@ -965,6 +969,13 @@ static void on_dns_response(struct tw_verdict *v, struct vflow *f, const struct 
 		struct answ *s = answ_find(v, fam, addr, nh, e->ts_ns);
 		if (s)
 			s->suspect = 1;
+	}
+	if (q == f->q[0]) {
+		f->q0_nresp = q->nresp;
+		f->q0_differs = q->differs;
+		f->q0_ttl[0] = q->ttl[0];
+		f->q0_ttl[1] = q->ttl[1];
+		f->q0_fp = q->fp != NULL;
 	}
 }
 
@@ -1286,22 +1297,28 @@ static void judge_dns(struct tw_verdict *v, const struct tw_event *e, struct vfl
 	int have_base = base_ttl(v, e->family, e->saddr, &base);
 	for (int i = 0; i < f->nq; i++) {
 		struct vdnsq *q = f->q[i];
-		struct anomalies a = { .n = 0 };
+		/* the first query as the flow keeps it (on_dns_response): q is
+		 * read only when something is written about it */
+		int nresp = i ? q->nresp : f->q0_nresp, differs = i ? q->differs : f->q0_differs;
+		uint8_t ttl0 = i ? q->ttl[0] : f->q0_ttl[0], ttl1 = i ? q->ttl[1] : f->q0_ttl[1];
+		int has_fp = i ? q->fp != NULL : f->q0_fp;
+		struct anomalies a;
+		a.n = 0;
 		const char *sig = "DNS->forged";
-		if (q->nresp >= 2 && q->differs) {
+		if (nresp >= 2 && differs) {
 			anom(&a, "dns_duplicate_differs", 0.80);
 			sig = "DNS->duplicate";
-			if (ttl_differs(q->ttl[0], q->ttl[1]))
+			if (ttl_differs(ttl0, ttl1))
 				anom(&a, "dns_ttl_mismatch", 0.50);
-		} else if (have_base && q->nresp >= 1 && ttl_differs(q->ttl[0], base)) {
+		} else if (have_base && nresp >= 1 && ttl_differs(ttl0, base)) {
 			anom(&a, "dns_ttl_mismatch", 0.50);
 		}
-		if (q->fp)
+		if (has_fp)
 			anom(&a, "dns_known_forged_address", 0.90);
 		struct tw_tamper t;
 		int w = a.n && write_tamper(v, e, f, TW_METHOD_DNS_INJECTION, sig, "dns", &a, q->data,
-		                            q->fp ? "fingerprint" : NULL, q->fp ? q->fp->name : NULL, &t);
-		outcome(v, e, q->data, q->nresp > 0, w ? &t : NULL, NULL);
+		                            has_fp ? "fingerprint" : NULL, has_fp ? q->fp->name : NULL, &t);
+		outcome(v, e, q->data, nresp > 0, w ? &t : NULL, NULL);
 	}
 }
 
