@@ -199,7 +199,7 @@ static void decode(struct tw_decoded_event *d, const struct tw_event *e)
 		                                                       : tw_parse_http_request(p, n, &d->req.http);
 	} else {
 		d->view = TW_VIEW_RESPONSE;
-		d->resp.http_rc = tw_parse_http_response(p, n, &d->resp.http);
+		d->resp.http_rc = tw_parse_http_response_head(p, n, &d->resp.http); /* title: payload_json */
 		d->resp.tls_rc = d->resp.http_rc <= TW_PAYLOAD_TRUNCATED
 		                         ? TW_PAYLOAD_NOT_THIS
 		                         : tw_parse_tls_server_first(p, n, &d->resp.tls);
@@ -309,8 +309,13 @@ static void payload_json(struct tw_jb *b, const struct tw_decoded_event *d)
 		if (d->resp.http_rc <= TW_PAYLOAD_TRUNCATED) {
 			tw_jb_obj_open(b, "http");
 			tw_jb_u64(b, "status", (uint64_t)r->status);
-			if (r->title[0])
-				tw_jb_str(b, "title", r->title);
+			/* the title, read here only: decode() leaves it out */
+			char title[sizeof(r->title)] = "";
+			if (r->headers_complete)
+				tw_http_title(e->snippet + r->body_off, e->snippet_len - r->body_off, title,
+				              sizeof(title));
+			if (title[0])
+				tw_jb_str(b, "title", title);
 			if (r->location[0])
 				tw_jb_str(b, "redirect", r->location);
 			tw_jb_obj_close(b);

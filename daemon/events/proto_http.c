@@ -359,7 +359,24 @@ static int has_close_token(const uint8_t *s, size_t n)
 	return 0;
 }
 
+void tw_http_title(const uint8_t *body, size_t n, char *out, size_t outsz)
+{
+	extract_title(body, n, out, outsz);
+}
+
+static enum tw_parse_rc parse_response(const uint8_t *p, size_t len, struct tw_http_resp *out, int title);
+
 enum tw_parse_rc tw_parse_http_response(const uint8_t *p, size_t len, struct tw_http_resp *out)
+{
+	return parse_response(p, len, out, 1);
+}
+
+enum tw_parse_rc tw_parse_http_response_head(const uint8_t *p, size_t len, struct tw_http_resp *out)
+{
+	return parse_response(p, len, out, 0);
+}
+
+static enum tw_parse_rc parse_response(const uint8_t *p, size_t len, struct tw_http_resp *out, int title)
 {
 	static const char pfx[] = "HTTP/";
 	size_t i;
@@ -414,7 +431,8 @@ enum tw_parse_rc tw_parse_http_response(const uint8_t *p, size_t len, struct tw_
 		if (n == 0) {
 			out->headers_complete = 1;
 			out->body_off = i;
-			extract_title(p + i, len - i, out->title, sizeof(out->title));
+			if (title)
+				extract_title(p + i, len - i, out->title, sizeof(out->title));
 			return TW_PAYLOAD_OK;
 		}
 		if (l[0] == ' ' || l[0] == '\t')
