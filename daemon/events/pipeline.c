@@ -25,6 +25,16 @@ int tw_pipeline_add_consumer(struct tw_pipeline *pl, const char *name, tw_event_
 	return 0;
 }
 
+int tw_pipeline_add_prefetch(struct tw_pipeline *pl, tw_prefetch_fn fn, void *arg)
+{
+	if (pl->nprefetch == TW_PIPELINE_MAX_CONSUMERS)
+		return -1;
+	pl->prefetch[pl->nprefetch].fn = fn;
+	pl->prefetch[pl->nprefetch].arg = arg;
+	pl->nprefetch++;
+	return 0;
+}
+
 void tw_event_writer_init(struct tw_event_writer *w, const struct tw_pipeline_opts *opt, tw_line_fn fn, void *arg)
 {
 	memset(w, 0, sizeof(*w));
@@ -189,7 +199,7 @@ static void decode(struct tw_decoded_event *d, const struct tw_event *e)
 		                                                       : tw_parse_http_request(p, n, &d->req.http);
 	} else {
 		d->view = TW_VIEW_RESPONSE;
-		d->resp.http_rc = tw_parse_http_response(p, n, &d->resp.http);
+		d->resp.http_rc = tw_parse_http_response_head(p, n, &d->resp.http); /* title: payload_json */
 		d->resp.tls_rc = d->resp.http_rc <= TW_PAYLOAD_TRUNCATED
 		                         ? TW_PAYLOAD_NOT_THIS
 		                         : tw_parse_tls_server_first(p, n, &d->resp.tls);
@@ -299,8 +309,13 @@ static void payload_json(struct tw_jb *b, const struct tw_decoded_event *d)
 		if (d->resp.http_rc <= TW_PAYLOAD_TRUNCATED) {
 			tw_jb_obj_open(b, "http");
 			tw_jb_u64(b, "status", (uint64_t)r->status);
-			if (r->title[0])
-				tw_jb_str(b, "title", r->title);
+			/* the title, read here only: decode() leaves it out */
+			char title[sizeof(r->title)] = "";
+			if (r->headers_complete)
+				tw_http_title(e->snippet + r->body_off, e->snippet_len - r->body_off, title,
+				              sizeof(title));
+			if (title[0])
+				tw_jb_str(b, "title", title);
 			if (r->location[0])
 				tw_jb_str(b, "redirect", r->location);
 			tw_jb_obj_close(b);
@@ -357,6 +372,8 @@ void tw_pipeline_event(struct tw_pipeline *pl, const struct tw_event *e, size_t 
 		return;
 	}
 	pl->events[e->type]++;
+	for (int i = 0; i < pl->nprefetch; i++)
+		pl->prefetch[i].fn(pl->prefetch[i].arg, e);
 	decode(&pl->dec, e);
 	for (int i = 0; i < pl->nconsumers; i++)
 		pl->consumers[i].fn(pl->consumers[i].arg, &pl->dec);

@@ -57,6 +57,11 @@ struct tw_decoded_event {
 	};
 };
 typedef void (*tw_event_fn)(void *arg, const struct tw_decoded_event *d);
+/* A consumer's look-ahead: called with each valid event before it is
+ * decoded, it only starts the loads the consumer will need for it (cache
+ * prefetches of its tables: the decoding then runs while they arrive); it
+ * changes nothing. */
+typedef void (*tw_prefetch_fn)(void *arg, const struct tw_event *e);
 
 #define TW_PIPELINE_MAX_CONSUMERS 4
 #define TW_PIPELINE_MAX_TICKS 16
@@ -70,6 +75,11 @@ struct tw_pipeline {
 		void *arg;
 	} consumers[TW_PIPELINE_MAX_CONSUMERS];
 	int nconsumers;
+	struct {
+		tw_prefetch_fn fn;
+		void *arg;
+	} prefetch[TW_PIPELINE_MAX_CONSUMERS];
+	int nprefetch;
 	/* called once a second of the run's clock (capture time on replay) and
 	 * at the end (final = 1), in the order added: time-driven detectors
 	 * (aggregation, shutdown) and the status snapshot hang here */
@@ -87,6 +97,8 @@ struct tw_pipeline {
 void tw_pipeline_init(struct tw_pipeline *pl, const struct tw_pipeline_opts *opt);
 /* 0, or -1 when all TW_PIPELINE_MAX_CONSUMERS slots are taken (a build-time bound) */
 int tw_pipeline_add_consumer(struct tw_pipeline *pl, const char *name, tw_event_fn fn, void *arg);
+/* 0, or -1 when all TW_PIPELINE_MAX_CONSUMERS slots are taken */
+int tw_pipeline_add_prefetch(struct tw_pipeline *pl, tw_prefetch_fn fn, void *arg);
 /* len: bytes available at e (ring buffer record size) */
 void tw_pipeline_event(struct tw_pipeline *pl, const struct tw_event *e, size_t len);
 /* The same, as a capture backend's record callback (tw_record_fn, engine.h): arg is the pipeline. */

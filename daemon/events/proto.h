@@ -241,6 +241,13 @@ struct tw_http_resp {
 	int n_bad_lines; /* header lines without ':' (ignored) */
 };
 enum tw_parse_rc tw_parse_http_response(const uint8_t *p, size_t len, struct tw_http_resp *out);
+/* The same but for the title, left "" (the body is not searched): the
+ * pipeline decodes so, and the event writer, the one reader of a title,
+ * takes it with tw_http_title when it writes the line. */
+enum tw_parse_rc tw_parse_http_response_head(const uint8_t *p, size_t len, struct tw_http_resp *out);
+/* The first <title> of a body (from body_off), as tw_parse_http_response
+ * fills title. */
+void tw_http_title(const uint8_t *body, size_t n, char *out, size_t outsz);
 #define TW_HTTP_CE_NONE 0
 #define TW_HTTP_CE_GZIP 1
 #define TW_HTTP_CE_DEFLATE 2
@@ -304,7 +311,9 @@ struct tw_dns_msg {
 /* Whole UDP DNS message.  Only the first question is stored; all sections
  * are walked so that a cut anywhere gives TRUNCATED.  Compression pointers
  * are followed with a hop limit; names longer than 255 octets, reserved
- * label types and pointer loops are MALFORMED. */
+ * label types and pointer loops are MALFORMED.  answers[] is the one
+ * exception to "zeroes *out first": its entries below n_answers are written
+ * whole, the others hold whatever they held (8 KiB not cleared per message). */
 enum tw_parse_rc tw_parse_dns(const uint8_t *p, size_t len, struct tw_dns_msg *out);
 
 #endif

@@ -6,6 +6,7 @@
  * TRUNCATED (including a pointer beyond len, which a cut message can hold);
  * contradictions are MALFORMED.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "events/proto.h"
@@ -190,8 +191,14 @@ static enum tw_parse_rc walk_rrs(const uint8_t *p, size_t len, size_t *offp, uns
 			m->answers_truncated = 1;
 			continue;
 		}
+		/* every field of a stored answer is written (the message is not
+		 * zeroed whole: tw_parse_dns) */
 		a->type = type;
 		a->ttl = ttl;
+		a->family = 0;
+		memset(a->addr, 0, sizeof(a->addr));
+		if (type != TW_DNS_CNAME)
+			a->cname[0] = '\0';
 		if (type == TW_DNS_A) {
 			a->family = 4;
 			memcpy(a->addr, p + rd, 4);
@@ -209,7 +216,11 @@ enum tw_parse_rc tw_parse_dns(const uint8_t *p, size_t len, struct tw_dns_msg *o
 {
 	enum tw_parse_rc rc;
 
-	memset(out, 0, sizeof(*out));
+	/* zeroed but for answers[] (16 of them, 8 KiB: once per DNS event),
+	 * whose entries are written whole as they are stored (walk_rrs) and
+	 * read only below n_answers */
+	memset(out, 0, offsetof(struct tw_dns_msg, answers));
+	memset(&out->answers_truncated, 0, sizeof(*out) - offsetof(struct tw_dns_msg, answers_truncated));
 	if (!p || len < TW_DNS_HDR)
 		return TW_PAYLOAD_TRUNCATED;
 	out->id = rd16(p);

@@ -251,18 +251,24 @@ static size_t utf8_len(const uint8_t *s, size_t n)
 	return k;
 }
 
-/* Case-insensitive search for lower-case needle in [s, s+n). */
+/* Case-insensitive search for lower-case needle in [s, s+n).  Its first
+ * byte is no letter ('<'): memchr finds the candidates (this runs over the
+ * body of every response the pipeline decodes). */
 static const uint8_t *find_ci(const uint8_t *s, size_t n, const char *needle)
 {
 	size_t m = strlen(needle);
-	if (m > n)
+	if (!m || m > n)
 		return NULL;
-	for (size_t i = 0; i + m <= n; i++) {
-		size_t j = 0;
-		while (j < m && lower(s[i + j]) == (uint8_t)needle[j])
+	for (const uint8_t *c = s, *last = s + (n - m); c <= last;) {
+		c = memchr(c, needle[0], (size_t)(last - c) + 1);
+		if (!c)
+			return NULL;
+		size_t j = 1;
+		while (j < m && lower(c[j]) == (uint8_t)needle[j])
 			j++;
 		if (j == m)
-			return s + i;
+			return c;
+		c++;
 	}
 	return NULL;
 }
@@ -353,7 +359,24 @@ static int has_close_token(const uint8_t *s, size_t n)
 	return 0;
 }
 
+void tw_http_title(const uint8_t *body, size_t n, char *out, size_t outsz)
+{
+	extract_title(body, n, out, outsz);
+}
+
+static enum tw_parse_rc parse_response(const uint8_t *p, size_t len, struct tw_http_resp *out, int title);
+
 enum tw_parse_rc tw_parse_http_response(const uint8_t *p, size_t len, struct tw_http_resp *out)
+{
+	return parse_response(p, len, out, 1);
+}
+
+enum tw_parse_rc tw_parse_http_response_head(const uint8_t *p, size_t len, struct tw_http_resp *out)
+{
+	return parse_response(p, len, out, 0);
+}
+
+static enum tw_parse_rc parse_response(const uint8_t *p, size_t len, struct tw_http_resp *out, int title)
 {
 	static const char pfx[] = "HTTP/";
 	size_t i;
@@ -408,7 +431,8 @@ enum tw_parse_rc tw_parse_http_response(const uint8_t *p, size_t len, struct tw_
 		if (n == 0) {
 			out->headers_complete = 1;
 			out->body_off = i;
-			extract_title(p + i, len - i, out->title, sizeof(out->title));
+			if (title)
+				extract_title(p + i, len - i, out->title, sizeof(out->title));
 			return TW_PAYLOAD_OK;
 		}
 		if (l[0] == ' ' || l[0] == '\t')

@@ -192,7 +192,7 @@ int tw_http_redirect(const uint8_t *p, size_t len, struct tw_http_redirect *out)
 {
 	struct tw_http_resp r;
 	memset(out, 0, sizeof(*out));
-	enum tw_parse_rc rc = tw_parse_http_response(p, len, &r);
+	enum tw_parse_rc rc = tw_parse_http_response_head(p, len, &r);
 	if (rc != TW_PAYLOAD_OK && rc != TW_PAYLOAD_TRUNCATED)
 		return 0;
 	out->status = r.status;

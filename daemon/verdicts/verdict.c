@@ -29,6 +29,7 @@
 #include "verdicts/throttle_flows.h"
 #include "verdicts/quic.h"
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,23 +76,35 @@ struct vrst {
 	uint32_t c2s_pkts; /* client packets seen by then */
 };
 
+/* A DNS query of a flow, as big as it needs (one of V_DNSQ_CLASSES sizes,
+ * a cache line for most): its name, then the first response's addresses
+ * packed (family 4 or 6, then 4 or 16 bytes, in answer order).  The answer
+ * set's text (dns_answers_text) is made from them only when a second
+ * response comes to be compared with; the first four are the ones marked
+ * suspect when it differs. */
+#define V_ANS0_TEXT 160 /* the answer sets are compared as texts cut to this, NUL included */
+#define V_PACKED_MAX (TW_DNS_MAX_ANS * 17)
 struct vdnsq {
+	const struct tw_fp_match *fp;
 	uint16_t id;
 	uint8_t differs; /* the second response's answer set was another */
+	uint8_t nresp;   /* responses seen (stops at 255) */
 	uint8_t ttl[2];
 	uint8_t rcode[2];
-	uint8_t a0fam[4]; /* suspect when a differing second one comes */
-	int nresp;
-	int na0;
-	const struct tw_fp_match *fp;
-	uint8_t a0[4][16]; /* the first response's addresses, to mark them */
-	char qname[TW_NAME_MAX];
-	char ans0[160]; /* the first response's answer set, as text */
+	uint8_t nans; /* addresses packed */
+	uint8_t cls;  /* its size class (pool) */
+	uint8_t qlen;
+	char data[]; /* the name (qlen bytes and a NUL), then the addresses */
 };
+#define V_DNSQ_CLASSES 4
+static const size_t dnsq_size[V_DNSQ_CLASSES] = { 64, 128, 256,
+	                                          offsetof(struct vdnsq, data) + TW_NAME_MAX + V_PACKED_MAX };
 
 /* A flow's names and texts: only flows that carried a request or a
  * response have them (taken from a pool on first write; a DNS flow never
- * does), so the flow state itself stays small */
+ * does), so the flow state itself stays small.  Which of them were written
+ * is in the flow (vflow.names_set): a name never written is never touched,
+ * neither to clear it nor to read it (each sits on cache lines of its own). */
 struct vnames {
 	char sni[TW_NAME_MAX];
 	char host[TW_NAME_MAX];
@@ -99,37 +112,61 @@ struct vnames {
 	char redir_host[TW_NAME_MAX];
 	char resolver[INET6_ADDRSTRLEN];
 };
-static const struct vnames no_names; /* what a flow without names reads */
+/* Most flows only ever have one short name (the SNI or the Host): it is
+ * kept in a record of one cache line instead (N_SHORT), moved to a whole
+ * struct vnames when another name comes or a longer one. */
+struct vshort {
+	char s[64];
+};
+enum { N_SNI = 1, N_HOST = 2, N_REDIR_TARGET = 4, N_REDIR_HOST = 8, N_RESOLVER = 16, N_SHORT = 32 };
 
+/* A flow's state: three cache lines.  Only the first is cleared when the
+ * flow is created (flow_get); every other field is written before it is
+ * read: the request's by on_client_data (read only once req is set), the
+ * response's by on_server_data (read only once resp is set), an RST's as it
+ * is appended (below nrst), a DNS query's pointer as it is added (below
+ * nq).  A DNS flow touches its first line only. */
 struct vflow {
+	/* line 0: cleared at creation */
 	uint64_t id;
-	enum req_kind req;
-	uint64_t req_ns;  /* when the request (first client payload) passed */
-	uint32_t req_s2c; /* server packets seen by then */
-	uint8_t req_ttl;  /* its IP TTL here */
-	uint8_t unacked;  /* the server's TCP acknowledged nothing after the handshake (request_unacked) */
-	uint8_t pend;     /* why judge_tcp_inner deferred it (PEND_*) */
-	struct vnames *n; /* NULL: none written yet (names() reads no_names) */
-	struct vrst rst[V_MAX_RST];
-	int nrst;
-	int race;
-	enum resp_kind resp;
-	int status;
-	const struct tw_fp_match *fp;
-	uint8_t resp_ttl, resp_base_ttl, resp_last_ttl;
-	uint16_t resp_ipid, resp_ipid_prev;
-	int resp_base_known;
-	int resp_suspect_ipid; /* an IP-ID unlike the server's own on a refusal, redirect or alert (ipid_seen) */
-	/* a redirect (3xx with a Location) to another site than the one asked */
-	int redir_offsite;
+	void *n;                     /* struct vnames, or struct vshort (N_SHORT); NULL: none written yet */
 	struct vdnsq *q[V_MAX_DNSQ]; /* DNS flows only */
-	int nq;
+	uint8_t nq;
+	uint8_t nrst;
+	uint8_t race;
+	uint8_t req;  /* enum req_kind */
+	uint8_t resp; /* enum resp_kind */
 	/* ISP NXDOMAIN redirection: the answer for the Host sent the client
 	 * here, and this server sends it on to a search for that name */
-	int isp_redir;
-	int redir_via;
+	uint8_t isp_redir;
+	uint8_t names_set; /* N_*: the names written */
+	uint8_t unacked;   /* the server's TCP acknowledged nothing after the handshake (request_unacked) */
+	uint8_t pend;      /* why judge_tcp_inner deferred it (PEND_*) */
+	/* what judge_dns reads of q[0], kept here by on_dns_response: the
+	 * flow's end reads the query itself only to write about it */
+	uint8_t q0_nresp, q0_differs, q0_ttl[2], q0_fp;
+	/* line 1: the request (on_client_data) */
+	uint64_t req_ns;    /* when the request (first client payload) passed */
+	uint64_t name_hash; /* of the SNI, else the Host (flow_name_hash), when names_set has one */
+	uint32_t req_s2c;   /* server packets seen by then */
+	uint8_t req_ttl;    /* its IP TTL here */
+	/* the response (on_server_data) */
+	uint8_t resp_ttl, resp_base_ttl, resp_last_ttl;
+	const struct tw_fp_match *fp;
+	int32_t status;
+	uint16_t resp_ipid, resp_ipid_prev;
+	uint8_t resp_base_known;
+	uint8_t resp_suspect_ipid; /* an IP-ID unlike the server's own on a refusal, redirect or alert (ipid_seen) */
+	/* a redirect (3xx with a Location) to another site than the one asked */
+	uint8_t redir_offsite;
+	uint8_t redir_via;
 	uint32_t dns_ttl;
+	/* lines 1-2: the RSTs */
+	struct vrst rst[V_MAX_RST];
 };
+_Static_assert(sizeof(struct vflow) <= 192, "a flow's state is three cache lines");
+#define VFLOW_CLEARED offsetof(struct vflow, req_ns)
+_Static_assert(VFLOW_CLEARED <= 64, "the part cleared at creation is one cache line");
 
 struct slot {
 	uint64_t id; /* 0 = empty */
@@ -202,7 +239,9 @@ struct tw_verdict {
 	/* flow state and DNS query sets, taken per flow and given back at its
 	 * end: no malloc per flow once the pools have grown to the working set
 	 * (at most max of each; util/pool.h) */
-	struct tw_pool flows, dnsq, names;
+	struct tw_pool flows, names, short_names;
+	struct tw_pool dnsq[V_DNSQ_CLASSES]; /* by size (dnsq_size) */
+	size_t dnsq_live;                    /* queries held, all sizes: at most max */
 	struct base *bases;
 	struct answ *answers;
 	struct recent *recent;
@@ -246,36 +285,94 @@ static int attachment_one_way(const struct tw_verdict *v, const struct tw_event 
 	                      (v->nlocal && (is_local(v, e->family, e->caddr) || is_local(v, e->family, e->saddr))));
 }
 
-/* a flow's names to read (never NULL) */
-static const struct vnames *names(const struct vflow *f)
+/* A name's field in a whole record (N_*), and its size. */
+static char *name_field(struct vnames *nm, unsigned which, size_t *cap)
 {
-	return f && f->n ? f->n : &no_names;
+	*cap = which == N_RESOLVER ? sizeof(nm->resolver) : TW_NAME_MAX;
+	switch (which) {
+	case N_SNI: return nm->sni;
+	case N_HOST: return nm->host;
+	case N_REDIR_TARGET: return nm->redir_target;
+	case N_REDIR_HOST: return nm->redir_host;
+	default: return nm->resolver;
+	}
 }
 
-/* a flow's names to write, taken zeroed from the pool on first use; NULL
- * (counted) only when memory ran out */
-static struct vnames *names_w(struct tw_verdict *v, struct vflow *f)
+/* One of a flow's names (N_*), "" when never written (f may be NULL). */
+static const char *name_get(const struct vflow *f, unsigned which)
 {
-	if (f->n)
-		return f->n;
-	if (!(f->n = tw_pool_get(&v->names))) {
-		v->st.flows_dropped++;
-		return NULL;
+	size_t cap;
+	if (!f || !(f->names_set & which))
+		return "";
+	if (f->names_set & N_SHORT) /* its one name */
+		return ((const struct vshort *)f->n)->s;
+	return name_field(f->n, which, &cap);
+}
+#define SNI(f) name_get(f, N_SNI)
+#define HOST(f) name_get(f, N_HOST)
+
+static uint64_t name_hash(const char *n)
+{
+	return tw_name_hash(n);
+}
+
+/* Write one of a flow's names (N_*), cut to its field as snprintf cuts.
+ * The record is taken from the pool on the first write (nothing in it is
+ * cleared: names_set says what was written); when memory ran out the name
+ * is not kept (counted), as if never written. */
+static void name_set(struct tw_verdict *v, struct vflow *f, unsigned which, const char *val)
+{
+	size_t len = strnlen(val, TW_NAME_MAX), cap;
+	char *dst;
+	if (!f->n && (which & (N_SNI | N_HOST)) && len < sizeof(((struct vshort *)0)->s)) {
+		if (!(f->n = tw_pool_get(&v->short_names))) {
+			v->st.flows_dropped++;
+			return;
+		}
+		f->names_set = (uint8_t)(which | N_SHORT);
+		dst = ((struct vshort *)f->n)->s;
+		cap = sizeof(((struct vshort *)0)->s);
+	} else {
+		struct vnames *nm = f->n;
+		if (!nm || (f->names_set & N_SHORT)) { /* a whole record, the short name moved into it */
+			if (!(nm = tw_pool_get(&v->names))) {
+				v->st.flows_dropped++;
+				return;
+			}
+			if (f->n) {
+				unsigned had = f->names_set & (N_SNI | N_HOST);
+				char *old = name_field(nm, had, &cap);
+				memcpy(old, ((struct vshort *)f->n)->s, strlen(((struct vshort *)f->n)->s) + 1);
+				tw_pool_put(&v->short_names, f->n);
+			}
+			f->n = nm;
+			f->names_set &= (uint8_t)~N_SHORT;
+		}
+		dst = name_field(nm, which, &cap);
+		f->names_set |= (uint8_t)which;
 	}
-	/* every field is a string, read only as one: empty ones suffice, the
-	 * rest of the record is never read before it is written */
-	f->n->sni[0] = f->n->host[0] = f->n->redir_target[0] = f->n->redir_host[0] = f->n->resolver[0] = 0;
-	return f->n;
+	/* as snprintf(dst, cap, "%s", val) */
+	if (len > cap - 1)
+		len = cap - 1;
+	memcpy(dst, val, len);
+	dst[len] = 0;
+	/* the name the flow asked for, as remember() keeps it: hashed here,
+	 * while the name is in the cache, not when the flow ends */
+	if (which & (N_SNI | N_HOST))
+		f->name_hash = SNI(f)[0] ? name_hash(SNI(f)) : HOST(f)[0] ? name_hash(HOST(f)) : 0;
 }
 
 /* a flow's state back to the pools */
 static void flow_release(struct tw_verdict *v, struct vflow *f)
 {
-	for (int i = 0; i < f->nq; i++)
-		tw_pool_put(&v->dnsq, f->q[i]);
-	tw_pool_put(&v->names, f->n);
+	for (int i = 0; i < f->nq; i++) {
+		v->dnsq_live--;
+		tw_pool_put(&v->dnsq[f->q[i]->cls], f->q[i]);
+	}
+	tw_pool_put((f->names_set & N_SHORT) ? &v->short_names : &v->names, f->n);
 	f->nq = 0;
 	f->n = NULL;
+	f->names_set = 0;
 }
 
 static uint64_t mix(uint64_t x)
@@ -328,11 +425,12 @@ static struct vflow *flow_get(struct tw_verdict *v, uint64_t id, int create)
 		}
 		s = slot_find(v, id);
 	}
-	struct vflow *f = tw_pool_get_zero(&v->flows);
+	struct vflow *f = tw_pool_get(&v->flows);
 	if (!f) {
 		v->st.flows_dropped++;
 		return NULL;
 	}
+	memset(f, 0, VFLOW_CLEARED); /* the rest is written before it is read (struct vflow) */
 	f->id = id;
 	s->id = id;
 	s->f = f;
@@ -492,7 +590,7 @@ static uint64_t base_rtt(struct tw_verdict *v, int family, const uint8_t *addr)
  * (the factor Hold-On uses for DNS answers) cannot be the server's. */
 static int rst_too_early(struct tw_verdict *v, const struct vflow *f, const struct tw_event *e)
 {
-	if (e->ctx.stage != TW_STAGE_CLIENT_DATA || !f->req_ns || e->ts_ns < f->req_ns)
+	if (e->ctx.stage != TW_STAGE_CLIENT_DATA || f->req == REQ_NONE || !f->req_ns || e->ts_ns < f->req_ns)
 		return 0;
 	uint64_t rtt = handshake_rtt(&e->flow), known = base_rtt(v, e->family, e->saddr);
 	if (known && (!rtt || known < rtt))
@@ -506,6 +604,7 @@ static int rst_too_early(struct tw_verdict *v, const struct vflow *f, const stru
 }
 
 static void verdict_tick(void *arg, uint64_t now_wall_ns, int final);
+static void verdict_prefetch(void *arg, const struct tw_event *e);
 static int ipid_jumps(uint16_t now, uint16_t prev);
 static void quic_judged(void *arg, const struct tw_quic_judged *j);
 
@@ -530,10 +629,12 @@ struct tw_verdict *tw_verdict_new(struct tw_pipeline *pl, const struct tw_fp_db 
 	}
 	v->mask = cap - 1;
 	v->max = max_flows;
-	/* chunks of about 200 KB each */
+	/* chunks of about 200-300 KB each: few system calls as they grow */
 	tw_pool_init(&v->flows, sizeof(struct vflow), 1024, max_flows ? max_flows : 1);
-	tw_pool_init(&v->dnsq, sizeof(struct vdnsq), 512, max_flows ? max_flows : 1);
+	for (int i = 0; i < V_DNSQ_CLASSES; i++)
+		tw_pool_init(&v->dnsq[i], dnsq_size[i], (256u << 10) / dnsq_size[i], max_flows ? max_flows : 1);
 	tw_pool_init(&v->names, sizeof(struct vnames), 256, max_flows ? max_flows : 1);
+	tw_pool_init(&v->short_names, sizeof(struct vshort), 4096, max_flows ? max_flows : 1);
 	v->hold_ns = hold_ns;
 	v->pl = pl;
 	v->records.fn = records;
@@ -542,6 +643,7 @@ struct tw_verdict *tw_verdict_new(struct tw_pipeline *pl, const struct tw_fp_db 
 	/* before aggregation's tick (main.c adds it later): held verdicts
 	 * reach aggregation in the same tick they are written */
 	tw_pipeline_add_tick(pl, verdict_tick, v);
+	tw_pipeline_add_prefetch(pl, verdict_prefetch, v);
 	return v;
 }
 
@@ -580,8 +682,10 @@ void tw_verdict_free(struct tw_verdict *v)
 	tw_thr_flows_free(v->thr);
 	tw_quic_verdicts_free(v->quic);
 	tw_pool_destroy(&v->flows); /* every flow state still held */
-	tw_pool_destroy(&v->dnsq);
+	for (int i = 0; i < V_DNSQ_CLASSES; i++)
+		tw_pool_destroy(&v->dnsq[i]);
 	tw_pool_destroy(&v->names);
+	tw_pool_destroy(&v->short_names);
 	free(v->slots);
 	free(v->bases);
 	free(v->answers);
@@ -641,11 +745,6 @@ const struct tw_verdict_stats *tw_verdict_stats(const struct tw_verdict *v)
 	return &v->st;
 }
 
-static uint64_t name_hash(const char *n)
-{
-	return tw_name_hash(n);
-}
-
 static struct answ *answ_slot(struct tw_verdict *v, int family, const uint8_t *addr)
 {
 	uint64_t a, b;
@@ -697,22 +796,50 @@ static void app(char *out, size_t cap, size_t *o, const char *s, size_t n)
 	out[*o] = 0;
 }
 
+/* A response's addresses (A and AAAA answers, in order), packed as
+ * struct vdnsq keeps them; their count in *n, the bytes returned. */
+static size_t pack_answers(const struct tw_dns_msg *m, uint8_t *out, uint8_t *n)
+{
+	size_t o = 0;
+	*n = 0;
+	for (int i = 0; i < m->n_answers && i < TW_DNS_MAX_ANS; i++) {
+		const struct tw_dns_answer *x = &m->answers[i];
+		if (x->family != 4 && x->family != 6)
+			continue;
+		out[o++] = x->family;
+		memcpy(out + o, x->addr, x->family == 4 ? 4 : 16);
+		o += x->family == 4 ? 4 : 16;
+		(*n)++;
+	}
+	return o;
+}
+
+/* The i-th packed address, as a family (TW_FAMILY_*) and 16 bytes zero-padded. */
+static const uint8_t *packed_next(const uint8_t *p, int *family, uint8_t addr[16])
+{
+	int l = p[0] == 4 ? 4 : 16;
+	*family = p[0] == 4 ? TW_FAMILY_IPV4 : TW_FAMILY_IPV6;
+	memset(addr, 0, 16);
+	memcpy(addr, p + 1, (size_t)l);
+	return p + 1 + l;
+}
+
 /* "rcode=N A1 A2 ..." (addresses only: CNAMEs vary legitimately), cut to
- * cap - 1 characters: only compared, never written out.  Built without
- * printf (once per DNS query, on the verdict path of every lookup). */
-static void dns_answers_text(const struct tw_dns_msg *m, char *out, size_t cap)
+ * cap - 1 characters: only compared, never written out.  From n packed
+ * addresses (pack_answers); made only when a query has a second response. */
+static void dns_answers_text(uint8_t rcode, const uint8_t *packed, int n, char *out, size_t cap)
 {
 	size_t o = 0;
 	char a[INET6_ADDRSTRLEN + 1];
 	out[0] = 0;
 	app(out, cap, &o, "rcode=", 6);
-	app(out, cap, &o, a, (size_t)snprintf(a, sizeof(a), "%u", m->rcode));
-	for (int i = 0; i < m->n_answers && o + 1 < cap; i++) {
-		const struct tw_dns_answer *x = &m->answers[i];
-		if (x->family != 4 && x->family != 6)
-			continue;
+	app(out, cap, &o, a, (size_t)snprintf(a, sizeof(a), "%u", rcode));
+	for (int i = 0; i < n && o + 1 < cap; i++) {
+		int fam;
+		uint8_t addr[16];
+		packed = packed_next(packed, &fam, addr);
 		a[0] = ' ';
-		tw_addr_str(x->family == 4 ? TW_FAMILY_IPV4 : TW_FAMILY_IPV6, x->addr, a + 1, sizeof(a) - 1);
+		tw_addr_str(fam, addr, a + 1, sizeof(a) - 1);
 		app(out, cap, &o, a, 1 + strlen(a + 1));
 	}
 }
@@ -741,26 +868,47 @@ static void on_dns_response(struct tw_verdict *v, struct vflow *f, const struct 
 	const struct tw_dns_msg *m = &d->dns.msg;
 	if (d->view != TW_VIEW_DNS || counted(v, P_DNS, d->dns.rc) == TW_PAYLOAD_MALFORMED || !m->is_response)
 		return;
+	/* the recent-answers slots each address goes to (answ_put, below):
+	 * asked for now, they arrive while the query is looked up */
+	for (int i = 0; i < m->n_answers && i < TW_DNS_MAX_ANS; i++) {
+		const struct tw_dns_answer *x = &m->answers[i];
+		uint8_t addr[16] = { 0 };
+		if (x->family != 4 && x->family != 6)
+			continue;
+		memcpy(addr, x->addr, x->family == 4 ? 4 : 16);
+		__builtin_prefetch(answ_slot(v, x->family == 4 ? TW_FAMILY_IPV4 : TW_FAMILY_IPV6, addr), 1);
+	}
 	struct vdnsq *q = NULL;
+	uint8_t packed[V_PACKED_MAX], npacked;
+	size_t plen = pack_answers(m, packed, &npacked);
 	for (int i = 0; i < f->nq; i++)
 		if (f->q[i]->id == m->id)
 			q = f->q[i];
 	if (!q) {
 		if (f->nq == V_MAX_DNSQ)
 			return;
-		if (!(q = tw_pool_get(&v->dnsq))) {
+		/* the first response: the name and its addresses, in the smallest size that holds them */
+		size_t ql = strnlen(m->qname, TW_NAME_MAX - 1), need = offsetof(struct vdnsq, data) + ql + 1 + plen;
+		int cls = 0;
+		while (dnsq_size[cls] < need)
+			cls++;
+		if (v->dnsq_live >= v->max || !(q = tw_pool_get(&v->dnsq[cls]))) {
 			v->st.flows_dropped++;
 			return;
 		}
-		/* what is read before it is written; the texts are written first */
-		q->nresp = q->na0 = 0;
+		v->dnsq_live++;
+		q->cls = (uint8_t)cls;
+		q->nresp = 0;
 		q->differs = 0;
+		q->ttl[1] = 0;
 		q->fp = NULL;
 		f->q[f->nq++] = q;
 		q->id = m->id;
-		size_t ql = strnlen(m->qname, sizeof(q->qname) - 1);
-		memcpy(q->qname, m->qname, ql);
-		q->qname[ql] = 0;
+		q->qlen = (uint8_t)ql;
+		memcpy(q->data, m->qname, ql);
+		q->data[ql] = 0;
+		q->nans = npacked;
+		memcpy(q->data + ql + 1, packed, plen);
 	}
 	/* learnt as answers arrive, so queries judged at a flush already
 	 * know the resolver; the most frequent TTL wins (base_ttl) */
@@ -768,15 +916,20 @@ static void on_dns_response(struct tw_verdict *v, struct vflow *f, const struct 
 	int ttl_odd = base_ttl(v, e->family, e->saddr, &rbase) && ttl_differs(e->ttl, rbase);
 	base_learn(v, e->family, e->saddr, e->ttl);
 	int differs = 0;
+	const uint8_t *ans0 = (const uint8_t *)q->data + q->qlen + 1;
 	if (q->nresp < 2) {
-		char ans1[sizeof(q->ans0)];
-		dns_answers_text(m, q->nresp ? ans1 : q->ans0, sizeof(q->ans0));
 		q->ttl[q->nresp] = e->ttl;
 		q->rcode[q->nresp] = m->rcode;
-		differs = q->nresp == 1 && strcmp(q->ans0, ans1);
+		if (q->nresp == 1) {
+			char t0[V_ANS0_TEXT], t1[V_ANS0_TEXT];
+			dns_answers_text(q->rcode[0], ans0, q->nans, t0, sizeof(t0));
+			dns_answers_text(m->rcode, packed, npacked, t1, sizeof(t1));
+			differs = strcmp(t0, t1) != 0;
+		}
 		q->differs = (uint8_t)differs;
 	}
-	q->nresp++;
+	if (q->nresp < 255)
+		q->nresp++;
 	int forged = 0;
 	for (int i = 0; v->fp && i < m->n_answers; i++) {
 		char a[INET6_ADDRSTRLEN] = "";
@@ -807,16 +960,22 @@ static void on_dns_response(struct tw_verdict *v, struct vflow *f, const struct 
 		if (x->family != 4 && x->family != 6)
 			continue;
 		answ_put(v, x, nh, e, forged || ttl_odd || differs);
-		if (q->nresp == 1 && q->na0 < 4) {
-			memset(q->a0[q->na0], 0, 16);
-			memcpy(q->a0[q->na0], x->addr, x->family == 4 ? 4 : 16);
-			q->a0fam[q->na0++] = x->family == 4 ? TW_FAMILY_IPV4 : TW_FAMILY_IPV6;
-		}
 	}
-	for (int i = 0; differs && i < q->na0; i++) {
-		struct answ *s = answ_find(v, q->a0fam[i], q->a0[i], nh, e->ts_ns);
+	/* the first response's first four addresses, now suspect too */
+	for (int i = 0; differs && i < q->nans && i < 4; i++) {
+		int fam;
+		uint8_t addr[16];
+		ans0 = packed_next(ans0, &fam, addr);
+		struct answ *s = answ_find(v, fam, addr, nh, e->ts_ns);
 		if (s)
 			s->suspect = 1;
+	}
+	if (q == f->q[0]) {
+		f->q0_nresp = q->nresp;
+		f->q0_differs = q->differs;
+		f->q0_ttl[0] = q->ttl[0];
+		f->q0_ttl[1] = q->ttl[1];
+		f->q0_fp = q->fp != NULL;
 	}
 }
 
@@ -830,14 +989,11 @@ static void on_client_data(struct tw_verdict *v, struct vflow *f, const struct t
 	f->req_ttl = e->ttl;
 	if (parsed && counted(v, P_TLS_HELLO, d->req.tls_rc) <= TW_PAYLOAD_TRUNCATED) {
 		f->req = REQ_TLS;
-		struct vnames *nm;
-		if (d->req.tls.has_sni && (nm = names_w(v, f)))
-			snprintf(nm->sni, sizeof(nm->sni), "%s", d->req.tls.sni);
+		if (d->req.tls.has_sni)
+			name_set(v, f, N_SNI, d->req.tls.sni);
 	} else if (parsed && counted(v, P_HTTP_REQ, d->req.http_rc) <= TW_PAYLOAD_TRUNCATED) {
 		f->req = REQ_HTTP;
-		struct vnames *nm = names_w(v, f);
-		if (nm)
-			snprintf(nm->host, sizeof(nm->host), "%s", d->req.http.host);
+		name_set(v, f, N_HOST, d->req.http.host);
 	} else {
 		f->req = REQ_OTHER;
 	}
@@ -897,7 +1053,7 @@ static void isp_redirect_check(struct tw_verdict *v, struct vflow *f, const stru
                                const struct tw_http_resp *r)
 {
 	struct tw_http_redirect rd;
-	const char *host = names(f)->host;
+	const char *host = HOST(f);
 	if (!host[0] || is_ip_literal(host))
 		return;
 	const struct answ *a = answ_find(v, e->family, e->saddr, name_hash(host), e->ts_ns);
@@ -918,11 +1074,12 @@ static void isp_redirect_check(struct tw_verdict *v, struct vflow *f, const stru
 	snprintf(want, sizeof(want), "%.*s", (int)(hl && host[hl - 1] == '.' ? hl - 1 : hl), host);
 	if (!strcasestr(rd.url + rd.query_off, want))
 		return;
-	struct vnames *nm = f->n; /* a Host was written: the names are there */
+	char resolver[INET6_ADDRSTRLEN];
 	f->isp_redir = 1;
-	f->redir_via = rd.via;
-	snprintf(nm->redir_host, sizeof(nm->redir_host), "%s", rd.host);
-	tw_addr_str(a->rfamily, a->resolver, nm->resolver, sizeof(nm->resolver));
+	f->redir_via = (uint8_t)rd.via;
+	name_set(v, f, N_REDIR_HOST, rd.host);
+	tw_addr_str(a->rfamily, a->resolver, resolver, sizeof(resolver));
+	name_set(v, f, N_RESOLVER, resolver);
 	f->dns_ttl = a->ttl;
 }
 
@@ -940,7 +1097,7 @@ static void redirect_target(struct tw_verdict *v, struct vflow *f, const struct 
 	if (!tw_http_redirect(e->snippet, e->snippet_len, &rd) || !rd.host[0])
 		return;
 	tw_addr_str(e->family, e->saddr, sip, sizeof(sip));
-	const char *host = names(f)->host;
+	const char *host = HOST(f);
 	if (host[0] && !is_ip_literal(host)) {
 		char want[TW_NAME_MAX];
 		size_t hl = strlen(host);
@@ -951,9 +1108,7 @@ static void redirect_target(struct tw_verdict *v, struct vflow *f, const struct 
 	}
 	if (is_ip_literal(rd.host))
 		f->redir_offsite = 0;
-	struct vnames *nm = names_w(v, f);
-	if (nm)
-		snprintf(nm->redir_target, sizeof(nm->redir_target), "%s", rd.host);
+	name_set(v, f, N_REDIR_TARGET, rd.host);
 }
 
 /* A refusal, redirect or TLS alert whose IP-ID is unlike the server's own
@@ -979,12 +1134,18 @@ static void on_server_data(struct tw_verdict *v, struct vflow *f, const struct t
 	const struct tw_event *e = d->ev;
 	const struct tw_http_resp *r = &d->resp.http;
 	int parsed = d->view == TW_VIEW_RESPONSE;
+	if (f->resp == RESP_NONE) { /* the first response: what it may not write (struct vflow) */
+		f->fp = NULL;
+		f->status = 0;
+		f->resp_suspect_ipid = 0;
+		f->redir_offsite = 0;
+	}
 	f->resp_ttl = e->ttl;
 	f->resp_ipid = e->ip_id;
 	f->resp_base_ttl = e->ctx.sender_ttl_base;
 	f->resp_last_ttl = e->ctx.sender_ttl_last;
 	f->resp_ipid_prev = e->ctx.sender_ipid_last;
-	f->resp_base_known = e->ctx.sender_seen;
+	f->resp_base_known = (uint8_t)e->ctx.sender_seen;
 	if (parsed && counted(v, P_HTTP_RESP, d->resp.http_rc) <= TW_PAYLOAD_TRUNCATED) {
 		f->resp = RESP_HTTP;
 		f->status = r->status;
@@ -1101,9 +1262,8 @@ static int write_tamper(struct tw_verdict *v, const struct tw_event *e, const st
 	tw_jb_arr_close(&b);
 	tw_jb_dbl(&b, "confidence", c, 2);
 	tw_jb_u64(&b, "sampling", tw_sampling_admitted(pl->sampling, e));
-	const struct vnames *nm = names(f);
-	tw_jb_str(&b, "sni", nm->sni[0] ? nm->sni : NULL);
-	tw_jb_str(&b, "http_host", nm->host[0] ? nm->host : NULL);
+	tw_jb_str(&b, "sni", SNI(f)[0] ? SNI(f) : NULL);
+	tw_jb_str(&b, "http_host", HOST(f)[0] ? HOST(f) : NULL);
 	tw_jb_str(&b, "dns_qname", dns_qname);
 	if (detail_key)
 		tw_jb_str(&b, detail_key, detail);
@@ -1137,22 +1297,28 @@ static void judge_dns(struct tw_verdict *v, const struct tw_event *e, struct vfl
 	int have_base = base_ttl(v, e->family, e->saddr, &base);
 	for (int i = 0; i < f->nq; i++) {
 		struct vdnsq *q = f->q[i];
-		struct anomalies a = { .n = 0 };
+		/* the first query as the flow keeps it (on_dns_response): q is
+		 * read only when something is written about it */
+		int nresp = i ? q->nresp : f->q0_nresp, differs = i ? q->differs : f->q0_differs;
+		uint8_t ttl0 = i ? q->ttl[0] : f->q0_ttl[0], ttl1 = i ? q->ttl[1] : f->q0_ttl[1];
+		int has_fp = i ? q->fp != NULL : f->q0_fp;
+		struct anomalies a;
+		a.n = 0;
 		const char *sig = "DNS->forged";
-		if (q->nresp >= 2 && q->differs) {
+		if (nresp >= 2 && differs) {
 			anom(&a, "dns_duplicate_differs", 0.80);
 			sig = "DNS->duplicate";
-			if (ttl_differs(q->ttl[0], q->ttl[1]))
+			if (ttl_differs(ttl0, ttl1))
 				anom(&a, "dns_ttl_mismatch", 0.50);
-		} else if (have_base && q->nresp >= 1 && ttl_differs(q->ttl[0], base)) {
+		} else if (have_base && nresp >= 1 && ttl_differs(ttl0, base)) {
 			anom(&a, "dns_ttl_mismatch", 0.50);
 		}
-		if (q->fp)
+		if (has_fp)
 			anom(&a, "dns_known_forged_address", 0.90);
 		struct tw_tamper t;
-		int w = a.n && write_tamper(v, e, f, TW_METHOD_DNS_INJECTION, sig, "dns", &a, q->qname,
-		                            q->fp ? "fingerprint" : NULL, q->fp ? q->fp->name : NULL, &t);
-		outcome(v, e, q->qname, q->nresp > 0, w ? &t : NULL, NULL);
+		int w = a.n && write_tamper(v, e, f, TW_METHOD_DNS_INJECTION, sig, "dns", &a, q->data,
+		                            has_fp ? "fingerprint" : NULL, has_fp ? q->fp->name : NULL, &t);
+		outcome(v, e, q->data, nresp > 0, w ? &t : NULL, NULL);
 	}
 }
 
@@ -1170,11 +1336,11 @@ static void write_redirect(struct tw_verdict *v, const struct tw_event *e, const
 	record_head(pl, &b, e, "redirect");
 	tw_jb_obj_open(&b, "redirect");
 	tw_jb_str(&b, "label", "isp_redirect");
-	tw_jb_str(&b, "http_host", names(f)->host);
+	tw_jb_str(&b, "http_host", HOST(f));
 	tw_jb_u64(&b, "status", (uint64_t)f->status);
 	tw_jb_str(&b, "via", f->redir_via == TW_REDIR_LOCATION ? "location" : "meta_refresh");
-	tw_jb_str(&b, "target_host", names(f)->redir_host);
-	tw_jb_str(&b, "resolver", names(f)->resolver);
+	tw_jb_str(&b, "target_host", name_get(f, N_REDIR_HOST));
+	tw_jb_str(&b, "resolver", name_get(f, N_RESOLVER));
 	tw_jb_u64(&b, "dns_ttl", f->dns_ttl);
 	tw_jb_arr_open(&b, "evidence");
 	tw_jb_str(&b, NULL, "dns_answer_for_host");
@@ -1224,12 +1390,10 @@ static uint64_t prefix_key(const struct tw_verdict *v, const struct tw_event *e)
 	return mix(mix(x ^ e->family) ^ y);
 }
 
+/* the SNI's hash, else the Host's, 0 if neither (name_set hashed it) */
 static uint64_t flow_name_hash(const struct vflow *f)
 {
-	if (!f)
-		return 0;
-	const struct vnames *nm = names(f);
-	return nm->sni[0] ? name_hash(nm->sni) : nm->host[0] ? name_hash(nm->host) : 0;
+	return f && (f->names_set & (N_SNI | N_HOST)) ? f->name_hash : 0;
 }
 
 static int request_unacked(struct tw_verdict *v, const struct tw_event *e, const struct vflow *f);
@@ -1305,7 +1469,7 @@ static void resolve_pending(struct tw_verdict *v, struct pending *p)
 		int w = judge_response(v, p->e, &p->f, 0, &t);
 		if (!w && p->f.isp_redir)
 			write_redirect(v, p->e, &p->f);
-		outcome(v, p->e, names(&p->f)->sni[0] ? names(&p->f)->sni : names(&p->f)->host, 1, w ? &t : NULL, NULL);
+		outcome(v, p->e, SNI(&p->f)[0] ? SNI(&p->f) : HOST(&p->f), 1, w ? &t : NULL, NULL);
 		flow_release(v, &p->f);
 		return;
 	}
@@ -1315,7 +1479,7 @@ static void resolve_pending(struct tw_verdict *v, struct pending *p)
 		anom(&a, "request_unacked", V_UNACKED_W);
 	int w = write_tamper(v, p->e, &p->f, m, "PSH->timeout", tw_stage_name(TW_STAGE_CLIENT_DATA), &a, NULL,
 	                     why ? "cross_flow" : NULL, why, &t);
-	outcome(v, p->e, names(&p->f)->sni[0] ? names(&p->f)->sni : names(&p->f)->host, 0, w ? &t : NULL, NULL);
+	outcome(v, p->e, SNI(&p->f)[0] ? SNI(&p->f) : HOST(&p->f), 0, w ? &t : NULL, NULL);
 	flow_release(v, &p->f);
 }
 
@@ -1351,6 +1515,7 @@ static void defer(struct tw_verdict *v, const struct tw_event *e, struct vflow *
 	memset(p->f.q, 0, sizeof(p->f.q));
 	p->f.nq = 0;
 	f->n = NULL;
+	f->names_set = 0;
 	p->due_ns = e->ts_ns + v->hold_ns;
 }
 
@@ -1376,7 +1541,7 @@ static void quic_judged(void *arg, const struct tw_quic_judged *j)
 	struct tw_verdict *v = arg;
 	struct anomalies a = { .n = 0 };
 	static struct vnames nm; /* only sni is ever written */
-	struct vflow f = { .req = REQ_TLS, .n = &nm };
+	struct vflow f = { .req = REQ_TLS, .n = &nm, .names_set = N_SNI };
 	struct tw_tamper t;
 	int w = 0;
 	snprintf(nm.sni, sizeof(nm.sni), "%s", j->sni);
@@ -1402,8 +1567,7 @@ static int judge_throttle(struct tw_verdict *v, const struct tw_event *e, const 
 	if (tv->kind != TW_THR_POLICING || attachment_one_way(v, e))
 		return 0;
 	v->st.verdicts[TW_METHOD_THROTTLING]++;
-	tw_thr_write_tamper(v->pl, &v->records, record_head, e, f ? names(f)->sni : NULL, f ? names(f)->host : NULL, tv,
-	                    t);
+	tw_thr_write_tamper(v->pl, &v->records, record_head, e, f ? SNI(f) : NULL, f ? HOST(f) : NULL, tv, t);
 	return 1;
 }
 
@@ -1425,7 +1589,7 @@ static void judge_tcp(struct tw_verdict *v, const struct tw_event *e, struct vfl
 	}
 	if (!w && f && f->isp_redir)
 		write_redirect(v, e, f);
-	const char *domain = f ? (names(f)->sni[0] ? names(f)->sni : names(f)->host) : NULL;
+	const char *domain = f ? (SNI(f)[0] ? SNI(f) : HOST(f)) : NULL;
 	/* flows that never carried a request say nothing about a target's reachability
 	 * unless they were cut before it (SYN timeouts, resets after the handshake);
 	 * nor, without a verdict, do flows first seen mid-stream: mostly the
@@ -1506,7 +1670,7 @@ static int judge_response(struct tw_verdict *v, const struct tw_event *e, struct
 		 * redirect elsewhere that is none is an injection (ads, spyware) */
 		if (!f->fp && f->redir_offsite)
 			return write_tamper(v, e, f, TW_METHOD_HTTP_INJECTION, sig, stage, &a, NULL, "redirect_target",
-			                    names(f)->redir_target, t);
+			                    name_get(f, N_REDIR_TARGET), t);
 		return write_tamper(v, e, f, TW_METHOD_HTTP_BLOCKPAGE, sig, stage, &a, NULL,
 		                    f->fp ? "fingerprint" : NULL, f->fp ? f->fp->name : NULL, t);
 	}
@@ -1531,7 +1695,7 @@ static int request_unacked(struct tw_verdict *v, const struct tw_event *e, const
 {
 	const struct tw_flow *fl = &e->flow;
 	const struct tw_dir_state *c2s = &fl->dir[TW_DIR_C2S], *s2c = &fl->dir[TW_DIR_S2C];
-	if (!f || !f->req_ns || !(fl->flags & TW_FLOW_CLIENT_DATA) ||
+	if (!f || f->req == REQ_NONE || !f->req_ns || !(fl->flags & TW_FLOW_CLIENT_DATA) ||
 	    (fl->flags & (TW_FLOW_SERVER_DATA | TW_FLOW_MIDSTREAM | TW_FLOW_SYNACK_FIRST)))
 		return 0;
 	if (s2c->syn_count != 1 || !c2s->syn_count || s2c->packets != s2c->syn_count)
@@ -1653,6 +1817,24 @@ static int judge_tcp_inner(struct tw_verdict *v, const struct tw_event *e, struc
 		                    &a, NULL, NULL, NULL, t);
 	}
 	return resp;
+}
+
+/* Before the pipeline decodes an event (tw_prefetch_fn): the flow table's
+ * slot and the server's baseline it will read are asked for, so that they
+ * arrive while the payload is parsed rather than after. */
+static void verdict_prefetch(void *arg, const struct tw_event *e)
+{
+	const struct tw_verdict *v = arg;
+	switch (e->type) {
+	case TW_EV_DNS_RESPONSE:
+	case TW_EV_FLOW_END: __builtin_prefetch(base_slot((struct tw_verdict *)v, e->family, e->saddr)); break;
+	case TW_EV_CLIENT_DATA:
+	case TW_EV_SERVER_DATA:
+	case TW_EV_RST:
+	case TW_EV_DATA_AFTER_RST: break;
+	default: return; /* no flow state */
+	}
+	__builtin_prefetch(&v->slots[mix(e->flow_id) & v->mask]);
 }
 
 void tw_verdict_event(void *verdict, const struct tw_decoded_event *d)

@@ -155,6 +155,35 @@ static void test_responses(void)
 	CHECK(rc == TW_PAYLOAD_OK && strcmp(r.title, "Access to this") == 0, "cut inside title: '%s'", r.title);
 	printf("ok   title from a body cut inside the title: '%s'\n", r.title);
 
+	/* the head-only parse (the pipeline's) and the title taken apart (the
+	 * event writer's) give what the whole parse gives, at every cut; the
+	 * title search skips "<titles" and reads any case */
+	static const char tricky[] = "HTTP/1.1 200 OK\r\n\r\n<<titles>x</titles><a <TiTlE\t>Real < one</tItLe>";
+	const char *bodies[] = { block403, tricky };
+	bad = 0;
+	for (int k = 0; k < 2; k++)
+		for (size_t n = 0; n <= strlen(bodies[k]); n++) {
+			struct tw_http_resp h;
+			char t[sizeof(r.title)] = "";
+			uint8_t *c = malloc(n ? n : 1);
+			memcpy(c, bodies[k], n);
+			enum tw_parse_rc rc1 = tw_parse_http_response(c, n, &r),
+			                 rc2 = tw_parse_http_response_head(c, n, &h);
+			if (h.headers_complete)
+				tw_http_title(c + h.body_off, n - h.body_off, t, sizeof(t));
+			free(c);
+			if (rc1 != rc2 || h.title[0] || strcmp(t, r.title) || h.status != r.status ||
+			    h.body_off != r.body_off || h.content_length != r.content_length ||
+			    strcmp(h.server, r.server) || strcmp(h.location, r.location))
+				bad++;
+		}
+	rc = resp(tricky, strlen(tricky), &r);
+	CHECK(bad == 0 && strcmp(r.title, "Real < one") == 0,
+	      "%d cuts where head + title differ from the whole parse; "
+	      "title '%s'",
+	      bad, r.title);
+	printf("ok   head-only parse and tw_http_title agree with the whole parse at every cut: '%s'\n", r.title);
+
 	const char *s200 = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
 	rc = resp(s200, strlen(s200), &r);
 	CHECK(rc == TW_PAYLOAD_OK && r.status == 200 && r.content_length == 5 && !r.connection_close &&
