@@ -2309,6 +2309,86 @@ void tw_agg_free(struct tw_agg *a)
 	free(a);
 }
 
+int tw_agg_check(struct tw_agg *a, char *err, size_t cap)
+{
+	size_t indexed = 0, members = 0;
+	for (size_t i = 0; i < NBUCKET; i++)
+		for (struct target *t = a->b[i]; t; t = t->next) {
+			if (t->bkt != i) {
+				snprintf(err, cap, "target %s: bucket %zu, in %zu", t->key, t->bkt, i);
+				return -1;
+			}
+			if (!a->site_broken && !t->site && t->proto[0]) {
+				if (!t->st || t->st_pos >= t->st->n || t->st->m[t->st_pos] != t ||
+				    site_find(a, t) != t->st) {
+					snprintf(err, cap, "target %s: not in its site's index", t->key);
+					return -1;
+				}
+				indexed++;
+			} else if (t->st) {
+				snprintf(err, cap, "target %s: a site's shaping target or unnamed, indexed", t->key);
+				return -1;
+			}
+			if (t->nr > MAX_REC || !tw_share_ok(t->sh))
+				continue;
+			for (int silent = 0; silent < 2; silent++)
+				for (int by = BY_ALL; by <= BY_REGION; by++) {
+					int mf = silent ? a->c.blackhole_min_flows : a->c.min_flows;
+					int mp = silent ? a->c.blackhole_min_prefixes : a->c.min_prefixes;
+					double ratio = silent ? a->c.blackhole_min_ratio : a->c.min_ratio;
+					size_t n = 0;
+					if (!a->flows && !(a->flows = malloc(MAX_REC * sizeof(*a->flows)))) {
+						snprintf(err, cap, "out of memory");
+						return -1;
+					}
+					for (size_t k = 0; k < t->nr; k++)
+						if (t->r[k].ts > t->al.resolved_ts)
+							share_flow(&t->r[k], &a->flows[n++]);
+					int want =
+					        tw_share_scan(a->flows, n, silent, by, mf, mp, ratio, prefix_counts, a);
+					int got = tw_share_case(t->sh, silent, by, mf, mp, ratio, prefix_counts, a);
+					if (got != want || tw_share_flows(t->sh) != n) {
+						snprintf(err, cap,
+						         "target %s: class %d grouping %d: counts say %d, the scan %d "
+						         "(%zu flows)",
+						         t->key, silent, by, got, want, n);
+						return -1;
+					}
+				}
+		}
+	for (size_t i = 0; i < NBUCKET && !a->site_broken; i++)
+		for (struct site *s = a->sb[i]; s; s = s->next) {
+			members += s->n;
+			if (!s->n) {
+				snprintf(err, cap, "site %s: empty, kept", s->name);
+				return -1;
+			}
+			/* the index's walk and the walk over every target meet the same targets in the same order */
+			const struct target *t0 = s->m[0];
+			struct site_walk w = SITE_WALK;
+			for (size_t b = 0; b < NBUCKET; b++)
+				for (const struct target *o = a->b[b]; o; o = o->next) {
+					if (!same_site(t0, o))
+						continue;
+					if (!site_next(a, t0, &w) || w.o != o) {
+						snprintf(err, cap, "site %s: the index walk misses or misorders %s",
+						         s->name, o->key);
+						return -1;
+					}
+				}
+			if (site_next(a, t0, &w)) {
+				snprintf(err, cap, "site %s: the index walk meets %s, not of the site", s->name,
+				         w.o->key);
+				return -1;
+			}
+		}
+	if (indexed != members) {
+		snprintf(err, cap, "%zu targets indexed, %zu members in the sites", indexed, members);
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- operator's view: the most affected targets ------------------------- */
 
 struct top {
