@@ -9,11 +9,11 @@ static uint64_t key_of(const struct tw_share_flow *f, int by)
 	return by == TW_SHARE_ALL ? 0 : by == TW_SHARE_PREFIX ? f->pfx : f->group;
 }
 
-static int g_by; /* qsort has no argument: the grouping of the scan running */
-static int flow_cmp(const void *x, const void *y)
+static int flow_cmp(const void *x, const void *y, void *arg)
 {
 	const struct tw_share_flow *c = x, *d = y;
-	uint64_t cg = key_of(c, g_by), dg = key_of(d, g_by);
+	int by = *(const int *)arg;
+	uint64_t cg = key_of(c, by), dg = key_of(d, by);
 	if (cg != dg)
 		return cg < dg ? -1 : 1;
 	return c->pfx < d->pfx ? -1 : c->pfx > d->pfx;
@@ -34,8 +34,7 @@ static int flow_cmp(const void *x, const void *y)
 int tw_share_scan(struct tw_share_flow *v, size_t n, int silent, int by, int min_flows, int min_pfx, double ratio,
                   tw_share_counts_fn counts, void *arg)
 {
-	g_by = by;
-	qsort(v, n, sizeof(*v), flow_cmp);
+	qsort_r(v, n, sizeof(*v), flow_cmp, &by);
 	size_t flows = 0, pfx = 0, seen = 0;
 	for (size_t i = 0; i < n;) {
 		uint64_t g = key_of(&v[i], by);
