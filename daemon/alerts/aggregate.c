@@ -15,6 +15,7 @@
 #include <string.h>
 #include "util/jsonbuf.h"
 #include "alerts/legit.h"
+#include "alerts/share.h"
 #include "util/state.h"
 #include "verdicts/throttle.h"
 #include "capture/sampling.h"
@@ -72,13 +73,6 @@ struct tbins {
 	float bits[TB_N];
 };
 
-/* one flow in a share computation (makes_case) */
-struct cell {
-	uint64_t g, p;
-	int hit, answered;
-	uint32_t w; /* flows it stands for (rec.w) */
-};
-
 struct alert {
 	int open;
 	char id[17];
@@ -109,6 +103,26 @@ struct target {
 	                      * of the site's port targets, which the walks over a site skip */
 	struct tbins *tb;    /* its rated flows' goodput over time, NULL: none yet */
 	struct alert al;
+	struct tw_share *sh; /* the share computation's counts of its flows after al.resolved_ts */
+	/* the site index (port targets only): its site, its place there, and
+	 * its place in the buckets' walk (bucket, then creation order) */
+	struct site *st;
+	size_t st_pos;
+	uint64_t seq;
+	size_t bkt;
+};
+
+/* The port targets of one site (same_site): what the walks over a site
+ * visit.  Members are kept in the order a walk of the buckets meets them
+ * (bucket, then creation), sorted again when a walk finds them out of it:
+ * sums over a site add in the same order as before the index. */
+struct site {
+	struct site *next;
+	int dom; /* keyed by domain (1) or, without one, address */
+	char name[256], proto[8];
+	struct target **m;
+	size_t n, cap;
+	int sorted;
 };
 
 struct tw_agg {
@@ -119,9 +133,12 @@ struct tw_agg {
 	void *emit_arg;
 	struct target *b[NBUCKET];
 	size_t ntargets, nopen;
-	size_t nsite;          /* sites' shaping targets among them */
-	struct target **openv; /* targets with an open alert (residual blocking lookup) */
-	struct cell *cells;    /* MAX_REC, scratch of makes_case */
+	size_t nsite;                /* sites' shaping targets among them */
+	struct target **openv;       /* targets with an open alert (residual blocking lookup) */
+	struct tw_share_flow *flows; /* MAX_REC, scratch of the share computation's scan */
+	struct site *sb[NBUCKET];    /* the site index */
+	uint64_t seq;                /* targets made */
+	int site_broken;             /* out of memory once: walks go over every target */
 	struct pstat *pb[NBUCKET];
 	size_t npstat;
 	uint64_t pstat_dropped;    /* prefixes beyond MAX_PSTAT: never judged dark */
@@ -182,11 +199,14 @@ static struct target *target_get(struct tw_agg *a, const char *key)
 		return NULL;
 	}
 	struct target *t = calloc(1, sizeof(*t));
-	if (!t) {
+	if (!t || !(t->sh = tw_share_new(a->c.min_ratio, a->c.blackhole_min_ratio))) {
+		free(t);
 		a->dropped++;
 		return NULL;
 	}
 	snprintf(t->key, sizeof(t->key), "%s", key);
+	t->bkt = fnv(key, FNV0) % NBUCKET;
+	t->seq = ++a->seq;
 	*p = t;
 	a->ntargets++;
 	return t;
@@ -330,15 +350,129 @@ static int same_site(const struct target *t, const struct target *o)
 	return t->domain[0] ? !strcmp(o->domain, t->domain) : (!o->domain[0] && !strcmp(o->ip, t->ip));
 }
 
-/* A walk over the port targets of t's site (same_site): every target is
- * visited, since nothing indexes targets by site. */
+/* ---- the site index: the port targets of each site ------------------- */
+
+static uint64_t site_hash(int dom, const char *name, const char *proto)
+{
+	return fnv(proto, fnv("|", fnv(name, dom ? FNV0 : FNV0 ^ 1)));
+}
+
+/* the site t belongs to (t a port target) or whose port targets a site's
+ * shaping target t copies; NULL: none indexed */
+static struct site *site_find(const struct tw_agg *a, const struct target *t)
+{
+	int dom = t->domain[0] != 0;
+	const char *name = dom ? t->domain : t->ip;
+	for (struct site *s = a->sb[site_hash(dom, name, t->proto) % NBUCKET]; s; s = s->next)
+		if (s->dom == dom && !strcmp(s->name, name) && !strcmp(s->proto, t->proto))
+			return s;
+	return NULL;
+}
+
+/* a port target into its site, once its domain, address and protocol are
+ * known (the walks over every target take over if memory runs out) */
+static void site_index_add(struct tw_agg *a, struct target *t)
+{
+	if (t->site || t->st || a->site_broken)
+		return;
+	struct site *s = site_find(a, t);
+	if (!s) {
+		if (!(s = calloc(1, sizeof(*s)))) {
+			a->site_broken = 1;
+			return;
+		}
+		s->dom = t->domain[0] != 0;
+		snprintf(s->name, sizeof(s->name), "%s", s->dom ? t->domain : t->ip);
+		snprintf(s->proto, sizeof(s->proto), "%s", t->proto);
+		s->sorted = 1;
+		size_t k = site_hash(s->dom, s->name, s->proto) % NBUCKET;
+		s->next = a->sb[k];
+		a->sb[k] = s;
+	}
+	if (s->n == s->cap) {
+		size_t nc = s->cap ? s->cap * 2 : 4;
+		void *n = realloc(s->m, nc * sizeof(*s->m));
+		if (!n) {
+			a->site_broken = 1;
+			return;
+		}
+		s->m = n;
+		s->cap = nc;
+	}
+	if (s->n && (s->m[s->n - 1]->bkt > t->bkt || (s->m[s->n - 1]->bkt == t->bkt && s->m[s->n - 1]->seq > t->seq)))
+		s->sorted = 0;
+	t->st = s;
+	t->st_pos = s->n;
+	s->m[s->n++] = t;
+}
+
+static void site_free(struct site *s)
+{
+	free(s->m);
+	free(s);
+}
+
+static void site_index_del(struct tw_agg *a, struct target *t)
+{
+	struct site *s = t->st;
+	if (!s)
+		return;
+	t->st = NULL;
+	if (t->st_pos + 1 < s->n) {
+		s->m[t->st_pos] = s->m[s->n - 1];
+		s->m[t->st_pos]->st_pos = t->st_pos;
+		s->sorted = 0;
+	}
+	if (--s->n)
+		return;
+	struct site **p = &a->sb[site_hash(s->dom, s->name, s->proto) % NBUCKET];
+	while (*p != s)
+		p = &(*p)->next;
+	*p = s->next;
+	site_free(s);
+}
+
+static int member_cmp(const void *x, const void *y)
+{
+	const struct target *p = *(struct target *const *)x, *q = *(struct target *const *)y;
+	if (p->bkt != q->bkt)
+		return p->bkt < q->bkt ? -1 : 1;
+	return p->seq < q->seq ? -1 : p->seq > q->seq;
+}
+
+/* A walk over the port targets of t's site (same_site), in the order of a
+ * walk over every target; that walk itself once memory ran out for the
+ * index (site_broken). */
 struct site_walk {
-	size_t b;               /* bucket being walked */
+	int started;
+	struct site *s;         /* the site's index entry; NULL: none */
+	size_t i;               /* next member */
+	size_t b;               /* without the index: the bucket being walked */
 	const struct target *o; /* the member found last; NULL: none yet */
 };
+#define SITE_WALK                                                                                                      \
+	{                                                                                                              \
+		0, NULL, 0, 0, NULL                                                                                    \
+	}
 
 static int site_next(const struct tw_agg *a, const struct target *t, struct site_walk *w)
 {
+	if (!a->site_broken) {
+		if (!w->started) {
+			w->started = 1;
+			w->s = !t->site && t->st ? t->st : site_find(a, t);
+			if (w->s && !w->s->sorted) {
+				qsort(w->s->m, w->s->n, sizeof(*w->s->m), member_cmp);
+				for (size_t i = 0; i < w->s->n; i++)
+					w->s->m[i]->st_pos = i;
+				w->s->sorted = 1;
+			}
+		}
+		if (!w->s || w->i >= w->s->n)
+			return 0;
+		w->o = w->s->m[w->i++];
+		return 1;
+	}
 	const struct target *n = w->o ? w->o->next : a->b[w->b];
 	for (;;) {
 		for (; n; n = n->next)
@@ -368,7 +502,7 @@ static double aggregate_rate(const struct tw_agg *a, const struct target *t)
 {
 	double bits = 0;
 	uint64_t t0 = UINT64_MAX, t1 = 0;
-	for (struct site_walk w = { 0, NULL }; site_next(a, t, &w);) {
+	for (struct site_walk w = SITE_WALK; site_next(a, t, &w);) {
 		const struct target *o = w.o;
 		for (size_t i = 0; i < o->nr; i++) {
 			const struct rec *r = &o->r[i];
@@ -549,12 +683,52 @@ static void emit(struct tw_agg *a, struct target *t, const char *state, uint64_t
 	al->em_methods = al->methods;
 }
 
+/* ---- the share computation's counts (share.c): the flows of a target
+ * after its last resolved alert, kept as records enter and leave ---- */
+
+static void share_flow(const struct rec *r, struct tw_share_flow *f)
+{
+	f->pfx = r->pfx;
+	f->group = r->group;
+	f->w = r->w ? r->w : 1;
+	f->tampered = r->tampered;
+	f->silent = r->silent;
+	f->answered = r->answered;
+	f->method = r->method;
+}
+
+static void win_add(struct target *t, const struct rec *r)
+{
+	struct tw_share_flow f;
+	if (r->ts <= t->al.resolved_ts)
+		return;
+	share_flow(r, &f);
+	tw_share_add(t->sh, &f);
+}
+
+static void win_del(struct target *t, const struct rec *r)
+{
+	struct tw_share_flow f;
+	if (r->ts <= t->al.resolved_ts)
+		return;
+	share_flow(r, &f);
+	tw_share_del(t->sh, &f);
+}
+
+/* counted anew: records rewritten, or al.resolved_ts moved */
+static void win_rebuild(struct target *t)
+{
+	tw_share_clear(t->sh);
+	for (size_t i = 0; i < t->nr; i++)
+		win_add(t, &t->r[i]);
+}
+
 static void prune(struct tw_agg *a, struct target *t, uint64_t now)
 {
 	uint64_t w = (uint64_t)a->c.window * NS;
 	size_t k = 0;
 	while (k < t->nr && t->r[k].ts + w < now)
-		k++;
+		win_del(t, &t->r[k++]);
 	if (k) {
 		memmove(t->r, t->r + k, (t->nr - k) * sizeof(*t->r));
 		t->nr -= k;
@@ -708,7 +882,7 @@ static void control_of(const struct tw_agg *a, const struct target *t, const uin
 				all.lsum += p->lrate[k];
 			}
 	}
-	for (struct site_walk w = { 0, NULL }; site_next(a, t, &w);) {
+	for (struct site_walk w = SITE_WALK; site_next(a, t, &w);) {
 		const struct target *o = w.o;
 		for (size_t i = 0; i < o->nr; i++) {
 			const struct rec *r = &o->r[i];
@@ -781,7 +955,7 @@ static int site_plateau(const struct tw_agg *a, const struct target *t, uint64_t
 	int touched[TB_N] = { 0 };
 	uint64_t top = 0, after = after_ns / TB_NS + 1;
 	for (int pass = 0; pass < 2; pass++)
-		for (struct site_walk w = { 0, NULL }; site_next(a, t, &w);) {
+		for (struct site_walk w = SITE_WALK; site_next(a, t, &w);) {
 			const struct target *o = w.o;
 			if (!o->tb)
 				continue;
@@ -879,7 +1053,7 @@ static int shape_eval(struct tw_agg *a, struct target *t, uint64_t now, int fina
 		return 0; /* the site's alert counts its flows */
 	if (s)
 		after = s->al.resolved_ts;
-	for (struct site_walk w = { 0, NULL }; site_next(a, t, &w);) {
+	for (struct site_walk w = SITE_WALK; site_next(a, t, &w);) {
 		const struct target *o = w.o;
 		for (size_t i = 0; i < o->nr; i++) {
 			const struct rec *r = &o->r[i];
@@ -945,7 +1119,7 @@ static int shape_eval(struct tw_agg *a, struct target *t, uint64_t now, int fina
 	/* the site's records in the window, newest kept, in time order */
 	double conf = 0.9 - 0.3 * a->c.throttle_control_ratio / speedup;
 	s->nr = 0;
-	for (struct site_walk w = { 0, NULL }; site_next(a, t, &w);) {
+	for (struct site_walk w = SITE_WALK; site_next(a, t, &w);) {
 		const struct target *o = w.o;
 		for (size_t i = 0; i < o->nr; i++) {
 			const struct rec *r = &o->r[i];
@@ -967,6 +1141,7 @@ static int shape_eval(struct tw_agg *a, struct target *t, uint64_t now, int fina
 		}
 	}
 	qsort(s->r, s->nr, sizeof(*s->r), rec_ts_cmp);
+	win_rebuild(s);
 	s->plateau_cv = (float)cv;
 	s->site_rate = (float)rate;
 	evaluate(a, s, now);
@@ -1010,78 +1185,35 @@ static int throttle_controlled(struct tw_agg *a, const struct target *t, uint64_
 	return exp2(c.lsum / (double)c.flows) + 1e-9 >= a->c.throttle_control_ratio * (double)v[n / 2];
 }
 
-static int cell_cmp(const void *x, const void *y)
+enum { BY_ALL = TW_SHARE_ALL, BY_PREFIX = TW_SHARE_PREFIX, BY_REGION = TW_SHARE_REGION };
+
+/* whether a prefix's silent flows to a target count (tw_share_counts_fn):
+ * not when its clients' other targets are dark too, nor, for a single
+ * vantage point, without a control */
+static int prefix_counts(void *arg, uint64_t pfx, size_t flows, size_t answered)
 {
-	const struct cell *c = x, *d = y;
-	if (c->g != d->g)
-		return c->g < d->g ? -1 : 1;
-	return c->p < d->p ? -1 : c->p > d->p;
+	const struct tw_agg *a = arg;
+	return !prefix_dark(a, pfx, a->now, flows, answered) &&
+	       (!a->c.require_control || prefix_has_control(a, pfx, a->now, answered));
 }
 
-enum { BY_ALL, BY_PREFIX, BY_REGION };
-
-/* Do the tampered flows of one class (silent or not) make a case: at least
- * min_flows of them from at least min_pfx client prefixes, counting only
- * groups of clients in which they are at least `ratio` of the target's
- * flows?  Groups: all clients as one (BY_ALL), each client prefix, each
- * region.  A share counted over all clients would let a region the censor
- * spares dilute a regional block; counted per group, the clean flows of
- * other clients no longer hide it, while one tampered flow among many
- * clean ones from the same clients still does not count. */
+/* Do the tampered flows of one class make a case (share.h)?  From the
+ * target's counts; by a scan of its records where they cannot say. */
 static int makes_case(struct tw_agg *a, const struct target *t, uint64_t after, int silent, int by, int min_flows,
                       int min_pfx, double ratio)
 {
+	if (t->nr <= MAX_REC) {
+		int rc = tw_share_case(t->sh, silent, by, min_flows, min_pfx, ratio, prefix_counts, a);
+		if (rc >= 0)
+			return rc;
+	}
 	size_t n = 0;
-	if (!a->cells && !(a->cells = malloc(MAX_REC * sizeof(*a->cells))))
+	if (!a->flows && !(a->flows = malloc(MAX_REC * sizeof(*a->flows))))
 		return 0;
-	for (size_t i = 0; i < t->nr && n < MAX_REC; i++) {
-		const struct rec *r = &t->r[i];
-		if (r->ts <= after)
-			continue;
-		a->cells[n].g = by == BY_ALL ? 0 : by == BY_PREFIX ? r->pfx : r->group;
-		a->cells[n].p = r->pfx;
-		a->cells[n].hit = r->tampered && r->silent == silent;
-		a->cells[n].answered = r->answered;
-		a->cells[n].w = r->w ? r->w : 1;
-		n++;
-	}
-	qsort(a->cells, n, sizeof(*a->cells), cell_cmp);
-	/* flows are weighed by the sampling they were seen at (a flow kept at
-	 * 1 in N stands for N): min_flows compares estimated flows; shares
-	 * are ratios of two estimates alike and prefixes are not scaled
-	 * (docs/alerts.md "Sampling") */
-	size_t flows = 0, pfx = 0, seen = 0;
-	for (size_t i = 0; i < n;) {
-		size_t j = i, tot = 0, hit = 0, np = 0, nseen = 0;
-		/* one run of cells per prefix within the group */
-		while (j < n && a->cells[j].g == a->cells[i].g) {
-			size_t k = j, ptot = 0, phit = 0, pans = 0, wtot = 0, whit = 0;
-			for (; k < n && a->cells[k].g == a->cells[j].g && a->cells[k].p == a->cells[j].p; k++) {
-				ptot++;
-				phit += a->cells[k].hit;
-				pans += a->cells[k].answered;
-				wtot += a->cells[k].w;
-				whit += a->cells[k].hit ? a->cells[k].w : 0;
-			}
-			if (!silent || !phit ||
-			    (!prefix_dark(a, a->cells[j].p, a->now, ptot, pans) &&
-			     (!a->c.require_control || prefix_has_control(a, a->cells[j].p, a->now, pans)))) {
-				tot += wtot;
-				hit += whit;
-				nseen += phit;
-				np += phit > 0;
-			}
-			j = k;
-		}
-		if (hit && (double)hit / (double)tot + 1e-9 >= ratio) {
-			flows += hit;
-			seen += nseen;
-			pfx += np;
-		}
-		i = j;
-	}
-	/* one flow seen never makes a case alone, whatever it stands for */
-	return flows >= (size_t)min_flows && pfx >= (size_t)min_pfx && seen >= (size_t)(min_flows < 2 ? min_flows : 2);
+	for (size_t i = 0; i < t->nr && n < MAX_REC; i++)
+		if (t->r[i].ts > after)
+			share_flow(&t->r[i], &a->flows[n++]);
+	return tw_share_scan(a->flows, n, silent, by, min_flows, min_pfx, ratio, prefix_counts, a);
 }
 
 static int class_makes_case(struct tw_agg *a, const struct target *t, uint64_t after, int silent, size_t hits)
@@ -1109,12 +1241,20 @@ static void evaluate(struct tw_agg *a, struct target *t, uint64_t now)
 {
 	uint64_t after = t->al.resolved_ts; /* flows of a resolved incident do not raise a new one */
 	size_t cnt[2][TW_METHOD_MAX] = { { 0 } }, hits[2] = { 0, 0 };
-	for (size_t i = 0; i < t->nr; i++) {
-		const struct rec *r = &t->r[i];
-		if (r->ts <= after || !r->tampered)
-			continue;
-		cnt[r->silent][r->method]++;
-		hits[r->silent] += r->w ? r->w : 1; /* estimated flows, as makes_case counts them */
+	if (tw_share_ok(t->sh)) {
+		for (int c = 0; c < 2; c++) { /* the counts hold them */
+			hits[c] = tw_share_hits(t->sh, c);
+			for (int m = 0; m < TW_METHOD_MAX; m++)
+				cnt[c][m] = tw_share_method_count(t->sh, c, m);
+		}
+	} else {
+		for (size_t i = 0; i < t->nr; i++) {
+			const struct rec *r = &t->r[i];
+			if (r->ts <= after || !r->tampered)
+				continue;
+			cnt[r->silent][r->method]++;
+			hits[r->silent] += r->w ? r->w : 1; /* estimated flows, as makes_case counts them */
+		}
 	}
 	int method = 0;
 	if (class_makes_case(a, t, after, 0, hits[0]))
@@ -1187,6 +1327,7 @@ static void resolve(struct tw_agg *a, struct target *t, uint64_t now, const char
 	emit(a, t, "resolved", now, why);
 	t->al.open = 0;
 	t->al.resolved_ts = now;
+	win_rebuild(t); /* the flows until now no longer count */
 	a->nopen--;
 	open_del(a, t);
 	a->dirty = 1;
@@ -1213,15 +1354,29 @@ void tw_agg_outcome(void *arg, const struct tw_flow_outcome *o)
 	}
 	if (!t)
 		return;
-	if (!t->proto[0]) {
+	int fresh = !t->proto[0];
+	if (fresh) {
 		snprintf(t->domain, sizeof(t->domain), "%s", dom ? dom : "");
 		snprintf(t->proto, sizeof(t->proto), "%s", o->proto);
 		t->port = o->server_port;
 	}
-	if (!t->domain[0] || dom)
-		snprintf(t->ip, sizeof(t->ip), "%s", o->server_ip);
+	if (!t->domain[0] || dom) {
+		char ip[sizeof(t->ip)];
+		snprintf(ip, sizeof(ip), "%s", o->server_ip);
+		if (strcmp(ip, t->ip)) {
+			int moves = !fresh && !t->domain[0]; /* an address site: its key changes */
+			if (moves)
+				site_index_del(a, t);
+			memcpy(t->ip, ip, sizeof(ip));
+			if (moves)
+				site_index_add(a, t);
+		}
+	}
+	if (fresh)
+		site_index_add(a, t);
 	prune(a, t, o->ts_ns);
 	if (t->nr == MAX_REC) {
+		win_del(t, &t->r[0]);
 		memmove(t->r, t->r + 1, (t->nr - 1) * sizeof(*t->r));
 		t->nr--;
 	}
@@ -1269,6 +1424,7 @@ void tw_agg_outcome(void *arg, const struct tw_flow_outcome *o)
 	}
 	snprintf(r->prefix, sizeof(r->prefix), "%s", o->client_prefix ? o->client_prefix : "");
 	rec_keys(a, r);
+	win_add(t, r);
 	if (o->ts_ns > a->now)
 		a->now = o->ts_ns;
 	pstat_note(a, r);
@@ -1298,6 +1454,7 @@ static void site_count(struct tw_agg *a, const struct target *t, const struct re
 	if (!s || !s->site || !s->al.open)
 		return;
 	if (s->nr == MAX_REC) {
+		win_del(s, &s->r[0]);
 		memmove(s->r, s->r + 1, (s->nr - 1) * sizeof(*s->r));
 		s->nr--;
 	}
@@ -1315,6 +1472,7 @@ static void site_count(struct tw_agg *a, const struct target *t, const struct re
 	*c = *r;
 	if (shape_candidate(a, c))
 		shape_mark(c, s->al.affected ? s->al.conf_sum / (double)s->al.affected : 0.5);
+	win_add(s, c);
 	alert_count(a, s, c, o);
 }
 
@@ -1343,8 +1501,10 @@ static void alert_count(struct tw_agg *a, struct target *t, const struct rec *r,
 	}
 }
 
-static void free_target(struct target *t)
+static void free_target(struct tw_agg *a, struct target *t)
 {
+	site_index_del(a, t);
+	tw_share_free(t->sh);
 	free(t->tb);
 	free(t->redirect);
 	free(t->al.prefix);
@@ -1384,7 +1544,7 @@ void tw_agg_tick(void *arg, uint64_t now, int final)
 				if (!t->nr) {
 					*p = t->next;
 					a->nsite -= (size_t)t->site;
-					free_target(t);
+					free_target(a, t);
 					a->ntargets--;
 					continue;
 				}
@@ -1854,7 +2014,7 @@ static void clear(struct tw_agg *a)
 		while (a->b[i]) {
 			struct target *t = a->b[i];
 			a->b[i] = t->next;
-			free_target(t);
+			free_target(a, t);
 		}
 		while (a->pb[i]) {
 			struct pstat *p = a->pb[i];
@@ -1862,7 +2022,8 @@ static void clear(struct tw_agg *a)
 			free(p);
 		}
 	}
-	a->ntargets = a->nopen = a->nopenv = a->npstat = 0;
+	a->ntargets = a->nopen = a->nopenv = a->npstat = a->nsite = 0;
+	a->site_broken = 0;
 }
 
 /* One record of a target (A, P, E, R) into t. */
@@ -2015,6 +2176,7 @@ static int restore(struct tw_agg *a, char *text, char *err, size_t errlen, size_
 			site_key(t, sk, sizeof(sk));
 			t->site = t->port == 0 && !strcmp(t->key, sk); /* a site's shaping target */
 			a->nsite += (size_t)t->site;
+			site_index_add(a, t);
 			have_alert = 0;
 			continue;
 		}
@@ -2025,8 +2187,12 @@ static int restore(struct tw_agg *a, char *text, char *err, size_t errlen, size_
 		if (restore_member(a, t, kind, line + 2, ver, &have_alert, why, sizeof(why)))
 			goto bad;
 	}
-	if (end)
+	if (end) {
+		for (size_t i = 0; i < NBUCKET; i++) /* the window's counts, after the alerts' resolved_ts */
+			for (struct target *u = a->b[i]; u; u = u->next)
+				win_rebuild(u);
 		return 0;
+	}
 	snprintf(err, errlen, "record %d: no END (cut short)", ln + 1);
 	return -1;
 bad:
@@ -2138,9 +2304,89 @@ void tw_agg_free(struct tw_agg *a)
 		return;
 	clear(a);
 	free(a->openv);
-	free(a->cells);
+	free(a->flows);
 	free(a->state_dir);
 	free(a);
+}
+
+int tw_agg_check(struct tw_agg *a, char *err, size_t cap)
+{
+	size_t indexed = 0, members = 0;
+	for (size_t i = 0; i < NBUCKET; i++)
+		for (struct target *t = a->b[i]; t; t = t->next) {
+			if (t->bkt != i) {
+				snprintf(err, cap, "target %s: bucket %zu, in %zu", t->key, t->bkt, i);
+				return -1;
+			}
+			if (!a->site_broken && !t->site && t->proto[0]) {
+				if (!t->st || t->st_pos >= t->st->n || t->st->m[t->st_pos] != t ||
+				    site_find(a, t) != t->st) {
+					snprintf(err, cap, "target %s: not in its site's index", t->key);
+					return -1;
+				}
+				indexed++;
+			} else if (t->st) {
+				snprintf(err, cap, "target %s: a site's shaping target or unnamed, indexed", t->key);
+				return -1;
+			}
+			if (t->nr > MAX_REC || !tw_share_ok(t->sh))
+				continue;
+			for (int silent = 0; silent < 2; silent++)
+				for (int by = BY_ALL; by <= BY_REGION; by++) {
+					int mf = silent ? a->c.blackhole_min_flows : a->c.min_flows;
+					int mp = silent ? a->c.blackhole_min_prefixes : a->c.min_prefixes;
+					double ratio = silent ? a->c.blackhole_min_ratio : a->c.min_ratio;
+					size_t n = 0;
+					if (!a->flows && !(a->flows = malloc(MAX_REC * sizeof(*a->flows)))) {
+						snprintf(err, cap, "out of memory");
+						return -1;
+					}
+					for (size_t k = 0; k < t->nr; k++)
+						if (t->r[k].ts > t->al.resolved_ts)
+							share_flow(&t->r[k], &a->flows[n++]);
+					int want =
+					        tw_share_scan(a->flows, n, silent, by, mf, mp, ratio, prefix_counts, a);
+					int got = tw_share_case(t->sh, silent, by, mf, mp, ratio, prefix_counts, a);
+					if (got != want || tw_share_flows(t->sh) != n) {
+						snprintf(err, cap,
+						         "target %s: class %d grouping %d: counts say %d, the scan %d "
+						         "(%zu flows)",
+						         t->key, silent, by, got, want, n);
+						return -1;
+					}
+				}
+		}
+	for (size_t i = 0; i < NBUCKET && !a->site_broken; i++)
+		for (struct site *s = a->sb[i]; s; s = s->next) {
+			members += s->n;
+			if (!s->n) {
+				snprintf(err, cap, "site %s: empty, kept", s->name);
+				return -1;
+			}
+			/* the index's walk and the walk over every target meet the same targets in the same order */
+			const struct target *t0 = s->m[0];
+			struct site_walk w = SITE_WALK;
+			for (size_t b = 0; b < NBUCKET; b++)
+				for (const struct target *o = a->b[b]; o; o = o->next) {
+					if (!same_site(t0, o))
+						continue;
+					if (!site_next(a, t0, &w) || w.o != o) {
+						snprintf(err, cap, "site %s: the index walk misses or misorders %s",
+						         s->name, o->key);
+						return -1;
+					}
+				}
+			if (site_next(a, t0, &w)) {
+				snprintf(err, cap, "site %s: the index walk meets %s, not of the site", s->name,
+				         w.o->key);
+				return -1;
+			}
+		}
+	if (indexed != members) {
+		snprintf(err, cap, "%zu targets indexed, %zu members in the sites", indexed, members);
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- operator's view: the most affected targets ------------------------- */

@@ -74,6 +74,12 @@ void tw_agg_stats_json(void *agg, struct tw_jb *b);
  * window's records once.  Length written, 0 if cap is too small. */
 size_t tw_agg_top_targets(const struct tw_agg *a, uint64_t now, int n, char *buf, size_t cap);
 void tw_agg_free(struct tw_agg *a);
+/* Aggregation's own bookkeeping against what it stands for (for tests):
+ * the site index against a walk over every target (the same members in the
+ * same order), and each target's share counts against a scan of its
+ * records (every class and grouping, the configured thresholds).  0, or -1
+ * with what differs in err. */
+int tw_agg_check(struct tw_agg *a, char *err, size_t cap);
 
 /* DIR/ID.pcap into out: what an alert line names as its evidence file and
  * the evidence sink (outputs/evidence.c) writes.  0, or -1 when id is not a
