@@ -206,6 +206,19 @@ __noinline int tw_emit_tc(struct __sk_buff *ctx, struct tw_emit_req *r, struct t
 	return tw_emit(ctx, 0, r, f);
 }
 
+/* The classifier core, as a global function: the verifier checks it once,
+ * on its own, instead of once per path of tw_handle that reaches it.
+ * Inlined into tw_handle, Debian 12's 6.1 verifier gives up after 1 M
+ * instructions processed ("BPF program is too large", E2BIG); newer
+ * verifiers prune those paths.  r carries the packet, its direction, clock
+ * and frame length; r->pc receives where the packet stood. */
+__noinline __u32 tw_track_bpf(struct tw_emit_req *r, struct tw_flow *f, __u32 segs)
+{
+	if (!r || !f)
+		return 0;
+	return tw_track(f, &r->pkt, r->dir, r->now, segs, r->frame_len, &r->pc);
+}
+
 /* TCP options of a SYN: copied out with one helper call, parsed on the
  * stack copy (see tw_parse_tcp_opts).  A subprogram of its own: the copy's
  * frame is not added to tw_handle's, which also calls the emit functions. */
@@ -291,15 +304,14 @@ static __always_inline int tw_handle(void *ctx, int is_xdp, void *data, void *da
 	        (f->flags & (TW_FLOW_CLIENT_DATA | TW_FLOW_SERVER_DATA)) != (TW_FLOW_CLIENT_DATA | TW_FLOW_SERVER_DATA);
 	__u64 now = tw_now(precise);
 
-	int dir = tw_pkt_dir(f, src_is_b);
-	__u32 ev = tw_track(f, pp, dir, now, segs, frame_len, &r.pc);
+	r.now = now;
+	r.frame_len = frame_len;
+	r.dir = tw_pkt_dir(f, src_is_b);
+	__u32 ev = tw_track_bpf(&r, f, segs);
 	if (!ev)
 		return 0;
 
-	r.now = now;
 	r.ifindex = tw_cfg_replay ? 0 : ifindex; /* test runs report lo */
-	r.frame_len = frame_len;
-	r.dir = dir;
 #pragma clang loop unroll(disable)
 	for (__u32 t = 1; t < TW_EV_TYPE_MAX; t++) {
 		if (!(ev & TW_EVBIT(t)))

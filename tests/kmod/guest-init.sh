@@ -2,7 +2,7 @@
 # /init of the kmod test's guest (tests/kmod/test_kmod_qemu.sh): no systemd,
 # no network; a veth pair carries the test's captures into veth1, which the
 # kernel module (netfilter) watches.  (The BPF backend is compared on the
-# host: Debian 12's 6.1 verifier refuses the TC program, too many insns.)
+# host; its own guest is tests/kmod/bpf-guest-init.sh.)
 # Results go to the second serial port (/dev/ttyS1) as marked files.
 /bin/busybox --install -s /bin
 export PATH=/bin:/usr/bin:/usr/sbin:/sbin LD_LIBRARY_PATH=/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu

@@ -7,8 +7,8 @@
 # veth1, watched by `--mode kmod` (netfilter); the same captures replayed
 # here through the BPF program (BPF_PROG_TEST_RUN; the user engine, which
 # writes the same bytes, where BPF cannot load) must give the same verdicts,
-# events and counters.  (XDP cannot be compared inside the guest: Debian
-# 12's 6.1 verifier refuses the TC program as too large.)  Then the
+# events and counters.  (The BPF object in this guest kernel is
+# tests/kmod/test_bpf_guest.sh's.)  Then the
 # module is unloaded under traffic with a daemon attached (hooks gone,
 # every flow freed: the module counts its objects, since Debian's kernel has
 # no kmemleak), and a module of another netlink API version is refused with
