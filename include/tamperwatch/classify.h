@@ -151,9 +151,12 @@ static __always_inline __u32 tw_track(struct tw_flow *f, const struct tw_pkt *p,
 
 	/* --- per-direction counters --- */
 	if (d->packets == 0) {
-		if (o->packets == 0)
-			f->base_ns = now; /* the flow's first packet */
-		d->first_us = tw_flow_us(f, now);
+		if (o->packets == 0) {
+			f->base_ns = now; /* the flow's first packet: no division on this path */
+			d->first_us = 0;
+		} else {
+			d->first_us = tw_flow_us(f, now);
+		}
 		d->ttl_base = p->ttl;
 		d->ttl_min = p->ttl;
 		d->ttl_max = p->ttl;
