@@ -36,12 +36,22 @@ __u64 tw_next_flow_id = 0; /* flow ids in order of creation */
  * every packet (shutdown detection is never sampled). */
 __u32 tw_sample_n = 1;
 
+/* The flow tables (maps.h): IPv4 flows under the compact key, IPv6 flows
+ * under the full one; the daemon sizes both before load (flows.max,
+ * flows.max_ipv6). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, TW_FLOWS_DEFAULT);
+	__type(key, struct tw_flow_key4);
+	__type(value, struct tw_flow);
+} tw_flows4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, TW_FLOWS_DEFAULT / TW_FLOWS6_SHARE);
 	__type(key, struct tw_flow_key);
 	__type(value, struct tw_flow);
-} tw_flows SEC(".maps");
+} tw_flows6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -260,10 +270,23 @@ static __always_inline int tw_handle(void *ctx, int is_xdp, void *data, void *da
 	if ((pp->tcp_flags & TW_TCP_SYN) && pp->proto == TW_PROTO_TCP && pp->opt_len)
 		tw_syn_opts(ctx, is_xdp, pp);
 
-	int src_is_b = tw_flow_key_make(pp, &r.key);
-	struct tw_flow *f = bpf_map_lookup_elem(&tw_flows, &r.key);
+	/* one lookup, in the family's table; the full key (events, the
+	 * sampling hash) is made from the compact one only when needed */
+	struct tw_flow_key4 k4;
+	int v4 = pp->family == TW_FAMILY_IPV4;
+	int src_is_b;
+	struct tw_flow *f;
+	if (v4) {
+		src_is_b = tw_flow_key4_make(pp, &k4);
+		f = bpf_map_lookup_elem(&tw_flows4, &k4);
+	} else {
+		src_is_b = tw_flow_key_make(pp, &r.key);
+		f = bpf_map_lookup_elem(&tw_flows6, &r.key);
+	}
 	int is_new = 0;
 	if (!f) {
+		if (v4)
+			tw_flow_key_of4(&k4, &r.key);
 		if (!tw_flow_sampled(&r.key, tw_sample_n)) {
 			cnt->c[TW_CNT_NOT_SAMPLED]++;
 			return 0;
@@ -272,9 +295,17 @@ static __always_inline int tw_handle(void *ctx, int is_xdp, void *data, void *da
 		if (!nf)
 			return 0;
 		tw_flow_init(nf, pp, src_is_b, __sync_fetch_and_add(&tw_next_flow_id, 1) + 1);
-		if (bpf_map_update_elem(&tw_flows, &r.key, nf, BPF_NOEXIST) == 0)
-			cnt->c[TW_CNT_FLOWS_NEW]++;
-		f = bpf_map_lookup_elem(&tw_flows, &r.key);
+		if (v4) {
+			if (bpf_map_update_elem(&tw_flows4, &k4, nf, BPF_NOEXIST) == 0)
+				cnt->c[TW_CNT_FLOWS_NEW]++;
+			f = bpf_map_lookup_elem(&tw_flows4, &k4);
+		} else {
+			if (bpf_map_update_elem(&tw_flows6, &r.key, nf, BPF_NOEXIST) == 0) {
+				cnt->c[TW_CNT_FLOWS_NEW]++;
+				cnt->c[TW_CNT_FLOWS_NEW_V6]++;
+			}
+			f = bpf_map_lookup_elem(&tw_flows6, &r.key);
+		}
 		if (!f) {
 			cnt->c[TW_CNT_FLOW_INSERT_FAIL]++;
 			return 0;
@@ -296,6 +327,8 @@ static __always_inline int tw_handle(void *ctx, int is_xdp, void *data, void *da
 	if (!ev)
 		return 0;
 
+	if (v4 && !is_new)
+		tw_flow_key_of4(&k4, &r.key);
 	r.now = now;
 	r.ifindex = tw_cfg_replay ? 0 : ifindex; /* test runs report lo */
 	r.frame_len = frame_len;

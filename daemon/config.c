@@ -36,6 +36,8 @@ static const struct key keys[] = {
 	{ "flows", "udp_idle", K_SECONDS, 1, 86400, OFF(timeouts.udp_idle_ns) },
 	{ "flows", "rate_min_bytes", K_U32, 0, 1073741824, OFF(timeouts.rate_min_bytes) },
 	{ "flows", "max", K_INT, 1024, 16777216, OFF(max_flows) },
+	/* the BPF backend's IPv6 flow table (maps.h); unset: flows.max / 8 */
+	{ "flows", "max_ipv6", K_U32, 1024, 16777216, OFF(max_flows_ipv6) },
 	/* 1-in-N flow sampling (docs/configuration.md "Sampling") */
 	{ "flows", "sample", K_U32, 1, TW_SAMPLE_MAX, OFF(sample) },
 	{ "flows", "sample_max", K_U32, 1, TW_SAMPLE_MAX, OFF(sample_max) },

@@ -28,6 +28,45 @@ struct tw_flow_key {
 };
 TW_STATIC_ASSERT(sizeof(struct tw_flow_key) == 40, "tw_flow_key layout");
 
+/* The same key for an IPv4 flow, 16 bytes instead of 40: the kernel keeps
+ * IPv4 flows in a map of their own keyed by it (tw_flows4, maps.h), IPv6
+ * flows under struct tw_flow_key (tw_flows6).  Same canonical order, so
+ * tw_flow_key_of4(tw_flow_key4_of(k)) == k for every IPv4 key. */
+struct tw_flow_key4 {
+	__u8 addr_a[4];
+	__u8 addr_b[4];
+	__u16 port_a; /* host byte order */
+	__u16 port_b;
+	__u8 proto; /* TW_PROTO_* */
+	__u8 reserved[3];
+};
+TW_STATIC_ASSERT(sizeof(struct tw_flow_key4) == 16, "tw_flow_key4 layout");
+
+/* An IPv4 full key in its compact form. */
+static __always_inline void tw_flow_key4_of(const struct tw_flow_key *k, struct tw_flow_key4 *k4)
+{
+	__builtin_memcpy(k4->addr_a, k->addr_a, 4);
+	__builtin_memcpy(k4->addr_b, k->addr_b, 4);
+	k4->port_a = k->port_a;
+	k4->port_b = k->port_b;
+	k4->proto = k->proto;
+	k4->reserved[0] = 0;
+	k4->reserved[1] = 0;
+	k4->reserved[2] = 0;
+}
+
+/* The full key of a compact one (family IPv4, the rest zero). */
+static __always_inline void tw_flow_key_of4(const struct tw_flow_key4 *k4, struct tw_flow_key *k)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	__builtin_memcpy(k->addr_a, k4->addr_a, 4);
+	__builtin_memcpy(k->addr_b, k4->addr_b, 4);
+	k->port_a = k4->port_a;
+	k->port_b = k4->port_b;
+	k->family = TW_FAMILY_IPV4;
+	k->proto = k4->proto;
+}
+
 /* TCP progress of a flow as the middle of the path sees it. */
 enum tw_tcp_state {
 	TW_TCP_NONE = 0,        /* UDP, or nothing seen yet */
