@@ -850,8 +850,7 @@ int main(void)
 	       "flow): %.1f MB for both tables\n",
 	       TW_FLOWS_DEFAULT, mem_default, def6, mem_default6,
 	       (mem_default * TW_FLOWS_DEFAULT + mem_default6 * def6) / 1e6);
-	printf("  fresh 1 Mi-entry IPv4 flow map, /proc/meminfo rise: %6.1f B  (cross-check; noisy)\n\n",
-	       mem_meminfo);
+	printf("  fresh 1 Mi-entry IPv4 flow map, /proc/meminfo rise: %6.1f B  (cross-check; noisy)\n\n", mem_meminfo);
 
 	/* ---- targets ---- */
 	char w[160];

@@ -182,9 +182,9 @@ static __always_inline __u32 tw_track(struct tw_flow *f, const struct tw_pkt *p,
 	if (d->packets == 0) {
 		if (o->packets == 0) {
 			f->base_ns = now; /* the flow's first packet: no division on this path */
-			d->first_us = 0;
+			f->flags |= (__u16)((dir & 1) * TW_FLOW_FIRST_S2C); /* no branch */
 		} else {
-			d->first_us = tw_flow_us(f, now);
+			f->later_us = tw_flow_us(f, now);
 		}
 		d->ttl_base = p->ttl;
 		d->ttl_min = p->ttl;
@@ -236,8 +236,8 @@ static __always_inline __u32 tw_track(struct tw_flow *f, const struct tw_pkt *p,
 
 	if (fl & TW_TCP_RST) {
 		d->rst_count = tw_sat8(d->rst_count);
-		if (!f->rst_from)
-			f->rst_from = (__u8)(1 + (dir & 1));
+		if (!(f->flags & (TW_FLOW_RST_C2S | TW_FLOW_RST_S2C)))
+			f->flags |= TW_FLOW_RST_FROM(dir & 1);
 		f->state = TW_TCP_RESET;
 		return ev | TW_EVBIT(TW_EV_RST);
 	}
@@ -268,7 +268,7 @@ static __always_inline __u32 tw_track(struct tw_flow *f, const struct tw_pkt *p,
 			d->first_data_seq = p->seq;
 			ev |= TW_EVBIT(TW_EV_SERVER_DATA);
 		}
-		if (f->rst_from == 1 + (dir & 1) && !(f->flags & TW_FLOW_DATA_AFTER_RST)) {
+		if ((f->flags & TW_FLOW_RST_FROM(dir & 1)) && !(f->flags & TW_FLOW_DATA_AFTER_RST)) {
 			f->flags |= TW_FLOW_DATA_AFTER_RST;
 			ev |= TW_EVBIT(TW_EV_DATA_AFTER_RST);
 		}

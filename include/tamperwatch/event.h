@@ -12,7 +12,7 @@
 #include "flow.h"
 
 /* Bumped on any layout change; the daemon refuses an object of another one. */
-#define TW_EVENT_VERSION 3
+#define TW_EVENT_VERSION 4
 #define TW_API_VERSION 1
 
 /* Payload bytes copied into first-payload and DNS events.  Large enough for a

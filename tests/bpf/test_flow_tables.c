@@ -179,8 +179,8 @@ int main(void)
 	CHECK(w.n4 == before4 - removed && ft[TW_FT_IPV4].evicted == (uint64_t)(NV4 - before4),
 	      "after removing %d: %d IPv4 flows (want %d), evicted %llu (want %d, unchanged)", removed, w.n4,
 	      before4 - removed, (unsigned long long)ft[TW_FT_IPV4].evicted, NV4 - before4);
-	printf("%s flows removed by the daemon (%d) leave the eviction count as it was\n", fails == f0 ? "ok  " : "FAIL",
-	       removed);
+	printf("%s flows removed by the daemon (%d) leave the eviction count as it was\n",
+	       fails == f0 ? "ok  " : "FAIL", removed);
 	e->destroy(e);
 	printf("%d checks, %d failed\n", checks, fails);
 	return fails ? 1 : 0;
