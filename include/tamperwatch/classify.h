@@ -68,21 +68,10 @@ static __always_inline int tw_flow_key4_make(const struct tw_pkt *p, struct tw_f
 	__builtin_memcpy(&s, p->saddr, 4);
 	__builtin_memcpy(&d, p->daddr, 4);
 	src_is_b = s != d ? s > d : p->sport > p->dport;
-	if (src_is_b) {
-		__builtin_memcpy(k->addr_a, &d, 4);
-		__builtin_memcpy(k->addr_b, &s, 4);
-		k->port_a = p->dport;
-		k->port_b = p->sport;
-	} else {
-		__builtin_memcpy(k->addr_a, &s, 4);
-		__builtin_memcpy(k->addr_b, &d, 4);
-		k->port_a = p->sport;
-		k->port_b = p->dport;
-	}
-	k->proto = p->proto;
-	k->reserved[0] = 0;
-	k->reserved[1] = 0;
-	k->reserved[2] = 0;
+	if (src_is_b)
+		tw_flow_key4_set(k, p->daddr, p->saddr, p->dport, p->sport, p->proto);
+	else
+		tw_flow_key4_set(k, p->saddr, p->daddr, p->sport, p->dport, p->proto);
 	return src_is_b;
 }
 

@@ -42,17 +42,24 @@ struct tw_flow_key4 {
 };
 TW_STATIC_ASSERT(sizeof(struct tw_flow_key4) == 16, "tw_flow_key4 layout");
 
-/* An IPv4 full key in its compact form. */
-static __always_inline void tw_flow_key4_of(const struct tw_flow_key *k, struct tw_flow_key4 *k4)
+/* Fill a compact key: side a, side b (4-byte addresses, ports), protocol. */
+static __always_inline void tw_flow_key4_set(struct tw_flow_key4 *k4, const __u8 *addr_a, const __u8 *addr_b,
+                                             __u16 port_a, __u16 port_b, __u8 proto)
 {
-	__builtin_memcpy(k4->addr_a, k->addr_a, 4);
-	__builtin_memcpy(k4->addr_b, k->addr_b, 4);
-	k4->port_a = k->port_a;
-	k4->port_b = k->port_b;
-	k4->proto = k->proto;
+	__builtin_memcpy(k4->addr_a, addr_a, 4);
+	__builtin_memcpy(k4->addr_b, addr_b, 4);
+	k4->port_a = port_a;
+	k4->port_b = port_b;
+	k4->proto = proto;
 	k4->reserved[0] = 0;
 	k4->reserved[1] = 0;
 	k4->reserved[2] = 0;
+}
+
+/* An IPv4 full key in its compact form. */
+static __always_inline void tw_flow_key4_of(const struct tw_flow_key *k, struct tw_flow_key4 *k4)
+{
+	tw_flow_key4_set(k4, k->addr_a, k->addr_b, k->port_a, k->port_b, k->proto);
 }
 
 /* The full key of a compact one (family IPv4, the rest zero). */
