@@ -34,8 +34,8 @@ refused ratio.conf 2 "alerts.min_ratio: expected a number from 0 to 1" '[alerts]
 refused sample0.conf 2 "flows.sample: expected a whole number from 1 to 65536, got '0'" '[flows]\nsample = 0\n'
 refused samplebig.conf 3 "flows.sample_max: expected a whole number from 1 to 65536, got '65537'" '[flows]\nsample = 2\nsample_max = 65537\n'
 refused samplefrac.conf 2 "flows.sample: expected a whole number from 1 to 65536, got '1.5'" '[flows]\nsample = 1.5\n'
-refused v6small.conf 3 "flows.max_ipv6: expected a whole number from 1024 to 16777216, got '512'" '[flows]\nmax = 4096\nmax_ipv6 = 512\n'
-refused v6word.conf 2 "flows.max_ipv6: expected a whole number from 1024 to 16777216, got 'half'" '[flows]\nmax_ipv6 = half\n'
+refused v6small.conf 3 "flows.max_ipv6: expected 0 (flows.max / 8) or a whole number from 1024 to 16777216, got '512'" '[flows]\nmax = 4096\nmax_ipv6 = 512\n'
+refused v6word.conf 2 "flows.max_ipv6: expected 0 (flows.max / 8) or a whole number from 1024 to 16777216, got 'half'" '[flows]\nmax_ipv6 = half\n'
 refused quietneg.conf 2 "flows.sample_quiet: expected a whole number from 0 to 86400, got '-1'" '[flows]\nsample_quiet = -1\n'
 refused date.csv 1 "since: expected YYYY-MM-DD or empty, got '2020-02-30'" 'a.example, any, Law, 2020-02-30,\n' declared
 refused hostbits.csv 2 "pattern: '198.51.100.7/24': host bits set in prefix" '# x\n198.51.100.7/24, any, Law, ,\n' declared

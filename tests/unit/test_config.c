@@ -84,7 +84,10 @@ int main(void)
 	CHECK(set(&c, "flows.max_ipv6=1000", err, sizeof(err)) < 0 && strstr(err, "flows.max_ipv6") &&
 	              c.max_flows_ipv6 == 65536,
 	      "%s", err);
-	CHECK(set(&c, "flows.max_ipv6=0", err, sizeof(err)) < 0 && strstr(err, "flows.max_ipv6"), "%s", err);
+	CHECK(set(&c, "flows.max_ipv6=1", err, sizeof(err)) < 0 &&
+	              strstr(err, "0 (flows.max / 8) or a whole number from 1024"),
+	      "%s", err);
+	CHECK(set(&c, "flows.max_ipv6=0", err, sizeof(err)) == 0 && c.max_flows_ipv6 == 0, "%s", err);
 	CHECK(set(&c, "flows.max_ipv6=16777217", err, sizeof(err)) < 0 && strstr(err, "flows.max_ipv6"), "%s", err);
 	CHECK(set(&c, "alerts.min_flows=7", err, sizeof(err)) == 0 && c.alerts.min_flows == 7, "%s", err);
 	CHECK(set(&c, "alerts.min_flows=x", err, sizeof(err)) < 0 && strstr(err, "alerts.min_flows"), "%s", err);
