@@ -36,12 +36,22 @@ __u64 tw_next_flow_id = 0; /* flow ids in order of creation */
  * every packet (shutdown detection is never sampled). */
 __u32 tw_sample_n = 1;
 
+/* The flow tables (maps.h): IPv4 flows under the compact key, IPv6 flows
+ * under the full one; the daemon sizes both before load (flows.max,
+ * flows.max_ipv6). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, TW_FLOWS_DEFAULT);
+	__type(key, struct tw_flow_key4);
+	__type(value, struct tw_flow);
+} tw_flows4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, TW_FLOWS_DEFAULT / TW_FLOWS6_SHARE);
 	__type(key, struct tw_flow_key);
 	__type(value, struct tw_flow);
-} tw_flows SEC(".maps");
+} tw_flows6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -120,18 +130,30 @@ struct {
 	__type(value, struct tw_flow);
 } tw_scratch SEC(".maps");
 
-/* Everything an event needs from the packet's handler; on the caller's
- * stack, handed to the emit functions by pointer. */
+/* Everything an event needs from the packet's handler, handed to the
+ * functions below by pointer; one per CPU (tw_req): a program runs to its
+ * end on its CPU before the next one there starts (as tw_scratch). */
 struct tw_emit_req {
-	struct tw_flow_key key;
+	struct tw_flow_key key;   /* IPv6; IPv4: made from key4 when needed */
+	struct tw_flow_key4 key4; /* IPv4 (v4) */
 	struct tw_pkt pkt;
 	struct tw_pkt_ctx pc;
 	__u64 now;
 	__u32 ifindex;
 	__u32 frame_len;
+	__u32 segs;
+	__u32 src_is_b;
+	__u32 v4;
 	__u32 dir;
 	__u32 type;
 };
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tw_emit_req);
+} tw_req SEC(".maps");
 
 /* Write one event.  Global functions (verified once, not once per call site
  * and path), one per hook because the snippet copy helper differs. */
@@ -206,19 +228,6 @@ __noinline int tw_emit_tc(struct __sk_buff *ctx, struct tw_emit_req *r, struct t
 	return tw_emit(ctx, 0, r, f);
 }
 
-/* The classifier core, as a global function: the verifier checks it once,
- * on its own, instead of once per path of tw_handle that reaches it.
- * Inlined into tw_handle, Debian 12's 6.1 verifier gives up after 1 M
- * instructions processed ("BPF program is too large", E2BIG); newer
- * verifiers prune those paths.  r carries the packet, its direction, clock
- * and frame length; r->pc receives where the packet stood. */
-__noinline __u32 tw_track_bpf(struct tw_emit_req *r, struct tw_flow *f, __u32 segs)
-{
-	if (!r || !f)
-		return 0;
-	return tw_track(f, &r->pkt, r->dir, r->now, segs, r->frame_len, &r->pc);
-}
-
 /* TCP options of a SYN: copied out with one helper call, parsed on the
  * stack copy (see tw_parse_tcp_opts).  A subprogram of its own: the copy's
  * frame is not added to tw_handle's, which also calls the emit functions. */
@@ -249,6 +258,60 @@ static __always_inline __u64 tw_now(int precise)
 	return precise ? bpf_ktime_get_ns() : bpf_ktime_get_coarse_ns();
 }
 
+/* Everything after the flow lookup: the clock, the classifier core, the
+ * events.  Global functions (verified once): a pointer into tw_flows4 and
+ * one into tw_flows6 differ to the verifier, and inlined, everything after
+ * the lookup was verified once per table and path (close to the verifier's
+ * limit of a million instructions).  One per hook (the emit differs).
+ * Debian 12's 6.1 verifier prunes less: with the classifier core inlined
+ * into tw_handle it gave up after 1 M instructions processed ("BPF program
+ * is too large", E2BIG); tests/kmod/test_bpf_guest.sh loads it there. */
+static __always_inline int tw_flow_pkt(void *ctx, int is_xdp, struct tw_emit_req *r, struct tw_flow *f, __u32 is_new)
+{
+	if (!r || !f)
+		return 0;
+	struct tw_pkt *pp = &r->pkt;
+	/* Steady state (established TCP data/ACK with both sides' payload
+	 * already seen) takes the coarse clock; everything else may be
+	 * evidence and gets the precise one. */
+	int precise =
+	        is_new || pp->proto != TW_PROTO_TCP || (pp->tcp_flags & (TW_TCP_SYN | TW_TCP_FIN | TW_TCP_RST)) ||
+	        f->state != TW_TCP_ESTABLISHED ||
+	        (f->flags & (TW_FLOW_CLIENT_DATA | TW_FLOW_SERVER_DATA)) != (TW_FLOW_CLIENT_DATA | TW_FLOW_SERVER_DATA);
+	__u64 now = tw_now(precise);
+
+	int dir = tw_pkt_dir(f, (int)r->src_is_b);
+	__u32 ev = tw_track(f, pp, dir, now, r->segs, r->frame_len, &r->pc);
+	if (!ev)
+		return 0;
+
+	if (r->v4)
+		tw_flow_key_of4(&r->key4, &r->key);
+	r->now = now;
+	r->dir = dir;
+#pragma clang loop unroll(disable)
+	for (__u32 t = 1; t < TW_EV_TYPE_MAX; t++) {
+		if (!(ev & TW_EVBIT(t)))
+			continue;
+		r->type = t;
+		if (is_xdp)
+			tw_emit_xdp(ctx, r, f);
+		else
+			tw_emit_tc(ctx, r, f);
+	}
+	return 0;
+}
+
+__noinline int tw_flow_pkt_xdp(struct xdp_md *ctx, struct tw_emit_req *r, struct tw_flow *f, __u32 is_new)
+{
+	return tw_flow_pkt(ctx, 1, r, f, is_new);
+}
+
+__noinline int tw_flow_pkt_tc(struct __sk_buff *ctx, struct tw_emit_req *r, struct tw_flow *f, __u32 is_new)
+{
+	return tw_flow_pkt(ctx, 0, r, f, is_new);
+}
+
 static __always_inline int tw_handle(void *ctx, int is_xdp, void *data, void *data_end, __u32 frame_len, __u32 segs,
                                      __u32 ifindex)
 {
@@ -259,8 +322,13 @@ static __always_inline int tw_handle(void *ctx, int is_xdp, void *data, void *da
 	cnt->c[TW_CNT_PACKETS] += segs;
 	cnt->c[TW_CNT_BYTES] += frame_len;
 
-	struct tw_emit_req r = {};
-	struct tw_pkt *pp = &r.pkt;
+	/* the request lives in tw_req, not on the stack: three frames deep
+	 * (tw_handle, tw_flow_pkt_*, tw_emit_*) it would not fit in 512 B */
+	struct tw_emit_req *rq = bpf_map_lookup_elem(&tw_req, &zero);
+	if (!rq)
+		return 0;
+	__builtin_memset(rq, 0, sizeof(*rq));
+	struct tw_pkt *pp = &rq->pkt;
 	int rc = tw_parse(data, data_end, pp);
 	if (rc != TW_PARSE_OK) {
 		if (rc > 0 && rc < TW_PARSE_RESULT_MAX)
@@ -273,11 +341,23 @@ static __always_inline int tw_handle(void *ctx, int is_xdp, void *data, void *da
 	if ((pp->tcp_flags & TW_TCP_SYN) && pp->proto == TW_PROTO_TCP && pp->opt_len)
 		tw_syn_opts(ctx, is_xdp, pp);
 
-	int src_is_b = tw_flow_key_make(pp, &r.key);
-	struct tw_flow *f = bpf_map_lookup_elem(&tw_flows, &r.key);
+	/* one lookup, in the family's table; the full key (events, the
+	 * sampling hash) is made from the compact one only when needed */
+	int v4 = pp->family == TW_FAMILY_IPV4;
+	int src_is_b;
+	struct tw_flow *f;
+	if (v4) {
+		src_is_b = tw_flow_key4_make(pp, &rq->key4);
+		f = bpf_map_lookup_elem(&tw_flows4, &rq->key4);
+	} else {
+		src_is_b = tw_flow_key_make(pp, &rq->key);
+		f = bpf_map_lookup_elem(&tw_flows6, &rq->key);
+	}
 	int is_new = 0;
 	if (!f) {
-		if (!tw_flow_sampled(&r.key, tw_sample_n)) {
+		if (v4)
+			tw_flow_key_of4(&rq->key4, &rq->key);
+		if (!tw_flow_sampled(&rq->key, tw_sample_n)) {
 			cnt->c[TW_CNT_NOT_SAMPLED]++;
 			return 0;
 		}
@@ -285,9 +365,17 @@ static __always_inline int tw_handle(void *ctx, int is_xdp, void *data, void *da
 		if (!nf)
 			return 0;
 		tw_flow_init(nf, pp, src_is_b, __sync_fetch_and_add(&tw_next_flow_id, 1) + 1);
-		if (bpf_map_update_elem(&tw_flows, &r.key, nf, BPF_NOEXIST) == 0)
-			cnt->c[TW_CNT_FLOWS_NEW]++;
-		f = bpf_map_lookup_elem(&tw_flows, &r.key);
+		if (v4) {
+			if (bpf_map_update_elem(&tw_flows4, &rq->key4, nf, BPF_NOEXIST) == 0)
+				cnt->c[TW_CNT_FLOWS_NEW]++;
+			f = bpf_map_lookup_elem(&tw_flows4, &rq->key4);
+		} else {
+			if (bpf_map_update_elem(&tw_flows6, &rq->key, nf, BPF_NOEXIST) == 0) {
+				cnt->c[TW_CNT_FLOWS_NEW]++;
+				cnt->c[TW_CNT_FLOWS_NEW_V6]++;
+			}
+			f = bpf_map_lookup_elem(&tw_flows6, &rq->key);
+		}
 		if (!f) {
 			cnt->c[TW_CNT_FLOW_INSERT_FAIL]++;
 			return 0;
@@ -295,34 +383,14 @@ static __always_inline int tw_handle(void *ctx, int is_xdp, void *data, void *da
 		is_new = 1;
 	}
 
-	/* Steady state (established TCP data/ACK with both sides' payload
-	 * already seen) takes the coarse clock; everything else may be
-	 * evidence and gets the precise one. */
-	int precise =
-	        is_new || pp->proto != TW_PROTO_TCP || (pp->tcp_flags & (TW_TCP_SYN | TW_TCP_FIN | TW_TCP_RST)) ||
-	        f->state != TW_TCP_ESTABLISHED ||
-	        (f->flags & (TW_FLOW_CLIENT_DATA | TW_FLOW_SERVER_DATA)) != (TW_FLOW_CLIENT_DATA | TW_FLOW_SERVER_DATA);
-	__u64 now = tw_now(precise);
-
-	r.now = now;
-	r.frame_len = frame_len;
-	r.dir = tw_pkt_dir(f, src_is_b);
-	__u32 ev = tw_track_bpf(&r, f, segs);
-	if (!ev)
-		return 0;
-
-	r.ifindex = tw_cfg_replay ? 0 : ifindex; /* test runs report lo */
-#pragma clang loop unroll(disable)
-	for (__u32 t = 1; t < TW_EV_TYPE_MAX; t++) {
-		if (!(ev & TW_EVBIT(t)))
-			continue;
-		r.type = t;
-		if (is_xdp)
-			tw_emit_xdp(ctx, &r, f);
-		else
-			tw_emit_tc(ctx, &r, f);
-	}
-	return 0;
+	rq->ifindex = tw_cfg_replay ? 0 : ifindex; /* test runs report lo */
+	rq->frame_len = frame_len;
+	rq->segs = segs;
+	rq->src_is_b = (__u32)src_is_b;
+	rq->v4 = (__u32)v4;
+	if (is_xdp)
+		return tw_flow_pkt_xdp(ctx, rq, f, (__u32)is_new);
+	return tw_flow_pkt_tc(ctx, rq, f, (__u32)is_new);
 }
 
 SEC("xdp.frags")

@@ -42,6 +42,8 @@ static const struct key keys[] = {
 	{ "flows", "udp_idle", K_SECONDS, 1, 86400, OFF(timeouts.udp_idle_ns) },
 	{ "flows", "rate_min_bytes", K_U32, 0, 1073741824, OFF(timeouts.rate_min_bytes) },
 	{ "flows", "max", K_INT, 1024, 16777216, OFF(max_flows) },
+	/* the BPF backend's IPv6 flow table (maps.h); 0: flows.max / 8 */
+	{ "flows", "max_ipv6", K_U32, 0, 16777216, OFF(max_flows_ipv6) },
 	/* 1-in-N flow sampling (docs/configuration.md "Sampling") */
 	{ "flows", "sample", K_U32, 1, TW_SAMPLE_MAX, OFF(sample) },
 	{ "flows", "sample_max", K_U32, 1, TW_SAMPLE_MAX, OFF(sample_max) },
@@ -381,9 +383,12 @@ static int assign(struct tw_config *c, const char *where, const char *section, c
 		return 0;
 	}
 	long long v = strtoll(value, &end, 10);
-	if (errno || end == value || *end || v < k->min || v > k->max) {
-		snprintf(err, errlen, "%s: %s.%s: expected a whole number from %lld to %lld%s, got '%s'", where,
-		         section, name, k->min, k->max, k->kind == K_SECONDS ? " (seconds)" : "", value);
+	/* flows.max_ipv6: 0 is the default share of flows.max (maps.h) */
+	int share = k->off == offsetof(struct tw_config, max_flows_ipv6);
+	if (errno || end == value || *end || v < k->min || v > k->max || (share && v && v < TW_FLOWS_MIN)) {
+		snprintf(err, errlen, "%s: %s.%s: expected %sa whole number from %lld to %lld%s, got '%s'", where,
+		         section, name, share ? "0 (flows.max / 8) or " : "", share ? (long long)TW_FLOWS_MIN : k->min,
+		         k->max, k->kind == K_SECONDS ? " (seconds)" : "", value);
 		return -1;
 	}
 	if (k->kind == K_POW2 && (v & (v - 1))) {

@@ -22,7 +22,8 @@ struct tw_config {
 	struct tw_thr_cfg throttling; /* [throttling] */
 	int prefix_v4;                /* privacy.prefix_v4 */
 	int prefix_v6;                /* privacy.prefix_v6 */
-	uint32_t max_flows;           /* flows.max (userspace replay table) */
+	uint32_t max_flows;           /* flows.max (userspace replay table; the BPF backend's IPv4 table) */
+	uint32_t max_flows_ipv6;      /* flows.max_ipv6: the BPF backend's IPv6 table, 0: flows.max / 8 */
 	uint32_t sample;              /* flows.sample: 1-in-N flow sampling (1: every flow) */
 	uint32_t sample_max;          /* flows.sample_max: raised up to this when events are lost */
 	uint32_t sample_quiet;        /* flows.sample_quiet (s): halved back after this long without loss */

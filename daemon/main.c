@@ -160,7 +160,8 @@ static struct tw_engine *make_bpf(const struct tw_record_sink *events, const str
                                   size_t errlen)
 {
 	(void)ifaces, (void)nif; /* attach.c puts the programs on the links */
-	return tw_engine_bpf_new(events, replay, cfg->max_flows, cfg->ring_size, pfx, err, errlen);
+	return tw_engine_bpf_new(events, replay, cfg->max_flows, cfg->max_flows_ipv6, cfg->ring_size, pfx, err,
+	                         errlen);
 }
 
 static struct tw_engine *make_user(const struct tw_record_sink *events, const struct tw_config *cfg, int replay,

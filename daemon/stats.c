@@ -52,6 +52,22 @@ void tw_stats_write(const struct tw_stats_src *s, uint64_t ts_ns, const struct t
 	tw_jb_obj_close(&b);
 	tw_jb_u64(&b, "flows_new", c[TW_CNT_FLOWS_NEW]);
 	tw_jb_u64(&b, "flow_insert_failed", c[TW_CNT_FLOW_INSERT_FAIL]);
+	struct tw_flow_table_stats ft[TW_FT_MAX];
+	/* the BPF backend's two LRU tables (maps.h): live, or once one has
+	 * evicted a flow (a replay where none did stays byte for byte the
+	 * userspace engine's) */
+	if (e->flow_tables && e->flow_tables(e, ft) == TW_FT_MAX &&
+	    (!r || ft[TW_FT_IPV4].evicted || ft[TW_FT_IPV6].evicted)) {
+		static const char *const fam[TW_FT_MAX] = { "ipv4", "ipv6" };
+		tw_jb_obj_open(&b, "flow_tables");
+		for (int t = 0; t < TW_FT_MAX; t++) {
+			tw_jb_obj_open(&b, fam[t]);
+			tw_jb_u64(&b, "size", ft[t].size);
+			tw_jb_u64(&b, "evicted", ft[t].evicted);
+			tw_jb_obj_close(&b);
+		}
+		tw_jb_obj_close(&b);
+	}
 	tw_jb_u64(&b, "events", c[TW_CNT_EVENTS]);
 	tw_jb_u64(&b, "events_lost", c[TW_CNT_EVENTS_LOST]);
 	/* per CPU only where the ring buffer is per-CPU-written (live BPF) */

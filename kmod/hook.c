@@ -150,8 +150,11 @@ static void tw_handle(const struct sk_buff *skb, int pf, const struct net_device
 			return;
 		}
 		kf = tw_flow_insert(&r.key, p, src_is_b, &is_new);
-		if (is_new)
+		if (is_new) {
 			tw_count(TW_CNT_FLOWS_NEW, 1);
+			if (r.key.family == TW_FAMILY_IPV6)
+				tw_count(TW_CNT_FLOWS_NEW_V6, 1);
+		}
 		if (!kf) {
 			tw_count(TW_CNT_FLOW_INSERT_FAIL, 1);
 			return;

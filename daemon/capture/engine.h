@@ -31,6 +31,14 @@ typedef void (*tw_pfx_cb)(void *arg, const struct tw_pfx_sample *s);
 
 typedef int (*tw_flow_cb)(void *arg, const struct tw_flow_key *k, const struct tw_flow *f);
 
+/* A backend's flow tables, for the stats record: the BPF backend's IPv4
+ * and IPv6 LRU maps (maps.h). */
+enum { TW_FT_IPV4 = 0, TW_FT_IPV6 = 1, TW_FT_MAX };
+struct tw_flow_table_stats {
+	uint64_t size;    /* entries (preallocated) */
+	uint64_t evicted; /* flows the table dropped to make room (LRU), not ended by the daemon */
+};
+
 /* Where a backend hands its event records (len: bytes at e): the layer
  * above registers here (main wires the event pipeline), capture knows
  * nothing above it. */
@@ -50,6 +58,8 @@ struct tw_engine {
 	int (*remove_flow)(struct tw_engine *e, const struct tw_flow_key *k);
 	/* counters summed over CPUs; lost_per_cpu may be NULL */
 	void (*counters)(struct tw_engine *e, uint64_t out[TW_CNT_MAX], uint64_t *lost_per_cpu, int max_cpu, int *ncpu);
+	/* NULL, or fills out[] and returns how many tables (TW_FT_MAX) */
+	int (*flow_tables)(struct tw_engine *e, struct tw_flow_table_stats out[TW_FT_MAX]);
 	void (*destroy)(struct tw_engine *e);
 	/* 1-in-n flow sampling from now on (include/tamperwatch/sample.h),
 	 * n in 1..TW_SAMPLE_MAX: 0, or -1 with errno */

@@ -19,6 +19,9 @@ struct bpf_engine {
 	struct ring_buffer *rb;
 	int ncpu;
 	uint64_t user_cnt[TW_CNT_MAX]; /* frames the kernel refused to test-run (too short) */
+	/* per flow table (TW_FT_IPV4, TW_FT_IPV6): flows the daemon removed,
+	 * and the LRU's evictions as of the last complete walk */
+	uint64_t removed[TW_FT_MAX], evicted[TW_FT_MAX];
 };
 
 static int on_event(void *ctx, void *data, size_t len)
@@ -73,25 +76,68 @@ static int bpf_process(struct tw_engine *eng, const struct tw_frame *f)
 	return 0;
 }
 
-static int bpf_for_each(struct tw_engine *eng, tw_flow_cb cb, void *arg)
+static void bpf_counters(struct tw_engine *eng, uint64_t out[TW_CNT_MAX], uint64_t *lost, int max_cpu, int *ncpu);
+
+static struct bpf_map *flow_map(struct bpf_engine *b, int t)
 {
-	struct bpf_engine *b = (struct bpf_engine *)eng;
-	int fd = bpf_map__fd(b->skel->maps.tw_flows);
-	struct tw_flow_key k, next;
+	return t == TW_FT_IPV4 ? b->skel->maps.tw_flows4 : b->skel->maps.tw_flows6;
+}
+
+/* Walk one flow table; *seen: entries visited.  1: cb stopped the walk,
+ * 0: walked to the end, -1: stopped at the bound. */
+static int walk(struct bpf_engine *b, int t, tw_flow_cb cb, void *arg, uint64_t *seen)
+{
+	struct bpf_map *m = flow_map(b, t);
+	int fd = bpf_map__fd(m);
+	union {
+		struct tw_flow_key k6;
+		struct tw_flow_key4 k4;
+	} k, next;
+	struct tw_flow_key full;
 	struct tw_flow f;
 	void *prev = NULL;
 	/* bounded by the map's capacity (plus slack for concurrent inserts) */
-	uint32_t limit = bpf_map__max_entries(b->skel->maps.tw_flows) * 2;
+	uint32_t limit = bpf_map__max_entries(m) * 2;
 
 	for (uint32_t n = 0; n < limit; n++) {
 		if (bpf_map_get_next_key(fd, prev, &next) != 0)
-			break;
+			return 0;
 		k = next;
 		prev = &k;
 		if (bpf_map_lookup_elem(fd, &k, &f) != 0)
 			continue; /* evicted meanwhile */
-		if (cb(arg, &k, &f))
+		(*seen)++;
+		if (t == TW_FT_IPV4)
+			tw_flow_key_of4(&k.k4, &full);
+		else
+			full = k.k6;
+		if (cb(arg, &full, &f))
 			return 1;
+	}
+	return -1;
+}
+
+/* Both tables, IPv4 first.  A complete walk also settles how many flows
+ * each LRU table evicted: created, less removed by the daemon, less
+ * present (counters read before the walk; the daemon removes flows only
+ * after one, tw_sweep), never lowered. */
+static int bpf_for_each(struct tw_engine *eng, tw_flow_cb cb, void *arg)
+{
+	struct bpf_engine *b = (struct bpf_engine *)eng;
+	uint64_t c[TW_CNT_MAX], created[TW_FT_MAX], seen[TW_FT_MAX] = { 0, 0 };
+
+	bpf_counters(eng, c, NULL, 0, NULL);
+	created[TW_FT_IPV6] = c[TW_CNT_FLOWS_NEW_V6];
+	created[TW_FT_IPV4] = c[TW_CNT_FLOWS_NEW] - c[TW_CNT_FLOWS_NEW_V6];
+	for (int t = 0; t < TW_FT_MAX; t++) {
+		int rc = walk(b, t, cb, arg, &seen[t]);
+		if (rc > 0)
+			return 1;
+		if (rc < 0)
+			continue;
+		uint64_t gone = b->removed[t] + seen[t];
+		if (created[t] > gone && created[t] - gone > b->evicted[t])
+			b->evicted[t] = created[t] - gone;
 	}
 	return 0;
 }
@@ -99,7 +145,28 @@ static int bpf_for_each(struct tw_engine *eng, tw_flow_cb cb, void *arg)
 static int bpf_remove(struct tw_engine *eng, const struct tw_flow_key *k)
 {
 	struct bpf_engine *b = (struct bpf_engine *)eng;
-	return bpf_map_delete_elem(bpf_map__fd(b->skel->maps.tw_flows), k);
+	int rc;
+	int t = k->family == TW_FAMILY_IPV4 ? TW_FT_IPV4 : TW_FT_IPV6;
+	if (t == TW_FT_IPV4) {
+		struct tw_flow_key4 k4;
+		tw_flow_key4_of(k, &k4);
+		rc = bpf_map_delete_elem(bpf_map__fd(flow_map(b, t)), &k4);
+	} else {
+		rc = bpf_map_delete_elem(bpf_map__fd(flow_map(b, t)), k);
+	}
+	if (rc == 0)
+		b->removed[t]++;
+	return rc;
+}
+
+static int bpf_flow_tables(struct tw_engine *eng, struct tw_flow_table_stats out[TW_FT_MAX])
+{
+	struct bpf_engine *b = (struct bpf_engine *)eng;
+	for (int t = 0; t < TW_FT_MAX; t++) {
+		out[t].size = bpf_map__max_entries(flow_map(b, t));
+		out[t].evicted = b->evicted[t];
+	}
+	return TW_FT_MAX;
 }
 
 static void bpf_counters(struct tw_engine *eng, uint64_t out[TW_CNT_MAX], uint64_t *lost, int max_cpu, int *ncpu)
@@ -229,7 +296,8 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 }
 
 struct tw_engine *tw_engine_bpf_new(const struct tw_record_sink *events, int replay, uint32_t max_flows,
-                                    uint32_t ring_bytes, const struct tw_prefix_opts *pfx, char *err, size_t errlen)
+                                    uint32_t max_ipv6, uint32_t ring_bytes, const struct tw_prefix_opts *pfx,
+                                    char *err, size_t errlen)
 {
 	struct bpf_engine *b;
 
@@ -269,8 +337,10 @@ struct tw_engine *tw_engine_bpf_new(const struct tw_record_sink *events, int rep
 		snprintf(err, errlen, "cannot leave the TC program out of a replay load");
 		goto fail;
 	}
-	if (bpf_map__set_max_entries(b->skel->maps.tw_flows, max_flows)) {
-		snprintf(err, errlen, "cannot size the flow map to %u entries", max_flows);
+	uint32_t max6 = tw_flows6_max(max_flows, max_ipv6);
+	if (bpf_map__set_max_entries(b->skel->maps.tw_flows4, max_flows) ||
+	    bpf_map__set_max_entries(b->skel->maps.tw_flows6, max6)) {
+		snprintf(err, errlen, "cannot size the flow maps to %u IPv4 and %u IPv6 entries", max_flows, max6);
 		goto fail;
 	}
 	if (ring_bytes && bpf_map__set_max_entries(b->skel->maps.tw_events, ring_bytes)) {
@@ -294,6 +364,7 @@ struct tw_engine *tw_engine_bpf_new(const struct tw_record_sink *events, int rep
 	b->base.for_each_flow = bpf_for_each;
 	b->base.remove_flow = bpf_remove;
 	b->base.counters = bpf_counters;
+	b->base.flow_tables = bpf_flow_tables;
 	b->base.set_sampling = bpf_set_sampling;
 	b->base.destroy = bpf_destroy;
 	b->base.poll = tw_engine_bpf_poll;

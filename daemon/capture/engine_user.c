@@ -255,6 +255,8 @@ static int user_process(struct tw_engine *eng, const struct tw_frame *fr)
 		tw_flow_init(&en->flow, &p, src_is_b, ++u->next_flow_id);
 		u->index[slot] = (uint32_t)u->count++;
 		u->cnt[TW_CNT_FLOWS_NEW]++;
+		if (key.family == TW_FAMILY_IPV6)
+			u->cnt[TW_CNT_FLOWS_NEW_V6]++;
 	}
 	int dir = tw_pkt_dir(&en->flow, src_is_b);
 	uint32_t ev = tw_track(&en->flow, &p, dir, fr->ts_ns, 1, fr->caplen, &pc);

@@ -57,6 +57,24 @@ static __always_inline int tw_flow_key_make(const struct tw_pkt *p, struct tw_fl
 	return src_is_b;
 }
 
+/* tw_flow_key_make for an IPv4 packet, straight into the compact key: the
+ * same order (the first 8 address bytes compared as one word are the
+ * IPv4 address followed by zeros), the same return value. */
+static __always_inline int tw_flow_key4_make(const struct tw_pkt *p, struct tw_flow_key4 *k)
+{
+	__u32 s, d;
+	int src_is_b;
+
+	__builtin_memcpy(&s, p->saddr, 4);
+	__builtin_memcpy(&d, p->daddr, 4);
+	src_is_b = s != d ? s > d : p->sport > p->dport;
+	if (src_is_b)
+		tw_flow_key4_set(k, p->daddr, p->saddr, p->dport, p->sport, p->proto);
+	else
+		tw_flow_key4_set(k, p->saddr, p->daddr, p->sport, p->dport, p->proto);
+	return src_is_b;
+}
+
 /* Which side is the client of a new flow, from its first packet: the sender
  * of a bare SYN; the receiver of a SYN-ACK; for UDP the side that is not
  * port 53 / not a well-known port.  Anything else is picked up mid-stream
@@ -151,9 +169,12 @@ static __always_inline __u32 tw_track(struct tw_flow *f, const struct tw_pkt *p,
 
 	/* --- per-direction counters --- */
 	if (d->packets == 0) {
-		if (o->packets == 0)
-			f->base_ns = now; /* the flow's first packet */
-		d->first_us = tw_flow_us(f, now);
+		if (o->packets == 0) {
+			f->base_ns = now; /* the flow's first packet: no division on this path */
+			f->flags |= (__u16)((dir & 1) * TW_FLOW_FIRST_S2C); /* no branch */
+		} else {
+			f->later_us = tw_flow_us(f, now);
+		}
 		d->ttl_base = p->ttl;
 		d->ttl_min = p->ttl;
 		d->ttl_max = p->ttl;
@@ -204,8 +225,8 @@ static __always_inline __u32 tw_track(struct tw_flow *f, const struct tw_pkt *p,
 
 	if (fl & TW_TCP_RST) {
 		d->rst_count = tw_sat8(d->rst_count);
-		if (!f->rst_from)
-			f->rst_from = (__u8)(1 + (dir & 1));
+		if (!(f->flags & (TW_FLOW_RST_C2S | TW_FLOW_RST_S2C)))
+			f->flags |= TW_FLOW_RST_FROM(dir & 1);
 		f->state = TW_TCP_RESET;
 		return ev | TW_EVBIT(TW_EV_RST);
 	}
@@ -236,7 +257,7 @@ static __always_inline __u32 tw_track(struct tw_flow *f, const struct tw_pkt *p,
 			d->first_data_seq = p->seq;
 			ev |= TW_EVBIT(TW_EV_SERVER_DATA);
 		}
-		if (f->rst_from == 1 + (dir & 1) && !(f->flags & TW_FLOW_DATA_AFTER_RST)) {
+		if ((f->flags & TW_FLOW_RST_FROM(dir & 1)) && !(f->flags & TW_FLOW_DATA_AFTER_RST)) {
 			f->flags |= TW_FLOW_DATA_AFTER_RST;
 			ev |= TW_EVBIT(TW_EV_DATA_AFTER_RST);
 		}

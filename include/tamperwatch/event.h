@@ -12,7 +12,7 @@
 #include "flow.h"
 
 /* Bumped on any layout change; the daemon refuses an object of another one. */
-#define TW_EVENT_VERSION 3
+#define TW_EVENT_VERSION 4
 #define TW_API_VERSION 1
 
 /* Payload bytes copied into first-payload and DNS events.  Large enough for a
@@ -153,6 +153,7 @@ enum tw_counter {
 	TW_CNT_NONLINEAR,       /* TC: headers not in the linear part: skipped */
 	TW_CNT_PFX_INSERT_FAIL, /* packets to a client network not counted: prefix table full */
 	TW_CNT_NOT_SAMPLED,     /* packets of flows left out by 1-in-N flow sampling (sample.h) */
+	TW_CNT_FLOWS_NEW_V6,    /* of TW_CNT_FLOWS_NEW, IPv6 flows (the BPF backend's tw_flows6) */
 	TW_CNT_MAX
 };
 

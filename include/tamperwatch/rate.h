@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /* Rate evidence of a TCP flow, for throttling detection (policing, shaping):
  * what a passive observer can learn per packet at a few compares' cost and
- * 24 bytes per direction, kept in the flow state by every backend
+ * 20 bytes per direction, kept in the flow state by every backend
  * (rate_track.h updates it).  Goodput over time comes from the flow's
  * sequence numbers in the periodic and flow-end records; the daemon turns
  * the series into a verdict (daemon/verdicts/throttle.c). */
@@ -17,8 +17,8 @@
 
 /* tw_rate_dir.flags */
 #define TW_RATE_ACKED 0x0001   /* ack_last is valid */
-#define TW_RATE_TS_SEEN 0x0002 /* ts_val holds a TSval of this side */
-#define TW_RATE_TS_WAIT 0x0004 /* ts_val awaits its echo from the other side */
+#define TW_RATE_TS_SEEN 0x0002 /* tw_dir_state.ts_val holds a TSval of this side */
+#define TW_RATE_TS_WAIT 0x0004 /* tw_dir_state.ts_val awaits its echo from the other side */
 #define TW_RATE_LOSS 0x0008    /* loss_tick is valid (a loss was seen) */
 
 /* One per direction (index TW_DIR_*), about the data and ACKs that
@@ -27,8 +27,6 @@
  * (SYN to SYN-ACK, TSval to its TSecr echo, as pping does). */
 struct tw_rate_dir {
 	__u32 ack_last;   /* highest ACK this side sent (TW_RATE_ACKED) */
-	__u16 ts_val;     /* low 16 bits of the TSval awaiting its echo */
-	__u16 ts_tick;    /* when that TSval was first seen (ticks, wraps) */
 	__u16 rtt_min;    /* smallest RTT sample (TW_RATE_RTT_SHIFT units), 0: none */
 	__u16 rtt_max;    /* largest RTT sample before the flow's second loss episode */
 	__u16 loss_tick;  /* tick of this side's last retransmission (TW_RATE_LOSS) */
@@ -38,6 +36,6 @@ struct tw_rate_dir {
 	__u16 idle_sends; /* new-data packets sent with nothing outstanding: the sender was not busy */
 	__u16 flags;      /* TW_RATE_* */
 };
-TW_STATIC_ASSERT(sizeof(struct tw_rate_dir) == 24, "tw_rate_dir layout");
+TW_STATIC_ASSERT(sizeof(struct tw_rate_dir) == 20, "tw_rate_dir layout");
 
 #endif

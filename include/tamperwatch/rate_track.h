@@ -78,6 +78,7 @@ static __always_inline void tw_rate_track(struct tw_flow *f, const struct tw_pkt
 	struct tw_dir_state *d = &f->dir[dir & 1];
 	struct tw_rate_dir *r = &f->rate[dir & 1];
 	struct tw_rate_dir *ro = &f->rate[(dir & 1) ^ 1];
+	struct tw_dir_state *od = &f->dir[(dir & 1) ^ 1];
 	__u16 tick = (__u16)(now >> TW_RATE_TICK_SHIFT);
 	/* RTT growth that a queue causes shows before the losses; a sample
 	 * after them can hold a retransmission timeout.  The first episode
@@ -89,22 +90,22 @@ static __always_inline void tw_rate_track(struct tw_flow *f, const struct tw_pkt
 	if (p->pflags & TW_PKT_HAS_TS) {
 		__u16 ecr = (__u16)p->tsecr, val = (__u16)p->tsval;
 		if (ro->flags & TW_RATE_TS_WAIT) {
-			if (ecr == ro->ts_val) {
-				__s16 dt = (__s16)(__u16)(tick - ro->ts_tick);
+			if (ecr == od->ts_val) {
+				__s16 dt = (__s16)(__u16)(tick - od->ts_tick);
 				__u64 ns = dt > 0 ? (__u64)dt << TW_RATE_TICK_SHIFT : 0;
 				/* an echo after a silence of the other side is a
 				 * timeout (a tail dropped before the observer),
 				 * not a queue: only the minimum takes it */
 				tw_rate_rtt(ro, ns, before_loss && ctx->since_other_ns < (ns >> 1));
 				ro->flags &= ~TW_RATE_TS_WAIT;
-			} else if ((__s16)(__u16)(ecr - ro->ts_val) > 0) {
+			} else if ((__s16)(__u16)(ecr - od->ts_val) > 0) {
 				ro->flags &= ~TW_RATE_TS_WAIT; /* its echo passed unseen */
 			}
 		}
 		if (!(r->flags & TW_RATE_TS_WAIT) &&
-		    (!(r->flags & TW_RATE_TS_SEEN) || (__s16)(__u16)(val - r->ts_val) > 0)) {
-			r->ts_val = val;
-			r->ts_tick = tick;
+		    (!(r->flags & TW_RATE_TS_SEEN) || (__s16)(__u16)(val - d->ts_val) > 0)) {
+			d->ts_val = val;
+			d->ts_tick = tick;
 			r->flags |= TW_RATE_TS_WAIT | TW_RATE_TS_SEEN;
 		}
 	}

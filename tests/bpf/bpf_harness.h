@@ -117,10 +117,15 @@ static void h_counters(struct harness *h, uint64_t out[TW_CNT_MAX])
 /* Empty the flow table, restart flow ids, zero the counters, drop events. */
 static void h_reset(struct harness *h)
 {
-	int fd = bpf_map__fd(h->skel->maps.tw_flows);
+	int fd = bpf_map__fd(h->skel->maps.tw_flows6);
 	struct tw_flow_key k;
+	struct tw_flow_key4 k4;
 	while (bpf_map_get_next_key(fd, NULL, &k) == 0)
 		if (bpf_map_delete_elem(fd, &k) != 0)
+			break;
+	fd = bpf_map__fd(h->skel->maps.tw_flows4);
+	while (bpf_map_get_next_key(fd, NULL, &k4) == 0)
+		if (bpf_map_delete_elem(fd, &k4) != 0)
 			break;
 	h->skel->bss->tw_next_flow_id = 0;
 	struct tw_counters_ *v = calloc((size_t)h->ncpu, sizeof(*v));
@@ -133,6 +138,48 @@ static void h_reset(struct harness *h)
 	ring_buffer__consume(h->rb);
 	h->got.n = 0;
 	h->overflow = 0;
+}
+
+/* A flow of the kernel's tables by its full key: IPv4 flows are in
+ * tw_flows4 under the compact key, IPv6 ones in tw_flows6.  0 or -errno. */
+static __attribute__((unused)) int h_flow_get(struct harness *h, const struct tw_flow_key *k, struct tw_flow *f)
+{
+	struct tw_flow_key4 k4;
+	int rc;
+	if (k->family == TW_FAMILY_IPV4) {
+		tw_flow_key4_of(k, &k4);
+		rc = bpf_map_lookup_elem(bpf_map__fd(h->skel->maps.tw_flows4), &k4, f);
+	} else {
+		rc = bpf_map_lookup_elem(bpf_map__fd(h->skel->maps.tw_flows6), k, f);
+	}
+	return rc ? -errno : 0;
+}
+
+/* Flows in both tables (v4, v6: how many in each, may be NULL). */
+static __attribute__((unused)) int h_flow_count(struct harness *h, int *v4, int *v6)
+{
+	struct tw_flow_key k, nx;
+	struct tw_flow_key4 k4, nx4;
+	int n4 = 0, n6 = 0;
+	void *prev = NULL;
+	int fd = bpf_map__fd(h->skel->maps.tw_flows4);
+	while (n4 < 1000000 && bpf_map_get_next_key(fd, prev, &nx4) == 0) {
+		k4 = nx4;
+		prev = &k4;
+		n4++;
+	}
+	prev = NULL;
+	fd = bpf_map__fd(h->skel->maps.tw_flows6);
+	while (n6 < 1000000 && bpf_map_get_next_key(fd, prev, &nx) == 0) {
+		k = nx;
+		prev = &k;
+		n6++;
+	}
+	if (v4)
+		*v4 = n4;
+	if (v6)
+		*v6 = n6;
+	return n4 + n6;
 }
 
 /* One test run of tw_xdp (xdp=1) or tw_tc (xdp=0) at replay time now.
@@ -202,6 +249,8 @@ static __attribute__((unused)) void m_process(struct mirror *m, const uint8_t *d
 		tw_flow_init(&m->flow[i], &p, src_is_b, ++m->next_id);
 		m->n++;
 		m->cnt[TW_CNT_FLOWS_NEW]++;
+		if (k.family == TW_FAMILY_IPV6)
+			m->cnt[TW_CNT_FLOWS_NEW_V6]++;
 	}
 	struct tw_flow *f = &m->flow[i];
 	int dir = tw_pkt_dir(f, src_is_b);

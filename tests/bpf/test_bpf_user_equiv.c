@@ -193,19 +193,15 @@ static void compare(int xdp, const struct mirror *m)
 	       (unsigned long long)cnt[TW_CNT_PARSE_BASE + TW_PARSE_FRAGMENT]);
 
 	/* final flow table */
-	int fd = bpf_map__fd(H.skel->maps.tw_flows);
-	int nk = 0;
-	struct tw_flow_key k, nx;
-	void *prev = NULL;
-	while (bpf_map_get_next_key(fd, prev, &nx) == 0) {
-		k = nx;
-		prev = &k;
-		nk++;
-	}
-	CHECK(nk == m->n, "[%s] %d flows in the map, mirror has %d", hook, nk, m->n);
+	int n4, n6, m4 = 0;
+	int nk = h_flow_count(&H, &n4, &n6);
+	for (int i = 0; i < m->n; i++)
+		m4 += m->key[i].family == TW_FAMILY_IPV4;
+	CHECK(nk == m->n && n4 == m4, "[%s] %d flows in the maps (%d IPv4, %d IPv6), mirror has %d (%d IPv4)", hook, nk,
+	      n4, n6, m->n, m4);
 	for (int i = 0; i < m->n; i++) {
 		struct tw_flow f;
-		int rc = bpf_map_lookup_elem(fd, &m->key[i], &f);
+		int rc = h_flow_get(&H, &m->key[i], &f);
 		CHECK(rc == 0 && memcmp(&f, &m->flow[i], sizeof(f)) == 0, "[%s] flow %d (id %llu): %s", hook, i,
 		      (unsigned long long)m->flow[i].flow_id, rc ? "missing" : "state differs");
 	}

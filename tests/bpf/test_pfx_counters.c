@@ -192,7 +192,8 @@ static struct tamperwatch *open_obj(int on, uint32_t v4_len, uint32_t max_pfx)
 	s->rodata->tw_cfg_replay = 1;
 	s->rodata->tw_cfg_pfx_on = (__u32)on;
 	s->rodata->tw_cfg_pfx_v4 = v4_len;
-	bpf_map__set_max_entries(s->maps.tw_flows, 4096);
+	bpf_map__set_max_entries(s->maps.tw_flows4, 4096);
+	bpf_map__set_max_entries(s->maps.tw_flows6, 4096);
 	if (max_pfx)
 		bpf_map__set_max_entries(s->maps.tw_pfx, max_pfx);
 	if (tamperwatch__load(s)) {
@@ -443,7 +444,7 @@ static void test_pollers(void)
 	CHECK(tw_regions_parse(&r, "nets", "198.51.100.0/24 north\n2001:db8::/32 east\n", err, sizeof(err)) == 0,
 	      "regions: %s", err);
 	struct tw_prefix_opts pfx = { 1, 24, 48 };
-	struct tw_engine *eb = tw_engine_bpf_new(&rs, 1, 4096, 0, &pfx, err, sizeof(err));
+	struct tw_engine *eb = tw_engine_bpf_new(&rs, 1, 4096, 0, 0, &pfx, err, sizeof(err));
 	CHECK(eb != NULL, "bpf engine: %s", err);
 	struct tw_engine *eu = tw_engine_user_new(&rs, 4096, &pfx, err, sizeof(err));
 	CHECK(eu != NULL, "user engine: %s", err);

@@ -100,9 +100,8 @@ static void run(int xdp)
 	      "%s: tracked %llu (mirror %llu), new flows %llu", hook, (unsigned long long)cnt[TW_CNT_TRACKED],
 	      (unsigned long long)m.cnt[TW_CNT_TRACKED], (unsigned long long)cnt[TW_CNT_FLOWS_NEW]);
 	struct tw_flow f;
-	int fd = bpf_map__fd(H.skel->maps.tw_flows);
 	CHECK(m.n == 1, "mirror: %d flows", m.n);
-	CHECK(bpf_map_lookup_elem(fd, &m.key[0], &f) == 0, "%s: flow entry missing", hook);
+	CHECK(h_flow_get(&H, &m.key[0], &f) == 0, "%s: flow entry missing", hook);
 	const struct tw_rate_dir *c = &f.rate[TW_DIR_C2S], *s = &f.rate[TW_DIR_S2C];
 
 	/* RTT through the server: SYN->SYN-ACK 10 ms, TSval 100 (12 ms) echoed

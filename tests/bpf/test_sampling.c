@@ -62,7 +62,7 @@ static void build(void)
 static int in_map(const struct tw_flow_key *k)
 {
 	struct tw_flow f;
-	return bpf_map_lookup_elem(bpf_map__fd(H.skel->maps.tw_flows), k, &f) == 0;
+	return h_flow_get(&H, k, &f) == 0;
 }
 
 /* One run at 1 in n; kept[i]: connection i is in the flow table. */
@@ -147,7 +147,7 @@ static void engines(void)
 	CHECK(tw_regions_parse(&r, "nets", "198.51.100.0/24 north\n2001:db8::/64 east\n", err, sizeof(err)) == 0,
 	      "regions: %s", err);
 	struct tw_prefix_opts pfx = { 1, 24, 48 };
-	struct tw_engine *eb = tw_engine_bpf_new(&rs, 1, 65536, 0, &pfx, err, sizeof(err));
+	struct tw_engine *eb = tw_engine_bpf_new(&rs, 1, 65536, 0, 0, &pfx, err, sizeof(err));
 	CHECK(eb != NULL, "bpf engine: %s", err);
 	struct tw_engine *eu = tw_engine_user_new(&rs, 65536, &pfx, err, sizeof(err));
 	CHECK(eu != NULL, "user engine: %s", err);

@@ -34,6 +34,8 @@ refused ratio.conf 2 "alerts.min_ratio: expected a number from 0 to 1" '[alerts]
 refused sample0.conf 2 "flows.sample: expected a whole number from 1 to 65536, got '0'" '[flows]\nsample = 0\n'
 refused samplebig.conf 3 "flows.sample_max: expected a whole number from 1 to 65536, got '65537'" '[flows]\nsample = 2\nsample_max = 65537\n'
 refused samplefrac.conf 2 "flows.sample: expected a whole number from 1 to 65536, got '1.5'" '[flows]\nsample = 1.5\n'
+refused v6small.conf 3 "flows.max_ipv6: expected 0 (flows.max / 8) or a whole number from 1024 to 16777216, got '512'" '[flows]\nmax = 4096\nmax_ipv6 = 512\n'
+refused v6word.conf 2 "flows.max_ipv6: expected 0 (flows.max / 8) or a whole number from 1024 to 16777216, got 'half'" '[flows]\nmax_ipv6 = half\n'
 refused quietneg.conf 2 "flows.sample_quiet: expected a whole number from 0 to 86400, got '-1'" '[flows]\nsample_quiet = -1\n'
 refused ringodd.conf 3 "events.ring_size: expected a power of two from 16384 to 1073741824, got '100000'" '[flows]\n[events]\nring_size = 100000\n'
 refused ringsmall.conf 2 "events.ring_size: expected a whole number from 16384 to 1073741824, got '8192'" '[events]\nring_size = 8192\n'

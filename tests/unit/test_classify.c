@@ -592,7 +592,8 @@ static void test_init(void)
 		CHECK(dir == (c->sender_is_client ? TW_DIR_C2S : TW_DIR_S2C), "%s: dir %d", c->name, dir);
 		CHECK(f.flags == c->flags, "%s: flags %#x want %#x", c->name, f.flags, c->flags);
 		CHECK(f.flow_id == 42 && f.state == TW_TCP_NONE && f.dir[0].wscale == 0xff && f.dir[1].wscale == 0xff &&
-		              f.dir[0].packets == 0 && f.rst_from == 0 && f.base_ns == 0,
+		              f.dir[0].packets == 0 && !(f.flags & (TW_FLOW_RST_C2S | TW_FLOW_RST_S2C)) &&
+		              f.base_ns == 0 && f.later_us == 0,
 		      "%s: init fields", c->name);
 		CHECK(tw_pkt_dir(&f, !sb) == !dir, "%s: reverse dir", c->name);
 		printf("ok   init %-36s dir %s flags %#x\n", c->name, dir ? "S2C" : "C2S", f.flags);
@@ -706,7 +707,8 @@ static void test_track_tcp(void)
 	      (unsigned long long)s.ctx.since_other_ns);
 	/* client window now scaled: 502 << 7 = 64256 */
 	CHECK(s.ctx.rcv_window == 502u << 7, "RST 1 rcv_window %u", s.ctx.rcv_window);
-	CHECK(s.f.state == TW_TCP_RESET && s.f.rst_from == 1 + TW_DIR_S2C, "RST 1 flow");
+	CHECK(s.f.state == TW_TCP_RESET && (s.f.flags & (TW_FLOW_RST_C2S | TW_FLOW_RST_S2C)) == TW_FLOW_RST_S2C,
+	      "RST 1 flow");
 	ev = sim_send(&s, S2C, TW_TCP_RST, 5001 + 1000, 0, 0, 62, 0, t += 5);
 	CHECK(ev == EV(RST) && s.ctx.seq_rel == 1000 && s.ctx.in_window == 1 && s.ctx.stage == TW_STAGE_CLIENT_DATA &&
 	              s.ctx.sender_ttl_base == 50,
@@ -714,8 +716,8 @@ static void test_track_tcp(void)
 	ev = sim_send(&s, S2C, TW_TCP_RST, 5001 + 100000, 0, 0, 63, 0, t += 5);
 	CHECK(ev == EV(RST) && s.ctx.seq_rel == 100000 && s.ctx.in_window == 0 && s.ctx.sender_ttl_base == 50,
 	      "RST 3: ev %#x seq_rel %d in_window %u", ev, s.ctx.seq_rel, s.ctx.in_window);
-	CHECK(s.f.dir[1].rst_count == 3 && s.f.rst_from == 1 + TW_DIR_S2C, "rst_count %u rst_from %u",
-	      s.f.dir[1].rst_count, s.f.rst_from);
+	CHECK(s.f.dir[1].rst_count == 3 && (s.f.flags & (TW_FLOW_RST_C2S | TW_FLOW_RST_S2C)) == TW_FLOW_RST_S2C,
+	      "rst_count %u flags %#x", s.f.dir[1].rst_count, s.f.flags);
 	printf("ok   track: 3 RSTs from server after client data -> 3 RST events (stage CLIENT_DATA, ttl_base 50, "
 	       "seq_rel 0/1000/100000, in_window 1/1/0)\n");
 
@@ -752,21 +754,34 @@ static void test_track_compact(void)
 	uint64_t t0 = 1700000000123456000ull; /* a capture time, on the us grid */
 
 	sim_send(&s, C2S, TW_TCP_SYN, 1000, 0, 64240, 64, 0, t0);
-	CHECK(s.f.base_ns == t0 && s.f.dir[0].first_us == 0 && tw_flow_first_ns(&s.f, 0) == t0 &&
-	              tw_flow_first_ns(&s.f, 1) == 0,
-	      "base %llu first_us %u", (unsigned long long)s.f.base_ns, s.f.dir[0].first_us);
+	CHECK(s.f.base_ns == t0 && s.f.later_us == 0 && !(s.f.flags & TW_FLOW_FIRST_S2C) &&
+	              tw_flow_first_ns(&s.f, 0) == t0 && tw_flow_first_ns(&s.f, 1) == 0,
+	      "base %llu later_us %u", (unsigned long long)s.f.base_ns, s.f.later_us);
 	sim_send(&s, S2C, TW_TCP_SYN | TW_TCP_ACK, 5000, 1001, 65160, 50, 0, t0 + 7654321);
-	CHECK(s.f.base_ns == t0 && s.f.dir[1].first_us == 7654 && tw_flow_first_ns(&s.f, 1) == t0 + 7654000 &&
-	              s.f.dir[1].last_ns == t0 + 7654321,
-	      "SYN-ACK first_us %u", s.f.dir[1].first_us);
+	CHECK(s.f.base_ns == t0 && s.f.later_us == 7654 && tw_flow_first_ns(&s.f, 1) == t0 + 7654000 &&
+	              tw_flow_first_ns(&s.f, 0) == t0 && s.f.dir[1].last_ns == t0 + 7654321,
+	      "SYN-ACK later_us %u", s.f.later_us);
 	sim_send(&s, C2S, TW_TCP_ACK, 1001, 5001, 502, 64, 0, t0 + 9000000);
-	CHECK(s.f.base_ns == t0 && s.f.dir[0].first_us == 0 && s.f.dir[0].last_ns == t0 + 9000000, "ACK keeps base");
+	CHECK(s.f.base_ns == t0 && s.f.later_us == 7654 && tw_flow_first_ns(&s.f, 0) == t0 &&
+	              s.f.dir[0].last_ns == t0 + 9000000,
+	      "ACK keeps base");
+
+	/* the server's packet first (the client's SYN missed): its direction
+	 * holds the base, the client's first packet is the later one */
+	struct sim r = {
+		.base = { .family = 4, .src = A4(10, 0, 0, 2), .dst = A4(10, 0, 0, 1), .sport = 40002, .dport = 443 }
+	};
+	sim_send(&r, S2C, TW_TCP_SYN | TW_TCP_ACK, 5000, 1001, 65160, 50, 0, t0);
+	sim_send(&r, C2S, TW_TCP_ACK, 1001, 5001, 502, 64, 0, t0 + 2500999);
+	CHECK(r.f.base_ns == t0 && (r.f.flags & TW_FLOW_FIRST_S2C) && r.f.later_us == 2500 &&
+	              tw_flow_first_ns(&r.f, TW_DIR_S2C) == t0 && tw_flow_first_ns(&r.f, TW_DIR_C2S) == t0 + 2500000,
+	      "server first: flags %#x later_us %u", r.f.flags, r.f.later_us);
 
 	/* a packet stamped before the base (another CPU's clock): 0, not a wrap */
 	struct tw_flow g = s.f;
 	CHECK(tw_flow_us(&g, t0 - 5) == 0, "before base");
 	CHECK(tw_flow_us(&g, t0 + (uint64_t)TW_FLOW_FIRST_US_MAX * 1000 + 5000000) == TW_FLOW_FIRST_US_MAX,
-	      "first_us saturates");
+	      "later_us saturates");
 
 	/* 40-bit counters: carry into the high byte, saturate at 2^40 - 1 */
 	struct tw_dir_state d;
@@ -787,7 +802,8 @@ static void test_track_compact(void)
 	CHECK(tw_dir_payload_bytes(&s.f.dir[1]) == 0xffffff00ull + 1000 && s.f.dir[1].payload_hi == 1 &&
 	              tw_dir_bytes(&s.f.dir[1]) > 0x100000000ull,
 	      "payload %llx", (unsigned long long)tw_dir_payload_bytes(&s.f.dir[1]));
-	printf("ok   track: base_ns and first_us (exact on the us grid, floor else, saturated), 40-bit byte "
+	printf("ok   track: base_ns and later_us (exact on the us grid, floor else, saturated; either side first), "
+	       "40-bit byte "
 	       "counters carry and saturate\n");
 }
 

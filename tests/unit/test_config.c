@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "config.h"
+#include <tamperwatch/maps.h>
 #include "control/ctl.h"
 #include "check.h"
 
@@ -75,6 +76,19 @@ int main(void)
 	              c.max_flows == 16777216,
 	      "%s", err);
 	CHECK(set(&c, "flows.max=1023", err, sizeof(err)) < 0 && strstr(err, "flows.max"), "%s", err);
+	/* the BPF backend's IPv6 table: unset, a share of flows.max (maps.h) */
+	CHECK(c.max_flows_ipv6 == 0 && tw_flows6_max(1048576, 0) == 131072 && tw_flows6_max(4096, 0) == 1024 &&
+	              tw_flows6_max(1048576, 4096) == 4096,
+	      "flows.max_ipv6 unset: flows.max / 8, at least 1024; set: as set");
+	CHECK(set(&c, "flows.max_ipv6=65536", err, sizeof(err)) == 0 && c.max_flows_ipv6 == 65536, "%s", err);
+	CHECK(set(&c, "flows.max_ipv6=1000", err, sizeof(err)) < 0 && strstr(err, "flows.max_ipv6") &&
+	              c.max_flows_ipv6 == 65536,
+	      "%s", err);
+	CHECK(set(&c, "flows.max_ipv6=1", err, sizeof(err)) < 0 &&
+	              strstr(err, "0 (flows.max / 8) or a whole number from 1024"),
+	      "%s", err);
+	CHECK(set(&c, "flows.max_ipv6=0", err, sizeof(err)) == 0 && c.max_flows_ipv6 == 0, "%s", err);
+	CHECK(set(&c, "flows.max_ipv6=16777217", err, sizeof(err)) < 0 && strstr(err, "flows.max_ipv6"), "%s", err);
 	CHECK(set(&c, "alerts.min_flows=7", err, sizeof(err)) == 0 && c.alerts.min_flows == 7, "%s", err);
 	CHECK(set(&c, "alerts.min_flows=x", err, sizeof(err)) < 0 && strstr(err, "alerts.min_flows"), "%s", err);
 	CHECK(set(&c, "alerts.min_ratio=1.5", err, sizeof(err)) < 0 && strstr(err, "from 0 to 1"), "%s", err);

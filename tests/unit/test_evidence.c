@@ -61,11 +61,12 @@ static struct tw_event *mk(uint64_t fid, int v6, int proto, int type, int dir_, 
 	if (proto == TW_PROTO_TCP) {
 		e->flow.flow_id = fid;
 		e->flow.base_ns = T0 + fid * S;
+		e->flow.later_us = 10000; /* the SYN-ACK, 10 ms after the SYN */
 		e->flow.dir[0] = (struct tw_dir_state){
-			.first_us = 0, .isn = 1000, .ttl_base = 64, .ipid_base = 10, .syn_count = 1, .packets = 1
+			.isn = 1000, .ttl_base = 64, .ipid_base = 10, .syn_count = 1, .packets = 1
 		};
 		e->flow.dir[1] = (struct tw_dir_state){
-			.first_us = 10000, .isn = 5000, .ttl_base = 52, .ipid_base = 0, .syn_count = 1, .packets = 1
+			.isn = 5000, .ttl_base = 52, .ipid_base = 0, .syn_count = 1, .packets = 1
 		};
 	}
 	ev_buf[nev_buf++] = e;

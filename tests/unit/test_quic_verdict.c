@@ -71,7 +71,7 @@ static struct tw_event *ev(int type, uint64_t id, uint64_t ts, uint8_t server, c
 	e->sport = 443;
 	e->snippet_len = (uint16_t)n;
 	e->payload_len = (uint32_t)n;
-	e->flow.base_ns = ts; /* the client's first packet: first_us 0 */
+	e->flow.base_ns = ts; /* the client's first packet: the flow's base */
 	e->flow.dir[TW_DIR_C2S].packets = 1;
 	if (n)
 		memcpy(e->snippet, snip, n);
