@@ -99,8 +99,15 @@ files["ref.json"] = open(sys.argv[2]).read()
 engine = sys.argv[3]
 def recs(name):
     return [json.loads(x) for x in files.get(name, "").splitlines() if x.startswith("{")]
+# rst_faster_than_rtt compares the RST's delay with the handshake's round
+# trip: tcpreplay under software emulation stretches those gaps unevenly (one
+# run: a 46 ms round trip and the RST 6.6 ms after the request, against 10 ms
+# and 2 ms in the capture the replay engine reads), so it tells qemu's timer
+# scheduling, not the engines, apart; every other anomaly must match
+TIMING = {"rst_faster_than_rtt"}
 def verdicts(name):
-    return sorted((t["tamper"]["method"], t["tamper"]["signature"], t["tamper"]["stage"], tuple(t["tamper"]["anomalies"]),
+    return sorted((t["tamper"]["method"], t["tamper"]["signature"], t["tamper"]["stage"],
+                   tuple(a for a in t["tamper"]["anomalies"] if a not in TIMING),
                    t["dest_ip"], t["dest_port"], t["src_port"], t["tamper"]["http_host"], t["tamper"]["dns_qname"])
                   for t in recs(name) if t["event_type"] == "tamper")
 def final_stats(name):  # summed over the runs in the file
