@@ -4,38 +4,8 @@
 # test runs (BPF_PROG_TEST_RUN, --replay-engine bpf) of the crafted
 # captures, then attached to veth1 as XDP and as TC while tcpreplay sends
 # the captures through veth0.  Results go to /dev/ttyS1 as marked files.
-/bin/busybox --install -s /bin
-export PATH=/bin:/usr/bin:/usr/sbin:/sbin LD_LIBRARY_PATH=/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-mount -t tmpfs tmp /tmp
-mkdir -p /run
-mount -t tmpfs run /run
-R=/dev/ttyS1
-say() { echo "TW: $*" >$R; }
-put() { # name file: a result file, base64 between markers
-	echo "TW-FILE $1" >$R
-	base64 <"$2" >$R
-	echo "TW-END" >$R
-}
-finish() {
-	dmesg >/tmp/dmesg.txt
-	put dmesg /tmp/dmesg.txt
-	say done
-	sync
-	poweroff -f
-}
-wait_for() { # file text seconds
-	i=0
-	while ! grep -q "$2" "$1" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -gt $(($3 * 10)) ] && return 1
-		sleep 0.1
-	done
-}
-D=/tw
-say "booted $(uname -r)"
+# mounts, say/put/finish/wait_for, D=/tw (tests/kmod/guest-common.sh)
+. /tw/guest-common.sh
 for m in veth sch_ingress cls_bpf; do
 	insmod $D/$m.ko 2>/tmp/err || say "insmod $m failed: $(cat /tmp/err)"
 done

@@ -4,38 +4,8 @@
 # kernel module (netfilter) watches.  (The BPF backend is compared on the
 # host; its own guest is tests/kmod/bpf-guest-init.sh.)
 # Results go to the second serial port (/dev/ttyS1) as marked files.
-/bin/busybox --install -s /bin
-export PATH=/bin:/usr/bin:/usr/sbin:/sbin LD_LIBRARY_PATH=/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-mount -t tmpfs tmp /tmp
-mkdir -p /run
-mount -t tmpfs run /run
-R=/dev/ttyS1
-say() { echo "TW: $*" >$R; }
-put() { # name file: a result file, base64 between markers
-	echo "TW-FILE $1" >$R
-	base64 <"$2" >$R
-	echo "TW-END" >$R
-}
-finish() {
-	dmesg >/tmp/dmesg.txt
-	put dmesg /tmp/dmesg.txt
-	say done
-	sync
-	poweroff -f
-}
-wait_for() { # file text seconds
-	i=0
-	while ! grep -q "$2" "$1" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -gt $(($3 * 10)) ] && return 1
-		sleep 0.1
-	done
-}
-D=/tw
-say "booted $(uname -r)"
+# mounts, say/put/finish/wait_for, D=/tw (tests/kmod/guest-common.sh)
+. /tw/guest-common.sh
 insmod $D/veth.ko 2>/tmp/err || say "insmod veth failed: $(cat /tmp/err)"
 /sbin/ip link add veth0 type veth peer name veth1 2>/tmp/err || say "veth failed: $(cat /tmp/err)"
 /sbin/ip link set veth1 address 02:02:02:02:02:02

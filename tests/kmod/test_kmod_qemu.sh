@@ -14,16 +14,10 @@
 # no kmemleak), and a module of another netlink API version is refused with
 # both versions named.  Skipped (77) only where qemu is missing.
 cd "$(dirname "$0")/../.." || exit 1
-fail() { echo "FAIL: $*" >&2; exit 1; }
-QEMU=$(command -v qemu-system-x86_64) || { echo "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"; exit 77; }
-BB=$(command -v busybox) || fail "busybox missing (busybox-static)"
-ldd "$BB" >/dev/null 2>&1 && fail "busybox is dynamically linked: install busybox-static"
-KREL=$(scripts/kmod-guest-kernel) || fail "guest kernel"
-KROOT=build/kmod-guest/kernel/root
+. tests/kmod/guest.sh
+guest_setup kmodqemu
 KDIR=/usr/src/linux-headers-$KREL
-W=$(mktemp -d /tmp/tw-kmodqemu.XXXXXX)
-[ -n "${TW_KEEP:-}" ] && echo "keeping $W" || trap 'rm -rf "$W"' EXIT
-mkdir -p "$W/root/tw" "$W/src"
+mkdir -p "$W/src"
 
 # --- the module (and one of another API version) for the guest's kernel ---
 make -s all >/dev/null || fail "make"
@@ -56,30 +50,10 @@ done
 cat "$W"/ref-*.json >"$W/ref.json"
 echo "reference: the $ENGINE engine"
 
-# --- the initramfs: programs with the libraries ldd names ---
-R=$W/root
-mkdir -p "$R"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,run,etc,lib64}
-cp "$BB" "$R/bin/busybox"
-cp tests/kmod/guest-init.sh "$R/init" && chmod +x "$R/init"
-cp build/tamperwatchd "$R/tw/"
-cp "$(command -v ip)" "$R/sbin/ip"
-cp "$(command -v tcpreplay)" "$R/usr/bin/tcpreplay"
-for b in build/tamperwatchd "$(command -v ip)" "$(command -v tcpreplay)"; do
-  ldd "$b" | awk '/=> \//{print $3} /^\t\/lib/{print $1}'
-done | sort -u | while read -r lib; do cp --parents -L "$lib" "$R/"; done
-cp -L /lib64/ld-linux-x86-64.so.2 "$R/lib64/"
-echo "root:x:0:0:root:/:/bin/sh" >"$R/etc/passwd"
-(cd "$R" && find . | "$BB" cpio -o -H newc -R 0:0 2>/dev/null | gzip -1) >"$W/initrd.gz" || fail "initramfs"
+# --- the initramfs and the boot (tests/kmod/guest.sh) ---
+guest_initramfs tests/kmod/guest-init.sh
 
-# --- boot: TCG, 2 CPUs, 1 GiB; console on ttyS0, results on ttyS1 ---
-timeout 540 "$QEMU" -machine q35 -cpu max -smp 2 -m 1024 -nographic -no-reboot \
-  -kernel "$KROOT/boot/vmlinuz-$KREL" -initrd "$W/initrd.gz" \
-  -append "console=ttyS0 loglevel=4 panic=-1 rdinit=/init" \
-  -serial "file:$W/console.log" -serial "file:$W/results.txt" -monitor none >"$W/qemu.log" 2>&1
-qrc=$?
-[ $qrc -eq 124 ] && { tail -n 30 "$W/console.log"; fail "the guest did not finish in 540 s"; }
-grep -q '^TW: done' "$W/results.txt" || { tail -n 40 "$W/console.log"; cat "$W/results.txt"; fail "the guest did not finish (qemu rc $qrc)"; }
-grep '^TW: ' "$W/results.txt"
+guest_boot 540
 
 # --- results ---
 python3 - "$W/results.txt" "$W/ref.json" "$ENGINE" <<'PY' || fail "results"
